@@ -1,0 +1,201 @@
+// The Node-API surface: argument checks, typed-array views and async work only; no kernels.
+// One Addon instance per JS environment (main thread or worker), each with its own thread
+// pool and kernel choice, so the module is safe to load in many worker threads at once.
+#include <napi.h>
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+#include "args.h"
+#include "cpu/kernels.h"
+#include "op.h"
+#include "threadpool.h"
+
+namespace attnode {
+
+bool cuda_compiled();  // cuda/cuda_stub.cc or cuda/device.cu
+
+namespace {
+
+constexpr int kMaxThreads = 1024;
+
+int default_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, kMaxThreads));
+}
+
+// Runs one prepared op on the libuv pool; the kernel itself fans out on the addon's pool.
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, const KernelSet* kernels,
+           std::vector<Napi::Reference<Napi::Value>> refs)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        run_(std::move(run)),
+        pool_(std::move(pool)),
+        kernels_(kernels),
+        refs_(std::move(refs)) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      run_(OpEnv{pool_.get(), kernels_});
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  OpRun run_;
+  std::shared_ptr<ThreadPool> pool_;
+  const KernelSet* kernels_;
+  std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
+};
+
+class Attnode : public Napi::Addon<Attnode> {
+ public:
+  Attnode(Napi::Env env, Napi::Object exports)
+      : pool_(std::make_shared<ThreadPool>(default_threads())), kernels_(best_kernel_set()) {
+    DefineAddon(exports, {
+                             InstanceMethod("cpuInfo", &Attnode::CpuInfo),
+                             InstanceMethod("setThreads", &Attnode::SetThreads),
+                             InstanceMethod("getThreads", &Attnode::GetThreads),
+                             InstanceMethod("setIsa", &Attnode::SetIsa),
+                             InstanceMethod("opNames", &Attnode::OpNames),
+                             InstanceMethod("op", &Attnode::Op),
+                             InstanceMethod("opAsync", &Attnode::OpAsync),
+                         });
+  }
+
+ private:
+  Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const CpuFeatures& f = cpu_features();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("arch",
+#if defined(__x86_64__) || defined(_M_X64)
+          "x64"
+#elif defined(__aarch64__)
+          "arm64"
+#else
+          "other"
+#endif
+    );
+    o.Set("isa", kernels_->isa);
+    Napi::Array avail = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (const char* const* n = available_kernel_sets(); *n; ++n) avail.Set(k++, *n);
+    o.Set("available", avail);
+    Napi::Object feat = Napi::Object::New(env);
+    feat.Set("avx2", f.avx2);
+    feat.Set("fma", f.fma);
+    feat.Set("f16c", f.f16c);
+    feat.Set("avx512f", f.avx512f);
+    feat.Set("avx512bw", f.avx512bw);
+    feat.Set("avx512dq", f.avx512dq);
+    feat.Set("avx512vl", f.avx512vl);
+    feat.Set("avx512vnni", f.avx512vnni);
+    feat.Set("avx512bf16", f.avx512bf16);
+    feat.Set("avxvnni", f.avxvnni);
+    feat.Set("neon", f.neon);
+    feat.Set("neonDotprod", f.neon_dotprod);
+    o.Set("features", feat);
+    o.Set("cores", static_cast<double>(default_threads()));
+    o.Set("threads", static_cast<double>(pool_->size()));
+    Napi::Object kernels = Napi::Object::New(env);
+    kernels.Set("elementwise", kernels_->elementwise->variant);
+    kernels.Set("embedding", "generic");
+    kernels.Set("rope", "generic");
+    kernels.Set("cast", "generic");
+    o.Set("kernels", kernels);
+    o.Set("cuda", cuda_compiled());
+    return o;
+  }
+
+  Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber())
+      throw Napi::TypeError::New(env, "setThreads: 'threads' must be an integer");
+    const double n = info[0].As<Napi::Number>().DoubleValue();
+    if (!(n >= 1 && n <= kMaxThreads) || n != static_cast<double>(static_cast<int>(n)))
+      throw Napi::RangeError::New(env, "setThreads: 'threads' must be an integer in [1, " +
+                                           std::to_string(kMaxThreads) + "], got " + info[0].ToString().Utf8Value());
+    // Ops already running keep their pool alive through their own shared_ptr.
+    if (static_cast<int>(n) != pool_->size()) pool_ = std::make_shared<ThreadPool>(static_cast<int>(n));
+    return env.Undefined();
+  }
+
+  Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_->size()); }
+
+  Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString())
+      throw Napi::TypeError::New(env, "setIsa: 'isa' must be a string");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    const KernelSet* set = kernel_set_by_name(name.c_str());
+    if (!set) {
+      std::string list;
+      for (const char* const* n = available_kernel_sets(); *n; ++n) list += (list.empty() ? "'" : ", '") + std::string(*n) + "'";
+      throw Napi::RangeError::New(env, "setIsa: '" + name + "' is not available on this machine; available: " + list);
+    }
+    kernels_ = set;
+    return env.Undefined();
+  }
+
+  Napi::Value OpNames(const Napi::CallbackInfo& info) {
+    Napi::Array a = Napi::Array::New(info.Env());
+    uint32_t i = 0;
+    for (const OpDef& d : op_registry()) a.Set(i++, d.name);
+    return a;
+  }
+
+  const OpDef* lookup(const Napi::CallbackInfo& info, const char* fn) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString())
+      throw Napi::TypeError::New(env, std::string(fn) + ": 'name' must be an op name string");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    const OpDef* def = find_op(name);
+    if (!def) throw Napi::RangeError::New(env, std::string(fn) + ": unknown op '" + name + "'");
+    return def;
+  }
+
+  // op(name, args): runs synchronously on the calling thread (tests, tiny data).
+  Napi::Value Op(const Napi::CallbackInfo& info) {
+    const OpDef* def = lookup(info, "op");
+    Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
+    OpRun run = def->prepare(args);
+    try {
+      run(OpEnv{pool_.get(), kernels_});
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string(def->name) + ": " + e.what());
+    }
+    return info.Env().Undefined();
+  }
+
+  // opAsync(name, args): validates now (throwing synchronously on bad input), then runs the
+  // kernel off the main thread and returns a Promise.
+  Napi::Value OpAsync(const Napi::CallbackInfo& info) {
+    const OpDef* def = lookup(info, "opAsync");
+    Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
+    OpRun run = def->prepare(args);
+    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, kernels_, args.take_refs());
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  }
+
+  std::shared_ptr<ThreadPool> pool_;
+  const KernelSet* kernels_;
+};
+
+}  // namespace
+}  // namespace attnode
+
+using attnode::Attnode;
+NODE_API_ADDON(Attnode)

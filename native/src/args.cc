@@ -1,0 +1,230 @@
+// Args: validation of JS arguments for ops (see args.h).
+#include "args.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "common.h"
+
+namespace attnode {
+
+namespace {
+
+constexpr int kMaxRank = 8;
+// Largest dimension accepted: keeps every product below 2^53 checks simple and sane.
+constexpr double kMaxDim = 4294967296.0;  // 2^32
+
+struct DTypeInfo {
+  DType dtype;
+  const char* name;
+  napi_typedarray_type array;
+  const char* array_name;
+};
+
+const DTypeInfo kDTypes[] = {
+    {DType::f32, "f32", napi_float32_array, "Float32Array"},
+    {DType::f16, "f16", napi_uint16_array, "Uint16Array"},
+    {DType::bf16, "bf16", napi_uint16_array, "Uint16Array"},
+    {DType::i8, "i8", napi_int8_array, "Int8Array"},
+    {DType::i32, "i32", napi_int32_array, "Int32Array"},
+    {DType::q8_0, "q8_0", napi_uint8_array, "Uint8Array"},
+};
+
+const DTypeInfo& info(DType d) {
+  for (const auto& i : kDTypes)
+    if (i.dtype == d) return i;
+  return kDTypes[0];
+}
+
+std::string describe(Napi::Value v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsNumber()) return "number";
+  if (v.IsString()) return "string";
+  if (v.IsBoolean()) return "boolean";
+  if (v.IsTypedArray()) return "typed array";
+  if (v.IsArray()) return "array";
+  if (v.IsFunction()) return "function";
+  return "object";
+}
+
+}  // namespace
+
+const char* dtype_name(DType d) { return info(d).name; }
+
+std::string TensorView::shape_str() const {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Args::Args(Napi::Env env, std::string op, Napi::Value args) : env_(env), op_(std::move(op)) {
+  if (!args.IsObject() || args.IsArray()) type_error("arguments must be an object, got " + describe(args));
+  obj_ = args.As<Napi::Object>();
+}
+
+void Args::type_error(const std::string& msg) const { throw Napi::TypeError::New(env_, op_ + ": " + msg); }
+
+void Args::range_error(const std::string& msg) const { throw Napi::RangeError::New(env_, op_ + ": " + msg); }
+
+Napi::Value Args::get(const char* name) { return obj_.Get(name); }
+
+TensorView Args::optional_tensor(const char* name, std::initializer_list<DType> dtypes) {
+  Napi::Value v = get(name);
+  if (v.IsUndefined() || v.IsNull()) return TensorView{};
+  return tensor(name, dtypes);
+}
+
+TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
+  const std::string n = std::string("'") + name + "'";
+  Napi::Value v = get(name);
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+    type_error(n + " must be a tensor { dtype, shape, data }, got " + describe(v));
+  Napi::Object t = v.As<Napi::Object>();
+
+  // dtype
+  Napi::Value dv = t.Get("dtype");
+  if (!dv.IsString()) type_error(n + ".dtype must be a string, got " + describe(dv));
+  const std::string ds = dv.As<Napi::String>().Utf8Value();
+  const DTypeInfo* di = nullptr;
+  for (const auto& i : kDTypes)
+    if (ds == i.name) di = &i;
+  std::string allowed;
+  bool ok = false;
+  for (DType d : dtypes) {
+    if (!allowed.empty()) allowed += ", ";
+    allowed += dtype_name(d);
+    if (di && di->dtype == d) ok = true;
+  }
+  if (!ok) type_error(n + ".dtype must be one of " + allowed + ", got '" + ds + "'");
+
+  // shape
+  Napi::Value sv = t.Get("shape");
+  if (!sv.IsArray()) type_error(n + ".shape must be an array of integers, got " + describe(sv));
+  Napi::Array sa = sv.As<Napi::Array>();
+  if (sa.Length() > static_cast<uint32_t>(kMaxRank))
+    range_error(n + ".shape has rank " + std::to_string(sa.Length()) + ", at most " + std::to_string(kMaxRank) +
+                " is supported");
+  TensorView view;
+  view.dtype = di->dtype;
+  size_t numel = 1;
+  for (uint32_t i = 0; i < sa.Length(); ++i) {
+    Napi::Value e = sa.Get(i);
+    if (!e.IsNumber()) type_error(n + ".shape[" + std::to_string(i) + "] must be a number, got " + describe(e));
+    const double d = e.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d != std::floor(d) || d > kMaxDim)
+      range_error(n + ".shape[" + std::to_string(i) + "] must be an integer in [0, 2^32], got " +
+                  Napi::Number::New(env_, d).ToString().Utf8Value());
+    const auto dim = static_cast<int64_t>(d);
+    view.shape.push_back(dim);
+    if (mul_overflow(numel, static_cast<size_t>(dim), &numel))
+      range_error(n + ".shape " + view.shape_str() + " has too many elements");
+  }
+  view.numel = numel;
+
+  // data
+  Napi::Value av = t.Get("data");
+  if (!av.IsTypedArray())
+    type_error(n + ".data must be a " + di->array_name + " for dtype " + di->name + ", got " + describe(av));
+  Napi::TypedArray ta = av.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != di->array)
+    type_error(n + ".data must be a " + di->array_name + " for dtype " + di->name);
+  size_t expected = numel;
+  if (di->dtype == DType::q8_0) {
+    const int64_t last = view.shape.empty() ? 1 : view.shape.back();
+    if (last % static_cast<int64_t>(kQ8BlockSize) != 0)
+      range_error(n + " has dtype q8_0, whose last dimension must be a multiple of 32; shape is " +
+                  view.shape_str());
+    expected = numel / kQ8BlockSize * kQ8BlockBytes;
+  }
+  if (ta.ElementLength() != expected)
+    range_error(n + ".data has " + std::to_string(ta.ElementLength()) + " elements but shape " + view.shape_str() +
+                " (" + di->name + ") needs " + std::to_string(expected));
+  view.nbytes = ta.ByteLength();
+  // napi_get_typedarray_info gives the data pointer with the view's byte offset applied, for
+  // ArrayBuffer and SharedArrayBuffer storage alike.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env_, av, &type, &length, &data, &buffer, &offset) != napi_ok)
+    type_error(n + ".data could not be read as a typed array");
+  view.data = data;
+  if (view.data == nullptr && view.nbytes > 0) range_error(n + ".data is detached");
+  view.present = true;
+  refs_.push_back(Napi::Persistent(av));
+  return view;
+}
+
+double Args::number(const char* name, double fallback, double min, double max) {
+  Napi::Value v = get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) type_error(std::string("'") + name + "' must be a number, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max))
+    range_error(std::string("'") + name + "' must be a finite number in [" + Napi::Number::New(env_, min).ToString().Utf8Value() +
+                ", " + Napi::Number::New(env_, max).ToString().Utf8Value() + "], got " +
+                Napi::Number::New(env_, d).ToString().Utf8Value());
+  return d;
+}
+
+int64_t Args::integer(const char* name, int64_t fallback, int64_t min, int64_t max) {
+  Napi::Value v = get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) type_error(std::string("'") + name + "' must be an integer, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != std::floor(d))
+    range_error(std::string("'") + name + "' must be an integer in [" + std::to_string(min) + ", " +
+                std::to_string(max) + "], got " + Napi::Number::New(env_, d).ToString().Utf8Value());
+  return static_cast<int64_t>(d);
+}
+
+bool Args::boolean(const char* name, bool fallback) {
+  Napi::Value v = get(name);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) type_error(std::string("'") + name + "' must be a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string Args::choice(const char* name, const char* fallback, std::initializer_list<const char*> allowed) {
+  Napi::Value v = get(name);
+  std::string list;
+  for (const char* a : allowed) list += (list.empty() ? "'" : ", '") + std::string(a) + "'";
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) type_error(std::string("'") + name + "' must be one of " + list + ", got " + describe(v));
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  for (const char* a : allowed)
+    if (s == a) return s;
+  range_error(std::string("'") + name + "' must be one of " + list + ", got '" + s + "'");
+}
+
+void Args::expect_shape(const char* name, const TensorView& t, const std::vector<int64_t>& shape) {
+  if (t.shape != shape) {
+    TensorView want;
+    want.shape = shape;
+    range_error(std::string("'") + name + "' must have shape " + want.shape_str() + ", got " + t.shape_str());
+  }
+}
+
+void Args::expect_rank_at_least(const char* name, const TensorView& t, int rank) {
+  if (t.rank() < rank)
+    range_error(std::string("'") + name + "' must have rank >= " + std::to_string(rank) + ", got shape " +
+                t.shape_str());
+}
+
+void Args::expect_no_partial_overlap(const char* out_name, const TensorView& out, const char* in_name,
+                                     const TensorView& in) {
+  if (!out.present || !in.present || out.nbytes == 0 || in.nbytes == 0) return;
+  const auto* o = static_cast<const uint8_t*>(out.data);
+  const auto* i = static_cast<const uint8_t*>(in.data);
+  const bool overlap = o < i + in.nbytes && i < o + out.nbytes;
+  if (overlap && !(o == i && out.nbytes == in.nbytes))
+    range_error(std::string("'") + out_name + "' partially overlaps '" + in_name +
+                "'; outputs may alias an input exactly or not at all");
+}
+
+}  // namespace attnode

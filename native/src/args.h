@@ -1,0 +1,74 @@
+// Argument reading for ops called from JavaScript: every value is checked before use, and a
+// failure throws a JS TypeError/RangeError whose message names the op and the argument.
+// Tensors arrive as plain objects { dtype, shape, data } with a contiguous typed array.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnode {
+
+enum class DType { f32, f16, bf16, i8, i32, q8_0 };
+
+const char* dtype_name(DType d);
+
+// Bytes per block for q8_0: one f16 scale and 32 int8 values, as GGUF's Q8_0.
+constexpr size_t kQ8BlockSize = 32;
+constexpr size_t kQ8BlockBytes = 34;
+
+struct TensorView {
+  DType dtype = DType::f32;
+  std::vector<int64_t> shape;
+  void* data = nullptr;
+  size_t numel = 0;
+  size_t nbytes = 0;
+  bool present = false;
+
+  int rank() const { return static_cast<int>(shape.size()); }
+  int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? rank() + i : i)]; }
+  template <class T>
+  T* as() const { return static_cast<T*>(data); }
+  std::string shape_str() const;
+};
+
+class Args {
+ public:
+  Args(Napi::Env env, std::string op, Napi::Value args);
+
+  Napi::Env env() const { return env_; }
+  const std::string& op() const { return op_; }
+
+  // A required (or optional) tensor. `dtypes` restricts the allowed dtypes.
+  TensorView tensor(const char* name, std::initializer_list<DType> dtypes);
+  TensorView optional_tensor(const char* name, std::initializer_list<DType> dtypes);
+  double number(const char* name, double fallback, double min, double max);
+  int64_t integer(const char* name, int64_t fallback, int64_t min, int64_t max);
+  bool boolean(const char* name, bool fallback);
+  std::string choice(const char* name, const char* fallback, std::initializer_list<const char*> allowed);
+
+  // Shape checks that throw RangeError naming the argument.
+  void expect_shape(const char* name, const TensorView& t, const std::vector<int64_t>& shape);
+  void expect_rank_at_least(const char* name, const TensorView& t, int rank);
+  // `out` may be the same memory as `in` but may not partially overlap it.
+  void expect_no_partial_overlap(const char* out_name, const TensorView& out, const char* in_name,
+                                 const TensorView& in);
+
+  [[noreturn]] void type_error(const std::string& msg) const;
+  [[noreturn]] void range_error(const std::string& msg) const;
+
+  // Persistent references to every typed array read, so async work keeps them alive.
+  std::vector<Napi::Reference<Napi::Value>> take_refs() { return std::move(refs_); }
+
+ private:
+  Napi::Value get(const char* name);
+
+  Napi::Env env_;
+  std::string op_;
+  Napi::Object obj_;
+  std::vector<Napi::Reference<Napi::Value>> refs_;
+};
+
+}  // namespace attnode

@@ -1,0 +1,23 @@
+// The op registry (see op.h).
+#include "op.h"
+
+namespace attnode {
+
+namespace {
+std::vector<OpDef>& registry() {
+  static std::vector<OpDef> ops;
+  return ops;
+}
+}  // namespace
+
+OpRegistrar::OpRegistrar(const char* name, OpPrepare prepare) { registry().push_back({name, prepare}); }
+
+const std::vector<OpDef>& op_registry() { return registry(); }
+
+const OpDef* find_op(const std::string& name) {
+  for (const OpDef& d : registry())
+    if (name == d.name) return &d;
+  return nullptr;
+}
+
+}  // namespace attnode

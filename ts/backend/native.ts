@@ -1,0 +1,66 @@
+// The native backend: ops run in the C++ addon, off the main thread (Node-API async work), with
+// intra-op threads from the addon's pool. Argument checks happen in C++ as well.
+
+import { Tensor } from '../tensor/tensor.js';
+import { loadAddon, type NativeAddon } from '../native.js';
+import type { Backend, OpArgs, OpName, OutArg } from './backend.js';
+import { OP_NAMES } from './backend.js';
+import { checkOut, outputSpec } from './ops.js';
+
+export interface NativeBackendOptions {
+  /** Kernel set to use ('avx512', 'avx2', 'neon', 'scalar'); default: the best this CPU runs. */
+  isa?: string;
+  /** Intra-op threads of this thread's addon pool; default: the pool's current size. */
+  threads?: number;
+}
+
+/** Converts a Tensor into what the addon reads: contiguous data with dtype and shape. */
+function native(t: Tensor): { dtype: string; shape: readonly number[]; data: ArrayBufferView } {
+  const c = t.contiguous();
+  return { dtype: c.dtype, shape: c.shape, data: c.data };
+}
+
+// The addon's kernel set is per thread (per addon instance); remember what was set last so a
+// backend only switches it when another backend changed it.
+let currentIsa: string | undefined;
+
+export class NativeBackend implements Backend {
+  readonly name: string;
+  readonly ops: ReadonlySet<OpName> = new Set(OP_NAMES);
+  readonly isa: string;
+  private readonly addon: NativeAddon;
+  private disposed = false;
+
+  constructor(options: NativeBackendOptions = {}) {
+    this.addon = loadAddon();
+    const info = this.addon.cpuInfo();
+    if (options.isa !== undefined && !info.available.includes(options.isa))
+      throw new RangeError(`NativeBackend: isa '${options.isa}' is not available here; available: ${info.available.join(', ')}`);
+    this.isa = options.isa ?? info.available[0]!;
+    this.name = options.isa === undefined ? 'native' : `native-${this.isa}`;
+    if (options.threads !== undefined) this.addon.setThreads(options.threads);
+  }
+
+  async run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor> {
+    if (this.disposed) throw new Error(`${this.name} backend is disposed`);
+    const spec = outputSpec(op, args);
+    const out = args.out ?? Tensor.zeros(spec.dtype, spec.shape);
+    checkOut(op, out, spec);
+    const nargs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(args)) nargs[k] = v instanceof Tensor ? native(v) : v;
+    nargs.out = { dtype: out.dtype, shape: out.shape, data: out.data };
+    if (op === 'sinusoidal') delete nargs.dim;
+    if (op === 'cast') delete nargs.dtype;
+    currentIsa ??= this.addon.cpuInfo().isa;
+    if (currentIsa !== this.isa) {
+      this.addon.setIsa(this.isa);
+      currentIsa = this.isa;
+    }
+    await this.addon.opAsync(op, nargs);
+    return out;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+}

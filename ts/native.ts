@@ -1,0 +1,79 @@
+// Loads the native addon: prebuilds/<platform>-<arch>/ first, then the local build (build/Release),
+// through node-gyp-build. Typed here; validated again in C++ on every call.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface CpuInfo {
+  arch: 'x64' | 'arm64' | 'other';
+  /** The instruction set whose kernels ops use now. */
+  isa: string;
+  /** Instruction sets this build can run on this CPU, best first. */
+  available: string[];
+  features: Record<string, boolean>;
+  cores: number;
+  threads: number;
+  /** Kernel variant per op family. */
+  kernels: Record<string, string>;
+  /** Whether the CUDA kernels were compiled in. */
+  cuda: boolean;
+}
+
+/** A tensor as the addon sees it: contiguous storage with its dtype and shape. */
+export interface NativeTensor {
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly data: ArrayBufferView;
+}
+
+export interface NativeAddon {
+  cpuInfo(): CpuInfo;
+  setThreads(threads: number): void;
+  getThreads(): number;
+  setIsa(isa: string): void;
+  opNames(): string[];
+  /** Runs an op on the calling thread. Throws TypeError/RangeError naming a bad argument. */
+  op(name: string, args: Record<string, unknown>): void;
+  /** Validates synchronously, then runs off the main thread. */
+  opAsync(name: string, args: Record<string, unknown>): Promise<void>;
+}
+
+/** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon from `root` (default: this package). */
+export function loadAddon(root: string = packageRoot): NativeAddon {
+  if (root === packageRoot && cached) return cached;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => unknown;
+  let addon: NativeAddon;
+  try {
+    addon = load(root) as NativeAddon;
+  } catch (err) {
+    const hasGit = existsSync(join(root, '.git'));
+    const hint = hasGit
+      ? 'run `npm run build:native` (needs cmake and a C++17 compiler) in the checkout'
+      : 'reinstall attnode so its prebuilt binary is present, or build from source with `npm rebuild attnode` (needs cmake and a C++17 compiler)';
+    const e = new Error(
+      `attnode: no native addon for ${process.platform}-${process.arch} was found in ${join(root, 'prebuilds')} or ${join(root, 'build', 'Release')}; ${hint}`,
+    );
+    (e as Error & { cause?: unknown }).cause = err;
+    throw e;
+  }
+  if (root === packageRoot) cached = addon;
+  return addon;
+}
+
+/** CPU features, the kernel variant each op family uses, and the thread count. */
+export function cpuInfo(): CpuInfo {
+  return loadAddon().cpuInfo();
+}
+
+/** Sets the size of the addon's intra-op thread pool for this thread's addon instance. */
+export function setThreads(threads: number): void {
+  loadAddon().setThreads(threads);
+}

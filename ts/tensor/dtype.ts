@@ -1,0 +1,42 @@
+// Element types a Tensor can hold, with the typed array that stores each.
+// Not a conversion library: see half.ts and q8.ts for the arithmetic.
+
+export type DType = 'f32' | 'f16' | 'bf16' | 'i8' | 'i32' | 'q8_0';
+
+export type TypedArray = Float32Array | Uint16Array | Int8Array | Int32Array | Uint8Array;
+
+interface DTypeInfo {
+  /** Values per storage block (32 for q8_0, 1 otherwise). */
+  readonly blockSize: number;
+  /** Bytes per storage block. */
+  readonly blockBytes: number;
+  /** Typed array that views the storage (element = one storage unit). */
+  readonly array: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray; BYTES_PER_ELEMENT: number };
+}
+
+export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+  f32: { blockSize: 1, blockBytes: 4, array: Float32Array },
+  f16: { blockSize: 1, blockBytes: 2, array: Uint16Array },
+  bf16: { blockSize: 1, blockBytes: 2, array: Uint16Array },
+  i8: { blockSize: 1, blockBytes: 1, array: Int8Array },
+  i32: { blockSize: 1, blockBytes: 4, array: Int32Array },
+  // GGUF Q8_0: one f16 scale then 32 int8 values; viewed as bytes.
+  q8_0: { blockSize: 32, blockBytes: 34, array: Uint8Array },
+};
+
+export function isDType(x: unknown): x is DType {
+  return typeof x === 'string' && Object.hasOwn(DTYPES, x);
+}
+
+/** Storage units (typed-array elements) needed for `numel` values of `dtype`. */
+export function storageLength(dtype: DType, numel: number): number {
+  const info = DTYPES[dtype];
+  if (info.blockSize === 1) return numel;
+  if (numel % info.blockSize !== 0) throw new RangeError(`${dtype} needs a multiple of ${info.blockSize} values, got ${numel}`);
+  return (numel / info.blockSize) * info.blockBytes;
+}
+
+/** Bytes needed for `numel` values of `dtype`. */
+export function byteLength(dtype: DType, numel: number): number {
+  return storageLength(dtype, numel) * DTYPES[dtype].array.BYTES_PER_ELEMENT;
+}
