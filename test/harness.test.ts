@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { NativeBackend } from '../ts/backend/native.js';
 import type { Backend, OpArgs, OpName, OutArg } from '../ts/backend/backend.js';
-import { checkCase, opCases, type OpCase } from './harness/ops-harness.js';
+import { checkCase, type OpCase } from './harness/ops-harness.js';
+import { opCases } from './harness/cases/index.js';
 
 /** Wraps the native backend and corrupts what one op writes. */
 class BrokenBackend implements Backend {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "args.h"
-#include "cpu/kernels.h"
+#include "cpu/dispatch.h"
 #include "op.h"
 #include "threadpool.h"
 
@@ -28,20 +28,20 @@ int default_threads() {
 // Runs one prepared op on the libuv pool; the kernel itself fans out on the addon's pool.
 class OpWorker : public Napi::AsyncWorker {
  public:
-  OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, const KernelSet* kernels,
+  OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, Isa isa,
            std::vector<Napi::Reference<Napi::Value>> refs)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         run_(std::move(run)),
         pool_(std::move(pool)),
-        kernels_(kernels),
+        isa_(isa),
         refs_(std::move(refs)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      run_(OpEnv{pool_.get(), kernels_});
+      run_(OpEnv{pool_.get(), isa_});
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -54,14 +54,14 @@ class OpWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   OpRun run_;
   std::shared_ptr<ThreadPool> pool_;
-  const KernelSet* kernels_;
+  Isa isa_;
   std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
 };
 
 class Attnode : public Napi::Addon<Attnode> {
  public:
   Attnode(Napi::Env env, Napi::Object exports)
-      : pool_(std::make_shared<ThreadPool>(default_threads())), kernels_(best_kernel_set()) {
+      : pool_(std::make_shared<ThreadPool>(default_threads())), isa_(best_isa()) {
     DefineAddon(exports, {
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
@@ -87,10 +87,10 @@ class Attnode : public Napi::Addon<Attnode> {
           "other"
 #endif
     );
-    o.Set("isa", kernels_->isa);
+    o.Set("isa", isa_name(isa_));
     Napi::Array avail = Napi::Array::New(env);
     uint32_t k = 0;
-    for (const char* const* n = available_kernel_sets(); *n; ++n) avail.Set(k++, *n);
+    for (const char* const* n = available_isas(); *n; ++n) avail.Set(k++, *n);
     o.Set("available", avail);
     Napi::Object feat = Napi::Object::New(env);
     feat.Set("avx2", f.avx2);
@@ -109,10 +109,9 @@ class Attnode : public Napi::Addon<Attnode> {
     o.Set("cores", static_cast<double>(default_threads()));
     o.Set("threads", static_cast<double>(pool_->size()));
     Napi::Object kernels = Napi::Object::New(env);
-    kernels.Set("elementwise", kernels_->elementwise->variant);
-    kernels.Set("embedding", "generic");
-    kernels.Set("rope", "generic");
-    kernels.Set("cast", "generic");
+    size_t count = 0;
+    const KernelFamily* fams = kernel_families(&count);
+    for (size_t i = 0; i < count; ++i) kernels.Set(fams[i].name, fams[i].variant(isa_));
     o.Set("kernels", kernels);
     o.Set("cuda", cuda_compiled());
     return o;
@@ -138,13 +137,13 @@ class Attnode : public Napi::Addon<Attnode> {
     if (info.Length() < 1 || !info[0].IsString())
       throw Napi::TypeError::New(env, "setIsa: 'isa' must be a string");
     const std::string name = info[0].As<Napi::String>().Utf8Value();
-    const KernelSet* set = kernel_set_by_name(name.c_str());
-    if (!set) {
+    Isa isa;
+    if (!isa_by_name(name.c_str(), &isa)) {
       std::string list;
-      for (const char* const* n = available_kernel_sets(); *n; ++n) list += (list.empty() ? "'" : ", '") + std::string(*n) + "'";
+      for (const char* const* n = available_isas(); *n; ++n) list += (list.empty() ? "'" : ", '") + std::string(*n) + "'";
       throw Napi::RangeError::New(env, "setIsa: '" + name + "' is not available on this machine; available: " + list);
     }
-    kernels_ = set;
+    isa_ = isa;
     return env.Undefined();
   }
 
@@ -171,7 +170,7 @@ class Attnode : public Napi::Addon<Attnode> {
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
     try {
-      run(OpEnv{pool_.get(), kernels_});
+      run(OpEnv{pool_.get(), isa_});
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), std::string(def->name) + ": " + e.what());
     }
@@ -184,14 +183,14 @@ class Attnode : public Napi::Addon<Attnode> {
     const OpDef* def = lookup(info, "opAsync");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
-    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, kernels_, args.take_refs());
+    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs());
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
   }
 
   std::shared_ptr<ThreadPool> pool_;
-  const KernelSet* kernels_;
+  Isa isa_;
 };
 
 }  // namespace

@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "args.h"
-#include "cpu/kernels.h"
+#include "cpu/dispatch.h"
 #include "threadpool.h"
 
 namespace attnode {
 
 struct OpEnv {
   ThreadPool* pool;
-  const KernelSet* kernels;
+  Isa isa;  // kernel tables are looked up per family: elementwise_kernels(env.isa), ...
 };
 
 using OpRun = std::function<void(const OpEnv&)>;

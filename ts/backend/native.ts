@@ -4,8 +4,9 @@
 import { Tensor } from '../tensor/tensor.js';
 import { loadAddon, type NativeAddon } from '../native.js';
 import type { Backend, OpArgs, OpName, OutArg } from './backend.js';
-import { OP_NAMES } from './backend.js';
-import { checkOut, outputSpec } from './ops.js';
+import { checkOut } from './out.js';
+import { opNames, opSpec } from './registry.js';
+import './ops/index.js';
 
 export interface NativeBackendOptions {
   /** Kernel set to use ('avx512', 'avx2', 'neon', 'scalar'); default: the best this CPU runs. */
@@ -26,7 +27,7 @@ let currentIsa: string | undefined;
 
 export class NativeBackend implements Backend {
   readonly name: string;
-  readonly ops: ReadonlySet<OpName> = new Set(OP_NAMES);
+  readonly ops: ReadonlySet<OpName> = new Set(opNames());
   readonly isa: string;
   private readonly addon: NativeAddon;
   private disposed = false;
@@ -43,14 +44,15 @@ export class NativeBackend implements Backend {
 
   async run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor> {
     if (this.disposed) throw new Error(`${this.name} backend is disposed`);
-    const spec = outputSpec(op, args);
-    const out = args.out ?? Tensor.zeros(spec.dtype, spec.shape);
-    checkOut(op, out, spec);
+    const spec = opSpec(op);
+    const shape = spec.output(args);
+    const out = args.out ?? Tensor.zeros(shape.dtype, shape.shape);
+    checkOut(op, out, shape);
+    const { out: _out, ...rest } = args;
+    const given: Record<string, unknown> = spec.nativeArgs ? spec.nativeArgs(args) : rest;
     const nargs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(args)) nargs[k] = v instanceof Tensor ? native(v) : v;
+    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v;
     nargs.out = { dtype: out.dtype, shape: out.shape, data: out.data };
-    if (op === 'sinusoidal') delete nargs.dim;
-    if (op === 'cast') delete nargs.dtype;
     currentIsa ??= this.addon.cpuInfo().isa;
     if (currentIsa !== this.isa) {
       this.addon.setIsa(this.isa);

@@ -35,3 +35,9 @@ const OpRegistrar kCast("cast", prepare_cast);
 
 }  // namespace
 }  // namespace attnode
+
+namespace attnode {
+namespace {
+const KernelFamilyRegistrar kCastFamily("cast", [](Isa) { return "generic"; });
+}  // namespace
+}  // namespace attnode

@@ -2,6 +2,7 @@
 // Argument checks here; arithmetic in the dispatch table (cpu/isa/*).
 #include <cmath>
 
+#include "../cpu/elementwise.h"
 #include "../op.h"
 
 namespace attnode {
@@ -34,7 +35,7 @@ OpRun prepare_binary(Args& args) {
   const size_t n = a.numel, inner = b.numel;
   return [=](const OpEnv& env) {
     if (n == 0) return;
-    auto fn = kMul ? env.kernels->elementwise->mul_f32 : env.kernels->elementwise->add_f32;
+    auto fn = kMul ? elementwise_kernels(env.isa).mul_f32 : elementwise_kernels(env.isa).add_f32;
     if (inner == n) {
       env.pool->parallel_for(n, kElementGrain, [&](size_t s, size_t e) { fn(pa + s, pb + s, po + s, e - s); });
       return;
@@ -58,7 +59,7 @@ OpRun unary(Args& args, UnaryFn ElementwiseKernels::*member) {
   float* po = out.as<float>();
   const size_t n = x.numel;
   return [=](const OpEnv& env) {
-    UnaryFn fn = env.kernels->elementwise->*member;
+    UnaryFn fn = elementwise_kernels(env.isa).*member;
     env.pool->parallel_for(n, kElementGrain, [&](size_t s, size_t e) { fn(px + s, po + s, e - s); });
   };
 }
@@ -73,7 +74,7 @@ OpRun prepare_scale(Args& args) {
   float* po = out.as<float>();
   const size_t n = x.numel;
   return [=](const OpEnv& env) {
-    auto fn = env.kernels->elementwise->scale_f32;
+    auto fn = elementwise_kernels(env.isa).scale_f32;
     env.pool->parallel_for(n, kElementGrain, [&](size_t b, size_t e) { fn(px + b, s, po + b, e - b); });
   };
 }
@@ -105,7 +106,7 @@ OpRun prepare_softmax(Args& args) {
   const float* px = x.as<float>();
   float* po = out.as<float>();
   return [=](const OpEnv& env) {
-    auto fn = env.kernels->elementwise->softmax_row_f32;
+    auto fn = elementwise_kernels(env.isa).softmax_row_f32;
     env.pool->parallel_for(r.rows, std::max<size_t>(1, kElementGrain / (r.cols + 1)), [&](size_t s, size_t e) {
       for (size_t i = s; i < e; ++i) fn(px + i * r.cols, po + i * r.cols, r.cols);
     });
@@ -129,7 +130,7 @@ OpRun prepare_layernorm(Args& args) {
   const float* pb = b.present ? b.as<float>() : nullptr;
   float* po = out.as<float>();
   return [=](const OpEnv& env) {
-    auto fn = env.kernels->elementwise->layernorm_row_f32;
+    auto fn = elementwise_kernels(env.isa).layernorm_row_f32;
     env.pool->parallel_for(r.rows, std::max<size_t>(1, kElementGrain / (r.cols + 1)), [&](size_t s, size_t e) {
       for (size_t i = s; i < e; ++i) fn(px + i * r.cols, pw, pb, eps, po + i * r.cols, r.cols);
     });
@@ -149,7 +150,7 @@ OpRun prepare_rmsnorm(Args& args) {
   const float* pw = w.as<float>();
   float* po = out.as<float>();
   return [=](const OpEnv& env) {
-    auto fn = env.kernels->elementwise->rmsnorm_row_f32;
+    auto fn = elementwise_kernels(env.isa).rmsnorm_row_f32;
     env.pool->parallel_for(r.rows, std::max<size_t>(1, kElementGrain / (r.cols + 1)), [&](size_t s, size_t e) {
       for (size_t i = s; i < e; ++i) fn(px + i * r.cols, pw, eps, po + i * r.cols, r.cols);
     });

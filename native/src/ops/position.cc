@@ -132,3 +132,11 @@ const OpRegistrar kSinusoidal("sinusoidal", prepare_sinusoidal);
 
 }  // namespace
 }  // namespace attnode
+
+namespace attnode {
+namespace {
+// Memory-bound gathers and trigonometry: one portable implementation under every Isa.
+const KernelFamilyRegistrar kEmbeddingFamily("embedding", [](Isa) { return "generic"; });
+const KernelFamilyRegistrar kRopeFamily("rope", [](Isa) { return "generic"; });
+}  // namespace
+}  // namespace attnode

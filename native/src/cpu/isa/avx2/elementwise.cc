@@ -2,7 +2,7 @@
 // Compiled with AVX2/FMA/F16C flags; only called when cpuid reports them (see dispatch.cc).
 #include <immintrin.h>
 
-#include "../../kernels.h"
+#include "../../elementwise.h"
 #include "../vec_elementwise.inc"
 
 namespace attnode {
@@ -41,10 +41,10 @@ struct V256 {
   static bool any_nan(T v) { return _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0; }
 };
 
-const ElementwiseKernels kElementwise = make_elementwise<V256>("avx2");
+
 
 }  // namespace
 
-extern const KernelSet kKernelsAvx2 = {"avx2", &kElementwise};
+extern const ElementwiseKernels kElementwiseAvx2 = make_elementwise<V256>("avx2");
 
 }  // namespace attnode

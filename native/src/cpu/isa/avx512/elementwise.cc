@@ -2,7 +2,7 @@
 // Compiled with AVX-512 flags; only called when cpuid reports AVX-512 (see dispatch.cc).
 #include <immintrin.h>
 
-#include "../../kernels.h"
+#include "../../elementwise.h"
 #include "../vec_elementwise.inc"
 
 namespace attnode {
@@ -31,10 +31,10 @@ struct V512 {
   static bool any_nan(T v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
 };
 
-const ElementwiseKernels kElementwise = make_elementwise<V512>("avx512");
+
 
 }  // namespace
 
-extern const KernelSet kKernelsAvx512 = {"avx512", &kElementwise};
+extern const ElementwiseKernels kElementwiseAvx512 = make_elementwise<V512>("avx512");
 
 }  // namespace attnode

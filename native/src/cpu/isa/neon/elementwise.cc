@@ -3,7 +3,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-#include "../../kernels.h"
+#include "../../elementwise.h"
 #include "../vec_elementwise.inc"
 
 namespace attnode {
@@ -33,11 +33,11 @@ struct VNeon {
   static bool any_nan(T v) { return vminvq_u32(vceqq_f32(v, v)) == 0; }
 };
 
-const ElementwiseKernels kElementwise = make_elementwise<VNeon>("neon");
+
 
 }  // namespace
 
-extern const KernelSet kKernelsNeon = {"neon", &kElementwise};
+extern const ElementwiseKernels kElementwiseNeon = make_elementwise<VNeon>("neon");
 
 }  // namespace attnode
 #endif

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "../../kernels.h"
+#include "../../elementwise.h"
 
 namespace attnode {
 namespace {
@@ -83,13 +83,11 @@ void rmsnorm_row_f32(const float* x, const float* w, float eps, float* out, size
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] * inv * w[i]);
 }
 
-const ElementwiseKernels kElementwise = {
-    "scalar",        add_f32,         mul_f32,           scale_f32,       gelu_tanh_f32,
-    gelu_erf_f32,    silu_f32,        softmax_row_f32,   layernorm_row_f32, rmsnorm_row_f32,
-};
-
 }  // namespace
 
-extern const KernelSet kKernelsScalar = {"scalar", &kElementwise};
+extern const ElementwiseKernels kElementwiseScalar = {
+    "scalar",     add_f32,  mul_f32,         scale_f32,         gelu_tanh_f32,
+    gelu_erf_f32, silu_f32, softmax_row_f32, layernorm_row_f32, rmsnorm_row_f32,
+};
 
 }  // namespace attnode

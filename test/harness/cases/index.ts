@@ -1,0 +1,9 @@
+// Every op family's harness cases (one import per family file).
+import type { OpCase } from '../ops-harness.js';
+import { castCases } from './cast.js';
+import { elementwiseCases } from './elementwise.js';
+import { positionCases } from './position.js';
+
+export function opCases(): OpCase[] {
+  return [...elementwiseCases(), ...positionCases(), ...castCases()];
+}

@@ -1,0 +1,4 @@
+// Registers every op family (one import per family file).
+import './elementwise.js';
+import './position.js';
+import './cast.js';

@@ -1,0 +1,109 @@
+// Token and position ops: embedding lookup, rotary position embedding, sinusoidal encoding.
+
+import type { Tensor } from '../../tensor/tensor.js';
+import { defineOp } from '../registry.js';
+import { checkInteger, checkNumber, expectShape, expectTensor, fail, shapeStr } from './check.js';
+
+declare module '../backend.js' {
+  interface OpArgs {
+    /** table: (V, C) f32|f16|bf16, ids: (...) i32 -> (..., C) f32 */
+    embedding: { table: Tensor; ids: Tensor };
+    /**
+     * x: (N, H, D) f32, positions: (N) i32 -> (N, H, D). theta default 10000; rotaryDim default D
+     * (even); interleaved false rotates (i, i + rotaryDim/2) as Hugging Face's rotate_half, true
+     * rotates (2i, 2i+1) as GPT-J. Frequencies and angles in f32, as Hugging Face computes them.
+     */
+    rope: { x: Tensor; positions: Tensor; theta?: number; rotaryDim?: number; interleaved?: boolean };
+    /** positions: (N) i32 -> (N, dim) f32: sin(p / base^(2i/dim)) at column 2i, cos at 2i+1; base default 10000. */
+    sinusoidal: { positions: Tensor; dim: number; base?: number };
+  }
+}
+
+defineOp({
+  name: 'embedding',
+  output({ table, ids }) {
+    expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16']);
+    expectTensor('embedding', 'ids', ids, ['i32']);
+    if (table.rank !== 2) fail('embedding', `'table' must have shape [vocab, dim], got ${shapeStr(table.shape)}`);
+    const vocab = table.shape[0]!;
+    (ids.contiguous().data as Int32Array).forEach((id, i) => {
+      if (id < 0 || id >= vocab) fail('embedding', `'ids[${i}]' = ${id} is outside [0, ${vocab})`);
+    });
+    return { dtype: 'f32', shape: [...ids.shape, table.shape[1]!] };
+  },
+  reference({ table, ids }, out) {
+    const tv = table.toFloat32();
+    const iv = ids.contiguous().data as Int32Array;
+    const c = table.shape[1]!;
+    const o = out.data;
+    for (let t = 0; t < iv.length; t++) for (let j = 0; j < c; j++) o[t * c + j] = tv[iv[t]! * c + j]!;
+  },
+});
+
+defineOp({
+  name: 'rope',
+  output({ x, positions, theta, rotaryDim, interleaved }) {
+    expectTensor('rope', 'x', x, ['f32']);
+    if (x.rank !== 3) fail('rope', `'x' must have shape [tokens, heads, headDim], got ${shapeStr(x.shape)}`);
+    expectShape('rope', 'positions', expectTensor('rope', 'positions', positions, ['i32']), [x.shape[0]!]);
+    checkNumber('rope', 'theta', theta, 1, 1e12);
+    const d = x.shape[2]!;
+    checkInteger('rope', 'rotaryDim', rotaryDim, 0, d);
+    if ((rotaryDim ?? d) % 2 !== 0) fail('rope', `'rotaryDim' must be even, got ${rotaryDim ?? d}`);
+    if (interleaved !== undefined && typeof interleaved !== 'boolean') fail('rope', "'interleaved' must be a boolean", 'type');
+    (positions.contiguous().data as Int32Array).forEach((p, i) => {
+      if (p < 0) fail('rope', `'positions[${i}]' must be >= 0, got ${p}`);
+    });
+    return { dtype: 'f32', shape: [...x.shape] };
+  },
+  reference({ x, positions, theta = 10000, rotaryDim, interleaved = false }, out) {
+    const xv = x.toFloat32();
+    const pv = positions.contiguous().data as Int32Array;
+    const [n, h, d] = x.shape as [number, number, number];
+    const rd = rotaryDim ?? d;
+    const half = rd / 2;
+    const o = out.data;
+    const invFreq = new Float32Array(half);
+    for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(Math.fround(theta) ** Math.fround((2 * i) / rd));
+    for (let t = 0; t < n; t++) {
+      for (let i = 0; i < half; i++) {
+        const ang = Math.fround(Math.fround(pv[t]!) * invFreq[i]!);
+        const cs = Math.fround(Math.cos(ang));
+        const sn = Math.fround(Math.sin(ang));
+        const i0 = interleaved ? 2 * i : i;
+        const i1 = interleaved ? 2 * i + 1 : i + half;
+        for (let hh = 0; hh < h; hh++) {
+          const base = (t * h + hh) * d;
+          const x0 = xv[base + i0]!;
+          const x1 = xv[base + i1]!;
+          o[base + i0] = x0 * cs - x1 * sn;
+          o[base + i1] = x1 * cs + x0 * sn;
+        }
+      }
+      for (let hh = 0; hh < h; hh++) for (let j = rd; j < d; j++) o[(t * h + hh) * d + j] = xv[(t * h + hh) * d + j]!;
+    }
+  },
+});
+
+defineOp({
+  name: 'sinusoidal',
+  output({ positions, dim, base }) {
+    expectTensor('sinusoidal', 'positions', positions, ['i32']);
+    if (positions.rank !== 1) fail('sinusoidal', `'positions' must have shape [tokens], got ${shapeStr(positions.shape)}`);
+    if (dim === undefined) fail('sinusoidal', "'dim' must be an integer", 'type');
+    checkInteger('sinusoidal', 'dim', dim, 0, 2 ** 32);
+    checkNumber('sinusoidal', 'base', base, 1, 1e12);
+    return { dtype: 'f32', shape: [positions.shape[0]!, dim] };
+  },
+  reference({ positions, dim, base = 10000 }, out) {
+    const pv = positions.contiguous().data as Int32Array;
+    const o = out.data;
+    for (let t = 0; t < pv.length; t++)
+      for (let j = 0; j < dim; j++) {
+        const a = pv[t]! * base ** (-(j - (j % 2)) / dim);
+        o[t * dim + j] = j % 2 === 0 ? Math.sin(a) : Math.cos(a);
+      }
+  },
+  // The addon reads the width from the output's shape.
+  nativeArgs: ({ positions, base }) => ({ positions, base }),
+});
