@@ -15,7 +15,7 @@
     {
       "target_name": "attnode",
       "sources": [
-        "<!@(node tools/gyp-sources.mjs native/src native/src/ops native/src/cpu native/src/cpu/isa/scalar)",
+        "<!@(node tools/gyp-sources.mjs native/src native/src/ops native/src/weights native/src/cpu native/src/cpu/isa/scalar)",
         "native/src/cuda/cuda_stub.cc"
       ],
       "conditions": [

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { NativeBackend } from '../ts/backend/native.js';
-import type { Backend, OpArgs, OpName, OutArg } from '../ts/backend/backend.js';
+import type { Backend, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../ts/backend/backend.js';
 import { checkCase, type OpCase } from './harness/ops-harness.js';
 import { opCases } from './harness/cases/index.js';
 
@@ -25,6 +25,9 @@ class BrokenBackend implements Backend {
     if (this.fault === 'nan') d[d.length - 1] = NaN;
     if (this.fault === 'input') ((args as OpArgs['silu']).x.data as Float32Array)[0] = 123;
     return out;
+  }
+  packWeight(weight: Tensor, options?: PackWeightOptions): Weight {
+    return this.inner.packWeight(weight, options);
   }
   dispose(): void {}
 }

@@ -11,6 +11,7 @@
 #include "cpu/dispatch.h"
 #include "op.h"
 #include "threadpool.h"
+#include "weights.h"
 
 namespace attnode {
 
@@ -58,11 +59,73 @@ class OpWorker : public Napi::AsyncWorker {
   std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
 };
 
+// A packed weight as JS sees it: shape, dtype and bytes, and dispose() to free the native
+// memory now. Ops in flight keep their own reference, so dispose() never frees memory in use.
+class WeightHandle : public Napi::ObjectWrap<WeightHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "WeightHandle",
+                       {
+                           InstanceAccessor("shape", &WeightHandle::Shape, nullptr),
+                           InstanceAccessor("dtype", &WeightHandle::DTypeName, nullptr),
+                           InstanceAccessor("bytes", &WeightHandle::Bytes, nullptr),
+                           InstanceAccessor("disposed", &WeightHandle::Disposed, nullptr),
+                           InstanceMethod("variant", &WeightHandle::Variant),
+                           InstanceMethod("dispose", &WeightHandle::Dispose),
+                       });
+  }
+
+  explicit WeightHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WeightHandle>(info) {}
+  ~WeightHandle() override { release(Env()); }
+
+  void attach(Napi::Env env, std::unique_ptr<PackedWeight> w) {
+    external_ = static_cast<int64_t>(w->bytes());
+    weight_ = std::move(w);
+    Napi::MemoryManagement::AdjustExternalMemory(env, external_);
+  }
+
+  std::shared_ptr<const PackedWeight> weight() const { return weight_; }
+
+ private:
+  void release(Napi::Env env) {
+    if (!weight_) return;
+    weight_.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
+    external_ = 0;
+  }
+
+  Napi::Value Shape(const Napi::CallbackInfo& info) {
+    Napi::Array a = Napi::Array::New(info.Env(), 2);
+    if (weight_) {
+      a.Set(0u, static_cast<double>(weight_->n()));
+      a.Set(1u, static_cast<double>(weight_->k()));
+    }
+    return a;
+  }
+  Napi::Value DTypeName(const Napi::CallbackInfo& info) {
+    return weight_ ? Napi::String::New(info.Env(), dtype_name(weight_->dtype())) : info.Env().Undefined();
+  }
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), weight_ ? static_cast<double>(weight_->bytes()) : 0.0);
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !weight_); }
+  Napi::Value Variant(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release(info.Env());
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<const PackedWeight> weight_;
+  int64_t external_ = 0;
+};
+
 class Attnode : public Napi::Addon<Attnode> {
  public:
   Attnode(Napi::Env env, Napi::Object exports)
       : pool_(std::make_shared<ThreadPool>(default_threads())), isa_(best_isa()) {
+    weight_ctor_ = Napi::Persistent(WeightHandle::Define(env));
     DefineAddon(exports, {
+                             InstanceMethod("packWeight", &Attnode::PackWeight),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
                              InstanceMethod("getThreads", &Attnode::GetThreads),
@@ -73,7 +136,35 @@ class Attnode : public Napi::Addon<Attnode> {
                          });
   }
 
+ public:
+  Isa isa() const { return isa_; }
+
+  std::shared_ptr<const PackedWeight> unwrap(Args& args, const char* name, Napi::Value v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(weight_ctor_.Value()))
+      args.type_error(std::string("'") + name + "' must be a packed weight from packWeight()");
+    std::shared_ptr<const PackedWeight> w = WeightHandle::Unwrap(v.As<Napi::Object>())->weight();
+    if (!w) args.type_error(std::string("'") + name + "' was disposed");
+    return w;
+  }
+
  private:
+  // packWeight({ weight: (N, K) tensor, ...format options }): copies W into native memory in
+  // its format's layout and returns a WeightHandle.
+  Napi::Value PackWeight(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Args args(env, "packWeight", info.Length() > 0 ? info[0] : env.Undefined());
+    const TensorView w = args.tensor("weight", {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0});
+    if (w.rank() != 2) args.range_error("'weight' must have shape [outFeatures, inFeatures], got " + w.shape_str());
+    WeightFactory factory = find_weight_format(w.dtype);
+    if (!factory)
+      args.type_error(std::string("no weight format handles dtype ") + dtype_name(w.dtype) + "; supported: " +
+                      weight_format_list());
+    std::unique_ptr<PackedWeight> packed = factory(args, w);
+    Napi::Object handle = weight_ctor_.New({});
+    WeightHandle::Unwrap(handle)->attach(env, std::move(packed));
+    return handle;
+  }
+
   Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const CpuFeatures& f = cpu_features();
@@ -191,9 +282,20 @@ class Attnode : public Napi::Addon<Attnode> {
 
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
+  Napi::FunctionReference weight_ctor_;
 };
 
+Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {
+  if (!weight_) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), weight_->variant(info.Env().GetInstanceData<Attnode>()->isa()));
+}
+
 }  // namespace
+
+std::shared_ptr<const PackedWeight> unwrap_weight(Args& args, const char* name) {
+  Napi::Env env = args.env();
+  return env.GetInstanceData<Attnode>()->unwrap(args, name, args.raw(name));
+}
 }  // namespace attnode
 
 using attnode::Attnode;

@@ -56,6 +56,9 @@ class Args {
   void expect_no_partial_overlap(const char* out_name, const TensorView& out, const char* in_name,
                                  const TensorView& in);
 
+  // The raw JS value of an argument (for handles that Args does not know how to read).
+  Napi::Value raw(const char* name) { return get(name); }
+
   [[noreturn]] void type_error(const std::string& msg) const;
   [[noreturn]] void range_error(const std::string& msg) const;
 

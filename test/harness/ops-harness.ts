@@ -5,7 +5,7 @@
 
 import { Tensor } from '../../ts/tensor/tensor.js';
 import { DTYPES } from '../../ts/tensor/dtype.js';
-import type { Backend, OpArgs, OpName } from '../../ts/backend/backend.js';
+import type { Backend, OpArgs, OpName, PackWeightOptions, Weight } from '../../ts/backend/backend.js';
 import { ReferenceBackend } from '../../ts/backend/reference.js';
 import { opSpec } from '../../ts/backend/registry.js';
 import { bf16ToF32, f16ToF32 } from '../../ts/tensor/half.js';
@@ -16,6 +16,34 @@ export interface OpCase<K extends OpName = OpName> {
   label: string;
   args: OpArgs[K];
   tol: Tolerance;
+}
+
+/**
+ * Stands in for a Weight in a case's args: the harness packs the tensor on each backend
+ * (packed weights belong to the backend that made them).
+ */
+export class WeightArg {
+  constructor(
+    readonly tensor: Tensor,
+    readonly options: PackWeightOptions = {},
+  ) {}
+  /** Typed as a Weight so it can sit in OpArgs; resolved by resolveWeights(). */
+  asWeight(): Weight {
+    return this as unknown as Weight;
+  }
+}
+
+function resolveWeights<A extends object>(backend: Backend, args: A): { args: A; packed: Weight[] } {
+  const packed: Weight[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (v instanceof WeightArg) {
+      const w = backend.packWeight(v.tensor, v.options);
+      packed.push(w);
+      out[k] = w;
+    } else out[k] = v;
+  }
+  return { args: out as A, packed };
 }
 
 const GUARD = 64; // guard elements on each side of every output
@@ -53,11 +81,17 @@ function snapshot(args: object): Array<[Tensor, Uint8Array]> {
 /** Runs one case on `backend` and compares with the reference. */
 export async function checkCase(backend: Backend, c: OpCase): Promise<CheckResult> {
   const ref = new ReferenceBackend();
-  const want = decoded(ref.runSync(c.op, c.args));
-  const spec = opSpec(c.op).output(c.args);
+  const refArgs = resolveWeights(ref, c.args);
+  const want = decoded(ref.runSync(c.op, refArgs.args));
+  const spec = opSpec(c.op).output(refArgs.args);
   const g = allocGuarded(spec.dtype, spec.shape);
   const inputs = snapshot(c.args);
-  await backend.run(c.op, { ...c.args, out: g.out });
+  const bArgs = resolveWeights(backend, c.args);
+  try {
+    await backend.run(c.op, { ...bArgs.args, out: g.out });
+  } finally {
+    for (const w of [...refArgs.packed, ...bArgs.packed]) w.dispose();
+  }
   for (let i = 0; i < g.lo; i++)
     if (g.bytes[i] !== GUARD_BYTE) return { ok: false, message: `guard bytes before the output were overwritten (byte ${i - g.lo})`, maxAbsErr: NaN };
   for (let i = g.hi; i < g.bytes.length; i++)

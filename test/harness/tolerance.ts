@@ -14,3 +14,5 @@ export const TOL_F16: Tolerance = { atol: 1e-3, rtol: 1e-3 };
 export const TOL_BF16: Tolerance = { atol: 1e-2, rtol: 8e-3 };
 /** Bit-exact operations (conversions, gathers). */
 export const TOL_EXACT: Tolerance = { atol: 0, rtol: 0 };
+/** f32 GEMM with f32 accumulation over K up to a few thousand, outputs of order 1. */
+export const TOL_GEMM_F32: Tolerance = { atol: 2e-4, rtol: 2e-4 };

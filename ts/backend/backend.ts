@@ -18,6 +18,29 @@ export interface OutArg {
   out?: Tensor;
 }
 
+/**
+ * A linear layer's weight W (N out-features, K in-features) prepared once for a backend: native
+ * backends copy it into native memory in their kernels' layout. Free it with dispose().
+ */
+export interface Weight {
+  readonly dtype: DType;
+  /** [N, K] */
+  readonly shape: readonly [number, number];
+  /** Bytes the backend holds for it. */
+  readonly bytes: number;
+  /** Name of the backend that packed it; a weight only works on that backend. */
+  readonly backend: string;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+export interface PackWeightOptions {
+  /** i8 weights: one f32 scale per output row, shape [N]. */
+  scales?: Tensor;
+  /** f32 weights: 'packed' (default, the fast GEMM layout) or 'reference' (plain loops). */
+  layout?: 'packed' | 'reference';
+}
+
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
@@ -28,6 +51,8 @@ export interface Backend {
    * dtype), else a new tensor. Work happens off the main thread where the backend can do so.
    */
   run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor>;
+  /** Prepares a weight matrix (N, K) for `linear` on this backend. */
+  packWeight(weight: Tensor, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */
   dispose(): void;
 }

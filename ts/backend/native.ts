@@ -3,7 +3,8 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { loadAddon, type NativeAddon } from '../native.js';
-import type { Backend, OpArgs, OpName, OutArg } from './backend.js';
+import type { Backend, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
+import type { DType } from '../tensor/dtype.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
 import './ops/index.js';
@@ -19,6 +20,46 @@ export interface NativeBackendOptions {
 function native(t: Tensor): { dtype: string; shape: readonly number[]; data: ArrayBufferView } {
   const c = t.contiguous();
   return { dtype: c.dtype, shape: c.shape, data: c.data };
+}
+
+interface NativeWeightHandle {
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly bytes: number;
+  readonly disposed: boolean;
+  variant(): string;
+  dispose(): void;
+}
+
+/** A weight packed into native memory by the addon. */
+export class NativeWeight implements Weight {
+  readonly dtype: DType;
+  readonly shape: readonly [number, number];
+  readonly backend = 'native';
+  /** @internal the addon's handle */
+  readonly handle: NativeWeightHandle;
+
+  constructor(handle: NativeWeightHandle, dtype: DType) {
+    this.handle = handle;
+    this.dtype = dtype;
+    this.shape = [handle.shape[0]!, handle.shape[1]!];
+  }
+  get bytes(): number {
+    return this.handle.bytes;
+  }
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
+  /** The kernel variant this weight's linear runs with. */
+  get variant(): string {
+    return this.handle.variant();
+  }
+  dispose(): void {
+    this.handle.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
 // The addon's kernel set is per thread (per addon instance); remember what was set last so a
@@ -51,7 +92,7 @@ export class NativeBackend implements Backend {
     const { out: _out, ...rest } = args;
     const given: Record<string, unknown> = spec.nativeArgs ? spec.nativeArgs(args) : rest;
     const nargs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v;
+    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v instanceof NativeWeight ? v.handle : v;
     nargs.out = { dtype: out.dtype, shape: out.shape, data: out.data };
     currentIsa ??= this.addon.cpuInfo().isa;
     if (currentIsa !== this.isa) {
@@ -60,6 +101,15 @@ export class NativeBackend implements Backend {
     }
     await this.addon.opAsync(op, nargs);
     return out;
+  }
+
+  packWeight(weight: Tensor, options: PackWeightOptions = {}): Weight {
+    if (!(weight instanceof Tensor)) throw new TypeError("packWeight: 'weight' must be a Tensor");
+    const args: Record<string, unknown> = { weight: native(weight) };
+    if (options.scales !== undefined) args.scales = native(options.scales);
+    if (options.layout !== undefined) args.layout = options.layout;
+    const handle = (this.addon as unknown as { packWeight(a: Record<string, unknown>): NativeWeightHandle }).packWeight(args);
+    return new NativeWeight(handle, weight.dtype);
   }
 
   dispose(): void {

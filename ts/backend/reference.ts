@@ -3,7 +3,8 @@
 // judged against it.
 
 import { Tensor } from '../tensor/tensor.js';
-import type { Backend, OpArgs, OpName, OutArg } from './backend.js';
+import type { Backend, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
+import { ReferenceWeight } from './ops/linear.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
 import './ops/index.js';
@@ -26,6 +27,10 @@ export class ReferenceBackend implements Backend {
 
   async run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor> {
     return this.runSync(op, args);
+  }
+
+  packWeight(weight: Tensor, options: PackWeightOptions = {}): Weight {
+    return new ReferenceWeight(weight, options);
   }
 
   dispose(): void {

@@ -2,8 +2,9 @@
 import type { OpCase } from '../ops-harness.js';
 import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
+import { linearCases } from './linear.js';
 import { positionCases } from './position.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases()];
+  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases()];
 }

@@ -2,3 +2,4 @@
 import './elementwise.js';
 import './position.js';
 import './cast.js';
+import './linear.js';
