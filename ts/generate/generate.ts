@@ -1,0 +1,256 @@
+// The generation loop: batched prefill, then one token per step on the request's KV cache, with
+// stop rules, streaming text, abort and timings. Not a model: it drives any CausalLM below.
+
+import { Rng, randomSeed } from './rng.js';
+import { buildProcessors, sampleNext, type SamplingOptions } from './sampler.js';
+import { GeneratedText } from './text.js';
+
+/** A request's key/value cache; the loop frees it when the request ends, however it ends. */
+export interface KVCache {
+  /** positions held */
+  readonly length: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** What the loop needs from a decoder-only model. */
+export interface CausalLM {
+  readonly vocabSize: number;
+  /** most positions one cache can hold */
+  readonly contextLength: number;
+  /** end-of-sequence ids (generation_config.json's eos_token_id, or the checkpoint's) */
+  readonly eosTokenIds: readonly number[];
+  newCache(): KVCache;
+  /**
+   * Appends `ids` at positions cache.length.. and returns the logits of the last one.
+   * ids: (T) i32 -> (vocabSize) f32
+   */
+  forward(ids: Int32Array, cache: KVCache): Promise<Float32Array>;
+}
+
+/** What the loop needs from a tokenizer. */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate; default 64. */
+  maxNewTokens?: number;
+  /** RNG seed, an integer in [0, 2^53); default: a fresh random seed (reported in the result). */
+  seed?: number;
+  /** Text that ends generation; not included in the output. */
+  stop?: readonly string[];
+  /** Strings never to produce (each encoded, banned as an id sequence). */
+  badWords?: readonly string[];
+  /** Replaces the model's end-of-sequence ids. */
+  eosTokenIds?: readonly number[];
+  /** Keep going past end-of-sequence ids. Default false. */
+  ignoreEos?: boolean;
+  /** Record each generated token's log-probability under the model. Default false. */
+  logprobs?: boolean;
+  /** Stops the request within one forward pass; the result's finishReason is 'aborted'. */
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'length' | 'eos' | 'stop' | 'aborted';
+
+export interface GenerationTimings {
+  promptTokens: number;
+  generatedTokens: number;
+  /** seconds from the call to the first sampled token */
+  timeToFirstToken: number;
+  prefillTokensPerSecond: number;
+  /** tokens after the first, per second of decode steps */
+  decodeTokensPerSecond: number;
+  totalSeconds: number;
+}
+
+export interface GenerationResult {
+  text: string;
+  /** generated ids (an end-of-sequence id that ended generation is not included) */
+  ids: number[];
+  finishReason: FinishReason;
+  seed: number;
+  timings: GenerationTimings;
+  /** per generated id, when options.logprobs was set */
+  logprobs?: number[];
+}
+
+export interface GenerationChunk {
+  token: number;
+  /** text released by this token (may be empty while a character or stop string is incomplete) */
+  text: string;
+}
+
+const DEFAULT_MAX_NEW_TOKENS = 64;
+
+function validate(o: GenerateOptions, model: CausalLM): void {
+  const m = o.maxNewTokens;
+  if (m !== undefined && !(Number.isInteger(m) && m >= 0)) throw new RangeError(`'maxNewTokens' must be an integer >= 0, got ${String(m)}`);
+  if (o.stop !== undefined && !Array.isArray(o.stop)) throw new TypeError("'stop' must be an array of strings");
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError("'signal' must be an AbortSignal");
+  for (const id of o.eosTokenIds ?? [])
+    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) throw new RangeError(`'eosTokenIds' entries must be ids in [0, ${model.vocabSize}), got ${String(id)}`);
+}
+
+/**
+ * Runs one request. Yields a chunk per generated token and returns the result; the KV cache is
+ * created here and always disposed before it returns or throws.
+ */
+export async function* generateTokens(
+  model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
+): AsyncGenerator<GenerationChunk, GenerationResult> {
+  validate(options, model);
+  const t0 = performance.now();
+  if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError("'prompt' must be a string or an array of token ids");
+  const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
+  if (promptIds.length === 0) throw new RangeError("'prompt' must encode to at least one token");
+  for (const id of promptIds)
+    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) throw new RangeError(`'prompt' ids must be in [0, ${model.vocabSize}), got ${String(id)}`);
+  if (promptIds.length > model.contextLength)
+    throw new RangeError(`'prompt' has ${promptIds.length} tokens but the model's context holds ${model.contextLength}`);
+  const badWordIds = [...(options.badWordIds ?? []), ...(options.badWords ?? []).map((w) => tokenizer.encode(w))];
+  const chain = buildProcessors({ ...options, badWordIds }, model.vocabSize);
+  const seed = options.seed ?? randomSeed();
+  const rng = new Rng(seed);
+  const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const eos = new Set(options.ignoreEos ? [] : options.eosTokenIds ?? model.eosTokenIds);
+  const text = new GeneratedText(tokenizer, options.stop ?? []);
+  const signal = options.signal;
+  const ids = [...promptIds];
+  const out: number[] = [];
+  const logprobs: number[] = [];
+  let finish: FinishReason = 'length';
+  let tFirst = NaN;
+  let prefillSeconds = NaN;
+  let tDecodeStart = NaN;
+  let final: string | undefined;
+
+  const cache = model.newCache();
+  try {
+    if (signal?.aborted) finish = 'aborted';
+    else if (maxNew > 0) {
+      let logits = await model.forward(Int32Array.from(promptIds), cache);
+      prefillSeconds = (performance.now() - t0) / 1000;
+      for (;;) {
+        if (signal?.aborted) {
+          finish = 'aborted';
+          break;
+        }
+        const tok = sampleNext(logits, chain, { ids, promptLength: promptIds.length }, rng, options.logprobs === true);
+        if (out.length === 0) {
+          tFirst = performance.now();
+          tDecodeStart = tFirst;
+        }
+        if (eos.has(tok.id)) {
+          finish = 'eos';
+          break;
+        }
+        ids.push(tok.id);
+        out.push(tok.id);
+        if (options.logprobs) logprobs.push(tok.logprob);
+        const step = text.push(tok.id);
+        yield { token: tok.id, text: step.delta };
+        if (step.stopped !== undefined) {
+          final = step.stopped;
+          finish = 'stop';
+          break;
+        }
+        if (out.length >= maxNew || cache.length >= model.contextLength) break;
+        logits = await model.forward(Int32Array.of(tok.id), cache);
+      }
+    }
+  } finally {
+    cache.dispose();
+  }
+  if (final === undefined) {
+    const rest = text.flush();
+    if (rest.length > 0 && out.length > 0) yield { token: out[out.length - 1]!, text: rest };
+    final = text.output;
+  }
+  const tEnd = performance.now();
+  const decodeSteps = Math.max(0, out.length - 1);
+  const result: GenerationResult = {
+    text: final,
+    ids: out,
+    finishReason: finish,
+    seed,
+    timings: {
+      promptTokens: promptIds.length,
+      generatedTokens: out.length,
+      timeToFirstToken: Number.isNaN(tFirst) ? NaN : (tFirst - t0) / 1000,
+      prefillTokensPerSecond: promptIds.length / prefillSeconds,
+      decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / ((tEnd - tDecodeStart) / 1000) : NaN,
+      totalSeconds: (tEnd - t0) / 1000,
+    },
+  };
+  if (options.logprobs) result.logprobs = logprobs;
+  return result;
+}
+
+/** Runs a request to completion. */
+export async function generate(model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
+  const it = generateTokens(model, tokenizer, prompt, options);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** An AsyncIterable of chunks whose `result` settles when the iteration ends. */
+export interface GenerationStream extends AsyncIterable<GenerationChunk> {
+  readonly result: Promise<GenerationResult>;
+}
+
+/**
+ * Streams a request; iterate once. Breaking out of the loop aborts the request: its cache is freed
+ * and `result` settles with finishReason 'aborted'.
+ */
+export function stream(model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
+  let resolve!: (r: GenerationResult) => void;
+  let reject!: (e: unknown) => void;
+  const result = new Promise<GenerationResult>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Unobserved results must not become unhandled rejections; callers awaiting it still see the error.
+  result.catch(() => undefined);
+  let started = false;
+  return {
+    result,
+    async *[Symbol.asyncIterator]() {
+      if (started) throw new Error('stream: a generation stream can be iterated only once');
+      started = true;
+      const stop = new AbortController();
+      const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+      const it = generateTokens(model, tokenizer, prompt, { ...options, signal });
+      try {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) {
+            resolve(r.value);
+            return;
+          }
+          yield r.value;
+        }
+      } catch (e) {
+        reject(e);
+        throw e;
+      } finally {
+        // Reached without a result only on an early break: finish the request as aborted.
+        stop.abort();
+        for (;;) {
+          const r = await it.next().catch((e: unknown) => {
+            reject(e);
+            return { done: true as const, value: undefined };
+          });
+          if (r.done) {
+            if (r.value) resolve(r.value);
+            break;
+          }
+        }
+      }
+    },
+  };
+}

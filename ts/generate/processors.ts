@@ -1,0 +1,256 @@
+// Logits processors: small classes, each with one job, chained in order over one step's scores.
+// Not the sampler (sampler.ts draws the token) and not the loop (generate.ts); no model knowledge.
+
+/** What a processor may look at besides the scores: every id so far and how many were the prompt. */
+export interface ProcessContext {
+  /** prompt ids followed by generated ids */
+  readonly ids: readonly number[];
+  readonly promptLength: number;
+}
+
+/**
+ * Rewrites one step's scores in place. Scores are f64 logits (vocabSize); -Infinity removes a
+ * token. Processors after a filter only see the surviving tokens' values changed, never revived.
+ */
+export interface LogitsProcessor {
+  readonly name: string;
+  process(scores: Float64Array, ctx: ProcessContext): void;
+}
+
+/** Indices sorted by score descending, ties by lower index first (the deterministic order). */
+export function rankedIndices(scores: Float64Array): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (scores[i] !== -Infinity) idx.push(i);
+  idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
+  return idx;
+}
+
+/** softmax in f64 over finite-or--inf scores; an all -inf input gives all zeros. */
+export function softmax(scores: Float64Array): Float64Array {
+  let max = -Infinity;
+  for (const v of scores) if (v > max) max = v;
+  const p = new Float64Array(scores.length);
+  if (max === -Infinity) return p;
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const e = Math.exp(scores[i]! - max);
+    p[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < p.length; i++) p[i] = p[i]! / sum;
+  return p;
+}
+
+function keepOnly(scores: Float64Array, keep: readonly number[]): void {
+  const mask = new Uint8Array(scores.length);
+  for (const i of keep) mask[i] = 1;
+  for (let i = 0; i < scores.length; i++) if (!mask[i]) scores[i] = -Infinity;
+}
+
+function check(cond: boolean, name: string, what: string, value: unknown): void {
+  if (!cond) throw new RangeError(`${name} must be ${what}, got ${String(value)}`);
+}
+
+/** Divides by t; t = 0 is greedy: only the arg-max survives (lowest index among equal maxima). */
+export class Temperature implements LogitsProcessor {
+  readonly name = 'temperature';
+  constructor(readonly t: number) {
+    check(Number.isFinite(t) && t >= 0, "'temperature'", 'a finite number >= 0', t);
+  }
+  process(scores: Float64Array): void {
+    if (this.t === 0) {
+      let best = -1;
+      for (let i = 0; i < scores.length; i++) if (best < 0 ? scores[i] !== -Infinity : scores[i]! > scores[best]!) best = i;
+      if (best >= 0) keepOnly(scores, [best]);
+      return;
+    }
+    for (let i = 0; i < scores.length; i++) scores[i] = scores[i]! / this.t;
+  }
+}
+
+/** Keeps the k highest scores (ties at the edge go to the lower index). */
+export class TopK implements LogitsProcessor {
+  readonly name = 'top-k';
+  constructor(readonly k: number) {
+    check(Number.isInteger(k) && k >= 1, "'topK'", 'an integer >= 1', k);
+  }
+  process(scores: Float64Array): void {
+    keepOnly(scores, rankedIndices(scores).slice(0, this.k));
+  }
+}
+
+/** Nucleus: the smallest set, in ranked order, whose probability mass is >= p. */
+export class TopP implements LogitsProcessor {
+  readonly name = 'top-p';
+  constructor(readonly p: number) {
+    check(p > 0 && p <= 1, "'topP'", 'in (0, 1]', p);
+  }
+  process(scores: Float64Array): void {
+    const probs = softmax(scores);
+    const ranked = rankedIndices(scores);
+    let mass = 0;
+    let n = 0;
+    // A relative slack absorbs rounding so that, e.g., 0.5 + 0.3 + 0.2 reaches p = 1.
+    while (n < ranked.length && mass < this.p * (1 - 1e-12)) mass += probs[ranked[n++]!]!;
+    keepOnly(scores, ranked.slice(0, Math.max(1, n)));
+  }
+}
+
+/** Keeps tokens whose probability is at least p times the most likely token's. */
+export class MinP implements LogitsProcessor {
+  readonly name = 'min-p';
+  constructor(readonly p: number) {
+    check(p >= 0 && p <= 1, "'minP'", 'in [0, 1]', p);
+  }
+  process(scores: Float64Array): void {
+    const probs = softmax(scores);
+    let max = 0;
+    for (const v of probs) if (v > max) max = v;
+    for (let i = 0; i < scores.length; i++) if (probs[i]! < this.p * max) scores[i] = -Infinity;
+  }
+}
+
+/**
+ * Locally typical sampling (Meister et al. 2022): rank tokens by |-log p - H| (H the entropy),
+ * keep the smallest prefix of that ranking with mass >= p.
+ */
+export class TypicalP implements LogitsProcessor {
+  readonly name = 'typical-p';
+  constructor(readonly p: number) {
+    check(p > 0 && p <= 1, "'typicalP'", 'in (0, 1]', p);
+  }
+  process(scores: Float64Array): void {
+    const probs = softmax(scores);
+    let h = 0;
+    for (const q of probs) if (q > 0) h -= q * Math.log(q);
+    const idx: number[] = [];
+    const dev = new Float64Array(scores.length);
+    for (let i = 0; i < probs.length; i++)
+      if (probs[i]! > 0) {
+        idx.push(i);
+        dev[i] = Math.abs(-Math.log(probs[i]!) - h);
+      }
+    idx.sort((a, b) => dev[a]! - dev[b]! || a - b);
+    let mass = 0;
+    let n = 0;
+    while (n < idx.length && mass < this.p * (1 - 1e-12)) mass += probs[idx[n++]!]!;
+    keepOnly(scores, idx.slice(0, Math.max(1, n)));
+  }
+}
+
+/** CTRL's repetition penalty over every id so far: positive scores / r, negative scores * r. */
+export class RepetitionPenalty implements LogitsProcessor {
+  readonly name = 'repetition-penalty';
+  constructor(readonly r: number) {
+    check(Number.isFinite(r) && r > 0, "'repetitionPenalty'", 'a finite number > 0', r);
+  }
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    for (const id of new Set(ctx.ids)) {
+      if (id < 0 || id >= scores.length) continue;
+      const v = scores[id]!;
+      scores[id] = v > 0 ? v / this.r : v * this.r;
+    }
+  }
+}
+
+/**
+ * OpenAI-style additive penalties over the generated ids (not the prompt):
+ * score -= presence * [count > 0] + frequency * count.
+ */
+export class PresenceFrequencyPenalty implements LogitsProcessor {
+  readonly name = 'presence-frequency-penalty';
+  constructor(readonly presence: number, readonly frequency: number) {
+    check(Number.isFinite(presence), "'presencePenalty'", 'a finite number', presence);
+    check(Number.isFinite(frequency), "'frequencyPenalty'", 'a finite number', frequency);
+  }
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    const counts = new Map<number, number>();
+    for (let i = ctx.promptLength; i < ctx.ids.length; i++) counts.set(ctx.ids[i]!, (counts.get(ctx.ids[i]!) ?? 0) + 1);
+    for (const [id, c] of counts) if (id >= 0 && id < scores.length) scores[id] = scores[id]! - this.presence - this.frequency * c;
+  }
+}
+
+/** Adds a fixed bias per token id (-Infinity bans it). */
+export class LogitBias implements LogitsProcessor {
+  readonly name = 'logit-bias';
+  readonly bias: ReadonlyMap<number, number>;
+  constructor(bias: ReadonlyMap<number, number> | Record<number, number>, vocabSize: number) {
+    const m = bias instanceof Map ? bias : new Map(Object.entries(bias).map(([k, v]) => [Number(k), v] as [number, number]));
+    for (const [id, b] of m) {
+      check(Number.isInteger(id) && id >= 0 && id < vocabSize, "'logitBias' key", `a token id in [0, ${vocabSize})`, id);
+      check(typeof b === 'number' && !Number.isNaN(b), `'logitBias[${id}]'`, 'a number', b);
+    }
+    this.bias = m;
+  }
+  process(scores: Float64Array): void {
+    for (const [id, b] of this.bias) scores[id] = scores[id]! + b;
+  }
+}
+
+/** Bans each id sequence: its last id is removed whenever the ids so far end with the rest of it. */
+export class BadWords implements LogitsProcessor {
+  readonly name = 'bad-words';
+  constructor(readonly sequences: readonly (readonly number[])[], vocabSize: number) {
+    for (const s of sequences) {
+      check(Array.isArray(s) && s.length > 0, "each 'badWords' entry", 'a non-empty id sequence', s);
+      for (const id of s) check(Number.isInteger(id) && id >= 0 && id < vocabSize, "'badWords' id", `in [0, ${vocabSize})`, id);
+    }
+  }
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    const ids = ctx.ids;
+    for (const s of this.sequences) {
+      const prefix = s.length - 1;
+      let match = prefix <= ids.length;
+      for (let j = 0; match && j < prefix; j++) if (ids[ids.length - prefix + j] !== s[j]) match = false;
+      if (match) scores[s[s.length - 1]!] = -Infinity;
+    }
+  }
+}
+
+/** Forces given ids at given generated positions (0 = the first new token). */
+export class ForcedTokens implements LogitsProcessor {
+  readonly name = 'forced-tokens';
+  readonly forced: ReadonlyMap<number, number>;
+  constructor(forced: ReadonlyMap<number, number> | readonly number[], vocabSize: number) {
+    const m = Array.isArray(forced) ? new Map(forced.map((id, i) => [i, id] as [number, number])) : (forced as ReadonlyMap<number, number>);
+    for (const [step, id] of m) {
+      check(Number.isInteger(step) && step >= 0, "'forcedTokens' position", 'an integer >= 0', step);
+      check(Number.isInteger(id) && id >= 0 && id < vocabSize, "'forcedTokens' id", `in [0, ${vocabSize})`, id);
+    }
+    this.forced = m;
+  }
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    const id = this.forced.get(ctx.ids.length - ctx.promptLength);
+    if (id === undefined) return;
+    scores.fill(-Infinity);
+    scores[id] = 0;
+  }
+}
+
+/** Bans any id that would repeat an n-gram already present in the ids so far. */
+export class NoRepeatNGram implements LogitsProcessor {
+  readonly name = 'no-repeat-ngram';
+  constructor(readonly n: number) {
+    check(Number.isInteger(n) && n >= 1, "'noRepeatNgramSize'", 'an integer >= 1', n);
+  }
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    const ids = ctx.ids;
+    const n = this.n;
+    if (ids.length + 1 < n) return;
+    const start = ids.length - (n - 1); // the last n-1 ids are the prefix of the n-gram being made
+    for (let i = 0; i + n <= ids.length; i++) {
+      let same = true;
+      for (let j = 0; j < n - 1 && same; j++) if (ids[i + j] !== ids[start + j]) same = false;
+      if (same) scores[ids[i + n - 1]!] = -Infinity;
+    }
+  }
+}
+
+/** Runs processors in order. */
+export class ProcessorChain implements LogitsProcessor {
+  readonly name = 'chain';
+  constructor(readonly processors: readonly LogitsProcessor[]) {}
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    for (const p of this.processors) p.process(scores, ctx);
+  }
+}

@@ -1,0 +1,104 @@
+// Sampling options, the processor chain they build, and the draw of one token from processed scores.
+// Not the loop: generate.ts calls sampleNext once per step with the request's own Rng.
+
+import {
+  BadWords, ForcedTokens, LogitBias, MinP, NoRepeatNGram, PresenceFrequencyPenalty, ProcessorChain, RepetitionPenalty,
+  Temperature, TopK, TopP, TypicalP, softmax, type LogitsProcessor, type ProcessContext,
+} from './processors.js';
+import type { Rng } from './rng.js';
+
+/** Sampler settings; every default leaves the distribution unchanged except temperature. */
+export interface SamplingOptions {
+  /** 0 = greedy (arg-max). Default 1. */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 = off (default). */
+  topK?: number;
+  /** Nucleus mass in (0, 1]; 1 = off (default). */
+  topP?: number;
+  /** Relative probability floor in [0, 1]; 0 = off (default). */
+  minP?: number;
+  /** Locally typical mass in (0, 1]; 1 = off (default). */
+  typicalP?: number;
+  /** > 1 discourages every id seen so far (prompt included); 1 = off (default). */
+  repetitionPenalty?: number;
+  /** Subtracted once from each generated id's score; 0 = off (default). */
+  presencePenalty?: number;
+  /** Subtracted per occurrence of a generated id; 0 = off (default). */
+  frequencyPenalty?: number;
+  /** Added to the score of token ids (-Infinity bans). */
+  logitBias?: ReadonlyMap<number, number> | Record<number, number>;
+  /** Id sequences never to produce (the tokenizer-aware API also takes strings). */
+  badWordIds?: readonly (readonly number[])[];
+  /** Ids forced at generated positions: an array (position = index) or a map position -> id. */
+  forcedTokens?: readonly number[] | ReadonlyMap<number, number>;
+  /** Ban repeating any n-gram of this size; 0 = off (default). */
+  noRepeatNgramSize?: number;
+  /** Extra processors, run after the built-in penalties and before temperature. */
+  processors?: readonly LogitsProcessor[];
+}
+
+/**
+ * The chain in the order that makes each knob mean what its name says: hard constraints and
+ * penalties on raw logits, then temperature, then the truncations on the tempered distribution.
+ */
+export function buildProcessors(o: SamplingOptions, vocabSize: number): ProcessorChain {
+  const list: LogitsProcessor[] = [];
+  if (o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1) list.push(new RepetitionPenalty(o.repetitionPenalty));
+  if ((o.presencePenalty ?? 0) !== 0 || (o.frequencyPenalty ?? 0) !== 0)
+    list.push(new PresenceFrequencyPenalty(o.presencePenalty ?? 0, o.frequencyPenalty ?? 0));
+  if (o.logitBias !== undefined) list.push(new LogitBias(o.logitBias, vocabSize));
+  if (o.noRepeatNgramSize !== undefined && o.noRepeatNgramSize !== 0) list.push(new NoRepeatNGram(o.noRepeatNgramSize));
+  if (o.badWordIds !== undefined && o.badWordIds.length > 0) list.push(new BadWords(o.badWordIds, vocabSize));
+  if (o.processors) list.push(...o.processors);
+  if (o.forcedTokens !== undefined) list.push(new ForcedTokens(o.forcedTokens, vocabSize));
+  list.push(new Temperature(o.temperature ?? 1));
+  if (o.topK !== undefined && o.topK !== 0) list.push(new TopK(o.topK));
+  if (o.topP !== undefined && o.topP !== 1) list.push(new TopP(o.topP));
+  if (o.minP !== undefined && o.minP !== 0) list.push(new MinP(o.minP));
+  if (o.typicalP !== undefined && o.typicalP !== 1) list.push(new TypicalP(o.typicalP));
+  return new ProcessorChain(list);
+}
+
+/** Draws an index from probabilities (summing to 1) by inverse CDF in index order. */
+export function drawIndex(probs: Float64Array, rng: Rng): number {
+  const u = rng.nextFloat();
+  let acc = 0;
+  let last = -1;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i]!;
+    if (p <= 0) continue;
+    last = i;
+    acc += p;
+    if (u < acc) return i;
+  }
+  // u landed in the rounding gap above the summed mass: the last possible token.
+  return last;
+}
+
+export interface SampledToken {
+  id: number;
+  /** log-probability of `id` under the model's raw distribution */
+  logprob: number;
+}
+
+/**
+ * Processes one step's logits and draws the next id. Throws when the processors removed every
+ * token (e.g. a bad-word list covering the vocabulary) rather than inventing one.
+ */
+export function sampleNext(logits: Float32Array, chain: ProcessorChain, ctx: ProcessContext, rng: Rng, wantLogprob: boolean): SampledToken {
+  const scores = Float64Array.from(logits);
+  for (let i = 0; i < scores.length; i++) if (Number.isNaN(scores[i]!)) throw new RangeError(`sample: the model returned NaN for token ${i}`);
+  chain.process(scores, ctx);
+  const probs = softmax(scores);
+  const id = drawIndex(probs, rng);
+  if (id < 0) throw new RangeError('sample: the logits processors removed every token');
+  let logprob = NaN;
+  if (wantLogprob) {
+    let max = -Infinity;
+    for (const v of logits) if (v > max) max = v;
+    let sum = 0;
+    for (const v of logits) sum += Math.exp(v - max);
+    logprob = logits[id]! - max - Math.log(sum);
+  }
+  return { id, logprob };
+}
