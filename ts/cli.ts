@@ -1,0 +1,315 @@
+#!/usr/bin/env node
+// The `attnode` command: generate (streams text), inspect (parameters and memory), bench, demo.
+// Argument parsing and printing only; the work is done by the library modules it imports.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { packageRoot } from './native.js';
+import { BACKENDS, LanguageModel, defaultModelPath, type BackendName } from './generate/model.js';
+import { GPT2_DTYPES, type Gpt2DType } from './generate/gpt2.js';
+import type { GenerateOptions, GenerationResult } from './generate/generate.js';
+import { readGGUF } from './generate/gguf.js';
+import {
+  BYTES_PER_PARAM, PRESETS, formatBytes, formatCount, kvCacheBytes, parameterTable, totalParameters, type TransformerShape,
+} from './models/params.js';
+
+class UsageError extends Error {}
+
+const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'help'] as const;
+
+const USAGE = `usage: attnode <command> [options]
+
+commands:
+  generate [prompt]   stream a continuation of the prompt (or of stdin) to stdout
+  inspect             architecture, parameters per component, memory per dtype, KV cache
+  bench [suite...]    run the benchmark suites in bench/ (all when none is named)
+  demo                three prompts through the default model, with timings
+
+generate options:
+  --model <file.gguf>        default: the bundled default model
+  --backend <name>           ${BACKENDS.join(' | ')} (default native)
+  --dtype <dtype>            ${GPT2_DTYPES.join(' | ')} (default f32)
+  --threads <n>              intra-op threads of the native backend
+  --max-tokens <n>           most new tokens (default 64)
+  --seed <n>                 RNG seed (default: random, printed with --stats)
+  --temperature <t>          0 = greedy (default 0.8)
+  --top-k <k>                0 = off (default 40)
+  --top-p <p>                1 = off (default 0.95)
+  --min-p <p>                0 = off (default 0)
+  --typical-p <p>            1 = off (default 1)
+  --repetition-penalty <r>   1 = off (default 1.1)
+  --presence-penalty <x>     0 = off
+  --frequency-penalty <x>    0 = off
+  --no-repeat-ngram <n>      0 = off
+  --logit-bias <id=bias>     repeatable, e.g. --logit-bias 50256=-100
+  --bad-word <text>          repeatable: text never to produce
+  --stop <text>              repeatable: stop before this text
+  --ignore-eos               keep going past end-of-sequence
+  --stats                    print seed, finish reason and tokens/s to stderr
+
+inspect options:
+  --model <file.gguf> | --config <${Object.keys(PRESETS).join(' | ')}>   --json`;
+
+function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  const bad = v.trim() === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max);
+  if (bad) {
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`--${flag} must be ${opts.int ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${v}'`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals: boolean) {
+  try {
+    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new UsageError(`${msg}\nallowed options: ${Object.keys(options).map((o) => `--${o}`).join(', ')}`);
+  }
+}
+
+const GENERATE_OPTIONS = {
+  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
+  'max-tokens': { type: 'string' }, seed: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+  'top-p': { type: 'string' }, 'min-p': { type: 'string' }, 'typical-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' }, 'presence-penalty': { type: 'string' }, 'frequency-penalty': { type: 'string' },
+  'no-repeat-ngram': { type: 'string' }, 'logit-bias': { type: 'string', multiple: true }, 'bad-word': { type: 'string', multiple: true },
+  stop: { type: 'string', multiple: true }, 'ignore-eos': { type: 'boolean' }, stats: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Default sampler settings of the CLI: mild truncation that keeps a small model on topic. */
+export const CLI_SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95, repetitionPenalty: 1.1 } as const;
+
+function generateOptions(v: Record<string, string | boolean | string[] | undefined>): GenerateOptions {
+  const s = (k: string): string | undefined => v[k] as string | undefined;
+  const bias = new Map<number, number>();
+  for (const entry of (v['logit-bias'] as string[] | undefined) ?? []) {
+    const m = /^(\d+)=(.+)$/.exec(entry);
+    const b = m ? Number(m[2]) : NaN;
+    if (!m || Number.isNaN(b)) throw new UsageError(`--logit-bias must look like <token id>=<bias>, e.g. 50256=-100, got '${entry}'`);
+    bias.set(Number(m[1]), b);
+  }
+  const o: GenerateOptions = {
+    maxNewTokens: num('max-tokens', s('max-tokens'), { int: true, min: 0 }) ?? 64,
+    temperature: num('temperature', s('temperature'), { min: 0 }) ?? CLI_SAMPLING.temperature,
+    topK: num('top-k', s('top-k'), { int: true, min: 0 }) ?? CLI_SAMPLING.topK,
+    topP: num('top-p', s('top-p'), { min: Number.MIN_VALUE, max: 1 }) ?? CLI_SAMPLING.topP,
+    minP: num('min-p', s('min-p'), { min: 0, max: 1 }) ?? 0,
+    typicalP: num('typical-p', s('typical-p'), { min: Number.MIN_VALUE, max: 1 }) ?? 1,
+    repetitionPenalty: num('repetition-penalty', s('repetition-penalty'), { min: Number.MIN_VALUE }) ?? CLI_SAMPLING.repetitionPenalty,
+    presencePenalty: num('presence-penalty', s('presence-penalty')) ?? 0,
+    frequencyPenalty: num('frequency-penalty', s('frequency-penalty')) ?? 0,
+    noRepeatNgramSize: num('no-repeat-ngram', s('no-repeat-ngram'), { int: true, min: 0 }) ?? 0,
+    stop: (v.stop as string[] | undefined) ?? [],
+    badWords: (v['bad-word'] as string[] | undefined) ?? [],
+    ignoreEos: v['ignore-eos'] === true,
+  };
+  const seed = num('seed', s('seed'), { int: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  if (seed !== undefined) o.seed = seed;
+  if (bias.size > 0) o.logitBias = bias;
+  return o;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function loadModel(v: Record<string, unknown>): Promise<LanguageModel> {
+  const path = (v.model as string | undefined) ?? defaultModelPath();
+  const backend = oneOf<BackendName>('backend', v.backend as string | undefined, BACKENDS) ?? 'native';
+  const dtype = oneOf<Gpt2DType>('dtype', v.dtype as string | undefined, GPT2_DTYPES) ?? 'f32';
+  const threads = num('threads', v.threads as string | undefined, { int: true, min: 1, max: 1024 });
+  if (!existsSync(path)) throw new UsageError(`--model: file '${path}' does not exist`);
+  const bar = await progress(`loading ${path.replace(packageRoot + '/', '')}`, 1);
+  const m = await LanguageModel.load(path, { backend, dtype, ...(threads === undefined ? {} : { threads }) });
+  bar.done();
+  return m;
+}
+
+/** The part of cli-progress used here (the package ships no type declarations). */
+interface CliProgress {
+  SingleBar: new (opts: Record<string, unknown>, preset: unknown) => {
+    start(total: number, value: number): void;
+    increment(): void;
+    update(value: number): void;
+    stop(): void;
+  };
+  Presets: { shades_classic: unknown };
+}
+
+/** A cli-progress bar on a terminal; plain start/done lines on stderr otherwise. */
+async function progress(label: string, total: number): Promise<{ tick(): void; done(): void }> {
+  if (!process.stderr.isTTY) {
+    process.stderr.write(`${label} ...\n`);
+    return { tick() {}, done: () => process.stderr.write(`${label}: done\n`) };
+  }
+  const require = createRequire(import.meta.url);
+  const cp = require('cli-progress') as CliProgress;
+  const bar = new cp.SingleBar({ format: `${label} [{bar}] {value}/{total}`, stream: process.stderr, clearOnComplete: true }, cp.Presets.shades_classic);
+  bar.start(total, 0);
+  return { tick: () => bar.increment(), done: () => { bar.update(total); bar.stop(); } };
+}
+
+function printStats(r: GenerationResult): void {
+  const t = r.timings;
+  process.stderr.write(
+    `\n[seed ${r.seed}, finish ${r.finishReason}, ${t.promptTokens} prompt + ${t.generatedTokens} generated tokens; ` +
+      `prefill ${t.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${Number.isNaN(t.decodeTokensPerSecond) ? '-' : t.decodeTokensPerSecond.toFixed(1)} tok/s, ` +
+      `first token ${(t.timeToFirstToken * 1000).toFixed(0)} ms]\n`,
+  );
+}
+
+async function cmdGenerate(args: string[]): Promise<void> {
+  const { values: v, positionals } = parse(args, GENERATE_OPTIONS, true);
+  if (v.help) return void console.log(USAGE);
+  const options = generateOptions(v);
+  let prompt = positionals.join(' ');
+  if (prompt === '' && !process.stdin.isTTY) prompt = (await readStdin()).replace(/\n$/, '');
+  if (prompt === '') throw new UsageError('generate needs a prompt: an argument or text on stdin');
+  const model = await loadModel(v);
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const s = model.stream(prompt, { ...options, signal: ac.signal });
+    process.stdout.write(prompt);
+    for await (const chunk of s) process.stdout.write(chunk.text);
+    process.stdout.write('\n');
+    const r = await s.result;
+    if (v.stats) printStats(r);
+  } finally {
+    process.off('SIGINT', onSigint);
+    model.dispose();
+  }
+}
+
+function shapeFromGGUF(path: string): TransformerShape {
+  const f = readGGUF(path);
+  const arch = String(f.metadata.get('general.architecture'));
+  const n = (k: string): number => Number(f.metadata.get(`${arch}.${k}`));
+  const tok = f.tensors.get('token_embd.weight');
+  const heads = n('attention.head_count');
+  const kv = f.metadata.get(`${arch}.attention.head_count_kv`);
+  return {
+    name: `${String(f.metadata.get('general.name') ?? path)} (${arch})`,
+    vocabSize: tok?.shape[0] ?? 0,
+    contextLength: n('context_length'),
+    embedding: n('embedding_length'),
+    layers: n('block_count'),
+    heads,
+    kvHeads: kv === undefined ? heads : Number(kv),
+    ffn: n('feed_forward_length'),
+    tiedEmbeddings: !f.tensors.has('output.weight'),
+    ...(arch === 'gpt2' ? {} : { mlp: 'swiglu' as const, positions: 'rotary' as const, bias: false, norm: 'rmsnorm' as const }),
+  };
+}
+
+function cmdInspect(args: string[]): void {
+  const { values: v } = parse(args, { model: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } }, false);
+  if (v.model !== undefined && v.config !== undefined) throw new UsageError('inspect takes --model or --config, not both');
+  const preset = oneOf('config', v.config, Object.keys(PRESETS));
+  const shape = preset ? PRESETS[preset]! : shapeFromGGUF(v.model ?? defaultModelPath());
+  const rows = parameterTable(shape);
+  const total = totalParameters(shape);
+  const contexts = [128, 512, 1024, 2048, 4096, 8192].filter((c) => c <= shape.contextLength);
+  if (!contexts.includes(shape.contextLength)) contexts.push(shape.contextLength);
+  if (v.json) {
+    console.log(JSON.stringify({
+      shape, parameters: rows, total,
+      weightBytes: Object.fromEntries(Object.entries(BYTES_PER_PARAM).map(([d, b]) => [d, Math.round(total * b)])),
+      kvCacheBytes: Object.fromEntries(contexts.map((c) => [c, { f32: kvCacheBytes(shape, c, 4), f16: kvCacheBytes(shape, c, 2) }])),
+    }, null, 1));
+    return;
+  }
+  const D = shape.embedding / shape.heads;
+  console.log(`${shape.name}`);
+  console.log(`  vocab ${shape.vocabSize}, context ${shape.contextLength}, d_model ${shape.embedding}, layers ${shape.layers}, heads ${shape.heads} x ${D}` +
+    `${shape.kvHeads && shape.kvHeads !== shape.heads ? ` (kv heads ${shape.kvHeads})` : ''}, MLP ${shape.ffn}${shape.tiedEmbeddings ? ', tied embeddings' : ''}\n`);
+  console.log(`${'component'.padEnd(24)}${'per layer'.padStart(14)}${'total'.padStart(18)}${'share'.padStart(9)}`);
+  for (const r of rows)
+    console.log(`${r.component.padEnd(24)}${(r.perLayer ? r.perLayer.toLocaleString('en-US') : '').padStart(14)}${r.total.toLocaleString('en-US').padStart(18)}${((100 * r.total) / total).toFixed(2).padStart(8)}%`);
+  console.log(`${'total'.padEnd(24)}${''.padStart(14)}${total.toLocaleString('en-US').padStart(18)}   (${formatCount(total)})\n`);
+  console.log('weights by dtype: ' + Object.entries(BYTES_PER_PARAM).map(([d, b]) => `${d} ${formatBytes(total * b)}`).join(', '));
+  console.log('\nKV cache per sequence:');
+  console.log(`${'context'.padEnd(10)}${'f32'.padStart(12)}${'f16'.padStart(12)}`);
+  for (const c of contexts) console.log(`${String(c).padEnd(10)}${formatBytes(kvCacheBytes(shape, c, 4)).padStart(12)}${formatBytes(kvCacheBytes(shape, c, 2)).padStart(12)}`);
+}
+
+async function cmdBench(args: string[]): Promise<void> {
+  const { positionals } = parse(args, {}, true);
+  const dir = join(packageRoot, 'bench');
+  const suites = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.slice(0, -'.bench.ts'.length)).sort() : [];
+  if (suites.length === 0) throw new UsageError(`bench: no suites found in ${dir} (bench/<name>.bench.ts; they run from a source checkout)`);
+  const chosen = positionals.length ? positionals : suites;
+  for (const s of chosen) if (!suites.includes(s)) throw new UsageError(`bench: unknown suite '${s}'; suites: ${suites.join(', ')}`);
+  const tsx = join(packageRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  if (!existsSync(tsx)) throw new UsageError('bench: the suites need tsx (a dev dependency); run from a source checkout after npm ci');
+  const bar = await progress('bench suites', chosen.length);
+  for (const s of chosen) {
+    if (!process.stderr.isTTY) process.stderr.write(`bench ${s}\n`);
+    const r = spawnSync(process.execPath, [tsx, join(dir, `${s}.bench.ts`)], { cwd: packageRoot, stdio: 'inherit' });
+    bar.tick();
+    if (r.status !== 0) throw new Error(`bench: suite '${s}' failed with exit code ${r.status ?? 'none'}`);
+  }
+  bar.done();
+}
+
+export const DEMO_PROMPTS = ['Once upon a time', 'The secret of life is', 'A computer is'];
+
+async function cmdDemo(args: string[]): Promise<void> {
+  const { values: v } = parse(args, { model: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, seed: { type: 'string' } }, false);
+  const seed = num('seed', v.seed, { int: true, min: 0 }) ?? 1;
+  const model = await loadModel(v);
+  try {
+    for (const p of DEMO_PROMPTS) {
+      const r = await model.generate(p, { ...CLI_SAMPLING, maxNewTokens: 48, seed });
+      console.log(`\n> ${p}${r.text}`);
+      console.log(`  [${r.ids.length} tokens, ${r.finishReason}; decode ${r.timings.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${(r.timings.timeToFirstToken * 1000).toFixed(0)} ms]`);
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'generate': await cmdGenerate(rest); break;
+      case 'inspect': cmdInspect(rest); break;
+      case 'bench': await cmdBench(rest); break;
+      case 'demo': await cmdDemo(rest); break;
+      case undefined: case 'help': case '--help': case '-h': console.log(USAGE); break;
+      default: throw new UsageError(`unknown command '${cmd}'; commands: ${COMMANDS.join(', ')}`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`attnode: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`attnode: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+// Run when executed directly (the package bin), not when imported by tests.
+const self = process.argv[1] ?? '';
+if (/cli\.(c|m)?(j|t)s$/.test(self)) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
