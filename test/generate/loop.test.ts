@@ -1,7 +1,7 @@
 // The generation loop: stop rules, streaming text, abort, cache ownership, option errors.
 import { describe, expect, it } from 'vitest';
 import { generate, stream } from '../../ts/generate/generate.js';
-import { Gpt2Tokenizer } from '../../ts/generate/tokenizer.js';
+import { gpt2Tokenizer } from './gpt2-vocab.js';
 import { FAKE_EOS, FakeModel, FakeTokenizer } from './fake.js';
 
 const tok = new FakeTokenizer();
@@ -68,7 +68,7 @@ describe('generation loop', () => {
   });
 
   it('streams multi-byte characters only when complete', async () => {
-    const gpt2 = new Gpt2Tokenizer();
+    const gpt2 = gpt2Tokenizer();
     const target = 'ok 😀 🤖!';
     const forced = gpt2.encode(target);
     // some tokens hold only part of an emoji's UTF-8 bytes

@@ -25,6 +25,53 @@ export function rankedIndices(scores: Float64Array): number[] {
   return idx;
 }
 
+/**
+ * The first `count` indices of the ranked order (see rankedIndices) without sorting indices:
+ * the typed-array sort of the values finds the threshold, ties at it go to the lower indices.
+ */
+export function topRanked(scores: Float64Array, count: number, sortedDesc = sortDesc(scores)): number[] {
+  const n = Math.min(count, sortedDesc.length);
+  if (n === 0) return [];
+  const thr = sortedDesc[n - 1]!;
+  let above = 0;
+  for (let i = 0; i < n; i++) if (sortedDesc[i]! > thr) above++;
+  let ties = n - above;
+  const out: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const v = scores[i]!;
+    if (v > thr) out.push(i);
+    else if (v === thr && ties > 0) {
+      out.push(i);
+      ties--;
+    }
+  }
+  return out;
+}
+
+/** The k largest non--inf scores, sorted descending, in one pass (cheap when k is small). */
+export function topValues(scores: Float64Array, k: number): Float64Array {
+  const buf = new Float64Array(Math.min(k, scores.length));
+  let len = 0;
+  for (const v of scores) {
+    if (v === -Infinity || (len === buf.length && !(v > buf[len - 1]!))) continue;
+    let j = len < buf.length ? len++ : len - 1;
+    while (j > 0 && buf[j - 1]! < v) {
+      buf[j] = buf[j - 1]!;
+      j--;
+    }
+    buf[j] = v;
+  }
+  return buf.subarray(0, len);
+}
+
+/** The finite-or-+inf scores (not -inf), sorted descending. */
+export function sortDesc(scores: Float64Array): Float64Array {
+  let n = 0;
+  const v = new Float64Array(scores.length);
+  for (const x of scores) if (x !== -Infinity) v[n++] = x;
+  return v.subarray(0, n).sort().reverse();
+}
+
 /** softmax in f64 over finite-or--inf scores; an all -inf input gives all zeros. */
 export function softmax(scores: Float64Array): Float64Array {
   let max = -Infinity;
@@ -75,7 +122,7 @@ export class TopK implements LogitsProcessor {
     check(Number.isInteger(k) && k >= 1, "'topK'", 'an integer >= 1', k);
   }
   process(scores: Float64Array): void {
-    keepOnly(scores, rankedIndices(scores).slice(0, this.k));
+    keepOnly(scores, topRanked(scores, this.k, topValues(scores, this.k)));
   }
 }
 
@@ -86,13 +133,18 @@ export class TopP implements LogitsProcessor {
     check(p > 0 && p <= 1, "'topP'", 'in (0, 1]', p);
   }
   process(scores: Float64Array): void {
-    const probs = softmax(scores);
-    const ranked = rankedIndices(scores);
+    const sorted = sortDesc(scores);
+    if (sorted.length === 0) return;
+    // Probabilities in ranked order from the sorted scores (equal scores have equal mass, so
+    // which of them comes first does not change the count).
+    const max = sorted[0]!;
+    let z = 0;
+    for (const v of sorted) z += Math.exp(v - max);
     let mass = 0;
     let n = 0;
     // A relative slack absorbs rounding so that, e.g., 0.5 + 0.3 + 0.2 reaches p = 1.
-    while (n < ranked.length && mass < this.p * (1 - 1e-12)) mass += probs[ranked[n++]!]!;
-    keepOnly(scores, ranked.slice(0, Math.max(1, n)));
+    while (n < sorted.length && mass < this.p * (1 - 1e-12)) mass += Math.exp(sorted[n++]! - max) / z;
+    keepOnly(scores, topRanked(scores, Math.max(1, n), sorted));
   }
 }
 
