@@ -21,7 +21,9 @@ const ids = [];
 let docs = 0;
 for (const name of files) {
   const text = readFileSync(join(dir, name), 'latin1');
-  // Fortune files are mostly ASCII; a few use latin-1 bytes, read as such so no byte is lost.
+  // Read as latin-1 so every byte survives as one character. The selected files are ASCII except
+  // 8 lines holding UTF-8 sequences (which become two or three latin-1 characters each), and some
+  // entries underline with backspaces; both are too rare to matter and are kept for reproducibility.
   for (const raw of text.split(/\n%\n/)) {
     // Fortunes are hand-wrapped at ~72 columns with tab indents for attributions; keep the
     // line structure (it is what the model should reproduce) but normalise tabs.
