@@ -1,0 +1,82 @@
+// The attnode command: flag errors name the flag and the allowed values, inspect's tables,
+// generate streaming the default model's text to stdout (argument and stdin).
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../ts/cli.js';
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  const log = console.log;
+  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
+  console.log = (...a: unknown[]) => void (out += a.join(' ') + '\n');
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+    console.log = log;
+  }
+}
+
+describe('attnode CLI', () => {
+  it('names the bad flag and its allowed values', async () => {
+    const cases: [string[], RegExp][] = [
+      [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, reference, got 'gpu'/],
+      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, got 'q3'/],
+      [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number .*<= 1, got '1.5'/],
+      [['generate', '--top-k', 'many', 'hi'], /--top-k must be an integer >= 0, got 'many'/],
+      [['generate', '--threads', '0', 'hi'], /--threads must be an integer >= 1/],
+      [['generate', '--logit-bias', 'x', 'hi'], /--logit-bias must look like <token id>=<bias>/],
+      [['generate', '--colour', 'hi'], /Unknown option '--colour'[\s\S]*allowed options: .*--temperature/],
+      [['generate', '--model', 'nope.gguf', 'hi'], /--model: file 'nope.gguf' does not exist/],
+      [['inspect', '--config', 'gpt5'], /--config must be one of gpt2, gpt2-xl, gpt3-175b, llama2-7b, got 'gpt5'/],
+      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, help/],
+    ];
+    for (const [argv, msg] of cases) {
+      const r = await capture(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
+  });
+
+  it('inspect prints the GPT-3 175B table and KV-cache sizes', async () => {
+    const r = await capture(['inspect', '--config', 'gpt3-175b']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/attention Q\s+151,007,232\s+14,496,694,272/);
+    expect(r.out).toMatch(/total\s+174,604,259,328\s+\(174\.60B\)/);
+    expect(r.out).toMatch(/2048\s+18\.0 GiB\s+9\.0 GiB/);
+    const j = JSON.parse((await capture(['inspect', '--config', 'gpt2', '--json'])).out) as { total: number };
+    expect(j.total).toBe(124_439_808);
+  });
+
+  it('inspect reads the default model by default', async () => {
+    const r = await capture(['inspect']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/attnode-fortunes-7m \(gpt2\)/);
+    expect(r.out).toMatch(/vocab 50257, context 128, d_model 128, layers 4, heads 4 x 32/);
+  });
+
+  it('generate streams the default model to stdout, the same for the same seed', async () => {
+    const a = await capture(['generate', '--seed', '5', '--max-tokens', '12', '--stats', 'Once upon a time']);
+    expect(a.code).toBe(0);
+    expect(a.out.startsWith('Once upon a time')).toBe(true);
+    expect(a.out.length).toBeGreaterThan('Once upon a time'.length + 5);
+    expect(a.err).toMatch(/seed 5, finish (length|eos|stop).*decode [\d.]+ tok\/s/);
+    const b = await capture(['generate', '--seed', '5', '--max-tokens', '12', 'Once upon a time']);
+    expect(b.out).toBe(a.out);
+  });
+
+  it('reads the prompt from stdin when none is given', () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+    const r = spawnSync(process.execPath, [tsx, 'ts/cli.ts', 'generate', '--temperature', '0', '--max-tokens', '6'], { input: 'The cat\n', encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.startsWith('The cat')).toBe(true);
+    expect(r.stderr).toMatch(/loading .*model\.gguf: done/); // plain lines, not a bar, when not a terminal
+  });
+});
