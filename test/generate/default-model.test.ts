@@ -24,6 +24,10 @@ describe('default model', () => {
     expect(model.tokenizer.encode('Once upon a time')).toEqual([7454, 2402, 257, 640]);
   });
 
+  it('says plainly that it has no chat template', () => {
+    expect(() => model.applyChatTemplate([{ role: 'user', content: 'hi' }])).toThrow(/no chat template .*not a chat model/);
+  });
+
   it('continues a prompt with words (greedy)', async () => {
     const r = await model.generate('Once upon a time', { temperature: 0, maxNewTokens: 24 });
     expect(r.ids.length).toBeGreaterThan(0);

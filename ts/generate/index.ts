@@ -1,9 +1,14 @@
 // Text generation: logits processors, the per-request RNG, the loop, and the default model.
-export * from './processors.js';
-export * from './sampler.js';
+export {
+  Temperature, TopK, TopP, MinP, TypicalP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BadWords, ForcedTokens,
+  NoRepeatNGram, ProcessorChain, type LogitsProcessor, type ProcessContext,
+} from './processors.js';
+export { buildProcessors, sampleNext, type SamplingOptions, type SampledToken } from './sampler.js';
 export { Rng, randomSeed } from './rng.js';
-export * from './generate.js';
-export { GeneratedText } from './text.js';
+export {
+  generate, generateTokens, stream, type CausalLM, type KVCache, type TextTokenizer, type GenerateOptions, type GenerationResult,
+  type GenerationChunk, type GenerationStream, type GenerationTimings, type FinishReason,
+} from './generate.js';
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 export { readGGUF, type GGUFFile, type GGUFTensorInfo, type GGUFValue } from './gguf.js';
 export { Gpt2Model, GPT2_DTYPES, type Gpt2Config, type Gpt2DType } from './gpt2.js';
