@@ -3,7 +3,8 @@
 // Argument parsing and printing only; the work is done by the library modules it imports.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -306,9 +307,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed directly (the package bin), not when imported by tests.
-const self = process.argv[1] ?? '';
-if (/cli\.(c|m)?(j|t)s$/.test(self)) {
+// Run when executed directly (also through the bin symlink npm makes), not when imported by tests.
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (isMain()) {
+  // `attnode generate ... | head` closes the pipe early: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
