@@ -246,7 +246,15 @@ class Attnode : public Napi::Addon<Attnode> {
     std::shared_ptr<ThreadPool> pool = pool_;
     const Isa isa = isa_;
     return runner_.submit(
-        info.Env(), [run = std::move(run), pool, isa] { run(OpEnv{pool.get(), isa}); }, args.take_refs());
+        info.Env(),
+        [run = std::move(run), pool, isa, name = std::string(def->name)] {
+          try {
+            run(OpEnv{pool.get(), isa});
+          } catch (const std::exception& e) {
+            throw std::runtime_error(name + ": " + e.what());
+          }
+        },
+        args.take_refs());
   }
 
   std::shared_ptr<ThreadPool> pool_;
