@@ -113,7 +113,7 @@ size_t gemm_packed_b_floats(size_t k, size_t n, size_t nr) { return ceil_div(n, 
 
 void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, size_t nr, float* out, ThreadPool* pool) {
   const size_t panels = ceil_div(n, nr);
-  pool->parallel_for(panels, 1, [&](size_t s, size_t e) {
+  auto pack = [&](size_t s, size_t e) {
     for (size_t jp = s; jp < e; ++jp) {
       float* dst = out + jp * k * nr;
       const size_t col = jp * nr, cols = std::min(nr, n - col);
@@ -137,7 +137,11 @@ void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, siz
         }
       }
     }
-  });
+  };
+  if (pool)
+    pool->parallel_for(panels, 1, pack);
+  else
+    pack(0, panels);
 }
 
 void gemm_f32(const GemmArgs& g, Isa isa, ThreadPool* pool) {

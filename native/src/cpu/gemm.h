@@ -53,7 +53,8 @@ extern const GemmKernels kGemmNeon;
 // j * K * nr, so any k-range of a panel is contiguous.
 size_t gemm_packed_b_floats(size_t k, size_t n, size_t nr);
 // Packs B given as (K, N) rows ldb apart (trans = false) or as (N, K) rows ldb apart (trans =
-// true, the weight layout) into `out` (gemm_packed_b_floats floats). Parallel on the pool.
+// true, the weight layout) into `out` (gemm_packed_b_floats floats). Parallel on the pool, or
+// on the calling thread when pool is null.
 void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, size_t nr, float* out, ThreadPool* pool);
 
 enum class GemmActivation { none, gelu_erf, gelu_tanh, silu };
