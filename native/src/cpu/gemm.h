@@ -36,7 +36,16 @@ struct GemmKernels {
   size_t nr;  // columns per panel of packed B
   // kernels[r] computes r rows (1 <= r <= mr); kernels[0] is unused.
   GemmMicroKernel kernels[kGemmMaxMr + 1];
+  // Calibration for benchmarks, in the same instruction set as the kernels:
+  // fma_loop runs iters rounds of kGemmCalibrationChains independent vector FMAs on registers
+  // only (fma_lanes lanes each; 2 flops per lane); read_sum streams n floats with vector loads.
+  // Both return a value only so the work cannot be optimized away.
+  float (*fma_loop)(size_t iters);
+  size_t fma_lanes;
+  float (*read_sum)(const float* p, size_t n);
 };
+
+constexpr size_t kGemmCalibrationChains = 12;
 
 const GemmKernels& gemm_kernels(Isa isa);
 

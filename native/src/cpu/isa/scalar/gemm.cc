@@ -25,6 +25,23 @@ void gemm_tile_scalar(size_t kc, const float* a, const float* b, float* c, size_
     }
 }
 
+float fma_loop_scalar(size_t iters) {
+  float acc[kGemmCalibrationChains];
+  for (size_t i = 0; i < kGemmCalibrationChains; ++i) acc[i] = static_cast<float>(i);
+  for (size_t r = 0; r < iters; ++r) {
+    for (size_t i = 0; i < kGemmCalibrationChains; ++i) acc[i] = __builtin_fmaf(acc[i], 0.999f, 0.001f);
+  }
+  float s = 0.0f;
+  for (float v : acc) s += v;
+  return s;
+}
+
+float read_sum_scalar(const float* p, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}
+
 GemmKernels make_scalar() {
   GemmKernels k{};
   k.variant = "gemm_f32_scalar_4x8";
@@ -34,6 +51,9 @@ GemmKernels make_scalar() {
   k.kernels[2] = &gemm_tile_scalar<2>;
   k.kernels[3] = &gemm_tile_scalar<3>;
   k.kernels[4] = &gemm_tile_scalar<4>;
+  k.fma_loop = &fma_loop_scalar;
+  k.fma_lanes = 1;
+  k.read_sum = &read_sum_scalar;
   return k;
 }
 
