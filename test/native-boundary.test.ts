@@ -6,7 +6,7 @@ import { loadAddon } from '../ts/native.js';
 const addon = loadAddon();
 
 const f32 = (shape: number[], n = shape.reduce((a, b) => a * b, 1)) => ({ dtype: 'f32', shape, data: new Float32Array(n) });
-const i32 = (shape: number[], values?: number[]) => ({ dtype: 'i32', shape, data: new Int32Array(values ?? shape.reduce((a, b) => a * b, 1)) });
+const i32 = (shape: number[], values?: number[]) => ({ dtype: 'i32', shape, data: values ? new Int32Array(values) : new Int32Array(shape.reduce((a, b) => a * b, 1)) });
 const detached = () => {
   const data = new Float32Array(4);
   structuredClone(data.buffer, { transfer: [data.buffer] });

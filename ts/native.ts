@@ -39,6 +39,8 @@ export interface NativeAddon {
   op(name: string, args: Record<string, unknown>): void;
   /** Validates synchronously, then runs off the main thread. */
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
+  /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
+  packWeight(args: Record<string, unknown>): unknown;
 }
 
 /** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */

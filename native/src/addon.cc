@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "args.h"
+#include "async_runner.h"
 #include "cpu/dispatch.h"
 #include "op.h"
 #include "threadpool.h"
@@ -25,39 +26,6 @@ int default_threads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, kMaxThreads));
 }
-
-// Runs one prepared op on the libuv pool; the kernel itself fans out on the addon's pool.
-class OpWorker : public Napi::AsyncWorker {
- public:
-  OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, Isa isa,
-           std::vector<Napi::Reference<Napi::Value>> refs)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)),
-        pool_(std::move(pool)),
-        isa_(isa),
-        refs_(std::move(refs)) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      run_(OpEnv{pool_.get(), isa_});
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  OpRun run_;
-  std::shared_ptr<ThreadPool> pool_;
-  Isa isa_;
-  std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
-};
 
 // A packed weight as JS sees it: shape, dtype and bytes, and dispose() to free the native
 // memory now. Ops in flight keep their own reference, so dispose() never frees memory in use.
@@ -269,20 +237,30 @@ class Attnode : public Napi::Addon<Attnode> {
   }
 
   // opAsync(name, args): validates now (throwing synchronously on bad input), then runs the
-  // kernel off the main thread and returns a Promise.
+  // kernel on the addon's dispatch thread and its pool, and returns a Promise.
   Napi::Value OpAsync(const Napi::CallbackInfo& info) {
     const OpDef* def = lookup(info, "opAsync");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
-    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs());
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    // The pool pointer is captured by value so setThreads() during the op is safe.
+    std::shared_ptr<ThreadPool> pool = pool_;
+    const Isa isa = isa_;
+    return runner_.submit(
+        info.Env(),
+        [run = std::move(run), pool, isa, name = std::string(def->name)] {
+          try {
+            run(OpEnv{pool.get(), isa});
+          } catch (const std::exception& e) {
+            throw std::runtime_error(name + ": " + e.what());
+          }
+        },
+        args.take_refs());
   }
 
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
   Napi::FunctionReference weight_ctor_;
+  AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 
 Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {

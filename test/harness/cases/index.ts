@@ -3,8 +3,9 @@ import type { OpCase } from '../ops-harness.js';
 import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
+import { matmulCases } from './matmul.js';
 import { positionCases } from './position.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases()];
+  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...matmulCases()];
 }
