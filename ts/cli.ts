@@ -15,7 +15,7 @@ import type { GenerateOptions, GenerationResult } from './generate/generate.js';
 import { readGGUF } from './generate/gguf.js';
 import {
   BYTES_PER_PARAM, PRESETS, formatBytes, formatCount, kvCacheBytes, parameterTable, totalParameters, type TransformerShape,
-} from './models/params.js';
+} from './models/param-table.js';
 
 class UsageError extends Error {}
 

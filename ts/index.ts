@@ -6,4 +6,4 @@ export { quantizeQ8_0, dequantizeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './te
 export * from './backend/index.js';
 export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from './native.js';
 export * from './generate/index.js';
-export { PRESETS, parameterTable, totalParameters, kvCacheBytes, type TransformerShape, type ParamRow } from './models/params.js';
+export { PRESETS, parameterTable, totalParameters, kvCacheBytes, type TransformerShape, type ParamRow } from './models/param-table.js';

@@ -1,5 +1,5 @@
-// Parameter counts and memory of decoder-only transformers from their config: per component,
-// per weight dtype, and the KV cache per context length. Not a loader; numbers only.
+// The parameter table of decoder-only transformers from a handful of shape numbers: per component,
+// per weight dtype, and the KV cache per context length; presets for inspect. Not a loader.
 
 export interface TransformerShape {
   name: string;
