@@ -135,6 +135,17 @@ describe('generation loop', () => {
     expect(bad.caches[0]!.disposed).toBe(true);
   });
 
+  it('bad words are never produced, spelled with or without a leading space', async () => {
+    // forcing would override the ban, so sample freely and check the text (<eos> decodes to '' and
+    // would join neighbours in the text, so it is kept out)
+    for (let seed = 0; seed < 20; seed++) {
+      const r = await generate(new FakeModel(), tok, 'a', { seed, temperature: 2, maxNewTokens: 30, ignoreEos: true, logitBias: { [FAKE_EOS]: -Infinity }, badWords: ['ab', 'c'] });
+      expect(r.text.includes('ab')).toBe(false);
+      expect(r.text.includes('c')).toBe(false);
+    }
+    await expect(generate(new FakeModel(), tok, 'a', { badWords: [''] })).rejects.toThrow(/'badWords'/);
+  });
+
   it('stops at the context length with reason length', async () => {
     const model = new FakeModel(10, 6);
     const res = await generate(model, tok, 'abc', { seed: 1, maxNewTokens: 100, ignoreEos: true });

@@ -41,7 +41,7 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** Text that ends generation; not included in the output. */
   stop?: readonly string[];
-  /** Strings never to produce (each encoded, banned as an id sequence). */
+  /** Text never to produce: each is encoded as written and with a leading space, and banned as an id sequence. */
   badWords?: readonly string[];
   /** Replaces the model's end-of-sequence ids. */
   eosTokenIds?: readonly number[];
@@ -110,7 +110,13 @@ export async function* generateTokens(
     if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) throw new RangeError(`'prompt' ids must be in [0, ${model.vocabSize}), got ${String(id)}`);
   if (promptIds.length > model.contextLength)
     throw new RangeError(`'prompt' has ${promptIds.length} tokens but the model's context holds ${model.contextLength}`);
-  const badWordIds = [...(options.badWordIds ?? []), ...(options.badWords ?? []).map((w) => tokenizer.encode(w))];
+  // A word is spelled by different ids at the start of text and after a space: ban both spellings.
+  const badWordIds = [...(options.badWordIds ?? [])];
+  for (const w of options.badWords ?? []) {
+    if (typeof w !== 'string' || w.length === 0) throw new RangeError(`'badWords' entries must be non-empty strings, got ${JSON.stringify(w)}`);
+    badWordIds.push(tokenizer.encode(w));
+    if (!w.startsWith(' ')) badWordIds.push(tokenizer.encode(' ' + w));
+  }
   const chain = buildProcessors({ ...options, badWordIds }, model.vocabSize);
   const seed = options.seed ?? randomSeed();
   const rng = new Rng(seed);
