@@ -1,10 +1,12 @@
 // What a worker runs: an Engine takes generation requests and serves them, batching the
 // sequences that are active at the same time into one forward pass per step.
 
-import type { FinishReason, WireGenerateOptions, WireResult, WorkerConfig } from './protocol.js';
+import type { ChatMessage, FinishReason, WireGenerateOptions, WireResult, WorkerConfig } from './protocol.js';
 
 export interface EngineRequest {
   prompt: string;
+  /** Chat messages to render with the model's chat template instead of `prompt`. */
+  messages?: ChatMessage[];
   options: WireGenerateOptions;
   /** Called for every generated token, in order. */
   onToken(token: number, text: string): void;

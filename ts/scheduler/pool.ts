@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
 import { MetricsRecorder, type PoolMetrics } from './metrics.js';
-import type { FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
+import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
 
 export interface PoolOptions {
   /** Model path (HF directory or GGUF file); default: the engine's default model. */
@@ -47,9 +47,15 @@ export interface StreamChunk {
 
 export type PoolResult = WireResult;
 
+interface RequestInput {
+  prompt: string;
+  messages?: ChatMessage[];
+}
+
 interface Pending {
   id: number;
   prompt: string;
+  messages: ChatMessage[] | undefined;
   options: WireGenerateOptions;
   priority: number;
   enqueuedAt: number;
@@ -140,18 +146,32 @@ export class InferencePool {
 
   /** Generates a completion. Resolves with finishReason 'aborted' when `signal` aborts. */
   generate(prompt: string, options: RequestOptions = {}): Promise<PoolResult> {
-    return this.enqueue(prompt, options, undefined);
+    return this.enqueue({ prompt }, options, undefined);
   }
 
   /** Streams tokens as they are generated; breaking out of the loop cancels the request. */
   stream(prompt: string, options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+    return this.streamInput({ prompt }, options);
+  }
+
+  /** A chat completion: `messages` rendered with the model's chat template. */
+  chat(messages: ChatMessage[], options: RequestOptions = {}): Promise<PoolResult> {
+    return this.enqueue({ prompt: '', messages }, options, undefined);
+  }
+
+  /** Streams a chat completion. */
+  streamChat(messages: ChatMessage[], options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+    return this.streamInput({ prompt: '', messages }, options);
+  }
+
+  private streamInput(input: RequestInput, options: RequestOptions): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
     const chunks: StreamChunk[] = [];
     let wake: (() => void) | undefined;
     let done = false;
     let failure: unknown;
     const inner = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, inner.signal]) : inner.signal;
-    const result = this.enqueue(prompt, { ...options, signal }, (c) => {
+    const result = this.enqueue(input, { ...options, signal }, (c) => {
       chunks.push(c);
       wake?.();
     });
@@ -234,9 +254,12 @@ export class InferencePool {
     });
   }
 
-  private enqueue(prompt: string, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<PoolResult> {
+  private enqueue(input: RequestInput, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<PoolResult> {
     if (this.closing) return Promise.reject(new PoolClosedError());
+    const { prompt, messages } = input;
     if (typeof prompt !== 'string') return Promise.reject(new TypeError(`'prompt' must be a string, got ${typeof prompt}`));
+    if (messages !== undefined && (!Array.isArray(messages) || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')))
+      return Promise.reject(new TypeError("'messages' must be an array of { role, content } with string values"));
     const { signal, priority = 0, timeoutMs = this.defaultTimeout, ...wire } = options;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) return Promise.reject(new RangeError(`'priority' must be a finite number, got ${String(priority)}`));
     if (timeoutMs !== undefined && !(timeoutMs > 0)) return Promise.reject(new RangeError(`'timeoutMs' must be > 0, got ${timeoutMs}`));
@@ -246,7 +269,7 @@ export class InferencePool {
     }
     return new Promise<PoolResult>((resolve, reject) => {
       const p: Pending = {
-        id: this.nextId++, prompt, options: wire, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
+        id: this.nextId++, prompt, messages, options: wire, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
         resolve, reject, settled: false, text: '',
       };
       if (signal?.aborted) {
@@ -305,7 +328,7 @@ export class InferencePool {
       port1.once('close', resolve);
       setTimeout(resolve, 2000).unref();
     });
-    this.piscina.run({ id: p.id, prompt: p.prompt, options: p.options, port: port2 }, { transferList: [port2] }).then(
+    this.piscina.run({ id: p.id, prompt: p.prompt, messages: p.messages, options: p.options, port: port2 }, { transferList: [port2] }).then(
       async (r: WireResult) => {
         await drained;
         if (p.cancelled === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, r.text));

@@ -15,9 +15,17 @@ export interface WireGenerateOptions {
   [option: string]: unknown;
 }
 
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+}
+
 export interface WireRequest {
   id: number;
+  /** Plain completion prompt (empty when `messages` is given). */
   prompt: string;
+  /** Chat messages, rendered by the engine with the model's chat template. */
+  messages?: ChatMessage[];
   options: WireGenerateOptions;
   /** Transferred port: the worker posts WorkerToPool messages and listens for PoolToWorker. */
   port: MessagePort;

@@ -47,6 +47,7 @@ export default async function serve(request: WireRequest): Promise<WireResult> {
     const e = await getEngine();
     return await e.generate({
       prompt: request.prompt,
+      messages: request.messages,
       options: request.options,
       signal: controller.signal,
       cancelReason: () => reason,
