@@ -65,7 +65,7 @@ def gpt2_init(cfg, g, std=0.25):
     C, V, P, L = cfg['n_embd'], cfg['vocab_size'], cfg['n_positions'], cfg['n_layer']
     inner = cfg['n_inner'] or 4 * C
     r = lambda *s: torch.randn(*s, generator=g) * std  # noqa: E731
-    w = {'wte.weight': r(V, C) * 4, 'wpe.weight': r(P, C)}
+    w = {'wte.weight': r(V, C) * 1.5, 'wpe.weight': r(P, C)}
     for i in range(L):
         p = 'h.%d.' % i
         w[p + 'ln_1.weight'] = 1 + r(C) * 0.4
@@ -391,7 +391,7 @@ def write_gpt2_124m(d):
     cfg = dict(GPT2_CONFIG, vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, bos_token_id=50256, eos_token_id=50256)
     os.makedirs(d, exist_ok=True)
     w = gpt2_init(cfg, torch.Generator().manual_seed(SEED), std=0.02)
-    w['wte.weight'] /= 4
+    w['wte.weight'] /= 1.5
     json.dump(cfg, open(os.path.join(d, 'config.json'), 'w'), indent=2)
     write_safetensors(os.path.join(d, 'model.safetensors'), w, {'format': 'pt'})
     print('wrote %d parameters to %s' % (sum(t.numel() for t in w.values()), d))

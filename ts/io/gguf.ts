@@ -56,7 +56,7 @@ class GGUFError extends RangeError {}
 /** Reads the header through a window of copies, so a huge header never sits in memory twice. */
 class Cursor {
   pos = 0;
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private view = new DataView(this.buf.buffer);
   private start = 0;
   constructor(private readonly file: MappedFile) {}
@@ -78,16 +78,47 @@ class Cursor {
     return at;
   }
 
-  u8(w: string): number { return this.view.getUint8(this.ensure(1, w)); }
-  i8(w: string): number { return this.view.getInt8(this.ensure(1, w)); }
-  u16(w: string): number { return this.view.getUint16(this.ensure(2, w), true); }
-  i16(w: string): number { return this.view.getInt16(this.ensure(2, w), true); }
-  u32(w: string): number { return this.view.getUint32(this.ensure(4, w), true); }
-  i32(w: string): number { return this.view.getInt32(this.ensure(4, w), true); }
-  f32(w: string): number { return this.view.getFloat32(this.ensure(4, w), true); }
-  f64(w: string): number { return this.view.getFloat64(this.ensure(8, w), true); }
-  u64(w: string): bigint { return this.view.getBigUint64(this.ensure(8, w), true); }
-  i64(w: string): bigint { return this.view.getBigInt64(this.ensure(8, w), true); }
+  // ensure() may move the window, so it runs before this.view is read.
+  u8(w: string): number {
+    const at = this.ensure(1, w);
+    return this.view.getUint8(at);
+  }
+  i8(w: string): number {
+    const at = this.ensure(1, w);
+    return this.view.getInt8(at);
+  }
+  u16(w: string): number {
+    const at = this.ensure(2, w);
+    return this.view.getUint16(at, true);
+  }
+  i16(w: string): number {
+    const at = this.ensure(2, w);
+    return this.view.getInt16(at, true);
+  }
+  u32(w: string): number {
+    const at = this.ensure(4, w);
+    return this.view.getUint32(at, true);
+  }
+  i32(w: string): number {
+    const at = this.ensure(4, w);
+    return this.view.getInt32(at, true);
+  }
+  f32(w: string): number {
+    const at = this.ensure(4, w);
+    return this.view.getFloat32(at, true);
+  }
+  f64(w: string): number {
+    const at = this.ensure(8, w);
+    return this.view.getFloat64(at, true);
+  }
+  u64(w: string): bigint {
+    const at = this.ensure(8, w);
+    return this.view.getBigUint64(at, true);
+  }
+  i64(w: string): bigint {
+    const at = this.ensure(8, w);
+    return this.view.getBigInt64(at, true);
+  }
   /** A u64 that must be a count or size that fits in the rest of the file. */
   size(w: string, unit: number): number {
     const v = this.u64(w);
