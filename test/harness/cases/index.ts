@@ -3,8 +3,10 @@ import type { OpCase } from '../ops-harness.js';
 import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
+import { linearQuantCases } from './linear_quant.js';
 import { positionCases } from './position.js';
+import { quantCases } from './quant.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases()];
+  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...linearQuantCases(), ...quantCases()];
 }

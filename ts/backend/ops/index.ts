@@ -3,3 +3,4 @@ import './elementwise.js';
 import './position.js';
 import './cast.js';
 import './linear.js';
+import './quant.js';
