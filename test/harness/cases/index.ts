@@ -6,15 +6,18 @@ import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
 import { linearQuantCases } from './linear_quant.js';
 import { positionCases } from './position.js';
-<<<<<<< HEAD
+import { quantCases } from './quant.js';
 import { recurrentCases } from './recurrent.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...attentionCases(), ...recurrentCases()];
-=======
-import { quantCases } from './quant.js';
-
-export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...linearQuantCases(), ...quantCases()];
->>>>>>> quant
+  return [
+    ...elementwiseCases(),
+    ...positionCases(),
+    ...castCases(),
+    ...linearCases(),
+    ...linearQuantCases(),
+    ...quantCases(),
+    ...attentionCases(),
+    ...recurrentCases(),
+  ];
 }
