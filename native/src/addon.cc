@@ -202,6 +202,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opNames", &Attnode::OpNames),
                              InstanceMethod("op", &Attnode::Op),
                              InstanceMethod("opAsync", &Attnode::OpAsync),
+                             InstanceMethod("opsAsync", &Attnode::OpsAsync),
                          });
   }
 
@@ -367,6 +368,46 @@ class Attnode : public Napi::Addon<Attnode> {
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
     auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs(), args.take_mappings());
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  }
+
+  // opsAsync([{ op, args }, ...]): validates every op now (throwing synchronously, naming the
+  // op's index), then runs them in order in one async work item: a planned forward pass costs
+  // one trip off the main thread instead of one per op. Later ops may read what earlier ones
+  // wrote; validation only reads shapes, dtypes and inputs that exist before the batch runs.
+  Napi::Value OpsAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "opsAsync: 'ops' must be an array of { op, args }");
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<std::pair<const char*, OpRun>> runs;
+    std::vector<Napi::Reference<Napi::Value>> refs;
+    std::vector<std::shared_ptr<const MappedFile>> mappings;
+    runs.reserve(list.Length());
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value item = list.Get(i);
+      const std::string where = "opsAsync: ops[" + std::to_string(i) + "]";
+      if (!item.IsObject()) throw Napi::TypeError::New(env, where + " must be an object { op, args }");
+      Napi::Value name = item.As<Napi::Object>().Get("op");
+      if (!name.IsString()) throw Napi::TypeError::New(env, where + ".op must be an op name string");
+      const OpDef* def = find_op(name.As<Napi::String>().Utf8Value());
+      if (!def) throw Napi::RangeError::New(env, where + ": unknown op '" + name.As<Napi::String>().Utf8Value() + "'");
+      Args args(env, def->name, item.As<Napi::Object>().Get("args"));
+      runs.emplace_back(def->name, def->prepare(args));
+      for (auto& r : args.take_refs()) refs.push_back(std::move(r));
+      for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+    }
+    OpRun all = [runs = std::move(runs)](const OpEnv& e) {
+      for (const auto& r : runs) {
+        try {
+          r.second(e);
+        } catch (const std::exception& ex) {
+          throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+        }
+      }
+    };
+    auto* worker = new OpWorker(env, std::move(all), pool_, isa_, std::move(refs), std::move(mappings));
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;

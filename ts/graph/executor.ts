@@ -1,9 +1,9 @@
 // Runs a Plan on a Backend op by op: binds values to views of the planned slots for this pass's
 // sequence length, parameters to tensors and packed weights, and cache operands to KV-cache
-// slices. One backend call per node for now; handing the whole plan to the addon in one call
-// is the later step DESIGN.md describes.
+// slices. Backends with runBatch (native) run the whole pass in one trip off the main thread;
+// compiling the plan once into the addon (no per-pass argument checks) is the later step.
 
-import type { Backend, OpArgs, OpName, Weight } from '../backend/backend.js';
+import type { Backend, BatchOp, OpArgs, OpName, Weight } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evalShape, type Operand } from './ir.js';
 import type { Plan } from './planner.js';
@@ -65,12 +65,14 @@ export class PlanExecutor {
       if (a.kind === 'param') return this.params.get(a.name)!;
       return this.cacheTensor(a, cache, t, p);
     };
-    for (const node of g.nodes) {
+    const ops: BatchOp[] = g.nodes.map((node) => {
       const args: Record<string, unknown> = {};
       for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? resolve(a) : a;
-      args.out = resolve(node.out);
-      await this.backend.run(node.op as OpName, args as OpArgs[OpName] & { out: Tensor });
-    }
+      return { op: node.op, args: { ...args, out: resolve(node.out) as Tensor } };
+    });
+    // Backends that take a whole batch run the pass in one trip; others op by op.
+    if (this.backend.runBatch) await this.backend.runBatch(ops);
+    else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
     return this.valueTensor(g.output, t);
   }
 
