@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "args.h"
+#include "async_runner.h"
 #include "cpu/dispatch.h"
 #include "mapped_file.h"
 #include "op.h"
@@ -28,41 +29,6 @@ int default_threads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, kMaxThreads));
 }
-
-// Runs one prepared op on the libuv pool; the kernel itself fans out on the addon's pool.
-class OpWorker : public Napi::AsyncWorker {
- public:
-  OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, Isa isa,
-           std::vector<Napi::Reference<Napi::Value>> refs, std::vector<std::shared_ptr<const MappedFile>> mappings)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)),
-        pool_(std::move(pool)),
-        isa_(isa),
-        refs_(std::move(refs)),
-        mappings_(std::move(mappings)) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      run_(OpEnv{pool_.get(), isa_});
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  OpRun run_;
-  std::shared_ptr<ThreadPool> pool_;
-  Isa isa_;
-  std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
-  std::vector<std::shared_ptr<const MappedFile>> mappings_;  // and every file mapping read
-};
 
 // A read-only file mapping as JS sees it: size, path, read(offset, length) -> a Uint8Array copy
 // (for headers and small tensors), and dispose(). No external ArrayBuffer ever points into the
@@ -362,15 +328,24 @@ class Attnode : public Napi::Addon<Attnode> {
   }
 
   // opAsync(name, args): validates now (throwing synchronously on bad input), then runs the
-  // kernel off the main thread and returns a Promise.
+  // kernel on the addon's dispatch thread and its pool, and returns a Promise.
   Napi::Value OpAsync(const Napi::CallbackInfo& info) {
     const OpDef* def = lookup(info, "opAsync");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
-    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs(), args.take_mappings());
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    // The pool pointer is captured by value so setThreads() during the op is safe.
+    std::shared_ptr<ThreadPool> pool = pool_;
+    const Isa isa = isa_;
+    return runner_.submit(
+        info.Env(),
+        [run = std::move(run), pool, isa, name = std::string(def->name), mappings = args.take_mappings()] {
+          try {
+            run(OpEnv{pool.get(), isa});
+          } catch (const std::exception& e) {
+            throw std::runtime_error(name + ": " + e.what());
+          }
+        },
+        args.take_refs());
   }
 
   // opsAsync([{ op, args }, ...]): validates every op now (throwing synchronously, naming the
@@ -398,25 +373,28 @@ class Attnode : public Napi::Addon<Attnode> {
       for (auto& r : args.take_refs()) refs.push_back(std::move(r));
       for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
     }
-    OpRun all = [runs = std::move(runs)](const OpEnv& e) {
-      for (const auto& r : runs) {
-        try {
-          r.second(e);
-        } catch (const std::exception& ex) {
-          throw std::runtime_error(std::string(r.first) + ": " + ex.what());
-        }
-      }
-    };
-    auto* worker = new OpWorker(env, std::move(all), pool_, isa_, std::move(refs), std::move(mappings));
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    std::shared_ptr<ThreadPool> pool = pool_;
+    const Isa isa = isa_;
+    // The closure owns the mappings, so a file stays mapped until the last op has run.
+    return runner_.submit(
+        env,
+        [runs = std::move(runs), pool, isa, mappings = std::move(mappings)] {
+          for (const auto& r : runs) {
+            try {
+              r.second(OpEnv{pool.get(), isa});
+            } catch (const std::exception& ex) {
+              throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+            }
+          }
+        },
+        std::move(refs));
   }
 
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
   Napi::FunctionReference weight_ctor_;
   Napi::FunctionReference mapped_ctor_;
+  AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 
 Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {

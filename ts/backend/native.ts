@@ -116,7 +116,7 @@ export class NativeBackend implements Backend {
   async runBatch(ops: readonly BatchOp[]): Promise<void> {
     const list = ops.map(({ op, args }) => ({ op, args: this.prepare(op, args as unknown as OpArgs[OpName] & OutArg).nargs }));
     this.selectIsa();
-    await (this.addon as unknown as { opsAsync(l: unknown[]): Promise<void> }).opsAsync(list);
+    await this.addon.opsAsync(list);
   }
 
   packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {

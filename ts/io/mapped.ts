@@ -24,8 +24,7 @@ export class MappedFile {
 
   constructor(path: string) {
     if (typeof path !== 'string') throw new TypeError("mapFile: 'path' must be a string");
-    const addon = loadAddon() as unknown as { mapFile(p: string): NativeMappedFile };
-    this.handle = addon.mapFile(path);
+    this.handle = loadAddon().mapFile(path) as NativeMappedFile;
     this.path = path;
     this.size = this.handle.size;
   }
