@@ -69,11 +69,14 @@ describe.each(CASES)('$name', (c) => {
     }
   });
 
-  it.runIf(c.greedy)('continues greedily exactly as PyTorch for 16 tokens', async () => {
-    for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
-  });
+  // Greedy paths are checked where logits match to f32 rounding: the fixtures' smallest top-2
+  // gap (0.01) is below the q8_0 budget, and the reference backend is checked on logits alone.
+  if (c.greedy)
+    it('continues greedily exactly as PyTorch for 16 tokens', async () => {
+      for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
+    });
 
-  it.runIf(c.greedy)('decodes with the KV cache as full recomputation does', async () => {
+  it('decodes with the KV cache as full recomputation does', async () => {
     const p = golden.prompts[1]!;
     const seq = [...p.prompt, ...p.greedy];
     const cache = model.newCache();
@@ -82,7 +85,7 @@ describe.each(CASES)('$name', (c) => {
     for (let i = 9; i < seq.length; i++) {
       const inc = await model.forward([seq[i]!], { cache });
       const full = await model.forward(seq.slice(0, i + 1));
-      expect(maxDiff(inc, full)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+      expect(maxDiff(inc, full)).toBeLessThanOrEqual(c.tol === TOL_MODEL_LOGITS_F32 ? TOL_MODEL_LOGITS_F32 : TOL_MODEL_LOGITS_Q8_0);
     }
     expect(cache.length).toBe(seq.length);
   });

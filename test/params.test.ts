@@ -76,3 +76,24 @@ describe('planner', () => {
     }
   });
 });
+
+describe('runBatch (one trip for a planned pass)', () => {
+  it('runs ops in order, later ops reading earlier outputs, and names a bad op by index', async () => {
+    const { NativeBackend } = await import('../ts/backend/native.js');
+    const { Tensor } = await import('../ts/tensor/tensor.js');
+    const be = new NativeBackend();
+    const x = Tensor.fromValues([1, 2, 3, 4], [4]);
+    const y = Tensor.zeros('f32', [4]);
+    const z = Tensor.zeros('f32', [4]);
+    await be.runBatch([
+      { op: 'scale', args: { x, s: 2, out: y } },
+      { op: 'add', args: { a: y, b: x, out: z } },
+    ]);
+    expect([...z.data]).toEqual([3, 6, 9, 12]);
+    const addon = (await import('../ts/native.js')).loadAddon();
+    const t = { dtype: 'f32', shape: [4], data: new Float32Array(4) };
+    expect(() => addon.opsAsync([{ op: 'scale', args: { x: t, s: 1, out: t } }, { op: 'nope', args: {} }])).toThrow(/ops\[1\]: unknown op 'nope'/);
+    expect(() => addon.opsAsync([{ op: 'scale', args: { x: t, s: 'a', out: t } }])).toThrow(/scale: 's' must be a number/);
+    expect(() => addon.opsAsync({} as never)).toThrow(/'ops' must be an array/);
+  });
+});
