@@ -41,7 +41,7 @@ export interface NativeAddon {
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
   /** Validates every op synchronously, then runs them in order in one trip off the main thread. */
   opsAsync(ops: readonly { op: string; args: Record<string, unknown> }[]): Promise<void>;
-  /** Packs a linear weight into native memory; returns a handle with dispose(). */
+  /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
   packWeight(args: Record<string, unknown>): unknown;
   /** Maps a file read-only; returns a handle with size, read(offset, length) and dispose(). */
   mapFile(path: string): unknown;

@@ -5,6 +5,7 @@ import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
 import { linearQuantCases } from './linear_quant.js';
+import { matmulCases } from './matmul.js';
 import { positionCases } from './position.js';
 import { quantCases } from './quant.js';
 import { recurrentCases } from './recurrent.js';
@@ -19,5 +20,6 @@ export function opCases(): OpCase[] {
     ...quantCases(),
     ...attentionCases(),
     ...recurrentCases(),
+    ...matmulCases(),
   ];
 }

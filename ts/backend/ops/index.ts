@@ -6,3 +6,4 @@ import './linear.js';
 import './attention.js';
 import './recurrent.js';
 import './quant.js';
+import './matmul.js';
