@@ -38,6 +38,11 @@ export interface NativeAddon {
   op(name: string, args: Record<string, unknown>): void;
   /** Validates synchronously, then runs off the main thread. */
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
+  /**
+   * The most scratch memory (bytes) ops held at once since the last reset, process-wide: the
+   * workspace an op allocates beyond its inputs and output. `reset` starts a new measurement.
+   */
+  peakScratchBytes(reset?: boolean): number;
 }
 
 /** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */

@@ -10,6 +10,7 @@
 #include "args.h"
 #include "cpu/dispatch.h"
 #include "op.h"
+#include "scratch.h"
 #include "threadpool.h"
 #include "weights.h"
 
@@ -133,6 +134,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opNames", &Attnode::OpNames),
                              InstanceMethod("op", &Attnode::Op),
                              InstanceMethod("opAsync", &Attnode::OpAsync),
+                             InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
                          });
   }
 
@@ -278,6 +280,14 @@ class Attnode : public Napi::Addon<Attnode> {
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
+  }
+
+  // peakScratchBytes(reset?: boolean): the most scratch memory ops held at once since the last
+  // reset (process-wide); with reset, starts a new measurement.
+  Napi::Value PeakScratchBytes(const Napi::CallbackInfo& info) {
+    const double peak = static_cast<double>(scratch_peak_bytes());
+    if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) scratch_reset_peak();
+    return Napi::Number::New(info.Env(), peak);
   }
 
   std::shared_ptr<ThreadPool> pool_;
