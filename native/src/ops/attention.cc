@@ -15,7 +15,7 @@ namespace {
 
 // The naive op refuses score matrices above this: it exists to be measured, not to take the
 // machine's memory (the fused op has no such limit).
-constexpr size_t kNaiveMaxScoreBytes = size_t{4} << 30;
+constexpr size_t kNaiveMaxScoreBytes = size_t{2} << 30;
 constexpr int64_t kMaxOffset = int64_t{1} << 40;
 
 AttentionProblem read_attention(Args& args) {
