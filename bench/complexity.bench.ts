@@ -13,7 +13,7 @@ import { ReferenceBackend } from '../ts/backend/reference.js';
 import type { OpArgs } from '../ts/backend/backend.js';
 import { loadAddon } from '../ts/native.js';
 import { Tensor } from '../ts/tensor/tensor.js';
-import { writeReport, type BenchPoint, type ComplexityResults, type MemoryDemo } from './complexity-report.js';
+import { writeReport, type BenchPoint, type ComplexityResults, type MemoryDemo, type PairedRatio } from './complexity-report.js';
 
 const { values: cli } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const quick = cli.quick === true;
@@ -143,6 +143,31 @@ async function measure(sweep: string, op: OpKind, n: number, d: number, threads:
   return p;
 }
 
+/**
+ * naive time / fused time measured side by side: calls alternate, and the median of the
+ * per-round ratios is kept, so load from other processes hits both sides alike.
+ */
+async function pairedRatio(n: number, d: number, threads: number): Promise<number> {
+  addon.setThreads(threads);
+  const fused = workload('attention', n, d);
+  const naive = workload('attentionNaive', n, d);
+  const once = async (w: Workload) => {
+    const t0 = performance.now();
+    await w.run();
+    return performance.now() - t0;
+  };
+  await once(fused);
+  const first = await once(naive);
+  const rounds = quick ? 3 : first > 800 ? 3 : first > 100 ? 5 : 15;
+  const ratios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const f = await once(fused);
+    ratios.push((await once(naive)) / f);
+  }
+  ratios.sort((a, b) => a - b);
+  return ratios[Math.floor(ratios.length / 2)]!;
+}
+
 const pow2 = (lo: number, hi: number) => {
   const r: number[] = [];
   for (let x = lo; x <= hi; x *= 2) r.push(x);
@@ -159,6 +184,7 @@ const LINEAR_PARALLEL_MAX_N = 4096;
 async function main(): Promise<void> {
   const started = performance.now();
   const points: BenchPoint[] = [];
+  const ratios: PairedRatio[] = [];
   const ops: OpKind[] = ['attention', 'attentionNaive', 'rnn', 'lstm', 'linearParallel', 'linearRecurrent'];
   for (const threads of threadCounts) {
     for (const n of plan.nSweep.ns)
@@ -166,6 +192,11 @@ async function main(): Promise<void> {
         if (op === 'linearParallel' && n > LINEAR_PARALLEL_MAX_N) continue;
         points.push(await measure('n', op, n, plan.nSweep.d, threads));
       }
+    for (const n of plan.nSweep.ns) {
+      const ratio = await pairedRatio(n, plan.nSweep.d, threads);
+      ratios.push({ n, d: plan.nSweep.d, threads, naiveOverFused: ratio });
+      console.log(`paired       naive/fused      n=${String(n).padStart(5)} d=${String(plan.nSweep.d).padStart(4)} t=${threads}  ${ratio.toFixed(2)}x`);
+    }
     for (const d of plan.dSweep.ds) for (const op of ops) points.push(await measure('d', op, plan.dSweep.n, d, threads));
     for (const c of plan.cross)
       for (const n of c.ns) for (const op of ['attention', 'rnn'] as const) points.push(await measure(`cross-d${c.d}`, op, n, c.d, threads));
@@ -201,6 +232,7 @@ async function main(): Promise<void> {
     machine: { isa: info.isa, cores, kernels: info.kernels, node: process.version },
     memoryNote: 'scratchBytes: the most workspace the native op held at once (its ScratchBuffer accounting, addon.peakScratchBytes), beyond inputs and output',
     points,
+    ratios,
     demo,
     seconds: (performance.now() - started) / 1000,
   };

@@ -79,10 +79,10 @@ void run_decode(const AttentionProblem& p, const OpEnv& env) {
   const size_t threads = static_cast<size_t>(env.pool->size());
   const size_t chunk = std::max(kDecodeMinKeys, (keys + 4 * threads - 1) / (4 * threads));
   const size_t chunks = std::max<size_t>(1, (keys + chunk - 1) / chunk);
-  ScratchBuffer part(chunks * rows * ps);  // part: (chunks, rows, D + 2)
+  ScratchBuffer part(chunks * rows * ps, false);  // part: (chunks, rows, D + 2), all written
   const size_t ws_floats = attention_decode_workspace_floats(rows, D);
   env.pool->parallel_for(chunks, 1, [&](size_t s, size_t e) {
-    ScratchBuffer ws(ws_floats);
+    ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
     for (size_t c = s; c < e; ++c)
       kk.decode_partial_f32(p, c * chunk, std::min(keys, (c + 1) * chunk), part.data() + c * rows * ps, ws.data());
   });
@@ -123,7 +123,7 @@ OpRun prepare_attention(Args& args) {
     const size_t blocks = (rows + kAttnRowTile - 1) / kAttnRowTile;
     const size_t ws_floats = attention_fused_workspace_floats(p.d);
     env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
-      ScratchBuffer ws(ws_floats);
+      ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
       for (size_t it = s; it < e; ++it) {
         const size_t g = it % p.hkv, b = it / p.hkv;
         const size_t r0 = b * kAttnRowTile;
@@ -149,7 +149,7 @@ OpRun prepare_attention_naive(Args& args) {
     }
     const AttentionKernels& kk = attention_kernels(env.isa);
     const auto softmax = elementwise_kernels(env.isa).softmax_row_f32;
-    ScratchBuffer scores(cells);  // (Hq, Tq, Tk)
+    ScratchBuffer scores(cells, false);  // S: (Hq, Tq, Tk), every cell written by the first pass
     float* S = scores.data();
     const size_t G = p.group(), D = p.d, rows = p.hq * p.tq;
     const size_t grain = std::max<size_t>(1, 4096 / (p.tk * D + 1));
