@@ -108,7 +108,7 @@ void run_decode(const AttentionProblem& p, const OpEnv& env) {
 }
 
 // attention: q: (Tq, Hq, D) f32, k, v: (Tk, Hkv, D) f32|f16, mask: (Tq, Tk) f32 -> out: (Tq, Hq, D).
-// Work items are (kv head, block of kAttnRowTile rows); each thread holds one O(D) workspace.
+// Work items are (kv head, block of up to kAttnRowTile rows); each thread holds one O(D) workspace.
 // Calls with few rows per kv head take the decode path instead.
 OpRun prepare_attention(Args& args) {
   const AttentionProblem p = read_attention(args);
@@ -120,14 +120,18 @@ OpRun prepare_attention(Args& args) {
     }
     const auto fused = attention_kernels(env.isa).fused_f32;
     const size_t rows = p.tq * p.group();
-    const size_t blocks = (rows + kAttnRowTile - 1) / kAttnRowTile;
+    // Wide heads get fewer rows per block, so the block's q and accumulator rows (2 x rows x D
+    // floats) stay within a typical 1 MiB L2 next to the K/V tiles.
+    const size_t dp = (p.d + kAttnDPad - 1) / kAttnDPad * kAttnDPad;
+    const size_t tile = std::max<size_t>(16, std::min(kAttnRowTile, size_t{16384} / dp));
+    const size_t blocks = (rows + tile - 1) / tile;
     const size_t ws_floats = attention_fused_workspace_floats(p.d);
     env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
       ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
       for (size_t it = s; it < e; ++it) {
         const size_t g = it % p.hkv, b = it / p.hkv;
-        const size_t r0 = b * kAttnRowTile;
-        fused(p, g, r0, std::min(rows, r0 + kAttnRowTile), ws.data());
+        const size_t r0 = b * tile;
+        fused(p, g, r0, std::min(rows, r0 + tile), ws.data());
       }
     });
   };
