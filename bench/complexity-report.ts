@@ -152,7 +152,8 @@ function timeVsSpec(r: ComplexityResults, sweep: 'n' | 'd', title: string): TopL
       x: { field: 'x', type: 'quantitative', scale: { type: 'log', base: 2 }, title: sweep === 'n' ? 'sequence length n' : 'width d' },
       y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'time per call (ms)' },
       color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 600 } },
-      strokeDash: { field: 'threads', type: 'nominal', title: null, sort: 'descending', legend: { orient: 'top', symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400 } },
+      // The subtitle says which dash is which: a dash legend would draw point symbols, not lines.
+      strokeDash: { field: 'threads', type: 'nominal', sort: 'descending', legend: null },
     },
   } as TopLevelSpec;
 }
