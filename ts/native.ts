@@ -45,6 +45,11 @@ export interface NativeAddon {
   packWeight(args: Record<string, unknown>): unknown;
   /** Maps a file read-only; returns a handle with size, read(offset, length) and dispose(). */
   mapFile(path: string): unknown;
+  /**
+   * The most scratch memory (bytes) ops held at once since the last reset, process-wide: the
+   * workspace an op allocates beyond its inputs and output. `reset` starts a new measurement.
+   */
+  peakScratchBytes(reset?: boolean): number;
 }
 
 /** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */

@@ -14,6 +14,7 @@
 #include "cpu/dispatch.h"
 #include "mapped_file.h"
 #include "op.h"
+#include "scratch.h"
 #include "threadpool.h"
 #include "weights.h"
 
@@ -169,6 +170,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("op", &Attnode::Op),
                              InstanceMethod("opAsync", &Attnode::OpAsync),
                              InstanceMethod("opsAsync", &Attnode::OpsAsync),
+                             InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
                          });
   }
 
@@ -388,6 +390,14 @@ class Attnode : public Napi::Addon<Attnode> {
           }
         },
         std::move(refs));
+  }
+
+  // peakScratchBytes(reset?: boolean): the most scratch memory ops held at once since the last
+  // reset (process-wide); with reset, starts a new measurement.
+  Napi::Value PeakScratchBytes(const Napi::CallbackInfo& info) {
+    const double peak = static_cast<double>(scratch_peak_bytes());
+    if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) scratch_reset_peak();
+    return Napi::Number::New(info.Env(), peak);
   }
 
   std::shared_ptr<ThreadPool> pool_;
