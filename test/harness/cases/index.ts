@@ -4,9 +4,10 @@ import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
 import { linearQuantCases } from './linear_quant.js';
+import { matmulCases } from './matmul.js';
 import { positionCases } from './position.js';
 import { quantCases } from './quant.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...linearQuantCases(), ...quantCases()];
+  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...matmulCases(), ...linearQuantCases(), ...quantCases()];
 }

@@ -3,4 +3,5 @@ import './elementwise.js';
 import './position.js';
 import './cast.js';
 import './linear.js';
+import './matmul.js';
 import './quant.js';
