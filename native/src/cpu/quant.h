@@ -46,7 +46,14 @@ struct QuantKernels {
   // The same with w: (N, K) bf16 bits.
   void (*gemm_bf16)(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
                     float* out, size_t ldo);
+  // Benchmarks' ceiling: iters rounds of kQuantPeakChains independent int8 dot-product
+  // instructions on registers only, each doing dot_macs multiply-adds. Returns a value that
+  // depends on every round so the loop cannot be dropped.
+  int32_t (*dot_peak_loop)(size_t iters);
+  size_t dot_macs;
 };
+
+constexpr size_t kQuantPeakChains = 12;
 
 const QuantKernels& quant_kernels(Isa isa);
 

@@ -154,6 +154,19 @@ void gemm_bf16_avx2(const uint16_t* w, size_t k, const float* x, size_t m, size_
 
 #undef ATTNODE_TILE_SWITCH
 
+// The AVX2 int8 step is maddubs + madd + add (3 instructions per 32 multiply-adds).
+int32_t dot_peak_loop_avx2(size_t iters) {
+  __m256i acc[kQuantPeakChains];
+  for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = _mm256_set1_epi32(static_cast<int>(c));
+  const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-1), ones = _mm256_set1_epi16(1);
+  for (size_t i = 0; i < iters; ++i)
+    for (size_t c = 0; c < kQuantPeakChains; ++c)
+      acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+  __m256i s = acc[0];
+  for (size_t c = 1; c < kQuantPeakChains; ++c) s = _mm256_add_epi32(s, acc[c]);
+  return hsum_i32(s);
+}
+
 }  // namespace
 
 const QuantKernels kQuantAvx2 = {
@@ -162,6 +175,8 @@ const QuantKernels kQuantAvx2 = {
     gemm_i8_avx2,
     gemm_f16_avx2,
     gemm_bf16_avx2,
+    dot_peak_loop_avx2,
+    32,
 };
 
 }  // namespace attnode

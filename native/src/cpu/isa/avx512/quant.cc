@@ -12,12 +12,19 @@ namespace {
 // (q + 128, the same bits as q ^ 0x80) and 128 * sum(w) is taken back out of each dot product.
 inline __m512i to_u8(__m512i q) { return _mm512_xor_si512(q, _mm512_set1_epi8(static_cast<char>(0x80))); }
 
+// Weights stream from DRAM once per call; the hardware prefetcher does not follow 4 rows read
+// side by side, so each load asks for the same position in the next tile's rows (4 rows on).
+template <class T>
+inline void prefetch_next_tile(const T* p, size_t ahead) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + ahead), _MM_HINT_T0);
+}
+
 inline __mmask64 byte_mask(size_t n) { return n >= 64 ? ~__mmask64{0} : ((__mmask64{1} << n) - 1); }
 
 // ---- per-row int8: one int32 dot product per (row, output) over all of K ----
 
 template <int MR, int NR>
-void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo) {
+void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo, bool pf) {
   __m512i acc[MR][NR];
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_si512();
@@ -25,7 +32,10 @@ void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, f
   for (size_t p = 0; p < K; p += 64) {
     const __mmask64 m = byte_mask(K - p);
     __m512i wv[NR];
-    for (int c = 0; c < NR; ++c) wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
+    for (int c = 0; c < NR; ++c) {
+      wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
+      if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
+    }
     for (int r = 0; r < MR; ++r) {
       // Masked-off bytes read as 0 and become 128 after the shift, but meet zero weights.
       const __m512i xv = to_u8(_mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p));
@@ -42,7 +52,7 @@ void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, f
 // ---- q8_0: per block of 32, an int32 dot product scaled by d_w * d_x into an f32 sum ----
 
 template <int MR, int NR>
-void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo) {
+void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo, bool pf) {
   const size_t K = w.k, nb = K / 32;
   __m512 acc[MR][NR];
   for (int r = 0; r < MR; ++r)
@@ -69,6 +79,7 @@ void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j
       __m512 wsp[NR];
       for (int c = 0; c < NR; ++c) {
         wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
+        if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
         negc[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), k128, wv[c]));
         wsp[c] = _mm512_permutexvar_ps(spread[pair], ws[c]);
       }
@@ -93,14 +104,17 @@ inline __m512 widen_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi
 
 template <__m512 (*Widen)(__m256i), int MR, int NR>
 void tile_half(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out,
-               size_t ldo) {
+               size_t ldo, bool pf) {
   __m512 acc[MR][NR];
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
   for (size_t p = 0; p < K; p += 16) {
     const __mmask16 m = K - p >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (K - p)) - 1u);
     __m512 wv[NR];
-    for (int c = 0; c < NR; ++c) wv[c] = Widen(_mm256_maskz_loadu_epi16(m, w + (j0 + c) * K + p));
+    for (int c = 0; c < NR; ++c) {
+      wv[c] = Widen(_mm256_maskz_loadu_epi16(m, w + (j0 + c) * K + p));
+      if (pf) prefetch_next_tile(w + (j0 + c) * K + p, 4 * K);
+    }
     for (int r = 0; r < MR; ++r) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x + (i0 + r) * ldx + p);
       for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
@@ -110,13 +124,15 @@ void tile_half(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i
     for (int c = 0; c < NR; ++c) out[(i0 + r) * ldo + j0 + c] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
-// Walks [n0, n1) x [0, m) in tiles of 4 weight rows (outer, so they stay in L1 while the
-// activation rows stream past) by 4 activation rows, calling the tile instance for the edges.
+// Walks [n0, n1) x [0, m) in blocks of 64 weight rows (kept in L2 while every activation row
+// passes), each in tiles of 4 activation rows (in L1) by 4 weight rows. Only the first pass over
+// a block prefetches: later passes find the weights in cache.
 template <class Tile>
 void walk_tiles(size_t m, size_t n0, size_t n1, const Tile& tile) {
-  for (size_t j = n0; j < n1; j += 4) {
-    const size_t nr = n1 - j < 4 ? n1 - j : 4;
-    for (size_t i = 0; i < m; i += 4) tile(m - i < 4 ? m - i : 4, nr, i, j);
+  for (size_t jb = n0; jb < n1; jb += 64) {
+    const size_t je = n1 - jb < 64 ? n1 : jb + 64;
+    for (size_t i = 0; i < m; i += 4)
+      for (size_t j = jb; j < je; j += 4) tile(m - i < 4 ? m - i : 4, je - j < 4 ? je - j : 4, i, j, i == 0);
   }
 }
 
@@ -141,41 +157,55 @@ void walk_tiles(size_t m, size_t n0, size_t n1, const Tile& tile) {
   }
 
 void gemm_i8_avx512(const I8Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
-  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) {
-    ATTNODE_TILE_SWITCH(tile_i8, w, x, i, j, out, ldo)
+  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j, bool pf) {
+    ATTNODE_TILE_SWITCH(tile_i8, w, x, i, j, out, ldo, pf)
   });
 }
 
 void gemm_q8_0_avx512(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
-  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) {
-    ATTNODE_TILE_SWITCH(tile_q8_0, w, x, i, j, out, ldo)
+  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j, bool pf) {
+    ATTNODE_TILE_SWITCH(tile_q8_0, w, x, i, j, out, ldo, pf)
   });
 }
 
 template <int MR, int NR>
-void tile_f16(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out, size_t ldo) {
-  tile_half<widen_f16, MR, NR>(w, K, x, ldx, i0, j0, out, ldo);
+void tile_f16(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out, size_t ldo,
+              bool pf) {
+  tile_half<widen_f16, MR, NR>(w, K, x, ldx, i0, j0, out, ldo, pf);
 }
 template <int MR, int NR>
-void tile_bf16(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out, size_t ldo) {
-  tile_half<widen_bf16, MR, NR>(w, K, x, ldx, i0, j0, out, ldo);
+void tile_bf16(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out, size_t ldo,
+               bool pf) {
+  tile_half<widen_bf16, MR, NR>(w, K, x, ldx, i0, j0, out, ldo, pf);
 }
 
 void gemm_f16_avx512(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
                      float* out, size_t ldo) {
-  walk_tiles(m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) {
-    ATTNODE_TILE_SWITCH(tile_f16, w, k, x, ldx, i, j, out, ldo)
+  walk_tiles(m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j, bool pf) {
+    ATTNODE_TILE_SWITCH(tile_f16, w, k, x, ldx, i, j, out, ldo, pf)
   });
 }
 
 void gemm_bf16_avx512(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
                       float* out, size_t ldo) {
-  walk_tiles(m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) {
-    ATTNODE_TILE_SWITCH(tile_bf16, w, k, x, ldx, i, j, out, ldo)
+  walk_tiles(m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j, bool pf) {
+    ATTNODE_TILE_SWITCH(tile_bf16, w, k, x, ldx, i, j, out, ldo, pf)
   });
 }
 
 #undef ATTNODE_TILE_SWITCH
+
+// 12 independent vpdpbusd chains: enough to cover the instruction's latency on Zen 4 and Intel.
+int32_t dot_peak_loop_avx512(size_t iters) {
+  __m512i acc[kQuantPeakChains];
+  for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = _mm512_set1_epi32(static_cast<int>(c));
+  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-1);
+  for (size_t i = 0; i < iters; ++i)
+    for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = _mm512_dpbusd_epi32(acc[c], a, b);
+  __m512i s = acc[0];
+  for (size_t c = 1; c < kQuantPeakChains; ++c) s = _mm512_add_epi32(s, acc[c]);
+  return _mm512_reduce_add_epi32(s);
+}
 
 }  // namespace
 
@@ -185,6 +215,8 @@ const QuantKernels kQuantAvx512 = {
     gemm_i8_avx512,
     gemm_f16_avx512,
     gemm_bf16_avx512,
+    dot_peak_loop_avx512,
+    64,
 };
 
 }  // namespace attnode

@@ -44,6 +44,18 @@ void gemm_half_scalar(const uint16_t* w, size_t k, const float* x, size_t m, siz
     }
 }
 
+int32_t dot_peak_loop_scalar(size_t iters) {
+  int32_t acc[kQuantPeakChains];
+  for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = static_cast<int32_t>(c);
+  volatile int8_t va = 3, vb = -1;  // volatile: keeps the multiply-adds from being folded away
+  const int32_t a = va, b = vb;
+  for (size_t i = 0; i < iters; ++i)
+    for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] += a * b;
+  int32_t s = 0;
+  for (size_t c = 0; c < kQuantPeakChains; ++c) s += acc[c];
+  return s;
+}
+
 }  // namespace
 
 const QuantKernels kQuantScalar = {
@@ -52,6 +64,8 @@ const QuantKernels kQuantScalar = {
     gemm_i8_scalar,
     gemm_half_scalar<f16_to_f32>,
     gemm_half_scalar<bf16_to_f32>,
+    dot_peak_loop_scalar,
+    1,
 };
 
 }  // namespace attnode
