@@ -15,21 +15,27 @@ namespace attnode {
 struct QuantizedRows {
   const int8_t* q;       // (M, K) s8
   const float* scales;   // (M, K / group) f32
+  const int32_t* sums;   // (M, K / group) sum of each group's quants
   size_t m, k, group;    // group: 32 for q8_0 weights, K for per-row int8 weights
 };
 
+// Packed int8 weights hold q + 128 as unsigned bytes: vpdpbusd multiplies unsigned by signed
+// bytes, so the weights take the unsigned side and the activations keep their sign. The dot
+// product is then sum((q + 128) * x) - 128 * sum(x), and sum(x) is per activation group,
+// computed once per call instead of once per weight row.
+constexpr uint8_t kWeightOffset = 128;
+
 // q8_0 weights split into quants and scales so each row's quants are contiguous.
 struct Q8_0Weights {
-  const int8_t* q;     // (N, K) s8
+  const uint8_t* q;    // (N, K) q + 128
   const uint16_t* d;   // (N, K / 32) f16
   size_t n, k;
 };
 
 // Per-output-channel int8 weights.
 struct I8Weights {
-  const int8_t* q;       // (N, K) s8
+  const uint8_t* q;      // (N, K) q + 128
   const float* scales;   // (N) f32
-  const int32_t* sums;   // (N) sum of each row's quants (for the unsigned-activation trick)
   size_t n, k;
 };
 

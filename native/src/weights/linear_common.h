@@ -35,6 +35,7 @@ void linear_over_n(size_t m, size_t n, float* out, size_t ldo, const float* bias
 struct ActivationScratch {
   std::vector<int8_t> q;
   std::vector<float> scales;
+  std::vector<int32_t> sums;
 };
 
 // Quantizes x (M, K) in groups of `group` (a divisor of K, or 0 for K == 0) into thread-local
@@ -44,13 +45,20 @@ inline QuantizedRows quantize_rows(const float* x, size_t m, size_t ldx, size_t 
   const size_t groups = group ? k / group : 0;
   scratch.q.resize(m * k);
   scratch.scales.assign(m * std::max<size_t>(groups, 1), 0.0f);
+  scratch.sums.assign(m * std::max<size_t>(groups, 1), 0);
   int8_t* q = scratch.q.data();
   float* sc = scratch.scales.data();
+  int32_t* su = scratch.sums.data();
   if (groups > 0)
     env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
-      quantize_activations(x + s * ldx, e - s, ldx, k, group, q + s * k, sc + s * groups);
+      quantize_activations(x + s * ldx, e - s, ldx, k, group, q + s * k, sc + s * groups, su + s * groups);
     });
-  return QuantizedRows{q, sc, m, k, group};
+  return QuantizedRows{q, sc, su, m, k, group};
+}
+
+// Packed int8 weights: q + 128 as unsigned bytes (see kWeightOffset).   q: (n) s8 -> dst: (n) u8
+inline void offset_weights(const int8_t* q, size_t n, uint8_t* dst) {
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(static_cast<int32_t>(q[i]) + kWeightOffset);
 }
 
 }  // namespace attnode

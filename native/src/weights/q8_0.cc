@@ -19,7 +19,7 @@ class Q8_0Weight : public PackedWeight {
       for (size_t b = 0; b < nb; ++b) {
         const uint8_t* blk = blocks + (j * nb + b) * kQ8BlockBytes;
         d_[j * nb + b] = static_cast<uint16_t>(blk[0] | (blk[1] << 8));
-        std::memcpy(q_.data() + j * K + b * kQ8BlockSize, blk + 2, kQ8BlockSize);
+        offset_weights(reinterpret_cast<const int8_t*>(blk + 2), kQ8BlockSize, q_.data() + j * K + b * kQ8BlockSize);
       }
   }
 
@@ -37,7 +37,7 @@ class Q8_0Weight : public PackedWeight {
   }
 
  private:
-  std::vector<int8_t> q_;    // (N, K) s8
+  std::vector<uint8_t> q_;   // (N, K) q + 128
   std::vector<uint16_t> d_;  // (N, K / 32) f16
 };
 

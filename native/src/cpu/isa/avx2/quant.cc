@@ -9,8 +9,10 @@
 namespace attnode {
 namespace {
 
-// Eight int32 partial sums of a[i] * b[i] over 32 bytes.  |a| may reach 128, |b| at most 127.
-inline __m256i dot32(__m256i w, __m256i x) {
+// Eight int32 partial sums of w[i] * x[i] over 32 bytes, w given as q + 128 (kWeightOffset).
+// |q| may reach 128 and |x| at most 127, so the 16-bit pair sums cannot saturate.
+inline __m256i dot32(__m256i w_offset, __m256i x) {
+  const __m256i w = _mm256_xor_si256(w_offset, _mm256_set1_epi8(static_cast<char>(0x80)));
   const __m256i p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
   return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
@@ -46,9 +48,9 @@ void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, f
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) {
       int32_t s = hsum_i32(acc[r][c]);
-      const int8_t* wr = w.q + (j0 + c) * K;
+      const uint8_t* wr = w.q + (j0 + c) * K;
       const int8_t* xr = x.q + (i0 + r) * K;
-      for (size_t p = K32; p < K; ++p) s += static_cast<int32_t>(wr[p]) * xr[p];
+      for (size_t p = K32; p < K; ++p) s += (static_cast<int32_t>(wr[p]) - kWeightOffset) * xr[p];
       out[(i0 + r) * ldo + j0 + c] = static_cast<float>(s) * (w.scales[j0 + c] * x.scales[i0 + r]);
     }
 }

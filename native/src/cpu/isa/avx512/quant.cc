@@ -8,10 +8,6 @@
 namespace attnode {
 namespace {
 
-// vpdpbusd multiplies unsigned by signed bytes, so activations are stored shifted to u8
-// (q + 128, the same bits as q ^ 0x80) and 128 * sum(w) is taken back out of each dot product.
-inline __m512i to_u8(__m512i q) { return _mm512_xor_si512(q, _mm512_set1_epi8(static_cast<char>(0x80))); }
-
 // Weights stream from DRAM once per call; the hardware prefetcher does not follow 4 rows read
 // side by side, so each load asks for the same position in the next tile's rows (4 rows on).
 template <class T>
@@ -22,6 +18,8 @@ inline void prefetch_next_tile(const T* p, size_t ahead) {
 inline __mmask64 byte_mask(size_t n) { return n >= 64 ? ~__mmask64{0} : ((__mmask64{1} << n) - 1); }
 
 // ---- per-row int8: one int32 dot product per (row, output) over all of K ----
+// Weights hold q + 128 (quant.h), so vpdpbusd(w, x) sums (q + 128) * x and 128 * sum(x) comes off
+// at the end. Masked-off tail bytes load as zero on both sides and add nothing.
 
 template <int MR, int NR>
 void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo, bool pf) {
@@ -37,19 +35,21 @@ void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, f
       if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
     }
     for (int r = 0; r < MR; ++r) {
-      // Masked-off bytes read as 0 and become 128 after the shift, but meet zero weights.
-      const __m512i xv = to_u8(_mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p));
-      for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], xv, wv[c]);
+      const __m512i xv = _mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p);
+      for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], wv[c], xv);
     }
   }
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) {
-      const int64_t s = static_cast<int64_t>(_mm512_reduce_add_epi32(acc[r][c])) - 128 * int64_t{w.sums[j0 + c]};
+      const int64_t s = static_cast<int64_t>(_mm512_reduce_add_epi32(acc[r][c])) - 128 * int64_t{x.sums[i0 + r]};
       out[(i0 + r) * ldo + j0 + c] = static_cast<float>(s) * (w.scales[j0 + c] * x.scales[i0 + r]);
     }
 }
 
 // ---- q8_0: per block of 32, an int32 dot product scaled by d_w * d_x into an f32 sum ----
+// One 64-byte step covers two blocks: lanes 0-7 sum block 2p, lanes 8-15 block 2p+1. Each
+// accumulation starts from -128 * sum(x of the block) placed in lanes 0 and 8, so the lane
+// groups add up to the exact signed block dot products before they are scaled.
 
 template <int MR, int NR>
 void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo, bool pf) {
@@ -57,37 +57,47 @@ void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j
   __m512 acc[MR][NR];
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
-  const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
-  // Lanes 0-7 hold block 2p's dot product and lanes 8-15 block 2p+1's; these spread 8 scales so.
+  // Spreads 8 per-block scales so that pair p's two blocks cover lanes 0-7 and 8-15.
   const __m512i spread[4] = {
       _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
       _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2),
       _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
       _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6)};
+  // Moves element 2p to lane 0 and 2p+1 to lane 8, zeros elsewhere.
+  const __m512i corr_idx[4] = {
+      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2),
+      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 4),
+      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 6)};
+  const __mmask16 lanes_0_8 = 0x0101;
   for (size_t b0 = 0; b0 < nb; b0 += 8) {
     const size_t nblk = nb - b0 < 8 ? nb - b0 : 8;
     const __mmask8 sm = static_cast<__mmask8>((1u << nblk) - 1u);
     __m512 ws[NR], xs[MR];
+    __m512i xc[MR];  // -128 * sum(x) per block, 8 blocks
     for (int c = 0; c < NR; ++c)
       ws[c] = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_maskz_loadu_epi16(sm, w.d + (j0 + c) * nb + b0)));
-    for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < MR; ++r) {
       xs[r] = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(sm, x.scales + (i0 + r) * nb + b0));
+      xc[r] = _mm512_castsi256_si512(_mm256_mullo_epi32(
+          _mm256_maskz_loadu_epi32(sm, x.sums + (i0 + r) * nb + b0), _mm256_set1_epi32(-128)));
+    }
     for (size_t pair = 0; 2 * pair < nblk; ++pair) {
       const size_t p = (b0 + 2 * pair) * 32;
       const __mmask64 m = byte_mask(K - p);
-      __m512i wv[NR], negc[NR];
+      __m512i wv[NR];
       __m512 wsp[NR];
       for (int c = 0; c < NR; ++c) {
         wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
         if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
-        negc[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), k128, wv[c]));
         wsp[c] = _mm512_permutexvar_ps(spread[pair], ws[c]);
       }
       for (int r = 0; r < MR; ++r) {
-        const __m512i xv = to_u8(_mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p));
+        const __m512i xv = _mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p);
         const __m512 xsp = _mm512_permutexvar_ps(spread[pair], xs[r]);
+        const __m512i start = _mm512_maskz_permutexvar_epi32(lanes_0_8, corr_idx[pair], xc[r]);
         for (int c = 0; c < NR; ++c) {
-          const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(negc[c], xv, wv[c]));
+          const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, wv[c], xv));
           acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(wsp[c], xsp), acc[r][c]);
         }
       }

@@ -6,9 +6,10 @@
 namespace attnode {
 namespace {
 
-int32_t dot_s8(const int8_t* a, const int8_t* b, size_t n) {
+// Offset weights (q + 128) against signed activations, offset taken back out per element.
+int32_t dot_w8(const uint8_t* w, const int8_t* x, size_t n) {
   int32_t s = 0;
-  for (size_t i = 0; i < n; ++i) s += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  for (size_t i = 0; i < n; ++i) s += (static_cast<int32_t>(w[i]) - kWeightOffset) * static_cast<int32_t>(x[i]);
   return s;
 }
 
@@ -18,7 +19,7 @@ void gemm_q8_0_scalar(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, s
     for (size_t j = n0; j < n1; ++j) {
       float acc = 0.0f;
       for (size_t b = 0; b < nb; ++b) {
-        const int32_t s = dot_s8(w.q + j * w.k + b * 32, x.q + i * x.k + b * 32, 32);
+        const int32_t s = dot_w8(w.q + j * w.k + b * 32, x.q + i * x.k + b * 32, 32);
         acc += static_cast<float>(s) * (f16_to_f32(w.d[j * nb + b]) * x.scales[i * nb + b]);
       }
       out[i * ldo + j] = acc;
@@ -28,7 +29,7 @@ void gemm_q8_0_scalar(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, s
 void gemm_i8_scalar(const I8Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
   for (size_t i = 0; i < x.m; ++i)
     for (size_t j = n0; j < n1; ++j) {
-      const int32_t s = dot_s8(w.q + j * w.k, x.q + i * x.k, w.k);
+      const int32_t s = dot_w8(w.q + j * w.k, x.q + i * x.k, w.k);
       out[i * ldo + j] = static_cast<float>(s) * (w.scales[j] * x.scales[i]);
     }
 }
