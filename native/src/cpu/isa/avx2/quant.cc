@@ -4,6 +4,9 @@
 #include <immintrin.h>
 
 #include "../../quant.h"
+
+// Every loop over tile rows and columns carries `#pragma GCC unroll 4`: fully unrolled, the
+// accumulator arrays become registers; GCC otherwise keeps them on the stack.
 #include "../../../half.h"
 
 namespace attnode {
@@ -35,17 +38,24 @@ template <int MR, int NR>
 void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo) {
   const size_t K = w.k, K32 = K & ~size_t{31};
   __m256i acc[MR][NR];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_setzero_si256();
   for (size_t p = 0; p < K32; p += 32) {
     __m256i wv[NR];
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) wv[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.q + (j0 + c) * K + p));
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (i0 + r) * K + p));
+#pragma GCC unroll 4
       for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], dot32(wv[c], xv));
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       int32_t s = hsum_i32(acc[r][c]);
       const uint8_t* wr = w.q + (j0 + c) * K;
@@ -59,23 +69,30 @@ template <int MR, int NR>
 void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo) {
   const size_t K = w.k, nb = K / 32;
   __m256 acc[MR][NR];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
     __m256i wv[NR];
     float ws[NR];
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       wv[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.q + (j0 + c) * K + b * 32));
       ws[c] = _cvtsh_ss(w.d[(j0 + c) * nb + b]);
     }
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (i0 + r) * K + b * 32));
       const float xs = x.scales[(i0 + r) * nb + b];
+#pragma GCC unroll 4
       for (int c = 0; c < NR; ++c)
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32(wv[c], xv)), _mm256_set1_ps(ws[c] * xs), acc[r][c]);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) out[(i0 + r) * ldo + j0 + c] = hsum_ps(acc[r][c]);
 }
 
@@ -89,17 +106,24 @@ void tile_half(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i
                size_t ldo) {
   const size_t K8 = K & ~size_t{7};
   __m256 acc[MR][NR];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_setzero_ps();
   for (size_t p = 0; p < K8; p += 8) {
     __m256 wv[NR];
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) wv[c] = Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + (j0 + c) * K + p)));
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       const __m256 xv = _mm256_loadu_ps(x + (i0 + r) * ldx + p);
+#pragma GCC unroll 4
       for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       float s = hsum_ps(acc[r][c]);
       for (size_t p = K8; p < K; ++p) s += Scalar(w[(j0 + c) * K + p]) * x[(i0 + r) * ldx + p];

@@ -5,6 +5,9 @@
 
 #include "../../quant.h"
 
+// Every loop over tile rows and columns carries `#pragma GCC unroll 4`: fully unrolled, the
+// accumulator arrays become registers; GCC otherwise keeps them on the stack.
+
 namespace attnode {
 namespace {
 
@@ -24,22 +27,29 @@ inline __mmask64 byte_mask(size_t n) { return n >= 64 ? ~__mmask64{0} : ((__mmas
 template <int MR, int NR>
 void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo, bool pf) {
   __m512i acc[MR][NR];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_si512();
   const size_t K = w.k;
   for (size_t p = 0; p < K; p += 64) {
     const __mmask64 m = byte_mask(K - p);
     __m512i wv[NR];
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
       if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
     }
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       const __m512i xv = _mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p);
+#pragma GCC unroll 4
       for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], wv[c], xv);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       const int64_t s = static_cast<int64_t>(_mm512_reduce_add_epi32(acc[r][c])) - 128 * int64_t{x.sums[i0 + r]};
       out[(i0 + r) * ldo + j0 + c] = static_cast<float>(s) * (w.scales[j0 + c] * x.scales[i0 + r]);
@@ -55,7 +65,9 @@ template <int MR, int NR>
 void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo, bool pf) {
   const size_t K = w.k, nb = K / 32;
   __m512 acc[MR][NR];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
   // Spreads 8 per-block scales so that pair p's two blocks cover lanes 0-7 and 8-15.
   const __m512i spread[4] = {
@@ -75,8 +87,10 @@ void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j
     const __mmask8 sm = static_cast<__mmask8>((1u << nblk) - 1u);
     __m512 ws[NR], xs[MR];
     __m512i xc[MR];  // -128 * sum(x) per block, 8 blocks
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c)
       ws[c] = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_maskz_loadu_epi16(sm, w.d + (j0 + c) * nb + b0)));
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       xs[r] = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(sm, x.scales + (i0 + r) * nb + b0));
       xc[r] = _mm512_castsi256_si512(_mm256_mullo_epi32(
@@ -87,15 +101,18 @@ void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j
       const __mmask64 m = byte_mask(K - p);
       __m512i wv[NR];
       __m512 wsp[NR];
+#pragma GCC unroll 4
       for (int c = 0; c < NR; ++c) {
         wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
         if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
         wsp[c] = _mm512_permutexvar_ps(spread[pair], ws[c]);
       }
+#pragma GCC unroll 4
       for (int r = 0; r < MR; ++r) {
         const __m512i xv = _mm512_maskz_loadu_epi8(m, x.q + (i0 + r) * K + p);
         const __m512 xsp = _mm512_permutexvar_ps(spread[pair], xs[r]);
         const __m512i start = _mm512_maskz_permutexvar_epi32(lanes_0_8, corr_idx[pair], xc[r]);
+#pragma GCC unroll 4
         for (int c = 0; c < NR; ++c) {
           const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, wv[c], xv));
           acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(wsp[c], xsp), acc[r][c]);
@@ -103,7 +120,9 @@ void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j
       }
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) out[(i0 + r) * ldo + j0 + c] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
@@ -116,21 +135,28 @@ template <__m512 (*Widen)(__m256i), int MR, int NR>
 void tile_half(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out,
                size_t ldo, bool pf) {
   __m512 acc[MR][NR];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
   for (size_t p = 0; p < K; p += 16) {
     const __mmask16 m = K - p >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (K - p)) - 1u);
     __m512 wv[NR];
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       wv[c] = Widen(_mm256_maskz_loadu_epi16(m, w + (j0 + c) * K + p));
       if (pf) prefetch_next_tile(w + (j0 + c) * K + p, 4 * K);
     }
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       const __m512 xv = _mm512_maskz_loadu_ps(m, x + (i0 + r) * ldx + p);
+#pragma GCC unroll 4
       for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) out[(i0 + r) * ldo + j0 + c] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
