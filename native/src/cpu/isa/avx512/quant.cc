@@ -12,7 +12,8 @@ namespace attnode {
 namespace {
 
 // Weights stream from DRAM once per call; the hardware prefetcher does not follow 4 rows read
-// side by side, so each load asks for the same position in the next tile's rows (4 rows on).
+// side by side, so each load asks for the same position kPrefetchRows rows on (two tiles ahead).
+constexpr size_t kPrefetchRows = 8;
 template <class T>
 inline void prefetch_next_tile(const T* p, size_t ahead) {
   _mm_prefetch(reinterpret_cast<const char*>(p + ahead), _MM_HINT_T0);
@@ -38,7 +39,7 @@ void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, f
 #pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
-      if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
+      if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, kPrefetchRows * K);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
@@ -104,7 +105,7 @@ void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j
 #pragma GCC unroll 4
       for (int c = 0; c < NR; ++c) {
         wv[c] = _mm512_maskz_loadu_epi8(m, w.q + (j0 + c) * K + p);
-        if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, 4 * K);
+        if (pf) prefetch_next_tile(w.q + (j0 + c) * K + p, kPrefetchRows * K);
         wsp[c] = _mm512_permutexvar_ps(spread[pair], ws[c]);
       }
 #pragma GCC unroll 4
@@ -145,7 +146,7 @@ void tile_half(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i
 #pragma GCC unroll 4
     for (int c = 0; c < NR; ++c) {
       wv[c] = Widen(_mm256_maskz_loadu_epi16(m, w + (j0 + c) * K + p));
-      if (pf) prefetch_next_tile(w + (j0 + c) * K + p, 4 * K);
+      if (pf) prefetch_next_tile(w + (j0 + c) * K + p, kPrefetchRows * K);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
