@@ -13,10 +13,9 @@ class I8Weight : public PackedWeight {
  public:
   I8Weight(int64_t n, int64_t k, const int8_t* q, const float* scales)
       : PackedWeight(DType::i8, n, k),
-        q_(static_cast<size_t>(n) * static_cast<size_t>(k)),
-        scales_(scales, scales + n) {
-    offset_weights(q, q_.size(), q_.data());
-  }
+        kp_(round_up(static_cast<size_t>(k), kPanelChunkBytes)),
+        q_(pack_panels<uint8_t>(q, static_cast<size_t>(n), static_cast<size_t>(k), kp_, kWeightOffset, offset_weight)),
+        scales_(scales, scales + n) {}
 
   size_t bytes() const override { return q_.size() + scales_.size() * sizeof(float); }
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
@@ -25,14 +24,15 @@ class I8Weight : public PackedWeight {
               const OpEnv& env) const override {
     const size_t K = static_cast<size_t>(k());
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, K, env);
-    const I8Weights w{q_.data(), scales_.data(), static_cast<size_t>(n()), K};
+    const I8Weights w{q_.data(), scales_.data(), static_cast<size_t>(n()), K, kp_};
     const auto gemm = quant_kernels(env.isa).gemm_i8;
     linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
                   [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
   }
 
  private:
-  std::vector<uint8_t> q_;      // (N, K) q + 128
+  size_t kp_;                   // K rounded up to 64
+  std::vector<uint8_t> q_;      // panels of (N, kp) q + 128 (quant.h)
   std::vector<float> scales_;   // (N) f32
 };
 
