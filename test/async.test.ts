@@ -59,4 +59,22 @@ describe('async native ops', () => {
     );
     expect(results).toEqual(Array.from({ length: 32 }, (_, i) => 2 * i));
   });
+
+  it('rejects the Promise, without crashing, when shared inputs turn invalid before the kernel runs', async () => {
+    // Jobs run in order on the addon's dispatch thread: a long op first keeps the embedding
+    // queued while its ids are changed to an out-of-range value behind the validator's back.
+    const n = 1 << 23;
+    const big = { dtype: 'f32', shape: [n], data: new Float32Array(n) };
+    const first = addon.opAsync('gelu', { x: big, out: big });
+    const ids = new Int32Array([0, 1]);
+    const lookup = addon.opAsync('embedding', {
+      table: { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) },
+      ids: { dtype: 'i32', shape: [2], data: ids },
+      out: { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) },
+    });
+    ids[1] = 1_000_000;
+    await first;
+    await expect(lookup).rejects.toThrow(/^embedding: .*check failed/);
+  });
 });
+
