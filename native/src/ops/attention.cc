@@ -123,7 +123,7 @@ OpRun prepare_attention(Args& args) {
     // Wide heads get fewer rows per block, so the block's q and accumulator rows (2 x rows x D
     // floats) stay within a typical 1 MiB L2 next to the K/V tiles.
     const size_t dp = (p.d + kAttnDPad - 1) / kAttnDPad * kAttnDPad;
-    const size_t tile = std::max<size_t>(16, std::min(kAttnRowTile, size_t{16384} / dp));
+    const size_t tile = std::max<size_t>(16, std::min(kAttnRowTile, size_t{32768} / dp));
     const size_t blocks = (rows + tile - 1) / tile;
     const size_t ws_floats = attention_fused_workspace_floats(p.d);
     env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
