@@ -213,3 +213,17 @@ describe('kernel selection', () => {
     }
   });
 });
+
+describe('concurrent linear calls with quantized weights', () => {
+  it('give the same results as one at a time (activation scratch is per calling thread)', async () => {
+    const b = new NativeBackend();
+    const [m, k, n] = [5, 96, 40];
+    const w = b.packWeight(Tensor.fromValues(normals(n * k, 19, 0.1), [n, k], 'q8_0'));
+    const xs = Array.from({ length: 8 }, (_, i) => Tensor.fromValues(normals(m * (i + 1) * k, 20 + i), [m * (i + 1), k]));
+    const alone: Tensor[] = [];
+    for (const x of xs) alone.push(await b.run('linear', { x, weight: w }));
+    const together = await Promise.all(xs.map((x) => b.run('linear', { x, weight: w })));
+    together.forEach((t, i) => expectSameBits(t, alone[i]!.data));
+    w.dispose();
+  });
+});
