@@ -2,7 +2,8 @@
 // for prompts of 1, 7 and 33 tokens, greedy continuations of 16 tokens, KV-cache decoding equal
 // to full recomputation, and the same checkpoints as GGUF f32 / q8_0 and sharded safetensors.
 
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
@@ -102,5 +103,18 @@ describe('model errors', () => {
     await expect(loadModel(join(FIX, 'nope'))).rejects.toThrow(/does not exist/);
     await expect(loadModel(join(FIX, 'goldens.json'))).rejects.toThrow(/neither a checkpoint directory nor a \.gguf file/);
     await expect(loadModel(join(FIX, 'llama-tiny'), { dtype: 'f64' as never })).rejects.toThrow(/'dtype' must be one of/);
+  });
+  it('names the tensor when a config and its checkpoint disagree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attnode-model-'));
+    try {
+      const cfg = JSON.parse(readFileSync(join(FIX, 'gpt2-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32 }));
+      copyFileSync(join(FIX, 'gpt2-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
+      await expect(loadModel(dir)).rejects.toThrow(/'wte.weight' has shape \[256, 64\], expected \[256, 32\]/);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'bert', architectures: [] }));
+      await expect(loadModel(dir)).rejects.toThrow(/model_type 'bert'.*supported: gpt2, llama/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
