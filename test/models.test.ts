@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
-import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
+import { TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
 interface GoldenPrompt { prompt: number[]; logits: number[]; greedy: number[] }
@@ -90,6 +90,16 @@ describe.each(CASES)('$name', (c) => {
     }
     expect(cache.length).toBe(seq.length);
   });
+});
+
+describe('weights converted at load (dtype option)', () => {
+  for (const dir of ['gpt2-tiny', 'llama-tiny'])
+    for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
+      it(`${dir} with ${dtype} linear weights stays within its budget of the f32 goldens`, async () => {
+        const m = await loadModel(join(FIX, dir), { dtype });
+        for (const p of GOLDENS.models[dir]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(tol);
+        m.dispose();
+      });
 });
 
 describe('model errors', () => {
