@@ -4,6 +4,7 @@
 // plots (see complexity-report.ts). Usage: npx tsx bench/complexity.bench.ts [--quick]
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -184,6 +185,7 @@ const LINEAR_PARALLEL_MAX_N = 4096;
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadStart = loadavg()[0]!;
   const points: BenchPoint[] = [];
   const ratios: PairedRatio[] = [];
   const ops: OpKind[] = ['attention', 'attentionNaive', 'rnn', 'lstm', 'linearParallel', 'linearRecurrent'];
@@ -230,7 +232,7 @@ async function main(): Promise<void> {
     version: 1,
     date: new Date().toISOString(),
     quick,
-    machine: { isa: info.isa, cores, kernels: info.kernels, node: process.version },
+    machine: { isa: info.isa, cores, kernels: info.kernels, node: process.version, loadAverage: [loadStart, loadavg()[0]!] },
     memoryNote: 'scratchBytes: the most workspace the native op held at once (its ScratchBuffer accounting, addon.peakScratchBytes), beyond inputs and output',
     points,
     ratios,

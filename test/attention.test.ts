@@ -141,6 +141,8 @@ describe('attention argument errors', () => {
     ['scale NaN', { scale: NaN }, /'scale'/, 'range'],
     ['qOffset fraction', { qOffset: 1.5 }, /'qOffset'/, 'range'],
     ['causal not boolean', { causal: 1 }, /'causal'/, 'type'],
+    ['k rank differs from q', { k: rand([1, 5, 2, 8], 1), v: rand([1, 5, 2, 8], 2) }, /'k'/, 'range'],
+    ['batch mask without a batch', { mask: rand([1, 3, 5], 1) }, /'mask'/, 'range'],
   ];
   it.each(bad)('%s: the TypeScript spec and the addon both name the argument', (_label, change, re, kind) => {
     const Err = kind === 'type' ? TypeError : RangeError;

@@ -111,14 +111,14 @@ describe('GGUF', () => {
   it('reads every metadata value type, arrays included', () => {
     const p = file('kv.gguf', ggufBytes({
       u8: [0, 200], i8: [1, -5], u16: [2, 60000], i16: [3, -300], u32: [4, 4000000000], i32: [5, -7],
-      f32: [6, 0.5], bool: [7, 1], str: [8, 'héllo'], arr: [9, [8, ['a', 'b']]], nested: [9, [9, [[5, [1, 2]], [5, [3]]]]],
+      f32: [6, 0.5], bool: [7, 1], str: [8, 'héllo'], arr: [9, [8, ['a', 'b']]], nested: [9, [9, [[5, [1, 2]], [5, [3]]]]], f32s: [9, [6, [0.5, -2]]], bools: [9, [7, [1, 0]]], u64s: [9, [10, [2n ** 63n]]],
       u64: [10, 2n ** 60n], i64: [11, -3], f64: [12, 0.1], 'general.alignment': [4, 64],
     }, { t: { shape: [2, 3], type: 0, bytes: f32Bytes([1, 2, 3, 4, 5, 6]) } }, 3, 64));
     const g = new GGUFFile(p);
     expect(g.version).toBe(3);
     expect(g.alignment).toBe(64);
     expect(g.dataOffset % 64).toBe(0);
-    const want: Record<string, unknown> = { u8: 200, i8: -5, u16: 60000, i16: -300, u32: 4000000000, i32: -7, f32: 0.5, bool: true, str: 'héllo', arr: ['a', 'b'], nested: [[1, 2], [3]], u64: 2n ** 60n, i64: -3, f64: 0.1 };
+    const want: Record<string, unknown> = { u8: 200, i8: -5, u16: 60000, i16: -300, u32: 4000000000, i32: -7, f32: 0.5, bool: true, str: 'héllo', arr: ['a', 'b'], nested: [new Int32Array([1, 2]), new Int32Array([3])], f32s: new Float32Array([0.5, -2]), bools: new Uint8Array([1, 0]), u64s: new BigUint64Array([2n ** 63n]), u64: 2n ** 60n, i64: -3, f64: 0.1 };
     for (const [k, v] of Object.entries(want)) expect(g.get(k)).toEqual(v);
     expect([...g.tensor('t').load().data]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(g.tensor('t').shape).toEqual([2, 3]);

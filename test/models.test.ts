@@ -2,11 +2,12 @@
 // for prompts of 1, 7 and 33 tokens, greedy continuations of 16 tokens, KV-cache decoding equal
 // to full recomputation, and the same checkpoints as GGUF f32 / q8_0 and sharded safetensors.
 
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
-import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
+import { TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
 interface GoldenPrompt { prompt: number[]; logits: number[]; greedy: number[] }
@@ -91,6 +92,16 @@ describe.each(CASES)('$name', (c) => {
   });
 });
 
+describe('weights converted at load (dtype option)', () => {
+  for (const dir of ['gpt2-tiny', 'llama-tiny'])
+    for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
+      it(`${dir} with ${dtype} linear weights stays within its budget of the f32 goldens`, async () => {
+        const m = await loadModel(join(FIX, dir), { dtype });
+        for (const p of GOLDENS.models[dir]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(tol);
+        m.dispose();
+      });
+});
+
 describe('model errors', () => {
   it('names bad arguments', async () => {
     const m = await loadModel(join(FIX, 'llama-tiny'), { maxTokens: 40 });
@@ -102,5 +113,18 @@ describe('model errors', () => {
     await expect(loadModel(join(FIX, 'nope'))).rejects.toThrow(/does not exist/);
     await expect(loadModel(join(FIX, 'goldens.json'))).rejects.toThrow(/neither a checkpoint directory nor a \.gguf file/);
     await expect(loadModel(join(FIX, 'llama-tiny'), { dtype: 'f64' as never })).rejects.toThrow(/'dtype' must be one of/);
+  });
+  it('names the tensor when a config and its checkpoint disagree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attnode-model-'));
+    try {
+      const cfg = JSON.parse(readFileSync(join(FIX, 'gpt2-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32 }));
+      copyFileSync(join(FIX, 'gpt2-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
+      await expect(loadModel(dir)).rejects.toThrow(/'wte.weight' has shape \[256, 64\], expected \[256, 32\]/);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'bert', architectures: [] }));
+      await expect(loadModel(dir)).rejects.toThrow(/model_type 'bert'.*supported: gpt2, llama/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

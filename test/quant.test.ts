@@ -3,7 +3,7 @@
 // against an emulation of their activation quantization (so the harness budgets are not hiding bugs).
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
-import { NativeBackend } from '../ts/backend/native.js';
+import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
 import { loadAddon } from '../ts/native.js';
 import { dequantizeQ8_0, quantizeQ8_0 } from '../ts/tensor/q8.js';
 import { dequantizeI8, quantizeI8, quantizeI8WithScales, rowScalesI8 } from '../ts/tensor/i8.js';
@@ -184,5 +184,46 @@ describe('int8 kernels against an exact emulation of on-the-fly activation quant
       w.dispose();
     }
     for (const o of outs) expectSameBits(o, outs[outs.length - 1]!);
+  });
+});
+
+describe('kernel selection', () => {
+  const expected: Record<string, string> = { avx512: 'avx512_vnni', avx2: 'avx2_maddubs', neon: 'scalar', scalar: 'scalar' };
+  it.each(isas.map((isa) => [isa] as const))('cpuInfo and every quantized weight report the %s variant', async (isa) => {
+    const addon = loadAddon();
+    const before = addon.cpuInfo().isa;
+    addon.setIsa(isa);
+    try {
+      expect(addon.cpuInfo().kernels.quant).toBe(expected[isa]);
+      const b = new NativeBackend({ isa });
+      const v = normals(8 * 64, 18);
+      const { q, scales } = quantizeI8(v, 8, 64);
+      const weights = [
+        b.packWeight(Tensor.fromValues(v, [8, 64], 'f16')),
+        b.packWeight(Tensor.fromValues(v, [8, 64], 'bf16')),
+        b.packWeight(Tensor.fromValues(v, [8, 64], 'q8_0')),
+        b.packWeight(Tensor.fromArray('i8', [8, 64], q), { scales: Tensor.fromArray('f32', [8], scales) }),
+      ];
+      for (const w of weights) {
+        expect((w as NativeWeight).variant).toBe(expected[isa]);
+        w.dispose();
+      }
+    } finally {
+      addon.setIsa(before);
+    }
+  });
+});
+
+describe('concurrent linear calls with quantized weights', () => {
+  it('give the same results as one at a time (activation scratch is per calling thread)', async () => {
+    const b = new NativeBackend();
+    const [m, k, n] = [5, 96, 40];
+    const w = b.packWeight(Tensor.fromValues(normals(n * k, 19, 0.1), [n, k], 'q8_0'));
+    const xs = Array.from({ length: 8 }, (_, i) => Tensor.fromValues(normals(m * (i + 1) * k, 20 + i), [m * (i + 1), k]));
+    const alone: Tensor[] = [];
+    for (const x of xs) alone.push(await b.run('linear', { x, weight: w }));
+    const together = await Promise.all(xs.map((x) => b.run('linear', { x, weight: w })));
+    together.forEach((t, i) => expectSameBits(t, alone[i]!.data));
+    w.dispose();
   });
 });

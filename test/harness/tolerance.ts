@@ -16,12 +16,15 @@ export const TOL_BF16: Tolerance = { atol: 1e-2, rtol: 8e-3 };
 export const TOL_EXACT: Tolerance = { atol: 0, rtol: 0 };
 /** f32 GEMM with f32 accumulation over K up to a few thousand, outputs of order 1. */
 export const TOL_GEMM_F32: Tolerance = { atol: 2e-4, rtol: 2e-4 };
-/** Attention in f32: dot products over D, exp, and sums over up to 8192 keys in f32. */
-export const TOL_ATTENTION_F32: Tolerance = { atol: 2e-5, rtol: 2e-4 };
+/**
+ * Attention in f32 (dot products over D, exp, sums over up to 8192 keys, all in f32) meets the
+ * plain f32 tolerance; the name marks where that is asserted.
+ */
+export const TOL_ATTENTION_F32: Tolerance = TOL_F32;
 /** Attention with f16 K/V: the reference reads the same f16 values, so only f32 arithmetic differs. */
 export const TOL_ATTENTION_F16_KV: Tolerance = TOL_F16;
-/** Recurrent layers: f32 matvecs, then errors carried (and damped by tanh) through up to 300 steps. */
-export const TOL_RECURRENT_F32: Tolerance = { atol: 5e-5, rtol: 5e-4 };
+/** Recurrent layers: f32 matvecs, errors carried (and damped by tanh) through up to 300 steps; within plain f32. */
+export const TOL_RECURRENT_F32: Tolerance = TOL_F32;
 
 // Error budgets of linear with quantized or half-precision weights. The reference multiplies by
 // the same dequantized weights in f64, so a budget only covers what the kernel adds. Harness
@@ -70,3 +73,9 @@ export const ERR_ROUNDTRIP_HEAVY_ORDINARY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 0.0
 export const ERR_LINEAR_INT8_VS_F32 = { f16: 3e-4, bf16: 2.5e-3, q8_0: 1e-2, i8: 1.4e-2 } as const;
 /** The same with heavy-tailed activations (1% of input features 30x larger). */
 export const ERR_LINEAR_INT8_VS_F32_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 7.5e-2 } as const;
+/**
+ * Linear weights converted to f16 / bf16 at load, against the f32 goldens. Measured max |diff|
+ * on the fixtures: f16 0.0065 (GPT-2) and 0.0079 (Llama); bf16 0.096 and 0.096.
+ */
+export const TOL_MODEL_LOGITS_F16_WEIGHTS = 0.03;
+export const TOL_MODEL_LOGITS_BF16_WEIGHTS = 0.3;

@@ -65,6 +65,11 @@ export interface BatchOp {
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
+  /**
+   * Whether ops read MappedWeightSource tensors in place (for example an embedding table that
+   * stays in the mapped checkpoint). Backends without it get load()ed copies.
+   */
+  readonly readsMapped?: boolean;
   /** Ops this backend implements. */
   readonly ops: ReadonlySet<OpName>;
   /**

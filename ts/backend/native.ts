@@ -22,6 +22,11 @@ function native(t: Tensor): { dtype: string; shape: readonly number[]; data: Arr
   return { dtype: c.dtype, shape: c.shape, data: c.data };
 }
 
+/** A tensor still in a mapped file (io/mapped.ts): passed to the addon as its descriptor. */
+function isMapped(v: unknown): v is MappedWeightSource {
+  return typeof v === 'object' && v !== null && typeof (v as MappedWeightSource).native === 'function' && typeof (v as MappedWeightSource).load === 'function';
+}
+
 interface NativeWeightHandle {
   readonly shape: number[];
   readonly dtype: string;
@@ -70,6 +75,7 @@ export class NativeBackend implements Backend {
   readonly name: string;
   readonly ops: ReadonlySet<OpName> = new Set(opNames());
   readonly isa: string;
+  readonly readsMapped = true;
   private readonly addon: NativeAddon;
   private disposed = false;
 
@@ -93,7 +99,7 @@ export class NativeBackend implements Backend {
     const { out: _out, ...rest } = args;
     const given: Record<string, unknown> = spec.nativeArgs ? spec.nativeArgs(args) : rest;
     const nargs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v instanceof NativeWeight ? v.handle : v;
+    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v instanceof NativeWeight ? v.handle : isMapped(v) ? v.native() : v;
     nargs.out = { dtype: out.dtype, shape: out.shape, data: out.data };
     return { out, nargs };
   }

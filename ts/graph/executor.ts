@@ -3,7 +3,7 @@
 // slices. Backends with runBatch (native) run the whole pass in one trip off the main thread;
 // compiling the plan once into the addon (no per-pass argument checks) is the later step.
 
-import type { Backend, BatchOp, OpArgs, OpName, Weight } from '../backend/backend.js';
+import type { Backend, BatchOp, MappedWeightSource, OpArgs, OpName, Weight } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evalShape, type Operand } from './ir.js';
 import type { Plan } from './planner.js';
@@ -21,7 +21,7 @@ export class PlanExecutor {
   constructor(
     readonly plan: Plan,
     private readonly backend: Backend,
-    private readonly params: ReadonlyMap<string, Tensor | Weight>,
+    private readonly params: ReadonlyMap<string, Tensor | Weight | MappedWeightSource>,
   ) {
     // The only allocation: every slot once, at tMax.
     this.slots = plan.slots.map((s) => Tensor.zeros(s.dtype, [s.elements]));
@@ -60,7 +60,7 @@ export class PlanExecutor {
       if (!src || src.length !== t) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${t} values`);
       (this.valueTensor(id, t).data as Int32Array).set(src);
     });
-    const resolve = (a: Operand): Tensor | Weight => {
+    const resolve = (a: Operand): Tensor | Weight | MappedWeightSource => {
       if (a.kind === 'value') return this.valueTensor(a.id, t);
       if (a.kind === 'param') return this.params.get(a.name)!;
       return this.cacheTensor(a, cache, t, p);

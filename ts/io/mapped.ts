@@ -72,6 +72,10 @@ export class MappedTensor {
       throw new RangeError(`tensor [${shape.join(', ')}] ${dtype} at byte ${byteOffset} runs past the end of '${file.path}' (${file.size} bytes)`);
   }
 
+  get rank(): number {
+    return this.shape.length;
+  }
+
   get numel(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }

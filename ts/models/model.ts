@@ -10,6 +10,7 @@ import { ReferenceBackend } from '../backend/reference.js';
 import { PlanExecutor, type CacheBuffers } from '../graph/executor.js';
 import { plan, type Plan } from '../graph/planner.js';
 import { GGUFFile } from '../io/gguf.js';
+import { MappedTensor } from '../io/mapped.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -116,7 +117,8 @@ export class DecoderModel {
   /** Bytes of packed weights, planned activations and the built-in cache. */
   get bytes(): { weights: number; activations: number; cache: number } {
     let weights = 0;
-    for (const p of this.binder.params.values()) weights += p instanceof Tensor ? p.storage.byteLength : p.bytes;
+    // Mapped tables are counted as 0: their pages belong to the file mapping.
+    for (const p of this.binder.params.values()) weights += p instanceof Tensor ? p.storage.byteLength : p instanceof MappedTensor ? 0 : p.bytes;
     return { weights, activations: this.executor.bytes, cache: this.scratch.bytes };
   }
 

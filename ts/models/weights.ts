@@ -16,7 +16,7 @@ export interface TensorSource {
 export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
 
 export class Binder {
-  readonly params = new Map<string, Tensor | Weight>();
+  readonly params = new Map<string, Tensor | Weight | MappedTensor>();
   constructor(
     readonly src: TensorSource,
     private readonly backend: Backend,
@@ -41,10 +41,17 @@ export class Binder {
     this.params.set(param, t.load().to('f32'));
   }
 
-  /** An embedding table: f32, f16 or bf16 as stored (q8_0 is widened to f32). */
+  /**
+   * An embedding table: f32, f16 or bf16 as stored (q8_0 is widened to f32). Backends that read
+   * mapped tensors gather rows straight from the file; others get a copy.
+   */
   table(param: string, name: string, shape: readonly number[]): void {
     const t = this.get(name);
     this.expectShape(name, t, shape);
+    if (this.backend.readsMapped && t.aligned && (t.dtype === 'f32' || t.dtype === 'f16' || t.dtype === 'bf16')) {
+      this.params.set(param, t);
+      return;
+    }
     const v = t.load();
     this.params.set(param, v.dtype === 'q8_0' || v.dtype === 'i8' || v.dtype === 'i32' ? v.to('f32') : v);
   }
@@ -69,7 +76,7 @@ export class Binder {
   }
 
   dispose(): void {
-    for (const p of this.params.values()) if (!(p instanceof Tensor)) p.dispose();
+    for (const p of this.params.values()) if (!(p instanceof Tensor) && !(p instanceof MappedTensor)) p.dispose();
     this.params.clear();
   }
 }

@@ -1,5 +1,6 @@
 // Per-output-channel symmetric int8: one f32 scale per row, d = max|x| / 127, q = rne(x / d)
 // clamped to [-127, 127]; value = q * d. Bit-exact with native/src/cpu/quant_format.h.
+// Plain reference code, not a kernel: packWeight(tensor, { scales }) takes its output.
 
 import { roundHalfEven } from './q8.js';
 

@@ -1,4 +1,5 @@
-// Picks the quantized-kernel table for an Isa (NEON falls back to scalar until it has its own).
+// Picks the quantized-kernel table for an Isa and reports it to cpuInfo(). Not the kernels:
+// those are in isa/<name>/quant.cc (NEON falls back to scalar until it has its own).
 #include "quant.h"
 
 namespace attnode {

@@ -18,23 +18,51 @@ namespace {
 constexpr size_t kNaiveMaxScoreBytes = size_t{2} << 30;
 constexpr int64_t kMaxOffset = int64_t{1} << 40;
 
-AttentionProblem read_attention(Args& args) {
+// One call's problems: `batch` independent attention problems laid out back to back.
+struct BatchedAttention {
+  AttentionProblem p;  // batch entry 0
+  size_t batch = 1;
+  size_t q_stride = 0, kv_stride = 0, mask_stride = 0;  // elements between entries (mask: 0 when shared)
+
+  AttentionProblem at(size_t b) const {
+    AttentionProblem e = p;
+    e.q += b * q_stride;
+    e.out += b * q_stride;
+    const size_t kv_bytes = b * kv_stride * (p.kv_f16 ? 2 : 4);
+    e.k = static_cast<const char*>(p.k) + kv_bytes;
+    e.v = static_cast<const char*>(p.v) + kv_bytes;
+    if (e.mask) e.mask += b * mask_stride;
+    return e;
+  }
+};
+
+// q: (Tq, Hq, D) or (B, Tq, Hq, D) f32; k, v: (Tk, Hkv, D) or (B, Tk, Hkv, D) f32|f16;
+// mask: (Tq, Tk) or (B, Tq, Tk) f32.
+BatchedAttention read_attention(Args& args) {
   const TensorView q = args.tensor("q", {DType::f32});
   const TensorView k = args.tensor("k", {DType::f32, DType::f16});
   const TensorView v = args.tensor("v", {DType::f32, DType::f16});
   const TensorView mask = args.optional_tensor("mask", {DType::f32});
   const TensorView out = args.tensor("out", {DType::f32});
-  if (q.rank() != 3) args.range_error("'q' must have shape [Tq, Hq, D], got " + q.shape_str());
-  if (k.rank() != 3) args.range_error("'k' must have shape [Tk, Hkv, D], got " + k.shape_str());
+  const bool batched = q.rank() == 4;
+  if (q.rank() != 3 && !batched) args.range_error("'q' must have shape [Tq, Hq, D] or [B, Tq, Hq, D], got " + q.shape_str());
+  if (k.rank() != q.rank())
+    args.range_error(std::string("'k' must have shape ") + (batched ? "[B, Tk, Hkv, D]" : "[Tk, Hkv, D]") +
+                     " (the rank of 'q'), got " + k.shape_str());
   if (v.dtype != k.dtype)
     args.type_error(std::string("'v'.dtype must equal 'k'.dtype (") + dtype_name(k.dtype) + "), got '" + dtype_name(v.dtype) + "'");
   args.expect_shape("v", v, k.shape);
-  const int64_t tq = q.dim(0), hq = q.dim(1), d = q.dim(2), tk = k.dim(0), hkv = k.dim(1);
-  if (k.dim(2) != d) args.range_error("'k' head size " + std::to_string(k.dim(2)) + " must equal 'q' head size " + std::to_string(d));
+  const int64_t batch = batched ? q.dim(0) : 1;
+  if (batched && k.dim(0) != batch)
+    args.range_error("'k' batch " + std::to_string(k.dim(0)) + " must equal 'q' batch " + std::to_string(batch));
+  const int64_t tq = q.dim(-3), hq = q.dim(-2), d = q.dim(-1), tk = k.dim(-3), hkv = k.dim(-2);
+  if (k.dim(-1) != d) args.range_error("'k' head size " + std::to_string(k.dim(-1)) + " must equal 'q' head size " + std::to_string(d));
   if (hkv == 0 || hq % hkv != 0)
     args.range_error("'q' heads (" + std::to_string(hq) + ") must be a multiple of 'k' heads (" + std::to_string(hkv) + ")");
+  const bool mask_per_batch = mask.present && batched && mask.rank() == 3;
   if (mask.present) {
-    args.expect_shape("mask", mask, {tq, tk});
+    if (mask_per_batch) args.expect_shape("mask", mask, {batch, tq, tk});
+    else args.expect_shape("mask", mask, {tq, tk});
     const float* pm = mask.as<float>();
     for (size_t i = 0; i < mask.numel; ++i)
       if (!(pm[i] < std::numeric_limits<float>::infinity()))
@@ -48,7 +76,8 @@ AttentionProblem read_attention(Args& args) {
   const bool causal = args.boolean("causal", false);
   const int64_t q_offset = args.integer("qOffset", tk - tq, -kMaxOffset, kMaxOffset);
   const double scale = args.number("scale", 1.0 / std::sqrt(static_cast<double>(d > 0 ? d : 1)), -3.4e38, 3.4e38);
-  AttentionProblem p{};
+  BatchedAttention ba;
+  AttentionProblem& p = ba.p;
   p.q = q.as<float>();
   p.k = k.data;
   p.v = v.data;
@@ -63,7 +92,11 @@ AttentionProblem read_attention(Args& args) {
   p.q_offset = q_offset;
   p.causal = causal;
   p.scale = static_cast<float>(scale);
-  return p;
+  ba.batch = static_cast<size_t>(batch);
+  ba.q_stride = p.tq * p.hq * p.d;
+  ba.kv_stride = p.tk * p.hkv * p.d;
+  ba.mask_stride = mask_per_batch ? p.tq * p.tk : 0;
+  return ba;
 }
 
 // Keys per decode work item, at least: below this, merging partial results costs more than the
@@ -107,91 +140,101 @@ void run_decode(const AttentionProblem& p, const OpEnv& env) {
   }
 }
 
-// attention: q: (Tq, Hq, D) f32, k, v: (Tk, Hkv, D) f32|f16, mask: (Tq, Tk) f32 -> out: (Tq, Hq, D).
-// Work items are (kv head, block of up to kAttnRowTile rows); each thread holds one O(D) workspace.
-// Calls with few rows per kv head take the decode path instead.
-OpRun prepare_attention(Args& args) {
-  const AttentionProblem p = read_attention(args);
-  return [p](const OpEnv& env) {
-    if (p.tq == 0 || p.hq == 0 || p.d == 0) return;
-    if (p.tq * p.group() < kAttnDecodeRows) {
-      run_decode(p, env);
-      return;
+// One batch entry of attention: q: (Tq, Hq, D) f32, k, v: (Tk, Hkv, D) f32|f16, mask: (Tq, Tk)
+// f32 -> out: (Tq, Hq, D). Work items are (kv head, block of up to kAttnRowTile rows); each
+// thread holds one O(D) workspace. Few rows per kv head take the decode path instead.
+void run_fused(const AttentionProblem& p, const OpEnv& env) {
+  if (p.tq == 0 || p.hq == 0 || p.d == 0) return;
+  if (p.tq * p.group() < kAttnDecodeRows) {
+    run_decode(p, env);
+    return;
+  }
+  const auto fused = attention_kernels(env.isa).fused_f32;
+  const size_t rows = p.tq * p.group();
+  // Wide heads get fewer rows per block, so the block's q and accumulator rows (2 x rows x D
+  // floats) stay within a typical 1 MiB L2 next to the K/V tiles.
+  const size_t dp = (p.d + kAttnDPad - 1) / kAttnDPad * kAttnDPad;
+  const size_t tile = std::max<size_t>(16, std::min(kAttnRowTile, size_t{32768} / dp));
+  const size_t blocks = (rows + tile - 1) / tile;
+  const size_t ws_floats = attention_fused_workspace_floats(p.d);
+  env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
+    ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
+    for (size_t it = s; it < e; ++it) {
+      const size_t g = it % p.hkv, b = it / p.hkv;
+      const size_t r0 = b * tile;
+      fused(p, g, r0, std::min(rows, r0 + tile), ws.data());
     }
-    const auto fused = attention_kernels(env.isa).fused_f32;
-    const size_t rows = p.tq * p.group();
-    // Wide heads get fewer rows per block, so the block's q and accumulator rows (2 x rows x D
-    // floats) stay within a typical 1 MiB L2 next to the K/V tiles.
-    const size_t dp = (p.d + kAttnDPad - 1) / kAttnDPad * kAttnDPad;
-    const size_t tile = std::max<size_t>(16, std::min(kAttnRowTile, size_t{16384} / dp));
-    const size_t blocks = (rows + tile - 1) / tile;
-    const size_t ws_floats = attention_fused_workspace_floats(p.d);
-    env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
-      ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
-      for (size_t it = s; it < e; ++it) {
-        const size_t g = it % p.hkv, b = it / p.hkv;
-        const size_t r0 = b * tile;
-        fused(p, g, r0, std::min(rows, r0 + tile), ws.data());
-      }
-    });
+  });
+}
+
+OpRun prepare_attention(Args& args) {
+  const BatchedAttention ba = read_attention(args);
+  return [ba](const OpEnv& env) {
+    for (size_t b = 0; b < ba.batch; ++b) run_fused(ba.at(b), env);
   };
+}
+
+// One batch entry of attentionNaive; the score buffer is freed before the next entry.
+void run_naive(const AttentionProblem& p, size_t cells, const OpEnv& env) {
+  if (cells == 0 || p.d == 0) {
+    for (size_t i = 0; i < p.tq * p.hq * p.d; ++i) p.out[i] = 0.0f;
+    return;
+  }
+  const AttentionKernels& kk = attention_kernels(env.isa);
+  const auto softmax = elementwise_kernels(env.isa).softmax_row_f32;
+  ScratchBuffer scores(cells, false);  // S: (Hq, Tq, Tk), every cell written by the first pass
+  float* S = scores.data();
+  const size_t G = p.group(), D = p.d, rows = p.hq * p.tq;
+  const size_t grain = std::max<size_t>(1, 4096 / (p.tk * D + 1));
+  env.pool->parallel_for(rows, grain, [&](size_t s, size_t e) {
+    for (size_t r = s; r < e; ++r) {
+      const size_t h = r / p.tq, i = r % p.tq, g = h / G;
+      const float* q = p.q + (i * p.hq + h) * D;
+      const size_t limit = p.key_limit(i);
+      float* row = S + r * p.tk;
+      for (size_t j = 0; j < p.tk; ++j) {
+        if (j >= limit) {
+          row[j] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        const size_t off = (j * p.hkv + g) * D;
+        const float dot = p.kv_f16 ? kk.dot_f16(q, static_cast<const uint16_t*>(p.k) + off, D)
+                                   : kk.dot_f32(q, static_cast<const float*>(p.k) + off, D);
+        row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f);
+      }
+    }
+  });
+  env.pool->parallel_for(rows, std::max<size_t>(1, 16384 / (p.tk + 1)), [&](size_t s, size_t e) {
+    for (size_t r = s; r < e; ++r) softmax(S + r * p.tk, S + r * p.tk, p.tk);
+  });
+  env.pool->parallel_for(rows, grain, [&](size_t s, size_t e) {
+    for (size_t r = s; r < e; ++r) {
+      const size_t h = r / p.tq, i = r % p.tq, g = h / G;
+      float* o = p.out + (i * p.hq + h) * D;
+      for (size_t c = 0; c < D; ++c) o[c] = 0.0f;
+      const float* row = S + r * p.tk;
+      for (size_t j = 0; j < p.tk; ++j) {
+        if (row[j] == 0.0f) continue;
+        const size_t off = (j * p.hkv + g) * D;
+        if (p.kv_f16) kk.axpy_f16(row[j], static_cast<const uint16_t*>(p.v) + off, o, D);
+        else kk.axpy_f32(row[j], static_cast<const float*>(p.v) + off, o, D);
+      }
+    }
+  });
 }
 
 // attentionNaive: the textbook three passes over a materialized (Hq, Tq, Tk) score matrix:
 // S = q k^T * scale + mask, P = softmax(S) row by row, out = P v.
 OpRun prepare_attention_naive(Args& args) {
-  const AttentionProblem p = read_attention(args);
+  const BatchedAttention ba = read_attention(args);
+  const AttentionProblem& p = ba.p;
   size_t cells = 0, bytes = 0;
   if (mul_overflow(p.hq * p.tq, p.tk, &cells) || mul_overflow(cells, sizeof(float), &bytes) || bytes > kNaiveMaxScoreBytes)
     args.range_error("the score matrix [" + std::to_string(p.hq) + ", " + std::to_string(p.tq) + ", " + std::to_string(p.tk) +
                      "] would need more than " + std::to_string(kNaiveMaxScoreBytes >> 30) +
                      " GiB; the fused 'attention' op computes the same result in O(Tq*D) memory");
-  return [p, cells](const OpEnv& env) {
-    if (cells == 0 || p.d == 0) {
-      for (size_t i = 0; i < p.tq * p.hq * p.d; ++i) p.out[i] = 0.0f;
-      return;
-    }
-    const AttentionKernels& kk = attention_kernels(env.isa);
-    const auto softmax = elementwise_kernels(env.isa).softmax_row_f32;
-    ScratchBuffer scores(cells, false);  // S: (Hq, Tq, Tk), every cell written by the first pass
-    float* S = scores.data();
-    const size_t G = p.group(), D = p.d, rows = p.hq * p.tq;
-    const size_t grain = std::max<size_t>(1, 4096 / (p.tk * D + 1));
-    env.pool->parallel_for(rows, grain, [&](size_t s, size_t e) {
-      for (size_t r = s; r < e; ++r) {
-        const size_t h = r / p.tq, i = r % p.tq, g = h / G;
-        const float* q = p.q + (i * p.hq + h) * D;
-        const size_t limit = p.key_limit(i);
-        float* row = S + r * p.tk;
-        for (size_t j = 0; j < p.tk; ++j) {
-          if (j >= limit) {
-            row[j] = -std::numeric_limits<float>::infinity();
-            continue;
-          }
-          const size_t off = (j * p.hkv + g) * D;
-          const float dot = p.kv_f16 ? kk.dot_f16(q, static_cast<const uint16_t*>(p.k) + off, D)
-                                     : kk.dot_f32(q, static_cast<const float*>(p.k) + off, D);
-          row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f);
-        }
-      }
-    });
-    env.pool->parallel_for(rows, std::max<size_t>(1, 16384 / (p.tk + 1)), [&](size_t s, size_t e) {
-      for (size_t r = s; r < e; ++r) softmax(S + r * p.tk, S + r * p.tk, p.tk);
-    });
-    env.pool->parallel_for(rows, grain, [&](size_t s, size_t e) {
-      for (size_t r = s; r < e; ++r) {
-        const size_t h = r / p.tq, i = r % p.tq, g = h / G;
-        float* o = p.out + (i * p.hq + h) * D;
-        for (size_t c = 0; c < D; ++c) o[c] = 0.0f;
-        const float* row = S + r * p.tk;
-        for (size_t j = 0; j < p.tk; ++j) {
-          if (row[j] == 0.0f) continue;
-          const size_t off = (j * p.hkv + g) * D;
-          if (p.kv_f16) kk.axpy_f16(row[j], static_cast<const uint16_t*>(p.v) + off, o, D);
-          else kk.axpy_f32(row[j], static_cast<const float*>(p.v) + off, o, D);
-        }
-      }
-    });
+  return [ba, cells](const OpEnv& env) {
+    for (size_t b = 0; b < ba.batch; ++b) run_naive(ba.at(b), cells, env);
   };
 }
 

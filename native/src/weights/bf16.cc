@@ -4,10 +4,10 @@
 
 namespace attnode {
 
-std::unique_ptr<PackedWeight> make_half_weight_shared(Args& args, const TensorView& w);
+std::unique_ptr<PackedWeight> make_half_weight(Args& args, const TensorView& w);
 
 namespace {
-const WeightFormatRegistrar kBf16(DType::bf16, make_half_weight_shared);
+const WeightFormatRegistrar kBf16(DType::bf16, make_half_weight);
 }  // namespace
 
 }  // namespace attnode

@@ -32,16 +32,16 @@ class HalfWeight : public PackedWeight {
   std::vector<uint16_t> w_;  // panels of (N, kp) f16 or bf16 bits (quant.h)
 };
 
+}  // namespace
+
 // weight: (N, K) f16 | bf16. Any bit pattern is a valid half (NaN weights give NaN outputs).
+// Shared with bf16.cc, which registers it for bf16.
 std::unique_ptr<PackedWeight> make_half_weight(Args& args, const TensorView& w) {
   return std::make_unique<HalfWeight>(w.dtype, w.dim(0), w.dim(1), w.as<uint16_t>());
 }
 
+namespace {
 const WeightFormatRegistrar kF16(DType::f16, make_half_weight);
-
 }  // namespace
-
-// bf16.cc registers the same class for bf16 bits.
-std::unique_ptr<PackedWeight> make_half_weight_shared(Args& args, const TensorView& w) { return make_half_weight(args, w); }
 
 }  // namespace attnode

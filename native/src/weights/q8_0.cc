@@ -1,5 +1,5 @@
 // The q8_0 weight format: GGUF Q8_0 blocks (f16 scale + 32 int8 per block) split at pack time
-// into contiguous int8 rows and a scale table, same bytes per weight (8.5 bits). Linear quantizes
+// into int8 panels (cpu/quant.h) and a scale table, same bytes per weight (8.5 bits). Linear quantizes
 // the activations per block of 32 and runs the int8 kernels (VNNI / maddubs / scalar).
 #include <cstring>
 #include <vector>

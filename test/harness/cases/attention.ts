@@ -101,6 +101,22 @@ export function attentionCases(): OpCase[] {
     addBoth(l, `prefill causal ${str(s)}`, { ...qkv(l, s), causal: true });
   }
 
+  // A leading batch dimension: independent problems, a shared or per-entry mask.
+  for (const [b, s, causal] of [
+    [2, { tq: 7, tk: 7, hq: 4, hkv: 2, d: 16 }, true],
+    [3, { tq: 1, tk: 90, hq: 8, hkv: 8, d: 32 }, true],
+    [2, { tq: 40, tk: 65, hq: 2, hkv: 1, d: 17 }, false],
+  ] as const) {
+    const q = l.f32([b, s.tq, s.hq, s.d]);
+    const k = l.f32([b, s.tk, s.hkv, s.d]);
+    const v = l.f32([b, s.tk, s.hkv, s.d]);
+    addBoth(l, `batch ${b} ${str(s)}`, { q, k, v, causal });
+    addBoth(l, `batch ${b} f16 kv ${str(s)}`, { q, k: k.to('f16'), v: v.to('f16'), causal }, true);
+    const m = normals(b * s.tq * s.tk, l.seed(), 0.5);
+    for (let i = 0; i < m.length; i += 3) m[i] = -Infinity;
+    addBoth(l, `batch ${b} per-entry mask ${str(s)}`, { q, k, v, mask: Tensor.fromValues(m, [b, s.tq, s.tk]) });
+    addBoth(l, `batch ${b} shared mask ${str(s)}`, { q, k, v, mask: Tensor.fromValues(m.subarray(0, s.tq * s.tk), [s.tq, s.tk]) });
+  }
   // Linear attention, both forms on the same inputs.
   const la: Array<[number, number, number]> = [
     [1, 1, 1], [2, 1, 3], [3, 2, 5], [5, 1, 8], [7, 3, 7], [8, 2, 16], [15, 1, 17], [16, 2, 31],

@@ -5,19 +5,25 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { defineOp } from '../registry.js';
 import { checkInteger, checkNumber, expectShape, expectTensor, fail, shapeStr } from './check.js';
 
-/** Arguments shared by attention and attentionNaive. */
+/**
+ * Arguments shared by attention and attentionNaive. An optional leading batch dimension B runs
+ * B independent problems in one call: q (B, Tq, Hq, D), k and v (B, Tk, Hkv, D), out (B, Tq, Hq, D).
+ */
 export interface AttentionArgs {
-  /** q: (Tq, Hq, D) f32 */
+  /** q: (Tq, Hq, D) f32, or (B, Tq, Hq, D) */
   q: Tensor;
-  /** k: (Tk, Hkv, D) f32|f16; Hq must be a multiple of Hkv (query head h reads kv head floor(h / (Hq/Hkv))). */
+  /** k: (Tk, Hkv, D) f32|f16, or (B, Tk, Hkv, D); Hq must be a multiple of Hkv (query head h reads kv head floor(h / (Hq/Hkv))). */
   k: Tensor;
-  /** v: (Tk, Hkv, D) f32|f16, the same dtype as k. */
+  /** v: the same shape and dtype as k. */
   v: Tensor;
   /** Hide keys after each query's position (default false). */
   causal?: boolean;
   /** Position of query 0 among the keys (default Tk - Tq); query i sees keys j <= qOffset + i when causal. */
   qOffset?: number;
-  /** mask: (Tq, Tk) f32 added to the scores; -Infinity hides a key; a row with every key hidden gives zeros. */
+  /**
+   * mask: (Tq, Tk) f32 (shared by the batch) or (B, Tq, Tk), added to the scores; -Infinity hides
+   * a key; a row with every key hidden gives zeros.
+   */
   mask?: Tensor;
   /** Score scale (default 1/sqrt(D)). */
   scale?: number;
@@ -28,7 +34,7 @@ declare module '../backend.js' {
     /**
      * softmax(q k^T * scale + mask) v per head, computed in tiles with an online softmax: no
      * (Tq, Tk) buffer is ever allocated. -> (Tq, Hq, D) f32. A KV cache is passed as
-     * `cache.slice(0, 0, len)` (contiguous, no copy).
+     * `cache.slice(0, 0, len)` (contiguous, no copy). With a batch dimension, (B, Tq, Hq, D).
      */
     attention: AttentionArgs;
     /** The same result as attention, computed by materializing the (Hq, Tq, Tk) score matrix. */
@@ -46,6 +52,10 @@ declare module '../backend.js' {
 
 /** Resolved attention parameters, after the checks every backend shares. */
 export interface AttentionShape {
+  /** Batch size; 1 without a batch dimension. */
+  b: number;
+  /** Whether the mask has one (Tq, Tk) slice per batch entry. */
+  maskPerBatch: boolean;
   tq: number;
   tk: number;
   hq: number;
@@ -63,12 +73,16 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
   expectTensor(op, 'q', a.q, ['f32']);
   expectTensor(op, 'k', a.k, ['f32', 'f16']);
   expectTensor(op, 'v', a.v, ['f32', 'f16']);
-  if (a.q.rank !== 3) fail(op, `'q' must have shape [Tq, Hq, D], got ${shapeStr(a.q.shape)}`);
-  if (a.k.rank !== 3) fail(op, `'k' must have shape [Tk, Hkv, D], got ${shapeStr(a.k.shape)}`);
+  const batched = a.q.rank === 4;
+  if (a.q.rank !== 3 && !batched) fail(op, `'q' must have shape [Tq, Hq, D] or [B, Tq, Hq, D], got ${shapeStr(a.q.shape)}`);
+  if (a.k.rank !== a.q.rank)
+    fail(op, `'k' must have shape ${batched ? '[B, Tk, Hkv, D]' : '[Tk, Hkv, D]'} (the rank of 'q'), got ${shapeStr(a.k.shape)}`);
   if (a.v.dtype !== a.k.dtype) fail(op, `'v'.dtype must equal 'k'.dtype (${a.k.dtype}), got '${a.v.dtype}'`, 'type');
   expectShape(op, 'v', a.v, a.k.shape);
-  const [tq, hq, d] = a.q.shape as [number, number, number];
-  const [tk, hkv, dk] = a.k.shape as [number, number, number];
+  const b = batched ? a.q.shape[0]! : 1;
+  if (batched && a.k.shape[0] !== b) fail(op, `'k' batch ${a.k.shape[0]} must equal 'q' batch ${b}`);
+  const [tq, hq, d] = a.q.shape.slice(-3) as [number, number, number];
+  const [tk, hkv, dk] = a.k.shape.slice(-3) as [number, number, number];
   if (dk !== d) fail(op, `'k' head size ${dk} must equal 'q' head size ${d}`);
   if (hkv === 0 || hq % hkv !== 0) fail(op, `'q' heads (${hq}) must be a multiple of 'k' heads (${hkv})`);
   if (a.causal !== undefined && typeof a.causal !== 'boolean') fail(op, "'causal' must be a boolean", 'type');
@@ -76,12 +90,15 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
   checkNumber(op, 'scale', a.scale, -3.4e38, 3.4e38);
   if (a.mask !== undefined) {
     expectTensor(op, 'mask', a.mask, ['f32']);
-    expectShape(op, 'mask', a.mask, [tq, tk]);
+    const perBatch = batched && a.mask.rank === 3;
+    expectShape(op, 'mask', a.mask, perBatch ? [b, tq, tk] : [tq, tk]);
     const mv = a.mask.toFloat32();
     for (let i = 0; i < mv.length; i++)
       if (!(mv[i]! < Infinity)) fail(op, `'mask' values must be finite or -Infinity, got ${mv[i]} at ${i}`);
   }
   return {
+    b,
+    maskPerBatch: batched && a.mask !== undefined && a.mask.rank === 3,
     tq, tk, hq, hkv, d,
     causal: a.causal ?? false,
     qOffset: a.qOffset ?? tk - tq,
@@ -89,7 +106,7 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
   };
 }
 
-/** Plain reference: per (head, query) scores, max-subtracted softmax in f64, weighted sum of v. */
+/** Plain reference: per (batch, head, query) scores, max-subtracted softmax in f64, weighted sum of v. */
 export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float32Array | Float64Array): void {
   const qv = a.q.toFloat32();
   const kv = a.k.toFloat32();
@@ -100,35 +117,40 @@ export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float
   const scale = Math.fround(s.scale);
   const scores = new Float64Array(tk);
   const acc = new Float64Array(d);
-  for (let h = 0; h < hq; h++) {
-    const g = Math.floor(h / group);
-    for (let i = 0; i < tq; i++) {
-      const qo = (i * hq + h) * d;
-      const limit = s.causal ? Math.min(tk, Math.max(0, s.qOffset + i + 1)) : tk;
-      let m = -Infinity;
-      for (let j = 0; j < tk; j++) {
-        let sc = -Infinity;
-        if (j < limit) {
-          let dot = 0;
-          const ko = (j * hkv + g) * d;
-          for (let c = 0; c < d; c++) dot += qv[qo + c]! * kv[ko + c]!;
-          sc = dot * scale + (mv ? mv[i * tk + j]! : 0);
-        }
-        scores[j] = sc;
-        if (sc > m) m = sc;
-      }
-      acc.fill(0);
-      let sum = 0;
-      if (m !== -Infinity) {
+  for (let b = 0; b < s.b; b++) {
+    const qb = b * tq * hq * d;
+    const kb = b * tk * hkv * d;
+    const mb = s.maskPerBatch ? b * tq * tk : 0;
+    for (let h = 0; h < hq; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < tq; i++) {
+        const qo = qb + (i * hq + h) * d;
+        const limit = s.causal ? Math.min(tk, Math.max(0, s.qOffset + i + 1)) : tk;
+        let m = -Infinity;
         for (let j = 0; j < tk; j++) {
-          if (scores[j] === -Infinity) continue;
-          const p = Math.exp(scores[j]! - m);
-          sum += p;
-          const vo = (j * hkv + g) * d;
-          for (let c = 0; c < d; c++) acc[c] = acc[c]! + p * vv[vo + c]!;
+          let sc = -Infinity;
+          if (j < limit) {
+            let dot = 0;
+            const ko = kb + (j * hkv + g) * d;
+            for (let c = 0; c < d; c++) dot += qv[qo + c]! * kv[ko + c]!;
+            sc = dot * scale + (mv ? mv[mb + i * tk + j]! : 0);
+          }
+          scores[j] = sc;
+          if (sc > m) m = sc;
         }
+        acc.fill(0);
+        let sum = 0;
+        if (m !== -Infinity) {
+          for (let j = 0; j < tk; j++) {
+            if (scores[j] === -Infinity) continue;
+            const p = Math.exp(scores[j]! - m);
+            sum += p;
+            const vo = kb + (j * hkv + g) * d;
+            for (let c = 0; c < d; c++) acc[c] = acc[c]! + p * vv[vo + c]!;
+          }
+        }
+        for (let c = 0; c < d; c++) o[qo + c] = sum > 0 ? acc[c]! / sum : m === -Infinity ? 0 : NaN;
       }
-      for (let c = 0; c < d; c++) o[qo + c] = sum > 0 ? acc[c]! / sum : m === -Infinity ? 0 : NaN;
     }
   }
 }
@@ -137,8 +159,8 @@ for (const name of ['attention', 'attentionNaive'] as const) {
   defineOp({
     name,
     output(args) {
-      const s = checkAttention(name, args);
-      return { dtype: 'f32', shape: [s.tq, s.hq, s.d] };
+      checkAttention(name, args);
+      return { dtype: 'f32', shape: [...args.q.shape] };
     },
     reference(args, out) {
       attentionReference(args, checkAttention(name, args), out.data as Float32Array);

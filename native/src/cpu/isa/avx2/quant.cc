@@ -1,6 +1,7 @@
 // AVX2 quantized kernels: int8 dot products with vpmaddubsw (|w| as unsigned times x carrying
 // w's sign, which cannot saturate for |x| <= 127), F16C widening for f16, a shift for bf16.
-// Tiles of up to 2 activation rows x 4 weight rows over the panels of quant.h.
+// Tiles of up to 2 activation rows x 4 weight rows over the panels of quant.h. No AVX-VNNI path:
+// CPUs with AVX-512 VNNI take the AVX-512 table.
 #include <immintrin.h>
 
 #include "../../quant.h"

@@ -1,6 +1,7 @@
 // AVX-512 quantized kernels (Zen 4, Sapphire Rapids): int8 dot products with VNNI (vpdpbusd),
 // f16 weights widened by vcvtph2ps, bf16 by a shift, all in registers. Register tiles of up to
-// 4 activation rows x 4 weight rows share every load; padded panels and masked f32 loads, no over-reads.
+// 4 activation rows x 4 weight rows share every load; padded panels and masked f32 loads, no
+// over-reads. Not the reference (isa/scalar/quant.cc) and not the packing (weights/*.cc).
 #include <immintrin.h>
 
 #include "../../quant.h"
