@@ -20,7 +20,8 @@
       ],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["isa_avx2", "isa_avx512"]}],
-        ["target_arch=='arm64'", {"dependencies": ["isa_neon"]}]
+        ["target_arch=='arm64'", {"dependencies": ["isa_neon"]}],
+        ["OS=='linux'", {"libraries": ["-ldl"]}]
       ]
     }
   ],

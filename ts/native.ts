@@ -39,8 +39,17 @@ export interface NativeAddon {
   op(name: string, args: Record<string, unknown>): void;
   /** Validates synchronously, then runs off the main thread. */
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
+  /** Validates every op synchronously, then runs them in order in one trip off the main thread. */
+  opsAsync(ops: readonly { op: string; args: Record<string, unknown> }[]): Promise<void>;
   /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
   packWeight(args: Record<string, unknown>): unknown;
+  /** Maps a file read-only; returns a handle with size, read(offset, length) and dispose(). */
+  mapFile(path: string): unknown;
+  /**
+   * The most scratch memory (bytes) ops held at once since the last reset, process-wide: the
+   * workspace an op allocates beyond its inputs and output. `reset` starts a new measurement.
+   */
+  peakScratchBytes(reset?: boolean): number;
 }
 
 /** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */

@@ -4,13 +4,17 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <thread>
 
 #include "args.h"
 #include "async_runner.h"
 #include "cpu/dispatch.h"
+#include "mapped_file.h"
 #include "op.h"
+#include "scratch.h"
 #include "threadpool.h"
 #include "weights.h"
 
@@ -26,6 +30,68 @@ int default_threads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, kMaxThreads));
 }
+
+// A read-only file mapping as JS sees it: size, path, read(offset, length) -> a Uint8Array copy
+// (for headers and small tensors), and dispose(). No external ArrayBuffer ever points into the
+// mapping (DESIGN.md, memory ownership); kernels reach its bytes through mapped tensors
+// { dtype, shape, file, byteOffset }. Ops in flight hold their own reference to the mapping.
+class MappedFileHandle : public Napi::ObjectWrap<MappedFileHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MappedFile",
+                       {
+                           InstanceAccessor("size", &MappedFileHandle::Size, nullptr),
+                           InstanceAccessor("path", &MappedFileHandle::Path, nullptr),
+                           InstanceAccessor("disposed", &MappedFileHandle::Disposed, nullptr),
+                           InstanceMethod("read", &MappedFileHandle::Read),
+                           InstanceMethod("dispose", &MappedFileHandle::Dispose),
+                       });
+  }
+
+  explicit MappedFileHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedFileHandle>(info) {}
+
+  void attach(std::shared_ptr<const MappedFile> f) { file_ = std::move(f); }
+  std::shared_ptr<const MappedFile> file() const { return file_; }
+
+ private:
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), file_ ? static_cast<double>(file_->size()) : 0.0);
+  }
+  Napi::Value Path(const Napi::CallbackInfo& info) {
+    return file_ ? Napi::String::New(info.Env(), file_->path()) : info.Env().Undefined();
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !file_); }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    file_.reset();
+    return info.Env().Undefined();
+  }
+
+  // read(offset, length): a copy of bytes [offset, offset + length), which must lie in the file.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!file_) throw Napi::TypeError::New(env, "MappedFile.read: the mapping was disposed");
+    double v[2];
+    const char* names[2] = {"offset", "length"};
+    for (int i = 0; i < 2; ++i) {
+      if (info.Length() <= static_cast<size_t>(i) || !info[i].IsNumber())
+        throw Napi::TypeError::New(env, std::string("MappedFile.read: '") + names[i] + "' must be an integer");
+      v[i] = info[i].As<Napi::Number>().DoubleValue();
+      if (!(v[i] >= 0) || v[i] != std::floor(v[i]) || v[i] > 9007199254740992.0)
+        throw Napi::RangeError::New(env, std::string("MappedFile.read: '") + names[i] +
+                                             "' must be a non-negative integer, got " + info[i].ToString().Utf8Value());
+    }
+    const auto off = static_cast<uint64_t>(v[0]), len = static_cast<uint64_t>(v[1]);
+    if (!file_->contains(off, len))
+      throw Napi::RangeError::New(env, "MappedFile.read: bytes [" + std::to_string(off) + ", " + std::to_string(off) +
+                                           " + " + std::to_string(len) + ") are outside the file of " +
+                                           std::to_string(file_->size()) + " bytes");
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(len));
+    if (len > 0) std::memcpy(out.Data(), file_->data() + off, static_cast<size_t>(len));
+    return out;
+  }
+
+  std::shared_ptr<const MappedFile> file_;
+};
 
 // A packed weight as JS sees it: shape, dtype and bytes, and dispose() to free the native
 // memory now. Ops in flight keep their own reference, so dispose() never frees memory in use.
@@ -92,8 +158,10 @@ class Attnode : public Napi::Addon<Attnode> {
   Attnode(Napi::Env env, Napi::Object exports)
       : pool_(std::make_shared<ThreadPool>(default_threads())), isa_(best_isa()) {
     weight_ctor_ = Napi::Persistent(WeightHandle::Define(env));
+    mapped_ctor_ = Napi::Persistent(MappedFileHandle::Define(env));
     DefineAddon(exports, {
                              InstanceMethod("packWeight", &Attnode::PackWeight),
+                             InstanceMethod("mapFile", &Attnode::MapFile),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
                              InstanceMethod("getThreads", &Attnode::GetThreads),
@@ -101,6 +169,8 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opNames", &Attnode::OpNames),
                              InstanceMethod("op", &Attnode::Op),
                              InstanceMethod("opAsync", &Attnode::OpAsync),
+                             InstanceMethod("opsAsync", &Attnode::OpsAsync),
+                             InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
                          });
   }
 
@@ -115,7 +185,30 @@ class Attnode : public Napi::Addon<Attnode> {
     return w;
   }
 
+  std::shared_ptr<const MappedFile> unwrap_mapped(Args& args, const std::string& what, Napi::Value v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(mapped_ctor_.Value()))
+      args.type_error(what + " must be a mapped file from mapFile()");
+    std::shared_ptr<const MappedFile> f = MappedFileHandle::Unwrap(v.As<Napi::Object>())->file();
+    if (!f) args.type_error(what + " was disposed");
+    return f;
+  }
+
  private:
+  // mapFile(path): maps a file read-only and returns a MappedFile handle.
+  Napi::Value MapFile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "mapFile: 'path' must be a string");
+    std::shared_ptr<const MappedFile> f;
+    try {
+      f = MappedFile::open(info[0].As<Napi::String>().Utf8Value());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("mapFile: ") + e.what());
+    }
+    Napi::Object handle = mapped_ctor_.New({});
+    MappedFileHandle::Unwrap(handle)->attach(std::move(f));
+    return handle;
+  }
+
   // packWeight({ weight: (N, K) tensor, ...format options }): copies W into native memory in
   // its format's layout and returns a WeightHandle.
   Napi::Value PackWeight(const Napi::CallbackInfo& info) {
@@ -247,7 +340,7 @@ class Attnode : public Napi::Addon<Attnode> {
     const Isa isa = isa_;
     return runner_.submit(
         info.Env(),
-        [run = std::move(run), pool, isa, name = std::string(def->name)] {
+        [run = std::move(run), pool, isa, name = std::string(def->name), mappings = args.take_mappings()] {
           try {
             run(OpEnv{pool.get(), isa});
           } catch (const std::exception& e) {
@@ -257,9 +350,60 @@ class Attnode : public Napi::Addon<Attnode> {
         args.take_refs());
   }
 
+  // opsAsync([{ op, args }, ...]): validates every op now (throwing synchronously, naming the
+  // op's index), then runs them in order in one async work item: a planned forward pass costs
+  // one trip off the main thread instead of one per op. Later ops may read what earlier ones
+  // wrote; validation only reads shapes, dtypes and inputs that exist before the batch runs.
+  Napi::Value OpsAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "opsAsync: 'ops' must be an array of { op, args }");
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<std::pair<const char*, OpRun>> runs;
+    std::vector<Napi::Reference<Napi::Value>> refs;
+    std::vector<std::shared_ptr<const MappedFile>> mappings;
+    runs.reserve(list.Length());
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value item = list.Get(i);
+      const std::string where = "opsAsync: ops[" + std::to_string(i) + "]";
+      if (!item.IsObject()) throw Napi::TypeError::New(env, where + " must be an object { op, args }");
+      Napi::Value name = item.As<Napi::Object>().Get("op");
+      if (!name.IsString()) throw Napi::TypeError::New(env, where + ".op must be an op name string");
+      const OpDef* def = find_op(name.As<Napi::String>().Utf8Value());
+      if (!def) throw Napi::RangeError::New(env, where + ": unknown op '" + name.As<Napi::String>().Utf8Value() + "'");
+      Args args(env, def->name, item.As<Napi::Object>().Get("args"));
+      runs.emplace_back(def->name, def->prepare(args));
+      for (auto& r : args.take_refs()) refs.push_back(std::move(r));
+      for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+    }
+    std::shared_ptr<ThreadPool> pool = pool_;
+    const Isa isa = isa_;
+    // The closure owns the mappings, so a file stays mapped until the last op has run.
+    return runner_.submit(
+        env,
+        [runs = std::move(runs), pool, isa, mappings = std::move(mappings)] {
+          for (const auto& r : runs) {
+            try {
+              r.second(OpEnv{pool.get(), isa});
+            } catch (const std::exception& ex) {
+              throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+            }
+          }
+        },
+        std::move(refs));
+  }
+
+  // peakScratchBytes(reset?: boolean): the most scratch memory ops held at once since the last
+  // reset (process-wide); with reset, starts a new measurement.
+  Napi::Value PeakScratchBytes(const Napi::CallbackInfo& info) {
+    const double peak = static_cast<double>(scratch_peak_bytes());
+    if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) scratch_reset_peak();
+    return Napi::Number::New(info.Env(), peak);
+  }
+
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
   Napi::FunctionReference weight_ctor_;
+  Napi::FunctionReference mapped_ctor_;
   AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 
@@ -269,6 +413,10 @@ Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<const MappedFile> unwrap_mapped_file(Args& args, const std::string& what, Napi::Value v) {
+  return args.env().GetInstanceData<Attnode>()->unwrap_mapped(args, what, v);
+}
 
 std::shared_ptr<const PackedWeight> unwrap_weight(Args& args, const char* name) {
   Napi::Env env = args.env();

@@ -16,3 +16,66 @@ export const TOL_BF16: Tolerance = { atol: 1e-2, rtol: 8e-3 };
 export const TOL_EXACT: Tolerance = { atol: 0, rtol: 0 };
 /** f32 GEMM with f32 accumulation over K up to a few thousand, outputs of order 1. */
 export const TOL_GEMM_F32: Tolerance = { atol: 2e-4, rtol: 2e-4 };
+/**
+ * Attention in f32 (dot products over D, exp, sums over up to 8192 keys, all in f32) meets the
+ * plain f32 tolerance; the name marks where that is asserted.
+ */
+export const TOL_ATTENTION_F32: Tolerance = TOL_F32;
+/** Attention with f16 K/V: the reference reads the same f16 values, so only f32 arithmetic differs. */
+export const TOL_ATTENTION_F16_KV: Tolerance = TOL_F16;
+/** Recurrent layers: f32 matvecs, errors carried (and damped by tanh) through up to 300 steps; within plain f32. */
+export const TOL_RECURRENT_F32: Tolerance = TOL_F32;
+
+// Error budgets of linear with quantized or half-precision weights. The reference multiplies by
+// the same dequantized weights in f64, so a budget only covers what the kernel adds. Harness
+// inputs: x ~ N(0, 1), W ~ N(0, 1/K), outputs of order 1 (test/quant-error.test.ts measures
+// the actual errors these budgets bound).
+
+/** f16 / bf16 weights widened exactly to f32: only f32 accumulation order differs. */
+export const TOL_LINEAR_HALF: Tolerance = { atol: 2e-4, rtol: 2e-4 };
+/**
+ * q8_0 weights with activations quantized per block of 32: rounding x to a step of
+ * max|x_block| / 127 adds an error of std ~ step * ||w|| / sqrt(12), about 0.006 here; 0.05 is
+ * over 8 standard deviations.
+ */
+export const TOL_LINEAR_Q8_0: Tolerance = { atol: 0.05, rtol: 0.01 };
+/**
+ * Per-row i8 weights with activations quantized per row: one step of max|x_row| / 127 (rows of
+ * up to ~3000 values have max ~4), error std up to ~0.01; 0.08 is about 8 standard deviations.
+ */
+export const TOL_LINEAR_I8: Tolerance = { atol: 0.08, rtol: 0.01 };
+
+// Whole-model budgets: logits of order 1 to 10 after a few layers, compared with PyTorch f32.
+/** f32 weights and activations: per-op f32 rounding differences accumulated over the layers. */
+export const TOL_MODEL_LOGITS_F32 = 1e-4;
+/**
+ * q8_0 weights in the native kernels, which also quantize activations per block of 32 (the
+ * goldens use the same dequantized weights with f32 activations). Over the 3-layer fixtures,
+ * with logits up to about 10, the measured max |diff| is 0.235 (GPT-2) and 0.254 (Llama).
+ */
+export const TOL_MODEL_LOGITS_Q8_0 = 0.4;
+
+// Round-trip error budgets: relative RMS error ||x - dequantize(quantize(x))|| / ||x|| per
+// format, on N(0, 1) data and on heavy-tailed data (1% of columns 30x larger, the outlier
+// features of LLM.int8()). test/quant-error.test.ts asserts them and prints the measured values.
+export const ERR_ROUNDTRIP_NORMAL = { f16: 3e-4, bf16: 2.5e-3, q8_0: 7e-3, i8: 1e-2 } as const;
+/** Over all values (outliers dominate the norm). */
+export const ERR_ROUNDTRIP_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 5e-2 } as const;
+/**
+ * On the ordinary columns only: per-row int8 spends its 255 levels on the outliers and the
+ * ordinary values lose most of their precision; q8_0 confines the damage to blocks holding one.
+ */
+export const ERR_ROUNDTRIP_HEAVY_ORDINARY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 0.06, i8: 0.2 } as const;
+/**
+ * linear with int8 weights (both weights and activations quantized) against f32 weights on the
+ * GPT-2 shapes, relative Frobenius error of the output; x ~ N(0, 1), W ~ N(0, 1/K).
+ */
+export const ERR_LINEAR_INT8_VS_F32 = { f16: 3e-4, bf16: 2.5e-3, q8_0: 1e-2, i8: 1.4e-2 } as const;
+/** The same with heavy-tailed activations (1% of input features 30x larger). */
+export const ERR_LINEAR_INT8_VS_F32_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 7.5e-2 } as const;
+/**
+ * Linear weights converted to f16 / bf16 at load, against the f32 goldens. Measured max |diff|
+ * on the fixtures: f16 0.0065 (GPT-2) and 0.0079 (Llama); bf16 0.096 and 0.096.
+ */
+export const TOL_MODEL_LOGITS_F16_WEIGHTS = 0.03;
+export const TOL_MODEL_LOGITS_BF16_WEIGHTS = 0.3;

@@ -41,9 +41,35 @@ export interface PackWeightOptions {
   layout?: 'packed' | 'reference';
 }
 
+/**
+ * A weight that still lies in a mapped checkpoint file (io/mapped.ts MappedTensor): the native
+ * backend packs it straight from the mapping when it is aligned; other backends load() a copy.
+ */
+export interface MappedWeightSource {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Whether native code can read it in place. */
+  readonly aligned: boolean;
+  /** The descriptor the addon reads ({ dtype, shape, file, byteOffset }). */
+  native(): object;
+  /** A JS copy. */
+  load(): Tensor;
+}
+
+/** One op of a batch: its name and arguments with a preallocated `out`. */
+export interface BatchOp {
+  readonly op: OpName;
+  readonly args: Readonly<Record<string, unknown>> & { readonly out: Tensor };
+}
+
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
+  /**
+   * Whether ops read MappedWeightSource tensors in place (for example an embedding table that
+   * stays in the mapped checkpoint). Backends without it get load()ed copies.
+   */
+  readonly readsMapped?: boolean;
   /** Ops this backend implements. */
   readonly ops: ReadonlySet<OpName>;
   /**
@@ -51,8 +77,13 @@ export interface Backend {
    * dtype), else a new tensor. Work happens off the main thread where the backend can do so.
    */
   run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor>;
-  /** Prepares a weight matrix (N, K) for `linear` on this backend. */
-  packWeight(weight: Tensor, options?: PackWeightOptions): Weight;
+  /**
+   * Runs ops in order, each writing its `out`, in one trip off the main thread where the backend
+   * can (planned forward passes). Optional: callers fall back to run() op by op.
+   */
+  runBatch?(ops: readonly BatchOp[]): Promise<void>;
+  /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */
+  packWeight(weight: Tensor | MappedWeightSource, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */
   dispose(): void;
 }

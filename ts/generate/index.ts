@@ -6,11 +6,10 @@ export {
 export { buildProcessors, sampleNext, type SamplingOptions, type SampledToken } from './sampler.js';
 export { Rng, randomSeed } from './rng.js';
 export {
-  generate, generateTokens, stream, type CausalLM, type KVCache, type TextTokenizer, type GenerateOptions, type GenerationResult,
+  generate, generateTokens, stream, type CausalLM, type KVCache as RequestCache, type TextTokenizer, type GenerateOptions, type GenerationResult,
   type GenerationChunk, type GenerationStream, type GenerationTimings, type FinishReason,
 } from './generate.js';
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
-export { readGGUF, type GGUFFile, type GGUFTensorInfo, type GGUFValue } from './gguf.js';
 export { Gpt2Model, GPT2_DTYPES, type Gpt2Config, type Gpt2DType } from './gpt2.js';
 export { Gpt2Tokenizer } from './tokenizer.js';
 export { LanguageModel, defaultModelPath, readGenerationConfigEos, BACKENDS, type BackendName, type LoadOptions } from './model.js';

@@ -56,8 +56,13 @@ void pack_a(const float* a, size_t lda, size_t mc, size_t kc, size_t mr, float* 
 
 // Packs k rows [k0, k0 + kc) of columns [col, col + cols) of B into one (kc, nr) panel,
 // zero-filling columns past `cols`. B is (K, N) rows ldb apart, or (N, K) when trans.
-void pack_b_panel(const float* b, size_t ldb, bool trans, size_t k0, size_t kc, size_t col, size_t cols, size_t nr,
-                  float* dst) {
+void pack_b_panel(const float* b, size_t ldb, bool trans, size_t k0, size_t kc, size_t col, size_t cols,
+                  const GemmKernels& kt, float* dst) {
+  const size_t nr = kt.nr;
+  if (trans && kt.pack_b_trans) {
+    kt.pack_b_trans(b + col * ldb + k0, ldb, kc, cols, dst);
+    return;
+  }
   if (!trans) {
     // Each k row of the panel is a contiguous run of cols floats.
     for (size_t p = 0; p < kc; ++p) {
@@ -120,7 +125,7 @@ void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, 
       const bool first = pc == 0, last = pc + kc >= K;
       if (!packed)
         for (size_t jp = jc; jp < jc_end; ++jp)
-          pack_b_panel(g.b, g.ldb, g.trans_b, pc, kc, jp * nr, std::min(nr, g.n - jp * nr), nr,
+          pack_b_panel(g.b, g.ldb, g.trans_b, pc, kc, jp * nr, std::min(nr, g.n - jp * nr), kt,
                        bbuf.data() + (jp - jc) * kc * nr);
       for (size_t ic = m0; ic < m1; ic += mc_max) {
         const size_t mc = std::min(mc_max, m1 - ic);
@@ -151,10 +156,12 @@ void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, 
 
 size_t gemm_packed_b_floats(size_t k, size_t n, size_t nr) { return ceil_div(n, nr) * nr * k; }
 
-void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, size_t nr, float* out, ThreadPool* pool) {
+void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, const GemmKernels& kt, float* out,
+                 ThreadPool* pool) {
+  const size_t nr = kt.nr;
   const size_t panels = ceil_div(n, nr);
   auto pack = [&](size_t s, size_t e) {
-    for (size_t jp = s; jp < e; ++jp) pack_b_panel(b, ldb, trans, 0, k, jp * nr, std::min(nr, n - jp * nr), nr, out + jp * k * nr);
+    for (size_t jp = s; jp < e; ++jp) pack_b_panel(b, ldb, trans, 0, k, jp * nr, std::min(nr, n - jp * nr), kt, out + jp * k * nr);
   };
   if (pool)
     pool->parallel_for(panels, 1, pack);
@@ -168,9 +175,11 @@ void gemm_f32(const GemmArgs& g, Isa isa, ThreadPool* pool) {
   const ActFn act = activation_fn(g.act, isa);
   const size_t panels = ceil_div(g.n, kt.nr);
   const size_t threads = static_cast<size_t>(pool->size());
-  // Below about a million multiply-adds a second thread costs more than it gives.
+  // Waking the pool costs microseconds (far more when the cores are oversubscribed): below
+  // ~500k multiply-adds (a 768 x 640 decode step, ~25 us on one core with cached weights) a
+  // second thread costs more than it gives; a 768 x 768 decode step from DRAM is split.
   const double work = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
-  if (threads == 1 || work < 1e6) {
+  if (threads == 1 || work < 5e5) {
     gemm_block(g, kt, act, 0, g.m, 0, panels);
     return;
   }

@@ -43,6 +43,9 @@ struct GemmKernels {
   float (*fma_loop)(size_t iters);
   size_t fma_lanes;
   float (*read_sum)(const float* p, size_t n);
+  // Optional: packs one (kc, nr) panel from B^T rows (cols <= nr rows of kc floats, ldb apart),
+  // zero past cols, faster than the generic loop. Null: the driver's generic transpose.
+  void (*pack_b_trans)(const float* b, size_t ldb, size_t kc, size_t cols, float* dst);
 };
 
 constexpr size_t kGemmCalibrationChains = 12;
@@ -64,7 +67,8 @@ size_t gemm_packed_b_floats(size_t k, size_t n, size_t nr);
 // Packs B given as (K, N) rows ldb apart (trans = false) or as (N, K) rows ldb apart (trans =
 // true, the weight layout) into `out` (gemm_packed_b_floats floats). Parallel on the pool, or
 // on the calling thread when pool is null.
-void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, size_t nr, float* out, ThreadPool* pool);
+void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, const GemmKernels& kt, float* out,
+                 ThreadPool* pool);
 
 enum class GemmActivation { none, gelu_erf, gelu_tanh, silu };
 

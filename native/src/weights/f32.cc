@@ -31,9 +31,10 @@ class F32PackedWeight : public PackedWeight {
   F32PackedWeight(int64_t n, int64_t k, const float* w) : PackedWeight(DType::f32, n, k), primary_(best_isa()) {
     const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k);
     Pack& p = packs_[index(primary_)];
-    p.nr = gemm_kernels(primary_).nr;
+    const GemmKernels& kt = gemm_kernels(primary_);
+    p.nr = kt.nr;
     p.data.resize(std::max<size_t>(1, gemm_packed_b_floats(K, N, p.nr)));
-    gemm_pack_b(w, K, true, K, N, p.nr, p.data.data(), nullptr);
+    gemm_pack_b(w, K, true, K, N, kt, p.data.data(), nullptr);
     std::call_once(p.once, [] {});
   }
 
@@ -77,13 +78,14 @@ class F32PackedWeight : public PackedWeight {
     std::call_once(p.once, [&] {
       const Pack& src = packs_[index(primary_)];
       const size_t N = static_cast<size_t>(n()), K = static_cast<size_t>(k());
-      const size_t nr = gemm_kernels(isa).nr;
+      const GemmKernels& kt = gemm_kernels(isa);
+      const size_t nr = kt.nr;
       if (nr == src.nr) return;  // shares the primary packing
       std::vector<float> w(std::max<size_t>(1, N * K));
       for (size_t j = 0; j < N; ++j)
         for (size_t q = 0; q < K; ++q) w[j * K + q] = src.data[(j / src.nr) * K * src.nr + q * src.nr + j % src.nr];
       std::vector<float> d(std::max<size_t>(1, gemm_packed_b_floats(K, N, nr)));
-      gemm_pack_b(w.data(), K, true, K, N, nr, d.data(), nullptr);
+      gemm_pack_b(w.data(), K, true, K, N, kt, d.data(), nullptr);
       std::lock_guard<std::mutex> lock(bytes_mutex_);
       p.nr = nr;
       p.data = std::move(d);

@@ -33,6 +33,8 @@ export function linearCases(): OpCase[] {
   }
   l.add('linear', 'gelu_tanh M=15 K=513 N=33', { x: l.f32([15, 513]), weight: weight(33, 513).asWeight(), bias: l.f32([33]), activation: 'gelu_tanh' }, TOL_GEMM_F32);
   l.add('linear', 'silu M=1 K=1000 N=65 (decode)', { x: l.f32([1, 1000]), weight: weight(65, 1000).asWeight(), activation: 'silu' }, TOL_GEMM_F32);
+  l.add('linear', 'strided x: transpose of [33,7]', { x: l.f32([33, 7]).transpose(0, 1), weight: weight(17, 33).asWeight(), bias: l.f32([17]) }, TOL_GEMM_F32);
+  l.add('linear', 'strided x: column slice [4,80][:,5:70]', { x: l.f32([4, 80]).slice(1, 5, 70), weight: weight(40, 65).asWeight() }, TOL_GEMM_F32);
   l.add('linear', 'K=0 gives bias M=3 N=5', { x: l.f32([3, 0]), weight: weight(5, 0).asWeight(), bias: l.f32([5]), activation: 'gelu' }, TOL_GEMM_F32);
   l.add('linear', 'reference layout M=5 K=17 N=33', { x: l.f32([5, 17]), weight: weight(33, 17, 'reference').asWeight() }, TOL_GEMM_F32);
   return l.cases;

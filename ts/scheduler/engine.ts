@@ -1,0 +1,25 @@
+// What a worker runs: an Engine takes generation requests and serves them, batching the
+// sequences that are active at the same time into one forward pass per step.
+
+import type { ChatMessage, FinishReason, WireGenerateOptions, WireResult, WorkerConfig } from './protocol.js';
+
+export interface EngineRequest {
+  prompt: string;
+  /** Chat messages to render with the model's chat template instead of `prompt`. */
+  messages?: ChatMessage[];
+  options: WireGenerateOptions;
+  /** Called for every generated token, in order. */
+  onToken(token: number, text: string): void;
+  /** Aborted when the pool cancels the request; the engine stops it within one step. */
+  signal: AbortSignal;
+  /** Why the request was cancelled, read when `signal` aborts. */
+  cancelReason(): FinishReason;
+}
+
+export interface Engine {
+  generate(request: EngineRequest): Promise<WireResult>;
+  /** Frees every native resource (weights, caches). */
+  dispose(): Promise<void>;
+}
+
+export type EngineFactory = (config: WorkerConfig) => Promise<Engine>;

@@ -1,0 +1,392 @@
+// createPool: one model served by Piscina worker threads. Requests wait in a bounded priority
+// queue on the main thread and are dispatched only when a worker has room in its batch, so
+// priorities, fairness, backpressure and cancellation are decided here; the workers' engines
+// batch whatever is running (continuous batching). The main thread never runs a kernel.
+
+import { availableParallelism } from 'node:os';
+import { BroadcastChannel, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
+import { MetricsRecorder, type PoolMetrics } from './metrics.js';
+import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
+
+export interface PoolOptions {
+  /** Model path (HF directory or GGUF file); default: the engine's default model. */
+  model?: string;
+  backend?: string;
+  dtype?: string;
+  /** Worker threads; default 1 (one engine batching every request). */
+  workers?: number;
+  /** Kernel threads per worker; default: cores / workers (at least 1). */
+  threadsPerWorker?: number;
+  /** Requests allowed to wait; beyond it, requests reject with QueueFullError. Default 1024. */
+  maxQueue?: number;
+  /** Sequences a worker serves at once (its batch); default 8. */
+  maxBatch?: number;
+  /** Default per-request timeout in ms; default: none. */
+  timeoutMs?: number;
+  /** How long a waiting request gains one priority level, in ms (starvation guard); default 5000. */
+  agingMs?: number;
+  /** Module exporting createEngine(config) that workers run; default: the model engine. */
+  engineModule?: string | URL;
+  engineOptions?: Record<string, unknown>;
+}
+
+export interface RequestOptions extends WireGenerateOptions {
+  signal?: AbortSignal;
+  /** Higher runs first; default 0. */
+  priority?: number;
+  timeoutMs?: number;
+}
+
+export interface StreamChunk {
+  token: number;
+  text: string;
+}
+
+export type PoolResult = WireResult;
+
+interface RequestInput {
+  prompt: string;
+  messages?: ChatMessage[];
+}
+
+interface Pending {
+  id: number;
+  prompt: string;
+  messages: ChatMessage[] | undefined;
+  options: WireGenerateOptions;
+  priority: number;
+  enqueuedAt: number;
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  onChunk: ((c: StreamChunk) => void) | undefined;
+  resolve(r: PoolResult): void;
+  reject(e: unknown): void;
+  settled: boolean;
+  port?: MessagePort;
+  timer?: NodeJS.Timeout;
+  text: string;
+  firstTokenAt?: number;
+  cancelled?: FinishReason;
+  onAbort?: () => void;
+}
+
+function here(file: string): string {
+  // Workers load compiled JavaScript: from dist/ when this module runs from there, else from
+  // the dist/ twin of a source checkout (built by `npm run build:ts`).
+  const url = import.meta.url.endsWith('.ts') ? import.meta.url.replace('/ts/scheduler/', '/dist/scheduler/') : import.meta.url;
+  return new URL(`./${file}.js`, url).href;
+}
+
+let poolCounter = 0;
+
+export class InferencePool {
+  private readonly piscina: Piscina;
+  private readonly queue: Pending[] = [];
+  private readonly running = new Set<Pending>();
+  private readonly capacity: number;
+  private readonly maxQueue: number;
+  private readonly agingMs: number;
+  private readonly defaultTimeout: number | undefined;
+  private readonly metricsRecorder = new MetricsRecorder();
+  private readonly control: BroadcastChannel;
+  private readonly workers: number;
+  private nextId = 1;
+  private closing: Promise<void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(options: PoolOptions = {}) {
+    const cores = availableParallelism();
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new RangeError(`createPool: 'workers' must be an integer in [1, 256], got ${workers}`);
+    const threads = options.threadsPerWorker ?? Math.max(1, Math.floor(cores / workers));
+    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new RangeError(`createPool: 'threadsPerWorker' must be an integer in [1, 1024], got ${threads}`);
+    const maxBatch = options.maxBatch ?? 8;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 1024) throw new RangeError(`createPool: 'maxBatch' must be an integer in [1, 1024], got ${maxBatch}`);
+    const maxQueue = options.maxQueue ?? 1024;
+    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`createPool: 'maxQueue' must be a non-negative integer, got ${maxQueue}`);
+    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new RangeError(`createPool: 'timeoutMs' must be > 0, got ${options.timeoutMs}`);
+    this.workers = workers;
+    this.capacity = workers * maxBatch;
+    this.maxQueue = maxQueue;
+    this.agingMs = options.agingMs ?? 5000;
+    this.defaultTimeout = options.timeoutMs;
+    const controlChannel = `attnode-pool-${process.pid}-${++poolCounter}`;
+    this.control = new BroadcastChannel(controlChannel);
+    this.control.unref();
+    const engineModule = options.engineModule !== undefined ? String(options.engineModule) : here('model-engine');
+    const workerData: WorkerConfig = {
+      engineModule: engineModule.startsWith('file:') || engineModule.startsWith('/') ? engineModule : fileURLToPath(engineModule),
+      model: options.model,
+      backend: options.backend,
+      dtype: options.dtype,
+      threads,
+      maxBatch,
+      controlChannel,
+      engineOptions: options.engineOptions,
+    };
+    const filename = here('worker');
+    this.piscina = new Piscina({
+      filename,
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: maxBatch,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+      // Workers must keep their event loop turning between tasks: cancellation and shutdown
+      // arrive as messages, which Piscina's Atomics-based idle wait would hold back.
+      atomics: 'disabled',
+    });
+    // Errors of individual tasks are reported per request; this only keeps a dying worker
+    // from becoming an unhandled 'error' event.
+    this.piscina.on('error', () => {});
+  }
+
+  /** Generates a completion. Resolves with finishReason 'aborted' when `signal` aborts. */
+  generate(prompt: string, options: RequestOptions = {}): Promise<PoolResult> {
+    return this.enqueue({ prompt }, options, undefined);
+  }
+
+  /** Streams tokens as they are generated; breaking out of the loop cancels the request. */
+  stream(prompt: string, options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+    return this.streamInput({ prompt }, options);
+  }
+
+  /** A chat completion: `messages` rendered with the model's chat template. */
+  chat(messages: ChatMessage[], options: RequestOptions = {}): Promise<PoolResult> {
+    return this.enqueue({ prompt: '', messages }, options, undefined);
+  }
+
+  /** Streams a chat completion. */
+  streamChat(messages: ChatMessage[], options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+    return this.streamInput({ prompt: '', messages }, options);
+  }
+
+  private streamInput(input: RequestInput, options: RequestOptions): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+    const chunks: StreamChunk[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: unknown;
+    const inner = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, inner.signal]) : inner.signal;
+    const result = this.enqueue(input, { ...options, signal }, (c) => {
+      chunks.push(c);
+      wake?.();
+    });
+    result.then(
+      () => {
+        done = true;
+        wake?.();
+      },
+      (e: unknown) => {
+        failure = e;
+        done = true;
+        wake?.();
+      },
+    );
+    const iterator: AsyncIterator<StreamChunk> = {
+      async next() {
+        for (;;) {
+          if (chunks.length) return { value: chunks.shift()!, done: false };
+          if (failure !== undefined) throw failure;
+          if (done) return { value: undefined, done: true };
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      async return() {
+        inner.abort();
+        await result.catch(() => undefined);
+        return { value: undefined, done: true };
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator, result };
+  }
+
+  metrics(): PoolMetrics {
+    return this.metricsRecorder.snapshot({ queueDepth: this.queue.length, activeSequences: this.running.size, workers: this.workers });
+  }
+
+  /** Clears the event-loop delay histogram (for a measurement window). */
+  resetEventLoopDelay(): void {
+    this.metricsRecorder.resetEventLoopDelay();
+  }
+
+  /**
+   * Stops accepting requests. 'drain' (default) finishes queued and running requests; 'cancel'
+   * rejects queued ones with PoolClosedError and stops running ones (finishReason 'aborted').
+   * Resolves once every worker has disposed its engine and exited.
+   */
+  close(options: { mode?: 'drain' | 'cancel' } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      if (options.mode === 'cancel') {
+        for (const p of this.queue.splice(0)) this.fail(p, new PoolClosedError('the pool was closed before this request started'));
+        for (const p of this.running) this.cancel(p, 'aborted');
+      }
+      while (this.queue.length || this.running.size) await new Promise<void>((r) => this.idleWaiters.push(r));
+      await this.disposeEngines();
+      await this.piscina.destroy();
+      this.control.close();
+      this.metricsRecorder.stop();
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close({ mode: 'cancel' });
+  }
+
+  private async disposeEngines(): Promise<void> {
+    const threads = this.piscina.threads.length;
+    if (threads === 0) return;
+    let acks = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 10_000);
+      this.control.onmessage = (e) => {
+        if ((e as MessageEvent).data === 'disposed' && ++acks >= threads) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      this.control.postMessage('shutdown');
+    });
+  }
+
+  private enqueue(input: RequestInput, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<PoolResult> {
+    if (this.closing) return Promise.reject(new PoolClosedError());
+    const { prompt, messages } = input;
+    if (typeof prompt !== 'string') return Promise.reject(new TypeError(`'prompt' must be a string, got ${typeof prompt}`));
+    if (messages !== undefined && (!Array.isArray(messages) || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')))
+      return Promise.reject(new TypeError("'messages' must be an array of { role, content } with string values"));
+    const { signal, priority = 0, timeoutMs = this.defaultTimeout, ...wire } = options;
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) return Promise.reject(new RangeError(`'priority' must be a finite number, got ${String(priority)}`));
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) return Promise.reject(new RangeError(`'timeoutMs' must be > 0, got ${timeoutMs}`));
+    if (this.queue.length >= this.maxQueue && this.running.size >= this.capacity) {
+      this.metricsRecorder.rejected++;
+      return Promise.reject(new QueueFullError(this.maxQueue));
+    }
+    return new Promise<PoolResult>((resolve, reject) => {
+      const p: Pending = {
+        id: this.nextId++, prompt, messages, options: wire, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
+        resolve, reject, settled: false, text: '',
+      };
+      if (signal?.aborted) {
+        this.finish(p, this.abortedResult(p));
+        return;
+      }
+      if (signal) {
+        p.onAbort = () => this.cancel(p, 'aborted');
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      if (timeoutMs !== undefined) p.timer = setTimeout(() => this.cancel(p, 'timeout'), timeoutMs);
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
+  /** Dispatches the best waiting requests while workers have room. */
+  private pump(): void {
+    while (this.running.size < this.capacity && this.queue.length) {
+      const now = performance.now();
+      let best = 0;
+      let bestScore = -Infinity;
+      for (let i = 0; i < this.queue.length; i++) {
+        const q = this.queue[i]!;
+        // Priority plus one level per agingMs waited; ties go to the earliest request.
+        const score = q.priority + (now - q.enqueuedAt) / this.agingMs;
+        if (score > bestScore) {
+          bestScore = score;
+          best = i;
+        }
+      }
+      const [p] = this.queue.splice(best, 1);
+      this.start(p!);
+    }
+    if (!this.queue.length && !this.running.size) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private start(p: Pending): void {
+    this.running.add(p);
+    const { port1, port2 } = new MessageChannel();
+    p.port = port1;
+    port1.on('message', (msg: WorkerToPool) => {
+      if (msg.type !== 'chunk' || p.settled) return;
+      const now = performance.now();
+      if (p.firstTokenAt === undefined) {
+        p.firstTokenAt = now;
+        this.metricsRecorder.firstToken(now - p.enqueuedAt);
+      }
+      this.metricsRecorder.token(now);
+      p.text += msg.text;
+      p.onChunk?.({ token: msg.token, text: msg.text });
+    });
+    // The worker closes its end after the last chunk; 'close' arrives after every chunk, so
+    // waiting for it means a stream never misses its tail (the task result travels separately).
+    const drained = new Promise<void>((resolve) => {
+      port1.once('close', resolve);
+      setTimeout(resolve, 2000).unref();
+    });
+    this.piscina.run({ id: p.id, prompt: p.prompt, messages: p.messages, options: p.options, port: port2 }, { transferList: [port2] }).then(
+      async (r: WireResult) => {
+        await drained;
+        if (p.cancelled === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, r.text));
+        else this.finish(p, r);
+      },
+      (err: unknown) => this.fail(p, err instanceof Error && /worker|terminat|exit/i.test(err.message) ? new WorkerCrashedError(err) : err),
+    );
+  }
+
+  private cancel(p: Pending, reason: 'aborted' | 'timeout'): void {
+    if (p.settled || p.cancelled) return;
+    p.cancelled = reason;
+    const queued = this.queue.indexOf(p);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      if (reason === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, ''));
+      else this.finish(p, this.abortedResult(p));
+      this.pump();
+      return;
+    }
+    const msg: PoolToWorker = { type: 'cancel', reason };
+    p.port?.postMessage(msg);
+  }
+
+  private abortedResult(p: Pending): PoolResult {
+    return {
+      text: p.text, ids: [], finishReason: 'aborted', promptTokens: 0,
+      timings: { timeToFirstTokenMs: 0, prefillTokensPerSecond: 0, decodeTokensPerSecond: 0, totalMs: performance.now() - p.enqueuedAt },
+    };
+  }
+
+  private cleanup(p: Pending): boolean {
+    if (p.settled) return false;
+    p.settled = true;
+    if (p.timer) clearTimeout(p.timer);
+    if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+    p.port?.close();
+    const wasRunning = this.running.delete(p);
+    if (wasRunning) queueMicrotask(() => this.pump());
+    else if (!this.queue.length && !this.running.size) for (const w of this.idleWaiters.splice(0)) w();
+    return true;
+  }
+
+  private finish(p: Pending, r: PoolResult): void {
+    if (!this.cleanup(p)) return;
+    if (r.finishReason === 'aborted') this.metricsRecorder.cancelled++;
+    else this.metricsRecorder.completed++;
+    p.resolve(r);
+  }
+
+  private fail(p: Pending, e: unknown): void {
+    if (!this.cleanup(p)) return;
+    this.metricsRecorder.failed++;
+    p.reject(e);
+  }
+}
+
+/** Creates a pool of worker threads serving one model; see PoolOptions for the defaults. */
+export function createPool(options: PoolOptions = {}): InferencePool {
+  return new InferencePool(options);
+}

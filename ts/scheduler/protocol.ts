@@ -1,0 +1,60 @@
+// Messages between the pool (main thread) and its workers. Each request gets its own
+// MessageChannel: the worker streams chunks on it and the pool sends cancellation on it.
+
+import type { MessagePort } from 'node:worker_threads';
+
+/** Generation options that cross the thread boundary (structured-clone safe). */
+export interface WireGenerateOptions {
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  seed?: number;
+  stop?: string[];
+  [option: string]: unknown;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+}
+
+export interface WireRequest {
+  id: number;
+  /** Plain completion prompt (empty when `messages` is given). */
+  prompt: string;
+  /** Chat messages, rendered by the engine with the model's chat template. */
+  messages?: ChatMessage[];
+  options: WireGenerateOptions;
+  /** Transferred port: the worker posts WorkerToPool messages and listens for PoolToWorker. */
+  port: MessagePort;
+}
+
+export type FinishReason = 'length' | 'eos' | 'stop' | 'aborted' | 'timeout';
+
+export interface WireResult {
+  text: string;
+  ids: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  timings: { timeToFirstTokenMs: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number; totalMs: number };
+}
+
+export type WorkerToPool = { type: 'chunk'; token: number; text: string };
+export type PoolToWorker = { type: 'cancel'; reason: 'aborted' | 'timeout' };
+
+/** Options every worker receives (Piscina workerData). */
+export interface WorkerConfig {
+  /** Module that exports `createEngine(config)`; default: the model engine. */
+  engineModule: string;
+  model?: string;
+  backend?: string;
+  dtype?: string;
+  threads: number;
+  maxBatch: number;
+  /** BroadcastChannel name the pool uses to tell workers to dispose their engines. */
+  controlChannel: string;
+  /** Extra settings for the engine module. */
+  engineOptions?: Record<string, unknown>;
+}
