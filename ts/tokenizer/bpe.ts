@@ -26,10 +26,10 @@ const SMALL_WORD = 48;
 
 export class BpeModel implements Model {
   readonly kind = 'BPE';
-  private readonly pairRank = new Map<number, number>();
-  private readonly mergeLeft: Int32Array;
-  private readonly mergeRight: Int32Array;
-  private readonly mergeResult: Int32Array;
+  // (left id, right id) -> rank * 2^24 + merged id, or -1 when the pair never merges.
+  private readonly pairs = new Map<number, number>();
+  /** Merges in rank order, as "left right" strings (for export). Empty in score mode. */
+  readonly merges: readonly [string, string][];
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly fallbackIds = new Int32Array(256).fill(-1);
   private readonly unkId: number;
@@ -40,13 +40,19 @@ export class BpeModel implements Model {
    * vocab: token -> id. merges: pairs in rank order (rank 0 merges first).
    * `path` names the JSON field the merges came from, for errors.
    */
-  constructor(private readonly vocab: Map<string, number>, private readonly ids: string[], merges: readonly [string, string][], readonly opts: BpeOptions, path = 'model') {
+  /**
+   * `scores` (one per id) switches to sentencepiece BPE, where merges follow token scores
+   * instead of a merges list (GGUF 'llama' vocabularies carry no merges).
+   */
+  private readonly scoreRank: Int32Array | null;
+
+  constructor(private readonly vocab: Map<string, number>, private readonly ids: string[], merges: readonly [string, string][], readonly opts: BpeOptions,
+    path = 'model', scores: ArrayLike<number> | null = null) {
+    this.scoreRank = scores === null ? null : denseRankDescending(scores);
     this.size = ids.length;
     if (this.size >= PAIR_SHIFT) throw new TokenizerFormatError(`${path}.vocab`, `has ${this.size} entries, more than ${PAIR_SHIFT} are not supported`);
     const n = merges.length;
-    this.mergeLeft = new Int32Array(n);
-    this.mergeRight = new Int32Array(n);
-    this.mergeResult = new Int32Array(n);
+    this.merges = merges;
     const prefixLen = opts.continuingSubwordPrefix?.length ?? 0;
     for (let r = 0; r < n; r++) {
       const [a, b] = merges[r]!;
@@ -59,10 +65,7 @@ export class BpeModel implements Model {
       if (ij === undefined) throw new TokenizerFormatError(`${path}.merges[${r}]`, `merged token '${joined}' is not in the vocabulary`);
       const key = ia * PAIR_SHIFT + ib;
       // A repeated pair keeps its first (lowest) rank, as the references do.
-      if (!this.pairRank.has(key)) this.pairRank.set(key, r);
-      this.mergeLeft[r] = ia;
-      this.mergeRight[r] = ib;
-      this.mergeResult[r] = ij;
+      if (!this.pairs.has(key)) this.pairs.set(key, r * PAIR_SHIFT + ij);
     }
     for (let b = 0; b < 256; b++) {
       this.byteIds[b] = vocab.get(BYTE_TO_CHAR[b]!) ?? -1;
@@ -135,7 +138,7 @@ export class BpeModel implements Model {
       const c = word.charCodeAt(i);
       if (c < 0x80) { this.pushByte(c, sym); s.push(i); e.push(i + 1); continue; }
       const cp = word.codePointAt(i)!;
-      const w = cp > 0xffff && cp <= 0x10ffff && c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+      const w = cp > 0xffff ? 2 : 1;
       // Lone surrogates encode as U+FFFD, like TextEncoder and the references.
       const bytes = utf8Encoder.encode(word.slice(i, i + w));
       for (const b of bytes) { this.pushByte(b, sym); s.push(i); e.push(i + w); }
@@ -181,25 +184,36 @@ export class BpeModel implements Model {
     return true;
   }
 
-  private rank(a: number, b: number): number {
-    return this.pairRank.get(a * PAIR_SHIFT + b) ?? -1;
+  /** Packed rank * 2^24 + merged id for a pair, -1 when it does not merge. */
+  private pair(a: number, b: number): number {
+    const key = a * PAIR_SHIFT + b;
+    const v = this.pairs.get(key);
+    if (v !== undefined) return v;
+    if (this.scoreRank === null) return -1;
+    // Score mode (sentencepiece BPE): a pair merges when its concatenation is a token;
+    // higher scores merge first and equal scores share a rank, so the leftmost wins.
+    const id = this.vocab.get(this.ids[a]! + this.ids[b]!);
+    const packed = id === undefined ? -1 : this.scoreRank[id]! * PAIR_SHIFT + id;
+    this.pairs.set(key, packed);
+    return packed;
   }
 
   /** Short words: find the lowest-ranked adjacent pair (leftmost on ties), merge, repeat. */
   private mergeScan(ids: Int32Array, next: Int32Array, prev: Int32Array): void {
     for (;;) {
       let best = -1;
-      let bestRank = 0x7fffffff;
+      let bestPacked = Infinity;
       for (let i = 0; i >= 0; i = next[i]!) {
         const j = next[i]!;
         if (j < 0) break;
-        const r = this.rank(ids[i]!, ids[j]!);
-        if (r >= 0 && r < bestRank) { bestRank = r; best = i; }
+        const r = this.pair(ids[i]!, ids[j]!);
+        // Comparing packed values compares ranks: one rank has one merged id.
+        if (r >= 0 && r < bestPacked) { bestPacked = r; best = i; }
       }
       bpeCounters.steps++;
       if (best < 0) return;
       const j = next[best]!;
-      ids[best] = this.mergeResult[bestRank]!;
+      ids[best] = bestPacked % PAIR_SHIFT;
       next[best] = next[j]!;
       if (next[j]! >= 0) prev[next[j]!] = best;
     }
@@ -214,8 +228,8 @@ export class BpeModel implements Model {
     for (let i = 0; i >= 0; i = next[i]!) {
       const j = next[i]!;
       if (j < 0) break;
-      const r = this.rank(ids[i]!, ids[j]!);
-      if (r >= 0) heap.push(r, i);
+      const r = this.pair(ids[i]!, ids[j]!);
+      if (r >= 0) heap.push(Math.floor(r / PAIR_SHIFT), i);
     }
     while (heap.size > 0) {
       bpeCounters.steps++;
@@ -224,15 +238,17 @@ export class BpeModel implements Model {
       const i = key - r * 2 ** 32;
       const j = next[i]!;
       // Stale: the position was merged away, or its pair changed since the push.
-      if (ids[i]! < 0 || j < 0 || ids[i] !== this.mergeLeft[r] || ids[j] !== this.mergeRight[r]) continue;
-      ids[i] = this.mergeResult[r]!;
+      if (ids[i]! < 0 || j < 0) continue;
+      const packed = this.pair(ids[i]!, ids[j]!);
+      if (packed < 0 || Math.floor(packed / PAIR_SHIFT) !== r) continue;
+      ids[i] = packed % PAIR_SHIFT;
       ids[j] = -1;
       next[i] = next[j]!;
       if (next[j]! >= 0) prev[next[j]!] = i;
       const p = prev[i]!;
-      if (p >= 0) { const rp = this.rank(ids[p]!, ids[i]!); if (rp >= 0) heap.push(rp, p); }
+      if (p >= 0) { const rp = this.pair(ids[p]!, ids[i]!); if (rp >= 0) heap.push(Math.floor(rp / PAIR_SHIFT), p); }
       const q = next[i]!;
-      if (q >= 0) { const rq = this.rank(ids[i]!, ids[q]!); if (rq >= 0) heap.push(rq, i); }
+      if (q >= 0) { const rq = this.pair(ids[i]!, ids[q]!); if (rq >= 0) heap.push(Math.floor(rq / PAIR_SHIFT), i); }
     }
   }
 }
@@ -276,6 +292,16 @@ class MinHeap {
     a[i] = v;
     return top;
   }
+}
+
+/** Rank 0 for the highest score; equal scores share a rank. */
+function denseRankDescending(scores: ArrayLike<number>): Int32Array {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  const rank = new Int32Array(scores.length);
+  let r = -1;
+  let prev = NaN;
+  for (const i of order) { if (scores[i] !== prev) { r++; prev = scores[i]!; } rank[i] = r; }
+  return rank;
 }
 
 /** A word spelled in the GPT-2 byte alphabet, as it appears in byte-level vocabularies. */

@@ -80,7 +80,10 @@ export function bertNormalizer(cleanText: boolean, chineseChars: boolean, strip:
 function replaceNormalizer(pattern: RegExp, content: string): Normalizer {
   return (p) => {
     pattern.lastIndex = 0;
-    if (!pattern.test(p.text)) return p;
+    const hit = pattern.test(p.text);
+    // matchAll starts from lastIndex, which test() just moved.
+    pattern.lastIndex = 0;
+    if (!hit) return p;
     const b = new PieceBuilder();
     let last = 0;
     for (const m of p.text.matchAll(pattern)) {
@@ -99,8 +102,9 @@ function prependNormalizer(prefix: string): Normalizer {
   return (p) => {
     if (p.text.length === 0) return p;
     const b = new PieceBuilder();
-    const [s] = pieceSpan(p, 0, 1);
-    b.push(prefix, s, s);
+    // The reference gives prepended text the span of the character it precedes.
+    const [s, e] = pieceSpan(p, 0, 1);
+    b.push(prefix, s, e);
     b.copy(p, 0, p.text.length);
     return b.build(p.offset);
   };

@@ -11,6 +11,8 @@ export interface PreTokenizer {
   split(p: Piece, first: boolean): Piece[];
   /** True when the model must see UTF-8 bytes through the GPT-2 alphabet. */
   readonly byteLevel: boolean;
+  /** Fast path when offsets are not needed: calls `f` with each word of plain text. */
+  eachWord?: (text: string, f: (word: string) => void) => void;
 }
 
 export type Behavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
@@ -83,6 +85,14 @@ export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean
       }
       return useRegex ? splitByPattern(q, GPT2_PATTERN, 'Isolated', false) : [q];
     },
+    eachWord(text, f) {
+      const t = addPrefixSpace && !text.startsWith(' ') ? ` ${text}` : text;
+      if (!useRegex) { if (t.length > 0) f(t); return; }
+      // The GPT-2 pattern matches every character, so matches tile the text.
+      const re = GPT2_PATTERN;
+      re.lastIndex = 0;
+      for (let m = re.exec(t); m !== null; m = re.exec(t)) f(m[0]);
+    },
   };
 }
 
@@ -104,8 +114,8 @@ export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'f
       let q = last === 0 ? p : b.build(p.offset);
       if ((scheme === 'always' || (scheme === 'first' && first)) && !q.text.startsWith(replacement) && q.text.length > 0) {
         const c = new PieceBuilder();
-        const [s] = pieceSpan(q, 0, 1);
-        c.push(replacement, s, s);
+        const [s, e] = pieceSpan(q, 0, 1);
+        c.push(replacement, s, e);
         c.copy(q, 0, q.text.length);
         q = c.build(q.offset);
       }

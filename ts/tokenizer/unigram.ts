@@ -59,7 +59,7 @@ export class UnigramModel implements Model {
     const pieceId = new Int32Array(n + 1).fill(-1);
     best[0] = 0;
     for (let b = 0; b < n; b++) {
-      if (from[b] < 0 && b > 0) continue;
+      if (from[b]! < 0 && b > 0) continue;
       // Begins ascend, so for a fixed end the longest piece is seen first and wins ties,
       // the order in which the reference lattice visits its nodes.
       const c = word.charCodeAt(b);
