@@ -24,6 +24,13 @@ const PAIR_SHIFT = 2 ** 24;
 // Words up to this many symbols use the simple scan; longer ones use the heap.
 const SMALL_WORD = 48;
 
+/** Names of the fields a BPE model was read from, used in error messages. */
+export interface BpeFields { vocab: string; merges: string; unk: string }
+
+export function modelFields(path: string): BpeFields {
+  return { vocab: `${path}.vocab`, merges: `${path}.merges`, unk: `${path}.unk_token` };
+}
+
 export class BpeModel implements Model {
   readonly kind = 'BPE';
   // (left id, right id) -> rank * 2^24 + merged id, or -1 when the pair never merges.
@@ -38,7 +45,7 @@ export class BpeModel implements Model {
 
   /**
    * vocab: token -> id. merges: pairs in rank order (rank 0 merges first).
-   * `path` names the JSON field the merges came from, for errors.
+   * `fields` name where the vocabulary, merges and unk token came from, for errors.
    */
   /**
    * `scores` (one per id) switches to sentencepiece BPE, where merges follow token scores
@@ -47,10 +54,10 @@ export class BpeModel implements Model {
   private readonly scoreRank: Int32Array | null;
 
   constructor(private readonly vocab: Map<string, number>, private readonly ids: string[], merges: readonly [string, string][], readonly opts: BpeOptions,
-    path = 'model', scores: ArrayLike<number> | null = null) {
+    fields: BpeFields = modelFields('model'), scores: ArrayLike<number> | null = null) {
     this.scoreRank = scores === null ? null : denseRankDescending(scores);
     this.size = ids.length;
-    if (this.size >= PAIR_SHIFT) throw new TokenizerFormatError(`${path}.vocab`, `has ${this.size} entries, more than ${PAIR_SHIFT} are not supported`);
+    if (this.size >= PAIR_SHIFT) throw new TokenizerFormatError(fields.vocab, `has ${this.size} entries, more than ${PAIR_SHIFT} are not supported`);
     const n = merges.length;
     this.merges = merges;
     const prefixLen = opts.continuingSubwordPrefix?.length ?? 0;
@@ -58,11 +65,11 @@ export class BpeModel implements Model {
       const [a, b] = merges[r]!;
       const ia = vocab.get(a);
       const ib = vocab.get(b);
-      if (ia === undefined) throw new TokenizerFormatError(`${path}.merges[${r}]`, `token '${a}' is not in the vocabulary`);
-      if (ib === undefined) throw new TokenizerFormatError(`${path}.merges[${r}]`, `token '${b}' is not in the vocabulary`);
+      if (ia === undefined) throw new TokenizerFormatError(`${fields.merges}[${r}]`, `token '${a}' is not in the vocabulary`);
+      if (ib === undefined) throw new TokenizerFormatError(`${fields.merges}[${r}]`, `token '${b}' is not in the vocabulary`);
       const joined = a + (prefixLen > 0 && b.startsWith(opts.continuingSubwordPrefix!) ? b.slice(prefixLen) : b);
       const ij = vocab.get(joined);
-      if (ij === undefined) throw new TokenizerFormatError(`${path}.merges[${r}]`, `merged token '${joined}' is not in the vocabulary`);
+      if (ij === undefined) throw new TokenizerFormatError(`${fields.merges}[${r}]`, `merged token '${joined}' is not in the vocabulary`);
       const key = ia * PAIR_SHIFT + ib;
       // A repeated pair keeps its first (lowest) rank, as the references do.
       if (!this.pairs.has(key)) this.pairs.set(key, r * PAIR_SHIFT + ij);
@@ -73,7 +80,7 @@ export class BpeModel implements Model {
     }
     const unk = opts.unkToken;
     this.unkId = unk === null ? -1 : vocab.get(unk) ?? -1;
-    if (unk !== null && this.unkId < 0) throw new TokenizerFormatError(`${path}.unk_token`, `'${unk}' is not in the vocabulary`);
+    if (unk !== null && this.unkId < 0) throw new TokenizerFormatError(fields.unk, `'${unk}' is not in the vocabulary`);
   }
 
   tokenToId(token: string): number | undefined {

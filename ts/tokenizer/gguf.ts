@@ -80,7 +80,7 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
       });
       const bpe = new BpeModel(vocab, ids, merges, {
         byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: false,
-      }, `${K}merges`);
+      }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` });
       return new Tokenizer({
         model: bpe, normalizer: null, preTokenizer: byteLevelPreTokenizer(false, true), postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
         decoder: byteLevelDecoder, byteLevelDecoder: true, added: new AddedTokens(added),
@@ -91,7 +91,7 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
       if (scores.length !== tokens.length) throw new TokenizerFormatError(`${K}scores`, `has ${scores.length} entries, tokens has ${tokens.length}`);
       const bpe = new BpeModel(vocab, ids, [], {
         byteLevel: false, unkToken: unk === undefined ? null : tokens[unk]!, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: true, byteFallback: true, ignoreMerges: false,
-      }, `${K}tokens`, scores);
+      }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` }, scores);
       const spaces = get(meta, 'add_space_prefix', asBool) ?? true;
       const decoder: Decoder = (ts) => {
         const out = fuseDecoder(byteFallbackDecoder(ts.map((t) => t.replaceAll('\u2581', ' '))));

@@ -35,7 +35,7 @@ export function tokenizerFromGPT2(vocabJson: string | object, mergesText: string
   const merges = parseMergesText(mergesText);
   const model = new BpeModel(vocab, ids, merges, {
     byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: false,
-  }, 'merges.txt');
+  }, { vocab: 'vocab.json', merges: 'merges.txt', unk: 'vocab.json' });
   const eot = vocab.get(GPT2_END_OF_TEXT);
   const added = new AddedTokens(eot === undefined ? [] : [{ id: eot, content: GPT2_END_OF_TEXT, special: true, lstrip: false, rstrip: false, singleWord: false }]);
   return new Tokenizer({

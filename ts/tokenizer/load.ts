@@ -1,7 +1,7 @@
 // Reads a Hugging Face tokenizer.json into a Tokenizer, checking every field it uses.
 // Not the GPT-2 vocab.json/merges.txt layout (gpt2.ts) or GGUF metadata (gguf.ts).
 import { AddedTokens, type AddedToken } from './added.js';
-import { BpeModel } from './bpe.js';
+import { BpeModel, modelFields } from './bpe.js';
 import { buildDecoder } from './decoders.js';
 import { TokenizerFormatError, asArray, asBool, asId, asNumber, asObject, asString, opt, req, typeOf, unknownType, type JsonObject } from './json.js';
 import type { Model } from './model.js';
@@ -103,7 +103,7 @@ function buildModel(v: unknown, path: string, byteLevel: boolean): Model {
         fuseUnk: opt(o, 'fuse_unk', path, asBool, false),
         byteFallback: opt(o, 'byte_fallback', path, asBool, false),
         ignoreMerges: opt(o, 'ignore_merges', path, asBool, false),
-      }, path);
+      }, modelFields(path));
     }
     case 'WordPiece': {
       const { vocab, ids } = readVocabMap(req(o, 'vocab', path, asObject), `${path}.vocab`);
