@@ -127,7 +127,7 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
 /** sentencepiece's whitespace handling: a leading space (optional), spaces spelled U+2581. */
 function sentencepieceNormalizer(prefix: boolean): Normalizer {
   return (p: Piece) => {
-    const b = new PieceBuilder();
+    const b = new PieceBuilder(p);
     if (prefix && p.text.length > 0) b.push('\u2581', p.offset, p.offset);
     for (let i = 0; i < p.text.length; i++) {
       const s = p.starts === null ? p.offset + i : p.starts[i]!;

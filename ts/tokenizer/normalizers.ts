@@ -23,7 +23,7 @@ export function unicodeNormalizer(form: Form): Normalizer {
     if (ASCII.test(t)) return p;
     const whole = t.normalize(form);
     if (whole === t) return p;
-    const b = new PieceBuilder();
+    const b = new PieceBuilder(p);
     let joined = '';
     for (const m of t.matchAll(CLUSTER)) {
       const a = m.index;
@@ -36,7 +36,7 @@ export function unicodeNormalizer(form: Form): Normalizer {
     if (joined === whole) return b.build(p.offset);
     // Composition crossed a cluster boundary (Hangul jamo): keep the exact text, coarse alignment.
     const [s, e] = pieceSpan(p, 0, t.length);
-    const c = new PieceBuilder();
+    const c = new PieceBuilder(p);
     c.push(whole, s, e);
     return c.build(p.offset);
   };
@@ -59,22 +59,28 @@ export function isChineseChar(cp: number): boolean {
 }
 
 export function bertNormalizer(cleanText: boolean, chineseChars: boolean, strip: boolean, lower: boolean): Normalizer {
-  const nfd = unicodeNormalizer('NFD');
-  return (p) => {
-    let q = p;
+  // One pass over code points; per character the order is the reference's: clean, isolate
+  // CJK ideographs, strip accents (NFD, drop Mn), lowercase. ASCII goes through a table.
+  const ascii: string[] = [];
+  for (let c = 0; c < 128; c++) {
+    const ch = String.fromCharCode(c);
+    ascii.push(cleanText && (c === 9 || c === 10 || c === 13) ? ' ' : cleanText && (c < 0x20 || c === 0x7f) ? '' : lower ? ch.toLowerCase() : ch);
+  }
+  const one = (ch: string, cp: number): string => {
+    if (cp < 0x80) return ascii[cp]!;
     if (cleanText) {
-      q = mapCodePoints(q, (ch, cp) => {
-        if (cp === 9 || cp === 10 || cp === 13) return ' ';
-        if (cp < 0x80) return cp < 0x20 || cp === 0x7f ? '' : ch;
-        if (cp === 0xfffd || OTHER.test(ch)) return '';
-        return WHITE_SPACE.test(ch) ? ' ' : ch;
-      });
+      if (cp === 0xfffd || OTHER.test(ch)) return '';
+      if (WHITE_SPACE.test(ch)) return ' ';
     }
-    if (chineseChars) q = mapCodePoints(q, (ch, cp) => (isChineseChar(cp) ? ` ${ch} ` : ch));
-    if (strip) q = stripAccents(nfd(q));
-    if (lower) q = lowercase(q);
-    return q;
+    if (chineseChars && isChineseChar(cp)) return ` ${ch} `;
+    let s = ch;
+    if (strip) {
+      const d = ch.normalize('NFD');
+      s = d === ch ? (COMBINING_MARK.test(ch) ? '' : ch) : [...d].filter((x) => !COMBINING_MARK.test(x)).join('');
+    }
+    return lower ? s.toLowerCase() : s;
   };
+  return (p) => mapCodePoints(p, one);
 }
 
 function replaceNormalizer(pattern: RegExp, content: string): Normalizer {
@@ -84,7 +90,7 @@ function replaceNormalizer(pattern: RegExp, content: string): Normalizer {
     // matchAll starts from lastIndex, which test() just moved.
     pattern.lastIndex = 0;
     if (!hit) return p;
-    const b = new PieceBuilder();
+    const b = new PieceBuilder(p);
     let last = 0;
     for (const m of p.text.matchAll(pattern)) {
       if (m[0].length === 0) continue;
@@ -101,7 +107,7 @@ function replaceNormalizer(pattern: RegExp, content: string): Normalizer {
 function prependNormalizer(prefix: string): Normalizer {
   return (p) => {
     if (p.text.length === 0) return p;
-    const b = new PieceBuilder();
+    const b = new PieceBuilder(p);
     // The reference gives prepended text the span of the character it precedes.
     const [s, e] = pieceSpan(p, 0, 1);
     b.push(prefix, s, e);

@@ -77,7 +77,7 @@ export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean
     split(p) {
       let q = p;
       if (addPrefixSpace && !p.text.startsWith(' ')) {
-        const b = new PieceBuilder();
+        const b = new PieceBuilder(p);
         const [s] = pieceSpan(p, 0, 0);
         b.push(' ', s, s);
         b.copy(p, 0, p.text.length);
@@ -101,7 +101,7 @@ export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'f
   return {
     byteLevel: false,
     split(p, first) {
-      const b = new PieceBuilder();
+      const b = new PieceBuilder(p);
       let last = 0;
       for (let i = 0; i < p.text.length; i++) {
         if (p.text.charCodeAt(i) !== 32) continue;
@@ -113,7 +113,7 @@ export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'f
       b.copy(p, last, p.text.length);
       let q = last === 0 ? p : b.build(p.offset);
       if ((scheme === 'always' || (scheme === 'first' && first)) && !q.text.startsWith(replacement) && q.text.length > 0) {
-        const c = new PieceBuilder();
+        const c = new PieceBuilder(q);
         const [s, e] = pieceSpan(q, 0, 1);
         c.push(replacement, s, e);
         c.copy(q, 0, q.text.length);

@@ -11,15 +11,17 @@ export interface Piece {
   offset: number;
   starts: number[] | null;
   ends: number[] | null;
+  /** Nobody will ask for offsets: builders skip the alignment arrays (ids-only encoding). */
+  noAlign?: boolean;
 }
 
-export function wholePiece(text: string, offset = 0): Piece {
-  return { text, offset, starts: null, ends: null };
+export function wholePiece(text: string, offset = 0, noAlign = false): Piece {
+  return { text, offset, starts: null, ends: null, noAlign };
 }
 
 /** The sub-piece covering units [a, b). */
 export function slicePiece(p: Piece, a: number, b: number): Piece {
-  if (p.starts === null || p.ends === null) return { text: p.text.slice(a, b), offset: p.offset + a, starts: null, ends: null };
+  if (p.starts === null || p.ends === null) return { text: p.text.slice(a, b), offset: p.offset + a, starts: null, ends: null, noAlign: p.noAlign === true };
   return { text: p.text.slice(a, b), offset: p.starts[a] ?? p.offset, starts: p.starts.slice(a, b), ends: p.ends.slice(a, b) };
 }
 
@@ -38,10 +40,17 @@ export class PieceBuilder {
   private parts: string[] = [];
   readonly starts: number[] = [];
   readonly ends: number[] = [];
+  private readonly track: boolean;
+
+  /** `src`: the piece being rewritten; its noAlign flag carries over. */
+  constructor(src: Piece) {
+    this.track = src.noAlign !== true;
+  }
 
   /** Appends `s`, every unit of which came from the original span [start, end). */
   push(s: string, start: number, end: number): void {
     this.parts.push(s);
+    if (!this.track) return;
     for (let i = 0; i < s.length; i++) { this.starts.push(start); this.ends.push(end); }
   }
 
@@ -49,12 +58,14 @@ export class PieceBuilder {
   copy(p: Piece, a: number, b: number): void {
     if (b <= a) return;
     this.parts.push(p.text.slice(a, b));
+    if (!this.track) return;
     for (let i = a; i < b; i++) {
       if (p.starts === null || p.ends === null) { this.starts.push(p.offset + i); this.ends.push(p.offset + i + 1); } else { this.starts.push(p.starts[i]!); this.ends.push(p.ends[i]!); }
     }
   }
 
   build(fallbackOffset: number): Piece {
+    if (!this.track) return { text: this.parts.join(''), offset: fallbackOffset, starts: null, ends: null, noAlign: true };
     return { text: this.parts.join(''), offset: this.starts[0] ?? fallbackOffset, starts: this.starts, ends: this.ends };
   }
 }
@@ -73,7 +84,7 @@ export function mapCodePoints(p: Piece, f: (ch: string, cp: number) => string): 
     i += ch.length;
   }
   if (changed < 0) return p;
-  const b = new PieceBuilder();
+  const b = new PieceBuilder(p);
   b.copy(p, 0, changed);
   for (let i = changed; i < t.length;) {
     const cp = t.codePointAt(i)!;

@@ -95,12 +95,19 @@ export class Tokenizer {
   /** Token ids of `text`. */
   encode(text: string, options: EncodeOptions = {}): number[] {
     checkText(text, 'text');
-    if (this.postProcessor === null && options.pair === undefined) {
-      const ids: number[] = [];
-      this.encodeIds(wellFormed(text), ids);
-      return ids;
+    const ids: number[] = [];
+    this.encodeIds(wellFormed(text), ids);
+    if (this.postProcessor === null && options.pair === undefined) return ids;
+    let pair: number[] | null = null;
+    if (options.pair !== undefined) {
+      checkText(options.pair, 'options.pair');
+      pair = [];
+      this.encodeIds(wellFormed(options.pair), pair);
     }
-    return this.encodeWithOffsets(text, options).ids;
+    const a = idsOnly(ids);
+    const b = pair === null ? null : idsOnly(pair);
+    if (this.postProcessor !== null) return this.postProcessor(a, b, options.addSpecialTokens ?? true).ids;
+    return b === null ? ids : [...ids, ...pair!];
   }
 
   /** Ids of many texts. */
@@ -134,7 +141,7 @@ export class Tokenizer {
         pt.eachWord(part, (w) => this.model.encodeWord(w, out));
         continue;
       }
-      let piece = wholePiece(part, seg.start);
+      let piece = wholePiece(part, seg.start, true);
       if (this.normalizer !== null) piece = this.normalizer(piece);
       const pieces = pt === null ? [piece] : pt.split(piece, seg.start === 0);
       for (const p of pieces) this.model.encodeWord(p.text, out);
@@ -222,6 +229,12 @@ export class Tokenizer {
   createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
     return new StreamDecoder(this, options.skipSpecialTokens ?? false);
   }
+}
+
+/** An Encoding carrying ids only, for post-processors when nobody asked for offsets. */
+function idsOnly(ids: number[]): Encoding {
+  const n = ids.length;
+  return { ids, offsets: new Array<[number, number]>(n).fill([0, 0]), specialTokensMask: new Array<number>(n).fill(0), typeIds: new Array<number>(n).fill(0), tokens: new Array<string>(n).fill('') };
 }
 
 function checkText(t: unknown, name: string): asserts t is string {
