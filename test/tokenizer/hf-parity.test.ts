@@ -5,10 +5,34 @@ import { Tokenizer } from '../../ts/tokenizer/index.js';
 import { corpusTexts, hf, readFixture, toUtf16Offsets } from './util.js';
 
 const texts = corpusTexts();
-const FIXTURES = ['wordpiece-bert.json', 'unigram-metaspace.json', 'bpe-bytefallback.json', 'bpe-bytelevel-digits.json'];
+// Llama 3's split: scoped case-insensitive contractions, at most three digits, and a
+// byte-level step without its own regex; plus ignore_merges and a BOS template.
+const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-describe.each(FIXTURES)('%s', (file) => {
-  const json = readFixture(file);
+function llama3Style(): string {
+  const j = JSON.parse(readFixture('bpe-bytelevel-digits.json')) as Record<string, Record<string, unknown>>;
+  j.normalizer = null as unknown as Record<string, unknown>;
+  j.pre_tokenizer = { type: 'Sequence', pretokenizers: [
+    { type: 'Split', pattern: { Regex: LLAMA3_SPLIT }, behavior: 'Isolated', invert: false },
+    { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+  ] };
+  j.model!.ignore_merges = true;
+  j.post_processor = { type: 'Sequence', processors: [
+    { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [0], tokens: ['<|endoftext|>'] } } },
+  ] };
+  return JSON.stringify(j);
+}
+
+const FIXTURES: [string, () => string][] = [
+  ...['wordpiece-bert.json', 'unigram-metaspace.json', 'bpe-bytefallback.json', 'bpe-bytelevel-digits.json'].map((f): [string, () => string] => [f, () => readFixture(f)]),
+  ['llama3-style split (from bpe-bytelevel-digits.json)', llama3Style],
+];
+
+describe.each(FIXTURES)('%s', (_name, load) => {
+  const json = load();
   const ours = Tokenizer.fromJSON(json);
   const ref = hf.Tokenizer.fromString(json);
 

@@ -74,7 +74,7 @@ export function readPattern(v: unknown, path: string, flags: string): RegExp {
   if (typeof o.String === 'string') return new RegExp(escapeRegExp(o.String), flags);
   if (typeof o.Regex === 'string') {
     try {
-      return new RegExp(o.Regex, flags);
+      return new RegExp(translateRegex(o.Regex), flags);
     } catch (e) {
       throw new TokenizerFormatError(`${path}.Regex`, `not a usable regular expression: ${(e as Error).message}`);
     }
@@ -84,4 +84,35 @@ export function readPattern(v: unknown, path: string, flags: string): RegExp {
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/**
+ * Rewrites the Oniguruma syntax that tokenizer.json patterns use and JavaScript (Node 20)
+ * lacks: scoped case-insensitivity `(?i:...)` over plain text, as in Llama 3's contractions.
+ * Anything else inside such a group is refused rather than guessed.
+ */
+export function translateRegex(src: string): string {
+  let out = '';
+  for (let i = 0; i < src.length;) {
+    if (src.startsWith('(?i:', i) && (i === 0 || src[i - 1] !== '\\')) {
+      let depth = 1;
+      let j = i + 4;
+      let body = '';
+      for (; j < src.length && depth > 0; j++) {
+        const c = src[j]!;
+        if (c === '\\' || c === '[') throw new Error(`(?i:...) with escapes or classes is not supported: ${src.slice(i, i + 40)}`);
+        if (c === '(') depth++;
+        if (c === ')' && --depth === 0) break;
+        body += /[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
+      }
+      if (depth !== 0) throw new Error('unbalanced (?i: group');
+      out += `(?:${body})`;
+      i = j + 1;
+      continue;
+    }
+    if (src[i] === '\\') { out += src.slice(i, i + 2); i += 2; continue; }
+    out += src[i];
+    i++;
+  }
+  return out;
 }

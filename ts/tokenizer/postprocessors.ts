@@ -136,8 +136,15 @@ export function buildPostProcessor(v: unknown, path: string): PostProcessor | nu
     }
     case 'Sequence': {
       const list = req(o, 'processors', path, asArray).map((x, i) => buildPostProcessor(x, `${path}.processors[${i}]`)).filter((x): x is PostProcessor => x !== null);
-      // Each processor sees the previous one's output as a single sequence; only the last adds pairs.
-      return (a, b, add) => list.reduce<[Encoding, Encoding | null]>(([x, y], p) => [p(x, y, add), null], [a, b])[0];
+      // Earlier processors (offset trimming in practice) treat each sequence on its own; the
+      // last one sees the pair and joins it, as the reference's encoding list does.
+      return (a, b, add) => {
+        let x = a;
+        let y = b;
+        for (let i = 0; i + 1 < list.length; i++) { x = list[i]!(x, null, add); y = y === null ? null : list[i]!(y, null, add); }
+        const last = list[list.length - 1];
+        return last === undefined ? plain(x, y) : last(x, y, add);
+      };
     }
     default: throw unknownType(path, type, TYPES);
   }
