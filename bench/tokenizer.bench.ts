@@ -54,7 +54,8 @@ const rows: Row[] = [];
 type Task = (() => unknown) | { fn: () => unknown; beforeEach: () => void };
 
 async function measure(corpus: string, op: string, bytes: number, tasks: Record<string, Task>, base: string): Promise<void> {
-  const bench = new Bench({ time: quick ? 300 : 1500, warmupTime: 200, iterations: 5 });
+  // Few warmup runs: gpt-3-encoder takes seconds per pass on this corpus.
+  const bench = new Bench({ time: quick ? 300 : 1000, warmupTime: 100, warmupIterations: 2, iterations: 5 });
   for (const [name, t] of Object.entries(tasks)) {
     if (typeof t === 'function') bench.add(name, t);
     else bench.add(name, t.fn, { beforeEach: t.beforeEach });

@@ -101,6 +101,16 @@ describe('GPT-2 tokenizer.json against the Hugging Face tokenizers package', () 
     }
   });
 
+  it('treats whitespace as Unicode White_Space like the Rust references, not as JavaScript \\s', async () => {
+    // U+FEFF is JavaScript \s but not White_Space; U+0085 is the reverse.
+    for (const text of ['\ufeff\ufeffx', 'a\u0085\u0085b', 'x \u0085\ufeff y']) {
+      const want = (await ref.encode(text)).getIds();
+      expect(ours.encode(text), JSON.stringify(text)).toEqual(want);
+      expect(gpt2.encode(text), JSON.stringify(text)).toEqual(want);
+      expect(gpt2.decode(want)).toBe(text);
+    }
+  });
+
   it('offsets slice the original text back for plain text', () => {
     const text = 'Hello wörld, 😀 done';
     const m = ours.encodeWithOffsets(text);

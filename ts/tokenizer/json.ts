@@ -87,32 +87,51 @@ export function escapeRegExp(s: string): string {
 }
 
 /**
- * Rewrites the Oniguruma syntax that tokenizer.json patterns use and JavaScript (Node 20)
- * lacks: scoped case-insensitivity `(?i:...)` over plain text, as in Llama 3's contractions.
- * Anything else inside such a group is refused rather than guessed.
+ * Rewrites the Oniguruma syntax that tokenizer.json patterns use into JavaScript's: scoped
+ * case-insensitivity `(?i:...)` over plain text (Llama 3's contractions), and the Unicode
+ * meaning of \s \d \w (JavaScript's are ASCII or, for \s, a different set: it has U+FEFF and
+ * lacks U+0085). Anything else inside a `(?i:` group is refused rather than guessed.
  */
 export function translateRegex(src: string): string {
   let out = '';
+  let inClass = false;
   for (let i = 0; i < src.length;) {
-    if (src.startsWith('(?i:', i) && (i === 0 || src[i - 1] !== '\\')) {
+    const c = src[i]!;
+    if (c === '\\') {
+      const e = src[i + 1] ?? '';
+      out += CLASS_ESCAPES[e] === undefined ? src.slice(i, i + 2) : inClass ? CLASS_ESCAPES[e]!.inside : CLASS_ESCAPES[e]!.outside;
+      i += 2;
+      continue;
+    }
+    if (!inClass && src.startsWith('(?i:', i)) {
       let depth = 1;
       let j = i + 4;
       let body = '';
-      for (; j < src.length && depth > 0; j++) {
-        const c = src[j]!;
-        if (c === '\\' || c === '[') throw new Error(`(?i:...) with escapes or classes is not supported: ${src.slice(i, i + 40)}`);
-        if (c === '(') depth++;
-        if (c === ')' && --depth === 0) break;
-        body += /[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
+      for (; j < src.length; j++) {
+        const d = src[j]!;
+        if (d === '\\' || d === '[') throw new Error(`(?i:...) with escapes or classes is not supported: ${src.slice(i, i + 40)}`);
+        if (d === '(') depth++;
+        if (d === ')' && --depth === 0) break;
+        body += /[a-z]/i.test(d) ? `[${d.toLowerCase()}${d.toUpperCase()}]` : d;
       }
       if (depth !== 0) throw new Error('unbalanced (?i: group');
       out += `(?:${body})`;
       i = j + 1;
       continue;
     }
-    if (src[i] === '\\') { out += src.slice(i, i + 2); i += 2; continue; }
-    out += src[i];
+    if (c === '[' && !inClass) inClass = true;
+    else if (c === ']' && inClass) inClass = false;
+    out += c;
     i++;
   }
   return out;
 }
+
+const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+const CLASS_ESCAPES: Record<string, { inside: string; outside: string }> = {
+  s: { inside: '\\p{White_Space}', outside: '\\p{White_Space}' },
+  S: { inside: '\\P{White_Space}', outside: '\\P{White_Space}' },
+  d: { inside: '\\p{Nd}', outside: '\\p{Nd}' },
+  D: { inside: '\\P{Nd}', outside: '\\P{Nd}' },
+  w: { inside: WORD, outside: `[${WORD}]` },
+};

@@ -6,7 +6,10 @@ import { PieceBuilder, mapCodePoints, pieceSpan, slicePiece, type Piece } from '
 export type Normalizer = (p: Piece) => Piece;
 
 const ASCII = /^[\x00-\x7f]*$/;
+// BERT's accent stripping drops nonspacing marks (Mn); the StripAccents normalizer drops
+// every combining mark (Mn, Mc, Me), vowel signs included, as the reference does.
 const COMBINING_MARK = /^\p{Mn}$/u;
+const ANY_MARK = /^\p{M}$/u;
 // Rust's char::is_whitespace is the Unicode White_Space property; BERT adds \t \n \r.
 const WHITE_SPACE = /^\p{White_Space}$/u;
 // BERT drops "other" characters (Cc, Cf, Cn, Co) except \t \n \r.
@@ -50,7 +53,7 @@ export const lowercase: Normalizer = (p) => {
   return mapCodePoints(p, (ch) => ch.toLowerCase());
 };
 
-export const stripAccents: Normalizer = (p) => (ASCII.test(p.text) ? p : mapCodePoints(p, (ch) => (COMBINING_MARK.test(ch) ? '' : ch)));
+export const stripAccents: Normalizer = (p) => (ASCII.test(p.text) ? p : mapCodePoints(p, (ch) => (ANY_MARK.test(ch) ? '' : ch)));
 
 export function isChineseChar(cp: number): boolean {
   return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) ||

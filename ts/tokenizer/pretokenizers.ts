@@ -4,7 +4,9 @@ import { asArray, asBool, asObject, asString, opt, readPattern, req, typeOf, unk
 import { PieceBuilder, pieceSpan, slicePiece, type Piece } from './text.js';
 
 /** GPT-2's split: contractions, letters, numbers, other symbols, and whitespace runs. */
-export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+// Whitespace is Unicode White_Space, as in the Rust references (HF, tiktoken), not JavaScript's
+// \s, which adds U+FEFF and leaves out U+0085.
+export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
 export interface PreTokenizer {
   /** Splits one piece; `first` is true when the piece starts the caller's text. */
@@ -68,7 +70,7 @@ function regexSplitter(re: RegExp, behavior: Behavior, invert: boolean, byteLeve
 
 const WHITESPACE_RUN = /\p{White_Space}+/gu;
 // Rust regex \w: alphabetic, marks, decimal digits, connector punctuation, join controls.
-const WORD_OR_SYMBOLS = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\s]+/gu;
+const WORD_OR_SYMBOLS = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}\p{White_Space}]+/gu;
 const PUNCTUATION = /[\p{P}!-\/:-@[-`{-~]/gu;
 
 export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean): PreTokenizer {
