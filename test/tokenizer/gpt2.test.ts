@@ -118,6 +118,30 @@ describe('GPT-2 tokenizer.json against the Hugging Face tokenizers package', () 
   });
 });
 
+describe('RoBERTa layout (byte-level BPE with RobertaProcessing) against the reference', () => {
+  it.each([false, true])('add_prefix_space %s: ids, trimmed offsets, masks, pairs', async (prefix) => {
+    const j = JSON.parse(gpt2TokenizerJson()) as Record<string, unknown>;
+    j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: prefix, trim_offsets: true, use_regex: true };
+    j.post_processor = { type: 'RobertaProcessing', sep: ['<|endoftext|>', 50256], cls: ['<|endoftext|>', 50256], trim_offsets: true, add_prefix_space: prefix };
+    const json = JSON.stringify(j);
+    const ours = Tokenizer.fromJSON(json);
+    const ref = hf.Tokenizer.fromString(json);
+    for (const { name, text } of texts) {
+      const e = await ref.encode(text);
+      const m = ours.encodeWithOffsets(text);
+      expect(m.ids, name).toEqual(e.getIds());
+      expect(ours.encode(text), name).toEqual(e.getIds());
+      expect(m.offsets, name).toEqual(toUtf16Offsets(text, e.getOffsets()));
+      expect(m.specialTokensMask, name).toEqual(e.getSpecialTokensMask());
+    }
+    const e = await ref.encode('Hello there', 'General Kenobi');
+    const m = ours.encodeWithOffsets('Hello there', { pair: 'General Kenobi' });
+    expect(m.ids).toEqual(e.getIds());
+    expect(m.typeIds).toEqual(e.getTypeIds());
+    expect(ours.encode('Hello there', { pair: 'General Kenobi' })).toEqual(e.getIds());
+  });
+});
+
 describe('streaming decoder', () => {
   it('emits nothing until a character split across byte tokens is complete', () => {
     const ids = gpt2.encode('😀');

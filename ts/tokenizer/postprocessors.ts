@@ -53,17 +53,23 @@ function template(single: Item[], pair: Item[], specials: Map<string, { ids: num
   };
 }
 
-/** Moves each token's span past the spaces its string starts or ends with (byte-level 'Ġ'). */
-export function trimOffsets(e: Encoding): Encoding {
+/**
+ * Moves each token's span past the spaces its string starts or ends with (byte-level 'Ġ').
+ * With `addPrefixSpace`, a single leading space on the first token was added by the
+ * pre-tokenizer and is not in the text, so it is left alone, as the reference does.
+ */
+export function trimOffsets(e: Encoding, addPrefixSpace = false): Encoding {
   e.offsets = e.offsets.map((o, i) => {
     const t = e.tokens[i] ?? '';
     if (e.specialTokensMask[i] === 1) return o;
     let lead = 0;
     while (lead < t.length && isSpaceChar(t.charCodeAt(lead))) lead++;
+    // Counted over the whole token, independently of `lead`, as the reference does.
     let trail = 0;
-    while (trail < t.length - lead && isSpaceChar(t.charCodeAt(t.length - 1 - trail))) trail++;
+    while (trail < t.length && isSpaceChar(t.charCodeAt(t.length - 1 - trail))) trail++;
+    if (addPrefixSpace && lead === 1 && (i === 0 || o[0] === 0)) lead = 0;
     const s = Math.min(o[0] + lead, o[1]);
-    return [s, Math.max(o[1] - trail, s)];
+    return [s, trail > 0 && o[1] >= trail ? Math.max(o[1] - trail, s) : o[1]];
   });
   return e;
 }
@@ -122,17 +128,19 @@ export function buildPostProcessor(v: unknown, path: string): PostProcessor | nu
       const sep = readPairToken(o, 'sep', path);
       const roberta = type === 'RobertaProcessing';
       const trim = roberta && opt(o, 'trim_offsets', path, asBool, true);
+      const prefix = roberta && opt(o, 'add_prefix_space', path, asBool, true);
       const m = new Map([['cls', cls], ['sep', sep]]);
       const single: Item[] = [{ special: true, name: 'cls', typeId: 0 }, { special: false, seq: 'A', typeId: 0 }, { special: true, name: 'sep', typeId: 0 }];
       const pair: Item[] = roberta
         ? [...single, { special: true, name: 'sep', typeId: 0 }, { special: false, seq: 'B', typeId: 0 }, { special: true, name: 'sep', typeId: 0 }]
         : [...single, { special: false, seq: 'B', typeId: 1 }, { special: true, name: 'sep', typeId: 1 }];
       const t = template(single, pair, m);
-      return trim ? (a, b, add) => t(trimOffsets(a), b ? trimOffsets(b) : null, add) : t;
+      return trim ? (a, b, add) => t(trimOffsets(a, prefix), b ? trimOffsets(b, prefix) : null, add) : t;
     }
     case 'ByteLevel': {
       const trim = opt(o, 'trim_offsets', path, asBool, true);
-      return (a, b) => (trim ? plain(trimOffsets(a), b ? trimOffsets(b) : null) : plain(a, b));
+      const prefix = opt(o, 'add_prefix_space', path, asBool, true);
+      return (a, b) => (trim ? plain(trimOffsets(a, prefix), b ? trimOffsets(b, prefix) : null) : plain(a, b));
     }
     case 'Sequence': {
       const list = req(o, 'processors', path, asArray).map((x, i) => buildPostProcessor(x, `${path}.processors[${i}]`)).filter((x): x is PostProcessor => x !== null);
