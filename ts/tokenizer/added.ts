@@ -19,7 +19,7 @@ const SPACE = /\s/u;
 
 export class AddedTokens {
   private readonly re: RegExp | null;
-  private readonly byContent = new Map<string, AddedToken>();
+  readonly byContent = new Map<string, AddedToken>();
   readonly byId = new Map<number, AddedToken>();
 
   constructor(readonly list: readonly AddedToken[]) {

@@ -79,8 +79,7 @@ export class Tokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    for (const t of this.added.list) if (t.content === token) return t.id;
-    return this.model.tokenToId(token);
+    return this.added.byContent.get(token)?.id ?? this.model.tokenToId(token);
   }
 
   idToToken(id: number): string | undefined {
