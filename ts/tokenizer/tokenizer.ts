@@ -44,7 +44,9 @@ export class Tokenizer {
   private readonly decoder: Decoder | null;
   readonly byteLevelDecoder: boolean;
   readonly added: AddedTokens;
-  private readonly idBytes: (Uint8Array | undefined)[] = [];
+  // ByteLevel decoding table, built on first use: the bytes of id i are
+  // data[start[i], start[i + 1]); flags: 1 = no such id, 2 = special.
+  private bytes: { data: Uint8Array; start: Int32Array; flags: Uint8Array } | null = null;
 
   /** From Hugging Face tokenizer.json text or its parsed object. */
   static fromJSON(source: string | object): Tokenizer {
@@ -177,16 +179,23 @@ export class Tokenizer {
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const skip = options.skipSpecialTokens ?? false;
     if (this.byteLevelDecoder) {
-      const parts: Uint8Array[] = [];
+      const { data, start, flags } = this.byteTable();
+      const v = flags.length;
       let n = 0;
       for (let i = 0; i < ids.length; i++) {
-        const b = this.bytesOf(ids[i]!, i, skip);
-        if (b !== null) { parts.push(b); n += b.length; }
+        const id = ids[i]!;
+        if (!(id >= 0 && id < v && (id | 0) === id) || flags[id] === 1) this.tokenFor(id, i, skip);
+        if (skip && flags[id] === 2) continue;
+        n += start[id + 1]! - start[id]!;
       }
-      const all = new Uint8Array(n);
+      const out = new Uint8Array(n);
       let o = 0;
-      for (const p of parts) { all.set(p, o); o += p.length; }
-      return utf8Decoder.decode(all);
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        if (skip && flags[id] === 2) continue;
+        for (let k = start[id]!, e = start[id + 1]!; k < e; k++) out[o++] = data[k]!;
+      }
+      return utf8Decoder.decode(out);
     }
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -211,17 +220,31 @@ export class Tokenizer {
     return t;
   }
 
-  /** Bytes one id decodes to under a ByteLevel decoder, memoized per id. */
+  /** Bytes one id decodes to under a ByteLevel decoder (null when special and skipped). */
   bytesOf(id: number, index: number, skip: boolean): Uint8Array | null {
-    const hit = this.idBytes[id];
-    if (hit !== undefined) return skip && this.isSpecial(id) ? null : hit;
-    const t = this.tokenFor(id, index, skip);
-    if (t === null) return null;
-    const bytes: number[] = [];
-    byteLevelBytes(t, bytes);
-    const b = Uint8Array.from(bytes);
-    this.idBytes[id] = b;
-    return b;
+    const { data, start, flags } = this.byteTable();
+    if (!(id >= 0 && id < flags.length && (id | 0) === id) || flags[id] === 1) this.tokenFor(id, index, skip);
+    if (skip && flags[id] === 2) return null;
+    return data.subarray(start[id]!, start[id + 1]!);
+  }
+
+  private byteTable(): { data: Uint8Array; start: Int32Array; flags: Uint8Array } {
+    if (this.bytes !== null) return this.bytes;
+    const v = this.vocabSize;
+    const all: number[] = [];
+    const start = new Int32Array(v + 1);
+    const flags = new Uint8Array(v);
+    for (let i = 0; i < v; i++) {
+      const t = this.idToToken(i);
+      if (t === undefined) flags[i] = 1;
+      else {
+        byteLevelBytes(t, all);
+        if (this.isSpecial(i)) flags[i] = 2;
+      }
+      start[i + 1] = all.length;
+    }
+    this.bytes = { data: Uint8Array.from(all), start, flags };
+    return this.bytes;
   }
 
   /** Incremental decoding: push ids, get only text that is complete. */
