@@ -2,6 +2,7 @@
 // tokenizers; bad arguments give TypeError/RangeError. Not parity on text (see the other files).
 import { describe, expect, it } from 'vitest';
 import { Tokenizer, TokenizerFormatError, ggufMetadataFromTokenizer, GGUF_TOKEN_TYPE } from '../../ts/tokenizer/index.js';
+import { LLAMA3_PATTERN } from '../../ts/tokenizer/gguf.js';
 import { corpusTexts, gpt2Files, hf, readFixture } from './util.js';
 
 const small = (): Record<string, unknown> => ({
@@ -116,6 +117,28 @@ describe('GGUF metadata', () => {
       expect(back.decode(ids), name).toBe(gpt2.decode(ids));
     }
     expect(back.encode('x<|endoftext|>')).toEqual([87, 50256]);
+  });
+
+  it('reads a Llama 3 style vocabulary (pre = llama-bpe) like the reference tokenizer.json', async () => {
+    const j = JSON.parse(readFixture('bpe-bytelevel-digits.json')) as { model: { vocab: Record<string, number>; merges: (string | string[])[] } };
+    const tokens: string[] = [];
+    for (const [t, id] of Object.entries(j.model.vocab)) tokens[id] = t;
+    const mergeList = j.model.merges.map((m) => (typeof m === 'string' ? m : m.join(' ')));
+    const tok = Tokenizer.fromGGUF({
+      'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.pre': 'llama-bpe', 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.merges': mergeList,
+      'tokenizer.ggml.token_type': tokens.map((_, i) => (i === 0 ? GGUF_TOKEN_TYPE.control : GGUF_TOKEN_TYPE.normal)),
+      'tokenizer.ggml.bos_token_id': 0, 'tokenizer.ggml.add_bos_token': true,
+    });
+    const ref = hf.Tokenizer.fromString(JSON.stringify({ ...j, normalizer: null,
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] },
+      model: { ...j.model, ignore_merges: true },
+      post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: 'bos', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: 'bos', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { bos: { id: 'bos', ids: [0], tokens: [tokens[0]] } } } }));
+    for (const { name, text } of corpusTexts()) {
+      expect(tok.encode(text), name).toEqual((await ref.encode(text)).getIds());
+    }
   });
 
   it('adds BOS when add_bos_token says so', () => {

@@ -20,6 +20,9 @@ export const GGUF_TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined:
 
 const K = 'tokenizer.ggml.';
 
+/** Llama 3's pre-tokenizer pattern (llama.cpp calls it 'llama-bpe'), in tokenizer.json syntax. */
+export const LLAMA3_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 function get<T>(meta: GGUFMetadata, key: string, read: (v: unknown, p: string) => T): T | undefined {
   const v = meta[K + key];
   return v === undefined || v === null ? undefined : read(v, K + key);
@@ -72,17 +75,24 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
   switch (model) {
     case 'gpt2': {
       const pre = get(meta, 'pre', asString) ?? 'gpt2';
-      if (pre !== 'gpt2' && pre !== 'default') throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: gpt2, default)`);
+      const llama3 = pre === 'llama-bpe' || pre === 'llama3';
+      if (pre !== 'gpt2' && pre !== 'default' && !llama3) throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: gpt2, default, llama-bpe)`);
       const merges = need(meta, 'merges', strings).map((m, i): [string, string] => {
         const sp = m.indexOf(' ', 1);
         if (sp < 0) throw new TokenizerFormatError(`${K}merges[${i}]`, `expected "left right", got ${JSON.stringify(m)}`);
         return [m.slice(0, sp), m.slice(sp + 1)];
       });
       const bpe = new BpeModel(vocab, ids, merges, {
-        byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: false,
+        byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: llama3,
       }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` });
+      // Llama 3 splits with its own pattern, then maps bytes without GPT-2's regex.
+      const preTokenizer = llama3
+        ? buildPreTokenizer({ type: 'Sequence', pretokenizers: [
+          { type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
+          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] }, `${K}pre`)
+        : byteLevelPreTokenizer(false, true);
       return new Tokenizer({
-        model: bpe, normalizer: null, preTokenizer: byteLevelPreTokenizer(false, true), postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
+        model: bpe, normalizer: null, preTokenizer, postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
         decoder: byteLevelDecoder, byteLevelDecoder: true, added: new AddedTokens(added),
       });
     }
