@@ -14,3 +14,4 @@ export { SafetensorsFile, SafetensorsCheckpoint, type SafetensorsEntry } from '.
 export { GGUFFile, type GGUFValue, type GGUFTensorInfo } from './io/gguf.js';
 export { MappedFile, MappedTensor } from './io/mapped.js';
 export { readConfig } from './io/config.js';
+export * from './tokenizer/index.js';

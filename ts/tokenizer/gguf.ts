@@ -1,0 +1,196 @@
+// Tokenizers from GGUF metadata (tokenizer.ggml.* keys, passed as a plain object) and the
+// reverse, so model files can embed a vocabulary. Not a GGUF file reader.
+import { AddedTokens, type AddedToken } from './added.js';
+import { BpeModel } from './bpe.js';
+import { byteLevelDecoder, byteFallbackDecoder, fuseDecoder, stripDecoder, wordPieceDecoder, type Decoder } from './decoders.js';
+import { TokenizerFormatError, asArray, asBool, asId, asNumber, asString } from './json.js';
+import { bertNormalizer, type Normalizer } from './normalizers.js';
+import type { PostProcessor } from './postprocessors.js';
+import { emptyEncoding } from './postprocessors.js';
+import { PieceBuilder, type Piece } from './text.js';
+import { buildPreTokenizer, byteLevelPreTokenizer } from './pretokenizers.js';
+import { Tokenizer } from './tokenizer.js';
+import { WordPieceModel } from './wordpiece.js';
+
+/** GGUF metadata values as a reader returns them: strings, numbers, booleans, arrays. */
+export type GGUFMetadata = Record<string, unknown>;
+
+/** llama.cpp's token types (tokenizer.ggml.token_type). */
+export const GGUF_TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+
+const K = 'tokenizer.ggml.';
+
+/** Llama 3's pre-tokenizer pattern (llama.cpp calls it 'llama-bpe'), in tokenizer.json syntax. */
+export const LLAMA3_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+function get<T>(meta: GGUFMetadata, key: string, read: (v: unknown, p: string) => T): T | undefined {
+  const v = meta[K + key];
+  return v === undefined || v === null ? undefined : read(v, K + key);
+}
+
+function need<T>(meta: GGUFMetadata, key: string, read: (v: unknown, p: string) => T): T {
+  const v = get(meta, key, read);
+  if (v === undefined) throw new TokenizerFormatError(K + key, 'missing');
+  return v;
+}
+
+function numbers(v: unknown, path: string): number[] {
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+  return asArray(v, path).map((x, i) => asNumber(x, `${path}[${i}]`));
+}
+
+function strings(v: unknown, path: string): string[] {
+  return asArray(v, path).map((x, i) => asString(x, `${path}[${i}]`));
+}
+
+/** Builds a tokenizer from tokenizer.ggml.* metadata: model 'gpt2', 'llama' or 'bert'. */
+export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
+  if (typeof meta !== 'object' || meta === null) throw new TypeError('meta: expected an object of GGUF key -> value');
+  const model = need(meta, 'model', asString);
+  const tokens = need(meta, 'tokens', strings);
+  const types = get(meta, 'token_type', numbers) ?? [];
+  if (types.length !== 0 && types.length !== tokens.length) throw new TokenizerFormatError(`${K}token_type`, `has ${types.length} entries, tokens has ${tokens.length}`);
+  const vocab = new Map<string, number>();
+  tokens.forEach((t, i) => { if (!vocab.has(t)) vocab.set(t, i); });
+  const id = (key: string): number | undefined => {
+    const v = get(meta, key, asId);
+    if (v !== undefined && v >= tokens.length) throw new TokenizerFormatError(K + key, `${v} is outside the vocabulary (size ${tokens.length})`);
+    return v;
+  };
+  const bos = id('bos_token_id');
+  const eos = id('eos_token_id');
+  const unk = id('unknown_token_id');
+  const sep = id('seperator_token_id') ?? id('separator_token_id');
+  const cls = id('cls_token_id');
+  // Control and user-defined tokens are matched whole in the text, like HF added tokens.
+  const added: AddedToken[] = [];
+  types.forEach((t, i) => {
+    if (t === GGUF_TOKEN_TYPE.control || t === GGUF_TOKEN_TYPE.userDefined) {
+      added.push({ id: i, content: tokens[i]!, special: t === GGUF_TOKEN_TYPE.control, lstrip: false, rstrip: false, singleWord: false });
+    }
+  });
+  const addBos = get(meta, 'add_bos_token', asBool) ?? model === 'llama';
+  const addEos = get(meta, 'add_eos_token', asBool) ?? false;
+  const ids: string[] = tokens;
+  switch (model) {
+    case 'gpt2': {
+      const pre = get(meta, 'pre', asString) ?? 'gpt2';
+      const llama3 = pre === 'llama-bpe' || pre === 'llama3';
+      if (pre !== 'gpt2' && pre !== 'default' && !llama3) throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: gpt2, default, llama-bpe)`);
+      const merges = need(meta, 'merges', strings).map((m, i): [string, string] => {
+        const sp = m.indexOf(' ', 1);
+        if (sp < 0) throw new TokenizerFormatError(`${K}merges[${i}]`, `expected "left right", got ${JSON.stringify(m)}`);
+        return [m.slice(0, sp), m.slice(sp + 1)];
+      });
+      const bpe = new BpeModel(vocab, ids, merges, {
+        byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: llama3,
+      }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` });
+      // Llama 3 splits with its own pattern, then maps bytes without GPT-2's regex.
+      const preTokenizer = llama3
+        ? buildPreTokenizer({ type: 'Sequence', pretokenizers: [
+          { type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
+          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] }, `${K}pre`)
+        : byteLevelPreTokenizer(false, true);
+      return new Tokenizer({
+        model: bpe, normalizer: null, preTokenizer, postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
+        decoder: byteLevelDecoder, byteLevelDecoder: true, added: new AddedTokens(added),
+      });
+    }
+    case 'llama': {
+      const scores = need(meta, 'scores', numbers);
+      if (scores.length !== tokens.length) throw new TokenizerFormatError(`${K}scores`, `has ${scores.length} entries, tokens has ${tokens.length}`);
+      const bpe = new BpeModel(vocab, ids, [], {
+        byteLevel: false, unkToken: unk === undefined ? null : tokens[unk]!, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: true, byteFallback: true, ignoreMerges: false,
+      }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` }, scores);
+      const spaces = get(meta, 'add_space_prefix', asBool) ?? true;
+      const decoder: Decoder = (ts) => {
+        const out = fuseDecoder(byteFallbackDecoder(ts.map((t) => t.replaceAll('\u2581', ' '))));
+        return spaces ? stripDecoder(' ', 1, 0)(out) : out;
+      };
+      return new Tokenizer({
+        model: bpe, normalizer: sentencepieceNormalizer(spaces), preTokenizer: null, postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
+        decoder, byteLevelDecoder: false, added: new AddedTokens(added),
+      });
+    }
+    case 'bert': {
+      // llama.cpp stores BERT vocabularies with word starts marked by U+2581 and no '##';
+      // turn them back into WordPiece's spelling.
+      const phantom = tokens.some((t) => t.startsWith('\u2581')) && !tokens.some((t) => t.startsWith('##'));
+      const wp = phantom ? tokens.map((t, i) => (types[i] === GGUF_TOKEN_TYPE.control ? t : t.startsWith('\u2581') ? t.slice(1) : `##${t}`)) : tokens;
+      const wv = new Map<string, number>();
+      wp.forEach((t, i) => { if (!wv.has(t)) wv.set(t, i); });
+      if (unk === undefined) throw new TokenizerFormatError(`${K}unknown_token_id`, 'missing (WordPiece needs an unknown token)');
+      const model = new WordPieceModel(wv, wp, wp[unk]!, '##', 100, `${K}tokens`);
+      const lower = (meta['tokenizer.ggml.lowercase'] as boolean | undefined) ?? true;
+      const c = cls ?? bos;
+      const s = sep ?? eos;
+      return new Tokenizer({
+        model, normalizer: bertNormalizer(true, true, lower, lower), preTokenizer: buildPreTokenizer({ type: 'BertPreTokenizer' }, 'pre_tokenizer'),
+        postProcessor: bosEos(c, s, wp), decoder: wordPieceDecoder('##', true), byteLevelDecoder: false,
+        added: new AddedTokens(added.map((a) => ({ ...a, content: wp[a.id]! }))),
+      });
+    }
+    default: throw new TokenizerFormatError(`${K}model`, `unknown model '${model}' (supported: gpt2, llama, bert)`);
+  }
+}
+
+/** sentencepiece's whitespace handling: a leading space (optional), spaces spelled U+2581. */
+function sentencepieceNormalizer(prefix: boolean): Normalizer {
+  return (p: Piece) => {
+    const b = new PieceBuilder(p);
+    if (prefix && p.text.length > 0) b.push('\u2581', p.offset, p.offset);
+    for (let i = 0; i < p.text.length; i++) {
+      const s = p.starts === null ? p.offset + i : p.starts[i]!;
+      const e = p.ends === null ? s + 1 : p.ends[i]!;
+      b.push(p.text[i] === ' ' ? '\u2581' : p.text[i]!, s, e);
+    }
+    return b.build(p.offset);
+  };
+}
+
+function bosEos(bos: number | undefined, eos: number | undefined, tokens: string[]): PostProcessor | null {
+  if (bos === undefined && eos === undefined) return null;
+  return (a, b, addSpecial) => {
+    const out = emptyEncoding();
+    const put = (id: number | undefined, typeId: number): void => {
+      if (id === undefined || !addSpecial) return;
+      out.ids.push(id); out.offsets.push([0, 0]); out.specialTokensMask.push(1); out.typeIds.push(typeId); out.tokens.push(tokens[id] ?? '');
+    };
+    const seq = (e: typeof a, typeId: number): void => {
+      e.ids.forEach((id, i) => { out.ids.push(id); out.offsets.push(e.offsets[i]!); out.specialTokensMask.push(e.specialTokensMask[i]!); out.typeIds.push(typeId); out.tokens.push(e.tokens[i]!); });
+    };
+    put(bos, 0); seq(a, 0); put(eos, 0);
+    if (b) { seq(b, 1); put(eos, 1); }
+    return out;
+  };
+}
+
+/**
+ * GGUF metadata for a byte-level BPE (GPT-2 style) tokenizer, ready to write into a model file.
+ * Throws for other models: their vocabularies need scores or types this export does not invent.
+ */
+export function ggufMetadataFromTokenizer(tok: Tokenizer): GGUFMetadata {
+  const m = tok.model;
+  if (!(m instanceof BpeModel) || !m.opts.byteLevel) throw new TypeError('tok: only byte-level BPE (GPT-2 style) tokenizers can be exported to GGUF metadata');
+  const n = tok.vocabSize;
+  const tokens: string[] = [];
+  const types: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = tok.idToToken(i);
+    if (t === undefined) throw new RangeError(`tok: id ${i} has no token; GGUF needs a dense vocabulary`);
+    tokens.push(t);
+    const a = tok.added.byId.get(i);
+    types.push(a === undefined ? GGUF_TOKEN_TYPE.normal : a.special ? GGUF_TOKEN_TYPE.control : GGUF_TOKEN_TYPE.userDefined);
+  }
+  const meta: GGUFMetadata = {
+    [`${K}model`]: 'gpt2',
+    [`${K}pre`]: 'gpt2',
+    [`${K}tokens`]: tokens,
+    [`${K}token_type`]: types,
+    [`${K}merges`]: m.merges.map(([a, b]) => `${a} ${b}`),
+    [`${K}add_bos_token`]: false,
+  };
+  const eot = tok.tokenToId('<|endoftext|>');
+  if (eot !== undefined) { meta[`${K}bos_token_id`] = eot; meta[`${K}eos_token_id`] = eot; }
+  return meta;
+}

@@ -1,0 +1,277 @@
+// The Tokenizer: added-token split, normalizer, pre-tokenizer, model, post-processor on the way
+// in; decoder and streaming on the way out. Not file parsing (see load.ts, gpt2.ts, gguf.ts).
+import { utf8Decoder } from './bytes.js';
+import { AddedTokens } from './added.js';
+import { byteLevelBytes, type Decoder } from './decoders.js';
+import type { Model } from './model.js';
+import type { Normalizer } from './normalizers.js';
+import { emptyEncoding, type Encoding, type PostProcessor } from './postprocessors.js';
+import type { PreTokenizer } from './pretokenizers.js';
+import { pieceSpan, wholePiece } from './text.js';
+import { StreamDecoder } from './stream.js';
+import { tokenizerFromGGUF, type GGUFMetadata } from './gguf.js';
+import { tokenizerFromGPT2 } from './gpt2.js';
+import { tokenizerFromJSON } from './load.js';
+
+export interface EncodeOptions {
+  /** Let the post-processor add special tokens such as BOS or [CLS] ... [SEP]. Default true. */
+  addSpecialTokens?: boolean;
+  /** A second sequence (sentence pairs for BERT-style models). */
+  pair?: string;
+}
+
+export interface DecodeOptions {
+  /** Leave out tokens marked special (BOS, EOS, [CLS], padding ...). Default false. */
+  skipSpecialTokens?: boolean;
+}
+
+export interface TokenizerParts {
+  model: Model;
+  normalizer: Normalizer | null;
+  preTokenizer: PreTokenizer | null;
+  postProcessor: PostProcessor | null;
+  decoder: Decoder | null;
+  /** The decoder is exactly ByteLevel: ids map to bytes and decode through UTF-8. */
+  byteLevelDecoder: boolean;
+  added: AddedTokens;
+}
+
+export class Tokenizer {
+  readonly model: Model;
+  private readonly normalizer: Normalizer | null;
+  private readonly preTokenizer: PreTokenizer | null;
+  private readonly postProcessor: PostProcessor | null;
+  private readonly decoder: Decoder | null;
+  readonly byteLevelDecoder: boolean;
+  readonly added: AddedTokens;
+  // ByteLevel decoding table, built on first use: the bytes of id i are
+  // data[start[i], start[i + 1]); flags: 1 = no such id, 2 = special.
+  private bytes: { data: Uint8Array; start: Int32Array; flags: Uint8Array } | null = null;
+
+  /** From Hugging Face tokenizer.json text or its parsed object. */
+  static fromJSON(source: string | object): Tokenizer {
+    return tokenizerFromJSON(source);
+  }
+
+  /** From GPT-2's vocab.json (encoder.json) and merges.txt (vocab.bpe) contents. */
+  static fromGPT2(vocabJson: string | object, mergesText: string): Tokenizer {
+    return tokenizerFromGPT2(vocabJson, mergesText);
+  }
+
+  /** From tokenizer.ggml.* GGUF metadata given as a plain object of key -> value. */
+  static fromGGUF(meta: GGUFMetadata): Tokenizer {
+    return tokenizerFromGGUF(meta);
+  }
+
+  constructor(parts: TokenizerParts) {
+    this.model = parts.model;
+    this.normalizer = parts.normalizer;
+    this.preTokenizer = parts.preTokenizer;
+    this.postProcessor = parts.postProcessor;
+    this.decoder = parts.decoder;
+    this.byteLevelDecoder = parts.byteLevelDecoder;
+    this.added = parts.added;
+  }
+
+  /** Ids, added tokens included. */
+  get vocabSize(): number {
+    let n = this.model.size;
+    for (const id of this.added.byId.keys()) if (id + 1 > n) n = id + 1;
+    return n;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.added.byContent.get(token)?.id ?? this.model.tokenToId(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.added.byId.get(id)?.content ?? this.model.idToToken(id);
+  }
+
+  /** True for added tokens marked special. */
+  isSpecial(id: number): boolean {
+    return this.added.byId.get(id)?.special === true;
+  }
+
+  /** Token ids of `text`. */
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    checkText(text, 'text');
+    const ids: number[] = [];
+    this.encodeIds(wellFormed(text), ids);
+    if (this.postProcessor === null && options.pair === undefined) return ids;
+    let pair: number[] | null = null;
+    if (options.pair !== undefined) {
+      checkText(options.pair, 'options.pair');
+      pair = [];
+      this.encodeIds(wellFormed(options.pair), pair);
+    }
+    const a = idsOnly(ids);
+    const b = pair === null ? null : idsOnly(pair);
+    if (this.postProcessor !== null) return this.postProcessor(a, b, options.addSpecialTokens ?? true).ids;
+    return b === null ? ids : [...ids, ...pair!];
+  }
+
+  /** Ids of many texts. */
+  encodeBatch(texts: readonly string[], options: EncodeOptions = {}): number[][] {
+    if (!Array.isArray(texts)) throw new TypeError('texts: expected an array of strings');
+    return texts.map((t, i) => { checkText(t, `texts[${i}]`); return this.encode(t, options); });
+  }
+
+  /** Ids with UTF-16 spans into the input, token strings and the special-token mask. */
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): Encoding {
+    checkText(text, 'text');
+    const addSpecial = options.addSpecialTokens ?? true;
+    const a = this.encodeSpans(wellFormed(text));
+    let b: Encoding | null = null;
+    if (options.pair !== undefined) { checkText(options.pair, 'options.pair'); b = this.encodeSpans(wellFormed(options.pair)); }
+    if (this.postProcessor !== null) return this.postProcessor(a, b, addSpecial);
+    if (b === null) return a;
+    const out = emptyEncoding();
+    for (const [e, type] of [[a, 0], [b, 1]] as const) {
+      e.ids.forEach((id, i) => { out.ids.push(id); out.offsets.push(e.offsets[i]!); out.tokens.push(e.tokens[i]!); out.specialTokensMask.push(0); out.typeIds.push(type); });
+    }
+    return out;
+  }
+
+  private encodeIds(text: string, out: number[]): void {
+    for (const seg of this.added.split(text)) {
+      if (seg.id >= 0) { out.push(seg.id); continue; }
+      const part = seg.start === 0 && seg.end === text.length ? text : text.slice(seg.start, seg.end);
+      const pt = this.preTokenizer;
+      if (this.normalizer === null && pt?.eachWord !== undefined) {
+        pt.eachWord(part, (w) => this.model.encodeWord(w, out));
+        continue;
+      }
+      let piece = wholePiece(part, seg.start, true);
+      if (this.normalizer !== null) piece = this.normalizer(piece);
+      const pieces = pt === null ? [piece] : pt.split(piece, seg.start === 0);
+      for (const p of pieces) this.model.encodeWord(p.text, out);
+    }
+  }
+
+  private encodeSpans(text: string): Encoding {
+    const out = emptyEncoding();
+    const ids: number[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (const seg of this.added.split(text)) {
+      if (seg.id >= 0) {
+        out.ids.push(seg.id); out.offsets.push([seg.start, seg.end]); out.tokens.push(this.idToToken(seg.id) ?? '');
+        out.specialTokensMask.push(0); out.typeIds.push(0);
+        continue;
+      }
+      let piece = wholePiece(text.slice(seg.start, seg.end), seg.start);
+      if (this.normalizer !== null) piece = this.normalizer(piece);
+      const pieces = this.preTokenizer === null ? [piece] : this.preTokenizer.split(piece, seg.start === 0);
+      for (const p of pieces) {
+        ids.length = 0; starts.length = 0; ends.length = 0;
+        this.model.encodeWordSpans(p.text, ids, starts, ends);
+        ids.forEach((id, i) => {
+          out.ids.push(id); out.offsets.push(pieceSpan(p, starts[i]!, ends[i]!)); out.tokens.push(this.idToToken(id) ?? '');
+          out.specialTokensMask.push(0); out.typeIds.push(0);
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Text of `ids`. Throws RangeError naming the first id that is not in the vocabulary. */
+  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    const skip = options.skipSpecialTokens ?? false;
+    if (this.byteLevelDecoder) {
+      const { data, start, flags } = this.byteTable();
+      const v = flags.length;
+      let n = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        if (!(id >= 0 && id < v && (id | 0) === id) || flags[id] === 1) this.tokenFor(id, i, skip);
+        if (skip && flags[id] === 2) continue;
+        n += start[id + 1]! - start[id]!;
+      }
+      const out = new Uint8Array(n);
+      let o = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        if (skip && flags[id] === 2) continue;
+        for (let k = start[id]!, e = start[id + 1]!; k < e; k++) out[o++] = data[k]!;
+      }
+      return utf8Decoder.decode(out);
+    }
+    const tokens: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const t = this.tokenFor(ids[i]!, i, skip);
+      if (t !== null) tokens.push(t);
+    }
+    return this.decodeTokens(tokens);
+  }
+
+  /** Runs the decoder chain over token strings. */
+  decodeTokens(tokens: string[]): string {
+    return this.decoder === null ? tokens.join(' ') : this.decoder(tokens).join('');
+  }
+
+  /** The token string of one id, or null when it is special and skipped. */
+  tokenFor(id: number, index: number, skip: boolean): string | null {
+    if (!Number.isInteger(id) || id < 0) throw new RangeError(`ids[${index}]: ${id} is not a token id`);
+    const a = this.added.byId.get(id);
+    if (a !== undefined) return skip && a.special ? null : a.content;
+    const t = this.model.idToToken(id);
+    if (t === undefined) throw new RangeError(`ids[${index}]: ${id} is not a token id (vocabulary size ${this.vocabSize})`);
+    return t;
+  }
+
+  /** Bytes one id decodes to under a ByteLevel decoder (null when special and skipped). */
+  bytesOf(id: number, index: number, skip: boolean): Uint8Array | null {
+    const { data, start, flags } = this.byteTable();
+    if (!(id >= 0 && id < flags.length && (id | 0) === id) || flags[id] === 1) this.tokenFor(id, index, skip);
+    if (skip && flags[id] === 2) return null;
+    return data.subarray(start[id]!, start[id + 1]!);
+  }
+
+  private byteTable(): { data: Uint8Array; start: Int32Array; flags: Uint8Array } {
+    if (this.bytes !== null) return this.bytes;
+    const v = this.vocabSize;
+    const all: number[] = [];
+    const start = new Int32Array(v + 1);
+    const flags = new Uint8Array(v);
+    for (let i = 0; i < v; i++) {
+      const t = this.idToToken(i);
+      if (t === undefined) flags[i] = 1;
+      else {
+        byteLevelBytes(t, all);
+        if (this.isSpecial(i)) flags[i] = 2;
+      }
+      start[i + 1] = all.length;
+    }
+    this.bytes = { data: Uint8Array.from(all), start, flags };
+    return this.bytes;
+  }
+
+  /** Incremental decoding: push ids, get only text that is complete. */
+  createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
+    return new StreamDecoder(this, options.skipSpecialTokens ?? false);
+  }
+}
+
+/** An Encoding carrying ids only, for post-processors when nobody asked for offsets. */
+function idsOnly(ids: number[]): Encoding {
+  const n = ids.length;
+  return { ids, offsets: new Array<[number, number]>(n).fill([0, 0]), specialTokensMask: new Array<number>(n).fill(0), typeIds: new Array<number>(n).fill(0), tokens: new Array<string>(n).fill('') };
+}
+
+function checkText(t: unknown, name: string): asserts t is string {
+  if (typeof t !== 'string') throw new TypeError(`${name}: expected a string, got ${t === null ? 'null' : typeof t}`);
+}
+
+/**
+ * Lone surrogates cannot be UTF-8; the references see U+FFFD in their place. The replacement
+ * is one UTF-16 unit, like the surrogate, so offsets into the caller's string still hold.
+ */
+function wellFormed(t: string): string {
+  LONE_SURROGATE.lastIndex = 0;
+  if (!LONE_SURROGATE.test(t)) return t;
+  LONE_SURROGATE.lastIndex = 0;
+  return t.replace(LONE_SURROGATE, '\ufffd');
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
