@@ -1,0 +1,8 @@
+// Every op's WebGPU kernel, by op name (one spread per kernel family file).
+import type { KernelTable } from './context.js';
+import { castKernels } from './cast.js';
+import { elementwiseKernels } from './elementwise.js';
+import { linearKernels } from './linear.js';
+import { positionKernels } from './position.js';
+
+export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels };

@@ -1,0 +1,173 @@
+// WGSL kernels for linear: out = act(x . W^T + bias). A 64x64 tiled matmul with workgroup-shared
+// tiles for M > 4 and a split-K matrix-vector kernel for decode (M <= 4). W is read in its own
+// dtype: f32, f16 (native f16 when the device has shader-f16), bf16, i8 with row scales, q8_0.
+
+import '../../ops/linear.js';
+import type { Activation } from '../../ops/linear.js';
+import { fail } from '../../ops/check.js';
+import { ACTIVATIONS_WGSL } from './elementwise.js';
+import { PRELUDE, halfWordLoader, signedByteLoader } from '../wgsl.js';
+import { grid, type KernelContext, type KernelTable } from './context.js';
+import { WebGPUWeight } from '../weight.js';
+import type { GPUTensor } from '../buffers.js';
+
+/** Largest M that takes the matrix-vector kernel (it keeps M accumulators per invocation). */
+const GEMV_MAX_M = 4;
+const GEMV_WG = 64;
+const TILE = 64;
+const TILE_K = 16;
+
+/** Binding declaration of W and `fn wload(n, k) -> f32` for a weight dtype. */
+function weightLoader(dtype: string, nativeF16: boolean): { decl: string; fn: string; enable: string } {
+  const idx = 'let i = n * p.k + k;';
+  switch (dtype) {
+    case 'f32':
+      return { enable: '', decl: 'array<f32>', fn: `fn wload(n: u32, k: u32) -> f32 { return w[n * p.k + k]; }` };
+    case 'f16':
+      if (nativeF16) return { enable: 'enable f16;', decl: 'array<f16>', fn: `fn wload(n: u32, k: u32) -> f32 { return f32(w[n * p.k + k]); }` };
+      return { enable: '', decl: 'array<u32>', fn: `${halfWordLoader('word', 'w')}fn wload(n: u32, k: u32) -> f32 { return bitcast<f32>(f16_to_f32_bits(word(n * p.k + k))); }` };
+    case 'bf16':
+      return { enable: '', decl: 'array<u32>', fn: `${halfWordLoader('word', 'w')}fn wload(n: u32, k: u32) -> f32 { return bitcast<f32>(bf16_to_f32_bits(word(n * p.k + k))); }` };
+    case 'i8':
+      return { enable: '', decl: 'array<u32>', fn: `${signedByteLoader('sbyte', 'w')}fn wload(n: u32, k: u32) -> f32 { ${idx} return f32(sbyte(i)) * scales[n]; }` };
+    case 'q8_0':
+      // GGUF Q8_0: per 32 values, an f16 scale d then 32 int8 q; value = q * d.
+      return {
+        enable: '',
+        decl: 'array<u32>',
+        fn: `${halfWordLoader('word', 'w')}${signedByteLoader('sbyte', 'w')}
+fn wload(n: u32, k: u32) -> f32 {
+  ${idx}
+  let blk = i >> 5u;
+  let off = blk * 34u;
+  let d = bitcast<f32>(f16_to_f32_bits(word(off >> 1u)));
+  return f32(sbyte(off + 2u + (i & 31u))) * d;
+}`,
+      };
+    default:
+      return fail('linear', `'weight' dtype ${dtype} has no WebGPU kernel`, 'type');
+  }
+}
+
+const ACT_FN: Record<Activation, string> = { none: '', gelu: 'gelu_erf', gelu_tanh: 'gelu_tanh', silu: 'silu' };
+
+function header(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): { code: string; binds: number } {
+  const wl = weightLoader(dtype, nativeF16);
+  const lines = [
+    '@group(0) @binding(0) var<storage, read> x: array<f32>;',
+    `@group(0) @binding(1) var<storage, read> w: ${wl.decl};`,
+  ];
+  if (dtype === 'i8') lines.push(`@group(0) @binding(${lines.length}) var<storage, read> scales: array<f32>;`);
+  if (hasBias) lines.push(`@group(0) @binding(${lines.length}) var<storage, read> bias: array<f32>;`);
+  lines.push(`@group(0) @binding(${lines.length}) var<storage, read_write> o: array<f32>;`);
+  lines.push('struct P { m: u32, n: u32, k: u32, gx: u32 }');
+  lines.push(`@group(0) @binding(${lines.length}) var<uniform> p: P;`);
+  const code = `${wl.enable}
+${PRELUDE}${ACTIVATIONS_WGSL}
+${lines.join('\n')}
+${wl.fn}
+fn epilogue(v: f32, n: u32) -> f32 {
+  ${hasBias ? 'let r = v + bias[n];' : 'let r = v;'}
+  return ${ACT_FN[act]}(r);
+}`;
+  return { code, binds: lines.length - 1 };
+}
+
+function tiledCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
+  // 16x16 invocations, each owning a 4x4 block of the 64x64 output tile; K advances 16 at a time
+  // through shared tiles stored k-major so the inner loop reads contiguous rows.
+  return `${header(dtype, nativeF16, hasBias, act).code}
+var<workgroup> As: array<f32, ${TILE * TILE_K}>;
+var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
+@compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let li = lid.y * 16u + lid.x;
+  let m0 = wg.y * ${TILE}u;
+  let n0 = wg.x * ${TILE}u;
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < p.k; k0 = k0 + ${TILE_K}u) {
+    for (var r = 0u; r < 4u; r = r + 1u) {
+      let e = li + r * 256u;
+      let row = e / ${TILE_K}u;
+      let kk = e % ${TILE_K}u;
+      let gk = k0 + kk;
+      var av = 0.0;
+      if (m0 + row < p.m && gk < p.k) { av = x[(m0 + row) * p.k + gk]; }
+      As[kk * ${TILE}u + row] = av;
+      var bv = 0.0;
+      if (n0 + row < p.n && gk < p.k) { bv = wload(n0 + row, gk); }
+      Bs[kk * ${TILE}u + row] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TILE_K}u; kk = kk + 1u) {
+      let a = vec4<f32>(As[kk * ${TILE}u + lid.y * 4u], As[kk * ${TILE}u + lid.y * 4u + 1u], As[kk * ${TILE}u + lid.y * 4u + 2u], As[kk * ${TILE}u + lid.y * 4u + 3u]);
+      let b = vec4<f32>(Bs[kk * ${TILE}u + lid.x * 4u], Bs[kk * ${TILE}u + lid.x * 4u + 1u], Bs[kk * ${TILE}u + lid.x * 4u + 2u], Bs[kk * ${TILE}u + lid.x * 4u + 3u]);
+      for (var i = 0u; i < 4u; i = i + 1u) {
+        for (var j = 0u; j < 4u; j = j + 1u) { acc[i * 4u + j] = acc[i * 4u + j] + a[i] * b[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i = i + 1u) {
+    let gm = m0 + lid.y * 4u + i;
+    for (var j = 0u; j < 4u; j = j + 1u) {
+      let gn = n0 + lid.x * 4u + j;
+      if (gm < p.m && gn < p.n) { o[gm * p.n + gn] = epilogue(acc[i * 4u + j], gn); }
+    }
+  }
+}`;
+}
+
+function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
+  // One workgroup per output column n: invocations stride over K, then a tree reduction per row.
+  return `${header(dtype, nativeF16, hasBias, act).code}
+var<workgroup> red: array<f32, ${GEMV_MAX_M * GEMV_WG}>;
+@compute @workgroup_size(${GEMV_WG}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  let n = wg.y * p.gx + wg.x;
+  if (n >= p.n) { return; }
+  var acc: array<f32, ${GEMV_MAX_M}>;
+  for (var k = l; k < p.k; k = k + ${GEMV_WG}u) {
+    let wv = wload(n, k);
+    for (var m = 0u; m < p.m; m = m + 1u) { acc[m] = acc[m] + x[m * p.k + k] * wv; }
+  }
+  for (var m = 0u; m < ${GEMV_MAX_M}u; m = m + 1u) { red[m * ${GEMV_WG}u + l] = acc[m]; }
+  workgroupBarrier();
+  for (var s = ${GEMV_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (l < s) {
+      for (var m = 0u; m < ${GEMV_MAX_M}u; m = m + 1u) { red[m * ${GEMV_WG}u + l] = red[m * ${GEMV_WG}u + l] + red[m * ${GEMV_WG}u + l + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (l < p.m) { o[l * p.n + n] = epilogue(red[l * ${GEMV_WG}u], n); }
+}`;
+}
+
+function recordLinear(ctx: KernelContext, x: GPUTensor, weight: WebGPUWeight, bias: GPUTensor | undefined, act: Activation, out: GPUTensor): void {
+  const [n, k] = weight.shape;
+  if (out.numel === 0) return;
+  const m = out.numel / n;
+  const dtype = weight.dtype;
+  const f16 = dtype === 'f16' && ctx.hasF16;
+  const gemv = m <= GEMV_MAX_M;
+  const key = `linear_${gemv ? 'gemv' : 'tiled'}_${dtype}${f16 ? 'h' : ''}_${bias ? 'b' : ''}_${act}`;
+  const pipe = ctx.pipeline(key, () => (gemv ? gemvCode : tiledCode)(dtype, f16, bias !== undefined, act));
+  const buffers: Array<GPUTensor | GPUBuffer> = [x, weight.buffer];
+  if (dtype === 'i8') buffers.push(weight.scales!);
+  if (bias) buffers.push(bias);
+  buffers.push(out);
+  if (gemv) {
+    const { groups } = grid(n, 1);
+    ctx.dispatch(pipe, buffers, [m, n, k, groups[0]], groups);
+  } else {
+    const gx = Math.ceil(n / TILE);
+    const gy = Math.ceil(m / TILE);
+    if (gx > 65535 || gy > 65535) fail('linear', `output [${m}, ${n}] is too large for one WebGPU dispatch`);
+    ctx.dispatch(pipe, buffers, [m, n, k, gx], [gx, gy]);
+  }
+}
+
+export const linearKernels: KernelTable = {
+  linear: (ctx, { x, weight, bias, activation }, out) => {
+    if (!(weight instanceof WebGPUWeight)) fail('linear', "'weight' was packed by another backend; pack it with this backend's packWeight()", 'type');
+    recordLinear(ctx, x, weight, bias, activation ?? 'none', out);
+  },
+};
