@@ -51,7 +51,7 @@ fn wload(n: u32, k: u32) -> f32 {
 
 const ACT_FN: Record<Activation, string> = { none: '', gelu: 'gelu_erf', gelu_tanh: 'gelu_tanh', silu: 'silu' };
 
-function header(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): { code: string; binds: number } {
+function header(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   const wl = weightLoader(dtype, nativeF16);
   const lines = [
     '@group(0) @binding(0) var<storage, read> x: array<f32>;',
@@ -60,8 +60,8 @@ function header(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activa
   if (dtype === 'i8') lines.push(`@group(0) @binding(${lines.length}) var<storage, read> scales: array<f32>;`);
   if (hasBias) lines.push(`@group(0) @binding(${lines.length}) var<storage, read> bias: array<f32>;`);
   lines.push(`@group(0) @binding(${lines.length}) var<storage, read_write> o: array<f32>;`);
-  lines.push('struct P { m: u32, n: u32, k: u32, gx: u32 }');
   lines.push(`@group(0) @binding(${lines.length}) var<uniform> p: P;`);
+  lines.push('struct P { m: u32, n: u32, k: u32, gx: u32 }');
   const code = `${wl.enable}
 ${PRELUDE}${ACTIVATIONS_WGSL}
 ${lines.join('\n')}
@@ -70,13 +70,13 @@ fn epilogue(v: f32, n: u32) -> f32 {
   ${hasBias ? 'let r = v + bias[n];' : 'let r = v;'}
   return ${ACT_FN[act]}(r);
 }`;
-  return { code, binds: lines.length - 1 };
+  return code;
 }
 
 function tiledCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   // 16x16 invocations, each owning a 4x4 block of the 64x64 output tile; K advances 16 at a time
   // through shared tiles stored k-major so the inner loop reads contiguous rows.
-  return `${header(dtype, nativeF16, hasBias, act).code}
+  return `${header(dtype, nativeF16, hasBias, act)}
 var<workgroup> As: array<f32, ${TILE * TILE_K}>;
 var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
 @compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -119,7 +119,7 @@ var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
 
 function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   // One workgroup per output column n: invocations stride over K, then a tree reduction per row.
-  return `${header(dtype, nativeF16, hasBias, act).code}
+  return `${header(dtype, nativeF16, hasBias, act)}
 var<workgroup> red: array<f32, ${GEMV_MAX_M * GEMV_WG}>;
 @compute @workgroup_size(${GEMV_WG}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l: u32) {
   let n = wg.y * p.gx + wg.x;
