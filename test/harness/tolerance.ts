@@ -16,3 +16,9 @@ export const TOL_BF16: Tolerance = { atol: 1e-2, rtol: 8e-3 };
 export const TOL_EXACT: Tolerance = { atol: 0, rtol: 0 };
 /** f32 GEMM with f32 accumulation over K up to a few thousand, outputs of order 1. */
 export const TOL_GEMM_F32: Tolerance = { atol: 2e-4, rtol: 2e-4 };
+/** Attention in f32: dot products over D, exp, and sums over up to 8192 keys in f32. */
+export const TOL_ATTENTION_F32: Tolerance = { atol: 2e-5, rtol: 2e-4 };
+/** Attention with f16 K/V: the reference reads the same f16 values, so only f32 arithmetic differs. */
+export const TOL_ATTENTION_F16_KV: Tolerance = TOL_F16;
+/** Recurrent layers: f32 matvecs, then errors carried (and damped by tanh) through up to 300 steps. */
+export const TOL_RECURRENT_F32: Tolerance = { atol: 5e-5, rtol: 5e-4 };

@@ -1,10 +1,12 @@
 // Every op family's harness cases (one import per family file).
 import type { OpCase } from '../ops-harness.js';
+import { attentionCases } from './attention.js';
 import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
 import { positionCases } from './position.js';
+import { recurrentCases } from './recurrent.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases()];
+  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...attentionCases(), ...recurrentCases()];
 }

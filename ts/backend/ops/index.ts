@@ -3,3 +3,5 @@ import './elementwise.js';
 import './position.js';
 import './cast.js';
 import './linear.js';
+import './attention.js';
+import './recurrent.js';

@@ -1,0 +1,68 @@
+// Attention and recurrence kernels: one table per instruction set (isa/<name>/attention.cc).
+// The scalar table is the reference; the fused kernels never hold an (n x n) buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dispatch.h"
+
+namespace attnode {
+
+// One attention call, already validated by ops/attention.cc.
+struct AttentionProblem {
+  const float* q;     // q: (Tq, Hq, D) f32
+  const void* k;      // k: (Tk, Hkv, D) f32 | f16 (kv_f16)
+  const void* v;      // v: (Tk, Hkv, D) f32 | f16 (kv_f16)
+  bool kv_f16;
+  const float* mask;  // mask: (Tq, Tk) f32 additive, or null
+  float* out;         // out: (Tq, Hq, D) f32
+  size_t tq, tk, hq, hkv, d;
+  int64_t q_offset;  // key position of query 0 (for causal)
+  bool causal;
+  float scale;
+
+  size_t group() const { return hq / hkv; }
+  // Keys [0, key_limit(i)) are visible to query i before the mask is applied.
+  size_t key_limit(size_t i) const {
+    if (!causal) return tk;
+    const int64_t last = q_offset + static_cast<int64_t>(i);  // last visible key
+    if (last < 0) return 0;
+    return static_cast<uint64_t>(last) + 1 < tk ? static_cast<size_t>(last) + 1 : tk;
+  }
+};
+
+// Tiles of the fused kernel. A work item is up to kAttnRowTile rows of one kv head, where row r
+// is query r / group of query head g * group + r % group: GQA heads sharing a kv head share
+// every K/V tile load. Keys are visited kAttnKeyTile at a time.
+constexpr size_t kAttnRowTile = 32;
+constexpr size_t kAttnKeyTile = 64;
+// Head size rounded up to this for the padded rows in the workspace (a multiple of any vector width).
+constexpr size_t kAttnDPad = 64;
+
+// Floats of workspace one fused work item needs: O(D), independent of Tq and Tk.
+size_t attention_fused_workspace_floats(size_t d);
+
+struct AttentionKernels {
+  const char* variant;
+  // Rows [r0, r1) of kv head g (r1 - r0 <= kAttnRowTile); ws: attention_fused_workspace_floats(d).
+  void (*fused_f32)(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float* ws);
+  // sum a[i] * b[i].  a, b: (n)
+  float (*dot_f32)(const float* a, const float* b, size_t n);
+  float (*dot_f16)(const float* a, const uint16_t* b, size_t n);
+  // y[i] += a * x[i].  x, y: (n)
+  void (*axpy_f32)(float a, const float* x, float* y, size_t n);
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, size_t n);
+  // y[r] = dot(w row r, x) for r in [0, rows).  w: (rows, n) f32, x: (n) f32, y: (rows) f32
+  void (*matvec_f32)(const float* w, const float* x, float* y, size_t rows, size_t n);
+};
+
+const AttentionKernels& attention_kernels(Isa isa);
+
+extern const AttentionKernels kAttentionScalar;
+#if ATTNODE_X86
+extern const AttentionKernels kAttentionAvx2;
+extern const AttentionKernels kAttentionAvx512;
+#endif
+
+}  // namespace attnode

@@ -1,0 +1,91 @@
+// Reference attention kernels: plain scalar C++, never deleted. The fused reference streams
+// keys one at a time with an online softmax (running max m and sum l), so it too is O(D) memory.
+#include <cmath>
+#include <limits>
+
+#include "../../../half.h"
+#include "../../attention.h"
+
+namespace attnode {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+template <class KT>
+float load(const KT* p, size_t i) {
+  if constexpr (sizeof(KT) == 2) return f16_to_f32(p[i]);
+  else return p[i];
+}
+
+template <class KT>
+void fused_rows(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float* ws) {
+  const KT* kb = static_cast<const KT*>(p.k);
+  const KT* vb = static_cast<const KT*>(p.v);
+  const size_t G = p.group(), D = p.d;
+  float* acc = ws;  // acc: (D) f32
+  for (size_t r = r0; r < r1; ++r) {
+    const size_t i = r / G, h = g * G + r % G;
+    const float* q = p.q + (i * p.hq + h) * D;
+    float m = kNegInf, l = 0.0f;
+    for (size_t c = 0; c < D; ++c) acc[c] = 0.0f;
+    const size_t limit = p.key_limit(i);
+    for (size_t j = 0; j < limit; ++j) {
+      const KT* k = kb + (j * p.hkv + g) * D;
+      float s = 0.0f;
+      for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
+      s = s * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f);
+      if (s == kNegInf) continue;
+      // New maximum: rescale what was accumulated under the old one.
+      if (s > m) {
+        const float corr = std::exp(m - s);
+        l *= corr;
+        for (size_t c = 0; c < D; ++c) acc[c] *= corr;
+        m = s;
+      }
+      const float w = std::exp(s - m);
+      l += w;
+      const KT* v = vb + (j * p.hkv + g) * D;
+      for (size_t c = 0; c < D; ++c) acc[c] += w * load(v, c);
+    }
+    float* o = p.out + (i * p.hq + h) * D;
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (size_t c = 0; c < D; ++c) o[c] = acc[c] * inv;
+  }
+}
+
+void fused_f32(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float* ws) {
+  if (p.kv_f16) fused_rows<uint16_t>(p, g, r0, r1, ws);
+  else fused_rows<float>(p, g, r0, r1, ws);
+}
+
+float dot_f32(const float* a, const float* b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float dot_f16(const float* a, const uint16_t* b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += a[i] * f16_to_f32(b[i]);
+  return s;
+}
+
+void axpy_f32(float a, const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void axpy_f16(float a, const uint16_t* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * f16_to_f32(x[i]);
+}
+
+void matvec_f32(const float* w, const float* x, float* y, size_t rows, size_t n) {
+  for (size_t r = 0; r < rows; ++r) y[r] = dot_f32(w + r * n, x, n);
+}
+
+}  // namespace
+
+extern const AttentionKernels kAttentionScalar = {
+    "scalar", fused_f32, dot_f32, dot_f16, axpy_f32, axpy_f16, matvec_f32,
+};
+
+}  // namespace attnode

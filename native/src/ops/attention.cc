@@ -1,0 +1,238 @@
+// Attention ops: attention (fused, tiled, online softmax), attentionNaive (materializes the
+// scores) and linearAttention (parallel and recurrent forms). Checks here; kernels in cpu/.
+#include <cmath>
+#include <limits>
+
+#include "../common.h"
+#include "../cpu/attention.h"
+#include "../cpu/elementwise.h"
+#include "../op.h"
+#include "../scratch.h"
+
+namespace attnode {
+namespace {
+
+// The naive op refuses score matrices above this: it exists to be measured, not to take the
+// machine's memory (the fused op has no such limit).
+constexpr size_t kNaiveMaxScoreBytes = size_t{4} << 30;
+constexpr int64_t kMaxOffset = int64_t{1} << 40;
+
+AttentionProblem read_attention(Args& args) {
+  const TensorView q = args.tensor("q", {DType::f32});
+  const TensorView k = args.tensor("k", {DType::f32, DType::f16});
+  const TensorView v = args.tensor("v", {DType::f32, DType::f16});
+  const TensorView mask = args.optional_tensor("mask", {DType::f32});
+  const TensorView out = args.tensor("out", {DType::f32});
+  if (q.rank() != 3) args.range_error("'q' must have shape [Tq, Hq, D], got " + q.shape_str());
+  if (k.rank() != 3) args.range_error("'k' must have shape [Tk, Hkv, D], got " + k.shape_str());
+  if (v.dtype != k.dtype)
+    args.type_error(std::string("'v'.dtype must equal 'k'.dtype (") + dtype_name(k.dtype) + "), got '" + dtype_name(v.dtype) + "'");
+  args.expect_shape("v", v, k.shape);
+  const int64_t tq = q.dim(0), hq = q.dim(1), d = q.dim(2), tk = k.dim(0), hkv = k.dim(1);
+  if (k.dim(2) != d) args.range_error("'k' head size " + std::to_string(k.dim(2)) + " must equal 'q' head size " + std::to_string(d));
+  if (hkv == 0 || hq % hkv != 0)
+    args.range_error("'q' heads (" + std::to_string(hq) + ") must be a multiple of 'k' heads (" + std::to_string(hkv) + ")");
+  if (mask.present) {
+    args.expect_shape("mask", mask, {tq, tk});
+    const float* pm = mask.as<float>();
+    for (size_t i = 0; i < mask.numel; ++i)
+      if (!(pm[i] < std::numeric_limits<float>::infinity()))
+        args.range_error("'mask' values must be finite or -Infinity, got " + std::to_string(pm[i]) + " at " + std::to_string(i));
+  }
+  args.expect_shape("out", out, q.shape);
+  args.expect_no_partial_overlap("out", out, "q", q);
+  args.expect_no_partial_overlap("out", out, "k", k);
+  args.expect_no_partial_overlap("out", out, "v", v);
+  if (mask.present) args.expect_no_partial_overlap("out", out, "mask", mask);
+  const bool causal = args.boolean("causal", false);
+  const int64_t q_offset = args.integer("qOffset", tk - tq, -kMaxOffset, kMaxOffset);
+  const double scale = args.number("scale", 1.0 / std::sqrt(static_cast<double>(d > 0 ? d : 1)), -3.4e38, 3.4e38);
+  AttentionProblem p{};
+  p.q = q.as<float>();
+  p.k = k.data;
+  p.v = v.data;
+  p.kv_f16 = k.dtype == DType::f16;
+  p.mask = mask.present ? mask.as<float>() : nullptr;
+  p.out = out.as<float>();
+  p.tq = static_cast<size_t>(tq);
+  p.tk = static_cast<size_t>(tk);
+  p.hq = static_cast<size_t>(hq);
+  p.hkv = static_cast<size_t>(hkv);
+  p.d = static_cast<size_t>(d);
+  p.q_offset = q_offset;
+  p.causal = causal;
+  p.scale = static_cast<float>(scale);
+  return p;
+}
+
+// attention: q: (Tq, Hq, D) f32, k, v: (Tk, Hkv, D) f32|f16, mask: (Tq, Tk) f32 -> out: (Tq, Hq, D).
+// Work items are (kv head, block of kAttnRowTile rows); each thread holds one O(D) workspace.
+OpRun prepare_attention(Args& args) {
+  const AttentionProblem p = read_attention(args);
+  return [p](const OpEnv& env) {
+    if (p.tq == 0 || p.hq == 0 || p.d == 0) return;
+    const auto fused = attention_kernels(env.isa).fused_f32;
+    const size_t rows = p.tq * p.group();
+    const size_t blocks = (rows + kAttnRowTile - 1) / kAttnRowTile;
+    const size_t ws_floats = attention_fused_workspace_floats(p.d);
+    env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
+      ScratchBuffer ws(ws_floats);
+      for (size_t it = s; it < e; ++it) {
+        const size_t g = it % p.hkv, b = it / p.hkv;
+        const size_t r0 = b * kAttnRowTile;
+        fused(p, g, r0, std::min(rows, r0 + kAttnRowTile), ws.data());
+      }
+    });
+  };
+}
+
+// attentionNaive: the textbook three passes over a materialized (Hq, Tq, Tk) score matrix:
+// S = q k^T * scale + mask, P = softmax(S) row by row, out = P v.
+OpRun prepare_attention_naive(Args& args) {
+  const AttentionProblem p = read_attention(args);
+  size_t cells = 0, bytes = 0;
+  if (mul_overflow(p.hq * p.tq, p.tk, &cells) || mul_overflow(cells, sizeof(float), &bytes) || bytes > kNaiveMaxScoreBytes)
+    args.range_error("the score matrix [" + std::to_string(p.hq) + ", " + std::to_string(p.tq) + ", " + std::to_string(p.tk) +
+                     "] would need more than " + std::to_string(kNaiveMaxScoreBytes >> 30) +
+                     " GiB; the fused 'attention' op computes the same result in O(Tq*D) memory");
+  return [p, cells](const OpEnv& env) {
+    if (cells == 0 || p.d == 0) {
+      for (size_t i = 0; i < p.tq * p.hq * p.d; ++i) p.out[i] = 0.0f;
+      return;
+    }
+    const AttentionKernels& kk = attention_kernels(env.isa);
+    const auto softmax = elementwise_kernels(env.isa).softmax_row_f32;
+    ScratchBuffer scores(cells);  // (Hq, Tq, Tk)
+    float* S = scores.data();
+    const size_t G = p.group(), D = p.d, rows = p.hq * p.tq;
+    const size_t grain = std::max<size_t>(1, 4096 / (p.tk * D + 1));
+    env.pool->parallel_for(rows, grain, [&](size_t s, size_t e) {
+      for (size_t r = s; r < e; ++r) {
+        const size_t h = r / p.tq, i = r % p.tq, g = h / G;
+        const float* q = p.q + (i * p.hq + h) * D;
+        const size_t limit = p.key_limit(i);
+        float* row = S + r * p.tk;
+        for (size_t j = 0; j < p.tk; ++j) {
+          if (j >= limit) {
+            row[j] = -std::numeric_limits<float>::infinity();
+            continue;
+          }
+          const size_t off = (j * p.hkv + g) * D;
+          const float dot = p.kv_f16 ? kk.dot_f16(q, static_cast<const uint16_t*>(p.k) + off, D)
+                                     : kk.dot_f32(q, static_cast<const float*>(p.k) + off, D);
+          row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f);
+        }
+      }
+    });
+    env.pool->parallel_for(rows, std::max<size_t>(1, 16384 / (p.tk + 1)), [&](size_t s, size_t e) {
+      for (size_t r = s; r < e; ++r) softmax(S + r * p.tk, S + r * p.tk, p.tk);
+    });
+    env.pool->parallel_for(rows, grain, [&](size_t s, size_t e) {
+      for (size_t r = s; r < e; ++r) {
+        const size_t h = r / p.tq, i = r % p.tq, g = h / G;
+        float* o = p.out + (i * p.hq + h) * D;
+        for (size_t c = 0; c < D; ++c) o[c] = 0.0f;
+        const float* row = S + r * p.tk;
+        for (size_t j = 0; j < p.tk; ++j) {
+          if (row[j] == 0.0f) continue;
+          const size_t off = (j * p.hkv + g) * D;
+          if (p.kv_f16) kk.axpy_f16(row[j], static_cast<const uint16_t*>(p.v) + off, o, D);
+          else kk.axpy_f32(row[j], static_cast<const float*>(p.v) + off, o, D);
+        }
+      }
+    });
+  };
+}
+
+// phi(x) = elu(x) + 1, applied to a whole tensor into scratch.
+void feature_map(const float* x, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] + 1.0f : std::exp(x[i]);
+}
+
+// linearAttention: q, k, v: (T, H, D) f32 -> out: (T, H, D) f32, causal, phi = elu + 1.
+OpRun prepare_linear_attention(Args& args) {
+  const TensorView q = args.tensor("q", {DType::f32});
+  const TensorView k = args.tensor("k", {DType::f32});
+  const TensorView v = args.tensor("v", {DType::f32});
+  const TensorView out = args.tensor("out", {DType::f32});
+  if (q.rank() != 3) args.range_error("'q' must have shape [T, H, D], got " + q.shape_str());
+  args.expect_shape("k", k, q.shape);
+  args.expect_shape("v", v, q.shape);
+  args.expect_shape("out", out, q.shape);
+  args.expect_no_partial_overlap("out", out, "q", q);
+  args.expect_no_partial_overlap("out", out, "k", k);
+  args.expect_no_partial_overlap("out", out, "v", v);
+  const bool recurrent = args.choice("form", "parallel", {"parallel", "recurrent"}) == "recurrent";
+  const float* pq = q.as<float>();
+  const float* pk = k.as<float>();
+  const float* pv = v.as<float>();
+  float* po = out.as<float>();
+  const size_t T = static_cast<size_t>(q.dim(0)), H = static_cast<size_t>(q.dim(1)), D = static_cast<size_t>(q.dim(2));
+  return [=](const OpEnv& env) {
+    const size_t n = T * H * D;
+    if (n == 0) return;
+    const AttentionKernels& kk = attention_kernels(env.isa);
+    ScratchBuffer fq(n), fk(n);  // phi(q), phi(k): (T, H, D)
+    env.pool->parallel_for(T, 64, [&](size_t s, size_t e) {
+      feature_map(pq + s * H * D, fq.data() + s * H * D, (e - s) * H * D);
+      feature_map(pk + s * H * D, fk.data() + s * H * D, (e - s) * H * D);
+    });
+    const float* Q = fq.data();
+    const float* K = fk.data();
+    if (!recurrent) {
+      // Row (h, i) sums over keys j <= i: O(T^2 D) in all.
+      env.pool->parallel_for(H * T, 1, [&](size_t s, size_t e) {
+        for (size_t r = s; r < e; ++r) {
+          const size_t h = r / T, i = r % T;
+          const float* qi = Q + (i * H + h) * D;
+          float* o = po + (i * H + h) * D;
+          for (size_t c = 0; c < D; ++c) o[c] = 0.0f;
+          float den = 0.0f;
+          for (size_t j = 0; j <= i; ++j) {
+            const float w = kk.dot_f32(qi, K + (j * H + h) * D, D);
+            den += w;
+            kk.axpy_f32(w, pv + (j * H + h) * D, o, D);
+          }
+          const float inv = 1.0f / den;
+          for (size_t c = 0; c < D; ++c) o[c] *= inv;
+        }
+      });
+      return;
+    }
+    // Recurrent: per head a state S (D, D) and z (D), walked in t. Heads are independent, and so
+    // are blocks of S's columns (value channels), which gives the threads work.
+    constexpr size_t kCols = 64;
+    const size_t cblocks = (D + kCols - 1) / kCols;
+    env.pool->parallel_for(H * cblocks, 1, [&](size_t s, size_t e) {
+      ScratchBuffer state(D * kCols + D);
+      for (size_t it = s; it < e; ++it) {
+        const size_t h = it / cblocks, c0 = (it % cblocks) * kCols, nc = std::min(kCols, D - c0);
+        float* S = state.data();  // S: (D, nc) f32, columns c0.. of the head's state
+        float* z = S + D * kCols;  // z: (D) f32
+        for (size_t x = 0; x < D * kCols + D; ++x) S[x] = 0.0f;
+        for (size_t t = 0; t < T; ++t) {
+          const float* kt = K + (t * H + h) * D;
+          const float* qt = Q + (t * H + h) * D;
+          const float* vt = pv + (t * H + h) * D + c0;
+          for (size_t a = 0; a < D; ++a) {
+            kk.axpy_f32(kt[a], vt, S + a * nc, nc);
+            z[a] += kt[a];
+          }
+          const float den = kk.dot_f32(qt, z, D);
+          float* o = po + (t * H + h) * D + c0;
+          for (size_t c = 0; c < nc; ++c) o[c] = 0.0f;
+          for (size_t a = 0; a < D; ++a) kk.axpy_f32(qt[a], S + a * nc, o, nc);
+          const float inv = 1.0f / den;
+          for (size_t c = 0; c < nc; ++c) o[c] *= inv;
+        }
+      }
+    });
+  };
+}
+
+const OpRegistrar kAttention("attention", prepare_attention);
+const OpRegistrar kAttentionNaive("attentionNaive", prepare_attention_naive);
+const OpRegistrar kLinearAttention("linearAttention", prepare_linear_attention);
+
+}  // namespace
+}  // namespace attnode

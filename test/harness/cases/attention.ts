@@ -1,0 +1,108 @@
+// Harness cases for attention, attentionNaive and linearAttention: awkward sizes, GQA/MQA,
+// causal with cache offsets, masks with fully hidden rows, f16 K/V, and rows of 8192 keys.
+import { Tensor } from '../../../ts/tensor/tensor.js';
+import type { AttentionArgs } from '../../../ts/backend/ops/attention.js';
+import type { OpCase } from '../ops-harness.js';
+import { normals } from '../rng.js';
+import { TOL_ATTENTION_F16_KV, TOL_ATTENTION_F32 } from '../tolerance.js';
+import { AWKWARD, CaseList } from './util.js';
+
+interface Shape {
+  tq: number;
+  tk: number;
+  hq: number;
+  hkv: number;
+  d: number;
+}
+
+/** Both attention ops get every case: the naive form is a second, independent computation. */
+function addBoth(l: CaseList, label: string, args: AttentionArgs, f16 = false): void {
+  const tol = f16 ? TOL_ATTENTION_F16_KV : TOL_ATTENTION_F32;
+  l.add('attention', label, args, tol);
+  l.add('attentionNaive', label, args, tol);
+}
+
+function qkv(l: CaseList, s: Shape, kvDtype: 'f32' | 'f16' = 'f32', qScale = 1): Pick<AttentionArgs, 'q' | 'k' | 'v'> {
+  return {
+    q: l.f32([s.tq, s.hq, s.d], qScale),
+    k: Tensor.fromValues(normals(s.tk * s.hkv * s.d, l.seed()), [s.tk, s.hkv, s.d], kvDtype),
+    v: Tensor.fromValues(normals(s.tk * s.hkv * s.d, l.seed()), [s.tk, s.hkv, s.d], kvDtype),
+  };
+}
+
+const str = (s: Shape) => `Tq=${s.tq} Tk=${s.tk} Hq=${s.hq} Hkv=${s.hkv} D=${s.d}`;
+
+export function attentionCases(): OpCase[] {
+  const l = new CaseList(4000);
+  const heads: Array<[number, number]> = [[1, 1], [2, 1], [4, 2], [3, 3], [6, 2], [8, 1]];
+  // Self-attention over the awkward lengths, with and without the causal mask.
+  AWKWARD.forEach((t, i) => {
+    const [hq, hkv] = heads[i % heads.length]!;
+    const s = { tq: t, tk: t, hq, hkv, d: AWKWARD[(i + 4) % AWKWARD.length]! };
+    addBoth(l, `self ${str(s)}`, qkv(l, s));
+    addBoth(l, `causal ${str(s)}`, { ...qkv(l, s), causal: true });
+  });
+  // Cross-attention (Tq != Tk) and several row blocks and key tiles.
+  for (const s of [
+    { tq: 5, tk: 127, hq: 2, hkv: 2, d: 16 },
+    { tq: 33, tk: 7, hq: 4, hkv: 1, d: 33 },
+    { tq: 70, tk: 200, hq: 2, hkv: 1, d: 64 },
+    { tq: 17, tk: 65, hq: 3, hkv: 1, d: 129 },
+    { tq: 9, tk: 31, hq: 2, hkv: 2, d: 256 },
+  ])
+    addBoth(l, `cross ${str(s)}`, qkv(l, s));
+  // Decode: one query against a cache (MHA, GQA group 2 and 4, MQA), f32 and f16 K/V.
+  for (const [tk, hq, hkv, d] of [[1, 1, 1, 8], [127, 4, 4, 64], [300, 4, 2, 64], [1000, 8, 2, 32], [513, 12, 1, 17]] as const) {
+    const s = { tq: 1, tk, hq, hkv, d };
+    addBoth(l, `decode ${str(s)}`, { ...qkv(l, s), causal: true });
+    addBoth(l, `decode f16 kv ${str(s)}`, { ...qkv(l, s, 'f16'), causal: true }, true);
+  }
+  // A preallocated cache of 64 rows, read as a contiguous slice of its first 40 (no copy).
+  {
+    const cacheK = Tensor.fromValues(normals(64 * 2 * 16, l.seed()), [64, 2, 16]);
+    const cacheV = Tensor.fromValues(normals(64 * 2 * 16, l.seed()), [64, 2, 16]);
+    addBoth(l, 'prefill 7 rows onto a cache slice of 40, causal', {
+      q: l.f32([7, 4, 16]), k: cacheK.slice(0, 0, 40), v: cacheV.slice(0, 0, 40), causal: true,
+    });
+  }
+  // Prefill with an explicit offset, an offset that hides every key from early rows, a scale.
+  {
+    const s = { tq: 9, tk: 40, hq: 4, hkv: 2, d: 24 };
+    addBoth(l, `qOffset 10 ${str(s)}`, { ...qkv(l, s), causal: true, qOffset: 10 });
+    addBoth(l, `qOffset -3 (rows without keys) ${str(s)}`, { ...qkv(l, s), causal: true, qOffset: -3 });
+    addBoth(l, `scale 0.05 ${str(s)}`, { ...qkv(l, s), scale: 0.05 });
+    addBoth(l, `f16 kv causal ${str(s)}`, { ...qkv(l, s, 'f16'), causal: true }, true);
+  }
+  // Padding masks: -inf columns, a fully hidden row (zeros, never NaN), finite biases.
+  for (const s of [{ tq: 5, tk: 17, hq: 2, hkv: 1, d: 8 }, { tq: 37, tk: 70, hq: 4, hkv: 4, d: 33 }, { tq: 1, tk: 9, hq: 1, hkv: 1, d: 3 }]) {
+    const m = normals(s.tq * s.tk, l.seed(), 0.5);
+    for (let i = 0; i < s.tq; i++)
+      for (let j = 0; j < s.tk; j++) if ((i + 2 * j) % 5 === 0) m[i * s.tk + j] = -Infinity;
+    for (let j = 0; j < s.tk; j++) m[(s.tq - 1) * s.tk + j] = -Infinity;
+    const mask = Tensor.fromValues(m, [s.tq, s.tk]);
+    addBoth(l, `mask with a hidden row ${str(s)}`, { ...qkv(l, s), mask });
+    addBoth(l, `mask + causal ${str(s)}`, { ...qkv(l, s), mask, causal: true });
+  }
+  // Rows of 8192 keys with scores in the hundreds: exp without the running max overflows f32.
+  {
+    const s = { tq: 3, tk: 8192, hq: 2, hkv: 1, d: 64 };
+    addBoth(l, `long rows, large scores ${str(s)}`, qkv(l, s, 'f32', 30));
+    addBoth(l, `long rows f16 kv ${str(s)}`, { ...qkv(l, s, 'f16', 30), causal: true }, true);
+  }
+  {
+    const s = { tq: 300, tk: 300, hq: 2, hkv: 1, d: 64 };
+    addBoth(l, `prefill causal ${str(s)}`, { ...qkv(l, s), causal: true });
+  }
+
+  // Linear attention, both forms on the same inputs.
+  const la: Array<[number, number, number]> = [
+    [1, 1, 1], [2, 1, 3], [3, 2, 5], [5, 1, 8], [7, 3, 7], [8, 2, 16], [15, 1, 17], [16, 2, 31],
+    [17, 1, 33], [31, 2, 64], [33, 1, 65], [127, 2, 15], [300, 1, 64],
+  ];
+  for (const [t, h, d] of la) {
+    const args = { q: l.f32([t, h, d]), k: l.f32([t, h, d]), v: l.f32([t, h, d]) };
+    l.add('linearAttention', `parallel T=${t} H=${h} D=${d}`, { ...args, form: 'parallel' }, TOL_ATTENTION_F32);
+    l.add('linearAttention', `recurrent T=${t} H=${h} D=${d}`, { ...args, form: 'recurrent' }, TOL_ATTENTION_F32);
+  }
+  return l.cases;
+}
