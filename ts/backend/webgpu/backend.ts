@@ -25,7 +25,7 @@ export type GpuOpArgs<K extends OpName> = {
 };
 
 /** Arguments the checks read on the host (ids must be in range, positions >= 0): no GPUTensor. */
-const HOST_ONLY: Partial<Record<string, string>> = { embedding: 'ids', rope: 'positions', sinusoidal: 'positions' };
+const HOST_ONLY: Partial<Record<string, string>> = { embedding: 'ids', rope: 'positions', sinusoidal: 'positions', attention: 'mask' };
 
 const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i8', 'q8_0'];
 

@@ -4,5 +4,6 @@ import { castKernels } from './cast.js';
 import { elementwiseKernels } from './elementwise.js';
 import { linearKernels } from './linear.js';
 import { positionKernels } from './position.js';
+import { attentionKernels } from './attention.js';
 
-export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels };
+export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels, ...attentionKernels };
