@@ -4,11 +4,14 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <thread>
 
 #include "args.h"
 #include "cpu/dispatch.h"
+#include "mapped_file.h"
 #include "op.h"
 #include "threadpool.h"
 #include "weights.h"
@@ -30,13 +33,14 @@ int default_threads() {
 class OpWorker : public Napi::AsyncWorker {
  public:
   OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, Isa isa,
-           std::vector<Napi::Reference<Napi::Value>> refs)
+           std::vector<Napi::Reference<Napi::Value>> refs, std::vector<std::shared_ptr<const MappedFile>> mappings)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         run_(std::move(run)),
         pool_(std::move(pool)),
         isa_(isa),
-        refs_(std::move(refs)) {}
+        refs_(std::move(refs)),
+        mappings_(std::move(mappings)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -57,6 +61,69 @@ class OpWorker : public Napi::AsyncWorker {
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
   std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
+  std::vector<std::shared_ptr<const MappedFile>> mappings_;  // and every file mapping read
+};
+
+// A read-only file mapping as JS sees it: size, path, read(offset, length) -> a Uint8Array copy
+// (for headers and small tensors), and dispose(). No external ArrayBuffer ever points into the
+// mapping (DESIGN.md, memory ownership); kernels reach its bytes through mapped tensors
+// { dtype, shape, file, byteOffset }. Ops in flight hold their own reference to the mapping.
+class MappedFileHandle : public Napi::ObjectWrap<MappedFileHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MappedFile",
+                       {
+                           InstanceAccessor("size", &MappedFileHandle::Size, nullptr),
+                           InstanceAccessor("path", &MappedFileHandle::Path, nullptr),
+                           InstanceAccessor("disposed", &MappedFileHandle::Disposed, nullptr),
+                           InstanceMethod("read", &MappedFileHandle::Read),
+                           InstanceMethod("dispose", &MappedFileHandle::Dispose),
+                       });
+  }
+
+  explicit MappedFileHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MappedFileHandle>(info) {}
+
+  void attach(std::shared_ptr<const MappedFile> f) { file_ = std::move(f); }
+  std::shared_ptr<const MappedFile> file() const { return file_; }
+
+ private:
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), file_ ? static_cast<double>(file_->size()) : 0.0);
+  }
+  Napi::Value Path(const Napi::CallbackInfo& info) {
+    return file_ ? Napi::String::New(info.Env(), file_->path()) : info.Env().Undefined();
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !file_); }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    file_.reset();
+    return info.Env().Undefined();
+  }
+
+  // read(offset, length): a copy of bytes [offset, offset + length), which must lie in the file.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!file_) throw Napi::TypeError::New(env, "MappedFile.read: the mapping was disposed");
+    double v[2];
+    const char* names[2] = {"offset", "length"};
+    for (int i = 0; i < 2; ++i) {
+      if (info.Length() <= static_cast<size_t>(i) || !info[i].IsNumber())
+        throw Napi::TypeError::New(env, std::string("MappedFile.read: '") + names[i] + "' must be an integer");
+      v[i] = info[i].As<Napi::Number>().DoubleValue();
+      if (!(v[i] >= 0) || v[i] != std::floor(v[i]) || v[i] > 9007199254740992.0)
+        throw Napi::RangeError::New(env, std::string("MappedFile.read: '") + names[i] +
+                                             "' must be a non-negative integer, got " + info[i].ToString().Utf8Value());
+    }
+    const auto off = static_cast<uint64_t>(v[0]), len = static_cast<uint64_t>(v[1]);
+    if (!file_->contains(off, len))
+      throw Napi::RangeError::New(env, "MappedFile.read: bytes [" + std::to_string(off) + ", " + std::to_string(off) +
+                                           " + " + std::to_string(len) + ") are outside the file of " +
+                                           std::to_string(file_->size()) + " bytes");
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(len));
+    if (len > 0) std::memcpy(out.Data(), file_->data() + off, static_cast<size_t>(len));
+    return out;
+  }
+
+  std::shared_ptr<const MappedFile> file_;
 };
 
 // A packed weight as JS sees it: shape, dtype and bytes, and dispose() to free the native
@@ -124,8 +191,10 @@ class Attnode : public Napi::Addon<Attnode> {
   Attnode(Napi::Env env, Napi::Object exports)
       : pool_(std::make_shared<ThreadPool>(default_threads())), isa_(best_isa()) {
     weight_ctor_ = Napi::Persistent(WeightHandle::Define(env));
+    mapped_ctor_ = Napi::Persistent(MappedFileHandle::Define(env));
     DefineAddon(exports, {
                              InstanceMethod("packWeight", &Attnode::PackWeight),
+                             InstanceMethod("mapFile", &Attnode::MapFile),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
                              InstanceMethod("getThreads", &Attnode::GetThreads),
@@ -147,7 +216,30 @@ class Attnode : public Napi::Addon<Attnode> {
     return w;
   }
 
+  std::shared_ptr<const MappedFile> unwrap_mapped(Args& args, const std::string& what, Napi::Value v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(mapped_ctor_.Value()))
+      args.type_error(what + " must be a mapped file from mapFile()");
+    std::shared_ptr<const MappedFile> f = MappedFileHandle::Unwrap(v.As<Napi::Object>())->file();
+    if (!f) args.type_error(what + " was disposed");
+    return f;
+  }
+
  private:
+  // mapFile(path): maps a file read-only and returns a MappedFile handle.
+  Napi::Value MapFile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "mapFile: 'path' must be a string");
+    std::shared_ptr<const MappedFile> f;
+    try {
+      f = MappedFile::open(info[0].As<Napi::String>().Utf8Value());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("mapFile: ") + e.what());
+    }
+    Napi::Object handle = mapped_ctor_.New({});
+    MappedFileHandle::Unwrap(handle)->attach(std::move(f));
+    return handle;
+  }
+
   // packWeight({ weight: (N, K) tensor, ...format options }): copies W into native memory in
   // its format's layout and returns a WeightHandle.
   Napi::Value PackWeight(const Napi::CallbackInfo& info) {
@@ -274,7 +366,7 @@ class Attnode : public Napi::Addon<Attnode> {
     const OpDef* def = lookup(info, "opAsync");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
-    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs());
+    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs(), args.take_mappings());
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
@@ -283,6 +375,7 @@ class Attnode : public Napi::Addon<Attnode> {
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
   Napi::FunctionReference weight_ctor_;
+  Napi::FunctionReference mapped_ctor_;
 };
 
 Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {
@@ -291,6 +384,10 @@ Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<const MappedFile> unwrap_mapped_file(Args& args, const std::string& what, Napi::Value v) {
+  return args.env().GetInstanceData<Attnode>()->unwrap_mapped(args, what, v);
+}
 
 std::shared_ptr<const PackedWeight> unwrap_weight(Args& args, const char* name) {
   Napi::Env env = args.env();

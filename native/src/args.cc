@@ -125,13 +125,6 @@ TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
   }
   view.numel = numel;
 
-  // data
-  Napi::Value av = t.Get("data");
-  if (!av.IsTypedArray())
-    type_error(n + ".data must be a " + di->array_name + " for dtype " + di->name + ", got " + describe(av));
-  Napi::TypedArray ta = av.As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != di->array)
-    type_error(n + ".data must be a " + di->array_name + " for dtype " + di->name);
   size_t expected = numel;
   if (di->dtype == DType::q8_0) {
     const int64_t last = view.shape.empty() ? 1 : view.shape.back();
@@ -140,6 +133,23 @@ TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
                   view.shape_str());
     expected = numel / kQ8BlockSize * kQ8BlockBytes;
   }
+
+  // data, or a view into a file mapping
+  Napi::Value av = t.Get("data");
+  if (av.IsUndefined() && t.Has("file")) {
+    const size_t elem = di->dtype == DType::q8_0 ? 1 : (di->dtype == DType::f32 || di->dtype == DType::i32) ? 4
+                        : di->dtype == DType::i8 ? 1 : 2;
+    size_t bytes = 0;
+    if (mul_overflow(expected, elem, &bytes)) range_error(n + ".shape " + view.shape_str() + " has too many bytes");
+    // q8_0 scales are read as f16 from byte offsets that are only 2-aligned within a block.
+    read_mapped(n, t, view, bytes, di->dtype == DType::q8_0 ? 2 : elem);
+    return view;
+  }
+  if (!av.IsTypedArray())
+    type_error(n + ".data must be a " + di->array_name + " for dtype " + di->name + ", got " + describe(av));
+  Napi::TypedArray ta = av.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != di->array)
+    type_error(n + ".data must be a " + di->array_name + " for dtype " + di->name);
   if (ta.ElementLength() != expected)
     range_error(n + ".data has " + std::to_string(ta.ElementLength()) + " elements but shape " + view.shape_str() +
                 " (" + di->name + ") needs " + std::to_string(expected));
@@ -158,6 +168,31 @@ TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
   view.present = true;
   refs_.push_back(Napi::Persistent(av));
   return view;
+}
+
+void Args::read_mapped(const std::string& n, Napi::Object t, TensorView& view, size_t bytes, size_t align) {
+  // Kernels write into outputs; a mapping is PROT_READ, so writing would fault the process.
+  if (n.rfind("'out", 0) == 0) type_error(n + " must be a tensor with data: a file mapping is read-only");
+  std::shared_ptr<const MappedFile> file = unwrap_mapped_file(*this, n + ".file", t.Get("file"));
+  Napi::Value ov = t.Get("byteOffset");
+  if (!ov.IsNumber()) type_error(n + ".byteOffset must be an integer, got " + describe(ov));
+  const double od = ov.As<Napi::Number>().DoubleValue();
+  if (!(od >= 0) || od != std::floor(od) || od > 9007199254740992.0)
+    range_error(n + ".byteOffset must be a non-negative integer, got " + ov.ToString().Utf8Value());
+  const auto off = static_cast<uint64_t>(od);
+  if (!file->contains(off, bytes))
+    range_error(n + " spans bytes [" + std::to_string(off) + ", " + std::to_string(off) + " + " +
+                std::to_string(bytes) + ") but '" + file->path() + "' has " + std::to_string(file->size()) + " bytes");
+  const uint8_t* p = file->data() ? file->data() + off : nullptr;
+  if (align > 1 && reinterpret_cast<uintptr_t>(p) % align != 0)
+    range_error(n + ".byteOffset " + std::to_string(off) + " is not a multiple of " + std::to_string(align) +
+                " as dtype " + dtype_name(view.dtype) + " needs; copy the bytes instead");
+  // Kernels only read inputs; the const_cast never leads to a write (see the 'out' check above).
+  view.data = const_cast<uint8_t*>(p);
+  view.nbytes = bytes;
+  view.present = true;
+  view.mapped = true;
+  mappings_.push_back(std::move(file));
 }
 
 double Args::number(const char* name, double fallback, double min, double max) {

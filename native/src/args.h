@@ -1,13 +1,18 @@
 // Argument reading for ops called from JavaScript: every value is checked before use, and a
 // failure throws a JS TypeError/RangeError whose message names the op and the argument.
-// Tensors arrive as plain objects { dtype, shape, data } with a contiguous typed array.
+// Tensors arrive as plain objects { dtype, shape, data } with a contiguous typed array, or as
+// mapped tensors { dtype, shape, file, byteOffset } that point into a MappedFile handle
+// (read-only, zero-copy; refused for arguments named 'out...', which kernels write).
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "mapped_file.h"
 
 namespace attnode {
 
@@ -26,6 +31,7 @@ struct TensorView {
   size_t numel = 0;
   size_t nbytes = 0;
   bool present = false;
+  bool mapped = false;  // data points into a read-only file mapping
 
   int rank() const { return static_cast<int>(shape.size()); }
   int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? rank() + i : i)]; }
@@ -64,14 +70,23 @@ class Args {
 
   // Persistent references to every typed array read, so async work keeps them alive.
   std::vector<Napi::Reference<Napi::Value>> take_refs() { return std::move(refs_); }
+  // File mappings that mapped tensors point into, kept alive the same way (a handle's
+  // dispose() only drops its own reference).
+  std::vector<std::shared_ptr<const MappedFile>> take_mappings() { return std::move(mappings_); }
 
  private:
   Napi::Value get(const char* name);
+  void read_mapped(const std::string& n, Napi::Object t, TensorView& view, size_t expected_bytes, size_t align);
 
   Napi::Env env_;
   std::string op_;
   Napi::Object obj_;
   std::vector<Napi::Reference<Napi::Value>> refs_;
+  std::vector<std::shared_ptr<const MappedFile>> mappings_;
 };
+
+// Implemented in addon.cc (which owns the MappedFile handle class): the mapping behind a JS
+// handle, or a TypeError naming `what` when the value is not a live handle.
+std::shared_ptr<const MappedFile> unwrap_mapped_file(Args& args, const std::string& what, Napi::Value v);
 
 }  // namespace attnode

@@ -4,7 +4,7 @@
 // inputs are not modified. Cases live in cases/<family>.ts, one file per op family.
 
 import { Tensor } from '../../ts/tensor/tensor.js';
-import { DTYPES } from '../../ts/tensor/dtype.js';
+import { DTYPES, storageLength } from '../../ts/tensor/dtype.js';
 import type { Backend, OpArgs, OpName, PackWeightOptions, Weight } from '../../ts/backend/backend.js';
 import { ReferenceBackend } from '../../ts/backend/reference.js';
 import { opSpec } from '../../ts/backend/registry.js';
@@ -56,7 +56,8 @@ export interface CheckResult {
 }
 
 function allocGuarded(dtype: keyof typeof DTYPES, shape: number[]): { out: Tensor; bytes: Uint8Array; lo: number; hi: number } {
-  const n = shape.reduce((a, b) => a * b, 1);
+  // Storage units, not values: a q8_0 output holds 34 bytes per 32 values.
+  const n = storageLength(dtype, shape.reduce((a, b) => a * b, 1));
   const Arr = DTYPES[dtype].array;
   const storage = new Arr(new ArrayBuffer((n + 2 * GUARD) * Arr.BYTES_PER_ELEMENT), 0, n + 2 * GUARD);
   const bytes = new Uint8Array(storage.buffer);

@@ -41,6 +41,21 @@ export interface PackWeightOptions {
   layout?: 'packed' | 'reference';
 }
 
+/**
+ * A weight that still lies in a mapped checkpoint file (io/mapped.ts MappedTensor): the native
+ * backend packs it straight from the mapping when it is aligned; other backends load() a copy.
+ */
+export interface MappedWeightSource {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Whether native code can read it in place. */
+  readonly aligned: boolean;
+  /** The descriptor the addon reads ({ dtype, shape, file, byteOffset }). */
+  native(): object;
+  /** A JS copy. */
+  load(): Tensor;
+}
+
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
@@ -51,8 +66,8 @@ export interface Backend {
    * dtype), else a new tensor. Work happens off the main thread where the backend can do so.
    */
   run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor>;
-  /** Prepares a weight matrix (N, K) for `linear` on this backend. */
-  packWeight(weight: Tensor, options?: PackWeightOptions): Weight;
+  /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */
+  packWeight(weight: Tensor | MappedWeightSource, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */
   dispose(): void;
 }

@@ -3,7 +3,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { loadAddon, type NativeAddon } from '../native.js';
-import type { Backend, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
+import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
@@ -103,9 +103,15 @@ export class NativeBackend implements Backend {
     return out;
   }
 
-  packWeight(weight: Tensor, options: PackWeightOptions = {}): Weight {
-    if (!(weight instanceof Tensor)) throw new TypeError("packWeight: 'weight' must be a Tensor");
-    const args: Record<string, unknown> = { weight: native(weight) };
+  packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
+    let w: Tensor | MappedWeightSource = weight;
+    if (!(w instanceof Tensor)) {
+      if (w === null || typeof w !== 'object' || typeof (w as MappedWeightSource).native !== 'function')
+        throw new TypeError("packWeight: 'weight' must be a Tensor or a mapped tensor");
+      // Unaligned mapped bytes cannot be read in place by the kernels: copy them.
+      if (!w.aligned) w = w.load();
+    }
+    const args: Record<string, unknown> = { weight: w instanceof Tensor ? native(w) : w.native() };
     if (options.scales !== undefined) args.scales = native(options.scales);
     if (options.layout !== undefined) args.layout = options.layout;
     const handle = (this.addon as unknown as { packWeight(a: Record<string, unknown>): NativeWeightHandle }).packWeight(args);

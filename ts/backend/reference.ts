@@ -3,7 +3,7 @@
 // judged against it.
 
 import { Tensor } from '../tensor/tensor.js';
-import type { Backend, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
+import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
 import { ReferenceWeight } from './ops/linear.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
@@ -29,8 +29,8 @@ export class ReferenceBackend implements Backend {
     return this.runSync(op, args);
   }
 
-  packWeight(weight: Tensor, options: PackWeightOptions = {}): Weight {
-    return new ReferenceWeight(weight, options);
+  packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
+    return new ReferenceWeight(weight instanceof Tensor ? weight : weight.load(), options);
   }
 
   dispose(): void {

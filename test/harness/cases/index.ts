@@ -4,9 +4,20 @@ import { attentionCases } from './attention.js';
 import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
+import { linearQuantCases } from './linear_quant.js';
 import { positionCases } from './position.js';
+import { quantCases } from './quant.js';
 import { recurrentCases } from './recurrent.js';
 
 export function opCases(): OpCase[] {
-  return [...elementwiseCases(), ...positionCases(), ...castCases(), ...linearCases(), ...attentionCases(), ...recurrentCases()];
+  return [
+    ...elementwiseCases(),
+    ...positionCases(),
+    ...castCases(),
+    ...linearCases(),
+    ...linearQuantCases(),
+    ...quantCases(),
+    ...attentionCases(),
+    ...recurrentCases(),
+  ];
 }

@@ -5,3 +5,4 @@ import './cast.js';
 import './linear.js';
 import './attention.js';
 import './recurrent.js';
+import './quant.js';

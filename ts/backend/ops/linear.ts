@@ -32,6 +32,8 @@ export class ReferenceWeight implements Weight {
       if (!options.scales) throw new TypeError("packWeight: i8 weights need 'scales' (one f32 per output row)");
       expectShape('packWeight', 'scales', options.scales, [this.shape[0]]);
       const s = options.scales.toFloat32();
+      const bad = s.findIndex((d) => !Number.isFinite(d));
+      if (bad >= 0) throw new RangeError(`packWeight: 'scales'[${bad}] is not finite; every row scale must be a finite number`);
       const k = this.shape[1];
       for (let i = 0; i < v.length; i++) v[i] = Math.fround(v[i]! * s[Math.floor(i / k)]!);
     }

@@ -1,0 +1,118 @@
+// Scalar quantize / dequantize for the int8 formats, bit-exact with ts/tensor/q8.ts and
+// ts/tensor/i8.ts: q8_0 (GGUF's Q8_0 blocks) and per-row symmetric int8. Not the kernels.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "../args.h"
+#include "../half.h"
+
+namespace attnode {
+
+// Round half to even for |v| < 2^22 without touching the FPU rounding mode: adding 1.5 * 2^23
+// pushes the fraction out of the mantissa, and the FPU's default mode rounds ties to even.
+inline float round_half_even(float v) {
+  const float magic = 12582912.0f;  // 1.5 * 2^23
+  return (v + magic) - magic;
+}
+
+// Largest |x| over n values; NaN when any value is NaN or infinite.
+inline float absmax(const float* x, size_t n) {
+  float m = 0.0f;
+  bool finite = true;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    finite = finite && a <= 3.4028234663852886e38f;
+    m = a > m ? a : m;
+  }
+  return finite ? m : NAN;
+}
+
+// The symmetric int8 scale of a group: max|x| / 127 in f32 (as the TypeScript fround(amax / 127)).
+inline float int8_scale(float amax) { return amax / 127.0f; }
+
+// q[i] = clamp(rne(x[i] * (1 / d)), -127, 127); d == 0 gives zeros. x must be finite.  x, q: (n)
+inline void quantize_group(const float* x, size_t n, float d, int8_t* q) {
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    float r = round_half_even(x[i] * id);
+    r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+    q[i] = static_cast<int8_t>(r);
+  }
+}
+
+// One row of K values (K a multiple of 32) into K / 32 GGUF Q8_0 blocks: f16 d, then 32 int8.
+// The block scale used to quantize is the f32 d (as GGUF does); the stored one is f16(d).
+// Returns false when a value is not finite or a scale overflows f16.   x: (K) f32 -> dst: (K/32*34) bytes
+inline bool quantize_row_q8_0(const float* x, size_t k, uint8_t* dst) {
+  bool ok = true;
+  for (size_t b = 0; b < k / kQ8BlockSize; ++b) {
+    const float* xb = x + b * kQ8BlockSize;
+    uint8_t* o = dst + b * kQ8BlockBytes;
+    const float amax = absmax(xb, kQ8BlockSize);
+    if (std::isnan(amax)) {
+      std::memset(o, 0, kQ8BlockBytes);
+      ok = false;
+      continue;
+    }
+    const float d = int8_scale(amax);
+    const uint16_t h = f32_to_f16(d);
+    if ((h & 0x7c00u) == 0x7c00u) ok = false;
+    o[0] = static_cast<uint8_t>(h & 0xffu);
+    o[1] = static_cast<uint8_t>(h >> 8);
+    quantize_group(xb, kQ8BlockSize, d, reinterpret_cast<int8_t*>(o + 2));
+  }
+  return ok;
+}
+
+// The f16 scale of q8_0 block b.
+inline uint16_t q8_0_scale_bits(const uint8_t* blocks, size_t b) {
+  const uint8_t* o = blocks + b * kQ8BlockBytes;
+  return static_cast<uint16_t>(o[0] | (o[1] << 8));
+}
+
+inline bool f16_is_finite(uint16_t h) { return (h & 0x7c00u) != 0x7c00u; }
+
+// Index of the first block whose f16 scale is NaN or infinite, or `blocks` when all are finite.
+inline size_t q8_0_first_bad_scale(const uint8_t* data, size_t blocks) {
+  for (size_t b = 0; b < blocks; ++b)
+    if (!f16_is_finite(q8_0_scale_bits(data, b))) return b;
+  return blocks;
+}
+
+// x = q * f16(d), rounded to f32.   src: (K/32*34) bytes -> y: (K) f32
+inline void dequantize_row_q8_0(const uint8_t* src, size_t k, float* y) {
+  for (size_t b = 0; b < k / kQ8BlockSize; ++b) {
+    const float d = f16_to_f32(q8_0_scale_bits(src, b));
+    const auto* q = reinterpret_cast<const int8_t*>(src + b * kQ8BlockBytes + 2);
+    for (size_t j = 0; j < kQ8BlockSize; ++j) y[b * kQ8BlockSize + j] = static_cast<float>(q[j]) * d;
+  }
+}
+
+// Activations quantized on the fly: each row of x (M, K) in groups of `group` values (32 for
+// q8_0 weights, K for per-row int8), one f32 scale per group. A group holding NaN or Inf gets a
+// NaN scale and zero quants, so every output it touches is NaN rather than garbage.
+//   x: (M, K) f32 rows ldx apart -> q: (M, K) s8, scales: (M, K / group) f32
+inline void quantize_activations(const float* x, size_t m, size_t ldx, size_t k, size_t group, int8_t* q,
+                                 float* scales) {
+  const size_t groups = k / group;
+  for (size_t i = 0; i < m; ++i)
+    for (size_t g = 0; g < groups; ++g) {
+      const float* xg = x + i * ldx + g * group;
+      int8_t* qg = q + i * k + g * group;
+      const float amax = absmax(xg, group);
+      if (std::isnan(amax)) {
+        std::memset(qg, 0, group);
+        scales[i * groups + g] = NAN;
+        continue;
+      }
+      const float d = int8_scale(amax);
+      scales[i * groups + g] = d;
+      quantize_group(xg, group, d, qg);
+    }
+}
+
+}  // namespace attnode

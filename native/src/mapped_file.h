@@ -1,0 +1,35 @@
+// A read-only memory mapping of a checkpoint file (PROT_READ, MAP_PRIVATE), shared by every
+// tensor view into it. Not a parser: safetensors and GGUF headers are read in TypeScript.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace attnode {
+
+class MappedFile {
+ public:
+  // Maps the whole file; throws std::runtime_error naming the path and errno on failure.
+  static std::shared_ptr<const MappedFile> open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // True when [offset, offset + length) lies inside the file (overflow-safe).
+  bool contains(uint64_t offset, uint64_t length) const {
+    return offset <= size_ && length <= size_ - offset;
+  }
+
+ private:
+  MappedFile(std::string path, const uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
+  std::string path_;
+  const uint8_t* data_;  // null for an empty file
+  size_t size_;
+};
+
+}  // namespace attnode

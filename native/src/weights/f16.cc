@@ -1,0 +1,44 @@
+// The f16 and bf16 weight formats: W (N, K) stored as 16-bit halves (half the bytes of f32) and
+// widened to f32 in registers by the quant kernels; f32 activations, f32 accumulation.
+#include <cstring>
+#include <vector>
+
+#include "linear_common.h"
+
+namespace attnode {
+namespace {
+
+class HalfWeight : public PackedWeight {
+ public:
+  HalfWeight(DType dtype, int64_t n, int64_t k, const uint16_t* w)
+      : PackedWeight(dtype, n, k), w_(w, w + static_cast<size_t>(n) * static_cast<size_t>(k)) {}
+
+  size_t bytes() const override { return w_.size() * sizeof(uint16_t); }
+  const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
+
+  void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
+              const OpEnv& env) const override {
+    const QuantKernels& kern = quant_kernels(env.isa);
+    const auto gemm = dtype() == DType::f16 ? kern.gemm_f16 : kern.gemm_bf16;
+    const size_t K = static_cast<size_t>(k());
+    linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
+                  [&](size_t n0, size_t n1) { gemm(w_.data(), K, x, m, ldx, n0, n1, out, ldo); });
+  }
+
+ private:
+  std::vector<uint16_t> w_;  // (N, K) f16 or bf16 bits
+};
+
+// weight: (N, K) f16 | bf16. Any bit pattern is a valid half (NaN weights give NaN outputs).
+std::unique_ptr<PackedWeight> make_half_weight(Args& args, const TensorView& w) {
+  return std::make_unique<HalfWeight>(w.dtype, w.dim(0), w.dim(1), w.as<uint16_t>());
+}
+
+const WeightFormatRegistrar kF16(DType::f16, make_half_weight);
+
+}  // namespace
+
+// bf16.cc registers the same class for bf16 bits.
+std::unique_ptr<PackedWeight> make_half_weight_shared(Args& args, const TensorView& w) { return make_half_weight(args, w); }
+
+}  // namespace attnode

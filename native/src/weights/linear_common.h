@@ -1,0 +1,56 @@
+// Shared pieces of the quantized and half-precision weight formats: the threaded walk over
+// output features with the bias + activation epilogue, and on-the-fly activation quantization.
+// Not a format itself: f16.cc, bf16.cc, q8_0.cc and i8.cc each register one.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "../cpu/quant.h"
+#include "../cpu/quant_format.h"
+#include "../weights.h"
+
+namespace attnode {
+
+// Splits output features [0, N) over the pool; kernel(n0, n1) fills out[:, n0:n1], then the same
+// thread adds bias and applies the activation to what it just wrote, while it is in cache.
+//   out: (M, ldo) f32, bias: (N) f32 or null
+template <class Kernel>
+void linear_over_n(size_t m, size_t n, float* out, size_t ldo, const float* bias, Activation act, const OpEnv& env,
+                   const Kernel& kernel) {
+  // Chunks of whole 4-row tiles, and enough of them to keep every thread busy.
+  env.pool->parallel_for((n + 3) / 4, 4, [&](size_t s, size_t e) {
+    const size_t n0 = s * 4, n1 = std::min(n, e * 4);
+    kernel(n0, n1);
+    for (size_t i = 0; i < m; ++i) {
+      float* row = out + i * ldo;
+      if (bias)
+        for (size_t j = n0; j < n1; ++j) row[j] += bias[j];
+      apply_activation(row + n0, n1 - n0, act, env.isa);
+    }
+  });
+}
+
+// Per-thread scratch for quantized activations, reused across calls so decoding allocates once.
+struct ActivationScratch {
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+};
+
+// Quantizes x (M, K) in groups of `group` (a divisor of K, or 0 for K == 0) into thread-local
+// scratch, rows split over the pool.   x: (M, K) f32 rows ldx apart
+inline QuantizedRows quantize_rows(const float* x, size_t m, size_t ldx, size_t k, size_t group, const OpEnv& env) {
+  thread_local ActivationScratch scratch;
+  const size_t groups = group ? k / group : 0;
+  scratch.q.resize(m * k);
+  scratch.scales.assign(m * std::max<size_t>(groups, 1), 0.0f);
+  int8_t* q = scratch.q.data();
+  float* sc = scratch.scales.data();
+  if (groups > 0)
+    env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
+      quantize_activations(x + s * ldx, e - s, ldx, k, group, q + s * k, sc + s * groups);
+    });
+  return QuantizedRows{q, sc, m, k, group};
+}
+
+}  // namespace attnode

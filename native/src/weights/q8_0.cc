@@ -1,0 +1,67 @@
+// The q8_0 weight format: GGUF Q8_0 blocks (f16 scale + 32 int8 per block) split at pack time
+// into contiguous int8 rows and a scale table, same bytes per weight (8.5 bits). Linear quantizes
+// the activations per block of 32 and runs the int8 kernels (VNNI / maddubs / scalar).
+#include <cstring>
+#include <vector>
+
+#include "linear_common.h"
+
+namespace attnode {
+namespace {
+
+class Q8_0Weight : public PackedWeight {
+ public:
+  Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks) : PackedWeight(DType::q8_0, n, k) {
+    const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k), nb = K / kQ8BlockSize;
+    q_.resize(N * K);
+    d_.resize(N * nb);
+    for (size_t j = 0; j < N; ++j)
+      for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = blocks + (j * nb + b) * kQ8BlockBytes;
+        d_[j * nb + b] = static_cast<uint16_t>(blk[0] | (blk[1] << 8));
+        std::memcpy(q_.data() + j * K + b * kQ8BlockSize, blk + 2, kQ8BlockSize);
+      }
+  }
+
+  size_t bytes() const override { return q_.size() + d_.size() * sizeof(uint16_t); }
+  const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
+
+  void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
+              const OpEnv& env) const override {
+    const size_t K = static_cast<size_t>(k());
+    const QuantizedRows xq = quantize_rows(x, m, ldx, K, kQ8BlockSize, env);
+    const Q8_0Weights w{q_.data(), d_.data(), static_cast<size_t>(n()), K};
+    const auto gemm = quant_kernels(env.isa).gemm_q8_0;
+    linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
+                  [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
+  }
+
+ private:
+  std::vector<int8_t> q_;    // (N, K) s8
+  std::vector<uint16_t> d_;  // (N, K / 32) f16
+};
+
+// weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block
+// scale must be finite: a NaN or Inf scale is corrupt data, not a number to multiply by.
+std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const TensorView& w) {
+  const auto* blocks = w.as<uint8_t>();
+  const size_t nblocks = w.numel / kQ8BlockSize;
+  const size_t bad = q8_0_first_bad_scale(blocks, nblocks);
+  if (bad < nblocks) {
+    const size_t per_row = static_cast<size_t>(w.dim(1)) / kQ8BlockSize;
+    args.range_error("'weight' (q8_0) block " + std::to_string(bad % per_row) + " of row " +
+                     std::to_string(bad / per_row) + " has a non-finite scale (f16 bits 0x" +
+                     [](uint16_t h) {
+                       const char* hex = "0123456789abcdef";
+                       std::string s;
+                       for (int i = 12; i >= 0; i -= 4) s += hex[(h >> i) & 0xf];
+                       return s;
+                     }(q8_0_scale_bits(blocks, bad)) + ")");
+  }
+  return std::make_unique<Q8_0Weight>(w.dim(0), w.dim(1), blocks);
+}
+
+const WeightFormatRegistrar kQ8_0(DType::q8_0, make_q8_0_weight);
+
+}  // namespace
+}  // namespace attnode

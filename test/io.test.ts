@@ -1,0 +1,172 @@
+// Readers against the committed fixtures and hand-made files: safetensors (single, sharded,
+// every dtype), GGUF (every metadata type, alignment, tensor types), and their error messages.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SafetensorsCheckpoint, SafetensorsFile } from '../ts/io/safetensors.js';
+import { GGUFFile } from '../ts/io/gguf.js';
+import { MappedFile } from '../ts/io/mapped.js';
+import { readConfig } from '../ts/io/config.js';
+import { dequantizeQ8_0 } from '../ts/tensor/q8.js';
+import { f32Bytes, ggufBytes, safetensorsBytes } from './helpers/checkpoint-writers.js';
+
+const FIX = join(import.meta.dirname, 'fixtures', 'models');
+const dir = mkdtempSync(join(tmpdir(), 'attnode-io-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function file(name: string, bytes: Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+describe('MappedFile', () => {
+  it('reads copies inside the file and refuses ranges outside it', () => {
+    const p = file('m.bin', new Uint8Array([1, 2, 3, 4, 5]));
+    const m = new MappedFile(p);
+    expect(m.size).toBe(5);
+    expect([...m.read(1, 3)]).toEqual([2, 3, 4]);
+    expect(m.read(5, 0).length).toBe(0);
+    expect(() => m.read(3, 3)).toThrow(RangeError);
+    expect(() => m.read(-1, 1)).toThrow(/offset/);
+    expect(() => m.read(2 ** 60, 1)).toThrow(RangeError);
+    m.dispose();
+    expect(() => m.read(0, 1)).toThrow(/disposed/);
+  });
+  it('names the path when a file cannot be mapped', () => {
+    expect(() => new MappedFile(join(dir, 'missing.bin'))).toThrow(/missing\.bin/);
+    expect(() => new MappedFile(dir)).toThrow(/not a regular file/);
+  });
+});
+
+describe('safetensors', () => {
+  it('reads the GPT-2 fixture', () => {
+    const st = new SafetensorsFile(join(FIX, 'gpt2-tiny', 'model.safetensors'));
+    expect(st.metadata.format).toBe('pt');
+    expect(st.entries.get('h.0.attn.c_attn.weight')!.shape).toEqual([64, 192]);
+    const t = st.tensor('wte.weight');
+    expect(t.dtype).toBe('f32');
+    expect(t.shape).toEqual([256, 64]);
+    expect(t.load().data.length).toBe(256 * 64);
+    st.dispose();
+  });
+  it('sharded and single checkpoints hold the same tensors', () => {
+    const a = new SafetensorsCheckpoint(join(FIX, 'llama-tiny'));
+    const b = new SafetensorsCheckpoint(join(FIX, 'llama-tiny-sharded'));
+    expect(b.names.sort()).toEqual(a.names.sort());
+    for (const n of a.names) expect(b.tensor(n).load().data).toEqual(a.tensor(n).load().data);
+    a.dispose();
+    b.dispose();
+  });
+  it('parses every dtype of the format and loads the ones attnode holds', () => {
+    const bytes = (n: number) => new Uint8Array(n).map((_, i) => i * 7);
+    const p = file('dt.safetensors', safetensorsBytes({
+      f32: { dtype: 'F32', shape: [2], bytes: f32Bytes([1.5, -2]) },
+      f16: { dtype: 'F16', shape: [2], bytes: bytes(4) },
+      bf16: { dtype: 'BF16', shape: [2], bytes: bytes(4) },
+      i8: { dtype: 'I8', shape: [3], bytes: bytes(3) },
+      i32: { dtype: 'I32', shape: [1], bytes: bytes(4) },
+      f64: { dtype: 'F64', shape: [1], bytes: bytes(8) },
+      u8: { dtype: 'U8', shape: [2], bytes: bytes(2) },
+      b: { dtype: 'BOOL', shape: [1], bytes: bytes(1) },
+      i64: { dtype: 'I64', shape: [1], bytes: bytes(8) },
+      f8: { dtype: 'F8_E4M3', shape: [2], bytes: bytes(2) },
+      f4: { dtype: 'F4', shape: [2], bytes: bytes(1) },
+    }));
+    const st = new SafetensorsFile(p);
+    expect([...st.tensor('f32').load().data]).toEqual([1.5, -2]);
+    expect(st.tensor('f16').dtype).toBe('f16');
+    expect(st.tensor('bf16').dtype).toBe('bf16');
+    expect(st.tensor('i8').load().data.length).toBe(3);
+    expect(st.entries.get('f64')!.byteLength).toBe(8);
+    expect(() => st.tensor('f64')).toThrow(/F64, which attnode does not load/);
+    expect(() => st.tensor('u8')).toThrow(/U8/);
+    expect(() => st.tensor('nope')).toThrow(/no tensor named 'nope'/);
+    st.dispose();
+  });
+  it('gives errors that name the problem', () => {
+    const good = safetensorsBytes({ a: { dtype: 'F32', shape: [2], bytes: f32Bytes([1, 2]) } });
+    const cases: [Uint8Array, RegExp][] = [
+      [good.slice(0, 5), /fewer than the 8-byte header size/],
+      [good.slice(0, good.length - 1), /lie outside the 7 data bytes/],
+      [(() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 1n << 62n, true); return b; })(), /header size \d+ exceeds/],
+      [safetensorsBytes({ a: { dtype: 'Q4', shape: [2], bytes: f32Bytes([1, 2]) } }), /unknown dtype "Q4"/],
+      [safetensorsBytes({ a: { dtype: 'F32', shape: [3], bytes: f32Bytes([1, 2]) } }), /has 8 bytes but shape \[3\] F32 needs 12/],
+      [safetensorsBytes({ a: { dtype: 'F32', shape: [-1], bytes: f32Bytes([1]) } }), /non-negative integers/],
+    ];
+    for (const [bytes, re] of cases) expect(() => new SafetensorsFile(file('bad.safetensors', bytes))).toThrow(re);
+    const overlap = new TextEncoder().encode(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }));
+    const o = new Uint8Array(8 + overlap.length + 12);
+    new DataView(o.buffer).setBigUint64(0, BigInt(overlap.length), true);
+    o.set(overlap, 8);
+    expect(() => new SafetensorsFile(file('ov.safetensors', o))).toThrow(/overlap/);
+  });
+});
+
+describe('GGUF', () => {
+  it('reads every metadata value type, arrays included', () => {
+    const p = file('kv.gguf', ggufBytes({
+      u8: [0, 200], i8: [1, -5], u16: [2, 60000], i16: [3, -300], u32: [4, 4000000000], i32: [5, -7],
+      f32: [6, 0.5], bool: [7, 1], str: [8, 'héllo'], arr: [9, [8, ['a', 'b']]], nested: [9, [9, [[5, [1, 2]], [5, [3]]]]],
+      u64: [10, 2n ** 60n], i64: [11, -3], f64: [12, 0.1], 'general.alignment': [4, 64],
+    }, { t: { shape: [2, 3], type: 0, bytes: f32Bytes([1, 2, 3, 4, 5, 6]) } }, 3, 64));
+    const g = new GGUFFile(p);
+    expect(g.version).toBe(3);
+    expect(g.alignment).toBe(64);
+    expect(g.dataOffset % 64).toBe(0);
+    const want: Record<string, unknown> = { u8: 200, i8: -5, u16: 60000, i16: -300, u32: 4000000000, i32: -7, f32: 0.5, bool: true, str: 'héllo', arr: ['a', 'b'], nested: [[1, 2], [3]], u64: 2n ** 60n, i64: -3, f64: 0.1 };
+    for (const [k, v] of Object.entries(want)) expect(g.get(k)).toEqual(v);
+    expect([...g.tensor('t').load().data]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(g.tensor('t').shape).toEqual([2, 3]);
+    g.dispose();
+  });
+  it('reads the fixtures; q8_0 dequantizes close to f32', () => {
+    const f = new GGUFFile(join(FIX, 'llama-tiny', 'model-f32.gguf'));
+    const q = new GGUFFile(join(FIX, 'llama-tiny', 'model-q8_0.gguf'));
+    expect(f.get('general.architecture')).toBe('llama');
+    expect(f.get('llama.attention.head_count_kv')).toBe(2);
+    expect((f.get('tokenizer.ggml.tokens') as string[]).length).toBe(256);
+    const tq = q.tensor('blk.0.ffn_up.weight');
+    expect(tq.dtype).toBe('q8_0');
+    const a = f.tensor('blk.0.ffn_up.weight').load().data as Float32Array;
+    const b = dequantizeQ8_0(tq.load().data as Uint8Array);
+    let err = 0;
+    for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i]! - b[i]!));
+    expect(err).toBeGreaterThan(0);
+    expect(err).toBeLessThan(0.01);
+    f.dispose();
+    q.dispose();
+  });
+  it('gives errors that name the problem', () => {
+    const t = { shape: [2], type: 0, bytes: f32Bytes([1, 2]) };
+    const cases: [Uint8Array, RegExp][] = [
+      [new Uint8Array([1, 2, 3, 4, 3, 0, 0, 0]), /not a GGUF file/],
+      [ggufBytes({}, { t }, 1), /version 1 is not supported/],
+      [ggufBytes({}, { t: { shape: [2], type: 2, bytes: new Uint8Array(18) } }), /Q4_0/],
+      [ggufBytes({ 'general.alignment': [4, 3] }, { t }), /power of two/],
+      [ggufBytes({}, { t: { shape: [2, 3, 4, 5, 6], type: 0, bytes: new Uint8Array(4) } }), /5 dimensions/],
+      [ggufBytes({}, { t: { shape: [33], type: 8, bytes: new Uint8Array(34) } }), /not a multiple of 32/],
+      [ggufBytes({}, { t }).slice(0, 40), /file ends at 40/],
+    ];
+    for (const [bytes, re] of cases) {
+      const p = file('bad.gguf', bytes);
+      expect(() => {
+        const g = new GGUFFile(p);
+        for (const n of g.tensors.keys()) g.tensor(n);
+      }).toThrow(re);
+    }
+    const inflated = ggufBytes({ a: [8, 'x'] }, { t });
+    new DataView(inflated.buffer).setBigUint64(8, 1n << 40n, true);
+    expect(() => new GGUFFile(file('cnt.gguf', inflated))).toThrow(/tensor_count = \d+ is larger than the rest of the file allows/);
+  });
+});
+
+describe('config', () => {
+  it('reads config.json and generation_config.json', () => {
+    const c = readConfig(join(FIX, 'gpt2-tiny'));
+    expect(c.config.model_type).toBe('gpt2');
+    expect(c.generation?.eos_token_id).toBe(0);
+    expect(() => readConfig(dir)).toThrow(/config\.json/);
+  });
+});
