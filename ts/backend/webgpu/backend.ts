@@ -5,7 +5,7 @@
 import type {} from 'webgpu';
 import { Tensor } from '../../tensor/tensor.js';
 import { byteLength, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { Backend, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
+import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
 import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
 import { expectShape, expectTensor, fail, shapeStr } from '../ops/check.js';
@@ -54,6 +54,8 @@ export class WebGPUBackend implements Backend {
   /** Buffers that live until the current batch is submitted (uniforms, staging, tables). */
   private batchBuffers: GPUBuffer[] = [];
   private commands = 0;
+  private submits = 0;
+  private dispatches = 0;
   private lostReason: string | undefined;
   private deferred: WebGPUError | undefined;
   private disposed = false;
@@ -109,6 +111,31 @@ export class WebGPUBackend implements Backend {
     this.beginBatch();
     const buf = this.pool.acquire(Math.max(bytes, 4), `${dtype} [${shape.join(', ')}]`);
     return new GPUTensor(dtype, shape, buf, (b) => this.pool.release(b));
+  }
+
+  /**
+   * Copies `src` into `dst` starting at row `row` of dimension 0, in recording order: appending
+   * new keys and values to a KV cache allocated with alloc(). Rows must be whole 4-byte words.
+   */
+  write(dst: GPUTensor, src: Tensor | GPUTensor, row = 0): void {
+    this.usable();
+    if (!(dst instanceof GPUTensor)) fail('write', "'dst' must be a GPUTensor", 'type');
+    if (!(src instanceof GPUTensor) && !(src instanceof Tensor)) fail('write', "'src' must be a Tensor or a GPUTensor", 'type');
+    if (src.dtype !== dst.dtype) fail('write', `'src'.dtype (${src.dtype}) must equal 'dst'.dtype (${dst.dtype})`, 'type');
+    if (dst.rank < 1 || src.rank !== dst.rank || src.shape.slice(1).some((d, i) => d !== dst.shape[i + 1]))
+      fail('write', `'src' shape ${shapeStr(src.shape)} must be rows of 'dst' shape ${shapeStr(dst.shape)}`);
+    const rows = src.shape[0]!;
+    if (!Number.isInteger(row) || row < 0 || row + rows > dst.shape[0]!)
+      fail('write', `rows [${row}, ${row + rows}) do not fit 'dst' of ${dst.shape[0]} rows`);
+    const rowBytes = byteLength(dst.dtype, dst.shape.slice(1).reduce((a, b) => a * b, 1));
+    if (rowBytes % 4 !== 0) fail('write', `a row of 'dst' is ${rowBytes} bytes; copies need whole 4-byte words`);
+    if (rows === 0 || rowBytes === 0) return;
+    const from = src instanceof GPUTensor ? src : this.upload(src);
+    this.beginBatch();
+    this.endPass();
+    this.enc().copyBufferToBuffer(from.buffer, 0, dst.buffer, row * rowBytes, rows * rowBytes);
+    this.commands++;
+    if (from !== src) from.dispose();
   }
 
   /**
@@ -199,8 +226,11 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  packWeight(weight: Tensor, options: PackWeightOptions = {}): Weight {
+  packWeight(source: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
     this.usable();
+    // A mapped checkpoint tensor is copied once into device memory.
+    const mapped = source as Partial<MappedWeightSource> | undefined;
+    const weight = (source instanceof Tensor || typeof mapped?.load !== 'function' ? source : mapped.load()) as Tensor;
     expectTensor('packWeight', 'weight', weight, WEIGHT_DTYPES);
     if (weight.rank !== 2) fail('packWeight', `'weight' must have shape [outFeatures, inFeatures], got ${shapeStr(weight.shape)}`);
     const [n, k] = weight.shape as [number, number];
@@ -209,15 +239,20 @@ export class WebGPUBackend implements Backend {
       if (!options.scales) fail('packWeight', "i8 weights need 'scales' (one f32 per output row)", 'type');
       expectTensor('packWeight', 'scales', options.scales, ['f32']);
       expectShape('packWeight', 'scales', options.scales, [n]);
+      const bad = options.scales.toFloat32().findIndex((d) => !Number.isFinite(d));
+      if (bad >= 0) fail('packWeight', `'scales'[${bad}] is not finite; every row scale must be a finite number`);
       scales = this.mapped(bytesOf(options.scales.contiguous().data), USAGE.STORAGE, false);
     }
     const data = this.mapped(bytesOf(weight.contiguous().data), USAGE.STORAGE, false);
     return new WebGPUWeight(weight.dtype, [n, k], data, scales);
   }
 
-  /** Pool statistics: bytes in live device tensors and bytes kept for reuse. */
-  memory(): { liveBytes: number; pooledBytes: number } {
-    return this.pool.stats();
+  /**
+   * Counters: bytes in live device tensors and bytes kept in the pool for reuse; command buffers
+   * submitted and dispatches recorded since the backend was created.
+   */
+  stats(): { liveBytes: number; pooledBytes: number; submits: number; dispatches: number } {
+    return { ...this.pool.stats(), submits: this.submits, dispatches: this.dispatches };
   }
 
   dispose(): void {
@@ -287,6 +322,7 @@ export class WebGPUBackend implements Backend {
     this.encoder = undefined;
     this.commands = 0;
     this.device.queue.submit([cb]);
+    this.submits++;
     // Destroyed once the GPU is done with them: destroying a buffer that submitted work still
     // reads crashes some drivers (lavapipe through dawn.node does).
     const done = this.batchBuffers;
@@ -351,6 +387,7 @@ export class WebGPUBackend implements Backend {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(groups[0], groups[1]);
     this.commands++;
+    this.dispatches++;
   }
 }
 

@@ -85,6 +85,7 @@ export class GPUTensor {
   /** Bytes of the values (the buffer may be larger: pooled size class). */
   readonly byteLength: number;
   private buf: GPUBuffer | undefined;
+  private readonly parent: GPUTensor | undefined = undefined;
 
   /** @internal created by WebGPUBackend */
   constructor(
@@ -110,8 +111,21 @@ export class GPUTensor {
   }
   /** @internal the device buffer */
   get buffer(): GPUBuffer {
-    if (!this.buf) throw new TypeError(`webgpu backend: ${this} was disposed`);
+    if (!this.buf || this.parent?.disposed) throw new TypeError(`webgpu backend: ${this} was disposed`);
     return this.buf;
+  }
+
+  /**
+   * The first `rows` rows (along dimension 0) as a view sharing this buffer: a KV cache read up
+   * to its current length. The view is valid while this tensor is; disposing it frees nothing.
+   */
+  prefix(rows: number): GPUTensor {
+    const total = this.shape[0];
+    if (total === undefined) throw new RangeError('prefix: a rank-0 tensor has no rows');
+    if (!Number.isInteger(rows) || rows < 0 || rows > total) throw new RangeError(`prefix: 'rows' must be an integer in [0, ${total}], got ${rows}`);
+    const view = new GPUTensor(this.dtype, [rows, ...this.shape.slice(1)], this.buffer, () => undefined);
+    (view as unknown as { parent: GPUTensor }).parent = this.parent ?? this;
+    return view;
   }
   /** Returns the buffer to the backend's pool. Work already recorded that reads it stays valid. */
   dispose(): void {
