@@ -76,7 +76,8 @@ function decoded(t: Tensor): Float64Array {
 function snapshot(args: object): Array<[Tensor, Uint8Array]> {
   return Object.values(args)
     .filter((v): v is Tensor => v instanceof Tensor)
-    .map((t) => [t, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice()]);
+    // The whole storage, so strided views (transpose, slice) are covered as well.
+    .map((t) => [t, new Uint8Array(t.storage.buffer, t.storage.byteOffset, t.storage.byteLength).slice()]);
 }
 
 /** Runs one case on `backend` and compares with the reference. */
@@ -98,7 +99,7 @@ export async function checkCase(backend: Backend, c: OpCase): Promise<CheckResul
   for (let i = g.hi; i < g.bytes.length; i++)
     if (g.bytes[i] !== GUARD_BYTE) return { ok: false, message: `guard bytes after the output were overwritten (byte +${i - g.hi})`, maxAbsErr: NaN };
   for (const [t, before] of inputs) {
-    const now = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const now = new Uint8Array(t.storage.buffer, t.storage.byteOffset, t.storage.byteLength);
     if (now.some((b, i) => b !== before[i])) return { ok: false, message: `an input tensor ${t} was modified`, maxAbsErr: NaN };
   }
   const got = decoded(g.out);

@@ -41,3 +41,22 @@ export const TOL_LINEAR_Q8_0: Tolerance = { atol: 0.05, rtol: 0.01 };
  * up to ~3000 values have max ~4), error std up to ~0.01; 0.08 is about 8 standard deviations.
  */
 export const TOL_LINEAR_I8: Tolerance = { atol: 0.08, rtol: 0.01 };
+
+// Round-trip error budgets: relative RMS error ||x - dequantize(quantize(x))|| / ||x|| per
+// format, on N(0, 1) data and on heavy-tailed data (1% of columns 30x larger, the outlier
+// features of LLM.int8()). test/quant-error.test.ts asserts them and prints the measured values.
+export const ERR_ROUNDTRIP_NORMAL = { f16: 3e-4, bf16: 2.5e-3, q8_0: 7e-3, i8: 1e-2 } as const;
+/** Over all values (outliers dominate the norm). */
+export const ERR_ROUNDTRIP_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 5e-2 } as const;
+/**
+ * On the ordinary columns only: per-row int8 spends its 255 levels on the outliers and the
+ * ordinary values lose most of their precision; q8_0 confines the damage to blocks holding one.
+ */
+export const ERR_ROUNDTRIP_HEAVY_ORDINARY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 0.06, i8: 0.2 } as const;
+/**
+ * linear with int8 weights (both weights and activations quantized) against f32 weights on the
+ * GPT-2 shapes, relative Frobenius error of the output; x ~ N(0, 1), W ~ N(0, 1/K).
+ */
+export const ERR_LINEAR_INT8_VS_F32 = { f16: 3e-4, bf16: 2.5e-3, q8_0: 1e-2, i8: 1.4e-2 } as const;
+/** The same with heavy-tailed activations (1% of input features 30x larger). */
+export const ERR_LINEAR_INT8_VS_F32_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 7.5e-2 } as const;

@@ -1,5 +1,11 @@
-// The f32 weight format. Until the packed GEMM lands this uses the reference layout; the
-// 'layout' option ('packed' | 'reference') lets tests pin the reference explicitly.
+// The f32 weight format: W (N, K) packed once into the GEMM's column panels (cpu/gemm.h), and
+// linear as one blocked GEMM with bias and activation fused into the tile epilogue.
+// The 'reference' layout option keeps the plain loops of weights/f32_reference.cc instead.
+#include <array>
+#include <mutex>
+#include <vector>
+
+#include "../cpu/gemm.h"
 #include "../weights.h"
 
 namespace attnode {
@@ -8,10 +14,92 @@ std::unique_ptr<PackedWeight> make_f32_reference_weight(int64_t n, int64_t k, co
 
 namespace {
 
+GemmActivation gemm_activation(Activation a) {
+  switch (a) {
+    case Activation::gelu_erf: return GemmActivation::gelu_erf;
+    case Activation::gelu_tanh: return GemmActivation::gelu_tanh;
+    case Activation::silu: return GemmActivation::silu;
+    default: return GemmActivation::none;
+  }
+}
+
+constexpr size_t kIsaCount = 4;
+
+class F32PackedWeight : public PackedWeight {
+ public:
+  // w: (N, K) f32, packed now for the panel width of the best instruction set on this CPU.
+  F32PackedWeight(int64_t n, int64_t k, const float* w) : PackedWeight(DType::f32, n, k), primary_(best_isa()) {
+    const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k);
+    Pack& p = packs_[index(primary_)];
+    p.nr = gemm_kernels(primary_).nr;
+    p.data.resize(std::max<size_t>(1, gemm_packed_b_floats(K, N, p.nr)));
+    gemm_pack_b(w, K, true, K, N, p.nr, p.data.data(), nullptr);
+    std::call_once(p.once, [] {});
+  }
+
+  size_t bytes() const override {
+    std::lock_guard<std::mutex> lock(bytes_mutex_);
+    size_t total = 0;
+    for (const Pack& p : packs_) total += p.data.size() * sizeof(float);
+    return total;
+  }
+  const char* variant(Isa isa) const override { return gemm_kernels(isa).variant; }
+
+  void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
+              const OpEnv& env) const override {
+    GemmArgs g;
+    g.m = m;
+    g.n = static_cast<size_t>(n());
+    g.k = static_cast<size_t>(k());
+    g.a = x;
+    g.lda = ldx;
+    g.bp = packed_for(env.isa).data();
+    g.c = out;
+    g.ldc = ldo;
+    g.bias = bias;
+    g.act = gemm_activation(act);
+    gemm_f32(g, env.isa, env.pool);
+  }
+
+ private:
+  struct Pack {
+    size_t nr = 0;
+    std::vector<float> data;  // (ceil(N / nr), K, nr) f32
+    std::once_flag once;
+  };
+
+  static size_t index(Isa isa) { return static_cast<size_t>(isa); }
+
+  // Another kernel set (tests, setIsa) may want another panel width: derived once from the
+  // primary packing, since W itself is not kept.
+  const std::vector<float>& packed_for(Isa isa) const {
+    Pack& p = packs_[index(isa)];
+    std::call_once(p.once, [&] {
+      const Pack& src = packs_[index(primary_)];
+      const size_t N = static_cast<size_t>(n()), K = static_cast<size_t>(k());
+      const size_t nr = gemm_kernels(isa).nr;
+      if (nr == src.nr) return;  // shares the primary packing
+      std::vector<float> w(std::max<size_t>(1, N * K));
+      for (size_t j = 0; j < N; ++j)
+        for (size_t q = 0; q < K; ++q) w[j * K + q] = src.data[(j / src.nr) * K * src.nr + q * src.nr + j % src.nr];
+      std::vector<float> d(std::max<size_t>(1, gemm_packed_b_floats(K, N, nr)));
+      gemm_pack_b(w.data(), K, true, K, N, nr, d.data(), nullptr);
+      std::lock_guard<std::mutex> lock(bytes_mutex_);
+      p.nr = nr;
+      p.data = std::move(d);
+    });
+    return p.data.empty() ? packs_[index(primary_)].data : p.data;
+  }
+
+  Isa primary_;
+  mutable std::array<Pack, kIsaCount> packs_;
+  mutable std::mutex bytes_mutex_;
+};
+
 std::unique_ptr<PackedWeight> make_f32_weight(Args& args, const TensorView& w) {
   const std::string layout = args.choice("layout", "packed", {"packed", "reference"});
-  (void)layout;
-  return make_f32_reference_weight(w.dim(0), w.dim(1), w.as<float>());
+  if (layout == "reference") return make_f32_reference_weight(w.dim(0), w.dim(1), w.as<float>());
+  return std::make_unique<F32PackedWeight>(w.dim(0), w.dim(1), w.as<float>());
 }
 
 const WeightFormatRegistrar kF32(DType::f32, make_f32_weight);

@@ -5,6 +5,7 @@ import { castCases } from './cast.js';
 import { elementwiseCases } from './elementwise.js';
 import { linearCases } from './linear.js';
 import { linearQuantCases } from './linear_quant.js';
+import { matmulCases } from './matmul.js';
 import { positionCases } from './position.js';
 import { quantCases } from './quant.js';
 import { recurrentCases } from './recurrent.js';
@@ -15,6 +16,7 @@ export function opCases(): OpCase[] {
     ...positionCases(),
     ...castCases(),
     ...linearCases(),
+    ...matmulCases(),
     ...linearQuantCases(),
     ...quantCases(),
     ...attentionCases(),

@@ -22,6 +22,18 @@ export function linearCases(): OpCase[] {
     l.add('linear', `bias + ${act} M=7 K=33 N=17`, { x: l.f32([7, 33]), weight: weight(17, 33).asWeight(), bias: l.f32([17]), activation: act }, TOL_GEMM_F32);
   }
   l.add('linear', 'x rank 3 [2,5,31] N=9', { x: l.f32([2, 5, 31]), weight: weight(9, 31).asWeight(), bias: l.f32([9]) }, TOL_GEMM_F32);
+  // The packed GEMM's edges: long K off every vector width (and past the k block), M = 1 and
+  // N = 1, M and N just above each kernel's tile (scalar 4x8, AVX2 6x16, NEON 8x12, AVX-512 14x32).
+  const hard: Array<[number, number, number]> = [
+    [1, 3071, 37], [2, 1023, 1], [1, 257, 1], [15, 100, 33], [7, 65, 17], [9, 31, 13], [5, 129, 9],
+    [29, 300, 65], [1, 768, 97], [113, 64, 200],
+  ];
+  for (const [m, k, n] of hard) {
+    l.add('linear', `edge M=${m} K=${k} N=${n}`, { x: l.f32([m, k]), weight: weight(n, k).asWeight(), bias: l.f32([n]) }, TOL_GEMM_F32);
+  }
+  l.add('linear', 'gelu_tanh M=15 K=513 N=33', { x: l.f32([15, 513]), weight: weight(33, 513).asWeight(), bias: l.f32([33]), activation: 'gelu_tanh' }, TOL_GEMM_F32);
+  l.add('linear', 'silu M=1 K=1000 N=65 (decode)', { x: l.f32([1, 1000]), weight: weight(65, 1000).asWeight(), activation: 'silu' }, TOL_GEMM_F32);
+  l.add('linear', 'K=0 gives bias M=3 N=5', { x: l.f32([3, 0]), weight: weight(5, 0).asWeight(), bias: l.f32([5]), activation: 'gelu' }, TOL_GEMM_F32);
   l.add('linear', 'reference layout M=5 K=17 N=33', { x: l.f32([5, 17]), weight: weight(33, 17, 'reference').asWeight() }, TOL_GEMM_F32);
   return l.cases;
 }

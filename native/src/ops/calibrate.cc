@@ -1,0 +1,77 @@
+// calibrate: this machine's own ceilings for benchmarks to report against: the FMA peak
+// (register-only FMA chains on every pool thread) and DRAM read bandwidth (streaming a buffer
+// far larger than the last-level cache). Native-only; not part of the Backend op contract.
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "../cpu/gemm.h"
+#include "../op.h"
+
+namespace attnode {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// kind 'fma': GFLOP/s over all pool threads; kind 'read': GB/s over all pool threads.
+// iterations: FMA rounds per thread ('fma'); bytes: buffer size ('read'); passes: best of.
+// out: (1) f32 receives the rate.
+OpRun prepare_calibrate(Args& args) {
+  const std::string kind = args.choice("kind", "fma", {"fma", "read"});
+  const int64_t iterations = args.integer("iterations", 20000000, 1, int64_t{1} << 40);
+  const int64_t bytes = args.integer("bytes", int64_t{256} << 20, 4096, int64_t{16} << 30);
+  const int64_t passes = args.integer("passes", 3, 1, 1000);
+  const TensorView out = args.tensor("out", {DType::f32});
+  args.expect_shape("out", out, {1});
+  float* po = out.as<float>();
+  return [=](const OpEnv& env) {
+    const GemmKernels& kt = gemm_kernels(env.isa);
+    double best = 0.0;
+    if (kind == "fma") {
+      const size_t iters = static_cast<size_t>(iterations);
+      const double flops_per_thread = static_cast<double>(iters) * kGemmCalibrationChains * kt.fma_lanes * 2.0;
+      for (int64_t r = 0; r < passes; ++r) {
+        std::vector<double> secs(static_cast<size_t>(env.pool->size()), 0.0);
+        volatile float sink = 0.0f;
+        env.pool->run_on_all([&](int t, int) {
+          const Clock::time_point t0 = Clock::now();
+          const float v = kt.fma_loop(iters);
+          secs[static_cast<size_t>(t)] = seconds_since(t0);
+          if (v == -1.0f) sink = v;
+        });
+        const double slowest = *std::max_element(secs.begin(), secs.end());
+        best = std::max(best, flops_per_thread * static_cast<double>(secs.size()) / slowest / 1e9);
+      }
+    } else {
+      const size_t n = static_cast<size_t>(bytes) / sizeof(float);
+      std::vector<float> buf(n);
+      // Written once by the threads that read it, so every page is resident before timing.
+      env.pool->run_on_all([&](int t, int c) {
+        const size_t s = n * static_cast<size_t>(t) / static_cast<size_t>(c);
+        const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(c);
+        std::fill(buf.begin() + static_cast<std::ptrdiff_t>(s), buf.begin() + static_cast<std::ptrdiff_t>(e), 1.0f);
+      });
+      volatile float sink = 0.0f;
+      for (int64_t r = 0; r < passes; ++r) {
+        const Clock::time_point t0 = Clock::now();
+        env.pool->run_on_all([&](int t, int c) {
+          const size_t s = n * static_cast<size_t>(t) / static_cast<size_t>(c);
+          const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(c);
+          const float v = kt.read_sum(buf.data() + s, e - s);
+          if (v == -1.0f) sink = v;
+        });
+        best = std::max(best, static_cast<double>(n * sizeof(float)) / seconds_since(t0) / 1e9);
+      }
+    }
+    po[0] = static_cast<float>(best);
+  };
+}
+
+const OpRegistrar kCalibrate("calibrate", prepare_calibrate);
+
+}  // namespace
+}  // namespace attnode
