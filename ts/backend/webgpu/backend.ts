@@ -8,7 +8,7 @@ import { byteLength, type DType, type TypedArray } from '../../tensor/dtype.js';
 import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
 import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
-import { expectShape, expectTensor, fail, shapeStr } from '../ops/check.js';
+import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
 import { BufferPool, GPUTensor } from './buffers.js';
 import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
 import type { KernelContext, OnGpu, Param, WebGPUKernel } from './kernels/context.js';
@@ -141,8 +141,9 @@ export class WebGPUBackend implements Backend {
   /**
    * Records op `op` and returns its result on the device. Nothing is submitted: call read() for
    * the tensors you need on the host (or flush()). Host tensors in `args` are uploaded for this op.
+   * With `out`, the result goes into that device tensor (of the op's output shape and dtype).
    */
-  record<K extends OpName>(op: K, args: GpuOpArgs<K>): GPUTensor {
+  record<K extends OpName>(op: K, args: GpuOpArgs<K>, out?: GPUTensor): GPUTensor {
     this.usable();
     const kernel = KERNELS[op] as WebGPUKernel<K> | undefined;
     if (!kernel) throw new RangeError(`webgpu backend: op '${String(op)}' has no WebGPU kernel; ops here: ${[...this.ops].join(', ')}`);
@@ -164,17 +165,23 @@ export class WebGPUBackend implements Backend {
         resolved[k] = g;
       } else resolved[k] = v;
     }
-    const out = this.alloc(spec.dtype, spec.shape);
+    if (out !== undefined) {
+      if (!(out instanceof GPUTensor) || out.disposed) fail(op, "'out' must be a live GPUTensor", 'type');
+      if (out.dtype !== spec.dtype || !sameShape(out.shape, spec.shape))
+        fail(op, `'out' must be ${spec.dtype} ${shapeStr(spec.shape)}, got ${out}`);
+      for (const v of Object.values(given)) if (v instanceof GPUTensor && v.buffer === out.buffer) fail(op, "'out' must not alias an input");
+    }
+    const dst = out ?? this.alloc(spec.dtype, spec.shape);
     try {
-      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, out, args as unknown as OpArgs[K]);
+      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, dst, args as unknown as OpArgs[K], out !== undefined);
     } catch (e) {
-      out.dispose();
+      if (!out) dst.dispose();
       throw e;
     } finally {
       // Later work that reuses these buffers is recorded after this op, so queue order holds.
       for (const t of temps) t.dispose();
     }
-    return out;
+    return dst;
   }
 
   /** Submits everything recorded so far; rejects with a WebGPUError if the device reported one. */
@@ -218,7 +225,10 @@ export class WebGPUBackend implements Backend {
     const spec = opSpec(op).output(args);
     if (args.out) checkOut(op, args.out, spec);
     const { out, ...rest } = args;
-    const g = this.record(op, rest as unknown as GpuOpArgs<K>);
+    // matmul with beta reads the caller's out as C: send it along.
+    const beta = (rest as { beta?: number }).beta;
+    const into = op === 'matmul' && out && beta !== undefined && beta !== 0 ? this.upload(out) : undefined;
+    const g = this.record(op, rest as unknown as GpuOpArgs<K>, into);
     try {
       return await this.read(g, out);
     } finally {

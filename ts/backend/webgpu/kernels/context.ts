@@ -31,9 +31,10 @@ export type OnGpu<T> = {
 
 /**
  * Records op K writing `out`. `host` holds the arguments as the caller gave them, for values the
- * checks already read on the host (ids, positions).
+ * checks already read on the host (ids, positions); `outGiven` says whether `out` holds the
+ * caller's values (matmul's beta reads them) or is freshly allocated.
  */
-export type WebGPUKernel<K extends OpName> = (ctx: KernelContext, args: OnGpu<OpArgs[K]>, out: GPUTensor, host: OpArgs[K]) => void;
+export type WebGPUKernel<K extends OpName> = (ctx: KernelContext, args: OnGpu<OpArgs[K]>, out: GPUTensor, host: OpArgs[K], outGiven: boolean) => void;
 
 export type KernelTable = { [K in OpName]?: WebGPUKernel<K> };
 

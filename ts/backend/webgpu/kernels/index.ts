@@ -5,5 +5,6 @@ import { elementwiseKernels } from './elementwise.js';
 import { linearKernels } from './linear.js';
 import { positionKernels } from './position.js';
 import { attentionKernels } from './attention.js';
+import { matmulKernels } from './matmul.js';
 
-export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels, ...attentionKernels };
+export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels, ...matmulKernels, ...attentionKernels };

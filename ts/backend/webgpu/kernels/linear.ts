@@ -1,6 +1,6 @@
-// WGSL kernels for linear: out = act(x . W^T + bias). A 64x64 tiled matmul with workgroup-shared
-// tiles for M > 4 and a split-K matrix-vector kernel for decode (M <= 4). W is read in its own
-// dtype: f32, f16 (native f16 when the device has shader-f16), bf16, i8 with row scales, q8_0.
+// WGSL kernels for linear: out = act(x . W^T + bias): tiled.ts's shared-tile matmul for M > 4, a
+// split-K matrix-vector kernel for decode (M <= 4). W is read in its own dtype (f32, f16 as WGSL
+// f16 when the device has shader-f16, bf16, i8 with row scales, q8_0 dequantized in the kernel).
 
 import '../../ops/linear.js';
 import type { Activation } from '../../ops/linear.js';
@@ -9,13 +9,12 @@ import { ACTIVATIONS_WGSL } from './elementwise.js';
 import { PRELUDE, halfWordLoader, signedByteLoader } from '../wgsl.js';
 import { grid, type KernelContext, type KernelTable } from './context.js';
 import { WebGPUWeight } from '../weight.js';
+import { TILE, tiledMain } from './tiled.js';
 import type { GPUTensor } from '../buffers.js';
 
 /** Largest M that takes the matrix-vector kernel (it keeps M accumulators per invocation). */
 const GEMV_MAX_M = 4;
 const GEMV_WG = 64;
-const TILE = 64;
-const TILE_K = 16;
 
 /** Binding declaration of W and `fn wload(n, k) -> f32` for a weight dtype. */
 function weightLoader(dtype: string, nativeF16: boolean): { decl: string; fn: string; enable: string } {
@@ -74,47 +73,12 @@ fn epilogue(v: f32, n: u32) -> f32 {
 }
 
 function tiledCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
-  // 16x16 invocations, each owning a 4x4 block of the 64x64 output tile; K advances 16 at a time
-  // through shared tiles stored k-major so the inner loop reads contiguous rows.
   return `${header(dtype, nativeF16, hasBias, act)}
-var<workgroup> As: array<f32, ${TILE * TILE_K}>;
-var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
-@compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let li = lid.y * 16u + lid.x;
-  let m0 = wg.y * ${TILE}u;
-  let n0 = wg.x * ${TILE}u;
-  var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < p.k; k0 = k0 + ${TILE_K}u) {
-    for (var r = 0u; r < 4u; r = r + 1u) {
-      let e = li + r * 256u;
-      let row = e / ${TILE_K}u;
-      let kk = e % ${TILE_K}u;
-      let gk = k0 + kk;
-      var av = 0.0;
-      if (m0 + row < p.m && gk < p.k) { av = x[(m0 + row) * p.k + gk]; }
-      As[kk * ${TILE}u + row] = av;
-      var bv = 0.0;
-      if (n0 + row < p.n && gk < p.k) { bv = wload(n0 + row, gk); }
-      Bs[kk * ${TILE}u + row] = bv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${TILE_K}u; kk = kk + 1u) {
-      let a = vec4<f32>(As[kk * ${TILE}u + lid.y * 4u], As[kk * ${TILE}u + lid.y * 4u + 1u], As[kk * ${TILE}u + lid.y * 4u + 2u], As[kk * ${TILE}u + lid.y * 4u + 3u]);
-      let b = vec4<f32>(Bs[kk * ${TILE}u + lid.x * 4u], Bs[kk * ${TILE}u + lid.x * 4u + 1u], Bs[kk * ${TILE}u + lid.x * 4u + 2u], Bs[kk * ${TILE}u + lid.x * 4u + 3u]);
-      for (var i = 0u; i < 4u; i = i + 1u) {
-        for (var j = 0u; j < 4u; j = j + 1u) { acc[i * 4u + j] = acc[i * 4u + j] + a[i] * b[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i = i + 1u) {
-    let gm = m0 + lid.y * 4u + i;
-    for (var j = 0u; j < 4u; j = j + 1u) {
-      let gn = n0 + lid.x * 4u + j;
-      if (gm < p.m && gn < p.n) { o[gm * p.n + gn] = epilogue(acc[i * 4u + j], gn); }
-    }
-  }
-}`;
+${tiledMain({
+  a: (m, k) => `x[${m} * p.k + ${k}]`,
+  b: (n, k) => `wload(${n}, ${k})`,
+  store: (m, n, acc) => `o[${m} * p.n + ${n}] = epilogue(${acc}, ${n});`,
+})}`;
 }
 
 function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
