@@ -60,3 +60,10 @@ export const ERR_ROUNDTRIP_HEAVY_ORDINARY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 0.0
 export const ERR_LINEAR_INT8_VS_F32 = { f16: 3e-4, bf16: 2.5e-3, q8_0: 1e-2, i8: 1.4e-2 } as const;
 /** The same with heavy-tailed activations (1% of input features 30x larger). */
 export const ERR_LINEAR_INT8_VS_F32_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 7.5e-2 } as const;
+/**
+ * WebGPU linear with int8/half weights dequantized in the kernel: activations stay f32, so only the
+ * summation order differs from the reference (no activation quantization, unlike the CPU paths).
+ */
+export const TOL_WEBGPU_LINEAR_DEQUANT: Tolerance = TOL_GEMM_F32;
+/** Several f32 ops chained on the device (norm, linear, activation, residual): per-op errors add. */
+export const TOL_WEBGPU_CHAIN: Tolerance = { atol: 5e-4, rtol: 5e-4 };

@@ -24,7 +24,8 @@ function weightLoader(dtype: string, nativeF16: boolean): { decl: string; fn: st
       return { enable: '', decl: 'array<f32>', fn: `fn wload(n: u32, k: u32) -> f32 { return w[n * p.k + k]; }` };
     case 'f16':
       if (nativeF16) return { enable: 'enable f16;', decl: 'array<f16>', fn: `fn wload(n: u32, k: u32) -> f32 { return f32(w[n * p.k + k]); }` };
-      return { enable: '', decl: 'array<u32>', fn: `${halfWordLoader('word', 'w')}fn wload(n: u32, k: u32) -> f32 { return bitcast<f32>(f16_to_f32_bits(word(n * p.k + k))); }` };
+      // Without shader-f16: the f16 pair builtin (every f16 value is exact in f32).
+      return { enable: '', decl: 'array<u32>', fn: `fn wload(n: u32, k: u32) -> f32 { ${idx} return unpack2x16float(w[i >> 1u])[i & 1u]; }` };
     case 'bf16':
       return { enable: '', decl: 'array<u32>', fn: `${halfWordLoader('word', 'w')}fn wload(n: u32, k: u32) -> f32 { return bitcast<f32>(bf16_to_f32_bits(word(n * p.k + k))); }` };
     case 'i8':
