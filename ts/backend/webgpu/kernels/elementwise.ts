@@ -55,6 +55,12 @@ function binary(ctx: KernelContext, op: '+' | '*', a: GPUTensor, b: GPUTensor, o
   ctx.dispatch(pipe, [a, b, out], [out.numel, nx, Math.max(b.numel, 1)], groups);
 }
 
+/**
+ * Invocations per row for the row kernels: rows are short in transformers (one head's keys, one
+ * hidden state), and CPU-backed drivers pay for every invocation that meets a barrier.
+ */
+const ROW_WG = 64;
+
 /** Row kernels: one workgroup per row of `c` values; `red`/`flag` are the reduction scratch. */
 function rowKernel(body: string, bindings: string[]): string {
   const binds = bindings.map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`).join('\n');
@@ -63,12 +69,12 @@ ${binds}
 @group(0) @binding(${bindings.length}) var<storage, read_write> o: array<f32>;
 struct P { rows: u32, c: u32, gx: u32, eps: f32 }
 @group(0) @binding(${bindings.length + 1}) var<uniform> p: P;
-var<workgroup> red: array<f32, ${WG}>;
-var<workgroup> flag: array<u32, ${WG}>;
+var<workgroup> red: array<f32, ${ROW_WG}>;
+var<workgroup> flag: array<u32, ${ROW_WG}>;
 fn reduce_sum(l: u32, v: f32) -> f32 {
   red[l] = v;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
     if (l < s) { red[l] = red[l] + red[l + s]; }
     workgroupBarrier();
   }
@@ -76,7 +82,7 @@ fn reduce_sum(l: u32, v: f32) -> f32 {
   workgroupBarrier();
   return r;
 }
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+@compute @workgroup_size(${ROW_WG}) fn main(@builtin(workgroup_id) w: vec3<u32>, @builtin(local_invocation_index) l: u32) {
   let row = w.y * p.gx + w.x;
   if (row >= p.rows) { return; }
   let base = row * p.c;
@@ -88,14 +94,14 @@ const SOFTMAX = rowKernel(/* wgsl */ `
   let NEG_INF = neg_inf();
   var m = NEG_INF;
   var nan = 0u;
-  for (var i = l; i < p.c; i = i + ${WG}u) {
+  for (var i = l; i < p.c; i = i + ${ROW_WG}u) {
     let v = x[base + i];
     if (is_nan(v)) { nan = 1u; } else { m = max(m, v); }
   }
   red[l] = m;
   flag[l] = nan;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
     if (l < s) { red[l] = max(red[l], red[l + s]); flag[l] = flag[l] | flag[l + s]; }
     workgroupBarrier();
   }
@@ -106,28 +112,28 @@ const SOFTMAX = rowKernel(/* wgsl */ `
   // A NaN anywhere poisons the row; a fully masked row (all -inf) gives zeros, not NaN.
   if (anyNan != 0u || mx == NEG_INF) {
     let fillv = select(0.0, nan_f32(), anyNan != 0u);
-    for (var i = l; i < p.c; i = i + ${WG}u) { o[base + i] = fillv; }
+    for (var i = l; i < p.c; i = i + ${ROW_WG}u) { o[base + i] = fillv; }
     return;
   }
   var sum = 0.0;
-  for (var i = l; i < p.c; i = i + ${WG}u) { sum = sum + exp(x[base + i] - mx); }
+  for (var i = l; i < p.c; i = i + ${ROW_WG}u) { sum = sum + exp(x[base + i] - mx); }
   let total = reduce_sum(l, sum);
   let inv = 1.0 / total;
-  for (var i = l; i < p.c; i = i + ${WG}u) { o[base + i] = exp(x[base + i] - mx) * inv; }
+  for (var i = l; i < p.c; i = i + ${ROW_WG}u) { o[base + i] = exp(x[base + i] - mx) * inv; }
 `, ['x']);
 
 function normKernel(kind: 'layer' | 'layerNoBias' | 'rms'): string {
   const mean = kind === 'rms' ? 'let mean = 0.0;' : `
   var s1 = 0.0;
-  for (var i = l; i < p.c; i = i + ${WG}u) { s1 = s1 + x[base + i]; }
+  for (var i = l; i < p.c; i = i + ${ROW_WG}u) { s1 = s1 + x[base + i]; }
   let mean = reduce_sum(l, s1) / f32(p.c);`;
   const shift = kind === 'layer' ? ' + bias[i]' : '';
   // Two passes (mean, then squared deviations) so rows with a large mean keep their precision.
   return rowKernel(/* wgsl */ `${mean}
   var s2 = 0.0;
-  for (var i = l; i < p.c; i = i + ${WG}u) { let d = x[base + i] - mean; s2 = s2 + d * d; }
+  for (var i = l; i < p.c; i = i + ${ROW_WG}u) { let d = x[base + i] - mean; s2 = s2 + d * d; }
   let inv = 1.0 / sqrt(reduce_sum(l, s2) / f32(p.c) + p.eps);
-  for (var i = l; i < p.c; i = i + ${WG}u) { o[base + i] = (x[base + i] - mean) * inv * weight[i]${shift}; }
+  for (var i = l; i < p.c; i = i + ${ROW_WG}u) { o[base + i] = (x[base + i] - mean) * inv * weight[i]${shift}; }
 `, kind === 'layer' ? ['x', 'weight', 'bias'] : ['x', 'weight']);
 }
 

@@ -1,5 +1,5 @@
 // WGSL kernels for linear: out = act(x . W^T + bias): tiled.ts's shared-tile matmul for M > 4, a
-// split-K matrix-vector kernel for decode (M <= 4). W is read in its own dtype (f32, f16 as WGSL
+// matrix-vector kernel for decode (M <= 4). W is read in its own dtype (f32, f16 as WGSL
 // f16 when the device has shader-f16, bf16, i8 with row scales, q8_0 dequantized in the kernel).
 
 import '../../ops/linear.js';
@@ -83,26 +83,18 @@ ${tiledMain({
 }
 
 function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
-  // One workgroup per output column n: invocations stride over K, then a tree reduction per row.
+  // One invocation per output column, each walking all of K: no shared memory and no barriers,
+  // which CPU-backed drivers (lavapipe) execute far faster than a split-K tree reduction.
   return `${header(dtype, nativeF16, hasBias, act)}
-var<workgroup> red: array<f32, ${GEMV_MAX_M * GEMV_WG}>;
-@compute @workgroup_size(${GEMV_WG}) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l: u32) {
-  let n = wg.y * p.gx + wg.x;
+@compute @workgroup_size(${GEMV_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.y * p.gx * ${GEMV_WG}u + gid.x;
   if (n >= p.n) { return; }
   var acc: array<f32, ${GEMV_MAX_M}>;
-  for (var k = l; k < p.k; k = k + ${GEMV_WG}u) {
+  for (var k = 0u; k < p.k; k = k + 1u) {
     let wv = wload(n, k);
     for (var m = 0u; m < p.m; m = m + 1u) { acc[m] = acc[m] + x[m * p.k + k] * wv; }
   }
-  for (var m = 0u; m < ${GEMV_MAX_M}u; m = m + 1u) { red[m * ${GEMV_WG}u + l] = acc[m]; }
-  workgroupBarrier();
-  for (var s = ${GEMV_WG / 2}u; s > 0u; s = s >> 1u) {
-    if (l < s) {
-      for (var m = 0u; m < ${GEMV_MAX_M}u; m = m + 1u) { red[m * ${GEMV_WG}u + l] = red[m * ${GEMV_WG}u + l] + red[m * ${GEMV_WG}u + l + s]; }
-    }
-    workgroupBarrier();
-  }
-  if (l < p.m) { o[l * p.n + n] = epilogue(red[l * ${GEMV_WG}u], n); }
+  for (var m = 0u; m < p.m; m = m + 1u) { o[m * p.n + n] = epilogue(acc[m], n); }
 }`;
 }
 
@@ -120,7 +112,7 @@ function recordLinear(ctx: KernelContext, x: GPUTensor, weight: WebGPUWeight, bi
   if (bias) buffers.push(bias);
   buffers.push(out);
   if (gemv) {
-    const { groups } = grid(n, 1);
+    const { groups } = grid(n, GEMV_WG);
     ctx.dispatch(pipe, buffers, [m, n, k, groups[0]], groups);
   } else {
     const gx = Math.ceil(n / TILE);
