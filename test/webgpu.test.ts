@@ -195,6 +195,10 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     doomed.dispose();
   });
 
+  it('says clearly when no adapter matches', async () => {
+    await expect(createWebGPUBackend({ dawnFlags: ['adapter=no-such-adapter'] })).rejects.toThrow(/no WebGPU adapter was found/);
+  });
+
   it('keeps GPUTensor shapes and read() checks the destination', async () => {
     const g = be();
     const d = g.upload(t([2, 3], 80));

@@ -66,13 +66,24 @@ function limitsOf(l: GPUSupportedLimits): Record<string, number> {
 /** Opens an adapter and a device, or throws an Error that says what is missing. */
 export async function openDevice(options: WebGPUBackendOptions = {}): Promise<OpenedDevice> {
   const mod = await importWebGPU();
-  const gpu = mod.create(options.dawnFlags ?? []);
-  const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
-  if (!adapter)
-    throw new Error(
-      'webgpu backend: no WebGPU adapter was found; a GPU driver with Vulkan, Metal or D3D12 is needed ' +
+  const noAdapter = (detail: string, cause?: unknown) => {
+    const e = new Error(
+      `webgpu backend: no WebGPU adapter was found (${detail}); a GPU driver with Vulkan, Metal or D3D12 is needed ` +
         '(on Linux without a GPU, Mesa lavapipe: the mesa-vulkan-drivers package)',
     );
+    if (cause !== undefined) (e as Error & { cause?: unknown }).cause = cause;
+    return e;
+  };
+  let gpu: GPU;
+  let adapter: GPUAdapter | null;
+  try {
+    gpu = mod.create(options.dawnFlags ?? []);
+    adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
+  } catch (err) {
+    // dawn.node throws (rather than resolving null) when a requested backend or adapter is absent.
+    throw noAdapter(err instanceof Error ? err.message.split('\n')[0]! : String(err), err);
+  }
+  if (!adapter) throw noAdapter('requestAdapter() returned null');
   const hasF16 = (options.f16 ?? true) && adapter.features.has('shader-f16');
   const limits = limitsOf(adapter.limits);
   // Ask for the adapter's own buffer limits: the defaults (128 MiB bindings) are too small for
