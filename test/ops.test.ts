@@ -15,7 +15,7 @@ const backends: Backend[] = isas.map((isa) => new NativeBackend({ isa }));
 const cases = opCases();
 
 /** Ops without a WebGPU kernel yet (they run on the CPU backends). */
-const WEBGPU_MISSING = ['attentionNaive', 'dequantize', 'linearAttention', 'lstm', 'quantize', 'rnn', 'rowScales'];
+const WEBGPU_MISSING = ['attentionNaive', 'linearAttention', 'lstm', 'quantize', 'rnn', 'rowScales'];
 
 let webgpu: WebGPUBackend | undefined;
 try {

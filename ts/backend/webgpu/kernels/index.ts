@@ -6,5 +6,6 @@ import { linearKernels } from './linear.js';
 import { positionKernels } from './position.js';
 import { attentionKernels } from './attention.js';
 import { matmulKernels } from './matmul.js';
+import { quantKernels } from './quant.js';
 
-export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels, ...matmulKernels, ...attentionKernels };
+export const KERNELS: KernelTable = { ...elementwiseKernels, ...positionKernels, ...castKernels, ...linearKernels, ...matmulKernels, ...attentionKernels, ...quantKernels };
