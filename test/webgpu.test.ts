@@ -8,6 +8,8 @@ import { ReferenceBackend } from '../ts/backend/reference.js';
 import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { checkCase, type OpCase } from './harness/ops-harness.js';
 import { linearQuantCases } from './harness/cases/linear_quant.js';
+import { linearCases } from './harness/cases/linear.js';
+import type { OpArgs } from '../ts/backend/backend.js';
 import { normals } from './harness/rng.js';
 import { TOL_ATTENTION_F32, TOL_WEBGPU_CHAIN, TOL_WEBGPU_LINEAR_DEQUANT, type Tolerance } from './harness/tolerance.js';
 
@@ -137,6 +139,19 @@ describe.skipIf(!gpu)('webgpu backend', () => {
       for (const c of cases) expect(`${c.label}: ${(await checkCase(plain, c)).message}`).toBe(`${c.label}: ok`);
     } finally {
       plain.dispose();
+    }
+  }, SLOW);
+
+  it('runs linear with both M > 4 kernels: workgroup-shared tiles and barrier-free blocks', async () => {
+    const cases = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
+    expect(cases.length).toBeGreaterThanOrEqual(30);
+    for (const tiles of ['shared', 'blocked'] as const) {
+      const b = await createWebGPUBackend({ tiles });
+      try {
+        for (const c of cases) expect(`${tiles} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${tiles} ${c.label}: ok`);
+      } finally {
+        b.dispose();
+      }
     }
   }, SLOW);
 

@@ -61,7 +61,7 @@ export class WebGPUBackend implements Backend {
   private disposed = false;
 
   /** @internal use createWebGPUBackend() */
-  constructor(opened: Awaited<ReturnType<typeof openDevice>>) {
+  constructor(opened: Awaited<ReturnType<typeof openDevice>>, options: WebGPUBackendOptions = {}) {
     this.device = opened.device;
     this.keepAlive = [opened.gpu, opened.adapter];
     this.adapter = opened.report;
@@ -76,6 +76,7 @@ export class WebGPUBackend implements Backend {
     const self = this;
     this.ctx = {
       hasF16: this.hasF16,
+      cpuBacked: options.tiles === 'shared' ? false : options.tiles === 'blocked' || this.adapter.architecture === 'software' || /llvmpipe|swiftshader/i.test(this.adapter.device + this.adapter.description),
       pipeline: (key, code) => self.pipeline(key, code),
       dispatch: (pipe, buffers, params, groups) => self.dispatch(pipe, buffers, params, groups),
       uploadTemp: (data) => self.uploadTemp(data),
@@ -406,5 +407,5 @@ export class WebGPUBackend implements Backend {
  * `webgpu` package or a GPU adapter is missing.
  */
 export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
-  return new WebGPUBackend(await openDevice(options));
+  return new WebGPUBackend(await openDevice(options), options);
 }

@@ -14,6 +14,11 @@ export interface WebGPUBackendOptions {
   dawnFlags?: string[];
   /** Ask for shader-f16 when the adapter has it (f16 weights read as f16 in WGSL). Default true. */
   f16?: boolean;
+  /**
+   * linear's kernel for M > 4: 'shared' (workgroup-shared tiles, for GPUs) or 'blocked' (no
+   * barriers, for adapters that run shaders on the CPU). Default: 'blocked' on CPU adapters.
+   */
+  tiles?: 'shared' | 'blocked';
 }
 
 /** What the adapter reported: for logs, bench reports and the parity notes. */

@@ -13,6 +13,11 @@ export type Param = number | { f32: number } | { i32: number };
 export interface KernelContext {
   /** Whether WGSL may `enable f16;` (the device has shader-f16). */
   readonly hasF16: boolean;
+  /**
+   * Whether the adapter runs shaders on the CPU (lavapipe, SwiftShader): there workgroup memory is
+   * ordinary memory and barriers only cost, so kernels may pick barrier-free variants.
+   */
+  readonly cpuBacked: boolean;
   /** The compute pipeline for `key`, compiled from `code()` the first time. */
   pipeline(key: string, code: () => string): GPUComputePipeline;
   /**

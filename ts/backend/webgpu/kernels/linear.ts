@@ -82,6 +82,31 @@ ${tiledMain({
 })}`;
 }
 
+function blockedCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
+  // Barrier-free: each invocation owns a 4x4 output block and reads x and W straight from memory.
+  // For CPU-backed adapters, where workgroup memory is ordinary memory and barriers are the cost.
+  return `${header(dtype, nativeF16, hasBias, act)}
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m0 = gid.y * 4u;
+  let n0 = gid.x * 4u;
+  if (m0 >= p.m || n0 >= p.n) { return; }
+  var acc: array<f32, 16>;
+  let mr = min(4u, p.m - m0);
+  let nr = min(4u, p.n - n0);
+  for (var k = 0u; k < p.k; k = k + 1u) {
+    var wv: array<f32, 4>;
+    for (var j = 0u; j < nr; j = j + 1u) { wv[j] = wload(n0 + j, k); }
+    for (var i = 0u; i < mr; i = i + 1u) {
+      let xv = x[(m0 + i) * p.k + k];
+      for (var j = 0u; j < 4u; j = j + 1u) { acc[i * 4u + j] = acc[i * 4u + j] + xv * wv[j]; }
+    }
+  }
+  for (var i = 0u; i < mr; i = i + 1u) {
+    for (var j = 0u; j < nr; j = j + 1u) { o[(m0 + i) * p.n + n0 + j] = epilogue(acc[i * 4u + j], n0 + j); }
+  }
+}`;
+}
+
 function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   // One invocation per output column, each walking all of K: no shared memory and no barriers,
   // which CPU-backed drivers (lavapipe) execute far faster than a split-K tree reduction.
@@ -105,8 +130,9 @@ function recordLinear(ctx: KernelContext, x: GPUTensor, weight: WebGPUWeight, bi
   const dtype = weight.dtype;
   const f16 = dtype === 'f16' && ctx.hasF16;
   const gemv = m <= GEMV_MAX_M;
-  const key = `linear_${gemv ? 'gemv' : 'tiled'}_${dtype}${f16 ? 'h' : ''}_${bias ? 'b' : ''}_${act}`;
-  const pipe = ctx.pipeline(key, () => (gemv ? gemvCode : tiledCode)(dtype, f16, bias !== undefined, act));
+  const kind = gemv ? 'gemv' : ctx.cpuBacked ? 'blocked' : 'tiled';
+  const key = `linear_${kind}_${dtype}${f16 ? 'h' : ''}_${bias ? 'b' : ''}_${act}`;
+  const pipe = ctx.pipeline(key, () => ({ gemv: gemvCode, blocked: blockedCode, tiled: tiledCode })[kind](dtype, f16, bias !== undefined, act));
   const buffers: Array<GPUTensor | GPUBuffer> = [x, weight.buffer];
   if (dtype === 'i8') buffers.push(weight.scales!);
   if (bias) buffers.push(bias);
@@ -114,6 +140,11 @@ function recordLinear(ctx: KernelContext, x: GPUTensor, weight: WebGPUWeight, bi
   if (gemv) {
     const { groups } = grid(n, GEMV_WG);
     ctx.dispatch(pipe, buffers, [m, n, k, groups[0]], groups);
+  } else if (kind === 'blocked') {
+    const gx = Math.ceil(n / 32);
+    const gy = Math.ceil(m / 32);
+    if (gx > 65535 || gy > 65535) fail('linear', `output [${m}, ${n}] is too large for one WebGPU dispatch`);
+    ctx.dispatch(pipe, buffers, [m, n, k, gx], [gx, gy]);
   } else {
     const gx = Math.ceil(n / TILE);
     const gy = Math.ceil(m / TILE);
