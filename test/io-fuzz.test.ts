@@ -12,7 +12,7 @@ import { mulberry32 } from './harness/rng.js';
 import { f32Bytes, ggufBytes, safetensorsBytes } from './helpers/checkpoint-writers.js';
 import { quantizeQ8_0 } from '../ts/tensor/q8.js';
 
-const ITERATIONS = 6000; // per format: 12,000 files in all
+const ITERATIONS = 5000; // per format: 10,000 files in all
 class Rng {
   private readonly next: () => number;
   constructor(seed: number) {

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsCheckpoint, SafetensorsFile } from '../ts/io/safetensors.js';
 import { GGUFFile } from '../ts/io/gguf.js';
-import { MappedFile } from '../ts/io/mapped.js';
+import { MappedFile, MappedTensor } from '../ts/io/mapped.js';
+import { loadAddon } from '../ts/native.js';
+import { NativeBackend } from '../ts/backend/native.js';
+import { Tensor } from '../ts/tensor/tensor.js';
 import { readConfig } from '../ts/io/config.js';
 import { dequantizeQ8_0 } from '../ts/tensor/q8.js';
 import { f32Bytes, ggufBytes, safetensorsBytes } from './helpers/checkpoint-writers.js';
@@ -108,14 +111,14 @@ describe('GGUF', () => {
   it('reads every metadata value type, arrays included', () => {
     const p = file('kv.gguf', ggufBytes({
       u8: [0, 200], i8: [1, -5], u16: [2, 60000], i16: [3, -300], u32: [4, 4000000000], i32: [5, -7],
-      f32: [6, 0.5], bool: [7, 1], str: [8, 'héllo'], arr: [9, [8, ['a', 'b']]], nested: [9, [9, [[5, [1, 2]], [5, [3]]]]],
+      f32: [6, 0.5], bool: [7, 1], str: [8, 'héllo'], arr: [9, [8, ['a', 'b']]], nested: [9, [9, [[5, [1, 2]], [5, [3]]]]], f32s: [9, [6, [0.5, -2]]], bools: [9, [7, [1, 0]]], u64s: [9, [10, [2n ** 63n]]],
       u64: [10, 2n ** 60n], i64: [11, -3], f64: [12, 0.1], 'general.alignment': [4, 64],
     }, { t: { shape: [2, 3], type: 0, bytes: f32Bytes([1, 2, 3, 4, 5, 6]) } }, 3, 64));
     const g = new GGUFFile(p);
     expect(g.version).toBe(3);
     expect(g.alignment).toBe(64);
     expect(g.dataOffset % 64).toBe(0);
-    const want: Record<string, unknown> = { u8: 200, i8: -5, u16: 60000, i16: -300, u32: 4000000000, i32: -7, f32: 0.5, bool: true, str: 'héllo', arr: ['a', 'b'], nested: [[1, 2], [3]], u64: 2n ** 60n, i64: -3, f64: 0.1 };
+    const want: Record<string, unknown> = { u8: 200, i8: -5, u16: 60000, i16: -300, u32: 4000000000, i32: -7, f32: 0.5, bool: true, str: 'héllo', arr: ['a', 'b'], nested: [new Int32Array([1, 2]), new Int32Array([3])], f32s: new Float32Array([0.5, -2]), bools: new Uint8Array([1, 0]), u64s: new BigUint64Array([2n ** 63n]), u64: 2n ** 60n, i64: -3, f64: 0.1 };
     for (const [k, v] of Object.entries(want)) expect(g.get(k)).toEqual(v);
     expect([...g.tensor('t').load().data]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(g.tensor('t').shape).toEqual([2, 3]);
@@ -168,5 +171,45 @@ describe('config', () => {
     expect(c.config.model_type).toBe('gpt2');
     expect(c.generation?.eos_token_id).toBe(0);
     expect(() => readConfig(dir)).toThrow(/config\.json/);
+  });
+});
+
+describe('mapped tensors in the addon (zero-copy)', () => {
+  const addon = loadAddon();
+  const vals = Array.from({ length: 24 }, (_, i) => i * 0.5 - 3);
+  // 4 bytes of padding so the table starts at an aligned offset, plus a trailing odd byte.
+  const bytes = new Uint8Array(4 + 96 + 1);
+  bytes.set(f32Bytes(vals), 4);
+  const p = file('table.bin', bytes);
+
+  it('embedding reads a table straight from the mapping', () => {
+    const m = new MappedFile(p);
+    const table = new MappedTensor(m, 4, 'f32', [6, 4]);
+    const out = new Float32Array(8);
+    addon.op('embedding', { table: table.native(), ids: { dtype: 'i32', shape: [2], data: new Int32Array([5, 1]) }, out: { dtype: 'f32', shape: [2, 4], data: out } });
+    expect([...out]).toEqual([...vals.slice(20, 24), ...vals.slice(4, 8)]);
+    m.dispose();
+  });
+  it('packWeight packs from the mapping; the handle outlives dispose() of the mapping', async () => {
+    const m = new MappedFile(p);
+    const be = new NativeBackend();
+    const w = be.packWeight(new MappedTensor(m, 4, 'f32', [6, 4]));
+    m.dispose();
+    const y = await be.run('linear', { x: Tensor.fromValues([1, 0, 0, 0], [1, 4]), weight: w });
+    expect([...y.data]).toEqual([0, 4, 8, 12, 16, 20].map((i) => vals[i]!));
+    w.dispose();
+  });
+  it('refuses out-of-file, unaligned, disposed and output mappings with named errors', () => {
+    const m = new MappedFile(p);
+    const ids = { dtype: 'i32', shape: [1], data: new Int32Array([0]) };
+    const out = { dtype: 'f32', shape: [1, 4], data: new Float32Array(4) };
+    const table = (byteOffset: number, shape = [6, 4]) => ({ dtype: 'f32', shape, file: m.handle, byteOffset });
+    expect(() => addon.op('embedding', { table: table(8), ids, out })).toThrow(/'table' spans bytes \[8, 8 \+ 96\)/);
+    expect(() => addon.op('embedding', { table: table(1, [1, 4]), ids, out })).toThrow(/byteOffset 1 is not a multiple of 4/);
+    expect(() => addon.op('embedding', { table: table(-4), ids, out })).toThrow(/byteOffset must be a non-negative integer/);
+    expect(() => addon.op('embedding', { table: { dtype: 'f32', shape: [6, 4], file: {}, byteOffset: 4 }, ids, out })).toThrow(/'table'.file must be a mapped file/);
+    expect(() => addon.op('embedding', { table: table(4), ids, out: { dtype: 'f32', shape: [1, 4], file: m.handle, byteOffset: 4 } })).toThrow(/'out' must be a tensor with data: a file mapping is read-only/);
+    m.dispose();
+    expect(() => addon.op('embedding', { table: table(4), ids, out })).toThrow(/'table'.file was disposed/);
   });
 });

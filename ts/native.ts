@@ -1,5 +1,6 @@
-// Loads the native addon: prebuilds/<platform>-<arch>/ first, then the local build (build/Release),
-// through node-gyp-build. Typed here; validated again in C++ on every call.
+// Loads the native addon. An installed package uses its prebuilt binary (prebuilds/<platform>-<arch>,
+// found by node-gyp-build) unless it was built from source; a source checkout (with .git) uses
+// its own fresh build in build/Release first, so native edits are never shadowed by an old prebuild.
 
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -38,6 +39,17 @@ export interface NativeAddon {
   op(name: string, args: Record<string, unknown>): void;
   /** Validates synchronously, then runs off the main thread. */
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
+  /** Validates every op synchronously, then runs them in order in one trip off the main thread. */
+  opsAsync(ops: readonly { op: string; args: Record<string, unknown> }[]): Promise<void>;
+  /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
+  packWeight(args: Record<string, unknown>): unknown;
+  /** Maps a file read-only; returns a handle with size, read(offset, length) and dispose(). */
+  mapFile(path: string): unknown;
+  /**
+   * The most scratch memory (bytes) ops held at once since the last reset, process-wide: the
+   * workspace an op allocates beyond its inputs and output. `reset` starts a new measurement.
+   */
+  peakScratchBytes(reset?: boolean): number;
 }
 
 /** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */
@@ -52,7 +64,8 @@ export function loadAddon(root: string = packageRoot): NativeAddon {
   const load = require('node-gyp-build') as (dir: string) => unknown;
   let addon: NativeAddon;
   try {
-    addon = load(root) as NativeAddon;
+    const local = join(root, 'build', 'Release', 'attnode.node');
+    addon = (existsSync(join(root, '.git')) && existsSync(local) ? require(local) : load(root)) as NativeAddon;
   } catch (err) {
     const hasGit = existsSync(join(root, '.git'));
     const hint = hasGit

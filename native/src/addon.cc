@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "args.h"
+#include "async_runner.h"
 #include "cpu/dispatch.h"
 #include "mapped_file.h"
 #include "op.h"
+#include "scratch.h"
 #include "threadpool.h"
 #include "weights.h"
 
@@ -28,41 +30,6 @@ int default_threads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, kMaxThreads));
 }
-
-// Runs one prepared op on the libuv pool; the kernel itself fans out on the addon's pool.
-class OpWorker : public Napi::AsyncWorker {
- public:
-  OpWorker(Napi::Env env, OpRun run, std::shared_ptr<ThreadPool> pool, Isa isa,
-           std::vector<Napi::Reference<Napi::Value>> refs, std::vector<std::shared_ptr<const MappedFile>> mappings)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)),
-        pool_(std::move(pool)),
-        isa_(isa),
-        refs_(std::move(refs)),
-        mappings_(std::move(mappings)) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      run_(OpEnv{pool_.get(), isa_});
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  OpRun run_;
-  std::shared_ptr<ThreadPool> pool_;
-  Isa isa_;
-  std::vector<Napi::Reference<Napi::Value>> refs_;  // keep every typed array alive until done
-  std::vector<std::shared_ptr<const MappedFile>> mappings_;  // and every file mapping read
-};
 
 // A read-only file mapping as JS sees it: size, path, read(offset, length) -> a Uint8Array copy
 // (for headers and small tensors), and dispose(). No external ArrayBuffer ever points into the
@@ -202,6 +169,8 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opNames", &Attnode::OpNames),
                              InstanceMethod("op", &Attnode::Op),
                              InstanceMethod("opAsync", &Attnode::OpAsync),
+                             InstanceMethod("opsAsync", &Attnode::OpsAsync),
+                             InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
                          });
   }
 
@@ -361,21 +330,81 @@ class Attnode : public Napi::Addon<Attnode> {
   }
 
   // opAsync(name, args): validates now (throwing synchronously on bad input), then runs the
-  // kernel off the main thread and returns a Promise.
+  // kernel on the addon's dispatch thread and its pool, and returns a Promise.
   Napi::Value OpAsync(const Napi::CallbackInfo& info) {
     const OpDef* def = lookup(info, "opAsync");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
-    auto* worker = new OpWorker(info.Env(), std::move(run), pool_, isa_, args.take_refs(), args.take_mappings());
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    // The pool pointer is captured by value so setThreads() during the op is safe.
+    std::shared_ptr<ThreadPool> pool = pool_;
+    const Isa isa = isa_;
+    return runner_.submit(
+        info.Env(),
+        [run = std::move(run), pool, isa, name = std::string(def->name), mappings = args.take_mappings()] {
+          try {
+            run(OpEnv{pool.get(), isa});
+          } catch (const std::exception& e) {
+            throw std::runtime_error(name + ": " + e.what());
+          }
+        },
+        args.take_refs());
+  }
+
+  // opsAsync([{ op, args }, ...]): validates every op now (throwing synchronously, naming the
+  // op's index), then runs them in order in one async work item: a planned forward pass costs
+  // one trip off the main thread instead of one per op. Later ops may read what earlier ones
+  // wrote; validation only reads shapes, dtypes and inputs that exist before the batch runs.
+  Napi::Value OpsAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "opsAsync: 'ops' must be an array of { op, args }");
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<std::pair<const char*, OpRun>> runs;
+    std::vector<Napi::Reference<Napi::Value>> refs;
+    std::vector<std::shared_ptr<const MappedFile>> mappings;
+    runs.reserve(list.Length());
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value item = list.Get(i);
+      const std::string where = "opsAsync: ops[" + std::to_string(i) + "]";
+      if (!item.IsObject()) throw Napi::TypeError::New(env, where + " must be an object { op, args }");
+      Napi::Value name = item.As<Napi::Object>().Get("op");
+      if (!name.IsString()) throw Napi::TypeError::New(env, where + ".op must be an op name string");
+      const OpDef* def = find_op(name.As<Napi::String>().Utf8Value());
+      if (!def) throw Napi::RangeError::New(env, where + ": unknown op '" + name.As<Napi::String>().Utf8Value() + "'");
+      Args args(env, def->name, item.As<Napi::Object>().Get("args"));
+      runs.emplace_back(def->name, def->prepare(args));
+      for (auto& r : args.take_refs()) refs.push_back(std::move(r));
+      for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+    }
+    std::shared_ptr<ThreadPool> pool = pool_;
+    const Isa isa = isa_;
+    // The closure owns the mappings, so a file stays mapped until the last op has run.
+    return runner_.submit(
+        env,
+        [runs = std::move(runs), pool, isa, mappings = std::move(mappings)] {
+          for (const auto& r : runs) {
+            try {
+              r.second(OpEnv{pool.get(), isa});
+            } catch (const std::exception& ex) {
+              throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+            }
+          }
+        },
+        std::move(refs));
+  }
+
+  // peakScratchBytes(reset?: boolean): the most scratch memory ops held at once since the last
+  // reset (process-wide); with reset, starts a new measurement.
+  Napi::Value PeakScratchBytes(const Napi::CallbackInfo& info) {
+    const double peak = static_cast<double>(scratch_peak_bytes());
+    if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) scratch_reset_peak();
+    return Napi::Number::New(info.Env(), peak);
   }
 
   std::shared_ptr<ThreadPool> pool_;
   Isa isa_;
   Napi::FunctionReference weight_ctor_;
   Napi::FunctionReference mapped_ctor_;
+  AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 
 Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {

@@ -13,7 +13,8 @@ std::atomic<size_t> g_peak{0};
 size_t scratch_peak_bytes() { return g_peak.load(); }
 void scratch_reset_peak() { g_peak.store(g_live.load()); }
 
-ScratchBuffer::ScratchBuffer(size_t floats) : data_(new float[floats > 0 ? floats : 1]()), bytes_(floats * sizeof(float)) {
+ScratchBuffer::ScratchBuffer(size_t floats, bool zero)
+    : data_(zero ? new float[floats > 0 ? floats : 1]() : new float[floats > 0 ? floats : 1]), bytes_(floats * sizeof(float)) {
   const size_t now = g_live.fetch_add(bytes_) + bytes_;
   size_t peak = g_peak.load();
   while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {

@@ -13,8 +13,10 @@ void scratch_reset_peak();
 
 class ScratchBuffer {
  public:
-  // Zero-filled; throws std::bad_alloc when memory runs out.
-  explicit ScratchBuffer(size_t floats);
+  // Zero-filled unless `zero` is false (for kernels that write before they read: filling a
+  // workspace on every call costs as much as a small attention call itself).
+  // Throws std::bad_alloc when memory runs out.
+  explicit ScratchBuffer(size_t floats, bool zero = true);
   ~ScratchBuffer();
   ScratchBuffer(const ScratchBuffer&) = delete;
   ScratchBuffer& operator=(const ScratchBuffer&) = delete;

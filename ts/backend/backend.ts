@@ -56,9 +56,20 @@ export interface MappedWeightSource {
   load(): Tensor;
 }
 
+/** One op of a batch: its name and arguments with a preallocated `out`. */
+export interface BatchOp {
+  readonly op: OpName;
+  readonly args: Readonly<Record<string, unknown>> & { readonly out: Tensor };
+}
+
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
+  /**
+   * Whether ops read MappedWeightSource tensors in place (for example an embedding table that
+   * stays in the mapped checkpoint). Backends without it get load()ed copies.
+   */
+  readonly readsMapped?: boolean;
   /** Ops this backend implements. */
   readonly ops: ReadonlySet<OpName>;
   /**
@@ -66,6 +77,11 @@ export interface Backend {
    * dtype), else a new tensor. Work happens off the main thread where the backend can do so.
    */
   run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor>;
+  /**
+   * Runs ops in order, each writing its `out`, in one trip off the main thread where the backend
+   * can (planned forward passes). Optional: callers fall back to run() op by op.
+   */
+  runBatch?(ops: readonly BatchOp[]): Promise<void>;
   /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */
   packWeight(weight: Tensor | MappedWeightSource, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */

@@ -3,7 +3,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { loadAddon, type NativeAddon } from '../native.js';
-import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
+import type { Backend, BatchOp, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
@@ -20,6 +20,11 @@ export interface NativeBackendOptions {
 function native(t: Tensor): { dtype: string; shape: readonly number[]; data: ArrayBufferView } {
   const c = t.contiguous();
   return { dtype: c.dtype, shape: c.shape, data: c.data };
+}
+
+/** A tensor still in a mapped file (io/mapped.ts): passed to the addon as its descriptor. */
+function isMapped(v: unknown): v is MappedWeightSource {
+  return typeof v === 'object' && v !== null && typeof (v as MappedWeightSource).native === 'function' && typeof (v as MappedWeightSource).load === 'function';
 }
 
 interface NativeWeightHandle {
@@ -70,6 +75,7 @@ export class NativeBackend implements Backend {
   readonly name: string;
   readonly ops: ReadonlySet<OpName> = new Set(opNames());
   readonly isa: string;
+  readonly readsMapped = true;
   private readonly addon: NativeAddon;
   private disposed = false;
 
@@ -83,7 +89,8 @@ export class NativeBackend implements Backend {
     if (options.threads !== undefined) this.addon.setThreads(options.threads);
   }
 
-  async run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor> {
+  /** Checks args against the op's spec and converts them to what the addon reads. */
+  private prepare<K extends OpName>(op: K, args: OpArgs[K] & OutArg): { out: Tensor; nargs: Record<string, unknown> } {
     if (this.disposed) throw new Error(`${this.name} backend is disposed`);
     const spec = opSpec(op);
     const shape = spec.output(args);
@@ -92,15 +99,30 @@ export class NativeBackend implements Backend {
     const { out: _out, ...rest } = args;
     const given: Record<string, unknown> = spec.nativeArgs ? spec.nativeArgs(args) : rest;
     const nargs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v instanceof NativeWeight ? v.handle : v;
+    for (const [k, v] of Object.entries(given)) nargs[k] = v instanceof Tensor ? native(v) : v instanceof NativeWeight ? v.handle : isMapped(v) ? v.native() : v;
     nargs.out = { dtype: out.dtype, shape: out.shape, data: out.data };
+    return { out, nargs };
+  }
+
+  private selectIsa(): void {
     currentIsa ??= this.addon.cpuInfo().isa;
     if (currentIsa !== this.isa) {
       this.addon.setIsa(this.isa);
       currentIsa = this.isa;
     }
+  }
+
+  async run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor> {
+    const { out, nargs } = this.prepare(op, args);
+    this.selectIsa();
     await this.addon.opAsync(op, nargs);
     return out;
+  }
+
+  async runBatch(ops: readonly BatchOp[]): Promise<void> {
+    const list = ops.map(({ op, args }) => ({ op, args: this.prepare(op, args as unknown as OpArgs[OpName] & OutArg).nargs }));
+    this.selectIsa();
+    await this.addon.opsAsync(list);
   }
 
   packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {

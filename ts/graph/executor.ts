@@ -1,9 +1,9 @@
 // Runs a Plan on a Backend op by op: binds values to views of the planned slots for this pass's
 // sequence length, parameters to tensors and packed weights, and cache operands to KV-cache
-// slices. One backend call per node for now; handing the whole plan to the addon in one call
-// is the later step DESIGN.md describes.
+// slices. Backends with runBatch (native) run the whole pass in one trip off the main thread;
+// compiling the plan once into the addon (no per-pass argument checks) is the later step.
 
-import type { Backend, OpArgs, OpName, Weight } from '../backend/backend.js';
+import type { Backend, BatchOp, MappedWeightSource, OpArgs, OpName, Weight } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evalShape, type Operand } from './ir.js';
 import type { Plan } from './planner.js';
@@ -21,7 +21,7 @@ export class PlanExecutor {
   constructor(
     readonly plan: Plan,
     private readonly backend: Backend,
-    private readonly params: ReadonlyMap<string, Tensor | Weight>,
+    private readonly params: ReadonlyMap<string, Tensor | Weight | MappedWeightSource>,
   ) {
     // The only allocation: every slot once, at tMax.
     this.slots = plan.slots.map((s) => Tensor.zeros(s.dtype, [s.elements]));
@@ -60,17 +60,19 @@ export class PlanExecutor {
       if (!src || src.length !== t) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${t} values`);
       (this.valueTensor(id, t).data as Int32Array).set(src);
     });
-    const resolve = (a: Operand): Tensor | Weight => {
+    const resolve = (a: Operand): Tensor | Weight | MappedWeightSource => {
       if (a.kind === 'value') return this.valueTensor(a.id, t);
       if (a.kind === 'param') return this.params.get(a.name)!;
       return this.cacheTensor(a, cache, t, p);
     };
-    for (const node of g.nodes) {
+    const ops: BatchOp[] = g.nodes.map((node) => {
       const args: Record<string, unknown> = {};
       for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? resolve(a) : a;
-      args.out = resolve(node.out);
-      await this.backend.run(node.op as OpName, args as OpArgs[OpName] & { out: Tensor });
-    }
+      return { op: node.op, args: { ...args, out: resolve(node.out) as Tensor } };
+    });
+    // Backends that take a whole batch run the pass in one trip; others op by op.
+    if (this.backend.runBatch) await this.backend.runBatch(ops);
+    else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
     return this.valueTensor(g.output, t);
   }
 

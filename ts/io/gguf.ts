@@ -5,7 +5,17 @@
 import type { DType } from '../tensor/dtype.js';
 import { MappedFile, MappedTensor } from './mapped.js';
 
-export type GGUFValue = number | bigint | boolean | string | GGUFValue[];
+/** Numeric arrays come back as typed arrays (as many bytes as the file holds, no more). */
+export type GGUFNumericArray =
+  | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array
+  | BigUint64Array | BigInt64Array | Float64Array;
+export type GGUFValue = number | bigint | boolean | string | GGUFNumericArray | GGUFValue[];
+
+/** Typed array per numeric element type (BOOL arrays are read as Uint8Array of 0/1). */
+const NUMERIC_ARRAYS: Readonly<Record<number, { new (n: number): GGUFNumericArray }>> = {
+  0: Uint8Array, 1: Int8Array, 2: Uint16Array, 3: Int16Array, 4: Uint32Array, 5: Int32Array, 6: Float32Array,
+  7: Uint8Array, 10: BigUint64Array, 11: BigInt64Array, 12: Float64Array,
+};
 
 /** GGUF metadata value types (gguf.md, gguf_metadata_value_type). */
 export const GGUF_VALUE_TYPES = ['UINT8', 'INT8', 'UINT16', 'INT16', 'UINT32', 'INT32', 'FLOAT32', 'BOOL', 'STRING', 'ARRAY', 'UINT64', 'INT64', 'FLOAT64'] as const;
@@ -125,6 +135,20 @@ class Cursor {
     if (v > BigInt(Math.floor(this.remaining / Math.max(unit, 1)))) throw new GGUFError(`gguf '${this.file.path}': ${w} = ${v} is larger than the rest of the file allows`);
     return Number(v);
   }
+  /** n little-endian values of `size` bytes, copied in windows (n was checked against the file). */
+  numbers(Numeric: { new (n: number): GGUFNumericArray }, n: number, size: number, w: string): GGUFNumericArray {
+    const out = new Numeric(n);
+    const bytes = new Uint8Array(out.buffer);
+    for (let done = 0; done < n * size; ) {
+      const chunk = Math.min(n * size - done, 1 << 20);
+      const at = this.ensure(chunk, w);
+      bytes.set(this.buf.subarray(at, at + chunk), done);
+      done += chunk;
+    }
+    // Typed arrays use the platform's byte order; GGUF is little-endian (as x64 and arm64 are).
+    if (size > 1 && new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new GGUFError(`${w}: big-endian hosts are not supported`);
+    return out;
+  }
   string(w: string): string {
     const n = this.size(`${w} length`, 1);
     const at = this.ensure(n, w);
@@ -161,6 +185,12 @@ function readValue(c: Cursor, type: number, what: string, depth: number): GGUFVa
       if (et >= GGUF_VALUE_TYPES.length) throw new GGUFError(`${what}: unknown array element type ${et}`);
       // Strings and arrays take at least 8 bytes each (their length), the rest their fixed size.
       const n = c.size(`${what} count`, FIXED_SIZE[et] || 8);
+      const Numeric = NUMERIC_ARRAYS[et];
+      if (Numeric) {
+        const arr = c.numbers(Numeric, n, FIXED_SIZE[et]!, what);
+        if (et === 7 && (arr as Uint8Array).some((b) => b > 1)) throw new GGUFError(`${what}: BOOL values must be 0 or 1`);
+        return arr;
+      }
       const out: GGUFValue[] = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readValue(c, et, what, depth + 1);
       return out;

@@ -24,8 +24,7 @@ export class MappedFile {
 
   constructor(path: string) {
     if (typeof path !== 'string') throw new TypeError("mapFile: 'path' must be a string");
-    const addon = loadAddon() as unknown as { mapFile(p: string): NativeMappedFile };
-    this.handle = addon.mapFile(path);
+    this.handle = loadAddon().mapFile(path) as NativeMappedFile;
     this.path = path;
     this.size = this.handle.size;
   }
@@ -71,6 +70,10 @@ export class MappedTensor {
     this.byteLength = byteLength(dtype, n);
     if (byteOffset + this.byteLength > file.size)
       throw new RangeError(`tensor [${shape.join(', ')}] ${dtype} at byte ${byteOffset} runs past the end of '${file.path}' (${file.size} bytes)`);
+  }
+
+  get rank(): number {
+    return this.shape.length;
   }
 
   get numel(): number {

@@ -10,6 +10,8 @@ size_t attention_fused_workspace_floats(size_t d) {
   return d * kAttnKeyTile + kAttnKeyTile * dp + kAttnRowTile * kAttnKeyTile + 2 * kAttnRowTile * dp + 2 * kAttnRowTile;
 }
 
+size_t attention_decode_workspace_floats(size_t rows, size_t d) { return rows * (kAttnKeyTile + d); }
+
 const AttentionKernels& attention_kernels(Isa isa) {
   switch (isa) {
 #if ATTNODE_X86

@@ -35,7 +35,7 @@ struct AttentionProblem {
 // Tiles of the fused kernel. A work item is up to kAttnRowTile rows of one kv head, where row r
 // is query r / group of query head g * group + r % group: GQA heads sharing a kv head share
 // every K/V tile load. Keys are visited kAttnKeyTile at a time.
-constexpr size_t kAttnRowTile = 32;
+constexpr size_t kAttnRowTile = 128;
 constexpr size_t kAttnKeyTile = 64;
 // Head size rounded up to this for the padded rows in the workspace (a multiple of any vector width).
 constexpr size_t kAttnDPad = 64;
@@ -43,10 +43,22 @@ constexpr size_t kAttnDPad = 64;
 // Floats of workspace one fused work item needs: O(D), independent of Tq and Tk.
 size_t attention_fused_workspace_floats(size_t d);
 
+// The decode path serves calls with fewer than kAttnDecodeRows rows per kv head (one new token
+// against a cache): it walks key rows in memory order, every head at once, and splits the keys
+// (not the heads) over threads, so MQA and long caches still use every core.
+constexpr size_t kAttnDecodeRows = 4;
+// Floats of workspace one decode work item needs: scores (Tq*Hq, KT) and scaled q (Tq*Hq, D).
+size_t attention_decode_workspace_floats(size_t rows, size_t d);
+
 struct AttentionKernels {
   const char* variant;
   // Rows [r0, r1) of kv head g (r1 - r0 <= kAttnRowTile); ws: attention_fused_workspace_floats(d).
   void (*fused_f32)(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float* ws);
+  // Every row over keys [j0, j1) only. Row g * R + r (R = Tq * group) is query r / group of
+  // head g * group + r % group. part: (Tq*Hq, D + 2) f32 receives each row's running max m,
+  // sum l and unnormalized accumulator acc[D], merged across key ranges by the caller.
+  // ws: attention_decode_workspace_floats(Tq*Hq, D).
+  void (*decode_partial_f32)(const AttentionProblem& p, size_t j0, size_t j1, float* part, float* ws);
   // sum a[i] * b[i].  a, b: (n)
   float (*dot_f32)(const float* a, const float* b, size_t n);
   float (*dot_f16)(const float* a, const uint16_t* b, size_t n);

@@ -31,9 +31,12 @@ const KernelFamilyRegistrar kFamily("gemm", [](Isa isa) { return gemm_kernels(is
 // Blocking (bytes chosen for Zen 4 / Skylake-class caches: 32 KiB L1d, >= 512 KiB L2):
 // a packed A block of kMc x kKc floats and a chunk of B (kKc x kNcCols) stay in L2 while a
 // microkernel's A micro-panel (mr x kKc) stays in L1 and B panels stream past it.
+// Blocking (chosen for Zen 4: 32 KiB L1d, 1 MiB L2; measured, see bench/matmul.bench.ts):
+// a microkernel's A micro-panel (mr x kKc) stays in L1 while B panels stream past it from a
+// chunk of kKc x kNcCols in L2; kMcTiles * mr rows of A are packed at a time.
 constexpr size_t kKc = 256;
-constexpr size_t kMcTiles = 8;    // A block rows = kMcTiles * mr
-constexpr size_t kNcCols = 256;   // B columns per chunk
+constexpr size_t kMcTiles = 8;
+constexpr size_t kNcCols = 1024;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -48,6 +51,31 @@ void pack_a(const float* a, size_t lda, size_t mc, size_t kc, size_t mr, float* 
       for (size_t p = 0; p < kc; ++p) dst[p * rows + i] = src[p];
     }
     dst += rows * kc;
+  }
+}
+
+// Packs k rows [k0, k0 + kc) of columns [col, col + cols) of B into one (kc, nr) panel,
+// zero-filling columns past `cols`. B is (K, N) rows ldb apart, or (N, K) when trans.
+void pack_b_panel(const float* b, size_t ldb, bool trans, size_t k0, size_t kc, size_t col, size_t cols, size_t nr,
+                  float* dst) {
+  if (!trans) {
+    // Each k row of the panel is a contiguous run of cols floats.
+    for (size_t p = 0; p < kc; ++p) {
+      std::memcpy(dst + p * nr, b + (k0 + p) * ldb + col, cols * sizeof(float));
+      std::fill(dst + p * nr + cols, dst + (p + 1) * nr, 0.0f);
+    }
+    return;
+  }
+  // A transpose, a few k at a time so the writes stay within a few cache lines.
+  if (cols < nr)
+    for (size_t p = 0; p < kc; ++p) std::fill(dst + p * nr + cols, dst + (p + 1) * nr, 0.0f);
+  constexpr size_t kStep = 16;
+  for (size_t p0 = 0; p0 < kc; p0 += kStep) {
+    const size_t p1 = std::min(kc, p0 + kStep);
+    for (size_t j = 0; j < cols; ++j) {
+      const float* src = b + (col + j) * ldb + k0;
+      for (size_t p = p0; p < p1; ++p) dst[p * nr + j] = src[p];
+    }
   }
 }
 
@@ -68,14 +96,21 @@ void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, 
   if (m0 >= m1 || j0 >= j1) return;
   const size_t mr = kt.mr, nr = kt.nr, K = g.k;
   const size_t rows = m1 - m0;
-  // With a single row block the packed A is reused by every panel, so the whole k range is
-  // done in one pass: C is written once and each weight panel is one sequential stream.
-  const size_t kc_max = rows <= mr ? std::max<size_t>(K, 1) : kKc;
+  // With a single row block of pre-packed B, the whole k range is done in one pass: C is
+  // written once and each weight panel is one sequential stream (the decode case).
+  const bool packed = g.bp != nullptr;
+  const size_t kc_max = rows <= mr && packed ? std::max<size_t>(K, 1) : kKc;
   const size_t mc_max = kMcTiles * mr;
   const size_t panels_per_chunk = std::max<size_t>(1, kNcCols / nr);
   thread_local std::vector<float> abuf;
   const size_t need = std::min(rows, mc_max) * std::min(kc_max, std::max<size_t>(K, 1));
   if (abuf.size() < need) abuf.resize(need);
+  // Unpacked B is packed chunk by chunk right before use, while it is still in cache.
+  thread_local std::vector<float> bbuf;
+  if (!packed) {
+    const size_t bneed = std::min(kc_max, std::max<size_t>(K, 1)) * panels_per_chunk * nr;
+    if (bbuf.size() < bneed) bbuf.resize(bneed);
+  }
 
   for (size_t jc = j0; jc < j1; jc += panels_per_chunk) {
     const size_t jc_end = std::min(j1, jc + panels_per_chunk);
@@ -83,6 +118,10 @@ void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, 
     do {  // at least once, so K = 0 still applies beta, bias and the activation
       const size_t kc = std::min(kc_max, K - pc);
       const bool first = pc == 0, last = pc + kc >= K;
+      if (!packed)
+        for (size_t jp = jc; jp < jc_end; ++jp)
+          pack_b_panel(g.b, g.ldb, g.trans_b, pc, kc, jp * nr, std::min(nr, g.n - jp * nr), nr,
+                       bbuf.data() + (jp - jc) * kc * nr);
       for (size_t ic = m0; ic < m1; ic += mc_max) {
         const size_t mc = std::min(mc_max, m1 - ic);
         pack_a(g.a + ic * g.lda + pc, g.lda, mc, kc, mr, abuf.data());
@@ -95,7 +134,8 @@ void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, 
             const size_t nrr = std::min(nr, g.n - col);
             GemmTile tile{g.alpha, first ? g.beta : 1.0f, last && g.bias ? g.bias + col : nullptr};
             float* cp = g.c + (ic + ir) * g.ldc + col;
-            kern(kc, ap, g.bp + jp * K * nr + pc * nr, cp, g.ldc, nrr, tile);
+            const float* bpan = packed ? g.bp + jp * K * nr + pc * nr : bbuf.data() + (jp - jc) * kc * nr;
+            kern(kc, ap, bpan, cp, g.ldc, nrr, tile);
             if (last && act)
               for (size_t i = 0; i < mrr; ++i) act(cp + i * g.ldc, cp + i * g.ldc, nrr);
           }
@@ -114,29 +154,7 @@ size_t gemm_packed_b_floats(size_t k, size_t n, size_t nr) { return ceil_div(n, 
 void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, size_t nr, float* out, ThreadPool* pool) {
   const size_t panels = ceil_div(n, nr);
   auto pack = [&](size_t s, size_t e) {
-    for (size_t jp = s; jp < e; ++jp) {
-      float* dst = out + jp * k * nr;
-      const size_t col = jp * nr, cols = std::min(nr, n - col);
-      if (!trans) {
-        // b: (K, N): each k row of the panel is a contiguous run of cols floats.
-        for (size_t p = 0; p < k; ++p) {
-          std::memcpy(dst + p * nr, b + p * ldb + col, cols * sizeof(float));
-          std::fill(dst + p * nr + cols, dst + (p + 1) * nr, 0.0f);
-        }
-      } else {
-        // b: (N, K): a transpose, a few k at a time so the writes stay in a few cache lines.
-        if (cols < nr)
-          for (size_t p = 0; p < k; ++p) std::fill(dst + p * nr + cols, dst + (p + 1) * nr, 0.0f);
-        constexpr size_t kStep = 16;
-        for (size_t p0 = 0; p0 < k; p0 += kStep) {
-          const size_t p1 = std::min(k, p0 + kStep);
-          for (size_t j = 0; j < cols; ++j) {
-            const float* src = b + (col + j) * ldb;
-            for (size_t p = p0; p < p1; ++p) dst[p * nr + j] = src[p];
-          }
-        }
-      }
-    }
+    for (size_t jp = s; jp < e; ++jp) pack_b_panel(b, ldb, trans, 0, k, jp * nr, std::min(nr, n - jp * nr), nr, out + jp * k * nr);
   };
   if (pool)
     pool->parallel_for(panels, 1, pack);

@@ -72,7 +72,10 @@ struct GemmArgs {
   size_t m, n, k;
   const float* a;    // a: (M, K) f32, rows lda apart
   size_t lda;
-  const float* bp;   // packed B (see gemm_pack_b)
+  const float* bp = nullptr;  // packed B (see gemm_pack_b), or null to pack b on the fly:
+  const float* b = nullptr;   // b: (K, N) f32 rows ldb apart, or (N, K) when trans_b
+  size_t ldb = 0;
+  bool trans_b = false;
   float* c;          // c: (M, N) f32, rows ldc apart
   size_t ldc;
   float alpha = 1.0f;

@@ -11,42 +11,72 @@
 
 namespace attnode {
 
-// Activations quantized on the fly (quant_format.h: quantize_activations).
+// Weight panels: rows in groups of kPanelRows (the last group padded), each group stored as
+// 64-byte chunks of its rows in turn (chunk 0 of rows 0..3, chunk 1 of rows 0..3, ...), so the
+// kernels' tile of 4 rows is one sequential stream that the hardware prefetcher follows from
+// DRAM. Rows are padded to whole chunks. Same layout for every instruction set.
+constexpr size_t kPanelRows = 4;
+constexpr size_t kPanelChunkBytes = 64;
+
+inline size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+// Index of element (row j, column p) in a panel array whose rows hold `kp` elements (padded)
+// and whose chunks hold `chunk` elements (64 bytes).
+inline size_t panel_index(size_t j, size_t p, size_t kp, size_t chunk) {
+  return (j / kPanelRows) * kPanelRows * kp + (p / chunk) * kPanelRows * chunk + (j % kPanelRows) * chunk + p % chunk;
+}
+
+// Activations quantized on the fly (quant_format.h: quantize_activations), rows ldq apart with
+// zeros from K up to ldq (a multiple of 64), so kernels read whole chunks without tails.
 struct QuantizedRows {
-  const int8_t* q;       // (M, K) s8
+  const int8_t* q;       // (M, ldq) s8
   const float* scales;   // (M, K / group) f32
-  size_t m, k, group;    // group: 32 for q8_0 weights, K for per-row int8 weights
+  const int32_t* sums;   // (M, K / group) sum of each group's quants
+  size_t m, k, ldq, group;  // group: 32 for q8_0 weights, K for per-row int8 weights
 };
 
-// q8_0 weights split into quants and scales so each row's quants are contiguous.
+// Packed int8 weights hold q + 128 as unsigned bytes: vpdpbusd multiplies unsigned by signed
+// bytes, so the weights take the unsigned side and the activations keep their sign. The dot
+// product is then sum((q + 128) * x) - 128 * sum(x), and sum(x) is per activation group,
+// computed once per call instead of once per weight row. Padding bytes meet zero activations.
+constexpr uint8_t kWeightOffset = 128;
+
+// q8_0 weights: quants in panels, scales per row.
 struct Q8_0Weights {
-  const int8_t* q;     // (N, K) s8
-  const uint16_t* d;   // (N, K / 32) f16
-  size_t n, k;
+  const uint8_t* q;    // panels of (N, kp) q + 128, kp = K rounded up to 64
+  const uint16_t* d;   // (N rounded up to 4, K / 32) f16, padding rows zero
+  size_t n, k, kp;
 };
 
 // Per-output-channel int8 weights.
 struct I8Weights {
-  const int8_t* q;       // (N, K) s8
+  const uint8_t* q;      // panels of (N, kp) q + 128, kp = K rounded up to 64
   const float* scales;   // (N) f32
-  const int32_t* sums;   // (N) sum of each row's quants (for the unsigned-activation trick)
-  size_t n, k;
+  size_t n, k, kp;
 };
 
 struct QuantKernels {
   const char* variant;
   // out[i * ldo + j] = sum_b f16(d[j, b]) * xs[i, b] * dot(q[j, b], xq[i, b]) for i < M,
-  // j in [n0, n1).  x.group must be 32.  out: (M, ldo) f32
+  // j in [n0, n1); n0 a multiple of 4.  x.group must be 32.  out: (M, ldo) f32
   void (*gemm_q8_0)(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo);
   // out[i * ldo + j] = scales[j] * xs[i] * dot(q[j], xq[i]).  x.group must be K.
   void (*gemm_i8)(const I8Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo);
-  // out[i * ldo + j] = dot(f32(w[j]), x[i]) with w: (N, K) f16 bits, x: (M, K) f32 rows ldx apart.
-  void (*gemm_f16)(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
+  // out[i * ldo + j] = dot(f32(w[j]), x[i]) with w: panels of (N, kp) f16 bits (kp = K rounded
+  // up to 32), x: (M, K) f32 rows ldx apart.
+  void (*gemm_f16)(const uint16_t* w, size_t k, size_t kp, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
                    float* out, size_t ldo);
-  // The same with w: (N, K) bf16 bits.
-  void (*gemm_bf16)(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
-                    float* out, size_t ldo);
+  // The same with bf16 bits.
+  void (*gemm_bf16)(const uint16_t* w, size_t k, size_t kp, const float* x, size_t m, size_t ldx, size_t n0,
+                    size_t n1, float* out, size_t ldo);
+  // Benchmarks' ceiling: iters rounds of kQuantPeakChains independent int8 dot-product
+  // instructions on registers only, each doing dot_macs multiply-adds. Returns a value that
+  // depends on every round so the loop cannot be dropped.
+  int32_t (*dot_peak_loop)(size_t iters);
+  size_t dot_macs;
 };
+
+constexpr size_t kQuantPeakChains = 12;
 
 const QuantKernels& quant_kernels(Isa isa);
 

@@ -95,9 +95,9 @@ inline void dequantize_row_q8_0(const uint8_t* src, size_t k, float* y) {
 // Activations quantized on the fly: each row of x (M, K) in groups of `group` values (32 for
 // q8_0 weights, K for per-row int8), one f32 scale per group. A group holding NaN or Inf gets a
 // NaN scale and zero quants, so every output it touches is NaN rather than garbage.
-//   x: (M, K) f32 rows ldx apart -> q: (M, K) s8, scales: (M, K / group) f32
+//   x: (M, K) f32 rows ldx apart -> q: (M, K) s8, scales, sums: (M, K / group) f32, i32
 inline void quantize_activations(const float* x, size_t m, size_t ldx, size_t k, size_t group, int8_t* q,
-                                 float* scales) {
+                                 float* scales, int32_t* sums) {
   const size_t groups = k / group;
   for (size_t i = 0; i < m; ++i)
     for (size_t g = 0; g < groups; ++g) {
@@ -107,11 +107,15 @@ inline void quantize_activations(const float* x, size_t m, size_t ldx, size_t k,
       if (std::isnan(amax)) {
         std::memset(qg, 0, group);
         scales[i * groups + g] = NAN;
+        sums[i * groups + g] = 0;
         continue;
       }
       const float d = int8_scale(amax);
       scales[i * groups + g] = d;
       quantize_group(xg, group, d, qg);
+      int32_t s = 0;
+      for (size_t p = 0; p < group; ++p) s += qg[p];
+      sums[i * groups + g] = s;
     }
 }
 

@@ -1,5 +1,6 @@
 // Attention ops: attention (fused, tiled, online softmax), attentionNaive (materializes the
 // scores) and linearAttention (parallel and recurrent forms). Checks here; kernels in cpu/.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -14,7 +15,7 @@ namespace {
 
 // The naive op refuses score matrices above this: it exists to be measured, not to take the
 // machine's memory (the fused op has no such limit).
-constexpr size_t kNaiveMaxScoreBytes = size_t{4} << 30;
+constexpr size_t kNaiveMaxScoreBytes = size_t{2} << 30;
 constexpr int64_t kMaxOffset = int64_t{1} << 40;
 
 AttentionProblem read_attention(Args& args) {
@@ -65,22 +66,72 @@ AttentionProblem read_attention(Args& args) {
   return p;
 }
 
+// Keys per decode work item, at least: below this, merging partial results costs more than the
+// extra thread saves.
+constexpr size_t kDecodeMinKeys = 256;
+
+// Decode path: key ranges split over threads, each giving every row's (m, l, acc) for its range;
+// the ranges are then merged: M = max m_c, l = sum l_c e^(m_c - M), acc = sum acc_c e^(m_c - M).
+void run_decode(const AttentionProblem& p, const OpEnv& env) {
+  const AttentionKernels& kk = attention_kernels(env.isa);
+  const size_t rows = p.tq * p.hq, D = p.d, ps = D + 2;
+  const size_t keys = p.key_limit(p.tq - 1);  // the last query sees the most keys
+  const size_t threads = static_cast<size_t>(env.pool->size());
+  const size_t chunk = std::max(kDecodeMinKeys, (keys + 4 * threads - 1) / (4 * threads));
+  const size_t chunks = std::max<size_t>(1, (keys + chunk - 1) / chunk);
+  ScratchBuffer part(chunks * rows * ps, false);  // part: (chunks, rows, D + 2), all written
+  const size_t ws_floats = attention_decode_workspace_floats(rows, D);
+  env.pool->parallel_for(chunks, 1, [&](size_t s, size_t e) {
+    ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
+    for (size_t c = s; c < e; ++c)
+      kk.decode_partial_f32(p, c * chunk, std::min(keys, (c + 1) * chunk), part.data() + c * rows * ps, ws.data());
+  });
+  const size_t G = p.group(), R = p.tq * G;
+  for (size_t row = 0; row < rows; ++row) {
+    const size_t g = row / R, r = row % R, i = r / G, h = g * G + r % G;
+    float m = -std::numeric_limits<float>::infinity();
+    for (size_t c = 0; c < chunks; ++c) m = std::max(m, part.data()[(c * rows + row) * ps]);
+    float* o = p.out + (i * p.hq + h) * D;
+    for (size_t x = 0; x < D; ++x) o[x] = 0.0f;
+    if (m == -std::numeric_limits<float>::infinity()) continue;  // every key hidden: zeros
+    float l = 0.0f;
+    for (size_t c = 0; c < chunks; ++c) {
+      const float* pr = part.data() + (c * rows + row) * ps;
+      if (pr[1] == 0.0f) continue;
+      const float w = std::exp(pr[0] - m);
+      l += pr[1] * w;
+      kk.axpy_f32(w, pr + 2, o, D);
+    }
+    const float inv = 1.0f / l;
+    for (size_t x = 0; x < D; ++x) o[x] *= inv;
+  }
+}
+
 // attention: q: (Tq, Hq, D) f32, k, v: (Tk, Hkv, D) f32|f16, mask: (Tq, Tk) f32 -> out: (Tq, Hq, D).
-// Work items are (kv head, block of kAttnRowTile rows); each thread holds one O(D) workspace.
+// Work items are (kv head, block of up to kAttnRowTile rows); each thread holds one O(D) workspace.
+// Calls with few rows per kv head take the decode path instead.
 OpRun prepare_attention(Args& args) {
   const AttentionProblem p = read_attention(args);
   return [p](const OpEnv& env) {
     if (p.tq == 0 || p.hq == 0 || p.d == 0) return;
+    if (p.tq * p.group() < kAttnDecodeRows) {
+      run_decode(p, env);
+      return;
+    }
     const auto fused = attention_kernels(env.isa).fused_f32;
     const size_t rows = p.tq * p.group();
-    const size_t blocks = (rows + kAttnRowTile - 1) / kAttnRowTile;
+    // Wide heads get fewer rows per block, so the block's q and accumulator rows (2 x rows x D
+    // floats) stay within a typical 1 MiB L2 next to the K/V tiles.
+    const size_t dp = (p.d + kAttnDPad - 1) / kAttnDPad * kAttnDPad;
+    const size_t tile = std::max<size_t>(16, std::min(kAttnRowTile, size_t{16384} / dp));
+    const size_t blocks = (rows + tile - 1) / tile;
     const size_t ws_floats = attention_fused_workspace_floats(p.d);
     env.pool->parallel_for(p.hkv * blocks, 1, [&](size_t s, size_t e) {
-      ScratchBuffer ws(ws_floats);
+      ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
       for (size_t it = s; it < e; ++it) {
         const size_t g = it % p.hkv, b = it / p.hkv;
-        const size_t r0 = b * kAttnRowTile;
-        fused(p, g, r0, std::min(rows, r0 + kAttnRowTile), ws.data());
+        const size_t r0 = b * tile;
+        fused(p, g, r0, std::min(rows, r0 + tile), ws.data());
       }
     });
   };
@@ -102,7 +153,7 @@ OpRun prepare_attention_naive(Args& args) {
     }
     const AttentionKernels& kk = attention_kernels(env.isa);
     const auto softmax = elementwise_kernels(env.isa).softmax_row_f32;
-    ScratchBuffer scores(cells);  // (Hq, Tq, Tk)
+    ScratchBuffer scores(cells, false);  // S: (Hq, Tq, Tk), every cell written by the first pass
     float* S = scores.data();
     const size_t G = p.group(), D = p.d, rows = p.hq * p.tq;
     const size_t grain = std::max<size_t>(1, 4096 / (p.tk * D + 1));

@@ -1,8 +1,6 @@
-// matmul: C = alpha * A . op(B) + beta * C in f32, plain or batched; B packed per call into the
-// GEMM's panel layout (cpu/gemm.h). Argument checks here; arithmetic in the kernel tables.
-// Strided views arrive contiguous: the TypeScript native backend copies them before the call.
-#include <vector>
-
+// matmul: C = alpha * A . op(B) + beta * C in f32, plain or batched. Argument checks here; the
+// GEMM (cpu/gemm.h) packs B chunk by chunk inside its blocked loop. Strided views arrive
+// contiguous: the TypeScript native backend copies them before the call.
 #include "../common.h"
 #include "../cpu/gemm.h"
 #include "../op.h"
@@ -50,20 +48,17 @@ OpRun prepare_matmul(Args& args) {
   float* pc = out.as<float>();
   return [=](const OpEnv& env) {
     if (B == 0 || M == 0 || N == 0) return;
-    const GemmKernels& kt = gemm_kernels(env.isa);
-    const size_t packed = gemm_packed_b_floats(K, N, kt.nr);
-    std::vector<float> bp(std::max<size_t>(packed, 1));
     for (size_t i = 0; i < B; ++i) {
-      // A shared (rank-2) B is packed once for every batch.
-      if (i == 0 || batched_b)
-        gemm_pack_b(pb + (batched_b ? i * K * N : 0), trans_b ? K : N, trans_b, K, N, kt.nr, bp.data(), env.pool);
       GemmArgs g;
       g.m = M;
       g.n = N;
       g.k = K;
       g.a = pa + (batched_a ? i * M * K : 0);
       g.lda = K;
-      g.bp = bp.data();
+      // B is packed inside the blocked loop, a cache-sized chunk at a time.
+      g.b = pb + (batched_b ? i * K * N : 0);
+      g.ldb = trans_b ? K : N;
+      g.trans_b = trans_b;
       g.c = pc + i * M * N;
       g.ldc = N;
       g.alpha = alpha;

@@ -12,7 +12,7 @@ namespace {
 
 // Below this many multiply-adds per step a step's matvec runs on one thread: waking the pool
 // costs more than it saves.
-constexpr size_t kStepParallelMacs = 1 << 16;
+constexpr size_t kStepParallelMacs = 1 << 18;
 
 struct Recurrent {
   const float* x;    // x: (B, T, I) f32

@@ -1,6 +1,5 @@
 // The f16 and bf16 weight formats: W (N, K) stored as 16-bit halves (half the bytes of f32) and
 // widened to f32 in registers by the quant kernels; f32 activations, f32 accumulation.
-#include <cstring>
 #include <vector>
 
 #include "linear_common.h"
@@ -11,7 +10,10 @@ namespace {
 class HalfWeight : public PackedWeight {
  public:
   HalfWeight(DType dtype, int64_t n, int64_t k, const uint16_t* w)
-      : PackedWeight(dtype, n, k), w_(w, w + static_cast<size_t>(n) * static_cast<size_t>(k)) {}
+      : PackedWeight(dtype, n, k),
+        kp_(round_up(static_cast<size_t>(k), kPanelChunkBytes / 2)),
+        w_(pack_panels<uint16_t>(w, static_cast<size_t>(n), static_cast<size_t>(k), kp_, uint16_t{0},
+                                 [](uint16_t h) { return h; })) {}
 
   size_t bytes() const override { return w_.size() * sizeof(uint16_t); }
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
@@ -22,11 +24,12 @@ class HalfWeight : public PackedWeight {
     const auto gemm = dtype() == DType::f16 ? kern.gemm_f16 : kern.gemm_bf16;
     const size_t K = static_cast<size_t>(k());
     linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
-                  [&](size_t n0, size_t n1) { gemm(w_.data(), K, x, m, ldx, n0, n1, out, ldo); });
+                  [&](size_t n0, size_t n1) { gemm(w_.data(), K, kp_, x, m, ldx, n0, n1, out, ldo); });
   }
 
  private:
-  std::vector<uint16_t> w_;  // (N, K) f16 or bf16 bits
+  size_t kp_;                // K rounded up to 32 halves (64 bytes)
+  std::vector<uint16_t> w_;  // panels of (N, kp) f16 or bf16 bits (quant.h)
 };
 
 // weight: (N, K) f16 | bf16. Any bit pattern is a valid half (NaN weights give NaN outputs).

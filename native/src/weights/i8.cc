@@ -13,35 +13,31 @@ class I8Weight : public PackedWeight {
  public:
   I8Weight(int64_t n, int64_t k, const int8_t* q, const float* scales)
       : PackedWeight(DType::i8, n, k),
-        q_(q, q + static_cast<size_t>(n) * static_cast<size_t>(k)),
-        scales_(scales, scales + n),
-        sums_(static_cast<size_t>(n), 0) {
-    const size_t K = static_cast<size_t>(k);
-    for (size_t j = 0; j < sums_.size(); ++j)
-      for (size_t p = 0; p < K; ++p) sums_[j] += q_[j * K + p];
-  }
+        kp_(round_up(static_cast<size_t>(k), kPanelChunkBytes)),
+        q_(pack_panels<uint8_t>(q, static_cast<size_t>(n), static_cast<size_t>(k), kp_, kWeightOffset, offset_weight)),
+        scales_(scales, scales + n) {}
 
-  size_t bytes() const override { return q_.size() + scales_.size() * sizeof(float) + sums_.size() * sizeof(int32_t); }
+  size_t bytes() const override { return q_.size() + scales_.size() * sizeof(float); }
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
 
   void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
               const OpEnv& env) const override {
     const size_t K = static_cast<size_t>(k());
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, K, env);
-    const I8Weights w{q_.data(), scales_.data(), sums_.data(), static_cast<size_t>(n()), K};
+    const I8Weights w{q_.data(), scales_.data(), static_cast<size_t>(n()), K, kp_};
     const auto gemm = quant_kernels(env.isa).gemm_i8;
     linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
                   [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
   }
 
  private:
-  std::vector<int8_t> q_;        // (N, K) s8
-  std::vector<float> scales_;    // (N) f32
-  std::vector<int32_t> sums_;    // (N) sum of each row of q
+  size_t kp_;                   // K rounded up to 64
+  std::vector<uint8_t> q_;      // panels of (N, kp) q + 128 (quant.h)
+  std::vector<float> scales_;   // (N) f32
 };
 
 // weight: (N, K) i8, scales: (N) f32, every scale finite. K is capped so an int32 dot product
-// of int8 values cannot overflow, offset trick included (2^31 / (255 * 128)).
+// of int8 values cannot overflow, offset included (2^31 / (255 * 128)).
 std::unique_ptr<PackedWeight> make_i8_weight(Args& args, const TensorView& w) {
   const TensorView scales = args.optional_tensor("scales", {DType::f32});
   if (!scales.present) args.type_error("i8 weights need 'scales': one f32 per output row, shape [" + std::to_string(w.dim(0)) + "]");

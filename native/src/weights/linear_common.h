@@ -35,6 +35,7 @@ void linear_over_n(size_t m, size_t n, float* out, size_t ldo, const float* bias
 struct ActivationScratch {
   std::vector<int8_t> q;
   std::vector<float> scales;
+  std::vector<int32_t> sums;
 };
 
 // Quantizes x (M, K) in groups of `group` (a divisor of K, or 0 for K == 0) into thread-local
@@ -42,15 +43,34 @@ struct ActivationScratch {
 inline QuantizedRows quantize_rows(const float* x, size_t m, size_t ldx, size_t k, size_t group, const OpEnv& env) {
   thread_local ActivationScratch scratch;
   const size_t groups = group ? k / group : 0;
-  scratch.q.resize(m * k);
+  const size_t ldq = round_up(k, kPanelChunkBytes);
+  // Zeros past K in every row: kernels read whole 64-byte chunks.
+  scratch.q.assign(m * ldq, 0);
   scratch.scales.assign(m * std::max<size_t>(groups, 1), 0.0f);
+  scratch.sums.assign(m * std::max<size_t>(groups, 1), 0);
   int8_t* q = scratch.q.data();
   float* sc = scratch.scales.data();
+  int32_t* su = scratch.sums.data();
   if (groups > 0)
     env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
-      quantize_activations(x + s * ldx, e - s, ldx, k, group, q + s * k, sc + s * groups);
+      for (size_t i = s; i < e; ++i)
+        quantize_activations(x + i * ldx, 1, ldx, k, group, q + i * ldq, sc + i * groups, su + i * groups);
     });
-  return QuantizedRows{q, sc, m, k, group};
+  return QuantizedRows{q, sc, su, m, k, ldq, group};
 }
+
+// Rearranges W (N, K) into the kernels' panels (quant.h): rows padded to kp elements and to a
+// multiple of 4 with `pad`, each value passed through `convert`.   w: (N, K) -> (N4, kp) panels
+template <class Dst, class Src, class Convert>
+std::vector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
+  const size_t chunk = kPanelChunkBytes / sizeof(Dst);
+  std::vector<Dst> out(round_up(n, kPanelRows) * kp, pad);
+  for (size_t j = 0; j < n; ++j)
+    for (size_t p = 0; p < k; ++p) out[panel_index(j, p, kp, chunk)] = convert(w[j * k + p]);
+  return out;
+}
+
+// Packed int8 weights: q + 128 as unsigned bytes (see kWeightOffset).
+inline uint8_t offset_weight(int8_t q) { return static_cast<uint8_t>(static_cast<int32_t>(q) + kWeightOffset); }
 
 }  // namespace attnode

@@ -13,32 +13,36 @@ class Q8_0Weight : public PackedWeight {
  public:
   Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks) : PackedWeight(DType::q8_0, n, k) {
     const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k), nb = K / kQ8BlockSize;
-    q_.resize(N * K);
-    d_.resize(N * nb);
+    kp_ = round_up(K, kPanelChunkBytes);
+    // Quants without their scales, (N, K) s8, then into panels as q + 128.
+    std::vector<int8_t> q(N * K);
+    d_.assign(round_up(N, kPanelRows) * nb, 0);
     for (size_t j = 0; j < N; ++j)
       for (size_t b = 0; b < nb; ++b) {
         const uint8_t* blk = blocks + (j * nb + b) * kQ8BlockBytes;
         d_[j * nb + b] = static_cast<uint16_t>(blk[0] | (blk[1] << 8));
-        std::memcpy(q_.data() + j * K + b * kQ8BlockSize, blk + 2, kQ8BlockSize);
+        std::memcpy(q.data() + j * K + b * kQ8BlockSize, blk + 2, kQ8BlockSize);
       }
+    q_ = pack_panels<uint8_t>(q.data(), N, K, kp_, kWeightOffset, offset_weight);
   }
 
-  size_t bytes() const override { return q_.size() + d_.size() * sizeof(uint16_t); }
+  size_t bytes() const override { return q_.size() + d_.size() * sizeof(uint16_t); }  // padding included
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
 
   void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
               const OpEnv& env) const override {
     const size_t K = static_cast<size_t>(k());
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, kQ8BlockSize, env);
-    const Q8_0Weights w{q_.data(), d_.data(), static_cast<size_t>(n()), K};
+    const Q8_0Weights w{q_.data(), d_.data(), static_cast<size_t>(n()), K, kp_};
     const auto gemm = quant_kernels(env.isa).gemm_q8_0;
     linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
                   [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
   }
 
  private:
-  std::vector<int8_t> q_;    // (N, K) s8
-  std::vector<uint16_t> d_;  // (N, K / 32) f16
+  size_t kp_ = 0;            // K rounded up to 64
+  std::vector<uint8_t> q_;   // panels of (N, kp) q + 128 (quant.h)
+  std::vector<uint16_t> d_;  // (N rounded up to 4, K / 32) f16
 };
 
 // weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block

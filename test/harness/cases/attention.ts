@@ -57,6 +57,13 @@ export function attentionCases(): OpCase[] {
     addBoth(l, `decode ${str(s)}`, { ...qkv(l, s), causal: true });
     addBoth(l, `decode f16 kv ${str(s)}`, { ...qkv(l, s, 'f16'), causal: true }, true);
   }
+  // Decode rows that see no key at all (zeros), and an empty cache.
+  {
+    const s = { tq: 2, tk: 600, hq: 3, hkv: 3, d: 40 };
+    addBoth(l, `decode qOffset -1 ${str(s)}`, { ...qkv(l, s), causal: true, qOffset: -1 });
+    const e = { tq: 1, tk: 0, hq: 2, hkv: 1, d: 8 };
+    addBoth(l, `empty cache ${str(e)}`, qkv(l, e));
+  }
   // A preallocated cache of 64 rows, read as a contiguous slice of its first 40 (no copy).
   {
     const cacheK = Tensor.fromValues(normals(64 * 2 * 16, l.seed()), [64, 2, 16]);

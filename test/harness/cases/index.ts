@@ -21,5 +21,6 @@ export function opCases(): OpCase[] {
     ...quantCases(),
     ...attentionCases(),
     ...recurrentCases(),
+    ...matmulCases(),
   ];
 }

@@ -43,6 +43,7 @@ export function linearQuantCases(): OpCase[] {
         x: l.f32([7, k]), weight: quantWeight(dtype, 17, k, l.seed()).asWeight(), bias: l.f32([17]), activation: act,
       }, tol);
     }
+    l.add('linear', `${dtype} K=0 gives the bias M=3 N=5`, { x: l.f32([3, 0]), weight: quantWeight(dtype, 5, 0, l.seed()).asWeight(), bias: l.f32([5]) }, tol);
     const k3 = dtype === 'q8_0' ? 32 : 31;
     l.add('linear', `${dtype} x rank 3 [2,5,${k3}] N=9`, { x: l.f32([2, 5, k3]), weight: quantWeight(dtype, 9, k3, l.seed()).asWeight(), bias: l.f32([9]) }, tol);
   }

@@ -3,7 +3,7 @@ import './elementwise.js';
 import './position.js';
 import './cast.js';
 import './linear.js';
-import './matmul.js';
 import './attention.js';
 import './recurrent.js';
 import './quant.js';
+import './matmul.js';

@@ -1,16 +1,21 @@
 // AVX2 quantized kernels: int8 dot products with vpmaddubsw (|w| as unsigned times x carrying
 // w's sign, which cannot saturate for |x| <= 127), F16C widening for f16, a shift for bf16.
-// Tiles of up to 2 activation rows x 4 weight rows; K tails run in scalar code.
+// Tiles of up to 2 activation rows x 4 weight rows over the panels of quant.h.
 #include <immintrin.h>
 
 #include "../../quant.h"
+
+// Every loop over tile rows and columns carries `#pragma GCC unroll 4`: fully unrolled, the
+// accumulator arrays become registers; GCC otherwise keeps them on the stack.
 #include "../../../half.h"
 
 namespace attnode {
 namespace {
 
-// Eight int32 partial sums of a[i] * b[i] over 32 bytes.  |a| may reach 128, |b| at most 127.
-inline __m256i dot32(__m256i w, __m256i x) {
+// Eight int32 partial sums of w[i] * x[i] over 32 bytes, w given as q + 128 (kWeightOffset).
+// |q| may reach 128 and |x| at most 127, so the 16-bit pair sums cannot saturate.
+inline __m256i dot32(__m256i w_offset, __m256i x) {
+  const __m256i w = _mm256_xor_si256(w_offset, _mm256_set1_epi8(static_cast<char>(0x80)));
   const __m256i p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
   return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
@@ -29,52 +34,70 @@ inline float hsum_ps(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-template <int MR, int NR>
-void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo) {
-  const size_t K = w.k, K32 = K & ~size_t{31};
-  __m256i acc[MR][NR];
+// Weight panels (quant.h) and quantized activation rows are padded to 64 bytes, so int8 tiles
+// have no tails; f32 activations are not, so f16/bf16 tiles finish K in scalar code.
+
+template <int MR>
+void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t t, size_t nr, float* out, size_t ldo) {
+  const uint8_t* wt = w.q + t * kPanelRows * w.kp;
+  __m256i acc[MR][4];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_setzero_si256();
-  for (size_t p = 0; p < K32; p += 32) {
-    __m256i wv[NR];
-    for (int c = 0; c < NR; ++c) wv[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.q + (j0 + c) * K + p));
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_si256();
+  for (size_t p = 0; p < w.kp; p += 32) {
+    const size_t chunk = p / 64 * 64, half = p % 64;
+    __m256i wv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) wv[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + 4 * chunk + 64 * c + half));
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (i0 + r) * K + p));
-      for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], dot32(wv[c], xv));
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (i0 + r) * x.ldq + p));
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], dot32(wv[c], xv));
     }
   }
+  const size_t j0 = t * kPanelRows;
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) {
-      int32_t s = hsum_i32(acc[r][c]);
-      const int8_t* wr = w.q + (j0 + c) * K;
-      const int8_t* xr = x.q + (i0 + r) * K;
-      for (size_t p = K32; p < K; ++p) s += static_cast<int32_t>(wr[p]) * xr[p];
-      out[(i0 + r) * ldo + j0 + c] = static_cast<float>(s) * (w.scales[j0 + c] * x.scales[i0 + r]);
-    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c)
+      if (static_cast<size_t>(c) < nr)
+        out[(i0 + r) * ldo + j0 + c] = static_cast<float>(hsum_i32(acc[r][c])) * (w.scales[j0 + c] * x.scales[i0 + r]);
 }
 
-template <int MR, int NR>
-void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t j0, float* out, size_t ldo) {
-  const size_t K = w.k, nb = K / 32;
-  __m256 acc[MR][NR];
+template <int MR>
+void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t t, size_t nr, float* out, size_t ldo) {
+  const size_t K = w.k, nb = K / 32, j0 = t * kPanelRows;
+  const uint8_t* wt = w.q + t * kPanelRows * w.kp;
+  __m256 acc[MR][4];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
-    __m256i wv[NR];
-    float ws[NR];
-    for (int c = 0; c < NR; ++c) {
-      wv[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.q + (j0 + c) * K + b * 32));
+    const size_t p = b * 32, chunk = p / 64 * 64, half = p % 64;
+    __m256i wv[4];
+    float ws[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      wv[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + 4 * chunk + 64 * c + half));
       ws[c] = _cvtsh_ss(w.d[(j0 + c) * nb + b]);
     }
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (i0 + r) * K + b * 32));
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + (i0 + r) * x.ldq + p));
       const float xs = x.scales[(i0 + r) * nb + b];
-      for (int c = 0; c < NR; ++c)
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c)
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32(wv[c], xv)), _mm256_set1_ps(ws[c] * xs), acc[r][c]);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) out[(i0 + r) * ldo + j0 + c] = hsum_ps(acc[r][c]);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c)
+      if (static_cast<size_t>(c) < nr) out[(i0 + r) * ldo + j0 + c] = hsum_ps(acc[r][c]);
 }
 
 inline __m256 widen_f16(__m128i h) { return _mm256_cvtph_ps(h); }
@@ -82,77 +105,102 @@ inline __m256 widen_bf16(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi
 inline float scalar_f16(uint16_t h) { return f16_to_f32(h); }
 inline float scalar_bf16(uint16_t h) { return bf16_to_f32(h); }
 
-template <__m256 (*Widen)(__m128i), float (*Scalar)(uint16_t), int MR, int NR>
-void tile_half(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out,
-               size_t ldo) {
+template <__m256 (*Widen)(__m128i), float (*Scalar)(uint16_t), int MR>
+void tile_half(const uint16_t* w, size_t K, size_t kp, const float* x, size_t ldx, size_t i0, size_t t, size_t nr,
+               float* out, size_t ldo) {
+  const uint16_t* wt = w + t * kPanelRows * kp;
   const size_t K8 = K & ~size_t{7};
-  __m256 acc[MR][NR];
+  __m256 acc[MR][4];
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_ps();
   for (size_t p = 0; p < K8; p += 8) {
-    __m256 wv[NR];
-    for (int c = 0; c < NR; ++c) wv[c] = Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + (j0 + c) * K + p)));
+    const size_t chunk = p / 32 * 32, part = p % 32;
+    __m256 wv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) wv[c] = Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wt + 4 * chunk + 32 * c + part)));
+#pragma GCC unroll 4
     for (int r = 0; r < MR; ++r) {
       const __m256 xv = _mm256_loadu_ps(x + (i0 + r) * ldx + p);
-      for (int c = 0; c < NR; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
     }
   }
+  const size_t j0 = t * kPanelRows;
+#pragma GCC unroll 4
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      if (static_cast<size_t>(c) >= nr) break;
       float s = hsum_ps(acc[r][c]);
-      for (size_t p = K8; p < K; ++p) s += Scalar(w[(j0 + c) * K + p]) * x[(i0 + r) * ldx + p];
+      for (size_t p = K8; p < K; ++p) s += Scalar(wt[4 * (p / 32 * 32) + 32 * c + p % 32]) * x[(i0 + r) * ldx + p];
       out[(i0 + r) * ldo + j0 + c] = s;
     }
 }
 
 template <class Tile>
 void walk_tiles(size_t m, size_t n0, size_t n1, const Tile& tile) {
-  for (size_t j = n0; j < n1; j += 4) {
-    const size_t nr = n1 - j < 4 ? n1 - j : 4;
-    for (size_t i = 0; i < m; i += 2) tile(m - i < 2 ? m - i : 2, nr, i, j);
+  const size_t t0 = n0 / kPanelRows, t1 = (n1 + kPanelRows - 1) / kPanelRows;
+  for (size_t tb = t0; tb < t1; tb += 16) {
+    const size_t te = t1 - tb < 16 ? t1 : tb + 16;
+    for (size_t i = 0; i < m; i += 2)
+      for (size_t t = tb; t < te; ++t) {
+        const size_t nr = n1 - t * kPanelRows < kPanelRows ? n1 - t * kPanelRows : kPanelRows;
+        tile(m - i < 2 ? m - i : 2, i, t, nr);
+      }
   }
 }
 
-#define ATTNODE_TILE_SWITCH(FN, ...)              \
-  switch ((mr - 1) * 4 + (nr - 1)) {              \
-    case 0: FN<1, 1>(__VA_ARGS__); break;         \
-    case 1: FN<1, 2>(__VA_ARGS__); break;         \
-    case 2: FN<1, 3>(__VA_ARGS__); break;         \
-    case 3: FN<1, 4>(__VA_ARGS__); break;         \
-    case 4: FN<2, 1>(__VA_ARGS__); break;         \
-    case 5: FN<2, 2>(__VA_ARGS__); break;         \
-    case 6: FN<2, 3>(__VA_ARGS__); break;         \
-    default: FN<2, 4>(__VA_ARGS__); break;        \
+#define ATTNODE_ROWS_SWITCH(FN, ...)    \
+  switch (mr) {                         \
+    case 1: FN<1>(__VA_ARGS__); break;  \
+    default: FN<2>(__VA_ARGS__); break; \
   }
 
-template <int MR, int NR>
-void tile_f16(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out, size_t ldo) {
-  tile_half<widen_f16, scalar_f16, MR, NR>(w, K, x, ldx, i0, j0, out, ldo);
+template <int MR>
+void tile_f16(const uint16_t* w, size_t K, size_t kp, const float* x, size_t ldx, size_t i0, size_t t, size_t nr,
+              float* out, size_t ldo) {
+  tile_half<widen_f16, scalar_f16, MR>(w, K, kp, x, ldx, i0, t, nr, out, ldo);
 }
-template <int MR, int NR>
-void tile_bf16(const uint16_t* w, size_t K, const float* x, size_t ldx, size_t i0, size_t j0, float* out, size_t ldo) {
-  tile_half<widen_bf16, scalar_bf16, MR, NR>(w, K, x, ldx, i0, j0, out, ldo);
+template <int MR>
+void tile_bf16(const uint16_t* w, size_t K, size_t kp, const float* x, size_t ldx, size_t i0, size_t t, size_t nr,
+               float* out, size_t ldo) {
+  tile_half<widen_bf16, scalar_bf16, MR>(w, K, kp, x, ldx, i0, t, nr, out, ldo);
 }
 
 void gemm_i8_avx2(const I8Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
-  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) { ATTNODE_TILE_SWITCH(tile_i8, w, x, i, j, out, ldo) });
+  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t i, size_t t, size_t nr) { ATTNODE_ROWS_SWITCH(tile_i8, w, x, i, t, nr, out, ldo) });
 }
 
 void gemm_q8_0_avx2(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
-  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) { ATTNODE_TILE_SWITCH(tile_q8_0, w, x, i, j, out, ldo) });
+  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t i, size_t t, size_t nr) { ATTNODE_ROWS_SWITCH(tile_q8_0, w, x, i, t, nr, out, ldo) });
 }
 
-void gemm_f16_avx2(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
+void gemm_f16_avx2(const uint16_t* w, size_t k, size_t kp, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
                    float* out, size_t ldo) {
-  walk_tiles(m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) { ATTNODE_TILE_SWITCH(tile_f16, w, k, x, ldx, i, j, out, ldo) });
+  walk_tiles(m, n0, n1, [&](size_t mr, size_t i, size_t t, size_t nr) { ATTNODE_ROWS_SWITCH(tile_f16, w, k, kp, x, ldx, i, t, nr, out, ldo) });
 }
 
-void gemm_bf16_avx2(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
+void gemm_bf16_avx2(const uint16_t* w, size_t k, size_t kp, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
                     float* out, size_t ldo) {
-  walk_tiles(m, n0, n1, [&](size_t mr, size_t nr, size_t i, size_t j) { ATTNODE_TILE_SWITCH(tile_bf16, w, k, x, ldx, i, j, out, ldo) });
+  walk_tiles(m, n0, n1, [&](size_t mr, size_t i, size_t t, size_t nr) { ATTNODE_ROWS_SWITCH(tile_bf16, w, k, kp, x, ldx, i, t, nr, out, ldo) });
 }
 
-#undef ATTNODE_TILE_SWITCH
+#undef ATTNODE_ROWS_SWITCH
+
+// The AVX2 int8 step is maddubs + madd + add (3 instructions per 32 multiply-adds).
+int32_t dot_peak_loop_avx2(size_t iters) {
+  __m256i acc[kQuantPeakChains];
+  for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = _mm256_set1_epi32(static_cast<int>(c));
+  const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-1), ones = _mm256_set1_epi16(1);
+  for (size_t i = 0; i < iters; ++i)
+    for (size_t c = 0; c < kQuantPeakChains; ++c)
+      acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+  __m256i s = acc[0];
+  for (size_t c = 1; c < kQuantPeakChains; ++c) s = _mm256_add_epi32(s, acc[c]);
+  return hsum_i32(s);
+}
 
 }  // namespace
 
@@ -162,6 +210,8 @@ const QuantKernels kQuantAvx2 = {
     gemm_i8_avx2,
     gemm_f16_avx2,
     gemm_bf16_avx2,
+    dot_peak_loop_avx2,
+    32,
 };
 
 }  // namespace attnode

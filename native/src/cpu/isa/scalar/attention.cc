@@ -1,5 +1,6 @@
 // Reference attention kernels: plain scalar C++, never deleted. The fused reference streams
 // keys one at a time with an online softmax (running max m and sum l), so it too is O(D) memory.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -58,6 +59,46 @@ void fused_f32(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float*
   else fused_rows<float>(p, g, r0, r1, ws);
 }
 
+template <class KT>
+void decode_rows(const AttentionProblem& p, size_t j0, size_t j1, float* part) {
+  const KT* kb = static_cast<const KT*>(p.k);
+  const KT* vb = static_cast<const KT*>(p.v);
+  const size_t G = p.group(), D = p.d, R = p.tq * G;
+  for (size_t row = 0; row < p.hkv * R; ++row) {
+    const size_t g = row / R, r = row % R, i = r / G, h = g * G + r % G;
+    const float* q = p.q + (i * p.hq + h) * D;
+    float* m = part + row * (D + 2);
+    float* l = m + 1;
+    float* acc = m + 2;
+    *m = kNegInf;
+    *l = 0.0f;
+    for (size_t c = 0; c < D; ++c) acc[c] = 0.0f;
+    const size_t end = std::min(j1, p.key_limit(i));
+    for (size_t j = j0; j < end; ++j) {
+      const KT* k = kb + (j * p.hkv + g) * D;
+      float s = 0.0f;
+      for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
+      s = s * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f);
+      if (s == kNegInf) continue;
+      if (s > *m) {
+        const float corr = std::exp(*m - s);
+        *l *= corr;
+        for (size_t c = 0; c < D; ++c) acc[c] *= corr;
+        *m = s;
+      }
+      const float w = std::exp(s - *m);
+      *l += w;
+      const KT* v = vb + (j * p.hkv + g) * D;
+      for (size_t c = 0; c < D; ++c) acc[c] += w * load(v, c);
+    }
+  }
+}
+
+void decode_partial_f32(const AttentionProblem& p, size_t j0, size_t j1, float* part, float*) {
+  if (p.kv_f16) decode_rows<uint16_t>(p, j0, j1, part);
+  else decode_rows<float>(p, j0, j1, part);
+}
+
 float dot_f32(const float* a, const float* b, size_t n) {
   float s = 0.0f;
   for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
@@ -85,7 +126,7 @@ void matvec_f32(const float* w, const float* x, float* y, size_t rows, size_t n)
 }  // namespace
 
 extern const AttentionKernels kAttentionScalar = {
-    "scalar", fused_f32, dot_f32, dot_f16, axpy_f32, axpy_f16, matvec_f32,
+    "scalar", fused_f32, decode_partial_f32, dot_f32, dot_f16, axpy_f32, axpy_f16, matvec_f32,
 };
 
 }  // namespace attnode

@@ -6,9 +6,11 @@
 namespace attnode {
 namespace {
 
-int32_t dot_s8(const int8_t* a, const int8_t* b, size_t n) {
+// Offset weights (q + 128) of row j against signed activations, offset taken back out.
+int32_t dot_w8(const uint8_t* panels, size_t kp, size_t j, size_t p0, const int8_t* x, size_t n) {
   int32_t s = 0;
-  for (size_t i = 0; i < n; ++i) s += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  for (size_t p = p0; p < p0 + n; ++p)
+    s += (static_cast<int32_t>(panels[panel_index(j, p, kp, kPanelChunkBytes)]) - kWeightOffset) * x[p];
   return s;
 }
 
@@ -18,7 +20,7 @@ void gemm_q8_0_scalar(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, s
     for (size_t j = n0; j < n1; ++j) {
       float acc = 0.0f;
       for (size_t b = 0; b < nb; ++b) {
-        const int32_t s = dot_s8(w.q + j * w.k + b * 32, x.q + i * x.k + b * 32, 32);
+        const int32_t s = dot_w8(w.q, w.kp, j, b * 32, x.q + i * x.ldq, 32);
         acc += static_cast<float>(s) * (f16_to_f32(w.d[j * nb + b]) * x.scales[i * nb + b]);
       }
       out[i * ldo + j] = acc;
@@ -28,20 +30,32 @@ void gemm_q8_0_scalar(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, s
 void gemm_i8_scalar(const I8Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
   for (size_t i = 0; i < x.m; ++i)
     for (size_t j = n0; j < n1; ++j) {
-      const int32_t s = dot_s8(w.q + j * w.k, x.q + i * x.k, w.k);
+      const int32_t s = dot_w8(w.q, w.kp, j, 0, x.q + i * x.ldq, w.k);
       out[i * ldo + j] = static_cast<float>(s) * (w.scales[j] * x.scales[i]);
     }
 }
 
 template <float (*Convert)(uint16_t)>
-void gemm_half_scalar(const uint16_t* w, size_t k, const float* x, size_t m, size_t ldx, size_t n0, size_t n1,
-                      float* out, size_t ldo) {
+void gemm_half_scalar(const uint16_t* w, size_t k, size_t kp, const float* x, size_t m, size_t ldx, size_t n0,
+                      size_t n1, float* out, size_t ldo) {
   for (size_t i = 0; i < m; ++i)
     for (size_t j = n0; j < n1; ++j) {
       float acc = 0.0f;
-      for (size_t p = 0; p < k; ++p) acc += Convert(w[j * k + p]) * x[i * ldx + p];
+      for (size_t p = 0; p < k; ++p) acc += Convert(w[panel_index(j, p, kp, kPanelChunkBytes / 2)]) * x[i * ldx + p];
       out[i * ldo + j] = acc;
     }
+}
+
+int32_t dot_peak_loop_scalar(size_t iters) {
+  int32_t acc[kQuantPeakChains];
+  for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = static_cast<int32_t>(c);
+  volatile int8_t va = 3, vb = -1;  // volatile: keeps the multiply-adds from being folded away
+  const int32_t a = va, b = vb;
+  for (size_t i = 0; i < iters; ++i)
+    for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] += a * b;
+  int32_t s = 0;
+  for (size_t c = 0; c < kQuantPeakChains; ++c) s += acc[c];
+  return s;
 }
 
 }  // namespace
@@ -52,6 +66,8 @@ const QuantKernels kQuantScalar = {
     gemm_i8_scalar,
     gemm_half_scalar<f16_to_f32>,
     gemm_half_scalar<bf16_to_f32>,
+    dot_peak_loop_scalar,
+    1,
 };
 
 }  // namespace attnode

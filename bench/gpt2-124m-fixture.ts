@@ -1,0 +1,69 @@
+// Writes a GPT-2 124M-shaped GGUF file (f32, llama.cpp's GPT-2 tensor names) with random weights
+// for benchmarks, streaming tensor data to disk. Not committed and not a test fixture.
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mulberry32 } from '../test/harness/rng.js';
+
+export const GPT2_124M = { vocab: 50257, ctx: 1024, C: 768, layers: 12, heads: 12 } as const;
+
+function str(s: string): number[] {
+  const b = [...new TextEncoder().encode(s)];
+  return [...u64(b.length), ...b];
+}
+function u32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+}
+function u64(v: number): number[] {
+  return [...u32(v >>> 0), ...u32(Math.floor(v / 2 ** 32))];
+}
+
+/** Writes the file and returns its parameter count. */
+export function writeGpt2_124m(path: string, seed = 1): number {
+  const { vocab: V, ctx: P, C, layers: L, heads: H } = GPT2_124M;
+  const tensors: [string, number[], number][] = [['token_embd.weight', [V, C], 0.02], ['position_embd.weight', [P, C], 0.01]];
+  for (let i = 0; i < L; i++) {
+    const b = `blk.${i}.`;
+    tensors.push(
+      [`${b}attn_norm.weight`, [C], -1], [`${b}attn_norm.bias`, [C], 0],
+      [`${b}attn_qkv.weight`, [3 * C, C], 0.02], [`${b}attn_qkv.bias`, [3 * C], 0],
+      [`${b}attn_output.weight`, [C, C], 0.02], [`${b}attn_output.bias`, [C], 0],
+      [`${b}ffn_norm.weight`, [C], -1], [`${b}ffn_norm.bias`, [C], 0],
+      [`${b}ffn_up.weight`, [4 * C, C], 0.02], [`${b}ffn_up.bias`, [4 * C], 0],
+      [`${b}ffn_down.weight`, [C, 4 * C], 0.02], [`${b}ffn_down.bias`, [C], 0],
+    );
+  }
+  tensors.push(['output_norm.weight', [C], -1], ['output_norm.bias', [C], 0]);
+  const kv: number[] = [];
+  const kvs: [string, number][] = [['gpt2.context_length', P], ['gpt2.embedding_length', C], ['gpt2.feed_forward_length', 4 * C], ['gpt2.block_count', L], ['gpt2.attention.head_count', H]];
+  kv.push(...str('general.architecture'), ...u32(8), ...str('gpt2'));
+  for (const [k, v] of kvs) kv.push(...str(k), ...u32(4), ...u32(v));
+  const head: number[] = [...u32(0x46554747), ...u32(3), ...u64(tensors.length), ...u64(kvs.length + 1), ...kv];
+  let off = 0;
+  for (const [name, shape] of tensors) {
+    head.push(...str(name), ...u32(shape.length));
+    for (const d of [...shape].reverse()) head.push(...u64(d));
+    head.push(...u32(0), ...u64(off));
+    off += shape.reduce((a, b) => a * b, 1) * 4;
+    off += (32 - (off % 32)) % 32;
+  }
+  while (head.length % 32) head.push(0);
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, new Uint8Array(head));
+    const rnd = mulberry32(seed);
+    let params = 0;
+    for (const [, shape, std] of tensors) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      params += n;
+      const a = new Float32Array(n);
+      // Uniform values with the wanted standard deviation (std -1: norm weights of 1).
+      for (let i = 0; i < n; i++) a[i] = std < 0 ? 1 : (rnd() - 0.5) * std * Math.sqrt(12);
+      writeSync(fd, new Uint8Array(a.buffer));
+      const pad = (32 - ((n * 4) % 32)) % 32;
+      if (pad) writeSync(fd, new Uint8Array(pad));
+    }
+    return params;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,183 @@
+// linear with f32, f16, bf16, q8_0 and per-row i8 weights on the GPT-2-124M shapes: decode
+// (M = 1) and prefill (M = 128), 1 and all threads, weights streamed from DRAM (rotating through
+// copies far larger than L3) or resident in cache. Prints time, GB/s of weights, GOPS against
+// this machine's measured peaks, and speedup vs f32 measured side by side in the same run.
+// Not a test: results are checked against f32 before timing, never asserted on speed.
+//   npx tsx bench/quant.bench.ts [--quick] [--shape K,N] [--m M]   -> bench/results/quant.json, quant.md
+// (--shape and --m narrow the run for kernel work; the committed results come from a full run.)
+
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import { Tensor } from '../ts/tensor/tensor.js';
+import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
+import { loadAddon, packageRoot } from '../ts/native.js';
+import { quantizeI8 } from '../ts/tensor/i8.js';
+import { normals } from '../test/harness/rng.js';
+import { ERR_LINEAR_INT8_VS_F32 } from '../test/harness/tolerance.js';
+
+type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8';
+const DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8'];
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const GPT2_SHAPES: ReadonlyArray<readonly [number, number]> = [[768, 2304], [768, 768], [768, 3072], [3072, 768]]; // (K, N)
+const shapeArg = argValue('--shape')?.split(',').map(Number);
+const SHAPES = shapeArg ? [[shapeArg[0]!, shapeArg[1]!] as const] : GPT2_SHAPES;
+const MS: readonly number[] = argValue('--m') ? [Number(argValue('--m'))] : [1, 128];
+const quick = process.argv.includes('--quick');
+const partial = shapeArg !== undefined || argValue('--m') !== undefined;
+const DRAM_BYTES = 96 << 20; // copies rotated per dtype: 3x the 32 MiB L3
+const TIME_MS = quick ? 60 : 150;
+
+const addon = loadAddon();
+const backend = new NativeBackend();
+const allThreads = addon.getThreads();
+const THREADS = [...new Set([1, allThreads])];
+
+function rate(op: string, args: Record<string, unknown>): number {
+  const out = new Float32Array(1);
+  addon.op(op, { ...args, out: { dtype: 'f32', shape: [1], data: out } });
+  return out[0]!;
+}
+
+// Peaks per thread count: int8 dot products (VNNI on AVX-512), f32 FMA, DRAM read.
+const peaks = new Map<number, { int8: number; fma: number; read: number }>();
+for (const t of THREADS) {
+  addon.setThreads(t);
+  peaks.set(t, {
+    int8: rate('calibrateInt8', { iterations: 2_000_000 }),
+    fma: rate('calibrate', { kind: 'fma', iterations: 2_000_000 }),
+    read: rate('calibrate', { kind: 'read', bytes: 256 << 20 }),
+  });
+}
+
+function packed(dtype: WDType, w: Float32Array, n: number, k: number): NativeWeight {
+  if (dtype === 'i8') {
+    const { q, scales } = quantizeI8(w, n, k);
+    return backend.packWeight(Tensor.fromArray('i8', [n, k], q), { scales: Tensor.fromArray('f32', [n], scales) }) as NativeWeight;
+  }
+  return backend.packWeight(Tensor.fromValues(w, [n, k], dtype)) as NativeWeight;
+}
+
+function relErr(want: Float32Array, got: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (want[i]! - got[i]!) ** 2;
+    den += want[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+interface Row {
+  k: number; n: number; m: number; dtype: WDType; threads: number; place: 'dram' | 'cache';
+  us: number; weightGBs: number; gops: number; peakPct: number; speedup: number; variant: string; bytes: number;
+}
+const rows: Row[] = [];
+
+for (const [k, n] of SHAPES) {
+  const w = normals(n * k, k * 7 + n, 1 / Math.sqrt(k));
+  // Copies per dtype so the rotation streams from DRAM; copy 0 alone is the in-cache case.
+  const weights = new Map<WDType, NativeWeight[]>();
+  for (const d of DTYPES) {
+    const first = packed(d, w, n, k);
+    const copies = [first];
+    while (copies.length * first.bytes < DRAM_BYTES) copies.push(packed(d, w, n, k));
+    weights.set(d, copies);
+  }
+  for (const m of MS) {
+    const x = Tensor.fromValues(normals(m * k, m + k), [m, k]);
+    const xArg = { dtype: 'f32', shape: [m, k], data: x.data };
+    const outs = new Map<WDType, Float32Array>();
+    for (const d of DTYPES) outs.set(d, new Float32Array(m * n));
+    const call = (d: WDType, wt: NativeWeight) =>
+      addon.op('linear', { x: xArg, weight: wt.handle, out: { dtype: 'f32', shape: [m, n], data: outs.get(d)! } });
+    // Check results before timing: every dtype against f32 weights, within its error budget.
+    addon.setThreads(allThreads);
+    for (const d of DTYPES) call(d, weights.get(d)![0]!);
+    for (const d of DTYPES) {
+      if (d === 'f32') continue;
+      const e = relErr(outs.get('f32')!, outs.get(d)!);
+      if (!(e < ERR_LINEAR_INT8_VS_F32[d])) throw new Error(`K=${k} N=${n} M=${m} ${d}: relative error ${e} exceeds its budget`);
+    }
+    for (const t of THREADS) {
+      addon.setThreads(t);
+      for (const place of ['dram', 'cache'] as const) {
+        const bench = new Bench({ time: TIME_MS, warmupTime: 20 } as ConstructorParameters<typeof Bench>[0]);
+        for (const d of DTYPES) {
+          const list = weights.get(d)!;
+          let i = 0;
+          bench.add(d, () => {
+            call(d, place === 'dram' ? list[i++ % list.length]! : list[0]!);
+          });
+        }
+        await bench.run();
+        const us = new Map<WDType, number>();
+        for (const task of bench.tasks) {
+          const r = task.result;
+          if (r.state !== 'completed') throw new Error(`task ${task.name} did not complete: ${r.state}`);
+          us.set(task.name as WDType, r.latency.p50 * 1000);
+        }
+        for (const d of DTYPES) {
+          const time = us.get(d)!;
+          const wt = weights.get(d)![0]!;
+          const gops = (2 * m * n * k) / (time * 1e3);
+          const p = peaks.get(t)!;
+          const peak = d === 'q8_0' || d === 'i8' ? p.int8 : p.fma;
+          rows.push({
+            k, n, m, dtype: d, threads: t, place, us: time, weightGBs: wt.bytes / (time * 1e3), gops,
+            peakPct: (100 * gops) / peak, speedup: us.get('f32')! / time, variant: wt.variant, bytes: wt.bytes,
+          });
+        }
+      }
+    }
+  }
+  for (const list of weights.values()) for (const wt of list) wt.dispose();
+  console.error(`done K=${k} N=${n}`);
+}
+
+// Memory per dtype: bytes per parameter (i8 adds one f32 scale per row of 768..12288 values).
+const BYTES_PER_PARAM: Record<WDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, i8: 1 + 4 / 4096 };
+const MODELS: ReadonlyArray<[string, number]> = [['GPT-2 124M', 124e6], ['1.3B', 1.3e9], ['7B', 7e9], ['GPT-3 175B', 175e9]];
+
+const fmt = (v: number, d = 1) => v.toFixed(d);
+const lines: string[] = [];
+lines.push('# linear with quantized and half-precision weights (GPT-2-124M shapes)', '');
+lines.push(`Kernels: ${rows.find((r) => r.dtype === 'q8_0')?.variant} (int8), ${rows.find((r) => r.dtype === 'f32')?.variant} (f32). Threads: ${THREADS.join(', ')}.`);
+lines.push('Peaks measured here at the start of the run (calibrateInt8, calibrate):', '');
+lines.push('| threads | int8 dot GOPS | f32 FMA GFLOP/s | DRAM read GB/s |', '|---|---|---|---|');
+for (const [t, p] of peaks) lines.push(`| ${t} | ${fmt(p.int8, 0)} | ${fmt(p.fma, 0)} | ${fmt(p.read, 1)} |`);
+lines.push('', 'Time is the median per call; GB/s counts the weight bytes each call reads; % peak is against the int8 peak for q8_0/i8 and the f32 FMA peak otherwise; speedup is f32 time / this time, same M, threads and placement, timed side by side.', '');
+for (const m of MS) {
+  lines.push(`## M = ${m} (${m === 1 ? 'decode' : 'prefill'})`, '');
+  lines.push('| K x N | threads | weights | dtype | us | GB/s | GOPS | % peak | vs f32 |', '|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows.filter((q) => q.m === m))
+    lines.push(`| ${r.k} x ${r.n} | ${r.threads} | ${r.place} | ${r.dtype} | ${fmt(r.us)} | ${fmt(r.weightGBs)} | ${fmt(r.gops)} | ${fmt(r.peakPct)} | ${fmt(r.speedup, 2)}x |`);
+  lines.push('');
+}
+// A decode-rate bound from the four linear layers of each of GPT-2's 12 blocks (attention,
+// norms and the LM head excluded): 12 x the sum of the M = 1 times, weights in DRAM.
+lines.push('## GPT-2-124M decode, linear layers only (12 blocks, DRAM weights, M = 1)', '');
+lines.push('| dtype | threads | us per token | tokens/s bound |', '|---|---|---|---|');
+const decode: Array<{ dtype: WDType; threads: number; tokensPerS: number }> = [];
+for (const t of THREADS)
+  for (const d of DTYPES) {
+    const us = 12 * rows.filter((r) => r.m === 1 && r.threads === t && r.place === 'dram' && r.dtype === d).reduce((a, r) => a + r.us, 0);
+    decode.push({ dtype: d, threads: t, tokensPerS: 1e6 / us });
+    lines.push(`| ${d} | ${t} | ${fmt(us, 0)} | ${fmt(1e6 / us, 0)} |`);
+  }
+lines.push('', '## Memory per dtype', '');
+lines.push(`| dtype | bytes/param | ${MODELS.map(([n]) => n).join(' | ')} |`, `|---|---|${MODELS.map(() => '---').join('|')}|`);
+for (const d of DTYPES)
+  lines.push(`| ${d} | ${BYTES_PER_PARAM[d].toFixed(4)} | ${MODELS.map(([, p]) => `${fmt((p * BYTES_PER_PARAM[d]) / 1e9, 2)} GB`).join(' | ')} |`);
+lines.push('', 'i8 counts one f32 scale per row of 4096 values; q8_0 is 34 bytes per 32 weights.');
+
+const md = lines.join('\n') + '\n';
+console.log(md);
+const dir = join(packageRoot, 'bench', 'results');
+if (partial) process.exit(0); // a narrowed run never overwrites the full results
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'quant.json'), JSON.stringify({ peaks: Object.fromEntries(peaks), rows, decode, bytesPerParam: BYTES_PER_PARAM }, null, 2) + '\n');
+writeFileSync(join(dir, 'quant.md'), md);

@@ -1,0 +1,130 @@
+// GPT-2 and Llama against PyTorch goldens (tools/reference/make_models.py): last-position logits
+// for prompts of 1, 7 and 33 tokens, greedy continuations of 16 tokens, KV-cache decoding equal
+// to full recomputation, and the same checkpoints as GGUF f32 / q8_0 and sharded safetensors.
+
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
+
+const FIX = join(import.meta.dirname, 'fixtures', 'models');
+interface GoldenPrompt { prompt: number[]; logits: number[]; greedy: number[] }
+const GOLDENS = JSON.parse(readFileSync(join(FIX, 'goldens.json'), 'utf8')) as {
+  header: { layout_version: number };
+  models: Record<string, { prompts: GoldenPrompt[] }>;
+};
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+function argmax(a: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
+  return best;
+}
+async function greedy(m: DecoderModel, prompt: number[], n: number): Promise<number[]> {
+  const cache = m.newCache();
+  const out: number[] = [];
+  let logits = await m.forward(prompt, { cache });
+  for (let i = 0; i < n; i++) {
+    const id = argmax(logits);
+    out.push(id);
+    if (i + 1 < n) logits = await m.forward([id], { cache });
+  }
+  return out;
+}
+
+interface Case { name: string; path: string; golden: string; backend: 'native' | 'reference'; tol: number; greedy: boolean }
+const CASES: Case[] = [
+  { name: 'gpt2 safetensors native', path: 'gpt2-tiny', golden: 'gpt2-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'gpt2 safetensors reference', path: 'gpt2-tiny', golden: 'gpt2-tiny', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
+  { name: 'gpt2 gguf f32', path: 'gpt2-tiny/model-f32.gguf', golden: 'gpt2-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'gpt2 gguf q8_0 reference', path: 'gpt2-tiny/model-q8_0.gguf', golden: 'gpt2-tiny-q8_0', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
+  { name: 'gpt2 gguf q8_0 native', path: 'gpt2-tiny/model-q8_0.gguf', golden: 'gpt2-tiny-q8_0', backend: 'native', tol: TOL_MODEL_LOGITS_Q8_0, greedy: false },
+  { name: 'llama safetensors native', path: 'llama-tiny', golden: 'llama-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'llama safetensors reference', path: 'llama-tiny', golden: 'llama-tiny', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
+  { name: 'llama sharded', path: 'llama-tiny-sharded', golden: 'llama-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'llama gguf f32', path: 'llama-tiny/model-f32.gguf', golden: 'llama-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'llama gguf q8_0 reference', path: 'llama-tiny/model-q8_0.gguf', golden: 'llama-tiny-q8_0', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
+  { name: 'llama gguf q8_0 native', path: 'llama-tiny/model-q8_0.gguf', golden: 'llama-tiny-q8_0', backend: 'native', tol: TOL_MODEL_LOGITS_Q8_0, greedy: false },
+];
+
+describe.each(CASES)('$name', (c) => {
+  let model: DecoderModel;
+  beforeAll(async () => {
+    model = await loadModel(join(FIX, c.path), { backend: c.backend });
+  });
+  afterAll(() => model?.dispose());
+  const golden = GOLDENS.models[c.golden]!;
+
+  it('matches the PyTorch last-position logits for prompts of 1, 7 and 33 tokens', async () => {
+    expect(golden.prompts.map((p) => p.prompt.length)).toEqual([1, 7, 33]);
+    for (const p of golden.prompts) {
+      const logits = await model.forward(p.prompt);
+      expect(maxDiff(logits, p.logits)).toBeLessThanOrEqual(c.tol);
+    }
+  });
+
+  // Greedy paths are checked where logits match to f32 rounding: the fixtures' smallest top-2
+  // gap (0.01) is below the q8_0 budget, and the reference backend is checked on logits alone.
+  if (c.greedy)
+    it('continues greedily exactly as PyTorch for 16 tokens', async () => {
+      for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
+    });
+
+  it('decodes with the KV cache as full recomputation does', async () => {
+    const p = golden.prompts[1]!;
+    const seq = [...p.prompt, ...p.greedy];
+    const cache = model.newCache();
+    await model.forward(seq.slice(0, 5), { cache });
+    await model.forward(seq.slice(5, 9), { cache });
+    for (let i = 9; i < seq.length; i++) {
+      const inc = await model.forward([seq[i]!], { cache });
+      const full = await model.forward(seq.slice(0, i + 1));
+      expect(maxDiff(inc, full)).toBeLessThanOrEqual(c.tol === TOL_MODEL_LOGITS_F32 ? TOL_MODEL_LOGITS_F32 : TOL_MODEL_LOGITS_Q8_0);
+    }
+    expect(cache.length).toBe(seq.length);
+  });
+});
+
+describe('weights converted at load (dtype option)', () => {
+  for (const dir of ['gpt2-tiny', 'llama-tiny'])
+    for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
+      it(`${dir} with ${dtype} linear weights stays within its budget of the f32 goldens`, async () => {
+        const m = await loadModel(join(FIX, dir), { dtype });
+        for (const p of GOLDENS.models[dir]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(tol);
+        m.dispose();
+      });
+});
+
+describe('model errors', () => {
+  it('names bad arguments', async () => {
+    const m = await loadModel(join(FIX, 'llama-tiny'), { maxTokens: 40 });
+    await expect(m.forward([])).rejects.toThrow(/at least one token/);
+    await expect(m.forward([256])).rejects.toThrow(/ids\[0\] = 256 is outside \[0, 256\)/);
+    await expect(m.forward(new Array(41).fill(1))).rejects.toThrow(/exceed/);
+    m.dispose();
+    await expect(m.forward([1])).rejects.toThrow(/disposed/);
+    await expect(loadModel(join(FIX, 'nope'))).rejects.toThrow(/does not exist/);
+    await expect(loadModel(join(FIX, 'goldens.json'))).rejects.toThrow(/neither a checkpoint directory nor a \.gguf file/);
+    await expect(loadModel(join(FIX, 'llama-tiny'), { dtype: 'f64' as never })).rejects.toThrow(/'dtype' must be one of/);
+  });
+  it('names the tensor when a config and its checkpoint disagree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attnode-model-'));
+    try {
+      const cfg = JSON.parse(readFileSync(join(FIX, 'gpt2-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32 }));
+      copyFileSync(join(FIX, 'gpt2-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
+      await expect(loadModel(dir)).rejects.toThrow(/'wte.weight' has shape \[256, 64\], expected \[256, 32\]/);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'bert', architectures: [] }));
+      await expect(loadModel(dir)).rejects.toThrow(/model_type 'bert'.*supported: gpt2, llama/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

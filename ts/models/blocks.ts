@@ -1,0 +1,82 @@
+// Graph blocks shared by the decoder models: norms, attention with a KV cache, GELU and SwiGLU
+// MLPs, the unembedding of the last position. Parameter names are canonical ('l0.q', 'final.w');
+// each model's loader binds them from its checkpoint layout.
+
+import { GraphBuilder, type ValueRef } from '../graph/ir.js';
+import type { DecoderConfig } from './config.js';
+
+export type NormKind = 'layerNorm' | 'rmsNorm';
+
+/** x: (T, C) -> (T, C); params `${p}.w` (and `${p}.b` for LayerNorm). */
+export function norm(g: GraphBuilder, kind: NormKind, x: ValueRef, p: string, eps: number, rows: 'T' | 1 = 'T', c = 0): ValueRef {
+  const shape = [rows, c] as const;
+  return kind === 'layerNorm'
+    ? g.op('layerNorm', { x, weight: g.param(`${p}.w`), bias: g.param(`${p}.b`), eps }, [...shape], p)
+    : g.op('rmsNorm', { x, weight: g.param(`${p}.w`), eps }, [...shape], p);
+}
+
+export interface AttentionOptions {
+  bias: boolean;
+  /** Rotary embeddings on q and k (Llama); positions: (T) i32. */
+  rope?: { positions: ValueRef; theta: number; interleaved: boolean };
+}
+
+/**
+ * Self-attention of layer `i` over h: (T, C) -> (T, C). K and V rows for the new tokens go
+ * straight into the layer's cache (Tmax, Hkv, D); attention reads rows [0, P+T) of it.
+ */
+export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef, o: AttentionOptions): ValueRef {
+  const { heads: H, kvHeads: KV, headDim: D, hidden: C } = cfg;
+  const p = `l${i}`;
+  const b = (n: string) => (o.bias ? g.param(`${p}.${n}.b`) : undefined);
+  let q = g.view(g.op('linear', { x: h, weight: g.param(`${p}.q`), bias: b('q') }, ['T', H * D], `${p}.q`), ['T', H, D]);
+  if (o.rope) {
+    const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved };
+    q = g.op('rope', { x: q, ...r }, ['T', H, D], `${p}.q.rope`);
+    const k = g.view(g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`), ['T', KV, D]);
+    g.opInto('rope', { x: k, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+  } else {
+    g.opInto('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, g.cache(i, 'k', 'new', ['T', KV * D]));
+  }
+  g.opInto('linear', { x: h, weight: g.param(`${p}.v`), bias: b('v') }, g.cache(i, 'v', 'new', ['T', KV * D]));
+  const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true }, ['T', H, D], `${p}.attn`);
+  return g.op('linear', { x: g.view(a, ['T', H * D]), weight: g.param(`${p}.o`), bias: b('o') }, ['T', C], `${p}.o`);
+}
+
+/** GPT-2 MLP: down(gelu_tanh(up(h))), with biases. */
+export function mlpGelu(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef): ValueRef {
+  const p = `l${i}`;
+  const u = g.op('linear', { x: h, weight: g.param(`${p}.up`), bias: g.param(`${p}.up.b`), activation: 'gelu_tanh' }, ['T', cfg.ffn], `${p}.up`);
+  return g.op('linear', { x: u, weight: g.param(`${p}.down`), bias: g.param(`${p}.down.b`) }, ['T', cfg.hidden], `${p}.down`);
+}
+
+/** Llama MLP: down(silu(gate(h)) * up(h)), no biases. */
+export function mlpSwiGLU(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef): ValueRef {
+  const p = `l${i}`;
+  const gate = g.op('linear', { x: h, weight: g.param(`${p}.gate`), activation: 'silu' }, ['T', cfg.ffn], `${p}.gate`);
+  const up = g.op('linear', { x: h, weight: g.param(`${p}.up`) }, ['T', cfg.ffn], `${p}.up`);
+  const m = g.op('mul', { a: gate, b: up }, ['T', cfg.ffn], `${p}.swiglu`);
+  return g.op('linear', { x: m, weight: g.param(`${p}.down`) }, ['T', cfg.hidden], `${p}.down`);
+}
+
+/** The pre-norm decoder stack shared by GPT-2 and Llama; returns last-position logits (1, V). */
+export function decoderGraph(cfg: DecoderConfig): GraphBuilder & { result: ValueRef } {
+  const g = new GraphBuilder();
+  const C = cfg.hidden;
+  const ids = g.input('ids', 'i32', ['T']);
+  const positions = g.input('positions', 'i32', ['T']);
+  const gpt2 = cfg.architecture === 'gpt2';
+  const kind: NormKind = gpt2 ? 'layerNorm' : 'rmsNorm';
+  let x = g.op('embedding', { table: g.param('embed'), ids }, ['T', C], 'embed');
+  if (gpt2) x = g.op('add', { a: x, b: g.op('embedding', { table: g.param('positions'), ids: positions }, ['T', C], 'positions') }, ['T', C], 'embed.sum');
+  const rope = gpt2 ? undefined : { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved };
+  for (let i = 0; i < cfg.layers; i++) {
+    const a = attention(g, cfg, i, norm(g, kind, x, `l${i}.norm1`, cfg.normEps, 'T', C), { bias: gpt2, ...(rope ? { rope } : {}) });
+    x = g.op('add', { a: x, b: a }, ['T', C], `l${i}.res1`);
+    const h = norm(g, kind, x, `l${i}.norm2`, cfg.normEps, 'T', C);
+    x = g.op('add', { a: x, b: gpt2 ? mlpGelu(g, cfg, i, h) : mlpSwiGLU(g, cfg, i, h) }, ['T', C], `l${i}.res2`);
+  }
+  const last = norm(g, kind, g.lastRow(x), 'final', cfg.normEps, 1, C);
+  const logits = g.op('linear', { x: last, weight: g.param('unembed') }, [1, cfg.vocabSize], 'logits');
+  return Object.assign(g, { result: logits });
+}

@@ -1,0 +1,187 @@
+// loadModel and DecoderModel: a checkpoint (HF directory or GGUF file) bound to a planned graph
+// on a backend, with a KV cache of preallocated (Tmax, Hkv, D) f32 tensors per layer.
+// Not a generation loop: forward() gives last-position logits; sampling lives elsewhere.
+
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { NativeBackend } from '../backend/native.js';
+import { ReferenceBackend } from '../backend/reference.js';
+import { PlanExecutor, type CacheBuffers } from '../graph/executor.js';
+import { plan, type Plan } from '../graph/planner.js';
+import { GGUFFile } from '../io/gguf.js';
+import { MappedTensor } from '../io/mapped.js';
+import { readConfig, type GenerationConfig } from '../io/config.js';
+import { SafetensorsCheckpoint } from '../io/safetensors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { decoderGraph } from './blocks.js';
+import { configFromGGUF, configFromHF, type DecoderConfig } from './config.js';
+import { bindGpt2GGUF, bindGpt2HF } from './gpt2.js';
+import { bindLlamaGGUF, bindLlamaHF } from './llama.js';
+import { Binder, type WeightDType } from './weights.js';
+
+export interface LoadModelOptions {
+  /** 'native' (default): the C++ kernels; 'reference': plain TypeScript (tests). Or a Backend. */
+  backend?: 'native' | 'reference' | Backend;
+  /** Weight dtype of linear layers; default: as stored in the file (f32 for Conv1D checkpoints). */
+  dtype?: WeightDType;
+  /** Intra-op threads of the native backend; default: the addon's current pool size. */
+  threads?: number;
+  /** Longest sequence (cache rows) a model's caches hold; default: the config's context, at most 2048. */
+  maxTokens?: number;
+}
+
+/** K and V rows of every layer for one sequence; `length` rows are filled. */
+export class KVCache implements CacheBuffers {
+  readonly k: Tensor[];
+  readonly v: Tensor[];
+  length = 0;
+  constructor(cfg: DecoderConfig, readonly capacity: number) {
+    // k, v: (capacity, Hkv, D) f32 per layer
+    this.k = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
+    this.v = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
+  }
+  /** Forgets every row (the buffers are reused). */
+  reset(): void {
+    this.length = 0;
+  }
+  get bytes(): number {
+    return this.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0);
+  }
+}
+
+export interface ForwardOptions {
+  /** Continue this sequence: its rows are attended to and the new tokens' rows appended. */
+  cache?: KVCache;
+}
+
+export class DecoderModel {
+  readonly plan: Plan;
+  private readonly executor: PlanExecutor;
+  private readonly scratch: KVCache;
+  private disposed = false;
+  private running = false;
+
+  constructor(
+    readonly config: DecoderConfig,
+    readonly backend: Backend,
+    private readonly binder: Binder,
+    private readonly files: { dispose(): void },
+    readonly maxTokens: number,
+    readonly generation?: GenerationConfig,
+  ) {
+    const g = decoderGraph(config);
+    this.plan = plan(g.build(g.result), maxTokens);
+    this.executor = new PlanExecutor(this.plan, backend, binder.params);
+    this.scratch = new KVCache(config, maxTokens);
+  }
+
+  /** A cache for one sequence (capacity default: maxTokens). */
+  newCache(capacity = this.maxTokens): KVCache {
+    return new KVCache(this.config, capacity);
+  }
+
+  /**
+   * Runs ids (the new tokens) and returns the logits of the last position, (vocabSize) f32.
+   * Without a cache the ids are a whole sequence; with one they continue it.
+   */
+  async forward(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
+    if (this.disposed) throw new Error('forward: the model was disposed');
+    if (this.running) throw new Error('forward: a forward pass is already running on this model; await it first');
+    const cache = options.cache ?? this.scratch;
+    if (!(cache instanceof KVCache)) throw new TypeError("forward: 'cache' must come from model.newCache()");
+    if (!options.cache) cache.reset();
+    const t = ids.length;
+    const p = cache.length;
+    if (t < 1) throw new RangeError('forward: ids must hold at least one token');
+    if (p + t > Math.min(cache.capacity, this.config.maxPositions))
+      throw new RangeError(`forward: ${p} cached + ${t} new tokens exceed ${Math.min(cache.capacity, this.config.maxPositions)} positions`);
+    const idv = new Int32Array(t);
+    const pos = new Int32Array(t);
+    for (let i = 0; i < t; i++) {
+      const id = ids[i]!;
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) throw new RangeError(`forward: ids[${i}] = ${id} is outside [0, ${this.config.vocabSize})`);
+      idv[i] = id;
+      pos[i] = p + i;
+    }
+    this.running = true;
+    try {
+      const out = await this.executor.run([idv, pos], t, p, cache);
+      cache.length = p + t;
+      return (out.data as Float32Array).slice();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Bytes of packed weights, planned activations and the built-in cache. */
+  get bytes(): { weights: number; activations: number; cache: number } {
+    let weights = 0;
+    // Mapped tables are counted as 0: their pages belong to the file mapping.
+    for (const p of this.binder.params.values()) weights += p instanceof Tensor ? p.storage.byteLength : p instanceof MappedTensor ? 0 : p.bytes;
+    return { weights, activations: this.executor.bytes, cache: this.scratch.bytes };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.binder.dispose();
+    this.files.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function makeBackend(o: LoadModelOptions): Backend {
+  const b = o.backend ?? 'native';
+  if (typeof b === 'object') return b;
+  if (b === 'reference') return new ReferenceBackend();
+  if (b === 'native') return new NativeBackend(o.threads === undefined ? {} : { threads: o.threads });
+  throw new RangeError(`loadModel: 'backend' must be 'native', 'reference' or a Backend, got ${JSON.stringify(b)}`);
+}
+
+/**
+ * Loads a GPT-2 or Llama checkpoint: a Hugging Face directory (config.json + model.safetensors
+ * or model.safetensors.index.json shards) or a .gguf file. The architecture comes from
+ * config.json (model_type) or GGUF metadata (general.architecture).
+ */
+export async function loadModel(pathOrDir: string, options: LoadModelOptions = {}): Promise<DecoderModel> {
+  if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
+  if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
+  if (options.dtype !== undefined && !['f32', 'f16', 'bf16', 'q8_0'].includes(options.dtype))
+    throw new RangeError(`loadModel: 'dtype' must be one of 'f32', 'f16', 'bf16', 'q8_0', got ${JSON.stringify(options.dtype)}`);
+  const backend = makeBackend(options);
+  let files: { dispose(): void } | undefined;
+  let binder: Binder | undefined;
+  try {
+    let config: DecoderConfig;
+    let generation: GenerationConfig | undefined;
+    if (statSync(pathOrDir).isDirectory()) {
+      const c = readConfig(pathOrDir);
+      config = configFromHF(c.config);
+      generation = c.generation;
+      const st = new SafetensorsCheckpoint(pathOrDir);
+      files = st;
+      binder = new Binder(st, backend, options.dtype);
+      (config.architecture === 'gpt2' ? bindGpt2HF : bindLlamaHF)(binder, config);
+    } else if (pathOrDir.endsWith('.gguf')) {
+      const g = new GGUFFile(pathOrDir);
+      files = g;
+      config = configFromGGUF(g);
+      binder = new Binder({ has: (n) => g.tensors.has(n), tensor: (n) => g.tensor(n) }, backend, options.dtype);
+      (config.architecture === 'gpt2' ? bindGpt2GGUF : bindLlamaGGUF)(binder, config);
+    } else if (pathOrDir.endsWith('.safetensors')) {
+      throw new RangeError(`loadModel: '${pathOrDir}' is a bare safetensors file; pass its directory (with config.json)`);
+    } else {
+      throw new RangeError(`loadModel: '${pathOrDir}' is neither a checkpoint directory nor a .gguf file (looked for ${join(pathOrDir, 'config.json')})`);
+    }
+    const maxTokens = Math.min(options.maxTokens ?? Math.min(config.maxPositions, 2048), config.maxPositions);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`loadModel: 'maxTokens' must be a positive integer, got ${options.maxTokens}`);
+    return new DecoderModel(config, backend, binder, files, maxTokens, generation);
+  } catch (e) {
+    binder?.dispose();
+    files?.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,82 @@
+// Binding checkpoint tensors to a graph's canonical parameter names: linear weights are packed
+// by the backend (straight from the mapping where the layout allows), norms, biases and
+// embedding tables are copied into f32/f16 tensors.
+
+import type { Backend, Weight } from '../backend/backend.js';
+import { MappedTensor } from '../io/mapped.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { DType } from '../tensor/dtype.js';
+
+/** Tensors by file name: a safetensors checkpoint or a GGUF file. */
+export interface TensorSource {
+  has(name: string): boolean;
+  tensor(name: string): MappedTensor;
+}
+
+export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+
+export class Binder {
+  readonly params = new Map<string, Tensor | Weight | MappedTensor>();
+  constructor(
+    readonly src: TensorSource,
+    private readonly backend: Backend,
+    /** Weight dtype for linear layers; undefined keeps the file's. */
+    private readonly dtype: WeightDType | undefined,
+  ) {}
+
+  get(name: string): MappedTensor {
+    if (!this.src.has(name)) throw new RangeError(`checkpoint has no tensor '${name}'`);
+    return this.src.tensor(name);
+  }
+
+  expectShape(name: string, t: { shape: readonly number[] }, shape: readonly number[]): void {
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      throw new RangeError(`checkpoint tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  }
+
+  /** A small tensor as f32 (norm weights, biases). */
+  f32(param: string, name: string, shape: readonly number[]): void {
+    const t = this.get(name);
+    this.expectShape(name, t, shape);
+    this.params.set(param, t.load().to('f32'));
+  }
+
+  /**
+   * An embedding table: f32, f16 or bf16 as stored (q8_0 is widened to f32). Backends that read
+   * mapped tensors gather rows straight from the file; others get a copy.
+   */
+  table(param: string, name: string, shape: readonly number[]): void {
+    const t = this.get(name);
+    this.expectShape(name, t, shape);
+    if (this.backend.readsMapped && t.aligned && (t.dtype === 'f32' || t.dtype === 'f16' || t.dtype === 'bf16')) {
+      this.params.set(param, t);
+      return;
+    }
+    const v = t.load();
+    this.params.set(param, v.dtype === 'q8_0' || v.dtype === 'i8' || v.dtype === 'i32' ? v.to('f32') : v);
+  }
+
+  /** A linear weight (N, K), packed by the backend. */
+  linear(param: string, w: MappedTensor | Tensor): void {
+    this.params.set(param, this.pack(w));
+  }
+
+  private pack(w: MappedTensor | Tensor): Weight {
+    const want: DType = this.dtype ?? (w.dtype === 'q8_0' || w.dtype === 'f16' || w.dtype === 'bf16' ? w.dtype : 'f32');
+    if (w.dtype === want) return this.backend.packWeight(w);
+    const t = w instanceof Tensor ? w : w.load();
+    return this.backend.packWeight(t.to(want));
+  }
+
+  /** Rows [start, end) of a mapped (N, K) tensor, still in the mapping. */
+  static rows(t: MappedTensor, start: number, end: number): MappedTensor {
+    const k = t.shape[1]!;
+    const rowBytes = t.dtype === 'q8_0' ? (k / 32) * 34 : (t.byteLength / Math.max(1, t.numel)) * k;
+    return new MappedTensor(t.file, t.byteOffset + start * rowBytes, t.dtype, [end - start, k]);
+  }
+
+  dispose(): void {
+    for (const p of this.params.values()) if (!(p instanceof Tensor) && !(p instanceof MappedTensor)) p.dispose();
+    this.params.clear();
+  }
+}
