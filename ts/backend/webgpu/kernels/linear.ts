@@ -85,41 +85,51 @@ ${tiledMain({
 function blockedCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   // Barrier-free: each invocation owns a 4x4 output block and reads x and W straight from memory.
   // For CPU-backed adapters, where workgroup memory is ordinary memory and barriers are the cost.
+  // Loop bounds are constants (edge rows and columns are clamped on load, skipped on store) so the
+  // accumulators stay in registers instead of per-lane memory.
   return `${header(dtype, nativeF16, hasBias, act)}
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * 4u;
   let n0 = gid.x * 4u;
   if (m0 >= p.m || n0 >= p.n) { return; }
-  var acc: array<f32, 16>;
-  let mr = min(4u, p.m - m0);
-  let nr = min(4u, p.n - n0);
+  var acc: array<vec4<f32>, 4>;
+  let r0 = m0 * p.k;
+  let r1 = min(m0 + 1u, p.m - 1u) * p.k;
+  let r2 = min(m0 + 2u, p.m - 1u) * p.k;
+  let r3 = min(m0 + 3u, p.m - 1u) * p.k;
+  let c1 = min(n0 + 1u, p.n - 1u);
+  let c2 = min(n0 + 2u, p.n - 1u);
+  let c3 = min(n0 + 3u, p.n - 1u);
   for (var k = 0u; k < p.k; k = k + 1u) {
-    var wv: array<f32, 4>;
-    for (var j = 0u; j < nr; j = j + 1u) { wv[j] = wload(n0 + j, k); }
-    for (var i = 0u; i < mr; i = i + 1u) {
-      let xv = x[(m0 + i) * p.k + k];
-      for (var j = 0u; j < 4u; j = j + 1u) { acc[i * 4u + j] = acc[i * 4u + j] + xv * wv[j]; }
-    }
+    let wv = vec4<f32>(wload(n0, k), wload(c1, k), wload(c2, k), wload(c3, k));
+    acc[0] = acc[0] + x[r0 + k] * wv;
+    acc[1] = acc[1] + x[r1 + k] * wv;
+    acc[2] = acc[2] + x[r2 + k] * wv;
+    acc[3] = acc[3] + x[r3 + k] * wv;
   }
-  for (var i = 0u; i < mr; i = i + 1u) {
-    for (var j = 0u; j < nr; j = j + 1u) { o[(m0 + i) * p.n + n0 + j] = epilogue(acc[i * 4u + j], n0 + j); }
+  for (var i = 0u; i < 4u; i = i + 1u) {
+    for (var j = 0u; j < 4u; j = j + 1u) {
+      if (m0 + i < p.m && n0 + j < p.n) { o[(m0 + i) * p.n + n0 + j] = epilogue(acc[i][j], n0 + j); }
+    }
   }
 }`;
 }
 
-function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
+function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation, m: number): string {
   // One invocation per output column, each walking all of K: no shared memory and no barriers,
-  // which CPU-backed drivers (lavapipe) execute far faster than a split-K tree reduction.
+  // which CPU-backed drivers (lavapipe) run far faster than a split-K tree reduction. M is fixed
+  // per pipeline so the M accumulators are plain registers.
+  const rows = Array.from({ length: m }, (_, i) => i);
   return `${header(dtype, nativeF16, hasBias, act)}
 @compute @workgroup_size(${GEMV_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.y * p.gx * ${GEMV_WG}u + gid.x;
   if (n >= p.n) { return; }
-  var acc: array<f32, ${GEMV_MAX_M}>;
+  ${rows.map((i) => `var a${i} = 0.0;`).join(' ')}
   for (var k = 0u; k < p.k; k = k + 1u) {
     let wv = wload(n, k);
-    for (var m = 0u; m < p.m; m = m + 1u) { acc[m] = acc[m] + x[m * p.k + k] * wv; }
+    ${rows.map((i) => `a${i} = a${i} + x[${i}u * p.k + k] * wv;`).join(' ')}
   }
-  for (var m = 0u; m < p.m; m = m + 1u) { o[m * p.n + n] = epilogue(acc[m], n); }
+  ${rows.map((i) => `o[${i}u * p.n + n] = epilogue(a${i}, n);`).join(' ')}
 }`;
 }
 
@@ -131,8 +141,10 @@ function recordLinear(ctx: KernelContext, x: GPUTensor, weight: WebGPUWeight, bi
   const f16 = dtype === 'f16' && ctx.hasF16;
   const gemv = m <= GEMV_MAX_M;
   const kind = gemv ? 'gemv' : ctx.cpuBacked ? 'blocked' : 'tiled';
-  const key = `linear_${kind}_${dtype}${f16 ? 'h' : ''}_${bias ? 'b' : ''}_${act}`;
-  const pipe = ctx.pipeline(key, () => ({ gemv: gemvCode, blocked: blockedCode, tiled: tiledCode })[kind](dtype, f16, bias !== undefined, act));
+  const key = `linear_${kind}${gemv ? m : ''}_${dtype}${f16 ? 'h' : ''}_${bias ? 'b' : ''}_${act}`;
+  const pipe = ctx.pipeline(key, () =>
+    kind === 'gemv' ? gemvCode(dtype, f16, bias !== undefined, act, m) : (kind === 'blocked' ? blockedCode : tiledCode)(dtype, f16, bias !== undefined, act),
+  );
   const buffers: Array<GPUTensor | GPUBuffer> = [x, weight.buffer];
   if (dtype === 'i8') buffers.push(weight.scales!);
   if (bias) buffers.push(bias);
