@@ -184,6 +184,8 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     expect(() => g.write(cache, t([1, 3, 2], 68), 0)).toThrow(/must be rows of/);
     expect(() => cache.prefix(5)).toThrow(/rows/);
     const other = g.alloc('f32', [3, 4]);
+    const stranger = new GPUTensor('f32', [3, 4], other.buffer, () => undefined, {});
+    expect(() => g.record('silu', { x: stranger })).toThrow(/another WebGPU backend/);
     const wrong = g.alloc('f32', [4, 3]);
     expect(() => g.record('silu', { x: t([3, 4], 69) }, wrong)).toThrow(/'out' must be f32 \[3, 4\]/);
     wrong.dispose();

@@ -111,7 +111,7 @@ export class WebGPUBackend implements Backend {
     const bytes = byteLength(dtype, shape.reduce((a, b) => a * b, 1));
     this.beginBatch();
     const buf = this.pool.acquire(Math.max(bytes, 4), `${dtype} [${shape.join(', ')}]`);
-    return new GPUTensor(dtype, shape, buf, (b) => this.pool.release(b));
+    return new GPUTensor(dtype, shape, buf, (b) => this.pool.release(b), this);
   }
 
   /**
@@ -122,6 +122,8 @@ export class WebGPUBackend implements Backend {
     this.usable();
     if (!(dst instanceof GPUTensor)) fail('write', "'dst' must be a GPUTensor", 'type');
     if (!(src instanceof GPUTensor) && !(src instanceof Tensor)) fail('write', "'src' must be a Tensor or a GPUTensor", 'type');
+    for (const [name, t] of [['dst', dst], ['src', src]] as const)
+      if (t instanceof GPUTensor && (t.disposed || t.owner !== this)) fail('write', `'${name}' must be a live GPUTensor of this backend`, 'type');
     if (src.dtype !== dst.dtype) fail('write', `'src'.dtype (${src.dtype}) must equal 'dst'.dtype (${dst.dtype})`, 'type');
     if (dst.rank < 1 || src.rank !== dst.rank || src.shape.slice(1).some((d, i) => d !== dst.shape[i + 1]))
       fail('write', `'src' shape ${shapeStr(src.shape)} must be rows of 'dst' shape ${shapeStr(dst.shape)}`);
@@ -152,8 +154,11 @@ export class WebGPUBackend implements Backend {
     const given = args as unknown as Record<string, unknown>;
     if (hostOnly && given[hostOnly] instanceof GPUTensor)
       fail(op, `'${hostOnly}' must be a host Tensor on the webgpu backend (its values are checked before the op runs)`, 'type');
-    for (const [k, v] of Object.entries(given))
-      if (v instanceof GPUTensor && v.disposed) fail(op, `'${k}' (${v}) was disposed`, 'type');
+    for (const [k, v] of Object.entries(given)) {
+      if (!(v instanceof GPUTensor)) continue;
+      if (v.disposed) fail(op, `'${k}' (${v}) was disposed`, 'type');
+      if (v.owner !== this) fail(op, `'${k}' (${v}) lives on another WebGPU backend's device`, 'type');
+    }
     // The checks read only dtype, shape and rank, which GPUTensor has too.
     const spec = opSpec(op).output(args as unknown as OpArgs[K]);
     this.beginBatch();
@@ -194,7 +199,7 @@ export class WebGPUBackend implements Backend {
   /** Copies a device tensor to the host (submitting recorded work first). */
   async read(t: GPUTensor, out?: Tensor): Promise<Tensor> {
     this.usable();
-    if (!(t instanceof GPUTensor)) fail('read', "'tensor' must be a GPUTensor", 'type');
+    if (!(t instanceof GPUTensor) || t.owner !== this) fail('read', "'tensor' must be a GPUTensor of this backend", 'type');
     const dst = out ?? Tensor.zeros(t.dtype, t.shape);
     checkOut('read', dst, { dtype: t.dtype, shape: [...t.shape] });
     const size = roundUp(t.byteLength, 4);

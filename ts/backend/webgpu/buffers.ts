@@ -85,14 +85,16 @@ export class GPUTensor {
   /** Bytes of the values (the buffer may be larger: pooled size class). */
   readonly byteLength: number;
   private buf: GPUBuffer | undefined;
-  private readonly parent: GPUTensor | undefined = undefined;
 
-  /** @internal created by WebGPUBackend */
+  /** @internal created by WebGPUBackend (`owner`), or by prefix() as a view of `parent`. */
   constructor(
     dtype: DType,
     shape: readonly number[],
     buffer: GPUBuffer,
     private readonly onRelease: (b: GPUBuffer) => void,
+    /** @internal the backend whose device holds the buffer */
+    readonly owner: object,
+    private readonly parent?: GPUTensor,
   ) {
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
@@ -107,11 +109,11 @@ export class GPUTensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
   get disposed(): boolean {
-    return this.buf === undefined;
+    return this.buf === undefined || (this.parent?.disposed ?? false);
   }
   /** @internal the device buffer */
   get buffer(): GPUBuffer {
-    if (!this.buf || this.parent?.disposed) throw new TypeError(`webgpu backend: ${this} was disposed`);
+    if (!this.buf || this.disposed) throw new TypeError(`webgpu backend: ${this} was disposed`);
     return this.buf;
   }
 
@@ -123,9 +125,7 @@ export class GPUTensor {
     const total = this.shape[0];
     if (total === undefined) throw new RangeError('prefix: a rank-0 tensor has no rows');
     if (!Number.isInteger(rows) || rows < 0 || rows > total) throw new RangeError(`prefix: 'rows' must be an integer in [0, ${total}], got ${rows}`);
-    const view = new GPUTensor(this.dtype, [rows, ...this.shape.slice(1)], this.buffer, () => undefined);
-    (view as unknown as { parent: GPUTensor }).parent = this.parent ?? this;
-    return view;
+    return new GPUTensor(this.dtype, [rows, ...this.shape.slice(1)], this.buffer, () => undefined, this.owner, this.parent ?? this);
   }
   /** Returns the buffer to the backend's pool. Work already recorded that reads it stays valid. */
   dispose(): void {
