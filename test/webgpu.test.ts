@@ -9,6 +9,7 @@ import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend } from 
 import { checkCase, type OpCase } from './harness/ops-harness.js';
 import { linearQuantCases } from './harness/cases/linear_quant.js';
 import { linearCases } from './harness/cases/linear.js';
+import { attentionCases } from './harness/cases/attention.js';
 import type { OpArgs } from '../ts/backend/backend.js';
 import { normals } from './harness/rng.js';
 import { TOL_ATTENTION_F32, TOL_WEBGPU_CHAIN, TOL_WEBGPU_LINEAR_DEQUANT, type Tolerance } from './harness/tolerance.js';
@@ -142,9 +143,12 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     }
   }, SLOW);
 
-  it('runs linear with both M > 4 kernels: workgroup-shared tiles and barrier-free blocks', async () => {
-    const cases = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
-    expect(cases.length).toBeGreaterThanOrEqual(30);
+  it('runs linear (M > 4) and attention with both kernel styles: workgroup-shared and barrier-free', async () => {
+    const linear = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
+    const attention = attentionCases().filter((c) => c.op === 'attention');
+    expect(linear.length).toBeGreaterThanOrEqual(30);
+    expect(attention.length).toBeGreaterThanOrEqual(40);
+    const cases = [...linear, ...attention];
     for (const tiles of ['shared', 'blocked'] as const) {
       const b = await createWebGPUBackend({ tiles });
       try {

@@ -15,8 +15,9 @@ export interface WebGPUBackendOptions {
   /** Ask for shader-f16 when the adapter has it (f16 weights read as f16 in WGSL). Default true. */
   f16?: boolean;
   /**
-   * linear's kernel for M > 4: 'shared' (workgroup-shared tiles, for GPUs) or 'blocked' (no
-   * barriers, for adapters that run shaders on the CPU). Default: 'blocked' on CPU adapters.
+   * Kernel style for linear (M > 4) and attention: 'shared' (workgroup-shared tiles and
+   * reductions, for GPUs) or 'blocked' (no barriers, for adapters that run shaders on the CPU).
+   * Default: 'blocked' on CPU adapters (lavapipe, SwiftShader), 'shared' elsewhere.
    */
   tiles?: 'shared' | 'blocked';
 }

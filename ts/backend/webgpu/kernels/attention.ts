@@ -1,6 +1,7 @@
-// WGSL kernel for fused attention: one workgroup per (query, head) walks the keys in tiles of 64
-// with an online softmax (running max and sum), so no (Tq, Tk) score matrix exists. Prefill and
-// decode are the same kernel (decode is Tq = 1 on a cache prefix); K/V are f32 or f16.
+// WGSL kernels for fused attention with an online softmax (running max and sum), so no (Tq, Tk)
+// score matrix exists: one workgroup per (query, head) over key tiles of 64 for GPUs, one
+// invocation per (query, head) for CPU-backed adapters. Prefill and decode (Tq = 1 on a cache
+// prefix) are the same kernel; K/V are f32 or f16.
 
 import '../../ops/attention.js';
 import { checkAttention } from '../../ops/attention.js';
@@ -104,6 +105,61 @@ fn tile_sum(l: u32, v: f32) -> f32 {
 }`;
 }
 
+/**
+ * The serial variant for CPU-backed adapters: one invocation per (query, head) walks the keys one
+ * by one with the same online softmax, no workgroup memory and no barriers. D is fixed per
+ * pipeline so q and the accumulator are fixed-size private arrays.
+ */
+function attentionSerialCode(kv: 'f32' | 'f16', hasMask: boolean, d: number): string {
+  const load = kv === 'f32' ? (arr: string, i: string) => `${arr}[${i}]` : (arr: string, i: string) => `bitcast<f32>(f16_to_f32_bits(${arr}_word(${i})))`;
+  const elem = kv === 'f32' ? 'f32' : 'u32';
+  const dd = Math.max(d, 1);
+  return `${PRELUDE}
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> kk: array<${elem}>;
+@group(0) @binding(2) var<storage, read> vv: array<${elem}>;
+${hasMask ? '@group(0) @binding(3) var<storage, read> mask: array<f32>;' : ''}
+@group(0) @binding(${hasMask ? 4 : 3}) var<storage, read_write> o: array<f32>;
+struct P { tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32 }
+@group(0) @binding(${hasMask ? 5 : 4}) var<uniform> p: P;
+${kv === 'f16' ? halfWordLoader('kk_word', 'kk') + halfWordLoader('vv_word', 'vv') : ''}
+@compute @workgroup_size(${BK}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row = gid.y * p.gx * ${BK}u + gid.x;
+  if (row >= p.tq * p.hq) { return; }
+  let i = row / p.hq;
+  let h = row - i * p.hq;
+  let g = h / (p.hq / p.hkv);
+  let qo = row * ${d}u;
+  var limit = p.tk;
+  if (p.causal != 0u) { limit = u32(clamp(p.q_offset + i32(i) + 1, 0, i32(p.tk))); }
+  let NEG_INF = neg_inf();
+  var qv: array<f32, ${dd}>;
+  var acc: array<f32, ${dd}>;
+  for (var c = 0u; c < ${d}u; c = c + 1u) { qv[c] = q[qo + c]; }
+  var m = NEG_INF;
+  var total = 0.0;
+  for (var j = 0u; j < limit; j = j + 1u) {
+    let ko = (j * p.hkv + g) * ${d}u;
+    var dot = 0.0;
+    for (var c = 0u; c < ${d}u; c = c + 1u) { dot = dot + qv[c] * ${load('kk', 'ko + c')}; }
+    let s = dot * p.scale${hasMask ? ' + mask[i * p.tk + j]' : ''};
+    if (s == NEG_INF) { continue; }
+    let m_new = max(m, s);
+    let corr = exp(m - m_new);
+    let e = exp(s - m_new);
+    total = total * corr + e;
+    for (var c = 0u; c < ${d}u; c = c + 1u) { acc[c] = acc[c] * corr + e * ${load('vv', 'ko + c')}; }
+    m = m_new;
+  }
+  for (var c = 0u; c < ${d}u; c = c + 1u) {
+    // A row with every key hidden gives zeros, as the reference does.
+    var v = 0.0;
+    if (total > 0.0) { v = acc[c] / total; } else if (m != NEG_INF) { v = nan_f32(); }
+    o[qo + c] = v;
+  }
+}`;
+}
+
 export const attentionKernels: KernelTable = {
   attention: (ctx, args, out, host) => {
     if (out.numel === 0) return;
@@ -111,8 +167,11 @@ export const attentionKernels: KernelTable = {
     const kv = args.k.dtype as 'f32' | 'f16';
     const dims = Math.max(1, Math.ceil(s.d / BK));
     const hasMask = args.mask !== undefined;
-    const pipe = ctx.pipeline(`attention_${kv}_${hasMask ? 'mask' : 'nomask'}_${dims}`, () => attentionCode(kv, hasMask, dims));
-    const { groups } = grid(s.tq * s.hq, 1);
+    const serial = ctx.cpuBacked;
+    const pipe = serial
+      ? ctx.pipeline(`attention_serial_${kv}_${hasMask ? 'mask' : 'nomask'}_${s.d}`, () => attentionSerialCode(kv, hasMask, s.d))
+      : ctx.pipeline(`attention_${kv}_${hasMask ? 'mask' : 'nomask'}_${dims}`, () => attentionCode(kv, hasMask, dims));
+    const { groups } = grid(s.tq * s.hq, serial ? BK : 1);
     // Any offset past these bounds shows every key or none, so clamping keeps it within i32.
     const qOffset = Math.max(-s.tq - 1, Math.min(s.tk, s.qOffset));
     const buffers = hasMask ? [args.q, args.k, args.v, args.mask!, out] : [args.q, args.k, args.v, out];
