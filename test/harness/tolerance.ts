@@ -79,3 +79,10 @@ export const ERR_LINEAR_INT8_VS_F32_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-
  */
 export const TOL_MODEL_LOGITS_F16_WEIGHTS = 0.03;
 export const TOL_MODEL_LOGITS_BF16_WEIGHTS = 0.3;
+/**
+ * WebGPU linear with int8/half weights dequantized in the kernel: activations stay f32, so only the
+ * summation order differs from the reference (no activation quantization, unlike the CPU paths).
+ */
+export const TOL_WEBGPU_LINEAR_DEQUANT: Tolerance = TOL_GEMM_F32;
+/** Several f32 ops chained on the device (norm, linear, activation, residual): per-op errors add. */
+export const TOL_WEBGPU_CHAIN: Tolerance = { atol: 5e-4, rtol: 5e-4 };

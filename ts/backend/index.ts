@@ -2,5 +2,7 @@
 export type { Backend, OpArgs, OpName, OutArg, OutputSpec } from './backend.js';
 export { ReferenceBackend } from './reference.js';
 export { NativeBackend, type NativeBackendOptions } from './native.js';
+// WebGPU: `webgpu` (dawn.node) is imported only when createWebGPUBackend() runs.
+export { WebGPUBackend, createWebGPUBackend, GPUTensor, WebGPUError, type AdapterReport, type WebGPUBackendOptions } from './webgpu/index.js';
 export { defineOp, opNames, opSpec, type OpSpec } from './registry.js';
 import './ops/index.js';

@@ -16,6 +16,7 @@ export function opCases(): OpCase[] {
     ...positionCases(),
     ...castCases(),
     ...linearCases(),
+    ...matmulCases(),
     ...linearQuantCases(),
     ...quantCases(),
     ...attentionCases(),

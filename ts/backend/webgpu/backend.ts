@@ -1,0 +1,416 @@
+// WebGPUBackend: the ops as WGSL compute kernels on a WebGPU device (dawn.node). Ops are recorded
+// into one command encoder and submitted together; only read() copies results back to the host.
+// Not the kernels themselves (kernels/*.ts) nor device discovery (device.ts).
+
+import type {} from 'webgpu';
+import { Tensor } from '../../tensor/tensor.js';
+import { byteLength, type DType, type TypedArray } from '../../tensor/dtype.js';
+import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
+import { checkOut } from '../out.js';
+import { opSpec } from '../registry.js';
+import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
+import { BufferPool, GPUTensor } from './buffers.js';
+import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
+import type { KernelContext, OnGpu, Param, WebGPUKernel } from './kernels/context.js';
+import { KERNELS } from './kernels/index.js';
+import { WebGPUWeight } from './weight.js';
+
+/** Op arguments where any tensor may already be on the device. */
+export type GpuOpArgs<K extends OpName> = {
+  [P in keyof OpArgs[K]]: OpArgs[K][P] extends Tensor
+    ? Tensor | GPUTensor
+    : OpArgs[K][P] extends Tensor | undefined
+      ? Tensor | GPUTensor | undefined
+      : OpArgs[K][P];
+};
+
+/** Arguments the checks read on the host (ids must be in range, positions >= 0): no GPUTensor. */
+const HOST_ONLY: Partial<Record<string, string>> = { embedding: 'ids', rope: 'positions', sinusoidal: 'positions', attention: 'mask' };
+
+const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i8', 'q8_0'];
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+function bytesOf(data: ArrayBufferView): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly ops: ReadonlySet<OpName> = new Set(Object.keys(KERNELS) as OpName[]);
+  /** What the adapter reported (vendor, device, features, limits). */
+  readonly adapter: AdapterReport;
+  /** Whether f16 weights are read with WGSL's native f16 (the device has shader-f16). */
+  readonly hasF16: boolean;
+  /** The device, for embedders that share it; the backend owns and destroys it. */
+  readonly device: GPUDevice;
+  /** dawn.node's instance and adapter: dropping them lets GC tear down the device under us. */
+  private readonly keepAlive: readonly [GPU, GPUAdapter];
+  private readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly ctx: KernelContext;
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  /** Buffers that live until the current batch is submitted (uniforms, staging, tables). */
+  private batchBuffers: GPUBuffer[] = [];
+  private commands = 0;
+  private submits = 0;
+  private dispatches = 0;
+  private lostReason: string | undefined;
+  private deferred: WebGPUError | undefined;
+  private disposed = false;
+
+  /** @internal use createWebGPUBackend() */
+  constructor(opened: Awaited<ReturnType<typeof openDevice>>, options: WebGPUBackendOptions = {}) {
+    this.device = opened.device;
+    this.keepAlive = [opened.gpu, opened.adapter];
+    this.adapter = opened.report;
+    this.hasF16 = opened.hasF16;
+    this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
+    void this.device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
+    });
+    this.device.onuncapturederror = (ev) => {
+      this.deferred ??= new WebGPUError(`webgpu backend: ${ev.error.message}`, 'internal');
+    };
+    const self = this;
+    this.ctx = {
+      hasF16: this.hasF16,
+      cpuBacked: options.tiles === 'shared' ? false : options.tiles === 'blocked' || this.adapter.architecture === 'software' || /llvmpipe|swiftshader/i.test(this.adapter.device + this.adapter.description),
+      pipeline: (key, code) => self.pipeline(key, code),
+      dispatch: (pipe, buffers, params, groups) => self.dispatch(pipe, buffers, params, groups),
+      uploadTemp: (data) => self.uploadTemp(data),
+    };
+  }
+
+  // ---- public API: GPU-resident tensors and batched recording ----
+
+  /** Copies a host tensor to the device. */
+  upload(t: Tensor): GPUTensor {
+    this.usable();
+    if (!(t instanceof Tensor)) fail('upload', "'tensor' must be a Tensor", 'type');
+    const g = this.alloc(t.dtype, t.shape);
+    const bytes = bytesOf(t.contiguous().data);
+    if (bytes.byteLength === 0) return g;
+    if (this.commands === 0 && bytes.byteLength % 4 === 0) {
+      // Nothing recorded yet can read this (possibly reused) buffer, so the queue write is ordered.
+      this.device.queue.writeBuffer(g.buffer, 0, bytes);
+    } else {
+      // Recorded but unsubmitted work may still read the buffer's old contents: copy in order.
+      const staging = this.mapped(bytes, USAGE.COPY_SRC);
+      this.endPass();
+      this.enc().copyBufferToBuffer(staging, 0, g.buffer, 0, staging.size);
+      this.commands++;
+    }
+    return g;
+  }
+
+  /** An uninitialized device tensor (for instance a KV cache that kernels write into). */
+  alloc(dtype: DType, shape: readonly number[]): GPUTensor {
+    this.usable();
+    const bytes = byteLength(dtype, shape.reduce((a, b) => a * b, 1));
+    this.beginBatch();
+    const buf = this.pool.acquire(Math.max(bytes, 4), `${dtype} [${shape.join(', ')}]`);
+    return new GPUTensor(dtype, shape, buf, (b) => this.pool.release(b), this);
+  }
+
+  /**
+   * Copies `src` into `dst` starting at row `row` of dimension 0, in recording order: appending
+   * new keys and values to a KV cache allocated with alloc(). Rows must be whole 4-byte words.
+   */
+  write(dst: GPUTensor, src: Tensor | GPUTensor, row = 0): void {
+    this.usable();
+    if (!(dst instanceof GPUTensor)) fail('write', "'dst' must be a GPUTensor", 'type');
+    if (!(src instanceof GPUTensor) && !(src instanceof Tensor)) fail('write', "'src' must be a Tensor or a GPUTensor", 'type');
+    for (const [name, t] of [['dst', dst], ['src', src]] as const)
+      if (t instanceof GPUTensor && (t.disposed || t.owner !== this)) fail('write', `'${name}' must be a live GPUTensor of this backend`, 'type');
+    if (src.dtype !== dst.dtype) fail('write', `'src'.dtype (${src.dtype}) must equal 'dst'.dtype (${dst.dtype})`, 'type');
+    if (dst.rank < 1 || src.rank !== dst.rank || src.shape.slice(1).some((d, i) => d !== dst.shape[i + 1]))
+      fail('write', `'src' shape ${shapeStr(src.shape)} must be rows of 'dst' shape ${shapeStr(dst.shape)}`);
+    const rows = src.shape[0]!;
+    if (!Number.isInteger(row) || row < 0 || row + rows > dst.shape[0]!)
+      fail('write', `rows [${row}, ${row + rows}) do not fit 'dst' of ${dst.shape[0]} rows`);
+    const rowBytes = byteLength(dst.dtype, dst.shape.slice(1).reduce((a, b) => a * b, 1));
+    if (rowBytes % 4 !== 0) fail('write', `a row of 'dst' is ${rowBytes} bytes; copies need whole 4-byte words`);
+    if (rows === 0 || rowBytes === 0) return;
+    const from = src instanceof GPUTensor ? src : this.upload(src);
+    this.beginBatch();
+    this.endPass();
+    this.enc().copyBufferToBuffer(from.buffer, 0, dst.buffer, row * rowBytes, rows * rowBytes);
+    this.commands++;
+    if (from !== src) from.dispose();
+  }
+
+  /**
+   * Records op `op` and returns its result on the device. Nothing is submitted: call read() for
+   * the tensors you need on the host (or flush()). Host tensors in `args` are uploaded for this op.
+   * With `out`, the result goes into that device tensor (of the op's output shape and dtype).
+   */
+  record<K extends OpName>(op: K, args: GpuOpArgs<K>, out?: GPUTensor): GPUTensor {
+    this.usable();
+    const kernel = KERNELS[op] as WebGPUKernel<K> | undefined;
+    if (!kernel) throw new RangeError(`webgpu backend: op '${String(op)}' has no WebGPU kernel; ops here: ${[...this.ops].join(', ')}`);
+    const hostOnly = HOST_ONLY[op];
+    const given = args as unknown as Record<string, unknown>;
+    if (hostOnly && given[hostOnly] instanceof GPUTensor)
+      fail(op, `'${hostOnly}' must be a host Tensor on the webgpu backend (its values are checked before the op runs)`, 'type');
+    for (const [k, v] of Object.entries(given)) {
+      if (!(v instanceof GPUTensor)) continue;
+      if (v.disposed) fail(op, `'${k}' (${v}) was disposed`, 'type');
+      if (v.owner !== this) fail(op, `'${k}' (${v}) lives on another WebGPU backend's device`, 'type');
+    }
+    // The checks read only dtype, shape and rank, which GPUTensor has too.
+    const spec = opSpec(op).output(args as unknown as OpArgs[K]);
+    this.beginBatch();
+    const temps: GPUTensor[] = [];
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(given)) {
+      if (v instanceof Tensor) {
+        const g = this.upload(v);
+        temps.push(g);
+        resolved[k] = g;
+      } else resolved[k] = v;
+    }
+    if (out !== undefined) {
+      if (!(out instanceof GPUTensor) || out.disposed) fail(op, "'out' must be a live GPUTensor", 'type');
+      if (out.dtype !== spec.dtype || !sameShape(out.shape, spec.shape))
+        fail(op, `'out' must be ${spec.dtype} ${shapeStr(spec.shape)}, got ${out}`);
+      for (const v of Object.values(given)) if (v instanceof GPUTensor && v.buffer === out.buffer) fail(op, "'out' must not alias an input");
+    }
+    const dst = out ?? this.alloc(spec.dtype, spec.shape);
+    try {
+      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, dst, args as unknown as OpArgs[K], out !== undefined);
+    } catch (e) {
+      if (!out) dst.dispose();
+      throw e;
+    } finally {
+      // Later work that reuses these buffers is recorded after this op, so queue order holds.
+      for (const t of temps) t.dispose();
+    }
+    return dst;
+  }
+
+  /** Submits everything recorded so far; rejects with a WebGPUError if the device reported one. */
+  async flush(): Promise<void> {
+    this.usable();
+    await this.submit();
+  }
+
+  /** Copies a device tensor to the host (submitting recorded work first). */
+  async read(t: GPUTensor, out?: Tensor): Promise<Tensor> {
+    this.usable();
+    if (!(t instanceof GPUTensor) || t.owner !== this) fail('read', "'tensor' must be a GPUTensor of this backend", 'type');
+    const dst = out ?? Tensor.zeros(t.dtype, t.shape);
+    checkOut('read', dst, { dtype: t.dtype, shape: [...t.shape] });
+    const size = roundUp(t.byteLength, 4);
+    let staging: GPUBuffer | undefined;
+    if (size > 0) {
+      staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'read-back' });
+      this.beginBatch();
+      this.endPass();
+      this.enc().copyBufferToBuffer(t.buffer, 0, staging, 0, size);
+      this.commands++;
+    }
+    await this.submit();
+    if (!staging) return dst;
+    try {
+      await staging.mapAsync(MAP_READ);
+    } catch (e) {
+      throw await this.failure(e);
+    }
+    bytesOf(dst.data).set(new Uint8Array(staging.getMappedRange(), 0, t.byteLength));
+    staging.unmap();
+    staging.destroy();
+    return dst;
+  }
+
+  // ---- Backend contract ----
+
+  async run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor> {
+    this.usable();
+    const spec = opSpec(op).output(args);
+    if (args.out) checkOut(op, args.out, spec);
+    const { out, ...rest } = args;
+    // matmul with beta reads the caller's out as C: send it along.
+    const beta = (rest as { beta?: number }).beta;
+    const into = op === 'matmul' && out && beta !== undefined && beta !== 0 ? this.upload(out) : undefined;
+    const g = this.record(op, rest as unknown as GpuOpArgs<K>, into);
+    try {
+      return await this.read(g, out);
+    } finally {
+      g.dispose();
+    }
+  }
+
+  packWeight(source: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
+    this.usable();
+    // A mapped checkpoint tensor is copied once into device memory.
+    const mapped = source as Partial<MappedWeightSource> | undefined;
+    const weight = (source instanceof Tensor || typeof mapped?.load !== 'function' ? source : mapped.load()) as Tensor;
+    expectTensor('packWeight', 'weight', weight, WEIGHT_DTYPES);
+    if (weight.rank !== 2) fail('packWeight', `'weight' must have shape [outFeatures, inFeatures], got ${shapeStr(weight.shape)}`);
+    const [n, k] = weight.shape as [number, number];
+    let scales: GPUBuffer | undefined;
+    if (weight.dtype === 'i8') {
+      if (!options.scales) fail('packWeight', "i8 weights need 'scales' (one f32 per output row)", 'type');
+      expectTensor('packWeight', 'scales', options.scales, ['f32']);
+      expectShape('packWeight', 'scales', options.scales, [n]);
+      const bad = options.scales.toFloat32().findIndex((d) => !Number.isFinite(d));
+      if (bad >= 0) fail('packWeight', `'scales'[${bad}] is not finite; every row scale must be a finite number`);
+      scales = this.mapped(bytesOf(options.scales.contiguous().data), USAGE.STORAGE, false);
+    }
+    const data = this.mapped(bytesOf(weight.contiguous().data), USAGE.STORAGE, false);
+    return new WebGPUWeight(weight.dtype, [n, k], data, scales);
+  }
+
+  /**
+   * Counters: bytes in live device tensors and bytes kept in the pool for reuse; command buffers
+   * submitted and dispatches recorded since the backend was created.
+   */
+  stats(): { liveBytes: number; pooledBytes: number; submits: number; dispatches: number } {
+    return { ...this.pool.stats(), submits: this.submits, dispatches: this.dispatches };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pass?.end();
+    this.pass = undefined;
+    this.encoder = undefined;
+    for (const b of this.batchBuffers) b.destroy();
+    this.batchBuffers = [];
+    this.pool.trim();
+    this.device.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  // ---- internals ----
+
+  private usable(): void {
+    if (this.disposed) throw new Error('webgpu backend is disposed');
+    if (this.lostReason !== undefined) throw this.lostError();
+    if (this.deferred) {
+      const e = this.deferred;
+      this.deferred = undefined;
+      throw e;
+    }
+  }
+
+  private lostError(): WebGPUError {
+    return new WebGPUError(
+      `webgpu backend: the device was lost (${this.lostReason}); its tensors and weights are gone. Create a new backend with createWebGPUBackend()`,
+      'device-lost',
+    );
+  }
+
+  /** Turns a failed device call into a clear error, waiting briefly for a loss to be reported. */
+  private async failure(e: unknown): Promise<Error> {
+    await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
+    if (this.lostReason !== undefined) return this.lostError();
+    return new WebGPUError(`webgpu backend: ${e instanceof Error ? e.message : String(e)}`, 'internal');
+  }
+
+  private enc(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder({ label: 'attnode batch' });
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Opens the error scopes of a batch once: popped at submit, so errors map to the batch. */
+  private beginBatch(): void {
+    if (this.encoder) return;
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    this.enc();
+  }
+
+  private async submit(): Promise<void> {
+    if (!this.encoder) return;
+    this.endPass();
+    const cb = this.encoder.finish();
+    this.encoder = undefined;
+    this.commands = 0;
+    this.device.queue.submit([cb]);
+    this.submits++;
+    // Destroyed once the GPU is done with them: destroying a buffer that submitted work still
+    // reads crashes some drivers (lavapipe through dawn.node does).
+    const done = this.batchBuffers;
+    this.batchBuffers = [];
+    if (done.length) void this.device.queue.onSubmittedWorkDone().then(() => done.forEach((b) => b.destroy()), () => undefined);
+    const validation = this.device.popErrorScope();
+    const oom = this.device.popErrorScope();
+    let v: GPUError | null;
+    let o: GPUError | null;
+    try {
+      [v, o] = await Promise.all([validation, oom]);
+    } catch (e) {
+      throw await this.failure(e);
+    }
+    if (o) throw new WebGPUError(`webgpu backend: out of device memory: ${o.message}`, 'out-of-memory');
+    if (v) throw new WebGPUError(`webgpu backend: ${v.message}`, 'validation');
+  }
+
+  /** A new buffer holding `bytes` (padded to 4), written through a mapping at creation. */
+  private mapped(bytes: Uint8Array, usage: number, batch = true): GPUBuffer {
+    const size = roundUp(Math.max(bytes.byteLength, 4), 4);
+    const b = this.device.createBuffer({ size, usage, mappedAtCreation: true });
+    new Uint8Array(b.getMappedRange()).set(bytes);
+    b.unmap();
+    if (batch) this.batchBuffers.push(b);
+    return b;
+  }
+
+  private uploadTemp(data: TypedArray): GPUBuffer {
+    return this.mapped(bytesOf(data), USAGE.STORAGE);
+  }
+
+  private pipeline(key: string, code: () => string): GPUComputePipeline {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: code(), label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private dispatch(pipe: GPUComputePipeline, buffers: Array<GPUTensor | GPUBuffer>, params: Param[], groups: readonly [number, number]): void {
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) =>
+      b instanceof GPUTensor
+        ? { binding: i, resource: { buffer: b.buffer, offset: 0, size: roundUp(Math.max(b.byteLength, 4), 4) } }
+        : { binding: i, resource: { buffer: b } },
+    );
+    const words = new ArrayBuffer(roundUp(Math.max(params.length, 1) * 4, 16));
+    const view = new DataView(words);
+    params.forEach((p, i) => {
+      if (typeof p === 'number') view.setUint32(i * 4, p, true);
+      else if ('f32' in p) view.setFloat32(i * 4, p.f32, true);
+      else view.setInt32(i * 4, p.i32, true);
+    });
+    const uniform = this.mapped(new Uint8Array(words), USAGE.UNIFORM);
+    entries.push({ binding: buffers.length, resource: { buffer: uniform } });
+    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    this.beginBatch();
+    this.pass ??= this.enc().beginComputePass();
+    this.pass.setPipeline(pipe);
+    this.pass.setBindGroup(0, group);
+    this.pass.dispatchWorkgroups(groups[0], groups[1]);
+    this.commands++;
+    this.dispatches++;
+  }
+}
+
+/**
+ * Opens a WebGPU device and returns a backend on it. Rejects with a clear Error when the optional
+ * `webgpu` package or a GPU adapter is missing.
+ */
+export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+  return new WebGPUBackend(await openDevice(options), options);
+}
