@@ -145,7 +145,8 @@ describe.skipIf(!gpu)('webgpu backend', () => {
 
   it('runs linear (M > 4) and attention with both kernel styles: workgroup-shared and barrier-free', async () => {
     const linear = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
-    const attention = attentionCases().filter((c) => c.op === 'attention');
+    // A leading batch dimension is not supported on WebGPU yet (test/ops.test.ts checks its error).
+    const attention = attentionCases().filter((c) => c.op === 'attention' && (c.args as OpArgs['attention']).q.rank === 3);
     expect(linear.length).toBeGreaterThanOrEqual(30);
     expect(attention.length).toBeGreaterThanOrEqual(40);
     const cases = [...linear, ...attention];

@@ -164,6 +164,8 @@ export const attentionKernels: KernelTable = {
   attention: (ctx, args, out, host) => {
     if (out.numel === 0) return;
     const s = checkAttention('attention', host);
+    if (host.q.rank === 4)
+      throw new TypeError('attention: the webgpu backend does not support a leading batch dimension yet; run each batch entry as its own call');
     const kv = args.k.dtype as 'f32' | 'f16';
     const dims = Math.max(1, Math.ceil(s.d / BK));
     const hasMask = args.mask !== undefined;
