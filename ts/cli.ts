@@ -9,17 +9,17 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { packageRoot } from './native.js';
-import { BACKENDS, LanguageModel, defaultModelPath, type BackendName } from './generate/model.js';
-import { GPT2_DTYPES, type Gpt2DType } from './generate/gpt2.js';
+import { BACKENDS, DTYPES, LanguageModel, defaultModelPath, type BackendName } from './generate/model.js';
+import type { WeightDType } from './models/weights.js';
 import type { GenerateOptions, GenerationResult } from './generate/generate.js';
-import { readGGUF } from './generate/gguf.js';
+import { GGUFFile } from './io/gguf.js';
 import {
   BYTES_PER_PARAM, PRESETS, formatBytes, formatCount, kvCacheBytes, parameterTable, totalParameters, type TransformerShape,
 } from './models/param-table.js';
 
 class UsageError extends Error {}
 
-const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'help'] as const;
+const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'serve', 'help'] as const;
 
 const USAGE = `usage: attnode <command> [options]
 
@@ -28,11 +28,13 @@ commands:
   inspect             architecture, parameters per component, memory per dtype, KV cache
   bench [suite...]    run the benchmark suites in bench/ (all when none is named)
   demo                three prompts through the default model, with timings
+  serve               OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions,
+                      /health, /metrics) on a pool of worker threads
 
 generate options:
   --model <file.gguf>        default: the bundled default model
   --backend <name>           ${BACKENDS.join(' | ')} (default native)
-  --dtype <dtype>            ${GPT2_DTYPES.join(' | ')} (default f32)
+  --dtype <dtype>            ${DTYPES.join(' | ')} (default: as stored)
   --threads <n>              intra-op threads of the native backend
   --max-tokens <n>           most new tokens (default 64)
   --seed <n>                 RNG seed (default: random, printed with --stats)
@@ -131,11 +133,11 @@ async function readStdin(): Promise<string> {
 async function loadModel(v: Record<string, unknown>): Promise<LanguageModel> {
   const path = (v.model as string | undefined) ?? defaultModelPath();
   const backend = oneOf<BackendName>('backend', v.backend as string | undefined, BACKENDS) ?? 'native';
-  const dtype = oneOf<Gpt2DType>('dtype', v.dtype as string | undefined, GPT2_DTYPES) ?? 'f32';
+  const dtype = oneOf<WeightDType>('dtype', v.dtype as string | undefined, DTYPES);
   const threads = num('threads', v.threads as string | undefined, { int: true, min: 1, max: 1024 });
   if (!existsSync(path)) throw new UsageError(`--model: file '${path}' does not exist`);
   const bar = await progress(`loading ${path.replace(packageRoot + '/', '')}`, 1);
-  const m = await LanguageModel.load(path, { backend, dtype, ...(threads === undefined ? {} : { threads }) });
+  const m = await LanguageModel.load(path, { backend, ...(dtype === undefined ? {} : { dtype }), ...(threads === undefined ? {} : { threads }) });
   bar.done();
   return m;
 }
@@ -198,7 +200,15 @@ async function cmdGenerate(args: string[]): Promise<void> {
 }
 
 function shapeFromGGUF(path: string): TransformerShape {
-  const f = readGGUF(path);
+  const f = new GGUFFile(path);
+  try {
+    return shapeOf(f, path);
+  } finally {
+    f.dispose();
+  }
+}
+
+function shapeOf(f: GGUFFile, path: string): TransformerShape {
   const arch = String(f.metadata.get('general.architecture'));
   const n = (k: string): number => Number(f.metadata.get(`${arch}.${k}`));
   const tok = f.tensors.get('token_embd.weight');
@@ -285,6 +295,43 @@ async function cmdDemo(args: string[]): Promise<void> {
   }
 }
 
+const SERVE_OPTIONS = {
+  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+  workers: { type: 'string' }, 'threads-per-worker': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-batch': { type: 'string' },
+  'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function cmdServe(args: string[]): Promise<void> {
+  const { values: v } = parse(args, SERVE_OPTIONS, false);
+  if (v.help) return void console.log('usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--timeout-ms N] [--backend native|reference] [--dtype f32|f16|bf16|q8_0]');
+  const { createPool } = await import('./scheduler/pool.js');
+  const { createServer } = await import('./server/server.js');
+  const backend = oneOf('backend', v.backend, BACKENDS);
+  const dtype = oneOf<WeightDType>('dtype', v.dtype, DTYPES);
+  const workers = num('workers', v.workers, { int: true, min: 1, max: 256 });
+  const threadsPerWorker = num('threads-per-worker', v['threads-per-worker'], { int: true, min: 1, max: 1024 });
+  const maxQueue = num('max-queue', v['max-queue'], { int: true, min: 0 });
+  const maxBatch = num('max-batch', v['max-batch'], { int: true, min: 1, max: 1024 });
+  const timeoutMs = num('timeout-ms', v['timeout-ms'], { min: 1 });
+  const port = num('port', v.port, { int: true, min: 0, max: 65535 }) ?? 8080;
+  const model = v.model ?? defaultModelPath();
+  if (!existsSync(model)) throw new UsageError(`--model: '${model}' does not exist`);
+  const pool = createPool({
+    model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(workers ? { workers } : {}),
+    ...(threadsPerWorker ? { threadsPerWorker } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}),
+    ...(maxBatch ? { maxBatch } : {}), ...(timeoutMs ? { timeoutMs } : {}),
+  });
+  const app = createServer({ pool, modelName: model });
+  const address = await app.listen({ host: v.host ?? '127.0.0.1', port });
+  process.stderr.write(`attnode serve: ${model} on ${address}\n`);
+  const stop = () => {
+    process.stderr.write('attnode serve: closing\n');
+    void app.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -293,6 +340,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'inspect': cmdInspect(rest); break;
       case 'bench': await cmdBench(rest); break;
       case 'demo': await cmdDemo(rest); break;
+      case 'serve': await cmdServe(rest); break;
       case undefined: case 'help': case '--help': case '-h': console.log(USAGE); break;
       default: throw new UsageError(`unknown command '${cmd}'; commands: ${COMMANDS.join(', ')}`);
     }

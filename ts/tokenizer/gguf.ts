@@ -76,7 +76,8 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
     case 'gpt2': {
       const pre = get(meta, 'pre', asString) ?? 'gpt2';
       const llama3 = pre === 'llama-bpe' || pre === 'llama3';
-      if (pre !== 'gpt2' && pre !== 'default' && !llama3) throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: gpt2, default, llama-bpe)`);
+      // llama.cpp writes 'gpt-2' for GPT-2's own split.
+      if (pre !== 'gpt2' && pre !== 'gpt-2' && pre !== 'default' && !llama3) throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: gpt2, gpt-2, default, llama-bpe)`);
       const merges = need(meta, 'merges', strings).map((m, i): [string, string] => {
         const sp = m.indexOf(' ', 1);
         if (sp < 0) throw new TokenizerFormatError(`${K}merges[${i}]`, `expected "left right", got ${JSON.stringify(m)}`);

@@ -1,0 +1,62 @@
+// The default scheduler engine: one LanguageModel per worker thread (weights mapped from the
+// checkpoint file, so workers share the page cache instead of copying), serving every request
+// the worker is given. Requests interleave one forward pass at a time on the model (fair
+// round-robin between the active sequences); each keeps its own KV cache.
+
+import { LanguageModel, type BackendName } from '../generate/model.js';
+import type { WeightDType } from '../models/weights.js';
+import type { ChatMessage } from './protocol.js';
+import type { GenerateOptions } from '../generate/generate.js';
+import type { Engine, EngineRequest } from './engine.js';
+import type { WireResult, WorkerConfig } from './protocol.js';
+import { setThreads } from '../native.js';
+
+/** Maps the wire options (OpenAI-ish names) onto the generation loop's options. */
+function generateOptions(req: EngineRequest): GenerateOptions {
+  const o = req.options;
+  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+  const opts: GenerateOptions = { signal: req.signal };
+  const maxTokens = num(o.maxTokens);
+  if (maxTokens !== undefined) opts.maxNewTokens = maxTokens;
+  for (const [from, to] of [
+    ['temperature', 'temperature'], ['topK', 'topK'], ['topP', 'topP'], ['minP', 'minP'], ['seed', 'seed'],
+    ['presencePenalty', 'presencePenalty'], ['frequencyPenalty', 'frequencyPenalty'], ['repetitionPenalty', 'repetitionPenalty'],
+  ] as const) {
+    const v = num(o[from]);
+    if (v !== undefined) (opts as Record<string, unknown>)[to] = v;
+  }
+  if (Array.isArray(o.stop)) opts.stop = o.stop.filter((s): s is string => typeof s === 'string');
+  return opts;
+}
+
+export async function createEngine(config: WorkerConfig): Promise<Engine> {
+  setThreads(config.threads);
+  const backend = (config.backend ?? 'native') as BackendName;
+  const lm = await LanguageModel.load(config.model, { backend, threads: config.threads, ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}) });
+  // Models without a chat template (the default one) get a plain transcript to continue.
+  const render = (messages: ChatMessage[]): string =>
+    lm.chatTemplate !== undefined
+      ? lm.applyChatTemplate(messages, { addGenerationPrompt: true })
+      : `${messages.map((m) => `${m.role}: ${m.content}`).join('\n')}\nassistant:`;
+  return {
+    async generate(req: EngineRequest): Promise<WireResult> {
+      const prompt = req.messages ? render(req.messages) : req.prompt;
+      const s = lm.stream(prompt, generateOptions(req));
+      for await (const chunk of s) req.onToken(chunk.token, chunk.text);
+      const r = await s.result;
+      const finishReason = r.finishReason === 'aborted' ? req.cancelReason() : r.finishReason;
+      return {
+        text: r.text, ids: r.ids, finishReason, promptTokens: r.timings.promptTokens,
+        timings: {
+          timeToFirstTokenMs: r.timings.timeToFirstToken * 1000,
+          prefillTokensPerSecond: r.timings.prefillTokensPerSecond,
+          decodeTokensPerSecond: r.timings.decodeTokensPerSecond,
+          totalMs: r.timings.totalSeconds * 1000,
+        },
+      };
+    },
+    async dispose() {
+      lm.dispose();
+    },
+  };
+}
