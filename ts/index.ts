@@ -15,3 +15,6 @@ export { GGUFFile, type GGUFValue, type GGUFTensorInfo } from './io/gguf.js';
 export { MappedFile, MappedTensor } from './io/mapped.js';
 export { readConfig } from './io/config.js';
 export * from './tokenizer/index.js';
+export { createPool, InferencePool, type PoolOptions, type RequestOptions, type PoolResult, type StreamChunk } from './scheduler/pool.js';
+export { QueueFullError, PoolClosedError, WorkerCrashedError, RequestTimeoutError } from './scheduler/errors.js';
+export type { PoolMetrics } from './scheduler/metrics.js';
