@@ -28,7 +28,7 @@ describe('attnode CLI', () => {
   it('names the bad flag and its allowed values', async () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, reference, got 'gpu'/],
-      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, got 'q3'/],
+      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, got 'q3'/],
       [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number .*<= 1, got '1.5'/],
       [['generate', '--top-k', 'many', 'hi'], /--top-k must be an integer >= 0, got 'many'/],
       [['generate', '--threads', '0', 'hi'], /--threads must be an integer >= 1/],
@@ -36,7 +36,9 @@ describe('attnode CLI', () => {
       [['generate', '--colour', 'hi'], /Unknown option '--colour'[\s\S]*allowed options: .*--temperature/],
       [['generate', '--model', 'nope.gguf', 'hi'], /--model: file 'nope.gguf' does not exist/],
       [['inspect', '--config', 'gpt5'], /--config must be one of gpt2, gpt2-xl, gpt3-175b, llama2-7b, got 'gpt5'/],
-      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, help/],
+      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, help/],
+      [['serve', '--port', 'x'], /--port must be an integer >= 0 and <= 65535, got 'x'/],
+      [['serve', '--workers', '0'], /--workers must be an integer >= 1/],
     ];
     for (const [argv, msg] of cases) {
       const r = await capture(argv);

@@ -31,8 +31,9 @@ describe('default model', () => {
     m.dispose();
     const freed = loaded - process.memoryUsage().rss;
     expect(m.model.weightBytes).toBe(0);
-    // the big blocks (the 6.8 MB unembedding among them) go back at once; small ones may stay in the heap
-    expect(freed).toBeGreaterThan(0.8 * bytes);
+    // At least the packed unembedding (one 6.8 MB block) goes back to the OS at once; how much of
+    // the smaller blocks glibc keeps in its heap varies from run to run.
+    expect(freed).toBeGreaterThan(5e6);
     await expect(m.generate('hi', { maxNewTokens: 1 })).rejects.toThrow(/disposed/);
   });
 
