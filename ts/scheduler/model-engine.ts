@@ -25,6 +25,7 @@ function generateOptions(req: EngineRequest): GenerateOptions {
     const v = num(o[from]);
     if (v !== undefined) (opts as Record<string, unknown>)[to] = v;
   }
+  if (o.ignoreEos === true) opts.ignoreEos = true;
   if (Array.isArray(o.stop)) opts.stop = o.stop.filter((s): s is string => typeof s === 'string');
   return opts;
 }
