@@ -32,6 +32,13 @@ describe('scheduler pool', () => {
     const p = pool({ workers: 1, maxBatch: 8 });
     const results = await Promise.all(Array.from({ length: 6 }, () => p.generate('__batch__', { maxTokens: 4 })));
     expect(Math.max(...results.map((r) => Number(r.text.trim().split(' ').at(-1)!.slice(1))))).toBeGreaterThanOrEqual(6);
+    // The engine's passes reach the pool's metrics: 24 sequence steps in fewer passes.
+    const { batch } = p.metrics();
+    expect(batch.histogram.reduce((a, n) => a + n, 0)).toBe(batch.passes);
+    expect(batch.histogram.reduce((a, n, size) => a + n * size, 0)).toBe(24);
+    expect(batch.meanSequences * batch.passes).toBeCloseTo(24, 9);
+    expect(batch.histogram[6]).toBeGreaterThan(0);
+    expect(batch.meanSequences).toBeGreaterThan(1);
   });
 
   it('streams chunks whose text adds up to the result', async () => {
@@ -136,6 +143,8 @@ describe('scheduler pool', () => {
   it('validates options with clear errors', async () => {
     expect(() => createPool({ workers: 0 })).toThrow(/'workers' must be an integer/);
     expect(() => createPool({ maxBatch: 1.5 })).toThrow(/'maxBatch'/);
+    expect(() => createPool({ maxBatchTokens: 0 })).toThrow(/createPool: 'maxBatchTokens' must be an integer >= 1/);
+    expect(() => createPool({ batching: 1 as unknown as boolean })).toThrow(/createPool: 'batching' must be a boolean/);
     const p = pool();
     await expect(p.generate('x', { priority: Number.NaN })).rejects.toThrow(/'priority'/);
     await expect(p.generate(42 as unknown as string)).rejects.toThrow(/'prompt' must be a string/);

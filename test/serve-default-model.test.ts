@@ -67,13 +67,20 @@ async function load(total: number, clients: number, disconnectEvery?: number) {
 }
 
 describe('serving the default model', () => {
-  it('gives identical seeded results alone and among concurrent requests', async () => {
+  it('gives identical seeded results alone and among concurrent requests batched together', async () => {
     const alone = await pool.generate('The secret of life is', { maxTokens: 12, seed: 5, temperature: 0.9 });
+    const before = pool.metrics().batch;
     const together = await Promise.all(
       Array.from({ length: 6 }, (_, i) => pool.generate(i % 2 ? 'A computer is' : 'The secret of life is', { maxTokens: 12, seed: 5, temperature: 0.9 })),
     );
     expect(alone.ids.length).toBeGreaterThan(0);
     for (const r of [together[0]!, together[2]!, together[4]!]) expect(r.ids).toEqual(alone.ids);
+    // The concurrent requests shared forward passes (two workers, so at least two passes per step).
+    const after = pool.metrics().batch;
+    const sequences = after.meanSequences * after.passes - before.meanSequences * before.passes;
+    // One forward call per generated token; one more after the last token only when it was end-of-text.
+    expect(Math.round(sequences)).toBe(together.reduce((a, r) => a + r.ids.length + (r.finishReason === 'eos' ? 1 : 0), 0));
+    expect(sequences / (after.passes - before.passes)).toBeGreaterThan(1);
   });
 
   it('200 streamed requests from 32 clients: none lost, none failed, every stream well-formed', async () => {

@@ -298,12 +298,12 @@ async function cmdDemo(args: string[]): Promise<void> {
 const SERVE_OPTIONS = {
   model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
   workers: { type: 'string' }, 'threads-per-worker': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-batch': { type: 'string' },
-  'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'max-batch-tokens': { type: 'string' }, 'no-batching': { type: 'boolean' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function cmdServe(args: string[]): Promise<void> {
   const { values: v } = parse(args, SERVE_OPTIONS, false);
-  if (v.help) return void console.log('usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--timeout-ms N] [--backend native|reference] [--dtype f32|f16|bf16|q8_0]');
+  if (v.help) return void console.log('usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend native|reference] [--dtype f32|f16|bf16|q8_0]');
   const { createPool } = await import('./scheduler/pool.js');
   const { createServer } = await import('./server/server.js');
   const backend = oneOf('backend', v.backend, BACKENDS);
@@ -312,6 +312,7 @@ async function cmdServe(args: string[]): Promise<void> {
   const threadsPerWorker = num('threads-per-worker', v['threads-per-worker'], { int: true, min: 1, max: 1024 });
   const maxQueue = num('max-queue', v['max-queue'], { int: true, min: 0 });
   const maxBatch = num('max-batch', v['max-batch'], { int: true, min: 1, max: 1024 });
+  const maxBatchTokens = num('max-batch-tokens', v['max-batch-tokens'], { int: true, min: 1 });
   const timeoutMs = num('timeout-ms', v['timeout-ms'], { min: 1 });
   const port = num('port', v.port, { int: true, min: 0, max: 65535 }) ?? 8080;
   const model = v.model ?? defaultModelPath();
@@ -319,7 +320,8 @@ async function cmdServe(args: string[]): Promise<void> {
   const pool = createPool({
     model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(workers ? { workers } : {}),
     ...(threadsPerWorker ? { threadsPerWorker } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}),
-    ...(maxBatch ? { maxBatch } : {}), ...(timeoutMs ? { timeoutMs } : {}),
+    ...(maxBatch ? { maxBatch } : {}), ...(maxBatchTokens ? { maxBatchTokens } : {}), ...(v['no-batching'] ? { batching: false } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
   });
   const app = createServer({ pool, modelName: model });
   const address = await app.listen({ host: v.host ?? '127.0.0.1', port });

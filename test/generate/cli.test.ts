@@ -39,6 +39,7 @@ describe('attnode CLI', () => {
       [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, help/],
       [['serve', '--port', 'x'], /--port must be an integer >= 0 and <= 65535, got 'x'/],
       [['serve', '--workers', '0'], /--workers must be an integer >= 1/],
+      [['serve', '--max-batch-tokens', '0'], /--max-batch-tokens must be an integer >= 1, got '0'/],
     ];
     for (const [argv, msg] of cases) {
       const r = await capture(argv);

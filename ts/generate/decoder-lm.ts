@@ -1,12 +1,53 @@
 // Adapts a DecoderModel (models/) to the generation loop's CausalLM: per-request caches with
-// dispose(), and forward passes from concurrent requests taken one at a time (a model runs
-// one pass at a time; requests interleave step by step, each on its own KV cache).
+// dispose(), and a step batcher that runs concurrent requests' forward() calls as one pass.
+// Not a scheduler: which requests run at all is decided by the caller (the pool's queue).
+//
+// Continuous batching: forward() queues its tokens and one pass at a time runs everything queued
+// through model.forwardBatch (linear layers over all sequences' rows together, attention per
+// sequence on its own KV cache). Calls that arrive while a pass runs join the next pass, so a new
+// request starts at the next step and a finished one simply stops calling. A pass holds at most
+// maxBatchTokens rows: queued decode steps (one token each) go first, then prompts fill what is
+// left, a prompt longer than that split across passes (its caller gets the last chunk's logits).
+// So a long prefill delays the decoding sequences by one budget-sized pass, not by the whole
+// prompt, and the oldest waiting prompt always advances (decodes leave it at least one row).
+// Every call is checked on its own before it joins a pass, so a bad one (full cache, disposed
+// cache, out-of-vocabulary id) fails only its caller. With batching off, forward() calls run one
+// pass each, in order: requests interleave step by step.
 
 import type { DecoderModel, KVCache as ModelCache } from '../models/model.js';
 import type { CausalLM, KVCache } from './generate.js';
 
+export interface DecoderLMOptions {
+  /** Run concurrent sequences' steps in one forward pass (continuous batching). Default true. */
+  batching?: boolean;
+  /** Most new tokens (rows over all sequences) in one batched pass; default 128, at most the model's maxTokens. */
+  maxBatchTokens?: number;
+}
+
+/** Forward passes run so far and what they carried. */
+export interface BatchStats {
+  passes: number;
+  /** sequences summed over passes */
+  sequences: number;
+  /** new tokens (rows) summed over passes */
+  tokens: number;
+  /** histogram[n]: passes that carried n sequences */
+  histogram: number[];
+}
+
+export const DEFAULT_MAX_BATCH_TOKENS = 128;
+
+/** Throws the error a bad `batching` or `maxBatchTokens` deserves; `where` prefixes the message. */
+export function checkBatchOptions(o: DecoderLMOptions, where: string): void {
+  if (o.batching !== undefined && typeof o.batching !== 'boolean') throw new TypeError(`${where}: 'batching' must be a boolean, got ${typeof o.batching}`);
+  const n = o.maxBatchTokens;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new RangeError(`${where}: 'maxBatchTokens' must be an integer >= 1, got ${String(n)}`);
+}
+
 class RequestCache implements KVCache {
   private cache: ModelCache | undefined;
+  /** A forward() on this cache is queued or running. */
+  busy = false;
   constructor(cache: ModelCache) {
     this.cache = cache;
   }
@@ -27,17 +68,41 @@ class RequestCache implements KVCache {
   }
 }
 
+/** One queued forward() call. */
+interface Step {
+  cache: RequestCache;
+  ids: Int32Array; // (T) i32
+  /** tokens already run by earlier passes (a prompt split across passes) */
+  done: number;
+  resolve(logits: Float32Array): void;
+  reject(e: unknown): void;
+}
+
+type BatchItem = { ids: Int32Array; cache: ModelCache };
+
 export class DecoderLM implements CausalLM {
   readonly vocabSize: number;
   readonly contextLength: number;
-  private queue: Promise<unknown> = Promise.resolve();
+  readonly batching: boolean;
+  readonly maxBatchTokens: number;
+  private readonly stats: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [] };
+  private waiting: Step[] = [];
+  private running = false;
+  private scheduled = false;
+  private serial: Promise<unknown> = Promise.resolve();
+  private disposed = false;
 
   constructor(
     readonly model: DecoderModel,
     readonly eosTokenIds: readonly number[],
+    options: DecoderLMOptions = {},
   ) {
     this.vocabSize = model.config.vocabSize;
     this.contextLength = Math.min(model.maxTokens, model.config.maxPositions);
+    checkBatchOptions(options, 'DecoderLM');
+    this.batching = options.batching ?? true;
+    // The model's plan holds at most maxTokens rows per pass.
+    this.maxBatchTokens = Math.min(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, model.maxTokens);
   }
 
   newCache(): KVCache {
@@ -45,10 +110,154 @@ export class DecoderLM implements CausalLM {
   }
 
   forward(ids: Int32Array, cache: KVCache): Promise<Float32Array> {
-    if (!(cache instanceof RequestCache)) return Promise.reject(new TypeError("forward: 'cache' must come from newCache()"));
-    const run = this.queue.then(() => this.model.forward(ids, { cache: cache.inner }));
-    this.queue = run.catch(() => undefined);
-    return run;
+    try {
+      this.check(ids, cache);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const c = cache as RequestCache;
+    c.busy = true;
+    if (!this.batching) {
+      const run = this.serial.then(() => this.runPass([{ ids, cache: c.inner }]));
+      this.serial = run.catch(() => undefined);
+      return run.then(([r]) => (r instanceof Error ? Promise.reject(r) : r!)).finally(() => (c.busy = false));
+    }
+    return new Promise<Float32Array>((resolve, reject) => {
+      this.waiting.push({ cache: c, ids, done: 0, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Passes run so far, with the sequences and tokens they carried (a copy). */
+  get batchStats(): BatchStats {
+    return { ...this.stats, histogram: [...this.stats.histogram] };
+  }
+
+  /** The errors model.forward() would throw for this call, raised before it joins a pass. */
+  private check(ids: Int32Array, cache: KVCache): void {
+    if (this.disposed) throw new Error('forward: the model was disposed');
+    if (!(cache instanceof RequestCache)) throw new TypeError("forward: 'cache' must come from newCache()");
+    if (!(ids instanceof Int32Array)) throw new TypeError("forward: 'ids' must be an Int32Array");
+    const inner = cache.inner;
+    if (cache.busy) throw new Error('forward: this cache already has a forward pass pending; await it first');
+    const t = ids.length;
+    if (t < 1) throw new RangeError('forward: ids must hold at least one token');
+    const limit = Math.min(inner.capacity, this.model.config.maxPositions);
+    if (inner.length + t > limit) throw new RangeError(`forward: ${inner.length} cached + ${t} new tokens exceed ${limit} positions`);
+    for (let i = 0; i < t; i++)
+      if (ids[i]! < 0 || ids[i]! >= this.vocabSize) throw new RangeError(`forward: ids[${i}] = ${ids[i]} is outside [0, ${this.vocabSize})`);
+  }
+
+  /**
+   * Starts a pass once the current turn of the event loop is over: callers whose step just
+   * finished sample their next token in microtasks and queue again before it runs.
+   */
+  private schedule(): void {
+    if (this.running || this.scheduled || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.nextPass();
+    });
+  }
+
+  /** Picks the next pass's rows: decode steps first, then prompts (or chunks of them). */
+  private compose(): { step: Step; rows: number }[] {
+    const left = (s: Step): number => s.ids.length - s.done;
+    const decodes = this.waiting.filter((s) => left(s) === 1);
+    const prompts = this.waiting.filter((s) => left(s) > 1);
+    let budget = this.maxBatchTokens;
+    const decodeCap = prompts.length > 0 && budget > 1 ? budget - 1 : budget;
+    const picked = decodes.slice(0, decodeCap).map((step) => ({ step, rows: 1 }));
+    budget -= picked.length;
+    for (const step of prompts) {
+      if (budget === 0) break;
+      const rows = Math.min(left(step), budget);
+      picked.push({ step, rows });
+      budget -= rows;
+    }
+    return picked;
+  }
+
+  private async nextPass(): Promise<void> {
+    if (this.running) return;
+    // A cache disposed while its call waited, or a model disposed since: fail those calls alone.
+    for (const s of this.waiting.filter((s) => s.cache.disposed || this.disposed)) {
+      s.cache.busy = false;
+      s.reject(new Error(this.disposed ? 'forward: the model was disposed' : 'forward: the request cache was disposed'));
+    }
+    this.waiting = this.waiting.filter((s) => !s.cache.disposed && !this.disposed);
+    const picked = this.compose();
+    if (picked.length === 0) return;
+    const chosen = new Set(picked.map((p) => p.step));
+    this.waiting = this.waiting.filter((s) => !chosen.has(s));
+    this.running = true;
+    let results: (Float32Array | Error)[];
+    try {
+      results = await this.runPass(picked.map(({ step, rows }) => ({ ids: step.ids.subarray(step.done, step.done + rows), cache: step.cache.inner })));
+    } finally {
+      this.running = false;
+    }
+    const unfinished: Step[] = [];
+    picked.forEach(({ step, rows }, i) => {
+      const r = results[i]!;
+      if (!(r instanceof Error) && step.done + rows < step.ids.length) {
+        step.done += rows;
+        unfinished.push(step);
+        return;
+      }
+      step.cache.busy = false;
+      if (r instanceof Error) step.reject(r);
+      else step.resolve(r);
+    });
+    // Split prompts keep their place ahead of calls that arrived during the pass.
+    this.waiting.unshift(...unfinished);
+    this.schedule();
+  }
+
+  /**
+   * One forward pass over the items; each entry is that item's logits or its error. When
+   * the pass as a whole fails before any cache grew, each item is retried alone so that an error
+   * the checks did not foresee fails only the item that causes it.
+   */
+  private async runPass(items: readonly BatchItem[]): Promise<(Float32Array | Error)[]> {
+    const lengths = items.map((it) => it.cache.length);
+    let results: (Float32Array | Error)[];
+    try {
+      results = await this.forwardBatch(items);
+      this.count(items);
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (items.length === 1 || items.some((it, i) => it.cache.length !== lengths[i])) return items.map(() => err);
+      results = [];
+      for (const it of items) {
+        try {
+          results.push((await this.forwardBatch([it]))[0]!);
+          this.count([it]);
+        } catch (one) {
+          results.push(one instanceof Error ? one : new Error(String(one)));
+        }
+      }
+    }
+    return results;
+  }
+
+  private count(items: readonly BatchItem[]): void {
+    const s = this.stats;
+    s.passes++;
+    s.sequences += items.length;
+    for (const it of items) s.tokens += it.ids.length;
+    while (s.histogram.length <= items.length) s.histogram.push(0);
+    s.histogram[items.length]!++;
+  }
+
+  /** Until DecoderModel.forwardBatch exists: the items' forward passes one after another. */
+  private async forwardBatch(items: readonly BatchItem[]): Promise<Float32Array[]> {
+    const m = this.model as DecoderModel & { forwardBatch?(items: readonly BatchItem[]): Promise<Float32Array[]> };
+    if (typeof m.forwardBatch === 'function') return m.forwardBatch(items);
+    const out: Float32Array[] = [];
+    for (const it of items) out.push(await this.model.forward(it.ids, { cache: it.cache }));
+    return out;
   }
 
   /** Bytes of packed weights the model holds (0 once disposed). */
@@ -56,7 +265,6 @@ export class DecoderLM implements CausalLM {
     return this.disposed ? 0 : this.model.bytes.weights;
   }
 
-  private disposed = false;
   dispose(): void {
     this.disposed = true;
     this.model.dispose();

@@ -10,5 +10,5 @@ export {
   type GenerationChunk, type GenerationStream, type GenerationTimings, type FinishReason,
 } from './generate.js';
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
-export { DecoderLM } from './decoder-lm.js';
+export { DecoderLM, DEFAULT_MAX_BATCH_TOKENS, type DecoderLMOptions, type BatchStats } from './decoder-lm.js';
 export { LanguageModel, defaultModelPath, readGenerationConfigEos, BACKENDS, DTYPES as MODEL_DTYPES, type BackendName, type LoadOptions } from './model.js';

@@ -12,7 +12,7 @@ import type { WeightDType } from '../models/weights.js';
 import { packageRoot } from '../native.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
-import { DecoderLM } from './decoder-lm.js';
+import { DecoderLM, checkBatchOptions } from './decoder-lm.js';
 import { generate, stream, type GenerateOptions, type GenerationResult, type GenerationStream } from './generate.js';
 
 export const BACKENDS = ['native', 'reference'] as const;
@@ -25,6 +25,10 @@ export interface LoadOptions {
   dtype?: WeightDType;
   /** Intra-op threads of the native backend. */
   threads?: number;
+  /** Concurrent generations share one forward pass per step (continuous batching); default true. */
+  batching?: boolean;
+  /** Most new tokens in one batched pass (longer prompts are split across passes); default 128. */
+  maxBatchTokens?: number;
 }
 
 /** The model committed with the package: a small GPT-2 trained on Debian's fortune files. */
@@ -85,6 +89,7 @@ export class LanguageModel {
       throw new RangeError(`load: 'dtype' must be one of ${DTYPES.join(', ')}, got '${String(options.dtype)}'`);
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1))
       throw new RangeError(`load: 'threads' must be an integer >= 1, got ${String(options.threads)}`);
+    checkBatchOptions(options, 'load');
     if (!existsSync(path)) throw new RangeError(`load: model file '${path}' does not exist`);
     const b = options.backend ?? 'native';
     let backend: Backend;
@@ -96,7 +101,8 @@ export class LanguageModel {
     const model = await loadModel(path, { backend, ...(options.dtype ? { dtype: options.dtype } : {}) });
     const fromConfig = model.generation?.eos_token_id;
     const eosIds = readGenerationConfigEos(path) ?? (fromConfig === undefined ? eos : Array.isArray(fromConfig) ? fromConfig : [fromConfig]);
-    return new LanguageModel(path, new DecoderLM(model, eosIds), tokenizer, backend, typeof b === 'string', chatTemplate);
+    const lm = new DecoderLM(model, eosIds, { batching: options.batching, maxBatchTokens: options.maxBatchTokens });
+    return new LanguageModel(path, lm, tokenizer, backend, typeof b === 'string', chatTemplate);
   }
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
     return generate(this.model, this.tokenizer, prompt, options);

@@ -1,6 +1,7 @@
 // What a worker runs: an Engine takes generation requests and serves them, batching the
 // sequences that are active at the same time into one forward pass per step.
 
+import type { BatchStats } from '../generate/decoder-lm.js';
 import type { ChatMessage, FinishReason, WireGenerateOptions, WireResult, WorkerConfig } from './protocol.js';
 
 export interface EngineRequest {
@@ -18,6 +19,8 @@ export interface EngineRequest {
 
 export interface Engine {
   generate(request: EngineRequest): Promise<WireResult>;
+  /** Forward passes run so far (cumulative), for the pool's metrics; engines that do not batch may omit it. */
+  batchStats?(): BatchStats;
   /** Frees every native resource (weights, caches). */
   dispose(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 // Pool metrics: queue depth, active sequences, tokens/s over a sliding window, time to first
-// token percentiles, and the main thread's event-loop delay (perf_hooks histogram).
+// token percentiles, the workers' batch sizes, and the main thread's event-loop delay.
 
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { BatchReport } from './protocol.js';
 
 export interface PoolMetrics {
   queueDepth: number;
@@ -17,6 +18,12 @@ export interface PoolMetrics {
   timeToFirstTokenMs: { p50: number; p95: number; count: number };
   /** Main-thread event-loop delay since the last reset, ms. */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /**
+   * Forward passes the workers ran since the pool started (reported as requests end) and how
+   * many sequences and new tokens each carried: `histogram[n]` counts passes of n sequences.
+   * Zeros for engines that do not report passes.
+   */
+  batch: { passes: number; meanSequences: number; meanTokens: number; histogram: number[] };
 }
 
 const WINDOW_MS = 10_000;
@@ -39,6 +46,7 @@ export class MetricsRecorder {
   rejected = 0;
   private readonly tokenTimes: number[] = [];
   private readonly ttft: number[] = [];
+  private readonly passes = { passes: 0, sequences: 0, tokens: 0, histogram: [] as number[] };
   private readonly loop: IntervalHistogram;
 
   constructor() {
@@ -54,6 +62,15 @@ export class MetricsRecorder {
   firstToken(ms: number): void {
     this.ttft.push(ms);
     if (this.ttft.length > TTFT_SAMPLES) this.ttft.shift();
+  }
+
+  /** Adds a worker's report of the passes it ran. */
+  batches(r: BatchReport): void {
+    const p = this.passes;
+    p.passes += r.passes;
+    p.sequences += r.sequences;
+    p.tokens += r.tokens;
+    r.histogram.forEach((n, i) => (p.histogram[i] = (p.histogram[i] ?? 0) + n));
   }
 
   snapshot(base: Pick<PoolMetrics, 'queueDepth' | 'activeSequences' | 'workers'>): PoolMetrics {
@@ -77,6 +94,12 @@ export class MetricsRecorder {
         p50: delay(this.loop.percentile(50)),
         p99: delay(this.loop.percentile(99)),
         max: delay(this.loop.max),
+      },
+      batch: {
+        passes: this.passes.passes,
+        meanSequences: this.passes.passes ? this.passes.sequences / this.passes.passes : 0,
+        meanTokens: this.passes.passes ? this.passes.tokens / this.passes.passes : 0,
+        histogram: Array.from(this.passes.histogram, (n) => n ?? 0),
       },
     };
   }

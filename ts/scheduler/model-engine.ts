@@ -1,7 +1,8 @@
 // The default scheduler engine: one LanguageModel per worker thread (weights mapped from the
 // checkpoint file, so workers share the page cache instead of copying), serving every request
-// the worker is given. Requests interleave one forward pass at a time on the model (fair
-// round-robin between the active sequences); each keeps its own KV cache.
+// the worker is given. The worker's active sequences share one forward pass per step
+// (continuous batching in DecoderLM: a new request joins at the next step, each sequence keeps
+// its own KV cache); with `batching: false` they interleave one pass each instead.
 
 import { LanguageModel, type BackendName } from '../generate/model.js';
 import type { WeightDType } from '../models/weights.js';
@@ -33,7 +34,10 @@ function generateOptions(req: EngineRequest): GenerateOptions {
 export async function createEngine(config: WorkerConfig): Promise<Engine> {
   setThreads(config.threads);
   const backend = (config.backend ?? 'native') as BackendName;
-  const lm = await LanguageModel.load(config.model, { backend, threads: config.threads, ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}) });
+  const lm = await LanguageModel.load(config.model, {
+    backend, threads: config.threads, batching: config.batching, maxBatchTokens: config.maxBatchTokens,
+    ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}),
+  });
   // Models without a chat template (the default one) get a plain transcript to continue.
   const render = (messages: ChatMessage[]): string =>
     lm.chatTemplate !== undefined
@@ -56,6 +60,7 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
         },
       };
     },
+    batchStats: () => lm.model.batchStats,
     async dispose() {
       lm.dispose();
     },

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { BroadcastChannel, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { checkBatchOptions } from '../generate/decoder-lm.js';
 import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
 import { MetricsRecorder, type PoolMetrics } from './metrics.js';
 import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
@@ -24,6 +25,13 @@ export interface PoolOptions {
   maxQueue?: number;
   /** Sequences a worker serves at once (its batch); default 8. */
   maxBatch?: number;
+  /**
+   * A worker's sequences share one forward pass per step (continuous batching); default true.
+   * false: they interleave, one forward pass each.
+   */
+  batching?: boolean;
+  /** Most new tokens in one batched pass (longer prompts are split across passes); default 128. */
+  maxBatchTokens?: number;
   /** Default per-request timeout in ms; default: none. */
   timeoutMs?: number;
   /** How long a waiting request gains one priority level, in ms (starvation guard); default 5000. */
@@ -108,6 +116,7 @@ export class InferencePool {
     const maxQueue = options.maxQueue ?? 1024;
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`createPool: 'maxQueue' must be a non-negative integer, got ${maxQueue}`);
     if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new RangeError(`createPool: 'timeoutMs' must be > 0, got ${options.timeoutMs}`);
+    checkBatchOptions(options, 'createPool');
     this.workers = workers;
     this.capacity = workers * maxBatch;
     this.maxQueue = maxQueue;
@@ -124,6 +133,8 @@ export class InferencePool {
       dtype: options.dtype,
       threads,
       maxBatch,
+      batching: options.batching,
+      maxBatchTokens: options.maxBatchTokens,
       controlChannel,
       engineOptions: options.engineOptions,
     };
@@ -312,7 +323,8 @@ export class InferencePool {
     const { port1, port2 } = new MessageChannel();
     p.port = port1;
     port1.on('message', (msg: WorkerToPool) => {
-      if (msg.type !== 'chunk' || p.settled) return;
+      if (msg.type === 'batch') return this.metricsRecorder.batches(msg);
+      if (p.settled) return;
       const now = performance.now();
       if (p.firstTokenAt === undefined) {
         p.firstTokenAt = now;

@@ -41,7 +41,13 @@ export interface WireResult {
   timings: { timeToFirstTokenMs: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number; totalMs: number };
 }
 
-export type WorkerToPool = { type: 'chunk'; token: number; text: string };
+/**
+ * Forward passes a worker's engine ran since its previous report, sent on a request's port when
+ * the request ends: `histogram[n]` counts passes that carried n sequences.
+ */
+export type BatchReport = { type: 'batch'; passes: number; sequences: number; tokens: number; histogram: number[] };
+
+export type WorkerToPool = { type: 'chunk'; token: number; text: string } | BatchReport;
 export type PoolToWorker = { type: 'cancel'; reason: 'aborted' | 'timeout' };
 
 /** Options every worker receives (Piscina workerData). */
@@ -53,6 +59,10 @@ export interface WorkerConfig {
   dtype?: string;
   threads: number;
   maxBatch: number;
+  /** Batch the sequences a worker serves into one forward pass per step; default true. */
+  batching?: boolean;
+  /** Most new tokens in one batched pass; default: the engine's. */
+  maxBatchTokens?: number;
   /** BroadcastChannel name the pool uses to tell workers to dispose their engines. */
   controlChannel: string;
   /** Extra settings for the engine module. */

@@ -1,12 +1,15 @@
 // The Piscina worker entry: one engine per worker thread, created on first use from workerData,
 // serving many requests at once (continuous batching happens inside the engine).
 
-import { BroadcastChannel, workerData } from 'node:worker_threads';
+import { BroadcastChannel, workerData, type MessagePort } from 'node:worker_threads';
+import type { BatchStats } from '../generate/decoder-lm.js';
 import type { Engine, EngineFactory } from './engine.js';
-import type { FinishReason, PoolToWorker, WireRequest, WireResult, WorkerConfig } from './protocol.js';
+import type { BatchReport, FinishReason, PoolToWorker, WireRequest, WireResult, WorkerConfig } from './protocol.js';
 
 const config = workerData as WorkerConfig;
 let engine: Promise<Engine> | undefined;
+/** The engine's pass counts as of the last report to the pool. */
+let reported: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [] };
 
 // The pool broadcasts 'shutdown' before it closes: every worker disposes its engine (native
 // weights and caches) and answers, so close() resolves only once native memory is freed.
@@ -33,6 +36,21 @@ function getEngine(): Promise<Engine> {
   return engine;
 }
 
+/** Sends the passes run since the last report on a request's port (the pool sums the reports). */
+function reportBatches(e: Engine, port: MessagePort): void {
+  const now = e.batchStats?.();
+  if (!now || now.passes === reported.passes) return;
+  const msg: BatchReport = {
+    type: 'batch',
+    passes: now.passes - reported.passes,
+    sequences: now.sequences - reported.sequences,
+    tokens: now.tokens - reported.tokens,
+    histogram: now.histogram.map((n, i) => n - (reported.histogram[i] ?? 0)),
+  };
+  reported = now;
+  port.postMessage(msg);
+}
+
 export default async function serve(request: WireRequest): Promise<WireResult> {
   const { port } = request;
   const controller = new AbortController();
@@ -43,8 +61,9 @@ export default async function serve(request: WireRequest): Promise<WireResult> {
       controller.abort();
     }
   });
+  let e: Engine | undefined;
   try {
-    const e = await getEngine();
+    e = await getEngine();
     return await e.generate({
       prompt: request.prompt,
       messages: request.messages,
@@ -54,6 +73,7 @@ export default async function serve(request: WireRequest): Promise<WireResult> {
       onToken: (token, text) => port.postMessage({ type: 'chunk', token, text }),
     });
   } finally {
+    if (e) reportBatches(e, port);
     port.close();
   }
 }
