@@ -14,7 +14,9 @@ import { configFromHF } from '../ts/models/config.js';
 import { GPT2_124M, writeGpt2_124m } from './gpt2-124m-fixture.js';
 
 const PROMPT = 128;
-const DECODE = Number(process.env.DECODE_TOKENS ?? 16);
+const DECODE = Number(process.env.DECODE_TOKENS ?? 32);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const BATCH = 8;
 const quick = process.argv.includes('--quick');
 const dtypes = (process.env.DTYPES ?? (quick ? 'q8_0' : 'f32,q8_0')).split(',') as ('f32' | 'q8_0')[];
 const threads = (process.env.THREADS ?? '1,2').split(',').map(Number);
@@ -26,9 +28,9 @@ const cfg = configFromHF({ model_type: 'gpt2', vocab_size: GPT2_124M.vocab, n_po
 if (params !== inspect(cfg).total || params !== 124_439_808) throw new Error(`fixture has ${params} parameters, expected 124,439,808`);
 
 const prompt = Array.from({ length: PROMPT }, (_, i) => (i * 7919) % GPT2_124M.vocab);
-// FLOPs per token, matmuls only: 2 x (non-embedding linear params + unembedding).
+// Prefill GEMM FLOPs: 2 x linear params per token, plus the unembedding of the last position.
 const linearParams = params - GPT2_124M.vocab * GPT2_124M.C - GPT2_124M.ctx * GPT2_124M.C;
-const flopsPerToken = 2 * (linearParams + GPT2_124M.vocab * GPT2_124M.C);
+const prefillFlops = 2 * linearParams * PROMPT + 2 * GPT2_124M.vocab * GPT2_124M.C;
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -51,7 +53,7 @@ async function check(m: DecoderModel, dtype: string): Promise<void> {
   if (d > (dtype === 'f32' ? 1e-4 : 5e-2) * Math.max(1, scale)) throw new Error(`cached decode differs from recomputation by ${d}`);
 }
 
-interface Row { dtype: string; threads: number; prefillTokS: number; prefillGflops: number; decodeTokS: number }
+interface Row { dtype: string; threads: number; prefillTokS: number; prefillGflops: number; decodeTokS: number; batchDecodeTokS: number }
 const rows: Row[] = [];
 try {
   for (const dtype of dtypes) {
@@ -60,7 +62,10 @@ try {
     for (const t of threads) {
       setThreads(t);
       const cache = model.newCache();
-      const bench = new Bench({ iterations: 1, time: 0, warmup: false });
+      const batchCaches = Array.from({ length: BATCH }, () => model.newCache());
+      const bench = new Bench({ iterations: ROUNDS, time: 0, warmup: true, warmupIterations: 1, warmupTime: 0 });
+      const decodeMs: number[] = [];
+      const batchMs: number[] = [];
       bench.add(`prefill ${PROMPT} ${dtype} t=${t}`, async () => {
         await model.forward(prompt);
       });
@@ -72,13 +77,32 @@ try {
         for (let i = 0; i < DECODE; i++) id = (await model.forward([id], { cache }))[0]! > 0 ? 2 : 3;
         decodeMs.push(performance.now() - t0);
       });
-      const decodeMs: number[] = [];
+      bench.add(`decode ${DECODE} x ${BATCH} sequences, one pass per step, ${dtype} t=${t}`, async () => {
+        for (const [n, c] of batchCaches.entries()) {
+          c.reset();
+          await model.forward(prompt.slice(n, n + 8), { cache: c });
+        }
+        const t0 = performance.now();
+        let ids = batchCaches.map((_, n) => n + 1);
+        for (let i = 0; i < DECODE; i++) {
+          const out = await model.forwardBatch(batchCaches.map((c, n) => ({ ids: [ids[n]!], cache: c })));
+          ids = out.map((l, n) => (l[n]! > 0 ? 2 : 3));
+        }
+        batchMs.push(performance.now() - t0);
+      });
       await bench.run();
       const pre = bench.tasks[0]!.result;
       if (pre.state !== 'completed') throw new Error(`prefill did not complete: ${pre.state}`);
-      const preMs = pre.latency.mean;
-      const decMs = decodeMs.reduce((a, b) => a + b, 0) / decodeMs.length;
-      rows.push({ dtype, threads: t, prefillTokS: (PROMPT * 1000) / preMs, prefillGflops: (PROMPT * flopsPerToken) / preMs / 1e6, decodeTokS: (DECODE * 1000) / decMs });
+      const preMs = pre.latency.p50!;
+      // Rounds after the warm-up one; the median of them.
+      const median = (a: number[]) => a.slice(1).sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
+      rows.push({
+        dtype, threads: t,
+        prefillTokS: (PROMPT * 1000) / preMs,
+        prefillGflops: prefillFlops / preMs / 1e6,
+        decodeTokS: (DECODE * 1000) / median(decodeMs),
+        batchDecodeTokS: (DECODE * BATCH * 1000) / median(batchMs),
+      });
       console.log(JSON.stringify(rows[rows.length - 1]));
     }
     model.dispose();
@@ -91,15 +115,20 @@ const info = cpuInfo();
 const lines = [
   `# GPT-2 124M shape (random weights), ${info.isa}, kernels ${JSON.stringify(info.kernels)}`,
   '',
-  '| weights | threads | prefill 128 tok/s | prefill GFLOP/s | decode tok/s | prefill vs llama.cpp | decode vs llama.cpp |',
-  '|---|---|---|---|---|---|---|',
+  `| weights | threads | prefill ${PROMPT} tok/s | prefill GEMM GFLOP/s | decode tok/s | prefill vs llama.cpp | decode vs llama.cpp | decode, ${BATCH} sequences batched, total tok/s |`,
+  '|---|---|---|---|---|---|---|---|',
 ];
-// llama.cpp on these machines, f32 weights (from the issue): 400 / 40 tok/s on 1 thread, 756 / 57 on 2.
-const LLAMA_CPP: Record<number, [number, number]> = { 1: [400, 40], 2: [756, 57] };
+// llama.cpp on these machines, same shape (from the issues): [prefill, decode] tok/s by threads.
+const LLAMA_CPP: Record<string, Record<number, [number, number]>> = {
+  f32: { 1: [400, 40], 2: [756, 57] },
+  q8_0: { 1: [540, 122], 2: [1050, 180] },
+};
 for (const r of rows) {
-  const ref = LLAMA_CPP[r.threads];
-  lines.push(`| ${r.dtype} | ${r.threads} | ${r.prefillTokS.toFixed(1)} | ${r.prefillGflops.toFixed(2)} | ${r.decodeTokS.toFixed(1)} | ${ref ? (r.prefillTokS / ref[0]).toFixed(3) + 'x' : '-'} | ${ref ? (r.decodeTokS / ref[1]).toFixed(3) + 'x' : '-'} |`);
+  const ref = LLAMA_CPP[r.dtype]?.[r.threads];
+  const vs = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) + 'x' : '-');
+  lines.push(`| ${r.dtype} | ${r.threads} | ${r.prefillTokS.toFixed(1)} | ${r.prefillGflops.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${vs(r.prefillTokS, ref?.[0])} | ${vs(r.decodeTokS, ref?.[1])} | ${r.batchDecodeTokS.toFixed(1)} |`);
 }
+lines.push('', `Medians of ${ROUNDS} rounds after a warm-up round; decode runs ${DECODE} tokens after an 8-token prompt. llama.cpp figures are the issues' measurements on these machines, with the same weight dtype.`);
 for (const r of rows.filter((x) => x.threads === 2)) {
   const one = rows.find((x) => x.threads === 1 && x.dtype === r.dtype);
   if (one) lines.push(`\n${r.dtype}: 2 threads vs 1, measured side by side: prefill ${(r.prefillTokS / one.prefillTokS).toFixed(2)}x, decode ${(r.decodeTokS / one.decodeTokS).toFixed(2)}x`);

@@ -29,6 +29,13 @@ export interface NativeTensor {
   readonly data: ArrayBufferView;
 }
 
+export interface NativeProgram {
+  /** segments: [t0, p0, t1, p1, ...]; caches: one { k, v } per segment, a Float32Array per layer. */
+  run(segments: Int32Array, caches: readonly { k: readonly ArrayBufferView[]; v: readonly ArrayBufferView[] }[]): Promise<void>;
+  dispose(): void;
+  readonly steps: number;
+}
+
 export interface NativeAddon {
   cpuInfo(): CpuInfo;
   setThreads(threads: number): void;
@@ -41,6 +48,8 @@ export interface NativeAddon {
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
   /** Validates every op synchronously, then runs them in order in one trip off the main thread. */
   opsAsync(ops: readonly { op: string; args: Record<string, unknown> }[]): Promise<void>;
+  /** A planned pass compiled once (native/src/program.cc); run(segments, caches) per pass. */
+  compile(desc: { slots: readonly ArrayBufferView[]; layers: number; steps: readonly { op: string; perSegment: boolean; args: Record<string, unknown> }[] }): NativeProgram;
   /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
   packWeight(args: Record<string, unknown>): unknown;
   /** Maps a file read-only; returns a handle with size, read(offset, length) and dispose(). */

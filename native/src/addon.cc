@@ -14,6 +14,7 @@
 #include "cpu/dispatch.h"
 #include "mapped_file.h"
 #include "op.h"
+#include "program.h"
 #include "scratch.h"
 #include "threadpool.h"
 #include "weights.h"
@@ -159,7 +160,9 @@ class Attnode : public Napi::Addon<Attnode> {
       : pool_(std::make_shared<ThreadPool>(default_threads())), isa_(best_isa()) {
     weight_ctor_ = Napi::Persistent(WeightHandle::Define(env));
     mapped_ctor_ = Napi::Persistent(MappedFileHandle::Define(env));
+    program_ctor_ = Napi::Persistent(define_program(env));
     DefineAddon(exports, {
+                             InstanceMethod("compile", &Attnode::Compile),
                              InstanceMethod("packWeight", &Attnode::PackWeight),
                              InstanceMethod("mapFile", &Attnode::MapFile),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
@@ -176,6 +179,7 @@ class Attnode : public Napi::Addon<Attnode> {
 
  public:
   Isa isa() const { return isa_; }
+  RunTarget run_target() { return {&runner_, pool_, isa_}; }
 
   std::shared_ptr<const PackedWeight> unwrap(Args& args, const char* name, Napi::Value v) {
     if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(weight_ctor_.Value()))
@@ -392,6 +396,11 @@ class Attnode : public Napi::Addon<Attnode> {
         std::move(refs));
   }
 
+  // compile({ slots, layers, steps }): a Program for a planned forward pass (program.cc).
+  Napi::Value Compile(const Napi::CallbackInfo& info) {
+    return program_ctor_.New({info.Length() > 0 ? info[0] : info.Env().Undefined()});
+  }
+
   // peakScratchBytes(reset?: boolean): the most scratch memory ops held at once since the last
   // reset (process-wide); with reset, starts a new measurement.
   Napi::Value PeakScratchBytes(const Napi::CallbackInfo& info) {
@@ -404,6 +413,7 @@ class Attnode : public Napi::Addon<Attnode> {
   Isa isa_;
   Napi::FunctionReference weight_ctor_;
   Napi::FunctionReference mapped_ctor_;
+  Napi::FunctionReference program_ctor_;
   AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 
@@ -417,6 +427,8 @@ Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {
 std::shared_ptr<const MappedFile> unwrap_mapped_file(Args& args, const std::string& what, Napi::Value v) {
   return args.env().GetInstanceData<Attnode>()->unwrap_mapped(args, what, v);
 }
+
+RunTarget run_target(Napi::Env env) { return env.GetInstanceData<Attnode>()->run_target(); }
 
 std::shared_ptr<const PackedWeight> unwrap_weight(Args& args, const char* name) {
   Napi::Env env = args.env();

@@ -66,13 +66,40 @@ Args::Args(Napi::Env env, std::string op, Napi::Value args) : env_(env), op_(std
   obj_ = args.As<Napi::Object>();
 }
 
+Args::Args(Napi::Env env, std::string op, const std::vector<BoundArg>* bound)
+    : env_(env), op_(std::move(op)), bound_(bound) {}
+
+const BoundArg* Args::find_bound(const char* name) const {
+  for (const BoundArg& b : *bound_)
+    if (std::strcmp(b.name, name) == 0) return &b;
+  return nullptr;
+}
+
 void Args::type_error(const std::string& msg) const { throw Napi::TypeError::New(env_, op_ + ": " + msg); }
 
 void Args::range_error(const std::string& msg) const { throw Napi::RangeError::New(env_, op_ + ": " + msg); }
 
-Napi::Value Args::get(const char* name) { return obj_.Get(name); }
+Napi::Value Args::get(const char* name) {
+  if (!bound_) return obj_.Get(name);
+  const BoundArg* b = find_bound(name);
+  return b && !b->view ? b->value : env_.Undefined();
+}
+
+void Args::expect_dtype(const std::string& n, DType got, std::initializer_list<DType> dtypes) {
+  std::string allowed;
+  for (DType d : dtypes) {
+    if (d == got) return;
+    if (!allowed.empty()) allowed += ", ";
+    allowed += dtype_name(d);
+  }
+  type_error(n + ".dtype must be one of " + allowed + ", got '" + dtype_name(got) + "'");
+}
 
 TensorView Args::optional_tensor(const char* name, std::initializer_list<DType> dtypes) {
+  if (bound_) {
+    const BoundArg* b = find_bound(name);
+    if (b && b->view) return tensor(name, dtypes);
+  }
   Napi::Value v = get(name);
   if (v.IsUndefined() || v.IsNull()) return TensorView{};
   return tensor(name, dtypes);
@@ -80,6 +107,13 @@ TensorView Args::optional_tensor(const char* name, std::initializer_list<DType> 
 
 TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
   const std::string n = std::string("'") + name + "'";
+  if (bound_) {
+    const BoundArg* b = find_bound(name);
+    if (b && b->view) {
+      expect_dtype(n, b->view->dtype, dtypes);
+      return *b->view;
+    }
+  }
   Napi::Value v = get(name);
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
     type_error(n + " must be a tensor { dtype, shape, data }, got " + describe(v));
@@ -92,14 +126,12 @@ TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
   const DTypeInfo* di = nullptr;
   for (const auto& i : kDTypes)
     if (ds == i.name) di = &i;
-  std::string allowed;
-  bool ok = false;
-  for (DType d : dtypes) {
-    if (!allowed.empty()) allowed += ", ";
-    allowed += dtype_name(d);
-    if (di && di->dtype == d) ok = true;
+  if (!di) {
+    std::string allowed;
+    for (DType d : dtypes) allowed += (allowed.empty() ? "" : ", ") + std::string(dtype_name(d));
+    type_error(n + ".dtype must be one of " + allowed + ", got '" + ds + "'");
   }
-  if (!ok) type_error(n + ".dtype must be one of " + allowed + ", got '" + ds + "'");
+  expect_dtype(n, di->dtype, dtypes);
 
   // shape
   Napi::Value sv = t.Get("shape");

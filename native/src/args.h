@@ -40,9 +40,19 @@ struct TensorView {
   std::string shape_str() const;
 };
 
+// An argument already resolved by a compiled program (program.cc): a tensor view into memory
+// the program checked, or a plain JS value (numbers, strings, handles, mapped tensors).
+struct BoundArg {
+  const char* name;
+  const TensorView* view;  // null: read `value` as a JS argument
+  Napi::Value value;
+};
+
 class Args {
  public:
   Args(Napi::Env env, std::string op, Napi::Value args);
+  // Arguments of one step of a compiled program; `bound` must outlive this Args.
+  Args(Napi::Env env, std::string op, const std::vector<BoundArg>* bound);
 
   Napi::Env env() const { return env_; }
   const std::string& op() const { return op_; }
@@ -78,9 +88,13 @@ class Args {
   Napi::Value get(const char* name);
   void read_mapped(const std::string& n, Napi::Object t, TensorView& view, size_t expected_bytes, size_t align);
 
+  const BoundArg* find_bound(const char* name) const;
+  void expect_dtype(const std::string& n, DType got, std::initializer_list<DType> dtypes);
+
   Napi::Env env_;
   std::string op_;
   Napi::Object obj_;
+  const std::vector<BoundArg>* bound_ = nullptr;
   std::vector<Napi::Reference<Napi::Value>> refs_;
   std::vector<std::shared_ptr<const MappedFile>> mappings_;
 };

@@ -62,6 +62,57 @@ export interface BatchOp {
   readonly args: Readonly<Record<string, unknown>> & { readonly out: Tensor };
 }
 
+/** K and V buffers (capacity, Hkv, D) f32 of every layer, for one sequence. */
+export interface KVBuffers {
+  readonly k: readonly Tensor[];
+  readonly v: readonly Tensor[];
+  readonly capacity: number;
+}
+
+/** One sequence of a pass: its new tokens `t` after `p` cached rows, and its cache. */
+export interface PassSegment {
+  readonly t: number;
+  readonly p: number;
+  readonly cache: KVBuffers;
+}
+
+/** A view of a planned slot; shape symbols as in graph/ir.ts ('T', 'S', 'B'). */
+export interface SlotOperand {
+  readonly kind: 'slot';
+  readonly slot: number;
+  readonly shape: readonly (number | 'T' | 'S' | 'B')[];
+}
+
+/** Rows of one layer's K or V cache: 'new' [P, P+T) or 'all' [0, P+T). */
+export interface CacheSliceOperand {
+  readonly kind: 'cache';
+  readonly layer: number;
+  readonly which: 'k' | 'v';
+  readonly rows: 'new' | 'all';
+  readonly shape: readonly (number | 'T' | 'S' | 'B')[];
+}
+
+/** One step of a compiled pass; perSegment steps run once per segment on its rows. */
+export interface ProgramStep {
+  readonly op: OpName;
+  readonly perSegment: boolean;
+  readonly args: Readonly<Record<string, unknown>> & { readonly out: SlotOperand | CacheSliceOperand };
+}
+
+/** A planned forward pass for Backend.compile: its slot buffers and steps. */
+export interface PassProgram {
+  readonly slots: readonly Tensor[];
+  readonly layers: number;
+  readonly steps: readonly ProgramStep[];
+}
+
+/** A pass compiled by a backend: each run costs one call, with no per-op work in JavaScript. */
+export interface CompiledPass {
+  /** Runs every step for these segments; the caller has written the inputs into their slots. */
+  run(segments: readonly PassSegment[]): Promise<void>;
+  dispose(): void;
+}
+
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
@@ -82,6 +133,11 @@ export interface Backend {
    * can (planned forward passes). Optional: callers fall back to run() op by op.
    */
   runBatch?(ops: readonly BatchOp[]): Promise<void>;
+  /**
+   * Compiles a planned pass once, so that later passes skip per-op argument work in
+   * JavaScript. Optional: the executor falls back to runBatch / run.
+   */
+  compile?(program: PassProgram): CompiledPass;
   /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */
   packWeight(weight: Tensor | MappedWeightSource, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */

@@ -3,7 +3,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { loadAddon, type NativeAddon } from '../native.js';
-import type { Backend, BatchOp, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
+import type { Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, PassProgram, PassSegment, Weight } from './backend.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
@@ -123,6 +123,47 @@ export class NativeBackend implements Backend {
     const list = ops.map(({ op, args }) => ({ op, args: this.prepare(op, args as unknown as OpArgs[OpName] & OutArg).nargs }));
     this.selectIsa();
     await this.addon.opsAsync(list);
+  }
+
+  /**
+   * Hands the plan to the addon once (parameters checked now); each run is then one call that
+   * fills in this pass's views in C++ and runs every op off the main thread.
+   */
+  compile(program: PassProgram): CompiledPass {
+    if (this.disposed) throw new Error(`${this.name} backend is disposed`);
+    const operand = (v: unknown): unknown => {
+      if (v instanceof Tensor) return native(v);
+      if (v instanceof NativeWeight) return v.handle;
+      if (isMapped(v)) return v.native();
+      if (typeof v === 'object' && v !== null && 'kind' in v) {
+        const o = v as { kind: string; slot?: number; shape: unknown; layer?: number; which?: string; rows?: string };
+        if (o.kind === 'slot') return { slot: o.slot, shape: o.shape };
+        if (o.kind === 'cache') return { cache: o.which, layer: o.layer, rows: o.rows, shape: o.shape };
+      }
+      return v;
+    };
+    const steps = program.steps.map(({ op, perSegment, args }) => {
+      const spec = opSpec(op);
+      const { out, ...rest } = args;
+      const given: Record<string, unknown> = spec.nativeArgs ? spec.nativeArgs(rest as never) : rest;
+      const nargs: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(given)) nargs[k] = operand(v);
+      nargs.out = operand(out);
+      return { op, perSegment, args: nargs };
+    });
+    const handle = this.addon.compile({ slots: program.slots.map((t) => t.data), layers: program.layers, steps });
+    return {
+      run: (segments: readonly PassSegment[]) => {
+        const seg = new Int32Array(segments.length * 2);
+        segments.forEach((s, i) => {
+          seg[2 * i] = s.t;
+          seg[2 * i + 1] = s.p;
+        });
+        this.selectIsa();
+        return handle.run(seg, segments.map((s) => ({ k: s.cache.k.map((t) => t.data), v: s.cache.v.map((t) => t.data) })));
+      },
+      dispose: () => handle.dispose(),
+    };
   }
 
   packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {

@@ -1,83 +1,126 @@
-// Runs a Plan on a Backend op by op: binds values to views of the planned slots for this pass's
-// sequence length, parameters to tensors and packed weights, and cache operands to KV-cache
-// slices. Backends with runBatch (native) run the whole pass in one trip off the main thread;
-// compiling the plan once into the addon (no per-pass argument checks) is the later step.
+// Runs a Plan on a Backend. A pass holds one or more segments (sequences, each on its own KV
+// cache): values with T rows hold every segment's rows back to back, and nodes that touch a
+// cache run once per segment on its rows. Backends that compile (native) get the plan once
+// and run each pass in one call; others get the pass's ops resolved to tensor views, in one
+// runBatch trip where they have it, else op by op.
 
-import type { Backend, BatchOp, MappedWeightSource, OpArgs, OpName, Weight } from '../backend/backend.js';
+import type { Backend, BatchOp, CompiledPass, KVBuffers, MappedWeightSource, OpArgs, OpName, PassSegment, ProgramStep, Weight } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evalShape, type Operand } from './ir.js';
 import type { Plan } from './planner.js';
 
-/** Per-layer K and V buffers (Tmax, Hkv, D) f32 and how many rows are filled. */
-export interface CacheBuffers {
-  readonly k: readonly Tensor[];
-  readonly v: readonly Tensor[];
-  readonly capacity: number;
-}
+/** Per-layer K and V buffers (Tmax, Hkv, D) f32 and their row capacity. */
+export type CacheBuffers = KVBuffers;
+
+export type Segment = PassSegment;
 
 export class PlanExecutor {
   private readonly slots: Tensor[];
+  private readonly compiled: CompiledPass | undefined;
 
   constructor(
     readonly plan: Plan,
     private readonly backend: Backend,
     private readonly params: ReadonlyMap<string, Tensor | Weight | MappedWeightSource>,
+    layers: number,
   ) {
     // The only allocation: every slot once, at tMax.
     this.slots = plan.slots.map((s) => Tensor.zeros(s.dtype, [s.elements]));
     for (const node of plan.graph.nodes)
       for (const a of Object.values(node.args))
         if (typeof a === 'object' && a.kind === 'param' && !params.has(a.name)) throw new Error(`plan needs parameter '${a.name}', which was not bound`);
+    this.compiled = backend.compile?.({ slots: this.slots, layers, steps: this.steps() });
   }
 
-  private valueTensor(id: number, t: number): Tensor {
+  /** The plan's nodes with values as slot operands and parameters bound, for compile(). */
+  private steps(): ProgramStep[] {
+    const g = this.plan.graph;
+    const operand = (a: Operand) => {
+      if (a.kind === 'value') return { kind: 'slot' as const, slot: this.plan.slotOf[a.id]!, shape: g.values[a.id]!.shape };
+      if (a.kind === 'param') return this.params.get(a.name)!;
+      return { kind: 'cache' as const, layer: a.layer, which: a.which, rows: a.rows, shape: a.shape };
+    };
+    return g.nodes.map((node) => {
+      const args: Record<string, unknown> = {};
+      for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? operand(a) : a;
+      return { op: node.op, perSegment: node.perSegment, args: { ...args, out: operand(node.out) as ProgramStep['args']['out'] } };
+    });
+  }
+
+  /** A value's view for `t` rows from row `row` (T-row values), in a pass of `b` segments. */
+  private valueTensor(id: number, t: number, b: number, row = 0): Tensor {
     const v = this.plan.graph.values[id]!;
-    const shape = evalShape(v.shape, t, 0);
+    const shape = evalShape(v.shape, t, 0, b);
+    const numel = shape.reduce((x, y) => x * y, 1);
+    const offset = v.shape[0] === 'T' ? row * (numel / Math.max(1, t)) : 0;
     const slot = this.slots[this.plan.slotOf[id]!]!;
-    let offset = 0;
-    if (v.offset === 'lastRow') offset = (t - 1) * (shape[1] ?? 0);
-    const numel = shape.reduce((a, b) => a * b, 1);
     return new Tensor(v.dtype, shape, slot.storage.subarray(offset, offset + numel));
   }
 
-  private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, cache: CacheBuffers, t: number, p: number): Tensor {
-    const buf = (o.which === 'k' ? cache.k : cache.v)[o.layer];
+  private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, s: Segment): Tensor {
+    const buf = (o.which === 'k' ? s.cache.k : s.cache.v)[o.layer];
     if (!buf) throw new RangeError(`cache has no layer ${o.layer}`);
-    const rows = o.rows === 'new' ? buf.slice(0, p, p + t) : buf.slice(0, 0, p + t);
-    return rows.reshape(evalShape(o.shape, t, p));
+    const rows = o.rows === 'new' ? buf.slice(0, s.p, s.p + s.t) : buf.slice(0, 0, s.p + s.t);
+    return rows.reshape(evalShape(o.shape, s.t, s.p));
   }
 
   /**
-   * One pass over `t` new tokens after `p` cached ones. `inputs` fill the input values in
-   * graph order; returns the output value's tensor (a view of a slot: valid until the next run).
+   * One pass over `segments` (their new tokens back to back). `inputs` fill the graph's input
+   * values in order; returns the output value's tensor (a view of a slot: valid until the next run).
    */
-  async run(inputs: readonly Int32Array[], t: number, p: number, cache: CacheBuffers): Promise<Tensor> {
+  async run(inputs: readonly Int32Array[], segments: readonly Segment[]): Promise<Tensor> {
     const g = this.plan.graph;
-    if (!Number.isInteger(t) || t < 1 || t > this.plan.tMax) throw new RangeError(`forward: ${t} tokens do not fit the plan (1 to ${this.plan.tMax})`);
-    if (p + t > cache.capacity) throw new RangeError(`forward: ${p} cached + ${t} new tokens exceed the cache capacity ${cache.capacity}`);
+    const b = segments.length;
+    if (b < 1 || b > this.plan.bMax) throw new RangeError(`forward: a pass holds 1 to ${this.plan.bMax} sequences, got ${b}`);
+    let t = 0;
+    for (const s of segments) {
+      if (!Number.isInteger(s.t) || s.t < 1) throw new RangeError('forward: every sequence in a pass needs at least one new token');
+      if (s.p + s.t > s.cache.capacity) throw new RangeError(`forward: ${s.p} cached + ${s.t} new tokens exceed the cache capacity ${s.cache.capacity}`);
+      t += s.t;
+    }
+    if (t > this.plan.tMax) throw new RangeError(`forward: ${t} tokens do not fit the plan (1 to ${this.plan.tMax})`);
     g.inputs.forEach((id, i) => {
+      const view = this.valueTensor(id, t, b);
       const src = inputs[i];
-      if (!src || src.length !== t) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${t} values`);
-      (this.valueTensor(id, t).data as Int32Array).set(src);
+      if (!src || src.length !== view.numel) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${view.numel} values`);
+      (view.data as Int32Array).set(src);
     });
-    const resolve = (a: Operand): Tensor | Weight | MappedWeightSource => {
-      if (a.kind === 'value') return this.valueTensor(a.id, t);
-      if (a.kind === 'param') return this.params.get(a.name)!;
-      return this.cacheTensor(a, cache, t, p);
-    };
-    const ops: BatchOp[] = g.nodes.map((node) => {
-      const args: Record<string, unknown> = {};
-      for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? resolve(a) : a;
-      return { op: node.op, args: { ...args, out: resolve(node.out) as Tensor } };
-    });
+    if (this.compiled) await this.compiled.run(segments);
+    else await this.runOps(t, segments);
+    return this.valueTensor(g.output, t, b);
+  }
+
+  private async runOps(t: number, segments: readonly Segment[]): Promise<void> {
+    const b = segments.length;
+    const ops: BatchOp[] = [];
+    for (const node of this.plan.graph.nodes) {
+      const add = (n: number, row: number, s?: Segment) => {
+        const resolve = (a: Operand): Tensor | Weight | MappedWeightSource =>
+          a.kind === 'value' ? this.valueTensor(a.id, n, b, row) : a.kind === 'param' ? this.params.get(a.name)! : this.cacheTensor(a, s!);
+        const args: Record<string, unknown> = {};
+        for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? resolve(a) : a;
+        ops.push({ op: node.op, args: { ...args, out: resolve(node.out) as Tensor } });
+      };
+      if (!node.perSegment) add(t, 0);
+      else {
+        let row = 0;
+        for (const s of segments) {
+          add(s.t, row, s);
+          row += s.t;
+        }
+      }
+    }
     // Backends that take a whole batch run the pass in one trip; others op by op.
     if (this.backend.runBatch) await this.backend.runBatch(ops);
     else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
-    return this.valueTensor(g.output, t);
   }
 
   /** Bytes the plan's slots hold. */
   get bytes(): number {
     return this.slots.reduce((a, s) => a + s.storage.byteLength, 0);
+  }
+
+  dispose(): void {
+    this.compiled?.dispose();
   }
 }

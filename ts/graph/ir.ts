@@ -1,21 +1,24 @@
 // The graph IR models are written in once: op nodes over values whose shapes may use the
 // symbolic sequence length, plus parameters, packed weights and KV-cache slices as operands.
-// Not an optimizer and not an executor: see planner.ts and executor.ts.
+// A pass may run several sequences at once (segments): values with T rows hold every
+// segment's rows back to back, and nodes that touch a KV cache run once per segment on its
+// rows. Not an optimizer and not an executor: see planner.ts and executor.ts.
 
 import type { OpName } from '../backend/backend.js';
 
-/** A dimension: a constant, 'T' (tokens in this pass) or 'S' (cached + new tokens). */
-export type SymDim = number | 'T' | 'S';
+/**
+ * A dimension: a constant, 'T' (new tokens in this pass, all segments), 'S' (cached + new
+ * tokens of one segment, in nodes that run per segment) or 'B' (segments in this pass).
+ */
+export type SymDim = number | 'T' | 'S' | 'B';
 
 export interface ValueInfo {
   readonly id: number;
   readonly name: string;
   readonly dtype: 'f32' | 'i32';
   readonly shape: readonly SymDim[];
-  /** Values that are views of another value's storage (reshape, last row) name their base. */
+  /** Values that are views of another value's storage (reshapes) name their base. */
   readonly base?: number;
-  /** For views: the element offset in the base, 'lastRow' = (T - 1) * row length. */
-  readonly offset?: 'lastRow';
   readonly input?: boolean;
 }
 
@@ -41,6 +44,11 @@ export interface GraphNode {
   readonly args: Readonly<Record<string, Operand | Attr>>;
   /** Where the op writes: a planned value or a KV-cache slice. */
   readonly out: Operand;
+  /**
+   * Nodes with a KV-cache operand run once per segment: their T-row values are cut to the
+   * segment's rows and 'S' is that segment's cached + new rows.
+   */
+  readonly perSegment: boolean;
 }
 
 export interface Graph {
@@ -85,13 +93,13 @@ export class GraphBuilder {
   /** Adds `op` writing a new f32 value of `shape`. */
   op(op: OpName, args: Record<string, Operand | Attr | undefined>, shape: SymDim[], name: string = op): ValueRef {
     const out = this.add({ name, dtype: 'f32', shape });
-    this.nodes.push({ op, args: clean(args), out });
+    this.nodes.push(node(op, args, out));
     return out;
   }
 
   /** Adds `op` writing into a KV-cache slice. */
   opInto(op: OpName, args: Record<string, Operand | Attr | undefined>, out: CacheOperand): void {
-    this.nodes.push({ op, args: clean(args), out });
+    this.nodes.push(node(op, args, out));
   }
 
   /** The same storage seen with another shape (same element count). */
@@ -100,29 +108,23 @@ export class GraphBuilder {
     return this.add({ name: `${base.name}.view`, dtype: base.dtype, shape, base: base.base ?? v.id });
   }
 
-  /** The last row of a (T, C) value as (1, C). */
-  lastRow(v: ValueRef): ValueRef {
-    const base = this.values[v.id]!;
-    if (base.base !== undefined || base.shape.length !== 2 || base.shape[0] !== 'T') throw new Error('lastRow needs a (T, C) value that is not a view');
-    return this.add({ name: `${base.name}.last`, dtype: base.dtype, shape: [1, base.shape[1]!], base: v.id, offset: 'lastRow' });
-  }
-
   build(output: ValueRef): Graph {
     return { values: [...this.values], nodes: [...this.nodes], inputs: [...this.inputs], output: output.id };
   }
 }
 
-function clean(args: Record<string, Operand | Attr | undefined>): Record<string, Operand | Attr> {
-  const out: Record<string, Operand | Attr> = {};
-  for (const [k, v] of Object.entries(args)) if (v !== undefined) out[k] = v;
-  return out;
+function node(op: OpName, args: Record<string, Operand | Attr | undefined>, out: Operand): GraphNode {
+  const clean: Record<string, Operand | Attr> = {};
+  for (const [k, v] of Object.entries(args)) if (v !== undefined) clean[k] = v;
+  const perSegment = out.kind === 'cache' || Object.values(clean).some((a) => isOperand(a) && a.kind === 'cache');
+  return { op, args: clean, out, perSegment };
 }
 
 export function operandsOf(n: GraphNode): Operand[] {
   return Object.values(n.args).filter(isOperand);
 }
 
-/** Evaluates a symbolic shape for T new tokens after P cached ones. */
-export function evalShape(shape: readonly SymDim[], t: number, p: number): number[] {
-  return shape.map((d) => (d === 'T' ? t : d === 'S' ? p + t : d));
+/** Evaluates a symbolic shape for T new tokens after P cached ones, in a pass of B segments. */
+export function evalShape(shape: readonly SymDim[], t: number, p: number, b = 1): number[] {
+  return shape.map((d) => (d === 'T' ? t : d === 'S' ? p + t : d === 'B' ? b : d));
 }

@@ -1,12 +1,14 @@
 // The planner: gives every value of a Graph a slot in a few preallocated buffers, reusing a
 // slot once the last node reading its value has run, so a forward pass allocates nothing.
-// Sizes are taken at the largest sequence length the plan serves (tMax).
+// Sizes are taken at the largest pass the plan serves: tMax tokens in at most bMax segments.
 
 import { evalShape, operandsOf, type Graph } from './ir.js';
 
 export interface Plan {
   readonly graph: Graph;
   readonly tMax: number;
+  /** Most segments (sequences) one pass may hold. */
+  readonly bMax: number;
   /** Slot sizes in elements; f32 slots and i32 slots are kept apart. */
   readonly slots: readonly { dtype: 'f32' | 'i32'; elements: number }[];
   /** Slot of each value (views share their base's slot). */
@@ -15,10 +17,11 @@ export interface Plan {
   readonly totalElements: number;
 }
 
-export function plan(graph: Graph, tMax: number): Plan {
+export function plan(graph: Graph, tMax: number, bMax = 1): Plan {
+  if (!Number.isInteger(bMax) || bMax < 1 || bMax > tMax) throw new RangeError(`plan: 'bMax' must be an integer in [1, ${tMax}], got ${bMax}`);
   const n = graph.values.length;
   const root = (id: number) => graph.values[id]!.base ?? id;
-  const size = (id: number) => evalShape(graph.values[id]!.shape, tMax, 0).reduce((a, b) => a * b, 1);
+  const size = (id: number) => evalShape(graph.values[id]!.shape, tMax, 0, bMax).reduce((a, b) => a * b, 1);
   // Last node that reads each root value (the output lives to the end).
   const lastUse = new Array<number>(n).fill(-1);
   graph.nodes.forEach((node, i) => {
@@ -57,5 +60,5 @@ export function plan(graph: Graph, tMax: number): Plan {
     for (const s of released) free.push(s);
   });
   for (let id = 0; id < n; id++) if (graph.values[id]!.base !== undefined) slotOf[id] = slotOf[root(id)]!;
-  return { graph, tMax, slots, slotOf, totalElements: slots.reduce((a, s) => a + s.elements, 0) };
+  return { graph, tMax, bMax, slots, slotOf, totalElements: slots.reduce((a, s) => a + s.elements, 0) };
 }

@@ -8,7 +8,7 @@ import type { DecoderConfig } from './config.js';
 export type NormKind = 'layerNorm' | 'rmsNorm';
 
 /** x: (T, C) -> (T, C); params `${p}.w` (and `${p}.b` for LayerNorm). */
-export function norm(g: GraphBuilder, kind: NormKind, x: ValueRef, p: string, eps: number, rows: 'T' | 1 = 'T', c = 0): ValueRef {
+export function norm(g: GraphBuilder, kind: NormKind, x: ValueRef, p: string, eps: number, rows: 'T' | 'B' = 'T', c = 0): ValueRef {
   const shape = [rows, c] as const;
   return kind === 'layerNorm'
     ? g.op('layerNorm', { x, weight: g.param(`${p}.w`), bias: g.param(`${p}.b`), eps }, [...shape], p)
@@ -23,22 +23,25 @@ export interface AttentionOptions {
 
 /**
  * Self-attention of layer `i` over h: (T, C) -> (T, C). K and V rows for the new tokens go
- * straight into the layer's cache (Tmax, Hkv, D); attention reads rows [0, P+T) of it.
+ * into the layer's cache (Tmax, Hkv, D); attention reads rows [0, P+T) of it, per segment.
  */
 export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef, o: AttentionOptions): ValueRef {
   const { heads: H, kvHeads: KV, headDim: D, hidden: C } = cfg;
   const p = `l${i}`;
   const b = (n: string) => (o.bias ? g.param(`${p}.${n}.b`) : undefined);
   let q = g.view(g.op('linear', { x: h, weight: g.param(`${p}.q`), bias: b('q') }, ['T', H * D], `${p}.q`), ['T', H, D]);
+  // K and V are computed for all of the pass's rows at once, then copied into each segment's
+  // cache ('cast' to f32 is a copy); Llama's rotation of K writes the cache directly.
+  const k = g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`);
+  const v = g.op('linear', { x: h, weight: g.param(`${p}.v`), bias: b('v') }, ['T', KV * D], `${p}.v`);
   if (o.rope) {
     const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved };
     q = g.op('rope', { x: q, ...r }, ['T', H, D], `${p}.q.rope`);
-    const k = g.view(g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`), ['T', KV, D]);
-    g.opInto('rope', { x: k, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    g.opInto('rope', { x: g.view(k, ['T', KV, D]), ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
   } else {
-    g.opInto('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, g.cache(i, 'k', 'new', ['T', KV * D]));
+    g.opInto('cast', { x: k, dtype: 'f32' }, g.cache(i, 'k', 'new', ['T', KV * D]));
   }
-  g.opInto('linear', { x: h, weight: g.param(`${p}.v`), bias: b('v') }, g.cache(i, 'v', 'new', ['T', KV * D]));
+  g.opInto('cast', { x: v, dtype: 'f32' }, g.cache(i, 'v', 'new', ['T', KV * D]));
   const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true }, ['T', H, D], `${p}.attn`);
   return g.op('linear', { x: g.view(a, ['T', H * D]), weight: g.param(`${p}.o`), bias: b('o') }, ['T', C], `${p}.o`);
 }
@@ -59,12 +62,17 @@ export function mlpSwiGLU(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
   return g.op('linear', { x: m, weight: g.param(`${p}.down`) }, ['T', cfg.hidden], `${p}.down`);
 }
 
-/** The pre-norm decoder stack shared by GPT-2 and Llama; returns last-position logits (1, V). */
+/**
+ * The pre-norm decoder stack shared by GPT-2 and Llama; returns the logits of each segment's
+ * last position (B, V). Inputs: ids (T), positions (T), and `last` (B), the row of each
+ * segment's last token.
+ */
 export function decoderGraph(cfg: DecoderConfig): GraphBuilder & { result: ValueRef } {
   const g = new GraphBuilder();
   const C = cfg.hidden;
   const ids = g.input('ids', 'i32', ['T']);
   const positions = g.input('positions', 'i32', ['T']);
+  const lastRows = g.input('last', 'i32', ['B']);
   const gpt2 = cfg.architecture === 'gpt2';
   const kind: NormKind = gpt2 ? 'layerNorm' : 'rmsNorm';
   let x = g.op('embedding', { table: g.param('embed'), ids }, ['T', C], 'embed');
@@ -76,7 +84,8 @@ export function decoderGraph(cfg: DecoderConfig): GraphBuilder & { result: Value
     const h = norm(g, kind, x, `l${i}.norm2`, cfg.normEps, 'T', C);
     x = g.op('add', { a: x, b: gpt2 ? mlpGelu(g, cfg, i, h) : mlpSwiGLU(g, cfg, i, h) }, ['T', C], `l${i}.res2`);
   }
-  const last = norm(g, kind, g.lastRow(x), 'final', cfg.normEps, 1, C);
-  const logits = g.op('linear', { x: last, weight: g.param('unembed') }, [1, cfg.vocabSize], 'logits');
+  // Gathering the last rows is an embedding lookup with x as the table.
+  const last = norm(g, kind, g.op('embedding', { table: x, ids: lastRows }, ['B', C], 'last'), 'final', cfg.normEps, 'B', C);
+  const logits = g.op('linear', { x: last, weight: g.param('unembed') }, ['B', cfg.vocabSize], 'logits');
   return Object.assign(g, { result: logits });
 }

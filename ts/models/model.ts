@@ -1,6 +1,7 @@
 // loadModel and DecoderModel: a checkpoint (HF directory or GGUF file) bound to a planned graph
 // on a backend, with a KV cache of preallocated (Tmax, Hkv, D) f32 tensors per layer.
-// Not a generation loop: forward() gives last-position logits; sampling lives elsewhere.
+// Not a generation loop: forward() gives last-position logits, forwardBatch() those of several
+// sequences in one pass; sampling lives elsewhere.
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface LoadModelOptions {
   threads?: number;
   /** Longest sequence (cache rows) a model's caches hold; default: the config's context, at most 2048. */
   maxTokens?: number;
+  /** Most sequences forwardBatch() takes in one pass; default 16 (at most maxTokens). */
+  maxBatch?: number;
 }
 
 /** K and V rows of every layer for one sequence; `length` rows are filled. */
@@ -68,11 +71,12 @@ export class DecoderModel {
     private readonly binder: Binder,
     private readonly files: { dispose(): void },
     readonly maxTokens: number,
+    readonly maxBatch: number,
     readonly generation?: GenerationConfig,
   ) {
     const g = decoderGraph(config);
-    this.plan = plan(g.build(g.result), maxTokens);
-    this.executor = new PlanExecutor(this.plan, backend, binder.params);
+    this.plan = plan(g.build(g.result), maxTokens, maxBatch);
+    this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
     this.scratch = new KVCache(config, maxTokens);
   }
 
@@ -86,29 +90,71 @@ export class DecoderModel {
    * Without a cache the ids are a whole sequence; with one they continue it.
    */
   async forward(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
-    if (this.disposed) throw new Error('forward: the model was disposed');
-    if (this.running) throw new Error('forward: a forward pass is already running on this model; await it first');
+    if (options.cache !== undefined && !(options.cache instanceof KVCache)) throw new TypeError("forward: 'cache' must come from model.newCache()");
     const cache = options.cache ?? this.scratch;
-    if (!(cache instanceof KVCache)) throw new TypeError("forward: 'cache' must come from model.newCache()");
+    this.checkUsable('forward');
     if (!options.cache) cache.reset();
-    const t = ids.length;
-    const p = cache.length;
-    if (t < 1) throw new RangeError('forward: ids must hold at least one token');
-    if (p + t > Math.min(cache.capacity, this.config.maxPositions))
-      throw new RangeError(`forward: ${p} cached + ${t} new tokens exceed ${Math.min(cache.capacity, this.config.maxPositions)} positions`);
-    const idv = new Int32Array(t);
-    const pos = new Int32Array(t);
-    for (let i = 0; i < t; i++) {
-      const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) throw new RangeError(`forward: ids[${i}] = ${id} is outside [0, ${this.config.vocabSize})`);
-      idv[i] = id;
-      pos[i] = p + i;
-    }
+    return (await this.pass('forward', [{ ids, cache }]))[0]!;
+  }
+
+  /**
+   * One forward pass over several sequences at once: linear layers run over all their new
+   * tokens together, attention per sequence on its own cache. Returns each item's last-position
+   * logits in order; each cache grows by its ids. Items need distinct caches; at most
+   * `maxBatch` items per pass.
+   */
+  async forwardBatch(items: readonly { ids: ArrayLike<number>; cache: KVCache }[]): Promise<Float32Array[]> {
+    if (!Array.isArray(items) || items.length < 1) throw new TypeError('forwardBatch: items must be a non-empty array of { ids, cache }');
+    if (items.length > this.maxBatch) throw new RangeError(`forwardBatch: ${items.length} items exceed maxBatch ${this.maxBatch}`);
+    const seen = new Set<KVCache>();
+    items.forEach((it, i) => {
+      if (!(it?.cache instanceof KVCache)) throw new TypeError(`forwardBatch: items[${i}].cache must come from model.newCache()`);
+      if (seen.has(it.cache)) throw new RangeError(`forwardBatch: items[${i}] uses a cache that another item uses`);
+      seen.add(it.cache);
+    });
+    this.checkUsable('forwardBatch');
+    return this.pass('forwardBatch', items);
+  }
+
+  private checkUsable(fn: string): void {
+    if (this.disposed) throw new Error(`${fn}: the model was disposed`);
+    if (this.running) throw new Error(`${fn}: a forward pass is already running on this model; await it first`);
+  }
+
+  private async pass(fn: string, items: readonly { ids: ArrayLike<number>; cache: KVCache }[]): Promise<Float32Array[]> {
+    let total = 0;
+    items.forEach(({ ids, cache }, n) => {
+      const what = items.length > 1 ? `items[${n}]: ` : '';
+      const t = ids?.length ?? 0;
+      const limit = Math.min(cache.capacity, this.config.maxPositions);
+      if (!Number.isInteger(t) || t < 1) throw new RangeError(`${fn}: ${what}ids must hold at least one token`);
+      if (cache.length + t > limit) throw new RangeError(`${fn}: ${what}${cache.length} cached + ${t} new tokens exceed ${limit} positions`);
+      total += t;
+    });
+    if (total > this.plan.tMax) throw new RangeError(`${fn}: ${total} new tokens exceed the ${this.plan.tMax} one pass holds`);
+    const idv = new Int32Array(total);
+    const pos = new Int32Array(total);
+    const last = new Int32Array(items.length);
+    let row = 0;
+    items.forEach(({ ids, cache }, n) => {
+      for (let i = 0; i < ids.length; i++, row++) {
+        const id = ids[i]!;
+        if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
+          throw new RangeError(`${fn}: ${items.length > 1 ? `items[${n}].` : ''}ids[${i}] = ${id} is outside [0, ${this.config.vocabSize})`);
+        idv[row] = id;
+        pos[row] = cache.length + i;
+      }
+      last[n] = row - 1;
+    });
     this.running = true;
     try {
-      const out = await this.executor.run([idv, pos], t, p, cache);
-      cache.length = p + t;
-      return (out.data as Float32Array).slice();
+      const out = await this.executor.run([idv, pos, last], items.map(({ ids, cache }) => ({ t: ids.length, p: cache.length, cache })));
+      const v = this.config.vocabSize;
+      const data = out.data as Float32Array;
+      return items.map(({ ids, cache }, n) => {
+        cache.length += ids.length;
+        return data.slice(n * v, (n + 1) * v);
+      });
     } finally {
       this.running = false;
     }
@@ -125,6 +171,7 @@ export class DecoderModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.executor.dispose();
     this.binder.dispose();
     this.files.dispose();
   }
@@ -178,7 +225,10 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     }
     const maxTokens = Math.min(options.maxTokens ?? Math.min(config.maxPositions, 2048), config.maxPositions);
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`loadModel: 'maxTokens' must be a positive integer, got ${options.maxTokens}`);
-    return new DecoderModel(config, backend, binder, files, maxTokens, generation);
+    const maxBatch = options.maxBatch ?? Math.min(16, maxTokens);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > maxTokens)
+      throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${maxTokens}], got ${options.maxBatch}`);
+    return new DecoderModel(config, backend, binder, files, maxTokens, maxBatch, generation);
   } catch (e) {
     binder?.dispose();
     files?.dispose();

@@ -1,0 +1,421 @@
+// Program: a planned forward pass compiled once (program.h).
+//
+// new Program({ slots, layers, steps }):
+//   slots:  the plan's buffers, Float32Array or Int32Array, each holding a slot's elements.
+//   layers: how many K and V buffers every cache passed to run() has.
+//   steps:  [{ op, perSegment, args: { name: operand } }] in execution order, where an operand is
+//     { slot, shape }                 a view of slot `slot` (elements from 0, or from the
+//                                     segment's first row in per-segment steps when shape[0] is 'T')
+//     { cache: 'k'|'v', layer, rows: 'new'|'all', shape }
+//                                     rows [P, P+T) or [0, P+T) of the segment's layer buffer
+//     { dtype, shape, data }          a fixed tensor (parameters), checked once here
+//     anything else                   passed to the op as it is (numbers, strings, weight
+//                                     handles, mapped tensors), checked by the op on every pass
+//   Shapes hold integers and the symbols 'T' (new tokens: all segments, or the segment's in a
+//   per-segment step), 'S' (the segment's cached + new tokens) and 'B' (segments in the pass).
+//
+// run(segments: Int32Array [t0, p0, t1, p1, ...], caches: [{ k: Float32Array[], v: [...] }, ...])
+//   runs every step for one pass off the main thread and returns a Promise. The caller writes
+//   the pass's inputs into their slots first and leaves the slots alone until it settles.
+//   Every view is bounds-checked against its buffer before anything runs, and each op checks
+//   its arguments as it does when called alone, so a wrong plan is an error, never a bad write.
+#include "program.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "args.h"
+#include "common.h"
+#include "mapped_file.h"
+#include "op.h"
+
+namespace attnode {
+namespace {
+
+constexpr double kMaxDim = 4294967296.0;  // 2^32, as args.cc
+
+struct Dim {
+  int64_t value = 0;
+  char sym = 0;  // 0 (a constant), 'T', 'S' or 'B'
+};
+
+struct Lengths {
+  int64_t t, p, b;
+};
+
+struct Buffer {
+  void* data = nullptr;
+  size_t elements = 0;
+};
+
+enum class Kind { slot, cache, fixed, value };
+
+struct Operand {
+  std::string name;
+  Kind kind = Kind::value;
+  int index = 0;  // slot, layer, or fixed tensor
+  bool v_cache = false;
+  bool all_rows = false;
+  std::vector<Dim> shape;
+  uint32_t value = 0;  // Kind::value: index in the program's value list
+};
+
+struct Step {
+  const OpDef* def = nullptr;
+  bool per_segment = false;
+  std::vector<Operand> args;
+};
+
+struct Fixed {
+  TensorView view;
+  Napi::Reference<Napi::Value> data;  // the typed array, re-read on every pass
+  napi_typedarray_type type;
+};
+
+std::string where(size_t step, const Step& s, const std::string& arg) {
+  return "program step " + std::to_string(step) + " (" + s.def->name + ") '" + arg + "'";
+}
+
+const char* array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "a Float32Array";
+    case napi_int32_array: return "an Int32Array";
+    case napi_uint16_array: return "a Uint16Array";
+    case napi_int8_array: return "an Int8Array";
+    case napi_uint8_array: return "a Uint8Array";
+    default: return "a typed array";
+  }
+}
+
+size_t element_bytes(napi_typedarray_type t) {
+  return t == napi_float32_array || t == napi_int32_array ? 4 : t == napi_uint16_array ? 2 : 1;
+}
+
+// Pointer and element count of a typed array of type `want`; what() names it in the error.
+template <class What>
+Buffer typed_array(Napi::Env env, Napi::Value v, napi_typedarray_type want, const What& what) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value ab;
+  size_t offset = 0;
+  if (!v.IsTypedArray() || napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != want)
+    throw Napi::TypeError::New(env, what() + " must be " + array_name(want));
+  bool detached = false;
+  if ((data == nullptr && length > 0) || (napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && detached))
+    throw Napi::RangeError::New(env, what() + " is detached");
+  return {data, length};
+}
+
+class Program : public Napi::ObjectWrap<Program> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Program",
+                       {
+                           InstanceMethod("run", &Program::Run),
+                           InstanceMethod("dispose", &Program::Dispose),
+                           InstanceAccessor("steps", &Program::Steps, nullptr),
+                       });
+  }
+
+  explicit Program(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Program>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Program: 'desc' must be an object");
+    Napi::Object desc = info[0].As<Napi::Object>();
+
+    Napi::Value sv = desc.Get("slots");
+    if (!sv.IsArray()) throw Napi::TypeError::New(env, "Program: 'slots' must be an array of typed arrays");
+    Napi::Array slots = sv.As<Napi::Array>();
+    for (uint32_t i = 0; i < slots.Length(); ++i) {
+      Napi::Value s = slots.Get(i);
+      const std::string what = "Program: slots[" + std::to_string(i) + "]";
+      if (!s.IsTypedArray()) throw Napi::TypeError::New(env, what + " must be a Float32Array or Int32Array");
+      const napi_typedarray_type t = s.As<Napi::TypedArray>().TypedArrayType();
+      if (t != napi_float32_array && t != napi_int32_array)
+        throw Napi::TypeError::New(env, what + " must be a Float32Array or Int32Array");
+      typed_array(env, s, t, [&] { return what; });
+      slot_types_.push_back(t);
+      slots_.push_back(Napi::Persistent(s));
+    }
+
+    Napi::Value lv = desc.Get("layers");
+    if (!lv.IsNumber()) throw Napi::TypeError::New(env, "Program: 'layers' must be an integer");
+    const double layers = lv.As<Napi::Number>().DoubleValue();
+    if (!(layers >= 0 && layers <= 65536) || layers != std::floor(layers))
+      throw Napi::RangeError::New(env, "Program: 'layers' must be an integer in [0, 65536]");
+    layers_ = static_cast<int>(layers);
+
+    Napi::Value stv = desc.Get("steps");
+    if (!stv.IsArray()) throw Napi::TypeError::New(env, "Program: 'steps' must be an array");
+    Napi::Array steps = stv.As<Napi::Array>();
+    for (uint32_t i = 0; i < steps.Length(); ++i) steps_.push_back(read_step(env, i, steps.Get(i)));
+  }
+
+ private:
+  Step read_step(Napi::Env env, uint32_t index, Napi::Value v) {
+    const std::string at = "Program: steps[" + std::to_string(index) + "]";
+    if (!v.IsObject()) throw Napi::TypeError::New(env, at + " must be an object { op, perSegment, args }");
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value name = o.Get("op");
+    if (!name.IsString()) throw Napi::TypeError::New(env, at + ".op must be an op name string");
+    Step step;
+    step.def = find_op(name.As<Napi::String>().Utf8Value());
+    if (!step.def) throw Napi::RangeError::New(env, at + ": unknown op '" + name.As<Napi::String>().Utf8Value() + "'");
+    step.per_segment = o.Get("perSegment").ToBoolean().Value();
+    Napi::Value av = o.Get("args");
+    if (!av.IsObject()) throw Napi::TypeError::New(env, at + ".args must be an object");
+    Napi::Object args = av.As<Napi::Object>();
+    Napi::Array keys = args.GetPropertyNames();
+    for (uint32_t k = 0; k < keys.Length(); ++k) {
+      Operand op;
+      op.name = keys.Get(k).ToString().Utf8Value();
+      read_operand(env, at + ".args." + op.name, step, args, op);
+      step.args.push_back(std::move(op));
+    }
+    return step;
+  }
+
+  void read_operand(Napi::Env env, const std::string& at, const Step& step, Napi::Object args, Operand& op) {
+    Napi::Value v = args.Get(op.name);
+    if (!v.IsObject() || v.IsArray() || v.IsTypedArray()) {
+      keep_value(op, v);
+      return;
+    }
+    Napi::Object o = v.As<Napi::Object>();
+    if (o.Has("slot")) {
+      op.kind = Kind::slot;
+      op.index = read_index(env, at + ".slot", o.Get("slot"), slots_.size());
+      op.shape = read_shape(env, at + ".shape", o.Get("shape"), step.per_segment);
+    } else if (o.Has("cache")) {
+      if (!step.per_segment) throw Napi::RangeError::New(env, at + ": cache operands need a per-segment step");
+      op.kind = Kind::cache;
+      const std::string which = o.Get("cache").ToString().Utf8Value();
+      const std::string rows = o.Get("rows").ToString().Utf8Value();
+      if (which != "k" && which != "v") throw Napi::RangeError::New(env, at + ".cache must be 'k' or 'v'");
+      if (rows != "new" && rows != "all") throw Napi::RangeError::New(env, at + ".rows must be 'new' or 'all'");
+      op.v_cache = which == "v";
+      op.all_rows = rows == "all";
+      op.index = read_index(env, at + ".layer", o.Get("layer"), static_cast<size_t>(layers_));
+      op.shape = read_shape(env, at + ".shape", o.Get("shape"), true);
+      if (op.shape.empty() || (op.shape[0].sym != 'T' && op.shape[0].sym != 'S'))
+        throw Napi::RangeError::New(env, at + ".shape must start with 'T' or 'S' (rows)");
+    } else if (o.Has("data")) {
+      // A parameter tensor: checked once, like any op argument, then only re-read for its pointer.
+      Args a(env, step.def->name, args);
+      Fixed f;
+      f.view = a.tensor(op.name.c_str(), {DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::q8_0});
+      f.data = Napi::Persistent(o.Get("data"));
+      f.type = o.Get("data").As<Napi::TypedArray>().TypedArrayType();
+      op.kind = Kind::fixed;
+      op.index = static_cast<int>(fixed_.size());
+      fixed_.push_back(std::move(f));
+    } else {
+      keep_value(op, v);
+    }
+  }
+
+  // Node-API references hold objects only (before Node 22), so plain values live in one array.
+  void keep_value(Operand& op, Napi::Value v) {
+    if (values_.IsEmpty()) values_ = Napi::Persistent(Napi::Array::New(v.Env()));
+    Napi::Array a = values_.Value();
+    op.kind = Kind::value;
+    op.value = a.Length();
+    a.Set(op.value, v);
+  }
+
+  static int read_index(Napi::Env env, const std::string& at, Napi::Value v, size_t count) {
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d < static_cast<double>(count)) || d != std::floor(d))
+      throw Napi::RangeError::New(env, at + " must be an integer in [0, " + std::to_string(count) + ")");
+    return static_cast<int>(d);
+  }
+
+  static std::vector<Dim> read_shape(Napi::Env env, const std::string& at, Napi::Value v, bool per_segment) {
+    if (!v.IsArray()) throw Napi::TypeError::New(env, at + " must be an array");
+    Napi::Array a = v.As<Napi::Array>();
+    if (a.Length() > 8) throw Napi::RangeError::New(env, at + " has rank above 8");
+    std::vector<Dim> shape;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      Dim d;
+      if (e.IsString()) {
+        const std::string s = e.As<Napi::String>().Utf8Value();
+        if (s != "T" && s != "S" && s != "B") throw Napi::RangeError::New(env, at + "[" + std::to_string(i) + "] must be an integer, 'T', 'S' or 'B'");
+        if (s == "S" && !per_segment) throw Napi::RangeError::New(env, at + " uses 'S' outside a per-segment step");
+        d.sym = s[0];
+      } else {
+        const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+        if (!(x >= 0 && x <= kMaxDim) || x != std::floor(x))
+          throw Napi::RangeError::New(env, at + "[" + std::to_string(i) + "] must be an integer in [0, 2^32], 'T', 'S' or 'B'");
+        d.value = static_cast<int64_t>(x);
+      }
+      shape.push_back(d);
+    }
+    return shape;
+  }
+
+  // The view of `op` for lengths `n`, from row `first_row` of `buf`, bounds-checked; at() names it.
+  template <class At>
+  static void view_of(Napi::Env env, const At& at, const Operand& op, const Lengths& n, size_t first_row,
+                      DType dtype, const Buffer& buf, TensorView& view) {
+    view.dtype = dtype;
+    view.shape.clear();
+    size_t numel = 1, row = 1;
+    for (size_t i = 0; i < op.shape.size(); ++i) {
+      const Dim& d = op.shape[i];
+      const int64_t x = d.sym == 'T' ? n.t : d.sym == 'S' ? n.p + n.t : d.sym == 'B' ? n.b : d.value;
+      view.shape.push_back(x);
+      if (mul_overflow(numel, static_cast<size_t>(x), &numel) || (i > 0 && mul_overflow(row, static_cast<size_t>(x), &row)))
+        throw Napi::RangeError::New(env, at() + " has too many elements");
+    }
+    size_t offset = 0, end = 0;
+    if (mul_overflow(first_row, row, &offset) || add_overflow(offset, numel, &end) || end > buf.elements)
+      throw Napi::RangeError::New(env, at() + " needs elements [" + std::to_string(offset) + ", " + std::to_string(offset) + " + " +
+                                           std::to_string(numel) + ") of a buffer of " + std::to_string(buf.elements));
+    view.data = static_cast<char*>(buf.data) + offset * 4;
+    view.numel = numel;
+    view.nbytes = numel * 4;
+    view.present = true;
+    view.mapped = false;
+  }
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "Program.run: the program was disposed");
+    // Segments: lengths and cached rows, checked before anything else is read.
+    const Buffer seg = typed_array(env, info.Length() > 0 ? info[0] : env.Undefined(), napi_int32_array,
+                                   [] { return std::string("Program.run: 'segments'"); });
+    if (seg.elements == 0 || seg.elements % 2 != 0)
+      throw Napi::RangeError::New(env, "Program.run: 'segments' must hold [tokens, cached] pairs, at least one");
+    const size_t B = seg.elements / 2;
+    const auto* sv = static_cast<const int32_t*>(seg.data);
+    std::vector<Lengths> segs(B);
+    int64_t T = 0;
+    for (size_t i = 0; i < B; ++i) {
+      segs[i] = {sv[2 * i], sv[2 * i + 1], static_cast<int64_t>(B)};
+      if (segs[i].t < 1 || segs[i].p < 0)
+        throw Napi::RangeError::New(env, "Program.run: segment " + std::to_string(i) + " needs at least one token and no negative cached rows");
+      T += segs[i].t;
+    }
+
+    std::vector<Napi::Reference<Napi::Value>> keep;
+    keep.push_back(Napi::Persistent(static_cast<Napi::Value>(Value())));
+    // Caches: K and V buffers of every layer for every segment.
+    Napi::Value cv = info.Length() > 1 ? info[1] : env.Undefined();
+    if (!cv.IsArray() || cv.As<Napi::Array>().Length() != B)
+      throw Napi::TypeError::New(env, "Program.run: 'caches' must be an array with one { k, v } per segment");
+    std::vector<Buffer> caches(B * 2 * static_cast<size_t>(layers_));
+    for (uint32_t i = 0; i < B; ++i) {
+      Napi::Value c = cv.As<Napi::Array>().Get(i);
+      if (!c.IsObject()) throw Napi::TypeError::New(env, "Program.run: caches[" + std::to_string(i) + "] must be { k, v }");
+      for (int w = 0; w < 2; ++w) {
+        auto at = [&] { return "Program.run: caches[" + std::to_string(i) + "]." + (w ? "v" : "k"); };
+        Napi::Value list = c.As<Napi::Object>().Get(w ? "v" : "k");
+        if (!list.IsArray() || list.As<Napi::Array>().Length() < static_cast<uint32_t>(layers_))
+          throw Napi::TypeError::New(env, at() + " must be an array of " + std::to_string(layers_) + " Float32Arrays");
+        for (int l = 0; l < layers_; ++l) {
+          Napi::Value b = list.As<Napi::Array>().Get(static_cast<uint32_t>(l));
+          caches[(i * 2 + w) * layers_ + l] =
+              typed_array(env, b, napi_float32_array, [&] { return at() + "[" + std::to_string(l) + "]"; });
+          keep.push_back(Napi::Persistent(b));
+        }
+      }
+    }
+    // Slots and fixed tensors may have been detached since the program was built.
+    std::vector<Buffer> slots(slots_.size());
+    for (size_t i = 0; i < slots_.size(); ++i)
+      slots[i] = typed_array(env, slots_[i].Value(), slot_types_[i], [&] { return "Program.run: slot " + std::to_string(i); });
+    for (Fixed& f : fixed_) {
+      const Buffer b = typed_array(env, f.data.Value(), f.type, [] { return std::string("Program.run: a parameter tensor"); });
+      if (b.elements * element_bytes(f.type) != f.view.nbytes)
+        throw Napi::RangeError::New(env, "Program.run: a parameter tensor changed size or was detached");
+      f.view.data = b.data;
+    }
+
+    Napi::Array values = values_.IsEmpty() ? Napi::Array::New(env) : values_.Value();
+    std::vector<std::pair<const char*, OpRun>> runs;
+    std::vector<std::shared_ptr<const MappedFile>> mappings;
+    std::vector<TensorView> views;
+    std::vector<BoundArg> bound;
+    for (size_t si = 0; si < steps_.size(); ++si) {
+      const Step& s = steps_[si];
+      const size_t passes = s.per_segment ? B : 1;
+      int64_t row = 0;
+      for (size_t k = 0; k < passes; ++k) {
+        const Lengths n = s.per_segment ? segs[k] : Lengths{T, 0, static_cast<int64_t>(B)};
+        views.assign(s.args.size(), TensorView{});
+        bound.clear();
+        for (size_t a = 0; a < s.args.size(); ++a) {
+          const Operand& op = s.args[a];
+          auto at = [&] { return where(si, s, op.name); };
+          switch (op.kind) {
+            case Kind::slot: {
+              const size_t first = s.per_segment && op.shape[0].sym == 'T' ? static_cast<size_t>(row) : 0;
+              view_of(env, at, op, n, first, slot_types_[op.index] == napi_int32_array ? DType::i32 : DType::f32,
+                      slots[op.index], views[a]);
+              bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
+              break;
+            }
+            case Kind::cache: {
+              const Buffer& buf = caches[(k * 2 + (op.v_cache ? 1 : 0)) * layers_ + op.index];
+              view_of(env, at, op, n, op.all_rows ? 0 : static_cast<size_t>(n.p), DType::f32, buf, views[a]);
+              bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
+              break;
+            }
+            case Kind::fixed:
+              bound.push_back({op.name.c_str(), &fixed_[op.index].view, Napi::Value()});
+              break;
+            case Kind::value:
+              bound.push_back({op.name.c_str(), nullptr, values.Get(op.value)});
+              break;
+          }
+        }
+        Args args(env, s.def->name, &bound);
+        runs.emplace_back(s.def->name, s.def->prepare(args));
+        for (auto& r : args.take_refs()) keep.push_back(std::move(r));
+        for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+        row += n.t;
+      }
+    }
+
+    const RunTarget target = run_target(env);
+    return target.runner->submit(
+        env,
+        [runs = std::move(runs), pool = target.pool, isa = target.isa, mappings = std::move(mappings)] {
+          for (const auto& r : runs) {
+            try {
+              r.second(OpEnv{pool.get(), isa});
+            } catch (const std::exception& ex) {
+              throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+            }
+          }
+        },
+        std::move(keep));
+  }
+
+  // Further runs throw; buffers are let go when the program is collected (a pass in flight
+  // holds the program itself).
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    disposed_ = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Steps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(steps_.size())); }
+
+  std::vector<Napi::Reference<Napi::Value>> slots_;
+  std::vector<napi_typedarray_type> slot_types_;
+  std::vector<Fixed> fixed_;
+  Napi::Reference<Napi::Array> values_;
+  std::vector<Step> steps_;
+  int layers_ = 0;
+  bool disposed_ = false;
+};
+
+}  // namespace
+
+Napi::Function define_program(Napi::Env env) { return Program::Define(env); }
+
+}  // namespace attnode
