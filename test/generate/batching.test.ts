@@ -1,7 +1,7 @@
 // Continuous batching in DecoderLM on the default model: concurrent streams get exactly the
 // tokens they get alone, they share one forward pass per step, prompts longer than a pass are
 // split without stalling the decoders, and one call's error fails only that call.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GenerateOptions, GenerationResult } from '../../ts/generate/generate.js';
 import { LanguageModel } from '../../ts/generate/model.js';
 import type { DecoderLM } from '../../ts/generate/decoder-lm.js';
@@ -42,6 +42,7 @@ describe('continuous batching (DecoderLM)', () => {
     lm?.dispose();
     serial?.dispose();
   });
+  afterEach(() => vi.restoreAllMocks());
 
   it('is on by default, and off on request', () => {
     expect(lm.model.batching).toBe(true);
@@ -86,13 +87,34 @@ describe('continuous batching (DecoderLM)', () => {
     const K = 6;
     const STEPS = 16; // 1 prefill + 15 decode steps per request
     const run = (m: LanguageModel) => () => Promise.all(Array.from({ length: K }, (_, i) => m.generate(`Fortune ${i}:`, { seed: i, maxNewTokens: STEPS, ignoreEos: true })));
+    const passes = vi.spyOn(lm.model.model, 'forwardBatch');
+    const single = vi.spyOn(lm.model.model, 'forward');
     const batched = await passesDuring(lm.model, run(lm));
+    expect(passes).toHaveBeenCalledTimes(STEPS);
+    for (const [items] of passes.mock.calls) expect(items).toHaveLength(K);
+    expect(single).not.toHaveBeenCalled();
     expect(batched.sequences).toBe(K * STEPS);
     expect(batched.passes).toBe(STEPS);
     expect(batched.histogram[K]).toBe(STEPS);
     const interleaved = await passesDuring(serial.model, run(serial));
     expect(interleaved.passes).toBe(K * STEPS);
     expect(interleaved.histogram[1]).toBe(K * STEPS);
+  });
+
+  it("seats at most the model's maxBatch sequences in a pass; the others take the next one", async () => {
+    const K = 20;
+    const seats = lm.model.model.maxBatch;
+    expect(seats).toBeLessThan(K);
+    const opts = (i: number): GenerateOptions => ({ seed: 100 + i, temperature: 0.9, maxNewTokens: 5, ignoreEos: true });
+    const solo: number[][] = [];
+    for (let i = 0; i < K; i++) solo.push((await lm.generate(`Fortune ${i}:`, opts(i))).ids);
+    const passes = vi.spyOn(lm.model.model, 'forwardBatch');
+    const together = await Promise.all(Array.from({ length: K }, (_, i) => lm.generate(`Fortune ${i}:`, opts(i))));
+    together.forEach((r, i) => expect(r.ids).toEqual(solo[i]));
+    const sizes = passes.mock.calls.map(([items]) => items.length);
+    expect(Math.max(...sizes)).toBe(seats);
+    expect(sizes.reduce((a, n) => a + n, 0)).toBe(K * 5);
+    expect(sizes.length).toBeLessThan(K);
   });
 
   it('splits a prompt longer than maxBatchTokens across passes while the others keep decoding', async () => {
@@ -176,6 +198,33 @@ describe('continuous batching (DecoderLM)', () => {
       await d.forward(Int32Array.of(8), busy);
       expect(busy.length).toBe(2);
     });
+
+  it('fails only the call that breaks a pass when the model throws on it (each retried alone)', async () => {
+    const d = lm.model;
+    const model = d.model;
+    const real = model.forwardBatch.bind(model);
+    const poisoned = d.newCache();
+    const calls = vi.spyOn(model, 'forwardBatch').mockImplementation(async (items) => {
+      if (items.some((it) => it.ids[0] === 13)) throw new Error('injected failure');
+      return real(items);
+    });
+    const prompts = [[464, 2068], [7454, 2402, 257]];
+    const solo: Float32Array[] = [];
+    for (const p of prompts) solo.push(await real([{ ids: p, cache: model.newCache() }]).then((r) => r[0]!));
+    calls.mockClear();
+    const out = await Promise.allSettled([
+      d.forward(Int32Array.from(prompts[0]!), d.newCache()),
+      d.forward(Int32Array.of(13, 14), poisoned),
+      d.forward(Int32Array.from(prompts[1]!), d.newCache()),
+    ]);
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((out[1] as PromiseRejectedResult).reason)).toMatch(/injected failure/);
+    expect((out[0] as PromiseFulfilledResult<Float32Array>).value).toEqual(solo[0]);
+    expect((out[2] as PromiseFulfilledResult<Float32Array>).value).toEqual(solo[1]);
+    // the batch of three, then each alone
+    expect(calls.mock.calls.map(([items]) => items.length)).toEqual([3, 1, 1, 1]);
+    expect(poisoned.length).toBe(0);
+  });
 
   it('rejects calls still waiting when the model is disposed', async () => {
     const m = await LanguageModel.load();

@@ -6,10 +6,11 @@
 // through model.forwardBatch (linear layers over all sequences' rows together, attention per
 // sequence on its own KV cache). Calls that arrive while a pass runs join the next pass, so a new
 // request starts at the next step and a finished one simply stops calling. A pass holds at most
-// maxBatchTokens rows: queued decode steps (one token each) go first, then prompts fill what is
-// left, a prompt longer than that split across passes (its caller gets the last chunk's logits).
-// So a long prefill delays the decoding sequences by one budget-sized pass, not by the whole
-// prompt, and the oldest waiting prompt always advances (decodes leave it at least one row).
+// maxBatchTokens rows and the model's maxBatch sequences (more take turns, oldest first): queued
+// decode steps (one token each) go first, then prompts fill what is left, a prompt longer than
+// that split across passes (its caller gets the last chunk's logits). So a long prefill delays
+// the decoding sequences by one budget-sized pass, not by the whole prompt, and the oldest
+// waiting prompt always advances (decodes leave it at least one row and one seat).
 // Every call is checked on its own before it joins a pass, so a bad one (full cache, disposed
 // cache, out-of-vocabulary id) fails only its caller. With batching off, forward() calls run one
 // pass each, in order: requests interleave step by step.
@@ -118,9 +119,14 @@ export class DecoderLM implements CausalLM {
     const c = cache as RequestCache;
     c.busy = true;
     if (!this.batching) {
-      const run = this.serial.then(() => this.runPass([{ ids, cache: c.inner }]));
+      const run = this.serial.then(async () => {
+        const item = { ids, cache: c.inner };
+        const logits = await this.model.forward(ids, { cache: item.cache });
+        this.count([item]);
+        return logits;
+      });
       this.serial = run.catch(() => undefined);
-      return run.then(([r]) => (r instanceof Error ? Promise.reject(r) : r!)).finally(() => (c.busy = false));
+      return run.finally(() => (c.busy = false));
     }
     return new Promise<Float32Array>((resolve, reject) => {
       this.waiting.push({ cache: c, ids, done: 0, resolve, reject });
@@ -161,17 +167,21 @@ export class DecoderLM implements CausalLM {
     });
   }
 
-  /** Picks the next pass's rows: decode steps first, then prompts (or chunks of them). */
+  /**
+   * Picks the next pass's rows: decode steps first, then prompts (or chunks of them), within
+   * maxBatchTokens rows and the model's maxBatch sequences.
+   */
   private compose(): { step: Step; rows: number }[] {
     const left = (s: Step): number => s.ids.length - s.done;
     const decodes = this.waiting.filter((s) => left(s) === 1);
     const prompts = this.waiting.filter((s) => left(s) > 1);
     let budget = this.maxBatchTokens;
-    const decodeCap = prompts.length > 0 && budget > 1 ? budget - 1 : budget;
-    const picked = decodes.slice(0, decodeCap).map((step) => ({ step, rows: 1 }));
+    const seats = this.model.maxBatch;
+    const room = (n: number): number => (prompts.length > 0 && n > 1 ? n - 1 : n);
+    const picked = decodes.slice(0, Math.min(room(budget), room(seats))).map((step) => ({ step, rows: 1 }));
     budget -= picked.length;
     for (const step of prompts) {
-      if (budget === 0) break;
+      if (budget === 0 || picked.length === seats) break;
       const rows = Math.min(left(step), budget);
       picked.push({ step, rows });
       budget -= rows;
@@ -224,7 +234,7 @@ export class DecoderLM implements CausalLM {
     const lengths = items.map((it) => it.cache.length);
     let results: (Float32Array | Error)[];
     try {
-      results = await this.forwardBatch(items);
+      results = await this.model.forwardBatch(items);
       this.count(items);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
@@ -232,7 +242,7 @@ export class DecoderLM implements CausalLM {
       results = [];
       for (const it of items) {
         try {
-          results.push((await this.forwardBatch([it]))[0]!);
+          results.push((await this.model.forwardBatch([it]))[0]!);
           this.count([it]);
         } catch (one) {
           results.push(one instanceof Error ? one : new Error(String(one)));
@@ -249,15 +259,6 @@ export class DecoderLM implements CausalLM {
     for (const it of items) s.tokens += it.ids.length;
     while (s.histogram.length <= items.length) s.histogram.push(0);
     s.histogram[items.length]!++;
-  }
-
-  /** Until DecoderModel.forwardBatch exists: the items' forward passes one after another. */
-  private async forwardBatch(items: readonly BatchItem[]): Promise<Float32Array[]> {
-    const m = this.model as DecoderModel & { forwardBatch?(items: readonly BatchItem[]): Promise<Float32Array[]> };
-    if (typeof m.forwardBatch === 'function') return m.forwardBatch(items);
-    const out: Float32Array[] = [];
-    for (const it of items) out.push(await this.model.forward(it.ids, { cache: it.cache }));
-    return out;
   }
 
   /** Bytes of packed weights the model holds (0 once disposed). */
