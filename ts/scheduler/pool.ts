@@ -26,8 +26,8 @@ export interface PoolOptions {
   /** Sequences a worker serves at once (its batch); default 8. */
   maxBatch?: number;
   /**
-   * A worker's sequences share one forward pass per step (continuous batching); default true.
-   * false: they interleave, one forward pass each.
+   * A worker's sequences share one forward pass per step (continuous batching; up to 16
+   * sequences a pass, more take turns); default true. false: they interleave, one pass each.
    */
   batching?: boolean;
   /** Most new tokens in one batched pass (longer prompts are split across passes); default 128. */
