@@ -362,7 +362,7 @@ class Attnode : public Napi::Addon<Attnode> {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "opsAsync: 'ops' must be an array of { op, args }");
     Napi::Array list = info[0].As<Napi::Array>();
-    std::vector<std::pair<const char*, OpRun>> runs;
+    std::vector<NamedRun> runs;
     std::vector<Napi::Reference<Napi::Value>> refs;
     std::vector<std::shared_ptr<const MappedFile>> mappings;
     runs.reserve(list.Length());
@@ -385,13 +385,7 @@ class Attnode : public Napi::Addon<Attnode> {
     return runner_.submit(
         env,
         [runs = std::move(runs), pool, isa, mappings = std::move(mappings)] {
-          for (const auto& r : runs) {
-            try {
-              r.second(OpEnv{pool.get(), isa});
-            } catch (const std::exception& ex) {
-              throw std::runtime_error(std::string(r.first) + ": " + ex.what());
-            }
-          }
+          run_in_order(runs, OpEnv{pool.get(), isa});
         },
         std::move(refs));
   }

@@ -1,6 +1,8 @@
 // The op registry (see op.h).
 #include "op.h"
 
+#include <stdexcept>
+
 namespace attnode {
 
 namespace {
@@ -18,6 +20,16 @@ const OpDef* find_op(const std::string& name) {
   for (const OpDef& d : registry())
     if (name == d.name) return &d;
   return nullptr;
+}
+
+void run_in_order(const std::vector<NamedRun>& runs, const OpEnv& env) {
+  for (const auto& r : runs) {
+    try {
+      r.second(env);
+    } catch (const std::exception& ex) {
+      throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+    }
+  }
 }
 
 }  // namespace attnode

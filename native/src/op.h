@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "args.h"
@@ -28,6 +29,10 @@ struct OpDef {
 // Registered at static-initialization time by OpRegistrar objects in ops/*.cc; read-only after.
 const std::vector<OpDef>& op_registry();
 const OpDef* find_op(const std::string& name);
+
+// Runs prepared ops in order (a batch, or a compiled pass); an exception gets the op's name.
+using NamedRun = std::pair<const char*, OpRun>;
+void run_in_order(const std::vector<NamedRun>& runs, const OpEnv& env);
 
 struct OpRegistrar {
   OpRegistrar(const char* name, OpPrepare prepare);

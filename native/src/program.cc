@@ -336,7 +336,7 @@ class Program : public Napi::ObjectWrap<Program> {
     }
 
     Napi::Array values = values_.IsEmpty() ? Napi::Array::New(env) : values_.Value();
-    std::vector<std::pair<const char*, OpRun>> runs;
+    std::vector<NamedRun> runs;
     std::vector<std::shared_ptr<const MappedFile>> mappings;
     std::vector<TensorView> views;
     std::vector<BoundArg> bound;
@@ -385,13 +385,7 @@ class Program : public Napi::ObjectWrap<Program> {
     return target.runner->submit(
         env,
         [runs = std::move(runs), pool = target.pool, isa = target.isa, mappings = std::move(mappings)] {
-          for (const auto& r : runs) {
-            try {
-              r.second(OpEnv{pool.get(), isa});
-            } catch (const std::exception& ex) {
-              throw std::runtime_error(std::string(r.first) + ": " + ex.what());
-            }
-          }
+          run_in_order(runs, OpEnv{pool.get(), isa});
         },
         std::move(keep));
   }

@@ -46,10 +46,11 @@ size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 void pack_a(const float* a, size_t lda, size_t mc, size_t kc, size_t mr, float* dst) {
   for (size_t r0 = 0; r0 < mc; r0 += mr) {
     const size_t rows = std::min(mr, mc - r0);
-    for (size_t i = 0; i < rows; ++i) {
-      const float* src = a + (r0 + i) * lda;
-      for (size_t p = 0; p < kc; ++p) dst[p * rows + i] = src[p];
-    }
+    const float* src = a + r0 * lda;
+    // Sequential writes, reads from `rows` streams (measured: about half the time of walking
+    // each row with strided writes).
+    for (size_t p = 0; p < kc; ++p)
+      for (size_t i = 0; i < rows; ++i) dst[p * rows + i] = src[i * lda + p];
     dst += rows * kc;
   }
 }
@@ -99,8 +100,12 @@ ActFn activation_fn(GemmActivation act, Isa isa) {
 // One thread's share: rows [m0, m1) by panels [j0, j1) of C.
 void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, size_t m1, size_t j0, size_t j1) {
   if (m0 >= m1 || j0 >= j1) return;
-  const size_t mr = kt.mr, nr = kt.nr, K = g.k;
+  const size_t nr = kt.nr, K = g.k;
   const size_t rows = m1 - m0;
+  // Tiles of even height: 128 rows are 9 x 13 + 11 rather than 9 x 14 + 2, since a short
+  // tile streams B as often as a full one for a fraction of the work.
+  const size_t tiles = ceil_div(rows, kt.mr);
+  const size_t mr = ceil_div(rows, tiles);
   // With a single row block of pre-packed B, the whole k range is done in one pass: C is
   // written once and each weight panel is one sequential stream (the decode case).
   const bool packed = g.bp != nullptr;
