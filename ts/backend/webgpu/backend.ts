@@ -48,7 +48,11 @@ export class WebGPUBackend implements Backend {
   private readonly keepAlive: readonly [GPU, GPUAdapter];
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Constant tables kernels asked for by key (kernels/context.ts constant()). */
+  private readonly constants = new Map<string, GPUBuffer>();
   private readonly ctx: KernelContext;
+  /** Scratch tensors of the op being recorded: back to the pool once it is. */
+  private opScratch: GPUTensor[] = [];
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   /** Buffers that live until the current batch is submitted (uniforms, staging, tables). */
@@ -77,9 +81,15 @@ export class WebGPUBackend implements Backend {
     this.ctx = {
       hasF16: this.hasF16,
       cpuBacked: options.tiles === 'shared' ? false : options.tiles === 'blocked' || this.adapter.architecture === 'software' || /llvmpipe|swiftshader/i.test(this.adapter.device + this.adapter.description),
+      maxBindingBytes: this.device.limits.maxStorageBufferBindingSize,
       pipeline: (key, code) => self.pipeline(key, code),
       dispatch: (pipe, buffers, params, groups) => self.dispatch(pipe, buffers, params, groups),
-      uploadTemp: (data) => self.uploadTemp(data),
+      constant: (key, make) => self.constant(key, make),
+      scratch: (dtype, shape) => {
+        const t = self.alloc(dtype, shape);
+        self.opScratch.push(t);
+        return t;
+      },
     };
   }
 
@@ -136,7 +146,7 @@ export class WebGPUBackend implements Backend {
     const from = src instanceof GPUTensor ? src : this.upload(src);
     this.beginBatch();
     this.endPass();
-    this.enc().copyBufferToBuffer(from.buffer, 0, dst.buffer, row * rowBytes, rows * rowBytes);
+    this.enc().copyBufferToBuffer(from.buffer, from.byteOffset, dst.buffer, dst.byteOffset + row * rowBytes, rows * rowBytes);
     this.commands++;
     if (from !== src) from.dispose();
   }
@@ -185,7 +195,8 @@ export class WebGPUBackend implements Backend {
       throw e;
     } finally {
       // Later work that reuses these buffers is recorded after this op, so queue order holds.
-      for (const t of temps) t.dispose();
+      for (const t of [...temps, ...this.opScratch]) t.dispose();
+      this.opScratch = [];
     }
     return dst;
   }
@@ -208,7 +219,7 @@ export class WebGPUBackend implements Backend {
       staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'read-back' });
       this.beginBatch();
       this.endPass();
-      this.enc().copyBufferToBuffer(t.buffer, 0, staging, 0, size);
+      this.enc().copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
       this.commands++;
     }
     await this.submit();
@@ -277,8 +288,9 @@ export class WebGPUBackend implements Backend {
     this.pass?.end();
     this.pass = undefined;
     this.encoder = undefined;
-    for (const b of this.batchBuffers) b.destroy();
+    for (const b of [...this.batchBuffers, ...this.constants.values()]) b.destroy();
     this.batchBuffers = [];
+    this.constants.clear();
     this.pool.trim();
     this.device.destroy();
   }
@@ -367,8 +379,13 @@ export class WebGPUBackend implements Backend {
     return b;
   }
 
-  private uploadTemp(data: TypedArray): GPUBuffer {
-    return this.mapped(bytesOf(data), USAGE.STORAGE);
+  private constant(key: string, make: () => TypedArray): GPUBuffer {
+    let b = this.constants.get(key);
+    if (!b) {
+      b = this.mapped(bytesOf(make()), USAGE.STORAGE, false);
+      this.constants.set(key, b);
+    }
+    return b;
   }
 
   private pipeline(key: string, code: () => string): GPUComputePipeline {
@@ -384,7 +401,7 @@ export class WebGPUBackend implements Backend {
   private dispatch(pipe: GPUComputePipeline, buffers: Array<GPUTensor | GPUBuffer>, params: Param[], groups: readonly [number, number]): void {
     const entries: GPUBindGroupEntry[] = buffers.map((b, i) =>
       b instanceof GPUTensor
-        ? { binding: i, resource: { buffer: b.buffer, offset: 0, size: roundUp(Math.max(b.byteLength, 4), 4) } }
+        ? { binding: i, resource: { buffer: b.buffer, offset: b.byteOffset, size: roundUp(Math.max(b.byteLength, 4), 4) } }
         : { binding: i, resource: { buffer: b } },
     );
     const words = new ArrayBuffer(roundUp(Math.max(params.length, 1) * 4, 16));

@@ -100,6 +100,9 @@ export async function openDevice(options: WebGPUBackendOptions = {}): Promise<Op
       maxBufferSize: limits.maxBufferSize ?? 268435456,
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize ?? 134217728,
       maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize ?? 16384,
+      // Views into larger buffers (a KV cache's new rows) bind in place when their offset is a
+      // multiple of this; a smaller value than the default 256 lets more of them.
+      minStorageBufferOffsetAlignment: limits.minStorageBufferOffsetAlignment ?? 256,
     },
   });
   const info = adapter.info;
