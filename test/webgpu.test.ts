@@ -10,7 +10,8 @@ import { checkCase, type OpCase } from './harness/ops-harness.js';
 import { linearQuantCases } from './harness/cases/linear_quant.js';
 import { linearCases } from './harness/cases/linear.js';
 import { attentionCases } from './harness/cases/attention.js';
-import type { OpArgs } from '../ts/backend/backend.js';
+import { recurrentCases } from './harness/cases/recurrent.js';
+import type { OpArgs, OpName } from '../ts/backend/backend.js';
 import { normals } from './harness/rng.js';
 import { TOL_ATTENTION_F32, TOL_WEBGPU_CHAIN, TOL_WEBGPU_LINEAR_DEQUANT, type Tolerance } from './harness/tolerance.js';
 
@@ -145,15 +146,28 @@ describe.skipIf(!gpu)('webgpu backend', () => {
 
   it('runs linear (M > 4) and attention with both kernel styles: workgroup-shared and barrier-free', async () => {
     const linear = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
-    // A leading batch dimension is not supported on WebGPU yet (test/ops.test.ts checks its error).
-    const attention = attentionCases().filter((c) => c.op === 'attention' && (c.args as OpArgs['attention']).q.rank === 3);
+    const attention = attentionCases().filter((c) => c.op === 'attention');
     expect(linear.length).toBeGreaterThanOrEqual(30);
-    expect(attention.length).toBeGreaterThanOrEqual(40);
+    expect(attention.filter((c) => (c.args as OpArgs['attention']).q.rank === 4).length).toBeGreaterThanOrEqual(12);
+    expect(attention.length).toBeGreaterThanOrEqual(52);
     const cases = [...linear, ...attention];
     for (const tiles of ['shared', 'blocked'] as const) {
       const b = await createWebGPUBackend({ tiles });
       try {
         for (const c of cases) expect(`${tiles} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${tiles} ${c.label}: ok`);
+      } finally {
+        b.dispose();
+      }
+    }
+  }, SLOW);
+
+  it('runs rnn and lstm with both schedules: a loop over steps in one dispatch, and a dispatch per step', async () => {
+    const cases = recurrentCases();
+    expect(cases.length).toBeGreaterThanOrEqual(30);
+    for (const recurrence of ['loop', 'steps'] as const) {
+      const b = await createWebGPUBackend({ recurrence });
+      try {
+        for (const c of cases) expect(`${recurrence} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${recurrence} ${c.label}: ok`);
       } finally {
         b.dispose();
       }
@@ -182,7 +196,7 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     expect(() => g.record('silu', { x })).toThrow(/'x' .* was disposed/);
     const foreign = ref.packWeight(t([4, 4], 62));
     expect(() => g.record('linear', { x: t([2, 4], 63), weight: foreign })).toThrow(/packed by another backend/);
-    expect(() => g.record('attentionNaive', { q: t([1, 1, 4], 64), k: t([1, 1, 4], 65), v: t([1, 1, 4], 66) })).toThrow(/no WebGPU kernel/);
+    expect(() => g.record('noSuchOp' as OpName, { x: t([1, 4], 64) } as never)).toThrow(/'noSuchOp' has no WebGPU kernel/);
     expect(() => g.alloc('f32', [2 ** 31])).toThrow(/maxBufferSize/);
     const cache = g.alloc('f32', [4, 2, 3]);
     expect(() => g.write(cache, t([2, 2, 3], 67), 3)).toThrow(/do not fit/);

@@ -1,7 +1,9 @@
 // Runs a Plan on a Backend op by op: binds values to views of the planned slots for this pass's
 // sequence length, parameters to tensors and packed weights, and cache operands to KV-cache
-// slices. Backends with runBatch (native) run the whole pass in one trip off the main thread;
-// compiling the plan once into the addon (no per-pass argument checks) is the later step.
+// slices. Backends with runBatch run the whole pass in one trip: native off the main thread,
+// WebGPU in one command buffer on device copies of the slots and caches, told which inputs the
+// host wrote and which output it reads. Compiling the plan once into the addon (no per-pass
+// argument checks) is the later step.
 
 import type { Backend, BatchOp, MappedWeightSource, OpArgs, OpName, Weight } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -55,10 +57,12 @@ export class PlanExecutor {
     const g = this.plan.graph;
     if (!Number.isInteger(t) || t < 1 || t > this.plan.tMax) throw new RangeError(`forward: ${t} tokens do not fit the plan (1 to ${this.plan.tMax})`);
     if (p + t > cache.capacity) throw new RangeError(`forward: ${p} cached + ${t} new tokens exceed the cache capacity ${cache.capacity}`);
-    g.inputs.forEach((id, i) => {
+    const written = g.inputs.map((id, i) => {
       const src = inputs[i];
       if (!src || src.length !== t) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${t} values`);
-      (this.valueTensor(id, t).data as Int32Array).set(src);
+      const view = this.valueTensor(id, t);
+      (view.data as Int32Array).set(src);
+      return view;
     });
     const resolve = (a: Operand): Tensor | Weight | MappedWeightSource => {
       if (a.kind === 'value') return this.valueTensor(a.id, t);
@@ -70,10 +74,16 @@ export class PlanExecutor {
       for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? resolve(a) : a;
       return { op: node.op, args: { ...args, out: resolve(node.out) as Tensor } };
     });
+    const output = this.valueTensor(g.output, t);
     // Backends that take a whole batch run the pass in one trip; others op by op.
-    if (this.backend.runBatch) await this.backend.runBatch(ops);
+    if (this.backend.runBatch) await this.backend.runBatch(ops, { inputs: written, outputs: [output] });
     else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
-    return this.valueTensor(g.output, t);
+    return output;
+  }
+
+  /** Lets the backend drop any device copies of the slots and parameters (no more passes follow). */
+  release(): void {
+    this.backend.release?.([...this.slots, ...[...this.params.values()].filter((p): p is Tensor => p instanceof Tensor)]);
   }
 
   /** Bytes the plan's slots hold. */

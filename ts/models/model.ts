@@ -31,12 +31,20 @@ export interface LoadModelOptions {
   maxTokens?: number;
 }
 
-/** K and V rows of every layer for one sequence; `length` rows are filled. */
+/**
+ * K and V rows of every layer for one sequence; `length` rows are filled. A backend that runs on
+ * a device (WebGPU) keeps the rows there: the host buffers are then only their keys.
+ */
 export class KVCache implements CacheBuffers {
   readonly k: Tensor[];
   readonly v: Tensor[];
   length = 0;
-  constructor(cfg: DecoderConfig, readonly capacity: number) {
+  private released = false;
+  constructor(
+    cfg: DecoderConfig,
+    readonly capacity: number,
+    private readonly backend?: Backend,
+  ) {
     // k, v: (capacity, Hkv, D) f32 per layer
     this.k = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
     this.v = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
@@ -47,6 +55,19 @@ export class KVCache implements CacheBuffers {
   }
   get bytes(): number {
     return this.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0);
+  }
+  get disposed(): boolean {
+    return this.released;
+  }
+  /** Frees the rows now, device copies included; forward() rejects the cache afterwards. */
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    this.length = 0;
+    this.backend?.release?.([...this.k, ...this.v]);
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 
@@ -73,12 +94,12 @@ export class DecoderModel {
     const g = decoderGraph(config);
     this.plan = plan(g.build(g.result), maxTokens);
     this.executor = new PlanExecutor(this.plan, backend, binder.params);
-    this.scratch = new KVCache(config, maxTokens);
+    this.scratch = new KVCache(config, maxTokens, backend);
   }
 
-  /** A cache for one sequence (capacity default: maxTokens). */
+  /** A cache for one sequence (capacity default: maxTokens); dispose() it when the sequence ends. */
   newCache(capacity = this.maxTokens): KVCache {
-    return new KVCache(this.config, capacity);
+    return new KVCache(this.config, capacity, this.backend);
   }
 
   /**
@@ -90,6 +111,7 @@ export class DecoderModel {
     if (this.running) throw new Error('forward: a forward pass is already running on this model; await it first');
     const cache = options.cache ?? this.scratch;
     if (!(cache instanceof KVCache)) throw new TypeError("forward: 'cache' must come from model.newCache()");
+    if (cache.disposed) throw new Error('forward: the cache was disposed');
     if (!options.cache) cache.reset();
     const t = ids.length;
     const p = cache.length;
@@ -125,6 +147,8 @@ export class DecoderModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.executor.release();
+    this.scratch.dispose();
     this.binder.dispose();
     this.files.dispose();
   }

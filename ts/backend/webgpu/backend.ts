@@ -1,15 +1,17 @@
 // WebGPUBackend: the ops as WGSL compute kernels on a WebGPU device (dawn.node). Ops are recorded
 // into one command encoder and submitted together; only read() copies results back to the host.
-// Not the kernels themselves (kernels/*.ts) nor device discovery (device.ts).
+// runBatch runs a planned forward pass that way on device copies of the host tensors it names
+// (resident.ts). Not the kernels themselves (kernels/*.ts) nor device discovery (device.ts).
 
 import type {} from 'webgpu';
 import { Tensor } from '../../tensor/tensor.js';
 import { byteLength, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
+import type { Backend, BatchIO, BatchOp, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
 import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
 import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
 import { BufferPool, GPUTensor } from './buffers.js';
+import { HostMirrors, regionOf, type Mirror, type Region } from './resident.js';
 import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
 import type { KernelContext, OnGpu, Param, WebGPUKernel } from './kernels/context.js';
 import { KERNELS } from './kernels/index.js';
@@ -30,6 +32,10 @@ const HOST_ONLY: Partial<Record<string, string>> = { embedding: 'ids', rope: 'po
 const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i8', 'q8_0'];
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+const roundDown = (n: number, m: number) => n - (n % m);
+
+/** Ops that read their `out` as an input (matmul's C with beta). */
+const readsOut = (op: BatchOp): boolean => op.op === 'matmul' && ((op.args as { beta?: number }).beta ?? 0) !== 0;
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -57,9 +63,15 @@ export class WebGPUBackend implements Backend {
   private pass: GPUComputePassEncoder | undefined;
   /** Buffers that live until the current batch is submitted (uniforms, staging, tables). */
   private batchBuffers: GPUBuffer[] = [];
+  /** Device copies of host memory that runBatch works on. */
+  private readonly mirrors: HostMirrors;
+  /** A read-back buffer kept between batches while no read is using it. */
+  private staging: GPUBuffer | undefined;
   private commands = 0;
   private submits = 0;
   private dispatches = 0;
+  private readBacks = 0;
+  private uploadBytes = 0;
   private lostReason: string | undefined;
   private deferred: WebGPUError | undefined;
   private disposed = false;
@@ -71,6 +83,11 @@ export class WebGPUBackend implements Backend {
     this.adapter = opened.report;
     this.hasF16 = opened.hasF16;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
+    this.mirrors = new HostMirrors(this.device, {
+      fill: (dst, offset, bytes) => this.fill(dst, offset, bytes),
+      copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
+      retire: (b) => this.retire(b),
+    });
     void this.device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
     });
@@ -81,6 +98,7 @@ export class WebGPUBackend implements Backend {
     this.ctx = {
       hasF16: this.hasF16,
       cpuBacked: options.tiles === 'shared' ? false : options.tiles === 'blocked' || this.adapter.architecture === 'software' || /llvmpipe|swiftshader/i.test(this.adapter.device + this.adapter.description),
+      recurrence: options.recurrence,
       maxBindingBytes: this.device.limits.maxStorageBufferBindingSize,
       pipeline: (key, code) => self.pipeline(key, code),
       dispatch: (pipe, buffers, params, groups) => self.dispatch(pipe, buffers, params, groups),
@@ -101,17 +119,7 @@ export class WebGPUBackend implements Backend {
     if (!(t instanceof Tensor)) fail('upload', "'tensor' must be a Tensor", 'type');
     const g = this.alloc(t.dtype, t.shape);
     const bytes = bytesOf(t.contiguous().data);
-    if (bytes.byteLength === 0) return g;
-    if (this.commands === 0 && bytes.byteLength % 4 === 0) {
-      // Nothing recorded yet can read this (possibly reused) buffer, so the queue write is ordered.
-      this.device.queue.writeBuffer(g.buffer, 0, bytes);
-    } else {
-      // Recorded but unsubmitted work may still read the buffer's old contents: copy in order.
-      const staging = this.mapped(bytes, USAGE.COPY_SRC);
-      this.endPass();
-      this.enc().copyBufferToBuffer(staging, 0, g.buffer, 0, staging.size);
-      this.commands++;
-    }
+    if (bytes.byteLength > 0) this.writeOrdered(g.buffer, 0, bytes);
     return g;
   }
 
@@ -158,8 +166,7 @@ export class WebGPUBackend implements Backend {
    */
   record<K extends OpName>(op: K, args: GpuOpArgs<K>, out?: GPUTensor): GPUTensor {
     this.usable();
-    const kernel = KERNELS[op] as WebGPUKernel<K> | undefined;
-    if (!kernel) throw new RangeError(`webgpu backend: op '${String(op)}' has no WebGPU kernel; ops here: ${[...this.ops].join(', ')}`);
+    const kernel = this.kernel(op);
     const hostOnly = HOST_ONLY[op];
     const given = args as unknown as Record<string, unknown>;
     if (hostOnly && given[hostOnly] instanceof GPUTensor)
@@ -189,16 +196,99 @@ export class WebGPUBackend implements Backend {
     }
     const dst = out ?? this.alloc(spec.dtype, spec.shape);
     try {
-      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, dst, args as unknown as OpArgs[K], out !== undefined);
+      this.invoke(kernel, resolved, dst, args, out !== undefined);
     } catch (e) {
       if (!out) dst.dispose();
       throw e;
     } finally {
-      // Later work that reuses these buffers is recorded after this op, so queue order holds.
-      for (const t of [...temps, ...this.opScratch]) t.dispose();
-      this.opScratch = [];
+      for (const t of temps) t.dispose();
     }
     return dst;
+  }
+
+  /**
+   * Runs a planned pass: every op's dispatches recorded into one command encoder and submitted
+   * once. The ops' host tensors (activation slots, KV-cache slices, parameters: views of host
+   * memory) map to device copies kept per host ArrayBuffer (resident.ts), so intermediate
+   * results never leave the device between ops.
+   *
+   * With `io` the copies stay resident across calls: only `io.inputs` (tensors the caller wrote
+   * since the last call) and bytes the device has never held are uploaded, and only `io.outputs`
+   * are read back; the host bytes of other outputs are stale. Without `io`, every input is
+   * uploaded and every op's `out` read back: run() op by op, in one submit.
+   */
+  async runBatch(ops: readonly BatchOp[], io?: BatchIO): Promise<void> {
+    this.usable();
+    const resident = io !== undefined;
+    const needs = this.checkBatch(ops, io, resident);
+    this.beginBatch();
+    const mirrorOf = new Map<ArrayBufferLike, Mirror>();
+    // Without io nothing stays resident: copies this batch makes are released after it.
+    const transient = resident ? [] : [...needs.keys()].filter((storage) => !this.mirrors.get(storage));
+    for (const [storage, r] of needs) mirrorOf.set(storage, this.mirrors.cover(storage, r.lo, r.hi));
+    const uploads = resident
+      ? (io.inputs ?? [])
+      : ops.flatMap((o) => [...Object.values(o.args).filter((v): v is Tensor => v instanceof Tensor && v !== o.args.out), ...(readsOut(o) ? [o.args.out] : [])]);
+    for (const t of new Set(uploads)) this.uploadRegion(mirrorOf.get(t.storage.buffer)!, regionOf(t));
+    const written = new Set<ArrayBufferLike>();
+    for (const o of ops) {
+      const temps: GPUTensor[] = [];
+      const given: Record<string, unknown> = {};
+      const resolved: Record<string, unknown> = {};
+      const inputs = new Set<ArrayBufferLike>();
+      for (const [k, v] of Object.entries(o.args)) {
+        if (k === 'out') continue;
+        if (!(v instanceof Tensor)) {
+          given[k] = resolved[k] = v;
+          continue;
+        }
+        const storage = v.storage.buffer;
+        const g = this.viewOf(mirrorOf.get(storage)!, v, temps, o.op, k);
+        inputs.add(storage);
+        resolved[k] = g;
+        // Kernels may check host values; bytes the device wrote are only current there.
+        given[k] = written.has(storage) || (resident && mirrorOf.get(storage)!.written) ? g : v;
+      }
+      const out = o.args.out;
+      const m = mirrorOf.get(out.storage.buffer)!;
+      const r = regionOf(out);
+      // A dispatch may not read and write one buffer, so an out sharing one with an input, or one
+      // that cannot be bound where it lies, is written to a temporary and copied into place.
+      const inPlace = !inputs.has(r.storage) && (r.lo - m.lo) % this.offsetAlign === 0;
+      const dst = inPlace ? GPUTensor.over(this, m.buffer, out.dtype, out.shape, r.lo - m.lo) : this.alloc(out.dtype, out.shape);
+      try {
+        if (!inPlace && readsOut(o)) this.copy(m.buffer, r.lo - m.lo, dst.buffer, 0, roundUp(dst.byteLength, 4));
+        this.invoke(this.kernel(o.op), resolved, dst, given, true);
+        if (!inPlace) this.copy(dst.buffer, 0, m.buffer, this.wordOffset(r, m, o.op, 'out'), roundUp(dst.byteLength, 4));
+      } finally {
+        if (!inPlace) dst.dispose();
+        for (const t of temps) t.dispose();
+      }
+      written.add(r.storage);
+      if (resident) m.written = true;
+    }
+    const back = resident ? (io.outputs ?? []) : ops.map((o) => o.args.out);
+    await this.readBack(
+      [...new Set(back)].filter((t) => t.numel > 0).map((t) => {
+        const m = mirrorOf.get(t.storage.buffer)!;
+        const r = regionOf(t);
+        // Whole words around the region; only its own bytes go to the host.
+        const lo = roundDown(r.lo - m.lo, 4);
+        const skip = r.lo - m.lo - lo;
+        const host = new Uint8Array(r.storage, r.lo, r.hi - r.lo);
+        return { buffer: m.buffer, offset: lo, size: roundUp(skip + r.hi - r.lo, 4), into: (b: Uint8Array) => host.set(b.subarray(skip, skip + host.length)) };
+      }),
+    );
+    for (const storage of transient) this.mirrors.release(storage);
+  }
+
+  /**
+   * Drops the device copies runBatch keeps of these tensors' host memory (their buffers are
+   * destroyed once submitted work is done). The next batch that names them uploads them again.
+   */
+  release(tensors: readonly Tensor[]): void {
+    if (this.disposed) return;
+    for (const t of tensors) if (t instanceof Tensor) this.mirrors.release(t.storage.buffer);
   }
 
   /** Submits everything recorded so far; rejects with a WebGPUError if the device reported one. */
@@ -213,25 +303,8 @@ export class WebGPUBackend implements Backend {
     if (!(t instanceof GPUTensor) || t.owner !== this) fail('read', "'tensor' must be a GPUTensor of this backend", 'type');
     const dst = out ?? Tensor.zeros(t.dtype, t.shape);
     checkOut('read', dst, { dtype: t.dtype, shape: [...t.shape] });
-    const size = roundUp(t.byteLength, 4);
-    let staging: GPUBuffer | undefined;
-    if (size > 0) {
-      staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'read-back' });
-      this.beginBatch();
-      this.endPass();
-      this.enc().copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
-      this.commands++;
-    }
-    await this.submit();
-    if (!staging) return dst;
-    try {
-      await staging.mapAsync(MAP_READ);
-    } catch (e) {
-      throw await this.failure(e);
-    }
-    bytesOf(dst.data).set(new Uint8Array(staging.getMappedRange(), 0, t.byteLength));
-    staging.unmap();
-    staging.destroy();
+    const bytes = bytesOf(dst.data);
+    await this.readBack(t.byteLength === 0 ? [] : [{ buffer: t.buffer, offset: t.byteOffset, size: roundUp(t.byteLength, 4), into: (b) => bytes.set(b.subarray(0, t.byteLength)) }]);
     return dst;
   }
 
@@ -275,11 +348,19 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * Counters: bytes in live device tensors and bytes kept in the pool for reuse; command buffers
-   * submitted and dispatches recorded since the backend was created.
+   * Counters: bytes in live device tensors, bytes kept in the pool for reuse and bytes of the
+   * device copies runBatch keeps of host memory; since the backend was created, command buffers
+   * submitted, dispatches recorded, read-backs to the host and bytes uploaded from it.
    */
-  stats(): { liveBytes: number; pooledBytes: number; submits: number; dispatches: number } {
-    return { ...this.pool.stats(), submits: this.submits, dispatches: this.dispatches };
+  stats(): { liveBytes: number; pooledBytes: number; residentBytes: number; submits: number; dispatches: number; readBacks: number; uploadBytes: number } {
+    return {
+      ...this.pool.stats(),
+      residentBytes: this.mirrors.residentBytes,
+      submits: this.submits,
+      dispatches: this.dispatches,
+      readBacks: this.readBacks,
+      uploadBytes: this.uploadBytes,
+    };
   }
 
   dispose(): void {
@@ -288,7 +369,8 @@ export class WebGPUBackend implements Backend {
     this.pass?.end();
     this.pass = undefined;
     this.encoder = undefined;
-    for (const b of [...this.batchBuffers, ...this.constants.values()]) b.destroy();
+    for (const b of [...this.batchBuffers, ...this.constants.values(), ...(this.staging ? [this.staging] : [])]) b.destroy();
+    this.staging = undefined;
     this.batchBuffers = [];
     this.constants.clear();
     this.pool.trim();
@@ -309,6 +391,172 @@ export class WebGPUBackend implements Backend {
       this.deferred = undefined;
       throw e;
     }
+  }
+
+  private kernel<K extends OpName>(op: K): WebGPUKernel<K> {
+    const kernel = KERNELS[op] as WebGPUKernel<K> | undefined;
+    if (!kernel) throw new RangeError(`webgpu backend: op '${String(op)}' has no WebGPU kernel; ops here: ${[...this.ops].join(', ')}`);
+    return kernel;
+  }
+
+  /** Records one op's kernel; its scratch tensors go back to the pool after (recorded later). */
+  private invoke<K extends OpName>(kernel: WebGPUKernel<K>, resolved: Record<string, unknown>, dst: GPUTensor, host: unknown, outGiven: boolean): void {
+    try {
+      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, dst, host as OpArgs[K], outGiven);
+    } finally {
+      for (const t of this.opScratch) t.dispose();
+      this.opScratch = [];
+    }
+  }
+
+  /** Offsets at which a storage buffer may be bound. */
+  private get offsetAlign(): number {
+    return this.device.limits.minStorageBufferOffsetAlignment;
+  }
+
+  /**
+   * runBatch's checks, before anything is recorded: every op known, its arguments valid (the
+   * op's spec), host tensors contiguous, and values the host checks not written on the device.
+   * Returns the byte range each host ArrayBuffer needs on the device.
+   */
+  private checkBatch(ops: readonly BatchOp[], io: BatchIO | undefined, resident: boolean): Map<ArrayBufferLike, { lo: number; hi: number }> {
+    const needs = new Map<ArrayBufferLike, { lo: number; hi: number }>();
+    const need = (t: Tensor, what: string) => {
+      if (!t.isContiguous()) fail('runBatch', `${what} must be contiguous`);
+      const r = regionOf(t);
+      const n = needs.get(r.storage);
+      needs.set(r.storage, n ? { lo: Math.min(n.lo, r.lo), hi: Math.max(n.hi, r.hi) } : { lo: r.lo, hi: r.hi });
+    };
+    const written = new Set<ArrayBufferLike>();
+    ops.forEach((o, i) => {
+      this.kernel(o.op);
+      if (!(o.args.out instanceof Tensor)) fail('runBatch', `op ${i} (${o.op}) needs 'out': a host Tensor`, 'type');
+      for (const [k, v] of Object.entries(o.args)) {
+        if (v instanceof GPUTensor) fail('runBatch', `'${k}' of op ${i} (${o.op}) is a GPUTensor; runBatch takes host tensors (use record() for device tensors)`, 'type');
+        if (!(v instanceof Tensor)) continue;
+        need(v, `'${k}' of op ${i} (${o.op})`);
+        const storage = v.storage.buffer;
+        if (HOST_ONLY[o.op] === k && (written.has(storage) || (resident && this.mirrors.get(storage)?.written)))
+          fail('runBatch', `'${k}' of op ${i} (${o.op}) is written on the device by an earlier op; its values are checked on the host, so it must come from the host`);
+      }
+      checkOut(o.op, o.args.out, opSpec(o.op).output(o.args as never));
+      written.add(o.args.out.storage.buffer);
+    });
+    for (const t of [...(io?.inputs ?? []), ...(io?.outputs ?? [])]) {
+      if (!(t instanceof Tensor)) fail('runBatch', "'io' inputs and outputs must be host Tensors", 'type');
+      if (!needs.has(t.storage.buffer)) fail('runBatch', `${t} in 'io' is not an argument of any op in the batch`);
+      need(t, `${t} in 'io'`);
+    }
+    return needs;
+  }
+
+  /** Byte offset of region `r` in mirror `m`, which device copies need to be a multiple of 4. */
+  private wordOffset(r: Region, m: Mirror, op: string, name: string): number {
+    const off = r.lo - m.lo;
+    if (off % 4 !== 0 || ((r.hi - r.lo) % 4 !== 0 && r.hi !== r.storage.byteLength))
+      fail('runBatch', `'${name}' of ${op} lies at byte ${r.lo} of its memory with ${r.hi - r.lo} bytes; the device copies whole 4-byte words`);
+    return off;
+  }
+
+  /** A device view of host tensor `t` in its mirror, or a copy of it when it cannot be bound in place. */
+  private viewOf(m: Mirror, t: Tensor, temps: GPUTensor[], op: string, name: string): GPUTensor {
+    const r = regionOf(t);
+    if (r.hi === r.lo) return GPUTensor.over(this, m.buffer, t.dtype, t.shape, 0);
+    if ((r.lo - m.lo) % this.offsetAlign === 0) return GPUTensor.over(this, m.buffer, t.dtype, t.shape, r.lo - m.lo);
+    const g = this.alloc(t.dtype, t.shape);
+    temps.push(g);
+    this.copy(m.buffer, this.wordOffset(r, m, op, name), g.buffer, 0, roundUp(g.byteLength, 4));
+    return g;
+  }
+
+  /** Uploads the host bytes of region `r` into its mirror, in recording order. */
+  private uploadRegion(m: Mirror, r: Region): void {
+    const lo = roundDown(r.lo, 4);
+    const hi = Math.min(roundUp(r.hi, 4), m.hi);
+    if ((lo !== r.lo || (hi !== r.hi && r.hi !== r.storage.byteLength)) && m.written)
+      fail('runBatch', `an input of ${r.hi - r.lo} bytes at byte ${r.lo} shares 4-byte words with bytes written on the device`);
+    if (hi <= lo) return;
+    const bytes = new Uint8Array(hi - lo);
+    bytes.set(new Uint8Array(r.storage, lo, Math.min(hi, r.storage.byteLength) - lo));
+    this.writeOrdered(m.buffer, lo - m.lo, bytes);
+  }
+
+  /**
+   * Writes host bytes into `dst` after the work recorded so far: a queue write when nothing is
+   * recorded, else a staged copy (recorded work may still read the old bytes).
+   */
+  private writeOrdered(dst: GPUBuffer, offset: number, bytes: Uint8Array): void {
+    if (this.commands === 0 && bytes.byteLength % 4 === 0) {
+      this.fill(dst, offset, bytes);
+      return;
+    }
+    this.uploadBytes += bytes.byteLength;
+    const staging = this.mapped(bytes, USAGE.COPY_SRC);
+    this.copy(staging, 0, dst, offset, staging.size);
+  }
+
+  /** A queue write, for buffers no recorded work uses (bytes padded to whole words). */
+  private fill(dst: GPUBuffer, offset: number, bytes: Uint8Array): void {
+    this.uploadBytes += bytes.byteLength;
+    const data = bytes.byteLength % 4 === 0 ? bytes : (() => {
+      const padded = new Uint8Array(roundUp(bytes.byteLength, 4));
+      padded.set(bytes);
+      return padded;
+    })();
+    this.device.queue.writeBuffer(dst, offset, data);
+  }
+
+  /** Records a buffer-to-buffer copy after the work recorded so far. */
+  private copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    if (size === 0) return;
+    this.beginBatch();
+    this.endPass();
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.commands++;
+  }
+
+  /** Destroys `b` once the GPU is done with everything recorded or submitted so far. */
+  private retire(b: GPUBuffer): void {
+    if (this.encoder) this.batchBuffers.push(b);
+    else void this.device.queue.onSubmittedWorkDone().then(() => b.destroy(), () => undefined);
+  }
+
+  /**
+   * Submits the recorded work with copies of device byte ranges (offsets and sizes in whole
+   * words) into one mapped buffer, then hands each range's bytes to its `into`: one submit and
+   * one read-back for any number of tensors.
+   */
+  private async readBack(parts: ReadonlyArray<{ buffer: GPUBuffer; offset: number; size: number; into: (bytes: Uint8Array) => void }>): Promise<void> {
+    const total = parts.reduce((a, p) => a + p.size, 0);
+    let staging: GPUBuffer | undefined;
+    if (total > 0) {
+      // The kept buffer is reused unless another read is still using it.
+      staging = this.staging && this.staging.size >= total ? this.staging : this.device.createBuffer({ size: roundUp(total, 256), usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'read-back' });
+      this.staging = undefined;
+      let at = 0;
+      for (const p of parts) {
+        this.copy(p.buffer, p.offset, staging, at, p.size);
+        at += p.size;
+      }
+    }
+    await this.submit();
+    if (!staging) return;
+    try {
+      await staging.mapAsync(MAP_READ, 0, total);
+    } catch (e) {
+      staging.destroy();
+      throw await this.failure(e);
+    }
+    this.readBacks++;
+    const mapped = new Uint8Array(staging.getMappedRange(0, total));
+    let at = 0;
+    for (const p of parts) {
+      p.into(mapped.subarray(at, at + p.size));
+      at += p.size;
+    }
+    staging.unmap();
+    if (this.staging || this.disposed) staging.destroy();
+    else this.staging = staging;
   }
 
   private lostError(): WebGPUError {

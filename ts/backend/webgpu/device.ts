@@ -20,6 +20,12 @@ export interface WebGPUBackendOptions {
    * Default: 'blocked' on CPU adapters (lavapipe, SwiftShader), 'shared' elsewhere.
    */
   tiles?: 'shared' | 'blocked';
+  /**
+   * How rnn and lstm walk time: 'loop' (one workgroup per sequence loops over the steps inside
+   * one dispatch) or 'steps' (one dispatch per step over every sequence and unit). Default: 'loop'
+   * when the hidden size is at most 64 (one unit per lane), else 'steps', as measured on lavapipe.
+   */
+  recurrence?: 'loop' | 'steps';
 }
 
 /** What the adapter reported: for logs, bench reports and the parity notes. */

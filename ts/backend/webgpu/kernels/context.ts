@@ -19,6 +19,8 @@ export interface KernelContext {
    * ordinary memory and barriers only cost, so kernels may pick barrier-free variants.
    */
   readonly cpuBacked: boolean;
+  /** The rnn/lstm schedule the caller asked for (WebGPUBackendOptions.recurrence), if any. */
+  readonly recurrence: 'loop' | 'steps' | undefined;
   /** The most bytes one storage binding may cover on this device. */
   readonly maxBindingBytes: number;
   /** The compute pipeline for `key`, compiled from `code()` the first time. */

@@ -75,6 +75,16 @@ struct P { rows: u32, c: u32, gx: u32, eps: f32 }
 var<workgroup> red: array<f32, ${ROW_WG}>;
 var<workgroup> flag: array<u32, ${ROW_WG}>;
 ${helpers}
+// The max of v and the OR of f over the workgroup, left in red[0] and flag[0].
+fn reduce_max_or(l: u32, v: f32, f: u32) {
+  red[l] = v;
+  flag[l] = f;
+  workgroupBarrier();
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (l < s) { red[l] = max(red[l], red[l + s]); flag[l] = flag[l] | flag[l + s]; }
+    workgroupBarrier();
+  }
+}
 fn reduce_sum(l: u32, v: f32) -> f32 {
   red[l] = v;
   workgroupBarrier();
@@ -102,13 +112,7 @@ const SOFTMAX = rowKernel(/* wgsl */ `
     let v = x[base + i];
     if (is_nan(v)) { nan = 1u; } else { m = max(m, v); }
   }
-  red[l] = m;
-  flag[l] = nan;
-  workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
-    if (l < s) { red[l] = max(red[l], red[l + s]); flag[l] = flag[l] | flag[l + s]; }
-    workgroupBarrier();
-  }
+  reduce_max_or(l, m, nan);
   // Uniform loads: the branch below must be taken by the whole workgroup (it has barriers).
   let mx = workgroupUniformLoad(&red[0]);
   let anyNan = workgroupUniformLoad(&flag[0]);

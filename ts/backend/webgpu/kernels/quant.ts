@@ -134,13 +134,7 @@ const ROW_SCALES = rowKernel(/* wgsl */ `
     let a = abs(x[base + i]);
     if (a <= 3.4028234663852886e38) { m = max(m, a); } else { bad = 1u; }
   }
-  red[l] = m;
-  flag[l] = bad;
-  workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
-    if (l < s) { red[l] = max(red[l], red[l + s]); flag[l] = flag[l] | flag[l + s]; }
-    workgroupBarrier();
-  }
+  reduce_max_or(l, m, bad);
   if (l == 0u) { o[row] = select(div_rn(red[0], 127.0), nan_f32(), flag[0] != 0u); }
 `, ['x'], DIV_RN);
 

@@ -5,6 +5,7 @@
 //   'loop':  one workgroup per sequence walks t inside one dispatch, a storage barrier between
 //            steps (h_t is read back from `out` by the other lanes);
 //   'steps': one dispatch per step over all (b, j), in order in the same command buffer.
+// wHh is transposed into scratch first, so neighbouring units read neighbouring words.
 
 import '../../ops/recurrent.js';
 import { checkRecurrent } from '../../ops/recurrent.js';
@@ -18,13 +19,6 @@ import type { GPUTensor } from '../buffers.js';
 /** Lanes per sequence in the 'loop' schedule. */
 const LOOP_WG = 64;
 
-export type RecurrentSchedule = 'loop' | 'steps';
-
-/** Which schedule runs; 'loop' unless set (the bench compares both). */
-let schedule: RecurrentSchedule = 'loop';
-export function setRecurrentSchedule(s: RecurrentSchedule): void {
-  schedule = s;
-}
 
 // Flags in p.flags: which optional inputs are bound (absent ones are bound as a dummy).
 const HAS_BIAS = 1;
@@ -33,7 +27,7 @@ const HAS_C0 = 4;
 
 /** Storage bindings in order: the LSTM adds c0 and its cell state. */
 function bindingNames(gates: 1 | 4): string[] {
-  return gates === 1 ? ['xp', 'whh', 'bias', 'h0', 'o'] : ['xp', 'whh', 'bias', 'h0', 'c0', 'o', 'cell'];
+  return gates === 1 ? ['xp', 'whh_t', 'bias', 'h0', 'o'] : ['xp', 'whh_t', 'bias', 'h0', 'c0', 'o', 'cell'];
 }
 
 /** The bindings and `fn unit(b, t, j)`, which computes h_t[j] (and c_t[j]) of sequence b. */
@@ -69,13 +63,27 @@ fn unit(b: u32, t: u32, j: u32) {
     for (var k = 0u; k < p.h; k = k + 1u) {
       var hk = 0.0;
       if (from_out) { hk = o[hp + k]; } else { hk = h0[hp + k]; }
-      ${g.map((i) => `z${i} = z${i} + whh[(${i}u * p.h + j) * p.h + k] * hk;`).join(' ')}
+      ${g.map((i) => `z${i} = z${i} + whh_t[k * gh + ${i}u * p.h + j] * hk;`).join(' ')}
     }
   }
   let ob = (b * p.t + t) * p.h;
   ${update}
 }`;
 }
+
+// wHh^T: (H, G*H) from (G*H, H).
+const TRANSPOSE = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
+struct P { n: u32, nx: u32, rows: u32, cols: u32 }
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let i = g.y * p.nx + g.x;
+  if (i >= p.n) { return; }
+  let r = i / p.cols;
+  let c = i - r * p.cols;
+  wt[c * p.rows + r] = w[i];
+}`;
 
 function loopCode(gates: 1 | 4): string {
   return `${unitCode(gates)}
@@ -110,9 +118,16 @@ function recordRecurrent(ctx: KernelContext, name: 'rnn' | 'lstm', args: OnGpu<R
   const c0 = (args as { c0?: GPUTensor }).c0;
   const dummy = ctx.scratch('f32', [1]);
   const flags = (args.bias ? HAS_BIAS : 0) | (args.h0 ? HAS_H0 : 0) | (c0 ? HAS_C0 : 0);
-  const shared = [xp, args.wHh, args.bias ?? dummy, args.h0 ?? dummy];
+  const whhT = ctx.scratch('f32', [h, gates * h]);
+  if (h > 0) {
+    const tg = grid(gates * h * h, WG);
+    ctx.dispatch(ctx.pipeline('transpose_f32', () => TRANSPOSE), [args.wHh, whhT], [gates * h * h, tg.nx, gates * h, h], tg.groups);
+  }
+  const shared = [xp, whhT, args.bias ?? dummy, args.h0 ?? dummy];
   const buffers = gates === 1 ? [...shared, out] : [...shared, c0 ?? dummy, out, ctx.scratch('f32', [b, h])];
-  if (schedule === 'loop') {
+  // Measured on lavapipe (bench/webgpu.bench.ts): with one unit per lane the loop saves a
+  // dispatch per step; with more, the per-step dispatches spread the units over the cores.
+  if ((ctx.recurrence ?? (h <= LOOP_WG ? 'loop' : 'steps')) === 'loop') {
     const { groups, nx } = grid(b, 1);
     ctx.dispatch(ctx.pipeline(`${name}_loop`, () => loopCode(gates)), buffers, [b, t, h, flags, 0, nx], groups);
     return;
