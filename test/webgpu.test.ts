@@ -213,6 +213,20 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     cache.dispose();
   });
 
+  it('checks the values quantize and attentionNaive cannot take, as the other backends do', async () => {
+    const g = be();
+    const x = t([2, 32], 90);
+    (x.data as Float32Array)[33] = NaN;
+    await expect(g.run('quantize', { x, dtype: 'q8_0' })).rejects.toThrow(/'x' holds a non-finite value at flat index 33/);
+    await expect(g.run('quantize', { x: t([1, 32], 91, 1e7), dtype: 'q8_0' })).rejects.toThrow(/block 0 has max \|x\| above 65504 \* 127/);
+    await expect(g.run('quantize', { x: t([2, 5], 92), dtype: 'i8', scales: Tensor.fromValues([1, Infinity], [2]) })).rejects.toThrow(/'scales'\[1\] is not finite/);
+    // A score matrix larger than one binding may hold: the fused op is the way.
+    const tq = 4096;
+    const tk = Math.floor(g.device.limits.maxStorageBufferBindingSize / 4 / tq) + 1;
+    const big = { q: t([tq, 1, 1], 93), k: t([tk, 1, 1], 94), v: t([tk, 1, 1], 95) };
+    await expect(g.run('attentionNaive', big)).rejects.toThrow(/score matrix \[1, 4096, 1, \d+\] needs \d+ bytes.*fused 'attention'/);
+  });
+
   it('surfaces device loss as a clear error; the CPU backend and other devices keep working', async () => {
     const doomed = await createWebGPUBackend();
     const x = t([7, 9], 70);

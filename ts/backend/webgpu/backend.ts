@@ -11,9 +11,10 @@ import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
 import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
 import { BufferPool, GPUTensor } from './buffers.js';
-import { HostMirrors, regionOf, type Mirror, type Region } from './resident.js';
+import { HostMirrors } from './resident.js';
+import { runBatch, type BatchDevice, type ReadPart } from './batch.js';
 import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
-import type { KernelContext, OnGpu, Param, WebGPUKernel } from './kernels/context.js';
+import { HOST_CHECKED, type KernelContext, type OnGpu, type Param, type WebGPUKernel } from './kernels/context.js';
 import { KERNELS } from './kernels/index.js';
 import { WebGPUWeight } from './weight.js';
 
@@ -26,16 +27,9 @@ export type GpuOpArgs<K extends OpName> = {
       : OpArgs[K][P];
 };
 
-/** Arguments the checks read on the host (ids must be in range, positions >= 0): no GPUTensor. */
-const HOST_ONLY: Partial<Record<string, string>> = { embedding: 'ids', rope: 'positions', sinusoidal: 'positions', attention: 'mask' };
-
 const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i8', 'q8_0'];
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-const roundDown = (n: number, m: number) => n - (n % m);
-
-/** Ops that read their `out` as an input (matmul's C with beta). */
-const readsOut = (op: BatchOp): boolean => op.op === 'matmul' && ((op.args as { beta?: number }).beta ?? 0) !== 0;
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -65,6 +59,8 @@ export class WebGPUBackend implements Backend {
   private batchBuffers: GPUBuffer[] = [];
   /** Device copies of host memory that runBatch works on. */
   private readonly mirrors: HostMirrors;
+  /** What runBatch (batch.ts) drives on this backend. */
+  private readonly batchDevice: BatchDevice;
   /** A read-back buffer kept between batches while no read is using it. */
   private staging: GPUBuffer | undefined;
   private commands = 0;
@@ -88,6 +84,18 @@ export class WebGPUBackend implements Backend {
       copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
       retire: (b) => this.retire(b),
     });
+    this.batchDevice = {
+      owner: this,
+      mirrors: this.mirrors,
+      offsetAlign: this.device.limits.minStorageBufferOffsetAlignment,
+      kernel: (op) => this.kernel(op),
+      invoke: (kernel, resolved, dst, host) => this.invoke(kernel, resolved, dst, host, true),
+      alloc: (dtype, shape) => this.alloc(dtype, shape),
+      copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
+      write: (dst, offset, bytes) => this.writeOrdered(dst, offset, bytes),
+      begin: () => this.beginBatch(),
+      readBack: (parts) => this.readBack(parts),
+    };
     void this.device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
     });
@@ -167,7 +175,7 @@ export class WebGPUBackend implements Backend {
   record<K extends OpName>(op: K, args: GpuOpArgs<K>, out?: GPUTensor): GPUTensor {
     this.usable();
     const kernel = this.kernel(op);
-    const hostOnly = HOST_ONLY[op];
+    const hostOnly = HOST_CHECKED[op];
     const given = args as unknown as Record<string, unknown>;
     if (hostOnly && given[hostOnly] instanceof GPUTensor)
       fail(op, `'${hostOnly}' must be a host Tensor on the webgpu backend (its values are checked before the op runs)`, 'type');
@@ -208,78 +216,13 @@ export class WebGPUBackend implements Backend {
 
   /**
    * Runs a planned pass: every op's dispatches recorded into one command encoder and submitted
-   * once. The ops' host tensors (activation slots, KV-cache slices, parameters: views of host
-   * memory) map to device copies kept per host ArrayBuffer (resident.ts), so intermediate
-   * results never leave the device between ops.
-   *
-   * With `io` the copies stay resident across calls: only `io.inputs` (tensors the caller wrote
-   * since the last call) and bytes the device has never held are uploaded, and only `io.outputs`
-   * are read back; the host bytes of other outputs are stale. Without `io`, every input is
-   * uploaded and every op's `out` read back: run() op by op, in one submit.
+   * once, on device copies of the ops' host tensors (see batch.ts). With `io` the copies stay
+   * resident across calls: only `io.inputs` and bytes the device never held are uploaded, and
+   * only `io.outputs` read back. Without it every input is uploaded and every `out` read back.
    */
   async runBatch(ops: readonly BatchOp[], io?: BatchIO): Promise<void> {
     this.usable();
-    const resident = io !== undefined;
-    const needs = this.checkBatch(ops, io, resident);
-    this.beginBatch();
-    const mirrorOf = new Map<ArrayBufferLike, Mirror>();
-    // Without io nothing stays resident: copies this batch makes are released after it.
-    const transient = resident ? [] : [...needs.keys()].filter((storage) => !this.mirrors.get(storage));
-    for (const [storage, r] of needs) mirrorOf.set(storage, this.mirrors.cover(storage, r.lo, r.hi));
-    const uploads = resident
-      ? (io.inputs ?? [])
-      : ops.flatMap((o) => [...Object.values(o.args).filter((v): v is Tensor => v instanceof Tensor && v !== o.args.out), ...(readsOut(o) ? [o.args.out] : [])]);
-    for (const t of new Set(uploads)) this.uploadRegion(mirrorOf.get(t.storage.buffer)!, regionOf(t));
-    const written = new Set<ArrayBufferLike>();
-    for (const o of ops) {
-      const temps: GPUTensor[] = [];
-      const given: Record<string, unknown> = {};
-      const resolved: Record<string, unknown> = {};
-      const inputs = new Set<ArrayBufferLike>();
-      for (const [k, v] of Object.entries(o.args)) {
-        if (k === 'out') continue;
-        if (!(v instanceof Tensor)) {
-          given[k] = resolved[k] = v;
-          continue;
-        }
-        const storage = v.storage.buffer;
-        const g = this.viewOf(mirrorOf.get(storage)!, v, temps, o.op, k);
-        inputs.add(storage);
-        resolved[k] = g;
-        // Kernels may check host values; bytes the device wrote are only current there.
-        given[k] = written.has(storage) || (resident && mirrorOf.get(storage)!.written) ? g : v;
-      }
-      const out = o.args.out;
-      const m = mirrorOf.get(out.storage.buffer)!;
-      const r = regionOf(out);
-      // A dispatch may not read and write one buffer, so an out sharing one with an input, or one
-      // that cannot be bound where it lies, is written to a temporary and copied into place.
-      const inPlace = !inputs.has(r.storage) && (r.lo - m.lo) % this.offsetAlign === 0;
-      const dst = inPlace ? GPUTensor.over(this, m.buffer, out.dtype, out.shape, r.lo - m.lo) : this.alloc(out.dtype, out.shape);
-      try {
-        if (!inPlace && readsOut(o)) this.copy(m.buffer, r.lo - m.lo, dst.buffer, 0, roundUp(dst.byteLength, 4));
-        this.invoke(this.kernel(o.op), resolved, dst, given, true);
-        if (!inPlace) this.copy(dst.buffer, 0, m.buffer, this.wordOffset(r, m, o.op, 'out'), roundUp(dst.byteLength, 4));
-      } finally {
-        if (!inPlace) dst.dispose();
-        for (const t of temps) t.dispose();
-      }
-      written.add(r.storage);
-      if (resident) m.written = true;
-    }
-    const back = resident ? (io.outputs ?? []) : ops.map((o) => o.args.out);
-    await this.readBack(
-      [...new Set(back)].filter((t) => t.numel > 0).map((t) => {
-        const m = mirrorOf.get(t.storage.buffer)!;
-        const r = regionOf(t);
-        // Whole words around the region; only its own bytes go to the host.
-        const lo = roundDown(r.lo - m.lo, 4);
-        const skip = r.lo - m.lo - lo;
-        const host = new Uint8Array(r.storage, r.lo, r.hi - r.lo);
-        return { buffer: m.buffer, offset: lo, size: roundUp(skip + r.hi - r.lo, 4), into: (b: Uint8Array) => host.set(b.subarray(skip, skip + host.length)) };
-      }),
-    );
-    for (const storage of transient) this.mirrors.release(storage);
+    await runBatch(this.batchDevice, ops, io);
   }
 
   /**
@@ -409,78 +352,6 @@ export class WebGPUBackend implements Backend {
     }
   }
 
-  /** Offsets at which a storage buffer may be bound. */
-  private get offsetAlign(): number {
-    return this.device.limits.minStorageBufferOffsetAlignment;
-  }
-
-  /**
-   * runBatch's checks, before anything is recorded: every op known, its arguments valid (the
-   * op's spec), host tensors contiguous, and values the host checks not written on the device.
-   * Returns the byte range each host ArrayBuffer needs on the device.
-   */
-  private checkBatch(ops: readonly BatchOp[], io: BatchIO | undefined, resident: boolean): Map<ArrayBufferLike, { lo: number; hi: number }> {
-    const needs = new Map<ArrayBufferLike, { lo: number; hi: number }>();
-    const need = (t: Tensor, what: string) => {
-      if (!t.isContiguous()) fail('runBatch', `${what} must be contiguous`);
-      const r = regionOf(t);
-      const n = needs.get(r.storage);
-      needs.set(r.storage, n ? { lo: Math.min(n.lo, r.lo), hi: Math.max(n.hi, r.hi) } : { lo: r.lo, hi: r.hi });
-    };
-    const written = new Set<ArrayBufferLike>();
-    ops.forEach((o, i) => {
-      this.kernel(o.op);
-      if (!(o.args.out instanceof Tensor)) fail('runBatch', `op ${i} (${o.op}) needs 'out': a host Tensor`, 'type');
-      for (const [k, v] of Object.entries(o.args)) {
-        if (v instanceof GPUTensor) fail('runBatch', `'${k}' of op ${i} (${o.op}) is a GPUTensor; runBatch takes host tensors (use record() for device tensors)`, 'type');
-        if (!(v instanceof Tensor)) continue;
-        need(v, `'${k}' of op ${i} (${o.op})`);
-        const storage = v.storage.buffer;
-        if (HOST_ONLY[o.op] === k && (written.has(storage) || (resident && this.mirrors.get(storage)?.written)))
-          fail('runBatch', `'${k}' of op ${i} (${o.op}) is written on the device by an earlier op; its values are checked on the host, so it must come from the host`);
-      }
-      checkOut(o.op, o.args.out, opSpec(o.op).output(o.args as never));
-      written.add(o.args.out.storage.buffer);
-    });
-    for (const t of [...(io?.inputs ?? []), ...(io?.outputs ?? [])]) {
-      if (!(t instanceof Tensor)) fail('runBatch', "'io' inputs and outputs must be host Tensors", 'type');
-      if (!needs.has(t.storage.buffer)) fail('runBatch', `${t} in 'io' is not an argument of any op in the batch`);
-      need(t, `${t} in 'io'`);
-    }
-    return needs;
-  }
-
-  /** Byte offset of region `r` in mirror `m`, which device copies need to be a multiple of 4. */
-  private wordOffset(r: Region, m: Mirror, op: string, name: string): number {
-    const off = r.lo - m.lo;
-    if (off % 4 !== 0 || ((r.hi - r.lo) % 4 !== 0 && r.hi !== r.storage.byteLength))
-      fail('runBatch', `'${name}' of ${op} lies at byte ${r.lo} of its memory with ${r.hi - r.lo} bytes; the device copies whole 4-byte words`);
-    return off;
-  }
-
-  /** A device view of host tensor `t` in its mirror, or a copy of it when it cannot be bound in place. */
-  private viewOf(m: Mirror, t: Tensor, temps: GPUTensor[], op: string, name: string): GPUTensor {
-    const r = regionOf(t);
-    if (r.hi === r.lo) return GPUTensor.over(this, m.buffer, t.dtype, t.shape, 0);
-    if ((r.lo - m.lo) % this.offsetAlign === 0) return GPUTensor.over(this, m.buffer, t.dtype, t.shape, r.lo - m.lo);
-    const g = this.alloc(t.dtype, t.shape);
-    temps.push(g);
-    this.copy(m.buffer, this.wordOffset(r, m, op, name), g.buffer, 0, roundUp(g.byteLength, 4));
-    return g;
-  }
-
-  /** Uploads the host bytes of region `r` into its mirror, in recording order. */
-  private uploadRegion(m: Mirror, r: Region): void {
-    const lo = roundDown(r.lo, 4);
-    const hi = Math.min(roundUp(r.hi, 4), m.hi);
-    if ((lo !== r.lo || (hi !== r.hi && r.hi !== r.storage.byteLength)) && m.written)
-      fail('runBatch', `an input of ${r.hi - r.lo} bytes at byte ${r.lo} shares 4-byte words with bytes written on the device`);
-    if (hi <= lo) return;
-    const bytes = new Uint8Array(hi - lo);
-    bytes.set(new Uint8Array(r.storage, lo, Math.min(hi, r.storage.byteLength) - lo));
-    this.writeOrdered(m.buffer, lo - m.lo, bytes);
-  }
-
   /**
    * Writes host bytes into `dst` after the work recorded so far: a queue write when nothing is
    * recorded, else a staged copy (recorded work may still read the old bytes).
@@ -526,7 +397,7 @@ export class WebGPUBackend implements Backend {
    * words) into one mapped buffer, then hands each range's bytes to its `into`: one submit and
    * one read-back for any number of tensors.
    */
-  private async readBack(parts: ReadonlyArray<{ buffer: GPUBuffer; offset: number; size: number; into: (bytes: Uint8Array) => void }>): Promise<void> {
+  private async readBack(parts: readonly ReadPart[]): Promise<void> {
     const total = parts.reduce((a, p) => a + p.size, 0);
     let staging: GPUBuffer | undefined;
     if (total > 0) {

@@ -42,6 +42,14 @@ export interface KernelContext {
   scratch(dtype: DType, shape: readonly number[]): GPUTensor;
 }
 
+/**
+ * Arguments whose values the op's checks read on the host (ids in range, positions >= 0, a
+ * mask's values), so they must come from the host, never from a GPUTensor.
+ */
+export const HOST_CHECKED: Partial<Record<string, string>> = {
+  embedding: 'ids', rope: 'positions', sinusoidal: 'positions', attention: 'mask', attentionNaive: 'mask',
+};
+
 /** Op arguments with every tensor on the device. */
 export type OnGpu<T> = {
   [P in keyof T]: T[P] extends Tensor ? GPUTensor : T[P] extends Tensor | undefined ? GPUTensor | undefined : T[P];
