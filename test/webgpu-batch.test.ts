@@ -6,9 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
-import type { Backend, BatchOp, OpArgs, OpName, OutArg } from '../ts/backend/backend.js';
+import type { BatchOp, OpName } from '../ts/backend/backend.js';
 import { createWebGPUBackend, WebGPUError, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { normals } from './harness/rng.js';
+import { opByOp } from './helpers/op-by-op.js';
 import { TOL_EXACT, TOL_F32, TOL_MODEL_LOGITS_F32, TOL_WEBGPU_CHAIN, type Tolerance } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -26,17 +27,6 @@ afterAll(() => gpu?.dispose());
 const ref = new ReferenceBackend();
 const t = (shape: number[], seed: number, scale = 1) => Tensor.fromValues(normals(shape.reduce((a, b) => a * b, 1), seed, scale), shape);
 const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
-
-/** The same device without runBatch: the executor then runs op by op (upload, kernel, read-back). */
-function opByOp(b: WebGPUBackend): Backend {
-  return {
-    name: 'webgpu-op-by-op',
-    ops: b.ops,
-    run: <K extends OpName>(op: K, args: OpArgs[K] & OutArg) => b.run(op, args),
-    packWeight: (w, o) => b.packWeight(w, o),
-    dispose: () => undefined,
-  };
-}
 
 function expectClose(got: Tensor, want: Tensor, tol: Tolerance): void {
   const g = got.toFloat32();

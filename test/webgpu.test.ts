@@ -1,11 +1,12 @@
 // The WebGPU backend beyond per-op parity (that is in ops.test.ts): device-resident chains with one
 // submit, a KV cache on the device, dequantize-in-kernel weights at f32 tolerance, both f16 paths,
-// buffer reuse, argument errors, and device loss leaving the CPU backend working.
+// both kernel styles and both recurrence schedules, buffer reuse, argument and value errors, and
+// device loss leaving the CPU backend working. Forward passes in one batch: webgpu-batch.test.ts.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { NativeBackend } from '../ts/backend/native.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
-import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend, type WebGPUBackendOptions } from '../ts/backend/webgpu/index.js';
 import { checkCase, type OpCase } from './harness/ops-harness.js';
 import { linearQuantCases } from './harness/cases/linear_quant.js';
 import { linearCases } from './harness/cases/linear.js';
@@ -41,6 +42,19 @@ function expectClose(got: Tensor, want: Tensor, tol: Tolerance): void {
     worst = Math.max(worst, err);
   }
   expect(worst).toBeLessThanOrEqual(tol.atol + tol.rtol);
+}
+
+/** Every case on a backend made with each of `variants` (kernel styles), named in failures. */
+async function checkVariants(variants: WebGPUBackendOptions[], cases: OpCase[]): Promise<void> {
+  for (const options of variants) {
+    const b = await createWebGPUBackend(options);
+    const name = JSON.stringify(options);
+    try {
+      for (const c of cases) expect(`${name} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${name} ${c.label}: ok`);
+    } finally {
+      b.dispose();
+    }
+  }
 }
 
 describe.skipIf(!gpu)('webgpu backend', () => {
@@ -150,28 +164,13 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     expect(linear.length).toBeGreaterThanOrEqual(30);
     expect(attention.filter((c) => (c.args as OpArgs['attention']).q.rank === 4).length).toBeGreaterThanOrEqual(12);
     expect(attention.length).toBeGreaterThanOrEqual(52);
-    const cases = [...linear, ...attention];
-    for (const tiles of ['shared', 'blocked'] as const) {
-      const b = await createWebGPUBackend({ tiles });
-      try {
-        for (const c of cases) expect(`${tiles} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${tiles} ${c.label}: ok`);
-      } finally {
-        b.dispose();
-      }
-    }
+    await checkVariants([{ tiles: 'shared' }, { tiles: 'blocked' }], [...linear, ...attention]);
   }, SLOW);
 
   it('runs rnn and lstm with both schedules: a loop over steps in one dispatch, and a dispatch per step', async () => {
     const cases = recurrentCases();
     expect(cases.length).toBeGreaterThanOrEqual(30);
-    for (const recurrence of ['loop', 'steps'] as const) {
-      const b = await createWebGPUBackend({ recurrence });
-      try {
-        for (const c of cases) expect(`${recurrence} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${recurrence} ${c.label}: ok`);
-      } finally {
-        b.dispose();
-      }
-    }
+    await checkVariants([{ recurrence: 'loop' }, { recurrence: 'steps' }], cases);
   }, SLOW);
 
   it('reuses pooled buffers across runs', async () => {
