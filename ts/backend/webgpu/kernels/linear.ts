@@ -120,15 +120,36 @@ function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Acti
   // which CPU-backed drivers (lavapipe) run far faster than a split-K tree reduction. M is fixed
   // per pipeline so the M accumulators are plain registers.
   const rows = Array.from({ length: m }, (_, i) => i);
+  const body =
+    dtype === 'q8_0'
+      ? // q8_0 a block at a time: its scale decoded once and its 32 quants read as 8 whole words
+        // (blocks are 34 bytes, so half of them start mid-word: then two words are spliced). The
+        // block's dot product is scaled once: d * sum(q x), instead of sum((q d) x).
+        `for (var b = 0u; b < p.k / 32u; b = b + 1u) {
+    let off = (n * (p.k / 32u) + b) * 34u;
+    let d = bitcast<f32>(f16_to_f32_bits(word(off >> 1u)));
+    let first = (off + 2u) >> 2u;
+    let shift = ((off + 2u) & 3u) * 8u;
+    ${rows.map((i) => `var s${i} = 0.0;`).join(' ')}
+    for (var j = 0u; j < 8u; j = j + 1u) {
+      var qw = w[first + j];
+      if (shift != 0u) { qw = (qw >> shift) | (w[first + j + 1u] << (32u - shift)); }
+      let q = vec4<f32>(f32(bitcast<i32>(qw << 24u) >> 24u), f32(bitcast<i32>(qw << 16u) >> 24u), f32(bitcast<i32>(qw << 8u) >> 24u), f32(bitcast<i32>(qw) >> 24u));
+      let k = b * 32u + j * 4u;
+      ${rows.map((i) => `s${i} = s${i} + dot(q, vec4<f32>(x[${i}u * p.k + k], x[${i}u * p.k + k + 1u], x[${i}u * p.k + k + 2u], x[${i}u * p.k + k + 3u]));`).join('\n      ')}
+    }
+    ${rows.map((i) => `a${i} = a${i} + d * s${i};`).join(' ')}
+  }`
+      : `for (var k = 0u; k < p.k; k = k + 1u) {
+    let wv = wload(n, k);
+    ${rows.map((i) => `a${i} = a${i} + x[${i}u * p.k + k] * wv;`).join(' ')}
+  }`;
   return `${header(dtype, nativeF16, hasBias, act)}
 @compute @workgroup_size(${GEMV_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.y * p.gx * ${GEMV_WG}u + gid.x;
   if (n >= p.n) { return; }
   ${rows.map((i) => `var a${i} = 0.0;`).join(' ')}
-  for (var k = 0u; k < p.k; k = k + 1u) {
-    let wv = wload(n, k);
-    ${rows.map((i) => `a${i} = a${i} + x[${i}u * p.k + k] * wv;`).join(' ')}
-  }
+  ${body}
   ${rows.map((i) => `o[${i}u * p.n + n] = epilogue(a${i}, n);`).join(' ')}
 }`;
 }
