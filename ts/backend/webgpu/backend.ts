@@ -12,6 +12,7 @@ import { opSpec } from '../registry.js';
 import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
 import { BufferPool, GPUTensor } from './buffers.js';
 import { HostMirrors } from './resident.js';
+import { BindGroupCache, type StorageBinding } from './bindings.js';
 import { runBatch, type BatchDevice, type ReadPart } from './batch.js';
 import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
 import { HOST_CHECKED, type KernelContext, type OnGpu, type Param, type WebGPUKernel } from './kernels/context.js';
@@ -48,6 +49,8 @@ export class WebGPUBackend implements Backend {
   private readonly keepAlive: readonly [GPU, GPUAdapter];
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Bind groups and their parameter buffers, reused when a dispatch repeats. */
+  private readonly groups: BindGroupCache;
   /** Constant tables kernels asked for by key (kernels/context.ts constant()). */
   private readonly constants = new Map<string, GPUBuffer>();
   private readonly ctx: KernelContext;
@@ -79,6 +82,7 @@ export class WebGPUBackend implements Backend {
     this.adapter = opened.report;
     this.hasF16 = opened.hasF16;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
+    this.groups = new BindGroupCache(this.device, (b) => this.retire(b));
     this.mirrors = new HostMirrors(this.device, {
       fill: (dst, offset, bytes) => this.fill(dst, offset, bytes),
       copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
@@ -316,6 +320,7 @@ export class WebGPUBackend implements Backend {
     this.staging = undefined;
     this.batchBuffers = [];
     this.constants.clear();
+    this.groups.clear();
     this.pool.trim();
     this.device.destroy();
   }
@@ -518,21 +523,17 @@ export class WebGPUBackend implements Backend {
   }
 
   private dispatch(pipe: GPUComputePipeline, buffers: Array<GPUTensor | GPUBuffer>, params: Param[], groups: readonly [number, number]): void {
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) =>
-      b instanceof GPUTensor
-        ? { binding: i, resource: { buffer: b.buffer, offset: b.byteOffset, size: roundUp(Math.max(b.byteLength, 4), 4) } }
-        : { binding: i, resource: { buffer: b } },
+    const bindings: StorageBinding[] = buffers.map((b) =>
+      b instanceof GPUTensor ? { buffer: b.buffer, offset: b.byteOffset, size: roundUp(Math.max(b.byteLength, 4), 4) } : { buffer: b },
     );
-    const words = new ArrayBuffer(roundUp(Math.max(params.length, 1) * 4, 16));
-    const view = new DataView(words);
+    const words = new Uint32Array(roundUp(Math.max(params.length, 1), 4));
+    const view = new DataView(words.buffer);
     params.forEach((p, i) => {
       if (typeof p === 'number') view.setUint32(i * 4, p, true);
       else if ('f32' in p) view.setFloat32(i * 4, p.f32, true);
       else view.setInt32(i * 4, p.i32, true);
     });
-    const uniform = this.mapped(new Uint8Array(words), USAGE.UNIFORM);
-    entries.push({ binding: buffers.length, resource: { buffer: uniform } });
-    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    const group = this.groups.get(pipe, bindings, words);
     this.beginBatch();
     this.pass ??= this.enc().beginComputePass();
     this.pass.setPipeline(pipe);
