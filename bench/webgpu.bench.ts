@@ -22,6 +22,7 @@ import { loadModel, type DecoderModel } from '../ts/models/model.js';
 import { defaultModelPath } from '../ts/generate/model.js';
 import { normals } from '../test/harness/rng.js';
 import { opByOp } from '../test/helpers/op-by-op.js';
+import { defaultSchedule } from '../ts/backend/webgpu/kernels/recurrent.js';
 import {
   TOL_ATTENTION_F32, TOL_F32, TOL_GEMM_F32, TOL_LINEAR_Q8_0, TOL_MODEL_LOGITS_Q8_0, TOL_RECURRENT_F32, type Tolerance,
 } from '../test/harness/tolerance.js';
@@ -243,7 +244,7 @@ const recurrentRows: RecurrentRow[] = [];
   const schedules = { loop: await createWebGPUBackend({ recurrence: 'loop' }), steps: await createWebGPUBackend({ recurrence: 'steps' }) };
   const shapes: Array<['rnn' | 'lstm', number, number, number, number]> = quick
     ? [['lstm', 1, 300, 16, 64], ['lstm', 4, 128, 64, 256]]
-    : [['rnn', 1, 300, 16, 64], ['lstm', 1, 300, 16, 64], ['rnn', 8, 100, 32, 128], ['lstm', 4, 128, 64, 256]];
+    : [['rnn', 1, 300, 16, 64], ['lstm', 1, 300, 16, 32], ['lstm', 1, 300, 16, 64], ['rnn', 8, 100, 32, 128], ['lstm', 4, 128, 64, 256]];
   for (const [op, b, t, i, h] of shapes) {
     const g = op === 'lstm' ? 4 : 1;
     const args = { x: rand([b, t, i], 51), wIh: rand([g * h, i], 52, 1 / Math.sqrt(i)), wHh: rand([g * h, h], 53, 1 / Math.sqrt(h)), bias: rand([g * h], 54, 0.1) };
@@ -263,7 +264,7 @@ const recurrentRows: RecurrentRow[] = [];
       loopMs = Math.min(loopMs, await median(() => schedules.loop.run(op, args), est));
       stepsMs = Math.min(stepsMs, await median(() => schedules.steps.run(op, args), est));
     }
-    const row = { op, shape: `B=${b} T=${t} I=${i} H=${h}`, nativeMs, loopMs, stepsMs, auto: h <= 64 ? 'loop' : 'steps' };
+    const row = { op, shape: `B=${b} T=${t} I=${i} H=${h}`, nativeMs, loopMs, stepsMs, auto: defaultSchedule(g, h) };
     recurrentRows.push(row);
     console.log(`${op.padEnd(5)} ${row.shape.padEnd(26)} native ${nativeMs.toFixed(2)} ms | webgpu loop ${loopMs.toFixed(2)} ms, steps ${stepsMs.toFixed(2)} ms (default: ${row.auto})`);
   }

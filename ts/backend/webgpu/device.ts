@@ -23,7 +23,8 @@ export interface WebGPUBackendOptions {
   /**
    * How rnn and lstm walk time: 'loop' (one workgroup per sequence loops over the steps inside
    * one dispatch) or 'steps' (one dispatch per step over every sequence and unit). Default: 'loop'
-   * when the hidden size is at most 64 (one unit per lane), else 'steps', as measured on lavapipe.
+   * for small steps (gates * H * H <= 8192 multiply-adds per sequence), else 'steps', as measured
+   * on lavapipe.
    */
   recurrence?: 'loop' | 'steps';
 }

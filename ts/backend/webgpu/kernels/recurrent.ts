@@ -107,6 +107,15 @@ function stepCode(gates: 1 | 4): string {
 }`;
 }
 
+/**
+ * Measured on lavapipe (bench/webgpu.bench.ts): while a step is small (G * H * H multiply-adds per
+ * sequence up to 8192, e.g. rnn H=64, lstm H=32) the loop saves a dispatch per step and wins up to
+ * 3x; beyond that the per-step dispatches, which spread a step over the cores, win up to 1.7x.
+ */
+export function defaultSchedule(gates: number, h: number): 'loop' | 'steps' {
+  return gates * h * h <= 8192 ? 'loop' : 'steps';
+}
+
 function recordRecurrent(ctx: KernelContext, name: 'rnn' | 'lstm', args: OnGpu<RecurrentArgs & { c0?: unknown }>, host: RecurrentArgs, out: GPUTensor): void {
   if (out.numel === 0) return;
   const gates = name === 'rnn' ? 1 : 4;
@@ -125,9 +134,7 @@ function recordRecurrent(ctx: KernelContext, name: 'rnn' | 'lstm', args: OnGpu<R
   }
   const shared = [xp, whhT, args.bias ?? dummy, args.h0 ?? dummy];
   const buffers = gates === 1 ? [...shared, out] : [...shared, c0 ?? dummy, out, ctx.scratch('f32', [b, h])];
-  // Measured on lavapipe (bench/webgpu.bench.ts): with one unit per lane the loop saves a
-  // dispatch per step; with more, the per-step dispatches spread the units over the cores.
-  if ((ctx.recurrence ?? (h <= LOOP_WG ? 'loop' : 'steps')) === 'loop') {
+  if ((ctx.recurrence ?? defaultSchedule(gates, h)) === 'loop') {
     const { groups, nx } = grid(b, 1);
     ctx.dispatch(ctx.pipeline(`${name}_loop`, () => loopCode(gates)), buffers, [b, t, h, flags, 0, nx], groups);
     return;
