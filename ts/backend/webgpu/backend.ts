@@ -58,7 +58,7 @@ export class WebGPUBackend implements Backend {
   private opScratch: GPUTensor[] = [];
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  /** Buffers that live until the current batch is submitted (uniforms, staging, tables). */
+  /** Buffers destroyed once the current batch's work is done (staging copies, retired buffers). */
   private batchBuffers: GPUBuffer[] = [];
   /** Device copies of host memory that runBatch works on. */
   private readonly mirrors: HostMirrors;
@@ -213,6 +213,7 @@ export class WebGPUBackend implements Backend {
       if (!out) dst.dispose();
       throw e;
     } finally {
+      // Later work that reuses these buffers is recorded after this op, so queue order holds.
       for (const t of temps) t.dispose();
     }
     return dst;
@@ -415,13 +416,15 @@ export class WebGPUBackend implements Backend {
         at += p.size;
       }
     }
-    await this.submit();
-    if (!staging) return;
     try {
-      await staging.mapAsync(MAP_READ, 0, total);
+      await this.submit();
+      if (!staging) return;
+      await staging.mapAsync(MAP_READ, 0, total).catch(async (e: unknown) => {
+        throw await this.failure(e);
+      });
     } catch (e) {
-      staging.destroy();
-      throw await this.failure(e);
+      staging?.destroy();
+      throw e;
     }
     this.readBacks++;
     const mapped = new Uint8Array(staging.getMappedRange(0, total));
@@ -533,8 +536,8 @@ export class WebGPUBackend implements Backend {
       else if ('f32' in p) view.setFloat32(i * 4, p.f32, true);
       else view.setInt32(i * 4, p.i32, true);
     });
-    const group = this.groups.get(pipe, bindings, words);
     this.beginBatch();
+    const group = this.groups.get(pipe, bindings, words);
     this.pass ??= this.enc().beginComputePass();
     this.pass.setPipeline(pipe);
     this.pass.setBindGroup(0, group);
