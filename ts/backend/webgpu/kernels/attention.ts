@@ -21,7 +21,7 @@ export function kvLoad(kv: KvDType, arr: string, i: string): string {
 }
 
 /** The uniform struct P every attention kernel takes (see attentionParams). */
-const ATTENTION_P = 'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32 }';
+export const ATTENTION_P = 'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32 }';
 
 /** A read-only binding of K or V (`name` kk or vv) in its dtype, with its 16-bit loader for f16. */
 export function kvBinding(kv: KvDType, name: 'kk' | 'vv', binding: number): string {
@@ -42,16 +42,6 @@ ${binds.join('\n')}
 @group(0) @binding(${names.length}) var<storage, read_write> ${out}: array<f32>;
 ${ATTENTION_P}
 @group(0) @binding(${names.length + 1}) var<uniform> p: P;`;
-}
-
-/** Bindings for a pass that reads only `inputs` (declared by the caller, bindings 0..) and V. */
-export function attentionValueDecls(kv: KvDType, inputs: string): string {
-  return `${PRELUDE}
-${inputs}
-${kvBinding(kv, 'vv', 1)}
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-${ATTENTION_P}
-@group(0) @binding(3) var<uniform> p: P;`;
 }
 
 /**

@@ -6,8 +6,8 @@
 import '../../ops/attention.js';
 import { checkAttention } from '../../ops/attention.js';
 import { fail } from '../../ops/check.js';
-import { WG } from '../wgsl.js';
-import { ATTENTION_ROW, attentionDecls, attentionInputs, attentionParams, attentionValueDecls, kvLoad, type KvDType } from './attention.js';
+import { PRELUDE, WG } from '../wgsl.js';
+import { ATTENTION_P, ATTENTION_ROW, attentionDecls, attentionInputs, attentionParams, kvBinding, kvLoad, type KvDType } from './attention.js';
 import { grid, type KernelTable } from './context.js';
 import { recordSoftmax } from './elementwise.js';
 
@@ -34,7 +34,12 @@ function scoresCode(kv: KvDType, hasMask: boolean): string {
 
 /** out[row, c] = sum_j P[row, j] v[j, c]: a fully hidden row has P = 0 and gives zeros. */
 function valuesCode(kv: KvDType): string {
-  return `${attentionValueDecls(kv, '@group(0) @binding(0) var<storage, read> probs: array<f32>;')}
+  return `${PRELUDE}
+@group(0) @binding(0) var<storage, read> probs: array<f32>;
+${kvBinding(kv, 'vv', 1)}
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+${ATTENTION_P}
+@group(0) @binding(3) var<uniform> p: P;
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cell = gid.y * p.gx + gid.x;
   if (cell >= p.rows * p.d) { return; }
