@@ -27,7 +27,11 @@ fn gelu_tanh(v: f32) -> f32 { return 0.5 * v * (1.0 + tanh_f32(0.797884560802865
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 `;
 
-function mapKernel(name: string, inputs: string[], body: string, extraParams = ''): string {
+/**
+ * A one-invocation-per-item kernel: f32 `inputs` (read-only), then `o` (read_write), then P with
+ * n (items), nx (the grid's x extent in items) and `extraParams`; `body` sees the item index i.
+ */
+export function mapKernel(name: string, inputs: string[], body: string, extraParams = ''): string {
   const binds = inputs.map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`).join('\n');
   return `${PRELUDE}${ACTIVATIONS_WGSL}
 ${binds}

@@ -9,6 +9,7 @@
 import '../../ops/attention.js';
 import { PRELUDE, WG } from '../wgsl.js';
 import { grid, type KernelTable } from './context.js';
+import { mapKernel } from './elementwise.js';
 
 /** Value columns per invocation in the parallel form. */
 const COLS = 16;
@@ -92,16 +93,7 @@ const RECURRENT = /* wgsl */ `${formDecls(`@group(0) @binding(3) var<storage, re
   }
 }`;
 
-const DIVIDE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> den: array<f32>;
-@group(0) @binding(1) var<storage, read_write> o: array<f32>;
-struct P { n: u32, nx: u32, d: u32 }
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.y * p.nx + g.x;
-  if (i >= p.n) { return; }
-  o[i] = o[i] / den[i / p.d];
-}`;
+const DIVIDE = mapKernel('main', ['den'], 'o[i] = o[i] / den[i / p.d];', 'd: u32,');
 
 export const linearAttentionKernels: KernelTable = {
   linearAttention: (ctx, { q, k, v, form }, out) => {

@@ -11,7 +11,7 @@ import '../../ops/recurrent.js';
 import { checkRecurrent } from '../../ops/recurrent.js';
 import { PRELUDE, WG } from '../wgsl.js';
 import { grid, type KernelContext, type KernelTable, type OnGpu } from './context.js';
-import { ACTIVATIONS_WGSL } from './elementwise.js';
+import { ACTIVATIONS_WGSL, mapKernel } from './elementwise.js';
 import { recordMatmul } from './matmul.js';
 import type { RecurrentArgs } from '../../ops/recurrent.js';
 import type { GPUTensor } from '../buffers.js';
@@ -72,18 +72,7 @@ fn unit(b: u32, t: u32, j: u32) {
 }
 
 // wHh^T: (H, G*H) from (G*H, H).
-const TRANSPOSE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
-struct P { n: u32, nx: u32, rows: u32, cols: u32 }
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let i = g.y * p.nx + g.x;
-  if (i >= p.n) { return; }
-  let r = i / p.cols;
-  let c = i - r * p.cols;
-  wt[c * p.rows + r] = w[i];
-}`;
+const TRANSPOSE = mapKernel('main', ['w'], 'let r = i / p.cols;\n  o[(i - r * p.cols) * p.rows + r] = w[i];', 'rows: u32, cols: u32,');
 
 function loopCode(gates: 1 | 4): string {
   return `${unitCode(gates)}
