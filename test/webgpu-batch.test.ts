@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
-import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { loadModel } from '../ts/models/model.js';
 import type { BatchOp, OpName } from '../ts/backend/backend.js';
 import { createWebGPUBackend, WebGPUError, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { normals } from './harness/rng.js';
