@@ -318,7 +318,8 @@ writeFileSync(
     '## Forward pass',
     '',
     `The default model (${defaultModelPath().split(/[\\/]/).slice(-2).join('/')}: GPT-2, 4 layers, d_model 128, q8_0 weights). "op by op" is the graph ` +
-      'executor calling run() per op (upload, kernel, submit and read-back each; the WebGPU path before runBatch); "runBatch" ' +
+      'executor calling run() per op on the same kernels (upload, kernel, submit and read-back each: how the executor drove WebGPU ' +
+      'before runBatch); "runBatch" ' +
       'records the whole pass into one command buffer on device copies of the activation slots, KV cache and parameters, ' +
       'uploads only the token ids and positions and reads back only the logits. Decode rewinds the cache to the prefix ' +
       'each time, so every step attends to the same number of keys.',
