@@ -1,8 +1,10 @@
 // WebGPU column: linear at GPT-2-124M shapes (f32 and q8_0 weights), fused attention (prefill and
-// decode) and softmax, on the WebGPU backend next to the native backend, measured side by side.
-// Not a test: each result is checked against the native backend before timing; nothing asserts speed.
+// decode) and softmax, on the WebGPU backend next to the native backend, measured side by side;
+// then whole forward passes of the default model, op by op and as one command buffer (runBatch),
+// and the two rnn/lstm schedules. Not a test: each result is checked before timing (against the
+// native backend, or bit for bit between the two WebGPU paths); nothing asserts speed.
 //   npx tsx bench/webgpu.bench.ts [--quick]   -> bench/results/webgpu.json, webgpu.md
-// WebGPU is timed three ways: `run` (host tensors in, upload + kernel + read-back per call),
+// Ops are timed three ways: `run` (host tensors in, upload + kernel + read-back per call),
 // `resident` (inputs already on the device: one submit and one read-back of the output), and
 // `batched` (8 ops recorded into one command buffer, one read-back, time per op).
 
@@ -16,8 +18,14 @@ import { NativeBackend } from '../ts/backend/native.js';
 import type { OpArgs, OpName, Weight } from '../ts/backend/backend.js';
 import { createWebGPUBackend, GPUTensor, type GpuOpArgs } from '../ts/backend/webgpu/index.js';
 import { loadAddon } from '../ts/native.js';
+import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { defaultModelPath } from '../ts/generate/model.js';
 import { normals } from '../test/harness/rng.js';
-import { TOL_ATTENTION_F32, TOL_F32, TOL_GEMM_F32, TOL_LINEAR_Q8_0, type Tolerance } from '../test/harness/tolerance.js';
+import { opByOp } from '../test/helpers/op-by-op.js';
+import { defaultSchedule } from '../ts/backend/webgpu/kernels/recurrent.js';
+import {
+  TOL_ATTENTION_F32, TOL_F32, TOL_GEMM_F32, TOL_LINEAR_Q8_0, TOL_MODEL_LOGITS_Q8_0, TOL_RECURRENT_F32, type Tolerance,
+} from '../test/harness/tolerance.js';
 
 const quick = process.argv.includes('--quick');
 const BATCH = 8;
@@ -38,10 +46,13 @@ async function median(fn: () => Promise<unknown>, estimateMs: number): Promise<n
     iterations: Math.max(3, Math.min(50, Math.round(budget / Math.max(estimateMs, 0.05)))),
     warmupIterations: 1,
   });
-  bench.add('x', fn);
+  // An async function: tinybench then awaits each call (a forward pass must not overlap another).
+  bench.add('x', async () => {
+    await fn();
+  });
   await bench.run();
   const r = bench.tasks[0]!.result;
-  if (r.state !== 'completed') throw new Error(`benchmark task did not complete: ${r.state}`);
+  if (r.state !== 'completed') throw new Error(`benchmark task did not complete: ${r.state}`, { cause: (r as { error?: unknown }).error });
   return r.latency.p50!;
 }
 
@@ -170,6 +181,96 @@ for (const [r, c] of [[12 * 128, 128], [4, 50257]] as const) {
   await measure({ op: 'softmax', label: `[${r}, ${c}]`, args: { x }, work: 8 * r * c, unit: 'GB/s', tol: TOL_F32 }, { x }, { x });
 }
 
+// ---- Forward passes of the default model (GPT-2 shape: 4 layers, d_model 128, q8_0 weights) ----
+// 'op by op' is the executor without runBatch, the WebGPU path before it: every op uploads its
+// inputs, submits and reads back. 'runBatch' records the pass into one command buffer on device
+// copies of the slots, KV cache and parameters, and reads back only the logits.
+const PREFIX = quick ? 32 : 64;
+
+const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+
+interface ForwardRow { pass: string; nativeMs: number; opByOpMs: number; batchMs: number; opByOpSubmits: number; batchSubmits: number; speedup: number; checked: string }
+const forwardRows: ForwardRow[] = [];
+{
+  const path = defaultModelPath();
+  const models = { native: await loadModel(path, { backend: native }), opByOp: await loadModel(path, { backend: opByOp(gpu) }), batch: await loadModel(path, { backend: gpu }) };
+  const prompt = Array.from({ length: PREFIX }, (_, i) => (i * 7919) % models.native.config.vocabSize);
+  const caches = { native: models.native.newCache(), opByOp: models.opByOp.newCache(), batch: models.batch.newCache() };
+  const out: Record<string, Float32Array> = {};
+  for (const k of ['native', 'opByOp', 'batch'] as const) out[k] = await models[k].forward(prompt, { cache: caches[k] });
+  // Checks: the two WebGPU paths run the same kernels on the same bytes; native q8_0 kernels also
+  // quantize activations, so against them the q8_0 logits budget applies.
+  if (maxDiff(out.batch!, out.opByOp!) !== 0) throw new Error('runBatch logits differ from the op-by-op path');
+  const vsNative = maxDiff(out.batch!, out.native!);
+  if (!(vsNative <= TOL_MODEL_LOGITS_Q8_0)) throw new Error(`webgpu logits differ from native by ${vsNative}`);
+  const next = out.native!.reduce((best, v, i, a) => (v > a[best]! ? i : best), 0);
+  const passes: Array<[string, (m: DecoderModel, cache: ReturnType<DecoderModel['newCache']>) => Promise<unknown>]> = [
+    [`prefill ${PREFIX} tokens`, (m) => m.forward(prompt)],
+    [`decode 1 token after ${PREFIX}`, (m, cache) => {
+      cache.length = PREFIX;
+      return m.forward([next], { cache });
+    }],
+  ];
+  for (const [pass, fn] of passes) {
+    const submits = async (k: 'opByOp' | 'batch') => {
+      const before = gpu.stats().submits;
+      await fn(models[k], caches[k]);
+      return gpu.stats().submits - before;
+    };
+    const opByOpSubmits = await submits('opByOp');
+    const batchSubmits = await submits('batch');
+    const t0 = performance.now();
+    await fn(models.opByOp, caches.opByOp);
+    const est = performance.now() - t0;
+    let nativeMs = Infinity;
+    let opByOpMs = Infinity;
+    let batchMs = Infinity;
+    for (let r = 0; r < ROUNDS; r++) {
+      nativeMs = Math.min(nativeMs, await median(() => fn(models.native, caches.native), est));
+      opByOpMs = Math.min(opByOpMs, await median(() => fn(models.opByOp, caches.opByOp), est));
+      batchMs = Math.min(batchMs, await median(() => fn(models.batch, caches.batch), est));
+    }
+    const row = { pass, nativeMs, opByOpMs, batchMs, opByOpSubmits, batchSubmits, speedup: opByOpMs / batchMs, checked: `runBatch = op by op bit for bit; ${vsNative.toExponential(1)} from native` };
+    forwardRows.push(row);
+    console.log(`forward ${pass.padEnd(26)} native ${nativeMs.toFixed(2)} ms | webgpu op by op ${opByOpMs.toFixed(2)} ms (${opByOpSubmits} submits) | runBatch ${batchMs.toFixed(2)} ms (${batchSubmits} submit) | ${row.speedup.toFixed(2)}x`);
+  }
+  for (const m of Object.values(models)) m.dispose();
+}
+
+// ---- rnn / lstm: the two schedules of the recurrence (kernels/recurrent.ts) ----
+interface RecurrentRow { op: string; shape: string; nativeMs: number; loopMs: number; stepsMs: number; auto: string }
+const recurrentRows: RecurrentRow[] = [];
+{
+  const schedules = { loop: await createWebGPUBackend({ recurrence: 'loop' }), steps: await createWebGPUBackend({ recurrence: 'steps' }) };
+  const shapes: Array<['rnn' | 'lstm', number, number, number, number]> = quick
+    ? [['lstm', 1, 300, 16, 64], ['lstm', 4, 128, 64, 256]]
+    : [['rnn', 1, 300, 16, 64], ['lstm', 1, 300, 16, 32], ['lstm', 1, 300, 16, 64], ['rnn', 8, 100, 32, 128], ['lstm', 4, 128, 64, 256]];
+  for (const [op, b, t, i, h] of shapes) {
+    const g = op === 'lstm' ? 4 : 1;
+    const args = { x: rand([b, t, i], 51), wIh: rand([g * h, i], 52, 1 / Math.sqrt(i)), wHh: rand([g * h, h], 53, 1 / Math.sqrt(h)), bias: rand([g * h], 54, 0.1) };
+    const want = await native.run(op, args);
+    for (const s of Object.values(schedules)) {
+      const v = maxViolation(await s.run(op, args), want, TOL_RECURRENT_F32);
+      if (!(v <= 1)) throw new Error(`${op}: webgpu differs from native by ${v.toFixed(2)}x the tolerance`);
+    }
+    const t0 = performance.now();
+    await schedules.steps.run(op, args);
+    const est = performance.now() - t0;
+    let nativeMs = Infinity;
+    let loopMs = Infinity;
+    let stepsMs = Infinity;
+    for (let r = 0; r < ROUNDS; r++) {
+      nativeMs = Math.min(nativeMs, await median(() => native.run(op, args), est));
+      loopMs = Math.min(loopMs, await median(() => schedules.loop.run(op, args), est));
+      stepsMs = Math.min(stepsMs, await median(() => schedules.steps.run(op, args), est));
+    }
+    const row = { op, shape: `B=${b} T=${t} I=${i} H=${h}`, nativeMs, loopMs, stepsMs, auto: defaultSchedule(g, h) };
+    recurrentRows.push(row);
+    console.log(`${op.padEnd(5)} ${row.shape.padEnd(26)} native ${nativeMs.toFixed(2)} ms | webgpu loop ${loopMs.toFixed(2)} ms, steps ${stepsMs.toFixed(2)} ms (default: ${row.auto})`);
+  }
+  for (const s of Object.values(schedules)) s.dispose();
+}
+
 const loadAfter = loadavg()[0]!;
 const a = gpu.adapter;
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
@@ -186,7 +287,17 @@ const meta = {
   adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description, shaderF16: gpu.hasF16 },
   loadAverage: { before: loadBefore, after: loadAfter },
 };
-writeFileSync(join(dir, 'webgpu.json'), JSON.stringify({ ...meta, rows }, null, 2) + '\n');
+writeFileSync(join(dir, 'webgpu.json'), JSON.stringify({ ...meta, rows, forward: forwardRows, recurrent: recurrentRows }, null, 2) + '\n');
+const forwardTable = [
+  '| default model forward | native ms | webgpu op by op ms | webgpu runBatch ms | op by op / runBatch | submits per pass (op by op, runBatch) | check |',
+  '|---|---|---|---|---|---|---|',
+  ...forwardRows.map((r) => `| ${r.pass} | ${f(r.nativeMs)} | ${f(r.opByOpMs)} | ${f(r.batchMs)} | ${r.speedup.toFixed(2)}x | ${r.opByOpSubmits}, ${r.batchSubmits} | ${r.checked} |`),
+].join('\n');
+const recurrentTable = [
+  '| op | shape | native ms | webgpu loop ms | webgpu steps ms | default schedule |',
+  '|---|---|---|---|---|---|',
+  ...recurrentRows.map((r) => `| ${r.op} | ${r.shape} | ${f(r.nativeMs)} | ${f(r.loopMs)} | ${f(r.stepsMs)} | ${r.auto} |`),
+].join('\n');
 writeFileSync(
   join(dir, 'webgpu.md'),
   [
@@ -203,6 +314,24 @@ writeFileSync(
       'Rates use the batched time. Every WebGPU result was checked against the native backend before timing.',
     '',
     table,
+    '',
+    '## Forward pass',
+    '',
+    `The default model (${defaultModelPath().split(/[\\/]/).slice(-2).join('/')}: GPT-2, 4 layers, d_model 128, q8_0 weights). "op by op" is the graph ` +
+      'executor calling run() per op on the same kernels (upload, kernel, submit and read-back each: how the executor drove WebGPU ' +
+      'before runBatch); "runBatch" ' +
+      'records the whole pass into one command buffer on device copies of the activation slots, KV cache and parameters, ' +
+      'uploads only the token ids and positions and reads back only the logits. Decode rewinds the cache to the prefix ' +
+      'each time, so every step attends to the same number of keys.',
+    '',
+    forwardTable,
+    '',
+    '## rnn / lstm schedules',
+    '',
+    '"loop": one workgroup per sequence walks the time steps inside one dispatch; "steps": one dispatch per time step over ' +
+      'every sequence and hidden unit, all in one command buffer. Both checked against native within the recurrent tolerance.',
+    '',
+    recurrentTable,
     '',
   ].join('\n'),
 );

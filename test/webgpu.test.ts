@@ -1,16 +1,18 @@
 // The WebGPU backend beyond per-op parity (that is in ops.test.ts): device-resident chains with one
 // submit, a KV cache on the device, dequantize-in-kernel weights at f32 tolerance, both f16 paths,
-// buffer reuse, argument errors, and device loss leaving the CPU backend working.
+// both kernel styles and both recurrence schedules, buffer reuse, argument and value errors, and
+// device loss leaving the CPU backend working. Forward passes in one batch: webgpu-batch.test.ts.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { NativeBackend } from '../ts/backend/native.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
-import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend, type WebGPUBackendOptions } from '../ts/backend/webgpu/index.js';
 import { checkCase, type OpCase } from './harness/ops-harness.js';
 import { linearQuantCases } from './harness/cases/linear_quant.js';
 import { linearCases } from './harness/cases/linear.js';
 import { attentionCases } from './harness/cases/attention.js';
-import type { OpArgs } from '../ts/backend/backend.js';
+import { recurrentCases } from './harness/cases/recurrent.js';
+import type { OpArgs, OpName } from '../ts/backend/backend.js';
 import { normals } from './harness/rng.js';
 import { TOL_ATTENTION_F32, TOL_WEBGPU_CHAIN, TOL_WEBGPU_LINEAR_DEQUANT, type Tolerance } from './harness/tolerance.js';
 
@@ -40,6 +42,19 @@ function expectClose(got: Tensor, want: Tensor, tol: Tolerance): void {
     worst = Math.max(worst, err);
   }
   expect(worst).toBeLessThanOrEqual(tol.atol + tol.rtol);
+}
+
+/** Every case on a backend made with each of `variants` (kernel styles), named in failures. */
+async function checkVariants(variants: WebGPUBackendOptions[], cases: OpCase[]): Promise<void> {
+  for (const options of variants) {
+    const b = await createWebGPUBackend(options);
+    const name = JSON.stringify(options);
+    try {
+      for (const c of cases) expect(`${name} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${name} ${c.label}: ok`);
+    } finally {
+      b.dispose();
+    }
+  }
 }
 
 describe.skipIf(!gpu)('webgpu backend', () => {
@@ -145,19 +160,17 @@ describe.skipIf(!gpu)('webgpu backend', () => {
 
   it('runs linear (M > 4) and attention with both kernel styles: workgroup-shared and barrier-free', async () => {
     const linear = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
-    // A leading batch dimension is not supported on WebGPU yet (test/ops.test.ts checks its error).
-    const attention = attentionCases().filter((c) => c.op === 'attention' && (c.args as OpArgs['attention']).q.rank === 3);
+    const attention = attentionCases().filter((c) => c.op === 'attention');
     expect(linear.length).toBeGreaterThanOrEqual(30);
-    expect(attention.length).toBeGreaterThanOrEqual(40);
-    const cases = [...linear, ...attention];
-    for (const tiles of ['shared', 'blocked'] as const) {
-      const b = await createWebGPUBackend({ tiles });
-      try {
-        for (const c of cases) expect(`${tiles} ${c.label}: ${(await checkCase(b, c)).message}`).toBe(`${tiles} ${c.label}: ok`);
-      } finally {
-        b.dispose();
-      }
-    }
+    expect(attention.filter((c) => (c.args as OpArgs['attention']).q.rank === 4).length).toBeGreaterThanOrEqual(12);
+    expect(attention.length).toBeGreaterThanOrEqual(52);
+    await checkVariants([{ tiles: 'shared' }, { tiles: 'blocked' }], [...linear, ...attention]);
+  }, SLOW);
+
+  it('runs rnn and lstm with both schedules: a loop over steps in one dispatch, and a dispatch per step', async () => {
+    const cases = recurrentCases();
+    expect(cases.length).toBeGreaterThanOrEqual(30);
+    await checkVariants([{ recurrence: 'loop' }, { recurrence: 'steps' }], cases);
   }, SLOW);
 
   it('reuses pooled buffers across runs', async () => {
@@ -182,7 +195,7 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     expect(() => g.record('silu', { x })).toThrow(/'x' .* was disposed/);
     const foreign = ref.packWeight(t([4, 4], 62));
     expect(() => g.record('linear', { x: t([2, 4], 63), weight: foreign })).toThrow(/packed by another backend/);
-    expect(() => g.record('attentionNaive', { q: t([1, 1, 4], 64), k: t([1, 1, 4], 65), v: t([1, 1, 4], 66) })).toThrow(/no WebGPU kernel/);
+    expect(() => g.record('noSuchOp' as OpName, { x: t([1, 4], 64) } as never)).toThrow(/'noSuchOp' has no WebGPU kernel/);
     expect(() => g.alloc('f32', [2 ** 31])).toThrow(/maxBufferSize/);
     const cache = g.alloc('f32', [4, 2, 3]);
     expect(() => g.write(cache, t([2, 2, 3], 67), 3)).toThrow(/do not fit/);
@@ -197,6 +210,20 @@ describe.skipIf(!gpu)('webgpu backend', () => {
     expect(() => g.record('silu', { x: other }, other)).toThrow(/alias/);
     other.dispose();
     cache.dispose();
+  });
+
+  it('checks the values quantize and attentionNaive cannot take, as the other backends do', async () => {
+    const g = be();
+    const x = t([2, 32], 90);
+    (x.data as Float32Array)[33] = NaN;
+    await expect(g.run('quantize', { x, dtype: 'q8_0' })).rejects.toThrow(/'x' holds a non-finite value at flat index 33/);
+    await expect(g.run('quantize', { x: t([1, 32], 91, 1e7), dtype: 'q8_0' })).rejects.toThrow(/block 0 has max \|x\| above 65504 \* 127/);
+    await expect(g.run('quantize', { x: t([2, 5], 92), dtype: 'i8', scales: Tensor.fromValues([1, Infinity], [2]) })).rejects.toThrow(/'scales'\[1\] is not finite/);
+    // A score matrix larger than one binding may hold: the fused op is the way.
+    const tq = 4096;
+    const tk = Math.floor(g.device.limits.maxStorageBufferBindingSize / 4 / tq) + 1;
+    const big = { q: t([tq, 1, 1], 93), k: t([tk, 1, 1], 94), v: t([tk, 1, 1], 95) };
+    await expect(g.run('attentionNaive', big)).rejects.toThrow(/score matrix \[1, 4096, 1, \d+\] needs \d+ bytes.*fused 'attention'/);
   });
 
   it('surfaces device loss as a clear error; the CPU backend and other devices keep working', async () => {

@@ -113,6 +113,17 @@ export interface CompiledPass {
   dispose(): void;
 }
 
+/**
+ * What a batch moves between host and device, for backends that keep copies of host tensors on a
+ * device (WebGPU). Backends that compute in host memory ignore it.
+ */
+export interface BatchIO {
+  /** Host tensors the caller wrote since the previous batch (token ids, positions): uploaded again. */
+  readonly inputs?: readonly Tensor[];
+  /** Tensors the caller reads after the batch (the logits): brought back to the host. */
+  readonly outputs?: readonly Tensor[];
+}
+
 export interface Backend {
   /** e.g. 'reference', 'native', 'native-avx2', 'webgpu'. */
   readonly name: string;
@@ -130,14 +141,21 @@ export interface Backend {
   run<K extends OpName>(op: K, args: OpArgs[K] & OutArg): Promise<Tensor>;
   /**
    * Runs ops in order, each writing its `out`, in one trip off the main thread where the backend
-   * can (planned forward passes). Optional: callers fall back to run() op by op.
+   * can (planned forward passes). Optional: callers fall back to run() op by op. With `io`, a
+   * device backend keeps its copies of the tensors resident between batches and moves only what
+   * `io` names; without it, every op's inputs go to the device and every `out` comes back.
    */
-  runBatch?(ops: readonly BatchOp[]): Promise<void>;
+  runBatch?(ops: readonly BatchOp[], io?: BatchIO): Promise<void>;
   /**
    * Compiles a planned pass once, so that later passes skip per-op argument work in
    * JavaScript. Optional: the executor falls back to runBatch / run.
    */
   compile?(program: PassProgram): CompiledPass;
+  /**
+   * Drops any device copies the backend keeps of these host tensors' memory (a disposed KV cache
+   * or model). Optional; a no-op for tensors it never saw.
+   */
+  release?(tensors: readonly Tensor[]): void;
   /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */
   packWeight(weight: Tensor | MappedWeightSource, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */

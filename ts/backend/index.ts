@@ -1,5 +1,5 @@
 // Backend selection by name.
-export type { Backend, OpArgs, OpName, OutArg, OutputSpec } from './backend.js';
+export type { Backend, BatchIO, BatchOp, OpArgs, OpName, OutArg, OutputSpec } from './backend.js';
 export { ReferenceBackend } from './reference.js';
 export { NativeBackend, type NativeBackendOptions } from './native.js';
 // WebGPU: `webgpu` (dawn.node) is imported only when createWebGPUBackend() runs.

@@ -64,7 +64,8 @@ class RequestCache implements KVCache {
     return this.cache;
   }
   dispose(): void {
-    // The cache's buffers are plain memory: dropping the last reference frees them.
+    // Host buffers go with the last reference; device copies (WebGPU) are released now.
+    this.cache?.dispose();
     this.cache = undefined;
   }
 }

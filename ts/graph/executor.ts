@@ -2,7 +2,8 @@
 // cache): values with T rows hold every segment's rows back to back, and nodes that touch a
 // cache run once per segment on its rows. Backends that compile (native) get the plan once
 // and run each pass in one call; others get the pass's ops resolved to tensor views, in one
-// runBatch trip where they have it, else op by op.
+// runBatch trip where they have it (WebGPU: one command buffer on device copies of the slots and
+// caches, told which inputs the host wrote and which output it reads), else op by op.
 
 import type { Backend, BatchOp, CompiledPass, KVBuffers, MappedWeightSource, OpArgs, OpName, PassSegment, ProgramStep, Weight } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -79,18 +80,20 @@ export class PlanExecutor {
       t += s.t;
     }
     if (t > this.plan.tMax) throw new RangeError(`forward: ${t} tokens do not fit the plan (1 to ${this.plan.tMax})`);
-    g.inputs.forEach((id, i) => {
+    const written = g.inputs.map((id, i) => {
       const view = this.valueTensor(id, t, b);
       const src = inputs[i];
       if (!src || src.length !== view.numel) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${view.numel} values`);
       (view.data as Int32Array).set(src);
+      return view;
     });
+    const output = this.valueTensor(g.output, t, b);
     if (this.compiled) await this.compiled.run(segments);
-    else await this.runOps(t, segments);
-    return this.valueTensor(g.output, t, b);
+    else await this.runOps(t, segments, written, output);
+    return output;
   }
 
-  private async runOps(t: number, segments: readonly Segment[]): Promise<void> {
+  private async runOps(t: number, segments: readonly Segment[], written: Tensor[], output: Tensor): Promise<void> {
     const b = segments.length;
     const ops: BatchOp[] = [];
     for (const node of this.plan.graph.nodes) {
@@ -111,7 +114,7 @@ export class PlanExecutor {
       }
     }
     // Backends that take a whole batch run the pass in one trip; others op by op.
-    if (this.backend.runBatch) await this.backend.runBatch(ops);
+    if (this.backend.runBatch) await this.backend.runBatch(ops, { inputs: written, outputs: [output] });
     else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
   }
 
@@ -120,7 +123,9 @@ export class PlanExecutor {
     return this.slots.reduce((a, s) => a + s.storage.byteLength, 0);
   }
 
+  /** Lets the backend drop its compiled pass and any device copies of the slots and parameters. */
   dispose(): void {
     this.compiled?.dispose();
+    this.backend.release?.([...this.slots, ...[...this.params.values()].filter((p): p is Tensor => p instanceof Tensor)]);
   }
 }

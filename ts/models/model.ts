@@ -34,12 +34,20 @@ export interface LoadModelOptions {
   maxBatch?: number;
 }
 
-/** K and V rows of every layer for one sequence; `length` rows are filled. */
+/**
+ * K and V rows of every layer for one sequence; `length` rows are filled. A backend that runs on
+ * a device (WebGPU) keeps the rows there: the host buffers are then only their keys.
+ */
 export class KVCache implements CacheBuffers {
   readonly k: Tensor[];
   readonly v: Tensor[];
   length = 0;
-  constructor(cfg: DecoderConfig, readonly capacity: number) {
+  private released = false;
+  constructor(
+    cfg: DecoderConfig,
+    readonly capacity: number,
+    private readonly backend?: Backend,
+  ) {
     // k, v: (capacity, Hkv, D) f32 per layer
     this.k = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
     this.v = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
@@ -50,6 +58,19 @@ export class KVCache implements CacheBuffers {
   }
   get bytes(): number {
     return this.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0);
+  }
+  get disposed(): boolean {
+    return this.released;
+  }
+  /** Frees the rows now, device copies included; forward() rejects the cache afterwards. */
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    this.length = 0;
+    this.backend?.release?.([...this.k, ...this.v]);
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 
@@ -77,12 +98,12 @@ export class DecoderModel {
     const g = decoderGraph(config);
     this.plan = plan(g.build(g.result), maxTokens, maxBatch);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
-    this.scratch = new KVCache(config, maxTokens);
+    this.scratch = new KVCache(config, maxTokens, backend);
   }
 
-  /** A cache for one sequence (capacity default: maxTokens). */
+  /** A cache for one sequence (capacity default: maxTokens); dispose() it when the sequence ends. */
   newCache(capacity = this.maxTokens): KVCache {
-    return new KVCache(this.config, capacity);
+    return new KVCache(this.config, capacity, this.backend);
   }
 
   /**
@@ -125,6 +146,7 @@ export class DecoderModel {
     let total = 0;
     items.forEach(({ ids, cache }, n) => {
       const what = items.length > 1 ? `items[${n}]: ` : '';
+      if (cache.disposed) throw new Error(`${fn}: ${what}the cache was disposed`);
       const t = ids?.length ?? 0;
       const limit = Math.min(cache.capacity, this.config.maxPositions);
       if (!Number.isInteger(t) || t < 1) throw new RangeError(`${fn}: ${what}ids must hold at least one token`);
@@ -172,6 +194,7 @@ export class DecoderModel {
     if (this.disposed) return;
     this.disposed = true;
     this.executor.dispose();
+    this.scratch.dispose();
     this.binder.dispose();
     this.files.dispose();
   }

@@ -1,17 +1,21 @@
 // WebGPUBackend: the ops as WGSL compute kernels on a WebGPU device (dawn.node). Ops are recorded
 // into one command encoder and submitted together; only read() copies results back to the host.
-// Not the kernels themselves (kernels/*.ts) nor device discovery (device.ts).
+// runBatch runs a planned forward pass that way on device copies of the host tensors it names
+// (resident.ts). Not the kernels themselves (kernels/*.ts) nor device discovery (device.ts).
 
 import type {} from 'webgpu';
 import { Tensor } from '../../tensor/tensor.js';
 import { byteLength, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
+import type { Backend, BatchIO, BatchOp, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
 import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
 import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
 import { BufferPool, GPUTensor } from './buffers.js';
+import { HostMirrors } from './resident.js';
+import { BindGroupCache, type StorageBinding } from './bindings.js';
+import { runBatch, type BatchDevice, type ReadPart } from './batch.js';
 import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
-import type { KernelContext, OnGpu, Param, WebGPUKernel } from './kernels/context.js';
+import { HOST_CHECKED, type KernelContext, type OnGpu, type Param, type WebGPUKernel } from './kernels/context.js';
 import { KERNELS } from './kernels/index.js';
 import { WebGPUWeight } from './weight.js';
 
@@ -23,9 +27,6 @@ export type GpuOpArgs<K extends OpName> = {
       ? Tensor | GPUTensor | undefined
       : OpArgs[K][P];
 };
-
-/** Arguments the checks read on the host (ids must be in range, positions >= 0): no GPUTensor. */
-const HOST_ONLY: Partial<Record<string, string>> = { embedding: 'ids', rope: 'positions', sinusoidal: 'positions', attention: 'mask' };
 
 const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i8', 'q8_0'];
 
@@ -48,14 +49,28 @@ export class WebGPUBackend implements Backend {
   private readonly keepAlive: readonly [GPU, GPUAdapter];
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Bind groups and their parameter buffers, reused when a dispatch repeats. */
+  private readonly groups: BindGroupCache;
+  /** Constant tables kernels asked for by key (kernels/context.ts constant()). */
+  private readonly constants = new Map<string, GPUBuffer>();
   private readonly ctx: KernelContext;
+  /** Scratch tensors of the op being recorded: back to the pool once it is. */
+  private opScratch: GPUTensor[] = [];
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  /** Buffers that live until the current batch is submitted (uniforms, staging, tables). */
+  /** Buffers destroyed once the current batch's work is done (staging copies, retired buffers). */
   private batchBuffers: GPUBuffer[] = [];
+  /** Device copies of host memory that runBatch works on. */
+  private readonly mirrors: HostMirrors;
+  /** What runBatch (batch.ts) drives on this backend. */
+  private readonly batchDevice: BatchDevice;
+  /** A read-back buffer kept between batches while no read is using it. */
+  private staging: GPUBuffer | undefined;
   private commands = 0;
   private submits = 0;
   private dispatches = 0;
+  private readBacks = 0;
+  private uploadBytes = 0;
   private lostReason: string | undefined;
   private deferred: WebGPUError | undefined;
   private disposed = false;
@@ -67,6 +82,24 @@ export class WebGPUBackend implements Backend {
     this.adapter = opened.report;
     this.hasF16 = opened.hasF16;
     this.pool = new BufferPool(this.device, this.device.limits.maxBufferSize);
+    this.groups = new BindGroupCache(this.device, (b) => this.retire(b));
+    this.mirrors = new HostMirrors(this.device, {
+      fill: (dst, offset, bytes) => this.fill(dst, offset, bytes),
+      copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
+      retire: (b) => this.retire(b),
+    });
+    this.batchDevice = {
+      owner: this,
+      mirrors: this.mirrors,
+      offsetAlign: this.device.limits.minStorageBufferOffsetAlignment,
+      kernel: (op) => this.kernel(op),
+      invoke: (kernel, resolved, dst, host) => this.invoke(kernel, resolved, dst, host, true),
+      alloc: (dtype, shape) => this.alloc(dtype, shape),
+      copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
+      write: (dst, offset, bytes) => this.writeOrdered(dst, offset, bytes),
+      begin: () => this.beginBatch(),
+      readBack: (parts) => this.readBack(parts),
+    };
     void this.device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
     });
@@ -77,9 +110,16 @@ export class WebGPUBackend implements Backend {
     this.ctx = {
       hasF16: this.hasF16,
       cpuBacked: options.tiles === 'shared' ? false : options.tiles === 'blocked' || this.adapter.architecture === 'software' || /llvmpipe|swiftshader/i.test(this.adapter.device + this.adapter.description),
+      recurrence: options.recurrence,
+      maxBindingBytes: this.device.limits.maxStorageBufferBindingSize,
       pipeline: (key, code) => self.pipeline(key, code),
       dispatch: (pipe, buffers, params, groups) => self.dispatch(pipe, buffers, params, groups),
-      uploadTemp: (data) => self.uploadTemp(data),
+      constant: (key, make) => self.constant(key, make),
+      scratch: (dtype, shape) => {
+        const t = self.alloc(dtype, shape);
+        self.opScratch.push(t);
+        return t;
+      },
     };
   }
 
@@ -91,17 +131,7 @@ export class WebGPUBackend implements Backend {
     if (!(t instanceof Tensor)) fail('upload', "'tensor' must be a Tensor", 'type');
     const g = this.alloc(t.dtype, t.shape);
     const bytes = bytesOf(t.contiguous().data);
-    if (bytes.byteLength === 0) return g;
-    if (this.commands === 0 && bytes.byteLength % 4 === 0) {
-      // Nothing recorded yet can read this (possibly reused) buffer, so the queue write is ordered.
-      this.device.queue.writeBuffer(g.buffer, 0, bytes);
-    } else {
-      // Recorded but unsubmitted work may still read the buffer's old contents: copy in order.
-      const staging = this.mapped(bytes, USAGE.COPY_SRC);
-      this.endPass();
-      this.enc().copyBufferToBuffer(staging, 0, g.buffer, 0, staging.size);
-      this.commands++;
-    }
+    if (bytes.byteLength > 0) this.writeOrdered(g.buffer, 0, bytes);
     return g;
   }
 
@@ -136,7 +166,7 @@ export class WebGPUBackend implements Backend {
     const from = src instanceof GPUTensor ? src : this.upload(src);
     this.beginBatch();
     this.endPass();
-    this.enc().copyBufferToBuffer(from.buffer, 0, dst.buffer, row * rowBytes, rows * rowBytes);
+    this.enc().copyBufferToBuffer(from.buffer, from.byteOffset, dst.buffer, dst.byteOffset + row * rowBytes, rows * rowBytes);
     this.commands++;
     if (from !== src) from.dispose();
   }
@@ -148,9 +178,8 @@ export class WebGPUBackend implements Backend {
    */
   record<K extends OpName>(op: K, args: GpuOpArgs<K>, out?: GPUTensor): GPUTensor {
     this.usable();
-    const kernel = KERNELS[op] as WebGPUKernel<K> | undefined;
-    if (!kernel) throw new RangeError(`webgpu backend: op '${String(op)}' has no WebGPU kernel; ops here: ${[...this.ops].join(', ')}`);
-    const hostOnly = HOST_ONLY[op];
+    const kernel = this.kernel(op);
+    const hostOnly = HOST_CHECKED[op];
     const given = args as unknown as Record<string, unknown>;
     if (hostOnly && given[hostOnly] instanceof GPUTensor)
       fail(op, `'${hostOnly}' must be a host Tensor on the webgpu backend (its values are checked before the op runs)`, 'type');
@@ -179,7 +208,7 @@ export class WebGPUBackend implements Backend {
     }
     const dst = out ?? this.alloc(spec.dtype, spec.shape);
     try {
-      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, dst, args as unknown as OpArgs[K], out !== undefined);
+      this.invoke(kernel, resolved, dst, args, out !== undefined);
     } catch (e) {
       if (!out) dst.dispose();
       throw e;
@@ -188,6 +217,26 @@ export class WebGPUBackend implements Backend {
       for (const t of temps) t.dispose();
     }
     return dst;
+  }
+
+  /**
+   * Runs a planned pass: every op's dispatches recorded into one command encoder and submitted
+   * once, on device copies of the ops' host tensors (see batch.ts). With `io` the copies stay
+   * resident across calls: only `io.inputs` and bytes the device never held are uploaded, and
+   * only `io.outputs` read back. Without it every input is uploaded and every `out` read back.
+   */
+  async runBatch(ops: readonly BatchOp[], io?: BatchIO): Promise<void> {
+    this.usable();
+    await runBatch(this.batchDevice, ops, io);
+  }
+
+  /**
+   * Drops the device copies runBatch keeps of these tensors' host memory (their buffers are
+   * destroyed once submitted work is done). The next batch that names them uploads them again.
+   */
+  release(tensors: readonly Tensor[]): void {
+    if (this.disposed) return;
+    for (const t of tensors) if (t instanceof Tensor) this.mirrors.release(t.storage.buffer);
   }
 
   /** Submits everything recorded so far; rejects with a WebGPUError if the device reported one. */
@@ -202,25 +251,8 @@ export class WebGPUBackend implements Backend {
     if (!(t instanceof GPUTensor) || t.owner !== this) fail('read', "'tensor' must be a GPUTensor of this backend", 'type');
     const dst = out ?? Tensor.zeros(t.dtype, t.shape);
     checkOut('read', dst, { dtype: t.dtype, shape: [...t.shape] });
-    const size = roundUp(t.byteLength, 4);
-    let staging: GPUBuffer | undefined;
-    if (size > 0) {
-      staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'read-back' });
-      this.beginBatch();
-      this.endPass();
-      this.enc().copyBufferToBuffer(t.buffer, 0, staging, 0, size);
-      this.commands++;
-    }
-    await this.submit();
-    if (!staging) return dst;
-    try {
-      await staging.mapAsync(MAP_READ);
-    } catch (e) {
-      throw await this.failure(e);
-    }
-    bytesOf(dst.data).set(new Uint8Array(staging.getMappedRange(), 0, t.byteLength));
-    staging.unmap();
-    staging.destroy();
+    const bytes = bytesOf(dst.data);
+    await this.readBack(t.byteLength === 0 ? [] : [{ buffer: t.buffer, offset: t.byteOffset, size: roundUp(t.byteLength, 4), into: (b) => bytes.set(b.subarray(0, t.byteLength)) }]);
     return dst;
   }
 
@@ -264,11 +296,19 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * Counters: bytes in live device tensors and bytes kept in the pool for reuse; command buffers
-   * submitted and dispatches recorded since the backend was created.
+   * Counters: bytes in live device tensors, bytes kept in the pool for reuse and bytes of the
+   * device copies runBatch keeps of host memory; since the backend was created, command buffers
+   * submitted, dispatches recorded, read-backs to the host and bytes uploaded from it.
    */
-  stats(): { liveBytes: number; pooledBytes: number; submits: number; dispatches: number } {
-    return { ...this.pool.stats(), submits: this.submits, dispatches: this.dispatches };
+  stats(): { liveBytes: number; pooledBytes: number; residentBytes: number; submits: number; dispatches: number; readBacks: number; uploadBytes: number } {
+    return {
+      ...this.pool.stats(),
+      residentBytes: this.mirrors.residentBytes,
+      submits: this.submits,
+      dispatches: this.dispatches,
+      readBacks: this.readBacks,
+      uploadBytes: this.uploadBytes,
+    };
   }
 
   dispose(): void {
@@ -277,8 +317,11 @@ export class WebGPUBackend implements Backend {
     this.pass?.end();
     this.pass = undefined;
     this.encoder = undefined;
-    for (const b of this.batchBuffers) b.destroy();
+    for (const b of [...this.batchBuffers, ...this.constants.values(), ...(this.staging ? [this.staging] : [])]) b.destroy();
+    this.staging = undefined;
     this.batchBuffers = [];
+    this.constants.clear();
+    this.groups.clear();
     this.pool.trim();
     this.device.destroy();
   }
@@ -297,6 +340,102 @@ export class WebGPUBackend implements Backend {
       this.deferred = undefined;
       throw e;
     }
+  }
+
+  private kernel<K extends OpName>(op: K): WebGPUKernel<K> {
+    const kernel = KERNELS[op] as WebGPUKernel<K> | undefined;
+    if (!kernel) throw new RangeError(`webgpu backend: op '${String(op)}' has no WebGPU kernel; ops here: ${[...this.ops].join(', ')}`);
+    return kernel;
+  }
+
+  /** Records one op's kernel; its scratch tensors go back to the pool after (recorded later). */
+  private invoke<K extends OpName>(kernel: WebGPUKernel<K>, resolved: Record<string, unknown>, dst: GPUTensor, host: unknown, outGiven: boolean): void {
+    try {
+      kernel(this.ctx, resolved as OnGpu<OpArgs[K]>, dst, host as OpArgs[K], outGiven);
+    } finally {
+      for (const t of this.opScratch) t.dispose();
+      this.opScratch = [];
+    }
+  }
+
+  /**
+   * Writes host bytes into `dst` after the work recorded so far: a queue write when nothing is
+   * recorded, else a staged copy (recorded work may still read the old bytes).
+   */
+  private writeOrdered(dst: GPUBuffer, offset: number, bytes: Uint8Array): void {
+    if (this.commands === 0 && bytes.byteLength % 4 === 0) {
+      this.fill(dst, offset, bytes);
+      return;
+    }
+    this.uploadBytes += bytes.byteLength;
+    const staging = this.mapped(bytes, USAGE.COPY_SRC);
+    this.copy(staging, 0, dst, offset, staging.size);
+  }
+
+  /** A queue write, for buffers no recorded work uses (bytes padded to whole words). */
+  private fill(dst: GPUBuffer, offset: number, bytes: Uint8Array): void {
+    this.uploadBytes += bytes.byteLength;
+    const data = bytes.byteLength % 4 === 0 ? bytes : (() => {
+      const padded = new Uint8Array(roundUp(bytes.byteLength, 4));
+      padded.set(bytes);
+      return padded;
+    })();
+    this.device.queue.writeBuffer(dst, offset, data);
+  }
+
+  /** Records a buffer-to-buffer copy after the work recorded so far. */
+  private copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    if (size === 0) return;
+    this.beginBatch();
+    this.endPass();
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.commands++;
+  }
+
+  /** Destroys `b` once the GPU is done with everything recorded or submitted so far. */
+  private retire(b: GPUBuffer): void {
+    if (this.encoder) this.batchBuffers.push(b);
+    else void this.device.queue.onSubmittedWorkDone().then(() => b.destroy(), () => undefined);
+  }
+
+  /**
+   * Submits the recorded work with copies of device byte ranges (offsets and sizes in whole
+   * words) into one mapped buffer, then hands each range's bytes to its `into`: one submit and
+   * one read-back for any number of tensors.
+   */
+  private async readBack(parts: readonly ReadPart[]): Promise<void> {
+    const total = parts.reduce((a, p) => a + p.size, 0);
+    let staging: GPUBuffer | undefined;
+    if (total > 0) {
+      // The kept buffer is reused unless another read is still using it.
+      staging = this.staging && this.staging.size >= total ? this.staging : this.device.createBuffer({ size: roundUp(total, 256), usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'read-back' });
+      this.staging = undefined;
+      let at = 0;
+      for (const p of parts) {
+        this.copy(p.buffer, p.offset, staging, at, p.size);
+        at += p.size;
+      }
+    }
+    try {
+      await this.submit();
+      if (!staging) return;
+      await staging.mapAsync(MAP_READ, 0, total).catch(async (e: unknown) => {
+        throw await this.failure(e);
+      });
+    } catch (e) {
+      staging?.destroy();
+      throw e;
+    }
+    this.readBacks++;
+    const mapped = new Uint8Array(staging.getMappedRange(0, total));
+    let at = 0;
+    for (const p of parts) {
+      p.into(mapped.subarray(at, at + p.size));
+      at += p.size;
+    }
+    staging.unmap();
+    if (this.staging || this.disposed) staging.destroy();
+    else this.staging = staging;
   }
 
   private lostError(): WebGPUError {
@@ -367,8 +506,13 @@ export class WebGPUBackend implements Backend {
     return b;
   }
 
-  private uploadTemp(data: TypedArray): GPUBuffer {
-    return this.mapped(bytesOf(data), USAGE.STORAGE);
+  private constant(key: string, make: () => TypedArray): GPUBuffer {
+    let b = this.constants.get(key);
+    if (!b) {
+      b = this.mapped(bytesOf(make()), USAGE.STORAGE, false);
+      this.constants.set(key, b);
+    }
+    return b;
   }
 
   private pipeline(key: string, code: () => string): GPUComputePipeline {
@@ -382,22 +526,18 @@ export class WebGPUBackend implements Backend {
   }
 
   private dispatch(pipe: GPUComputePipeline, buffers: Array<GPUTensor | GPUBuffer>, params: Param[], groups: readonly [number, number]): void {
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) =>
-      b instanceof GPUTensor
-        ? { binding: i, resource: { buffer: b.buffer, offset: 0, size: roundUp(Math.max(b.byteLength, 4), 4) } }
-        : { binding: i, resource: { buffer: b } },
+    const bindings: StorageBinding[] = buffers.map((b) =>
+      b instanceof GPUTensor ? { buffer: b.buffer, offset: b.byteOffset, size: roundUp(Math.max(b.byteLength, 4), 4) } : { buffer: b },
     );
-    const words = new ArrayBuffer(roundUp(Math.max(params.length, 1) * 4, 16));
-    const view = new DataView(words);
+    const words = new Uint32Array(roundUp(Math.max(params.length, 1), 4));
+    const view = new DataView(words.buffer);
     params.forEach((p, i) => {
       if (typeof p === 'number') view.setUint32(i * 4, p, true);
       else if ('f32' in p) view.setFloat32(i * 4, p.f32, true);
       else view.setInt32(i * 4, p.i32, true);
     });
-    const uniform = this.mapped(new Uint8Array(words), USAGE.UNIFORM);
-    entries.push({ binding: buffers.length, resource: { buffer: uniform } });
-    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
     this.beginBatch();
+    const group = this.groups.get(pipe, bindings, words);
     this.pass ??= this.enc().beginComputePass();
     this.pass.setPipeline(pipe);
     this.pass.setBindGroup(0, group);

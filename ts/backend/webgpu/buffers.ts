@@ -76,8 +76,9 @@ export class BufferPool {
 
 /**
  * A tensor resident on the GPU: contiguous, row-major, in the same byte layout as a host Tensor of
- * its dtype (f16/bf16 as 16-bit words, q8_0 as GGUF blocks). Ops recorded on the backend take and
- * return these without any read-back; `backend.read()` copies one to the host. Free with dispose().
+ * its dtype (f16/bf16 as 16-bit words, q8_0 as GGUF blocks), starting `byteOffset` bytes into its
+ * buffer. Ops recorded on the backend take and return these without any read-back;
+ * `backend.read()` copies one to the host. Free with dispose().
  */
 export class GPUTensor {
   readonly dtype: DType;
@@ -86,7 +87,7 @@ export class GPUTensor {
   readonly byteLength: number;
   private buf: GPUBuffer | undefined;
 
-  /** @internal created by WebGPUBackend (`owner`), or by prefix() as a view of `parent`. */
+  /** @internal created by WebGPUBackend (`owner`), or by prefix()/reshape() as a view of `parent`. */
   constructor(
     dtype: DType,
     shape: readonly number[],
@@ -95,11 +96,21 @@ export class GPUTensor {
     /** @internal the backend whose device holds the buffer */
     readonly owner: object,
     private readonly parent?: GPUTensor,
+    /** @internal where the values start in the buffer (a multiple of 4) */
+    readonly byteOffset = 0,
   ) {
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.byteLength = byteLength(dtype, this.numel);
     this.buf = buffer;
+  }
+
+  /**
+   * @internal A tensor over bytes [byteOffset, byteOffset + its size) of a buffer someone else owns
+   * (a backend's copy of host memory): disposing it frees nothing.
+   */
+  static over(owner: object, buffer: GPUBuffer, dtype: DType, shape: readonly number[], byteOffset: number): GPUTensor {
+    return new GPUTensor(dtype, shape, buffer, () => undefined, owner, undefined, byteOffset);
   }
 
   get rank(): number {
@@ -125,8 +136,20 @@ export class GPUTensor {
     const total = this.shape[0];
     if (total === undefined) throw new RangeError('prefix: a rank-0 tensor has no rows');
     if (!Number.isInteger(rows) || rows < 0 || rows > total) throw new RangeError(`prefix: 'rows' must be an integer in [0, ${total}], got ${rows}`);
-    return new GPUTensor(this.dtype, [rows, ...this.shape.slice(1)], this.buffer, () => undefined, this.owner, this.parent ?? this);
+    return this.viewAs([rows, ...this.shape.slice(1)]);
   }
+
+  /** The same values with another shape (same element count), as a view sharing this buffer. */
+  reshape(shape: readonly number[]): GPUTensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== this.numel) throw new RangeError(`reshape: cannot view [${this.shape.join(', ')}] as [${shape.join(', ')}]`);
+    return this.viewAs(shape);
+  }
+
+  private viewAs(shape: readonly number[]): GPUTensor {
+    return new GPUTensor(this.dtype, shape, this.buffer, () => undefined, this.owner, this.parent ?? this, this.byteOffset);
+  }
+
   /** Returns the buffer to the backend's pool. Work already recorded that reads it stays valid. */
   dispose(): void {
     if (!this.buf) return;

@@ -20,6 +20,13 @@ export interface WebGPUBackendOptions {
    * Default: 'blocked' on CPU adapters (lavapipe, SwiftShader), 'shared' elsewhere.
    */
   tiles?: 'shared' | 'blocked';
+  /**
+   * How rnn and lstm walk time: 'loop' (one workgroup per sequence loops over the steps inside
+   * one dispatch) or 'steps' (one dispatch per step over every sequence and unit). Default: 'loop'
+   * for small steps (gates * H * H <= 8192 multiply-adds per sequence), else 'steps', as measured
+   * on lavapipe.
+   */
+  recurrence?: 'loop' | 'steps';
 }
 
 /** What the adapter reported: for logs, bench reports and the parity notes. */
@@ -100,6 +107,9 @@ export async function openDevice(options: WebGPUBackendOptions = {}): Promise<Op
       maxBufferSize: limits.maxBufferSize ?? 268435456,
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize ?? 134217728,
       maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize ?? 16384,
+      // Views into larger buffers (a KV cache's new rows) bind in place when their offset is a
+      // multiple of this; a smaller value than the default 256 lets more of them.
+      minStorageBufferOffsetAlignment: limits.minStorageBufferOffsetAlignment ?? 256,
     },
   });
   const info = adapter.info;

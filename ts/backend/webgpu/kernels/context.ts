@@ -1,10 +1,11 @@
-// What a WebGPU kernel sees: pipelines by key, one call to record a dispatch, small uploads.
-// Kernels only record work; the backend owns submission, read-back and buffer lifetimes.
+// What a WebGPU kernel sees: pipelines by key, one call to record a dispatch, scratch tensors and
+// constant tables. Kernels only record work; the backend owns submission, read-back and buffer
+// lifetimes.
 
 import type {} from 'webgpu';
 import type { OpArgs, OpName } from '../../backend.js';
 import type { Tensor } from '../../../tensor/tensor.js';
-import type { TypedArray } from '../../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../../tensor/dtype.js';
 import type { GPUTensor } from '../buffers.js';
 
 /** A uniform parameter: a plain number is a u32; wrap floats and signed ints. */
@@ -18,6 +19,10 @@ export interface KernelContext {
    * ordinary memory and barriers only cost, so kernels may pick barrier-free variants.
    */
   readonly cpuBacked: boolean;
+  /** The rnn/lstm schedule the caller asked for (WebGPUBackendOptions.recurrence), if any. */
+  readonly recurrence: 'loop' | 'steps' | undefined;
+  /** The most bytes one storage binding may cover on this device. */
+  readonly maxBindingBytes: number;
   /** The compute pipeline for `key`, compiled from `code()` the first time. */
   pipeline(key: string, code: () => string): GPUComputePipeline;
   /**
@@ -25,9 +30,25 @@ export interface KernelContext {
    * from `params` to @binding(n). Empty tensors are bound as a 4-byte dummy.
    */
   dispatch(pipeline: GPUComputePipeline, buffers: Array<GPUTensor | GPUBuffer>, params: Param[], groups: readonly [number, number]): void;
-  /** A small host array on the device for the current batch (frequency tables, for instance). */
-  uploadTemp(data: TypedArray): GPUBuffer;
+  /**
+   * A small constant table on the device (frequency tables, for instance), made by `make()` the
+   * first time `key` is asked for and kept by the backend: repeated passes upload nothing.
+   */
+  constant(key: string, make: () => TypedArray): GPUBuffer;
+  /**
+   * A device tensor for this op's intermediate results (uninitialized). It goes back to the pool
+   * once the op is recorded: later work that reuses the buffer is recorded after this op's.
+   */
+  scratch(dtype: DType, shape: readonly number[]): GPUTensor;
 }
+
+/**
+ * Arguments whose values the op's checks read on the host (ids in range, positions >= 0, a
+ * mask's values), so they must come from the host, never from a GPUTensor.
+ */
+export const HOST_CHECKED: Partial<Record<string, string>> = {
+  embedding: 'ids', rope: 'positions', sinusoidal: 'positions', attention: 'mask', attentionNaive: 'mask',
+};
 
 /** Op arguments with every tensor on the device. */
 export type OnGpu<T> = {

@@ -27,7 +27,11 @@ fn gelu_tanh(v: f32) -> f32 { return 0.5 * v * (1.0 + tanh_f32(0.797884560802865
 fn silu(v: f32) -> f32 { return v / (1.0 + exp(-v)); }
 `;
 
-function mapKernel(name: string, inputs: string[], body: string, extraParams = ''): string {
+/**
+ * A one-invocation-per-item kernel: f32 `inputs` (read-only), then `o` (read_write), then P with
+ * n (items), nx (the grid's x extent in items) and `extraParams`; `body` sees the item index i.
+ */
+export function mapKernel(name: string, inputs: string[], body: string, extraParams = ''): string {
   const binds = inputs.map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`).join('\n');
   return `${PRELUDE}${ACTIVATIONS_WGSL}
 ${binds}
@@ -59,10 +63,13 @@ function binary(ctx: KernelContext, op: '+' | '*', a: GPUTensor, b: GPUTensor, o
  * Invocations per row for the row kernels: rows are short in transformers (one head's keys, one
  * hidden state), and CPU-backed drivers pay for every invocation that meets a barrier.
  */
-const ROW_WG = 64;
+export const ROW_WG = 64;
 
-/** Row kernels: one workgroup per row of `c` values; `red`/`flag` are the reduction scratch. */
-function rowKernel(body: string, bindings: string[]): string {
+/**
+ * Row kernels: one workgroup per row of `c` values; `red`/`flag` are the reduction scratch and
+ * `helpers` WGSL functions the body calls.
+ */
+export function rowKernel(body: string, bindings: string[], helpers = ''): string {
   const binds = bindings.map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`).join('\n');
   return `${PRELUDE}
 ${binds}
@@ -71,6 +78,17 @@ struct P { rows: u32, c: u32, gx: u32, eps: f32 }
 @group(0) @binding(${bindings.length + 1}) var<uniform> p: P;
 var<workgroup> red: array<f32, ${ROW_WG}>;
 var<workgroup> flag: array<u32, ${ROW_WG}>;
+${helpers}
+// The max of v and the OR of f over the workgroup, left in red[0] and flag[0].
+fn reduce_max_or(l: u32, v: f32, f: u32) {
+  red[l] = v;
+  flag[l] = f;
+  workgroupBarrier();
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (l < s) { red[l] = max(red[l], red[l + s]); flag[l] = flag[l] | flag[l + s]; }
+    workgroupBarrier();
+  }
+}
 fn reduce_sum(l: u32, v: f32) -> f32 {
   red[l] = v;
   workgroupBarrier();
@@ -98,13 +116,7 @@ const SOFTMAX = rowKernel(/* wgsl */ `
     let v = x[base + i];
     if (is_nan(v)) { nan = 1u; } else { m = max(m, v); }
   }
-  red[l] = m;
-  flag[l] = nan;
-  workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
-    if (l < s) { red[l] = max(red[l], red[l + s]); flag[l] = flag[l] | flag[l + s]; }
-    workgroupBarrier();
-  }
+  reduce_max_or(l, m, nan);
   // Uniform loads: the branch below must be taken by the whole workgroup (it has barriers).
   let mx = workgroupUniformLoad(&red[0]);
   let anyNan = workgroupUniformLoad(&flag[0]);
@@ -137,12 +149,22 @@ function normKernel(kind: 'layer' | 'layerNoBias' | 'rms'): string {
 `, kind === 'layer' ? ['x', 'weight', 'bias'] : ['x', 'weight']);
 }
 
+/** Records a rowKernel over `nrows` rows of `c` values each, one workgroup per row. */
+export function recordRows(ctx: KernelContext, key: string, code: () => string, inputs: GPUTensor[], out: GPUTensor, nrows: number, c: number, eps = 0): void {
+  if (nrows === 0) return;
+  const { groups } = grid(nrows, 1);
+  ctx.dispatch(ctx.pipeline(key, code), [...inputs, out], [nrows, c, groups[0], { f32: eps }], groups);
+}
+
 function rows(ctx: KernelContext, key: string, code: () => string, inputs: GPUTensor[], out: GPUTensor, eps: number): void {
   const c = out.shape[out.rank - 1]!;
   if (out.numel === 0) return;
-  const nrows = out.numel / c;
-  const { groups } = grid(nrows, 1);
-  ctx.dispatch(ctx.pipeline(key, code), [...inputs, out], [nrows, c, groups[0], { f32: eps }], groups);
+  recordRows(ctx, key, code, inputs, out, out.numel / c, c, eps);
+}
+
+/** softmax over `nrows` rows of `c` values of x into out (also attentionNaive's middle pass). */
+export function recordSoftmax(ctx: KernelContext, x: GPUTensor, out: GPUTensor, nrows: number, c: number): void {
+  recordRows(ctx, 'softmax', () => SOFTMAX, [x], out, nrows, c);
 }
 
 export const elementwiseKernels: KernelTable = {

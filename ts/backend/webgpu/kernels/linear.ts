@@ -42,6 +42,19 @@ fn wload(n: u32, k: u32) -> f32 {
   let off = blk * 34u;
   let d = bitcast<f32>(f16_to_f32_bits(word(off >> 1u)));
   return f32(sbyte(off + 2u + (i & 31u))) * d;
+}
+// A block at a time (the CPU-adapter kernels): the scale d of block b of row n, and its quants
+// 4j..4j+3 from one whole word (blocks are 34 bytes, so half of them start mid-word: then two
+// words are spliced).
+fn q8_scale(n: u32, b: u32) -> f32 {
+  return bitcast<f32>(f16_to_f32_bits(word((n * (p.k / 32u) + b) * 17u)));
+}
+fn q8_quad(n: u32, b: u32, j: u32) -> vec4<f32> {
+  let at = (n * (p.k / 32u) + b) * 34u + 2u + 4u * j;
+  let shift = (at & 3u) * 8u;
+  var qw = w[at >> 2u];
+  if (shift != 0u) { qw = (qw >> shift) | (w[(at >> 2u) + 1u] << (32u - shift)); }
+  return vec4<f32>(f32(bitcast<i32>(qw << 24u) >> 24u), f32(bitcast<i32>(qw << 16u) >> 24u), f32(bitcast<i32>(qw << 8u) >> 24u), f32(bitcast<i32>(qw) >> 24u));
 }`,
       };
     default:
@@ -82,6 +95,36 @@ ${tiledMain({
 })}`;
 }
 
+/** WGSL vec4 of x[i], x[i + 1], x[i + 2], x[i + 3] for an index expression i. */
+function xQuad(i: string): string {
+  return `vec4<f32>(x[${i}], x[${i} + 1u], x[${i} + 2u], x[${i} + 3u])`;
+}
+
+const BLOCKED_LOOP = /* wgsl */ `for (var k = 0u; k < p.k; k = k + 1u) {
+    let wv = vec4<f32>(wload(n0, k), wload(c1, k), wload(c2, k), wload(c3, k));
+    acc[0] = acc[0] + x[r0 + k] * wv;
+    acc[1] = acc[1] + x[r1 + k] * wv;
+    acc[2] = acc[2] + x[r2 + k] * wv;
+    acc[3] = acc[3] + x[r3 + k] * wv;
+  }`;
+
+// q8_0 a block at a time: 4 scales and 8 words per column per block instead of a scale and a
+// byte per value; each row's dot products with the 4 columns are scaled once per block.
+const BLOCKED_Q8_0_LOOP = /* wgsl */ `for (var b = 0u; b < p.k / 32u; b = b + 1u) {
+    ${[0, 1, 2, 3].map((i) => `var s${i} = vec4<f32>(0.0);`).join(' ')}
+    for (var j = 0u; j < 8u; j = j + 1u) {
+      let q0 = q8_quad(n0, b, j);
+      let q1 = q8_quad(c1, b, j);
+      let q2 = q8_quad(c2, b, j);
+      let q3 = q8_quad(c3, b, j);
+      let k = b * 32u + j * 4u;
+      ${[0, 1, 2, 3].map((i) => `let x${i} = ${xQuad(`r${i} + k`)};
+      s${i} = s${i} + vec4<f32>(dot(q0, x${i}), dot(q1, x${i}), dot(q2, x${i}), dot(q3, x${i}));`).join('\n      ')}
+    }
+    let d = vec4<f32>(q8_scale(n0, b), q8_scale(c1, b), q8_scale(c2, b), q8_scale(c3, b));
+    ${[0, 1, 2, 3].map((i) => `acc[${i}] = acc[${i}] + d * s${i};`).join(' ')}
+  }`;
+
 function blockedCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   // Barrier-free: each invocation owns a 4x4 output block and reads x and W straight from memory.
   // For CPU-backed adapters, where workgroup memory is ordinary memory and barriers are the cost.
@@ -100,13 +143,7 @@ function blockedCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: A
   let c1 = min(n0 + 1u, p.n - 1u);
   let c2 = min(n0 + 2u, p.n - 1u);
   let c3 = min(n0 + 3u, p.n - 1u);
-  for (var k = 0u; k < p.k; k = k + 1u) {
-    let wv = vec4<f32>(wload(n0, k), wload(c1, k), wload(c2, k), wload(c3, k));
-    acc[0] = acc[0] + x[r0 + k] * wv;
-    acc[1] = acc[1] + x[r1 + k] * wv;
-    acc[2] = acc[2] + x[r2 + k] * wv;
-    acc[3] = acc[3] + x[r3 + k] * wv;
-  }
+  ${dtype === 'q8_0' ? BLOCKED_Q8_0_LOOP : BLOCKED_LOOP}
   for (var i = 0u; i < 4u; i = i + 1u) {
     for (var j = 0u; j < 4u; j = j + 1u) {
       if (m0 + i < p.m && n0 + j < p.n) { o[(m0 + i) * p.n + n0 + j] = epilogue(acc[i][j], n0 + j); }
@@ -120,15 +157,29 @@ function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Acti
   // which CPU-backed drivers (lavapipe) run far faster than a split-K tree reduction. M is fixed
   // per pipeline so the M accumulators are plain registers.
   const rows = Array.from({ length: m }, (_, i) => i);
+  const body =
+    dtype === 'q8_0'
+      ? // q8_0 a block at a time; the block's dot product is scaled once, d * sum(q x).
+        `for (var b = 0u; b < p.k / 32u; b = b + 1u) {
+    ${rows.map((i) => `var s${i} = 0.0;`).join(' ')}
+    for (var j = 0u; j < 8u; j = j + 1u) {
+      let q = q8_quad(n, b, j);
+      let k = b * 32u + j * 4u;
+      ${rows.map((i) => `s${i} = s${i} + dot(q, ${xQuad(`${i}u * p.k + k`)});`).join('\n      ')}
+    }
+    let d = q8_scale(n, b);
+    ${rows.map((i) => `a${i} = a${i} + d * s${i};`).join(' ')}
+  }`
+      : `for (var k = 0u; k < p.k; k = k + 1u) {
+    let wv = wload(n, k);
+    ${rows.map((i) => `a${i} = a${i} + x[${i}u * p.k + k] * wv;`).join(' ')}
+  }`;
   return `${header(dtype, nativeF16, hasBias, act)}
 @compute @workgroup_size(${GEMV_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.y * p.gx * ${GEMV_WG}u + gid.x;
   if (n >= p.n) { return; }
   ${rows.map((i) => `var a${i} = 0.0;`).join(' ')}
-  for (var k = 0u; k < p.k; k = k + 1u) {
-    let wv = wload(n, k);
-    ${rows.map((i) => `a${i} = a${i} + x[${i}u * p.k + k] * wv;`).join(' ')}
-  }
+  ${body}
   ${rows.map((i) => `o[${i}u * p.n + n] = epilogue(a${i}, n);`).join(' ')}
 }`;
 }

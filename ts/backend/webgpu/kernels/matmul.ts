@@ -3,7 +3,8 @@
 
 import '../../ops/matmul.js';
 import { fail } from '../../ops/check.js';
-import type { KernelTable } from './context.js';
+import type { KernelContext, KernelTable } from './context.js';
+import type { GPUTensor } from '../buffers.js';
 import { TILE, tiledMain } from './tiled.js';
 
 function matmulCode(transB: boolean, accumulate: boolean): string {
@@ -29,21 +30,42 @@ ${tiledMain({
 })}`;
 }
 
+/** C (batch, m, n) = alpha * A (batch, m, k) . op(B) [+ beta * C]; a zero batch stride broadcasts. */
+export interface MatmulDims {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transB: boolean;
+  /** Elements between batch entries of A and of B (0: shared). */
+  aBatch: number;
+  bBatch: number;
+  alpha: number;
+  /** With `accumulate`, C's current values are scaled by beta and added. */
+  beta: number;
+  accumulate: boolean;
+}
+
+/** Records the tiled matmul (also the input projection of rnn and lstm). */
+export function recordMatmul(ctx: KernelContext, a: GPUTensor, b: GPUTensor, out: GPUTensor, d: MatmulDims): void {
+  const tilesM = Math.ceil(d.m / TILE);
+  const gx = Math.ceil(d.n / TILE);
+  if (gx > 65535 || tilesM * d.batch > 65535) fail('matmul', `output ${out} is too large for one WebGPU dispatch`);
+  const pipe = ctx.pipeline(`matmul_${d.transB ? 't' : 'n'}_${d.accumulate ? 'acc' : 'set'}`, () => matmulCode(d.transB, d.accumulate));
+  ctx.dispatch(pipe, [a, b, out], [d.m, d.n, d.k, tilesM, d.aBatch, d.bBatch, { f32: d.alpha }, { f32: d.beta }], [gx, tilesM * d.batch]);
+}
+
 export const matmulKernels: KernelTable = {
   matmul: (ctx, { a, b, transB, alpha, beta }, out, _host, given) => {
     if (out.numel === 0) return;
     const batched = out.rank === 3;
-    const batch = batched ? out.shape[0]! : 1;
     const m = out.shape[out.rank - 2]!;
     const n = out.shape[out.rank - 1]!;
     const k = a.shape[a.rank - 1]!;
-    const tilesM = Math.ceil(m / TILE);
-    const gx = Math.ceil(n / TILE);
-    if (gx > 65535 || tilesM * batch > 65535) fail('matmul', `output ${out} is too large for one WebGPU dispatch`);
-    const accumulate = given && (beta ?? 0) !== 0;
-    const pipe = ctx.pipeline(`matmul_${transB ? 't' : 'n'}_${accumulate ? 'acc' : 'set'}`, () => matmulCode(transB ?? false, accumulate));
-    const aBatch = a.rank === 3 ? m * k : 0;
-    const bBatch = b.rank === 3 ? k * n : 0;
-    ctx.dispatch(pipe, [a, b, out], [m, n, k, tilesM, aBatch, bBatch, { f32: alpha ?? 1 }, { f32: beta ?? 0 }], [gx, tilesM * batch]);
+    recordMatmul(ctx, a, b, out, {
+      batch: batched ? out.shape[0]! : 1, m, n, k, transB: transB ?? false,
+      aBatch: a.rank === 3 ? m * k : 0, bBatch: b.rank === 3 ? k * n : 0,
+      alpha: alpha ?? 1, beta: beta ?? 0, accumulate: given && (beta ?? 0) !== 0,
+    });
   },
 };

@@ -94,26 +94,32 @@ export const positionKernels: KernelTable = {
     const half = rd / 2;
     const theta = host.theta ?? 10000;
     // Exactly the reference's table: 1 / f32(f32(theta) ** f32(2i / rd)), rounded to f32.
-    const inv = new Float32Array(Math.max(half, 1));
-    for (let i = 0; i < half; i++) inv[i] = 1 / Math.fround(Math.fround(theta) ** Math.fround((2 * i) / rd));
+    const inv = ctx.constant(`rope_${theta}_${rd}`, () => {
+      const t = new Float32Array(Math.max(half, 1));
+      for (let i = 0; i < half; i++) t[i] = 1 / Math.fround(Math.fround(theta) ** Math.fround((2 * i) / rd));
+      return t;
+    });
     const work = half + (d - rd);
     const items = n * h * work;
     if (items === 0) return;
     const { groups, nx } = grid(items, WG);
-    ctx.dispatch(ctx.pipeline('rope', () => ROPE), [x, positions, ctx.uploadTemp(inv), out], [items, nx, h, d, half, host.interleaved ? 1 : 0, work], groups);
+    ctx.dispatch(ctx.pipeline('rope', () => ROPE), [x, positions, inv, out], [items, nx, h, d, half, host.interleaved ? 1 : 0, work], groups);
   },
   sinusoidal: (ctx, { positions }, out, host) => {
     if (out.numel === 0) return;
     const dim = out.shape[1]!;
     const base = host.base ?? 10000;
-    const pairs = Math.ceil(dim / 2);
-    const freq = new Float32Array(2 * pairs);
-    for (let i = 0; i < pairs; i++) {
-      const f = base ** (-(2 * i) / dim);
-      freq[2 * i] = f;
-      freq[2 * i + 1] = f - freq[2 * i]!;
-    }
+    const freq = ctx.constant(`sinusoidal_${base}_${dim}`, () => {
+      const pairs = Math.ceil(dim / 2);
+      const t = new Float32Array(2 * pairs);
+      for (let i = 0; i < pairs; i++) {
+        const f = base ** (-(2 * i) / dim);
+        t[2 * i] = f;
+        t[2 * i + 1] = f - t[2 * i]!;
+      }
+      return t;
+    });
     const { groups, nx } = grid(out.numel, WG);
-    ctx.dispatch(ctx.pipeline('sinusoidal', () => SINUSOIDAL), [positions, ctx.uploadTemp(freq), out], [out.numel, nx, dim], groups);
+    ctx.dispatch(ctx.pipeline('sinusoidal', () => SINUSOIDAL), [positions, freq, out], [out.numel, nx, dim], groups);
   },
 };
