@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel, type KVCache } from '../ts/models/model.js';
 import { loadAddon } from '../ts/native.js';
+import { createWebGPUBackend, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -21,8 +22,9 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 const ids = (n: number, seed: number, vocab: number) => Array.from({ length: n }, (_, i) => (seed * 131 + i * 37) % vocab);
 
-const CASES = [
+const CASES: { name: string; path: string; backend: 'native' | 'reference' | 'webgpu'; tol: number }[] = [
   { name: 'gpt2 native', path: 'gpt2-tiny', backend: 'native' as const, tol: TOL_MODEL_LOGITS_F32 },
+  { name: 'llama webgpu', path: 'llama-tiny', backend: 'webgpu' as const, tol: TOL_MODEL_LOGITS_F32 },
   { name: 'gpt2 reference', path: 'gpt2-tiny', backend: 'reference' as const, tol: TOL_MODEL_LOGITS_F32 },
   { name: 'llama (GQA) native', path: 'llama-tiny', backend: 'native' as const, tol: TOL_MODEL_LOGITS_F32 },
   { name: 'llama q8_0 native', path: 'llama-tiny/model-q8_0.gguf', backend: 'native' as const, tol: TOL_MODEL_LOGITS_Q8_0 },
@@ -30,10 +32,15 @@ const CASES = [
 
 describe.each(CASES)('forwardBatch $name', (c) => {
   let model: DecoderModel;
+  let gpu: WebGPUBackend | undefined;
   beforeAll(async () => {
-    model = await loadModel(join(FIX, c.path), { backend: c.backend, maxTokens: 96, maxBatch: 6 });
+    if (c.backend === 'webgpu') gpu = await createWebGPUBackend();
+    model = await loadModel(join(FIX, c.path), { backend: gpu ?? (c.backend as 'native' | 'reference'), maxTokens: 96, maxBatch: 6 });
   });
-  afterAll(() => model.dispose());
+  afterAll(() => {
+    model.dispose();
+    gpu?.dispose();
+  });
 
   it('gives every sequence the logits it gets alone, for mixed prefill and decode segments', async () => {
     const V = model.config.vocabSize;

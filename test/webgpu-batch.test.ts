@@ -64,9 +64,10 @@ describe.skipIf(!gpu)('webgpu runBatch', () => {
           logits = await m.forward([id], { cache });
           s1 = g.stats();
           // One dispatch per graph node, one command buffer, one read-back (the logits), and
-          // 8 bytes uploaded (one id, one position): the KV cache and weights stay on the device.
+          // 12 bytes uploaded (one id, one position, the row whose logits are read): the KV cache
+          // and weights stay on the device.
           expect({ submits: s1.submits - s0.submits, readBacks: s1.readBacks - s0.readBacks, dispatches: s1.dispatches - s0.dispatches, uploaded: s1.uploadBytes - s0.uploadBytes })
-            .toEqual({ submits: 1, readBacks: 1, dispatches: nodes, uploaded: 8 });
+            .toEqual({ submits: 1, readBacks: 1, dispatches: nodes, uploaded: 12 });
           expect(s1.residentBytes).toBe(resident);
           want = await plain.forward([id], { cache: plainCache });
           expect(logits).toEqual(want);
