@@ -26,7 +26,7 @@ class I8Weight : public PackedWeight {
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, K, env);
     const I8Weights w{q_.data(), scales_.data(), static_cast<size_t>(n()), K, kp_};
     const auto gemm = quant_kernels(env.isa).gemm_i8;
-    linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
+    linear_over_n(m, static_cast<size_t>(n()), 4 * kPanelRows, out, ldo, bias, act, env,
                   [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
   }
 

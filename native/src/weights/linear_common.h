@@ -12,15 +12,14 @@
 
 namespace attnode {
 
-// Splits output features [0, N) over the pool; kernel(n0, n1) fills out[:, n0:n1], then the same
-// thread adds bias and applies the activation to what it just wrote, while it is in cache.
-//   out: (M, ldo) f32, bias: (N) f32 or null
+// Splits output features [0, N) over the pool in units of `cols` (the kernel's panel width);
+// kernel(n0, n1) fills out[:, n0:n1], then the same thread adds bias and applies the activation
+// to what it just wrote, while it is in cache.   out: (M, ldo) f32, bias: (N) f32 or null
 template <class Kernel>
-void linear_over_n(size_t m, size_t n, float* out, size_t ldo, const float* bias, Activation act, const OpEnv& env,
-                   const Kernel& kernel) {
-  // Chunks of whole 4-row tiles, and enough of them to keep every thread busy.
-  env.pool->parallel_for((n + 3) / 4, 4, [&](size_t s, size_t e) {
-    const size_t n0 = s * 4, n1 = std::min(n, e * 4);
+void linear_over_n(size_t m, size_t n, size_t cols, float* out, size_t ldo, const float* bias, Activation act,
+                   const OpEnv& env, const Kernel& kernel) {
+  env.pool->parallel_for((n + cols - 1) / cols, 1, [&](size_t s, size_t e) {
+    const size_t n0 = s * cols, n1 = std::min(n, e * cols);
     kernel(n0, n1);
     for (size_t i = 0; i < m; ++i) {
       float* row = out + i * ldo;
@@ -51,10 +50,10 @@ inline QuantizedRows quantize_rows(const float* x, size_t m, size_t ldx, size_t 
   int8_t* q = scratch.q.data();
   float* sc = scratch.scales.data();
   int32_t* su = scratch.sums.data();
+  const auto quantize_row = quant_kernels(env.isa).quantize_row;
   if (groups > 0)
     env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i)
-        quantize_activations(x + i * ldx, 1, ldx, k, group, q + i * ldq, sc + i * groups, su + i * groups);
+      for (size_t i = s; i < e; ++i) quantize_row(x + i * ldx, k, group, q + i * ldq, sc + i * groups, su + i * groups);
     });
   return QuantizedRows{q, sc, su, m, k, ldq, group};
 }

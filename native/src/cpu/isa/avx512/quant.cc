@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "../../quant.h"
+#include "../quant_kernel.inc"
 
 // Every loop over tile rows and columns carries `#pragma GCC unroll 4`: fully unrolled, the
 // accumulator arrays become registers; GCC otherwise keeps them on the stack.
@@ -14,6 +15,39 @@ namespace attnode {
 namespace {
 
 inline __mmask16 lane_mask(size_t have) { return have >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << have) - 1u); }
+
+// Traits for quant_kernel.inc: 16 lanes, vpdpbusd with the activation bytes broadcast.
+struct Q512 {
+  using I = __m512i;
+  using F = __m512;
+  static constexpr size_t W = 16;
+  static constexpr bool kOffsetDot = true;
+  struct Wv {
+    I u;
+  };
+  static Wv weights(const uint8_t* p) { return {_mm512_loadu_si512(p)}; }
+  static I dot4(I acc, const Wv& w, int32_t x4) { return _mm512_dpbusd_epi32(acc, w.u, _mm512_set1_epi32(x4)); }
+  static I set1i(int32_t v) { return _mm512_set1_epi32(v); }
+  static I addi(I a, I b) { return _mm512_add_epi32(a, b); }
+  static int32_t reduce_addi(I v) { return _mm512_reduce_add_epi32(v); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F cvt(I v) { return _mm512_cvtepi32_ps(v); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F abs(F a) { return _mm512_abs_ps(a); }
+  static F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static float reduce_max(F v) { return _mm512_reduce_max_ps(v); }
+  static bool nonfinite(F a) { return _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.4028234663852886e38f), _CMP_NLE_UQ) != 0; }
+  static F load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static F load_n(const float* p, size_t n) { return _mm512_maskz_loadu_ps(lane_mask(n), p); }
+  static void store_n(float* p, F v, size_t n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
+  static I quant(F v) {
+    const I q = _mm512_cvtps_epi32(v);  // MXCSR's default mode: round half to even
+    return _mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+  }
+  static void store_q(int8_t* p, I v, size_t n) { _mm512_mask_cvtepi32_storeu_epi8(p, lane_mask(n), v); }
+};
+
 
 // ---- per-row int8: one int32 dot product per (row, output) over all of K ----
 // Weights hold q + 128 (quant.h), so vpdpbusd(w, x) sums (q + 128) * x and 128 * sum(x) comes off
@@ -47,76 +81,6 @@ void tile_i8(const I8Weights& w, const QuantizedRows& x, size_t i0, size_t t, si
       const int64_t s = static_cast<int64_t>(_mm512_reduce_add_epi32(acc[r][c])) - 128 * int64_t{x.sums[i0 + r]};
       out[(i0 + r) * ldo + j0 + c] = static_cast<float>(s) * (w.scales[j0 + c] * x.scales[i0 + r]);
     }
-}
-
-// ---- q8_0: per block of 32, an int32 dot product scaled by d_w * d_x into an f32 sum ----
-// One 64-byte step covers two blocks: lanes 0-7 sum block 2p, lanes 8-15 block 2p+1. Each
-// accumulation starts from -128 * sum(x of the block) placed in lanes 0 and 8, so the lane
-// groups add up to the exact signed block dot products before they are scaled.
-
-template <int MR>
-void tile_q8_0(const Q8_0Weights& w, const QuantizedRows& x, size_t i0, size_t t, size_t nr, float* out, size_t ldo) {
-  const size_t nb = w.k / 32, j0 = t * kPanelRows;
-  const uint8_t* wt = w.q + t * kPanelRows * w.kp;
-  __m512 acc[MR][4];
-#pragma GCC unroll 4
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
-  // Spreads 8 per-block scales so that pair p's two blocks cover lanes 0-7 and 8-15.
-  const __m512i spread[4] = {
-      _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-      _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2),
-      _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
-      _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6)};
-  // Moves element 2p to lane 0 and 2p+1 to lane 8 (the other lanes are masked to zero).
-  const __m512i corr_idx[4] = {
-      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2),
-      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 4),
-      _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 6)};
-  const __mmask16 lanes_0_8 = 0x0101;
-  for (size_t b0 = 0; b0 < nb; b0 += 8) {
-    const size_t nblk = nb - b0 < 8 ? nb - b0 : 8;
-    const __mmask8 sm = static_cast<__mmask8>((1u << nblk) - 1u);
-    __m512 ws[4], xs[MR];
-    __m512i xc[MR];  // -128 * sum(x) per block, 8 blocks
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c)
-      ws[c] = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_maskz_loadu_epi16(sm, w.d + (j0 + c) * nb + b0)));
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; ++r) {
-      xs[r] = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(sm, x.scales + (i0 + r) * nb + b0));
-      xc[r] = _mm512_castsi256_si512(
-          _mm256_mullo_epi32(_mm256_maskz_loadu_epi32(sm, x.sums + (i0 + r) * nb + b0), _mm256_set1_epi32(-128)));
-    }
-    for (size_t pair = 0; 2 * pair < nblk; ++pair) {
-      const size_t p = (b0 + 2 * pair) * 32;
-      __m512i wv[4];
-      __m512 wsp[4];
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) {
-        wv[c] = _mm512_loadu_si512(wt + 4 * p + 64 * c);
-        wsp[c] = _mm512_permutexvar_ps(spread[pair], ws[c]);
-      }
-#pragma GCC unroll 4
-      for (int r = 0; r < MR; ++r) {
-        const __m512i xv = _mm512_loadu_si512(x.q + (i0 + r) * x.ldq + p);
-        const __m512 xsp = _mm512_permutexvar_ps(spread[pair], xs[r]);
-        const __m512i start = _mm512_maskz_permutexvar_epi32(lanes_0_8, corr_idx[pair], xc[r]);
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
-          const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, wv[c], xv));
-          acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(wsp[c], xsp), acc[r][c]);
-        }
-      }
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c)
-      if (static_cast<size_t>(c) < nr) out[(i0 + r) * ldo + j0 + c] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
 // ---- f16 / bf16 weights: widened to f32 in registers, f32 FMA ----
@@ -185,10 +149,6 @@ void gemm_i8_avx512(const I8Weights& w, const QuantizedRows& x, size_t n0, size_
   walk_tiles(x.m, n0, n1, [&](size_t mr, size_t i, size_t t, size_t nr) { ATTNODE_ROWS_SWITCH(tile_i8, w, x, i, t, nr, out, ldo) });
 }
 
-void gemm_q8_0_avx512(const Q8_0Weights& w, const QuantizedRows& x, size_t n0, size_t n1, float* out, size_t ldo) {
-  walk_tiles(x.m, n0, n1, [&](size_t mr, size_t i, size_t t, size_t nr) { ATTNODE_ROWS_SWITCH(tile_q8_0, w, x, i, t, nr, out, ldo) });
-}
-
 template <int MR>
 void tile_f16(const uint16_t* w, size_t K, size_t kp, const float* x, size_t ldx, size_t i0, size_t t, size_t nr,
               float* out, size_t ldo) {
@@ -228,10 +188,11 @@ int32_t dot_peak_loop_avx512(size_t iters) {
 
 const QuantKernels kQuantAvx512 = {
     "avx512_vnni",
-    gemm_q8_0_avx512,
+    gemm_q8_0<Q512, 6, 2>,
     gemm_i8_avx512,
     gemm_f16_avx512,
     gemm_bf16_avx512,
+    quantize_row_q<Q512>,
     dot_peak_loop_avx512,
     64,
 };
