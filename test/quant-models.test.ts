@@ -3,56 +3,20 @@
 // logits with cosine similarity >= 0.999 and the same greedy continuation for 8 tokens.
 // Fixtures: tools/reference/make_models.py; the random-weight ones are explained at the end.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeBackend } from '../ts/backend/native.js';
 import { defaultModelPath } from '../ts/generate/model.js';
 import { loadModel, type DecoderModel, type LoadModelOptions } from '../ts/models/model.js';
 import { loadAddon } from '../ts/native.js';
+import { GOLDENS, MODEL_FIXTURES as FIX, cosine, greedy, maxDiff } from './helpers/decoding.js';
 import { TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
 
 /** The bound and the greedy prefix the q8_0 models must meet against f32. */
 const MIN_COSINE_Q8_0 = 0.999;
 const GREEDY_TOKENS = 8;
 
-const FIX = join(import.meta.dirname, 'fixtures', 'models');
-interface GoldenPrompt { prompt: number[]; logits: number[]; greedy: number[] }
-const GOLDENS = JSON.parse(readFileSync(join(FIX, 'goldens.json'), 'utf8')) as { models: Record<string, { prompts: GoldenPrompt[] }> };
 const isas = loadAddon().cpuInfo().available;
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
-function argmax(a: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
-}
-async function greedy(m: DecoderModel, prompt: number[], n: number): Promise<number[]> {
-  const cache = m.newCache();
-  const out: number[] = [];
-  let logits = await m.forward(prompt, { cache });
-  for (let i = 0; i < n; i++) {
-    out.push(argmax(logits));
-    if (i + 1 < n) logits = await m.forward([out[i]!], { cache });
-  }
-  return out;
-}
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 /**
  * A q8_0 model and its f32 counterpart on one instruction set: for every prompt, cosine of the

@@ -11,7 +11,7 @@
 
 namespace attnode {
 
-// Weight panels: rows in groups of kPanelRows (the last group padded), each group stored as
+// Row panels (f16, bf16 and per-row i8 weights): rows in groups of kPanelRows (the last group padded), each group stored as
 // 64-byte chunks of its rows in turn (chunk 0 of rows 0..3, chunk 1 of rows 0..3, ...), so the
 // kernels' tile of 4 rows is one sequential stream that the hardware prefetcher follows from
 // DRAM. Rows are padded to whole chunks. Same layout for every instruction set.
@@ -93,9 +93,9 @@ struct QuantKernels {
   // One activation row quantized in groups of `group` (quant_format.h: quantize_activations,
   // bit for bit): x: (K) f32 -> q: (K) s8, scales, sums: (K / group).
   void (*quantize_row)(const float* x, size_t k, size_t group, int8_t* q, float* scales, int32_t* sums);
-  // Benchmarks' ceiling: iters rounds of kQuantPeakChains independent int8 dot-product
-  // instructions on registers only, each doing dot_macs multiply-adds. Returns a value that
-  // depends on every round so the loop cannot be dropped.
+  // Benchmarks' ceiling: iters rounds of kQuantPeakChains independent chains of the kernels'
+  // int8 dot step (one vpdpbusd, or the AVX2 sequence) on registers only, each doing dot_macs
+  // multiply-adds. Returns a value that depends on every round so the loop cannot be dropped.
   int32_t (*dot_peak_loop)(size_t iters);
   size_t dot_macs;
 };

@@ -57,13 +57,12 @@ void quantize_row_scalar(const float* x, size_t k, size_t group, int8_t* q, floa
   if (group) quantize_activations(x, 1, k, k, group, q, scales, sums);
 }
 
+// Each step multiplies by a byte of its own accumulator, so the compiler cannot fold the loop.
 int32_t dot_peak_loop_scalar(size_t iters) {
   int32_t acc[kQuantPeakChains];
   for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] = static_cast<int32_t>(c);
-  volatile int8_t va = 3, vb = -1;  // volatile: keeps the multiply-adds from being folded away
-  const int32_t a = va, b = vb;
   for (size_t i = 0; i < iters; ++i)
-    for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] += a * b;
+    for (size_t c = 0; c < kQuantPeakChains; ++c) acc[c] += 3 * static_cast<int8_t>(acc[c]);
   int32_t s = 0;
   for (size_t c = 0; c < kQuantPeakChains; ++c) s += acc[c];
   return s;
