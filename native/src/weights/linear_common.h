@@ -12,20 +12,37 @@
 
 namespace attnode {
 
-// Splits output features [0, N) over the pool in units of `cols` (the kernel's panel width);
-// kernel(n0, n1) fills out[:, n0:n1], then the same thread adds bias and applies the activation
-// to what it just wrote, while it is in cache.   out: (M, ldo) f32, bias: (N) f32 or null
+// Splits out (M, N) over the pool: output features in units of `cols` (the kernel's panel
+// width), and rows too when there are fewer than two units of features per thread (in blocks of
+// kRowBlock, a multiple of every kernel's row tile). kernel(i0, i1, n0, n1) fills
+// out[i0:i1, n0:n1]; then the same thread adds bias and applies the activation to what it just
+// wrote, while it is in cache.   out: (M, ldo) f32, bias: (N) f32 or null
+constexpr size_t kRowBlock = 48;
+
 template <class Kernel>
 void linear_over_n(size_t m, size_t n, size_t cols, float* out, size_t ldo, const float* bias, Activation act,
                    const OpEnv& env, const Kernel& kernel) {
-  env.pool->parallel_for((n + cols - 1) / cols, 1, [&](size_t s, size_t e) {
-    const size_t n0 = s * cols, n1 = std::min(n, e * cols);
-    kernel(n0, n1);
-    for (size_t i = 0; i < m; ++i) {
+  const size_t units = (n + cols - 1) / cols, threads = static_cast<size_t>(env.pool->size());
+  const size_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const size_t row_parts = units >= 2 * threads || row_blocks < 2 ? 1 : std::min(row_blocks, (2 * threads + units - 1) / units);
+  const size_t rows = (row_blocks + row_parts - 1) / row_parts * kRowBlock;
+  const auto run = [&](size_t i0, size_t i1, size_t n0, size_t n1) {
+    kernel(i0, i1, n0, n1);
+    for (size_t i = i0; i < i1; ++i) {
       float* row = out + i * ldo;
       if (bias)
         for (size_t j = n0; j < n1; ++j) row[j] += bias[j];
       apply_activation(row + n0, n1 - n0, act, env.isa);
+    }
+  };
+  if (row_parts == 1) {
+    env.pool->parallel_for(units, 1, [&](size_t s, size_t e) { run(0, m, s * cols, std::min(n, e * cols)); });
+    return;
+  }
+  env.pool->parallel_for(units * row_parts, 1, [&](size_t s, size_t e) {
+    for (size_t t = s; t < e; ++t) {
+      const size_t i0 = t / units * rows, u = t % units;
+      if (i0 < m) run(i0, std::min(m, i0 + rows), u * cols, std::min(n, (u + 1) * cols));
     }
   });
 }
@@ -56,6 +73,13 @@ inline QuantizedRows quantize_rows(const float* x, size_t m, size_t ldx, size_t 
       for (size_t i = s; i < e; ++i) quantize_row(x + i * ldx, k, group, q + i * ldq, sc + i * groups, su + i * groups);
     });
   return QuantizedRows{q, sc, su, m, k, ldq, group};
+}
+
+// Rows [i0, i1) of quantized activations.
+inline QuantizedRows row_range(const QuantizedRows& x, size_t i0, size_t i1) {
+  const size_t groups = x.group ? x.k / x.group : 0;
+  return QuantizedRows{x.q + i0 * x.ldq, x.scales + i0 * std::max<size_t>(groups, 1), x.sums + i0 * std::max<size_t>(groups, 1),
+                       i1 - i0, x.k, x.ldq, x.group};
 }
 
 // Rearranges W (N, K) into the kernels' panels (quant.h): rows padded to kp elements and to a
