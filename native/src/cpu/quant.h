@@ -107,7 +107,11 @@ const QuantKernels& quant_kernels(Isa isa);
 extern const QuantKernels kQuantScalar;
 #if ATTNODE_X86
 extern const QuantKernels kQuantAvx2;
+extern const QuantKernels kQuantAvxVnni;  // the AVX2 Isa on CPUs with AVX-VNNI
 extern const QuantKernels kQuantAvx512;
+#endif
+#if ATTNODE_ARM64
+extern const QuantKernels kQuantNeonDot;  // the NEON Isa on CPUs with the dot-product extension
 #endif
 
 }  // namespace attnode

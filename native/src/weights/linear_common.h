@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../cpu/quant.h"
+#include "../cpu/quant_pack.h"
 #include "../cpu/quant_format.h"
 #include "../weights.h"
 
@@ -81,19 +82,5 @@ inline QuantizedRows row_range(const QuantizedRows& x, size_t i0, size_t i1) {
   return QuantizedRows{x.q + i0 * x.ldq, x.scales + i0 * std::max<size_t>(groups, 1), x.sums + i0 * std::max<size_t>(groups, 1),
                        i1 - i0, x.k, x.ldq, x.group};
 }
-
-// Rearranges W (N, K) into the kernels' panels (quant.h): rows padded to kp elements and to a
-// multiple of 4 with `pad`, each value passed through `convert`.   w: (N, K) -> (N4, kp) panels
-template <class Dst, class Src, class Convert>
-std::vector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
-  const size_t chunk = kPanelChunkBytes / sizeof(Dst);
-  std::vector<Dst> out(round_up(n, kPanelRows) * kp, pad);
-  for (size_t j = 0; j < n; ++j)
-    for (size_t p = 0; p < k; ++p) out[panel_index(j, p, kp, chunk)] = convert(w[j * k + p]);
-  return out;
-}
-
-// Packed int8 weights: q + 128 as unsigned bytes (see kWeightOffset).
-inline uint8_t offset_weight(int8_t q) { return static_cast<uint8_t>(static_cast<int32_t>(q) + kWeightOffset); }
 
 }  // namespace attnode

@@ -11,24 +11,9 @@ namespace {
 
 class Q8_0Weight : public PackedWeight {
  public:
-  // blocks: (N, K / 32) GGUF Q8_0 blocks -> panels (cpu/quant.h), one panel per pool task.
-  Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks) : PackedWeight(DType::q8_0, n, k) {
-    const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k), nb = K / kQ8BlockSize;
-    const size_t panels = (N + kQ8PanelCols - 1) / kQ8PanelCols;
-    // Padding columns: q + 128 = 128 (weight 0) and scale 0.
-    p_.assign(panels * nb * kQ8PanelBlockBytes, 0);
-    for (size_t pn = 0; pn < panels; ++pn)
-      for (size_t b = 0; b < nb; ++b) {
-        uint8_t* dst = p_.data() + (pn * nb + b) * kQ8PanelBlockBytes;
-        std::memset(dst, kWeightOffset, kQ8PanelQuantBytes);
-        for (size_t c = 0; c < kQ8PanelCols && pn * kQ8PanelCols + c < N; ++c) {
-          const uint8_t* blk = blocks + ((pn * kQ8PanelCols + c) * nb + b) * kQ8BlockBytes;
-          std::memcpy(dst + kQ8PanelQuantBytes + 2 * c, blk, 2);
-          for (size_t p = 0; p < kQ8BlockSize; ++p)
-            dst[(p / 4) * kQ8GroupBytes + 4 * c + p % 4] = offset_weight(static_cast<int8_t>(blk[2 + p]));
-        }
-      }
-  }
+  // blocks: (N, K / 32) GGUF Q8_0 blocks -> column panels (cpu/quant_pack.h).
+  Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks)
+      : PackedWeight(DType::q8_0, n, k), p_(pack_q8_0_panels(blocks, static_cast<size_t>(n), static_cast<size_t>(k))) {}
 
   size_t bytes() const override { return p_.size(); }  // padding included
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
