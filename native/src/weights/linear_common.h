@@ -15,15 +15,23 @@ namespace attnode {
 
 // Splits out (M, N) over the pool: output features in units of `cols` (the kernel's panel
 // width), and rows too when there are fewer than two units of features per thread (in blocks of
-// kRowBlock, a multiple of every kernel's row tile). kernel(i0, i1, n0, n1) fills
-// out[i0:i1, n0:n1]; then the same thread adds bias and applies the activation to what it just
-// wrote, while it is in cache.   out: (M, ldo) f32, bias: (N) f32 or null
+// kRowBlock, a multiple of every kernel's row tile). Calls of fewer than `min_split` multiply-adds
+// (M * N * K) stay on the calling thread: waking the pool costs microseconds, far more when the
+// cores are oversubscribed. kernel(i0, i1, n0, n1) fills out[i0:i1, n0:n1]; then the same thread
+// adds bias and applies the activation to what it just wrote, while it is in cache.
+//   out: (M, ldo) f32, bias: (N) f32 or null
 constexpr size_t kRowBlock = 48;
+// About 25 us of work on one core with the weights in cache (the f32 GEMM's rule, gemm.cc):
+// int8 kernels do a multiply-add in about a quarter of the time of f32 ones.
+constexpr double kMinSplitInt8 = 2e6;
+constexpr double kMinSplitHalf = 5e5;
 
 template <class Kernel>
-void linear_over_n(size_t m, size_t n, size_t cols, float* out, size_t ldo, const float* bias, Activation act,
-                   const OpEnv& env, const Kernel& kernel) {
-  const size_t units = (n + cols - 1) / cols, threads = static_cast<size_t>(env.pool->size());
+void linear_over_n(size_t m, size_t n, size_t k, size_t cols, double min_split, float* out, size_t ldo, const float* bias,
+                   Activation act, const OpEnv& env, const Kernel& kernel) {
+  const size_t units = (n + cols - 1) / cols;
+  const bool alone = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < min_split;
+  const size_t threads = alone ? 1 : static_cast<size_t>(env.pool->size());
   const size_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
   const size_t row_parts = units >= 2 * threads || row_blocks < 2 ? 1 : std::min(row_blocks, (2 * threads + units - 1) / units);
   const size_t rows = (row_blocks + row_parts - 1) / row_parts * kRowBlock;
@@ -36,6 +44,10 @@ void linear_over_n(size_t m, size_t n, size_t cols, float* out, size_t ldo, cons
       apply_activation(row + n0, n1 - n0, act, env.isa);
     }
   };
+  if (threads == 1) {
+    run(0, m, 0, n);
+    return;
+  }
   if (row_parts == 1) {
     env.pool->parallel_for(units, 1, [&](size_t s, size_t e) { run(0, m, s * cols, std::min(n, e * cols)); });
     return;

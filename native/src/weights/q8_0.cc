@@ -24,7 +24,7 @@ class Q8_0Weight : public PackedWeight {
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, kQ8BlockSize, env);
     const Q8_0Weights w{p_.data(), static_cast<size_t>(n()), K};
     const auto gemm = quant_kernels(env.isa).gemm_q8_0;
-    linear_over_n(m, static_cast<size_t>(n()), kQ8PanelCols, out, ldo, bias, act, env,
+    linear_over_n(m, static_cast<size_t>(n()), K, kQ8PanelCols, kMinSplitInt8, out, ldo, bias, act, env,
                   [&](size_t i0, size_t i1, size_t n0, size_t n1) { gemm(w, row_range(xq, i0, i1), n0, n1, out + i0 * ldo, ldo); });
   }
 
