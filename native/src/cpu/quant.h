@@ -1,6 +1,7 @@
 // Int8 and half-precision weight kernels for `linear`: int8 GEMM/GEMV over quantized activations
-// (int32 accumulation, scales in the epilogue) and f16/bf16 GEMM converting weights in
-// registers. One table per instruction set (isa/<name>/quant*.cc); the scalar table is the
+// (int32 accumulation, scales in f32 per block or per row) and f16/bf16 GEMM converting weights
+// in registers, with the panel layouts they read. One table per instruction set
+// (isa/<name>/quant.cc, most of them from isa/quant_kernel.inc); the scalar table is the
 // reference. Bias and activation are applied by the weight formats (weights/*.cc), not here.
 #pragma once
 
@@ -11,10 +12,11 @@
 
 namespace attnode {
 
-// Row panels (f16, bf16 and per-row i8 weights): rows in groups of kPanelRows (the last group padded), each group stored as
-// 64-byte chunks of its rows in turn (chunk 0 of rows 0..3, chunk 1 of rows 0..3, ...), so the
-// kernels' tile of 4 rows is one sequential stream that the hardware prefetcher follows from
-// DRAM. Rows are padded to whole chunks. Same layout for every instruction set.
+// Row panels (f16, bf16 and per-row i8 weights): rows in groups of kPanelRows (the last group
+// padded), each group stored as 64-byte chunks of its rows in turn (chunk 0 of rows 0..3, chunk 1
+// of rows 0..3, ...), so the kernels' tile of 4 rows is one sequential stream that the hardware
+// prefetcher follows from DRAM. Rows are padded to whole chunks. Same layout for every
+// instruction set.
 constexpr size_t kPanelRows = 4;
 constexpr size_t kPanelChunkBytes = 64;
 
@@ -50,9 +52,9 @@ constexpr uint8_t kWeightOffset = 128;
 // dot-product instruction (vpdpbusd) multiplies them by 4 broadcast activation bytes: columns in
 // lanes, no horizontal sums. A panel is one sequential stream of nb * kQ8PanelBlockBytes bytes.
 constexpr size_t kQ8PanelCols = 32;
-constexpr size_t kQ8GroupBytes = kQ8PanelCols * 4;                                // one group of 4 K values
-constexpr size_t kQ8PanelQuantBytes = 8 * kQ8GroupBytes;                          // 1024
-constexpr size_t kQ8PanelBlockBytes = kQ8PanelQuantBytes + 2 * kQ8PanelCols;     // 1088
+constexpr size_t kQ8GroupBytes = kQ8PanelCols * 4;                             // one group of 4 K values
+constexpr size_t kQ8PanelQuantBytes = 8 * kQ8GroupBytes;                       // 1024
+constexpr size_t kQ8PanelBlockBytes = kQ8PanelQuantBytes + 2 * kQ8PanelCols;  // 1088
 
 // Byte offset of weight (column j, K index p) and of the f16 scale of (column j, block b) within
 // the packed array of a matrix with nb blocks per row.
