@@ -183,12 +183,15 @@ lines.push(`Load average (1, 5, 15 min) on this ${cpus().length}-core machine, s
 lines.push('Peaks measured here at the start of the run (calibrateInt8, calibrate):', '');
 lines.push('| threads | int8 dot GOPS | f32 FMA GFLOP/s | DRAM read GB/s |', '|---|---|---|---|');
 for (const [t, p] of peaks) lines.push(`| ${t} | ${fmt(p.int8, 0)} | ${fmt(p.fma, 0)} | ${fmt(p.read, 1)} |`);
-lines.push('', `Time is the median per call (best of the rounds), JavaScript call included (${fmt(callUs, 1)} us for a 32 x 32 q8_0 weight); GB/s counts the weight bytes each call reads; % read is that against the read bandwidth measured here: DRAM (table above) for weights in DRAM, a buffer of the weight's size for weights in cache; % peak is GOPS against the int8 peak for q8_0/i8 and the f32 FMA peak otherwise; vs f32 is f32 time / this time, same M, threads and placement, timed side by side.`, '');
+lines.push('', `Time is the median per call (best of the rounds), JavaScript call included (${fmt(callUs, 1)} us for a 32 x 32 q8_0 weight); GB/s counts the weight bytes each call reads; % read (one thread) is that against the read bandwidth measured here: DRAM (table above) for weights in DRAM, a buffer of the weight's size for weights in cache; % peak is GOPS against the int8 peak for q8_0/i8 and the f32 FMA peak otherwise; vs f32 is f32 time / this time, same M, threads and placement, timed side by side.`, '');
+// Against one thread's read rate only: calls of little work stay on one thread (linear_common.h),
+// so a two-thread read rate says nothing about them.
+const readPct = (r: Row) => (r.threads === 1 ? fmt(r.readPct, 0) : '-');
 for (const m of MS) {
   lines.push(`## M = ${m} (${m === 1 ? 'decode' : 'prefill'})`, '');
   lines.push('| K x N | threads | weights | dtype | us | GB/s | % read | GOPS | % peak | vs f32 |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows.filter((q) => q.m === m))
-    lines.push(`| ${r.k} x ${r.n} | ${r.threads} | ${r.place} | ${r.dtype} | ${fmt(r.us)} | ${fmt(r.weightGBs)} | ${fmt(r.readPct, 0)} | ${fmt(r.gops)} | ${fmt(r.peakPct)} | ${fmt(r.speedup, 2)}x |`);
+    lines.push(`| ${r.k} x ${r.n} | ${r.threads} | ${r.place} | ${r.dtype} | ${fmt(r.us)} | ${fmt(r.weightGBs)} | ${readPct(r)} | ${fmt(r.gops)} | ${fmt(r.peakPct)} | ${fmt(r.speedup, 2)}x |`);
   lines.push('');
 }
 // The two figures the q8_0 kernels are held to: prefill throughput against the f32 GEMM, and
@@ -201,7 +204,7 @@ for (const [k, n] of SHAPES)
     const pd = at(128, 'dram'), pc = at(128, 'cache'), dd = at(1, 'dram'), dc = at(1, 'cache');
     if (!pd && !dd) continue;
     const ratio = pd && pc ? `${fmt(pd.speedup, 2)}x / ${fmt(pc.speedup, 2)}x` : '-';
-    const gbs = (r: Row | undefined) => (r ? `${fmt(r.weightGBs)} (${fmt(r.readPct, 0)}%)` : '-');
+    const gbs = (r: Row | undefined) => (r ? (r.threads === 1 ? `${fmt(r.weightGBs)} (${readPct(r)}%)` : fmt(r.weightGBs)) : '-');
     lines.push(`| ${k} x ${n} | ${t} | ${ratio} | ${gbs(dd)} | ${gbs(dc)} |`);
   }
 lines.push('');
