@@ -1,6 +1,7 @@
-"""Writes the tiny GPT-2 and Llama test checkpoints (Hugging Face layout and GGUF f32/q8_0) and
-their PyTorch goldens under test/fixtures/models/. Forward passes are plain torch written to
-Hugging Face's conventions (no transformers library here); run with Debian's python3-torch:
+"""Writes the tiny GPT-2 and Llama test checkpoints (Hugging Face layout and GGUF f32/q8_0), with
+random weights and briefly trained ones (*-tiny-trained), and their PyTorch goldens under
+test/fixtures/models/. Forward passes are plain torch written to Hugging Face's conventions (no
+transformers library here); run with Debian's python3-torch:
 
     python3 tools/reference/make_models.py [--out test/fixtures/models]
     python3 tools/reference/make_models.py --gpt2-124m DIR   # random 124M-shaped weights for bench
