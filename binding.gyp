@@ -19,8 +19,8 @@
         "native/src/cuda/cuda_stub.cc"
       ],
       "conditions": [
-        ["target_arch=='x64'", {"dependencies": ["isa_avx2", "isa_avx512"]}],
-        ["target_arch=='arm64'", {"dependencies": ["isa_neon"]}],
+        ["target_arch=='x64'", {"dependencies": ["isa_avx2", "isa_avx512", "isa_avxvnni"]}],
+        ["target_arch=='arm64'", {"dependencies": ["isa_neon", "isa_neon_dot"]}],
         ["OS=='linux'", {"libraries": ["-ldl"]}]
       ]
     }
@@ -33,6 +33,12 @@
           "type": "static_library",
           "sources": ["<!@(node tools/gyp-sources.mjs native/src/cpu/isa/avx2)"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c"]
+        },
+        {
+          "target_name": "isa_avxvnni",
+          "type": "static_library",
+          "sources": ["<!@(node tools/gyp-sources.mjs native/src/cpu/isa/avxvnni)"],
+          "cflags_cc": ["-mavx2", "-mfma", "-mf16c", "-mavxvnni"]
         },
         {
           "target_name": "isa_avx512",
@@ -48,6 +54,12 @@
           "target_name": "isa_neon",
           "type": "static_library",
           "sources": ["<!@(node tools/gyp-sources.mjs native/src/cpu/isa/neon)"]
+        },
+        {
+          "target_name": "isa_neon_dot",
+          "type": "static_library",
+          "sources": ["<!@(node tools/gyp-sources.mjs native/src/cpu/isa/neon_dot)"],
+          "cflags_cc": ["-march=armv8.2-a+dotprod"]
         }
       ]
     }]

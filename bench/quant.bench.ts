@@ -1,13 +1,15 @@
 // linear with f32, f16, bf16, q8_0 and per-row i8 weights on the GPT-2-124M shapes: decode
 // (M = 1) and prefill (M = 128), 1 and all threads, weights streamed from DRAM (rotating through
-// copies far larger than L3) or resident in cache. Prints time, GB/s of weights, GOPS against
-// this machine's measured peaks, and speedup vs f32 measured side by side in the same run.
+// copies far larger than L3) or resident in cache. Prints time, GB/s of weights against the read
+// bandwidth measured here (DRAM, or a buffer of the weight's size in cache), GOPS against the
+// measured compute peaks, and speedup vs f32 measured side by side in the same run.
 // Not a test: results are checked against f32 before timing, never asserted on speed.
 //   npx tsx bench/quant.bench.ts [--quick] [--shape K,N] [--m M]   -> bench/results/quant.json, quant.md
 // (--shape and --m narrow the run for kernel work; the committed results come from a full run.)
 
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { Bench } from 'tinybench';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
@@ -32,6 +34,7 @@ const DRAM_BYTES = 96 << 20; // copies rotated per dtype: 3x the 32 MiB L3
 const TIME_MS = quick ? 40 : 80;
 const ROUNDS = quick ? 1 : 3;
 
+const loadAtStart = loadavg();
 const addon = loadAddon();
 const backend = new NativeBackend();
 const allThreads = addon.getThreads();
@@ -54,6 +57,26 @@ for (const t of THREADS) {
   });
 }
 
+/** Read bandwidth over a buffer of `bytes` on the current threads: from cache when it fits. */
+const readRate = (bytes: number) => rate('calibrate', { kind: 'read', bytes, passes: bytes < 64 << 20 ? 200 : 3 });
+const cacheRead = new Map<string, number>(); // `${threads} ${bytes}` -> GB/s
+
+// The fixed cost of one linear call from JavaScript (argument checks, activation quantization
+// of a tiny row), so decode figures can be read net of it.
+const callUs = (() => {
+  addon.setThreads(1);
+  const w = backend.packWeight(Tensor.fromValues(normals(32 * 32, 3, 0.1), [32, 32], 'q8_0')) as NativeWeight;
+  const args = { x: { dtype: 'f32', shape: [1, 32], data: normals(32, 4) }, weight: w.handle, out: { dtype: 'f32', shape: [1, 32], data: new Float32Array(32) } };
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 2000; i++) addon.op('linear', args);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e3 / 2000);
+  }
+  w.dispose();
+  return best;
+})();
+
 function packed(dtype: WDType, w: Float32Array, n: number, k: number): NativeWeight {
   if (dtype === 'i8') {
     const { q, scales } = quantizeI8(w, n, k);
@@ -74,7 +97,7 @@ function relErr(want: Float32Array, got: Float32Array): number {
 
 interface Row {
   k: number; n: number; m: number; dtype: WDType; threads: number; place: 'dram' | 'cache';
-  us: number; weightGBs: number; gops: number; peakPct: number; speedup: number; variant: string; bytes: number;
+  us: number; weightGBs: number; readPct: number; gops: number; peakPct: number; speedup: number; variant: string; bytes: number;
 }
 const rows: Row[] = [];
 
@@ -132,8 +155,11 @@ for (const [k, n] of SHAPES) {
           const gops = (2 * m * n * k) / (time * 1e3);
           const p = peaks.get(t)!;
           const peak = d === 'q8_0' || d === 'i8' ? p.int8 : p.fma;
+          const key = `${t} ${wt.bytes}`;
+          if (place === 'cache' && !cacheRead.has(key)) cacheRead.set(key, readRate(wt.bytes));
+          const weightGBs = wt.bytes / (time * 1e3);
           rows.push({
-            k, n, m, dtype: d, threads: t, place, us: time, weightGBs: wt.bytes / (time * 1e3), gops,
+            k, n, m, dtype: d, threads: t, place, us: time, weightGBs, readPct: (100 * weightGBs) / (place === 'dram' ? p.read : cacheRead.get(key)!), gops,
             peakPct: (100 * gops) / peak, speedup: us.get('f32')! / time, variant: wt.variant, bytes: wt.bytes,
           });
         }
@@ -152,17 +178,36 @@ const fmt = (v: number, d = 1) => v.toFixed(d);
 const lines: string[] = [];
 lines.push('# linear with quantized and half-precision weights (GPT-2-124M shapes)', '');
 lines.push(`Kernels: ${rows.find((r) => r.dtype === 'q8_0')?.variant} (int8), ${rows.find((r) => r.dtype === 'f32')?.variant} (f32). Threads: ${THREADS.join(', ')}.`);
+const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
+lines.push(`Load average (1, 5, 15 min) on this ${cpus().length}-core machine, shared with other work: ${load(loadAtStart)} at the start, ${load(loadavg())} at the end.`, '');
 lines.push('Peaks measured here at the start of the run (calibrateInt8, calibrate):', '');
 lines.push('| threads | int8 dot GOPS | f32 FMA GFLOP/s | DRAM read GB/s |', '|---|---|---|---|');
 for (const [t, p] of peaks) lines.push(`| ${t} | ${fmt(p.int8, 0)} | ${fmt(p.fma, 0)} | ${fmt(p.read, 1)} |`);
-lines.push('', 'Time is the median per call (best of the rounds); GB/s counts the weight bytes each call reads; % peak is against the int8 peak for q8_0/i8 and the f32 FMA peak otherwise; speedup is f32 time / this time, same M, threads and placement, timed side by side.', '');
+lines.push('', `Time is the median per call (best of the rounds), JavaScript call included (${fmt(callUs, 1)} us for a 32 x 32 q8_0 weight); GB/s counts the weight bytes each call reads; % read (one thread) is that against the read bandwidth measured here: DRAM (table above) for weights in DRAM, a buffer of the weight's size for weights in cache; % peak is GOPS against the int8 peak for q8_0/i8 and the f32 FMA peak otherwise; vs f32 is f32 time / this time, same M, threads and placement, timed side by side.`, '');
+// Against one thread's read rate only: calls of little work stay on one thread (linear_common.h),
+// so a two-thread read rate says nothing about them.
+const readPct = (r: Row) => (r.threads === 1 ? fmt(r.readPct, 0) : '-');
 for (const m of MS) {
   lines.push(`## M = ${m} (${m === 1 ? 'decode' : 'prefill'})`, '');
-  lines.push('| K x N | threads | weights | dtype | us | GB/s | GOPS | % peak | vs f32 |', '|---|---|---|---|---|---|---|---|---|');
+  lines.push('| K x N | threads | weights | dtype | us | GB/s | % read | GOPS | % peak | vs f32 |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows.filter((q) => q.m === m))
-    lines.push(`| ${r.k} x ${r.n} | ${r.threads} | ${r.place} | ${r.dtype} | ${fmt(r.us)} | ${fmt(r.weightGBs)} | ${fmt(r.gops)} | ${fmt(r.peakPct)} | ${fmt(r.speedup, 2)}x |`);
+    lines.push(`| ${r.k} x ${r.n} | ${r.threads} | ${r.place} | ${r.dtype} | ${fmt(r.us)} | ${fmt(r.weightGBs)} | ${readPct(r)} | ${fmt(r.gops)} | ${fmt(r.peakPct)} | ${fmt(r.speedup, 2)}x |`);
   lines.push('');
 }
+// The two figures the q8_0 kernels are held to: prefill throughput against the f32 GEMM, and
+// decode GB/s against the read bandwidth (DRAM, and in cache).
+lines.push('## q8_0 summary', '');
+lines.push('| K x N | threads | prefill vs f32 (dram / cache) | decode GB/s dram (% read) | decode GB/s cache (% read) |', '|---|---|---|---|---|');
+for (const [k, n] of SHAPES)
+  for (const t of THREADS) {
+    const at = (m: number, place: string) => rows.find((r) => r.k === k && r.n === n && r.m === m && r.threads === t && r.place === place && r.dtype === 'q8_0');
+    const pd = at(128, 'dram'), pc = at(128, 'cache'), dd = at(1, 'dram'), dc = at(1, 'cache');
+    if (!pd && !dd) continue;
+    const ratio = pd && pc ? `${fmt(pd.speedup, 2)}x / ${fmt(pc.speedup, 2)}x` : '-';
+    const gbs = (r: Row | undefined) => (r ? (r.threads === 1 ? `${fmt(r.weightGBs)} (${readPct(r)}%)` : fmt(r.weightGBs)) : '-');
+    lines.push(`| ${k} x ${n} | ${t} | ${ratio} | ${gbs(dd)} | ${gbs(dc)} |`);
+  }
+lines.push('');
 // A decode-rate bound from the four linear layers of each of GPT-2's 12 blocks (attention,
 // norms and the LM head excluded): 12 x the sum of the M = 1 times, weights in DRAM.
 // The LM head (768 x 50257, tied to the embedding) is not timed here: its time is estimated
@@ -193,5 +238,5 @@ console.log(md);
 const dir = join(packageRoot, 'bench', 'results');
 if (partial) process.exit(0); // a narrowed run never overwrites the full results
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'quant.json'), JSON.stringify({ peaks: Object.fromEntries(peaks), rows, decode, bytesPerParam: BYTES_PER_PARAM }, null, 2) + '\n');
+writeFileSync(join(dir, 'quant.json'), JSON.stringify({ peaks: Object.fromEntries(peaks), callUs, cacheRead: Object.fromEntries(cacheRead), rows, decode, bytesPerParam: BYTES_PER_PARAM }, null, 2) + '\n');
 writeFileSync(join(dir, 'quant.md'), md);

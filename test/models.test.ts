@@ -7,37 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff } from './helpers/decoding.js';
 import { TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
-
-const FIX = join(import.meta.dirname, 'fixtures', 'models');
-interface GoldenPrompt { prompt: number[]; logits: number[]; greedy: number[] }
-const GOLDENS = JSON.parse(readFileSync(join(FIX, 'goldens.json'), 'utf8')) as {
-  header: { layout_version: number };
-  models: Record<string, { prompts: GoldenPrompt[] }>;
-};
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-function argmax(a: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
-}
-async function greedy(m: DecoderModel, prompt: number[], n: number): Promise<number[]> {
-  const cache = m.newCache();
-  const out: number[] = [];
-  let logits = await m.forward(prompt, { cache });
-  for (let i = 0; i < n; i++) {
-    const id = argmax(logits);
-    out.push(id);
-    if (i + 1 < n) logits = await m.forward([id], { cache });
-  }
-  return out;
-}
 
 interface Case { name: string; path: string; golden: string; backend: 'native' | 'reference'; tol: number; greedy: boolean }
 const CASES: Case[] = [

@@ -188,7 +188,13 @@ describe('int8 kernels against an exact emulation of on-the-fly activation quant
 });
 
 describe('kernel selection', () => {
-  const expected: Record<string, string> = { avx512: 'avx512_vnni', avx2: 'avx2_maddubs', neon: 'scalar', scalar: 'scalar' };
+  const features = loadAddon().cpuInfo().features;
+  const expected: Record<string, string> = {
+    avx512: 'avx512_vnni',
+    avx2: features.avxvnni ? 'avx_vnni' : 'avx2_maddubs',
+    neon: features.neonDotprod ? 'neon_dot' : 'scalar',
+    scalar: 'scalar',
+  };
   it.each(isas.map((isa) => [isa] as const))('cpuInfo and every quantized weight report the %s variant', async (isa) => {
     const addon = loadAddon();
     const before = addon.cpuInfo().isa;

@@ -1,16 +1,12 @@
 // GPT-2 and Llama test checkpoints on the WebGPU backend: last-position logits against the PyTorch
 // goldens and against the native backend, and greedy continuations equal to both. q8_0 GGUF
 // weights are dequantized in the WebGPU kernels with f32 activations, as the goldens computed them.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { loadModel } from '../ts/models/model.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff } from './helpers/decoding.js';
 import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
-
-const FIX = join(import.meta.dirname, 'fixtures', 'models');
-interface GoldenPrompt { prompt: number[]; logits: number[]; greedy: number[] }
-const GOLDENS = JSON.parse(readFileSync(join(FIX, 'goldens.json'), 'utf8')) as { models: Record<string, { prompts: GoldenPrompt[] }> };
 /** lavapipe compiles each pipeline on first use and runs every kernel on the CPU. */
 const SLOW = 600_000;
 
@@ -21,24 +17,6 @@ try {
   console.log(`webgpu model tests skipped: ${(e as Error).message}`);
 }
 afterAll(() => gpu?.dispose());
-
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
-const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best]! ? i : best), 0);
-async function greedy(m: DecoderModel, prompt: number[], n: number): Promise<number[]> {
-  const cache = m.newCache();
-  const out: number[] = [];
-  let logits = await m.forward(prompt, { cache });
-  for (let i = 0; i < n; i++) {
-    out.push(argmax(logits));
-    if (i + 1 < n) logits = await m.forward([out[i]!], { cache });
-  }
-  return out;
-}
 
 const CASES = [
   { name: 'gpt2 safetensors f32', path: 'gpt2-tiny', golden: 'gpt2-tiny', quantized: false },

@@ -12,17 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "dtype.h"
 #include "mapped_file.h"
 
 namespace attnode {
-
-enum class DType { f32, f16, bf16, i8, i32, q8_0 };
-
-const char* dtype_name(DType d);
-
-// Bytes per block for q8_0: one f16 scale and 32 int8 values, as GGUF's Q8_0.
-constexpr size_t kQ8BlockSize = 32;
-constexpr size_t kQ8BlockBytes = 34;
 
 struct TensorView {
   DType dtype = DType::f32;

@@ -1,6 +1,7 @@
-"""Writes the tiny GPT-2 and Llama test checkpoints (Hugging Face layout and GGUF f32/q8_0) and
-their PyTorch goldens under test/fixtures/models/. Forward passes are plain torch written to
-Hugging Face's conventions (no transformers library here); run with Debian's python3-torch:
+"""Writes the tiny GPT-2 and Llama test checkpoints (Hugging Face layout and GGUF f32/q8_0), with
+random weights and briefly trained ones (*-tiny-trained), and their PyTorch goldens under
+test/fixtures/models/. Forward passes are plain torch written to Hugging Face's conventions (no
+transformers library here); run with Debian's python3-torch:
 
     python3 tools/reference/make_models.py [--out test/fixtures/models]
     python3 tools/reference/make_models.py --gpt2-124m DIR   # random 124M-shaped weights for bench
@@ -22,6 +23,7 @@ LAYOUT_VERSION = 1
 SEED = 1234
 PROMPT_LENGTHS = (1, 7, 33)
 CONTINUATION = 16
+TRAIN_STEPS = 400
 
 GPT2_CONFIG = dict(model_type='gpt2', architectures=['GPT2LMHeadModel'], vocab_size=256, n_positions=64, n_embd=64,
                    n_layer=3, n_head=4, n_inner=None, activation_function='gelu_new', layer_norm_epsilon=1e-5,
@@ -298,6 +300,38 @@ def llama_gguf(cfg, w, qtype):
     return g, deq
 
 
+# ---------------------------------------------------------------- trained checkpoints
+
+def markov_corpus(vocab, n_seq, length, g):
+    """Sequences from a random first-order Markov chain: each token has 4 successors with
+    probabilities 0.55, 0.25, 0.12 and 0.08, so a trained model predicts with clear margins."""
+    succ = torch.stack([torch.randperm(vocab, generator=g)[:4] for _ in range(vocab)])
+    probs = torch.tensor([0.55, 0.25, 0.12, 0.08])
+    seqs = torch.empty(n_seq, length, dtype=torch.long)
+    seqs[:, 0] = torch.randint(0, vocab, (n_seq,), generator=g)
+    for t in range(1, length):
+        pick = torch.multinomial(probs.expand(n_seq, 4), 1, generator=g)[:, 0]
+        seqs[:, t] = succ[seqs[:, t - 1], pick]
+    return seqs
+
+
+def train(forward, cfg, w, steps, g):
+    """A few hundred Adam steps of next-token loss on markov_corpus. The random fixtures' weights
+    (std 0.25) give each layer a gain of 2 to 3, so their logits move by whole percents under
+    8-bit rounding; trained weights behave like real checkpoints' (test/quant-models.test.ts)."""
+    w = {k: v.clone().requires_grad_(True) for k, v in w.items()}
+    corpus = markov_corpus(cfg['vocab_size'], 512, 48, g)
+    opt = torch.optim.Adam(w.values(), lr=3e-3)
+    for step in range(steps):
+        batch = corpus[torch.randint(0, corpus.shape[0], (8,), generator=g)]
+        loss = sum(torch.nn.functional.cross_entropy(forward(cfg, w, s[:-1]), s[1:]) for s in batch) / batch.shape[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    print('%s trained %d steps, final loss %.3f' % (cfg['model_type'], steps, float(loss)))
+    return {k: v.detach().clone() for k, v in w.items()}
+
+
 # ---------------------------------------------------------------- goldens
 
 def goldens_for(forward, cfg, w, prompts):
@@ -366,6 +400,23 @@ def main():
     gq.write(os.path.join(d, 'model-q8_0.gguf'))
     res, gap = goldens_for(llama_forward, LLAMA_CONFIG, wq, prompts)
     goldens['models']['llama-tiny-q8_0'] = dict(prompts=res, min_top2_gap=gap)
+
+    # Trained variants (same configs and prompts) for the q8_0 model test.
+    for name, init, forward, cfg, gguf, seed in (
+            ('gpt2-tiny-trained', gpt2_init, gpt2_forward, GPT2_CONFIG, gpt2_gguf, SEED + 3),
+            ('llama-tiny-trained', llama_init, llama_forward, LLAMA_CONFIG, llama_gguf, SEED + 4)):
+        dt = os.path.join(out, name)
+        os.makedirs(dt, exist_ok=True)
+        gt = torch.Generator().manual_seed(seed)
+        wt = train(forward, cfg, init(cfg, gt, std=0.08), TRAIN_STEPS, gt)
+        json.dump(cfg, open(os.path.join(dt, 'config.json'), 'w'), indent=2)
+        write_safetensors(os.path.join(dt, 'model.safetensors'), wt, {'format': 'pt'})
+        res, gap = goldens_for(forward, cfg, wt, prompts)
+        goldens['models'][name] = dict(prompts=res, min_top2_gap=gap)
+        gq, wq = gguf(cfg, wt, gw.GGML_Q8_0)
+        gq.write(os.path.join(dt, 'model-q8_0.gguf'))
+        res, gap = goldens_for(forward, cfg, wq, prompts)
+        goldens['models'][name + '-q8_0'] = dict(prompts=res, min_top2_gap=gap)
 
     d = os.path.join(out, 'llama-tiny-sharded')
     os.makedirs(d, exist_ok=True)

@@ -7,17 +7,15 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../args.h"
+#include "../dtype.h"
 #include "../half.h"
 
 namespace attnode {
 
-// Round half to even for |v| < 2^22 without touching the FPU rounding mode: adding 1.5 * 2^23
-// pushes the fraction out of the mantissa, and the FPU's default mode rounds ties to even.
-inline float round_half_even(float v) {
-  const float magic = 12582912.0f;  // 1.5 * 2^23
-  return (v + magic) - magic;
-}
+// Round half to even in the FPU's default mode. Not the 1.5 * 2^23 addition trick: compilers may
+// fuse the caller's x * (1 / d) into that addition (GCC on AArch64 does), which rounds once
+// instead of twice and breaks ties differently from the TypeScript quantizer.
+inline float round_half_even(float v) { return std::nearbyint(v); }
 
 // Largest |x| over n values; NaN when any value is NaN or infinite.
 inline float absmax(const float* x, size_t n) {

@@ -23,8 +23,10 @@ class HalfWeight : public PackedWeight {
     const QuantKernels& kern = quant_kernels(env.isa);
     const auto gemm = dtype() == DType::f16 ? kern.gemm_f16 : kern.gemm_bf16;
     const size_t K = static_cast<size_t>(k());
-    linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
-                  [&](size_t n0, size_t n1) { gemm(w_.data(), K, kp_, x, m, ldx, n0, n1, out, ldo); });
+    linear_over_n(m, static_cast<size_t>(n()), K, 4 * kPanelRows, kMinSplitHalf, out, ldo, bias, act, env,
+                  [&](size_t i0, size_t i1, size_t n0, size_t n1) {
+                    gemm(w_.data(), K, kp_, x + i0 * ldx, i1 - i0, ldx, n0, n1, out + i0 * ldo, ldo);
+                  });
   }
 
  private:

@@ -26,8 +26,8 @@ class I8Weight : public PackedWeight {
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, K, env);
     const I8Weights w{q_.data(), scales_.data(), static_cast<size_t>(n()), K, kp_};
     const auto gemm = quant_kernels(env.isa).gemm_i8;
-    linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
-                  [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
+    linear_over_n(m, static_cast<size_t>(n()), K, 4 * kPanelRows, kMinSplitInt8, out, ldo, bias, act, env,
+                  [&](size_t i0, size_t i1, size_t n0, size_t n1) { gemm(w, row_range(xq, i0, i1), n0, n1, out + i0 * ldo, ldo); });
   }
 
  private:

@@ -7,26 +7,55 @@
 #include <vector>
 
 #include "../cpu/quant.h"
+#include "../cpu/quant_pack.h"
 #include "../cpu/quant_format.h"
 #include "../weights.h"
 
 namespace attnode {
 
-// Splits output features [0, N) over the pool; kernel(n0, n1) fills out[:, n0:n1], then the same
-// thread adds bias and applies the activation to what it just wrote, while it is in cache.
+// Splits out (M, N) over the pool: output features in units of `cols` (the kernel's panel
+// width), and rows too when there are fewer than two units of features per thread (in blocks of
+// kRowBlock, a multiple of every kernel's row tile). Calls of fewer than `min_split` multiply-adds
+// (M * N * K) stay on the calling thread: waking the pool costs microseconds, far more when the
+// cores are oversubscribed. kernel(i0, i1, n0, n1) fills out[i0:i1, n0:n1]; then the same thread
+// adds bias and applies the activation to what it just wrote, while it is in cache.
 //   out: (M, ldo) f32, bias: (N) f32 or null
+constexpr size_t kRowBlock = 48;
+// About 25 us of work on one core with the weights in cache (the f32 GEMM's rule, gemm.cc):
+// int8 kernels do a multiply-add in about a quarter of the time of f32 ones.
+constexpr double kMinSplitInt8 = 2e6;
+constexpr double kMinSplitHalf = 5e5;
+
 template <class Kernel>
-void linear_over_n(size_t m, size_t n, float* out, size_t ldo, const float* bias, Activation act, const OpEnv& env,
-                   const Kernel& kernel) {
-  // Chunks of whole 4-row tiles, and enough of them to keep every thread busy.
-  env.pool->parallel_for((n + 3) / 4, 4, [&](size_t s, size_t e) {
-    const size_t n0 = s * 4, n1 = std::min(n, e * 4);
-    kernel(n0, n1);
-    for (size_t i = 0; i < m; ++i) {
+void linear_over_n(size_t m, size_t n, size_t k, size_t cols, double min_split, float* out, size_t ldo, const float* bias,
+                   Activation act, const OpEnv& env, const Kernel& kernel) {
+  const size_t units = (n + cols - 1) / cols;
+  const bool alone = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < min_split;
+  const size_t threads = alone ? 1 : static_cast<size_t>(env.pool->size());
+  const size_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const size_t row_parts = units >= 2 * threads || row_blocks < 2 ? 1 : std::min(row_blocks, (2 * threads + units - 1) / units);
+  const size_t rows = (row_blocks + row_parts - 1) / row_parts * kRowBlock;
+  const auto run = [&](size_t i0, size_t i1, size_t n0, size_t n1) {
+    kernel(i0, i1, n0, n1);
+    for (size_t i = i0; i < i1; ++i) {
       float* row = out + i * ldo;
       if (bias)
         for (size_t j = n0; j < n1; ++j) row[j] += bias[j];
       apply_activation(row + n0, n1 - n0, act, env.isa);
+    }
+  };
+  if (threads == 1) {
+    run(0, m, 0, n);
+    return;
+  }
+  if (row_parts == 1) {
+    env.pool->parallel_for(units, 1, [&](size_t s, size_t e) { run(0, m, s * cols, std::min(n, e * cols)); });
+    return;
+  }
+  env.pool->parallel_for(units * row_parts, 1, [&](size_t s, size_t e) {
+    for (size_t t = s; t < e; ++t) {
+      const size_t i0 = t / units * rows, u = t % units;
+      if (i0 < m) run(i0, std::min(m, i0 + rows), u * cols, std::min(n, (u + 1) * cols));
     }
   });
 }
@@ -51,26 +80,19 @@ inline QuantizedRows quantize_rows(const float* x, size_t m, size_t ldx, size_t 
   int8_t* q = scratch.q.data();
   float* sc = scratch.scales.data();
   int32_t* su = scratch.sums.data();
+  const auto quantize_row = quant_kernels(env.isa).quantize_row;
   if (groups > 0)
     env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
-      for (size_t i = s; i < e; ++i)
-        quantize_activations(x + i * ldx, 1, ldx, k, group, q + i * ldq, sc + i * groups, su + i * groups);
+      for (size_t i = s; i < e; ++i) quantize_row(x + i * ldx, k, group, q + i * ldq, sc + i * groups, su + i * groups);
     });
   return QuantizedRows{q, sc, su, m, k, ldq, group};
 }
 
-// Rearranges W (N, K) into the kernels' panels (quant.h): rows padded to kp elements and to a
-// multiple of 4 with `pad`, each value passed through `convert`.   w: (N, K) -> (N4, kp) panels
-template <class Dst, class Src, class Convert>
-std::vector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
-  const size_t chunk = kPanelChunkBytes / sizeof(Dst);
-  std::vector<Dst> out(round_up(n, kPanelRows) * kp, pad);
-  for (size_t j = 0; j < n; ++j)
-    for (size_t p = 0; p < k; ++p) out[panel_index(j, p, kp, chunk)] = convert(w[j * k + p]);
-  return out;
+// Rows [i0, i1) of quantized activations.
+inline QuantizedRows row_range(const QuantizedRows& x, size_t i0, size_t i1) {
+  const size_t groups = x.group ? x.k / x.group : 0;
+  return QuantizedRows{x.q + i0 * x.ldq, x.scales + i0 * std::max<size_t>(groups, 1), x.sums + i0 * std::max<size_t>(groups, 1),
+                       i1 - i0, x.k, x.ldq, x.group};
 }
-
-// Packed int8 weights: q + 128 as unsigned bytes (see kWeightOffset).
-inline uint8_t offset_weight(int8_t q) { return static_cast<uint8_t>(static_cast<int32_t>(q) + kWeightOffset); }
 
 }  // namespace attnode

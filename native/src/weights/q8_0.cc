@@ -1,6 +1,6 @@
-// The q8_0 weight format: GGUF Q8_0 blocks (f16 scale + 32 int8 per block) split at pack time
-// into int8 panels (cpu/quant.h) and a scale table, same bytes per weight (8.5 bits). Linear quantizes
-// the activations per block of 32 and runs the int8 kernels (VNNI / maddubs / scalar).
+// The q8_0 weight format: GGUF Q8_0 blocks (f16 scale + 32 int8 per block) repacked at pack time
+// into column panels with their scales interleaved (cpu/quant.h), same bytes per weight (8.5
+// bits). Linear quantizes the activations per block of 32 and runs the int8 kernels.
 #include <cstring>
 #include <vector>
 
@@ -11,38 +11,25 @@ namespace {
 
 class Q8_0Weight : public PackedWeight {
  public:
-  Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks) : PackedWeight(DType::q8_0, n, k) {
-    const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k), nb = K / kQ8BlockSize;
-    kp_ = round_up(K, kPanelChunkBytes);
-    // Quants without their scales, (N, K) s8, then into panels as q + 128.
-    std::vector<int8_t> q(N * K);
-    d_.assign(round_up(N, kPanelRows) * nb, 0);
-    for (size_t j = 0; j < N; ++j)
-      for (size_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = blocks + (j * nb + b) * kQ8BlockBytes;
-        d_[j * nb + b] = static_cast<uint16_t>(blk[0] | (blk[1] << 8));
-        std::memcpy(q.data() + j * K + b * kQ8BlockSize, blk + 2, kQ8BlockSize);
-      }
-    q_ = pack_panels<uint8_t>(q.data(), N, K, kp_, kWeightOffset, offset_weight);
-  }
+  // blocks: (N, K / 32) GGUF Q8_0 blocks -> column panels (cpu/quant_pack.h).
+  Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks)
+      : PackedWeight(DType::q8_0, n, k), p_(pack_q8_0_panels(blocks, static_cast<size_t>(n), static_cast<size_t>(k))) {}
 
-  size_t bytes() const override { return q_.size() + d_.size() * sizeof(uint16_t); }  // padding included
+  size_t bytes() const override { return p_.size(); }  // padding included
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
 
   void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
               const OpEnv& env) const override {
     const size_t K = static_cast<size_t>(k());
     const QuantizedRows xq = quantize_rows(x, m, ldx, K, kQ8BlockSize, env);
-    const Q8_0Weights w{q_.data(), d_.data(), static_cast<size_t>(n()), K, kp_};
+    const Q8_0Weights w{p_.data(), static_cast<size_t>(n()), K};
     const auto gemm = quant_kernels(env.isa).gemm_q8_0;
-    linear_over_n(m, static_cast<size_t>(n()), out, ldo, bias, act, env,
-                  [&](size_t n0, size_t n1) { gemm(w, xq, n0, n1, out, ldo); });
+    linear_over_n(m, static_cast<size_t>(n()), K, kQ8PanelCols, kMinSplitInt8, out, ldo, bias, act, env,
+                  [&](size_t i0, size_t i1, size_t n0, size_t n1) { gemm(w, row_range(xq, i0, i1), n0, n1, out + i0 * ldo, ldo); });
   }
 
  private:
-  size_t kp_ = 0;            // K rounded up to 64
-  std::vector<uint8_t> q_;   // panels of (N, kp) q + 128 (quant.h)
-  std::vector<uint16_t> d_;  // (N rounded up to 4, K / 32) f16
+  std::vector<uint8_t> p_;  // (ceil(N / 32), K / 32) panel blocks of kQ8PanelBlockBytes (cpu/quant.h)
 };
 
 // weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block

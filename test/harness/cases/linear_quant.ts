@@ -35,6 +35,11 @@ export function linearQuantCases(): OpCase[] {
       (m, i) => [m, ks[i % ks.length]!, AWKWARD[(i + 7) % AWKWARD.length]!] as [number, number, number],
     );
     shapes.push([1, 768, 129], [5, dtype === 'q8_0' ? 3072 : 3071, 9], [128, 96, 17], [1, dtype === 'q8_0' ? 64 : 1, 1]);
+    // Around the register tiles (rows 2 / 6, columns 16 / 32 / 64 per panel) and past M = 128.
+    const kq = (k: number) => (dtype === 'q8_0' ? k - (k % 32) : k);
+    shapes.push([129, kq(96), 65], [6, kq(33 * 32), 48], [13, kq(100), 32], [12, kq(64), 31], [7, kq(64), 97], [3, kq(256), 16]);
+    // Large enough to be split over the pool: rows and columns (few panels), columns alone.
+    shapes.push([129, kq(767), 65], [33, kq(767), 257]);
     for (const [m, k, n] of shapes)
       l.add('linear', `${dtype} M=${m} K=${k} N=${n}`, { x: l.f32([m, k]), weight: quantWeight(dtype, n, k, l.seed()).asWeight() }, tol);
     for (const act of ['none', 'gelu', 'gelu_tanh', 'silu'] as const) {
