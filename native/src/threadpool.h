@@ -40,9 +40,9 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  bool stop_ = false;
-  uint64_t generation_ = 0;
-  int pending_ = 0;  // workers still running the current job
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};  // workers still running the current job
   std::function<void(int, int)> job_;
   std::exception_ptr error_;
   std::mutex error_mutex_;
