@@ -14,6 +14,8 @@ export function matmulCases(): OpCase[] {
     ...AWKWARD.map((m, i) => [m, AWKWARD[(i + 4) % AWKWARD.length]!, AWKWARD[(i + 7) % AWKWARD.length]!] as [number, number, number]),
     [1, 1, 1], [1, 768, 33], [2, 300, 65], [13, 257, 31], [14, 64, 32], [15, 65, 33], [29, 129, 97],
     [113, 513, 47], [5, 7, 1], [64, 64, 64], [3, 0, 5],
+    // K past the deep-product threshold (cpu/gemm.cc): k blocks of 512 with a short last one.
+    [131, 1100, 47],
   ];
   for (const [m, k, n] of shapes) {
     l.add('matmul', `M=${m} K=${k} N=${n}`, { a: mat([m, k], k), b: mat([k, n], k) }, TOL_GEMM_F32);
