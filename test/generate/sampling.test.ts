@@ -96,6 +96,20 @@ describe('sampling', () => {
     for (let i = 0; i < 1000; i++) expect([1, 3]).toContain(drawIndex(p, rng));
   });
 
+  it('samples extreme scores without overflow: huge logits at a tiny temperature, +Infinity, all removed', () => {
+    const rng = new Rng(5);
+    const ctx = { ids: [], promptLength: 0 };
+    // Scores of 1e38 / 1e-3 overflow f32 unless shifted by their maximum first.
+    const huge = Float32Array.from([1e38, 3e38, -1e38]);
+    for (let i = 0; i < 20; i++) expect(sampleNext(huge, buildProcessors({ temperature: 1e-3 }, 3), ctx, rng, false).id).toBe(1);
+    const inf = Float32Array.from([0, Infinity, 5, Infinity]);
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) seen.add(sampleNext(inf, buildProcessors({}, 4), ctx, rng, false).id);
+    expect([...seen].sort()).toEqual([1, 3]);
+    const none = Float32Array.from([1, 2, 3]);
+    expect(() => sampleNext(none, buildProcessors({ logitBias: { 0: -Infinity, 1: -Infinity, 2: -Infinity } }, 3), ctx, rng, false)).toThrow(/removed every token/);
+  });
+
   it('logprobs are the model log-softmax of each chosen id', async () => {
     const model = new FakeModel();
     const res = await generate(model, new FakeTokenizer(), 'a', { seed: 3, maxNewTokens: 5, ignoreEos: true, logprobs: true });
