@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -19,12 +20,16 @@ namespace {
 // before it blocks.
 constexpr auto kSpin = std::chrono::microseconds(50);
 
-inline void relax() {
+// One wait step: a pause, and every few steps a yield, so that when the cores are
+// oversubscribed (pool threads plus the process's JavaScript threads) a waiting thread hands
+// its core to whichever thread has work instead of burning it.
+inline void relax(int i) {
 #if defined(__x86_64__) || defined(_M_X64)
   _mm_pause();
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
+  if ((i & 7) == 7) std::this_thread::yield();
 }
 
 // Spins until done() or kSpin has passed; true if done() became true.
@@ -34,7 +39,7 @@ bool spin_until(const Done& done) {
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (done()) return true;
-      relax();
+      relax(i);
     }
     if (std::chrono::steady_clock::now() >= end) return done();
   }
