@@ -1,6 +1,8 @@
 // AsyncRunner (see async_runner.h).
 #include "async_runner.h"
 
+#include "threadpool.h"
+
 namespace attnode {
 
 struct AsyncRunner::Job {
@@ -14,7 +16,11 @@ struct AsyncRunner::Job {
   explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
-AsyncRunner::AsyncRunner() : thread_([this] { loop(); }) {}
+AsyncRunner::AsyncRunner()
+    : thread_([this] {
+        lower_compute_thread_priority();
+        loop();
+      }) {}
 
 AsyncRunner::~AsyncRunner() {
   std::deque<std::unique_ptr<Job>> abandoned;

@@ -13,6 +13,11 @@
 
 namespace attnode {
 
+// Lowers the calling thread's scheduling priority a little (Linux: nice +4 for this thread
+// only), for the addon's compute threads: when the cores are oversubscribed, the process's
+// JavaScript threads (the event loop above all) get a core first. No effect elsewhere.
+void lower_compute_thread_priority();
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
