@@ -21,9 +21,11 @@ namespace attnode {
 // adds bias and applies the activation to what it just wrote, while it is in cache.
 //   out: (M, ldo) f32, bias: (N) f32 or null
 constexpr size_t kRowBlock = 48;
-// About 25 us of work on one core with the weights in cache (the f32 GEMM's rule, gemm.cc):
-// int8 kernels do a multiply-add in about a quarter of the time of f32 ones.
-constexpr double kMinSplitInt8 = 2e6;
+// int8 kernels do a multiply-add in about a quarter of the time of f32 ones, but a decode step
+// streams its weights once, so the split pays off sooner than the f32 GEMM's rule (gemm.cc)
+// suggests: a 768 x 768 q8_0 step (5.9e5 multiply-adds) takes 10.5 us on one thread and 8.1 on
+// two with the weights in cache, 27.5 and 22.2 us from DRAM (bench/quant.bench.ts).
+constexpr double kMinSplitInt8 = 3e5;
 constexpr double kMinSplitHalf = 5e5;
 
 template <class Kernel>
