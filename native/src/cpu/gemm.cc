@@ -41,16 +41,21 @@ constexpr size_t kNcCols = 1024;
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 // Packs rows [0, mc) and k-range [0, kc) of A into micro-panels of mr rows (the last one may
-// be shorter and is packed with its own row count, as its kernel expects).
+// be shorter and is packed with its own row count, as its kernel expects), with the
+// instruction set's own packer when it has one.
 //   a: (mc, kc) f32 rows lda apart -> dst: sum over panels of (kc, rows) k-major
-void pack_a(const float* a, size_t lda, size_t mc, size_t kc, size_t mr, float* dst) {
+void pack_a(const float* a, size_t lda, size_t mc, size_t kc, size_t mr, const GemmKernels& kt, float* dst) {
   for (size_t r0 = 0; r0 < mc; r0 += mr) {
     const size_t rows = std::min(mr, mc - r0);
     const float* src = a + r0 * lda;
-    // Sequential writes, reads from `rows` streams (measured: about half the time of walking
-    // each row with strided writes).
-    for (size_t p = 0; p < kc; ++p)
-      for (size_t i = 0; i < rows; ++i) dst[p * rows + i] = src[i * lda + p];
+    if (kt.pack_a) {
+      kt.pack_a(src, lda, rows, kc, dst);
+    } else {
+      // Sequential writes, reads from `rows` streams (measured: about half the time of walking
+      // each row with strided writes).
+      for (size_t p = 0; p < kc; ++p)
+        for (size_t i = 0; i < rows; ++i) dst[p * rows + i] = src[i * lda + p];
+    }
     dst += rows * kc;
   }
 }
@@ -62,6 +67,10 @@ void pack_b_panel(const float* b, size_t ldb, bool trans, size_t k0, size_t kc, 
   const size_t nr = kt.nr;
   if (trans && kt.pack_b_trans) {
     kt.pack_b_trans(b + col * ldb + k0, ldb, kc, cols, dst);
+    return;
+  }
+  if (!trans && kt.pack_b) {
+    kt.pack_b(b + k0 * ldb + col, ldb, kc, cols, dst);
     return;
   }
   if (!trans) {
@@ -134,7 +143,7 @@ void gemm_block(const GemmArgs& g, const GemmKernels& kt, ActFn act, size_t m0, 
                        bbuf.data() + (jp - jc) * kc * nr);
       for (size_t ic = m0; ic < m1; ic += mc_max) {
         const size_t mc = std::min(mc_max, m1 - ic);
-        pack_a(g.a + ic * g.lda + pc, g.lda, mc, kc, mr, abuf.data());
+        pack_a(g.a + ic * g.lda + pc, g.lda, mc, kc, mr, kt, abuf.data());
         const float* ap = abuf.data();
         for (size_t ir = 0; ir < mc; ir += mr) {
           const size_t mrr = std::min(mr, mc - ir);

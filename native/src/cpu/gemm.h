@@ -46,6 +46,11 @@ struct GemmKernels {
   // Optional: packs one (kc, nr) panel from B^T rows (cols <= nr rows of kc floats, ldb apart),
   // zero past cols, faster than the generic loop. Null: the driver's generic transpose.
   void (*pack_b_trans)(const float* b, size_t ldb, size_t kc, size_t cols, float* dst);
+  // Optional: the same from B (K, N) rows: cols <= nr floats of each of kc rows, ldb apart.
+  void (*pack_b)(const float* b, size_t ldb, size_t kc, size_t cols, float* dst);
+  // Optional: packs one A micro-panel, rows (<= mr) rows of kc floats lda apart, into (kc, rows)
+  // k-major, faster than the generic loop. Null: the driver's generic loop.
+  void (*pack_a)(const float* a, size_t lda, size_t rows, size_t kc, float* dst);
 };
 
 constexpr size_t kGemmCalibrationChains = 12;

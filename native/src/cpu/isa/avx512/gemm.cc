@@ -68,9 +68,46 @@ void pack_b_trans_avx512(const float* b, size_t ldb, size_t kc, size_t cols, flo
     for (size_t j = 0; j < NR; ++j) dst[p * NR + j] = j < cols ? b[j * ldb + p] : 0.0f;
 }
 
+// Packs one (kc, 32) panel from B rows: two vector copies per k (masked loads zero the columns
+// past cols), no call per row.
+//   b: (kc, cols) f32 rows ldb apart (the panel's first k and column) -> dst: (kc, 32)
+void pack_b_avx512(const float* b, size_t ldb, size_t kc, size_t cols, float* dst) {
+  if (cols == 32) {
+    for (size_t p = 0; p < kc; ++p) {
+      _mm512_storeu_ps(dst + p * 32, _mm512_loadu_ps(b + p * ldb));
+      _mm512_storeu_ps(dst + p * 32 + 16, _mm512_loadu_ps(b + p * ldb + 16));
+    }
+    return;
+  }
+  const __mmask16 lo = static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1);
+  const __mmask16 hi = static_cast<__mmask16>(cols <= 16 ? 0 : (1u << (cols - 16)) - 1);
+  for (size_t p = 0; p < kc; ++p) {
+    _mm512_storeu_ps(dst + p * 32, _mm512_maskz_loadu_ps(lo, b + p * ldb));
+    _mm512_storeu_ps(dst + p * 32 + 16, _mm512_maskz_loadu_ps(hi, b + p * ldb + 16));
+  }
+}
+
+// Packs one A micro-panel k-major, 16 k at a time through a 16 x 16 register transpose (rows
+// past `rows` are zero and never stored).
+//   a: (rows, kc) f32 rows lda apart, rows <= 16 -> dst: (kc, rows)
+void pack_a_avx512(const float* a, size_t lda, size_t rows, size_t kc, float* dst) {
+  const __mmask16 keep = static_cast<__mmask16>((1u << rows) - 1);
+  size_t p = 0;
+  for (; p + 16 <= kc; p += 16) {
+    __m512 r[16];
+    for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(a + i * lda + p) : _mm512_setzero_ps();
+    transpose16(r);
+    for (size_t i = 0; i < 16; ++i) _mm512_mask_storeu_ps(dst + (p + i) * rows, keep, r[i]);
+  }
+  for (; p < kc; ++p)
+    for (size_t i = 0; i < rows; ++i) dst[p * rows + i] = a[i * lda + p];
+}
+
 GemmKernels make_avx512() {
   GemmKernels k = make_gemm_kernels<V512, 14, 2>("gemm_f32_avx512_14x32");
   k.pack_b_trans = &pack_b_trans_avx512;
+  k.pack_a = &pack_a_avx512;
+  k.pack_b = &pack_b_avx512;
   return k;
 }
 
