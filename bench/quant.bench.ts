@@ -31,8 +31,9 @@ const MS: readonly number[] = argValue('--m') ? [Number(argValue('--m'))] : [1, 
 const quick = process.argv.includes('--quick');
 const partial = shapeArg !== undefined || argValue('--m') !== undefined;
 const DRAM_BYTES = 96 << 20; // copies rotated per dtype: 3x the 32 MiB L3
-const TIME_MS = quick ? 40 : 80;
-const ROUNDS = quick ? 1 : 3;
+// Decode calls take tens to hundreds of microseconds and DRAM bandwidth on a shared machine
+// drifts within seconds, so decode rows interleave the dtypes in more, shorter rounds.
+const timing = (m: number) => (quick ? { time: 40, rounds: 1 } : m === 1 ? { time: 20, rounds: 12 } : { time: 80, rounds: 3 });
 
 const loadAtStart = loadavg();
 const addon = loadAddon();
@@ -132,8 +133,9 @@ for (const [k, n] of SHAPES) {
         // Several short rounds, all dtypes in each, keeping each dtype's best median: on a shared,
         // noisy machine this compares the dtypes under the same conditions.
         const us = new Map<WDType, number>();
-        for (let round = 0; round < ROUNDS; round++) {
-          const bench = new Bench({ time: TIME_MS, warmupTime: 10 });
+        const { time, rounds } = timing(m);
+        for (let round = 0; round < rounds; round++) {
+          const bench = new Bench({ time, warmupTime: 10 });
           for (const d of DTYPES) {
             const list = weights.get(d)!;
             let i = 0;
