@@ -76,6 +76,18 @@ describe.each(CASES)('forwardBatch $name', (c) => {
       const recomputed = await model.forward([...seq, n + 2]);
       expect(maxDiff(next[n]!, recomputed)).toBeLessThanOrEqual(c.tol);
     }
+    // Two more passes of the same shape (the native program reuses what it prepared for the
+    // steps that do not touch a cache), with single-sequence passes of other lengths between.
+    for (const extra of [3, 4]) {
+      const more = await model.forwardBatch(caches.map((cache, n) => ({ ids: [n + extra], cache })));
+      const solo = model.newCache();
+      await model.forward(ids(9, 7, V), { cache: solo });
+      for (const [n, p] of plans.entries()) {
+        const seq = [...ids(p.history + p.fresh, n + 1, V), n + 2, ...(extra === 4 ? [n + 3] : [])];
+        const recomputed = await model.forward([...seq, n + extra]);
+        expect(maxDiff(more[n]!, recomputed)).toBeLessThanOrEqual(c.tol);
+      }
+    }
   });
 
   it('rejects bad batches with errors that name the item', async () => {
@@ -137,6 +149,26 @@ describe('compiled program boundary', () => {
     expect([...k]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // Row 2 of a 2-row cache is outside it.
     expect(() => p.run(new Int32Array([1, 2]), [{ k: [k], v: [f32(8)] }])).toThrow(/needs elements \[8, 8 \+ 4\) of a buffer of 8/);
+  });
+
+  it('prepares the pass again when its token count or segment count changes', async () => {
+    const x = f32(8).map((_, i) => i - 3);
+    const out = f32(8);
+    const p = compile([x, out], [step({ x: { slot: 0, shape: ['T', 'B'] }, out: { slot: 1, shape: ['T', 'B'] } })]);
+    const one = [{ k: [f32(1)], v: [f32(1)] }];
+    const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+    const expectUpTo = (n: number) => {
+      for (let i = 0; i < 8; i++) expect(out[i]).toBeCloseTo(i < n ? gelu(x[i]!) : 0, 3);
+    };
+    await p.run(new Int32Array([2, 0]), one); // T = 2, B = 1: 2 elements
+    expectUpTo(2);
+    await p.run(new Int32Array([2, 5]), one); // the same shape: reused
+    expectUpTo(2);
+    await p.run(new Int32Array([3, 0]), one); // T = 3: 3 elements
+    expectUpTo(3);
+    await p.run(new Int32Array([2, 0, 2, 0]), [...one, ...one]); // T = 4, B = 2: 8 elements
+    expectUpTo(8);
+    p.dispose();
   });
 
   it('refuses a detached slot', async () => {

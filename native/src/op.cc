@@ -22,14 +22,21 @@ const OpDef* find_op(const std::string& name) {
   return nullptr;
 }
 
-void run_in_order(const std::vector<NamedRun>& runs, const OpEnv& env) {
-  for (const auto& r : runs) {
+void run_in_order(const std::vector<const NamedRun*>& runs, const OpEnv& env) {
+  for (const NamedRun* r : runs) {
     try {
-      r.second(env);
+      r->second(env);
     } catch (const std::exception& ex) {
-      throw std::runtime_error(std::string(r.first) + ": " + ex.what());
+      throw std::runtime_error(std::string(r->first) + ": " + ex.what());
     }
   }
+}
+
+void run_in_order(const std::vector<NamedRun>& runs, const OpEnv& env) {
+  std::vector<const NamedRun*> order;
+  order.reserve(runs.size());
+  for (const NamedRun& r : runs) order.push_back(&r);
+  run_in_order(order, env);
 }
 
 }  // namespace attnode

@@ -33,6 +33,7 @@ const OpDef* find_op(const std::string& name);
 // Runs prepared ops in order (a batch, or a compiled pass); an exception gets the op's name.
 using NamedRun = std::pair<const char*, OpRun>;
 void run_in_order(const std::vector<NamedRun>& runs, const OpEnv& env);
+void run_in_order(const std::vector<const NamedRun*>& runs, const OpEnv& env);
 
 struct OpRegistrar {
   OpRegistrar(const char* name, OpPrepare prepare);

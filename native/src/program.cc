@@ -335,13 +335,35 @@ class Program : public Napi::ObjectWrap<Program> {
       f.view.data = b.data;
     }
 
+    // Steps that are not per segment see only T and B: reuse the last pass's prepared runs when
+    // those and every buffer match (decode steps), prepare them again otherwise.
+    std::vector<const void*> buffers;
+    buffers.reserve(slots.size() + fixed_.size());
+    for (const Buffer& b : slots) buffers.push_back(b.data);
+    for (const Fixed& f : fixed_) buffers.push_back(f.view.data);
+    std::vector<size_t> sizes;
+    sizes.reserve(slots.size());
+    for (const Buffer& b : slots) sizes.push_back(b.elements);
+    const bool reuse = shared_ && shared_t_ == T && shared_b_ == static_cast<int64_t>(B) && shared_buffers_ == buffers &&
+                       shared_sizes_ == sizes;
+    std::shared_ptr<SharedRuns> shared = reuse ? shared_ : std::make_shared<SharedRuns>();
+    if (!reuse) {
+      shared->runs.resize(steps_.size());
+      // The refs of runs being replaced go with this pass: released after it, so after every
+      // earlier pass that may still use those runs (the dispatch thread takes passes in order).
+      for (auto& r : shared_refs_) keep.push_back(std::move(r));
+      shared_refs_.clear();
+    }
+
     Napi::Array values = values_.IsEmpty() ? Napi::Array::New(env) : values_.Value();
-    std::vector<NamedRun> runs;
+    std::vector<NamedRun> runs;  // this pass's per-segment runs
+    std::vector<const NamedRun*> order;
     std::vector<std::shared_ptr<const MappedFile>> mappings;
     std::vector<TensorView> views;
     std::vector<BoundArg> bound;
     for (size_t si = 0; si < steps_.size(); ++si) {
       const Step& s = steps_[si];
+      if (!s.per_segment && reuse) continue;
       const size_t passes = s.per_segment ? B : 1;
       int64_t row = 0;
       for (size_t k = 0; k < passes; ++k) {
@@ -374,19 +396,41 @@ class Program : public Napi::ObjectWrap<Program> {
           }
         }
         Args args(env, s.def->name, &bound);
-        runs.emplace_back(s.def->name, s.def->prepare(args));
-        for (auto& r : args.take_refs()) keep.push_back(std::move(r));
-        for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+        if (s.per_segment) {
+          runs.emplace_back(s.def->name, s.def->prepare(args));
+          for (auto& r : args.take_refs()) keep.push_back(std::move(r));
+          for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+        } else {
+          shared->runs[si] = NamedRun(s.def->name, s.def->prepare(args));
+          for (auto& r : args.take_refs()) shared_refs_.push_back(std::move(r));
+          for (auto& m : args.take_mappings()) shared->mappings.push_back(std::move(m));
+        }
         row += n.t;
       }
+    }
+    // Execution order: per-segment runs were appended in step order. runs is complete, and
+    // moving it into the job keeps its elements where they are.
+    order.reserve(steps_.size() + runs.size());
+    for (size_t si = 0, next = 0; si < steps_.size(); ++si) {
+      if (!steps_[si].per_segment) {
+        order.push_back(&shared->runs[si]);
+        continue;
+      }
+      for (size_t k = 0; k < B; ++k) order.push_back(&runs[next++]);
+    }
+    if (!reuse) {
+      shared_ = shared;
+      shared_t_ = T;
+      shared_b_ = static_cast<int64_t>(B);
+      shared_buffers_ = std::move(buffers);
+      shared_sizes_ = std::move(sizes);
     }
 
     const RunTarget target = run_target(env);
     return target.runner->submit(
         env,
-        [runs = std::move(runs), pool = target.pool, isa = target.isa, mappings = std::move(mappings)] {
-          run_in_order(runs, OpEnv{pool.get(), isa});
-        },
+        [runs = std::move(runs), order = std::move(order), shared = std::move(shared), pool = target.pool, isa = target.isa,
+         mappings = std::move(mappings)] { run_in_order(order, OpEnv{pool.get(), isa}); },
         std::move(keep));
   }
 
@@ -394,10 +438,24 @@ class Program : public Napi::ObjectWrap<Program> {
   // holds the program itself).
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     disposed_ = true;
+    shared_.reset();  // its weights are freed with the model's, not at collection (a pass in flight keeps its own)
     return info.Env().Undefined();
   }
 
   Napi::Value Steps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(steps_.size())); }
+
+  // The prepared runs of the steps that are not per segment, for passes of shared_t_ tokens in
+  // shared_b_ segments over these slot and parameter buffers. The job of every pass that uses
+  // them holds them; their Node-API references live here, on the main thread.
+  struct SharedRuns {
+    std::vector<NamedRun> runs;  // by step; empty for per-segment steps
+    std::vector<std::shared_ptr<const MappedFile>> mappings;
+  };
+  std::shared_ptr<SharedRuns> shared_;
+  int64_t shared_t_ = -1, shared_b_ = -1;
+  std::vector<const void*> shared_buffers_;
+  std::vector<size_t> shared_sizes_;
+  std::vector<Napi::Reference<Napi::Value>> shared_refs_;
 
   std::vector<Napi::Reference<Napi::Value>> slots_;
   std::vector<napi_typedarray_type> slot_types_;
