@@ -19,6 +19,9 @@
 //   the pass's inputs into their slots first and leaves the slots alone until it settles.
 //   Every view is bounds-checked against its buffer before anything runs, and each op checks
 //   its arguments as it does when called alone, so a wrong plan is an error, never a bad write.
+//   Steps that are not per segment depend only on T, B and the buffers: what they prepared is
+//   reused by the next pass with the same T and B over the same buffers (a run of decode steps),
+//   so those passes check and prepare only the per-segment steps.
 #include "program.h"
 
 #include <cmath>
