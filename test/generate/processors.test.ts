@@ -2,9 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   BadWords, ForcedTokens, LogitBias, MinP, NoRepeatNGram, PresenceFrequencyPenalty, RepetitionPenalty, Temperature, TopK, TopP,
-  TypicalP, softmax, type LogitsProcessor,
+  TypicalP, rankedIndices, softmax, type LogitsProcessor,
 } from '../../ts/generate/processors.js';
 import { buildProcessors } from '../../ts/generate/sampler.js';
+import { normals } from '../harness/rng.js';
 
 const NONE = { ids: [] as number[], promptLength: 0 };
 
@@ -43,6 +44,35 @@ describe('logits processors', () => {
     const p = softmax(Float64Array.from(run(new TopP(0.8), l)));
     expect(p[0]).toBeCloseTo(0.5 / 0.8, 12);
     expect(p[1]).toBeCloseTo(0.3 / 0.8, 12);
+  });
+
+  it('top-p over a large vocabulary keeps exactly the ranked prefix a full sort gives', () => {
+    // The definition, by sorting everything: the first n ranked tokens whose mass reaches p.
+    const bySort = (p: number, scores: Float64Array): number[] => {
+      const ranked = rankedIndices(scores);
+      if (ranked.length === 0) return [];
+      const max = scores[ranked[0]!]!;
+      let z = 0;
+      for (const i of ranked) z += Math.exp(scores[i]! - max);
+      let mass = 0;
+      let n = 0;
+      while (n < ranked.length && mass < p * (1 - 1e-12)) mass += Math.exp(scores[ranked[n++]!]! - max) / z;
+      return ranked.slice(0, Math.max(1, n)).sort((a, b) => a - b);
+    };
+    let seed = 11;
+    for (const [V, spread, p] of [[50257, 1, 0.9], [50257, 4, 0.95], [32000, 12, 0.5], [1000, 0.01, 0.99], [5000, 3, 0.999999], [7, 1, 0.3]] as const) {
+      const scores = normals(V, seed++, spread);
+      // Removed tokens, repeated scores (ties), and a score far below the rest.
+      for (let i = 0; i < V; i += 17) scores[i] = -Infinity;
+      for (let i = 5; i < V; i += 29) scores[i] = scores[3]!;
+      scores[V - 1] = -500;
+      const s64 = Float64Array.from(scores);
+      expect(kept(new TopP(p), [...s64]), `V=${V} spread=${spread} p=${p}`).toEqual(bySort(p, s64));
+    }
+    // All scores removed stays so; +Infinity scores share the mass equally.
+    expect(kept(new TopP(0.5), [-Infinity, -Infinity])).toEqual([]);
+    expect(kept(new TopP(0.5), [Infinity, 3, Infinity, Infinity, Infinity])).toEqual([0, 2]);
+    expect(kept(new TopP(0.1), [1, Infinity])).toEqual([1]);
   });
 
   it('min-p keeps tokens with probability >= p * max', () => {
