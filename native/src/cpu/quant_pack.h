@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../dtype.h"
+#include "../weight_buffer.h"
 #include "quant.h"
 
 namespace attnode {
@@ -17,9 +18,9 @@ inline uint8_t offset_weight(int8_t q) { return static_cast<uint8_t>(static_cast
 // Rearranges W (N, K) into row panels: rows padded to kp elements and to a multiple of 4 with
 // `pad`, each value passed through `convert`.   w: (N, K) -> (N4, kp) panels
 template <class Dst, class Src, class Convert>
-std::vector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
+WeightVector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
   const size_t chunk = kPanelChunkBytes / sizeof(Dst);
-  std::vector<Dst> out(round_up(n, kPanelRows) * kp, pad);
+  WeightVector<Dst> out(round_up(n, kPanelRows) * kp, pad);
   for (size_t j = 0; j < n; ++j)
     for (size_t p = 0; p < k; ++p) out[panel_index(j, p, kp, chunk)] = convert(w[j * k + p]);
   return out;
@@ -27,9 +28,9 @@ std::vector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pa
 
 // GGUF Q8_0 blocks into column panels; padding columns hold weight 0 (byte 128) and scale 0.
 //   blocks: (N, K / 32) Q8_0 blocks -> (ceil(N / 32), K / 32) panel blocks
-inline std::vector<uint8_t> pack_q8_0_panels(const uint8_t* blocks, size_t n, size_t k) {
+inline WeightVector<uint8_t> pack_q8_0_panels(const uint8_t* blocks, size_t n, size_t k) {
   const size_t nb = k / kQ8BlockSize, panels = (n + kQ8PanelCols - 1) / kQ8PanelCols;
-  std::vector<uint8_t> out(panels * nb * kQ8PanelBlockBytes, 0);
+  WeightVector<uint8_t> out(panels * nb * kQ8PanelBlockBytes, 0);
   for (size_t pn = 0; pn < panels; ++pn)
     for (size_t b = 0; b < nb; ++b) {
       uint8_t* dst = out.data() + (pn * nb + b) * kQ8PanelBlockBytes;

@@ -31,7 +31,7 @@ class HalfWeight : public PackedWeight {
 
  private:
   size_t kp_;                // K rounded up to 32 halves (64 bytes)
-  std::vector<uint16_t> w_;  // panels of (N, kp) f16 or bf16 bits (quant.h)
+  WeightVector<uint16_t> w_;  // panels of (N, kp) f16 or bf16 bits (quant.h)
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../cpu/gemm.h"
+#include "../weight_buffer.h"
 #include "../weights.h"
 
 namespace attnode {
@@ -65,7 +66,7 @@ class F32PackedWeight : public PackedWeight {
  private:
   struct Pack {
     size_t nr = 0;
-    std::vector<float> data;  // (ceil(N / nr), K, nr) f32
+    WeightVector<float> data;  // (ceil(N / nr), K, nr) f32
     std::once_flag once;
   };
 
@@ -73,7 +74,7 @@ class F32PackedWeight : public PackedWeight {
 
   // Another kernel set (tests, setIsa) may want another panel width: derived once from the
   // primary packing, since W itself is not kept.
-  const std::vector<float>& packed_for(Isa isa) const {
+  const WeightVector<float>& packed_for(Isa isa) const {
     Pack& p = packs_[index(isa)];
     std::call_once(p.once, [&] {
       const Pack& src = packs_[index(primary_)];
@@ -84,7 +85,7 @@ class F32PackedWeight : public PackedWeight {
       std::vector<float> w(std::max<size_t>(1, N * K));
       for (size_t j = 0; j < N; ++j)
         for (size_t q = 0; q < K; ++q) w[j * K + q] = src.data[(j / src.nr) * K * src.nr + q * src.nr + j % src.nr];
-      std::vector<float> d(std::max<size_t>(1, gemm_packed_b_floats(K, N, nr)));
+      WeightVector<float> d(std::max<size_t>(1, gemm_packed_b_floats(K, N, nr)));
       gemm_pack_b(w.data(), K, true, K, N, kt, d.data(), nullptr);
       std::lock_guard<std::mutex> lock(bytes_mutex_);
       p.nr = nr;

@@ -32,7 +32,7 @@ class I8Weight : public PackedWeight {
 
  private:
   size_t kp_;                   // K rounded up to 64
-  std::vector<uint8_t> q_;      // panels of (N, kp) q + 128 (quant.h)
+  WeightVector<uint8_t> q_;      // panels of (N, kp) q + 128 (quant.h)
   std::vector<float> scales_;   // (N) f32
 };
 

@@ -29,7 +29,7 @@ class Q8_0Weight : public PackedWeight {
   }
 
  private:
-  std::vector<uint8_t> p_;  // (ceil(N / 32), K / 32) panel blocks of kQ8PanelBlockBytes (cpu/quant.h)
+  WeightVector<uint8_t> p_;  // (ceil(N / 32), K / 32) panel blocks of kQ8PanelBlockBytes (cpu/quant.h)
 };
 
 // weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block
