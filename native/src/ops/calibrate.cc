@@ -8,6 +8,7 @@
 
 #include "../cpu/gemm.h"
 #include "../op.h"
+#include "../weight_buffer.h"
 
 namespace attnode {
 namespace {
@@ -58,8 +59,10 @@ OpRun prepare_calibrate(Args& args) {
       }
     } else {
       const size_t n = static_cast<size_t>(bytes) / sizeof(float);
-      std::vector<float> buf(n);
-      // Written once by the threads that read it, so every page is resident before timing.
+      // The storage packed weights get (huge pages where offered), so the figure is the rate a
+      // weight can be read at. Written once by the threads that read it, so every page is
+      // resident before timing.
+      WeightVector<float> buf(n);
       env.pool->run_on_all([&](int t, int c) {
         const size_t s = n * static_cast<size_t>(t) / static_cast<size_t>(c);
         const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(c);
