@@ -17,12 +17,13 @@ compile() { c=$1; o=$2; s=$3; shift 3; "$c" $cxx "$@" -c "$s" -o "$o"; }
 echo "== x86-64"
 compile g++ "$out/check.o" "$root/test/native/quant_kernels_check.cc"
 compile g++ "$out/dispatch.o" "$src/cpu/dispatch.cc"
+compile g++ "$out/wbuf.o" "$src/weight_buffer.cc"
 compile g++ "$out/scalar.o" "$src/cpu/isa/scalar/quant.cc"
 compile g++ "$out/avx2.o" "$src/cpu/isa/avx2/quant.cc" -mavx2 -mfma -mf16c
 compile g++ "$out/avxvnni.o" "$src/cpu/isa/avxvnni/quant.cc" -mavx2 -mfma -mf16c -mavxvnni
 compile g++ "$out/avx512.o" "$src/cpu/isa/avx512/quant.cc" -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni \
   -mavx512bf16 -mavx2 -mfma -mf16c -Wno-uninitialized -Wno-maybe-uninitialized
-g++ -static -o "$out/check-x86" "$out"/check.o "$out"/dispatch.o "$out"/scalar.o "$out"/avx2.o "$out"/avxvnni.o "$out"/avx512.o
+g++ -static -o "$out/check-x86" "$out"/check.o "$out"/dispatch.o "$out"/wbuf.o "$out"/scalar.o "$out"/avx2.o "$out"/avxvnni.o "$out"/avx512.o
 "$out/check-x86"
 # No emulator implements AVX-VNNI (QEMU's TCG up to 10.0 does not), so on a CPU with AVX-512 VNNI
 # the AVX-VNNI table is built once more with the EVEX form of the same 256-bit vpdpbusd.
@@ -31,7 +32,7 @@ if ! "$out/check-x86" | grep -q '^avx_vnni  ok'; then
   compile g++ "$out/check-evex.o" "$root/test/native/quant_kernels_check.cc" -DATTNODE_AVXVNNI_AS_EVEX
   compile g++ "$out/avxvnni-evex.o" "$src/cpu/isa/avxvnni/quant.cc" -DATTNODE_AVXVNNI_AS_EVEX -mavx2 -mfma -mf16c \
     -mavx512f -mavx512vl -mavx512vnni
-  g++ -static -o "$out/check-x86-evex" "$out"/check-evex.o "$out"/dispatch.o "$out"/scalar.o "$out"/avx2.o \
+  g++ -static -o "$out/check-x86-evex" "$out"/check-evex.o "$out"/dispatch.o "$out"/wbuf.o "$out"/scalar.o "$out"/avx2.o \
     "$out"/avxvnni-evex.o "$out"/avx512.o
   "$out/check-x86-evex"
 fi
@@ -48,9 +49,10 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/
   a=aarch64-linux-gnu-g++
   compile $a "$out/a-check.o" "$root/test/native/quant_kernels_check.cc"
   compile $a "$out/a-dispatch.o" "$src/cpu/dispatch.cc"
+  compile $a "$out/a-wbuf.o" "$src/weight_buffer.cc"
   compile $a "$out/a-scalar.o" "$src/cpu/isa/scalar/quant.cc"
   compile $a "$out/a-neondot.o" "$src/cpu/isa/neon_dot/quant.cc" -march=armv8.2-a+dotprod
-  $a -static -o "$out/check-arm64" "$out"/a-check.o "$out"/a-dispatch.o "$out"/a-scalar.o "$out"/a-neondot.o
+  $a -static -o "$out/check-arm64" "$out"/a-check.o "$out"/a-dispatch.o "$out"/a-wbuf.o "$out"/a-scalar.o "$out"/a-neondot.o
   qemu-aarch64 -cpu max "$out/check-arm64"
 else
   echo "aarch64-linux-gnu-g++ or qemu-aarch64 not found: the NEON run is skipped"

@@ -98,7 +98,7 @@ void check_q8_0(const Table& t, size_t m, size_t kk, size_t n) {
     blocks[b * 34 + 1] = static_cast<uint8_t>(d >> 8);
     for (size_t p = 0; p < 32; ++p) blocks[b * 34 + 2 + p] = static_cast<uint8_t>(rng() & 0xff);  // -128 included
   }
-  const std::vector<uint8_t> panels = pack_q8_0_panels(blocks.data(), n, kk);
+  const auto panels = pack_q8_0_panels(blocks.data(), n, kk);
   std::vector<float> x(m * kk);
   for (float& v : x) v = normal(1.0f);
   const Rows rs = quantize(kQuantScalar, x, m, kk, 32), rt = quantize(*t.k, x, m, kk, 32);
@@ -120,7 +120,7 @@ void check_i8(const Table& t, size_t m, size_t kk, size_t n) {
   std::vector<float> ws(n);
   for (float& s : ws) s = std::fabs(normal(0.01f));
   const size_t kp = round_up(kk, kPanelChunkBytes);
-  const std::vector<uint8_t> panels = pack_panels<uint8_t>(q.data(), n, kk, kp, kWeightOffset, offset_weight);
+  const auto panels = pack_panels<uint8_t>(q.data(), n, kk, kp, kWeightOffset, offset_weight);
   std::vector<float> x(m * kk);
   for (float& v : x) v = normal(1.0f);
   const Rows rs = quantize(kQuantScalar, x, m, kk, kk), rt = quantize(*t.k, x, m, kk, kk);
@@ -137,7 +137,7 @@ void check_half(const Table& t, bool bf16, size_t m, size_t kk, size_t n) {
   std::vector<uint16_t> h(n * kk);
   for (uint16_t& v : h) v = bf16 ? f32_to_bf16(normal(0.1f)) : f32_to_f16(normal(0.1f));
   const size_t kp = round_up(kk, kPanelChunkBytes / 2);
-  const std::vector<uint16_t> panels = pack_panels<uint16_t>(h.data(), n, kk, kp, uint16_t{0}, [](uint16_t v) { return v; });
+  const auto panels = pack_panels<uint16_t>(h.data(), n, kk, kp, uint16_t{0}, [](uint16_t v) { return v; });
   std::vector<float> x(m * kk), want(m * n, -1.0f), got(m * n, -1.0f), scale(m * n, 0.0f);
   for (float& v : x) v = normal(1.0f);
   const auto gemm_s = bf16 ? kQuantScalar.gemm_bf16 : kQuantScalar.gemm_f16;
