@@ -75,6 +75,35 @@ describe('logits processors', () => {
     expect(kept(new TopP(0.1), [1, Infinity])).toEqual([1]);
   });
 
+  it('typical-p over a large vocabulary keeps exactly the prefix a full sort by |-log p - H| gives', () => {
+    const bySort = (p: number, scores: Float64Array): number[] => {
+      const probs = softmax(scores);
+      let h = 0;
+      for (const q of probs) if (q > 0) h -= q * Math.log(q);
+      const idx: number[] = [];
+      const dev = new Float64Array(scores.length);
+      for (let i = 0; i < probs.length; i++)
+        if (probs[i]! > 0) {
+          idx.push(i);
+          dev[i] = Math.abs(-Math.log(probs[i]!) - h);
+        }
+      idx.sort((a, b) => dev[a]! - dev[b]! || a - b);
+      let mass = 0;
+      let n = 0;
+      while (n < idx.length && mass < p * (1 - 1e-12)) mass += probs[idx[n++]!]!;
+      return idx.slice(0, Math.max(1, n)).sort((a, b) => a - b);
+    };
+    let seed = 31;
+    for (const [V, spread, p] of [[50257, 1, 0.9], [50257, 4, 0.95], [32000, 12, 0.5], [1000, 0.01, 0.99], [5000, 3, 0.2], [7, 1, 0.3]] as const) {
+      const scores = normals(V, seed++, spread);
+      for (let i = 0; i < V; i += 17) scores[i] = -Infinity;
+      for (let i = 5; i < V; i += 29) scores[i] = scores[3]!;
+      scores[V - 1] = -2000; // underflows: no probability, dropped
+      const s64 = Float64Array.from(scores);
+      expect(kept(new TypicalP(p), [...s64]), `V=${V} spread=${spread} p=${p}`).toEqual(bySort(p, s64));
+    }
+  });
+
   it('min-p keeps tokens with probability >= p * max', () => {
     expect(kept(new MinP(0.5), logOf([0.5, 0.3, 0.2]))).toEqual([0, 1]); // floor 0.25
     expect(kept(new MinP(0.4), logOf([0.5, 0.3, 0.2]))).toEqual([0, 1, 2]); // floor 0.2

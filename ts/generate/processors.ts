@@ -128,12 +128,43 @@ export class TopK implements LogitsProcessor {
 
 /** Nucleus: the smallest set, in ranked order, whose probability mass is >= p. */
 /**
- * Keeps the smallest set of top-ranked tokens (see rankedIndices) whose probability mass reaches
- * p. Linear in the vocabulary: the mass is binned by distance below the top score
- * (kTopPBinsPerNat bins per nat, the last bin taking everything past kTopPSpanNats), the bins are
- * walked from the top until they reach p, and only the bin where the walk stops is sorted. A
- * full sort of 50k scores took 5-10 ms a token; this takes about 1.
+ * Keeps the smallest prefix of a ranking whose mass reaches `reach` of the total, in linear time:
+ * tokens are ranked by `key` ascending (ties: lower index first), key >= 0 or -1 for tokens
+ * already removed, each weighing `weight`. Mass is binned by key (kBinsPerNat bins per nat, the
+ * last bin taking every key past kSpanNats), the bins are walked from the smallest key until they
+ * reach the target, and only the bin where the walk stops is sorted. A full sort of 50k tokens
+ * took 5-20 ms a step; this takes about 1.
  */
+function keepLightestPrefix(scores: Float64Array, key: Float64Array, weight: Float64Array, reach: number): void {
+  const last = kBinsPerNat * kSpanNats; // the catch-all bin
+  const mass = new Float64Array(last + 1);
+  const bin = new Int32Array(scores.length).fill(-1);
+  let total = 0;
+  for (let i = 0; i < scores.length; i++) {
+    if (key[i]! < 0) continue;
+    const b = Math.min(last, Math.floor(key[i]! * kBinsPerNat));
+    bin[i] = b;
+    mass[b] = mass[b]! + weight[i]!;
+    total += weight[i]!;
+  }
+  const target = reach * total;
+  let acc = 0;
+  let edge = 0;
+  while (edge <= last && acc + mass[edge]! < target) acc += mass[edge++]!;
+  if (edge > last) return; // rounding kept the walk short of the target: every token stays
+  const members: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (bin[i] === edge) members.push(i);
+  members.sort((a, b) => key[a]! - key[b]! || a - b);
+  let n = 0;
+  while (n < members.length && acc < target) acc += weight[members[n++]!]!;
+  for (let i = n; i < members.length; i++) scores[members[i]!] = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (bin[i]! > edge) scores[i] = -Infinity;
+}
+
+const kBinsPerNat = 32;
+const kSpanNats = 64;
+
+/** Keeps the smallest set of top-ranked tokens (see rankedIndices) whose probability mass reaches p. */
 export class TopP implements LogitsProcessor {
   readonly name = 'top-p';
   constructor(readonly p: number) {
@@ -153,37 +184,17 @@ export class TopP implements LogitsProcessor {
       for (let i = 0; i < scores.length; i++) if (scores[i] !== Infinity || keep-- <= 0) scores[i] = -Infinity;
       return;
     }
-    const last = kTopPBinsPerNat * kTopPSpanNats; // the catch-all bin
-    const mass = new Float64Array(last + 1);
-    const bin = new Int32Array(scores.length).fill(-1);
-    let z = 0;
+    // Ranked by distance below the top score, weighed by exp(score - max).
+    const key = new Float64Array(scores.length);
+    const weight = new Float64Array(scores.length);
     for (let i = 0; i < scores.length; i++) {
       const v = scores[i]!;
-      if (v === -Infinity) continue;
-      const e = Math.exp(v - max);
-      const b = Math.min(last, Math.floor((max - v) * kTopPBinsPerNat));
-      bin[i] = b;
-      mass[b] = mass[b]! + e;
-      z += e;
+      key[i] = v === -Infinity ? -1 : max - v;
+      weight[i] = v === -Infinity ? 0 : Math.exp(v - max);
     }
-    const target = reach * z;
-    let acc = 0;
-    let edge = 0;
-    while (edge <= last && acc + mass[edge]! < target) acc += mass[edge++]!;
-    if (edge > last) return; // rounding kept the walk short of p: every token stays
-    // The edge bin in ranked order; its first tokens complete the mass.
-    const members: number[] = [];
-    for (let i = 0; i < scores.length; i++) if (bin[i] === edge) members.push(i);
-    members.sort((a, b) => scores[b]! - scores[a]! || a - b);
-    let n = 0;
-    while (n < members.length && acc < target) acc += Math.exp(scores[members[n++]!]! - max);
-    for (let i = n; i < members.length; i++) scores[members[i]!] = -Infinity;
-    for (let i = 0; i < scores.length; i++) if (bin[i]! > edge) scores[i] = -Infinity;
+    keepLightestPrefix(scores, key, weight, reach);
   }
 }
-
-const kTopPBinsPerNat = 32;
-const kTopPSpanNats = 64;
 
 /** Keeps tokens whose probability is at least p times the most likely token's. */
 export class MinP implements LogitsProcessor {
@@ -209,21 +220,35 @@ export class TypicalP implements LogitsProcessor {
     check(p > 0 && p <= 1, "'typicalP'", 'in (0, 1]', p);
   }
   process(scores: Float64Array): void {
-    const probs = softmax(scores);
-    let h = 0;
-    for (const q of probs) if (q > 0) h -= q * Math.log(q);
-    const idx: number[] = [];
-    const dev = new Float64Array(scores.length);
-    for (let i = 0; i < probs.length; i++)
-      if (probs[i]! > 0) {
-        idx.push(i);
-        dev[i] = Math.abs(-Math.log(probs[i]!) - h);
+    let max = -Infinity;
+    for (let i = 0; i < scores.length; i++) if (scores[i]! > max) max = scores[i]!;
+    if (max === -Infinity) return;
+    if (max === Infinity) {
+      // +Infinity scores share all the mass: H = log(count), every one of them equally typical.
+      new TopP(this.p).process(scores);
+      return;
+    }
+    // With e = exp(s - max) and z their sum: -log p = log z - (s - max) and H = log z - E[s - max],
+    // so |-log p - H| = |E[s - max] - (s - max)|: the distance from the expected score. Tokens whose
+    // probability underflows to 0 carry no information and drop out.
+    const weight = new Float64Array(scores.length);
+    let z = 0;
+    for (let i = 0; i < scores.length; i++) {
+      const v = scores[i]!;
+      weight[i] = v === -Infinity ? 0 : Math.exp(v - max);
+      z += weight[i]!;
+    }
+    let expected = 0;
+    for (let i = 0; i < scores.length; i++) if (weight[i]! / z > 0) expected += (weight[i]! / z) * (scores[i]! - max);
+    const key = new Float64Array(scores.length);
+    for (let i = 0; i < scores.length; i++) {
+      if (weight[i]! / z > 0) key[i] = Math.abs(expected - (scores[i]! - max));
+      else {
+        key[i] = -1;
+        scores[i] = -Infinity;
       }
-    idx.sort((a, b) => dev[a]! - dev[b]! || a - b);
-    let mass = 0;
-    let n = 0;
-    while (n < idx.length && mass < this.p * (1 - 1e-12)) mass += probs[idx[n++]!]!;
-    keepOnly(scores, idx.slice(0, Math.max(1, n)));
+    }
+    keepLightestPrefix(scores, key, weight, this.p * (1 - 1e-12));
   }
 }
 
