@@ -6,8 +6,9 @@
 //   steps:  [{ op, perSegment, args: { name: operand } }] in execution order, where an operand is
 //     { slot, shape }                 a view of slot `slot` (elements from 0, or from the
 //                                     segment's first row in per-segment steps when shape[0] is 'T')
-//     { cache: 'k'|'v', layer, rows: 'new'|'all', shape }
+//     { cache: 'k'|'v', layer, rows: 'new'|'all', shape, dtype?: 'f32'|'f16' }
 //                                     rows [P, P+T) or [0, P+T) of the segment's layer buffer
+//                                     (Float32Array, or Uint16Array holding f16; one dtype for all)
 //     { dtype, shape, data }          a fixed tensor (parameters), checked once here
 //     anything else                   passed to the op as it is (numbers, strings, weight
 //                                     handles, mapped tensors), checked by the op on every pass
@@ -201,6 +202,14 @@ class Program : public Napi::ObjectWrap<Program> {
       if (rows != "new" && rows != "all") throw Napi::RangeError::New(env, at + ".rows must be 'new' or 'all'");
       op.v_cache = which == "v";
       op.all_rows = rows == "all";
+      const Napi::Value dv = o.Get("dtype");
+      const std::string dt = dv.IsUndefined() ? std::string("f32") : dv.ToString().Utf8Value();
+      if (dt != "f32" && dt != "f16") throw Napi::RangeError::New(env, at + ".dtype must be 'f32' or 'f16'");
+      const napi_typedarray_type ct = dt == "f16" ? napi_uint16_array : napi_float32_array;
+      if (has_cache_type_ && ct != cache_type_)
+        throw Napi::RangeError::New(env, at + ".dtype is '" + dt + "' but an earlier cache operand has the other dtype");
+      cache_type_ = ct;
+      has_cache_type_ = true;
       op.index = read_index(env, at + ".layer", o.Get("layer"), static_cast<size_t>(layers_));
       op.shape = read_shape(env, at + ".shape", o.Get("shape"), true);
       if (op.shape.empty() || (op.shape[0].sym != 'T' && op.shape[0].sym != 'S'))
@@ -278,9 +287,10 @@ class Program : public Napi::ObjectWrap<Program> {
     if (mul_overflow(first_row, row, &offset) || add_overflow(offset, numel, &end) || end > buf.elements)
       throw Napi::RangeError::New(env, at() + " needs elements [" + std::to_string(offset) + ", " + std::to_string(offset) + " + " +
                                            std::to_string(numel) + ") of a buffer of " + std::to_string(buf.elements));
-    view.data = static_cast<char*>(buf.data) + offset * 4;
+    const size_t bytes = dtype == DType::f16 ? 2 : 4;
+    view.data = static_cast<char*>(buf.data) + offset * bytes;
     view.numel = numel;
-    view.nbytes = numel * 4;
+    view.nbytes = numel * bytes;
     view.present = true;
     view.mapped = false;
   }
@@ -318,11 +328,12 @@ class Program : public Napi::ObjectWrap<Program> {
         auto at = [&] { return "Program.run: caches[" + std::to_string(i) + "]." + (w ? "v" : "k"); };
         Napi::Value list = c.As<Napi::Object>().Get(w ? "v" : "k");
         if (!list.IsArray() || list.As<Napi::Array>().Length() < static_cast<uint32_t>(layers_))
-          throw Napi::TypeError::New(env, at() + " must be an array of " + std::to_string(layers_) + " Float32Arrays");
+          throw Napi::TypeError::New(env, at() + " must be an array of " + std::to_string(layers_) + " " +
+                                     (cache_type_ == napi_uint16_array ? "Uint16Arrays (f16)" : "Float32Arrays"));
         for (int l = 0; l < layers_; ++l) {
           Napi::Value b = list.As<Napi::Array>().Get(static_cast<uint32_t>(l));
           caches[(i * 2 + w) * layers_ + l] =
-              typed_array(env, b, napi_float32_array, [&] { return at() + "[" + std::to_string(l) + "]"; });
+              typed_array(env, b, cache_type_, [&] { return at() + "[" + std::to_string(l) + "]"; });
           keep.push_back(Napi::Persistent(b));
         }
       }
@@ -386,7 +397,8 @@ class Program : public Napi::ObjectWrap<Program> {
             }
             case Kind::cache: {
               const Buffer& buf = caches[(k * 2 + (op.v_cache ? 1 : 0)) * layers_ + op.index];
-              view_of(env, at, op, n, op.all_rows ? 0 : static_cast<size_t>(n.p), DType::f32, buf, views[a]);
+              view_of(env, at, op, n, op.all_rows ? 0 : static_cast<size_t>(n.p),
+                      cache_type_ == napi_uint16_array ? DType::f16 : DType::f32, buf, views[a]);
               bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
               break;
             }
@@ -462,6 +474,8 @@ class Program : public Napi::ObjectWrap<Program> {
 
   std::vector<Napi::Reference<Napi::Value>> slots_;
   std::vector<napi_typedarray_type> slot_types_;
+  napi_typedarray_type cache_type_ = napi_float32_array;  // every cache buffer: f32 or f16 (Uint16Array)
+  bool has_cache_type_ = false;
   std::vector<Fixed> fixed_;
   Napi::Reference<Napi::Array> values_;
   std::vector<Step> steps_;

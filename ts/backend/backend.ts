@@ -90,6 +90,8 @@ export interface CacheSliceOperand {
   readonly which: 'k' | 'v';
   readonly rows: 'new' | 'all';
   readonly shape: readonly (number | 'T' | 'S' | 'B')[];
+  /** Element type of the cache buffers: every cache passed to run() holds this dtype. */
+  readonly dtype: 'f32' | 'f16';
 }
 
 /** One step of a compiled pass; perSegment steps run once per segment on its rows. */

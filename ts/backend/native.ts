@@ -136,9 +136,9 @@ export class NativeBackend implements Backend {
       if (v instanceof NativeWeight) return v.handle;
       if (isMapped(v)) return v.native();
       if (typeof v === 'object' && v !== null && 'kind' in v) {
-        const o = v as { kind: string; slot?: number; shape: unknown; layer?: number; which?: string; rows?: string };
+        const o = v as { kind: string; slot?: number; shape: unknown; layer?: number; which?: string; rows?: string; dtype?: string };
         if (o.kind === 'slot') return { slot: o.slot, shape: o.shape };
-        if (o.kind === 'cache') return { cache: o.which, layer: o.layer, rows: o.rows, shape: o.shape };
+        if (o.kind === 'cache') return { cache: o.which, layer: o.layer, rows: o.rows, shape: o.shape, dtype: o.dtype ?? 'f32' };
       }
       return v;
     };

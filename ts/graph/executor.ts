@@ -39,7 +39,7 @@ export class PlanExecutor {
     const operand = (a: Operand) => {
       if (a.kind === 'value') return { kind: 'slot' as const, slot: this.plan.slotOf[a.id]!, shape: g.values[a.id]!.shape };
       if (a.kind === 'param') return this.params.get(a.name)!;
-      return { kind: 'cache' as const, layer: a.layer, which: a.which, rows: a.rows, shape: a.shape };
+      return { kind: 'cache' as const, layer: a.layer, which: a.which, rows: a.rows, shape: a.shape, dtype: a.dtype };
     };
     return g.nodes.map((node) => {
       const args: Record<string, unknown> = {};

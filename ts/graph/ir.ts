@@ -30,7 +30,12 @@ export interface CacheOperand {
   readonly rows: 'new' | 'all';
   /** Shape of the view handed to the op (rows first). */
   readonly shape: readonly SymDim[];
+  /** Element type of the cache's buffers. */
+  readonly dtype: KVDType;
 }
+
+/** Element type of a KV cache: f32, or f16 (half the bytes attention reads per step). */
+export type KVDType = 'f32' | 'f16';
 
 export type Operand =
   | { readonly kind: 'value'; readonly id: number }
@@ -66,6 +71,8 @@ function isOperand(a: unknown): a is Operand {
 
 /** Builds a Graph node by node; each op's output shape is stated by the model that adds it. */
 export class GraphBuilder {
+  /** kvDtype: the element type of the KV caches the graph's cache operands refer to. */
+  constructor(readonly kvDtype: KVDType = 'f32') {}
   private readonly values: ValueInfo[] = [];
   private readonly nodes: GraphNode[] = [];
   private readonly inputs: number[] = [];
@@ -87,7 +94,7 @@ export class GraphBuilder {
   }
 
   cache(layer: number, which: 'k' | 'v', rows: 'new' | 'all', shape: SymDim[]): CacheOperand {
-    return { kind: 'cache', layer, which, rows, shape };
+    return { kind: 'cache', layer, which, rows, shape, dtype: this.kvDtype };
   }
 
   /** Adds `op` writing a new f32 value of `shape`. */

@@ -2,7 +2,7 @@
 // MLPs, the unembedding of the last position. Parameter names are canonical ('l0.q', 'final.w');
 // each model's loader binds them from its checkpoint layout.
 
-import { GraphBuilder, type ValueRef } from '../graph/ir.js';
+import { GraphBuilder, type KVDType, type ValueRef } from '../graph/ir.js';
 import type { DecoderConfig } from './config.js';
 
 export type NormKind = 'layerNorm' | 'rmsNorm';
@@ -30,18 +30,22 @@ export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
   const p = `l${i}`;
   const b = (n: string) => (o.bias ? g.param(`${p}.${n}.b`) : undefined);
   let q = g.view(g.op('linear', { x: h, weight: g.param(`${p}.q`), bias: b('q') }, ['T', H * D], `${p}.q`), ['T', H, D]);
-  // K and V are computed for all of the pass's rows at once, then copied into each segment's
-  // cache ('cast' to f32 is a copy); Llama's rotation of K writes the cache directly.
+  // K and V are computed for all of the pass's rows at once, then cast into each segment's cache
+  // (to f32 a copy); Llama's rotation of K writes an f32 cache directly.
   const k = g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`);
   const v = g.op('linear', { x: h, weight: g.param(`${p}.v`), bias: b('v') }, ['T', KV * D], `${p}.v`);
   if (o.rope) {
     const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved };
     q = g.op('rope', { x: q, ...r }, ['T', H, D], `${p}.q.rope`);
-    g.opInto('rope', { x: g.view(k, ['T', KV, D]), ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    if (g.kvDtype === 'f32') g.opInto('rope', { x: g.view(k, ['T', KV, D]), ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    else {
+      const kr = g.op('rope', { x: g.view(k, ['T', KV, D]), ...r }, ['T', KV, D], `${p}.k.rope`);
+      g.opInto('cast', { x: kr, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    }
   } else {
-    g.opInto('cast', { x: k, dtype: 'f32' }, g.cache(i, 'k', 'new', ['T', KV * D]));
+    g.opInto('cast', { x: k, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV * D]));
   }
-  g.opInto('cast', { x: v, dtype: 'f32' }, g.cache(i, 'v', 'new', ['T', KV * D]));
+  g.opInto('cast', { x: v, dtype: g.kvDtype }, g.cache(i, 'v', 'new', ['T', KV * D]));
   const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true }, ['T', H, D], `${p}.attn`);
   return g.op('linear', { x: g.view(a, ['T', H * D]), weight: g.param(`${p}.o`), bias: b('o') }, ['T', C], `${p}.o`);
 }
@@ -67,8 +71,8 @@ export function mlpSwiGLU(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
  * last position (B, V). Inputs: ids (T), positions (T), and `last` (B), the row of each
  * segment's last token.
  */
-export function decoderGraph(cfg: DecoderConfig): GraphBuilder & { result: ValueRef } {
-  const g = new GraphBuilder();
+export function decoderGraph(cfg: DecoderConfig, kvDtype: KVDType = 'f32'): GraphBuilder & { result: ValueRef } {
+  const g = new GraphBuilder(kvDtype);
   const C = cfg.hidden;
   const ids = g.input('ids', 'i32', ['T']);
   const positions = g.input('positions', 'i32', ['T']);

@@ -10,6 +10,7 @@ import { NativeBackend } from '../backend/native.js';
 import { ReferenceBackend } from '../backend/reference.js';
 import { PlanExecutor, type CacheBuffers } from '../graph/executor.js';
 import { plan, type Plan } from '../graph/planner.js';
+import type { KVDType } from '../graph/ir.js';
 import { GGUFFile } from '../io/gguf.js';
 import { MappedTensor } from '../io/mapped.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
@@ -32,6 +33,11 @@ export interface LoadModelOptions {
   maxTokens?: number;
   /** Most sequences forwardBatch() takes in one pass; default 16 (at most maxTokens). */
   maxBatch?: number;
+  /**
+   * Element type of the KV caches: 'f32' (default) or 'f16', half the memory and half the bytes
+   * attention reads per step, which is what long contexts spend their time on.
+   */
+  kvDtype?: KVDType;
 }
 
 /**
@@ -47,10 +53,11 @@ export class KVCache implements CacheBuffers {
     cfg: DecoderConfig,
     readonly capacity: number,
     private readonly backend?: Backend,
+    readonly dtype: KVDType = 'f32',
   ) {
-    // k, v: (capacity, Hkv, D) f32 per layer
-    this.k = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
-    this.v = Array.from({ length: cfg.layers }, () => Tensor.zeros('f32', [capacity, cfg.kvHeads, cfg.headDim]));
+    // k, v: (capacity, Hkv, D) f32 or f16 per layer
+    this.k = Array.from({ length: cfg.layers }, () => Tensor.zeros(dtype, [capacity, cfg.kvHeads, cfg.headDim]));
+    this.v = Array.from({ length: cfg.layers }, () => Tensor.zeros(dtype, [capacity, cfg.kvHeads, cfg.headDim]));
   }
   /** Forgets every row (the buffers are reused). */
   reset(): void {
@@ -94,16 +101,17 @@ export class DecoderModel {
     readonly maxTokens: number,
     readonly maxBatch: number,
     readonly generation?: GenerationConfig,
+    readonly kvDtype: KVDType = 'f32',
   ) {
-    const g = decoderGraph(config);
+    const g = decoderGraph(config, kvDtype);
     this.plan = plan(g.build(g.result), maxTokens, maxBatch);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
-    this.scratch = new KVCache(config, maxTokens, backend);
+    this.scratch = new KVCache(config, maxTokens, backend, kvDtype);
   }
 
   /** A cache for one sequence (capacity default: maxTokens); dispose() it when the sequence ends. */
   newCache(capacity = this.maxTokens): KVCache {
-    return new KVCache(this.config, capacity, this.backend);
+    return new KVCache(this.config, capacity, this.backend, this.kvDtype);
   }
 
   /**
@@ -251,7 +259,9 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     const maxBatch = options.maxBatch ?? Math.min(16, maxTokens);
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > maxTokens)
       throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${maxTokens}], got ${options.maxBatch}`);
-    return new DecoderModel(config, backend, binder, files, maxTokens, maxBatch, generation);
+    const kvDtype = options.kvDtype ?? 'f32';
+    if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`loadModel: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
+    return new DecoderModel(config, backend, binder, files, maxTokens, maxBatch, generation, kvDtype);
   } catch (e) {
     binder?.dispose();
     files?.dispose();
