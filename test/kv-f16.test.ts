@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
 import { loadAddon } from '../ts/native.js';
+import { LanguageModel } from '../ts/generate/model.js';
 import { createWebGPUBackend, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff } from './helpers/decoding.js';
 import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_KV_F16 } from './harness/tolerance.js';
@@ -78,6 +79,25 @@ describe.each(['gpt2-tiny-trained', 'llama-tiny-trained'])('f16 KV cache on the 
 
   it("follows PyTorch's greedy paths for 16 tokens", async () => {
     for (const p of GOLDENS.models[name]!.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
+  });
+});
+
+describe('f16 KV cache through LanguageModel', () => {
+  it('generates with the default model as the f32 cache does, greedy', async () => {
+    const a = await LanguageModel.load(undefined, { threads: 1 });
+    const b = await LanguageModel.load(undefined, { threads: 1, kvDtype: 'f16' });
+    try {
+      const opts = { maxNewTokens: 24, temperature: 0, ignoreEos: true };
+      const ra = await a.generate('The secret of life is', opts);
+      const rb = await b.generate('The secret of life is', opts);
+      expect(rb.ids).toHaveLength(24);
+      expect(rb.ids).toEqual(ra.ids);
+      expect(rb.text).toBe(ra.text);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+    await expect(LanguageModel.load(undefined, { kvDtype: 'f8' as never })).rejects.toThrow(/'kvDtype' must be one of f32, f16, got 'f8'/);
   });
 });
 

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { packageRoot } from './native.js';
-import { BACKENDS, DTYPES, LanguageModel, defaultModelPath, type BackendName } from './generate/model.js';
+import { BACKENDS, DTYPES, KV_DTYPES, LanguageModel, defaultModelPath, type BackendName } from './generate/model.js';
+import type { KVDType } from './graph/ir.js';
 import type { WeightDType } from './models/weights.js';
 import type { GenerateOptions, GenerationResult } from './generate/generate.js';
 import { GGUFFile } from './io/gguf.js';
@@ -35,6 +36,7 @@ generate options:
   --model <file.gguf>        default: the bundled default model
   --backend <name>           ${BACKENDS.join(' | ')} (default native)
   --dtype <dtype>            ${DTYPES.join(' | ')} (default: as stored)
+  --kv-dtype <dtype>         f32 | f16: the KV cache's element type (default f32)
   --threads <n>              intra-op threads of the native backend
   --max-tokens <n>           most new tokens (default 64)
   --seed <n>                 RNG seed (default: random, printed with --stats)
@@ -83,7 +85,7 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 }
 
 const GENERATE_OPTIONS = {
-  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
+  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, 'kv-dtype': { type: 'string' }, threads: { type: 'string' },
   'max-tokens': { type: 'string' }, seed: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
   'top-p': { type: 'string' }, 'min-p': { type: 'string' }, 'typical-p': { type: 'string' },
   'repetition-penalty': { type: 'string' }, 'presence-penalty': { type: 'string' }, 'frequency-penalty': { type: 'string' },
@@ -134,10 +136,13 @@ async function loadModel(v: Record<string, unknown>): Promise<LanguageModel> {
   const path = (v.model as string | undefined) ?? defaultModelPath();
   const backend = oneOf<BackendName>('backend', v.backend as string | undefined, BACKENDS) ?? 'native';
   const dtype = oneOf<WeightDType>('dtype', v.dtype as string | undefined, DTYPES);
+  const kvDtype = oneOf<KVDType>('kv-dtype', v['kv-dtype'] as string | undefined, KV_DTYPES);
   const threads = num('threads', v.threads as string | undefined, { int: true, min: 1, max: 1024 });
   if (!existsSync(path)) throw new UsageError(`--model: file '${path}' does not exist`);
   const bar = await progress(`loading ${path.replace(packageRoot + '/', '')}`, 1);
-  const m = await LanguageModel.load(path, { backend, ...(dtype === undefined ? {} : { dtype }), ...(threads === undefined ? {} : { threads }) });
+  const m = await LanguageModel.load(path, {
+    backend, ...(dtype === undefined ? {} : { dtype }), ...(kvDtype === undefined ? {} : { kvDtype }), ...(threads === undefined ? {} : { threads }),
+  });
   bar.done();
   return m;
 }
@@ -296,18 +301,19 @@ async function cmdDemo(args: string[]): Promise<void> {
 }
 
 const SERVE_OPTIONS = {
-  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, 'kv-dtype': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
   workers: { type: 'string' }, 'threads-per-worker': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-batch': { type: 'string' },
   'max-batch-tokens': { type: 'string' }, 'no-batching': { type: 'boolean' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function cmdServe(args: string[]): Promise<void> {
   const { values: v } = parse(args, SERVE_OPTIONS, false);
-  if (v.help) return void console.log('usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend native|reference] [--dtype f32|f16|bf16|q8_0]');
+  if (v.help) return void console.log('usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend native|reference] [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16]');
   const { createPool } = await import('./scheduler/pool.js');
   const { createServer } = await import('./server/server.js');
   const backend = oneOf('backend', v.backend, BACKENDS);
   const dtype = oneOf<WeightDType>('dtype', v.dtype, DTYPES);
+  const kvDtype = oneOf<KVDType>('kv-dtype', v['kv-dtype'], KV_DTYPES);
   const workers = num('workers', v.workers, { int: true, min: 1, max: 256 });
   const threadsPerWorker = num('threads-per-worker', v['threads-per-worker'], { int: true, min: 1, max: 1024 });
   const maxQueue = num('max-queue', v['max-queue'], { int: true, min: 0 });
@@ -318,7 +324,7 @@ async function cmdServe(args: string[]): Promise<void> {
   const model = v.model ?? defaultModelPath();
   if (!existsSync(model)) throw new UsageError(`--model: '${model}' does not exist`);
   const pool = createPool({
-    model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(workers ? { workers } : {}),
+    model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(kvDtype ? { kvDtype } : {}), ...(workers ? { workers } : {}),
     ...(threadsPerWorker ? { threadsPerWorker } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}),
     ...(maxBatch ? { maxBatch } : {}), ...(maxBatchTokens ? { maxBatchTokens } : {}), ...(v['no-batching'] ? { batching: false } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),

@@ -8,6 +8,7 @@ export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from '
 export * from './generate/index.js';
 export { PRESETS, parameterTable, totalParameters, kvCacheBytes, type TransformerShape, type ParamRow } from './models/param-table.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ForwardOptions } from './models/model.js';
+export type { KVDType } from './graph/ir.js';
 export { inspect, type ParamReport } from './models/params.js';
 export { configFromHF, configFromGGUF, type DecoderConfig, type Architecture } from './models/config.js';
 export { SafetensorsFile, SafetensorsCheckpoint, type SafetensorsEntry } from './io/safetensors.js';

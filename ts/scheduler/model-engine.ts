@@ -6,6 +6,7 @@
 
 import { LanguageModel, type BackendName } from '../generate/model.js';
 import type { WeightDType } from '../models/weights.js';
+import type { KVDType } from '../graph/ir.js';
 import type { ChatMessage } from './protocol.js';
 import type { GenerateOptions } from '../generate/generate.js';
 import type { Engine, EngineRequest } from './engine.js';
@@ -37,6 +38,7 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
   const lm = await LanguageModel.load(config.model, {
     backend, threads: config.threads, batching: config.batching, maxBatchTokens: config.maxBatchTokens,
     ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}),
+    ...(config.kvDtype ? { kvDtype: config.kvDtype as KVDType } : {}),
   });
   // Models without a chat template (the default one) get a plain transcript to continue.
   const render = (messages: ChatMessage[]): string =>

@@ -17,6 +17,8 @@ export interface PoolOptions {
   model?: string;
   backend?: string;
   dtype?: string;
+  /** KV cache element type: 'f32' (default) or 'f16'. */
+  kvDtype?: string;
   /** Worker threads; default 1 (one engine batching every request). */
   workers?: number;
   /** Kernel threads per worker; default: cores / workers (at least 1). */
@@ -131,6 +133,7 @@ export class InferencePool {
       model: options.model,
       backend: options.backend,
       dtype: options.dtype,
+      kvDtype: options.kvDtype,
       threads,
       maxBatch,
       batching: options.batching,

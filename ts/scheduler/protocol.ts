@@ -57,6 +57,7 @@ export interface WorkerConfig {
   model?: string;
   backend?: string;
   dtype?: string;
+  kvDtype?: string;
   threads: number;
   maxBatch: number;
   /** Batch the sequences a worker serves into one forward pass per step; default true. */
