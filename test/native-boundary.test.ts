@@ -98,3 +98,32 @@ describe('native boundary', () => {
     expect([...out.data]).toEqual([2, 4, 6]);
   });
 });
+
+describe('lowerThreadPriority', () => {
+  it('lowers only the calling thread, and checks its step', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { getPriority } = await import('node:os');
+    const { pathToFileURL } = await import('node:url');
+    expect(() => loadAddon().lowerThreadPriority(0)).toThrow(/'step' must be an integer in \[1, 19\]/);
+    expect(() => loadAddon().lowerThreadPriority(1.5)).toThrow(RangeError);
+    const main = getPriority();
+    // The compiled package (test/global-setup.ts builds dist/): the worker loads the addon itself
+    // and lowers its own thread twice.
+    const nativeUrl = pathToFileURL(new URL('../dist/native.js', import.meta.url).pathname).href;
+    const src = `import { parentPort } from 'node:worker_threads';
+      const { loadAddon } = await import(${JSON.stringify(nativeUrl)});
+      const a = loadAddon().lowerThreadPriority(1);
+      const b = loadAddon().lowerThreadPriority(2);
+      parentPort.postMessage([a, b]);`;
+    const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`));
+    const [a, b] = await new Promise<[number | null, number | null]>((res, rej) => {
+      w.once('message', res);
+      w.once('error', rej);
+    });
+    await w.terminate();
+    if (process.platform !== 'linux') return expect(a).toBeNull();
+    expect(a).toBe(Math.min(19, main + 1));
+    expect(b).toBe(Math.min(19, main + 3));
+    expect(getPriority()).toBe(main); // the main thread (the process's first thread) is untouched
+  });
+});

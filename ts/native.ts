@@ -39,6 +39,8 @@ export interface NativeProgram {
 export interface NativeAddon {
   cpuInfo(): CpuInfo;
   setThreads(threads: number): void;
+  /** The calling thread's nice value + step (Linux); the new value, or null elsewhere. */
+  lowerThreadPriority(step: number): number | null;
   getThreads(): number;
   setIsa(isa: string): void;
   opNames(): string[];

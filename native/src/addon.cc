@@ -167,6 +167,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("mapFile", &Attnode::MapFile),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
+                             InstanceMethod("lowerThreadPriority", &Attnode::LowerThreadPriority),
                              InstanceMethod("getThreads", &Attnode::GetThreads),
                              InstanceMethod("setIsa", &Attnode::SetIsa),
                              InstanceMethod("opNames", &Attnode::OpNames),
@@ -271,6 +272,17 @@ class Attnode : public Napi::Addon<Attnode> {
     o.Set("kernels", kernels);
     o.Set("cuda", cuda_compiled());
     return o;
+  }
+
+  // lowerThreadPriority(step): the calling JavaScript thread's nice value + step (1 to 19);
+  // returns the new nice value, or null where threads have none of their own.
+  Napi::Value LowerThreadPriority(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const double step = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(step >= 1 && step <= 19) || step != static_cast<double>(static_cast<int>(step)))
+      throw Napi::RangeError::New(env, "lowerThreadPriority: 'step' must be an integer in [1, 19]");
+    const int nice = lower_thread_priority(static_cast<int>(step));
+    return nice == -100 ? env.Null() : Napi::Number::New(env, nice);
   }
 
   Napi::Value SetThreads(const Napi::CallbackInfo& info) {

@@ -64,6 +64,21 @@ void lower_compute_thread_priority() {
 #endif
 }
 
+int lower_thread_priority(int step) {
+#if defined(__linux__)
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, tid);
+  if (errno != 0) return -100;
+  const int want = std::min(19, nice + step);
+  if (setpriority(PRIO_PROCESS, tid, want) != 0) return nice;
+  return want;
+#else
+  (void)step;
+  return -100;
+#endif
+}
+
 ThreadPool::ThreadPool(int threads) {
   const int extra = std::max(0, threads - 1);
   workers_.reserve(static_cast<size_t>(extra));

@@ -18,6 +18,11 @@ namespace attnode {
 // JavaScript threads (the event loop above all) get a core first. No effect elsewhere.
 void lower_compute_thread_priority();
 
+// Lowers the calling thread's priority by `step` nice levels (Linux, this thread only; at most
+// nice 19). Returns the thread's nice value afterwards, or -100 where threads have no nice value
+// of their own. For engine worker threads, so the main thread's event loop gets a core first.
+int lower_thread_priority(int step);
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);

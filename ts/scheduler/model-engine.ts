@@ -11,7 +11,9 @@ import type { ChatMessage } from './protocol.js';
 import type { GenerateOptions } from '../generate/generate.js';
 import type { Engine, EngineRequest } from './engine.js';
 import type { WireResult, WorkerConfig } from './protocol.js';
-import { setThreads } from '../native.js';
+import { loadAddon, setThreads } from '../native.js';
+
+const kWorkerNiceStep = 2;
 
 /** Maps the wire options (OpenAI-ish names) onto the generation loop's options. */
 function generateOptions(req: EngineRequest): GenerateOptions {
@@ -33,6 +35,9 @@ function generateOptions(req: EngineRequest): GenerateOptions {
 }
 
 export async function createEngine(config: WorkerConfig): Promise<Engine> {
+  // This worker's JavaScript thread (sampling, scheduling steps) yields to the main thread, whose
+  // event loop serves the requests: a small step below it, the kernels' threads further below.
+  loadAddon().lowerThreadPriority(kWorkerNiceStep);
   setThreads(config.threads);
   const backend = (config.backend ?? 'native') as BackendName;
   const lm = await LanguageModel.load(config.model, {
