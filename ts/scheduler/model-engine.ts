@@ -13,7 +13,7 @@ import type { Engine, EngineRequest } from './engine.js';
 import type { WireResult, WorkerConfig } from './protocol.js';
 import { loadAddon, setThreads } from '../native.js';
 
-const kWorkerNiceStep = 2;
+const kWorkerNiceStep = 4;
 
 /** Maps the wire options (OpenAI-ish names) onto the generation loop's options. */
 function generateOptions(req: EngineRequest): GenerateOptions {
@@ -36,7 +36,7 @@ function generateOptions(req: EngineRequest): GenerateOptions {
 
 export async function createEngine(config: WorkerConfig): Promise<Engine> {
   // This worker's JavaScript thread (sampling, scheduling steps) yields to the main thread, whose
-  // event loop serves the requests: a small step below it, the kernels' threads further below.
+  // event loop serves the requests: four nice steps below it, the kernels' threads four more.
   loadAddon().lowerThreadPriority(kWorkerNiceStep);
   setThreads(config.threads);
   const backend = (config.backend ?? 'native') as BackendName;
