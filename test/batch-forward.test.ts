@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel, type KVCache } from '../ts/models/model.js';
 import { loadAddon } from '../ts/native.js';
-import { createWebGPUBackend, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import type { WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -30,11 +31,11 @@ const CASES: { name: string; path: string; backend: 'native' | 'reference' | 'we
   { name: 'llama q8_0 native', path: 'llama-tiny/model-q8_0.gguf', backend: 'native' as const, tol: TOL_MODEL_LOGITS_Q8_0 },
 ];
 
-describe.each(CASES)('forwardBatch $name', (c) => {
+for (const c of CASES) describe.skipIf(c.backend === 'webgpu' && !HAS_WEBGPU)(`forwardBatch ${c.name}`, () => {
   let model: DecoderModel;
   let gpu: WebGPUBackend | undefined;
   beforeAll(async () => {
-    if (c.backend === 'webgpu') gpu = await createWebGPUBackend();
+    if (c.backend === 'webgpu') gpu = await openWebGPU();
     model = await loadModel(join(FIX, c.path), { backend: gpu ?? (c.backend as 'native' | 'reference'), maxTokens: 96, maxBatch: 6 });
   });
   afterAll(() => {

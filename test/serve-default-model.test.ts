@@ -1,11 +1,13 @@
 // The pool and `attnode serve` with the real default model: seeded results identical alone and
 // concurrently, a bounded loopback load test (with and without clients that disconnect
-// mid-stream), and the main thread's event-loop delay under full load.
+// mid-stream), and no kernel on the main thread under full load (its event-loop delay is
+// measured in bench/event-loop.bench.ts, against a blocking control, not asserted here).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type InferencePool } from '../dist/scheduler/pool.js';
 import { createServer } from '../dist/server/server.js';
+import { loadAddon } from '../dist/native.js';
 
 let pool: InferencePool;
 let app: ReturnType<typeof createServer>;
@@ -93,15 +95,18 @@ describe('serving the default model', () => {
     expect(m.failed).toBe(before.failed);
   }, 300_000);
 
-  it("keeps the main thread's event-loop delay under 10 ms (p99) while the pool generates at full load", async () => {
+  it('runs no kernel on the main thread while the pool generates at full load', async () => {
     await pool.generate('warm up', { maxTokens: 2 });
     pool.resetEventLoopDelay();
+    // The addon counts this thread's kernel runs by the thread they ran on: the workers' passes
+    // and sampling are counted in their own environments, so here both must stay unchanged.
+    const before = loadAddon().kernelThreads();
     const results = await Promise.all(Array.from({ length: 64 }, (_, i) => pool.generate(`Fortune ${i}:`, { maxTokens: 24, seed: i })));
     expect(results.every((r) => ['length', 'eos', 'stop'].includes(r.finishReason))).toBe(true);
     expect(results.reduce((a, r) => a + r.ids.length, 0)).toBeGreaterThan(64 * 8);
     const m = pool.metrics();
     console.log(`event-loop delay at full load: p50 ${m.eventLoopDelayMs.p50.toFixed(2)} ms, p99 ${m.eventLoopDelayMs.p99.toFixed(2)} ms, max ${m.eventLoopDelayMs.max.toFixed(2)} ms; ${m.tokensPerSecond.toFixed(0)} tok/s`);
-    expect(m.eventLoopDelayMs.p99).toBeLessThan(10);
+    expect(loadAddon().kernelThreads()).toEqual(before);
   }, 300_000);
 
   it('with 10% of clients disconnecting mid-stream, their work is cancelled and the rest unaffected', async () => {

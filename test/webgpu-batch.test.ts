@@ -10,18 +10,14 @@ import type { BatchOp, OpName } from '../ts/backend/backend.js';
 import { createWebGPUBackend, WebGPUError, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { normals } from './harness/rng.js';
 import { opByOp } from './helpers/op-by-op.js';
+import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 import { TOL_EXACT, TOL_F32, TOL_MODEL_LOGITS_F32, TOL_WEBGPU_CHAIN, type Tolerance } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
 /** lavapipe compiles each pipeline with LLVM on first use. */
 const SLOW = 300_000;
 
-let gpu: WebGPUBackend | undefined;
-try {
-  gpu = await createWebGPUBackend();
-} catch (e) {
-  console.log(`webgpu batch tests skipped: ${(e as Error).message}`);
-}
+const gpu: WebGPUBackend | undefined = await openWebGPU();
 afterAll(() => gpu?.dispose());
 
 const ref = new ReferenceBackend();
@@ -37,7 +33,7 @@ function expectClose(got: Tensor, want: Tensor, tol: Tolerance): void {
   }
 }
 
-describe.skipIf(!gpu)('webgpu runBatch', () => {
+describe.skipIf(!HAS_WEBGPU)('webgpu runBatch', () => {
   const be = () => gpu!;
 
   for (const fixture of ['gpt2-tiny', 'llama-tiny']) {
@@ -230,4 +226,3 @@ describe.skipIf(!gpu)('webgpu runBatch', () => {
   });
 });
 
-if (!gpu) it('webgpu unavailable here', () => expect(gpu).toBeUndefined());

@@ -4,18 +4,14 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../ts/models/model.js';
-import { createWebGPUBackend, type WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import type { WebGPUBackend } from '../ts/backend/webgpu/index.js';
+import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff } from './helpers/decoding.js';
 import { TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
 /** lavapipe compiles each pipeline on first use and runs every kernel on the CPU. */
 const SLOW = 600_000;
 
-let gpu: WebGPUBackend | undefined;
-try {
-  gpu = await createWebGPUBackend();
-} catch (e) {
-  console.log(`webgpu model tests skipped: ${(e as Error).message}`);
-}
+const gpu: WebGPUBackend | undefined = await openWebGPU();
 afterAll(() => gpu?.dispose());
 
 const CASES = [
@@ -25,7 +21,7 @@ const CASES = [
   { name: 'llama gguf q8_0', path: 'llama-tiny/model-q8_0.gguf', golden: 'llama-tiny-q8_0', quantized: true },
 ];
 
-describe.skipIf(!gpu)('models on webgpu', () => {
+describe.skipIf(!HAS_WEBGPU)('models on webgpu', () => {
   for (const c of CASES) {
     it(`${c.name}: logits match PyTorch and native, greedy continuations equal PyTorch's`, async () => {
       const golden = GOLDENS.models[c.golden]!;
@@ -52,4 +48,3 @@ describe.skipIf(!gpu)('models on webgpu', () => {
   }
 });
 
-if (!gpu) it('webgpu unavailable here', () => expect(gpu).toBeUndefined());

@@ -8,6 +8,7 @@ import { NativeBackend } from '../ts/backend/native.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
 import { createWebGPUBackend, GPUTensor, WebGPUError, type WebGPUBackend, type WebGPUBackendOptions } from '../ts/backend/webgpu/index.js';
 import { checkCase, type OpCase } from './harness/ops-harness.js';
+import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 import { linearQuantCases } from './harness/cases/linear_quant.js';
 import { linearCases } from './harness/cases/linear.js';
 import { attentionCases } from './harness/cases/attention.js';
@@ -16,14 +17,7 @@ import type { OpArgs, OpName } from '../ts/backend/backend.js';
 import { normals } from './harness/rng.js';
 import { TOL_ATTENTION_F32, TOL_WEBGPU_CHAIN, TOL_WEBGPU_LINEAR_DEQUANT, type Tolerance } from './harness/tolerance.js';
 
-let gpu: WebGPUBackend | undefined;
-let reason = '';
-try {
-  gpu = await createWebGPUBackend();
-} catch (e) {
-  reason = (e as Error).message;
-  console.log(`webgpu tests skipped: ${reason}`);
-}
+const gpu: WebGPUBackend | undefined = await openWebGPU();
 afterAll(() => gpu?.dispose());
 
 const ref = new ReferenceBackend();
@@ -57,7 +51,7 @@ async function checkVariants(variants: WebGPUBackendOptions[], cases: OpCase[]):
   }
 }
 
-describe.skipIf(!gpu)('webgpu backend', () => {
+describe.skipIf(!HAS_WEBGPU)('webgpu backend', () => {
   const be = () => gpu!;
 
   it('reports the adapter it runs on', () => {
@@ -258,4 +252,3 @@ describe.skipIf(!gpu)('webgpu backend', () => {
   });
 });
 
-if (!gpu) it('webgpu unavailable here', () => expect(reason).not.toBe(''));

@@ -61,6 +61,11 @@ export interface NativeAddon {
    * workspace an op allocates beyond its inputs and output. `reset` starts a new measurement.
    */
   peakScratchBytes(reset?: boolean): number;
+  /**
+   * This thread's kernel runs since it loaded the addon, by the thread each ran on: its own
+   * JavaScript thread (sync `op`) or the addon's dispatch thread (every async path).
+   */
+  kernelThreads(): { jsThread: number; otherThreads: number };
 }
 
 /** The package root: one level above this file (ts/ in a checkout, dist/ when installed). */

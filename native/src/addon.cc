@@ -175,6 +175,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opAsync", &Attnode::OpAsync),
                              InstanceMethod("opsAsync", &Attnode::OpsAsync),
                              InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
+                             InstanceMethod("kernelThreads", &Attnode::KernelThreads),
                          });
   }
 
@@ -337,6 +338,7 @@ class Attnode : public Napi::Addon<Attnode> {
     const OpDef* def = lookup(info, "op");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
     OpRun run = def->prepare(args);
+    runner_.note_kernel_run();
     try {
       run(OpEnv{pool_.get(), isa_});
     } catch (const std::exception& e) {
@@ -413,6 +415,16 @@ class Attnode : public Napi::Addon<Attnode> {
     const double peak = static_cast<double>(scratch_peak_bytes());
     if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) scratch_reset_peak();
     return Napi::Number::New(info.Env(), peak);
+  }
+
+  // kernelThreads(): { jsThread, otherThreads }, this environment's kernel runs (ops, batches
+  // and compiled passes) since it loaded the addon, by the thread each ran on.
+  Napi::Value KernelThreads(const Napi::CallbackInfo& info) {
+    const KernelThreadCounts c = runner_.kernel_thread_counts();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("jsThread", static_cast<double>(c.js_thread));
+    o.Set("otherThreads", static_cast<double>(c.other_threads));
+    return o;
   }
 
   std::shared_ptr<ThreadPool> pool_;

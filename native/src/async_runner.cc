@@ -51,6 +51,14 @@ Napi::Promise AsyncRunner::submit(Napi::Env env, std::function<void()> work,
   return promise;
 }
 
+void AsyncRunner::note_kernel_run() {
+  (std::this_thread::get_id() == js_thread_ ? on_js_thread_ : on_other_threads_).fetch_add(1, std::memory_order_relaxed);
+}
+
+KernelThreadCounts AsyncRunner::kernel_thread_counts() const {
+  return {on_js_thread_.load(std::memory_order_relaxed), on_other_threads_.load(std::memory_order_relaxed)};
+}
+
 void AsyncRunner::loop() {
   for (;;) {
     std::unique_ptr<Job> job;
@@ -61,6 +69,7 @@ void AsyncRunner::loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
+    note_kernel_run();
     try {
       job->work();
     } catch (const std::exception& e) {

@@ -5,7 +5,9 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -15,6 +17,12 @@
 #include <vector>
 
 namespace attnode {
+
+// Kernel runs of one environment, by the thread they ran on.
+struct KernelThreadCounts {
+  uint64_t js_thread;      // the environment's JavaScript thread (the sync op() path)
+  uint64_t other_threads;  // the dispatch thread (every async path: ops, batches, compiled passes)
+};
 
 class AsyncRunner {
  public:
@@ -28,9 +36,18 @@ class AsyncRunner {
   // `keep_alive` holds the JS values the work reads until it has settled.
   Napi::Promise submit(Napi::Env env, std::function<void()> work, std::vector<Napi::Reference<Napi::Value>> keep_alive);
 
+  // Counts one kernel run on the calling thread, compared with the JavaScript thread that made
+  // this runner: what lets a test show, rather than time, that async work left that thread.
+  void note_kernel_run();
+  KernelThreadCounts kernel_thread_counts() const;
+
  private:
   struct Job;
   void loop();
+
+  const std::thread::id js_thread_ = std::this_thread::get_id();
+  std::atomic<uint64_t> on_js_thread_{0};
+  std::atomic<uint64_t> on_other_threads_{0};
 
   std::mutex mutex_;
   std::condition_variable wake_;
