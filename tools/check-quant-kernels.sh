@@ -3,7 +3,8 @@
 # no Node) and runs it: natively, under qemu-x86_64 without AVX-512, and cross-compiled for
 # aarch64 under qemu-aarch64 (NEON dot products).
 # Needs g++ and, for the emulated runs, Debian's qemu-user and g++-aarch64-linux-gnu; a missing
-# tool skips its run with a message. Not part of CI. Usage: tools/check-quant-kernels.sh [outdir]
+# tool skips its run with a message. .ci/run runs it before the tests (it installs both).
+# Usage: tools/check-quant-kernels.sh [outdir]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$(mktemp -d)}
