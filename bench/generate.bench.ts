@@ -15,15 +15,15 @@ const prompt = 'The secret of a happy life is to never';
 const promptIds = model.tokenizer.encode(prompt);
 
 // Check results before timing: greedy is deterministic and emits real tokens.
-const g1 = await model.generate(prompt, { temperature: 0, maxNewTokens: 32, ignoreEos: true });
-const g2 = await model.generate(prompt, { temperature: 0, maxNewTokens: 32, ignoreEos: true });
+const g1 = await model.generate(prompt, { temperature: 0, maxTokens: 32, ignoreEos: true });
+const g2 = await model.generate(prompt, { temperature: 0, maxTokens: 32, ignoreEos: true });
 if (g1.ids.join() !== g2.ids.join() || g1.ids.length !== 32) throw new Error('greedy generation is not deterministic');
 
 const rows: { name: string; value: string; note: string }[] = [];
 
 // Whole-loop speed, as printed by `attnode generate --stats` (median of 5 runs).
 const runs = [];
-for (let i = 0; i < 5; i++) runs.push((await model.generate(prompt, { temperature: 0, maxNewTokens: 64, ignoreEos: true })).timings);
+for (let i = 0; i < 5; i++) runs.push((await model.generate(prompt, { temperature: 0, maxTokens: 64, ignoreEos: true })).timings);
 const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const prefill = median(runs.map((t) => t.prefillTokensPerSecond));
 const decode = median(runs.map((t) => t.decodeTokensPerSecond));

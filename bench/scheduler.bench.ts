@@ -175,7 +175,7 @@ async function loopRows(concurrencies: readonly number[]): Promise<Row[]> {
     const on = new DecoderLM(model, [], { batching: true });
     const off = new DecoderLM(model, [], { batching: false });
     const tokenizer = { encode: (): number[] => [], decode: (ids: readonly number[]) => ids.join(' ') };
-    const request = (lm: DecoderLM, i: number) => generate(lm, tokenizer, Array.from({ length: 8 }, (_, j) => (i * 7919 + j * 104729) % GPT2_124M.vocab), { maxNewTokens: BIG_TOKENS, seed: i, ignoreEos: true });
+    const request = (lm: DecoderLM, i: number) => generate(lm, tokenizer, Array.from({ length: 8 }, (_, j) => (i * 7919 + j * 104729) % GPT2_124M.vocab), { maxTokens: BIG_TOKENS, seed: i, ignoreEos: true });
     const ways: Record<Mode, (c: number) => Promise<{ r: GenerationResult; startMs: number }[]>> = {
       'one at a time': async (c) => {
         const out: { r: GenerationResult; startMs: number }[] = [];

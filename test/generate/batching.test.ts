@@ -8,12 +8,12 @@ import type { DecoderLM } from '../../ts/generate/decoder-lm.js';
 
 /** Different prompts, seeds, samplers and lengths; some may end early at end-of-text. */
 const REQUESTS: { prompt: string; options: GenerateOptions }[] = [
-  { prompt: 'Once upon a time', options: { seed: 1, temperature: 0.9, topK: 40, maxNewTokens: 20, ignoreEos: true } },
-  { prompt: 'A computer is', options: { seed: 2, temperature: 0, maxNewTokens: 5 } },
-  { prompt: 'The secret of life is that nobody ever', options: { seed: 3, temperature: 1.2, topP: 0.9, maxNewTokens: 13, ignoreEos: true } },
-  { prompt: 'Q:', options: { seed: 4, temperature: 0.7, repetitionPenalty: 1.3, maxNewTokens: 30, ignoreEos: true } },
-  { prompt: 'You will be', options: { seed: 5, temperature: 0.8, minP: 0.05, maxNewTokens: 9 } },
-  { prompt: 'Fortune 6:', options: { seed: 6, temperature: 1, maxNewTokens: 17, logprobs: true } },
+  { prompt: 'Once upon a time', options: { seed: 1, temperature: 0.9, topK: 40, maxTokens: 20, ignoreEos: true } },
+  { prompt: 'A computer is', options: { seed: 2, temperature: 0, maxTokens: 5 } },
+  { prompt: 'The secret of life is that nobody ever', options: { seed: 3, temperature: 1.2, topP: 0.9, maxTokens: 13, ignoreEos: true } },
+  { prompt: 'Q:', options: { seed: 4, temperature: 0.7, repetitionPenalty: 1.3, maxTokens: 30, ignoreEos: true } },
+  { prompt: 'You will be', options: { seed: 5, temperature: 0.8, minP: 0.05, maxTokens: 9 } },
+  { prompt: 'Fortune 6:', options: { seed: 6, temperature: 1, maxTokens: 17, logprobs: true } },
 ];
 
 /** The forward passes a DecoderLM ran during `work`. */
@@ -51,7 +51,7 @@ describe('continuous batching (DecoderLM)', () => {
   });
 
   it('gives every concurrent stream exactly the tokens it gets alone', async () => {
-    expect(alone.map((r) => r.ids.length)).toEqual(alone.map((r, i) => (r.finishReason === 'eos' ? r.ids.length : REQUESTS[i]!.options.maxNewTokens)));
+    expect(alone.map((r) => r.ids.length)).toEqual(alone.map((r, i) => (r.finishReason === 'eos' ? r.ids.length : REQUESTS[i]!.options.maxTokens)));
     const stats = await passesDuring(lm.model, async () => {
       const together = await Promise.all(REQUESTS.map((r) => lm.generate(r.prompt, r.options)));
       together.forEach((r, i) => {
@@ -86,7 +86,7 @@ describe('continuous batching (DecoderLM)', () => {
   it('runs K concurrent requests in as many passes as the longest one has steps', async () => {
     const K = 6;
     const STEPS = 16; // 1 prefill + 15 decode steps per request
-    const run = (m: LanguageModel) => () => Promise.all(Array.from({ length: K }, (_, i) => m.generate(`Fortune ${i}:`, { seed: i, maxNewTokens: STEPS, ignoreEos: true })));
+    const run = (m: LanguageModel) => () => Promise.all(Array.from({ length: K }, (_, i) => m.generate(`Fortune ${i}:`, { seed: i, maxTokens: STEPS, ignoreEos: true })));
     const passes = vi.spyOn(lm.model.model, 'forwardBatch');
     const single = vi.spyOn(lm.model.model, 'forward');
     const batched = await passesDuring(lm.model, run(lm));
@@ -105,7 +105,7 @@ describe('continuous batching (DecoderLM)', () => {
     const K = 20;
     const seats = lm.model.model.maxBatch;
     expect(seats).toBeLessThan(K);
-    const opts = (i: number): GenerateOptions => ({ seed: 100 + i, temperature: 0.9, maxNewTokens: 5, ignoreEos: true });
+    const opts = (i: number): GenerateOptions => ({ seed: 100 + i, temperature: 0.9, maxTokens: 5, ignoreEos: true });
     const solo: number[][] = [];
     for (let i = 0; i < K; i++) solo.push((await lm.generate(`Fortune ${i}:`, opts(i))).ids);
     const passes = vi.spyOn(lm.model.model, 'forwardBatch');
@@ -123,7 +123,7 @@ describe('continuous batching (DecoderLM)', () => {
       const long = 'The secret of life is that nobody ever tells you anything about it, and so you have to find it out yourself, one fortune at a time.';
       const longIds = small.tokenizer.encode(long);
       expect(longIds.length).toBeGreaterThan(24);
-      const opts: GenerateOptions = { seed: 10, temperature: 0.8, maxNewTokens: 6, ignoreEos: true };
+      const opts: GenerateOptions = { seed: 10, temperature: 0.8, maxTokens: 6, ignoreEos: true };
       // The long prompt alone, prefilled in 8-row passes, against one whole pass.
       const whole = await lm.generate(long, opts);
       const split = await small.generate(long, opts);
@@ -131,7 +131,7 @@ describe('continuous batching (DecoderLM)', () => {
       // Joining a decoding stream: each pass carries its decode step and 7 rows of the prompt.
       const events: string[] = [];
       let late: Promise<GenerationResult> | undefined;
-      const decoder = small.stream('Once upon a time', { seed: 9, maxNewTokens: 40, ignoreEos: true });
+      const decoder = small.stream('Once upon a time', { seed: 9, maxTokens: 40, ignoreEos: true });
       for await (const _chunk of decoder) {
         events.push('a');
         if (events.length === 2) {

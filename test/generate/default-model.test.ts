@@ -34,7 +34,7 @@ describe('default model', () => {
     // At least the packed unembedding (one 6.8 MB block) goes back to the OS at once; how much of
     // the smaller blocks glibc keeps in its heap varies from run to run.
     expect(freed).toBeGreaterThan(5e6);
-    await expect(m.generate('hi', { maxNewTokens: 1 })).rejects.toThrow(/disposed/);
+    await expect(m.generate('hi', { maxTokens: 1 })).rejects.toThrow(/disposed/);
   });
 
   it('is a small GPT-2 with the GPT-2 vocabulary and an end-of-text id', () => {
@@ -49,7 +49,7 @@ describe('default model', () => {
   });
 
   it('continues a prompt with words (greedy)', async () => {
-    const r = await model.generate('Once upon a time', { temperature: 0, maxNewTokens: 24 });
+    const r = await model.generate('Once upon a time', { temperature: 0, maxTokens: 24 });
     expect(r.ids.length).toBeGreaterThan(0);
     expect(r.text).not.toContain('\ufffd');
     // mostly letters and spaces: English-looking, not byte soup
@@ -60,7 +60,7 @@ describe('default model', () => {
   it('gives the same tokens for the same seed on the native and reference backends', async () => {
     const ref = await LanguageModel.load(defaultModelPath(), { backend: 'reference' });
     try {
-      const opts = { seed: 1234, temperature: 0.9, topK: 40, maxNewTokens: 8, ignoreEos: true };
+      const opts = { seed: 1234, temperature: 0.9, topK: 40, maxTokens: 8, ignoreEos: true };
       const a = await model.generate('The meaning of life is', opts);
       const b = await model.generate('The meaning of life is', opts);
       const c = await ref.generate('The meaning of life is', opts);
@@ -72,7 +72,7 @@ describe('default model', () => {
   });
 
   it('keeps RSS stable over 1,000 consecutive generations', async () => {
-    const run = (i: number) => model.generate('A fortune:', { seed: i, maxNewTokens: 2, topK: 20 });
+    const run = (i: number) => model.generate('A fortune:', { seed: i, maxTokens: 2, topK: 20 });
     for (let i = 0; i < 50; i++) await run(i);
     gc();
     const start = process.memoryUsage().rss;

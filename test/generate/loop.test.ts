@@ -10,7 +10,7 @@ const ids = (s: string): number[] => tok.encode(s);
 describe('generation loop', () => {
   it('prefills the prompt in one pass, then one token per step', async () => {
     const model = new FakeModel();
-    const res = await generate(model, tok, 'abc', { seed: 1, maxNewTokens: 5, ignoreEos: true });
+    const res = await generate(model, tok, 'abc', { seed: 1, maxTokens: 5, ignoreEos: true });
     expect(res.ids).toHaveLength(5);
     // 1 prefill + 4 decode steps (no forward after the last token)
     expect(model.forwardCalls).toBe(5);
@@ -21,11 +21,11 @@ describe('generation loop', () => {
   });
 
   it('stops at an end-of-sequence id and leaves it out', async () => {
-    const res = await generate(new FakeModel(), tok, 'a', { forcedTokens: [0, 1, FAKE_EOS, 2], maxNewTokens: 10 });
+    const res = await generate(new FakeModel(), tok, 'a', { forcedTokens: [0, 1, FAKE_EOS, 2], maxTokens: 10 });
     expect(res.finishReason).toBe('eos');
     expect(res.ids).toEqual([0, 1]);
     expect(res.text).toBe('ab');
-    const other = await generate(new FakeModel(), tok, 'a', { forcedTokens: [0, 1, FAKE_EOS, 2], maxNewTokens: 4, eosTokenIds: [2] });
+    const other = await generate(new FakeModel(), tok, 'a', { forcedTokens: [0, 1, FAKE_EOS, 2], maxTokens: 4, eosTokenIds: [2] });
     expect(other.finishReason).toBe('eos');
     expect(other.ids).toEqual([0, 1, FAKE_EOS]);
   });
@@ -33,7 +33,7 @@ describe('generation loop', () => {
   it('catches stop strings split across tokens and leaves them out of text and stream', async () => {
     const forced = ids('ab STOPxy'); // ... 'S', 'T', 'OP', ...: the stop string spans three tokens
     expect(forced).toHaveLength(8);
-    const s = stream(new FakeModel(), tok, 'a', { forcedTokens: forced, maxNewTokens: 20, stop: ['xyz', 'STOP'] });
+    const s = stream(new FakeModel(), tok, 'a', { forcedTokens: forced, maxTokens: 20, stop: ['xyz', 'STOP'] });
     let streamed = '';
     for await (const chunk of s) streamed += chunk.text;
     const res = await s.result;
@@ -44,7 +44,7 @@ describe('generation loop', () => {
 
   it('stop string made of three tokens: text before it only', async () => {
     const forced = ids('abSTOPc');
-    const s = stream(new FakeModel(), tok, 'a', { forcedTokens: forced, maxNewTokens: 20, stop: ['STOP'] });
+    const s = stream(new FakeModel(), tok, 'a', { forcedTokens: forced, maxTokens: 20, stop: ['STOP'] });
     const chunks: string[] = [];
     for await (const c of s) chunks.push(c.text);
     const res = await s.result;
@@ -57,7 +57,7 @@ describe('generation loop', () => {
   });
 
   it('releases held-back text when a partial stop string does not complete', async () => {
-    const s = stream(new FakeModel(), tok, 'a', { forcedTokens: ids('STa STx'), maxNewTokens: 7, stop: ['STOP'], ignoreEos: true });
+    const s = stream(new FakeModel(), tok, 'a', { forcedTokens: ids('STa STx'), maxTokens: 7, stop: ['STOP'], ignoreEos: true });
     const chunks: string[] = [];
     for await (const c of s) chunks.push(c.text);
     const res = await s.result;
@@ -74,7 +74,7 @@ describe('generation loop', () => {
     // some tokens hold only part of an emoji's UTF-8 bytes
     expect(forced.some((id) => gpt2.decode([id]).includes('\ufffd'))).toBe(true);
     const model = new FakeModel(50257, 64, [50256]);
-    const s = stream(model, gpt2, 'hi', { forcedTokens: forced, maxNewTokens: forced.length });
+    const s = stream(model, gpt2, 'hi', { forcedTokens: forced, maxTokens: forced.length });
     const chunks: string[] = [];
     for await (const c of s) chunks.push(c.text);
     expect(chunks.join('')).toBe(target);
@@ -93,7 +93,7 @@ describe('generation loop', () => {
         callsAtAbort = n;
       }
     };
-    const res = await generate(model, tok, 'a', { seed: 1, maxNewTokens: 100_000, ignoreEos: true, signal: ac.signal });
+    const res = await generate(model, tok, 'a', { seed: 1, maxTokens: 100_000, ignoreEos: true, signal: ac.signal });
     expect(res.finishReason).toBe('aborted');
     expect(callsAtAbort).toBe(10);
     // the pass running when abort came is the last one
@@ -114,7 +114,7 @@ describe('generation loop', () => {
 
   it('breaking out of a stream aborts the request and frees its cache', async () => {
     const model = new FakeModel();
-    const s = stream(model, tok, 'a', { seed: 2, maxNewTokens: 50, ignoreEos: true });
+    const s = stream(model, tok, 'a', { seed: 2, maxTokens: 50, ignoreEos: true });
     let n = 0;
     for await (const _ of s) if (++n === 3) break;
     const res = await s.result;
@@ -125,13 +125,13 @@ describe('generation loop', () => {
 
   it('frees the cache when the model throws', async () => {
     const model = new FakeModel(10, 4);
-    await expect(generate(model, tok, 'abc', { maxNewTokens: 10, ignoreEos: true })).resolves.toMatchObject({ finishReason: 'length' });
+    await expect(generate(model, tok, 'abc', { maxTokens: 10, ignoreEos: true })).resolves.toMatchObject({ finishReason: 'length' });
     expect(model.caches[0]!.disposed).toBe(true);
     const bad = new FakeModel();
     bad.onForward = (n) => {
       if (n === 2) throw new Error('boom');
     };
-    await expect(generate(bad, tok, 'a', { maxNewTokens: 5, ignoreEos: true })).rejects.toThrow('boom');
+    await expect(generate(bad, tok, 'a', { maxTokens: 5, ignoreEos: true })).rejects.toThrow('boom');
     expect(bad.caches[0]!.disposed).toBe(true);
   });
 
@@ -139,7 +139,7 @@ describe('generation loop', () => {
     // forcing would override the ban, so sample freely and check the text (<eos> decodes to '' and
     // would join neighbours in the text, so it is kept out)
     for (let seed = 0; seed < 20; seed++) {
-      const r = await generate(new FakeModel(), tok, 'a', { seed, temperature: 2, maxNewTokens: 30, ignoreEos: true, logitBias: { [FAKE_EOS]: -Infinity }, badWords: ['ab', 'c'] });
+      const r = await generate(new FakeModel(), tok, 'a', { seed, temperature: 2, maxTokens: 30, ignoreEos: true, logitBias: { [FAKE_EOS]: -Infinity }, badWords: ['ab', 'c'] });
       expect(r.text.includes('ab')).toBe(false);
       expect(r.text.includes('c')).toBe(false);
     }
@@ -148,14 +148,14 @@ describe('generation loop', () => {
 
   it('stops at the context length with reason length', async () => {
     const model = new FakeModel(10, 6);
-    const res = await generate(model, tok, 'abc', { seed: 1, maxNewTokens: 100, ignoreEos: true });
+    const res = await generate(model, tok, 'abc', { seed: 1, maxTokens: 100, ignoreEos: true });
     expect(res.finishReason).toBe('length');
     expect(res.ids).toHaveLength(4); // positions 3, 4, 5 fill the cache; the 4th token needs no forward
   });
 
   it('names the bad option', async () => {
     const m = new FakeModel();
-    await expect(generate(m, tok, 'a', { maxNewTokens: -1 })).rejects.toThrow(/'maxNewTokens'/);
+    await expect(generate(m, tok, 'a', { maxTokens: -1 })).rejects.toThrow(/'maxTokens'/);
     await expect(generate(m, tok, 'a', { topP: 0 })).rejects.toThrow(/'topP'/);
     await expect(generate(m, tok, 'a', { temperature: Number.NaN })).rejects.toThrow(/'temperature'/);
     await expect(generate(m, tok, 'a', { seed: -3 })).rejects.toThrow(/'seed'/);

@@ -27,7 +27,7 @@ describe('rng', () => {
 describe('sampling', () => {
   it('greedy generation equals the arg-max path', async () => {
     const model = new FakeModel();
-    const res = await generate(model, new FakeTokenizer(), 'ab', { temperature: 0, maxNewTokens: 20, ignoreEos: true });
+    const res = await generate(model, new FakeTokenizer(), 'ab', { temperature: 0, maxTokens: 20, ignoreEos: true });
     const want: number[] = [];
     let last = 1;
     let pos = 1;
@@ -44,7 +44,7 @@ describe('sampling', () => {
   });
 
   it('seeded sampling is reproducible across runs and differs across seeds', async () => {
-    const opts = { temperature: 1.2, topP: 0.95, maxNewTokens: 40, ignoreEos: true };
+    const opts = { temperature: 1.2, topP: 0.95, maxTokens: 40, ignoreEos: true };
     const a = await generate(new FakeModel(), new FakeTokenizer(), 'a', { ...opts, seed: 7 });
     const b = await generate(new FakeModel(), new FakeTokenizer(), 'a', { ...opts, seed: 7 });
     const c = await generate(new FakeModel(), new FakeTokenizer(), 'a', { ...opts, seed: 8 });
@@ -112,7 +112,7 @@ describe('sampling', () => {
 
   it('logprobs are the model log-softmax of each chosen id', async () => {
     const model = new FakeModel();
-    const res = await generate(model, new FakeTokenizer(), 'a', { seed: 3, maxNewTokens: 5, ignoreEos: true, logprobs: true });
+    const res = await generate(model, new FakeTokenizer(), 'a', { seed: 3, maxTokens: 5, ignoreEos: true, logprobs: true });
     expect(res.logprobs).toHaveLength(5);
     const first = fakeLogits(0, 0, model.vocabSize);
     const lp = Math.log(softmax(Float64Array.from(first))[res.ids[0]!]!);

@@ -2,8 +2,11 @@
 // stop rules, streaming text, abort and timings. Not a model: it drives any CausalLM below.
 
 import { Rng, randomSeed } from './rng.js';
-import { buildProcessors, sampleNext, type SamplingOptions } from './sampler.js';
+import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './options.js';
+import { buildProcessors, sampleNext } from './sampler.js';
 import { GeneratedText } from './text.js';
+
+export type { GenerateOptions } from './options.js';
 
 /** A request's key/value cache; the loop frees it when the request ends, however it ends. */
 export interface KVCache {
@@ -32,25 +35,6 @@ export interface CausalLM {
 export interface TextTokenizer {
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
-}
-
-export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens to generate; default 64. */
-  maxNewTokens?: number;
-  /** RNG seed, an integer in [0, 2^53); default: a fresh random seed (reported in the result). */
-  seed?: number;
-  /** Text that ends generation; not included in the output. */
-  stop?: readonly string[];
-  /** Text never to produce: each is encoded as written and with a leading space, and banned as an id sequence. */
-  badWords?: readonly string[];
-  /** Replaces the model's end-of-sequence ids. */
-  eosTokenIds?: readonly number[];
-  /** Keep going past end-of-sequence ids. Default false. */
-  ignoreEos?: boolean;
-  /** Record each generated token's log-probability under the model. Default false. */
-  logprobs?: boolean;
-  /** Stops the request within one forward pass; the result's finishReason is 'aborted'. */
-  signal?: AbortSignal;
 }
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'aborted';
@@ -83,15 +67,14 @@ export interface GenerationChunk {
   text: string;
 }
 
-const DEFAULT_MAX_NEW_TOKENS = 64;
+const DEFAULT_MAX_TOKENS = 64;
 
-function validate(o: GenerateOptions, model: CausalLM): void {
-  const m = o.maxNewTokens;
-  if (m !== undefined && !(Number.isInteger(m) && m >= 0)) throw new RangeError(`'maxNewTokens' must be an integer >= 0, got ${String(m)}`);
-  if (o.stop !== undefined && !Array.isArray(o.stop)) throw new TypeError("'stop' must be an array of strings");
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError("'signal' must be an AbortSignal");
+/** The shared checks, then the one that needs the model: its vocabulary. */
+function validate(options: GenerateOptions, model: CausalLM): CheckedGenerateOptions {
+  const o = validateGenerateOptions(options);
   for (const id of o.eosTokenIds ?? [])
-    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) throw new RangeError(`'eosTokenIds' entries must be ids in [0, ${model.vocabSize}), got ${String(id)}`);
+    if (id >= model.vocabSize) throw new RangeError(`'eosTokenIds' entries must be ids in [0, ${model.vocabSize}), got ${String(id)}`);
+  return o;
 }
 
 /**
@@ -99,9 +82,9 @@ function validate(o: GenerateOptions, model: CausalLM): void {
  * created here and always disposed before it returns or throws.
  */
 export async function* generateTokens(
-  model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], options: GenerateOptions = {},
+  model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], userOptions: GenerateOptions = {},
 ): AsyncGenerator<GenerationChunk, GenerationResult> {
-  validate(options, model);
+  const options = validate(userOptions, model);
   const t0 = performance.now();
   if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError("'prompt' must be a string or an array of token ids");
   const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
@@ -113,14 +96,13 @@ export async function* generateTokens(
   // A word is spelled by different ids at the start of text and after a space: ban both spellings.
   const badWordIds = [...(options.badWordIds ?? [])];
   for (const w of options.badWords ?? []) {
-    if (typeof w !== 'string' || w.length === 0) throw new RangeError(`'badWords' entries must be non-empty strings, got ${JSON.stringify(w)}`);
     badWordIds.push(tokenizer.encode(w));
     if (!w.startsWith(' ')) badWordIds.push(tokenizer.encode(' ' + w));
   }
   const chain = buildProcessors({ ...options, badWordIds }, model.vocabSize);
   const seed = options.seed ?? randomSeed();
   const rng = new Rng(seed);
-  const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
   const eos = new Set(options.ignoreEos ? [] : options.eosTokenIds ?? model.eosTokenIds);
   const text = new GeneratedText(tokenizer, options.stop ?? []);
   const signal = options.signal;
@@ -136,7 +118,7 @@ export async function* generateTokens(
   const cache = model.newCache();
   try {
     if (signal?.aborted) finish = 'aborted';
-    else if (maxNew > 0) {
+    else if (maxTokens > 0) {
       let logits = await model.forward(Int32Array.from(promptIds), cache);
       prefillSeconds = (performance.now() - t0) / 1000;
       for (;;) {
@@ -163,7 +145,7 @@ export async function* generateTokens(
           finish = 'stop';
           break;
         }
-        if (out.length >= maxNew || cache.length >= model.contextLength) break;
+        if (out.length >= maxTokens || cache.length >= model.contextLength) break;
         logits = await model.forward(Int32Array.of(tok.id), cache);
       }
     }
@@ -211,9 +193,10 @@ export interface GenerationStream extends AsyncIterable<GenerationChunk> {
 
 /**
  * Streams a request; iterate once. Breaking out of the loop aborts the request: its cache is freed
- * and `result` settles with finishReason 'aborted'.
+ * and `result` settles with finishReason 'aborted'. Bad options throw here, before any work.
  */
-export function stream(model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
+export function stream(model: CausalLM, tokenizer: TextTokenizer, prompt: string | readonly number[], userOptions: GenerateOptions = {}): GenerationStream {
+  const options = validateGenerateOptions(userOptions);
   let resolve!: (r: GenerationResult) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<GenerationResult>((res, rej) => {

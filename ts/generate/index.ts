@@ -3,10 +3,14 @@ export {
   Temperature, TopK, TopP, MinP, TypicalP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BadWords, ForcedTokens,
   NoRepeatNGram, ProcessorChain, type LogitsProcessor, type ProcessContext,
 } from './processors.js';
-export { buildProcessors, sampleNext, type SamplingOptions, type SampledToken } from './sampler.js';
+export { buildProcessors, sampleNext, type SampledToken } from './sampler.js';
+export {
+  validateGenerateOptions, GENERATE_OPTION_NAMES, type GenerateOptions, type SamplingOptions, type CheckedGenerateOptions, type WireGenerateOptions,
+  type ValidateContext,
+} from './options.js';
 export { Rng, randomSeed } from './rng.js';
 export {
-  generate, generateTokens, stream, type CausalLM, type KVCache as RequestCache, type TextTokenizer, type GenerateOptions, type GenerationResult,
+  generate, generateTokens, stream, type CausalLM, type KVCache as RequestCache, type TextTokenizer, type GenerationResult,
   type GenerationChunk, type GenerationStream, type GenerationTimings, type FinishReason,
 } from './generate.js';
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';

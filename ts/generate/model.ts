@@ -14,7 +14,8 @@ import { packageRoot } from '../native.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { DecoderLM, checkBatchOptions } from './decoder-lm.js';
-import { generate, stream, type GenerateOptions, type GenerationResult, type GenerationStream } from './generate.js';
+import { generate, stream, type GenerationResult, type GenerationStream } from './generate.js';
+import type { GenerateOptions } from './options.js';
 
 export const BACKENDS = ['native', 'reference'] as const;
 export type BackendName = (typeof BACKENDS)[number];

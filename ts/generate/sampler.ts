@@ -1,4 +1,4 @@
-// Sampling options, the processor chain they build, and the draw of one token from processed scores.
+// The processor chain that sampling options build, and the draw of one token from processed scores.
 // Not the loop: generate.ts calls sampleNext once per step with the request's own Rng.
 
 import {
@@ -6,37 +6,10 @@ import {
   Temperature, TopK, TopP, TypicalP, softmax, type LogitsProcessor, type ProcessContext,
 } from './processors.js';
 import type { Rng } from './rng.js';
+import type { SamplingOptions } from './options.js';
 import { loadAddon, type NativeAddon } from '../native.js';
 
-/** Sampler settings; every default leaves the distribution unchanged except temperature. */
-export interface SamplingOptions {
-  /** 0 = greedy (arg-max). Default 1. */
-  temperature?: number;
-  /** Keep the k most likely tokens; 0 = off (default). */
-  topK?: number;
-  /** Nucleus mass in (0, 1]; 1 = off (default). */
-  topP?: number;
-  /** Relative probability floor in [0, 1]; 0 = off (default). */
-  minP?: number;
-  /** Locally typical mass in (0, 1]; 1 = off (default). */
-  typicalP?: number;
-  /** > 1 discourages every id seen so far (prompt included); 1 = off (default). */
-  repetitionPenalty?: number;
-  /** Subtracted once from each generated id's score; 0 = off (default). */
-  presencePenalty?: number;
-  /** Subtracted per occurrence of a generated id; 0 = off (default). */
-  frequencyPenalty?: number;
-  /** Added to the score of token ids (-Infinity bans). */
-  logitBias?: ReadonlyMap<number, number> | Record<number, number>;
-  /** Id sequences never to produce (the tokenizer-aware API also takes strings). */
-  badWordIds?: readonly (readonly number[])[];
-  /** Ids forced at generated positions: an array (position = index) or a map position -> id. */
-  forcedTokens?: readonly number[] | ReadonlyMap<number, number>;
-  /** Ban repeating any n-gram of this size; 0 = off (default). */
-  noRepeatNgramSize?: number;
-  /** Extra processors, run after the built-in penalties and before temperature. */
-  processors?: readonly LogitsProcessor[];
-}
+export type { SamplingOptions } from './options.js';
 
 /**
  * The chain in the order that makes each knob mean what its name says: hard constraints and
