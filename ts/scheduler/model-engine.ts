@@ -7,32 +7,11 @@
 import { LanguageModel, type BackendName } from '../generate/model.js';
 import type { WeightDType } from '../models/weights.js';
 import type { KVDType } from '../graph/ir.js';
-import type { ChatMessage } from './protocol.js';
-import type { GenerateOptions } from '../generate/generate.js';
 import type { Engine, EngineRequest } from './engine.js';
-import type { WireResult, WorkerConfig } from './protocol.js';
+import type { ChatMessage, WireResult, WorkerConfig } from './protocol.js';
 import { loadAddon, setThreads } from '../native.js';
 
 const kWorkerNiceStep = 4;
-
-/** Maps the wire options (OpenAI-ish names) onto the generation loop's options. */
-function generateOptions(req: EngineRequest): GenerateOptions {
-  const o = req.options;
-  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
-  const opts: GenerateOptions = { signal: req.signal };
-  const maxTokens = num(o.maxTokens);
-  if (maxTokens !== undefined) opts.maxNewTokens = maxTokens;
-  for (const [from, to] of [
-    ['temperature', 'temperature'], ['topK', 'topK'], ['topP', 'topP'], ['minP', 'minP'], ['seed', 'seed'],
-    ['presencePenalty', 'presencePenalty'], ['frequencyPenalty', 'frequencyPenalty'], ['repetitionPenalty', 'repetitionPenalty'],
-  ] as const) {
-    const v = num(o[from]);
-    if (v !== undefined) (opts as Record<string, unknown>)[to] = v;
-  }
-  if (o.ignoreEos === true) opts.ignoreEos = true;
-  if (Array.isArray(o.stop)) opts.stop = o.stop.filter((s): s is string => typeof s === 'string');
-  return opts;
-}
 
 export async function createEngine(config: WorkerConfig): Promise<Engine> {
   // This worker's JavaScript thread (sampling, scheduling steps) yields to the main thread, whose
@@ -53,12 +32,14 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
   return {
     async generate(req: EngineRequest): Promise<WireResult> {
       const prompt = req.messages ? render(req.messages) : req.prompt;
-      const s = lm.stream(prompt, generateOptions(req));
+      // The wire options are LanguageModel's own, checked on the main thread: nothing to map.
+      const s = lm.stream(prompt, { ...req.options, signal: req.signal });
       for await (const chunk of s) req.onToken(chunk.token, chunk.text);
       const r = await s.result;
       const finishReason = r.finishReason === 'aborted' ? req.cancelReason() : r.finishReason;
       return {
         text: r.text, ids: r.ids, finishReason, promptTokens: r.timings.promptTokens,
+        ...(r.logprobs ? { logprobs: r.logprobs } : {}),
         timings: {
           timeToFirstTokenMs: r.timings.timeToFirstToken * 1000,
           prefillTokensPerSecond: r.timings.prefillTokensPerSecond,

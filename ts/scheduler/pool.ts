@@ -8,6 +8,7 @@ import { BroadcastChannel, MessageChannel, type MessagePort } from 'node:worker_
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { checkBatchOptions } from '../generate/decoder-lm.js';
+import { validateGenerateOptions, type GenerateOptions } from '../generate/options.js';
 import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
 import { MetricsRecorder, type PoolMetrics } from './metrics.js';
 import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
@@ -43,11 +44,39 @@ export interface PoolOptions {
   engineOptions?: Record<string, unknown>;
 }
 
-export interface RequestOptions extends WireGenerateOptions {
-  signal?: AbortSignal;
-  /** Higher runs first; default 0. */
+/**
+ * A request's options: the generation options of LanguageModel.generate (all but `processors`,
+ * which cannot cross to a worker thread), `signal` to cancel, and the pool's scheduling options.
+ */
+export interface RequestOptions extends Omit<GenerateOptions, 'processors'> {
+  /** Higher runs first; a finite number, default 0. */
   priority?: number;
+  /** Per-request timeout in ms (> 0); default: the pool's timeoutMs. */
   timeoutMs?: number;
+}
+
+interface CheckedRequest {
+  wire: WireGenerateOptions;
+  signal: AbortSignal | undefined;
+  priority: number;
+  timeoutMs: number | undefined;
+}
+
+/** The generation options that stay on the main thread, and why. */
+const REFUSED = { processors: 'logits processors are functions, which cannot be sent to a worker thread; run them in-process with LanguageModel' };
+
+/**
+ * Splits and checks a request's options at submit time, so a bad one rejects before it queues:
+ * the scheduling options here, the generation options by the shared validator.
+ */
+function checkRequestOptions(options: RequestOptions, defaultTimeout: number | undefined): CheckedRequest {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`request options must be an object, got ${String(options)}`);
+  const { priority = 0, timeoutMs = defaultTimeout, ...generation } = options;
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new RangeError(`'priority' must be a finite number, got ${String(priority)}`);
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0)) throw new RangeError(`'timeoutMs' must be a number > 0, got ${String(timeoutMs)}`);
+  const { signal, ...wire } = validateGenerateOptions(generation, { alsoKnown: ['priority', 'timeoutMs'], refused: REFUSED });
+  // `processors` was refused above, so what is left clones to a worker.
+  return { wire, signal, priority, timeoutMs };
 }
 
 export interface StreamChunk {
@@ -274,9 +303,13 @@ export class InferencePool {
     if (typeof prompt !== 'string') return Promise.reject(new TypeError(`'prompt' must be a string, got ${typeof prompt}`));
     if (messages !== undefined && (!Array.isArray(messages) || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')))
       return Promise.reject(new TypeError("'messages' must be an array of { role, content } with string values"));
-    const { signal, priority = 0, timeoutMs = this.defaultTimeout, ...wire } = options;
-    if (typeof priority !== 'number' || !Number.isFinite(priority)) return Promise.reject(new RangeError(`'priority' must be a finite number, got ${String(priority)}`));
-    if (timeoutMs !== undefined && !(timeoutMs > 0)) return Promise.reject(new RangeError(`'timeoutMs' must be > 0, got ${timeoutMs}`));
+    let checked: CheckedRequest;
+    try {
+      checked = checkRequestOptions(options, this.defaultTimeout);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { wire, signal, priority, timeoutMs } = checked;
     if (this.queue.length >= this.maxQueue && this.running.size >= this.capacity) {
       this.metricsRecorder.rejected++;
       return Promise.reject(new QueueFullError(this.maxQueue));

@@ -2,18 +2,11 @@
 // MessageChannel: the worker streams chunks on it and the pool sends cancellation on it.
 
 import type { MessagePort } from 'node:worker_threads';
+import type { WireGenerateOptions } from '../generate/options.js';
 
-/** Generation options that cross the thread boundary (structured-clone safe). */
-export interface WireGenerateOptions {
-  maxTokens?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  seed?: number;
-  stop?: string[];
-  [option: string]: unknown;
-}
+// The generation options a worker receives: the facade's own type, validated on the main thread,
+// without the fields that cannot be cloned to a worker (signal, processors).
+export type { WireGenerateOptions };
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -38,6 +31,8 @@ export interface WireResult {
   ids: number[];
   finishReason: FinishReason;
   promptTokens: number;
+  /** per generated id, when the request asked for logprobs */
+  logprobs?: number[];
   timings: { timeToFirstTokenMs: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number; totalMs: number };
 }
 
