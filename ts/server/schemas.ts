@@ -1,27 +1,50 @@
-// JSON schemas for the OpenAI-compatible request bodies: types, ranges and sizes are checked
-// by Fastify before a handler runs, so a bad body is a 400 with a message, never a crash.
+// JSON schemas for the OpenAI-compatible request bodies, checked by Fastify before a handler runs,
+// and the 400 message naming the field for a body that fails them. Not the mapping onto the pool.
+
+import type { FastifySchemaValidationError } from 'fastify';
+import { closestName, type GenerateOptions } from '../generate/options.js';
+
+/**
+ * The body fields that are generation options: each one's schema and the option it sets. The
+ * handlers map a body through this table alone, so every field accepted here reaches the sampler.
+ */
+export const GENERATION_FIELDS = {
+  max_tokens: { option: 'maxTokens', schema: { type: 'integer', minimum: 1, maximum: 4096 } },
+  temperature: { option: 'temperature', schema: { type: 'number', minimum: 0, maximum: 2 } },
+  top_p: { option: 'topP', schema: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+  top_k: { option: 'topK', schema: { type: 'integer', minimum: 0, maximum: 100_000 } },
+  min_p: { option: 'minP', schema: { type: 'number', minimum: 0, maximum: 1 } },
+  typical_p: { option: 'typicalP', schema: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+  presence_penalty: { option: 'presencePenalty', schema: { type: 'number', minimum: -2, maximum: 2 } },
+  frequency_penalty: { option: 'frequencyPenalty', schema: { type: 'number', minimum: -2, maximum: 2 } },
+  repetition_penalty: { option: 'repetitionPenalty', schema: { type: 'number', exclusiveMinimum: 0, maximum: 10 } },
+  no_repeat_ngram_size: { option: 'noRepeatNgramSize', schema: { type: 'integer', minimum: 0, maximum: 64 } },
+  // OpenAI's form: token id (a decimal string) -> bias in [-100, 100]; ids past the vocabulary are a 400 from the loop.
+  logit_bias: {
+    option: 'logitBias',
+    schema: { type: 'object', maxProperties: 1024, propertyNames: { pattern: '^[0-9]{1,9}$' }, additionalProperties: { type: 'number', minimum: -100, maximum: 100 } },
+  },
+  seed: { option: 'seed', schema: { type: 'integer', minimum: 0, maximum: 4294967295 } },
+  stop: {
+    option: 'stop',
+    schema: {
+      anyOf: [
+        { type: 'string', minLength: 1, maxLength: 256 },
+        { type: 'array', maxItems: 4, items: { type: 'string', minLength: 1, maxLength: 256 } },
+      ],
+    },
+  },
+  bad_words: { option: 'badWords', schema: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } } },
+  ignore_eos: { option: 'ignoreEos', schema: { type: 'boolean' } },
+} as const satisfies Record<string, { option: keyof GenerateOptions; schema: object }>;
 
 const sampling = {
-  max_tokens: { type: 'integer', minimum: 1, maximum: 4096 },
-  temperature: { type: 'number', minimum: 0, maximum: 2 },
-  top_p: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
-  top_k: { type: 'integer', minimum: 0, maximum: 100_000 },
-  min_p: { type: 'number', minimum: 0, maximum: 1 },
-  presence_penalty: { type: 'number', minimum: -2, maximum: 2 },
-  frequency_penalty: { type: 'number', minimum: -2, maximum: 2 },
-  repetition_penalty: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
-  seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
-  stop: {
-    anyOf: [
-      { type: 'string', minLength: 1, maxLength: 256 },
-      { type: 'array', maxItems: 4, items: { type: 'string', minLength: 1, maxLength: 256 } },
-    ],
-  },
+  ...Object.fromEntries(Object.entries(GENERATION_FIELDS).map(([field, f]) => [field, f.schema])),
   stream: { type: 'boolean' },
   n: { type: 'integer', minimum: 1, maximum: 1 },
   model: { type: 'string', maxLength: 256 },
   user: { type: 'string', maxLength: 256 },
-} as const;
+};
 
 export const completionBody = {
   type: 'object',
@@ -63,3 +86,28 @@ export const chatBody = {
     },
   },
 } as const;
+
+const KNOWN_FIELDS = [...new Set([...Object.keys(completionBody.properties), ...Object.keys(chatBody.properties), 'role', 'content', 'name'])];
+
+/** Fastify's schema message (`body/temperature must be >= 0`), naming an unknown field and the closest known one. */
+export function schemaError(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  return new Error(
+    errors
+      .map((e) => {
+        const extra = e.params.additionalProperty;
+        if (typeof extra !== 'string') return `${dataVar}${e.instancePath} ${e.message ?? 'is invalid'}`;
+        const near = closestName(extra, KNOWN_FIELDS);
+        return `${dataVar}${e.instancePath} ${e.message ?? ''}: '${extra}'${near ? `; did you mean '${near}'?` : ''}`;
+      })
+      .join(', '),
+  );
+}
+
+/** The top-level field a schema error is about (OpenAI's `param`): the path's first segment, or the unknown field. */
+export function schemaParam(errors: FastifySchemaValidationError[]): string | null {
+  const e = errors[0];
+  if (!e) return null;
+  const extra = e.params.additionalProperty;
+  if (e.instancePath === '' && typeof extra === 'string') return extra;
+  return e.instancePath.split('/')[1] || null;
+}

@@ -2,12 +2,12 @@
 // and chat completions, streamed as server-sent events when asked; /health and /metrics. A
 // client that disconnects cancels its request.
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaValidationError } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { PoolClosedError, QueueFullError, RequestTimeoutError } from '../scheduler/errors.js';
 import type { InferencePool, PoolResult, RequestOptions, StreamChunk } from '../scheduler/pool.js';
 import type { ChatMessage } from '../scheduler/protocol.js';
-import { chatBody, completionBody } from './schemas.js';
+import { GENERATION_FIELDS, chatBody, completionBody, schemaError, schemaParam } from './schemas.js';
 
 export interface ServerOptions {
   pool: InferencePool;
@@ -19,19 +19,11 @@ export interface ServerOptions {
   logger?: boolean;
 }
 
+/** A body's generation fields (GENERATION_FIELDS, checked by the schema) and the rest. */
 interface SamplingBody {
-  max_tokens?: number;
-  temperature?: number;
-  top_p?: number;
-  top_k?: number;
-  min_p?: number;
-  presence_penalty?: number;
-  frequency_penalty?: number;
-  repetition_penalty?: number;
-  seed?: number;
-  stop?: string | string[];
   stream?: boolean;
   model?: string;
+  [field: string]: unknown;
 }
 
 interface CompletionBody extends SamplingBody {
@@ -43,18 +35,30 @@ interface ChatBody extends SamplingBody {
   messages: ChatMessage[];
 }
 
+/** OpenAI's default max_tokens for completions. */
+const DEFAULT_MAX_TOKENS = 16;
+
+/** A body's snake_case fields as the pool's generation options; the pool checks every value as it queues. */
 function requestOptions(body: SamplingBody, signal: AbortSignal): RequestOptions {
-  const o: RequestOptions = { signal, maxTokens: body.max_tokens ?? 16 };
-  if (body.temperature !== undefined) o.temperature = body.temperature;
-  if (body.top_p !== undefined) o.topP = body.top_p;
-  if (body.top_k !== undefined) o.topK = body.top_k;
-  if (body.min_p !== undefined) o.minP = body.min_p;
-  if (body.presence_penalty !== undefined) o.presencePenalty = body.presence_penalty;
-  if (body.frequency_penalty !== undefined) o.frequencyPenalty = body.frequency_penalty;
-  if (body.repetition_penalty !== undefined) o.repetitionPenalty = body.repetition_penalty;
-  if (body.seed !== undefined) o.seed = body.seed;
-  if (body.stop !== undefined) o.stop = Array.isArray(body.stop) ? body.stop : [body.stop];
-  return o;
+  const o: Record<string, unknown> = { maxTokens: DEFAULT_MAX_TOKENS };
+  for (const [field, { option }] of Object.entries(GENERATION_FIELDS)) if (body[field] !== undefined) o[option] = body[field];
+  // OpenAI takes one stop string or a list; the generation options take a list.
+  if (typeof o.stop === 'string') o.stop = [o.stop];
+  return { ...(o as RequestOptions), signal };
+}
+
+const FIELD_OF_OPTION = new Map<string, string>(Object.entries(GENERATION_FIELDS).map(([field, { option }]) => [option, field]));
+
+/** An option error's message with the option named as the client spelled it, and that field. */
+function asFieldError(message: string): { message: string; param: string | null } {
+  let param: string | null = null;
+  const renamed = message.replace(/'([A-Za-z]+)(?=['[])/g, (whole, option: string) => {
+    const field = FIELD_OF_OPTION.get(option);
+    if (field === undefined) return whole;
+    param ??= field;
+    return `'${field}`;
+  });
+  return { message: renamed, param };
 }
 
 function finishReason(r: PoolResult): 'stop' | 'length' | null {
@@ -67,8 +71,8 @@ function usage(r: PoolResult) {
   return { prompt_tokens: r.promptTokens, completion_tokens: r.ids.length, total_tokens: r.promptTokens + r.ids.length };
 }
 
-function errorBody(message: string, type: string, code: string | null = null) {
-  return { error: { message, type, param: null, code } };
+function errorBody(message: string, type: string, code: string | null = null, param: string | null = null) {
+  return { error: { message, type, param, code } };
 }
 
 /** Maps scheduler errors to HTTP statuses. */
@@ -76,7 +80,10 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof QueueFullError) return reply.code(429).send(errorBody(err.message, 'rate_limit_error', err.code));
   if (err instanceof PoolClosedError) return reply.code(503).send(errorBody(err.message, 'server_error', err.code));
   if (err instanceof RequestTimeoutError) return reply.code(504).send(errorBody(err.message, 'timeout_error', err.code));
-  if (err instanceof TypeError || err instanceof RangeError) return reply.code(400).send(errorBody(err.message, 'invalid_request_error'));
+  if (err instanceof TypeError || err instanceof RangeError) {
+    const { message, param } = asFieldError(err.message);
+    return reply.code(400).send(errorBody(message, 'invalid_request_error', null, param));
+  }
   return reply.code(500).send(errorBody(err instanceof Error ? err.message : String(err), 'server_error'));
 }
 
@@ -97,11 +104,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1 << 20,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    schemaErrorFormatter: schemaError,
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: FastifySchemaValidationError[] }, _req, reply) => {
     const status = err.statusCode ?? 500;
-    if (err.validation || (status >= 400 && status < 500)) return reply.code(status).send(errorBody(err.message, 'invalid_request_error'));
+    if (err.validation || (status >= 400 && status < 500))
+      return reply.code(status).send(errorBody(err.message, 'invalid_request_error', null, err.validation ? schemaParam(err.validation) : null));
     return sendError(reply, err);
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(`no route for ${req.method} ${req.url}`, 'invalid_request_error')));
