@@ -12,7 +12,8 @@ import { packageRoot } from './native.js';
 import { BACKENDS, DTYPES, KV_DTYPES, LanguageModel, defaultModelPath, type BackendName } from './generate/model.js';
 import type { KVDType } from './graph/ir.js';
 import type { WeightDType } from './models/weights.js';
-import type { GenerateOptions, GenerationResult } from './generate/generate.js';
+import type { GenerationResult } from './generate/generate.js';
+import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './generate/options.js';
 import { GGUFFile } from './io/gguf.js';
 import {
   BYTES_PER_PARAM, PRESETS, formatBytes, formatCount, kvCacheBytes, parameterTable, totalParameters, type TransformerShape,
@@ -96,8 +97,25 @@ const GENERATE_OPTIONS = {
 /** Default sampler settings of the CLI: mild truncation that keeps a small model on topic. */
 export const CLI_SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95, repetitionPenalty: 1.1 } as const;
 
-function generateOptions(v: Record<string, string | boolean | string[] | undefined>): GenerateOptions {
-  const s = (k: string): string | undefined => v[k] as string | undefined;
+/** The generate flags that set a generation option, and the option each sets. */
+const GENERATION_FLAGS = {
+  'max-tokens': 'maxTokens', seed: 'seed', temperature: 'temperature', 'top-k': 'topK', 'top-p': 'topP', 'min-p': 'minP', 'typical-p': 'typicalP',
+  'repetition-penalty': 'repetitionPenalty', 'presence-penalty': 'presencePenalty', 'frequency-penalty': 'frequencyPenalty',
+  'no-repeat-ngram': 'noRepeatNgramSize', 'logit-bias': 'logitBias', 'bad-word': 'badWords', stop: 'stop', 'ignore-eos': 'ignoreEos',
+} as const satisfies Record<string, keyof GenerateOptions>;
+
+/**
+ * The generate flags as generation options, checked by the library's validator: its message,
+ * with the option renamed to the flag, is the usage error. A flag that is not a number reaches
+ * the validator as the string typed, so the message shows it.
+ */
+function generateOptions(v: Record<string, string | boolean | string[] | undefined>): CheckedGenerateOptions {
+  const o: Record<string, unknown> = { maxTokens: 64, ...CLI_SAMPLING };
+  for (const [flag, option] of Object.entries(GENERATION_FLAGS)) {
+    const x = v[flag];
+    if (x === undefined || flag === 'logit-bias') continue; // parsed below
+    o[option] = typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x)) ? Number(x) : x;
+  }
   const bias = new Map<number, number>();
   for (const entry of (v['logit-bias'] as string[] | undefined) ?? []) {
     const m = /^(\d+)=(.+)$/.exec(entry);
@@ -105,25 +123,14 @@ function generateOptions(v: Record<string, string | boolean | string[] | undefin
     if (!m || Number.isNaN(b)) throw new UsageError(`--logit-bias must look like <token id>=<bias>, e.g. 50256=-100, got '${entry}'`);
     bias.set(Number(m[1]), b);
   }
-  const o: GenerateOptions = {
-    maxNewTokens: num('max-tokens', s('max-tokens'), { int: true, min: 0 }) ?? 64,
-    temperature: num('temperature', s('temperature'), { min: 0 }) ?? CLI_SAMPLING.temperature,
-    topK: num('top-k', s('top-k'), { int: true, min: 0 }) ?? CLI_SAMPLING.topK,
-    topP: num('top-p', s('top-p'), { min: Number.MIN_VALUE, max: 1 }) ?? CLI_SAMPLING.topP,
-    minP: num('min-p', s('min-p'), { min: 0, max: 1 }) ?? 0,
-    typicalP: num('typical-p', s('typical-p'), { min: Number.MIN_VALUE, max: 1 }) ?? 1,
-    repetitionPenalty: num('repetition-penalty', s('repetition-penalty'), { min: Number.MIN_VALUE }) ?? CLI_SAMPLING.repetitionPenalty,
-    presencePenalty: num('presence-penalty', s('presence-penalty')) ?? 0,
-    frequencyPenalty: num('frequency-penalty', s('frequency-penalty')) ?? 0,
-    noRepeatNgramSize: num('no-repeat-ngram', s('no-repeat-ngram'), { int: true, min: 0 }) ?? 0,
-    stop: (v.stop as string[] | undefined) ?? [],
-    badWords: (v['bad-word'] as string[] | undefined) ?? [],
-    ignoreEos: v['ignore-eos'] === true,
-  };
-  const seed = num('seed', s('seed'), { int: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  if (seed !== undefined) o.seed = seed;
-  if (bias.size > 0) o.logitBias = bias;
-  return o;
+  o.logitBias = bias.size > 0 ? bias : undefined;
+  try {
+    return validateGenerateOptions(o);
+  } catch (e) {
+    if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
+    const flags = new Map<string, string>(Object.entries(GENERATION_FLAGS).map(([flag, option]) => [option, flag]));
+    throw new UsageError(e.message.replace(/'([A-Za-z]+)'/g, (whole, option: string) => (flags.has(option) ? `--${flags.get(option)}` : whole)));
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -291,7 +298,7 @@ async function cmdDemo(args: string[]): Promise<void> {
   const model = await loadModel(v);
   try {
     for (const p of DEMO_PROMPTS) {
-      const r = await model.generate(p, { ...CLI_SAMPLING, maxNewTokens: 48, seed });
+      const r = await model.generate(p, { ...CLI_SAMPLING, maxTokens: 48, seed });
       console.log(`\n> ${p}${r.text}`);
       console.log(`  [${r.ids.length} tokens, ${r.finishReason}; decode ${r.timings.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${(r.timings.timeToFirstToken * 1000).toFixed(0)} ms]`);
     }

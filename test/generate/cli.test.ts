@@ -29,8 +29,10 @@ describe('attnode CLI', () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, reference, got 'gpu'/],
       [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, got 'q3'/],
-      [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number .*<= 1, got '1.5'/],
+      [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number in \(0, 1\], got 1\.5/],
       [['generate', '--top-k', 'many', 'hi'], /--top-k must be an integer >= 0, got 'many'/],
+      [['generate', '--max-tokens=-1', 'hi'], /--max-tokens must be an integer >= 0, got -1/],
+      [['generate', '--typical-p', '0', 'hi'], /--typical-p must be a number in \(0, 1\], got 0/],
       [['generate', '--threads', '0', 'hi'], /--threads must be an integer >= 1/],
       [['generate', '--logit-bias', 'x', 'hi'], /--logit-bias must look like <token id>=<bias>/],
       [['generate', '--colour', 'hi'], /Unknown option '--colour'[\s\S]*allowed options: .*--temperature/],
