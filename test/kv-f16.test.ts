@@ -89,7 +89,7 @@ describe('f16 KV cache through LanguageModel', () => {
     const a = await LanguageModel.load(undefined, { threads: 1 });
     const b = await LanguageModel.load(undefined, { threads: 1, kvDtype: 'f16' });
     try {
-      const opts = { maxNewTokens: 24, temperature: 0, ignoreEos: true };
+      const opts = { maxTokens: 24, temperature: 0, ignoreEos: true };
       const ra = await a.generate('The secret of life is', opts);
       const rb = await b.generate('The secret of life is', opts);
       expect(rb.ids).toHaveLength(24);

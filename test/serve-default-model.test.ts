@@ -50,7 +50,10 @@ function streamed(prompt: string, disconnectAfter?: number): Promise<{ ok: boole
       });
     });
     req.on('error', () => resolve({ ok: disconnectAfter !== undefined, disconnected: true }));
-    req.end(JSON.stringify({ prompt, max_tokens: 8, stream: true, temperature: 0.8, seed: 7 }));
+    // A client that will disconnect asks for many tokens, so that its request is still running
+    // when the server sees the socket close (with 8 it could finish first and count as completed).
+    const long = disconnectAfter !== undefined ? { max_tokens: 512, ignore_eos: true } : { max_tokens: 8 };
+    req.end(JSON.stringify({ prompt, ...long, stream: true, temperature: 0.8, seed: 7 }));
   });
 }
 
