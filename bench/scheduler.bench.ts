@@ -171,7 +171,7 @@ async function loopRows(concurrencies: readonly number[]): Promise<Row[]> {
   try {
     const path = join(dir, 'gpt2-124m.gguf');
     writeGpt2_124m(path);
-    const model = await loadModel(path, { threads, dtype: 'q8_0', maxTokens: 64 });
+    const model = await loadModel(path, { threads, dtype: 'q8_0', contextLength: 64 });
     const on = new DecoderLM(model, [], { batching: true });
     const off = new DecoderLM(model, [], { batching: false });
     const tokenizer = { encode: (): number[] => [], decode: (ids: readonly number[]) => ids.join(' ') };

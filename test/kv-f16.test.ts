@@ -24,8 +24,8 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('f16 KV cache, %s', (name) => {
     for (const b of BACKENDS.filter(present)) {
       const backend = b === 'webgpu' ? gpu! : b;
       models.set(b, {
-        f32: await loadModel(join(FIX, name), { backend, maxTokens: 64 }),
-        f16: await loadModel(join(FIX, name), { backend, maxTokens: 64, kvDtype: 'f16' }),
+        f32: await loadModel(join(FIX, name), { backend, contextLength: 64 }),
+        f16: await loadModel(join(FIX, name), { backend, contextLength: 64, kvDtype: 'f16' }),
       });
     }
   });

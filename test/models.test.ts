@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { LanguageModel } from '../ts/generate/model.js';
 import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff } from './helpers/decoding.js';
 import { TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_Q8_0 } from './harness/tolerance.js';
 
@@ -75,7 +76,7 @@ describe('weights converted at load (dtype option)', () => {
 
 describe('model errors', () => {
   it('names bad arguments', async () => {
-    const m = await loadModel(join(FIX, 'llama-tiny'), { maxTokens: 40 });
+    const m = await loadModel(join(FIX, 'llama-tiny'), { contextLength: 40 });
     await expect(m.forward([])).rejects.toThrow(/at least one token/);
     await expect(m.forward([256])).rejects.toThrow(/ids\[0\] = 256 is outside \[0, 256\)/);
     await expect(m.forward(new Array(41).fill(1))).rejects.toThrow(/exceed/);
@@ -84,6 +85,24 @@ describe('model errors', () => {
     await expect(loadModel(join(FIX, 'nope'))).rejects.toThrow(/does not exist/);
     await expect(loadModel(join(FIX, 'goldens.json'))).rejects.toThrow(/neither a checkpoint directory nor a \.gguf file/);
     await expect(loadModel(join(FIX, 'llama-tiny'), { dtype: 'f64' as never })).rejects.toThrow(/'dtype' must be one of/);
+  });
+
+  it('refuses option names it does not take, rather than ignoring them', async () => {
+    const dir = join(FIX, 'llama-tiny');
+    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype"));
+    await expect(loadModel(dir, { maxTokens: 40 } as never)).rejects.toThrow(/loadModel: 'maxTokens' is now 'contextLength'/);
+    await expect(loadModel(dir, null as never)).rejects.toThrow(/loadModel: options must be an object/);
+    await expect(LanguageModel.load(undefined, { contextLenght: 64 } as never)).rejects.toThrow(/load: unknown option 'contextLenght'; did you mean 'contextLength'\?/);
+    await expect(LanguageModel.load(undefined, { maxTokens: 12 } as never)).rejects.toThrow(/load: 'maxTokens' is a generation option/);
+    const lm = await LanguageModel.load(undefined, { contextLength: 16 });
+    try {
+      // The prompt and the generated tokens fed back fill the 16 positions; the last sampled token needs none.
+      const r = await lm.generate('Once upon a time', { maxTokens: 64, ignoreEos: true, temperature: 0 });
+      expect(r.timings.promptTokens + r.ids.length - 1).toBe(16);
+      expect(r.finishReason).toBe('length');
+    } finally {
+      lm.dispose();
+    }
   });
   it('names the tensor when a config and its checkpoint disagree', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'attnode-model-'));

@@ -154,6 +154,9 @@ describe('scheduler pool', () => {
     expect(() => createPool({ maxBatch: 1.5 })).toThrow(/'maxBatch'/);
     expect(() => createPool({ maxBatchTokens: 0 })).toThrow(/createPool: 'maxBatchTokens' must be an integer >= 1/);
     expect(() => createPool({ batching: 1 as unknown as boolean })).toThrow(/createPool: 'batching' must be a boolean/);
+    expect(() => createPool({ worker: 2 } as never)).toThrow(TypeError);
+    expect(() => createPool({ worker: 2 } as never)).toThrow(/^createPool: unknown option 'worker'; did you mean 'workers'\?/);
+    expect(() => createPool({ maxTokens: 8 } as never)).toThrow(/createPool: 'maxTokens' is a request option/);
     const p = pool();
     await expect(p.generate('x', { priority: Number.NaN })).rejects.toThrow(/'priority'/);
     await expect(p.generate(42 as unknown as string)).rejects.toThrow(/'prompt' must be a string/);

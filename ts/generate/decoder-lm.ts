@@ -21,7 +21,7 @@ import type { CausalLM, KVCache } from './generate.js';
 export interface DecoderLMOptions {
   /** Run concurrent sequences' steps in one forward pass (continuous batching). Default true. */
   batching?: boolean;
-  /** Most new tokens (rows over all sequences) in one batched pass; default 128, at most the model's maxTokens. */
+  /** Most new tokens (rows over all sequences) in one batched pass; default 128, at most the model's contextLength. */
   maxBatchTokens?: number;
 }
 
@@ -100,11 +100,11 @@ export class DecoderLM implements CausalLM {
     options: DecoderLMOptions = {},
   ) {
     this.vocabSize = model.config.vocabSize;
-    this.contextLength = Math.min(model.maxTokens, model.config.maxPositions);
+    this.contextLength = Math.min(model.contextLength, model.config.maxPositions);
     checkBatchOptions(options, 'DecoderLM');
     this.batching = options.batching ?? true;
-    // The model's plan holds at most maxTokens rows per pass.
-    this.maxBatchTokens = Math.min(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, model.maxTokens);
+    // The model's plan holds at most contextLength rows per pass.
+    this.maxBatchTokens = Math.min(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, model.contextLength);
   }
 
   newCache(): KVCache {

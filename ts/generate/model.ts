@@ -16,6 +16,7 @@ import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from '
 import { DecoderLM, checkBatchOptions } from './decoder-lm.js';
 import { generate, stream, type GenerationResult, type GenerationStream } from './generate.js';
 import type { GenerateOptions } from './options.js';
+import { checkOptionNames } from '../util/names.js';
 
 export const BACKENDS = ['native', 'reference'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -33,7 +34,15 @@ export interface LoadOptions {
   maxBatchTokens?: number;
   /** KV caches in 'f32' (default) or 'f16' (half the memory; faster decode on long contexts). */
   kvDtype?: KVDType;
+  /**
+   * Most positions one request's cache holds: its prompt and the generated tokens fed back (the
+   * last sampled token needs none); default: the model's context, at most 2048.
+   */
+  contextLength?: number;
 }
+
+/** Every option LanguageModel.load takes; any other name is a TypeError. */
+const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = ['backend', 'dtype', 'threads', 'batching', 'maxBatchTokens', 'kvDtype', 'contextLength'];
 
 /** The model committed with the package: a small GPT-2 trained on Debian's fortune files. */
 export function defaultModelPath(): string {
@@ -90,6 +99,8 @@ export class LanguageModel {
   /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */
   static async load(path: string = defaultModelPath(), options: LoadOptions = {}): Promise<LanguageModel> {
     if (typeof path !== 'string') throw new TypeError("load: 'path' must be a string");
+    if (typeof options !== 'object' || options === null) throw new TypeError('load: options must be an object');
+    checkOptionNames(options, LOAD_OPTIONS, 'load', { maxTokens: "is a generation option (generate(prompt, { maxTokens })); the most positions a request holds is 'contextLength'" });
     if (options.dtype !== undefined && !DTYPES.includes(options.dtype))
       throw new RangeError(`load: 'dtype' must be one of ${DTYPES.join(', ')}, got '${String(options.dtype)}'`);
     if (options.kvDtype !== undefined && !KV_DTYPES.includes(options.kvDtype))
@@ -105,7 +116,12 @@ export class LanguageModel {
       backend = b === 'native' ? new NativeBackend(options.threads === undefined ? {} : { threads: options.threads }) : new ReferenceBackend();
     } else backend = b;
     const { tokenizer, chatTemplate, eos } = readTokenizer(path);
-    const model = await loadModel(path, { backend, ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}) });
+    const model = await loadModel(path, {
+      backend,
+      ...(options.dtype ? { dtype: options.dtype } : {}),
+      ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
+      ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+    });
     const fromConfig = model.generation?.eos_token_id;
     const eosIds = readGenerationConfigEos(path) ?? (fromConfig === undefined ? eos : Array.isArray(fromConfig) ? fromConfig : [fromConfig]);
     const lm = new DecoderLM(model, eosIds, { batching: options.batching, maxBatchTokens: options.maxBatchTokens });

@@ -2,6 +2,7 @@
 // server all take, and the one validator every path runs. Not the sampler nor the loop.
 
 import type { LogitsProcessor } from './processors.js';
+import { closestName } from '../util/names.js';
 
 /** Sampler settings; every default leaves the distribution unchanged except temperature. */
 export interface SamplingOptions {
@@ -163,31 +164,6 @@ const CHECKS: { readonly [K in keyof GenerateOptions]-?: Check } = {
 
 /** Every option name (the deprecated alias included). */
 export const GENERATE_OPTION_NAMES = Object.keys(CHECKS) as readonly (keyof GenerateOptions)[];
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
-/** The known name closest to `key` (case, '_' and '-' ignored), if it is close enough to be a slip. */
-export function closestName(key: string, known: readonly string[]): string | undefined {
-  const norm = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
-  const k = norm(key);
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const name of known) {
-    const n = norm(name);
-    const d = n.startsWith(k) && k.length >= 4 ? 1 : distance(k, n);
-    if (d < bestD) [best, bestD] = [name, d];
-  }
-  return bestD <= Math.max(1, Math.floor(k.length / 3)) ? best : undefined;
-}
 
 export interface ValidateContext {
   /** Further names the caller takes and checks itself (e.g. the pool's priority), offered as suggestions. */

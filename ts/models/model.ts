@@ -21,6 +21,7 @@ import { configFromGGUF, configFromHF, type DecoderConfig } from './config.js';
 import { bindGpt2GGUF, bindGpt2HF } from './gpt2.js';
 import { bindLlamaGGUF, bindLlamaHF } from './llama.js';
 import { Binder, type WeightDType } from './weights.js';
+import { checkOptionNames } from '../util/names.js';
 
 export interface LoadModelOptions {
   /** 'native' (default): the C++ kernels; 'reference': plain TypeScript (tests). Or a Backend. */
@@ -29,9 +30,12 @@ export interface LoadModelOptions {
   dtype?: WeightDType;
   /** Intra-op threads of the native backend; default: the addon's current pool size. */
   threads?: number;
-  /** Longest sequence (cache rows) a model's caches hold; default: the config's context, at most 2048. */
-  maxTokens?: number;
-  /** Most sequences forwardBatch() takes in one pass; default 16 (at most maxTokens). */
+  /**
+   * Most positions (cache rows) one sequence holds: its prompt and every token fed back;
+   * default: the config's context, at most 2048; never more than the config's context.
+   */
+  contextLength?: number;
+  /** Most sequences forwardBatch() takes in one pass; default 16 (at most contextLength). */
   maxBatch?: number;
   /**
    * Element type of the KV caches: 'f32' (default) or 'f16', half the memory and half the bytes
@@ -98,19 +102,20 @@ export class DecoderModel {
     readonly backend: Backend,
     private readonly binder: Binder,
     private readonly files: { dispose(): void },
-    readonly maxTokens: number,
+    /** most positions one sequence's cache holds (loadModel's contextLength) */
+    readonly contextLength: number,
     readonly maxBatch: number,
     readonly generation?: GenerationConfig,
     readonly kvDtype: KVDType = 'f32',
   ) {
     const g = decoderGraph(config, kvDtype);
-    this.plan = plan(g.build(g.result), maxTokens, maxBatch);
+    this.plan = plan(g.build(g.result), contextLength, maxBatch);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
-    this.scratch = new KVCache(config, maxTokens, backend, kvDtype);
+    this.scratch = new KVCache(config, contextLength, backend, kvDtype);
   }
 
-  /** A cache for one sequence (capacity default: maxTokens); dispose() it when the sequence ends. */
-  newCache(capacity = this.maxTokens): KVCache {
+  /** A cache for one sequence (capacity default: contextLength); dispose() it when the sequence ends. */
+  newCache(capacity = this.contextLength): KVCache {
     return new KVCache(this.config, capacity, this.backend, this.kvDtype);
   }
 
@@ -224,8 +229,15 @@ function makeBackend(o: LoadModelOptions): Backend {
  * or model.safetensors.index.json shards) or a .gguf file. The architecture comes from
  * config.json (model_type) or GGUF metadata (general.architecture).
  */
+/** Every option loadModel takes; any other name is a TypeError. */
+const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype'];
+
 export async function loadModel(pathOrDir: string, options: LoadModelOptions = {}): Promise<DecoderModel> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
+  if (typeof options !== 'object' || options === null) throw new TypeError('loadModel: options must be an object');
+  checkOptionNames(options, LOAD_MODEL_OPTIONS, 'loadModel', {
+    maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
+  });
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
   if (options.dtype !== undefined && !['f32', 'f16', 'bf16', 'q8_0'].includes(options.dtype))
     throw new RangeError(`loadModel: 'dtype' must be one of 'f32', 'f16', 'bf16', 'q8_0', got ${JSON.stringify(options.dtype)}`);
@@ -254,14 +266,15 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     } else {
       throw new RangeError(`loadModel: '${pathOrDir}' is neither a checkpoint directory nor a .gguf file (looked for ${join(pathOrDir, 'config.json')})`);
     }
-    const maxTokens = Math.min(options.maxTokens ?? Math.min(config.maxPositions, 2048), config.maxPositions);
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`loadModel: 'maxTokens' must be a positive integer, got ${options.maxTokens}`);
-    const maxBatch = options.maxBatch ?? Math.min(16, maxTokens);
-    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > maxTokens)
-      throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${maxTokens}], got ${options.maxBatch}`);
+    const contextLength = Math.min(options.contextLength ?? Math.min(config.maxPositions, 2048), config.maxPositions);
+    if (!Number.isInteger(contextLength) || contextLength < 1)
+      throw new RangeError(`loadModel: 'contextLength' must be a positive integer, got ${options.contextLength}`);
+    const maxBatch = options.maxBatch ?? Math.min(16, contextLength);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > contextLength)
+      throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${contextLength}], got ${options.maxBatch}`);
     const kvDtype = options.kvDtype ?? 'f32';
     if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`loadModel: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
-    return new DecoderModel(config, backend, binder, files, maxTokens, maxBatch, generation, kvDtype);
+    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype);
   } catch (e) {
     binder?.dispose();
     files?.dispose();

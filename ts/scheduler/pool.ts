@@ -12,6 +12,7 @@ import { validateGenerateOptions, type GenerateOptions } from '../generate/optio
 import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
 import { MetricsRecorder, type PoolMetrics } from './metrics.js';
 import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
+import { checkOptionNames } from '../util/names.js';
 
 export interface PoolOptions {
   /** Model path (HF directory or GGUF file); default: the engine's default model. */
@@ -43,6 +44,11 @@ export interface PoolOptions {
   engineModule?: string | URL;
   engineOptions?: Record<string, unknown>;
 }
+
+/** Every option createPool takes; any other name is a TypeError. */
+const POOL_OPTIONS: readonly (keyof PoolOptions)[] = [
+  'model', 'backend', 'dtype', 'kvDtype', 'workers', 'threadsPerWorker', 'maxQueue', 'maxBatch', 'batching', 'maxBatchTokens', 'timeoutMs', 'agingMs', 'engineModule', 'engineOptions',
+];
 
 /**
  * A request's options: the generation options of LanguageModel.generate (all but `processors`,
@@ -137,6 +143,8 @@ export class InferencePool {
   private idleWaiters: Array<() => void> = [];
 
   constructor(options: PoolOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('createPool: options must be an object');
+    checkOptionNames(options, POOL_OPTIONS, 'createPool', { maxTokens: 'is a request option (pool.generate(prompt, { maxTokens }))' });
     const cores = availableParallelism();
     const workers = options.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new RangeError(`createPool: 'workers' must be an integer in [1, 256], got ${workers}`);

@@ -2,7 +2,8 @@
 // and the 400 message naming the field for a body that fails them. Not the mapping onto the pool.
 
 import type { FastifySchemaValidationError } from 'fastify';
-import { closestName, type GenerateOptions } from '../generate/options.js';
+import type { GenerateOptions } from '../generate/options.js';
+import { closestName } from '../util/names.js';
 
 /**
  * The body fields that are generation options: each one's schema and the option it sets. The
