@@ -5,6 +5,9 @@ export interface TextDecoderLike {
   decode(ids: readonly number[]): string;
 }
 
+/** Most bytes of one UTF-8 character: ids that end in an unfinished one wait at most this many ids. */
+const kMaxCharBytes = 4;
+
 export interface TextStep {
   /** newly releasable text */
   delta: string;
@@ -13,14 +16,24 @@ export interface TextStep {
 }
 
 /**
- * Tracks the decoded text of the generated ids. Stop strings may span token boundaries, so
- * each step re-decodes the ids and searches the region that could contain a new match.
+ * Tracks the decoded text of the generated ids. Each step decodes only a short window of ids
+ * (what the previous step's text ended on, plus the new id), not all of them again, and keeps
+ * the difference; stop strings may span token boundaries, so each step searches the region of
+ * the text that could hold a new match.
  */
 export class GeneratedText {
   private readonly ids: number[] = [];
   private text = '';
   private released = 0;
   private readonly maxStop: number;
+  /**
+   * Window of the incremental decode: ids [prefixStart, readStart) decoded to text that is
+   * already in `text`; decoding [prefixStart, end) and removing that prefix gives the new text.
+   * Starting the window a token early keeps what decoders do at the start of a text (drop a
+   * leading space, merge '##' pieces) from leaking into the middle of it.
+   */
+  private prefixStart = 0;
+  private readStart = 0;
 
   constructor(private readonly tokenizer: TextDecoderLike, private readonly stops: readonly string[]) {
     for (const s of stops) if (typeof s !== 'string' || s.length === 0) throw new RangeError(`'stop' entries must be non-empty strings, got ${JSON.stringify(s)}`);
@@ -35,7 +48,7 @@ export class GeneratedText {
   push(id: number): TextStep {
     this.ids.push(id);
     const prevLen = this.text.length;
-    this.text = this.tokenizer.decode(this.ids);
+    this.text += this.decodeNew();
     // Search from where a stop string ending in the new text could begin.
     const from = Math.max(0, Math.min(prevLen, this.released) - this.maxStop + 1);
     let cut = -1;
@@ -59,9 +72,31 @@ export class GeneratedText {
 
   /** Everything not yet released (at the end of generation nothing more can complete a stop). */
   flush(): string {
+    // Once per request the whole text is decoded, so that the result is exactly decode(ids)
+    // even where a decoder treats the window's edges differently, and held-back ids count.
+    const full = this.tokenizer.decode(this.ids);
+    if (full.startsWith(this.text.slice(0, this.released))) this.text = full;
+    else this.text += this.decodeNew(true);
     const delta = this.text.slice(this.released);
     this.released = this.text.length;
     return delta;
+  }
+
+  /**
+   * The text the ids since the last complete step add. While they end in an unfinished UTF-8
+   * character (decoded as U+FFFD) they wait for the next id, up to the 4 bytes a character
+   * can take; `final` takes them as they are.
+   */
+  private decodeNew(final = false): string {
+    const before = this.tokenizer.decode(this.ids.slice(this.prefixStart, this.readStart));
+    const now = this.tokenizer.decode(this.ids.slice(this.prefixStart));
+    if (!final && now.endsWith('\ufffd') && this.ids.length - this.readStart < kMaxCharBytes) return '';
+    this.prefixStart = this.readStart;
+    this.readStart = this.ids.length;
+    if (now.startsWith(before)) return now.slice(before.length);
+    // The decoder rewrote the window's start (rare): take the new text from the whole decode.
+    const full = this.tokenizer.decode(this.ids);
+    return full.startsWith(this.text) ? full.slice(this.text.length) : '';
   }
 
   /** Length of the longest tail of text[0, end) that is a proper prefix of some stop string. */
