@@ -69,11 +69,14 @@ export interface KVBuffers {
   readonly capacity: number;
 }
 
-/** One sequence of a pass: its new tokens `t` after `p` cached rows, and its cache. */
+/**
+ * One sequence of a pass: its new tokens `t` after `p` cached rows, and its cache (absent in
+ * graphs without cache operands, such as an encoder's, where `p` is 0).
+ */
 export interface PassSegment {
   readonly t: number;
   readonly p: number;
-  readonly cache: KVBuffers;
+  readonly cache?: KVBuffers;
 }
 
 /** A view of a planned slot; shape symbols as in graph/ir.ts ('T', 'S', 'B'). */

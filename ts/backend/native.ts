@@ -160,7 +160,8 @@ export class NativeBackend implements Backend {
           seg[2 * i + 1] = s.p;
         });
         this.selectIsa();
-        return handle.run(seg, segments.map((s) => ({ k: s.cache.k.map((t) => t.data), v: s.cache.v.map((t) => t.data) })));
+        // A sequence without a cache (graphs without cache operands) passes no layers' rows.
+        return handle.run(seg, segments.map((s) => ({ k: s.cache?.k.map((t) => t.data) ?? [], v: s.cache?.v.map((t) => t.data) ?? [] })));
       },
       dispose: () => handle.dispose(),
     };

@@ -12,6 +12,11 @@ export interface OpSpec<K extends OpName = OpName> {
   reference(args: OpArgs[K], out: Tensor): void;
   /** The arguments as the native op reads them; default: tensors and numbers as given. */
   nativeArgs?(args: OpArgs[K]): Record<string, unknown>;
+  /**
+   * Output rows depend on other rows along the sequence axis (attention). In a pass that packs
+   * several sequences the graph runs such an op once per sequence, so none sees another's rows.
+   */
+  readonly mixesRows?: boolean;
 }
 
 const specs = new Map<string, OpSpec>();

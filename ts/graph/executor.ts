@@ -59,6 +59,7 @@ export class PlanExecutor {
   }
 
   private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, s: Segment): Tensor {
+    if (!s.cache) throw new RangeError('forward: this graph reads a KV cache, and a sequence of the pass has none');
     const buf = (o.which === 'k' ? s.cache.k : s.cache.v)[o.layer];
     if (!buf) throw new RangeError(`cache has no layer ${o.layer}`);
     const rows = o.rows === 'new' ? buf.slice(0, s.p, s.p + s.t) : buf.slice(0, 0, s.p + s.t);
@@ -67,33 +68,46 @@ export class PlanExecutor {
 
   /**
    * One pass over `segments` (their new tokens back to back). `inputs` fill the graph's input
-   * values in order; returns the output value's tensor (a view of a slot: valid until the next run).
+   * values in order (Int32Array for i32 values, Float32Array for f32 ones); returns the first
+   * output's tensor (a view of a slot: valid until the next run).
    */
-  async run(inputs: readonly Int32Array[], segments: readonly Segment[]): Promise<Tensor> {
+  async run(inputs: readonly (Int32Array | Float32Array)[], segments: readonly Segment[]): Promise<Tensor> {
+    const out = await this.runOutputs(inputs, segments);
+    return out[Object.keys(this.plan.graph.outputs)[0]!]!;
+  }
+
+  /** One pass, as run(); returns every named output (views of slots, valid until the next run). */
+  async runOutputs(inputs: readonly (Int32Array | Float32Array)[], segments: readonly Segment[]): Promise<Record<string, Tensor>> {
     const g = this.plan.graph;
     const b = segments.length;
     if (b < 1 || b > this.plan.bMax) throw new RangeError(`forward: a pass holds 1 to ${this.plan.bMax} sequences, got ${b}`);
     let t = 0;
     for (const s of segments) {
       if (!Number.isInteger(s.t) || s.t < 1) throw new RangeError('forward: every sequence in a pass needs at least one new token');
-      if (s.p + s.t > s.cache.capacity) throw new RangeError(`forward: ${s.p} cached + ${s.t} new tokens exceed the cache capacity ${s.cache.capacity}`);
+      if (!Number.isInteger(s.p) || s.p < 0) throw new RangeError(`forward: cached rows must be an integer >= 0, got ${s.p}`);
+      if (s.cache && s.p + s.t > s.cache.capacity) throw new RangeError(`forward: ${s.p} cached + ${s.t} new tokens exceed the cache capacity ${s.cache.capacity}`);
+      if (!s.cache && s.p !== 0) throw new RangeError(`forward: a sequence without a cache has no cached rows, got ${s.p}`);
       t += s.t;
     }
     if (t > this.plan.tMax) throw new RangeError(`forward: ${t} tokens do not fit the plan (1 to ${this.plan.tMax})`);
     const written = g.inputs.map((id, i) => {
       const view = this.valueTensor(id, t, b);
       const src = inputs[i];
-      if (!src || src.length !== view.numel) throw new RangeError(`forward: input '${g.values[id]!.name}' must have ${view.numel} values`);
-      (view.data as Int32Array).set(src);
+      const name = g.values[id]!.name;
+      const want = view.dtype === 'i32' ? Int32Array : Float32Array;
+      if (!(src instanceof want)) throw new TypeError(`forward: input '${name}' must be a ${want.name}`);
+      if (src.length !== view.numel) throw new RangeError(`forward: input '${name}' must have ${view.numel} values, got ${src.length}`);
+      (view.data as Int32Array | Float32Array).set(src);
       return view;
     });
-    const output = this.valueTensor(g.output, t, b);
+    const outputs: Record<string, Tensor> = {};
+    for (const [name, id] of Object.entries(g.outputs)) outputs[name] = this.valueTensor(id, t, b);
     if (this.compiled) await this.compiled.run(segments);
-    else await this.runOps(t, segments, written, output);
-    return output;
+    else await this.runOps(t, segments, written, Object.values(outputs));
+    return outputs;
   }
 
-  private async runOps(t: number, segments: readonly Segment[], written: Tensor[], output: Tensor): Promise<void> {
+  private async runOps(t: number, segments: readonly Segment[], written: Tensor[], outputs: Tensor[]): Promise<void> {
     const b = segments.length;
     const ops: BatchOp[] = [];
     for (const node of this.plan.graph.nodes) {
@@ -114,7 +128,7 @@ export class PlanExecutor {
       }
     }
     // Backends that take a whole batch run the pass in one trip; others op by op.
-    if (this.backend.runBatch) await this.backend.runBatch(ops, { inputs: written, outputs: [output] });
+    if (this.backend.runBatch) await this.backend.runBatch(ops, { inputs: written, outputs });
     else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
   }
 

@@ -1,10 +1,14 @@
 // The graph IR models are written in once: op nodes over values whose shapes may use the
 // symbolic sequence length, plus parameters, packed weights and KV-cache slices as operands.
 // A pass may run several sequences at once (segments): values with T rows hold every
-// segment's rows back to back, and nodes that touch a KV cache run once per segment on its
-// rows. Not an optimizer and not an executor: see planner.ts and executor.ts.
+// segment's rows back to back, and nodes that touch a KV cache or mix rows (attention, with or
+// without a cache, causal or bidirectional) run once per segment on its rows, so sequences
+// packed into one pass never see each other. A graph has one or more named outputs. Not an
+// optimizer and not an executor: see planner.ts and executor.ts.
 
 import type { OpName } from '../backend/backend.js';
+import { opSpec } from '../backend/registry.js';
+import '../backend/ops/index.js';
 
 /**
  * A dimension: a constant, 'T' (new tokens in this pass, all segments), 'S' (cached + new
@@ -50,8 +54,8 @@ export interface GraphNode {
   /** Where the op writes: a planned value or a KV-cache slice. */
   readonly out: Operand;
   /**
-   * Nodes with a KV-cache operand run once per segment: their T-row values are cut to the
-   * segment's rows and 'S' is that segment's cached + new rows.
+   * Nodes with a KV-cache operand, and ops that mix rows, run once per segment: their T-row
+   * values are cut to the segment's rows and 'S' is that segment's cached + new rows.
    */
   readonly perSegment: boolean;
 }
@@ -60,10 +64,17 @@ export interface Graph {
   readonly values: readonly ValueInfo[];
   readonly nodes: readonly GraphNode[];
   readonly inputs: readonly number[];
+  /** Named outputs (value ids), in the order build() was given them. */
+  readonly outputs: Readonly<Record<string, number>>;
+  /** The first output: what a single-output caller reads. */
   readonly output: number;
 }
 
 export type ValueRef = { readonly kind: 'value'; readonly id: number };
+
+function isValueRef(a: unknown): a is ValueRef {
+  return typeof a === 'object' && a !== null && (a as { kind?: unknown }).kind === 'value' && typeof (a as { id?: unknown }).id === 'number';
+}
 
 function isOperand(a: unknown): a is Operand {
   return typeof a === 'object' && a !== null && 'kind' in a;
@@ -115,15 +126,21 @@ export class GraphBuilder {
     return this.add({ name: `${base.name}.view`, dtype: base.dtype, shape, base: base.base ?? v.id });
   }
 
-  build(output: ValueRef): Graph {
-    return { values: [...this.values], nodes: [...this.nodes], inputs: [...this.inputs], output: output.id };
+  /** The graph with one output (named 'output') or several named ones. */
+  build(outputs: ValueRef | Readonly<Record<string, ValueRef>>): Graph {
+    const named: Record<string, number> = {};
+    if (isValueRef(outputs)) named.output = outputs.id;
+    else for (const [name, v] of Object.entries(outputs)) named[name] = v.id;
+    const ids = Object.values(named);
+    if (ids.length === 0) throw new RangeError('graph: build() needs at least one output');
+    return { values: [...this.values], nodes: [...this.nodes], inputs: [...this.inputs], outputs: named, output: ids[0]! };
   }
 }
 
 function node(op: OpName, args: Record<string, Operand | Attr | undefined>, out: Operand): GraphNode {
   const clean: Record<string, Operand | Attr> = {};
   for (const [k, v] of Object.entries(args)) if (v !== undefined) clean[k] = v;
-  const perSegment = out.kind === 'cache' || Object.values(clean).some((a) => isOperand(a) && a.kind === 'cache');
+  const perSegment = out.kind === 'cache' || opSpec(op).mixesRows === true || Object.values(clean).some((a) => isOperand(a) && a.kind === 'cache');
   return { op, args: clean, out, perSegment };
 }
 

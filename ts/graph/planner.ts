@@ -27,7 +27,7 @@ export function plan(graph: Graph, tMax: number, bMax = 1): Plan {
   graph.nodes.forEach((node, i) => {
     for (const o of operandsOf(node)) if (o.kind === 'value') lastUse[root(o.id)] = Math.max(lastUse[root(o.id)]!, i);
   });
-  lastUse[root(graph.output)] = Infinity;
+  for (const id of Object.values(graph.outputs)) lastUse[root(id)] = Infinity;
   const need = new Array<number>(n).fill(0);
   for (let id = 0; id < n; id++) need[root(id)] = Math.max(need[root(id)]!, size(id));
 

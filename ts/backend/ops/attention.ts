@@ -158,6 +158,7 @@ export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float
 for (const name of ['attention', 'attentionNaive'] as const) {
   defineOp({
     name,
+    mixesRows: true,
     output(args) {
       checkAttention(name, args);
       return { dtype: 'f32', shape: [...args.q.shape] };
@@ -175,6 +176,7 @@ export function phi(x: number): number {
 
 defineOp({
   name: 'linearAttention',
+  mixesRows: true,
   output({ q, k, v, form }) {
     const op = 'linearAttention';
     expectTensor(op, 'q', q, ['f32']);
