@@ -143,6 +143,14 @@ describe('attention argument errors', () => {
     ['causal not boolean', { causal: 1 }, /'causal'/, 'type'],
     ['k rank differs from q', { k: rand([1, 5, 2, 8], 1), v: rand([1, 5, 2, 8], 2) }, /'k'/, 'range'],
     ['batch mask without a batch', { mask: rand([1, 3, 5], 1) }, /'mask'/, 'range'],
+    ['positionBias unknown', { positionBias: 'rope', biasTable: rand([8, 4], 1) }, /'positionBias'/, 'range'],
+    ['t5 without its table', { positionBias: 't5' }, /'biasTable'/, 'type'],
+    ['t5 table with a column per kv head', { positionBias: 't5', biasTable: rand([8, 2], 1) }, /'biasTable' must have shape \[numBuckets >= 2, 4\]/, 'range'],
+    ['t5 maxDistance 0', { positionBias: 't5', biasTable: rand([8, 4], 1), maxDistance: 0 }, /'maxDistance'/, 'range'],
+    ['bidirectional t5 with 2 buckets', { positionBias: 't5', biasTable: rand([2, 4], 1), bidirectional: true }, /at least 4 buckets/, 'range'],
+    ['alibi slopes per kv head', { positionBias: 'alibi', biasTable: rand([2], 1) }, /'biasTable'/, 'range'],
+    ['alibi with maxDistance', { positionBias: 'alibi', biasTable: rand([4], 1), maxDistance: 8 }, /apply to positionBias 't5' only/, 'type'],
+    ['maxDistance without positionBias', { maxDistance: 8 }, /'maxDistance' needs 'positionBias'/, 'type'],
   ];
   it.each(bad)('%s: the TypeScript spec and the addon both name the argument', (_label, change, re, kind) => {
     const Err = kind === 'type' ? TypeError : RangeError;

@@ -16,6 +16,9 @@ struct AttentionProblem {
   const void* v;      // v: (Tk, Hkv, D) f32 | f16 (kv_f16)
   bool kv_f16;
   const float* mask;  // mask: (Tq, Tk) f32 additive, or null
+  // rel_bias: (Hq, Tq + Tk - 1) f32 additive, or null: query row i and key j of head h read
+  // [h][j - i + Tq - 1] (a bias generated from relative positions: cpu/position_bias.h).
+  const float* rel_bias;
   float* out;         // out: (Tq, Hq, D) f32
   size_t tq, tk, hq, hkv, d;
   int64_t q_offset;  // key position of query 0 (for causal)
@@ -23,6 +26,10 @@ struct AttentionProblem {
   float scale;
 
   size_t group() const { return hq / hkv; }
+  // The relative-position bias of head h, query row i, key j (0 without one).
+  float bias(size_t h, size_t i, size_t j) const { return rel_bias ? rel_bias[h * (tq + tk - 1) + j + tq - 1 - i] : 0.0f; }
+  // The bias row of head h and query row i, indexed by key j (null without one).
+  const float* bias_row(size_t h, size_t i) const { return rel_bias ? rel_bias + h * (tq + tk - 1) + tq - 1 - i : nullptr; }
   // Keys [0, key_limit(i)) are visible to query i before the mask is applied.
   size_t key_limit(size_t i) const {
     if (!causal) return tk;

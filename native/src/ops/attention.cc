@@ -7,6 +7,7 @@
 #include "../common.h"
 #include "../cpu/attention.h"
 #include "../cpu/elementwise.h"
+#include "../cpu/position_bias.h"
 #include "../op.h"
 #include "../scratch.h"
 
@@ -23,6 +24,7 @@ struct BatchedAttention {
   AttentionProblem p;  // batch entry 0
   size_t batch = 1;
   size_t q_stride = 0, kv_stride = 0, mask_stride = 0;  // elements between entries (mask: 0 when shared)
+  PositionBiasSpec bias;  // generated per run into the problem's rel_bias (shared by the batch)
 
   AttentionProblem at(size_t b) const {
     AttentionProblem e = p;
@@ -35,6 +37,37 @@ struct BatchedAttention {
     return e;
   }
 };
+
+// positionBias 't5' | 'alibi' with biasTable: (buckets, Hq) | (Hq) f32, maxDistance, bidirectional.
+PositionBiasSpec read_position_bias(Args& args, int64_t hq, bool causal) {
+  PositionBiasSpec s;
+  const std::string kind = args.choice("positionBias", "none", {"none", "t5", "alibi"});
+  if (kind == "none") {
+    for (const char* name : {"biasTable", "maxDistance", "bidirectional"})
+      if (!args.raw(name).IsUndefined()) args.type_error(std::string("'") + name + "' needs 'positionBias' ('t5' or 'alibi')");
+    return s;
+  }
+  if (kind == "alibi")
+    for (const char* name : {"maxDistance", "bidirectional"})
+      if (!args.raw(name).IsUndefined()) args.type_error("'maxDistance' and 'bidirectional' apply to positionBias 't5' only");
+  const TensorView t = args.tensor("biasTable", {DType::f32});
+  s.table = t.as<float>();
+  if (kind == "alibi") {
+    s.kind = PositionBiasSpec::Kind::alibi;
+    args.expect_shape("biasTable", t, {hq});
+    return s;
+  }
+  s.kind = PositionBiasSpec::Kind::t5;
+  if (t.rank() != 2 || t.dim(1) != hq || t.dim(0) < 2)
+    args.range_error("'biasTable' must have shape [numBuckets >= 2, " + std::to_string(hq) + "] (one column per query head), got " +
+                     t.shape_str());
+  s.buckets = static_cast<size_t>(t.dim(0));
+  s.max_distance = args.integer("maxDistance", 128, 1, int64_t{1} << 30);
+  s.bidirectional = args.boolean("bidirectional", !causal);
+  if (s.bidirectional && s.buckets < 4)
+    args.range_error("'biasTable' needs at least 4 buckets when bidirectional, got " + std::to_string(s.buckets));
+  return s;
+}
 
 // q: (Tq, Hq, D) or (B, Tq, Hq, D) f32; k, v: (Tk, Hkv, D) or (B, Tk, Hkv, D) f32|f16;
 // mask: (Tq, Tk) or (B, Tq, Tk) f32.
@@ -74,6 +107,7 @@ BatchedAttention read_attention(Args& args) {
   args.expect_no_partial_overlap("out", out, "v", v);
   if (mask.present) args.expect_no_partial_overlap("out", out, "mask", mask);
   const bool causal = args.boolean("causal", false);
+  const PositionBiasSpec bias = read_position_bias(args, hq, causal);
   const int64_t q_offset = args.integer("qOffset", tk - tq, -kMaxOffset, kMaxOffset);
   const double scale = args.number("scale", 1.0 / std::sqrt(static_cast<double>(d > 0 ? d : 1)), -3.4e38, 3.4e38);
   BatchedAttention ba;
@@ -83,6 +117,7 @@ BatchedAttention read_attention(Args& args) {
   p.v = v.data;
   p.kv_f16 = k.dtype == DType::f16;
   p.mask = mask.present ? mask.as<float>() : nullptr;
+  p.rel_bias = nullptr;
   p.out = out.as<float>();
   p.tq = static_cast<size_t>(tq);
   p.tk = static_cast<size_t>(tk);
@@ -96,7 +131,26 @@ BatchedAttention read_attention(Args& args) {
   ba.q_stride = p.tq * p.hq * p.d;
   ba.kv_stride = p.tk * p.hkv * p.d;
   ba.mask_stride = mask_per_batch ? p.tq * p.tk : 0;
+  ba.bias = bias;
   return ba;
+}
+
+// Runs `body` on the batch's problems with their relative-position bias table generated (on
+// the calling, non-JS thread) when the call asked for one.
+template <class Body>
+void with_position_bias(const BatchedAttention& ba, Body body) {
+  if (ba.bias.kind == PositionBiasSpec::Kind::none) {
+    for (size_t b = 0; b < ba.batch; ++b) body(ba.at(b));
+    return;
+  }
+  const AttentionProblem& p = ba.p;
+  ScratchBuffer table(p.hq * (p.tq + p.tk - 1), false);  // table: (Hq, Tq + Tk - 1), every cell written
+  position_bias_table(ba.bias, p.hq, p.tq, p.tk, p.q_offset, table.data());
+  for (size_t b = 0; b < ba.batch; ++b) {
+    AttentionProblem e = ba.at(b);
+    e.rel_bias = table.data();
+    body(e);
+  }
 }
 
 // Keys per decode work item, at least: below this, merging partial results costs more than the
@@ -169,9 +223,7 @@ void run_fused(const AttentionProblem& p, const OpEnv& env) {
 
 OpRun prepare_attention(Args& args) {
   const BatchedAttention ba = read_attention(args);
-  return [ba](const OpEnv& env) {
-    for (size_t b = 0; b < ba.batch; ++b) run_fused(ba.at(b), env);
-  };
+  return [ba](const OpEnv& env) { with_position_bias(ba, [&](const AttentionProblem& e) { run_fused(e, env); }); };
 }
 
 // One batch entry of attentionNaive; the score buffer is freed before the next entry.
@@ -200,7 +252,7 @@ void run_naive(const AttentionProblem& p, size_t cells, const OpEnv& env) {
         const size_t off = (j * p.hkv + g) * D;
         const float dot = p.kv_f16 ? kk.dot_f16(q, static_cast<const uint16_t*>(p.k) + off, D)
                                    : kk.dot_f32(q, static_cast<const float*>(p.k) + off, D);
-        row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f);
+        row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
       }
     }
   });
@@ -233,9 +285,7 @@ OpRun prepare_attention_naive(Args& args) {
     args.range_error("the score matrix [" + std::to_string(p.hq) + ", " + std::to_string(p.tq) + ", " + std::to_string(p.tk) +
                      "] would need more than " + std::to_string(kNaiveMaxScoreBytes >> 30) +
                      " GiB; the fused 'attention' op computes the same result in O(Tq*D) memory");
-  return [ba, cells](const OpEnv& env) {
-    for (size_t b = 0; b < ba.batch; ++b) run_naive(ba.at(b), cells, env);
-  };
+  return [ba, cells](const OpEnv& env) { with_position_bias(ba, [&](const AttentionProblem& e) { run_naive(e, cells, env); }); };
 }
 
 // phi(x) = elu(x) + 1, applied to a whole tensor into scratch.

@@ -101,6 +101,41 @@ export function attentionCases(): OpCase[] {
     addBoth(l, `prefill causal ${str(s)}`, { ...qkv(l, s), causal: true });
   }
 
+  // Relative-position biases generated per head: T5 buckets (bidirectional as in an encoder,
+  // causal as in a decoder, few buckets and a short maxDistance so the logarithmic buckets and
+  // the clamp at the last one are reached), decode on a cache (qOffset), GQA, f16 K/V, a mask
+  // on top; ALiBi slopes, causal and decode.
+  for (const [s, buckets, maxDistance, causal] of [
+    [{ tq: 17, tk: 17, hq: 4, hkv: 4, d: 16 }, 32, 128, false],
+    [{ tq: 33, tk: 33, hq: 6, hkv: 2, d: 8 }, 8, 12, false],
+    [{ tq: 70, tk: 70, hq: 2, hkv: 1, d: 32 }, 32, 20, true],
+    [{ tq: 1, tk: 300, hq: 4, hkv: 2, d: 64 }, 32, 128, true],
+    [{ tq: 3, tk: 129, hq: 3, hkv: 3, d: 7 }, 6, 9, true],
+    [{ tq: 5, tk: 31, hq: 2, hkv: 2, d: 33 }, 16, 10, false],
+  ] as const) {
+    const biasTable = l.f32([buckets, s.hq]);
+    const t5 = { positionBias: 't5' as const, biasTable, maxDistance, scale: 1 };
+    addBoth(l, `t5 bias ${buckets} buckets to ${maxDistance}, ${causal ? 'causal' : 'bidirectional'} ${str(s)}`, { ...qkv(l, s), causal, ...t5 });
+    addBoth(l, `t5 bias f16 kv ${str(s)}`, { ...qkv(l, s, 'f16'), causal, ...t5 }, true);
+    if (s.tq > 1) {
+      const m = normals(s.tq * s.tk, l.seed(), 0.5);
+      for (let i = 0; i < m.length; i += 4) m[i] = -Infinity;
+      addBoth(l, `t5 bias + mask ${str(s)}`, { ...qkv(l, s), causal, mask: Tensor.fromValues(m, [s.tq, s.tk]), ...t5 });
+    }
+  }
+  {
+    const s = { tq: 9, tk: 40, hq: 4, hkv: 2, d: 24 };
+    addBoth(l, `t5 bias, decoder causal buckets on a bidirectional layout, qOffset 10 ${str(s)}`, {
+      ...qkv(l, s), causal: true, qOffset: 10, positionBias: 't5', biasTable: l.f32([32, s.hq]), bidirectional: true, maxDistance: 16,
+    });
+  }
+  for (const s of [{ tq: 33, tk: 33, hq: 8, hkv: 8, d: 16 }, { tq: 1, tk: 513, hq: 4, hkv: 1, d: 32 }, { tq: 7, tk: 70, hq: 2, hkv: 2, d: 17 }]) {
+    // ALiBi's slopes 2^(-8 h / H), as BLOOM and MPT use them.
+    const slopes = Tensor.fromValues(Array.from({ length: s.hq }, (_, h) => 2 ** ((-8 * (h + 1)) / s.hq)), [s.hq]);
+    addBoth(l, `alibi causal ${str(s)}`, { ...qkv(l, s), causal: true, positionBias: 'alibi', biasTable: slopes });
+    addBoth(l, `alibi f16 kv ${str(s)}`, { ...qkv(l, s, 'f16'), causal: true, positionBias: 'alibi', biasTable: slopes }, true);
+  }
+
   // A leading batch dimension: independent problems, a shared or per-entry mask.
   for (const [b, s, causal] of [
     [2, { tq: 7, tk: 7, hq: 4, hkv: 2, d: 16 }, true],
@@ -116,6 +151,7 @@ export function attentionCases(): OpCase[] {
     for (let i = 0; i < m.length; i += 3) m[i] = -Infinity;
     addBoth(l, `batch ${b} per-entry mask ${str(s)}`, { q, k, v, mask: Tensor.fromValues(m, [b, s.tq, s.tk]) });
     addBoth(l, `batch ${b} shared mask ${str(s)}`, { q, k, v, mask: Tensor.fromValues(m.subarray(0, s.tq * s.tk), [s.tq, s.tk]) });
+    addBoth(l, `batch ${b} t5 bias ${str(s)}`, { q, k, v, causal, positionBias: 't5', biasTable: l.f32([16, s.hq]), maxDistance: 24 });
   }
   // Linear attention, both forms on the same inputs.
   const la: Array<[number, number, number]> = [

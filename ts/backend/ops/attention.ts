@@ -4,12 +4,13 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineOp } from '../registry.js';
 import { checkInteger, checkNumber, expectShape, expectTensor, fail, shapeStr } from './check.js';
+import { checkPositionBias, positionBiasAt, type PositionBias, type PositionBiasArgs } from './position-bias.js';
 
 /**
  * Arguments shared by attention and attentionNaive. An optional leading batch dimension B runs
  * B independent problems in one call: q (B, Tq, Hq, D), k and v (B, Tk, Hkv, D), out (B, Tq, Hq, D).
  */
-export interface AttentionArgs {
+export interface AttentionArgs extends PositionBiasArgs {
   /** q: (Tq, Hq, D) f32, or (B, Tq, Hq, D) */
   q: Tensor;
   /** k: (Tk, Hkv, D) f32|f16, or (B, Tk, Hkv, D); Hq must be a multiple of Hkv (query head h reads kv head floor(h / (Hq/Hkv))). */
@@ -64,6 +65,8 @@ export interface AttentionShape {
   causal: boolean;
   qOffset: number;
   scale: number;
+  /** A per-head bias generated from relative positions (T5, ALiBi), added after the scale. */
+  bias: PositionBias | undefined;
 }
 
 /** The widest qOffset accepted: keeps every key index arithmetic exact in f64 and int64. */
@@ -103,6 +106,7 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
     causal: a.causal ?? false,
     qOffset: a.qOffset ?? tk - tq,
     scale: a.scale ?? 1 / Math.sqrt(d),
+    bias: checkPositionBias(op, a, hq, a.causal ?? false),
   };
 }
 
@@ -133,7 +137,7 @@ export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float
             let dot = 0;
             const ko = kb + (j * hkv + g) * d;
             for (let c = 0; c < d; c++) dot += qv[qo + c]! * kv[ko + c]!;
-            sc = dot * scale + (mv ? mv[mb + i * tk + j]! : 0);
+            sc = dot * scale + (mv ? mv[mb + i * tk + j]! : 0) + (s.bias ? positionBiasAt(s.bias, h, hq, j - (s.qOffset + i)) : 0);
           }
           scores[j] = sc;
           if (sc > m) m = sc;

@@ -6,8 +6,9 @@
 
 import '../../ops/attention.js';
 import { checkAttention, type AttentionArgs, type AttentionShape } from '../../ops/attention.js';
+import { t5Bucket, type PositionBias } from '../../ops/position-bias.js';
 import { PRELUDE, halfWordLoader } from '../wgsl.js';
-import { grid, type KernelTable, type OnGpu, type Param } from './context.js';
+import { grid, type KernelContext, type KernelTable, type OnGpu, type Param } from './context.js';
 import type { GPUTensor } from '../buffers.js';
 
 /** Keys per tile = invocations per workgroup. */
@@ -20,8 +21,37 @@ export function kvLoad(kv: KvDType, arr: string, i: string): string {
   return kv === 'f32' ? `${arr}[${i}]` : `bitcast<f32>(f16_to_f32_bits(${arr}_word(${i})))`;
 }
 
-/** The uniform struct P every attention kernel takes (see attentionParams). */
-export const ATTENTION_P = 'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32 }';
+/**
+ * The uniform struct P every attention kernel takes (see attentionParams). bmax and boff serve
+ * the relative-position bias: T5's bucket table covers rel in [-bmax, bmax] (buckets are
+ * constant past maxDistance), boff is the query offset unclamped by the causal limit.
+ */
+export const ATTENTION_P =
+  'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32, bmax: i32, boff: i32 }';
+
+/** Which generated bias a pipeline adds: none, T5 buckets or ALiBi slopes. */
+export type BiasKind = 'none' | 't5' | 'alibi';
+
+export function biasKind(s: AttentionShape): BiasKind {
+  return s.bias?.kind ?? 'none';
+}
+
+/**
+ * WGSL fn pos_bias(h, i, j): the bias of head h, query row i and key j, from the bias table bt
+ * ((buckets, Hq) for T5, read through the bucket of each relative position in bl; (Hq) slopes
+ * for ALiBi). The same f32 arithmetic as the reference's and the native kernels'.
+ */
+function positionBiasFn(kind: BiasKind): string {
+  if (kind === 'none') return '';
+  const rel = 'let rel = i32(j) - (p.boff + i32(i));';
+  if (kind === 'alibi') return `fn pos_bias(h: u32, i: u32, j: u32) -> f32 { ${rel} return bt[h] * f32(rel); }`;
+  return `fn pos_bias(h: u32, i: u32, j: u32) -> f32 { ${rel} return bt[u32(bl[u32(clamp(rel, -p.bmax, p.bmax) + p.bmax)]) * p.hq + h]; }`;
+}
+
+/** The score expression's added terms: the mask and the generated bias, those present. */
+export function scoreTerms(hasMask: boolean, kind: BiasKind): string {
+  return `${hasMask ? ' + mask[mr + j]' : ''}${kind !== 'none' ? ' + pos_bias(h, i, j)' : ''}`;
+}
 
 /** A read-only binding of K or V (`name` kk or vv) in its dtype, with its 16-bit loader for f16. */
 export function kvBinding(kv: KvDType, name: 'kk' | 'vv', binding: number): string {
@@ -30,18 +60,20 @@ ${kv === 'f16' ? halfWordLoader(`${name}_word`, name) : ''}`;
 }
 
 /**
- * Bindings q, kk, [vv], [mask] (those present, in that order), then the output (read_write,
- * named `out`) and the uniform struct P. rows = B * Tq * Hq; mstride = mask values per batch
- * entry (0 when the mask is shared); `gx` is the grid's x extent.
+ * Bindings q, kk, [vv], [mask], [bt, [bl]] (those present, in that order), then the output
+ * (read_write, named `out`) and the uniform struct P. rows = B * Tq * Hq; mstride = mask values
+ * per batch entry (0 when the mask is shared); `gx` is the grid's x extent.
  */
-export function attentionDecls(kv: KvDType, hasMask: boolean, out = 'o', withV = true): string {
-  const names = ['q', 'kk', ...(withV ? ['vv'] : []), ...(hasMask ? ['mask'] : [])];
-  const binds = names.map((n, i) => (n === 'kk' || n === 'vv' ? kvBinding(kv, n, i) : `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`));
+export function attentionDecls(kv: KvDType, hasMask: boolean, out = 'o', withV = true, bias: BiasKind = 'none'): string {
+  const names = ['q', 'kk', ...(withV ? ['vv'] : []), ...(hasMask ? ['mask'] : []), ...(bias !== 'none' ? ['bt'] : []), ...(bias === 't5' ? ['bl'] : [])];
+  const binds = names.map((n, i) =>
+    n === 'kk' || n === 'vv' ? kvBinding(kv, n, i) : `@group(0) @binding(${i}) var<storage, read> ${n}: array<${n === 'bl' ? 'i32' : 'f32'}>;`);
   return `${PRELUDE}
 ${binds.join('\n')}
 @group(0) @binding(${names.length}) var<storage, read_write> ${out}: array<f32>;
 ${ATTENTION_P}
-@group(0) @binding(${names.length + 1}) var<uniform> p: P;`;
+@group(0) @binding(${names.length + 1}) var<uniform> p: P;
+${positionBiasFn(bias)}`;
 }
 
 /**
@@ -65,18 +97,36 @@ export function attentionParams(s: AttentionShape, gx: number): Param[] {
   // Any offset past these bounds shows every key or none, so clamping keeps it within i32.
   const qOffset = Math.max(-s.tq - 1, Math.min(s.tk, s.qOffset));
   const mstride = s.maskPerBatch ? s.tq * s.tk : 0;
-  return [s.b * s.tq * s.hq, s.tq, s.tk, s.hq, s.hkv, s.d, s.causal ? 1 : 0, { i32: qOffset }, { f32: s.scale }, gx, mstride];
+  const bmax = s.bias?.kind === 't5' ? s.bias.maxDistance : 0;
+  // Past 2^30 the offset moves every T5 relative position beyond maxDistance alike, and shifts
+  // every ALiBi score of a row alike (which softmax ignores).
+  const boff = Math.max(-(2 ** 30), Math.min(2 ** 30, s.qOffset));
+  return [s.b * s.tq * s.hq, s.tq, s.tk, s.hq, s.hkv, s.d, s.causal ? 1 : 0, { i32: qOffset }, { f32: s.scale }, gx, mstride, { i32: bmax }, { i32: boff }];
 }
 
-/** q, k, [v], [mask] in attentionDecls' binding order. */
-export function attentionInputs(args: OnGpu<AttentionArgs>, withV = true): GPUTensor[] {
-  return [args.q, args.k, ...(withV ? [args.v] : []), ...(args.mask ? [args.mask] : [])];
+/**
+ * T5's bucket of every relative position in [-maxDistance, maxDistance], index rel + maxDistance:
+ * computed once per (buckets, maxDistance, direction) on the host with the reference's function.
+ */
+function bucketTable(ctx: KernelContext, b: PositionBias): GPUBuffer {
+  return ctx.constant(`t5_buckets_${b.buckets}_${b.maxDistance}_${b.bidirectional ? 'bi' : 'uni'}`, () =>
+    Int32Array.from({ length: 2 * b.maxDistance + 1 }, (_, x) => t5Bucket(x - b.maxDistance, b.buckets, b.maxDistance, b.bidirectional)));
+}
+
+/** q, k, [v], [mask], [bias table, [bucket table]] in attentionDecls' binding order. */
+export function attentionInputs(ctx: KernelContext, args: OnGpu<AttentionArgs>, s: AttentionShape, withV = true): Array<GPUTensor | GPUBuffer> {
+  const bias: Array<GPUTensor | GPUBuffer> = [];
+  if (s.bias) {
+    bias.push(args.biasTable!);
+    if (s.bias.kind === 't5') bias.push(bucketTable(ctx, s.bias));
+  }
+  return [args.q, args.k, ...(withV ? [args.v] : []), ...(args.mask ? [args.mask] : []), ...bias];
 }
 
 /** `dims` = output columns each invocation owns (ceil(D / 64)), fixed per pipeline. */
-function attentionCode(kv: KvDType, hasMask: boolean, dims: number): string {
+function attentionCode(kv: KvDType, hasMask: boolean, dims: number, bias: BiasKind): string {
   const load = (arr: string, i: string) => kvLoad(kv, arr, i);
-  return `${attentionDecls(kv, hasMask)}
+  return `${attentionDecls(kv, hasMask, 'o', true, bias)}
 var<workgroup> red: array<f32, ${BK}>;
 var<workgroup> probs: array<f32, ${BK}>;
 
@@ -119,7 +169,7 @@ fn tile_sum(l: u32, v: f32) -> f32 {
       let ko = ((kr + j) * p.hkv + g) * p.d;
       var dot = 0.0;
       for (var c = 0u; c < p.d; c = c + 1u) { dot = dot + q[qo + c] * ${load('kk', 'ko + c')}; }
-      s = dot * p.scale${hasMask ? ' + mask[mr + j]' : ''};
+      s = dot * p.scale${scoreTerms(hasMask, bias)};
     }
     let m_new = max(m, tile_max(l, s));
     // Nothing visible yet (all -inf so far): keep the state empty.
@@ -158,10 +208,10 @@ fn tile_sum(l: u32, v: f32) -> f32 {
  * by one with the same online softmax, no workgroup memory and no barriers. D is fixed per
  * pipeline so q and the accumulator are fixed-size private arrays.
  */
-function attentionSerialCode(kv: KvDType, hasMask: boolean, d: number): string {
+function attentionSerialCode(kv: KvDType, hasMask: boolean, d: number, bias: BiasKind): string {
   const load = (arr: string, i: string) => kvLoad(kv, arr, i);
   const dd = Math.max(d, 1);
-  return `${attentionDecls(kv, hasMask)}
+  return `${attentionDecls(kv, hasMask, 'o', true, bias)}
 @compute @workgroup_size(${BK}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = gid.y * p.gx * ${BK}u + gid.x;
   if (row >= p.rows) { return; }
@@ -177,7 +227,7 @@ function attentionSerialCode(kv: KvDType, hasMask: boolean, d: number): string {
     let ko = ((kr + j) * p.hkv + g) * ${d}u;
     var dot = 0.0;
     for (var c = 0u; c < ${d}u; c = c + 1u) { dot = dot + qv[c] * ${load('kk', 'ko + c')}; }
-    let s = dot * p.scale${hasMask ? ' + mask[mr + j]' : ''};
+    let s = dot * p.scale${scoreTerms(hasMask, bias)};
     if (s == NEG_INF) { continue; }
     let m_new = max(m, s);
     let corr = exp(m - m_new);
@@ -202,11 +252,13 @@ export const attentionKernels: KernelTable = {
     const kv = args.k.dtype as KvDType;
     const dims = Math.max(1, Math.ceil(s.d / BK));
     const hasMask = args.mask !== undefined;
+    const bias = biasKind(s);
     const serial = ctx.cpuBacked;
+    const variant = `${kv}_${hasMask ? 'mask' : 'nomask'}_${bias}`;
     const pipe = serial
-      ? ctx.pipeline(`attention_serial_${kv}_${hasMask ? 'mask' : 'nomask'}_${s.d}`, () => attentionSerialCode(kv, hasMask, s.d))
-      : ctx.pipeline(`attention_${kv}_${hasMask ? 'mask' : 'nomask'}_${dims}`, () => attentionCode(kv, hasMask, dims));
+      ? ctx.pipeline(`attention_serial_${variant}_${s.d}`, () => attentionSerialCode(kv, hasMask, s.d, bias))
+      : ctx.pipeline(`attention_${variant}_${dims}`, () => attentionCode(kv, hasMask, dims, bias));
     const { groups } = grid(s.b * s.tq * s.hq, serial ? BK : 1);
-    ctx.dispatch(pipe, [...attentionInputs(args), out], attentionParams(s, groups[0]), groups);
+    ctx.dispatch(pipe, [...attentionInputs(ctx, args, s), out], attentionParams(s, groups[0]), groups);
   },
 };

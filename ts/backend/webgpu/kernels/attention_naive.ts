@@ -7,13 +7,15 @@ import '../../ops/attention.js';
 import { checkAttention } from '../../ops/attention.js';
 import { fail } from '../../ops/check.js';
 import { PRELUDE, WG } from '../wgsl.js';
-import { ATTENTION_P, ATTENTION_ROW, attentionDecls, attentionInputs, attentionParams, kvBinding, kvLoad, type KvDType } from './attention.js';
+import {
+  ATTENTION_P, ATTENTION_ROW, attentionDecls, attentionInputs, attentionParams, biasKind, kvBinding, kvLoad, scoreTerms, type BiasKind, type KvDType,
+} from './attention.js';
 import { grid, type KernelTable } from './context.js';
 import { recordSoftmax } from './elementwise.js';
 
-/** S[row, j]: the scaled dot product plus mask, -inf for keys the causal limit hides. */
-function scoresCode(kv: KvDType, hasMask: boolean): string {
-  return `${attentionDecls(kv, hasMask, 'sc', false)}
+/** S[row, j]: the scaled dot product plus mask and bias, -inf for keys the causal limit hides. */
+function scoresCode(kv: KvDType, hasMask: boolean, bias: BiasKind): string {
+  return `${attentionDecls(kv, hasMask, 'sc', false, bias)}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cell = gid.y * p.gx + gid.x;
   if (cell >= p.rows * p.tk) { return; }
@@ -26,7 +28,7 @@ function scoresCode(kv: KvDType, hasMask: boolean): string {
     let ko = ((kr + j) * p.hkv + g) * p.d;
     var dot = 0.0;
     for (var c = 0u; c < p.d; c = c + 1u) { dot = dot + q[qo + c] * ${kvLoad(kv, 'kk', 'ko + c')}; }
-    s = dot * p.scale${hasMask ? ' + mask[mr + j]' : ''};
+    s = dot * p.scale${scoreTerms(hasMask, bias)};
   }
   sc[cell] = s;
 }`;
@@ -70,8 +72,9 @@ export const attentionNaiveKernels: KernelTable = {
     if (cells > 0) {
       const scores = ctx.scratch('f32', [rows, s.tk]);
       const sg = grid(cells, WG);
-      const pipe = ctx.pipeline(`attention_naive_scores_${kv}_${hasMask ? 'mask' : 'nomask'}`, () => scoresCode(kv, hasMask));
-      ctx.dispatch(pipe, [...attentionInputs(args, false), scores], attentionParams(s, sg.nx), sg.groups);
+      const bias = biasKind(s);
+      const pipe = ctx.pipeline(`attention_naive_scores_${kv}_${hasMask ? 'mask' : 'nomask'}_${bias}`, () => scoresCode(kv, hasMask, bias));
+      ctx.dispatch(pipe, [...attentionInputs(ctx, args, s, false), scores], attentionParams(s, sg.nx), sg.groups);
       recordSoftmax(ctx, scores, probs, rows, s.tk);
     }
     const vg = grid(rows * s.d, WG);
