@@ -16,10 +16,8 @@ import { MappedTensor } from '../io/mapped.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { decoderGraph } from './blocks.js';
-import { configFromGGUF, configFromHF, type DecoderConfig } from './config.js';
-import { bindGpt2GGUF, bindGpt2HF } from './gpt2.js';
-import { bindLlamaGGUF, bindLlamaHF } from './llama.js';
+import type { DecoderConfig } from './config.js';
+import { decoderGraph, familyOfGGUF, familyOfHF } from './families/index.js';
 import { Binder, type WeightDType } from './weights.js';
 import { checkOptionNames } from '../util/names.js';
 
@@ -224,14 +222,15 @@ function makeBackend(o: LoadModelOptions): Backend {
   throw new RangeError(`loadModel: 'backend' must be 'native', 'reference' or a Backend, got ${JSON.stringify(b)}`);
 }
 
-/**
- * Loads a GPT-2 or Llama checkpoint: a Hugging Face directory (config.json + model.safetensors
- * or model.safetensors.index.json shards) or a .gguf file. The architecture comes from
- * config.json (model_type) or GGUF metadata (general.architecture).
- */
 /** Every option loadModel takes; any other name is a TypeError. */
 const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype'];
 
+/**
+ * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
+ * directory (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf
+ * file. The family comes from config.json (model_type, architectures) or GGUF metadata
+ * (general.architecture); one no family claims is a RangeError listing the supported ones.
+ */
 export async function loadModel(pathOrDir: string, options: LoadModelOptions = {}): Promise<DecoderModel> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
   if (typeof options !== 'object' || options === null) throw new TypeError('loadModel: options must be an object');
@@ -249,18 +248,22 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     let generation: GenerationConfig | undefined;
     if (statSync(pathOrDir).isDirectory()) {
       const c = readConfig(pathOrDir);
-      config = configFromHF(c.config);
+      const fam = familyOfHF(c.config);
+      config = fam.configFromHF(c.config);
       generation = c.generation;
       const st = new SafetensorsCheckpoint(pathOrDir);
       files = st;
       binder = new Binder(st, backend, options.dtype);
-      (config.architecture === 'gpt2' ? bindGpt2HF : bindLlamaHF)(binder, config);
+      fam.bindHF(binder, config);
+      binder.checkParameters(fam.parameters(config));
     } else if (pathOrDir.endsWith('.gguf')) {
       const g = new GGUFFile(pathOrDir);
       files = g;
-      config = configFromGGUF(g);
+      const fam = familyOfGGUF(g);
+      config = fam.configFromGGUF(g);
       binder = new Binder({ has: (n) => g.tensors.has(n), tensor: (n) => g.tensor(n) }, backend, options.dtype);
-      (config.architecture === 'gpt2' ? bindGpt2GGUF : bindLlamaGGUF)(binder, config);
+      fam.bindGGUF(binder, config);
+      binder.checkParameters(fam.parameters(config));
     } else if (pathOrDir.endsWith('.safetensors')) {
       throw new RangeError(`loadModel: '${pathOrDir}' is a bare safetensors file; pass its directory (with config.json)`);
     } else {
