@@ -6,8 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { NativeBackend } from '../backend/native.js';
-import { ReferenceBackend } from '../backend/reference.js';
+import { checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
 import { PlanExecutor, type CacheBuffers } from '../graph/executor.js';
 import { plan, type Plan } from '../graph/planner.js';
 import type { KVDType } from '../graph/ir.js';
@@ -22,8 +21,12 @@ import { Binder, type WeightDType } from './weights.js';
 import { checkOptionNames } from '../util/names.js';
 
 export interface LoadModelOptions {
-  /** 'native' (default): the C++ kernels; 'reference': plain TypeScript (tests). Or a Backend. */
-  backend?: 'native' | 'reference' | Backend;
+  /**
+   * A backend of the registry by name (backendNames(): 'native' (default, the C++ kernels),
+   * 'webgpu', 'cuda', 'reference' (plain TypeScript, for tests)), or a Backend instance. One made
+   * from a name belongs to the model: dispose() frees it.
+   */
+  backend?: BackendName | Backend;
   /** Weight dtype of linear layers; default: as stored in the file (f32 for Conv1D checkpoints). */
   dtype?: WeightDType;
   /** Intra-op threads of the native backend; default: the addon's current pool size. */
@@ -105,6 +108,8 @@ export class DecoderModel {
     readonly maxBatch: number,
     readonly generation?: GenerationConfig,
     readonly kvDtype: KVDType = 'f32',
+    /** Whether dispose() also disposes the backend (loadModel made it from a name). */
+    private readonly ownsBackend = false,
   ) {
     const g = decoderGraph(config, kvDtype);
     this.plan = plan(g.build(g.result), contextLength, maxBatch);
@@ -208,18 +213,17 @@ export class DecoderModel {
     this.scratch.dispose();
     this.binder.dispose();
     this.files.dispose();
+    if (this.ownsBackend) this.backend.dispose();
   }
   [Symbol.dispose](): void {
     this.dispose();
   }
 }
 
-function makeBackend(o: LoadModelOptions): Backend {
+function makeBackend(o: LoadModelOptions): Promise<Backend> | Backend {
   const b = o.backend ?? 'native';
-  if (typeof b === 'object') return b;
-  if (b === 'reference') return new ReferenceBackend();
-  if (b === 'native') return new NativeBackend(o.threads === undefined ? {} : { threads: o.threads });
-  throw new RangeError(`loadModel: 'backend' must be 'native', 'reference' or a Backend, got ${JSON.stringify(b)}`);
+  if (typeof b === 'object' && b !== null) return b;
+  return createBackend(checkBackendName(b, 'loadModel'), o.threads === undefined ? {} : { threads: o.threads });
 }
 
 /** Every option loadModel takes; any other name is a TypeError. */
@@ -240,7 +244,8 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
   if (options.dtype !== undefined && !['f32', 'f16', 'bf16', 'q8_0'].includes(options.dtype))
     throw new RangeError(`loadModel: 'dtype' must be one of 'f32', 'f16', 'bf16', 'q8_0', got ${JSON.stringify(options.dtype)}`);
-  const backend = makeBackend(options);
+  const owned = typeof options.backend !== 'object';
+  const backend = await makeBackend(options);
   let files: { dispose(): void } | undefined;
   let binder: Binder | undefined;
   try {
@@ -277,10 +282,11 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
       throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${contextLength}], got ${options.maxBatch}`);
     const kvDtype = options.kvDtype ?? 'f32';
     if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`loadModel: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
-    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype);
+    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned);
   } catch (e) {
     binder?.dispose();
     files?.dispose();
+    if (owned) backend.dispose();
     throw e;
   }
 }
