@@ -12,6 +12,7 @@ import { LanguageModel, defaultModelPath } from '../ts/generate/model.js';
 import { loadModel } from '../ts/models/model.js';
 import { cpuInfo } from '../ts/native.js';
 import { createPool } from '../ts/scheduler/pool.js';
+import { main } from '../ts/cli.js';
 import { HAS_WEBGPU } from './helpers/webgpu.js';
 import { TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
 
@@ -53,6 +54,20 @@ describe('backend registry', () => {
     await expect(loadModel(join(FIX, 'gpt2-tiny'), { backend: 'gpu' as never })).rejects.toThrow(NAMES);
     await expect(LanguageModel.load(defaultModelPath(), { backend: 'gpu' as never })).rejects.toThrow(NAMES);
     expect(() => createPool({ backend: 'gpu' as never })).toThrow(NAMES);
+  });
+
+  it('the CLI takes the registry names: cuda gets through the flag check and fails with its reason', async () => {
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      expect(await main(['generate', '--backend', 'cuda', '--max-tokens', '1', 'hi'])).toBe(1);
+      expect(await main(['serve', '--backend', 'gpu'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err.join('')).toMatch(/backend 'cuda': (CUDA kernels are not implemented yet|attnode was built without CUDA support)/);
+    expect(err.join('')).toMatch(/--backend must be one of native, webgpu, cuda, reference, got 'gpu'/);
   });
 });
 

@@ -14,6 +14,7 @@ import { countParameters } from '../ts/models/params.js';
 import { PRESETS } from '../ts/models/presets.js';
 import { Binder } from '../ts/models/weights.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
+import { Tensor } from '../ts/tensor/tensor.js';
 import { f32Bytes, ggufBytes, type GgufKV } from './helpers/checkpoint-writers.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -146,6 +147,9 @@ describe('parameter lists', () => {
   it('a binding that disagrees with the list is an error naming the parameter', () => {
     const b = new Binder({ has: () => false, tensor: () => { throw new Error('none'); } }, new ReferenceBackend(), undefined);
     expect(() => b.checkParameters([{ name: 'embed', shape: [4, 8] }])).toThrow(/parameter 'embed' was not bound/);
+    b.params.set('embed', Tensor.zeros('f32', [4, 8]));
+    expect(() => b.checkParameters([{ name: 'embed', shape: [4, 16] }])).toThrow(/parameter 'embed' has shape \[4, 8\], expected \[4, 16\]/);
+    expect(() => b.checkParameters([])).toThrow(/parameter 'embed' is not in the family's parameter list/);
   });
 
   it('presets are configs of a family, counted by the same counter', () => {
