@@ -92,6 +92,10 @@ describe('config fields that change the computation and are not implemented', ()
       expect(() => configFromHF({ ...(fam === 'gpt2' ? GPT2 : LLAMA), ...extra })).toThrow(msg);
     });
 
+  it('GPT-2 heads must divide the hidden size', () => {
+    expect(() => configFromHF({ ...GPT2, n_head: 3 })).toThrow(/hidden size 64 is not heads \(3\) x head size/);
+  });
+
   it('the values that are implemented still load (the fixtures spell several out)', () => {
     expect(configFromHF({ ...LLAMA, rope_scaling: null, attention_bias: false, mlp_bias: false, hidden_act: 'silu' }).architecture).toBe('llama');
     expect(configFromHF({ ...GPT2, scale_attn_weights: true, activation_function: 'gelu_pytorch_tanh' }).architecture).toBe('gpt2');

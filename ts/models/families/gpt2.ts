@@ -10,7 +10,7 @@ import { Binder } from '../weights.js';
 import type { ModelFamily, ParamTensor } from './family.js';
 
 function check(c: DecoderConfig): DecoderConfig {
-  if (c.hidden !== c.heads * c.headDim) throw new RangeError(`config: hidden size ${c.hidden} is not heads (${c.heads}) x head size`);
+  if (!Number.isInteger(c.headDim) || c.hidden !== c.heads * c.headDim) throw new RangeError(`config: hidden size ${c.hidden} is not heads (${c.heads}) x head size`);
   return checkHeads(c);
 }
 
