@@ -10,7 +10,7 @@ import { Bench } from 'tinybench';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
 import { cpuInfo, setThreads } from '../ts/native.js';
 import { inspect } from '../ts/models/params.js';
-import { configFromHF } from '../ts/models/config.js';
+import { configFromHF } from '../ts/models/families/index.js';
 import { GPT2_124M, writeGpt2_124m } from './gpt2-124m-fixture.js';
 
 const PROMPT = 128;

@@ -15,9 +15,11 @@ import type { WeightDType } from './models/weights.js';
 import type { GenerationResult } from './generate/generate.js';
 import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './generate/options.js';
 import { GGUFFile } from './io/gguf.js';
-import {
-  BYTES_PER_PARAM, PRESETS, formatBytes, formatCount, kvCacheBytes, parameterTable, totalParameters, type TransformerShape,
-} from './models/param-table.js';
+import { BYTES_PER_PARAM, countParameters, kvCacheBytes } from './models/params.js';
+import { PRESETS } from './models/presets.js';
+import { configFromGGUF } from './models/families/index.js';
+import type { DecoderConfig } from './models/config.js';
+import { formatBytes, formatCount } from './util/format.js';
 
 class UsageError extends Error {}
 
@@ -211,56 +213,36 @@ async function cmdGenerate(args: string[]): Promise<void> {
   }
 }
 
-function shapeFromGGUF(path: string): TransformerShape {
+/** A GGUF file's config, read by its family as loadModel reads it, and the name inspect prints. */
+function configOfGGUF(path: string): { title: string; config: DecoderConfig } {
   const f = new GGUFFile(path);
   try {
-    return shapeOf(f, path);
+    const config = configFromGGUF(f);
+    return { title: `${String(f.metadata.get('general.name') ?? path)} (${config.architecture})`, config };
   } finally {
     f.dispose();
   }
-}
-
-function shapeOf(f: GGUFFile, path: string): TransformerShape {
-  const arch = String(f.metadata.get('general.architecture'));
-  const n = (k: string): number => Number(f.metadata.get(`${arch}.${k}`));
-  const tok = f.tensors.get('token_embd.weight');
-  const heads = n('attention.head_count');
-  const kv = f.metadata.get(`${arch}.attention.head_count_kv`);
-  return {
-    name: `${String(f.metadata.get('general.name') ?? path)} (${arch})`,
-    vocabSize: tok?.shape[0] ?? 0,
-    contextLength: n('context_length'),
-    embedding: n('embedding_length'),
-    layers: n('block_count'),
-    heads,
-    kvHeads: kv === undefined ? heads : Number(kv),
-    ffn: n('feed_forward_length'),
-    tiedEmbeddings: !f.tensors.has('output.weight'),
-    ...(arch === 'gpt2' ? {} : { mlp: 'swiglu' as const, positions: 'rotary' as const, bias: false, norm: 'rmsnorm' as const }),
-  };
 }
 
 function cmdInspect(args: string[]): void {
   const { values: v } = parse(args, { model: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } }, false);
   if (v.model !== undefined && v.config !== undefined) throw new UsageError('inspect takes --model or --config, not both');
   const preset = oneOf('config', v.config, Object.keys(PRESETS));
-  const shape = preset ? PRESETS[preset]! : shapeFromGGUF(v.model ?? defaultModelPath());
-  const rows = parameterTable(shape);
-  const total = totalParameters(shape);
-  const contexts = [128, 512, 1024, 2048, 4096, 8192].filter((c) => c <= shape.contextLength);
-  if (!contexts.includes(shape.contextLength)) contexts.push(shape.contextLength);
+  const { title, config: cfg } = preset ? { title: PRESETS[preset]!.title, config: PRESETS[preset]! } : configOfGGUF(v.model ?? defaultModelPath());
+  const { rows, total } = countParameters(cfg);
+  const contexts = [128, 512, 1024, 2048, 4096, 8192].filter((c) => c <= cfg.maxPositions);
+  if (!contexts.includes(cfg.maxPositions)) contexts.push(cfg.maxPositions);
   if (v.json) {
     console.log(JSON.stringify({
-      shape, parameters: rows, total,
+      title, config: cfg, parameters: rows, total,
       weightBytes: Object.fromEntries(Object.entries(BYTES_PER_PARAM).map(([d, b]) => [d, Math.round(total * b)])),
-      kvCacheBytes: Object.fromEntries(contexts.map((c) => [c, { f32: kvCacheBytes(shape, c, 4), f16: kvCacheBytes(shape, c, 2) }])),
+      kvCacheBytes: Object.fromEntries(contexts.map((c) => [c, { f32: kvCacheBytes(cfg, c, 4), f16: kvCacheBytes(cfg, c, 2) }])),
     }, null, 1));
     return;
   }
-  const D = shape.embedding / shape.heads;
-  console.log(`${shape.name}`);
-  console.log(`  vocab ${shape.vocabSize}, context ${shape.contextLength}, d_model ${shape.embedding}, layers ${shape.layers}, heads ${shape.heads} x ${D}` +
-    `${shape.kvHeads && shape.kvHeads !== shape.heads ? ` (kv heads ${shape.kvHeads})` : ''}, MLP ${shape.ffn}${shape.tiedEmbeddings ? ', tied embeddings' : ''}\n`);
+  console.log(title);
+  console.log(`  vocab ${cfg.vocabSize}, context ${cfg.maxPositions}, d_model ${cfg.hidden}, layers ${cfg.layers}, heads ${cfg.heads} x ${cfg.headDim}` +
+    `${cfg.kvHeads && cfg.kvHeads !== cfg.heads ? ` (kv heads ${cfg.kvHeads})` : ''}, MLP ${cfg.ffn}${cfg.tiedEmbeddings ? ', tied embeddings' : ''}\n`);
   console.log(`${'component'.padEnd(24)}${'per layer'.padStart(14)}${'total'.padStart(18)}${'share'.padStart(9)}`);
   for (const r of rows)
     console.log(`${r.component.padEnd(24)}${(r.perLayer ? r.perLayer.toLocaleString('en-US') : '').padStart(14)}${r.total.toLocaleString('en-US').padStart(18)}${((100 * r.total) / total).toFixed(2).padStart(8)}%`);
@@ -268,7 +250,7 @@ function cmdInspect(args: string[]): void {
   console.log('weights by dtype: ' + Object.entries(BYTES_PER_PARAM).map(([d, b]) => `${d} ${formatBytes(total * b)}`).join(', '));
   console.log('\nKV cache per sequence:');
   console.log(`${'context'.padEnd(10)}${'f32'.padStart(12)}${'f16'.padStart(12)}`);
-  for (const c of contexts) console.log(`${String(c).padEnd(10)}${formatBytes(kvCacheBytes(shape, c, 4)).padStart(12)}${formatBytes(kvCacheBytes(shape, c, 2)).padStart(12)}`);
+  for (const c of contexts) console.log(`${String(c).padEnd(10)}${formatBytes(kvCacheBytes(cfg, c, 4)).padStart(12)}${formatBytes(kvCacheBytes(cfg, c, 2)).padStart(12)}`);
 }
 
 async function cmdBench(args: string[]): Promise<void> {
@@ -315,7 +297,7 @@ const SERVE_OPTIONS = {
 
 async function cmdServe(args: string[]): Promise<void> {
   const { values: v } = parse(args, SERVE_OPTIONS, false);
-  if (v.help) return void console.log('usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend native|reference] [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16]');
+  if (v.help) return void console.log(`usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}] [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16]`);
   const { createPool } = await import('./scheduler/pool.js');
   const { createServer } = await import('./server/server.js');
   const backend = oneOf('backend', v.backend, BACKENDS);

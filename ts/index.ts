@@ -6,11 +6,14 @@ export { quantizeQ8_0, dequantizeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './te
 export * from './backend/index.js';
 export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from './native.js';
 export * from './generate/index.js';
-export { PRESETS, parameterTable, totalParameters, kvCacheBytes, type TransformerShape, type ParamRow } from './models/param-table.js';
+export { PRESETS, type Preset } from './models/presets.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ForwardOptions } from './models/model.js';
 export type { KVDType } from './graph/ir.js';
-export { inspect, type ParamReport } from './models/params.js';
-export { configFromHF, configFromGGUF, type DecoderConfig, type Architecture } from './models/config.js';
+export { countParameters, inspect, parameterTable, totalParameters, kvCacheBytes, BYTES_PER_PARAM, type ParamReport, type ParamRow } from './models/params.js';
+export type { DecoderConfig, Architecture } from './models/config.js';
+export {
+  FAMILIES, configFromHF, configFromGGUF, decoderGraph, family, familyOfHF, familyOfGGUF, supportedArchitectures, type ModelFamily, type ParamTensor, type ParamComponent,
+} from './models/families/index.js';
 export { SafetensorsFile, SafetensorsCheckpoint, type SafetensorsEntry } from './io/safetensors.js';
 export { GGUFFile, type GGUFValue, type GGUFTensorInfo } from './io/gguf.js';
 export { MappedFile, MappedTensor } from './io/mapped.js';

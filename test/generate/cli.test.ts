@@ -27,7 +27,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
 describe('attnode CLI', () => {
   it('names the bad flag and its allowed values', async () => {
     const cases: [string[], RegExp][] = [
-      [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, reference, got 'gpu'/],
+      [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, webgpu, cuda, reference, got 'gpu'/],
       [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, got 'q3'/],
       [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number in \(0, 1\], got 1\.5/],
       [['generate', '--top-k', 'many', 'hi'], /--top-k must be an integer >= 0, got 'many'/],

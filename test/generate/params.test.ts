@@ -1,6 +1,7 @@
 // Parameter counts per component against published sizes (GPT-2 124M, GPT-3 175B, Llama 2 7B).
 import { describe, expect, it } from 'vitest';
-import { PRESETS, kvCacheBytes, parameterTable, totalParameters } from '../../ts/models/param-table.js';
+import { kvCacheBytes, parameterTable, totalParameters } from '../../ts/models/params.js';
+import { PRESETS } from '../../ts/models/presets.js';
 
 describe('parameter table', () => {
   it('GPT-2 small is 124,439,808 parameters (tied unembedding)', () => {

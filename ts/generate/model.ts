@@ -4,10 +4,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { NativeBackend } from '../backend/native.js';
-import { ReferenceBackend } from '../backend/reference.js';
+import { BACKEND_NAMES, checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
 import { GGUFFile } from '../io/gguf.js';
-import { loadModel } from '../models/model.js';
+import { loadModel, type DecoderModel } from '../models/model.js';
 import type { WeightDType } from '../models/weights.js';
 import type { KVDType } from '../graph/ir.js';
 import { packageRoot } from '../native.js';
@@ -18,11 +17,11 @@ import { generate, stream, type GenerationResult, type GenerationStream } from '
 import type { GenerateOptions } from './options.js';
 import { checkOptionNames } from '../util/names.js';
 
-export const BACKENDS = ['native', 'reference'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+/** The backend registry's names (backend/backends.ts), under the name this module always exported. */
+export { BACKEND_NAMES as BACKENDS, type BackendName };
 
 export interface LoadOptions {
-  /** 'native' (default), 'reference' (plain TypeScript, slow) or a Backend instance. */
+  /** A registry name: 'native' (default), 'webgpu', 'cuda', 'reference' (plain TypeScript, slow); or a Backend instance. */
   backend?: BackendName | Backend;
   /** Weight dtype of the linear layers; default: as stored in the checkpoint. */
   dtype?: WeightDType;
@@ -110,22 +109,27 @@ export class LanguageModel {
     checkBatchOptions(options, 'load');
     if (!existsSync(path)) throw new RangeError(`load: model file '${path}' does not exist`);
     const b = options.backend ?? 'native';
-    let backend: Backend;
-    if (typeof b === 'string') {
-      if (!BACKENDS.includes(b)) throw new RangeError(`load: 'backend' must be one of ${BACKENDS.join(', ')}, got '${String(b)}'`);
-      backend = b === 'native' ? new NativeBackend(options.threads === undefined ? {} : { threads: options.threads }) : new ReferenceBackend();
-    } else backend = b;
-    const { tokenizer, chatTemplate, eos } = readTokenizer(path);
-    const model = await loadModel(path, {
-      backend,
-      ...(options.dtype ? { dtype: options.dtype } : {}),
-      ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
-      ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
-    });
+    const owns = typeof b !== 'object' || b === null;
+    const backend: Backend = owns ? await createBackend(checkBackendName(b, 'load'), options.threads === undefined ? {} : { threads: options.threads }) : b;
+    let model: DecoderModel;
+    let read: { tokenizer: Tokenizer; chatTemplate: string | undefined; eos: number[] };
+    try {
+      read = readTokenizer(path);
+      model = await loadModel(path, {
+        backend,
+        ...(options.dtype ? { dtype: options.dtype } : {}),
+        ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
+        ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+      });
+    } catch (e) {
+      if (owns) backend.dispose();
+      throw e;
+    }
+    const { tokenizer, chatTemplate, eos } = read;
     const fromConfig = model.generation?.eos_token_id;
     const eosIds = readGenerationConfigEos(path) ?? (fromConfig === undefined ? eos : Array.isArray(fromConfig) ? fromConfig : [fromConfig]);
     const lm = new DecoderLM(model, eosIds, { batching: options.batching, maxBatchTokens: options.maxBatchTokens });
-    return new LanguageModel(path, lm, tokenizer, backend, typeof b === 'string', chatTemplate);
+    return new LanguageModel(path, lm, tokenizer, backend, owns, chatTemplate);
   }
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
     return generate(this.model, this.tokenizer, prompt, options);

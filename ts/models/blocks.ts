@@ -1,6 +1,6 @@
-// Graph blocks shared by the decoder models: norms, attention with a KV cache, GELU and SwiGLU
-// MLPs, the unembedding of the last position. Parameter names are canonical ('l0.q', 'final.w');
-// each model's loader binds them from its checkpoint layout.
+// Graph blocks shared by the decoder families: norms, attention with a KV cache, GELU and SwiGLU
+// MLPs, the pre-norm stack and the unembedding of the last position. Parameter names are
+// canonical ('l0.q', 'final.w'). Not per family: families/*.ts choose the parts and bind weights.
 
 import { GraphBuilder, type KVDType, type ValueRef } from '../graph/ir.js';
 import type { DecoderConfig } from './config.js';
@@ -66,27 +66,38 @@ export function mlpSwiGLU(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
   return g.op('linear', { x: m, weight: g.param(`${p}.down`) }, ['T', cfg.hidden], `${p}.down`);
 }
 
+/** The family-specific parts of the decoder stack (families/*.ts give them). */
+export interface DecoderParts {
+  /** Norm of every block and the final one. */
+  readonly norm: NormKind;
+  /** x: (T, C) token embeddings -> (T, C) with learned positions added; absent for rotary families. */
+  addPositions?(g: GraphBuilder, cfg: DecoderConfig, x: ValueRef, positions: ValueRef): ValueRef;
+  /** Attention options every layer shares; positions: (T) i32. */
+  attention(cfg: DecoderConfig, positions: ValueRef): AttentionOptions;
+  /** h: (T, C) -> (T, C). */
+  mlp(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef): ValueRef;
+}
+
 /**
- * The pre-norm decoder stack shared by GPT-2 and Llama; returns the logits of each segment's
- * last position (B, V). Inputs: ids (T), positions (T), and `last` (B), the row of each
- * segment's last token.
+ * The pre-norm decoder stack every family shares; returns the logits of each segment's last
+ * position (B, V). Inputs: ids (T), positions (T), and `last` (B), the row of each segment's
+ * last token. The family's parts choose norms, positions, attention options and the MLP.
  */
-export function decoderGraph(cfg: DecoderConfig, kvDtype: KVDType = 'f32'): GraphBuilder & { result: ValueRef } {
+export function decoderStack(cfg: DecoderConfig, parts: DecoderParts, kvDtype: KVDType = 'f32'): GraphBuilder & { result: ValueRef } {
   const g = new GraphBuilder(kvDtype);
   const C = cfg.hidden;
   const ids = g.input('ids', 'i32', ['T']);
   const positions = g.input('positions', 'i32', ['T']);
   const lastRows = g.input('last', 'i32', ['B']);
-  const gpt2 = cfg.architecture === 'gpt2';
-  const kind: NormKind = gpt2 ? 'layerNorm' : 'rmsNorm';
+  const kind = parts.norm;
   let x = g.op('embedding', { table: g.param('embed'), ids }, ['T', C], 'embed');
-  if (gpt2) x = g.op('add', { a: x, b: g.op('embedding', { table: g.param('positions'), ids: positions }, ['T', C], 'positions') }, ['T', C], 'embed.sum');
-  const rope = gpt2 ? undefined : { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved };
+  if (parts.addPositions) x = parts.addPositions(g, cfg, x, positions);
+  const attn = parts.attention(cfg, positions);
   for (let i = 0; i < cfg.layers; i++) {
-    const a = attention(g, cfg, i, norm(g, kind, x, `l${i}.norm1`, cfg.normEps, 'T', C), { bias: gpt2, ...(rope ? { rope } : {}) });
+    const a = attention(g, cfg, i, norm(g, kind, x, `l${i}.norm1`, cfg.normEps, 'T', C), attn);
     x = g.op('add', { a: x, b: a }, ['T', C], `l${i}.res1`);
     const h = norm(g, kind, x, `l${i}.norm2`, cfg.normEps, 'T', C);
-    x = g.op('add', { a: x, b: gpt2 ? mlpGelu(g, cfg, i, h) : mlpSwiGLU(g, cfg, i, h) }, ['T', C], `l${i}.res2`);
+    x = g.op('add', { a: x, b: parts.mlp(g, cfg, i, h) }, ['T', C], `l${i}.res2`);
   }
   // Gathering the last rows is an embedding lookup with x as the table.
   const last = norm(g, kind, g.op('embedding', { table: x, ids: lastRows }, ['B', C], 'last'), 'final', cfg.normEps, 'B', C);

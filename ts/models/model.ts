@@ -6,8 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { NativeBackend } from '../backend/native.js';
-import { ReferenceBackend } from '../backend/reference.js';
+import { checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
 import { PlanExecutor, type CacheBuffers } from '../graph/executor.js';
 import { plan, type Plan } from '../graph/planner.js';
 import type { KVDType } from '../graph/ir.js';
@@ -16,16 +15,18 @@ import { MappedTensor } from '../io/mapped.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { decoderGraph } from './blocks.js';
-import { configFromGGUF, configFromHF, type DecoderConfig } from './config.js';
-import { bindGpt2GGUF, bindGpt2HF } from './gpt2.js';
-import { bindLlamaGGUF, bindLlamaHF } from './llama.js';
+import type { DecoderConfig } from './config.js';
+import { decoderGraph, familyOfGGUF, familyOfHF } from './families/index.js';
 import { Binder, type WeightDType } from './weights.js';
 import { checkOptionNames } from '../util/names.js';
 
 export interface LoadModelOptions {
-  /** 'native' (default): the C++ kernels; 'reference': plain TypeScript (tests). Or a Backend. */
-  backend?: 'native' | 'reference' | Backend;
+  /**
+   * A backend of the registry by name (backendNames(): 'native' (default, the C++ kernels),
+   * 'webgpu', 'cuda', 'reference' (plain TypeScript, for tests)), or a Backend instance. One made
+   * from a name belongs to the model: dispose() frees it.
+   */
+  backend?: BackendName | Backend;
   /** Weight dtype of linear layers; default: as stored in the file (f32 for Conv1D checkpoints). */
   dtype?: WeightDType;
   /** Intra-op threads of the native backend; default: the addon's current pool size. */
@@ -107,6 +108,8 @@ export class DecoderModel {
     readonly maxBatch: number,
     readonly generation?: GenerationConfig,
     readonly kvDtype: KVDType = 'f32',
+    /** Whether dispose() also disposes the backend (loadModel made it from a name). */
+    private readonly ownsBackend = false,
   ) {
     const g = decoderGraph(config, kvDtype);
     this.plan = plan(g.build(g.result), contextLength, maxBatch);
@@ -210,28 +213,28 @@ export class DecoderModel {
     this.scratch.dispose();
     this.binder.dispose();
     this.files.dispose();
+    if (this.ownsBackend) this.backend.dispose();
   }
   [Symbol.dispose](): void {
     this.dispose();
   }
 }
 
-function makeBackend(o: LoadModelOptions): Backend {
+function makeBackend(o: LoadModelOptions): Promise<Backend> | Backend {
   const b = o.backend ?? 'native';
-  if (typeof b === 'object') return b;
-  if (b === 'reference') return new ReferenceBackend();
-  if (b === 'native') return new NativeBackend(o.threads === undefined ? {} : { threads: o.threads });
-  throw new RangeError(`loadModel: 'backend' must be 'native', 'reference' or a Backend, got ${JSON.stringify(b)}`);
+  if (typeof b === 'object' && b !== null) return b;
+  return createBackend(checkBackendName(b, 'loadModel'), o.threads === undefined ? {} : { threads: o.threads });
 }
 
-/**
- * Loads a GPT-2 or Llama checkpoint: a Hugging Face directory (config.json + model.safetensors
- * or model.safetensors.index.json shards) or a .gguf file. The architecture comes from
- * config.json (model_type) or GGUF metadata (general.architecture).
- */
 /** Every option loadModel takes; any other name is a TypeError. */
 const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype'];
 
+/**
+ * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
+ * directory (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf
+ * file. The family comes from config.json (model_type, architectures) or GGUF metadata
+ * (general.architecture); one no family claims is a RangeError listing the supported ones.
+ */
 export async function loadModel(pathOrDir: string, options: LoadModelOptions = {}): Promise<DecoderModel> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
   if (typeof options !== 'object' || options === null) throw new TypeError('loadModel: options must be an object');
@@ -241,7 +244,8 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
   if (options.dtype !== undefined && !['f32', 'f16', 'bf16', 'q8_0'].includes(options.dtype))
     throw new RangeError(`loadModel: 'dtype' must be one of 'f32', 'f16', 'bf16', 'q8_0', got ${JSON.stringify(options.dtype)}`);
-  const backend = makeBackend(options);
+  const owned = typeof options.backend !== 'object';
+  const backend = await makeBackend(options);
   let files: { dispose(): void } | undefined;
   let binder: Binder | undefined;
   try {
@@ -249,18 +253,22 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     let generation: GenerationConfig | undefined;
     if (statSync(pathOrDir).isDirectory()) {
       const c = readConfig(pathOrDir);
-      config = configFromHF(c.config);
+      const fam = familyOfHF(c.config);
+      config = fam.configFromHF(c.config);
       generation = c.generation;
       const st = new SafetensorsCheckpoint(pathOrDir);
       files = st;
       binder = new Binder(st, backend, options.dtype);
-      (config.architecture === 'gpt2' ? bindGpt2HF : bindLlamaHF)(binder, config);
+      fam.bindHF(binder, config);
+      binder.checkParameters(fam.parameters(config));
     } else if (pathOrDir.endsWith('.gguf')) {
       const g = new GGUFFile(pathOrDir);
       files = g;
-      config = configFromGGUF(g);
+      const fam = familyOfGGUF(g);
+      config = fam.configFromGGUF(g);
       binder = new Binder({ has: (n) => g.tensors.has(n), tensor: (n) => g.tensor(n) }, backend, options.dtype);
-      (config.architecture === 'gpt2' ? bindGpt2GGUF : bindLlamaGGUF)(binder, config);
+      fam.bindGGUF(binder, config);
+      binder.checkParameters(fam.parameters(config));
     } else if (pathOrDir.endsWith('.safetensors')) {
       throw new RangeError(`loadModel: '${pathOrDir}' is a bare safetensors file; pass its directory (with config.json)`);
     } else {
@@ -274,10 +282,11 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
       throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${contextLength}], got ${options.maxBatch}`);
     const kvDtype = options.kvDtype ?? 'f32';
     if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`loadModel: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
-    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype);
+    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned);
   } catch (e) {
     binder?.dispose();
     files?.dispose();
+    if (owned) backend.dispose();
     throw e;
   }
 }

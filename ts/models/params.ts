@@ -1,39 +1,86 @@
-// Parameter accounting from a config alone (no weights): counts per component, as PyTorch's
-// sum(p.numel() for p in model.parameters()) reports them (tied weights counted once), and the
-// memory they take per weight dtype.
+// The parameter counter: a config's parameter tensors (its family's parameters() list) summed
+// per component, as PyTorch's sum(p.numel() for p in model.parameters()) reports them (tied
+// weights counted once), the bytes they take per weight dtype, and the KV cache per context.
+// Not a loader, and it reads no weights; presets.ts holds the named configs of `attnode inspect`.
 
-import { configFromHF, type DecoderConfig } from './config.js';
+import type { DecoderConfig } from './config.js';
+import { configFromHF, family, type ParamComponent, type ParamTensor } from './families/index.js';
+
+/** Printed name of each component, in the order reports list them. */
+const COMPONENT_LABELS: Readonly<Record<ParamComponent, string>> = {
+  embedding: 'token embedding',
+  positions: 'position embedding',
+  'attention.q': 'attention Q',
+  'attention.k': 'attention K',
+  'attention.v': 'attention V',
+  'attention.o': 'attention O',
+  'mlp.gate': 'MLP gate',
+  'mlp.up': 'MLP up',
+  'mlp.down': 'MLP down',
+  norms: 'norms (2 per layer)',
+  'final.norm': 'final norm',
+  unembedding: 'unembedding',
+};
+
+export interface ParamRow {
+  /** The printed name ('attention Q'); a tied unembedding reads 'unembedding (tied)'. */
+  component: string;
+  /** Parameters in one layer (0 for non-layer rows). */
+  perLayer: number;
+  total: number;
+}
 
 export interface ParamReport {
   architecture: string;
-  /** Parameters per component, summed over layers. */
-  components: Record<string, number>;
+  /** One row per component the family has, in print order. */
+  rows: ParamRow[];
+  /** Parameters per component key ('attention.q', 'norms', 'final.norm', ...), summed over layers. */
+  components: Partial<Record<ParamComponent, number>>;
   total: number;
   /** Bytes of all parameters stored as each dtype (q8_0: 34 bytes per 32 values). */
   bytes: { f32: number; f16: number; bf16: number; q8_0: number };
 }
 
-/** Accepts a Hugging Face config.json object or a DecoderConfig. */
+const numel = (t: ParamTensor): number => (t.tiedTo === undefined ? t.shape.reduce((a, d) => a * d, 1) : 0);
+
+/** Counts the parameters of a config (its family's tensor list); the one counter in attnode. */
+export function countParameters(cfg: DecoderConfig): ParamReport {
+  const tensors = family(cfg.architecture).parameters(cfg);
+  const components: Partial<Record<ParamComponent, number>> = {};
+  const rows: ParamRow[] = [];
+  for (const key of Object.keys(COMPONENT_LABELS) as ParamComponent[]) {
+    const mine = tensors.filter((t) => t.component === key);
+    if (mine.length === 0) continue;
+    const total = mine.reduce((a, t) => a + numel(t), 0);
+    const perLayer = mine.filter((t) => t.layer === 0).reduce((a, t) => a + numel(t), 0);
+    const tied = mine.every((t) => t.tiedTo !== undefined);
+    components[key] = total;
+    rows.push({ component: tied ? `${COMPONENT_LABELS[key]} (tied)` : COMPONENT_LABELS[key], perLayer, total });
+  }
+  const total = rows.reduce((a, r) => a + r.total, 0);
+  return { architecture: cfg.architecture, rows, components, total, bytes: { f32: total * 4, f16: total * 2, bf16: total * 2, q8_0: Math.ceil(total / 32) * 34 } };
+}
+
+const isDecoderConfig = (c: object): c is DecoderConfig => 'architecture' in c && 'hidden' in c;
+
+/** countParameters of a Hugging Face config.json object or of a DecoderConfig. */
 export function inspect(config: DecoderConfig | Record<string, unknown>): ParamReport {
-  const c = 'architecture' in config && 'hidden' in config ? (config as DecoderConfig) : configFromHF(config as Record<string, unknown>);
-  const { hidden: C, layers: L, heads: H, kvHeads: KV, headDim: D, ffn: F, vocabSize: V } = c;
-  const gpt2 = c.architecture === 'gpt2';
-  const bias = (n: number) => (gpt2 ? n : 0);
-  const comp: Record<string, number> = {
-    embedding: V * C,
-    positions: gpt2 ? c.maxPositions * C : 0,
-    'attention.q': L * (C * H * D + bias(H * D)),
-    'attention.k': L * (C * KV * D + bias(KV * D)),
-    'attention.v': L * (C * KV * D + bias(KV * D)),
-    'attention.o': L * (H * D * C + bias(C)),
-    'mlp.up': L * (C * F + bias(F)),
-    'mlp.gate': gpt2 ? 0 : L * C * F,
-    'mlp.down': L * (F * C + bias(C)),
-    // GPT-2 LayerNorms have weight and bias; Llama RMSNorms a weight only. Two per layer + final.
-    norms: (2 * L + 1) * C * (gpt2 ? 2 : 1),
-    unembedding: c.tiedEmbeddings ? 0 : V * C,
-  };
-  for (const k of Object.keys(comp)) if (comp[k] === 0 && k !== 'unembedding') delete comp[k];
-  const total = Object.values(comp).reduce((a, b) => a + b, 0);
-  return { architecture: c.architecture, components: comp, total, bytes: { f32: total * 4, f16: total * 2, bf16: total * 2, q8_0: Math.ceil(total / 32) * 34 } };
+  return countParameters(isDecoderConfig(config) ? config : configFromHF(config));
+}
+
+/** The report's rows: embedding, positions, attention Q/K/V/O, MLP, norms, unembedding. */
+export function parameterTable(cfg: DecoderConfig): ParamRow[] {
+  return countParameters(cfg).rows;
+}
+
+export function totalParameters(cfg: DecoderConfig): number {
+  return countParameters(cfg).total;
+}
+
+/** Bytes per parameter for weight storage dtypes (q8_0/q4_0 include the f16 block scale). */
+export const BYTES_PER_PARAM: Readonly<Record<string, number>> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+
+/** KV-cache bytes for one sequence of `tokens` positions: K and V rows (Hkv, D) per layer. */
+export function kvCacheBytes(cfg: DecoderConfig, tokens: number, bytesPerValue = 4): number {
+  return 2 * cfg.layers * tokens * cfg.kvHeads * cfg.headDim * bytesPerValue;
 }

@@ -75,6 +75,21 @@ export class Binder {
     return new MappedTensor(t.file, t.byteOffset + start * rowBytes, t.dtype, [end - start, k]);
   }
 
+  /**
+   * Checks what was bound against the family's parameter list: every listed parameter bound with
+   * its shape, nothing bound that the list lacks. A binder that disagrees with the counter fails here.
+   */
+  checkParameters(expected: readonly { name: string; shape: readonly number[] }[]): void {
+    const names = new Set(expected.map((p) => p.name));
+    for (const name of this.params.keys()) if (!names.has(name)) throw new RangeError(`binding: parameter '${name}' is not in the family's parameter list`);
+    for (const p of expected) {
+      const t = this.params.get(p.name);
+      if (!t) throw new RangeError(`binding: parameter '${p.name}' was not bound`);
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
+        throw new RangeError(`binding: parameter '${p.name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+    }
+  }
+
   dispose(): void {
     for (const p of this.params.values()) if (!(p instanceof Tensor) && !(p instanceof MappedTensor)) p.dispose();
     this.params.clear();

@@ -4,7 +4,8 @@
 // (continuous batching in DecoderLM: a new request joins at the next step, each sequence keeps
 // its own KV cache); with `batching: false` they interleave one pass each instead.
 
-import { LanguageModel, type BackendName } from '../generate/model.js';
+import { LanguageModel } from '../generate/model.js';
+import { checkBackendName } from '../backend/backends.js';
 import type { WeightDType } from '../models/weights.js';
 import type { KVDType } from '../graph/ir.js';
 import type { Engine, EngineRequest } from './engine.js';
@@ -18,7 +19,7 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
   // event loop serves the requests: four nice steps below it, the kernels' threads four more.
   loadAddon().lowerThreadPriority(kWorkerNiceStep);
   setThreads(config.threads);
-  const backend = (config.backend ?? 'native') as BackendName;
+  const backend = checkBackendName(config.backend ?? 'native', 'engine');
   const lm = await LanguageModel.load(config.model, {
     backend, threads: config.threads, batching: config.batching, maxBatchTokens: config.maxBatchTokens,
     ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}),

@@ -13,11 +13,13 @@ import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedErro
 import { MetricsRecorder, type PoolMetrics } from './metrics.js';
 import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
 import { checkOptionNames } from '../util/names.js';
+import { checkBackendName, type BackendName } from '../backend/backends.js';
 
 export interface PoolOptions {
   /** Model path (HF directory or GGUF file); default: the engine's default model. */
   model?: string;
-  backend?: string;
+  /** A backend of the registry by name (backendNames()); default 'native'. Checked here, created in each worker. */
+  backend?: BackendName;
   dtype?: string;
   /** KV cache element type: 'f32' (default) or 'f16'. */
   kvDtype?: string;
@@ -156,6 +158,7 @@ export class InferencePool {
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`createPool: 'maxQueue' must be a non-negative integer, got ${maxQueue}`);
     if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new RangeError(`createPool: 'timeoutMs' must be > 0, got ${options.timeoutMs}`);
     checkBatchOptions(options, 'createPool');
+    if (options.backend !== undefined) checkBackendName(options.backend, 'createPool');
     this.workers = workers;
     this.capacity = workers * maxBatch;
     this.maxQueue = maxQueue;

@@ -1,0 +1,162 @@
+// The Llama family: RMSNorm, rotary embeddings (Hugging Face rotate_half; GGUF files rotate
+// interleaved pairs because llama.cpp's converter permutes Q/K rows), SwiGLU, grouped-query
+// attention, untied unembedding unless tie_word_embeddings. Config, binders, graph parts and
+// parameter list; not the shared blocks (../blocks.ts) nor the family table (index.ts).
+
+import type { GGUFFile } from '../../io/gguf.js';
+import { mlpSwiGLU } from '../blocks.js';
+import { checkHeads, ggufFields, ggufTokenIds, ggufVocab, hfTokenIds, int, num, refuse, type DecoderConfig } from '../config.js';
+import type { Binder } from '../weights.js';
+import type { ModelFamily, ParamTensor } from './family.js';
+
+function check(c: DecoderConfig): DecoderConfig {
+  if (c.headDim % 2 !== 0) throw new RangeError(`config: rotary embeddings need an even head size, got ${c.headDim}`);
+  return checkHeads(c);
+}
+
+/** config.json fields of LlamaConfig that change the computation; refused unless at the value implemented. */
+function refuseUnimplemented(cfg: Record<string, unknown>): void {
+  if (cfg.rope_scaling != null) refuse('Llama', 'rope_scaling', cfg.rope_scaling, 'only unscaled rotary embeddings are implemented');
+  if (cfg.attention_bias === true) refuse('Llama', 'attention_bias', true, 'Q/K/V/O projections have no bias');
+  if (cfg.mlp_bias === true) refuse('Llama', 'mlp_bias', true, 'gate/up/down projections have no bias');
+  const act = cfg.hidden_act ?? 'silu';
+  if (act !== 'silu') refuse('Llama', 'hidden_act', act, 'the MLP is SwiGLU with silu');
+}
+
+function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
+  refuseUnimplemented(cfg);
+  const hidden = int(cfg, 'hidden_size');
+  const heads = int(cfg, 'num_attention_heads');
+  return check({
+    architecture: 'llama', vocabSize: int(cfg, 'vocab_size'), hidden, layers: int(cfg, 'num_hidden_layers'), heads,
+    kvHeads: int(cfg, 'num_key_value_heads', heads), headDim: int(cfg, 'head_dim', hidden / heads), ffn: int(cfg, 'intermediate_size'),
+    maxPositions: int(cfg, 'max_position_embeddings'), normEps: num(cfg, 'rms_norm_eps', 1e-6), ropeTheta: num(cfg, 'rope_theta', 10000),
+    ropeInterleaved: false, tiedEmbeddings: cfg.tie_word_embeddings === true, ...hfTokenIds(cfg),
+  });
+}
+
+const GGUF_KEYS = [
+  'context_length', 'embedding_length', 'feed_forward_length', 'block_count', 'attention.head_count', 'attention.head_count_kv',
+  'attention.layer_norm_rms_epsilon', 'attention.key_length', 'attention.value_length', 'rope.freq_base', 'rope.dimension_count',
+  'rope.scaling.type', 'rope.scaling.factor', 'rope.scale_linear', 'expert_count', 'vocab_size',
+];
+
+/** GGUF metadata (llama.cpp's llama.* keys) that changes the computation and is not implemented. */
+function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number): void {
+  const t = md['rope.scaling.type'];
+  if (t !== undefined && t !== 'none') refuse('Llama GGUF', 'llama.rope.scaling.type', t, 'only unscaled rotary embeddings are implemented');
+  // With scaling.type 'none' the factor is unused; without a type, a factor other than 1 scales.
+  const factor = md['rope.scaling.factor'];
+  if (t === undefined && factor !== undefined && factor !== 1) refuse('Llama GGUF', 'llama.rope.scaling.factor', factor, 'only unscaled rotary embeddings are implemented');
+  const linear = md['rope.scale_linear'];
+  if (linear !== undefined && linear !== 1) refuse('Llama GGUF', 'llama.rope.scale_linear', linear, 'only unscaled rotary embeddings are implemented');
+  const experts = md.expert_count;
+  if (typeof experts === 'number' && experts > 0) refuse('Llama GGUF', 'llama.expert_count', experts, 'mixture-of-experts MLPs are not implemented');
+  const rot = md['rope.dimension_count'];
+  if (rot !== undefined && rot !== headDim) refuse('Llama GGUF', 'llama.rope.dimension_count', rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
+  const vl = md['attention.value_length'];
+  if (vl !== undefined && vl !== headDim) refuse('Llama GGUF', 'llama.attention.value_length', vl, `values must have the key size ${headDim}`);
+}
+
+function configFromGGUF(g: GGUFFile): DecoderConfig {
+  const md = ggufFields(g, GGUF_KEYS);
+  const hidden = int(md, 'embedding_length');
+  const heads = int(md, 'attention.head_count');
+  // The head size is attention.key_length when given; older files only carry rope.dimension_count.
+  const headDim = int(md, 'attention.key_length', (md['rope.dimension_count'] as number | undefined) ?? hidden / heads);
+  refuseUnimplementedGGUF(md, headDim);
+  return check({
+    architecture: 'llama', vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
+    kvHeads: int(md, 'attention.head_count_kv', heads), headDim, ffn: int(md, 'feed_forward_length'), maxPositions: int(md, 'context_length'),
+    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: true,
+    tiedEmbeddings: !g.tensors.has('output.weight'), ...ggufTokenIds(g),
+  });
+}
+
+/** Every parameter of the graph: C = hidden, F = ffn, V = vocab, H/KV heads of size D. */
+function parameters(cfg: DecoderConfig): ParamTensor[] {
+  const { hidden: C, ffn: F, vocabSize: V, heads: H, kvHeads: KV, headDim: D } = cfg;
+  const out: ParamTensor[] = [{ name: 'embed', shape: [V, C], component: 'embedding' }]; // (V, C)
+  for (let layer = 0; layer < cfg.layers; layer++) {
+    const l = `l${layer}`;
+    const add = (name: string, shape: number[], component: ParamTensor['component']) => out.push({ name: `${l}.${name}`, shape, component, layer });
+    add('norm1.w', [C], 'norms');
+    add('q', [H * D, C], 'attention.q'); // (H*D, C)
+    add('k', [KV * D, C], 'attention.k'); // (KV*D, C)
+    add('v', [KV * D, C], 'attention.v'); // (KV*D, C)
+    add('o', [C, H * D], 'attention.o'); // (C, H*D)
+    add('norm2.w', [C], 'norms');
+    add('gate', [F, C], 'mlp.gate'); // (F, C)
+    add('up', [F, C], 'mlp.up'); // (F, C)
+    add('down', [C, F], 'mlp.down'); // (C, F)
+  }
+  out.push({ name: 'final.w', shape: [C], component: 'final.norm' });
+  out.push({ name: 'unembed', shape: [V, C], component: 'unembedding', ...(cfg.tiedEmbeddings ? { tiedTo: 'embed' } : {}) });
+  return out;
+}
+
+function bindHF(b: Binder, cfg: DecoderConfig): void {
+  const { hidden: C, ffn: F, vocabSize: V, heads: H, kvHeads: KV, headDim: D } = cfg;
+  const lin = (param: string, name: string, n: number, k: number) => {
+    const t = b.get(name);
+    b.expectShape(name, t, [n, k]);
+    b.linear(param, t);
+  };
+  b.table('embed', 'model.embed_tokens.weight', [V, C]);
+  for (let i = 0; i < cfg.layers; i++) {
+    const p = `model.layers.${i}.`;
+    const l = `l${i}`;
+    b.f32(`${l}.norm1.w`, `${p}input_layernorm.weight`, [C]);
+    lin(`${l}.q`, `${p}self_attn.q_proj.weight`, H * D, C);
+    lin(`${l}.k`, `${p}self_attn.k_proj.weight`, KV * D, C);
+    lin(`${l}.v`, `${p}self_attn.v_proj.weight`, KV * D, C);
+    lin(`${l}.o`, `${p}self_attn.o_proj.weight`, C, H * D);
+    b.f32(`${l}.norm2.w`, `${p}post_attention_layernorm.weight`, [C]);
+    lin(`${l}.gate`, `${p}mlp.gate_proj.weight`, F, C);
+    lin(`${l}.up`, `${p}mlp.up_proj.weight`, F, C);
+    lin(`${l}.down`, `${p}mlp.down_proj.weight`, C, F);
+  }
+  b.f32('final.w', 'model.norm.weight', [C]);
+  lin('unembed', cfg.tiedEmbeddings || !b.src.has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight', V, C);
+}
+
+function bindGGUF(b: Binder, cfg: DecoderConfig): void {
+  const { hidden: C, ffn: F, vocabSize: V, heads: H, kvHeads: KV, headDim: D } = cfg;
+  const lin = (param: string, name: string, n: number, k: number) => {
+    const t = b.get(name);
+    b.expectShape(name, t, [n, k]);
+    b.linear(param, t);
+  };
+  b.table('embed', 'token_embd.weight', [V, C]);
+  for (let i = 0; i < cfg.layers; i++) {
+    const p = `blk.${i}.`;
+    const l = `l${i}`;
+    b.f32(`${l}.norm1.w`, `${p}attn_norm.weight`, [C]);
+    lin(`${l}.q`, `${p}attn_q.weight`, H * D, C);
+    lin(`${l}.k`, `${p}attn_k.weight`, KV * D, C);
+    lin(`${l}.v`, `${p}attn_v.weight`, KV * D, C);
+    lin(`${l}.o`, `${p}attn_output.weight`, C, H * D);
+    b.f32(`${l}.norm2.w`, `${p}ffn_norm.weight`, [C]);
+    lin(`${l}.gate`, `${p}ffn_gate.weight`, F, C);
+    lin(`${l}.up`, `${p}ffn_up.weight`, F, C);
+    lin(`${l}.down`, `${p}ffn_down.weight`, C, F);
+  }
+  b.f32('final.w', 'output_norm.weight', [C]);
+  lin('unembed', b.src.has('output.weight') ? 'output.weight' : 'token_embd.weight', V, C);
+}
+
+export const llama: ModelFamily = {
+  name: 'llama',
+  hf: { modelTypes: ['llama'], architectures: ['LlamaForCausalLM'] },
+  gguf: ['llama'],
+  configFromHF,
+  configFromGGUF,
+  bindHF,
+  bindGGUF,
+  graph: {
+    norm: 'rmsNorm',
+    attention: (cfg, positions) => ({ bias: false, rope: { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved } }),
+    mlp: mlpSwiGLU,
+  },
+  parameters,
+};
