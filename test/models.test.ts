@@ -89,7 +89,7 @@ describe('model errors', () => {
 
   it('refuses option names it does not take, rather than ignoring them', async () => {
     const dir = join(FIX, 'llama-tiny');
-    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype"));
+    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs"));
     await expect(loadModel(dir, { maxTokens: 40 } as never)).rejects.toThrow(/loadModel: 'maxTokens' is now 'contextLength'/);
     await expect(loadModel(dir, null as never)).rejects.toThrow(/loadModel: options must be an object/);
     await expect(LanguageModel.load(undefined, { contextLenght: 64 } as never)).rejects.toThrow(/load: unknown option 'contextLenght'; did you mean 'contextLength'\?/);
@@ -117,4 +117,43 @@ describe('model errors', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('decoder outputs', () => {
+  for (const dir of ['gpt2-tiny', 'llama-tiny'])
+    it(`${dir}: logits and hidden states of every position, planned only when asked for`, async () => {
+      const all = await loadModel(join(FIX, dir), { outputs: ['lastLogits', 'logits', 'hidden'], contextLength: 64 });
+      const onlyLast = await loadModel(join(FIX, dir), { contextLength: 64 });
+      const onRef = await loadModel(join(FIX, dir), { outputs: ['hidden'], contextLength: 64, backend: 'reference' });
+      try {
+        const { vocabSize: V, hidden: C } = all.config;
+        const golden = GOLDENS.models[dir]!.prompts[0]!;
+        const cache = all.newCache();
+        const o = await all.forwardOutputs(golden.prompt, { cache });
+        expect(o.logits!.length).toBe(golden.prompt.length * V);
+        expect(o.hidden!.length).toBe(golden.prompt.length * C);
+        // Row k of the per-position logits is the last logits of the prefix of k + 1 tokens.
+        for (let k = 0; k < golden.prompt.length; k++)
+          expect(maxDiff(o.logits!.subarray(k * V, (k + 1) * V), await onlyLast.forward(golden.prompt.slice(0, k + 1)))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        expect(maxDiff(o.lastLogits!, golden.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        expect(maxDiff(o.logits!.subarray((golden.prompt.length - 1) * V), golden.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        // Hidden states: the reference backend computes them op by op in TypeScript.
+        expect(maxDiff(o.hidden!, (await onRef.forwardOutputs(golden.prompt)).hidden!)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        // A continuation's rows are its new tokens only.
+        const next = await all.forwardOutputs([3, 4], { cache });
+        expect(next.logits!.length).toBe(2 * V);
+        expect(maxDiff(next.lastLogits!, await onlyLast.forward([...golden.prompt, 3, 4]))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        // What was not planned is not there, and forward() says why it cannot serve.
+        expect(Object.keys(await onRef.forwardOutputs([1, 2]))).toEqual(['hidden']);
+        await expect(onRef.forward([1, 2])).rejects.toThrow(/without 'lastLogits'; use forwardOutputs/);
+        expect(Object.keys(onlyLast.plan.graph.outputs)).toEqual(['lastLogits']);
+        expect(Object.keys(all.plan.graph.outputs)).toEqual(['lastLogits', 'logits', 'hidden']);
+        await expect(loadModel(join(FIX, dir), { outputs: ['logits', 'logits'] })).rejects.toThrow(/'outputs' must be a non-empty list of distinct names/);
+        await expect(loadModel(join(FIX, dir), { outputs: ['pooled' as never] })).rejects.toThrow(/lastLogits, logits, hidden/);
+      } finally {
+        all.dispose();
+        onlyLast.dispose();
+        onRef.dispose();
+      }
+    });
 });

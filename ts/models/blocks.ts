@@ -79,11 +79,22 @@ export interface DecoderParts {
 }
 
 /**
- * The pre-norm decoder stack every family shares; returns the logits of each segment's last
- * position (B, V). Inputs: ids (T), positions (T), and `last` (B), the row of each segment's
- * last token. The family's parts choose norms, positions, attention options and the MLP.
+ * What a decoder graph can give: 'lastLogits' (B, V), the logits of each segment's last
+ * position (generation); 'logits' (T, V), of every position (scoring, perplexity); 'hidden'
+ * (T, C), the final-normed hidden state of every position (as HF's last_hidden_state).
+ * Each is planned only when asked for: 'logits' holds T x V floats.
  */
-export function decoderStack(cfg: DecoderConfig, parts: DecoderParts, kvDtype: KVDType = 'f32'): GraphBuilder & { result: ValueRef } {
+export type DecoderOutput = 'lastLogits' | 'logits' | 'hidden';
+export const DECODER_OUTPUTS: readonly DecoderOutput[] = ['lastLogits', 'logits', 'hidden'];
+
+/**
+ * The pre-norm decoder stack every family shares, with the named `outputs` asked for (default:
+ * the last position's logits). Inputs: ids (T), positions (T), and `last` (B), the row of each
+ * segment's last token. The family's parts choose norms, positions, attention options and the MLP.
+ */
+export function decoderStack(
+  cfg: DecoderConfig, parts: DecoderParts, kvDtype: KVDType = 'f32', outputs: readonly DecoderOutput[] = ['lastLogits'],
+): GraphBuilder & { result: ValueRef; outputs: Partial<Record<DecoderOutput, ValueRef>> } {
   const g = new GraphBuilder(kvDtype);
   const C = cfg.hidden;
   const ids = g.input('ids', 'i32', ['T']);
@@ -99,8 +110,21 @@ export function decoderStack(cfg: DecoderConfig, parts: DecoderParts, kvDtype: K
     const h = norm(g, kind, x, `l${i}.norm2`, cfg.normEps, 'T', C);
     x = g.op('add', { a: x, b: parts.mlp(g, cfg, i, h) }, ['T', C], `l${i}.res2`);
   }
-  // Gathering the last rows is an embedding lookup with x as the table.
-  const last = norm(g, kind, g.op('embedding', { table: x, ids: lastRows }, ['B', C], 'last'), 'final', cfg.normEps, 'B', C);
-  const logits = g.op('linear', { x: last, weight: g.param('unembed') }, ['B', cfg.vocabSize], 'logits');
-  return Object.assign(g, { result: logits });
+  const out: Partial<Record<DecoderOutput, ValueRef>> = {};
+  for (const o of outputs) {
+    if (o === 'lastLogits') {
+      // Gathering the last rows is an embedding lookup with x as the table; the norm is per row,
+      // so it runs on the B gathered rows only.
+      const last = norm(g, kind, g.op('embedding', { table: x, ids: lastRows }, ['B', C], 'last'), 'final', cfg.normEps, 'B', C);
+      out.lastLogits = g.op('linear', { x: last, weight: g.param('unembed') }, ['B', cfg.vocabSize], 'logits');
+    }
+  }
+  if (outputs.includes('hidden') || outputs.includes('logits')) {
+    const hidden = norm(g, kind, x, 'final', cfg.normEps, 'T', C);
+    if (outputs.includes('hidden')) out.hidden = hidden;
+    if (outputs.includes('logits')) out.logits = g.op('linear', { x: hidden, weight: g.param('unembed') }, ['T', cfg.vocabSize], 'logits.all');
+  }
+  // The graph's outputs in the order asked for.
+  const ordered: Partial<Record<DecoderOutput, ValueRef>> = Object.fromEntries(outputs.map((o) => [o, out[o]!]));
+  return Object.assign(g, { result: out[outputs[0]!]!, outputs: ordered });
 }

@@ -17,6 +17,7 @@ import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DecoderConfig } from './config.js';
 import { decoderGraph, familyOfGGUF, familyOfHF } from './families/index.js';
+import { DECODER_OUTPUTS, type DecoderOutput } from './blocks.js';
 import { Binder, type WeightDType } from './weights.js';
 import { checkOptionNames } from '../util/names.js';
 
@@ -43,6 +44,21 @@ export interface LoadModelOptions {
    * attention reads per step, which is what long contexts spend their time on.
    */
   kvDtype?: KVDType;
+  /**
+   * What a pass computes (see DecoderOutput): default ['lastLogits'], what forward() returns.
+   * forwardOutputs() returns each one asked for here; 'logits' plans contextLength x vocab floats.
+   */
+  outputs?: readonly DecoderOutput[];
+}
+
+/** One sequence's outputs of a pass: rows for its new tokens (t), or its last position. */
+export interface DecoderOutputs {
+  /** (V) f32 */
+  lastLogits?: Float32Array;
+  /** (t, V) f32 */
+  logits?: Float32Array;
+  /** (t, C) f32 */
+  hidden?: Float32Array;
 }
 
 /**
@@ -110,9 +126,11 @@ export class DecoderModel {
     readonly kvDtype: KVDType = 'f32',
     /** Whether dispose() also disposes the backend (loadModel made it from a name). */
     private readonly ownsBackend = false,
+    /** what each pass computes (loadModel's outputs) */
+    readonly outputs: readonly DecoderOutput[] = ['lastLogits'],
   ) {
-    const g = decoderGraph(config, kvDtype);
-    this.plan = plan(g.build(g.result), contextLength, maxBatch);
+    const g = decoderGraph(config, kvDtype, outputs);
+    this.plan = plan(g.build(g.outputs as Record<string, { kind: 'value'; id: number }>), contextLength, maxBatch);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
     this.scratch = new KVCache(config, contextLength, backend, kvDtype);
   }
@@ -127,11 +145,25 @@ export class DecoderModel {
    * Without a cache the ids are a whole sequence; with one they continue it.
    */
   async forward(ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
-    if (options.cache !== undefined && !(options.cache instanceof KVCache)) throw new TypeError("forward: 'cache' must come from model.newCache()");
+    this.needLastLogits('forward');
+    return (await this.forwardOutputs(ids, options, 'forward')).lastLogits!;
+  }
+
+  /**
+   * Runs ids as forward() does and returns every output the model was loaded with
+   * (loadModel's `outputs`): per-position rows for the new tokens, or the last position.
+   */
+  async forwardOutputs(ids: ArrayLike<number>, options: ForwardOptions = {}, fn = 'forwardOutputs'): Promise<DecoderOutputs> {
+    if (options.cache !== undefined && !(options.cache instanceof KVCache)) throw new TypeError(`${fn}: 'cache' must come from model.newCache()`);
     const cache = options.cache ?? this.scratch;
-    this.checkUsable('forward');
+    this.checkUsable(fn);
     if (!options.cache) cache.reset();
-    return (await this.pass('forward', [{ ids, cache }]))[0]!;
+    return (await this.pass(fn, [{ ids, cache }]))[0]!;
+  }
+
+  private needLastLogits(fn: string): void {
+    if (!this.outputs.includes('lastLogits'))
+      throw new Error(`${fn}: the model was loaded with outputs [${this.outputs.join(', ')}], without 'lastLogits'; use forwardOutputs()`);
   }
 
   /**
@@ -150,7 +182,8 @@ export class DecoderModel {
       seen.add(it.cache);
     });
     this.checkUsable('forwardBatch');
-    return this.pass('forwardBatch', items);
+    this.needLastLogits('forwardBatch');
+    return (await this.pass('forwardBatch', items)).map((o) => o.lastLogits!);
   }
 
   private checkUsable(fn: string): void {
@@ -158,7 +191,7 @@ export class DecoderModel {
     if (this.running) throw new Error(`${fn}: a forward pass is already running on this model; await it first`);
   }
 
-  private async pass(fn: string, items: readonly { ids: ArrayLike<number>; cache: KVCache }[]): Promise<Float32Array[]> {
+  private async pass(fn: string, items: readonly { ids: ArrayLike<number>; cache: KVCache }[]): Promise<DecoderOutputs[]> {
     let total = 0;
     items.forEach(({ ids, cache }, n) => {
       const what = items.length > 1 ? `items[${n}]: ` : '';
@@ -186,12 +219,18 @@ export class DecoderModel {
     });
     this.running = true;
     try {
-      const out = await this.executor.run([idv, pos, last], items.map(({ ids, cache }) => ({ t: ids.length, p: cache.length, cache })));
-      const v = this.config.vocabSize;
-      const data = out.data as Float32Array;
+      const out = await this.executor.runOutputs([idv, pos, last], items.map(({ ids, cache }) => ({ t: ids.length, p: cache.length, cache })));
+      const { vocabSize: v, hidden: c } = this.config;
+      const rows = (name: DecoderOutput, width: number, from: number, n: number) => (out[name]!.data as Float32Array).slice(from * width, (from + n) * width);
+      let first = 0;
       return items.map(({ ids, cache }, n) => {
         cache.length += ids.length;
-        return data.slice(n * v, (n + 1) * v);
+        const o: DecoderOutputs = {};
+        if (out.lastLogits) o.lastLogits = rows('lastLogits', v, n, 1);
+        if (out.logits) o.logits = rows('logits', v, first, ids.length);
+        if (out.hidden) o.hidden = rows('hidden', c, first, ids.length);
+        first += ids.length;
+        return o;
       });
     } finally {
       this.running = false;
@@ -227,7 +266,7 @@ function makeBackend(o: LoadModelOptions): Promise<Backend> | Backend {
 }
 
 /** Every option loadModel takes; any other name is a TypeError. */
-const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype'];
+const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype', 'outputs'];
 
 /**
  * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
@@ -281,8 +320,11 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > contextLength)
       throw new RangeError(`loadModel: 'maxBatch' must be an integer in [1, ${contextLength}], got ${options.maxBatch}`);
     const kvDtype = options.kvDtype ?? 'f32';
+    const outputs = options.outputs ?? ['lastLogits'];
+    if (!Array.isArray(outputs) || outputs.length === 0 || new Set(outputs).size !== outputs.length || !outputs.every((o) => DECODER_OUTPUTS.includes(o)))
+      throw new RangeError(`loadModel: 'outputs' must be a non-empty list of distinct names from ${DECODER_OUTPUTS.join(', ')}, got ${JSON.stringify(outputs)}`);
     if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`loadModel: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
-    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned);
+    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned, outputs);
   } catch (e) {
     binder?.dispose();
     files?.dispose();

@@ -4,7 +4,7 @@
 
 import type { GGUFFile } from '../../io/gguf.js';
 import type { KVDType, GraphBuilder, ValueRef } from '../../graph/ir.js';
-import { decoderStack } from '../blocks.js';
+import { decoderStack, type DecoderOutput } from '../blocks.js';
 import type { Architecture, DecoderConfig } from '../config.js';
 import type { ModelFamily } from './family.js';
 import { gpt2 } from './gpt2.js';
@@ -66,6 +66,8 @@ export function configFromGGUF(g: GGUFFile): DecoderConfig {
 }
 
 /** The planned-graph source of a config: the shared stack with its family's parts. */
-export function decoderGraph(cfg: DecoderConfig, kvDtype: KVDType = 'f32'): GraphBuilder & { result: ValueRef } {
-  return decoderStack(cfg, family(cfg.architecture).graph, kvDtype);
+export function decoderGraph(
+  cfg: DecoderConfig, kvDtype: KVDType = 'f32', outputs?: readonly DecoderOutput[],
+): GraphBuilder & { result: ValueRef; outputs: Partial<Record<DecoderOutput, ValueRef>> } {
+  return decoderStack(cfg, family(cfg.architecture).graph, kvDtype, outputs);
 }
