@@ -17,6 +17,8 @@
 #include "program.h"
 #include "scratch.h"
 #include "threadpool.h"
+#include "format_info.h"
+#include "formats.h"
 #include "weights.h"
 
 namespace attnode {
@@ -176,6 +178,8 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opsAsync", &Attnode::OpsAsync),
                              InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
                              InstanceMethod("kernelThreads", &Attnode::KernelThreads),
+                             InstanceMethod("formats", &Attnode::Formats),
+                             InstanceMethod("formatDequantize", &Attnode::FormatDequantize),
                          });
   }
 
@@ -231,6 +235,10 @@ class Attnode : public Napi::Addon<Attnode> {
     WeightHandle::Unwrap(handle)->attach(env, std::move(packed));
     return handle;
   }
+
+  // The format table and its reference dequantize, for tests (format_info.cc).
+  Napi::Value Formats(const Napi::CallbackInfo& info) { return format_table(info); }
+  Napi::Value FormatDequantize(const Napi::CallbackInfo& info) { return format_dequantize(info); }
 
   Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

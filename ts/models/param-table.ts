@@ -1,6 +1,8 @@
 // The parameter table of decoder-only transformers from a handful of shape numbers: per component,
 // per weight dtype, and the KV cache per context length; presets for inspect. Not a loader.
 
+import { WEIGHT_DTYPES, bytesPerValue } from '../tensor/formats.js';
+
 export interface TransformerShape {
   name: string;
   vocabSize: number;
@@ -73,7 +75,7 @@ export function totalParameters(s: TransformerShape): number {
 }
 
 /** Bytes per parameter for weight storage dtypes (q8_0/q4_0 include the f16 block scale). */
-export const BYTES_PER_PARAM: Record<string, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+export const BYTES_PER_PARAM: Record<string, number> = { ...Object.fromEntries(WEIGHT_DTYPES.map((d) => [d, bytesPerValue(d)])), q4_0: 18 / 32 };
 
 /** KV-cache bytes for one sequence of `tokens` positions: K and V per layer. */
 export function kvCacheBytes(s: TransformerShape, tokens: number, bytesPerValue = 4): number {

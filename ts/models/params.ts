@@ -3,6 +3,7 @@
 // memory they take per weight dtype.
 
 import { configFromHF, type DecoderConfig } from './config.js';
+import { WEIGHT_FORMATS, bytesPerValue } from '../tensor/formats.js';
 
 export interface ParamReport {
   architecture: string;
@@ -35,5 +36,5 @@ export function inspect(config: DecoderConfig | Record<string, unknown>): ParamR
   };
   for (const k of Object.keys(comp)) if (comp[k] === 0 && k !== 'unembedding') delete comp[k];
   const total = Object.values(comp).reduce((a, b) => a + b, 0);
-  return { architecture: c.architecture, components: comp, total, bytes: { f32: total * 4, f16: total * 2, bf16: total * 2, q8_0: Math.ceil(total / 32) * 34 } };
+  return { architecture: c.architecture, components: comp, total, bytes: { f32: total * bytesPerValue('f32'), f16: total * bytesPerValue('f16'), bf16: total * bytesPerValue('bf16'), q8_0: Math.ceil(total / WEIGHT_FORMATS.q8_0.blockSize) * WEIGHT_FORMATS.q8_0.blockBytes } };
 }

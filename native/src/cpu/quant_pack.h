@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../dtype.h"
+#include "quant_format.h"
 #include "../weight_buffer.h"
 #include "quant.h"
 
