@@ -1,8 +1,10 @@
-// Writes a GPT-2 124M-shaped GGUF file (f32, llama.cpp's GPT-2 tensor names) with random weights
-// for benchmarks, streaming tensor data to disk. Not committed and not a test fixture.
+// Writes a GPT-2 124M-shaped GGUF file (f32, or q8_0 matrices with f32 norms and biases;
+// llama.cpp's GPT-2 tensor names) with random weights for benchmarks, streaming tensor data to
+// disk. Not committed and not a test fixture.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mulberry32 } from '../test/harness/rng.js';
+import { WEIGHT_FORMATS, formatBytes } from '../ts/tensor/formats.js';
 
 export const GPT2_124M = { vocab: 50257, ctx: 1024, C: 768, layers: 12, heads: 12 } as const;
 
@@ -17,8 +19,9 @@ function u64(v: number): number[] {
   return [...u32(v >>> 0), ...u32(Math.floor(v / 2 ** 32))];
 }
 
-/** Writes the file and returns its parameter count. */
-export function writeGpt2_124m(path: string, seed = 1): number {
+/** Writes the file and returns its parameter count. `dtype` is the matrices' (2-D tensors') format. */
+export function writeGpt2_124m(path: string, seed = 1, dtype: 'f32' | 'q8_0' = 'f32'): number {
+  const formatOf = (shape: number[]) => WEIGHT_FORMATS[shape.length === 2 ? dtype : 'f32'];
   const { vocab: V, ctx: P, C, layers: L, heads: H } = GPT2_124M;
   const tensors: [string, number[], number][] = [['token_embd.weight', [V, C], 0.02], ['position_embd.weight', [P, C], 0.01]];
   for (let i = 0; i < L; i++) {
@@ -42,8 +45,8 @@ export function writeGpt2_124m(path: string, seed = 1): number {
   for (const [name, shape] of tensors) {
     head.push(...str(name), ...u32(shape.length));
     for (const d of [...shape].reverse()) head.push(...u64(d));
-    head.push(...u32(0), ...u64(off));
-    off += shape.reduce((a, b) => a * b, 1) * 4;
+    head.push(...u32(formatOf(shape).ggufType), ...u64(off));
+    off += formatBytes(formatOf(shape).name, shape.reduce((a, b) => a * b, 1));
     off += (32 - (off % 32)) % 32;
   }
   while (head.length % 32) head.push(0);
@@ -58,8 +61,9 @@ export function writeGpt2_124m(path: string, seed = 1): number {
       const a = new Float32Array(n);
       // Uniform values with the wanted standard deviation (std -1: norm weights of 1).
       for (let i = 0; i < n; i++) a[i] = std < 0 ? 1 : (rnd() - 0.5) * std * Math.sqrt(12);
-      writeSync(fd, new Uint8Array(a.buffer));
-      const pad = (32 - ((n * 4) % 32)) % 32;
+      const bytes = formatOf(shape).quantize(a);
+      writeSync(fd, bytes);
+      const pad = (32 - (bytes.byteLength % 32)) % 32;
       if (pad) writeSync(fd, new Uint8Array(pad));
     }
     return params;

@@ -54,6 +54,10 @@ export interface NativeAddon {
   compile(desc: { slots: readonly ArrayBufferView[]; layers: number; steps: readonly { op: string; perSegment: boolean; args: Record<string, unknown> }[] }): NativeProgram;
   /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
   packWeight(args: Record<string, unknown>): unknown;
+  /** The C++ weight-format table (native/src/formats.h), for tests holding it against ts/tensor/formats.ts. */
+  formats(): { name: string; ggufType: number; safetensors: string | null; blockSize: number; blockBytes: number; align: number; reference: boolean }[];
+  /** The C++ scalar reference dequantize of a format: whole blocks -> f32 values. */
+  formatDequantize(name: string, bytes: Uint8Array): Float32Array;
   /** Maps a file read-only; returns a handle with size, read(offset, length) and dispose(). */
   mapFile(path: string): unknown;
   /**

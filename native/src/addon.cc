@@ -17,6 +17,8 @@
 #include "program.h"
 #include "scratch.h"
 #include "threadpool.h"
+#include "format_info.h"
+#include "formats.h"
 #include "weights.h"
 
 namespace attnode {
@@ -176,6 +178,8 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("opsAsync", &Attnode::OpsAsync),
                              InstanceMethod("peakScratchBytes", &Attnode::PeakScratchBytes),
                              InstanceMethod("kernelThreads", &Attnode::KernelThreads),
+                             InstanceMethod("formats", &Attnode::Formats),
+                             InstanceMethod("formatDequantize", &Attnode::FormatDequantize),
                          });
   }
 
@@ -215,8 +219,11 @@ class Attnode : public Napi::Addon<Attnode> {
     return handle;
   }
 
-  // packWeight({ weight: (N, K) tensor, ...format options }): copies W into native memory in
-  // its format's layout and returns a WeightHandle.
+  // packWeight({ weight, transposed?, columnStart?, columnEnd?, ...format options }): copies W
+  // into native memory in its format's layout and returns a WeightHandle. weight is (N, K), or
+  // with transposed (K, Nt) (Conv1D storage) of which columns [columnStart, columnEnd) become
+  // W (columnEnd - columnStart, K), read by strides. Mapped pages that were copied are then
+  // released (MappedFile::release): the packed copy is what linear reads from now on.
   Napi::Value PackWeight(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Args args(env, "packWeight", info.Length() > 0 ? info[0] : env.Undefined());
@@ -226,11 +233,33 @@ class Attnode : public Napi::Addon<Attnode> {
     if (!factory)
       args.type_error(std::string("no weight format handles dtype ") + dtype_name(w.dtype) + "; supported: " +
                       weight_format_list());
-    std::unique_ptr<PackedWeight> packed = factory(args, w);
+    const bool transposed = args.boolean("transposed", false);
+    WeightSource src{w.dtype, w.data, w.dim(0), w.dim(1), static_cast<size_t>(w.dim(1)), 1};
+    if (transposed) {
+      if (format_traits(w.dtype).block_size > 1)
+        args.type_error(std::string("'transposed' needs an element dtype; ") + dtype_name(w.dtype) + " stores blocks along K");
+      const int64_t nt = w.dim(1);
+      const int64_t c0 = args.integer("columnStart", 0, 0, nt);
+      const int64_t c1 = args.integer("columnEnd", nt, 0, nt);
+      if (c0 >= c1)
+        args.range_error("'columnStart' " + std::to_string(c0) + " must be below 'columnEnd' " + std::to_string(c1));
+      const size_t elem = format_traits(w.dtype).block_bytes;
+      src = WeightSource{w.dtype, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(c0) * elem, c1 - c0, w.dim(0), 1,
+                         static_cast<size_t>(nt)};
+    } else if (!args.raw("columnStart").IsUndefined() || !args.raw("columnEnd").IsUndefined()) {
+      args.type_error("'columnStart' / 'columnEnd' need 'transposed': true");
+    }
+    std::unique_ptr<PackedWeight> packed = factory(args, src);
+    if (w.mapped)
+      for (const auto& file : args.take_mappings()) file->release(w.data, w.nbytes);
     Napi::Object handle = weight_ctor_.New({});
     WeightHandle::Unwrap(handle)->attach(env, std::move(packed));
     return handle;
   }
+
+  // The format table and its reference dequantize, for tests (format_info.cc).
+  Napi::Value Formats(const Napi::CallbackInfo& info) { return format_table(info); }
+  Napi::Value FormatDequantize(const Napi::CallbackInfo& info) { return format_dequantize(info); }
 
   Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

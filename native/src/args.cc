@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "formats.h"
 
 namespace attnode {
 
@@ -14,27 +15,26 @@ constexpr int kMaxRank = 8;
 // Largest dimension accepted: keeps every product below 2^53 checks simple and sane.
 constexpr double kMaxDim = 4294967296.0;  // 2^32
 
+// How JS holds each dtype (the typed array of ts/tensor/dtype.ts); names and geometry come
+// from the format table (formats.h).
 struct DTypeInfo {
   DType dtype;
   const char* name;
   napi_typedarray_type array;
   const char* array_name;
+  size_t array_bytes;  // bytes per typed-array element
 };
 
 const DTypeInfo kDTypes[] = {
-    {DType::f32, "f32", napi_float32_array, "Float32Array"},
-    {DType::f16, "f16", napi_uint16_array, "Uint16Array"},
-    {DType::bf16, "bf16", napi_uint16_array, "Uint16Array"},
-    {DType::i8, "i8", napi_int8_array, "Int8Array"},
-    {DType::i32, "i32", napi_int32_array, "Int32Array"},
-    {DType::q8_0, "q8_0", napi_uint8_array, "Uint8Array"},
+    {DType::f32, kFormats[0].name, napi_float32_array, "Float32Array", 4},
+    {DType::f16, kFormats[1].name, napi_uint16_array, "Uint16Array", 2},
+    {DType::bf16, kFormats[2].name, napi_uint16_array, "Uint16Array", 2},
+    {DType::i8, kFormats[3].name, napi_int8_array, "Int8Array", 1},
+    {DType::i32, kFormats[4].name, napi_int32_array, "Int32Array", 4},
+    {DType::q8_0, kFormats[5].name, napi_uint8_array, "Uint8Array", 1},
 };
 
-const DTypeInfo& info(DType d) {
-  for (const auto& i : kDTypes)
-    if (i.dtype == d) return i;
-  return kDTypes[0];
-}
+const DTypeInfo& info(DType d) { return kDTypes[static_cast<size_t>(d)]; }
 
 std::string describe(Napi::Value v) {
   if (v.IsUndefined()) return "undefined";
@@ -157,24 +157,23 @@ TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
   }
   view.numel = numel;
 
+  // Typed-array elements the shape needs: values, or for block formats bytes of whole blocks.
+  const FormatTraits& ft = format_traits(di->dtype);
   size_t expected = numel;
-  if (di->dtype == DType::q8_0) {
+  if (ft.block_size > 1) {
     const int64_t last = view.shape.empty() ? 1 : view.shape.back();
-    if (last % static_cast<int64_t>(kQ8BlockSize) != 0)
-      range_error(n + " has dtype q8_0, whose last dimension must be a multiple of 32; shape is " +
-                  view.shape_str());
-    expected = numel / kQ8BlockSize * kQ8BlockBytes;
+    if (last % static_cast<int64_t>(ft.block_size) != 0)
+      range_error(n + " has dtype " + ft.name + ", whose last dimension must be a multiple of " +
+                  std::to_string(ft.block_size) + "; shape is " + view.shape_str());
+    expected = numel / ft.block_size * ft.block_bytes / di->array_bytes;
   }
 
   // data, or a view into a file mapping
   Napi::Value av = t.Get("data");
   if (av.IsUndefined() && t.Has("file")) {
-    const size_t elem = di->dtype == DType::q8_0 ? 1 : (di->dtype == DType::f32 || di->dtype == DType::i32) ? 4
-                        : di->dtype == DType::i8 ? 1 : 2;
     size_t bytes = 0;
-    if (mul_overflow(expected, elem, &bytes)) range_error(n + ".shape " + view.shape_str() + " has too many bytes");
-    // q8_0 scales are read as f16 from byte offsets that are only 2-aligned within a block.
-    read_mapped(n, t, view, bytes, di->dtype == DType::q8_0 ? 2 : elem);
+    if (mul_overflow(expected, di->array_bytes, &bytes)) range_error(n + ".shape " + view.shape_str() + " has too many bytes");
+    read_mapped(n, t, view, bytes, ft.align);
     return view;
   }
   if (!av.IsTypedArray())

@@ -1,17 +1,15 @@
-// Tensor element types as the native side names them, and the q8_0 block geometry. Free of
-// Node-API, so kernels and their standalone checks can include it.
+// Tensor element types as the native side names them. Free of Node-API, so kernels and their
+// standalone checks can include it. Per-format facts (block geometry, GGUF ids) are in formats.h.
 #pragma once
 
 #include <cstddef>
 
 namespace attnode {
 
+// The order indexes the traits table (formats.h, kFormats).
 enum class DType { f32, f16, bf16, i8, i32, q8_0 };
+constexpr size_t kDTypeCount = 6;
 
 const char* dtype_name(DType d);
-
-// Bytes per block for q8_0: one f16 scale and 32 int8 values, as GGUF's Q8_0.
-constexpr size_t kQ8BlockSize = 32;
-constexpr size_t kQ8BlockBytes = 34;
 
 }  // namespace attnode

@@ -47,6 +47,8 @@ MappedFile::~MappedFile() {
   if (data_) UnmapViewOfFile(data_);
 }
 
+void MappedFile::release(const void*, size_t) const {}
+
 #else
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
@@ -80,6 +82,16 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
 
 MappedFile::~MappedFile() {
   if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+void MappedFile::release(const void* p, size_t n) const {
+  const auto* b = static_cast<const uint8_t*>(p);
+  if (!data_ || n == 0 || b < data_ || b + n > data_ + size_) return;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t start = reinterpret_cast<uintptr_t>(b) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(b + n);
+  // Whole pages only; the first may begin before the range (same file bytes, so harmless).
+  madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
 #endif

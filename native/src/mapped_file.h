@@ -24,6 +24,11 @@ class MappedFile {
   bool contains(uint64_t offset, uint64_t length) const {
     return offset <= size_ && length <= size_ - offset;
   }
+  // Drops the resident pages of [p, p + n) (a range of this mapping that was copied elsewhere):
+  // madvise(MADV_DONTNEED) on the pages it touches. The mapping stays valid; a later read faults
+  // the same bytes back in from the file (read-only and private, so no page was ever modified).
+  // A no-op on Windows and for ranges outside the mapping.
+  void release(const void* p, size_t n) const;
 
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}

@@ -1,7 +1,7 @@
 // Storage for packed weights. Decode reads every weight from DRAM once per token; on 4 KiB pages
 // the hardware prefetchers stop at each page boundary and every page costs a TLB miss. Packed
 // weights therefore live in 2 MiB-aligned mappings offered to the kernel as transparent huge
-// pages (Linux; with THP in 'madvise' mode nothing else would get them): a weight of 8 MiB or
+// pages (Linux; with THP in 'madvise' mode nothing else would get them): a weight of 4 MiB or
 // more gets a mapping of its own, smaller ones are carved from shared 32 MiB arenas, so a model's
 // many small matrices sit on huge pages too. An arena is unmapped when its last weight is freed.
 // Measured on the 2-core Zen 4 machine: reading 256 MiB went from 16-25 to 21-30 GB/s on one

@@ -1,36 +1,30 @@
 // Weight-format registry and activations shared by every format's epilogue.
 #include "weights.h"
 
-#include <vector>
+#include <array>
 
 #include "cpu/elementwise.h"
 
 namespace attnode {
 
 namespace {
-struct Format {
-  DType dtype;
-  WeightFactory factory;
-};
-std::vector<Format>& formats() {
-  static std::vector<Format> f;
+// Indexed by DType; filled by the registrars of weights/*.cc during static initialization.
+std::array<WeightFactory, kDTypeCount>& factories() {
+  static std::array<WeightFactory, kDTypeCount> f{};
   return f;
 }
 }  // namespace
 
 WeightFormatRegistrar::WeightFormatRegistrar(DType dtype, WeightFactory factory) {
-  formats().push_back({dtype, factory});
+  factories()[static_cast<size_t>(dtype)] = factory;
 }
 
-WeightFactory find_weight_format(DType dtype) {
-  for (const Format& f : formats())
-    if (f.dtype == dtype) return f.factory;
-  return nullptr;
-}
+WeightFactory find_weight_format(DType dtype) { return factories()[static_cast<size_t>(dtype)]; }
 
 std::string weight_format_list() {
   std::string s;
-  for (const Format& f : formats()) s += (s.empty() ? "" : ", ") + std::string(dtype_name(f.dtype));
+  for (size_t i = 0; i < kDTypeCount; ++i)
+    if (factories()[i]) s += (s.empty() ? "" : ", ") + std::string(dtype_name(static_cast<DType>(i)));
   return s;
 }
 

@@ -1,5 +1,5 @@
 // Packed weights: a linear layer's weight matrix W (N, K) copied once into native memory in the
-// layout its kernels want, behind a JS handle (WeightHandle in addon.cc) with dispose().
+// layout its kernels want (read by strides, so transposed checkpoints need no copy first), behind a JS handle (WeightHandle in addon.cc) with dispose().
 // One format per weight dtype (f32, f16, bf16, q8_0, i8), each registered by its own file in
 // weights/; `linear` calls whichever format the handle holds, so models never branch on dtype.
 #pragma once
@@ -43,10 +43,30 @@ class PackedWeight {
   int64_t n_, k_;
 };
 
-// Builds a packed weight from args: 'weight' (N, K) of the format's dtype plus whatever else the
-// format reads (for example 'scales'). Validates everything; copies the data into native memory.
-using WeightFactory = std::unique_ptr<PackedWeight> (*)(Args& args, const TensorView& weight);
+// W (N, K) as a packer reads it from the stored tensor, by strides: element (n, k) lies at
+// data[n * stride_n + k * stride_k] (in elements of the dtype). A plain (N, K) weight has
+// stride_n = K, stride_k = 1; a Hugging Face Conv1D weight stored (K, Nt) has stride_n = 1,
+// stride_k = Nt, with data already offset to its first column. Block formats are always plain.
+struct WeightSource {
+  DType dtype;
+  const void* data;
+  int64_t n, k;
+  size_t stride_n, stride_k;
 
+  bool plain() const { return stride_k == 1 && stride_n == static_cast<size_t>(k); }
+  template <class T>
+  const T* as() const { return static_cast<const T*>(data); }
+  // Element (n, k).   src: (N, K) by strides
+  template <class T>
+  T at(size_t n, size_t k) const { return as<T>()[n * stride_n + k * stride_k]; }
+};
+
+// Builds a packed weight from args: the stored 'weight' read through `w`, plus whatever else the
+// format reads (for example 'scales'). Validates everything; copies the data into native memory.
+using WeightFactory = std::unique_ptr<PackedWeight> (*)(Args& args, const WeightSource& w);
+
+// The packer and kernels half of the format table (formats.h has the rest): each format's file
+// registers its factory for its DType, and lookups index by DType.
 struct WeightFormatRegistrar {
   WeightFormatRegistrar(DType dtype, WeightFactory factory);
 };

@@ -39,6 +39,17 @@ export interface PackWeightOptions {
   scales?: Tensor;
   /** f32 weights: 'packed' (default, the fast GEMM layout) or 'reference' (plain loops). */
   layout?: 'packed' | 'reference';
+  /**
+   * The tensor is stored transposed, (K, Nt) [in, out] as Hugging Face Conv1D weights are: the
+   * packer reads W[n, k] at element k * Nt + n, with no copy in JavaScript. Element formats only
+   * (f32, f16, bf16, i8); block formats keep their blocks along K and cannot be transposed.
+   */
+  transposed?: boolean;
+  /**
+   * With `transposed`: the output features [start, end) of the stored Nt columns (a fused QKV
+   * weight split by column ranges). Default: all of them. The packed weight is (end - start, K).
+   */
+  columns?: readonly [number, number];
 }
 
 /**

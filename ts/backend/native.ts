@@ -1,6 +1,7 @@
 // The native backend: ops run in the C++ addon, off the main thread (Node-API async work), with
 // intra-op threads from the addon's pool. Argument checks happen in C++ as well.
 
+import { weightLayout } from './ops/weight-layout.js';
 import { Tensor } from '../tensor/tensor.js';
 import { loadAddon, type NativeAddon } from '../native.js';
 import type { Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, PassProgram, PassSegment, Weight } from './backend.js';
@@ -178,6 +179,13 @@ export class NativeBackend implements Backend {
     const args: Record<string, unknown> = { weight: w instanceof Tensor ? native(w) : w.native() };
     if (options.scales !== undefined) args.scales = native(options.scales);
     if (options.layout !== undefined) args.layout = options.layout;
+    // The addon reads the stored layout by strides (native/src/weights.h, WeightSource).
+    const layout = options.transposed === undefined && options.columns === undefined ? undefined : weightLayout(weight.dtype, weight.shape, options);
+    if (layout?.transposed) {
+      args.transposed = true;
+      args.columnStart = layout.n0;
+      args.columnEnd = layout.n0 + layout.n;
+    }
     const handle = (this.addon as unknown as { packWeight(a: Record<string, unknown>): NativeWeightHandle }).packWeight(args);
     return new NativeWeight(handle, weight.dtype);
   }

@@ -2,6 +2,7 @@
 // arithmetic rounded on store. Slow on purpose and never deleted: every other backend is
 // judged against it.
 
+import { orientWeight } from './ops/weight-layout.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Backend, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from './backend.js';
 import { ReferenceWeight } from './ops/linear.js';
@@ -30,7 +31,7 @@ export class ReferenceBackend implements Backend {
   }
 
   packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
-    return new ReferenceWeight(weight instanceof Tensor ? weight : weight.load(), options);
+    return new ReferenceWeight(orientWeight(weight instanceof Tensor ? weight : weight.load(), options), options);
   }
 
   dispose(): void {

@@ -8,6 +8,7 @@ import { BACKEND_NAMES, checkBackendName, createBackend, type BackendName } from
 import { GGUFFile } from '../io/gguf.js';
 import { loadModel, type DecoderModel } from '../models/model.js';
 import type { WeightDType } from '../models/weights.js';
+import { WEIGHT_DTYPES } from '../tensor/formats.js';
 import type { KVDType } from '../graph/ir.js';
 import { packageRoot } from '../native.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -60,7 +61,7 @@ export function readGenerationConfigEos(modelPath: string): number[] | undefined
   return list as number[];
 }
 
-export const DTYPES = ['f32', 'f16', 'bf16', 'q8_0'] as const;
+export const DTYPES: readonly WeightDType[] = WEIGHT_DTYPES;
 export const KV_DTYPES = ['f32', 'f16'] as const;
 
 /** The tokenizer and chat template of a checkpoint: GGUF metadata, or tokenizer.json beside it. */

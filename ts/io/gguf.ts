@@ -1,8 +1,8 @@
 // GGUF reader (versions 2 and 3): metadata of every value type, tensor infos, alignment, and
-// F32/F16/BF16/Q8_0 tensors as mapped views. Every count, length and offset is checked against
+// tensors of the weight-format table's types (ts/tensor/formats.ts) as mapped views. Every count, length and offset is checked against
 // the bytes left in the file before it is used. Spec: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
 
-import type { DType } from '../tensor/dtype.js';
+import { WEIGHT_DTYPES, WEIGHT_FORMATS, formatOfGgufType } from '../tensor/formats.js';
 import { MappedFile, MappedTensor } from './mapped.js';
 
 /** Numeric arrays come back as typed arrays (as many bytes as the file holds, no more). */
@@ -28,10 +28,8 @@ const GGML_TYPES: Readonly<Record<number, string>> = {
   20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64',
   29: 'IQ1_M', 30: 'BF16', 34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
 };
-/** The ggml types attnode loads: id -> dtype. */
-const LOADABLE: Readonly<Record<number, DType>> = { 0: 'f32', 1: 'f16', 30: 'bf16', 8: 'q8_0' };
-
-export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
+/** The ggml type ids of the formats attnode loads, by ggml name ({ F32: 0, ..., Q8_0: 8 }). */
+export const GGML_TYPE: Readonly<Record<string, number>> = Object.fromEntries(WEIGHT_DTYPES.map((d) => [WEIGHT_FORMATS[d].ggufName, WEIGHT_FORMATS[d].ggufType]));
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 const MAX_DIMS = 4;
 const MAX_ARRAY_DEPTH = 8;
@@ -51,15 +49,6 @@ function typeName(t: number): string {
   return GGML_TYPES[t] ?? `unknown type ${t}`;
 }
 
-/** Bytes of `numel` values of ggml type `t`, or undefined for types attnode does not load. */
-function tensorBytes(t: number, numel: number): number | undefined {
-  switch (t) {
-    case 0: return numel * 4;
-    case 1: case 30: return numel * 2;
-    case 8: return (numel / 32) * 34;
-    default: return undefined;
-  }
-}
 
 class GGUFError extends RangeError {}
 
@@ -236,9 +225,10 @@ export class GGUFFile {
   tensor(name: string): MappedTensor {
     const t = this.tensors.get(name);
     if (!t) throw new RangeError(`gguf '${this.file.path}': no tensor named '${name}'`);
-    const dtype = LOADABLE[t.type];
-    if (!dtype) throw new TypeError(`gguf '${this.file.path}': tensor '${name}' has type ${t.typeName}, which attnode does not load; supported: F32, F16, BF16, Q8_0`);
-    return new MappedTensor(this.file, t.byteOffset, dtype, t.shape);
+    const format = formatOfGgufType(t.type);
+    if (!format)
+      throw new TypeError(`gguf '${this.file.path}': tensor '${name}' has type ${t.typeName}, which attnode does not load; supported: ${WEIGHT_DTYPES.map((d) => WEIGHT_FORMATS[d].ggufName).join(', ')}`);
+    return new MappedTensor(this.file, t.byteOffset, format.name, t.shape);
   }
 
   dispose(): void {
@@ -297,9 +287,11 @@ function parse(file: MappedFile) {
       if (numel > file.size * 8) throw new GGUFError(`tensor '${r.name}' shape [${r.shape.join(', ')}] has more elements than the file has bits`);
     }
     const tn = typeName(r.type);
-    if (r.type === 8 && (r.shape.length === 0 || r.shape[r.shape.length - 1]! % 32 !== 0))
-      throw new GGUFError(`tensor '${r.name}' is Q8_0 but its row length ${r.shape[r.shape.length - 1]} is not a multiple of 32`);
-    const bytes = tensorBytes(r.type, numel);
+    // Sizes come from the format table; types attnode does not load have none.
+    const format = formatOfGgufType(r.type);
+    if (format && format.blockSize > 1 && (r.shape.length === 0 || r.shape[r.shape.length - 1]! % format.blockSize !== 0))
+      throw new GGUFError(`tensor '${r.name}' is ${tn} but its row length ${r.shape[r.shape.length - 1]} is not a multiple of ${format.blockSize}`);
+    const bytes = format ? (numel / format.blockSize) * format.blockBytes : undefined;
     if (r.offset % BigInt(alignment) !== 0n) throw new GGUFError(`tensor '${r.name}' offset ${r.offset} is not a multiple of the alignment ${alignment}`);
     if (r.offset > BigInt(file.size)) throw new GGUFError(`tensor '${r.name}' offset ${r.offset} lies past the end of the file`);
     const abs = dataOffset + Number(r.offset);

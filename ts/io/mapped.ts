@@ -5,6 +5,7 @@
 import { loadAddon } from '../native.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DTYPES, type DType, byteLength } from '../tensor/dtype.js';
+import { WEIGHT_FORMATS, isWeightDType } from '../tensor/formats.js';
 
 /** The addon's mapping handle (native/src/addon.cc, MappedFileHandle). */
 export interface NativeMappedFile {
@@ -82,7 +83,7 @@ export class MappedTensor {
 
   /** Whether native code can read it in place: the offset is aligned for the dtype. */
   get aligned(): boolean {
-    const unit = this.dtype === 'q8_0' ? 2 : DTYPES[this.dtype].array.BYTES_PER_ELEMENT;
+    const unit = isWeightDType(this.dtype) ? WEIGHT_FORMATS[this.dtype].align : DTYPES[this.dtype].array.BYTES_PER_ELEMENT;
     return this.byteOffset % unit === 0;
   }
 

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DType } from '../tensor/dtype.js';
+import { WEIGHT_DTYPES, WEIGHT_FORMATS } from '../tensor/formats.js';
 import { MappedFile, MappedTensor } from './mapped.js';
 
 /** Every dtype the format names, with its element size in bits. */
@@ -13,8 +14,12 @@ export const SAFETENSORS_DTYPES: Readonly<Record<string, number>> = {
   I32: 32, U32: 32, F32: 32, F64: 64, I64: 64, U64: 64, F6_E2M3: 6, F6_E3M2: 6, F4: 4,
 };
 
-/** The file dtypes attnode tensors hold as they are. */
-const TO_DTYPE: Readonly<Record<string, DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', I8: 'i8', I32: 'i32' };
+/** The file dtypes attnode tensors hold as they are: the weight formats that have a safetensors name, and integers. */
+const TO_DTYPE: Readonly<Record<string, DType>> = {
+  ...Object.fromEntries(WEIGHT_DTYPES.flatMap((d) => (WEIGHT_FORMATS[d].safetensors ? [[WEIGHT_FORMATS[d].safetensors, d]] : []))),
+  I8: 'i8',
+  I32: 'i32',
+};
 
 /** A header larger than this is refused before it is read (real headers are well below 1 MB). */
 export const MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024;

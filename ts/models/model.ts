@@ -19,6 +19,8 @@ import type { DecoderConfig } from './config.js';
 import { decoderGraph, familyOfGGUF, familyOfHF } from './families/index.js';
 import { DECODER_OUTPUTS, type DecoderOutput } from './blocks.js';
 import { Binder, type WeightDType } from './weights.js';
+import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
+import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
 
 export interface LoadModelOptions {
@@ -237,6 +239,13 @@ export class DecoderModel {
     }
   }
 
+  /** The dtype of every packed linear weight, by parameter name ('l0.q' -> 'f16'). */
+  weightDTypes(): ReadonlyMap<string, DType> {
+    const out = new Map<string, DType>();
+    for (const [name, p] of this.binder.params) if (!(p instanceof Tensor) && !(p instanceof MappedTensor)) out.set(name, p.dtype);
+    return out;
+  }
+
   /** Bytes of packed weights, planned activations and the built-in cache. */
   get bytes(): { weights: number; activations: number; cache: number } {
     let weights = 0;
@@ -281,8 +290,8 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
   });
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
-  if (options.dtype !== undefined && !['f32', 'f16', 'bf16', 'q8_0'].includes(options.dtype))
-    throw new RangeError(`loadModel: 'dtype' must be one of 'f32', 'f16', 'bf16', 'q8_0', got ${JSON.stringify(options.dtype)}`);
+  if (options.dtype !== undefined && !isWeightDType(options.dtype))
+    throw new RangeError(`loadModel: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
   const owned = typeof options.backend !== 'object';
   const backend = await makeBackend(options);
   let files: { dispose(): void } | undefined;

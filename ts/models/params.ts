@@ -4,6 +4,7 @@
 // Not a loader, and it reads no weights; presets.ts holds the named configs of `attnode inspect`.
 
 import type { DecoderConfig } from './config.js';
+import { WEIGHT_DTYPES, WEIGHT_FORMATS, bytesPerValue } from '../tensor/formats.js';
 import { configFromHF, family, type ParamComponent, type ParamTensor } from './families/index.js';
 
 /** Printed name of each component, in the order reports list them. */
@@ -58,7 +59,7 @@ export function countParameters(cfg: DecoderConfig): ParamReport {
     rows.push({ component: tied ? `${COMPONENT_LABELS[key]} (tied)` : COMPONENT_LABELS[key], perLayer, total });
   }
   const total = rows.reduce((a, r) => a + r.total, 0);
-  return { architecture: cfg.architecture, rows, components, total, bytes: { f32: total * 4, f16: total * 2, bf16: total * 2, q8_0: Math.ceil(total / 32) * 34 } };
+  return { architecture: cfg.architecture, rows, components, total, bytes: { f32: total * bytesPerValue('f32'), f16: total * bytesPerValue('f16'), bf16: total * bytesPerValue('bf16'), q8_0: Math.ceil(total / WEIGHT_FORMATS.q8_0.blockSize) * WEIGHT_FORMATS.q8_0.blockBytes } };
 }
 
 const isDecoderConfig = (c: object): c is DecoderConfig => 'architecture' in c && 'hidden' in c;
@@ -78,7 +79,8 @@ export function totalParameters(cfg: DecoderConfig): number {
 }
 
 /** Bytes per parameter for weight storage dtypes (q8_0/q4_0 include the f16 block scale). */
-export const BYTES_PER_PARAM: Readonly<Record<string, number>> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 };
+// q4_0 is not a loadable format yet; the memory table lists it for planning.
+export const BYTES_PER_PARAM: Readonly<Record<string, number>> = { ...Object.fromEntries(WEIGHT_DTYPES.map((d) => [d, bytesPerValue(d)])), q4_0: 18 / 32 };
 
 /** KV-cache bytes for one sequence of `tokens` positions: K and V rows (Hkv, D) per layer. */
 export function kvCacheBytes(cfg: DecoderConfig, tokens: number, bytesPerValue = 4): number {

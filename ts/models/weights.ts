@@ -1,19 +1,20 @@
 // Binding checkpoint tensors to a graph's canonical parameter names: linear weights are packed
-// by the backend (straight from the mapping where the layout allows), norms, biases and
-// embedding tables are copied into f32/f16 tensors.
+// by the backend (straight from the mapping where the layout allows, transposed Conv1D weights by
+// strides), norms, biases and embedding tables are copied into f32/f16 tensors.
 
-import type { Backend, Weight } from '../backend/backend.js';
+import type { Backend, PackWeightOptions, Weight } from '../backend/backend.js';
 import { MappedTensor } from '../io/mapped.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { DType } from '../tensor/dtype.js';
+import { DTYPES, byteLength, type DType } from '../tensor/dtype.js';
+import { isWeightDType, type WeightDType } from '../tensor/formats.js';
+
+export type { WeightDType } from '../tensor/formats.js';
 
 /** Tensors by file name: a safetensors checkpoint or a GGUF file. */
 export interface TensorSource {
   has(name: string): boolean;
   tensor(name: string): MappedTensor;
 }
-
-export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
 
 export class Binder {
   readonly params = new Map<string, Tensor | Weight | MappedTensor>();
@@ -48,31 +49,50 @@ export class Binder {
   table(param: string, name: string, shape: readonly number[]): void {
     const t = this.get(name);
     this.expectShape(name, t, shape);
-    if (this.backend.readsMapped && t.aligned && (t.dtype === 'f32' || t.dtype === 'f16' || t.dtype === 'bf16')) {
+    // Gathers read element formats (f32, f16, bf16); block formats and integers become f32.
+    const gathered = isWeightDType(t.dtype) && DTYPES[t.dtype].blockSize === 1;
+    if (this.backend.readsMapped && t.aligned && gathered) {
       this.params.set(param, t);
       return;
     }
     const v = t.load();
-    this.params.set(param, v.dtype === 'q8_0' || v.dtype === 'i8' || v.dtype === 'i32' ? v.to('f32') : v);
+    this.params.set(param, gathered ? v : v.to('f32'));
   }
 
   /** A linear weight (N, K), packed by the backend. */
   linear(param: string, w: MappedTensor | Tensor): void {
-    this.params.set(param, this.pack(w));
+    this.params.set(param, this.pack(w, {}));
   }
 
-  private pack(w: MappedTensor | Tensor): Weight {
-    const want: DType = this.dtype ?? (w.dtype === 'q8_0' || w.dtype === 'f16' || w.dtype === 'bf16' ? w.dtype : 'f32');
-    if (w.dtype === want) return this.backend.packWeight(w);
-    const t = w instanceof Tensor ? w : w.load();
+  /**
+   * A Conv1D weight stored (K, Nt) [in, out] (Hugging Face GPT-2): columns [start, end) become the
+   * linear weight (end - start, K), which the backend packs by strides from the stored tensor (a
+   * fused QKV weight is split this way, with no copy in JavaScript). Default: all columns.
+   *   name: (K, Nt) -> param: (end - start, K)
+   */
+  conv1d(param: string, name: string, shape: readonly [number, number], columns?: readonly [number, number]): void {
+    const t = this.get(name);
+    this.expectShape(name, t, shape);
+    this.params.set(param, this.pack(t, { transposed: true, columns: columns ?? [0, shape[1]] }));
+  }
+
+  // f32 checkpoints stay f32, the other weight formats keep their dtype, unless `dtype` says otherwise.
+  private pack(w: MappedTensor | Tensor, layout: PackWeightOptions): Weight {
+    const want: DType = this.dtype ?? (isWeightDType(w.dtype) ? w.dtype : 'f32');
+    if (w.dtype === want) return this.backend.packWeight(w, layout);
+    // A conversion (to q8_0 needs whole rows of K) makes one JS copy of the (N, K) weight anyway.
+    let t = w instanceof Tensor ? w : w.load();
+    if (layout.transposed) {
+      const [c0, c1] = layout.columns ?? [0, t.shape[1]!];
+      t = t.to('f32').transpose(0, 1).slice(0, c0, c1).contiguous();
+    }
     return this.backend.packWeight(t.to(want));
   }
 
   /** Rows [start, end) of a mapped (N, K) tensor, still in the mapping. */
   static rows(t: MappedTensor, start: number, end: number): MappedTensor {
     const k = t.shape[1]!;
-    const rowBytes = t.dtype === 'q8_0' ? (k / 32) * 34 : (t.byteLength / Math.max(1, t.numel)) * k;
-    return new MappedTensor(t.file, t.byteOffset + start * rowBytes, t.dtype, [end - start, k]);
+    return new MappedTensor(t.file, t.byteOffset + start * byteLength(t.dtype, k), t.dtype, [end - start, k]);
   }
 
   /**

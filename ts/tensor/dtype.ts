@@ -1,5 +1,8 @@
 // Element types a Tensor can hold, with the typed array that stores each.
-// Not a conversion library: see half.ts and q8.ts for the arithmetic.
+// Not a conversion library: see half.ts and q8.ts for the arithmetic. Block geometry of the
+// weight formats comes from their table (formats.ts).
+
+import { WEIGHT_FORMATS } from './formats.js';
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i8' | 'i32' | 'q8_0';
 
@@ -14,14 +17,18 @@ interface DTypeInfo {
   readonly array: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray; BYTES_PER_ELEMENT: number };
 }
 
+function geometry(d: keyof typeof WEIGHT_FORMATS): { blockSize: number; blockBytes: number } {
+  return { blockSize: WEIGHT_FORMATS[d].blockSize, blockBytes: WEIGHT_FORMATS[d].blockBytes };
+}
+
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  f32: { blockSize: 1, blockBytes: 4, array: Float32Array },
-  f16: { blockSize: 1, blockBytes: 2, array: Uint16Array },
-  bf16: { blockSize: 1, blockBytes: 2, array: Uint16Array },
+  f32: { ...geometry('f32'), array: Float32Array },
+  f16: { ...geometry('f16'), array: Uint16Array },
+  bf16: { ...geometry('bf16'), array: Uint16Array },
   i8: { blockSize: 1, blockBytes: 1, array: Int8Array },
   i32: { blockSize: 1, blockBytes: 4, array: Int32Array },
-  // GGUF Q8_0: one f16 scale then 32 int8 values; viewed as bytes.
-  q8_0: { blockSize: 32, blockBytes: 34, array: Uint8Array },
+  // Block formats are viewed as bytes.
+  q8_0: { ...geometry('q8_0'), array: Uint8Array },
 };
 
 export function isDType(x: unknown): x is DType {

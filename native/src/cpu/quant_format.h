@@ -12,6 +12,10 @@
 
 namespace attnode {
 
+// The q8_0 block: one f16 scale and 32 int8 values, as GGUF's Q8_0 (formats.h lists it).
+constexpr size_t kQ8BlockSize = 32;
+constexpr size_t kQ8BlockBytes = 34;
+
 // Round half to even in the FPU's default mode. Not the 1.5 * 2^23 addition trick: compilers may
 // fuse the caller's x * (1 / d) into that addition (GCC on AArch64 does), which rounds once
 // instead of twice and breaks ties differently from the TypeScript quantizer.

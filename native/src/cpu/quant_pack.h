@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../dtype.h"
+#include "quant_format.h"
 #include "../weight_buffer.h"
 #include "quant.h"
 
@@ -16,14 +17,29 @@ namespace attnode {
 inline uint8_t offset_weight(int8_t q) { return static_cast<uint8_t>(static_cast<int32_t>(q) + kWeightOffset); }
 
 // Rearranges W (N, K) into row panels: rows padded to kp elements and to a multiple of 4 with
-// `pad`, each value passed through `convert`.   w: (N, K) -> (N4, kp) panels
+// `pad`, each value passed through `convert`. W[j, p] is read at w[j * stride_n + p * stride_k],
+// so a transposed (K, N) checkpoint tensor (stride_n = 1, stride_k = N) packs without a copy.
+//   w: (N, K) by strides -> (N4, kp) panels
 template <class Dst, class Src, class Convert>
-WeightVector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
+WeightVector<Dst> pack_panels_strided(const Src* w, size_t n, size_t k, size_t stride_n, size_t stride_k, size_t kp,
+                                      Dst pad, Convert convert) {
   const size_t chunk = kPanelChunkBytes / sizeof(Dst);
   WeightVector<Dst> out(round_up(n, kPanelRows) * kp, pad);
+  // Transposed sources are walked k-major, so the reads stream through the stored rows.
+  if (stride_n < stride_k) {
+    for (size_t p = 0; p < k; ++p)
+      for (size_t j = 0; j < n; ++j) out[panel_index(j, p, kp, chunk)] = convert(w[j * stride_n + p * stride_k]);
+    return out;
+  }
   for (size_t j = 0; j < n; ++j)
-    for (size_t p = 0; p < k; ++p) out[panel_index(j, p, kp, chunk)] = convert(w[j * k + p]);
+    for (size_t p = 0; p < k; ++p) out[panel_index(j, p, kp, chunk)] = convert(w[j * stride_n + p * stride_k]);
   return out;
+}
+
+//   w: (N, K) row-major -> (N4, kp) panels
+template <class Dst, class Src, class Convert>
+WeightVector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst pad, Convert convert) {
+  return pack_panels_strided<Dst>(w, n, k, k, 1, kp, pad, convert);
 }
 
 // GGUF Q8_0 blocks into column panels; padding columns hold weight 0 (byte 128) and scale 0.

@@ -4,7 +4,7 @@
 
 namespace attnode {
 
-std::unique_ptr<PackedWeight> make_half_weight(Args& args, const TensorView& w);
+std::unique_ptr<PackedWeight> make_half_weight(Args& args, const WeightSource& w);
 
 namespace {
 const WeightFormatRegistrar kBf16(DType::bf16, make_half_weight);

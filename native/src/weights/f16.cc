@@ -9,11 +9,12 @@ namespace {
 
 class HalfWeight : public PackedWeight {
  public:
-  HalfWeight(DType dtype, int64_t n, int64_t k, const uint16_t* w)
-      : PackedWeight(dtype, n, k),
-        kp_(round_up(static_cast<size_t>(k), kPanelChunkBytes / 2)),
-        w_(pack_panels<uint16_t>(w, static_cast<size_t>(n), static_cast<size_t>(k), kp_, uint16_t{0},
-                                 [](uint16_t h) { return h; })) {}
+  // w: (N, K) f16 | bf16 bits by strides (weights.h)
+  explicit HalfWeight(const WeightSource& w)
+      : PackedWeight(w.dtype, w.n, w.k),
+        kp_(round_up(static_cast<size_t>(w.k), kPanelChunkBytes / 2)),
+        w_(pack_panels_strided<uint16_t>(w.as<uint16_t>(), static_cast<size_t>(w.n), static_cast<size_t>(w.k), w.stride_n,
+                                         w.stride_k, kp_, uint16_t{0}, [](uint16_t h) { return h; })) {}
 
   size_t bytes() const override { return w_.size() * sizeof(uint16_t); }
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
@@ -38,8 +39,8 @@ class HalfWeight : public PackedWeight {
 
 // weight: (N, K) f16 | bf16. Any bit pattern is a valid half (NaN weights give NaN outputs).
 // Shared with bf16.cc, which registers it for bf16.
-std::unique_ptr<PackedWeight> make_half_weight(Args& args, const TensorView& w) {
-  return std::make_unique<HalfWeight>(w.dtype, w.dim(0), w.dim(1), w.as<uint16_t>());
+std::unique_ptr<PackedWeight> make_half_weight(Args& args, const WeightSource& w) {
+  return std::make_unique<HalfWeight>(w);
 }
 
 namespace {

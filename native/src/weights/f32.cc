@@ -28,14 +28,16 @@ constexpr size_t kIsaCount = 4;
 
 class F32PackedWeight : public PackedWeight {
  public:
-  // w: (N, K) f32, packed now for the panel width of the best instruction set on this CPU.
-  F32PackedWeight(int64_t n, int64_t k, const float* w) : PackedWeight(DType::f32, n, k), primary_(best_isa()) {
+  // w: (N, K) f32 rows ldw apart (trans) or its transpose (K, N) rows ldw apart (Conv1D
+  // storage), packed now for the panel width of the best instruction set on this CPU.
+  F32PackedWeight(int64_t n, int64_t k, const float* w, size_t ldw, bool trans)
+      : PackedWeight(DType::f32, n, k), primary_(best_isa()) {
     const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k);
     Pack& p = packs_[index(primary_)];
     const GemmKernels& kt = gemm_kernels(primary_);
     p.nr = kt.nr;
     p.data.resize(std::max<size_t>(1, gemm_packed_b_floats(K, N, p.nr)));
-    gemm_pack_b(w, K, true, K, N, kt, p.data.data(), nullptr);
+    gemm_pack_b(w, ldw, trans, K, N, kt, p.data.data(), nullptr);
     std::call_once(p.once, [] {});
   }
 
@@ -99,10 +101,21 @@ class F32PackedWeight : public PackedWeight {
   mutable std::mutex bytes_mutex_;
 };
 
-std::unique_ptr<PackedWeight> make_f32_weight(Args& args, const TensorView& w) {
+// w: (N, K) f32 by strides. The GEMM packer reads row-major (N, K) or (K, N) directly; the
+// reference layout keeps a row-major copy, gathered here from other strides.
+std::unique_ptr<PackedWeight> make_f32_weight(Args& args, const WeightSource& w) {
   const std::string layout = args.choice("layout", "packed", {"packed", "reference"});
-  if (layout == "reference") return make_f32_reference_weight(w.dim(0), w.dim(1), w.as<float>());
-  return std::make_unique<F32PackedWeight>(w.dim(0), w.dim(1), w.as<float>());
+  const size_t N = static_cast<size_t>(w.n), K = static_cast<size_t>(w.k);
+  if (layout == "reference") {
+    if (w.plain()) return make_f32_reference_weight(w.n, w.k, w.as<float>());
+    std::vector<float> rows(std::max<size_t>(1, N * K));
+    for (size_t j = 0; j < N; ++j)
+      for (size_t p = 0; p < K; ++p) rows[j * K + p] = w.at<float>(j, p);
+    return make_f32_reference_weight(w.n, w.k, rows.data());
+  }
+  if (w.stride_k == 1) return std::make_unique<F32PackedWeight>(w.n, w.k, w.as<float>(), w.stride_n, true);
+  if (w.stride_n == 1) return std::make_unique<F32PackedWeight>(w.n, w.k, w.as<float>(), w.stride_k, false);
+  args.range_error("'weight' strides must make rows or columns contiguous");
 }
 
 const WeightFormatRegistrar kF32(DType::f32, make_f32_weight);

@@ -11,11 +11,13 @@ namespace {
 
 class I8Weight : public PackedWeight {
  public:
-  I8Weight(int64_t n, int64_t k, const int8_t* q, const float* scales)
-      : PackedWeight(DType::i8, n, k),
-        kp_(round_up(static_cast<size_t>(k), kPanelChunkBytes)),
-        q_(pack_panels<uint8_t>(q, static_cast<size_t>(n), static_cast<size_t>(k), kp_, kWeightOffset, offset_weight)),
-        scales_(scales, scales + n) {}
+  // q: (N, K) i8 by strides (weights.h), scales: (N) f32
+  I8Weight(const WeightSource& q, const float* scales)
+      : PackedWeight(DType::i8, q.n, q.k),
+        kp_(round_up(static_cast<size_t>(q.k), kPanelChunkBytes)),
+        q_(pack_panels_strided<uint8_t>(q.as<int8_t>(), static_cast<size_t>(q.n), static_cast<size_t>(q.k), q.stride_n,
+                                        q.stride_k, kp_, kWeightOffset, offset_weight)),
+        scales_(scales, scales + q.n) {}
 
   size_t bytes() const override { return q_.size() + scales_.size() * sizeof(float); }
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
@@ -38,17 +40,17 @@ class I8Weight : public PackedWeight {
 
 // weight: (N, K) i8, scales: (N) f32, every scale finite. K is capped so an int32 dot product
 // of int8 values cannot overflow, offset included (2^31 / (255 * 128)).
-std::unique_ptr<PackedWeight> make_i8_weight(Args& args, const TensorView& w) {
+std::unique_ptr<PackedWeight> make_i8_weight(Args& args, const WeightSource& w) {
   const TensorView scales = args.optional_tensor("scales", {DType::f32});
-  if (!scales.present) args.type_error("i8 weights need 'scales': one f32 per output row, shape [" + std::to_string(w.dim(0)) + "]");
-  args.expect_shape("scales", scales, {w.dim(0)});
-  if (w.dim(1) > 65536)
-    args.range_error("'weight' (i8) has " + std::to_string(w.dim(1)) + " input features; at most 65536 are supported");
+  if (!scales.present) args.type_error("i8 weights need 'scales': one f32 per output row, shape [" + std::to_string(w.n) + "]");
+  args.expect_shape("scales", scales, {w.n});
+  if (w.k > 65536)
+    args.range_error("'weight' (i8) has " + std::to_string(w.k) + " input features; at most 65536 are supported");
   const float* s = scales.as<float>();
   for (size_t j = 0; j < scales.numel; ++j)
     if (!std::isfinite(s[j]))
       args.range_error("'scales'[" + std::to_string(j) + "] is not finite; every row scale must be a finite number");
-  return std::make_unique<I8Weight>(w.dim(0), w.dim(1), w.as<int8_t>(), s);
+  return std::make_unique<I8Weight>(w, s);
 }
 
 const WeightFormatRegistrar kI8(DType::i8, make_i8_weight);

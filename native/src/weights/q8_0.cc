@@ -34,12 +34,13 @@ class Q8_0Weight : public PackedWeight {
 
 // weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block
 // scale must be finite: a NaN or Inf scale is corrupt data, not a number to multiply by.
-std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const TensorView& w) {
+// Always plain (N, K): packWeight refuses 'transposed' for block formats.
+std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const WeightSource& w) {
   const auto* blocks = w.as<uint8_t>();
-  const size_t nblocks = w.numel / kQ8BlockSize;
+  const size_t nblocks = static_cast<size_t>(w.n) * static_cast<size_t>(w.k) / kQ8BlockSize;
   const size_t bad = q8_0_first_bad_scale(blocks, nblocks);
   if (bad < nblocks) {
-    const size_t per_row = static_cast<size_t>(w.dim(1)) / kQ8BlockSize;
+    const size_t per_row = static_cast<size_t>(w.k) / kQ8BlockSize;
     args.range_error("'weight' (q8_0) block " + std::to_string(bad % per_row) + " of row " +
                      std::to_string(bad / per_row) + " has a non-finite scale (f16 bits 0x" +
                      [](uint16_t h) {
@@ -49,7 +50,7 @@ std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const TensorView& w) 
                        return s;
                      }(q8_0_scale_bits(blocks, bad)) + ")");
   }
-  return std::make_unique<Q8_0Weight>(w.dim(0), w.dim(1), blocks);
+  return std::make_unique<Q8_0Weight>(w.n, w.k, blocks);
 }
 
 const WeightFormatRegistrar kQ8_0(DType::q8_0, make_q8_0_weight);

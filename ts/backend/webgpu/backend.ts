@@ -18,6 +18,8 @@ import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebG
 import { HOST_CHECKED, type KernelContext, type OnGpu, type Param, type WebGPUKernel } from './kernels/context.js';
 import { KERNELS } from './kernels/index.js';
 import { WebGPUWeight } from './weight.js';
+import { orientWeight } from '../ops/weight-layout.js';
+import { WEIGHT_DTYPES as FILE_WEIGHT_DTYPES } from '../../tensor/formats.js';
 
 /** Op arguments where any tensor may already be on the device. */
 export type GpuOpArgs<K extends OpName> = {
@@ -28,7 +30,8 @@ export type GpuOpArgs<K extends OpName> = {
       : OpArgs[K][P];
 };
 
-const WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i8', 'q8_0'];
+/** The weight-format table's formats, and per-row i8 (with scales). */
+const WEIGHT_DTYPES: readonly DType[] = [...FILE_WEIGHT_DTYPES, 'i8'];
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
@@ -278,8 +281,10 @@ export class WebGPUBackend implements Backend {
     this.usable();
     // A mapped checkpoint tensor is copied once into device memory.
     const mapped = source as Partial<MappedWeightSource> | undefined;
-    const weight = (source instanceof Tensor || typeof mapped?.load !== 'function' ? source : mapped.load()) as Tensor;
-    expectTensor('packWeight', 'weight', weight, WEIGHT_DTYPES);
+    const stored = (source instanceof Tensor || typeof mapped?.load !== 'function' ? source : mapped.load()) as Tensor;
+    expectTensor('packWeight', 'weight', stored, WEIGHT_DTYPES);
+    // Conv1D (K, N) storage is transposed once here, on the way to the device.
+    const weight = orientWeight(stored, options);
     if (weight.rank !== 2) fail('packWeight', `'weight' must have shape [outFeatures, inFeatures], got ${shapeStr(weight.shape)}`);
     const [n, k] = weight.shape as [number, number];
     let scales: GPUBuffer | undefined;

@@ -85,31 +85,25 @@ function bindHF(b: Binder, cfg: DecoderConfig): void {
   const pre = b.src.has('transformer.wte.weight') ? 'transformer.' : '';
   b.table('embed', `${pre}wte.weight`, [V, C]);
   b.table('positions', `${pre}wpe.weight`, [cfg.maxPositions, C]);
-  // Conv1D: y = x W + b with W (in, out); linear wants (out, in), so these are transposed copies.
-  const conv = (name: string, inp: number, out: number) => {
-    const t = b.get(name);
-    b.expectShape(name, t, [inp, out]);
-    return t.load().to('f32').transpose(0, 1).contiguous();
-  };
+  // Conv1D: y = x W + b with W (in, out); the backend packs it as (out, in) by strides.
   for (let i = 0; i < cfg.layers; i++) {
     const p = `${pre}h.${i}.`;
     const l = `l${i}`;
     b.f32(`${l}.norm1.w`, `${p}ln_1.weight`, [C]);
     b.f32(`${l}.norm1.b`, `${p}ln_1.bias`, [C]);
-    const qkv = conv(`${p}attn.c_attn.weight`, C, 3 * C);
     const qkvBias = b.get(`${p}attn.c_attn.bias`).load().to('f32');
     b.expectShape(`${p}attn.c_attn.bias`, qkvBias, [3 * C]);
     (['q', 'k', 'v'] as const).forEach((n, j) => {
-      b.linear(`${l}.${n}`, qkv.slice(0, j * C, (j + 1) * C).contiguous());
+      b.conv1d(`${l}.${n}`, `${p}attn.c_attn.weight`, [C, 3 * C], [j * C, (j + 1) * C]);
       b.params.set(`${l}.${n}.b`, qkvBias.slice(0, j * C, (j + 1) * C).contiguous());
     });
-    b.linear(`${l}.o`, conv(`${p}attn.c_proj.weight`, C, C));
+    b.conv1d(`${l}.o`, `${p}attn.c_proj.weight`, [C, C]);
     b.f32(`${l}.o.b`, `${p}attn.c_proj.bias`, [C]);
     b.f32(`${l}.norm2.w`, `${p}ln_2.weight`, [C]);
     b.f32(`${l}.norm2.b`, `${p}ln_2.bias`, [C]);
-    b.linear(`${l}.up`, conv(`${p}mlp.c_fc.weight`, C, F));
+    b.conv1d(`${l}.up`, `${p}mlp.c_fc.weight`, [C, F]);
     b.f32(`${l}.up.b`, `${p}mlp.c_fc.bias`, [F]);
-    b.linear(`${l}.down`, conv(`${p}mlp.c_proj.weight`, F, C));
+    b.conv1d(`${l}.down`, `${p}mlp.c_proj.weight`, [F, C]);
     b.f32(`${l}.down.b`, `${p}mlp.c_proj.bias`, [C]);
   }
   b.f32('final.w', `${pre}ln_f.weight`, [C]);

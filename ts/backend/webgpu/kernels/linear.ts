@@ -9,6 +9,8 @@ import { ACTIVATIONS_WGSL } from './elementwise.js';
 import { PRELUDE, halfWordLoader, signedByteLoader } from '../wgsl.js';
 import { grid, type KernelContext, type KernelTable } from './context.js';
 import { WebGPUWeight } from '../weight.js';
+import { WEIGHT_FORMATS } from '../../../tensor/formats.js';
+import type { DType } from '../../../tensor/dtype.js';
 import { TILE, tiledMain } from './tiled.js';
 import type { GPUTensor } from '../buffers.js';
 
@@ -16,50 +18,64 @@ import type { GPUTensor } from '../buffers.js';
 const GEMV_MAX_M = 4;
 const GEMV_WG = 64;
 
-/** Binding declaration of W and `fn wload(n, k) -> f32` for a weight dtype. */
-function weightLoader(dtype: string, nativeF16: boolean): { decl: string; fn: string; enable: string } {
-  const idx = 'let i = n * p.k + k;';
-  switch (dtype) {
-    case 'f32':
-      return { enable: '', decl: 'array<f32>', fn: `fn wload(n: u32, k: u32) -> f32 { return w[n * p.k + k]; }` };
-    case 'f16':
-      if (nativeF16) return { enable: 'enable f16;', decl: 'array<f16>', fn: `fn wload(n: u32, k: u32) -> f32 { return f32(w[n * p.k + k]); }` };
-      // Without shader-f16: the f16 pair builtin (every f16 value is exact in f32).
-      return { enable: '', decl: 'array<u32>', fn: `fn wload(n: u32, k: u32) -> f32 { ${idx} return unpack2x16float(w[i >> 1u])[i & 1u]; }` };
-    case 'bf16':
-      return { enable: '', decl: 'array<u32>', fn: `${halfWordLoader('word', 'w')}fn wload(n: u32, k: u32) -> f32 { return bitcast<f32>(bf16_to_f32_bits(word(n * p.k + k))); }` };
-    case 'i8':
-      return { enable: '', decl: 'array<u32>', fn: `${signedByteLoader('sbyte', 'w')}fn wload(n: u32, k: u32) -> f32 { ${idx} return f32(sbyte(i)) * scales[n]; }` };
-    case 'q8_0':
-      // GGUF Q8_0: per 32 values, an f16 scale d then 32 int8 q; value = q * d.
-      return {
-        enable: '',
-        decl: 'array<u32>',
-        fn: `${halfWordLoader('word', 'w')}${signedByteLoader('sbyte', 'w')}
+interface WeightLoader {
+  readonly decl: string;
+  readonly fn: string;
+  readonly enable: string;
+}
+
+const IDX = 'let i = n * p.k + k;';
+// The q8_0 block geometry from the weight-format table (a block is Q8_BYTES bytes: f16 d, then
+// Q8_BLOCK int8 q), written into the WGSL below.
+const Q8 = WEIGHT_FORMATS.q8_0;
+const Q8_BLOCK = `${Q8.blockSize}u`;
+const Q8_BYTES = `${Q8.blockBytes}u`;
+
+/**
+ * The WebGPU kernels of each weight dtype: the binding declaration of W and `fn wload(n, k) -> f32`
+ * (q8_0 adds block-at-a-time loaders). A dtype with no entry has no WebGPU kernel.
+ */
+const WEIGHT_LOADERS: Readonly<Partial<Record<DType, (nativeF16: boolean) => WeightLoader>>> = {
+  f32: () => ({ enable: '', decl: 'array<f32>', fn: `fn wload(n: u32, k: u32) -> f32 { return w[n * p.k + k]; }` }),
+  f16: (nativeF16) =>
+    nativeF16
+      ? { enable: 'enable f16;', decl: 'array<f16>', fn: `fn wload(n: u32, k: u32) -> f32 { return f32(w[n * p.k + k]); }` }
+      : // Without shader-f16: the f16 pair builtin (every f16 value is exact in f32).
+        { enable: '', decl: 'array<u32>', fn: `fn wload(n: u32, k: u32) -> f32 { ${IDX} return unpack2x16float(w[i >> 1u])[i & 1u]; }` },
+  bf16: () => ({ enable: '', decl: 'array<u32>', fn: `${halfWordLoader('word', 'w')}fn wload(n: u32, k: u32) -> f32 { return bitcast<f32>(bf16_to_f32_bits(word(n * p.k + k))); }` }),
+  i8: () => ({ enable: '', decl: 'array<u32>', fn: `${signedByteLoader('sbyte', 'w')}fn wload(n: u32, k: u32) -> f32 { ${IDX} return f32(sbyte(i)) * scales[n]; }` }),
+  // GGUF Q8_0: per block, an f16 scale d then the int8 q; value = q * d.
+  q8_0: () => ({
+    enable: '',
+    decl: 'array<u32>',
+    fn: `${halfWordLoader('word', 'w')}${signedByteLoader('sbyte', 'w')}
 fn wload(n: u32, k: u32) -> f32 {
-  ${idx}
-  let blk = i >> 5u;
-  let off = blk * 34u;
+  ${IDX}
+  let blk = i / ${Q8_BLOCK};
+  let off = blk * ${Q8_BYTES};
   let d = bitcast<f32>(f16_to_f32_bits(word(off >> 1u)));
-  return f32(sbyte(off + 2u + (i & 31u))) * d;
+  return f32(sbyte(off + 2u + (i % ${Q8_BLOCK}))) * d;
 }
 // A block at a time (the CPU-adapter kernels): the scale d of block b of row n, and its quants
-// 4j..4j+3 from one whole word (blocks are 34 bytes, so half of them start mid-word: then two
+// 4j..4j+3 from one whole word (blocks are ${Q8.blockBytes} bytes, so half of them start mid-word: then two
 // words are spliced).
 fn q8_scale(n: u32, b: u32) -> f32 {
-  return bitcast<f32>(f16_to_f32_bits(word((n * (p.k / 32u) + b) * 17u)));
+  return bitcast<f32>(f16_to_f32_bits(word((n * (p.k / ${Q8_BLOCK}) + b) * ${Q8.blockBytes / 2}u)));
 }
 fn q8_quad(n: u32, b: u32, j: u32) -> vec4<f32> {
-  let at = (n * (p.k / 32u) + b) * 34u + 2u + 4u * j;
+  let at = (n * (p.k / ${Q8_BLOCK}) + b) * ${Q8_BYTES} + 2u + 4u * j;
   let shift = (at & 3u) * 8u;
   var qw = w[at >> 2u];
   if (shift != 0u) { qw = (qw >> shift) | (w[(at >> 2u) + 1u] << (32u - shift)); }
   return vec4<f32>(f32(bitcast<i32>(qw << 24u) >> 24u), f32(bitcast<i32>(qw << 16u) >> 24u), f32(bitcast<i32>(qw << 8u) >> 24u), f32(bitcast<i32>(qw) >> 24u));
 }`,
-      };
-    default:
-      return fail('linear', `'weight' dtype ${dtype} has no WebGPU kernel`, 'type');
-  }
+  }),
+};
+
+/** Binding declaration of W and `fn wload(n, k) -> f32` for a weight dtype. */
+function weightLoader(dtype: string, nativeF16: boolean): WeightLoader {
+  const loader = WEIGHT_LOADERS[dtype as DType];
+  return loader ? loader(nativeF16) : fail('linear', `'weight' dtype ${dtype} has no WebGPU kernel`, 'type');
 }
 
 const ACT_FN: Record<Activation, string> = { none: '', gelu: 'gelu_erf', gelu_tanh: 'gelu_tanh', silu: 'silu' };
@@ -110,14 +126,14 @@ const BLOCKED_LOOP = /* wgsl */ `for (var k = 0u; k < p.k; k = k + 1u) {
 
 // q8_0 a block at a time: 4 scales and 8 words per column per block instead of a scale and a
 // byte per value; each row's dot products with the 4 columns are scaled once per block.
-const BLOCKED_Q8_0_LOOP = /* wgsl */ `for (var b = 0u; b < p.k / 32u; b = b + 1u) {
+const BLOCKED_Q8_0_LOOP = /* wgsl */ `for (var b = 0u; b < p.k / ${Q8_BLOCK}; b = b + 1u) {
     ${[0, 1, 2, 3].map((i) => `var s${i} = vec4<f32>(0.0);`).join(' ')}
-    for (var j = 0u; j < 8u; j = j + 1u) {
+    for (var j = 0u; j < ${Q8.blockSize / 4}u; j = j + 1u) {
       let q0 = q8_quad(n0, b, j);
       let q1 = q8_quad(c1, b, j);
       let q2 = q8_quad(c2, b, j);
       let q3 = q8_quad(c3, b, j);
-      let k = b * 32u + j * 4u;
+      let k = b * ${Q8_BLOCK} + j * 4u;
       ${[0, 1, 2, 3].map((i) => `let x${i} = ${xQuad(`r${i} + k`)};
       s${i} = s${i} + vec4<f32>(dot(q0, x${i}), dot(q1, x${i}), dot(q2, x${i}), dot(q3, x${i}));`).join('\n      ')}
     }
@@ -160,11 +176,11 @@ function gemvCode(dtype: string, nativeF16: boolean, hasBias: boolean, act: Acti
   const body =
     dtype === 'q8_0'
       ? // q8_0 a block at a time; the block's dot product is scaled once, d * sum(q x).
-        `for (var b = 0u; b < p.k / 32u; b = b + 1u) {
+        `for (var b = 0u; b < p.k / ${Q8_BLOCK}; b = b + 1u) {
     ${rows.map((i) => `var s${i} = 0.0;`).join(' ')}
-    for (var j = 0u; j < 8u; j = j + 1u) {
+    for (var j = 0u; j < ${Q8.blockSize / 4}u; j = j + 1u) {
       let q = q8_quad(n, b, j);
-      let k = b * 32u + j * 4u;
+      let k = b * ${Q8_BLOCK} + j * 4u;
       ${rows.map((i) => `s${i} = s${i} + dot(q, ${xQuad(`${i}u * p.k + k`)});`).join('\n      ')}
     }
     let d = q8_scale(n, b);
