@@ -128,13 +128,13 @@ async function passCosts(sizes: readonly number[]): Promise<{ sequences: number;
       const step = (s: number) => caches.map((cache, i) => ({ ids: [100 + i + s], cache }));
       const batched = await model.forwardBatch(step(0));
       for (const [i, cache] of caches.entries()) {
-        cache.length = 3;
+        cache.truncate(3);
         const alone = await model.forward([100 + i], { cache });
         if (alone.some((v, j) => Math.abs(v - batched[i]![j]!) > 1e-4)) throw new Error(`forwardBatch: sequence ${i} of ${b} differs from its pass alone`);
       }
       let best = Infinity;
       for (let round = 0; round < ROUNDS; round++) {
-        for (const c of caches) c.length = 3;
+        for (const c of caches) c.truncate(3);
         const t0 = performance.now();
         for (let s = 0; s < TOKENS; s++) await model.forwardBatch(step(s));
         best = Math.min(best, (performance.now() - t0) / TOKENS);

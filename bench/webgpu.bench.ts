@@ -207,7 +207,7 @@ const forwardRows: ForwardRow[] = [];
   const passes: Array<[string, (m: DecoderModel, cache: ReturnType<DecoderModel['newCache']>) => Promise<unknown>]> = [
     [`prefill ${PREFIX} tokens`, (m) => m.forward(prompt)],
     [`decode 1 token after ${PREFIX}`, (m, cache) => {
-      cache.length = PREFIX;
+      cache.truncate(PREFIX);
       return m.forward([next], { cache });
     }],
   ];

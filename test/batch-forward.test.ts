@@ -126,37 +126,51 @@ describe('compiled program boundary', () => {
     const x = f32(8).fill(1);
     const out = f32(8);
     const p = compile([x, out], [step({ x: { slot: 0, shape: ['T', 2] }, out: { slot: 1, shape: ['T', 2] } })]);
-    const caches = [{ k: [f32(4)], v: [f32(4)] }];
-    await p.run(new Int32Array([4, 0]), caches);
+    await p.run(new Int32Array([4, 0]), [null]);
     expect(out[0]).toBeCloseTo(0.8413, 3);
     // 5 rows of 2 need 10 elements; the slots hold 8.
-    expect(() => p.run(new Int32Array([5, 0]), caches)).toThrow(/needs elements \[0, 0 \+ 10\) of a buffer of 8/);
-    expect(() => p.run(new Int32Array([0, 0]), caches)).toThrow(/at least one token/);
-    expect(() => p.run(new Int32Array([1]), caches)).toThrow(/pairs/);
-    expect(() => p.run(new Int32Array([1, 0]), [])).toThrow(/one \{ k, v \} per segment/);
-    expect(() => p.run(new Int32Array([1, 0]), [{ k: [new Int32Array(4)], v: [f32(4)] }] as never)).toThrow(/caches\[0\]\.k\[0\] must be a Float32Array/);
+    expect(() => p.run(new Int32Array([5, 0]), [null])).toThrow(/needs elements \[0, 0 \+ 10\) of a buffer of 8/);
+    expect(() => p.run(new Int32Array([0, 0]), [null])).toThrow(/at least one token/);
+    expect(() => p.run(new Int32Array([1]), [null])).toThrow(/pairs/);
+    expect(() => p.run(new Int32Array([1, 0]), [])).toThrow(/one SequenceState \(or null\) per segment/);
+    expect(() => p.run(new Int32Array([1, 0]), [{ k: [f32(4)], v: [f32(4)] }] as never)).toThrow(/states\[0\] must be a SequenceState/);
     p.dispose();
-    expect(() => p.run(new Int32Array([1, 0]), caches)).toThrow(/disposed/);
+    expect(() => p.run(new Int32Array([1, 0]), [null])).toThrow(/disposed/);
   });
 
-  it('bounds cache rows by the cache buffer', async () => {
+  it('writes new rows into the state page by page and checks each state', async () => {
     const q = f32(16);
     const out = f32(16);
     const steps = [{ op: 'cast', perSegment: true, args: { x: { slot: 0, shape: ['T', 4] }, out: { cache: 'k', layer: 0, rows: 'new', shape: ['T', 4] } } }];
     const p = compile([q, out], steps);
-    const k = f32(8);
-    q.set([1, 2, 3, 4, 5, 6, 7, 8]);
-    await p.run(new Int32Array([1, 0, 1, 1]), [{ k: [k], v: [f32(8)] }, { k: [k], v: [f32(8)] }]);
-    expect([...k]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    // Row 2 of a 2-row cache is outside it.
-    expect(() => p.run(new Int32Array([1, 2]), [{ k: [k], v: [f32(8)] }])).toThrow(/needs elements \[8, 8 \+ 4\) of a buffer of 8/);
+    const pool = addon.statePool({ layers: 1, kvHeads: 1, headDim: 4, dtype: 'f32', pageRows: 2, budgetBytes: 1 << 20 });
+    const a = pool.create();
+    const b = pool.create();
+    q.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    // Three rows into a: two pages of two rows; one row into b.
+    await p.run(new Int32Array([3, 0, 1, 0]), [a, b]);
+    expect([a.length, a.pages, b.length, b.pages]).toEqual([3, 2, 1, 1]);
+    expect(() => p.run(new Int32Array([1, 2]), [a])).toThrow(/holds 3 rows, but the segment says 2 are cached/);
+    expect(() => p.run(new Int32Array([1, 3, 1, 3]), [a, a])).toThrow(/states\[1\] is also states\[0\]/);
+    expect(() => p.run(new Int32Array([1, 0]), [null])).toThrow(/states\[0\] is missing/);
+    const other = addon.statePool({ layers: 1, kvHeads: 1, headDim: 8, dtype: 'f32', pageRows: 2, budgetBytes: 1 << 20 }).create();
+    expect(() => p.run(new Int32Array([1, 0]), [other])).toThrow(/8 f32 per row; this program needs 1 of 4 f32/);
+    // A state is busy until its pass settles.
+    const pending = p.run(new Int32Array([1, 3]), [a]);
+    expect(() => a.fork()).toThrow(/has not settled/);
+    expect(() => p.run(new Int32Array([1, 4]), [a])).toThrow(/has not settled/);
+    await pending;
+    expect(a.length).toBe(4);
+    a.dispose();
+    expect(() => p.run(new Int32Array([1, 0]), [a])).toThrow(/disposed/);
+    pool.dispose();
   });
 
   it('prepares the pass again when its token count or segment count changes', async () => {
     const x = f32(8).map((_, i) => i - 3);
     const out = f32(8);
     const p = compile([x, out], [step({ x: { slot: 0, shape: ['T', 'B'] }, out: { slot: 1, shape: ['T', 'B'] } })]);
-    const one = [{ k: [f32(1)], v: [f32(1)] }];
+    const one = [null];
     const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
     const expectUpTo = (n: number) => {
       for (let i = 0; i < 8; i++) expect(out[i]).toBeCloseTo(i < n ? gelu(x[i]!) : 0, 3);
@@ -176,6 +190,6 @@ describe('compiled program boundary', () => {
     const x = f32(4);
     const p = compile([x, f32(4)], [step({ x: { slot: 0, shape: [4] }, out: { slot: 1, shape: [4] } })]);
     structuredClone(x.buffer, { transfer: [x.buffer] });
-    expect(() => p.run(new Int32Array([1, 0]), [{ k: [f32(1)], v: [f32(1)] }])).toThrow(/slot 0 is detached/);
+    expect(() => p.run(new Int32Array([1, 0]), [null])).toThrow(/slot 0 is detached/);
   });
 });

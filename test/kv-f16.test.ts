@@ -41,8 +41,9 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('f16 KV cache, %s', (name) => {
     const { f32, f16 } = models.get('native')!;
     const a = f32.newCache();
     const b = f16.newCache();
-    expect(b.dtype).toBe('f16');
-    expect(b.k[0]!.dtype).toBe('f16');
+    expect(f16.kvDtype).toBe('f16');
+    expect(f16.states.layout.dtype).toBe('f16');
+    expect(f16.states.stats().pageBytes * 2).toBe(f32.states.stats().pageBytes);
     expect(b.bytes * 2).toBe(a.bytes);
   });
 
@@ -115,9 +116,9 @@ describe('f16 KV cache errors', () => {
       op: 'cast', perSegment: true, args: { x: { slot: 0, shape: ['T', 4] }, dtype, out: { cache: 'k', layer: 0, rows: 'new', shape: ['T', 4], dtype } },
     });
     const p = addon.compile({ slots: [f32(16)], layers: 1, steps: [castInto('f16')] as never });
-    expect(() => p.run(new Int32Array([1, 0]), [{ k: [f32(8)], v: [f32(8)] }])).toThrow(/caches\[0\]\.k\[0\] must be a Uint16Array/);
-    const k = new Uint16Array(8);
-    return (p.run(new Int32Array([1, 0]), [{ k: [k], v: [new Uint16Array(8)] }]) as Promise<void>).then(() => {
+    const state = (dtype: 'f32' | 'f16') => addon.statePool({ layers: 1, kvHeads: 1, headDim: 4, dtype, pageRows: 4, budgetBytes: 1 << 20 }).create();
+    expect(() => p.run(new Int32Array([1, 0]), [state('f32')])).toThrow(/states\[0\] has 1 layers of 4 f32 per row; this program needs 1 of 4 f16/);
+    return (p.run(new Int32Array([1, 0]), [state('f16')]) as Promise<void>).then(() => {
       expect(() =>
         addon.compile({ slots: [f32(16)], layers: 1, steps: [castInto('f16'), { ...castInto('f32'), args: { ...castInto('f32').args, out: { cache: 'v', layer: 0, rows: 'new', shape: ['T', 4], dtype: 'f32' } } }] as never }),
       ).toThrow(/earlier cache operand has the other dtype/);

@@ -89,7 +89,7 @@ describe('model errors', () => {
 
   it('refuses option names it does not take, rather than ignoring them', async () => {
     const dir = join(FIX, 'llama-tiny');
-    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs"));
+    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs, stateBudget, pageRows"));
     await expect(loadModel(dir, { maxTokens: 40 } as never)).rejects.toThrow(/loadModel: 'maxTokens' is now 'contextLength'/);
     await expect(loadModel(dir, null as never)).rejects.toThrow(/loadModel: options must be an object/);
     await expect(LanguageModel.load(undefined, { contextLenght: 64 } as never)).rejects.toThrow(/load: unknown option 'contextLenght'; did you mean 'contextLength'\?/);

@@ -72,8 +72,9 @@ describe.skipIf(!HAS_WEBGPU)('webgpu runBatch', () => {
         s0 = g.stats();
         await plain.forward([argmax(logits)], { cache: plainCache });
         expect(g.stats().submits - s0.submits).toBe(nodes);
+        const cacheBytes = cache.bytes;
         cache.dispose();
-        expect(g.stats().residentBytes).toBe(resident - cache.bytes);
+        expect(g.stats().residentBytes).toBe(resident - cacheBytes);
         await expect(m.forward([1], { cache })).rejects.toThrow(/cache was disposed/);
       } finally {
         m.dispose();

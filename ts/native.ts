@@ -30,13 +30,41 @@ export interface NativeTensor {
 }
 
 export interface NativeProgram {
-  /** segments: [t0, p0, t1, p1, ...]; caches: one { k, v } per segment, a Float32Array per layer. */
-  run(segments: Int32Array, caches: readonly { k: readonly ArrayBufferView[]; v: readonly ArrayBufferView[] }[]): Promise<void>;
+  /** segments: [t0, p0, t1, p1, ...]; states: one SequenceState of a statePool() (or null) per segment. */
+  run(segments: Int32Array, states: readonly (NativeSequenceState | null)[]): Promise<void>;
   dispose(): void;
   readonly steps: number;
 }
 
+/** A sequence's state in native pages (native/src/state_js.cc). */
+export interface NativeSequenceState {
+  readonly length: number;
+  readonly pages: number;
+  readonly bytes: number;
+  readonly capacity: number;
+  readonly disposed: boolean;
+  readonly busy: boolean;
+  fork(): NativeSequenceState;
+  truncate(n: number): void;
+  dispose(): void;
+}
+
+export interface NativeStatePool {
+  create(): NativeSequenceState;
+  reorder(states: readonly NativeSequenceState[], parents: Int32Array): void;
+  attachPrefix(state: NativeSequenceState, ids: Int32Array): number;
+  publishPrefix(state: NativeSequenceState, ids: Int32Array): void;
+  clearPrefix(): void;
+  stats(): {
+    pageRows: number; pageBytes: number; budgetPages: number; pagesInUse: number; bytesInUse: number; peakPages: number;
+    pagesTaken: number; pagesCopied: number; fullPagesCopied: number; prefixPages: number; prefixLookups: number; prefixTokensReused: number;
+  };
+  dispose(): void;
+}
+
 export interface NativeAddon {
+  /** A pool of pages for sequence state (native/src/state_js.cc). */
+  statePool(desc: { layers: number; kvHeads: number; headDim: number; dtype: 'f32' | 'f16'; pageRows: number; budgetBytes: number }): NativeStatePool;
   cpuInfo(): CpuInfo;
   setThreads(threads: number): void;
   /** The calling thread's nice value + step (Linux); the new value, or null elsewhere. */
@@ -50,7 +78,7 @@ export interface NativeAddon {
   opAsync(name: string, args: Record<string, unknown>): Promise<void>;
   /** Validates every op synchronously, then runs them in order in one trip off the main thread. */
   opsAsync(ops: readonly { op: string; args: Record<string, unknown> }[]): Promise<void>;
-  /** A planned pass compiled once (native/src/program.cc); run(segments, caches) per pass. */
+  /** A planned pass compiled once (native/src/program.cc); run(segments, states) per pass. */
   compile(desc: { slots: readonly ArrayBufferView[]; layers: number; steps: readonly { op: string; perSegment: boolean; args: Record<string, unknown> }[] }): NativeProgram;
   /** Copies a weight (N, K) into native memory in its format's layout; returns a handle with dispose(). */
   packWeight(args: Record<string, unknown>): unknown;

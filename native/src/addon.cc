@@ -16,6 +16,7 @@
 #include "op.h"
 #include "program.h"
 #include "scratch.h"
+#include "state_js.h"
 #include "threadpool.h"
 #include "format_info.h"
 #include "formats.h"
@@ -163,8 +164,10 @@ class Attnode : public Napi::Addon<Attnode> {
     weight_ctor_ = Napi::Persistent(WeightHandle::Define(env));
     mapped_ctor_ = Napi::Persistent(MappedFileHandle::Define(env));
     program_ctor_ = Napi::Persistent(define_program(env));
+    state_classes_ = define_state_classes(env);
     DefineAddon(exports, {
                              InstanceMethod("compile", &Attnode::Compile),
+                             InstanceMethod("statePool", &Attnode::StatePool),
                              InstanceMethod("packWeight", &Attnode::PackWeight),
                              InstanceMethod("mapFile", &Attnode::MapFile),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
@@ -185,6 +188,7 @@ class Attnode : public Napi::Addon<Attnode> {
 
  public:
   Isa isa() const { return isa_; }
+  StateClasses& state_classes() { return state_classes_; }
   RunTarget run_target() { return {&runner_, pool_, isa_}; }
 
   std::shared_ptr<const PackedWeight> unwrap(Args& args, const char* name, Napi::Value v) {
@@ -438,6 +442,12 @@ class Attnode : public Napi::Addon<Attnode> {
     return program_ctor_.New({info.Length() > 0 ? info[0] : info.Env().Undefined()});
   }
 
+  // statePool({ layers, kvHeads, headDim, dtype, pageRows, budgetBytes }): a pool of pages for
+  // sequence state (state_js.cc).
+  Napi::Value StatePool(const Napi::CallbackInfo& info) {
+    return state_classes_.pool.New({info.Length() > 0 ? info[0] : info.Env().Undefined()});
+  }
+
   // peakScratchBytes(reset?: boolean): the most scratch memory ops held at once since the last
   // reset (process-wide); with reset, starts a new measurement.
   Napi::Value PeakScratchBytes(const Napi::CallbackInfo& info) {
@@ -461,6 +471,7 @@ class Attnode : public Napi::Addon<Attnode> {
   Napi::FunctionReference weight_ctor_;
   Napi::FunctionReference mapped_ctor_;
   Napi::FunctionReference program_ctor_;
+  StateClasses state_classes_;
   AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 
@@ -474,6 +485,8 @@ Napi::Value WeightHandle::Variant(const Napi::CallbackInfo& info) {
 std::shared_ptr<const MappedFile> unwrap_mapped_file(Args& args, const std::string& what, Napi::Value v) {
   return args.env().GetInstanceData<Attnode>()->unwrap_mapped(args, what, v);
 }
+
+StateClasses& state_classes(Napi::Env env) { return env.GetInstanceData<Attnode>()->state_classes(); }
 
 RunTarget run_target(Napi::Env env) { return env.GetInstanceData<Attnode>()->run_target(); }
 

@@ -105,11 +105,23 @@ TensorView Args::optional_tensor(const char* name, std::initializer_list<DType> 
   return tensor(name, dtypes);
 }
 
+TensorView Args::rows_tensor(const char* name, std::initializer_list<DType> dtypes) {
+  if (bound_) {
+    const BoundArg* b = find_bound(name);
+    if (b && b->view && b->view->paged) {
+      expect_dtype(std::string("'") + name + "'", b->view->dtype, dtypes);
+      return *b->view;
+    }
+  }
+  return tensor(name, dtypes);
+}
+
 TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
   const std::string n = std::string("'") + name + "'";
   if (bound_) {
     const BoundArg* b = find_bound(name);
     if (b && b->view) {
+      if (b->view->paged) type_error(n + " is rows of sequence state in pages; this op reads contiguous tensors only");
       expect_dtype(n, b->view->dtype, dtypes);
       return *b->view;
     }

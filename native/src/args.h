@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "mapped_file.h"
+#include "paged_rows.h"
 
 namespace attnode {
 
@@ -25,6 +26,8 @@ struct TensorView {
   size_t nbytes = 0;
   bool present = false;
   bool mapped = false;  // data points into a read-only file mapping
+  bool paged = false;   // rows are in state pages (`rows`); `data` is null
+  PagedRows rows;
 
   int rank() const { return static_cast<int>(shape.size()); }
   int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? rank() + i : i)]; }
@@ -53,6 +56,9 @@ class Args {
   // A required (or optional) tensor. `dtypes` restricts the allowed dtypes.
   TensorView tensor(const char* name, std::initializer_list<DType> dtypes);
   TensorView optional_tensor(const char* name, std::initializer_list<DType> dtypes);
+  // As tensor(), but also takes rows of sequence state in pages (a compiled program's cache
+  // operands): the caller reads such a view through `rows`. tensor() refuses them.
+  TensorView rows_tensor(const char* name, std::initializer_list<DType> dtypes);
   double number(const char* name, double fallback, double min, double max);
   int64_t integer(const char* name, int64_t fallback, int64_t min, int64_t max);
   bool boolean(const char* name, bool fallback);

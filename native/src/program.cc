@@ -7,17 +7,23 @@
 //     { slot, shape }                 a view of slot `slot` (elements from 0, or from the
 //                                     segment's first row in per-segment steps when shape[0] is 'T')
 //     { cache: 'k'|'v', layer, rows: 'new'|'all', shape, dtype?: 'f32'|'f16' }
-//                                     rows [P, P+T) or [0, P+T) of the segment's layer buffer
-//                                     (Float32Array, or Uint16Array holding f16; one dtype for all)
+//                                     rows [P, P+T) or [0, P+T) of layer `layer`'s K or V in the
+//                                     segment's sequence state (state.h; one dtype for all).
+//                                     A step that writes 'new' rows runs once per page the rows
+//                                     fall in, on contiguous views; 'all' rows reach the op as a
+//                                     paged view, which only attention's k and v take
 //     { dtype, shape, data }          a fixed tensor (parameters), checked once here
 //     anything else                   passed to the op as it is (numbers, strings, weight
 //                                     handles, mapped tensors), checked by the op on every pass
 //   Shapes hold integers and the symbols 'T' (new tokens: all segments, or the segment's in a
 //   per-segment step), 'S' (the segment's cached + new tokens) and 'B' (segments in the pass).
 //
-// run(segments: Int32Array [t0, p0, t1, p1, ...], caches: [{ k: Float32Array[], v: [...] }, ...])
-//   runs every step for one pass off the main thread and returns a Promise. The caller writes
-//   the pass's inputs into their slots first and leaves the slots alone until it settles.
+// run(segments: Int32Array [t0, p0, t1, p1, ...], states: [SequenceState | null, ...])
+//   runs every step for one pass off the main thread and returns a Promise. Each segment's P
+//   must be its state's length; the pass takes the pages its new rows need (copying shared
+//   ones: copy-on-write), and the states' lengths grow by T at once. A state is busy until the
+//   pass settles (fork, truncate and another pass refuse it). The caller writes the pass's
+//   inputs into their slots first and leaves the slots alone until it settles.
 //   Every view is bounds-checked against its buffer before anything runs, and each op checks
 //   its arguments as it does when called alone, so a wrong plan is an error, never a bad write.
 //   Steps that are not per segment depend only on T, B and the buffers: what they prepared is
@@ -35,6 +41,7 @@
 #include "common.h"
 #include "mapped_file.h"
 #include "op.h"
+#include "state_js.h"
 
 namespace attnode {
 namespace {
@@ -158,6 +165,13 @@ class Program : public Napi::ObjectWrap<Program> {
     for (uint32_t i = 0; i < steps.Length(); ++i) steps_.push_back(read_step(env, i, steps.Get(i)));
   }
 
+  // A step writes (or reads) 'new' cache rows: it runs once per page those rows fall in.
+  static bool per_page(const Step& s) {
+    for (const Operand& op : s.args)
+      if (op.kind == Kind::cache && !op.all_rows) return true;
+    return false;
+  }
+
  private:
   Step read_step(Napi::Env env, uint32_t index, Napi::Value v) {
     const std::string at = "Program: steps[" + std::to_string(index) + "]";
@@ -205,15 +219,26 @@ class Program : public Napi::ObjectWrap<Program> {
       const Napi::Value dv = o.Get("dtype");
       const std::string dt = dv.IsUndefined() ? std::string("f32") : dv.ToString().Utf8Value();
       if (dt != "f32" && dt != "f16") throw Napi::RangeError::New(env, at + ".dtype must be 'f32' or 'f16'");
-      const napi_typedarray_type ct = dt == "f16" ? napi_uint16_array : napi_float32_array;
+      const DType ct = dt == "f16" ? DType::f16 : DType::f32;
       if (has_cache_type_ && ct != cache_type_)
         throw Napi::RangeError::New(env, at + ".dtype is '" + dt + "' but an earlier cache operand has the other dtype");
       cache_type_ = ct;
       has_cache_type_ = true;
       op.index = read_index(env, at + ".layer", o.Get("layer"), static_cast<size_t>(layers_));
+      for (const Operand& other : step.args)
+        if (other.kind == Kind::cache && other.all_rows != (rows == "all"))
+          throw Napi::RangeError::New(env, at + ": a step may not mix 'new' and 'all' cache rows");
       op.shape = read_shape(env, at + ".shape", o.Get("shape"), true);
       if (op.shape.empty() || (op.shape[0].sym != 'T' && op.shape[0].sym != 'S'))
         throw Napi::RangeError::New(env, at + ".shape must start with 'T' or 'S' (rows)");
+      size_t row = 1;
+      for (size_t i = 1; i < op.shape.size(); ++i) {
+        if (op.shape[i].sym != 0) throw Napi::RangeError::New(env, at + ".shape must be constant after its rows");
+        row *= static_cast<size_t>(op.shape[i].value);
+      }
+      if (cache_row_ != 0 && row != cache_row_)
+        throw Napi::RangeError::New(env, at + ": rows of " + std::to_string(row) + " elements, but an earlier cache operand has " + std::to_string(cache_row_));
+      cache_row_ = row;
     } else if (o.Has("data")) {
       // A parameter tensor: checked once, like any op argument, then only re-read for its pointer.
       Args a(env, step.def->name, args);
@@ -295,49 +320,115 @@ class Program : public Napi::ObjectWrap<Program> {
     view.mapped = false;
   }
 
-  Napi::Value Run(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (disposed_) throw Napi::Error::New(env, "Program.run: the program was disposed");
-    // Segments: lengths and cached rows, checked before anything else is read.
-    const Buffer seg = typed_array(env, info.Length() > 0 ? info[0] : env.Undefined(), napi_int32_array,
-                                   [] { return std::string("Program.run: 'segments'"); });
+  // One segment's sequence state in a pass: its table, a page-pointer array the paged views
+  // read, and the page references the job keeps.
+  struct SegmentState {
+    std::shared_ptr<SeqTable> table;
+    std::vector<char*> page_data;  // by page index
+    std::vector<PageRef> pages;
+  };
+
+  // segments: [t0, p0, t1, p1, ...], checked before anything else is read.
+  static std::vector<Lengths> read_segments(Napi::Env env, Napi::Value v, int64_t* total) {
+    const Buffer seg = typed_array(env, v, napi_int32_array, [] { return std::string("Program.run: 'segments'"); });
     if (seg.elements == 0 || seg.elements % 2 != 0)
       throw Napi::RangeError::New(env, "Program.run: 'segments' must hold [tokens, cached] pairs, at least one");
     const size_t B = seg.elements / 2;
     const auto* sv = static_cast<const int32_t*>(seg.data);
     std::vector<Lengths> segs(B);
-    int64_t T = 0;
+    *total = 0;
     for (size_t i = 0; i < B; ++i) {
       segs[i] = {sv[2 * i], sv[2 * i + 1], static_cast<int64_t>(B)};
       if (segs[i].t < 1 || segs[i].p < 0)
         throw Napi::RangeError::New(env, "Program.run: segment " + std::to_string(i) + " needs at least one token and no negative cached rows");
-      T += segs[i].t;
+      *total += segs[i].t;
     }
+    return segs;
+  }
 
+  // states: one SequenceState (or null, in programs without cache operands) per segment. Each
+  // must fit the cache operands, hold P rows and not be busy; then its new rows are made
+  // writable (pages taken, shared ones copied). Nothing changes a state before every check passed
+  // except pages taken for rows past its length, which later passes use.
+  std::vector<SegmentState> read_states(Napi::Env env, Napi::Value v, const std::vector<Lengths>& segs) {
+    const size_t B = segs.size();
+    if (!v.IsArray() || v.As<Napi::Array>().Length() != B)
+      throw Napi::TypeError::New(env, "Program.run: 'states' must be an array with one SequenceState (or null) per segment");
+    std::vector<SegmentState> out(B);
+    for (uint32_t i = 0; i < B; ++i) {
+      const std::string at = "Program.run: states[" + std::to_string(i) + "]";
+      Napi::Value sv = v.As<Napi::Array>().Get(i);
+      if (sv.IsNull() || sv.IsUndefined()) {
+        if (has_cache_type_) throw Napi::TypeError::New(env, at + " is missing: this program reads and writes sequence state");
+        continue;
+      }
+      std::shared_ptr<SeqTable> t = unwrap_state(env, sv, at);
+      const StateLayout& L = t->pool->layout();
+      const size_t elem = L.dtype == DType::f16 ? 2 : 4;
+      if (L.layers < layers_ || (has_cache_type_ && (L.dtype != cache_type_ || L.row_bytes != cache_row_ * elem)))
+        throw Napi::TypeError::New(env, at + " has " + std::to_string(L.layers) + " layers of " + std::to_string(L.row_bytes / elem) + " " +
+                                            dtype_name(L.dtype) + " per row; this program needs " + std::to_string(layers_) + " of " +
+                                            std::to_string(cache_row_) + " " + dtype_name(cache_type_));
+      if (t->busy.load() > 0) throw Napi::Error::New(env, at + " is used by a pass that has not settled; await it first");
+      if (static_cast<size_t>(segs[i].p) != t->length)
+        throw Napi::RangeError::New(env, at + " holds " + std::to_string(t->length) + " rows, but the segment says " + std::to_string(segs[i].p) + " are cached");
+      for (uint32_t j = 0; j < i; ++j)
+        if (out[j].table == t) throw Napi::RangeError::New(env, at + " is also states[" + std::to_string(j) + "]: a pass takes each state once");
+      out[i].table = std::move(t);
+    }
+    for (size_t i = 0; i < B; ++i) {
+      SeqTable* t = out[i].table.get();
+      if (!t) continue;
+      try {
+        t->prepare_write(static_cast<size_t>(segs[i].p), static_cast<size_t>(segs[i].p + segs[i].t));
+      } catch (const StateBudgetError& e) {
+        throw Napi::RangeError::New(env, "Program.run: states[" + std::to_string(i) + "]: " + e.what() +
+                                             "; dispose finished sequences or raise the state budget");
+      }
+      out[i].pages = t->pages;
+      out[i].page_data.reserve(t->pages.size());
+      for (const PageRef& pg : t->pages) out[i].page_data.push_back(pg->data);
+    }
+    return out;
+  }
+
+  // The paged view of rows [0, P+T) of a cache operand: attention's k or v.
+  void paged_view(const Operand& op, const Lengths& n, const SegmentState& st, TensorView& view) const {
+    const StateLayout& L = st.table->pool->layout();
+    view = TensorView{};
+    view.dtype = cache_type_;
+    view.shape.push_back(n.p + n.t);
+    for (size_t i = 1; i < op.shape.size(); ++i) view.shape.push_back(op.shape[i].value);
+    view.numel = static_cast<size_t>(n.p + n.t) * cache_row_;
+    view.nbytes = view.numel * (cache_type_ == DType::f16 ? 2 : 4);
+    view.present = true;
+    view.paged = true;
+    view.rows = PagedRows{st.page_data.data(), L.page_rows, L.page_shift, L.row_bytes, L.part_offset(op.index, op.v_cache), 0};
+  }
+
+  // The contiguous view of rows [a, a + n.t) of a cache operand, all in one page.
+  void page_rows_view(const Operand& op, const Lengths& n, const SegmentState& st, TensorView& view) const {
+    const StateLayout& L = st.table->pool->layout();
+    const size_t a = static_cast<size_t>(n.p);
+    view = TensorView{};
+    view.dtype = cache_type_;
+    view.shape.push_back(n.t);
+    for (size_t i = 1; i < op.shape.size(); ++i) view.shape.push_back(op.shape[i].value);
+    view.numel = static_cast<size_t>(n.t) * cache_row_;
+    view.nbytes = view.numel * (cache_type_ == DType::f16 ? 2 : 4);
+    view.data = st.page_data[a >> L.page_shift] + L.part_offset(op.index, op.v_cache) + (a & (L.page_rows - 1)) * L.row_bytes;
+    view.present = true;
+  }
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (disposed_) throw Napi::Error::New(env, "Program.run: the program was disposed");
+    int64_t T = 0;
+    const std::vector<Lengths> segs = read_segments(env, info.Length() > 0 ? info[0] : env.Undefined(), &T);
+    const size_t B = segs.size();
     std::vector<Napi::Reference<Napi::Value>> keep;
     keep.push_back(Napi::Persistent(static_cast<Napi::Value>(Value())));
-    // Caches: K and V buffers of every layer for every segment.
-    Napi::Value cv = info.Length() > 1 ? info[1] : env.Undefined();
-    if (!cv.IsArray() || cv.As<Napi::Array>().Length() != B)
-      throw Napi::TypeError::New(env, "Program.run: 'caches' must be an array with one { k, v } per segment");
-    std::vector<Buffer> caches(B * 2 * static_cast<size_t>(layers_));
-    for (uint32_t i = 0; i < B; ++i) {
-      Napi::Value c = cv.As<Napi::Array>().Get(i);
-      if (!c.IsObject()) throw Napi::TypeError::New(env, "Program.run: caches[" + std::to_string(i) + "] must be { k, v }");
-      for (int w = 0; w < 2; ++w) {
-        auto at = [&] { return "Program.run: caches[" + std::to_string(i) + "]." + (w ? "v" : "k"); };
-        Napi::Value list = c.As<Napi::Object>().Get(w ? "v" : "k");
-        if (!list.IsArray() || list.As<Napi::Array>().Length() < static_cast<uint32_t>(layers_))
-          throw Napi::TypeError::New(env, at() + " must be an array of " + std::to_string(layers_) + " " +
-                                     (cache_type_ == napi_uint16_array ? "Uint16Arrays (f16)" : "Float32Arrays"));
-        for (int l = 0; l < layers_; ++l) {
-          Napi::Value b = list.As<Napi::Array>().Get(static_cast<uint32_t>(l));
-          caches[(i * 2 + w) * layers_ + l] =
-              typed_array(env, b, cache_type_, [&] { return at() + "[" + std::to_string(l) + "]"; });
-          keep.push_back(Napi::Persistent(b));
-        }
-      }
-    }
+
     // Slots and fixed tensors may have been detached since the program was built.
     std::vector<Buffer> slots(slots_.size());
     for (size_t i = 0; i < slots_.size(); ++i)
@@ -348,6 +439,7 @@ class Program : public Napi::ObjectWrap<Program> {
         throw Napi::RangeError::New(env, "Program.run: a parameter tensor changed size or was detached");
       f.view.data = b.data;
     }
+    std::vector<SegmentState> states = read_states(env, info.Length() > 1 ? info[1] : env.Undefined(), segs);
 
     // Steps that are not per segment see only T and B: reuse the last pass's prepared runs when
     // those and every buffer match (decode steps), prepare them again otherwise.
@@ -370,68 +462,88 @@ class Program : public Napi::ObjectWrap<Program> {
     }
 
     Napi::Array values = values_.IsEmpty() ? Napi::Array::New(env) : values_.Value();
-    std::vector<NamedRun> runs;  // this pass's per-segment runs
-    std::vector<const NamedRun*> order;
+    std::vector<NamedRun> runs;  // this pass's per-segment runs, in execution order
+    std::vector<size_t> runs_of_step(steps_.size(), 0);
     std::vector<std::shared_ptr<const MappedFile>> mappings;
     std::vector<TensorView> views;
     std::vector<BoundArg> bound;
+    // Prepares step `si` for lengths `n` (n.p: the first state row it touches), its T-row
+    // slot views from pass row `row`.
+    auto prepare = [&](size_t si, const Lengths& n, int64_t row, const SegmentState* st) {
+      const Step& s = steps_[si];
+      views.assign(s.args.size(), TensorView{});
+      bound.clear();
+      for (size_t a = 0; a < s.args.size(); ++a) {
+        const Operand& op = s.args[a];
+        auto at = [&] { return where(si, s, op.name); };
+        switch (op.kind) {
+          case Kind::slot: {
+            const size_t first = s.per_segment && op.shape[0].sym == 'T' ? static_cast<size_t>(row) : 0;
+            view_of(env, at, op, n, first, slot_types_[op.index] == napi_int32_array ? DType::i32 : DType::f32, slots[op.index], views[a]);
+            bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
+            break;
+          }
+          case Kind::cache:
+            if (!st || !st->table) throw Napi::TypeError::New(env, at() + ": the segment has no sequence state");
+            if (op.all_rows) paged_view(op, n, *st, views[a]);
+            else page_rows_view(op, n, *st, views[a]);
+            bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
+            break;
+          case Kind::fixed:
+            bound.push_back({op.name.c_str(), &fixed_[op.index].view, Napi::Value()});
+            break;
+          case Kind::value:
+            bound.push_back({op.name.c_str(), nullptr, values.Get(op.value)});
+            break;
+        }
+      }
+      Args args(env, s.def->name, &bound);
+      OpRun r = s.def->prepare(args);
+      if (s.per_segment) {
+        runs.emplace_back(s.def->name, std::move(r));
+        ++runs_of_step[si];
+        for (auto& ref : args.take_refs()) keep.push_back(std::move(ref));
+        for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+      } else {
+        shared->runs[si] = NamedRun(s.def->name, std::move(r));
+        for (auto& ref : args.take_refs()) shared_refs_.push_back(std::move(ref));
+        for (auto& m : args.take_mappings()) shared->mappings.push_back(std::move(m));
+      }
+    };
     for (size_t si = 0; si < steps_.size(); ++si) {
       const Step& s = steps_[si];
-      if (!s.per_segment && reuse) continue;
-      const size_t passes = s.per_segment ? B : 1;
+      if (!s.per_segment) {
+        if (!reuse) prepare(si, Lengths{T, 0, static_cast<int64_t>(B)}, 0, nullptr);
+        continue;
+      }
+      const bool paged_write = per_page(s);
       int64_t row = 0;
-      for (size_t k = 0; k < passes; ++k) {
-        const Lengths n = s.per_segment ? segs[k] : Lengths{T, 0, static_cast<int64_t>(B)};
-        views.assign(s.args.size(), TensorView{});
-        bound.clear();
-        for (size_t a = 0; a < s.args.size(); ++a) {
-          const Operand& op = s.args[a];
-          auto at = [&] { return where(si, s, op.name); };
-          switch (op.kind) {
-            case Kind::slot: {
-              const size_t first = s.per_segment && op.shape[0].sym == 'T' ? static_cast<size_t>(row) : 0;
-              view_of(env, at, op, n, first, slot_types_[op.index] == napi_int32_array ? DType::i32 : DType::f32,
-                      slots[op.index], views[a]);
-              bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
-              break;
-            }
-            case Kind::cache: {
-              const Buffer& buf = caches[(k * 2 + (op.v_cache ? 1 : 0)) * layers_ + op.index];
-              view_of(env, at, op, n, op.all_rows ? 0 : static_cast<size_t>(n.p),
-                      cache_type_ == napi_uint16_array ? DType::f16 : DType::f32, buf, views[a]);
-              bound.push_back({op.name.c_str(), &views[a], Napi::Value()});
-              break;
-            }
-            case Kind::fixed:
-              bound.push_back({op.name.c_str(), &fixed_[op.index].view, Napi::Value()});
-              break;
-            case Kind::value:
-              bound.push_back({op.name.c_str(), nullptr, values.Get(op.value)});
-              break;
-          }
-        }
-        Args args(env, s.def->name, &bound);
-        if (s.per_segment) {
-          runs.emplace_back(s.def->name, s.def->prepare(args));
-          for (auto& r : args.take_refs()) keep.push_back(std::move(r));
-          for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
+      for (size_t k = 0; k < B; ++k) {
+        const Lengths& n = segs[k];
+        if (!paged_write) {
+          prepare(si, n, row, &states[k]);
         } else {
-          shared->runs[si] = NamedRun(s.def->name, s.def->prepare(args));
-          for (auto& r : args.take_refs()) shared_refs_.push_back(std::move(r));
-          for (auto& m : args.take_mappings()) shared->mappings.push_back(std::move(m));
+          // Rows [P, P+T) cut at page ends: each piece is contiguous in one page.
+          const StateLayout* L = states[k].table ? &states[k].table->pool->layout() : nullptr;
+          for (int64_t a = n.p; a < n.p + n.t;) {
+            const int64_t end = L ? std::min<int64_t>(n.p + n.t, (a / static_cast<int64_t>(L->page_rows) + 1) * static_cast<int64_t>(L->page_rows)) : n.p + n.t;
+            prepare(si, Lengths{end - a, a, n.b}, row + (a - n.p), &states[k]);
+            a = end;
+          }
         }
         row += n.t;
       }
     }
-    // Execution order: per-segment runs were appended in step order. runs is complete, and
-    // moving it into the job keeps its elements where they are.
+    // Execution order: per-segment runs were appended in step order; moving `runs` into the job
+    // keeps its elements where they are.
+    std::vector<const NamedRun*> order;
     order.reserve(steps_.size() + runs.size());
     for (size_t si = 0, next = 0; si < steps_.size(); ++si) {
       if (!steps_[si].per_segment) {
         order.push_back(&shared->runs[si]);
         continue;
       }
-      for (size_t k = 0; k < B; ++k) order.push_back(&runs[next++]);
+      for (size_t r = 0; r < runs_of_step[si]; ++r) order.push_back(&runs[next++]);
     }
     if (!reuse) {
       shared_ = shared;
@@ -440,12 +552,20 @@ class Program : public Napi::ObjectWrap<Program> {
       shared_buffers_ = std::move(buffers);
       shared_sizes_ = std::move(sizes);
     }
+    // Every check passed: the states hold their new rows from now on, and stay busy until the
+    // job is gone (it keeps their pages, so a state disposed meanwhile frees them after).
+    std::vector<std::shared_ptr<BusyGuard>> busy;
+    for (size_t k = 0; k < B; ++k) {
+      if (!states[k].table) continue;
+      states[k].table->length = static_cast<size_t>(segs[k].p + segs[k].t);
+      busy.push_back(std::make_shared<BusyGuard>(states[k].table));
+    }
 
     const RunTarget target = run_target(env);
     return target.runner->submit(
         env,
         [runs = std::move(runs), order = std::move(order), shared = std::move(shared), pool = target.pool, isa = target.isa,
-         mappings = std::move(mappings)] { run_in_order(order, OpEnv{pool.get(), isa}); },
+         mappings = std::move(mappings), states = std::move(states), busy = std::move(busy)] { run_in_order(order, OpEnv{pool.get(), isa}); },
         std::move(keep));
   }
 
@@ -474,7 +594,8 @@ class Program : public Napi::ObjectWrap<Program> {
 
   std::vector<Napi::Reference<Napi::Value>> slots_;
   std::vector<napi_typedarray_type> slot_types_;
-  napi_typedarray_type cache_type_ = napi_float32_array;  // every cache buffer: f32 or f16 (Uint16Array)
+  DType cache_type_ = DType::f32;  // every cache operand's element type: f32 or f16
+  size_t cache_row_ = 0;           // elements of one cache row (Hkv * D), the same for every operand
   bool has_cache_type_ = false;
   std::vector<Fixed> fixed_;
   Napi::Reference<Napi::Array> values_;

@@ -73,21 +73,100 @@ export interface BatchOp {
   readonly args: Readonly<Record<string, unknown>> & { readonly out: Tensor };
 }
 
-/** K and V buffers (capacity, Hkv, D) f32 of every layer, for one sequence. */
+/** K and V buffers (capacity, Hkv, D) f32 of every layer, for one sequence (host state). */
 export interface KVBuffers {
   readonly k: readonly Tensor[];
   readonly v: readonly Tensor[];
   readonly capacity: number;
 }
 
+/** What one sequence's state holds per position: every layer's K and V rows of Hkv x D. */
+export interface StateLayout {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly dtype: 'f32' | 'f16';
+}
+
+export interface StatePoolOptions {
+  /** Rows per page (a power of two); default 32. */
+  readonly pageRows?: number;
+  /** Most bytes of pages in use at once (sequences and prefix cache); default: half of the machine's memory. */
+  readonly budgetBytes?: number;
+  /** Most rows one sequence holds (host state allocates this many per sequence). */
+  readonly capacity: number;
+}
+
 /**
- * One sequence of a pass: its new tokens `t` after `p` cached rows, and its cache (absent in
+ * One sequence's state, owned by the backend: JavaScript holds the handle, never the rows.
+ * Rows [0, length) are filled; a pass appends rows. dispose() returns its pages at once.
+ */
+export interface SequenceState {
+  readonly length: number;
+  /** Pages it holds (host state: 1, its whole capacity). */
+  readonly pages: number;
+  /** Bytes of the pages it holds. */
+  readonly bytes: number;
+  readonly disposed: boolean;
+  /** A state with the same rows; pages are shared until one side writes (copy-on-write). */
+  fork(): SequenceState;
+  /** Keeps rows [0, n) (a rollback); pages past them are returned. */
+  truncate(n: number): void;
+  dispose(): void;
+}
+
+export interface StatePoolStats {
+  readonly pageRows: number;
+  readonly pageBytes: number;
+  readonly budgetPages: number;
+  readonly pagesInUse: number;
+  readonly bytesInUse: number;
+  readonly peakPages: number;
+  /** Pages handed out since the pool was made. */
+  readonly pagesTaken: number;
+  /** Shared pages copied before a write (copy-on-write). */
+  readonly pagesCopied: number;
+  /** Of those, pages whose every row was filled (beam selection and forks copy none). */
+  readonly fullPagesCopied: number;
+  /** Pages the prefix cache holds. */
+  readonly prefixPages: number;
+  /** Prompt rows attached from the prefix cache instead of being computed. */
+  readonly prefixTokensReused: number;
+}
+
+/** The pages of one model's sequence states, under one budget. */
+export interface StatePool {
+  readonly layout: StateLayout;
+  /** Rows per page; prefixes are shared in whole pages. */
+  readonly pageRows: number;
+  /** Whether attachPrefix can share pages (host state cannot: it returns 0). */
+  readonly sharesPrefixes: boolean;
+  create(): SequenceState;
+  /**
+   * Beam selection: states[i] takes the rows states[parents[i]] had before the call. Page
+   * tables move; no full page is copied.
+   */
+  reorder(states: readonly SequenceState[], parents: readonly number[]): void;
+  /**
+   * Attaches the cached pages of the longest cached whole-page prefix of `ids` to an empty
+   * state, leaving at least one id to run; returns the rows attached.
+   */
+  attachPrefix(state: SequenceState, ids: Int32Array): number;
+  /** Caches the full pages of `state` that `ids` (its first rows) cover. */
+  publishPrefix(state: SequenceState, ids: Int32Array): void;
+  clearPrefix(): void;
+  stats(): StatePoolStats;
+  dispose(): void;
+}
+
+/**
+ * One sequence of a pass: its new tokens `t` after `p` cached rows, and its state (absent in
  * graphs without cache operands, such as an encoder's, where `p` is 0).
  */
 export interface PassSegment {
   readonly t: number;
   readonly p: number;
-  readonly cache?: KVBuffers;
+  readonly state?: SequenceState;
 }
 
 /** A view of a planned slot; shape symbols as in graph/ir.ts ('T', 'S', 'B'). */
@@ -172,6 +251,11 @@ export interface Backend {
    * or model). Optional; a no-op for tensors it never saw.
    */
   release?(tensors: readonly Tensor[]): void;
+  /**
+   * A pool of sequence state for graphs with cache operands. Optional: the executor falls back
+   * to host state (ts/backend/host-state.ts), one contiguous buffer per layer per sequence.
+   */
+  createStatePool?(layout: StateLayout, options: StatePoolOptions): StatePool;
   /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */
   packWeight(weight: Tensor | MappedWeightSource, options?: PackWeightOptions): Weight;
   /** Frees the backend's resources; further calls reject. */

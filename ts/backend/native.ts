@@ -3,8 +3,12 @@
 
 import { weightLayout } from './ops/weight-layout.js';
 import { Tensor } from '../tensor/tensor.js';
-import { loadAddon, type NativeAddon } from '../native.js';
-import type { Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, PassProgram, PassSegment, Weight } from './backend.js';
+import { loadAddon, type NativeAddon, type NativeSequenceState, type NativeStatePool } from '../native.js';
+import type {
+  Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, PassProgram, PassSegment, SequenceState, StateLayout,
+  StatePool, StatePoolOptions, StatePoolStats, Weight,
+} from './backend.js';
+import { totalmem } from 'node:os';
 import type { DType } from '../tensor/dtype.js';
 import { checkOut } from './out.js';
 import { opNames, opSpec } from './registry.js';
@@ -161,11 +165,18 @@ export class NativeBackend implements Backend {
           seg[2 * i + 1] = s.p;
         });
         this.selectIsa();
-        // A sequence without a cache (graphs without cache operands) passes no layers' rows.
-        return handle.run(seg, segments.map((s) => ({ k: s.cache?.k.map((t) => t.data) ?? [], v: s.cache?.v.map((t) => t.data) ?? [] })));
+        // A sequence without state (graphs without cache operands) passes null; the addon checks
+        // that every state is one of its own.
+        return handle.run(seg, segments.map((s) => (s.state ?? null) as NativeSequenceState | null));
       },
       dispose: () => handle.dispose(),
     };
+  }
+
+  /** Sequence state in native pages (native/src/state.h): forks share pages, copied on write. */
+  createStatePool(layout: StateLayout, options: StatePoolOptions): StatePool {
+    if (this.disposed) throw new Error(`${this.name} backend is disposed`);
+    return new NativePagedStatePool(this.addon, layout, options);
   }
 
   packWeight(weight: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
@@ -192,5 +203,45 @@ export class NativeBackend implements Backend {
 
   dispose(): void {
     this.disposed = true;
+  }
+}
+
+/** Default rows per page: see bench/results/state.md for the measurements behind it. */
+export const DEFAULT_PAGE_ROWS = 32;
+
+/** The addon's page pool behind the StatePool contract. */
+class NativePagedStatePool implements StatePool {
+  readonly pageRows: number;
+  readonly sharesPrefixes = true;
+  private readonly pool: NativeStatePool;
+
+  constructor(addon: NativeAddon, readonly layout: StateLayout, options: StatePoolOptions) {
+    this.pageRows = options.pageRows ?? DEFAULT_PAGE_ROWS;
+    // Half the machine's memory by default: the budget says no before the system does.
+    const budgetBytes = options.budgetBytes ?? Math.floor(totalmem() / 2);
+    this.pool = addon.statePool({ ...layout, pageRows: this.pageRows, budgetBytes });
+  }
+  create(): SequenceState {
+    return this.pool.create();
+  }
+  reorder(states: readonly SequenceState[], parents: readonly number[]): void {
+    if (!Array.isArray(parents) || !parents.every((p) => Number.isInteger(p)))
+      throw new TypeError('StatePool.reorder: parents must be an array of integers');
+    this.pool.reorder(states as readonly NativeSequenceState[], Int32Array.from(parents));
+  }
+  attachPrefix(state: SequenceState, ids: Int32Array): number {
+    return this.pool.attachPrefix(state as NativeSequenceState, ids);
+  }
+  publishPrefix(state: SequenceState, ids: Int32Array): void {
+    this.pool.publishPrefix(state as NativeSequenceState, ids);
+  }
+  clearPrefix(): void {
+    this.pool.clearPrefix();
+  }
+  stats(): StatePoolStats {
+    return this.pool.stats();
+  }
+  dispose(): void {
+    this.pool.dispose();
   }
 }

@@ -14,6 +14,9 @@
 // Every call is checked on its own before it joins a pass, so a bad one (full cache, disposed
 // cache, out-of-vocabulary id) fails only its caller. With batching off, forward() calls run one
 // pass each, in order: requests interleave step by step.
+// Prefix cache: a request's prompt first takes the whole pages of the longest prefix an earlier
+// prompt left in the model's prefix cache (model.attachPrefix), and runs only the rest; once its
+// prompt has run, its own whole pages are offered to the cache (model.publishPrefix).
 
 import type { DecoderModel, KVCache as ModelCache } from '../models/model.js';
 import type { CausalLM, KVCache } from './generate.js';
@@ -23,6 +26,12 @@ export interface DecoderLMOptions {
   batching?: boolean;
   /** Most new tokens (rows over all sequences) in one batched pass; default 128, at most the model's contextLength. */
   maxBatchTokens?: number;
+  /**
+   * Share whole pages of prompt prefixes between requests (a system prompt, few-shot examples):
+   * a prompt that starts with a cached prefix runs only its suffix. Default true; backends
+   * without paged state (WebGPU, reference) share nothing.
+   */
+  prefixCache?: boolean;
 }
 
 /** Forward passes run so far and what they carried. */
@@ -34,6 +43,8 @@ export interface BatchStats {
   tokens: number;
   /** histogram[n]: passes that carried n sequences */
   histogram: number[];
+  /** prompt tokens taken from the prefix cache instead of being run */
+  prefixTokens: number;
 }
 
 export const DEFAULT_MAX_BATCH_TOKENS = 128;
@@ -41,6 +52,7 @@ export const DEFAULT_MAX_BATCH_TOKENS = 128;
 /** Throws the error a bad `batching` or `maxBatchTokens` deserves; `where` prefixes the message. */
 export function checkBatchOptions(o: DecoderLMOptions, where: string): void {
   if (o.batching !== undefined && typeof o.batching !== 'boolean') throw new TypeError(`${where}: 'batching' must be a boolean, got ${typeof o.batching}`);
+  if (o.prefixCache !== undefined && typeof o.prefixCache !== 'boolean') throw new TypeError(`${where}: 'prefixCache' must be a boolean, got ${typeof o.prefixCache}`);
   const n = o.maxBatchTokens;
   if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new RangeError(`${where}: 'maxBatchTokens' must be an integer >= 1, got ${String(n)}`);
 }
@@ -49,7 +61,7 @@ class RequestCache implements KVCache {
   private cache: ModelCache | undefined;
   /** A forward() on this cache is queued or running. */
   busy = false;
-  constructor(cache: ModelCache) {
+  constructor(cache: ModelCache | undefined) {
     this.cache = cache;
   }
   get length(): number {
@@ -74,8 +86,10 @@ class RequestCache implements KVCache {
 interface Step {
   cache: RequestCache;
   ids: Int32Array; // (T) i32
-  /** tokens already run by earlier passes (a prompt split across passes) */
+  /** tokens already run by earlier passes (a prompt split across passes) or attached from the prefix cache */
   done: number;
+  /** The cache was empty: ids are a prompt, offered to the prefix cache once they have run. */
+  prompt: boolean;
   resolve(logits: Float32Array): void;
   reject(e: unknown): void;
 }
@@ -87,7 +101,8 @@ export class DecoderLM implements CausalLM {
   readonly contextLength: number;
   readonly batching: boolean;
   readonly maxBatchTokens: number;
-  private readonly stats: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [] };
+  readonly prefixCache: boolean;
+  private readonly stats: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [], prefixTokens: 0 };
   private waiting: Step[] = [];
   private running = false;
   private scheduled = false;
@@ -103,11 +118,14 @@ export class DecoderLM implements CausalLM {
     this.contextLength = Math.min(model.contextLength, model.config.maxPositions);
     checkBatchOptions(options, 'DecoderLM');
     this.batching = options.batching ?? true;
+    this.prefixCache = (options.prefixCache ?? true) && model.states.sharesPrefixes;
     // The model's plan holds at most contextLength rows per pass.
     this.maxBatchTokens = Math.min(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, model.contextLength);
   }
 
   newCache(): KVCache {
+    // Once disposed, a cache that forward() refuses with the model's error (no pool to take from).
+    if (this.disposed) return new RequestCache(undefined);
     return new RequestCache(this.model.newCache());
   }
 
@@ -119,20 +137,36 @@ export class DecoderLM implements CausalLM {
     }
     const c = cache as RequestCache;
     c.busy = true;
+    const prompt = c.inner.length === 0;
     if (!this.batching) {
       const run = this.serial.then(async () => {
-        const item = { ids, cache: c.inner };
-        const logits = await this.model.forward(ids, { cache: item.cache });
+        const done = prompt ? this.attach(c.inner, ids) : 0;
+        const item = { ids: ids.subarray(done), cache: c.inner };
+        const logits = await this.model.forward(item.ids, { cache: item.cache });
         this.count([item]);
+        if (prompt) this.publish(c.inner, ids);
         return logits;
       });
       this.serial = run.catch(() => undefined);
       return run.finally(() => (c.busy = false));
     }
     return new Promise<Float32Array>((resolve, reject) => {
-      this.waiting.push({ cache: c, ids, done: 0, resolve, reject });
+      const done = prompt ? this.attach(c.inner, ids) : 0;
+      this.waiting.push({ cache: c, ids, done, prompt, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Attaches the cached pages of the prompt's longest cached prefix; returns the rows attached. */
+  private attach(cache: ModelCache, ids: Int32Array): number {
+    if (!this.prefixCache) return 0;
+    const n = this.model.attachPrefix(cache, ids);
+    this.stats.prefixTokens += n;
+    return n;
+  }
+
+  private publish(cache: ModelCache, ids: Int32Array): void {
+    if (this.prefixCache && !cache.disposed) this.model.publishPrefix(cache, ids);
   }
 
   /** Passes run so far, with the sequences and tokens they carried (a copy). */
@@ -219,7 +253,10 @@ export class DecoderLM implements CausalLM {
       }
       step.cache.busy = false;
       if (r instanceof Error) step.reject(r);
-      else step.resolve(r);
+      else {
+        if (step.prompt) this.publish(step.cache.inner, step.ids);
+        step.resolve(r);
+      }
     });
     // Split prompts keep their place ahead of calls that arrived during the pass.
     this.waiting.unshift(...unfinished);

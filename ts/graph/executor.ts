@@ -1,17 +1,15 @@
-// Runs a Plan on a Backend. A pass holds one or more segments (sequences, each on its own KV
-// cache): values with T rows hold every segment's rows back to back, and nodes that touch a
-// cache run once per segment on its rows. Backends that compile (native) get the plan once
+// Runs a Plan on a Backend. A pass holds one or more segments (sequences, each on its own
+// sequence state): values with T rows hold every segment's rows back to back, and nodes that
+// touch the state run once per segment on its rows. Backends that compile (native) get the plan once
 // and run each pass in one call; others get the pass's ops resolved to tensor views, in one
 // runBatch trip where they have it (WebGPU: one command buffer on device copies of the slots and
 // caches, told which inputs the host wrote and which output it reads), else op by op.
 
-import type { Backend, BatchOp, CompiledPass, KVBuffers, MappedWeightSource, OpArgs, OpName, PassSegment, ProgramStep, Weight } from '../backend/backend.js';
+import type { Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, PassSegment, ProgramStep, Weight } from '../backend/backend.js';
+import { HostSequenceState } from '../backend/host-state.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evalShape, type Operand } from './ir.js';
 import type { Plan } from './planner.js';
-
-/** Per-layer K and V buffers (Tmax, Hkv, D) f32 and their row capacity. */
-export type CacheBuffers = KVBuffers;
 
 export type Segment = PassSegment;
 
@@ -59,8 +57,9 @@ export class PlanExecutor {
   }
 
   private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, s: Segment): Tensor {
-    if (!s.cache) throw new RangeError('forward: this graph reads a KV cache, and a sequence of the pass has none');
-    const buf = (o.which === 'k' ? s.cache.k : s.cache.v)[o.layer];
+    if (!s.state) throw new RangeError('forward: this graph reads sequence state, and a sequence of the pass has none');
+    if (!(s.state instanceof HostSequenceState)) throw new TypeError(`forward: the ${this.backend.name} backend runs on host sequence state; this state belongs to another backend`);
+    const buf = (o.which === 'k' ? s.state.k : s.state.v)[o.layer];
     if (!buf) throw new RangeError(`cache has no layer ${o.layer}`);
     const rows = o.rows === 'new' ? buf.slice(0, s.p, s.p + s.t) : buf.slice(0, 0, s.p + s.t);
     return rows.reshape(evalShape(o.shape, s.t, s.p));
@@ -85,8 +84,11 @@ export class PlanExecutor {
     for (const s of segments) {
       if (!Number.isInteger(s.t) || s.t < 1) throw new RangeError('forward: every sequence in a pass needs at least one new token');
       if (!Number.isInteger(s.p) || s.p < 0) throw new RangeError(`forward: cached rows must be an integer >= 0, got ${s.p}`);
-      if (s.cache && s.p + s.t > s.cache.capacity) throw new RangeError(`forward: ${s.p} cached + ${s.t} new tokens exceed the cache capacity ${s.cache.capacity}`);
-      if (!s.cache && s.p !== 0) throw new RangeError(`forward: a sequence without a cache has no cached rows, got ${s.p}`);
+      if (s.state?.disposed) throw new Error('forward: a sequence state of the pass was disposed');
+      if (s.state && s.p !== s.state.length) throw new RangeError(`forward: the state holds ${s.state.length} rows, but the segment says ${s.p} are cached`);
+      if (s.state instanceof HostSequenceState && s.p + s.t > s.state.capacity)
+        throw new RangeError(`forward: ${s.p} cached + ${s.t} new tokens exceed the state's capacity ${s.state.capacity}`);
+      if (!s.state && s.p !== 0) throw new RangeError(`forward: a sequence without a cache has no cached rows, got ${s.p}`);
       t += s.t;
     }
     if (t > this.plan.tMax) throw new RangeError(`forward: ${t} tokens do not fit the plan (1 to ${this.plan.tMax})`);
@@ -103,7 +105,11 @@ export class PlanExecutor {
     const outputs: Record<string, Tensor> = {};
     for (const [name, id] of Object.entries(g.outputs)) outputs[name] = this.valueTensor(id, t, b);
     if (this.compiled) await this.compiled.run(segments);
-    else await this.runOps(t, segments, written, Object.values(outputs));
+    else {
+      await this.runOps(t, segments, written, Object.values(outputs));
+      // Host state has no native side to count its rows: they are filled now.
+      for (const s of segments) if (s.state instanceof HostSequenceState) s.state.grow(s.p + s.t);
+    }
     return outputs;
   }
 

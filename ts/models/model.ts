@@ -1,5 +1,5 @@
 // loadModel and DecoderModel: a checkpoint (HF directory or GGUF file) bound to a planned graph
-// on a backend, with a KV cache of preallocated (Tmax, Hkv, D) f32 tensors per layer.
+// on a backend, with sequence state (K/V rows) owned by the backend's state pool.
 // Not a generation loop: forward() gives last-position logits, forwardBatch() those of several
 // sequences in one pass; sampling lives elsewhere.
 
@@ -7,7 +7,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
-import { PlanExecutor, type CacheBuffers } from '../graph/executor.js';
+import { PlanExecutor } from '../graph/executor.js';
+import { HostStatePool } from '../backend/host-state.js';
+import type { SequenceState, StatePool, StatePoolStats } from '../backend/backend.js';
 import { plan, type Plan } from '../graph/planner.js';
 import type { KVDType } from '../graph/ir.js';
 import { GGUFFile } from '../io/gguf.js';
@@ -42,6 +44,13 @@ export interface LoadModelOptions {
   /** Most sequences forwardBatch() takes in one pass; default 16 (at most contextLength). */
   maxBatch?: number;
   /**
+   * Most bytes of sequence state (K/V pages of every sequence and the prefix cache) at once;
+   * default: half of the machine's memory. A pass that needs more fails with a RangeError.
+   */
+  stateBudget?: number;
+  /** Rows per page of sequence state (a power of two, 1 to 4096); default 32 (native backend). */
+  pageRows?: number;
+  /**
    * Element type of the KV caches: 'f32' (default) or 'f16', half the memory and half the bytes
    * attention reads per step, which is what long contexts spend their time on.
    */
@@ -64,40 +73,48 @@ export interface DecoderOutputs {
 }
 
 /**
- * K and V rows of every layer for one sequence; `length` rows are filled. A backend that runs on
- * a device (WebGPU) keeps the rows there: the host buffers are then only their keys.
+ * One sequence's K and V rows of every layer: a handle on state the backend owns (native
+ * pages, or host buffers for other backends). `length` rows are filled; each forward pass
+ * appends its tokens' rows. fork() shares rows copy-on-write, truncate() rolls back.
  */
-export class KVCache implements CacheBuffers {
-  readonly k: Tensor[];
-  readonly v: Tensor[];
-  length = 0;
-  private released = false;
+export class KVCache {
+  /** @internal */
   constructor(
-    cfg: DecoderConfig,
+    /** @internal the backend's state */
+    readonly state: SequenceState,
+    /** most rows the sequence may hold (the model's contextLength) */
     readonly capacity: number,
-    private readonly backend?: Backend,
-    readonly dtype: KVDType = 'f32',
-  ) {
-    // k, v: (capacity, Hkv, D) f32 or f16 per layer
-    this.k = Array.from({ length: cfg.layers }, () => Tensor.zeros(dtype, [capacity, cfg.kvHeads, cfg.headDim]));
-    this.v = Array.from({ length: cfg.layers }, () => Tensor.zeros(dtype, [capacity, cfg.kvHeads, cfg.headDim]));
+    private readonly model: DecoderModel,
+  ) {}
+  get length(): number {
+    return this.state.length;
   }
-  /** Forgets every row (the buffers are reused). */
+  /** Forgets every row (its pages go back to the pool). */
   reset(): void {
-    this.length = 0;
+    this.state.truncate(0);
   }
+  /** Keeps the first n rows (n <= length): a rollback, for speculative decoding or retries. */
+  truncate(n: number): void {
+    this.state.truncate(n);
+  }
+  /** A cache with the same rows; they are shared until one of them writes (copy-on-write). */
+  fork(): KVCache {
+    return new KVCache(this.state.fork(), this.capacity, this.model);
+  }
+  /** Bytes of the pages it holds now (whole pages; host state: its whole capacity). */
   get bytes(): number {
-    return this.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0);
+    return this.state.bytes;
+  }
+  /** Pages it holds now. */
+  get pages(): number {
+    return this.state.pages;
   }
   get disposed(): boolean {
-    return this.released;
+    return this.state.disposed;
   }
-  /** Frees the rows now, device copies included; forward() rejects the cache afterwards. */
+  /** Returns its pages now, device copies included; forward() rejects the cache afterwards. */
   dispose(): void {
-    if (this.released) return;
-    this.released = true;
-    this.length = 0;
-    this.backend?.release?.([...this.k, ...this.v]);
+    this.state.dispose();
   }
   [Symbol.dispose](): void {
     this.dispose();
@@ -111,6 +128,8 @@ export interface ForwardOptions {
 
 export class DecoderModel {
   readonly plan: Plan;
+  /** The backend's pages for this model's sequences (and its prefix cache). */
+  readonly states: StatePool;
   private readonly executor: PlanExecutor;
   private readonly scratch: KVCache;
   private disposed = false;
@@ -130,16 +149,61 @@ export class DecoderModel {
     private readonly ownsBackend = false,
     /** what each pass computes (loadModel's outputs) */
     readonly outputs: readonly DecoderOutput[] = ['lastLogits'],
+    state: { budgetBytes?: number; pageRows?: number } = {},
   ) {
     const g = decoderGraph(config, kvDtype, outputs);
     this.plan = plan(g.build(g.outputs as Record<string, { kind: 'value'; id: number }>), contextLength, maxBatch);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
-    this.scratch = new KVCache(config, contextLength, backend, kvDtype);
+    const layout = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, dtype: kvDtype };
+    const options = { capacity: contextLength, ...state };
+    // Backends without their own pool (reference, WebGPU) get host buffers; WebGPU computes on
+    // device copies of them (it has release()).
+    this.states = backend.createStatePool?.(layout, options) ?? new HostStatePool(layout, options, backend, backend.release !== undefined);
+    this.scratch = new KVCache(this.states.create(), contextLength, this);
   }
 
-  /** A cache for one sequence (capacity default: contextLength); dispose() it when the sequence ends. */
+  /** A cache for one sequence (at most `capacity` rows, default contextLength); dispose() it when the sequence ends. */
   newCache(capacity = this.contextLength): KVCache {
-    return new KVCache(this.config, capacity, this.backend, this.kvDtype);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.contextLength)
+      throw new RangeError(`newCache: 'capacity' must be an integer in [1, ${this.contextLength}], got ${capacity}`);
+    this.checkUsable('newCache', false);
+    return new KVCache(this.states.create(), capacity, this);
+  }
+
+  /**
+   * Beam selection: caches[i] takes the rows caches[parents[i]] had. Page tables move (native
+   * backend); no full page is copied, and a page is copied only when a beam writes into a
+   * page it still shares.
+   */
+  reorder(caches: readonly KVCache[], parents: readonly number[]): void {
+    if (!Array.isArray(caches) || !caches.every((c) => c instanceof KVCache)) throw new TypeError('reorder: caches must come from model.newCache()');
+    this.checkUsable('reorder', false);
+    this.states.reorder(caches.map((c) => c.state), parents);
+  }
+
+  /**
+   * Gives an empty cache the rows of the longest whole-page prefix of `ids` that an earlier
+   * sequence left in the prefix cache (see publishPrefix), leaving at least one id to run;
+   * returns how many rows it attached (0 when nothing matched, or on host state).
+   */
+  attachPrefix(cache: KVCache, ids: Int32Array): number {
+    if (!(cache instanceof KVCache)) throw new TypeError("attachPrefix: 'cache' must come from model.newCache()");
+    if (!(ids instanceof Int32Array)) throw new TypeError("attachPrefix: 'ids' must be an Int32Array");
+    this.checkUsable('attachPrefix', false);
+    return this.states.attachPrefix(cache.state, ids);
+  }
+
+  /** Offers the whole pages of `cache` that `ids` (its first rows: a prompt) cover to the prefix cache. */
+  publishPrefix(cache: KVCache, ids: Int32Array): void {
+    if (!(cache instanceof KVCache)) throw new TypeError("publishPrefix: 'cache' must come from model.newCache()");
+    if (!(ids instanceof Int32Array)) throw new TypeError("publishPrefix: 'ids' must be an Int32Array");
+    this.checkUsable('publishPrefix', false);
+    this.states.publishPrefix(cache.state, ids);
+  }
+
+  /** Pages and bytes of sequence state in use, copy-on-write copies and prefix-cache reuse. */
+  stateStats(): StatePoolStats {
+    return this.states.stats();
   }
 
   /**
@@ -160,7 +224,12 @@ export class DecoderModel {
     const cache = options.cache ?? this.scratch;
     this.checkUsable(fn);
     if (!options.cache) cache.reset();
-    return (await this.pass(fn, [{ ids, cache }]))[0]!;
+    try {
+      return (await this.pass(fn, [{ ids, cache }]))[0]!;
+    } finally {
+      // The model's own cache gives its pages back after each pass (the pool keeps a few mapped).
+      if (!options.cache && !cache.disposed) cache.reset();
+    }
   }
 
   private needLastLogits(fn: string): void {
@@ -188,9 +257,9 @@ export class DecoderModel {
     return (await this.pass('forwardBatch', items)).map((o) => o.lastLogits!);
   }
 
-  private checkUsable(fn: string): void {
+  private checkUsable(fn: string, pass = true): void {
     if (this.disposed) throw new Error(`${fn}: the model was disposed`);
-    if (this.running) throw new Error(`${fn}: a forward pass is already running on this model; await it first`);
+    if (pass && this.running) throw new Error(`${fn}: a forward pass is already running on this model; await it first`);
   }
 
   private async pass(fn: string, items: readonly { ids: ArrayLike<number>; cache: KVCache }[]): Promise<DecoderOutputs[]> {
@@ -220,13 +289,22 @@ export class DecoderModel {
       last[n] = row - 1;
     });
     this.running = true;
+    const before = items.map(({ cache }) => cache.length);
     try {
-      const out = await this.executor.runOutputs([idv, pos, last], items.map(({ ids, cache }) => ({ t: ids.length, p: cache.length, cache })));
+      let out: Record<string, Tensor>;
+      try {
+        out = await this.executor.runOutputs([idv, pos, last], items.map(({ ids, cache }, n) => ({ t: ids.length, p: before[n]!, state: cache.state })));
+      } catch (e) {
+        // A pass that failed after its states grew leaves rows nobody may read: roll them back.
+        items.forEach(({ cache }, n) => {
+          if (!cache.disposed && cache.length > before[n]!) cache.truncate(before[n]!);
+        });
+        throw e;
+      }
       const { vocabSize: v, hidden: c } = this.config;
       const rows = (name: DecoderOutput, width: number, from: number, n: number) => (out[name]!.data as Float32Array).slice(from * width, (from + n) * width);
       let first = 0;
-      return items.map(({ ids, cache }, n) => {
-        cache.length += ids.length;
+      return items.map(({ ids }, n) => {
         const o: DecoderOutputs = {};
         if (out.lastLogits) o.lastLogits = rows('lastLogits', v, n, 1);
         if (out.logits) o.logits = rows('logits', v, first, ids.length);
@@ -259,6 +337,7 @@ export class DecoderModel {
     this.disposed = true;
     this.executor.dispose();
     this.scratch.dispose();
+    this.states.dispose();
     this.binder.dispose();
     this.files.dispose();
     if (this.ownsBackend) this.backend.dispose();
@@ -275,7 +354,7 @@ function makeBackend(o: LoadModelOptions): Promise<Backend> | Backend {
 }
 
 /** Every option loadModel takes; any other name is a TypeError. */
-const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype', 'outputs'];
+const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype', 'outputs', 'stateBudget', 'pageRows'];
 
 /**
  * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
@@ -333,7 +412,13 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions = {
     if (!Array.isArray(outputs) || outputs.length === 0 || new Set(outputs).size !== outputs.length || !outputs.every((o) => DECODER_OUTPUTS.includes(o)))
       throw new RangeError(`loadModel: 'outputs' must be a non-empty list of distinct names from ${DECODER_OUTPUTS.join(', ')}, got ${JSON.stringify(outputs)}`);
     if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`loadModel: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
-    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned, outputs);
+    const { stateBudget, pageRows } = options;
+    if (stateBudget !== undefined && !(Number.isSafeInteger(stateBudget) && stateBudget >= 1))
+      throw new RangeError(`loadModel: 'stateBudget' must be a positive integer (bytes), got ${String(stateBudget)}`);
+    if (pageRows !== undefined && !(Number.isInteger(pageRows) && pageRows >= 1 && pageRows <= 4096 && (pageRows & (pageRows - 1)) === 0))
+      throw new RangeError(`loadModel: 'pageRows' must be a power of two in [1, 4096], got ${String(pageRows)}`);
+    const state = { ...(stateBudget === undefined ? {} : { budgetBytes: stateBudget }), ...(pageRows === undefined ? {} : { pageRows }) };
+    return new DecoderModel(config, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned, outputs, state);
   } catch (e) {
     binder?.dispose();
     files?.dispose();

@@ -21,9 +21,10 @@ export interface PoolMetrics {
   /**
    * Forward passes the workers ran since the pool started (reported as requests end) and how
    * many sequences and new tokens each carried: `histogram[n]` counts passes of n sequences.
-   * Zeros for engines that do not report passes.
+   * Zeros for engines that do not report passes. `prefixTokens`: prompt tokens taken from
+   * the prefix cache instead of being run.
    */
-  batch: { passes: number; meanSequences: number; meanTokens: number; histogram: number[] };
+  batch: { passes: number; meanSequences: number; meanTokens: number; histogram: number[]; prefixTokens: number };
 }
 
 const WINDOW_MS = 10_000;
@@ -46,7 +47,7 @@ export class MetricsRecorder {
   rejected = 0;
   private readonly tokenTimes: number[] = [];
   private readonly ttft: number[] = [];
-  private readonly passes = { passes: 0, sequences: 0, tokens: 0, histogram: [] as number[] };
+  private readonly passes = { passes: 0, sequences: 0, tokens: 0, histogram: [] as number[], prefixTokens: 0 };
   private readonly loop: IntervalHistogram;
 
   constructor() {
@@ -70,6 +71,7 @@ export class MetricsRecorder {
     p.passes += r.passes;
     p.sequences += r.sequences;
     p.tokens += r.tokens;
+    p.prefixTokens += r.prefixTokens ?? 0;
     r.histogram.forEach((n, i) => (p.histogram[i] = (p.histogram[i] ?? 0) + n));
   }
 
@@ -100,6 +102,7 @@ export class MetricsRecorder {
         meanSequences: this.passes.passes ? this.passes.sequences / this.passes.passes : 0,
         meanTokens: this.passes.passes ? this.passes.tokens / this.passes.passes : 0,
         histogram: Array.from(this.passes.histogram, (n) => n ?? 0),
+        prefixTokens: this.passes.prefixTokens,
       },
     };
   }

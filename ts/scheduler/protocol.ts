@@ -40,7 +40,7 @@ export interface WireResult {
  * Forward passes a worker's engine ran since its previous report, sent on a request's port when
  * the request ends: `histogram[n]` counts passes that carried n sequences.
  */
-export type BatchReport = { type: 'batch'; passes: number; sequences: number; tokens: number; histogram: number[] };
+export type BatchReport = { type: 'batch'; passes: number; sequences: number; tokens: number; histogram: number[]; prefixTokens?: number };
 
 export type WorkerToPool = { type: 'chunk'; token: number; text: string } | BatchReport;
 export type PoolToWorker = { type: 'cancel'; reason: 'aborted' | 'timeout' };

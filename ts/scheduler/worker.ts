@@ -9,7 +9,7 @@ import type { BatchReport, FinishReason, PoolToWorker, WireRequest, WireResult, 
 const config = workerData as WorkerConfig;
 let engine: Promise<Engine> | undefined;
 /** The engine's pass counts as of the last report to the pool. */
-let reported: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [] };
+let reported: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [], prefixTokens: 0 };
 
 // The pool broadcasts 'shutdown' before it closes: every worker disposes its engine (native
 // weights and caches) and answers, so close() resolves only once native memory is freed.
@@ -46,6 +46,7 @@ function reportBatches(e: Engine, port: MessagePort): void {
     sequences: now.sequences - reported.sequences,
     tokens: now.tokens - reported.tokens,
     histogram: now.histogram.map((n, i) => n - (reported.histogram[i] ?? 0)),
+    prefixTokens: (now.prefixTokens ?? 0) - (reported.prefixTokens ?? 0),
   };
   reported = now;
   port.postMessage(msg);

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../paged_rows.h"
 #include "dispatch.h"
 
 namespace attnode {
@@ -12,9 +13,12 @@ namespace attnode {
 // One attention call, already validated by ops/attention.cc.
 struct AttentionProblem {
   const float* q;     // q: (Tq, Hq, D) f32
-  const void* k;      // k: (Tk, Hkv, D) f32 | f16 (kv_f16)
-  const void* v;      // v: (Tk, Hkv, D) f32 | f16 (kv_f16)
+  const void* k;      // k: (Tk, Hkv, D) f32 | f16 (kv_f16); null when paged
+  const void* v;      // v: (Tk, Hkv, D) f32 | f16 (kv_f16); null when paged
   bool kv_f16;
+  // Paged K/V (sequence state, state.h): key row j is kp.row(j), value row j vp.row(j).
+  bool paged = false;
+  PagedRows kp, vp;
   const float* mask;  // mask: (Tq, Tk) f32 additive, or null
   // rel_bias: (Hq, Tq + Tk - 1) f32 additive, or null: query row i and key j of head h read
   // [h][j - i + Tq - 1] (a bias generated from relative positions: cpu/position_bias.h).
@@ -26,6 +30,11 @@ struct AttentionProblem {
   float scale;
 
   size_t group() const { return hq / hkv; }
+  // Key row j and value row j, every kv head: (Hkv, D) of the K/V element type KT.
+  template <class KT>
+  const KT* k_row(size_t j) const { return paged ? kp.row<const KT>(j) : static_cast<const KT*>(k) + j * hkv * d; }
+  template <class KT>
+  const KT* v_row(size_t j) const { return paged ? vp.row<const KT>(j) : static_cast<const KT*>(v) + j * hkv * d; }
   // The relative-position bias of head h, query row i, key j (0 without one).
   float bias(size_t h, size_t i, size_t j) const { return rel_bias ? rel_bias[h * (tq + tk - 1) + j + tq - 1 - i] : 0.0f; }
   // The bias row of head h and query row i, indexed by key j (null without one).

@@ -73,11 +73,14 @@ PositionBiasSpec read_position_bias(Args& args, int64_t hq, bool causal) {
 // mask: (Tq, Tk) or (B, Tq, Tk) f32.
 BatchedAttention read_attention(Args& args) {
   const TensorView q = args.tensor("q", {DType::f32});
-  const TensorView k = args.tensor("k", {DType::f32, DType::f16});
-  const TensorView v = args.tensor("v", {DType::f32, DType::f16});
+  // k and v may be rows of sequence state in pages (a compiled program's cache operands).
+  const TensorView k = args.rows_tensor("k", {DType::f32, DType::f16});
+  const TensorView v = args.rows_tensor("v", {DType::f32, DType::f16});
+  if (k.paged != v.paged) args.type_error("'k' and 'v' must both be state rows in pages or both be tensors");
   const TensorView mask = args.optional_tensor("mask", {DType::f32});
   const TensorView out = args.tensor("out", {DType::f32});
   const bool batched = q.rank() == 4;
+  if (k.paged && batched) args.range_error("paged 'k' and 'v' take a single problem: 'q' must have shape [Tq, Hq, D]");
   if (q.rank() != 3 && !batched) args.range_error("'q' must have shape [Tq, Hq, D] or [B, Tq, Hq, D], got " + q.shape_str());
   if (k.rank() != q.rank())
     args.range_error(std::string("'k' must have shape ") + (batched ? "[B, Tk, Hkv, D]" : "[Tk, Hkv, D]") +
@@ -103,8 +106,10 @@ BatchedAttention read_attention(Args& args) {
   }
   args.expect_shape("out", out, q.shape);
   args.expect_no_partial_overlap("out", out, "q", q);
-  args.expect_no_partial_overlap("out", out, "k", k);
-  args.expect_no_partial_overlap("out", out, "v", v);
+  if (!k.paged) {  // state pages never overlap a tensor
+    args.expect_no_partial_overlap("out", out, "k", k);
+    args.expect_no_partial_overlap("out", out, "v", v);
+  }
   if (mask.present) args.expect_no_partial_overlap("out", out, "mask", mask);
   const bool causal = args.boolean("causal", false);
   const PositionBiasSpec bias = read_position_bias(args, hq, causal);
@@ -116,6 +121,9 @@ BatchedAttention read_attention(Args& args) {
   p.k = k.data;
   p.v = v.data;
   p.kv_f16 = k.dtype == DType::f16;
+  p.paged = k.paged;
+  p.kp = k.rows;
+  p.vp = v.rows;
   p.mask = mask.present ? mask.as<float>() : nullptr;
   p.rel_bias = nullptr;
   p.out = out.as<float>();
@@ -249,9 +257,7 @@ void run_naive(const AttentionProblem& p, size_t cells, const OpEnv& env) {
           row[j] = -std::numeric_limits<float>::infinity();
           continue;
         }
-        const size_t off = (j * p.hkv + g) * D;
-        const float dot = p.kv_f16 ? kk.dot_f16(q, static_cast<const uint16_t*>(p.k) + off, D)
-                                   : kk.dot_f32(q, static_cast<const float*>(p.k) + off, D);
+        const float dot = p.kv_f16 ? kk.dot_f16(q, p.k_row<uint16_t>(j) + g * D, D) : kk.dot_f32(q, p.k_row<float>(j) + g * D, D);
         row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
       }
     }
@@ -267,9 +273,8 @@ void run_naive(const AttentionProblem& p, size_t cells, const OpEnv& env) {
       const float* row = S + r * p.tk;
       for (size_t j = 0; j < p.tk; ++j) {
         if (row[j] == 0.0f) continue;
-        const size_t off = (j * p.hkv + g) * D;
-        if (p.kv_f16) kk.axpy_f16(row[j], static_cast<const uint16_t*>(p.v) + off, o, D);
-        else kk.axpy_f32(row[j], static_cast<const float*>(p.v) + off, o, D);
+        if (p.kv_f16) kk.axpy_f16(row[j], p.v_row<uint16_t>(j) + g * D, o, D);
+        else kk.axpy_f32(row[j], p.v_row<float>(j) + g * D, o, D);
       }
     }
   });

@@ -20,8 +20,6 @@ float load(const KT* p, size_t i) {
 
 template <class KT>
 void fused_rows(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float* ws) {
-  const KT* kb = static_cast<const KT*>(p.k);
-  const KT* vb = static_cast<const KT*>(p.v);
   const size_t G = p.group(), D = p.d;
   float* acc = ws;  // acc: (D) f32
   for (size_t r = r0; r < r1; ++r) {
@@ -31,7 +29,7 @@ void fused_rows(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float
     for (size_t c = 0; c < D; ++c) acc[c] = 0.0f;
     const size_t limit = p.key_limit(i);
     for (size_t j = 0; j < limit; ++j) {
-      const KT* k = kb + (j * p.hkv + g) * D;
+      const KT* k = p.k_row<KT>(j) + g * D;
       float s = 0.0f;
       for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
       s = s * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
@@ -45,7 +43,7 @@ void fused_rows(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float
       }
       const float w = std::exp(s - m);
       l += w;
-      const KT* v = vb + (j * p.hkv + g) * D;
+      const KT* v = p.v_row<KT>(j) + g * D;
       for (size_t c = 0; c < D; ++c) acc[c] += w * load(v, c);
     }
     float* o = p.out + (i * p.hq + h) * D;
@@ -61,8 +59,6 @@ void fused_f32(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float*
 
 template <class KT>
 void decode_rows(const AttentionProblem& p, size_t j0, size_t j1, float* part) {
-  const KT* kb = static_cast<const KT*>(p.k);
-  const KT* vb = static_cast<const KT*>(p.v);
   const size_t G = p.group(), D = p.d, R = p.tq * G;
   for (size_t row = 0; row < p.hkv * R; ++row) {
     const size_t g = row / R, r = row % R, i = r / G, h = g * G + r % G;
@@ -75,7 +71,7 @@ void decode_rows(const AttentionProblem& p, size_t j0, size_t j1, float* part) {
     for (size_t c = 0; c < D; ++c) acc[c] = 0.0f;
     const size_t end = std::min(j1, p.key_limit(i));
     for (size_t j = j0; j < end; ++j) {
-      const KT* k = kb + (j * p.hkv + g) * D;
+      const KT* k = p.k_row<KT>(j) + g * D;
       float s = 0.0f;
       for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
       s = s * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
@@ -88,7 +84,7 @@ void decode_rows(const AttentionProblem& p, size_t j0, size_t j1, float* part) {
       }
       const float w = std::exp(s - *m);
       *l += w;
-      const KT* v = vb + (j * p.hkv + g) * D;
+      const KT* v = p.v_row<KT>(j) + g * D;
       for (size_t c = 0; c < D; ++c) acc[c] += w * load(v, c);
     }
   }
