@@ -107,8 +107,8 @@ const attnRows: { layout: string; msPerStep: number; spread: string }[] = [];
   }
   await bench.run();
   for (const task of bench.tasks) {
-    const samples = (task.result as { latency?: { samples?: number[] } } | undefined)?.latency?.samples ?? [];
-    attnRows.push({ layout: task.name, msPerStep: median(samples), spread: spread(samples) });
+    const lat = (task.result as unknown as { latency: { p50: number; min: number; p99: number } }).latency;
+    attnRows.push({ layout: task.name, msPerStep: lat.p50, spread: `${lat.min.toFixed(3)}-${lat.p99.toFixed(3)} (min-p99)` });
   }
   for (const d of disposers) d();
 }
