@@ -273,3 +273,22 @@ describe('prefix cache', () => {
     model.dispose();
   });
 });
+
+describe('host sequence state (reference backend)', () => {
+  it('forks by copying rows and truncates; the same contract as native pages', async () => {
+    const model = await loadModel(join(FIX, 'llama-tiny'), { backend: 'reference' });
+    const V = model.config.vocabSize;
+    const prompt = ids(20, 13, V);
+    const base = model.newCache();
+    await model.forward(prompt, { cache: base });
+    const f = base.fork();
+    const got = await model.forward([3], { cache: f });
+    expect(maxDiff(got, await model.forward([...prompt, 3]))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    base.truncate(10);
+    const back = await model.forward([4], { cache: base });
+    expect(maxDiff(back, await model.forward([...prompt.slice(0, 10), 4]))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    expect(model.states.sharesPrefixes).toBe(false);
+    expect(model.attachPrefix(model.newCache(), Int32Array.from(prompt))).toBe(0);
+    model.dispose();
+  });
+});
