@@ -15,13 +15,17 @@ import type { NativeAddon } from '../native.js';
 const STEP_KIND = { temperature: 0, topK: 1, topP: 2, minP: 3, typicalP: 4 } as const;
 type StepKind = (typeof STEP_KIND)[keyof typeof STEP_KIND];
 
-/** The op's step for a built-in vocabulary pass (by class, not name: a user's may share a name). */
+/**
+ * The op's step for a built-in vocabulary pass. By exact class, not by name or instanceof: a
+ * user's processor may share a name, and a subclass may override process(), which C++ cannot run.
+ */
 function stepOf(p: LogitsProcessor): [StepKind, number] | undefined {
-  if (p instanceof Temperature) return [STEP_KIND.temperature, p.t];
-  if (p instanceof TopK) return [STEP_KIND.topK, p.k];
-  if (p instanceof TopP) return [STEP_KIND.topP, p.p];
-  if (p instanceof MinP) return [STEP_KIND.minP, p.p];
-  if (p instanceof TypicalP) return [STEP_KIND.typicalP, p.p];
+  const c = p.constructor;
+  if (c === Temperature) return [STEP_KIND.temperature, (p as Temperature).t];
+  if (c === TopK) return [STEP_KIND.topK, (p as TopK).k];
+  if (c === TopP) return [STEP_KIND.topP, (p as TopP).p];
+  if (c === MinP) return [STEP_KIND.minP, (p as MinP).p];
+  if (c === TypicalP) return [STEP_KIND.typicalP, (p as TypicalP).p];
   return undefined;
 }
 

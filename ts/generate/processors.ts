@@ -30,7 +30,10 @@ export interface ScoreAccess {
   fill(value: number): void;
 }
 
-/** A processor whose work is a few ids' worth, written once against ScoreAccess. */
+/**
+ * A processor whose work is a few ids' worth, written once against ScoreAccess; its process()
+ * must do the same to a Float64Array (the built-in ones call processSparse over DenseScores).
+ */
 export interface SparseProcessor extends LogitsProcessor {
   processSparse(scores: ScoreAccess, ctx: ProcessContext): void;
 }
