@@ -181,7 +181,9 @@ function flush(addon: NativeAddon): void {
 /**
  * One step through the addon's 'sample' op: the same processing, softmax and draw as sampleNext
  * (same u from `rng`, drawn after the head ran, as sampleNext draws after its chain), with the
- * vocabulary-wide loops in async work. Throws sampleNext's errors.
+ * vocabulary-wide loops in async work. Rejects with sampleNext's errors; then `rng` has made one
+ * draw that sampleNext's would not have (u is drawn before the op finds a NaN or an empty set),
+ * which no later step sees since such an error ends the request.
  */
 export async function sampleNative(
   addon: NativeAddon, logits: Float32Array, chain: ProcessorChain, ctx: ProcessContext, rng: Rng, wantLogprob: boolean,

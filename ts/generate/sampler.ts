@@ -64,6 +64,16 @@ function nativeAddon(): NativeAddon | null {
   return addon;
 }
 
+let sampleOp: boolean | undefined;
+
+/** The addon when it has the 'sample' op (a binary built before the op has only softmax). */
+function sampleAddon(): NativeAddon | null {
+  const a = nativeAddon();
+  if (a === null) return null;
+  sampleOp ??= a.opNames().includes('sample');
+  return sampleOp ? a : null;
+}
+
 /**
  * softmax of processed scores. The exponentials over a whole vocabulary are the costly part of a
  * step (about 0.6 ms for 50k ids in JavaScript), so with the addon they run in its vectorized
@@ -124,6 +134,6 @@ export function sampleNext(logits: Float32Array, chain: ProcessorChain, ctx: Pro
  * `processors` option) still run here, over a full copy of the scores, since they are JavaScript.
  */
 export async function sampleNextAsync(logits: Float32Array, chain: ProcessorChain, ctx: ProcessContext, rng: Rng, wantLogprob: boolean): Promise<SampledToken> {
-  const a = nativeAddon();
+  const a = sampleAddon();
   return a === null ? sampleNext(logits, chain, ctx, rng, wantLogprob) : sampleNative(a, logits, chain, ctx, rng, wantLogprob);
 }
