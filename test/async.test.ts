@@ -30,16 +30,15 @@ describe('async native ops', () => {
     expect(out.data[0]).toBeCloseTo(2 * 0.3457, 3);
   });
 
-  it('a model request runs every forward pass off the JavaScript thread', async () => {
+  it('a model request runs every forward pass and every sampling step off the JavaScript thread', async () => {
     const lm = await LanguageModel.load(); // the bundled default model
     try {
       const t0 = addon.kernelThreads();
       const r = await lm.generate([1, 2, 3], { maxTokens: 8, temperature: 0.8, seed: 3, ignoreEos: true });
       expect(r.ids).toHaveLength(8);
-      // One compiled pass per forward call (the prompt, then each token but the last) on the
-      // dispatch thread. On the caller's thread only the sampler's softmax over the vocabulary,
-      // one vector op per token (a pool runs that in its workers too).
-      expect(delta(t0, addon.kernelThreads())).toEqual({ jsThread: 8, otherThreads: 8 });
+      // One compiled pass per forward call (the prompt, then each token but the last) and one
+      // 'sample' op per token, all on the dispatch thread; none on the caller's thread.
+      expect(delta(t0, addon.kernelThreads())).toEqual({ jsThread: 0, otherThreads: 16 });
     } finally {
       lm.dispose();
     }

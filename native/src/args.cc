@@ -238,6 +238,31 @@ void Args::read_mapped(const std::string& n, Napi::Object t, TensorView& view, s
   mappings_.push_back(std::move(file));
 }
 
+F64View Args::optional_float64s(const char* name, size_t length) {
+  Napi::Value v = get(name);
+  if (v.IsUndefined() || v.IsNull()) return F64View{};
+  return float64s(name, length);
+}
+
+F64View Args::float64s(const char* name, size_t length) {
+  const std::string n = std::string("'") + name + "'";
+  Napi::Value v = get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    type_error(n + " must be a Float64Array, got " + describe(v));
+  napi_typedarray_type type;
+  size_t elements = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env_, v, &type, &elements, &data, &buffer, &offset) != napi_ok)
+    type_error(n + " could not be read as a typed array");
+  if (elements != length)
+    range_error(n + " has " + std::to_string(elements) + " elements, expected " + std::to_string(length));
+  if (data == nullptr && elements > 0) range_error(n + " is detached");
+  refs_.push_back(Napi::Persistent(v));
+  return F64View{static_cast<double*>(data), elements, true};
+}
+
 double Args::number(const char* name, double fallback, double min, double max) {
   Napi::Value v = get(name);
   if (v.IsUndefined()) return fallback;

@@ -36,6 +36,14 @@ struct TensorView {
   std::string shape_str() const;
 };
 
+// A Float64Array argument: not a tensor, since f64 is no dtype of the format table; the
+// sampler passes f64 because its scores and parameters are JavaScript numbers.
+struct F64View {
+  double* data = nullptr;
+  size_t length = 0;
+  bool present = false;
+};
+
 // An argument already resolved by a compiled program (program.cc): a tensor view into memory
 // the program checked, or a plain JS value (numbers, strings, handles, mapped tensors).
 struct BoundArg {
@@ -59,6 +67,10 @@ class Args {
   // As tensor(), but also takes rows of sequence state in pages (a compiled program's cache
   // operands): the caller reads such a view through `rows`. tensor() refuses them.
   TensorView rows_tensor(const char* name, std::initializer_list<DType> dtypes);
+  // A Float64Array of exactly `length` elements (kept alive like a tensor's data); the optional
+  // form gives present = false for undefined or null.
+  F64View float64s(const char* name, size_t length);
+  F64View optional_float64s(const char* name, size_t length);
   double number(const char* name, double fallback, double min, double max);
   int64_t integer(const char* name, int64_t fallback, int64_t min, int64_t max);
   bool boolean(const char* name, bool fallback);

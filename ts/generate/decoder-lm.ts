@@ -20,6 +20,7 @@
 
 import type { DecoderModel, KVCache as ModelCache } from '../models/model.js';
 import type { CausalLM, KVCache } from './generate.js';
+import { samplingIdle } from './native-sampler.js';
 
 export interface DecoderLMOptions {
   /** Run concurrent sequences' steps in one forward pass (continuous batching). Default true. */
@@ -190,15 +191,21 @@ export class DecoderLM implements CausalLM {
   }
 
   /**
-   * Starts a pass once the current turn of the event loop is over: callers whose step just
-   * finished sample their next token in microtasks and queue again before it runs.
+   * Starts a pass once the current turn of the event loop is over and this thread's samplers
+   * are idle: callers whose step just finished sample their next token (in the addon's async
+   * work, native-sampler.ts) and queue again before it runs, so they share the pass.
    */
   private schedule(): void {
     if (this.running || this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const go = (): void => {
       this.scheduled = false;
       void this.nextPass();
+    };
+    setImmediate(() => {
+      const idle = samplingIdle();
+      if (idle) void idle.then(go);
+      else go();
     });
   }
 

@@ -3,7 +3,7 @@
 
 import { Rng, randomSeed } from './rng.js';
 import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './options.js';
-import { buildProcessors, sampleNext } from './sampler.js';
+import { buildProcessors, sampleNextAsync } from './sampler.js';
 import { GeneratedText } from './text.js';
 
 export type { GenerateOptions } from './options.js';
@@ -126,7 +126,7 @@ export async function* generateTokens(
           finish = 'aborted';
           break;
         }
-        const tok = sampleNext(logits, chain, { ids, promptLength: promptIds.length }, rng, options.logprobs === true);
+        const tok = await sampleNextAsync(logits, chain, { ids, promptLength: promptIds.length }, rng, options.logprobs === true);
         if (out.length === 0) {
           tFirst = performance.now();
           tDecodeStart = tFirst;

@@ -3,7 +3,7 @@ export {
   Temperature, TopK, TopP, MinP, TypicalP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BadWords, ForcedTokens,
   NoRepeatNGram, ProcessorChain, type LogitsProcessor, type ProcessContext,
 } from './processors.js';
-export { buildProcessors, sampleNext, type SampledToken } from './sampler.js';
+export { buildProcessors, sampleNext, sampleNextAsync, type SampledToken } from './sampler.js';
 export {
   validateGenerateOptions, GENERATE_OPTION_NAMES, type GenerateOptions, type SamplingOptions, type CheckedGenerateOptions, type WireGenerateOptions,
   type ValidateContext,

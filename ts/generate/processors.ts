@@ -17,6 +17,48 @@ export interface LogitsProcessor {
   process(scores: Float64Array, ctx: ProcessContext): void;
 }
 
+/**
+ * The scores as a processor that touches a few ids sees them: one id read or written at a time,
+ * or every score set at once. Ids outside [0, length) read as NaN and writes to them are dropped,
+ * as a Float64Array has it. The native sampler (native-sampler.ts) gives one over the raw logits
+ * that records the writes, so these processors never copy a whole vocabulary on the caller's thread.
+ */
+export interface ScoreAccess {
+  readonly length: number;
+  get(id: number): number;
+  set(id: number, value: number): void;
+  fill(value: number): void;
+}
+
+/**
+ * A processor whose work is a few ids' worth, written once against ScoreAccess; its process()
+ * must do the same to a Float64Array (the built-in ones call processSparse over DenseScores).
+ */
+export interface SparseProcessor extends LogitsProcessor {
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void;
+}
+
+export function isSparse(p: LogitsProcessor): p is SparseProcessor {
+  return typeof (p as Partial<SparseProcessor>).processSparse === 'function';
+}
+
+/** ScoreAccess over a whole Float64Array: what process() of a sparse processor uses. */
+class DenseScores implements ScoreAccess {
+  constructor(private readonly scores: Float64Array) {}
+  get length(): number {
+    return this.scores.length;
+  }
+  get(id: number): number {
+    return this.scores[id] ?? NaN;
+  }
+  set(id: number, value: number): void {
+    this.scores[id] = value;
+  }
+  fill(value: number): void {
+    this.scores.fill(value);
+  }
+}
+
 /** Indices sorted by score descending, ties by lower index first (the deterministic order). */
 export function rankedIndices(scores: Float64Array): number[] {
   const idx: number[] = [];
@@ -253,16 +295,19 @@ export class TypicalP implements LogitsProcessor {
 }
 
 /** CTRL's repetition penalty over every id so far: positive scores / r, negative scores * r. */
-export class RepetitionPenalty implements LogitsProcessor {
+export class RepetitionPenalty implements SparseProcessor {
   readonly name = 'repetition-penalty';
   constructor(readonly r: number) {
     check(Number.isFinite(r) && r > 0, "'repetitionPenalty'", 'a finite number > 0', r);
   }
   process(scores: Float64Array, ctx: ProcessContext): void {
+    this.processSparse(new DenseScores(scores), ctx);
+  }
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void {
     for (const id of new Set(ctx.ids)) {
       if (id < 0 || id >= scores.length) continue;
-      const v = scores[id]!;
-      scores[id] = v > 0 ? v / this.r : v * this.r;
+      const v = scores.get(id);
+      scores.set(id, v > 0 ? v / this.r : v * this.r);
     }
   }
 }
@@ -271,21 +316,24 @@ export class RepetitionPenalty implements LogitsProcessor {
  * OpenAI-style additive penalties over the generated ids (not the prompt):
  * score -= presence * [count > 0] + frequency * count.
  */
-export class PresenceFrequencyPenalty implements LogitsProcessor {
+export class PresenceFrequencyPenalty implements SparseProcessor {
   readonly name = 'presence-frequency-penalty';
   constructor(readonly presence: number, readonly frequency: number) {
     check(Number.isFinite(presence), "'presencePenalty'", 'a finite number', presence);
     check(Number.isFinite(frequency), "'frequencyPenalty'", 'a finite number', frequency);
   }
   process(scores: Float64Array, ctx: ProcessContext): void {
+    this.processSparse(new DenseScores(scores), ctx);
+  }
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void {
     const counts = new Map<number, number>();
     for (let i = ctx.promptLength; i < ctx.ids.length; i++) counts.set(ctx.ids[i]!, (counts.get(ctx.ids[i]!) ?? 0) + 1);
-    for (const [id, c] of counts) if (id >= 0 && id < scores.length) scores[id] = scores[id]! - this.presence - this.frequency * c;
+    for (const [id, c] of counts) if (id >= 0 && id < scores.length) scores.set(id, scores.get(id) - this.presence - this.frequency * c);
   }
 }
 
 /** Adds a fixed bias per token id (-Infinity bans it). */
-export class LogitBias implements LogitsProcessor {
+export class LogitBias implements SparseProcessor {
   readonly name = 'logit-bias';
   readonly bias: ReadonlyMap<number, number>;
   constructor(bias: ReadonlyMap<number, number> | Record<number, number>, vocabSize: number) {
@@ -297,12 +345,15 @@ export class LogitBias implements LogitsProcessor {
     this.bias = m;
   }
   process(scores: Float64Array): void {
-    for (const [id, b] of this.bias) scores[id] = scores[id]! + b;
+    this.processSparse(new DenseScores(scores));
+  }
+  processSparse(scores: ScoreAccess): void {
+    for (const [id, b] of this.bias) scores.set(id, scores.get(id) + b);
   }
 }
 
 /** Bans each id sequence: its last id is removed whenever the ids so far end with the rest of it. */
-export class BadWords implements LogitsProcessor {
+export class BadWords implements SparseProcessor {
   readonly name = 'bad-words';
   constructor(readonly sequences: readonly (readonly number[])[], vocabSize: number) {
     for (const s of sequences) {
@@ -311,18 +362,21 @@ export class BadWords implements LogitsProcessor {
     }
   }
   process(scores: Float64Array, ctx: ProcessContext): void {
+    this.processSparse(new DenseScores(scores), ctx);
+  }
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void {
     const ids = ctx.ids;
     for (const s of this.sequences) {
       const prefix = s.length - 1;
       let match = prefix <= ids.length;
       for (let j = 0; match && j < prefix; j++) if (ids[ids.length - prefix + j] !== s[j]) match = false;
-      if (match) scores[s[s.length - 1]!] = -Infinity;
+      if (match) scores.set(s[s.length - 1]!, -Infinity);
     }
   }
 }
 
 /** Forces given ids at given generated positions (0 = the first new token). */
-export class ForcedTokens implements LogitsProcessor {
+export class ForcedTokens implements SparseProcessor {
   readonly name = 'forced-tokens';
   readonly forced: ReadonlyMap<number, number>;
   constructor(forced: ReadonlyMap<number, number> | readonly number[], vocabSize: number) {
@@ -334,20 +388,26 @@ export class ForcedTokens implements LogitsProcessor {
     this.forced = m;
   }
   process(scores: Float64Array, ctx: ProcessContext): void {
+    this.processSparse(new DenseScores(scores), ctx);
+  }
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void {
     const id = this.forced.get(ctx.ids.length - ctx.promptLength);
     if (id === undefined) return;
     scores.fill(-Infinity);
-    scores[id] = 0;
+    scores.set(id, 0);
   }
 }
 
 /** Bans any id that would repeat an n-gram already present in the ids so far. */
-export class NoRepeatNGram implements LogitsProcessor {
+export class NoRepeatNGram implements SparseProcessor {
   readonly name = 'no-repeat-ngram';
   constructor(readonly n: number) {
     check(Number.isInteger(n) && n >= 1, "'noRepeatNgramSize'", 'an integer >= 1', n);
   }
   process(scores: Float64Array, ctx: ProcessContext): void {
+    this.processSparse(new DenseScores(scores), ctx);
+  }
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void {
     const ids = ctx.ids;
     const n = this.n;
     if (ids.length + 1 < n) return;
@@ -355,7 +415,7 @@ export class NoRepeatNGram implements LogitsProcessor {
     for (let i = 0; i + n <= ids.length; i++) {
       let same = true;
       for (let j = 0; j < n - 1 && same; j++) if (ids[i + j] !== ids[start + j]) same = false;
-      if (same) scores[ids[i + n - 1]!] = -Infinity;
+      if (same) scores.set(ids[i + n - 1]!, -Infinity);
     }
   }
 }

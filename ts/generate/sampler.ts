@@ -1,5 +1,5 @@
 // The processor chain that sampling options build, and the draw of one token from processed scores.
-// Not the loop: generate.ts calls sampleNext once per step with the request's own Rng.
+// Not the loop: generate.ts awaits sampleNextAsync once per step with the request's own Rng.
 
 import {
   BadWords, ForcedTokens, LogitBias, MinP, NoRepeatNGram, PresenceFrequencyPenalty, ProcessorChain, RepetitionPenalty,
@@ -8,6 +8,7 @@ import {
 import type { Rng } from './rng.js';
 import type { SamplingOptions } from './options.js';
 import { loadAddon, type NativeAddon } from '../native.js';
+import { sampleNative } from './native-sampler.js';
 
 export type { SamplingOptions } from './options.js';
 
@@ -51,13 +52,8 @@ export function drawIndex(probs: ArrayLike<number>, rng: Rng): number {
 
 let addon: NativeAddon | null | undefined;
 
-/**
- * softmax of processed scores. The exponentials over a whole vocabulary are the costly part of a
- * step (about 0.6 ms for 50k ids in JavaScript), so they run in the addon's vectorized softmax
- * (f32, on the calling thread: tens of microseconds) on scores shifted by their maximum in f64,
- * so no score overflows f32; without the addon, in f64 here.
- */
-function probabilities(scores: Float64Array): ArrayLike<number> {
+/** The addon, or null where it was not built (then sampling is plain TypeScript). */
+function nativeAddon(): NativeAddon | null {
   if (addon === undefined) {
     try {
       addon = loadAddon();
@@ -65,7 +61,29 @@ function probabilities(scores: Float64Array): ArrayLike<number> {
       addon = null;
     }
   }
-  if (addon === null) return softmax(scores);
+  return addon;
+}
+
+let sampleOp: boolean | undefined;
+
+/** The addon when it has the 'sample' op (a binary built before the op has only softmax). */
+function sampleAddon(): NativeAddon | null {
+  const a = nativeAddon();
+  if (a === null) return null;
+  sampleOp ??= a.opNames().includes('sample');
+  return sampleOp ? a : null;
+}
+
+/**
+ * softmax of processed scores. The exponentials over a whole vocabulary are the costly part of a
+ * step (about 0.6 ms for 50k ids in JavaScript), so with the addon they run in its vectorized
+ * softmax (f32, synchronously: this is the reference path that sampleNextAsync's native op
+ * reproduces, calling the same kernel) on scores shifted by their maximum in f64, so no score
+ * overflows f32; without the addon, in f64 here.
+ */
+function probabilities(scores: Float64Array): ArrayLike<number> {
+  const a = nativeAddon();
+  if (a === null) return softmax(scores);
   let max = -Infinity;
   for (let i = 0; i < scores.length; i++) if (scores[i]! > max) max = scores[i]!;
   const x = new Float32Array(scores.length);
@@ -75,7 +93,7 @@ function probabilities(scores: Float64Array): ArrayLike<number> {
     for (let i = 0; i < scores.length; i++) x[i] = scores[i] === Infinity ? 0 : -Infinity;
   } else for (let i = 0; i < scores.length; i++) x[i] = scores[i]! - max;
   const out = new Float32Array(scores.length);
-  addon.op('softmax', { x: { dtype: 'f32', shape: [x.length], data: x }, out: { dtype: 'f32', shape: [x.length], data: out } });
+  a.op('softmax', { x: { dtype: 'f32', shape: [x.length], data: x }, out: { dtype: 'f32', shape: [x.length], data: out } });
   return out;
 }
 
@@ -86,8 +104,9 @@ export interface SampledToken {
 }
 
 /**
- * Processes one step's logits and draws the next id. Throws when the processors removed every
- * token (e.g. a bad-word list covering the vocabulary) rather than inventing one.
+ * Processes one step's logits and draws the next id, all on the calling thread: the reference
+ * that sampleNextAsync must equal. Throws when the processors removed every token (e.g. a
+ * bad-word list covering the vocabulary) rather than inventing one.
  */
 export function sampleNext(logits: Float32Array, chain: ProcessorChain, ctx: ProcessContext, rng: Rng, wantLogprob: boolean): SampledToken {
   const scores = Float64Array.from(logits);
@@ -105,4 +124,16 @@ export function sampleNext(logits: Float32Array, chain: ProcessorChain, ctx: Pro
     logprob = logits[id]! - max - Math.log(sum);
   }
   return { id, logprob };
+}
+
+/**
+ * sampleNext for the generation loop, off the caller's thread: with the addon, the vocabulary-wide
+ * passes (NaN check, temperature, top-k, top-p, min-p, typical-p, softmax, the draw, the logprob
+ * sums) run in its async work (native-sampler.ts) and give sampleNext's ids and logprobs bit for
+ * bit from the same Rng; without it, sampleNext itself. A user's own processors (the
+ * `processors` option) still run here, over a full copy of the scores, since they are JavaScript.
+ */
+export async function sampleNextAsync(logits: Float32Array, chain: ProcessorChain, ctx: ProcessContext, rng: Rng, wantLogprob: boolean): Promise<SampledToken> {
+  const a = sampleAddon();
+  return a === null ? sampleNext(logits, chain, ctx, rng, wantLogprob) : sampleNative(a, logits, chain, ctx, rng, wantLogprob);
 }

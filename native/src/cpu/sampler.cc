@@ -1,0 +1,254 @@
+// The sampler's vocabulary passes (see sampler.h). Each function names the TypeScript it
+// mirrors; where C++ could differ from JavaScript (NaN, sorting) the comment says how it does not.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include "sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "js_exp.h"
+
+namespace attnode {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// keepOnly(scores, keep) where keep is given as a mask: everything else becomes -inf.
+void keep_only(double* s, size_t n, const std::vector<uint8_t>& keep) {
+  for (size_t i = 0; i < n; ++i)
+    if (!keep[i]) s[i] = -kInf;
+}
+
+// processors.ts topValues: the k largest non--inf scores, descending, by insertion.
+std::vector<double> top_values(const double* s, size_t n, size_t k) {
+  const size_t cap = std::min(k, n);
+  std::vector<double> buf(cap);
+  size_t len = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = s[i];
+    if (v == -kInf || (len == cap && !(v > buf[len - 1]))) continue;
+    size_t j = len < cap ? len++ : len - 1;
+    while (j > 0 && buf[j - 1] < v) {
+      buf[j] = buf[j - 1];
+      --j;
+    }
+    buf[j] = v;
+  }
+  buf.resize(len);
+  return buf;
+}
+
+// processors.ts keepLightestPrefix, with its constants: kBinsPerNat bins per nat, the last bin
+// taking every key past kSpanNats.
+constexpr int kBinsPerNat = 32;
+constexpr int kSpanNats = 64;
+
+void keep_lightest_prefix(double* s, size_t n, const std::vector<double>& key, const std::vector<double>& weight, double reach) {
+  constexpr int last = kBinsPerNat * kSpanNats;  // the catch-all bin
+  std::vector<double> mass(last + 1, 0.0);
+  std::vector<int32_t> bin(n, -1);
+  double total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (key[i] < 0) continue;
+    // Math.min(last, Math.floor(key * 32)); a NaN key (only a NaN score makes one) lands in bin
+    // 0 with no mass, as JavaScript's Int32Array store of NaN and typed-array write at "NaN" do.
+    const double f = std::floor(key[i] * kBinsPerNat);
+    if (std::isnan(f)) {
+      bin[i] = 0;
+      total += weight[i];
+      continue;
+    }
+    const int32_t b = f >= last ? last : static_cast<int32_t>(f);
+    bin[i] = b;
+    mass[b] = mass[b] + weight[i];
+    total += weight[i];
+  }
+  const double target = reach * total;
+  double acc = 0;
+  int edge = 0;
+  while (edge <= last && acc + mass[edge] < target) acc += mass[edge++];
+  if (edge > last) return;  // rounding kept the walk short of the target: every token stays
+  std::vector<uint32_t> members;
+  for (size_t i = 0; i < n; ++i)
+    if (bin[i] == edge) members.push_back(static_cast<uint32_t>(i));
+  // JavaScript's comparator key[a] - key[b] || a - b: ascending key, ties by lower index. That
+  // is a total order (so any correct sort gives the one result) unless a key is NaN; a NaN key
+  // sorts as +inf here, so std::sort always gets a strict weak order.
+  auto k_of = [&](uint32_t i) { return std::isnan(key[i]) ? kInf : key[i]; };
+  std::sort(members.begin(), members.end(), [&](uint32_t a, uint32_t b) {
+    const double ka = k_of(a), kb = k_of(b);
+    if (ka != kb) return ka < kb;
+    return a < b;
+  });
+  size_t m = 0;
+  while (m < members.size() && acc < target) acc += weight[members[m++]];
+  for (size_t i = m; i < members.size(); ++i) s[members[i]] = -kInf;
+  for (size_t i = 0; i < n; ++i)
+    if (bin[i] > edge) s[i] = -kInf;
+}
+
+double max_of(const double* s, size_t n) {
+  double max = -kInf;
+  for (size_t i = 0; i < n; ++i)
+    if (s[i] > max) max = s[i];
+  return max;
+}
+
+}  // namespace
+
+// processors.ts Temperature.process
+void sampler_temperature(double* s, size_t n, double t) {
+  if (t == 0) {
+    // best < 0 ? scores[i] !== -Infinity : scores[i] > scores[best]
+    ptrdiff_t best = -1;
+    for (size_t i = 0; i < n; ++i)
+      if (best < 0 ? s[i] != -kInf : s[i] > s[best]) best = static_cast<ptrdiff_t>(i);
+    if (best < 0) return;
+    for (size_t i = 0; i < n; ++i)
+      if (static_cast<ptrdiff_t>(i) != best) s[i] = -kInf;
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) s[i] = s[i] / t;
+}
+
+// processors.ts TopK.process: keepOnly(scores, topRanked(scores, k, topValues(scores, k)))
+void sampler_top_k(double* s, size_t n, size_t k) {
+  const std::vector<double> sorted = top_values(s, n, k);
+  std::vector<uint8_t> keep(n, 0);
+  const size_t m = std::min(k, sorted.size());
+  if (m > 0) {
+    const double thr = sorted[m - 1];
+    size_t above = 0;
+    for (size_t i = 0; i < m; ++i)
+      if (sorted[i] > thr) ++above;
+    size_t ties = m - above;
+    for (size_t i = 0; i < n; ++i) {
+      const double v = s[i];
+      if (v > thr) {
+        keep[i] = 1;
+      } else if (v == thr && ties > 0) {
+        keep[i] = 1;
+        --ties;
+      }
+    }
+  }
+  keep_only(s, n, keep);
+}
+
+// processors.ts TopP.process
+void sampler_top_p(double* s, size_t n, double p) {
+  const double max = max_of(s, n);
+  if (max == -kInf) return;
+  const double reach = p * (1 - 1e-12);
+  if (max == kInf) {
+    // +inf scores share all the mass equally: keep the first ceil(reach * count) of them.
+    double count = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (s[i] == kInf) count += 1;
+    double keep = std::max(1.0, std::ceil(reach * count));
+    for (size_t i = 0; i < n; ++i)
+      if (s[i] != kInf || keep-- <= 0) s[i] = -kInf;
+    return;
+  }
+  std::vector<double> key(n), weight(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double v = s[i];
+    key[i] = v == -kInf ? -1 : max - v;
+    weight[i] = v == -kInf ? 0 : js_exp(v - max);
+  }
+  keep_lightest_prefix(s, n, key, weight, reach);
+}
+
+// processors.ts MinP.process over processors.ts softmax (f64)
+void sampler_min_p(double* s, size_t n, double p) {
+  const double smax = max_of(s, n);
+  std::vector<double> probs(n, 0.0);
+  if (smax != -kInf) {
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double e = js_exp(s[i] - smax);
+      probs[i] = e;
+      sum += e;
+    }
+    for (size_t i = 0; i < n; ++i) probs[i] = probs[i] / sum;
+  }
+  double max = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (probs[i] > max) max = probs[i];
+  for (size_t i = 0; i < n; ++i)
+    if (probs[i] < p * max) s[i] = -kInf;
+}
+
+// processors.ts TypicalP.process
+void sampler_typical_p(double* s, size_t n, double p) {
+  const double max = max_of(s, n);
+  if (max == -kInf) return;
+  if (max == kInf) {
+    sampler_top_p(s, n, p);
+    return;
+  }
+  std::vector<double> weight(n);
+  double z = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = s[i];
+    weight[i] = v == -kInf ? 0 : js_exp(v - max);
+    z += weight[i];
+  }
+  double expected = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (weight[i] / z > 0) expected += (weight[i] / z) * (s[i] - max);
+  std::vector<double> key(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (weight[i] / z > 0) {
+      key[i] = std::fabs(expected - (s[i] - max));
+    } else {
+      key[i] = -1;
+      s[i] = -kInf;
+    }
+  }
+  keep_lightest_prefix(s, n, key, weight, p * (1 - 1e-12));
+}
+
+// sampler.ts probabilities + drawIndex
+int64_t sampler_draw(const double* s, size_t n, double u, SoftmaxRowF32 softmax_row, float* x, float* probs) {
+  const double max = max_of(s, n);
+  if (max == -kInf) return -1;  // every token removed: all zeros, nothing to draw
+  if (max == kInf) {
+    // +inf scores share all the mass (the limit softmax in f64 gives).
+    for (size_t i = 0; i < n; ++i) x[i] = s[i] == kInf ? 0.0f : -std::numeric_limits<float>::infinity();
+  } else {
+    for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(s[i] - max);
+  }
+  softmax_row(x, probs, n);
+  double acc = 0;
+  int64_t last = -1;
+  for (size_t i = 0; i < n; ++i) {
+    const double q = probs[i];
+    if (q <= 0) continue;
+    last = static_cast<int64_t>(i);
+    acc += q;
+    if (u < acc) return static_cast<int64_t>(i);
+  }
+  return last;  // u landed in the rounding gap above the summed mass: the last possible token
+}
+
+// sampler.ts sampleNext's logprob loops
+void sampler_log_normalizer(const float* logits, size_t n, double* max_out, double* sum_out) {
+  double max = -kInf;
+  for (size_t i = 0; i < n; ++i)
+    if (logits[i] > max) max = logits[i];
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += js_exp(static_cast<double>(logits[i]) - max);
+  *max_out = max;
+  *sum_out = sum;
+}
+
+}  // namespace attnode
