@@ -25,10 +25,13 @@ const cores = addon.cpuInfo().cores;
 const backend = new NativeBackend();
 const threadCounts = [...new Set([1, cores])];
 
-/** Seeded uniform values in [-scale, scale): xorshift, fast enough for 10^7 values. */
+/**
+ * Seeded uniform values in [-scale, scale): xorshift, fast enough for 10^7 values. In a
+ * SharedArrayBuffer, which async ops read in place (a plain ArrayBuffer would be copied first).
+ */
 function tensor(shape: number[], seed: number, scale = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
+  const v = new Float32Array(new SharedArrayBuffer(4 * n));
   let s = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     s ^= s << 13;
@@ -54,7 +57,7 @@ function workload(op: OpKind, n: number, d: number, heads = 1): Workload {
     case 'attention':
     case 'attentionNaive': {
       const args = { q: tensor([n, heads, d], 1), k: tensor([n, heads, d], 2), v: tensor([n, heads, d], 3) };
-      const out = Tensor.zeros('f32', [n, heads, d]);
+      const out = Tensor.zeros('f32', [n, heads, d], { shared: true });
       // q k^T and p v: 2 n^2 d each per head (the softmax's n^2 exponentials are not counted).
       return { run: () => backend.run(op, { ...args, out }), flops: 4 * n * n * d * heads };
     }
@@ -65,14 +68,14 @@ function workload(op: OpKind, n: number, d: number, heads = 1): Workload {
         x: tensor([1, n, d], 4), wIh: tensor([g * d, d], 5, 1 / Math.sqrt(d)), wHh: tensor([g * d, d], 6, 1 / Math.sqrt(d)),
         bias: tensor([g * d], 7, 0.1),
       };
-      const out = Tensor.zeros('f32', [1, n, d]);
+      const out = Tensor.zeros('f32', [1, n, d], { shared: true });
       // wIh x_t and wHh h_{t-1}: 2 g d^2 each per step.
       return { run: () => backend.run(op, { ...args, out }), flops: 4 * g * n * d * d };
     }
     case 'linearParallel':
     case 'linearRecurrent': {
       const args = { q: tensor([n, 1, d], 8), k: tensor([n, 1, d], 9), v: tensor([n, 1, d], 10) };
-      const out = Tensor.zeros('f32', [n, 1, d]);
+      const out = Tensor.zeros('f32', [n, 1, d], { shared: true });
       const form = op === 'linearParallel' ? 'parallel' : 'recurrent';
       // parallel: a dot and an axpy of length d per pair j <= i; recurrent: a rank-1 update of
       // the (d, d) state and a (d, d) readout per step.

@@ -23,12 +23,18 @@ const addon = loadAddon();
 const { layers: L, heads: H, C, ctx: CTX } = GPT2_124M;
 const D = C / H;
 const MiB = 2 ** 20;
+/** A Float32Array over a SharedArrayBuffer (program slots must be; async ops then need no staging copy). */
+function shared(n: number, f: (i: number) => number = () => 0): Float32Array {
+  const a = new Float32Array(new SharedArrayBuffer(4 * n));
+  for (let i = 0; i < n; i++) a[i] = f(i);
+  return a;
+}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
 
 /** A program that writes each segment's new rows (x: (T, C)) into every layer's K and V. */
 function writer(rows: number) {
-  const x = new Float32Array(rows * C).map((_, i) => ((i * 7) % 13) / 13 - 0.5);
+  const x = shared(rows * C, (i) => ((i * 7) % 13) / 13 - 0.5);
   const steps = [];
   for (let l = 0; l < L; l++)
     for (const which of ['k', 'v'])
@@ -64,9 +70,9 @@ const bytesRows: { length: number; contiguousMiB: number; pagedMiB: Record<numbe
 const KEYS = 1024;
 const attnRows: { layout: string; msPerStep: number; spread: string }[] = [];
 {
-  const q = new Float32Array(H * D).map((_, i) => Math.sin(i));
-  const x = new Float32Array(C).map((_, i) => Math.cos(i));
-  const out = new Float32Array(H * D);
+  const q = shared(H * D, Math.sin);
+  const x = shared(C, Math.cos);
+  const out = shared(H * D);
   const steps = [
     { op: 'cast', perSegment: true, args: { x: { slot: 1, shape: ['T', C] }, out: { cache: 'k', layer: 0, rows: 'new', shape: ['T', C] } } },
     { op: 'cast', perSegment: true, args: { x: { slot: 1, shape: ['T', C] }, out: { cache: 'v', layer: 0, rows: 'new', shape: ['T', C] } } },
@@ -76,7 +82,7 @@ const attnRows: { layout: string; msPerStep: number; spread: string }[] = [];
     },
   ];
   // Contiguous K/V as plain tensors: the reference for the result and the time.
-  const kv = new Float32Array(KEYS * C).map((_, i) => ((i * 7) % 13) / 13 - 0.5);
+  const kv = shared(KEYS * C, (i) => ((i * 7) % 13) / 13 - 0.5);
   kv.set(x, (KEYS - 1) * C);
   const want = new Float32Array(H * D);
   const t = (data: Float32Array, shape: number[]) => ({ dtype: 'f32', shape, data });

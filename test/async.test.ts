@@ -93,7 +93,10 @@ describe('async native ops', () => {
     const n = 1 << 23;
     const big = { dtype: 'f32', shape: [n], data: new Float32Array(n) };
     const first = addon.opAsync('gelu', { x: big, out: big });
-    const ids = new Int32Array([0, 1]);
+    // SharedArrayBuffer memory is read in place (a plain ArrayBuffer's would be a staged copy,
+    // taken when the op was validated), so it can change behind the validator's back.
+    const ids = new Int32Array(new SharedArrayBuffer(8));
+    ids.set([0, 1]);
     const lookup = addon.opAsync('embedding', {
       table: { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) },
       ids: { dtype: 'i32', shape: [2], data: ids },

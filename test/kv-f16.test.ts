@@ -111,7 +111,7 @@ describe('f16 KV cache errors', () => {
 
   it('the compiled pass refuses caches of the other dtype and mixed cache dtypes', () => {
     const addon = loadAddon();
-    const f32 = (n: number) => new Float32Array(n);
+    const f32 = (n: number) => new Float32Array(new SharedArrayBuffer(4 * n));
     const castInto = (dtype: string) => ({
       op: 'cast', perSegment: true, args: { x: { slot: 0, shape: ['T', 4] }, dtype, out: { cache: 'k', layer: 0, rows: 'new', shape: ['T', 4], dtype } },
     });

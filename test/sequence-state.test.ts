@@ -52,7 +52,8 @@ describe('paged sequence state: memory', () => {
     const pageRows = 16;
     const pool = addon.statePool({ ...layout, pageRows, budgetBytes: 2 ** 33 });
     // One pass writes every segment's new rows into every layer's K and V.
-    const x = new Float32Array(SEQS * ROWS * C).map((_, i) => (i % 97) / 97);
+    const x = new Float32Array(new SharedArrayBuffer(SEQS * ROWS * C * 4));
+    x.forEach((_, i) => (x[i] = (i % 97) / 97));
     const steps = [];
     for (let l = 0; l < layout.layers; l++)
       for (const which of ['k', 'v'])
@@ -90,7 +91,7 @@ describe('paged sequence state: memory', () => {
     const pageBytes = probe.stats().pageBytes;
     probe.dispose();
     const pool = addon.statePool({ ...desc, budgetBytes: 3 * pageBytes });
-    const x = new Float32Array(64 * 8);
+    const x = new Float32Array(new SharedArrayBuffer(64 * 8 * 4));
     const program = addon.compile({
       slots: [x], layers: 1,
       steps: [{ op: 'cast', perSegment: true, args: { x: { slot: 0, shape: ['T', 8] }, out: { cache: 'k', layer: 0, rows: 'new', shape: ['T', 8] } } }],

@@ -39,6 +39,7 @@ export interface NativeProgram {
 /** A sequence's state in native pages (native/src/state_js.cc). */
 export interface NativeSequenceState {
   readonly length: number;
+  readonly staticLength: number;
   readonly pages: number;
   readonly bytes: number;
   readonly capacity: number;

@@ -385,6 +385,8 @@ class Attnode : public Napi::Addon<Attnode> {
   Napi::Value OpAsync(const Napi::CallbackInfo& info) {
     const OpDef* def = lookup(info, "opAsync");
     Args args(info.Env(), def->name, info.Length() > 1 ? info[1] : info.Env().Undefined());
+    auto staging = std::make_shared<AsyncStaging>();
+    args.stage_into(staging.get());
     OpRun run = def->prepare(args);
     // The pool pointer is captured by value so setThreads() during the op is safe.
     std::shared_ptr<ThreadPool> pool = pool_;
@@ -398,7 +400,7 @@ class Attnode : public Napi::Addon<Attnode> {
             throw std::runtime_error(name + ": " + e.what());
           }
         },
-        args.take_refs());
+        args.take_refs(), staging->empty() ? nullptr : staging);
   }
 
   // opsAsync([{ op, args }, ...]): validates every op now (throwing synchronously, naming the
@@ -412,6 +414,8 @@ class Attnode : public Napi::Addon<Attnode> {
     std::vector<NamedRun> runs;
     std::vector<Napi::Reference<Napi::Value>> refs;
     std::vector<std::shared_ptr<const MappedFile>> mappings;
+    // One staging for the batch: a buffer an earlier op writes is the copy a later op reads.
+    auto staging = std::make_shared<AsyncStaging>();
     runs.reserve(list.Length());
     for (uint32_t i = 0; i < list.Length(); ++i) {
       Napi::Value item = list.Get(i);
@@ -422,6 +426,7 @@ class Attnode : public Napi::Addon<Attnode> {
       const OpDef* def = find_op(name.As<Napi::String>().Utf8Value());
       if (!def) throw Napi::RangeError::New(env, where + ": unknown op '" + name.As<Napi::String>().Utf8Value() + "'");
       Args args(env, def->name, item.As<Napi::Object>().Get("args"));
+      args.stage_into(staging.get());
       runs.emplace_back(def->name, def->prepare(args));
       for (auto& r : args.take_refs()) refs.push_back(std::move(r));
       for (auto& m : args.take_mappings()) mappings.push_back(std::move(m));
@@ -434,7 +439,7 @@ class Attnode : public Napi::Addon<Attnode> {
         [runs = std::move(runs), pool, isa, mappings = std::move(mappings)] {
           run_in_order(runs, OpEnv{pool.get(), isa});
         },
-        std::move(refs));
+        std::move(refs), staging->empty() ? nullptr : staging);
   }
 
   // compile({ slots, layers, steps }): a Program for a planned forward pass (program.cc).

@@ -208,6 +208,8 @@ TensorView Args::tensor(const char* name, std::initializer_list<DType> dtypes) {
     type_error(n + ".data could not be read as a typed array");
   view.data = data;
   if (view.data == nullptr && view.nbytes > 0) range_error(n + ".data is detached");
+  if (staging_ && view.nbytes > 0 && AsyncStaging::detachable(env_, buffer))
+    view.data = staging_->stage(env_, buffer, data, view.nbytes, n.rfind("'out", 0) == 0);
   view.present = true;
   refs_.push_back(Napi::Persistent(av));
   return view;
@@ -259,6 +261,8 @@ F64View Args::float64s(const char* name, size_t length) {
   if (elements != length)
     range_error(n + " has " + std::to_string(elements) + " elements, expected " + std::to_string(length));
   if (data == nullptr && elements > 0) range_error(n + " is detached");
+  if (staging_ && elements > 0 && AsyncStaging::detachable(env_, buffer))
+    data = staging_->stage(env_, buffer, data, elements * sizeof(double), n.rfind("'out", 0) == 0);
   refs_.push_back(Napi::Persistent(v));
   return F64View{static_cast<double*>(data), elements, true};
 }

@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "mapped_file.h"
+#include "staging.h"
 #include "paged_rows.h"
 
 namespace attnode {
@@ -59,6 +60,8 @@ class Args {
   Args(Napi::Env env, std::string op, const std::vector<BoundArg>* bound);
 
   Napi::Env env() const { return env_; }
+  // Async calls: typed arrays over detachable ArrayBuffers are read through `s` (staging.h).
+  void stage_into(AsyncStaging* s) { staging_ = s; }
   const std::string& op() const { return op_; }
 
   // A required (or optional) tensor. `dtypes` restricts the allowed dtypes.
@@ -103,6 +106,7 @@ class Args {
   void expect_dtype(const std::string& n, DType got, std::initializer_list<DType> dtypes);
 
   Napi::Env env_;
+  AsyncStaging* staging_ = nullptr;
   std::string op_;
   Napi::Object obj_;
   const std::vector<BoundArg>* bound_ = nullptr;

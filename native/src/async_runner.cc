@@ -9,6 +9,7 @@ struct AsyncRunner::Job {
   std::function<void()> work;
   Napi::Promise::Deferred deferred;
   std::vector<Napi::Reference<Napi::Value>> keep_alive;
+  std::shared_ptr<AsyncStaging> staging;
   Napi::ThreadSafeFunction settle;
   std::string error;  // empty on success
   bool failed = false;
@@ -36,10 +37,11 @@ AsyncRunner::~AsyncRunner() {
 }
 
 Napi::Promise AsyncRunner::submit(Napi::Env env, std::function<void()> work,
-                                  std::vector<Napi::Reference<Napi::Value>> keep_alive) {
+                                  std::vector<Napi::Reference<Napi::Value>> keep_alive, std::shared_ptr<AsyncStaging> staging) {
   auto job = std::make_unique<Job>(env);
   job->work = std::move(work);
   job->keep_alive = std::move(keep_alive);
+  job->staging = std::move(staging);
   Napi::Promise promise = job->deferred.Promise();
   // One thread-safe function per job: it keeps the event loop alive until the job settles.
   job->settle = Napi::ThreadSafeFunction::New(env, Napi::Function(), "attnode.op", 0, 1);
@@ -84,6 +86,13 @@ void AsyncRunner::loop() {
     const napi_status st = settle.BlockingCall(raw, [](Napi::Env env, Napi::Function, Job* j) {
       std::unique_ptr<Job> owned(j);
       if (env != nullptr) {
+        if (!owned->failed && owned->staging) {
+          const std::string lost = owned->staging->finish(env);
+          if (!lost.empty()) {
+            owned->failed = true;
+            owned->error = lost;
+          }
+        }
         if (owned->failed)
           owned->deferred.Reject(Napi::Error::New(env, owned->error).Value());
         else

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "staging.h"
+
 namespace attnode {
 
 // Kernel runs of one environment, by the thread they ran on.
@@ -33,8 +35,11 @@ class AsyncRunner {
 
   // Queues `work` (run on the dispatch thread; may throw std::exception) and returns a Promise
   // that resolves with undefined or rejects with an Error carrying the exception's message.
-  // `keep_alive` holds the JS values the work reads until it has settled.
-  Napi::Promise submit(Napi::Env env, std::function<void()> work, std::vector<Napi::Reference<Napi::Value>> keep_alive);
+  // `keep_alive` holds the JS values the work reads until it has settled. `staging`, when given,
+  // holds the native copies of detachable buffers the work uses; its written ranges are copied
+  // back on the JS thread before the Promise resolves (it rejects when an output was detached).
+  Napi::Promise submit(Napi::Env env, std::function<void()> work, std::vector<Napi::Reference<Napi::Value>> keep_alive,
+                       std::shared_ptr<AsyncStaging> staging = nullptr);
 
   // Counts one kernel run on the calling thread, compared with the JavaScript thread that made
   // this runner: what lets a test show, rather than time, that async work left that thread.

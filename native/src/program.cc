@@ -1,22 +1,27 @@
 // Program: a planned forward pass compiled once (program.h).
 //
 // new Program({ slots, layers, steps }):
-//   slots:  the plan's buffers, Float32Array or Int32Array, each holding a slot's elements.
+//   slots:  the plan's buffers, Float32Array or Int32Array over SharedArrayBuffers (which cannot
+//           be detached while a pass reads them), each holding a slot's elements.
 //   layers: how many K and V buffers every cache passed to run() has.
 //   steps:  [{ op, perSegment, args: { name: operand } }] in execution order, where an operand is
 //     { slot, shape }                 a view of slot `slot` (elements from 0, or from the
 //                                     segment's first row in per-segment steps when shape[0] is 'T')
-//     { cache: 'k'|'v', layer, rows: 'new'|'all', shape, dtype?: 'f32'|'f16' }
+//     { cache: 'k'|'v', layer, rows: 'new'|'all', shape, dtype?: 'f32'|'f16', part?: 'self'|'static' }
 //                                     rows [P, P+T) or [0, P+T) of layer `layer`'s K or V in the
-//                                     segment's sequence state (state.h; one dtype for all).
+//                                     segment's sequence state (state.h; one dtype for all); with
+//                                     part 'static', of its static part (cross-attention K/V),
+//                                     whose 'all' rows are [0, E). A program appends to one part:
+//                                     P is that part's rows.
 //                                     A step that writes 'new' rows runs once per page the rows
 //                                     fall in, on contiguous views; 'all' rows reach the op as a
 //                                     paged view, which only attention's k and v take
-//     { dtype, shape, data }          a fixed tensor (parameters), checked once here
+//     { dtype, shape, data }          a fixed tensor (parameters) over a SharedArrayBuffer, checked once here
 //     anything else                   passed to the op as it is (numbers, strings, weight
 //                                     handles, mapped tensors), checked by the op on every pass
 //   Shapes hold integers and the symbols 'T' (new tokens: all segments, or the segment's in a
-//   per-segment step), 'S' (the segment's cached + new tokens) and 'B' (segments in the pass).
+//   per-segment step), 'S' (the segment's cached + new tokens), 'B' (segments in the pass) and
+//   'E' (the segment's static rows, after this pass).
 //
 // run(segments: Int32Array [t0, p0, t1, p1, ...], states: [SequenceState | null, ...])
 //   runs every step for one pass off the main thread and returns a Promise. Each segment's P
@@ -50,11 +55,12 @@ constexpr double kMaxDim = 4294967296.0;  // 2^32, as args.cc
 
 struct Dim {
   int64_t value = 0;
-  char sym = 0;  // 0 (a constant), 'T', 'S' or 'B'
+  char sym = 0;  // 0 (a constant), 'T', 'S', 'B' or 'E'
 };
 
 struct Lengths {
   int64_t t, p, b;
+  int64_t e = 0;  // the segment's static rows after this pass ('E')
 };
 
 struct Buffer {
@@ -70,6 +76,7 @@ struct Operand {
   int index = 0;  // slot, layer, or fixed tensor
   bool v_cache = false;
   bool all_rows = false;
+  bool static_part = false;  // the state's static part (cross-attention K/V), not its self part
   std::vector<Dim> shape;
   uint32_t value = 0;  // Kind::value: index in the program's value list
 };
@@ -148,6 +155,7 @@ class Program : public Napi::ObjectWrap<Program> {
       if (t != napi_float32_array && t != napi_int32_array)
         throw Napi::TypeError::New(env, what + " must be a Float32Array or Int32Array");
       typed_array(env, s, t, [&] { return what; });
+      require_shared(env, s, what);
       slot_types_.push_back(t);
       slots_.push_back(Napi::Persistent(s));
     }
@@ -216,6 +224,15 @@ class Program : public Napi::ObjectWrap<Program> {
       if (rows != "new" && rows != "all") throw Napi::RangeError::New(env, at + ".rows must be 'new' or 'all'");
       op.v_cache = which == "v";
       op.all_rows = rows == "all";
+      const Napi::Value pv = o.Get("part");
+      const std::string part = pv.IsUndefined() ? std::string("self") : pv.ToString().Utf8Value();
+      if (part != "self" && part != "static") throw Napi::RangeError::New(env, at + ".part must be 'self' or 'static'");
+      op.static_part = part == "static";
+      if (!op.all_rows) {
+        (op.static_part ? writes_static_ : writes_self_) = true;
+        if (writes_static_ && writes_self_)
+          throw Napi::RangeError::New(env, at + ": a program appends rows to one part of the state, 'self' or 'static', not both");
+      }
       const Napi::Value dv = o.Get("dtype");
       const std::string dt = dv.IsUndefined() ? std::string("f32") : dv.ToString().Utf8Value();
       if (dt != "f32" && dt != "f16") throw Napi::RangeError::New(env, at + ".dtype must be 'f32' or 'f16'");
@@ -229,8 +246,8 @@ class Program : public Napi::ObjectWrap<Program> {
         if (other.kind == Kind::cache && other.all_rows != (rows == "all"))
           throw Napi::RangeError::New(env, at + ": a step may not mix 'new' and 'all' cache rows");
       op.shape = read_shape(env, at + ".shape", o.Get("shape"), true);
-      if (op.shape.empty() || (op.shape[0].sym != 'T' && op.shape[0].sym != 'S'))
-        throw Napi::RangeError::New(env, at + ".shape must start with 'T' or 'S' (rows)");
+      if (op.shape.empty() || (op.shape[0].sym != 'T' && op.shape[0].sym != 'S' && op.shape[0].sym != 'E'))
+        throw Napi::RangeError::New(env, at + ".shape must start with 'T', 'S' or 'E' (rows)");
       size_t row = 1;
       for (size_t i = 1; i < op.shape.size(); ++i) {
         if (op.shape[i].sym != 0) throw Napi::RangeError::New(env, at + ".shape must be constant after its rows");
@@ -244,6 +261,7 @@ class Program : public Napi::ObjectWrap<Program> {
       Args a(env, step.def->name, args);
       Fixed f;
       f.view = a.tensor(op.name.c_str(), {DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::q8_0});
+      require_shared(env, o.Get("data"), at + ".data");
       f.data = Napi::Persistent(o.Get("data"));
       f.type = o.Get("data").As<Napi::TypedArray>().TypedArrayType();
       op.kind = Kind::fixed;
@@ -252,6 +270,20 @@ class Program : public Napi::ObjectWrap<Program> {
     } else {
       keep_value(op, v);
     }
+  }
+
+  // Passes read slots and parameter tensors on the dispatch thread while JavaScript runs: a
+  // plain ArrayBuffer could be detached or transferred meanwhile, a SharedArrayBuffer cannot.
+  static void require_shared(Napi::Env env, Napi::Value typed_array, const std::string& what) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, typed_array, &type, &length, &data, &buffer, &offset) != napi_ok ||
+        AsyncStaging::detachable(env, buffer))
+      throw Napi::TypeError::New(env, what + " must be backed by a SharedArrayBuffer: passes read it off the main thread, "
+                                             "and an ArrayBuffer can be detached or transferred meanwhile");
   }
 
   // Node-API references hold objects only (before Node 22), so plain values live in one array.
@@ -280,8 +312,9 @@ class Program : public Napi::ObjectWrap<Program> {
       Dim d;
       if (e.IsString()) {
         const std::string s = e.As<Napi::String>().Utf8Value();
-        if (s != "T" && s != "S" && s != "B") throw Napi::RangeError::New(env, at + "[" + std::to_string(i) + "] must be an integer, 'T', 'S' or 'B'");
-        if (s == "S" && !per_segment) throw Napi::RangeError::New(env, at + " uses 'S' outside a per-segment step");
+        if (s != "T" && s != "S" && s != "B" && s != "E")
+          throw Napi::RangeError::New(env, at + "[" + std::to_string(i) + "] must be an integer, 'T', 'S', 'B' or 'E'");
+        if ((s == "S" || s == "E") && !per_segment) throw Napi::RangeError::New(env, at + " uses '" + s + "' outside a per-segment step");
         d.sym = s[0];
       } else {
         const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
@@ -303,7 +336,7 @@ class Program : public Napi::ObjectWrap<Program> {
     size_t numel = 1, row = 1;
     for (size_t i = 0; i < op.shape.size(); ++i) {
       const Dim& d = op.shape[i];
-      const int64_t x = d.sym == 'T' ? n.t : d.sym == 'S' ? n.p + n.t : d.sym == 'B' ? n.b : d.value;
+      const int64_t x = d.sym == 'T' ? n.t : d.sym == 'S' ? n.p + n.t : d.sym == 'B' ? n.b : d.sym == 'E' ? n.e : d.value;
       view.shape.push_back(x);
       if (mul_overflow(numel, static_cast<size_t>(x), &numel) || (i > 0 && mul_overflow(row, static_cast<size_t>(x), &row)))
         throw Napi::RangeError::New(env, at() + " has too many elements");
@@ -324,8 +357,9 @@ class Program : public Napi::ObjectWrap<Program> {
   // read, and the page references the job keeps.
   struct SegmentState {
     std::shared_ptr<SeqTable> table;
-    std::vector<char*> page_data;  // by page index
-    std::vector<PageRef> pages;
+    std::vector<char*> page_data;  // by page index, self part
+    std::vector<char*> static_data;  // by page index, static part
+    std::vector<PageRef> pages;      // both parts
   };
 
   // segments: [t0, p0, t1, p1, ...], checked before anything else is read.
@@ -350,7 +384,7 @@ class Program : public Napi::ObjectWrap<Program> {
   // must fit the cache operands, hold P rows and not be busy; then its new rows are made
   // writable (pages taken, shared ones copied). Nothing changes a state before every check passed
   // except pages taken for rows past its length, which later passes use.
-  std::vector<SegmentState> read_states(Napi::Env env, Napi::Value v, const std::vector<Lengths>& segs) {
+  std::vector<SegmentState> read_states(Napi::Env env, Napi::Value v, std::vector<Lengths>& segs) {
     const size_t B = segs.size();
     if (!v.IsArray() || v.As<Napi::Array>().Length() != B)
       throw Napi::TypeError::New(env, "Program.run: 'states' must be an array with one SequenceState (or null) per segment");
@@ -370,8 +404,11 @@ class Program : public Napi::ObjectWrap<Program> {
                                             dtype_name(L.dtype) + " per row; this program needs " + std::to_string(layers_) + " of " +
                                             std::to_string(cache_row_) + " " + dtype_name(cache_type_));
       if (t->busy.load() > 0) throw Napi::Error::New(env, at + " is used by a pass that has not settled; await it first");
-      if (static_cast<size_t>(segs[i].p) != t->length)
-        throw Napi::RangeError::New(env, at + " holds " + std::to_string(t->length) + " rows, but the segment says " + std::to_string(segs[i].p) + " are cached");
+      // P counts the rows of the part this program appends to.
+      const size_t held = writes_static_ ? t->static_length : t->length;
+      if (static_cast<size_t>(segs[i].p) != held)
+        throw Napi::RangeError::New(env, at + " holds " + std::to_string(held) + (writes_static_ ? " static" : "") + " rows, but the segment says " +
+                                            std::to_string(segs[i].p) + " are cached");
       for (uint32_t j = 0; j < i; ++j)
         if (out[j].table == t) throw Napi::RangeError::New(env, at + " is also states[" + std::to_string(j) + "]: a pass takes each state once");
       out[i].table = std::move(t);
@@ -380,14 +417,18 @@ class Program : public Napi::ObjectWrap<Program> {
       SeqTable* t = out[i].table.get();
       if (!t) continue;
       try {
-        t->prepare_write(static_cast<size_t>(segs[i].p), static_cast<size_t>(segs[i].p + segs[i].t));
+        const size_t from = static_cast<size_t>(segs[i].p), to = static_cast<size_t>(segs[i].p + segs[i].t);
+        if (writes_static_) t->prepare_static_write(from, to);
+        else if (writes_self_) t->prepare_write(from, to);
       } catch (const StateBudgetError& e) {
         throw Napi::RangeError::New(env, "Program.run: states[" + std::to_string(i) + "]: " + e.what() +
                                              "; dispose finished sequences or raise the state budget");
       }
+      segs[i].e = static_cast<int64_t>(t->static_length) + (writes_static_ ? segs[i].t : 0);
       out[i].pages = t->pages;
-      out[i].page_data.reserve(t->pages.size());
+      out[i].pages.insert(out[i].pages.end(), t->static_pages.begin(), t->static_pages.end());
       for (const PageRef& pg : t->pages) out[i].page_data.push_back(pg->data);
+      for (const PageRef& pg : t->static_pages) out[i].static_data.push_back(pg->data);
     }
     return out;
   }
@@ -397,13 +438,16 @@ class Program : public Napi::ObjectWrap<Program> {
     const StateLayout& L = st.table->pool->layout();
     view = TensorView{};
     view.dtype = cache_type_;
-    view.shape.push_back(n.p + n.t);
+    // Self rows [0, P+T), or static rows [0, E).
+    const int64_t rows = op.static_part ? n.e : n.p + n.t;
+    view.shape.push_back(rows);
     for (size_t i = 1; i < op.shape.size(); ++i) view.shape.push_back(op.shape[i].value);
-    view.numel = static_cast<size_t>(n.p + n.t) * cache_row_;
+    view.numel = static_cast<size_t>(rows) * cache_row_;
     view.nbytes = view.numel * (cache_type_ == DType::f16 ? 2 : 4);
     view.present = true;
     view.paged = true;
-    view.rows = PagedRows{st.page_data.data(), L.page_rows, L.page_shift, L.row_bytes, L.part_offset(op.index, op.v_cache), 0};
+    const std::vector<char*>& table = op.static_part ? st.static_data : st.page_data;
+    view.rows = PagedRows{table.data(), L.page_rows, L.page_shift, L.row_bytes, L.part_offset(op.index, op.v_cache), 0};
   }
 
   // The contiguous view of rows [a, a + n.t) of a cache operand, all in one page.
@@ -416,7 +460,8 @@ class Program : public Napi::ObjectWrap<Program> {
     for (size_t i = 1; i < op.shape.size(); ++i) view.shape.push_back(op.shape[i].value);
     view.numel = static_cast<size_t>(n.t) * cache_row_;
     view.nbytes = view.numel * (cache_type_ == DType::f16 ? 2 : 4);
-    view.data = st.page_data[a >> L.page_shift] + L.part_offset(op.index, op.v_cache) + (a & (L.page_rows - 1)) * L.row_bytes;
+    const std::vector<char*>& table = op.static_part ? st.static_data : st.page_data;
+    view.data = table[a >> L.page_shift] + L.part_offset(op.index, op.v_cache) + (a & (L.page_rows - 1)) * L.row_bytes;
     view.present = true;
   }
 
@@ -424,7 +469,7 @@ class Program : public Napi::ObjectWrap<Program> {
     Napi::Env env = info.Env();
     if (disposed_) throw Napi::Error::New(env, "Program.run: the program was disposed");
     int64_t T = 0;
-    const std::vector<Lengths> segs = read_segments(env, info.Length() > 0 ? info[0] : env.Undefined(), &T);
+    std::vector<Lengths> segs = read_segments(env, info.Length() > 0 ? info[0] : env.Undefined(), &T);
     const size_t B = segs.size();
     std::vector<Napi::Reference<Napi::Value>> keep;
     keep.push_back(Napi::Persistent(static_cast<Napi::Value>(Value())));
@@ -527,7 +572,7 @@ class Program : public Napi::ObjectWrap<Program> {
           const StateLayout* L = states[k].table ? &states[k].table->pool->layout() : nullptr;
           for (int64_t a = n.p; a < n.p + n.t;) {
             const int64_t end = L ? std::min<int64_t>(n.p + n.t, (a / static_cast<int64_t>(L->page_rows) + 1) * static_cast<int64_t>(L->page_rows)) : n.p + n.t;
-            prepare(si, Lengths{end - a, a, n.b}, row + (a - n.p), &states[k]);
+            prepare(si, Lengths{end - a, a, n.b, n.e}, row + (a - n.p), &states[k]);
             a = end;
           }
         }
@@ -557,7 +602,8 @@ class Program : public Napi::ObjectWrap<Program> {
     std::vector<std::shared_ptr<BusyGuard>> busy;
     for (size_t k = 0; k < B; ++k) {
       if (!states[k].table) continue;
-      states[k].table->length = static_cast<size_t>(segs[k].p + segs[k].t);
+      if (writes_static_) states[k].table->static_length = static_cast<size_t>(segs[k].p + segs[k].t);
+      else if (writes_self_) states[k].table->length = static_cast<size_t>(segs[k].p + segs[k].t);
       busy.push_back(std::make_shared<BusyGuard>(states[k].table));
     }
 
@@ -596,6 +642,8 @@ class Program : public Napi::ObjectWrap<Program> {
   std::vector<napi_typedarray_type> slot_types_;
   DType cache_type_ = DType::f32;  // every cache operand's element type: f32 or f16
   size_t cache_row_ = 0;           // elements of one cache row (Hkv * D), the same for every operand
+  bool writes_self_ = false;       // some step appends 'new' rows to the self part
+  bool writes_static_ = false;     // ... or to the static part (never both)
   bool has_cache_type_ = false;
   std::vector<Fixed> fixed_;
   Napi::Reference<Napi::Array> values_;

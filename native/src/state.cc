@@ -178,7 +178,7 @@ void PagePool::clear_prefix() {
   drop.clear();  // outside the lock: ~Page takes it
 }
 
-void SeqTable::prepare_write(size_t from, size_t to) {
+void SeqTable::prepare_write(std::vector<PageRef>& pages, size_t from, size_t to) {
   const StateLayout& L = pool->layout();
   const size_t first = from >> L.page_shift, end = to == 0 ? 0 : ((to - 1) >> L.page_shift) + 1;
   for (size_t i = first; i < end; ++i) {
@@ -206,6 +206,8 @@ std::unique_ptr<SeqTable> SeqTable::fork() const {
   auto t = std::make_unique<SeqTable>(pool);
   t->pages = pages;
   t->length = length;
+  t->static_pages = static_pages;
+  t->static_length = static_length;
   return t;
 }
 
@@ -218,6 +220,8 @@ void SeqTable::truncate(size_t n) {
 void SeqTable::clear() {
   pages.clear();
   length = 0;
+  static_pages.clear();
+  static_length = 0;
 }
 
 }  // namespace attnode

@@ -116,24 +116,34 @@ class PagePool : public std::enable_shared_from_this<PagePool> {
   std::list<uint64_t> lru_;
 };
 
-// One sequence's page table; rows [0, length) are filled.
+// One sequence's page tables, by part: 'self' rows [0, length) (self-attention K/V that grow by
+// each pass's tokens) and 'static' rows [0, static_length) (cross-attention K/V of an encoder's
+// output, written once by the encoder's plan and read by every decoder step).
 struct SeqTable {
   std::shared_ptr<PagePool> pool;
   std::vector<PageRef> pages;
   size_t length = 0;
+  std::vector<PageRef> static_pages;
+  size_t static_length = 0;
   std::atomic<int> busy{0};  // passes in flight that read or write these pages
 
   explicit SeqTable(std::shared_ptr<PagePool> p) : pool(std::move(p)) {}
   size_t capacity() const { return pages.size() << pool->layout().page_shift; }
-  // Makes rows [from, to) writable: pages are taken for rows past the table, and shared pages
-  // in the range are replaced by private copies (copy-on-write). Throws StateBudgetError.
-  void prepare_write(size_t from, size_t to);
+  size_t page_count() const { return pages.size() + static_pages.size(); }
+  // Makes rows [from, to) of a part writable: pages are taken for rows past the table, and
+  // shared pages in the range are replaced by private copies (copy-on-write). Throws
+  // StateBudgetError.
+  void prepare_write(size_t from, size_t to) { prepare_write(pages, from, to); }
+  void prepare_static_write(size_t from, size_t to) { prepare_write(static_pages, from, to); }
   // A table that shares every page of this one.
   std::unique_ptr<SeqTable> fork() const;
   // Keeps rows [0, n); pages past them go back to the pool.
   void truncate(size_t n);
   // Drops every page.
   void clear();
+
+ private:
+  void prepare_write(std::vector<PageRef>& table, size_t from, size_t to);
 };
 
 // Marks a table busy while a pass that uses it is in flight (held by the pass's job).

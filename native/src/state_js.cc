@@ -36,6 +36,7 @@ class SequenceStateJS : public Napi::ObjectWrap<SequenceStateJS> {
     return DefineClass(env, "SequenceState",
                        {
                            InstanceAccessor("length", &SequenceStateJS::Length, nullptr),
+                           InstanceAccessor("staticLength", &SequenceStateJS::StaticLength, nullptr),
                            InstanceAccessor("pages", &SequenceStateJS::Pages, nullptr),
                            InstanceAccessor("bytes", &SequenceStateJS::Bytes, nullptr),
                            InstanceAccessor("capacity", &SequenceStateJS::Capacity, nullptr),
@@ -60,9 +61,12 @@ class SequenceStateJS : public Napi::ObjectWrap<SequenceStateJS> {
 
  private:
   Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table ? static_cast<double>(table->length) : 0.0); }
-  Napi::Value Pages(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table ? static_cast<double>(table->pages.size()) : 0.0); }
+  Napi::Value StaticLength(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), table ? static_cast<double>(table->static_length) : 0.0);
+  }
+  Napi::Value Pages(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table ? static_cast<double>(table->page_count()) : 0.0); }
   Napi::Value Bytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), table ? static_cast<double>(table->pages.size() * table->pool->layout().page_bytes) : 0.0);
+    return Napi::Number::New(info.Env(), table ? static_cast<double>(table->page_count() * table->pool->layout().page_bytes) : 0.0);
   }
   Napi::Value Capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table ? static_cast<double>(table->capacity()) : 0.0); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !table); }
@@ -163,18 +167,23 @@ class StatePoolJS : public Napi::ObjectWrap<StatePoolJS> {
       for (uint32_t j = 0; j < i; ++j)
         if (tables[j] == tables[i]) throw Napi::RangeError::New(env, "StatePool.reorder: states[" + std::to_string(i) + "] repeats states[" + std::to_string(j) + "]");
     }
-    std::vector<std::vector<PageRef>> pages(n);
-    std::vector<size_t> lengths(n);
+    std::vector<std::vector<PageRef>> pages(n), statics(n);
+    std::vector<size_t> lengths(n), static_lengths(n);
     for (uint32_t i = 0; i < n; ++i) {
       const int32_t p = parents[i];
       if (p < 0 || static_cast<uint32_t>(p) >= n)
         throw Napi::RangeError::New(env, "StatePool.reorder: parents[" + std::to_string(i) + "] = " + std::to_string(p) + " is outside [0, " + std::to_string(n) + ")");
-      pages[i] = tables[static_cast<size_t>(p)]->pages;
-      lengths[i] = tables[static_cast<size_t>(p)]->length;
+      const SeqTable& parent = *tables[static_cast<size_t>(p)];
+      pages[i] = parent.pages;
+      lengths[i] = parent.length;
+      statics[i] = parent.static_pages;
+      static_lengths[i] = parent.static_length;
     }
     for (uint32_t i = 0; i < n; ++i) {
       tables[i]->pages = std::move(pages[i]);
       tables[i]->length = lengths[i];
+      tables[i]->static_pages = std::move(statics[i]);
+      tables[i]->static_length = static_lengths[i];
     }
     return env.Undefined();
   }

@@ -102,7 +102,10 @@ export interface StatePoolOptions {
  * Rows [0, length) are filled; a pass appends rows. dispose() returns its pages at once.
  */
 export interface SequenceState {
+  /** Rows of the self part (self-attention K/V). */
   readonly length: number;
+  /** Rows of the static part (cross-attention K/V an encoder's plan wrote; 0 for decoders). */
+  readonly staticLength: number;
   /** Pages it holds (host state: 1, its whole capacity). */
   readonly pages: number;
   /** Bytes of the pages it holds. */
@@ -169,20 +172,21 @@ export interface PassSegment {
   readonly state?: SequenceState;
 }
 
-/** A view of a planned slot; shape symbols as in graph/ir.ts ('T', 'S', 'B'). */
+/** A view of a planned slot; shape symbols as in graph/ir.ts ('T', 'S', 'B', 'E'). */
 export interface SlotOperand {
   readonly kind: 'slot';
   readonly slot: number;
-  readonly shape: readonly (number | 'T' | 'S' | 'B')[];
+  readonly shape: readonly (number | 'T' | 'S' | 'B' | 'E')[];
 }
 
-/** Rows of one layer's K or V cache: 'new' [P, P+T) or 'all' [0, P+T). */
+/** Rows of one layer's K or V in a segment's state part: 'new' [P, P+T) or 'all' [0, P+T) ('static' part: [0, E)). */
 export interface CacheSliceOperand {
   readonly kind: 'cache';
+  readonly part: 'self' | 'static';
   readonly layer: number;
   readonly which: 'k' | 'v';
   readonly rows: 'new' | 'all';
-  readonly shape: readonly (number | 'T' | 'S' | 'B')[];
+  readonly shape: readonly (number | 'T' | 'S' | 'B' | 'E')[];
   /** Element type of the cache buffers: every cache passed to run() holds this dtype. */
   readonly dtype: 'f32' | 'f16';
 }

@@ -11,6 +11,9 @@ export class HostSequenceState implements SequenceState, KVBuffers {
   readonly k: Tensor[];
   readonly v: Tensor[];
   private rows = 0;
+  /** The static part (cross-attention K/V), allocated on first use: (capacity, Hkv, D) per layer. */
+  private statics: { k: Tensor[]; v: Tensor[] } | undefined;
+  private staticRows = 0;
   private released = false;
 
   constructor(
@@ -26,15 +29,32 @@ export class HostSequenceState implements SequenceState, KVBuffers {
   get length(): number {
     return this.rows;
   }
-  /** Set by the executor when a pass appended rows (host state has no pages to take). */
-  grow(rows: number): void {
-    this.rows = rows;
+  get staticLength(): number {
+    return this.staticRows;
+  }
+  /** Set by the executor when a pass appended rows to a part (host state has no pages to take). */
+  grow(rows: number, part: 'self' | 'static' = 'self'): void {
+    if (part === 'static') this.staticRows = rows;
+    else this.rows = rows;
+  }
+  /** The static part's buffers, allocated on first use. */
+  staticBuffers(): { k: Tensor[]; v: Tensor[] } {
+    if (!this.statics) {
+      const { layers, kvHeads, headDim, dtype } = this.pool.layout;
+      const make = () => Array.from({ length: layers }, () => Tensor.zeros(dtype, [this.capacity, kvHeads, headDim]));
+      this.statics = { k: make(), v: make() };
+      this.pool.taken(this.staticBytes);
+    }
+    return this.statics;
+  }
+  private get staticBytes(): number {
+    return this.statics ? this.statics.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0) : 0;
   }
   get pages(): number {
     return this.released ? 0 : 1;
   }
   get bytes(): number {
-    return this.released ? 0 : this.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0);
+    return this.released ? 0 : this.k.reduce((a, t) => a + 2 * t.storage.byteLength, 0) + this.staticBytes;
   }
   get disposed(): boolean {
     return this.released;
@@ -47,6 +67,13 @@ export class HostSequenceState implements SequenceState, KVBuffers {
     this.k.forEach((t, l) => f.k[l]!.data.set(t.data.subarray(0, n)));
     this.v.forEach((t, l) => f.v[l]!.data.set(t.data.subarray(0, n)));
     f.rows = this.rows;
+    if (this.statics) {
+      const s = f.staticBuffers();
+      const m = this.staticRows * this.pool.layout.kvHeads * this.pool.layout.headDim;
+      this.statics.k.forEach((t, l) => s.k[l]!.data.set(t.data.subarray(0, m)));
+      this.statics.v.forEach((t, l) => s.v[l]!.data.set(t.data.subarray(0, m)));
+      f.staticRows = this.staticRows;
+    }
     return f;
   }
   truncate(n: number): void {
@@ -54,19 +81,26 @@ export class HostSequenceState implements SequenceState, KVBuffers {
     if (!Number.isInteger(n) || n < 0 || n > this.rows) throw new RangeError(`SequenceState.truncate: 'length' must be an integer in [0, ${this.rows}]`);
     this.rows = n;
   }
-  /** Takes another state's rows (reorder); both are of the same pool. */
-  copyFrom(src: HostSequenceState, rows: number): void {
-    const n = rows * this.pool.layout.kvHeads * this.pool.layout.headDim;
-    src.k.forEach((t, l) => this.k[l]!.data.set(t.data.subarray(0, n)));
-    src.v.forEach((t, l) => this.v[l]!.data.set(t.data.subarray(0, n)));
-    this.rows = rows;
+  /** Takes another state's rows, both parts (reorder); both are of the same pool. */
+  copyFrom(src: HostSequenceState): void {
+    const row = this.pool.layout.kvHeads * this.pool.layout.headDim;
+    src.k.forEach((t, l) => this.k[l]!.data.set(t.data.subarray(0, src.rows * row)));
+    src.v.forEach((t, l) => this.v[l]!.data.set(t.data.subarray(0, src.rows * row)));
+    this.rows = src.rows;
+    if (src.statics) {
+      const s = this.staticBuffers();
+      src.statics.k.forEach((t, l) => s.k[l]!.data.set(t.data.subarray(0, src.staticRows * row)));
+      src.statics.v.forEach((t, l) => s.v[l]!.data.set(t.data.subarray(0, src.staticRows * row)));
+    }
+    this.staticRows = src.staticRows;
   }
   dispose(): void {
     if (this.released) return;
     this.pool.given(this.bytes);
     this.released = true;
     this.rows = 0;
-    this.pool.backend?.release?.([...this.k, ...this.v]);
+    this.staticRows = 0;
+    this.pool.backend?.release?.([...this.k, ...this.v, ...(this.statics ? [...this.statics.k, ...this.statics.v] : [])]);
   }
   private usable(fn: string): void {
     if (this.released) throw new Error(`SequenceState.${fn}: the state was disposed`);
@@ -123,10 +157,10 @@ export class HostStatePool implements StatePool {
     const hs = states as HostSequenceState[];
     const copies = hs.map((s) => {
       const c = new HostSequenceState(this, s.capacity);
-      c.copyFrom(s, s.length);
+      c.copyFrom(s);
       return c;
     });
-    hs.forEach((s, i) => s.copyFrom(copies[parents[i]!]!, copies[parents[i]!]!.length));
+    hs.forEach((s, i) => s.copyFrom(copies[parents[i]!]!));
     for (const c of copies) c.dispose();
   }
   attachPrefix(): number {

@@ -137,13 +137,14 @@ export class NativeBackend implements Backend {
   compile(program: PassProgram): CompiledPass {
     if (this.disposed) throw new Error(`${this.name} backend is disposed`);
     const operand = (v: unknown): unknown => {
-      if (v instanceof Tensor) return native(v);
+      // Parameters: the program reads them off the main thread, so they must not be detachable.
+      if (v instanceof Tensor) return native(v.storage.buffer instanceof SharedArrayBuffer && v.isContiguous() ? v : v.contiguous({ shared: true }));
       if (v instanceof NativeWeight) return v.handle;
       if (isMapped(v)) return v.native();
       if (typeof v === 'object' && v !== null && 'kind' in v) {
-        const o = v as { kind: string; slot?: number; shape: unknown; layer?: number; which?: string; rows?: string; dtype?: string };
+        const o = v as { kind: string; slot?: number; shape: unknown; layer?: number; which?: string; rows?: string; dtype?: string; part?: string };
         if (o.kind === 'slot') return { slot: o.slot, shape: o.shape };
-        if (o.kind === 'cache') return { cache: o.which, layer: o.layer, rows: o.rows, shape: o.shape, dtype: o.dtype ?? 'f32' };
+        if (o.kind === 'cache') return { cache: o.which, layer: o.layer, rows: o.rows, shape: o.shape, dtype: o.dtype ?? 'f32', part: o.part ?? 'self' };
       }
       return v;
     };

@@ -16,6 +16,8 @@ export type Segment = PassSegment;
 export class PlanExecutor {
   private readonly slots: Tensor[];
   private readonly compiled: CompiledPass | undefined;
+  /** The plan appends rows to its segments' static state part (an encoder's plan), not the self part. */
+  private readonly writesStatic: boolean;
 
   constructor(
     readonly plan: Plan,
@@ -23,11 +25,14 @@ export class PlanExecutor {
     private readonly params: ReadonlyMap<string, Tensor | Weight | MappedWeightSource>,
     layers: number,
   ) {
-    // The only allocation: every slot once, at tMax.
-    this.slots = plan.slots.map((s) => Tensor.zeros(s.dtype, [s.elements]));
+    // The only allocation: every slot once, at tMax. A backend that compiles runs passes off the
+    // main thread on the slots, so they are SharedArrayBuffers (they cannot be detached).
+    const shared = backend.compile !== undefined;
+    this.slots = plan.slots.map((s) => Tensor.zeros(s.dtype, [s.elements], { shared }));
     for (const node of plan.graph.nodes)
       for (const a of Object.values(node.args))
         if (typeof a === 'object' && a.kind === 'param' && !params.has(a.name)) throw new Error(`plan needs parameter '${a.name}', which was not bound`);
+    this.writesStatic = plan.graph.nodes.some((n) => n.out.kind === 'cache' && n.out.part === 'static');
     this.compiled = backend.compile?.({ slots: this.slots, layers, steps: this.steps() });
   }
 
@@ -37,7 +42,7 @@ export class PlanExecutor {
     const operand = (a: Operand) => {
       if (a.kind === 'value') return { kind: 'slot' as const, slot: this.plan.slotOf[a.id]!, shape: g.values[a.id]!.shape };
       if (a.kind === 'param') return this.params.get(a.name)!;
-      return { kind: 'cache' as const, layer: a.layer, which: a.which, rows: a.rows, shape: a.shape, dtype: a.dtype };
+      return { kind: 'cache' as const, part: a.part, layer: a.layer, which: a.which, rows: a.rows, shape: a.shape, dtype: a.dtype };
     };
     return g.nodes.map((node) => {
       const args: Record<string, unknown> = {};
@@ -59,10 +64,14 @@ export class PlanExecutor {
   private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, s: Segment): Tensor {
     if (!s.state) throw new RangeError('forward: this graph reads sequence state, and a sequence of the pass has none');
     if (!(s.state instanceof HostSequenceState)) throw new TypeError(`forward: the ${this.backend.name} backend runs on host sequence state; this state belongs to another backend`);
-    const buf = (o.which === 'k' ? s.state.k : s.state.v)[o.layer];
+    const part = o.part === 'static' ? s.state.staticBuffers() : s.state;
+    const buf = (o.which === 'k' ? part.k : part.v)[o.layer];
     if (!buf) throw new RangeError(`cache has no layer ${o.layer}`);
-    const rows = o.rows === 'new' ? buf.slice(0, s.p, s.p + s.t) : buf.slice(0, 0, s.p + s.t);
-    return rows.reshape(evalShape(o.shape, s.t, s.p));
+    // Static rows after this pass: what the state holds, plus this pass's when it appends them.
+    const e = s.state.staticLength + (this.writesStatic ? s.t : 0);
+    const all = o.part === 'static' ? e : s.p + s.t;
+    const rows = o.rows === 'new' ? buf.slice(0, s.p, s.p + s.t) : buf.slice(0, 0, all);
+    return rows.reshape(evalShape(o.shape, s.t, s.p, 1, e));
   }
 
   /**
@@ -85,7 +94,8 @@ export class PlanExecutor {
       if (!Number.isInteger(s.t) || s.t < 1) throw new RangeError('forward: every sequence in a pass needs at least one new token');
       if (!Number.isInteger(s.p) || s.p < 0) throw new RangeError(`forward: cached rows must be an integer >= 0, got ${s.p}`);
       if (s.state?.disposed) throw new Error('forward: a sequence state of the pass was disposed');
-      if (s.state && s.p !== s.state.length) throw new RangeError(`forward: the state holds ${s.state.length} rows, but the segment says ${s.p} are cached`);
+      const held = this.writesStatic ? s.state?.staticLength : s.state?.length;
+      if (s.state && s.p !== held) throw new RangeError(`forward: the state holds ${held}${this.writesStatic ? ' static' : ''} rows, but the segment says ${s.p} are cached`);
       if (s.state instanceof HostSequenceState && s.p + s.t > s.state.capacity)
         throw new RangeError(`forward: ${s.p} cached + ${s.t} new tokens exceed the state's capacity ${s.state.capacity}`);
       if (!s.state && s.p !== 0) throw new RangeError(`forward: a sequence without a cache has no cached rows, got ${s.p}`);
@@ -108,7 +118,8 @@ export class PlanExecutor {
     else {
       await this.runOps(t, segments, written, Object.values(outputs));
       // Host state has no native side to count its rows: they are filled now.
-      for (const s of segments) if (s.state instanceof HostSequenceState) s.state.grow(s.p + s.t);
+      const grows = this.plan.graph.nodes.some((n) => n.out.kind === 'cache');
+      for (const s of segments) if (grows && s.state instanceof HostSequenceState) s.state.grow(s.p + s.t, this.writesStatic ? 'static' : 'self');
     }
     return outputs;
   }

@@ -12,9 +12,10 @@ import '../backend/ops/index.js';
 
 /**
  * A dimension: a constant, 'T' (new tokens in this pass, all segments), 'S' (cached + new
- * tokens of one segment, in nodes that run per segment) or 'B' (segments in this pass).
+ * tokens of one segment, in nodes that run per segment), 'B' (segments in this pass) or 'E' (the
+ * rows of a segment's static state part: an encoder's output, for cross-attention).
  */
-export type SymDim = number | 'T' | 'S' | 'B';
+export type SymDim = number | 'T' | 'S' | 'B' | 'E';
 
 export interface ValueInfo {
   readonly id: number;
@@ -26,9 +27,15 @@ export interface ValueInfo {
   readonly input?: boolean;
 }
 
-/** A slice of one layer's K or V cache (Tmax, Hkv, D): 'new' rows [P, P+T) or 'all' rows [0, P+T). */
+/**
+ * A slice of one layer's K or V rows in a segment's sequence state: 'new' rows [P, P+T) or 'all'
+ * rows [0, P+T) of its 'self' part (self-attention K/V, growing by each pass's tokens), or of
+ * its 'static' part (cross-attention K/V of an encoder's output: written once by the encoder's
+ * plan, whose P counts static rows; 'all' static rows are [0, E)).
+ */
 export interface CacheOperand {
   readonly kind: 'cache';
+  readonly part: 'self' | 'static';
   readonly layer: number;
   readonly which: 'k' | 'v';
   readonly rows: 'new' | 'all';
@@ -104,8 +111,8 @@ export class GraphBuilder {
     return { kind: 'param', name };
   }
 
-  cache(layer: number, which: 'k' | 'v', rows: 'new' | 'all', shape: SymDim[]): CacheOperand {
-    return { kind: 'cache', layer, which, rows, shape, dtype: this.kvDtype };
+  cache(layer: number, which: 'k' | 'v', rows: 'new' | 'all', shape: SymDim[], part: 'self' | 'static' = 'self'): CacheOperand {
+    return { kind: 'cache', part, layer, which, rows, shape, dtype: this.kvDtype };
   }
 
   /** Adds `op` writing a new f32 value of `shape`. */
@@ -148,7 +155,7 @@ export function operandsOf(n: GraphNode): Operand[] {
   return Object.values(n.args).filter(isOperand);
 }
 
-/** Evaluates a symbolic shape for T new tokens after P cached ones, in a pass of B segments. */
-export function evalShape(shape: readonly SymDim[], t: number, p: number, b = 1): number[] {
-  return shape.map((d) => (d === 'T' ? t : d === 'S' ? p + t : d === 'B' ? b : d));
+/** Evaluates a symbolic shape for T new tokens after P cached ones, in a pass of B segments with E static rows. */
+export function evalShape(shape: readonly SymDim[], t: number, p: number, b = 1, e = 0): number[] {
+  return shape.map((d) => (d === 'T' ? t : d === 'S' ? p + t : d === 'B' ? b : d === 'E' ? e : d));
 }

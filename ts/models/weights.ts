@@ -4,7 +4,7 @@
 
 import type { Backend, PackWeightOptions, Weight } from '../backend/backend.js';
 import { MappedTensor } from '../io/mapped.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, type TensorOptions } from '../tensor/tensor.js';
 import { DTYPES, byteLength, type DType } from '../tensor/dtype.js';
 import { isWeightDType, type WeightDType } from '../tensor/formats.js';
 
@@ -25,6 +25,15 @@ export class Binder {
     private readonly dtype: WeightDType | undefined,
   ) {}
 
+  /**
+   * How host tensors (norms, biases, tables the backend cannot read in place) are allocated: a
+   * backend that compiles passes reads them off the main thread, so they go in SharedArrayBuffers,
+   * which JavaScript cannot detach or transfer.
+   */
+  private get hostOptions(): TensorOptions {
+    return { shared: this.backend.compile !== undefined };
+  }
+
   get(name: string): MappedTensor {
     if (!this.src.has(name)) throw new RangeError(`checkpoint has no tensor '${name}'`);
     return this.src.tensor(name);
@@ -39,7 +48,7 @@ export class Binder {
   f32(param: string, name: string, shape: readonly number[]): void {
     const t = this.get(name);
     this.expectShape(name, t, shape);
-    this.params.set(param, t.load().to('f32'));
+    this.params.set(param, t.load().to('f32', this.hostOptions));
   }
 
   /**
@@ -56,7 +65,7 @@ export class Binder {
       return;
     }
     const v = t.load();
-    this.params.set(param, gathered ? v : v.to('f32'));
+    this.params.set(param, gathered ? (this.hostOptions.shared ? v.contiguous(this.hostOptions) : v) : v.to('f32', this.hostOptions));
   }
 
   /** A linear weight (N, K), packed by the backend. */
