@@ -293,3 +293,29 @@ describe('host sequence state (reference backend)', () => {
     model.dispose();
   });
 });
+
+describe('state handles check their arguments', () => {
+  it('names what is wrong and changes nothing', () => {
+    const desc = { layers: 1, kvHeads: 1, headDim: 4, dtype: 'f32' as const, pageRows: 4, budgetBytes: 1 << 20 };
+    const pool = addon.statePool(desc);
+    const other = addon.statePool(desc);
+    const [a, b] = [pool.create(), pool.create()];
+    expect(() => pool.reorder([a, b], Int32Array.of(0, 2))).toThrow(/parents\[1\] = 2 is outside \[0, 2\)/);
+    expect(() => pool.reorder([a, a], Int32Array.of(0, 1))).toThrow(/states\[1\] repeats states\[0\]/);
+    expect(() => pool.reorder([a, other.create()], Int32Array.of(0, 1))).toThrow(/belongs to another StatePool/);
+    expect(() => pool.reorder([a, b], [0, 1] as never)).toThrow(/'parents' must be an Int32Array with one index per state/);
+    expect(() => pool.reorder([a, {} as never], Int32Array.of(0, 1))).toThrow(/must be a SequenceState from StatePool.create\(\)/);
+    expect(() => pool.attachPrefix(a, [1, 2] as never)).toThrow(/'ids' must be an Int32Array/);
+    expect(() => pool.publishPrefix(a, Int32Array.of(1, 2))).toThrow(/'ids' \(2\) are more than the state's rows \(0\)/);
+    expect(() => a.truncate(-1)).toThrow(/'length' must be an integer in \[0, 0\]/);
+    expect(() => a.truncate(0.5)).toThrow(RangeError);
+    b.dispose();
+    expect(() => b.fork()).toThrow(/the state was disposed/);
+    expect(() => pool.reorder([a, b], Int32Array.of(0, 0))).toThrow(/was disposed/);
+    pool.dispose();
+    expect(() => pool.create()).toThrow(/the pool was disposed/);
+    expect(a.length).toBe(0);
+    a.dispose();
+    other.dispose();
+  });
+});
