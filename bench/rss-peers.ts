@@ -7,7 +7,7 @@
 // attnode runs from dist/ (built here with `npm run build:ts` unless --no-build) under plain
 // node, as a user runs it: tsx alone adds about 45 MiB to a process.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,8 +43,8 @@ for (const d of DTYPES) {
   if (!existsSync(files[d])) writeGpt2_124m(files[d], 1, d, { tokenizer: true });
 }
 
-// Each side loads, evaluates token 1 with logits for it, and prints its peak RSS (ru_maxrss,
-// the figure `/usr/bin/time -v` reports as "Maximum resident set size").
+// Each side loads, evaluates token 1 with logits for it and prints its greedy next token; its
+// peak RSS comes from /usr/bin/time (ru_maxrss: "Maximum resident set size" of `time -v`).
 const scratch = mkdtempSync(join(tmpdir(), 'attnode-rss-'));
 const attnodeChild = join(scratch, 'attnode.mjs');
 writeFileSync(attnodeChild, `import { loadModel } from ${JSON.stringify(pathToFileURL(join(repo, 'dist', 'index.js')).href)};
@@ -54,7 +54,7 @@ const logits = await m.forward([1]);
 if (!logits.every(Number.isFinite)) throw new RangeError('attnode: logits are not finite');
 let next = 0;
 for (let i = 1; i < logits.length; i++) if (logits[i] > logits[next]) next = i;
-console.log(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, next }));
+console.log(JSON.stringify({ next }));
 m.dispose();
 `);
 // In the peer's folder, so that its bare import resolves there.
@@ -66,20 +66,30 @@ const model = await llama.loadModel({ modelPath: path });
 const context = await model.createContext({ contextSize: Number(ctx) });
 let next;
 for await (const t of context.getSequence().evaluate([1], { temperature: 0 })) { next = t; break; }
-console.log(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, next, batch: context.batchSize }));
+console.log(JSON.stringify({ next }));
 `);
 
 type Side = 'attnode' | 'node-llama-cpp';
+// A child forked straight from this process would start from this process's peak: Linux keeps
+// the forked copy's high-water mark across exec. /usr/bin/time is small when it forks the child,
+// and reports the child's own peak (%M, KiB).
+const TIME = '/usr/bin/time';
+if (!existsSync(TIME)) throw new RangeError(`rss-peers: needs ${TIME} (Debian package 'time') to measure each child's own peak`);
+function peakKiB(args: string[], cwd: string): { kib: number; stdout: string } {
+  const r = spawnSync(TIME, ['-f', 'maxrss_kib=%M', process.execPath, ...args], { cwd, encoding: 'utf8' });
+  const m = /maxrss_kib=(\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`rss-peers: '${args.join(' ')}' failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
+  return { kib: Number(m[1]), stdout: r.stdout };
+}
 function measure(side: Side, d: Dtype): { mib: number; next: number } {
   const script = side === 'attnode' ? attnodeChild : peerChild;
-  const out = execFileSync(process.execPath, [script, files[d], String(ctx)], { cwd: side === 'attnode' ? repo : peerDir, encoding: 'utf8' });
-  const line = out.trim().split('\n').pop()!;
-  const r = JSON.parse(line) as { maxRssKiB: number; next: number };
-  return { mib: r.maxRssKiB / 1024, next: r.next };
+  const { kib, stdout } = peakKiB([script, files[d], String(ctx)], side === 'attnode' ? repo : peerDir);
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { next: number };
+  return { mib: kib / 1024, next: r.next };
 }
 
 // A bare node process, for scale.
-const bare = Number(execFileSync(process.execPath, ['-e', 'console.log(process.resourceUsage().maxRSS)'], { encoding: 'utf8' })) / 1024;
+const bare = peakKiB(['-e', ''], repo).kib / 1024;
 
 const results: Record<Dtype, Record<Side, number[]>> = { f32: { attnode: [], 'node-llama-cpp': [] }, q8_0: { attnode: [], 'node-llama-cpp': [] } };
 const greedy: Record<Dtype, Record<Side, number[]>> = { f32: { attnode: [], 'node-llama-cpp': [] }, q8_0: { attnode: [], 'node-llama-cpp': [] } };
@@ -113,6 +123,11 @@ const commit = (() => {
     return 'a tree outside git';
   }
 })();
+// Same weights, same token: the same greedy next token is a check that both ran the model.
+const agree = DTYPES.every((d) => new Set([...greedy[d].attnode, ...greedy[d]['node-llama-cpp']]).size === 1);
+const agreement = agree
+  ? `Both sides pick the same greedy next token (${DTYPES.map((d) => `${d}: ${greedy[d].attnode[0]}`).join(', ')}).`
+  : `The greedy next tokens differ (${DTYPES.map((d) => `${d}: attnode ${greedy[d].attnode.join('/')}, node-llama-cpp ${greedy[d]['node-llama-cpp'].join('/')}`).join('; ')}).`;
 const rows = DTYPES.map((d) => {
   const a = results[d].attnode, p = results[d]['node-llama-cpp'];
   return `| GGUF ${d} | ${mib(statSync(files[d]).size)} MiB | ${fmt(a)} | ${fmt(p)} | ${(median(a) / median(p)).toFixed(2)} |`;
@@ -123,10 +138,10 @@ Generated by \`npx tsx bench/rss-peers.ts --rounds ${rounds} --ctx ${ctx}\` on $
 (attnode ${commit}, node-llama-cpp 3.21.1 CPU build from @node-llama-cpp/linux-x64), machine: ${cpus()[0]?.model ?? 'unknown CPU'},
 ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}.
 
-Each figure is one process's peak resident set size (ru_maxrss, as \`/usr/bin/time -v\` reports
-it) after loading a GPT-2 124M-shaped GGUF file with random weights and tokenizer metadata
+Each figure is one process's peak resident set size (ru_maxrss, from \`/usr/bin/time\`) after
+loading a GPT-2 124M-shaped GGUF file with random weights and tokenizer metadata
 (\`bench/gpt2-124m-fixture.ts\`) and evaluating one token with its logits; median of ${rounds}
-rounds (min-max), the two sides alternating, each in its own process. Both sides use a context
+rounds (min-max), the two sides alternating, each in its own process. ${agreement} Both sides use a context
 of ${ctx} positions: attnode plans its activations for ${ctx} tokens per pass and takes K/V
 pages on demand (one 32-row f32 page for this token, ${mib(attnodeKv)} MiB); llama.cpp
 allocates the whole context's f16 K/V at once (${mib(llamaKv)} MiB) and a compute buffer for
@@ -138,6 +153,3 @@ ${rows.join('\n')}
 `;
 writeFileSync(join(repo, 'bench', 'results', 'rss.md'), md);
 console.log(md);
-for (const d of DTYPES)
-  if (new Set([...greedy[d].attnode, ...greedy[d]['node-llama-cpp']]).size !== 1)
-    console.log(`note: ${d}: the greedy next tokens differ (attnode ${greedy[d].attnode[0]}, node-llama-cpp ${greedy[d]['node-llama-cpp'][0]})`);
