@@ -44,10 +44,17 @@ const LLAMA_GGUF: Record<string, GgufKV> = {
 describe('family table', () => {
   it('lists the supported names of each format', () => {
     expect(supportedArchitectures()).toEqual({
-      families: ['gpt2', 'llama', 'mistral'], hfModelTypes: ['gpt2', 'llama', 'mistral'],
-      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM'], gguf: ['gpt2', 'llama'],
+      families: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'], hfModelTypes: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'],
+      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'], gguf: ['gpt2', 'llama'],
     });
     for (const [name, f] of Object.entries(FAMILIES)) expect(f.name).toBe(name);
+  });
+
+  it('Qwen refuses what it does not implement, naming the field', () => {
+    const q = JSON.parse(readFileSync(join(FIX, 'qwen2-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(() => configFromHF({ ...q, use_sliding_window: true })).toThrow(/use_sliding_window/);
+    expect(() => configFromHF({ ...q, model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'], attention_bias: true })).toThrow(/attention_bias/);
+    expect(configFromHF(q).architecture).toBe('qwen2');
   });
 
   it('picks the family by model_type, else by architectures', () => {
@@ -56,7 +63,7 @@ describe('family table', () => {
   });
 
   it('an unknown config.json model_type or architectures entry lists the supported ones', async () => {
-    const msg = /model_type 'mamba' \(architectures \["MambaForCausalLM"\]\) is not supported; supported: gpt2, llama, mistral \(model_type\), GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM \(architectures\)/;
+    const msg = /model_type 'mamba' \(architectures \["MambaForCausalLM"\]\) is not supported; supported: gpt2, llama, mistral, qwen2, qwen3 \(model_type\), GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM \(architectures\)/;
     expect(() => configFromHF({ model_type: 'mamba', architectures: ['MambaForCausalLM'] })).toThrow(msg);
     const dir = mkdtempSync(join(TMP, 'hf-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...LLAMA, model_type: 'mamba', architectures: ['MambaForCausalLM'] }));

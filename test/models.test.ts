@@ -27,6 +27,11 @@ const CASES: Case[] = [
   // A sliding window of 8: the 33-token prompt and the continuations run past it.
   { name: 'mistral (sliding window) native', path: 'mistral-tiny', golden: 'mistral-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
   { name: 'mistral (sliding window) reference', path: 'mistral-tiny', golden: 'mistral-tiny', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
+  // Qwen2: q/k/v bias, tied head; Qwen3: per-head q/k RMSNorm, head_dim 24 apart from hidden / heads.
+  { name: 'qwen2 native', path: 'qwen2-tiny', golden: 'qwen2-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'qwen2 reference', path: 'qwen2-tiny', golden: 'qwen2-tiny', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
+  { name: 'qwen3 native', path: 'qwen3-tiny', golden: 'qwen3-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'qwen3 reference', path: 'qwen3-tiny', golden: 'qwen3-tiny', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
 ];
 
 describe('mistral: the sliding window', () => {

@@ -33,6 +33,15 @@ LLAMA_CONFIG = dict(model_type='llama', architectures=['LlamaForCausalLM'], voca
                     max_position_embeddings=64, rms_norm_eps=1e-5, rope_theta=10000.0, hidden_act='silu',
                     tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, attention_bias=False, mlp_bias=False)
 # Mistral: Llama's computation with a sliding window shorter than the longest prompt.
+# Qwen2: bias on q, k, v (not o), tied head, rope base 1e6; the sliding window is off
+# (use_sliding_window false) as in the released checkpoints.
+QWEN2_CONFIG = dict({k: v for k, v in LLAMA_CONFIG.items() if k not in ('attention_bias', 'mlp_bias')},
+                    model_type='qwen2', architectures=['Qwen2ForCausalLM'], rope_theta=1000000.0, tie_word_embeddings=True,
+                    use_sliding_window=False, sliding_window=4096, max_window_layers=3, rms_norm_eps=1e-6)
+# Qwen3: per-head RMSNorm of q and k before the rotation, no bias, head_dim apart from
+# hidden_size / num_attention_heads (24, not 16).
+QWEN3_CONFIG = dict(LLAMA_CONFIG, model_type='qwen3', architectures=['Qwen3ForCausalLM'], head_dim=24, rope_theta=1000000.0,
+                    tie_word_embeddings=True, rms_norm_eps=1e-6, use_sliding_window=False, sliding_window=None, max_window_layers=3)
 MISTRAL_CONFIG = dict({k: v for k, v in LLAMA_CONFIG.items() if k not in ('attention_bias', 'mlp_bias')},
                       model_type='mistral', architectures=['MistralForCausalLM'], sliding_window=8)
 
@@ -178,7 +187,7 @@ def gpt2_gguf(cfg, w, qtype):
 def llama_init(cfg, g, std=0.25):
     C, V, L, F = cfg['hidden_size'], cfg['vocab_size'], cfg['num_hidden_layers'], cfg['intermediate_size']
     H, KV = cfg['num_attention_heads'], cfg['num_key_value_heads']
-    D = C // H
+    D = cfg.get('head_dim') or C // H
     r = lambda *s: torch.randn(*s, generator=g) * std  # noqa: E731
     w = {'model.embed_tokens.weight': r(V, C) * 4}
     for i in range(L):
@@ -192,8 +201,15 @@ def llama_init(cfg, g, std=0.25):
         w[p + 'mlp.gate_proj.weight'] = r(F, C)
         w[p + 'mlp.up_proj.weight'] = r(F, C)
         w[p + 'mlp.down_proj.weight'] = r(C, F)
+        if cfg['model_type'] == 'qwen2':
+            for n, rows in (('q', H * D), ('k', KV * D), ('v', KV * D)):
+                w[p + 'self_attn.%s_proj.bias' % n] = r(rows) * 2
+        if cfg['model_type'] == 'qwen3':
+            w[p + 'self_attn.q_norm.weight'] = 1 + r(D) * 0.4
+            w[p + 'self_attn.k_norm.weight'] = 1 + r(D) * 0.4
     w['model.norm.weight'] = 1 + r(C) * 0.4
-    w['lm_head.weight'] = r(V, C)
+    if not cfg.get('tie_word_embeddings'):
+        w['lm_head.weight'] = r(V, C)
     return w
 
 
@@ -208,9 +224,12 @@ def rotate_half(x):
 
 
 def llama_forward(cfg, w, ids):
+    """Llama (modeling_llama), and what its relatives change: Mistral's sliding window,
+    Qwen2's q/k/v bias (modeling_qwen2), Qwen3's per-head q/k RMSNorm before the rotation and
+    its own head_dim (modeling_qwen3); a tied head reads the embedding table."""
     C, L, eps = cfg['hidden_size'], cfg['num_hidden_layers'], cfg['rms_norm_eps']
     H, KV = cfg['num_attention_heads'], cfg['num_key_value_heads']
-    D = C // H
+    D = cfg.get('head_dim') or C // H
     T = ids.shape[0]
     inv_freq = 1.0 / (cfg['rope_theta'] ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
     freqs = torch.arange(T).float()[:, None] * inv_freq[None, :]
@@ -227,9 +246,13 @@ def llama_forward(cfg, w, ids):
     for i in range(L):
         p = 'model.layers.%d.' % i
         h = rms_norm(x, w[p + 'input_layernorm.weight'], eps)
-        q = (h @ w[p + 'self_attn.q_proj.weight'].t()).view(T, H, D)
-        k = (h @ w[p + 'self_attn.k_proj.weight'].t()).view(T, KV, D)
-        v = (h @ w[p + 'self_attn.v_proj.weight'].t()).view(T, KV, D)
+        proj = lambda n: h @ w[p + 'self_attn.%s_proj.weight' % n].t() + w.get(p + 'self_attn.%s_proj.bias' % n, 0)  # noqa: E731
+        q = proj('q').view(T, H, D)
+        k = proj('k').view(T, KV, D)
+        v = proj('v').view(T, KV, D)
+        if p + 'self_attn.q_norm.weight' in w:
+            q = rms_norm(q, w[p + 'self_attn.q_norm.weight'], eps)
+            k = rms_norm(k, w[p + 'self_attn.k_norm.weight'], eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(H // KV, dim=1)
@@ -243,7 +266,7 @@ def llama_forward(cfg, w, ids):
         g = torch.nn.functional.silu(h @ w[p + 'mlp.gate_proj.weight'].t())
         x = x + (g * (h @ w[p + 'mlp.up_proj.weight'].t())) @ w[p + 'mlp.down_proj.weight'].t()
     x = rms_norm(x, w['model.norm.weight'], eps)
-    return x @ w['lm_head.weight'].t()
+    return x @ w.get('lm_head.weight', w['model.embed_tokens.weight']).t()
 
 
 def llama_permute(w, heads):
@@ -419,6 +442,16 @@ def main():
     write_safetensors(os.path.join(d, 'model.safetensors'), wm, {'format': 'pt'})
     res, gap = goldens_for(llama_forward, MISTRAL_CONFIG, wm, prompts)
     goldens['models']['mistral-tiny'] = dict(prompts=res, min_top2_gap=gap)
+
+    # Qwen2 and Qwen3, each from its own seed.
+    for name, cfg, seed in (('qwen2-tiny', QWEN2_CONFIG, SEED + 6), ('qwen3-tiny', QWEN3_CONFIG, SEED + 7)):
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        wq2 = llama_init(cfg, torch.Generator().manual_seed(seed))
+        json.dump(cfg, open(os.path.join(d, 'config.json'), 'w'), indent=2)
+        write_safetensors(os.path.join(d, 'model.safetensors'), wq2, {'format': 'pt'})
+        res, gap = goldens_for(llama_forward, cfg, wq2, prompts)
+        goldens['models'][name] = dict(prompts=res, min_top2_gap=gap)
 
     # Trained variants (same configs and prompts) for the q8_0 model test.
     for name, init, forward, cfg, gguf, seed in (

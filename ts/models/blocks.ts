@@ -16,7 +16,15 @@ export function norm(g: GraphBuilder, kind: NormKind, x: ValueRef, p: string, ep
 }
 
 export interface AttentionOptions {
+  /** Bias on the q, k, v and o projections (GPT-2). */
   bias: boolean;
+  /** Bias on q, k and v only, not o (Qwen2): params `${p}.q.b`, `${p}.k.b`, `${p}.v.b`. */
+  qkvBias?: boolean;
+  /**
+   * RMSNorm of each head of q and k over its D values, before the rotation (Qwen3), with this
+   * epsilon: params `${p}.qnorm.w`, `${p}.knorm.w` (D).
+   */
+  qkNorm?: number;
   /** Rotary embeddings on q and k (Llama); positions: (T) i32. */
   rope?: { positions: ValueRef; theta: number; interleaved: boolean };
   /** Sliding window: each position attends to the last `window` positions (Mistral). */
@@ -30,8 +38,12 @@ export interface AttentionOptions {
 export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef, o: AttentionOptions): ValueRef {
   const { heads: H, kvHeads: KV, headDim: D, hidden: C } = cfg;
   const p = `l${i}`;
-  const b = (n: string) => (o.bias ? g.param(`${p}.${n}.b`) : undefined);
+  const b = (n: string) => (o.bias || (o.qkvBias && n !== 'o') ? g.param(`${p}.${n}.b`) : undefined);
   let q = g.view(g.op('linear', { x: h, weight: g.param(`${p}.q`), bias: b('q') }, ['T', H * D], `${p}.q`), ['T', H, D]);
+  // Per-head norms (T, heads, D) -> (T, heads, D) over each head's D values.
+  const headNorm = (x: ValueRef, which: 'q' | 'k', heads: number) =>
+    g.op('rmsNorm', { x, weight: g.param(`${p}.${which}norm.w`), eps: o.qkNorm }, ['T', heads, D], `${p}.${which}norm`);
+  if (o.qkNorm !== undefined) q = headNorm(q, 'q', H);
   // K and V are computed for all of the pass's rows at once, then cast into each segment's cache
   // (to f32 a copy); Llama's rotation of K writes an f32 cache directly.
   const k = g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`);
@@ -39,9 +51,10 @@ export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
   if (o.rope) {
     const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved };
     q = g.op('rope', { x: q, ...r }, ['T', H, D], `${p}.q.rope`);
-    if (g.kvDtype === 'f32') g.opInto('rope', { x: g.view(k, ['T', KV, D]), ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    const kh = o.qkNorm !== undefined ? headNorm(g.view(k, ['T', KV, D]), 'k', KV) : g.view(k, ['T', KV, D]);
+    if (g.kvDtype === 'f32') g.opInto('rope', { x: kh, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
     else {
-      const kr = g.op('rope', { x: g.view(k, ['T', KV, D]), ...r }, ['T', KV, D], `${p}.k.rope`);
+      const kr = g.op('rope', { x: kh, ...r }, ['T', KV, D], `${p}.k.rope`);
       g.opInto('cast', { x: kr, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV, D]));
     }
   } else {

@@ -5,7 +5,7 @@
 import type { GGUFFile } from '../io/gguf.js';
 
 /** The families of the table in families/index.ts. */
-export type Architecture = 'gpt2' | 'llama' | 'mistral';
+export type Architecture = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3';
 
 export interface DecoderConfig {
   readonly architecture: Architecture;
