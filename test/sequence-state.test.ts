@@ -319,3 +319,32 @@ describe('state handles check their arguments', () => {
     other.dispose();
   });
 });
+
+describe('a sliding window lets go of the pages behind it', () => {
+  it('mistral (window 8): a long decode holds a bounded number of pages and decodes as a fresh recomputation', async () => {
+    const model = await loadModel(join(FIX, 'mistral-tiny'), { pageRows: 4 });
+    expect(model.config.slidingWindow).toBe(8);
+    const V = model.config.vocabSize;
+    const seq = ids(5, 21, V);
+    const cache = model.newCache();
+    let logits = await model.forward(seq, { cache });
+    let most = 0;
+    for (let i = 0; i < 50; i++) {
+      const next = logits.reduce((b, v, j, a) => (v > a[b]! ? j : b), 0);
+      seq.push(next);
+      logits = await model.forward([next], { cache });
+      most = Math.max(most, cache.pages);
+    }
+    // Rows [length - 7, length) are all a query can see: at most 4 pages of 4 rows hold them.
+    expect(cache.length).toBe(55);
+    expect(most).toBeLessThanOrEqual(4);
+    expect(cache.state.forgotten).toBeGreaterThanOrEqual(44);
+    expect(maxDiff(logits, await model.forward(seq))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    expect(() => cache.truncate(10)).toThrow(/were forgotten/);
+    // A fork shares what is left and decodes on.
+    const f = cache.fork();
+    const a = await model.forward([7], { cache: f });
+    expect(maxDiff(a, await model.forward([...seq, 7]))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    model.dispose();
+  });
+});

@@ -47,6 +47,8 @@ export interface NativeSequenceState {
   readonly busy: boolean;
   fork(): NativeSequenceState;
   truncate(n: number): void;
+  forget(rows: number): void;
+  readonly forgotten: number;
   dispose(): void;
 }
 

@@ -254,7 +254,8 @@ class Program : public Napi::ObjectWrap<Program> {
       segs[i].e = static_cast<int64_t>(t->static_length) + (writes_static_ ? segs[i].t : 0);
       out[i].pages = t->pages;
       out[i].pages.insert(out[i].pages.end(), t->static_pages.begin(), t->static_pages.end());
-      for (const PageRef& pg : t->pages) out[i].page_data.push_back(pg->data);
+      // Forgotten pages are null: a sliding window never reads them.
+      for (const PageRef& pg : t->pages) out[i].page_data.push_back(pg ? pg->data : nullptr);
       for (const PageRef& pg : t->static_pages) out[i].static_data.push_back(pg->data);
     }
     return out;

@@ -145,7 +145,7 @@ void PagePool::publish_prefix(const int32_t* ids, size_t n, const std::vector<Pa
   const size_t P = layout_.page_rows;
   uint64_t parent = 0;
   std::vector<PrefixEntry*> chain;
-  for (size_t b = 0; (b + 1) * P <= n && b < pages.size(); ++b) {
+  for (size_t b = 0; (b + 1) * P <= n && b < pages.size() && pages[b]; ++b) {  // a forgotten page ends the prefix
     const uint64_t key = block_key(parent, ids + b * P, P);
     auto it = prefix_.find(key);
     if (it == prefix_.end()) {
@@ -208,7 +208,14 @@ std::unique_ptr<SeqTable> SeqTable::fork() const {
   t->length = length;
   t->static_pages = static_pages;
   t->static_length = static_length;
+  t->forgotten = forgotten;
   return t;
+}
+
+void SeqTable::forget(size_t rows) {
+  const size_t whole = std::min(rows, length) >> pool->layout().page_shift;  // pages entirely before `rows`
+  for (size_t i = 0; i < whole && i < pages.size(); ++i) pages[i].reset();
+  forgotten = std::max(forgotten, whole << pool->layout().page_shift);
 }
 
 void SeqTable::truncate(size_t n) {
@@ -220,6 +227,7 @@ void SeqTable::truncate(size_t n) {
 void SeqTable::clear() {
   pages.clear();
   length = 0;
+  forgotten = 0;
   static_pages.clear();
   static_length = 0;
 }

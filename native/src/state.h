@@ -125,11 +125,20 @@ struct SeqTable {
   size_t length = 0;
   std::vector<PageRef> static_pages;
   size_t static_length = 0;
+  // Self rows [0, forgotten) were let go (a sliding window no query will look behind again):
+  // their pages are null in `pages`.
+  size_t forgotten = 0;
   std::atomic<int> busy{0};  // passes in flight that read or write these pages
 
   explicit SeqTable(std::shared_ptr<PagePool> p) : pool(std::move(p)) {}
   size_t capacity() const { return pages.size() << pool->layout().page_shift; }
-  size_t page_count() const { return pages.size() + static_pages.size(); }
+  size_t page_count() const {
+    size_t n = static_pages.size();
+    for (const PageRef& p : pages) n += p ? 1 : 0;
+    return n;
+  }
+  // Lets go of the whole self pages before row `rows` (at most the length).
+  void forget(size_t rows);
   // Makes rows [from, to) of a part writable: pages are taken for rows past the table, and
   // shared pages in the range are replaced by private copies (copy-on-write). Throws
   // StateBudgetError.

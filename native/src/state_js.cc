@@ -44,6 +44,8 @@ class SequenceStateJS : public Napi::ObjectWrap<SequenceStateJS> {
                            InstanceAccessor("busy", &SequenceStateJS::Busy, nullptr),
                            InstanceMethod("fork", &SequenceStateJS::Fork),
                            InstanceMethod("truncate", &SequenceStateJS::Truncate),
+                           InstanceMethod("forget", &SequenceStateJS::Forget),
+                           InstanceAccessor("forgotten", &SequenceStateJS::Forgotten, nullptr),
                            InstanceMethod("dispose", &SequenceStateJS::Dispose),
                        });
   }
@@ -80,9 +82,26 @@ class SequenceStateJS : public Napi::ObjectWrap<SequenceStateJS> {
     const double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
     if (!(n >= 0 && n <= static_cast<double>(t.length)) || n != std::floor(n))
       throw Napi::RangeError::New(env, "SequenceState.truncate: 'length' must be an integer in [0, " + std::to_string(t.length) + "]");
+    if (static_cast<size_t>(n) < t.forgotten)
+      throw Napi::RangeError::New(env, "SequenceState.truncate: rows before " + std::to_string(t.forgotten) +
+                                           " were forgotten (a sliding window's past); truncate to at least that");
     t.truncate(static_cast<size_t>(n));
     return env.Undefined();
   }
+
+  // forget(rows): lets go of the whole pages before row `rows` (a model whose every layer
+  // attends over a sliding window never reads them again). The rows count on; the pages return.
+  Napi::Value Forget(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SeqTable& t = usable(env, "forget", true);
+    const double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(n >= 0 && n <= static_cast<double>(t.length)) || n != std::floor(n))
+      throw Napi::RangeError::New(env, "SequenceState.forget: 'rows' must be an integer in [0, " + std::to_string(t.length) + "]");
+    t.forget(static_cast<size_t>(n));
+    return env.Undefined();
+  }
+
+  Napi::Value Forgotten(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table ? static_cast<double>(table->forgotten) : 0.0); }
 
   // Pages go back to the pool now; a pass in flight keeps its own references until it settles.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

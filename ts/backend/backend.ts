@@ -113,8 +113,15 @@ export interface SequenceState {
   readonly disposed: boolean;
   /** A state with the same rows; pages are shared until one side writes (copy-on-write). */
   fork(): SequenceState;
-  /** Keeps rows [0, n) (a rollback); pages past them are returned. */
+  /** Keeps rows [0, n) (a rollback); pages past them are returned. n must be at least `forgotten`. */
   truncate(n: number): void;
+  /**
+   * Lets go of the whole pages before row `rows`, which no later query reads (every layer
+   * attends over a sliding window); `length` is unchanged. Host state keeps its buffers.
+   */
+  forget(rows: number): void;
+  /** Rows whose pages were let go by forget() (0 for host state). */
+  readonly forgotten: number;
   dispose(): void;
 }
 

@@ -81,6 +81,14 @@ export class HostSequenceState implements SequenceState, KVBuffers {
     if (!Number.isInteger(n) || n < 0 || n > this.rows) throw new RangeError(`SequenceState.truncate: 'length' must be an integer in [0, ${this.rows}]`);
     this.rows = n;
   }
+  /** Host buffers hold the whole capacity: nothing to let go. */
+  forget(rows: number): void {
+    this.usable('forget');
+    if (!Number.isInteger(rows) || rows < 0 || rows > this.rows) throw new RangeError(`SequenceState.forget: 'rows' must be an integer in [0, ${this.rows}]`);
+  }
+  get forgotten(): number {
+    return 0;
+  }
   /** Takes another state's rows, both parts (reorder); both are of the same pool. */
   copyFrom(src: HostSequenceState): void {
     const row = this.pool.layout.kvHeads * this.pool.layout.headDim;

@@ -301,6 +301,10 @@ export class DecoderModel {
         });
         throw e;
       }
+      // Every layer attends over the window: pages wholly behind it are never read again.
+      const w = this.config.slidingWindow;
+      if (w !== undefined)
+        for (const { cache } of items) if (cache !== this.scratch && !cache.disposed) cache.state.forget(Math.max(0, cache.length - w + 1));
       const { vocabSize: v, hidden: c } = this.config;
       const rows = (name: DecoderOutput, width: number, from: number, n: number) => (out[name]!.data as Float32Array).slice(from * width, (from + n) * width);
       let first = 0;
