@@ -199,6 +199,42 @@ describe('mapped tensors in the addon (zero-copy)', () => {
     expect([...y.data]).toEqual([0, 4, 8, 12, 16, 20].map((i) => vals[i]!));
     w.dispose();
   });
+  it('embedding reads q8_0 rows straight from the mapping, dequantized as the reference does', () => {
+    const t = Tensor.fromValues(Array.from({ length: 5 * 64 }, (_, i) => Math.sin(i)), [5, 64], 'q8_0');
+    const m = new MappedFile(file('table-q8.bin', t.data as Uint8Array));
+    const out = new Float32Array(2 * 64);
+    addon.op('embedding', { table: new MappedTensor(m, 0, 'q8_0', [5, 64]).native(), ids: { dtype: 'i32', shape: [2], data: new Int32Array([4, 1]) }, out: { dtype: 'f32', shape: [2, 64], data: out } });
+    const ref = t.toFloat32();
+    expect([...out]).toEqual([...ref.slice(4 * 64, 5 * 64), ...ref.slice(64, 128)]);
+    m.dispose();
+  });
+  // Packers report rows as they go (about 4 MiB of source per band) and packWeight releases
+  // their mapped pages early; the packed bytes must not depend on it.
+  it('packWeight packs weights of several bands from a mapping exactly as from a copy', async () => {
+    const be = new NativeBackend();
+    const x = Tensor.fromValues(Array.from({ length: 2 * 32 }, (_, i) => Math.cos(i)), [2, 32]);
+    for (const [dtype, n] of [['f32', 40_000], ['q8_0', 130_000]] as const) {
+      const t = Tensor.fromValues(Array.from({ length: n * 32 }, (_, i) => Math.sin(i * 0.37)), [n, 32], dtype);
+      const m = new MappedFile(file(`big-${dtype}.bin`, new Uint8Array(t.storage.buffer, t.storage.byteOffset, t.storage.byteLength)));
+      const fromMap = be.packWeight(new MappedTensor(m, 0, dtype, [n, 32]));
+      const fromCopy = be.packWeight(t);
+      const a = await be.run('linear', { x, weight: fromMap });
+      const b = await be.run('linear', { x, weight: fromCopy });
+      expect(a.data).toEqual(b.data);
+      fromMap.dispose();
+      fromCopy.dispose();
+      m.dispose();
+    }
+  });
+  it('a non-finite q8_0 scale in a later band is named by its row', () => {
+    const n = 130_000;
+    const t = Tensor.fromValues(Array.from({ length: n * 32 }, (_, i) => Math.sin(i)), [n, 32], 'q8_0');
+    const bytes = (t.data as Uint8Array).slice();
+    bytes[34 * 129_000 + 1] = 0x7c;  // row 129000's only block: f16 +Inf scale
+    const m = new MappedFile(file('bad-q8.bin', bytes));
+    expect(() => new NativeBackend().packWeight(new MappedTensor(m, 0, 'q8_0', [n, 32]))).toThrow(/block 0 of row 129000 has a non-finite scale/);
+    m.dispose();
+  });
   it('refuses out-of-file, unaligned, disposed and output mappings with named errors', () => {
     const m = new MappedFile(p);
     const ids = { dtype: 'i32', shape: [1], data: new Int32Array([0]) };

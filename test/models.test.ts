@@ -2,7 +2,7 @@
 // for prompts of 1, 7 and 33 tokens, greedy continuations of 16 tokens, KV-cache decoding equal
 // to full recomputation, and the same checkpoints as GGUF f32 / q8_0 and sharded safetensors.
 
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,32 @@ const CASES: Case[] = [
   { name: 'llama gguf f32', path: 'llama-tiny/model-f32.gguf', golden: 'llama-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
   { name: 'llama gguf q8_0 reference', path: 'llama-tiny/model-q8_0.gguf', golden: 'llama-tiny-q8_0', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
   { name: 'llama gguf q8_0 native', path: 'llama-tiny/model-q8_0.gguf', golden: 'llama-tiny-q8_0', backend: 'native', tol: TOL_MODEL_LOGITS_Q8_0, greedy: false },
+  // A sliding window of 8: the 33-token prompt and the continuations run past it.
+  { name: 'mistral (sliding window) native', path: 'mistral-tiny', golden: 'mistral-tiny', backend: 'native', tol: TOL_MODEL_LOGITS_F32, greedy: true },
+  { name: 'mistral (sliding window) reference', path: 'mistral-tiny', golden: 'mistral-tiny', backend: 'reference', tol: TOL_MODEL_LOGITS_F32, greedy: false },
 ];
+
+describe('mistral: the sliding window', () => {
+  it('is read from config.json, and without it the same weights give other logits past the window', async () => {
+    const m = await loadModel(join(FIX, 'mistral-tiny'));
+    expect(m.config.architecture).toBe('mistral');
+    expect(m.config.slidingWindow).toBe(8);
+    m.dispose();
+    const dir = mkdtempSync(join(tmpdir(), 'attnode-mistral-'));
+    const cfg = JSON.parse(readFileSync(join(FIX, 'mistral-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, sliding_window: null }));
+    symlinkSync(join(FIX, 'mistral-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
+    const full = await loadModel(dir);
+    const p = GOLDENS.models['mistral-tiny']!.prompts[2]!; // 33 tokens
+    expect(maxDiff(await full.forward(p.prompt), p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
+    // Within the window both agree: the 7-token prompt sees no key the window hides.
+    const short = GOLDENS.models['mistral-tiny']!.prompts[1]!;
+    expect(maxDiff(await full.forward(short.prompt), short.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    full.dispose();
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, sliding_window: 0 }));
+    await expect(loadModel(dir)).rejects.toThrow(/'sliding_window' must be a positive integer, got 0/);
+  });
+});
 
 describe.each(CASES)('$name', (c) => {
   let model: DecoderModel;

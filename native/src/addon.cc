@@ -238,7 +238,7 @@ class Attnode : public Napi::Addon<Attnode> {
       args.type_error(std::string("no weight format handles dtype ") + dtype_name(w.dtype) + "; supported: " +
                       weight_format_list());
     const bool transposed = args.boolean("transposed", false);
-    WeightSource src{w.dtype, w.data, w.dim(0), w.dim(1), static_cast<size_t>(w.dim(1)), 1};
+    WeightSource src{w.dtype, w.data, w.dim(0), w.dim(1), static_cast<size_t>(w.dim(1)), 1, nullptr};
     if (transposed) {
       if (format_traits(w.dtype).block_size > 1)
         args.type_error(std::string("'transposed' needs an element dtype; ") + dtype_name(w.dtype) + " stores blocks along K");
@@ -249,13 +249,22 @@ class Attnode : public Napi::Addon<Attnode> {
         args.range_error("'columnStart' " + std::to_string(c0) + " must be below 'columnEnd' " + std::to_string(c1));
       const size_t elem = format_traits(w.dtype).block_bytes;
       src = WeightSource{w.dtype, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(c0) * elem, c1 - c0, w.dim(0), 1,
-                         static_cast<size_t>(nt)};
+                         static_cast<size_t>(nt), nullptr};
     } else if (!args.raw("columnStart").IsUndefined() || !args.raw("columnEnd").IsUndefined()) {
       args.type_error("'columnStart' / 'columnEnd' need 'transposed': true");
     }
+    // Mapped rows go as soon as the packer has read them (plain sources), the rest once it is done.
+    const auto mappings = w.mapped ? args.take_mappings() : decltype(args.take_mappings()){};
+    const size_t row_bytes = w.dim(0) > 0 ? w.nbytes / static_cast<size_t>(w.dim(0)) : 0;
+    if (w.mapped && src.plain()) {
+      src.rows_read = [&, done = size_t{0}](size_t rows) mutable {
+        const auto* b = static_cast<const uint8_t*>(w.data);
+        for (const auto& file : mappings) file->release_whole_pages(b + done, rows * row_bytes - done);
+        done = rows * row_bytes;
+      };
+    }
     std::unique_ptr<PackedWeight> packed = factory(args, src);
-    if (w.mapped)
-      for (const auto& file : args.take_mappings()) file->release(w.data, w.nbytes);
+    for (const auto& file : mappings) file->release(w.data, w.nbytes);
     Napi::Object handle = weight_ctor_.New({});
     WeightHandle::Unwrap(handle)->attach(env, std::move(packed));
     return handle;

@@ -48,6 +48,7 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::release(const void*, size_t) const {}
+void MappedFile::release_whole_pages(const void*, size_t) const {}
 
 #else
 
@@ -92,6 +93,15 @@ void MappedFile::release(const void* p, size_t n) const {
   const uintptr_t end = reinterpret_cast<uintptr_t>(b + n);
   // Whole pages only; the first may begin before the range (same file bytes, so harmless).
   madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
+void MappedFile::release_whole_pages(const void* p, size_t n) const {
+  const auto* b = static_cast<const uint8_t*>(p);
+  if (!data_ || n == 0 || b < data_ || b + n > data_ + size_) return;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t start = (reinterpret_cast<uintptr_t>(b) + page - 1) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(b + n) / page * page;
+  if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
 #endif

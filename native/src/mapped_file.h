@@ -29,6 +29,9 @@ class MappedFile {
   // the same bytes back in from the file (read-only and private, so no page was ever modified).
   // A no-op on Windows and for ranges outside the mapping.
   void release(const void* p, size_t n) const;
+  // As release, but only the pages that lie wholly inside [p, p + n): for releasing a range in
+  // pieces while the bytes next to it are still to be read.
+  void release_whole_pages(const void* p, size_t n) const;
 
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}

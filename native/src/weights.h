@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,6 +53,14 @@ struct WeightSource {
   const void* data;
   int64_t n, k;
   size_t stride_n, stride_k;
+  // Told, as a packer goes, that rows [0, rows) of a plain W will not be read again: packWeight
+  // then releases their mapped pages at once, so a large weight (GPT-2's 147 MiB f32
+  // unembedding) is never resident twice, mapped and packed. Null: nobody listens.
+  std::function<void(size_t rows)> rows_read;
+
+  void read_rows(size_t rows) const {
+    if (rows_read) rows_read(rows);
+  }
 
   bool plain() const { return stride_k == 1 && stride_n == static_cast<size_t>(k); }
   template <class T>

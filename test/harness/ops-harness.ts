@@ -16,6 +16,11 @@ export interface OpCase<K extends OpName = OpName> {
   label: string;
   args: OpArgs[K];
   tol: Tolerance;
+  /**
+   * Backends (by name) that do not implement this case yet and must refuse it with an error
+   * matching the pattern, never compute something else.
+   */
+  refusedBy?: Readonly<Record<string, RegExp>>;
 }
 
 /**

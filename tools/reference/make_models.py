@@ -32,6 +32,9 @@ LLAMA_CONFIG = dict(model_type='llama', architectures=['LlamaForCausalLM'], voca
                     intermediate_size=128, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
                     max_position_embeddings=64, rms_norm_eps=1e-5, rope_theta=10000.0, hidden_act='silu',
                     tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, attention_bias=False, mlp_bias=False)
+# Mistral: Llama's computation with a sliding window shorter than the longest prompt.
+MISTRAL_CONFIG = dict({k: v for k, v in LLAMA_CONFIG.items() if k not in ('attention_bias', 'mlp_bias')},
+                      model_type='mistral', architectures=['MistralForCausalLM'], sliding_window=8)
 
 
 # ---------------------------------------------------------------- safetensors writer
@@ -214,6 +217,12 @@ def llama_forward(cfg, w, ids):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos()[:, None, :], emb.sin()[:, None, :]   # (T, 1, D)
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+    window = cfg.get('sliding_window')
+    if window is not None:
+        # modeling_mistral / masking_utils.sliding_window_overlay: key j is seen by query i
+        # only when j > i - sliding_window (the last `window` positions, i's own included).
+        pos = torch.arange(T)
+        mask = mask | (pos[None, :] <= pos[:, None] - window)
     x = w['model.embed_tokens.weight'][ids]
     for i in range(L):
         p = 'model.layers.%d.' % i
@@ -400,6 +409,16 @@ def main():
     gq.write(os.path.join(d, 'model-q8_0.gguf'))
     res, gap = goldens_for(llama_forward, LLAMA_CONFIG, wq, prompts)
     goldens['models']['llama-tiny-q8_0'] = dict(prompts=res, min_top2_gap=gap)
+
+    # Mistral: the Llama layout and weights of its own seed, with a sliding window of 8.
+    d = os.path.join(out, 'mistral-tiny')
+    os.makedirs(d, exist_ok=True)
+    wm = llama_init(MISTRAL_CONFIG, torch.Generator().manual_seed(SEED + 5))
+    json.dump(MISTRAL_CONFIG, open(os.path.join(d, 'config.json'), 'w'), indent=2)
+    json.dump(dict(bos_token_id=1, eos_token_id=2, do_sample=False), open(os.path.join(d, 'generation_config.json'), 'w'), indent=2)
+    write_safetensors(os.path.join(d, 'model.safetensors'), wm, {'format': 'pt'})
+    res, gap = goldens_for(llama_forward, MISTRAL_CONFIG, wm, prompts)
+    goldens['models']['mistral-tiny'] = dict(prompts=res, min_top2_gap=gap)
 
     # Trained variants (same configs and prompts) for the q8_0 model test.
     for name, init, forward, cfg, gguf, seed in (

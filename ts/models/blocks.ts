@@ -19,6 +19,8 @@ export interface AttentionOptions {
   bias: boolean;
   /** Rotary embeddings on q and k (Llama); positions: (T) i32. */
   rope?: { positions: ValueRef; theta: number; interleaved: boolean };
+  /** Sliding window: each position attends to the last `window` positions (Mistral). */
+  window?: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
     g.opInto('cast', { x: k, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV * D]));
   }
   g.opInto('cast', { x: v, dtype: g.kvDtype }, g.cache(i, 'v', 'new', ['T', KV * D]));
-  const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true }, ['T', H, D], `${p}.attn`);
+  const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true, window: o.window }, ['T', H, D], `${p}.attn`);
   return g.op('linear', { x: g.view(a, ['T', H * D]), weight: g.param(`${p}.o`), bias: b('o') }, ['T', C], `${p}.o`);
 }
 

@@ -5,7 +5,7 @@
 import type { GGUFFile } from '../io/gguf.js';
 
 /** The families of the table in families/index.ts. */
-export type Architecture = 'gpt2' | 'llama';
+export type Architecture = 'gpt2' | 'llama' | 'mistral';
 
 export interface DecoderConfig {
   readonly architecture: Architecture;
@@ -24,6 +24,8 @@ export interface DecoderConfig {
   /** GGUF Llama files store Q/K rows permuted for interleaved rotary pairs (llama.cpp's converter). */
   readonly ropeInterleaved: boolean;
   readonly tiedEmbeddings: boolean;
+  /** Sliding-window attention (Mistral): each position attends to the last `slidingWindow` positions. */
+  readonly slidingWindow?: number;
   readonly bosTokenId?: number;
   readonly eosTokenId?: number | readonly number[];
 }

@@ -52,14 +52,16 @@ export class Binder {
   }
 
   /**
-   * An embedding table: f32, f16 or bf16 as stored (q8_0 is widened to f32). Backends that read
-   * mapped tensors gather rows straight from the file; others get a copy.
+   * An embedding table: f32, f16, bf16 or q8_0 as stored (other formats are widened to f32).
+   * Backends that read mapped tensors gather rows straight from the file, so only the rows a
+   * pass looks up become resident; others get a copy. A q8_0 table stays q8_0 either way: the
+   * embedding op dequantizes the rows it reads (GPT-2's f32 copy would be 147 MiB).
    */
   table(param: string, name: string, shape: readonly number[]): void {
     const t = this.get(name);
     this.expectShape(name, t, shape);
-    // Gathers read element formats (f32, f16, bf16); block formats and integers become f32.
-    const gathered = isWeightDType(t.dtype) && DTYPES[t.dtype].blockSize === 1;
+    // Gathers read f32, f16, bf16 and q8_0 rows; other formats and integers become f32.
+    const gathered = isWeightDType(t.dtype) && (DTYPES[t.dtype].blockSize === 1 || t.dtype === 'q8_0') && t.shape[1]! % DTYPES[t.dtype].blockSize === 0;
     if (this.backend.readsMapped && t.aligned && gathered) {
       this.params.set(param, t);
       return;

@@ -25,9 +25,10 @@ struct AttentionProblem {
   const float* rel_bias;
   float* out;         // out: (Tq, Hq, D) f32
   size_t tq, tk, hq, hkv, d;
-  int64_t q_offset;  // key position of query 0 (for causal)
+  int64_t q_offset;  // key position of query 0 (for causal and the window)
   bool causal;
   float scale;
+  int64_t window = 0;  // sliding window: query i sees keys j > q_offset + i - window; 0: none
 
   size_t group() const { return hq / hkv; }
   // Key row j and value row j, every kv head: (Hkv, D) of the K/V element type KT.
@@ -39,7 +40,12 @@ struct AttentionProblem {
   float bias(size_t h, size_t i, size_t j) const { return rel_bias ? rel_bias[h * (tq + tk - 1) + j + tq - 1 - i] : 0.0f; }
   // The bias row of head h and query row i, indexed by key j (null without one).
   const float* bias_row(size_t h, size_t i) const { return rel_bias ? rel_bias + h * (tq + tk - 1) + tq - 1 - i : nullptr; }
-  // Keys [0, key_limit(i)) are visible to query i before the mask is applied.
+  // Keys [key_start(i), key_limit(i)) are visible to query i before the mask is applied.
+  size_t key_start(size_t i) const {
+    if (window <= 0) return 0;
+    const int64_t first = q_offset + static_cast<int64_t>(i) - window + 1;
+    return first <= 0 ? 0 : static_cast<uint64_t>(first) < tk ? static_cast<size_t>(first) : tk;
+  }
   size_t key_limit(size_t i) const {
     if (!causal) return tk;
     const int64_t last = q_offset + static_cast<int64_t>(i);  // last visible key

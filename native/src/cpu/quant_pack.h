@@ -42,14 +42,14 @@ WeightVector<Dst> pack_panels(const Src* w, size_t n, size_t k, size_t kp, Dst p
   return pack_panels_strided<Dst>(w, n, k, k, 1, kp, pad, convert);
 }
 
-// GGUF Q8_0 blocks into column panels; padding columns hold weight 0 (byte 128) and scale 0.
-//   blocks: (N, K / 32) Q8_0 blocks -> (ceil(N / 32), K / 32) panel blocks
-inline WeightVector<uint8_t> pack_q8_0_panels(const uint8_t* blocks, size_t n, size_t k) {
-  const size_t nb = k / kQ8BlockSize, panels = (n + kQ8PanelCols - 1) / kQ8PanelCols;
-  WeightVector<uint8_t> out(panels * nb * kQ8PanelBlockBytes, 0);
-  for (size_t pn = 0; pn < panels; ++pn)
+// Panels [p0, p1) of GGUF Q8_0 blocks into their place in `out` (pack_q8_0_panels' layout), so
+// that a packer can go band by band; padding columns hold weight 0 (byte 128) and scale 0.
+//   blocks: (N, K / 32) Q8_0 blocks -> out: (ceil(N / 32), K / 32) panel blocks
+inline void pack_q8_0_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nb = k / kQ8BlockSize;
+  for (size_t pn = p0; pn < p1; ++pn)
     for (size_t b = 0; b < nb; ++b) {
-      uint8_t* dst = out.data() + (pn * nb + b) * kQ8PanelBlockBytes;
+      uint8_t* dst = out + (pn * nb + b) * kQ8PanelBlockBytes;
       std::memset(dst, kWeightOffset, kQ8PanelQuantBytes);
       for (size_t c = 0; c < kQ8PanelCols && pn * kQ8PanelCols + c < n; ++c) {
         const uint8_t* blk = blocks + ((pn * kQ8PanelCols + c) * nb + b) * kQ8BlockBytes;
@@ -58,6 +58,14 @@ inline WeightVector<uint8_t> pack_q8_0_panels(const uint8_t* blocks, size_t n, s
           dst[(p / 4) * kQ8GroupBytes + 4 * c + p % 4] = offset_weight(static_cast<int8_t>(blk[2 + p]));
       }
     }
+}
+
+// GGUF Q8_0 blocks into column panels.
+//   blocks: (N, K / 32) Q8_0 blocks -> (ceil(N / 32), K / 32) panel blocks
+inline WeightVector<uint8_t> pack_q8_0_panels(const uint8_t* blocks, size_t n, size_t k) {
+  const size_t nb = k / kQ8BlockSize, panels = (n + kQ8PanelCols - 1) / kQ8PanelCols;
+  WeightVector<uint8_t> out(panels * nb * kQ8PanelBlockBytes, 0);
+  pack_q8_0_panel_range(blocks, n, k, 0, panels, out.data());
   return out;
 }
 

@@ -115,6 +115,7 @@ BatchedAttention read_attention(Args& args) {
   const PositionBiasSpec bias = read_position_bias(args, hq, causal);
   const int64_t q_offset = args.integer("qOffset", tk - tq, -kMaxOffset, kMaxOffset);
   const double scale = args.number("scale", 1.0 / std::sqrt(static_cast<double>(d > 0 ? d : 1)), -3.4e38, 3.4e38);
+  const int64_t window = args.integer("window", 0, 1, kMaxOffset);
   BatchedAttention ba;
   AttentionProblem& p = ba.p;
   p.q = q.as<float>();
@@ -135,6 +136,7 @@ BatchedAttention read_attention(Args& args) {
   p.q_offset = q_offset;
   p.causal = causal;
   p.scale = static_cast<float>(scale);
+  p.window = window;
   ba.batch = static_cast<size_t>(batch);
   ba.q_stride = p.tq * p.hq * p.d;
   ba.kv_stride = p.tk * p.hkv * p.d;
@@ -171,15 +173,17 @@ void run_decode(const AttentionProblem& p, const OpEnv& env) {
   const AttentionKernels& kk = attention_kernels(env.isa);
   const size_t rows = p.tq * p.hq, D = p.d, ps = D + 2;
   const size_t keys = p.key_limit(p.tq - 1);  // the last query sees the most keys
+  const size_t first = std::min(keys, p.key_start(0));  // and the first the earliest (a sliding window)
+  const size_t span = keys - first;
   const size_t threads = static_cast<size_t>(env.pool->size());
-  const size_t chunk = std::max(kDecodeMinKeys, (keys + 4 * threads - 1) / (4 * threads));
-  const size_t chunks = std::max<size_t>(1, (keys + chunk - 1) / chunk);
+  const size_t chunk = std::max(kDecodeMinKeys, (span + 4 * threads - 1) / (4 * threads));
+  const size_t chunks = std::max<size_t>(1, (span + chunk - 1) / chunk);
   ScratchBuffer part(chunks * rows * ps, false);  // part: (chunks, rows, D + 2), all written
   const size_t ws_floats = attention_decode_workspace_floats(rows, D);
   env.pool->parallel_for(chunks, 1, [&](size_t s, size_t e) {
     ScratchBuffer ws(ws_floats, false);  // the kernel writes every cell before reading it
     for (size_t c = s; c < e; ++c)
-      kk.decode_partial_f32(p, c * chunk, std::min(keys, (c + 1) * chunk), part.data() + c * rows * ps, ws.data());
+      kk.decode_partial_f32(p, first + c * chunk, first + std::min(span, (c + 1) * chunk), part.data() + c * rows * ps, ws.data());
   });
   const size_t G = p.group(), R = p.tq * G;
   for (size_t row = 0; row < rows; ++row) {
@@ -250,10 +254,10 @@ void run_naive(const AttentionProblem& p, size_t cells, const OpEnv& env) {
     for (size_t r = s; r < e; ++r) {
       const size_t h = r / p.tq, i = r % p.tq, g = h / G;
       const float* q = p.q + (i * p.hq + h) * D;
-      const size_t limit = p.key_limit(i);
+      const size_t limit = p.key_limit(i), start = p.key_start(i);
       float* row = S + r * p.tk;
       for (size_t j = 0; j < p.tk; ++j) {
-        if (j >= limit) {
+        if (j >= limit || j < start) {
           row[j] = -std::numeric_limits<float>::infinity();
           continue;
         }

@@ -2,6 +2,7 @@
 // Memory-bound gathers and per-element trigonometry: one generic implementation, no ISA table.
 #include <cmath>
 
+#include "../formats.h"
 #include "../half.h"
 #include "../common.h"
 #include "../op.h"
@@ -9,13 +10,21 @@
 namespace attnode {
 namespace {
 
-// table: (V, D) f32 | f16 | bf16, ids: (...) i32 -> out: (..., D) f32.
+// table: (V, D) f32 | f16 | bf16 | q8_0, ids: (...) i32 -> out: (..., D) f32. A q8_0 row (D a
+// multiple of 32) is dequantized by the format table's reference, so a mapped GGUF token table
+// is read in place instead of being widened to an f32 copy (147 MiB for GPT-2's).
 OpRun prepare_embedding(Args& args) {
-  const TensorView table = args.tensor("table", {DType::f32, DType::f16, DType::bf16});
+  const TensorView table = args.tensor("table", {DType::f32, DType::f16, DType::bf16, DType::q8_0});
   const TensorView ids = args.tensor("ids", {DType::i32});
   const TensorView out = args.tensor("out", {DType::f32});
   if (table.rank() != 2) args.range_error("'table' must have shape [vocab, dim], got " + table.shape_str());
   const int64_t vocab = table.dim(0), dim = table.dim(1);
+  const FormatTraits& fmt = format_traits(table.dtype);
+  if (dim % static_cast<int64_t>(fmt.block_size) != 0)
+    args.range_error(std::string("'table' rows of ") + fmt.name + " hold whole blocks of " + std::to_string(fmt.block_size) +
+                     "; dim " + std::to_string(dim) + " is not a multiple");
+  // Bytes per row (element formats: D elements; block formats: D / block blocks).
+  const size_t row_bytes = static_cast<size_t>(dim) / fmt.block_size * fmt.block_bytes;
   std::vector<int64_t> want = ids.shape;
   want.push_back(dim);
   args.expect_shape("out", out, want);
@@ -36,7 +45,9 @@ OpRun prepare_embedding(Args& args) {
         CHECK(id >= 0 && id < vocab);
         const size_t row = static_cast<size_t>(id) * d;
         float* o = po + t * d;
-        if (dt == DType::f32) {
+        if (dt == DType::q8_0) {
+          fmt.to_float(static_cast<const uint8_t*>(pt) + static_cast<size_t>(id) * row_bytes, d, o);
+        } else if (dt == DType::f32) {
           const float* src = static_cast<const float*>(pt) + row;
           for (size_t j = 0; j < d; ++j) o[j] = src[j];
         } else if (dt == DType::f16) {

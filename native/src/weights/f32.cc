@@ -25,19 +25,28 @@ GemmActivation gemm_activation(Activation a) {
 }
 
 constexpr size_t kIsaCount = 4;
+// Source bytes packed between two reports of rows read (WeightSource::read_rows).
+constexpr size_t kBandBytes = size_t{4} << 20;
 
 class F32PackedWeight : public PackedWeight {
  public:
   // w: (N, K) f32 rows ldw apart (trans) or its transpose (K, N) rows ldw apart (Conv1D
-  // storage), packed now for the panel width of the best instruction set on this CPU.
-  F32PackedWeight(int64_t n, int64_t k, const float* w, size_t ldw, bool trans)
-      : PackedWeight(DType::f32, n, k), primary_(best_isa()) {
-    const size_t N = static_cast<size_t>(n), K = static_cast<size_t>(k);
+  // storage), packed now for the panel width of the best instruction set on this CPU. Rows
+  // (trans) are packed in bands of about kBandBytes, each reported to `src` once it is done.
+  F32PackedWeight(const WeightSource& src, const float* w, size_t ldw, bool trans)
+      : PackedWeight(DType::f32, src.n, src.k), primary_(best_isa()) {
+    const size_t N = static_cast<size_t>(n()), K = static_cast<size_t>(k());
     Pack& p = packs_[index(primary_)];
     const GemmKernels& kt = gemm_kernels(primary_);
     p.nr = kt.nr;
     p.data.resize(std::max<size_t>(1, gemm_packed_b_floats(K, N, p.nr)));
-    gemm_pack_b(w, ldw, trans, K, N, kt, p.data.data(), nullptr);
+    // Whole panels per band: a band's packed panels start at its first row's panel.
+    const size_t band = std::max<size_t>(1, kBandBytes / (std::max<size_t>(1, K) * sizeof(float) * p.nr)) * p.nr;
+    for (size_t n0 = 0; n0 < N; n0 += band) {
+      const size_t nb = std::min(band, N - n0);
+      gemm_pack_b(w + n0 * (trans ? ldw : 1), ldw, trans, K, nb, kt, p.data.data() + n0 * K, nullptr);
+      if (trans) src.read_rows(n0 + nb);
+    }
     std::call_once(p.once, [] {});
   }
 
@@ -113,8 +122,8 @@ std::unique_ptr<PackedWeight> make_f32_weight(Args& args, const WeightSource& w)
       for (size_t p = 0; p < K; ++p) rows[j * K + p] = w.at<float>(j, p);
     return make_f32_reference_weight(w.n, w.k, rows.data());
   }
-  if (w.stride_k == 1) return std::make_unique<F32PackedWeight>(w.n, w.k, w.as<float>(), w.stride_n, true);
-  if (w.stride_n == 1) return std::make_unique<F32PackedWeight>(w.n, w.k, w.as<float>(), w.stride_k, false);
+  if (w.stride_k == 1) return std::make_unique<F32PackedWeight>(w, w.as<float>(), w.stride_n, true);
+  if (w.stride_n == 1) return std::make_unique<F32PackedWeight>(w, w.as<float>(), w.stride_k, false);
   args.range_error("'weight' strides must make rows or columns contiguous");
 }
 

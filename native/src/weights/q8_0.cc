@@ -1,6 +1,7 @@
 // The q8_0 weight format: GGUF Q8_0 blocks (f16 scale + 32 int8 per block) repacked at pack time
 // into column panels with their scales interleaved (cpu/quant.h), same bytes per weight (8.5
 // bits). Linear quantizes the activations per block of 32 and runs the int8 kernels.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -9,11 +10,13 @@
 namespace attnode {
 namespace {
 
+// Source bytes packed between two reports of rows read (WeightSource::read_rows).
+constexpr size_t kBandBytes = size_t{4} << 20;
+
 class Q8_0Weight : public PackedWeight {
  public:
-  // blocks: (N, K / 32) GGUF Q8_0 blocks -> column panels (cpu/quant_pack.h).
-  Q8_0Weight(int64_t n, int64_t k, const uint8_t* blocks)
-      : PackedWeight(DType::q8_0, n, k), p_(pack_q8_0_panels(blocks, static_cast<size_t>(n), static_cast<size_t>(k))) {}
+  // panels: (ceil(N / 32), K / 32) panel blocks (cpu/quant_pack.h), packed by make_q8_0_weight.
+  Q8_0Weight(int64_t n, int64_t k, WeightVector<uint8_t> panels) : PackedWeight(DType::q8_0, n, k), p_(std::move(panels)) {}
 
   size_t bytes() const override { return p_.size(); }  // padding included
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
@@ -37,20 +40,31 @@ class Q8_0Weight : public PackedWeight {
 // Always plain (N, K): packWeight refuses 'transposed' for block formats.
 std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const WeightSource& w) {
   const auto* blocks = w.as<uint8_t>();
-  const size_t nblocks = static_cast<size_t>(w.n) * static_cast<size_t>(w.k) / kQ8BlockSize;
-  const size_t bad = q8_0_first_bad_scale(blocks, nblocks);
-  if (bad < nblocks) {
-    const size_t per_row = static_cast<size_t>(w.k) / kQ8BlockSize;
-    args.range_error("'weight' (q8_0) block " + std::to_string(bad % per_row) + " of row " +
-                     std::to_string(bad / per_row) + " has a non-finite scale (f16 bits 0x" +
-                     [](uint16_t h) {
-                       const char* hex = "0123456789abcdef";
-                       std::string s;
-                       for (int i = 12; i >= 0; i -= 4) s += hex[(h >> i) & 0xf];
-                       return s;
-                     }(q8_0_scale_bits(blocks, bad)) + ")");
+  const size_t N = static_cast<size_t>(w.n), K = static_cast<size_t>(w.k);
+  const size_t per_row = K / kQ8BlockSize, panels = (N + kQ8PanelCols - 1) / kQ8PanelCols;
+  WeightVector<uint8_t> out(panels * per_row * kQ8PanelBlockBytes, 0);
+  // Band by band (about kBandBytes of blocks): check the band's scales, pack it, report its rows
+  // read, so a mapped source is never resident whole next to its packed copy.
+  const size_t band = std::max<size_t>(1, kBandBytes / (std::max<size_t>(1, per_row) * kQ8BlockBytes * kQ8PanelCols));
+  for (size_t p0 = 0; p0 < panels; p0 += band) {
+    const size_t p1 = std::min(panels, p0 + band);
+    const size_t r0 = p0 * kQ8PanelCols, r1 = std::min(N, p1 * kQ8PanelCols);
+    const size_t first = r0 * per_row, count = (r1 - r0) * per_row;
+    const size_t bad = first + q8_0_first_bad_scale(blocks + first * kQ8BlockBytes, count);
+    if (bad < first + count) {
+      args.range_error("'weight' (q8_0) block " + std::to_string(bad % per_row) + " of row " +
+                       std::to_string(bad / per_row) + " has a non-finite scale (f16 bits 0x" +
+                       [](uint16_t h) {
+                         const char* hex = "0123456789abcdef";
+                         std::string s;
+                         for (int i = 12; i >= 0; i -= 4) s += hex[(h >> i) & 0xf];
+                         return s;
+                       }(q8_0_scale_bits(blocks, bad)) + ")");
+    }
+    pack_q8_0_panel_range(blocks, N, K, p0, p1, out.data());
+    w.read_rows(r1);
   }
-  return std::make_unique<Q8_0Weight>(w.n, w.k, blocks);
+  return std::make_unique<Q8_0Weight>(w.n, w.k, std::move(out));
 }
 
 const WeightFormatRegistrar kQ8_0(DType::q8_0, make_q8_0_weight);

@@ -16,10 +16,10 @@ interface Shape {
 }
 
 /** Both attention ops get every case: the naive form is a second, independent computation. */
-function addBoth(l: CaseList, label: string, args: AttentionArgs, f16 = false): void {
+function addBoth(l: CaseList, label: string, args: AttentionArgs, f16 = false, refusedBy?: Readonly<Record<string, RegExp>>): void {
   const tol = f16 ? TOL_ATTENTION_F16_KV : TOL_ATTENTION_F32;
-  l.add('attention', label, args, tol);
-  l.add('attentionNaive', label, args, tol);
+  l.add('attention', label, args, tol, refusedBy);
+  l.add('attentionNaive', label, args, tol, refusedBy);
 }
 
 function qkv(l: CaseList, s: Shape, kvDtype: 'f32' | 'f16' = 'f32', qScale = 1): Pick<AttentionArgs, 'q' | 'k' | 'v'> {
@@ -72,6 +72,22 @@ export function attentionCases(): OpCase[] {
       q: l.f32([7, 4, 16]), k: cacheK.slice(0, 0, 40), v: cacheV.slice(0, 0, 40), causal: true,
     });
   }
+  // Sliding windows: prefill across several key tiles, decode after a long cache (the window's
+  // lower edge inside a tile and on its boundary), GQA, f16 K/V, a window of 1 and one wider
+  // than every key, with and without causal.
+  for (const [s, window, causal, f16] of [
+    [{ tq: 150, tk: 150, hq: 4, hkv: 2, d: 32 }, 37, true, false],
+    [{ tq: 33, tk: 33, hq: 3, hkv: 1, d: 17 }, 7, true, false],
+    [{ tq: 1, tk: 1000, hq: 8, hkv: 2, d: 64 }, 300, true, false],
+    [{ tq: 1, tk: 513, hq: 4, hkv: 4, d: 16 }, 64, true, true],
+    [{ tq: 3, tk: 700, hq: 2, hkv: 1, d: 8 }, 129, true, false],
+    [{ tq: 17, tk: 17, hq: 2, hkv: 2, d: 8 }, 1, true, false],
+    [{ tq: 9, tk: 40, hq: 2, hkv: 1, d: 24 }, 1000, true, false],
+    [{ tq: 20, tk: 20, hq: 2, hkv: 2, d: 16 }, 5, false, false],
+  ] as const)
+    addBoth(l, `window ${window}${causal ? ' causal' : ''}${f16 ? ' f16 kv' : ''} ${str(s)}`, { ...qkv(l, s, f16 ? 'f16' : 'f32'), causal, window }, f16, {
+      webgpu: /'window' \(sliding-window attention\) is not implemented on the webgpu backend yet/,
+    });
   // Prefill with an explicit offset, an offset that hides every key from early rows, a scale.
   {
     const s = { tq: 9, tk: 40, hq: 4, hkv: 2, d: 24 };

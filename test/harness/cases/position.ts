@@ -18,6 +18,11 @@ export function positionCases(): OpCase[] {
     l.add('embedding', `f32 V=${v} C=${c} N=${n}`, { table: Tensor.fromValues(tbl, [v, c]), ids }, TOL_EXACT);
     l.add('embedding', `f16 V=${v} C=${c} N=${n}`, { table: Tensor.fromValues(tbl, [v, c], 'f16'), ids }, TOL_EXACT);
   }
+  // q8_0 rows hold whole blocks of 32; dequantized rows are exact (q * d is one f32 product).
+  for (const [v, c, n] of [[1, 32, 1], [7, 32, 5], [50, 64, 33], [3, 96, 17]] as const) {
+    const ids = Tensor.fromArray('i32', [n], ints(n, l.seed(), 0, v));
+    l.add('embedding', `q8_0 V=${v} C=${c} N=${n}`, { table: Tensor.fromValues(normals(v * c, l.seed()), [v, c], 'q8_0'), ids }, TOL_EXACT);
+  }
   l.add('embedding', 'bf16 ids [2,3]', {
     table: Tensor.fromValues(normals(40, 3), [10, 4], 'bf16'),
     ids: Tensor.fromArray('i32', [2, 3], new Int32Array([0, 9, 3, 3, 1, 8])),

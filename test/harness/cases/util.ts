@@ -22,8 +22,8 @@ export class CaseList {
     return this.seedValue++;
   }
 
-  add<K extends OpName>(op: K, label: string, args: OpArgs[K], tol: Tolerance = TOL_F32): void {
-    this.cases.push({ op, label, args, tol } as unknown as OpCase);
+  add<K extends OpName>(op: K, label: string, args: OpArgs[K], tol: Tolerance = TOL_F32, refusedBy?: Readonly<Record<string, RegExp>>): void {
+    this.cases.push({ op, label, args, tol, ...(refusedBy ? { refusedBy } : {}) } as unknown as OpCase);
   }
 
   /** Normal values times `scale`; with `special`, a NaN and two large finite values. */

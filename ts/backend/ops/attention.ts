@@ -28,6 +28,11 @@ export interface AttentionArgs extends PositionBiasArgs {
   mask?: Tensor;
   /** Score scale (default 1/sqrt(D)). */
   scale?: number;
+  /**
+   * Sliding window (Mistral, Gemma's local layers): query i sees only keys j > qOffset + i -
+   * window, the last `window` positions up to its own; positive integer, default none.
+   */
+  window?: number;
 }
 
 declare module '../backend.js' {
@@ -67,6 +72,8 @@ export interface AttentionShape {
   scale: number;
   /** A per-head bias generated from relative positions (T5, ALiBi), added after the scale. */
   bias: PositionBias | undefined;
+  /** Sliding window in positions; 0 for none. */
+  window: number;
 }
 
 /** The widest qOffset accepted: keeps every key index arithmetic exact in f64 and int64. */
@@ -91,6 +98,7 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
   if (a.causal !== undefined && typeof a.causal !== 'boolean') fail(op, "'causal' must be a boolean", 'type');
   checkInteger(op, 'qOffset', a.qOffset, -MAX_OFFSET, MAX_OFFSET);
   checkNumber(op, 'scale', a.scale, -3.4e38, 3.4e38);
+  checkInteger(op, 'window', a.window, 1, MAX_OFFSET);
   if (a.mask !== undefined) {
     expectTensor(op, 'mask', a.mask, ['f32']);
     const perBatch = batched && a.mask.rank === 3;
@@ -107,6 +115,7 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
     qOffset: a.qOffset ?? tk - tq,
     scale: a.scale ?? 1 / Math.sqrt(d),
     bias: checkPositionBias(op, a, hq, a.causal ?? false),
+    window: a.window ?? 0,
   };
 }
 
@@ -130,10 +139,11 @@ export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float
       for (let i = 0; i < tq; i++) {
         const qo = qb + (i * hq + h) * d;
         const limit = s.causal ? Math.min(tk, Math.max(0, s.qOffset + i + 1)) : tk;
+        const start = s.window > 0 ? Math.max(0, s.qOffset + i - s.window + 1) : 0;
         let m = -Infinity;
         for (let j = 0; j < tk; j++) {
           let sc = -Infinity;
-          if (j < limit) {
+          if (j < limit && j >= start) {
             let dot = 0;
             const ko = kb + (j * hkv + g) * d;
             for (let c = 0; c < d; c++) dot += qv[qo + c]! * kv[ko + c]!;

@@ -1,12 +1,16 @@
 // Token and position ops: embedding lookup, rotary position embedding, sinusoidal encoding.
 
+import { DTYPES } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineOp } from '../registry.js';
 import { checkInteger, checkNumber, expectShape, expectTensor, fail, shapeStr } from './check.js';
 
 declare module '../backend.js' {
   interface OpArgs {
-    /** table: (V, C) f32|f16|bf16, ids: (...) i32 -> (..., C) f32 */
+    /**
+     * table: (V, C) f32|f16|bf16|q8_0, ids: (...) i32 -> (..., C) f32. A q8_0 table (C a multiple
+     * of its block, 32) is dequantized row by row, so a GGUF token table needs no f32 copy.
+     */
     embedding: { table: Tensor; ids: Tensor };
     /**
      * x: (N, H, D) f32, positions: (N) i32 -> (N, H, D). theta default 10000; rotaryDim default D
@@ -22,9 +26,11 @@ declare module '../backend.js' {
 defineOp({
   name: 'embedding',
   output({ table, ids }) {
-    expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16']);
+    expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16', 'q8_0']);
     expectTensor('embedding', 'ids', ids, ['i32']);
     if (table.rank !== 2) fail('embedding', `'table' must have shape [vocab, dim], got ${shapeStr(table.shape)}`);
+    const block = DTYPES[table.dtype].blockSize;
+    if (table.shape[1]! % block !== 0) fail('embedding', `'table' rows of ${table.dtype} hold whole blocks of ${block}; dim ${table.shape[1]} is not a multiple`);
     const vocab = table.shape[0]!;
     (ids.contiguous().data as Int32Array).forEach((id, i) => {
       if (id < 0 || id >= vocab) fail('embedding', `'ids[${i}]' = ${id} is outside [0, ${vocab})`);

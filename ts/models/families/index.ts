@@ -9,11 +9,12 @@ import type { Architecture, DecoderConfig } from '../config.js';
 import type { ModelFamily } from './family.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
+import { mistral } from './mistral.js';
 
 export type { ModelFamily, ParamComponent, ParamTensor } from './family.js';
 
 /** Every family, by the name DecoderConfig.architecture carries. */
-export const FAMILIES: Readonly<Record<Architecture, ModelFamily>> = { gpt2, llama };
+export const FAMILIES: Readonly<Record<Architecture, ModelFamily>> = { gpt2, llama, mistral };
 
 const all = (): ModelFamily[] => Object.values(FAMILIES);
 

@@ -265,6 +265,8 @@ export const attentionKernels: KernelTable = {
   attention: (ctx, args, out, host) => {
     if (out.numel === 0) return;
     const s = checkAttention('attention', host);
+    // Not silently ignored: the WGSL kernels have no lower key bound yet.
+    if (s.window > 0) throw new RangeError("attention: 'window' (sliding-window attention) is not implemented on the webgpu backend yet");
     const kv = args.k.dtype as KvDType;
     const dims = Math.max(1, Math.ceil(s.d / BK));
     const hasMask = args.mask !== undefined;

@@ -61,6 +61,8 @@ export const attentionNaiveKernels: KernelTable = {
   attentionNaive: (ctx, args, out, host) => {
     if (out.numel === 0) return;
     const s = checkAttention('attentionNaive', host);
+    // Not silently ignored: the WGSL kernels have no lower key bound yet.
+    if (s.window > 0) throw new RangeError("attentionNaive: 'window' (sliding-window attention) is not implemented on the webgpu backend yet");
     const kv = args.k.dtype as KvDType;
     const hasMask = args.mask !== undefined;
     const rows = s.b * s.tq * s.hq;

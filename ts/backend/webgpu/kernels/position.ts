@@ -3,18 +3,24 @@
 // reference does; angles, sin/cos and the rotations run on the device.
 
 import '../../ops/position.js';
-import { PRELUDE, WG, halfToF32Bits, halfWordLoader } from '../wgsl.js';
+import { PRELUDE, WG, halfToF32Bits, halfWordLoader, signedByteLoader } from '../wgsl.js';
 import { grid, type KernelTable } from './context.js';
 
-function embeddingCode(dtype: 'f32' | 'f16' | 'bf16'): string {
-  const load = dtype === 'f32' ? 'let bits = table[src];' : `let bits = ${halfToF32Bits(dtype, 'word(src)')};`;
+function embeddingCode(dtype: 'f32' | 'f16' | 'bf16' | 'q8_0'): string {
+  // q8_0 rows hold whole blocks (34 bytes: f16 d, 32 int8), so flat value src is in block src / 32;
+  // q * d is one correctly rounded f32 product, as the reference computes it.
+  const load =
+    dtype === 'f32' ? 'let bits = table[src];'
+    : dtype === 'q8_0' ? `let off = (src >> 5u) * 34u;
+  let bits = bitcast<u32>(f32(sbyte(off + 2u + (src & 31u))) * bitcast<f32>(f16_to_f32_bits(word(off >> 1u))));`
+    : `let bits = ${halfToF32Bits(dtype, 'word(src)')};`;
   return `${PRELUDE}
 @group(0) @binding(0) var<storage, read> table: array<u32>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 @group(0) @binding(2) var<storage, read_write> o: array<u32>;
 struct P { n: u32, nx: u32, c: u32 }
 @group(0) @binding(3) var<uniform> p: P;
-${dtype === 'f32' ? '' : halfWordLoader('word', 'table')}
+${dtype === 'f32' ? '' : halfWordLoader('word', 'table')}${dtype === 'q8_0' ? signedByteLoader('sbyte', 'table') : ''}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.y * p.nx + g.x;
   if (i >= p.n) { return; }
@@ -83,7 +89,7 @@ struct P { n: u32, nx: u32, dim: u32 }
 export const positionKernels: KernelTable = {
   embedding: (ctx, { table, ids }, out) => {
     if (out.numel === 0) return;
-    const dtype = table.dtype as 'f32' | 'f16' | 'bf16';
+    const dtype = table.dtype as 'f32' | 'f16' | 'bf16' | 'q8_0';
     const { groups, nx } = grid(out.numel, WG);
     ctx.dispatch(ctx.pipeline(`embedding_${dtype}`, () => embeddingCode(dtype)), [table, ids, out], [out.numel, nx, table.shape[1]!], groups);
   },

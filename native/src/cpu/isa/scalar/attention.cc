@@ -28,7 +28,7 @@ void fused_rows(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float
     float m = kNegInf, l = 0.0f;
     for (size_t c = 0; c < D; ++c) acc[c] = 0.0f;
     const size_t limit = p.key_limit(i);
-    for (size_t j = 0; j < limit; ++j) {
+    for (size_t j = p.key_start(i); j < limit; ++j) {
       const KT* k = p.k_row<KT>(j) + g * D;
       float s = 0.0f;
       for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
@@ -70,7 +70,7 @@ void decode_rows(const AttentionProblem& p, size_t j0, size_t j1, float* part) {
     *l = 0.0f;
     for (size_t c = 0; c < D; ++c) acc[c] = 0.0f;
     const size_t end = std::min(j1, p.key_limit(i));
-    for (size_t j = j0; j < end; ++j) {
+    for (size_t j = std::max(j0, p.key_start(i)); j < end; ++j) {
       const KT* k = p.k_row<KT>(j) + g * D;
       float s = 0.0f;
       for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
