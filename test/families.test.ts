@@ -44,7 +44,8 @@ const LLAMA_GGUF: Record<string, GgufKV> = {
 describe('family table', () => {
   it('lists the supported names of each format', () => {
     expect(supportedArchitectures()).toEqual({
-      families: ['gpt2', 'llama'], hfModelTypes: ['gpt2', 'llama'], hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM'], gguf: ['gpt2', 'llama'],
+      families: ['gpt2', 'llama', 'mistral'], hfModelTypes: ['gpt2', 'llama', 'mistral'],
+      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM'], gguf: ['gpt2', 'llama'],
     });
     for (const [name, f] of Object.entries(FAMILIES)) expect(f.name).toBe(name);
   });
@@ -55,7 +56,7 @@ describe('family table', () => {
   });
 
   it('an unknown config.json model_type or architectures entry lists the supported ones', async () => {
-    const msg = /model_type 'mamba' \(architectures \["MambaForCausalLM"\]\) is not supported; supported: gpt2, llama \(model_type\), GPT2LMHeadModel, LlamaForCausalLM \(architectures\)/;
+    const msg = /model_type 'mamba' \(architectures \["MambaForCausalLM"\]\) is not supported; supported: gpt2, llama, mistral \(model_type\), GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM \(architectures\)/;
     expect(() => configFromHF({ model_type: 'mamba', architectures: ['MambaForCausalLM'] })).toThrow(msg);
     const dir = mkdtempSync(join(TMP, 'hf-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...LLAMA, model_type: 'mamba', architectures: ['MambaForCausalLM'] }));

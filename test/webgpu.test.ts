@@ -154,7 +154,8 @@ describe.skipIf(!HAS_WEBGPU)('webgpu backend', () => {
 
   it('runs linear (M > 4) and attention with both kernel styles: workgroup-shared and barrier-free', async () => {
     const linear = [...linearCases(), ...linearQuantCases()].filter((c) => (c.args as OpArgs['linear']).x.numel / (c.args as OpArgs['linear']).x.shape.at(-1)! > 4);
-    const attention = attentionCases().filter((c) => c.op === 'attention');
+    // Cases the WebGPU backend refuses (sliding windows, for now) are checked as refusals by ops.test.ts.
+    const attention = attentionCases().filter((c) => c.op === 'attention' && !c.refusedBy?.webgpu);
     expect(linear.length).toBeGreaterThanOrEqual(30);
     expect(attention.filter((c) => (c.args as OpArgs['attention']).q.rank === 4).length).toBeGreaterThanOrEqual(12);
     expect(attention.length).toBeGreaterThanOrEqual(52);
