@@ -92,7 +92,7 @@ for (const { name, backend } of BACKENDS)
         }
         await encoder.run([packedX], ENC.map((t, i) => ({ t, p: 0, state: states[i] })));
         expect(states.map((s) => [s.staticLength, s.length])).toEqual(ENC.map((n) => [n, 0]));
-        // Native pages: the static part is paged like the self part (4-row pages).
+        // Paged pools (native, WebGPU): the static part is paged like the self part (4-row pages).
         const pagedPages = ENC.reduce((a, n) => a + Math.ceil(n / 4), 0);
         if (pool.sharesPrefixes) expect(pool.stats().pagesInUse).toBe(pagedPages);
         // Each sequence's cross K/V as the reference computes them.
@@ -124,8 +124,7 @@ for (const { name, backend } of BACKENDS)
         }
         // The encoder plan counts static rows: a segment that says otherwise is refused.
         await expect(encoder.run([packedX.slice(0, 2 * C)], [{ t: 2, p: 0, state: states[0] }])).rejects.toThrow(/holds 5 static rows, but the segment says 0/);
-        // A fork has the same static rows (host state on WebGPU cannot fork: README, known limits).
-        if (name === 'webgpu') return;
+        // A fork has the same static rows.
         const f = states[1]!.fork();
         if (pool.sharesPrefixes) expect(pool.stats().pagesInUse).toBe(pagedPages); // shared, not copied
         const y1 = Float32Array.from(normals(2 * C, 77));

@@ -67,10 +67,32 @@ export interface MappedWeightSource {
   load(): Tensor;
 }
 
-/** One op of a batch: its name and arguments with a preallocated `out`. */
+/**
+ * Rows [from, to) of one layer's K or V in a sequence state that a device backend owns (WebGPU):
+ * the executor names them in a batch op instead of a host tensor, and the backend binds its own
+ * pages. Its dtype, shape and rank are those of the rows' view, so the ops' checks read it as a
+ * tensor. A batch that writes rows of a state's part appends them: that part's length (length or
+ * staticLength) becomes their end once the batch is done.
+ */
+export interface StateRowsArg {
+  readonly kind: 'stateRows';
+  readonly state: SequenceState;
+  /** The self part (self-attention K/V) or the static part (cross-attention K/V). */
+  readonly part: 'self' | 'static';
+  readonly layer: number;
+  readonly which: 'k' | 'v';
+  readonly from: number;
+  readonly to: number;
+  readonly dtype: 'f32' | 'f16';
+  /** e.g. (to - from, Hkv, D) or (to - from, Hkv * D) */
+  readonly shape: readonly number[];
+  readonly rank: number;
+}
+
+/** One op of a batch: its name and arguments with a preallocated `out` (or state rows to write). */
 export interface BatchOp {
   readonly op: OpName;
-  readonly args: Readonly<Record<string, unknown>> & { readonly out: Tensor };
+  readonly args: Readonly<Record<string, unknown>> & { readonly out: Tensor | StateRowsArg };
 }
 
 /** K and V buffers (capacity, Hkv, D) f32 of every layer, for one sequence (host state). */
@@ -265,6 +287,8 @@ export interface Backend {
   /**
    * A pool of sequence state for graphs with cache operands. Optional: the executor falls back
    * to host state (ts/backend/host-state.ts), one contiguous buffer per layer per sequence.
+   * States of a pool whose backend has runBatch but no compile (WebGPU) reach runBatch as
+   * StateRowsArg operands.
    */
   createStatePool?(layout: StateLayout, options: StatePoolOptions): StatePool;
   /** Prepares a weight matrix (N, K) for `linear` on this backend (from memory or a mapped file). */

@@ -1,8 +1,8 @@
-// Host sequence state: for backends without their own pool (reference, WebGPU), one contiguous
-// (capacity, Hkv, D) buffer per layer for K and for V, which the executor hands to ops as
-// tensor views (WebGPU keeps device copies of them). Not paged: a state holds its capacity
-// from the start, a fork copies rows, and there is no prefix sharing. The native backend's
-// paged pool is native/src/state.h.
+// Host sequence state: for backends without their own pool (reference, or a wrapper of another
+// backend), one contiguous (capacity, Hkv, D) buffer per layer for K and for V, which the
+// executor hands to ops as tensor views. Not paged: a state holds its capacity from the start,
+// a fork copies rows, and there is no prefix sharing. The paged pools are native/src/state.h
+// (native) and ts/backend/webgpu/state.ts (WebGPU, in device memory).
 
 import type { Backend, KVBuffers, SequenceState, StateLayout, StatePool, StatePoolOptions, StatePoolStats } from './backend.js';
 import { Tensor } from '../tensor/tensor.js';

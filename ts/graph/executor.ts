@@ -2,10 +2,11 @@
 // sequence state): values with T rows hold every segment's rows back to back, and nodes that
 // touch the state run once per segment on its rows. Backends that compile (native) get the plan once
 // and run each pass in one call; others get the pass's ops resolved to tensor views, in one
-// runBatch trip where they have it (WebGPU: one command buffer on device copies of the slots and
-// caches, told which inputs the host wrote and which output it reads), else op by op.
+// runBatch trip where they have it (WebGPU: one command buffer on device copies of the slots, on
+// the backend's own pages of sequence state, told which inputs the host wrote and which output it
+// reads), else op by op.
 
-import type { Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, PassSegment, ProgramStep, Weight } from '../backend/backend.js';
+import type { Backend, BatchOp, CompiledPass, MappedWeightSource, OpArgs, OpName, PassSegment, ProgramStep, StateRowsArg, Weight } from '../backend/backend.js';
 import { HostSequenceState } from '../backend/host-state.js';
 import { Tensor } from '../tensor/tensor.js';
 import { evalShape, type Operand } from './ir.js';
@@ -61,15 +62,25 @@ export class PlanExecutor {
     return new Tensor(v.dtype, shape, slot.storage.subarray(offset, offset + numel));
   }
 
-  private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, s: Segment): Tensor {
+  /**
+   * One segment's rows of a cache operand: a view of host state, or (a state the backend's own
+   * pool made, on a backend with runBatch: WebGPU) the rows by reference, bound by the backend.
+   */
+  private cacheTensor(o: Extract<Operand, { kind: 'cache' }>, s: Segment): Tensor | StateRowsArg {
     if (!s.state) throw new RangeError('forward: this graph reads sequence state, and a sequence of the pass has none');
-    if (!(s.state instanceof HostSequenceState)) throw new TypeError(`forward: the ${this.backend.name} backend runs on host sequence state; this state belongs to another backend`);
-    const part = o.part === 'static' ? s.state.staticBuffers() : s.state;
-    const buf = (o.which === 'k' ? part.k : part.v)[o.layer];
-    if (!buf) throw new RangeError(`cache has no layer ${o.layer}`);
     // Static rows after this pass: what the state holds, plus this pass's when it appends them.
     const e = s.state.staticLength + (this.writesStatic ? s.t : 0);
     const all = o.part === 'static' ? e : s.p + s.t;
+    if (!(s.state instanceof HostSequenceState)) {
+      if (!this.backend.runBatch || !this.backend.createStatePool)
+        throw new TypeError(`forward: the ${this.backend.name} backend runs on host sequence state; this state belongs to another backend`);
+      const shape = evalShape(o.shape, s.t, s.p, 1, e);
+      const [from, to] = o.rows === 'new' ? [s.p, s.p + s.t] : [0, all];
+      return { kind: 'stateRows', state: s.state, part: o.part, layer: o.layer, which: o.which, from, to, dtype: o.dtype, shape, rank: shape.length };
+    }
+    const part = o.part === 'static' ? s.state.staticBuffers() : s.state;
+    const buf = (o.which === 'k' ? part.k : part.v)[o.layer];
+    if (!buf) throw new RangeError(`cache has no layer ${o.layer}`);
     const rows = o.rows === 'new' ? buf.slice(0, s.p, s.p + s.t) : buf.slice(0, 0, all);
     return rows.reshape(evalShape(o.shape, s.t, s.p, 1, e));
   }
@@ -129,11 +140,11 @@ export class PlanExecutor {
     const ops: BatchOp[] = [];
     for (const node of this.plan.graph.nodes) {
       const add = (n: number, row: number, s?: Segment) => {
-        const resolve = (a: Operand): Tensor | Weight | MappedWeightSource =>
+        const resolve = (a: Operand): Tensor | StateRowsArg | Weight | MappedWeightSource =>
           a.kind === 'value' ? this.valueTensor(a.id, n, b, row) : a.kind === 'param' ? this.params.get(a.name)! : this.cacheTensor(a, s!);
         const args: Record<string, unknown> = {};
         for (const [k, a] of Object.entries(node.args)) args[k] = typeof a === 'object' ? resolve(a) : a;
-        ops.push({ op: node.op, args: { ...args, out: resolve(node.out) as Tensor } });
+        ops.push({ op: node.op, args: { ...args, out: resolve(node.out) as Tensor | StateRowsArg } });
       };
       if (!node.perSegment) add(t, 0);
       else {
@@ -144,7 +155,8 @@ export class PlanExecutor {
         }
       }
     }
-    // Backends that take a whole batch run the pass in one trip; others op by op.
+    // Backends that take a whole batch run the pass in one trip; others op by op (on host state
+    // only: cacheTensor gives state rows by reference to runBatch backends alone).
     if (this.backend.runBatch) await this.backend.runBatch(ops, { inputs: written, outputs });
     else for (const o of ops) await this.backend.run(o.op, o.args as OpArgs[OpName] & { out: Tensor });
   }

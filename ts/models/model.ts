@@ -156,8 +156,9 @@ export class DecoderModel {
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
     const layout = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim, dtype: kvDtype };
     const options = { capacity: contextLength, ...state };
-    // Backends without their own pool (reference, WebGPU) get host buffers; WebGPU computes on
-    // device copies of them (it has release()).
+    // Backends without their own pool (reference) get host buffers; native and WebGPU keep
+    // pages of their own (a backend with device copies of host memory, one with release(),
+    // cannot copy host rows: host state refuses fork and reorder there).
     this.states = backend.createStatePool?.(layout, options) ?? new HostStatePool(layout, options, backend, backend.release !== undefined);
     this.scratch = new KVCache(this.states.create(), contextLength, this);
   }

@@ -1,12 +1,13 @@
 // WebGPUBackend: the ops as WGSL compute kernels on a WebGPU device (dawn.node). Ops are recorded
 // into one command encoder and submitted together; only read() copies results back to the host.
 // runBatch runs a planned forward pass that way on device copies of the host tensors it names
-// (resident.ts). Not the kernels themselves (kernels/*.ts) nor device discovery (device.ts).
+// (resident.ts) and on sequence state in device pages (state.ts, createStatePool). Not the
+// kernels themselves (kernels/*.ts) nor device discovery (device.ts).
 
 import type {} from 'webgpu';
 import { Tensor } from '../../tensor/tensor.js';
 import { byteLength, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { Backend, BatchIO, BatchOp, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, Weight } from '../backend.js';
+import type { Backend, BatchIO, BatchOp, MappedWeightSource, OpArgs, OpName, OutArg, PackWeightOptions, StateLayout, StatePool, StatePoolOptions, Weight } from '../backend.js';
 import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
 import { expectShape, expectTensor, fail, sameShape, shapeStr } from '../ops/check.js';
@@ -18,6 +19,7 @@ import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebG
 import { HOST_CHECKED, type KernelContext, type OnGpu, type Param, type WebGPUKernel } from './kernels/context.js';
 import { KERNELS } from './kernels/index.js';
 import { WebGPUWeight } from './weight.js';
+import { WebGPUStatePool, type StateDevice } from './state.js';
 import { orientWeight } from '../ops/weight-layout.js';
 import { WEIGHT_DTYPES as FILE_WEIGHT_DTYPES } from '../../tensor/formats.js';
 
@@ -67,6 +69,9 @@ export class WebGPUBackend implements Backend {
   private readonly mirrors: HostMirrors;
   /** What runBatch (batch.ts) drives on this backend. */
   private readonly batchDevice: BatchDevice;
+  /** What the sequence-state pools (state.ts) use of this backend, and the live pools. */
+  private readonly stateDevice: StateDevice;
+  private readonly statePools = new Set<WebGPUStatePool>();
   /** A read-back buffer kept between batches while no read is using it. */
   private staging: GPUBuffer | undefined;
   private commands = 0;
@@ -102,6 +107,20 @@ export class WebGPUBackend implements Backend {
       write: (dst, offset, bytes) => this.writeOrdered(dst, offset, bytes),
       begin: () => this.beginBatch(),
       readBack: (parts) => this.readBack(parts),
+    };
+    this.stateDevice = {
+      owner: this,
+      maxBufferBytes: Math.min(this.device.limits.maxBufferSize, this.device.limits.maxStorageBufferBindingSize),
+      create: (size, label) => this.device.createBuffer({ size: roundUp(Math.max(size, 4), 4), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label }),
+      copy: (src, so, dst, doff, size) => this.copy(src, so, dst, doff, size),
+      write: (dst, offset, bytes) => this.writeOrdered(dst, offset, bytes),
+      scratch: (size) => {
+        this.beginBatch();
+        const b = this.pool.acquire(Math.max(size, 4), 'state page copy');
+        return { buffer: b, done: () => this.pool.release(b) };
+      },
+      retire: (b) => this.retire(b),
+      closed: (pool) => this.statePools.delete(pool),
     };
     void this.device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message || 'no message'}`;
@@ -277,6 +296,19 @@ export class WebGPUBackend implements Backend {
     }
   }
 
+  /**
+   * Sequence state in device pages (state.ts): a page table per sequence, forks sharing pages
+   * copy-on-write, reorder and truncate moving tables; the rows never exist on the host.
+   * Default budget: as many pages as one device buffer (maxStorageBufferBindingSize) holds, at
+   * most half of the machine's memory.
+   */
+  createStatePool(layout: StateLayout, options: StatePoolOptions): StatePool {
+    this.usable();
+    const pool = new WebGPUStatePool(this.stateDevice, layout, options);
+    this.statePools.add(pool);
+    return pool;
+  }
+
   packWeight(source: Tensor | MappedWeightSource, options: PackWeightOptions = {}): Weight {
     this.usable();
     // A mapped checkpoint tensor is copied once into device memory.
@@ -301,14 +333,23 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * Counters: bytes in live device tensors, bytes kept in the pool for reuse and bytes of the
-   * device copies runBatch keeps of host memory; since the backend was created, command buffers
-   * submitted, dispatches recorded, read-backs to the host and bytes uploaded from it.
+   * Counters: bytes in live device tensors, bytes kept in the pool for reuse, bytes resident
+   * between batches (the device copies runBatch keeps of host memory, and the pages of sequence
+   * state in use) and bytes of the state pools' device buffers (pages in use and free); since
+   * the backend was created, command buffers submitted, dispatches recorded, read-backs to the
+   * host and bytes uploaded from it.
    */
-  stats(): { liveBytes: number; pooledBytes: number; residentBytes: number; submits: number; dispatches: number; readBacks: number; uploadBytes: number } {
+  stats(): { liveBytes: number; pooledBytes: number; residentBytes: number; stateBufferBytes: number; submits: number; dispatches: number; readBacks: number; uploadBytes: number } {
+    let pages = 0;
+    let buffers = 0;
+    for (const p of this.statePools) {
+      pages += p.stats().bytesInUse;
+      buffers += p.deviceBytes;
+    }
     return {
       ...this.pool.stats(),
-      residentBytes: this.mirrors.residentBytes,
+      residentBytes: this.mirrors.residentBytes + pages,
+      stateBufferBytes: buffers,
       submits: this.submits,
       dispatches: this.dispatches,
       readBacks: this.readBacks,

@@ -1,18 +1,21 @@
 // runBatch for the WebGPU backend: a planned pass (the graph executor's ops over views of host
-// slots, KV-cache slices and parameters) recorded into one command encoder on the device copies
-// of that host memory (resident.ts), submitted once, with only the named outputs read back.
+// slots and parameters, and rows of sequence states) recorded into one command encoder on the
+// device copies of that host memory (resident.ts) and the states' device pages (state.ts),
+// submitted once, with only the named outputs read back.
 // Not the kernels nor the submission: BatchDevice is what the backend lends this file.
 
 import type {} from 'webgpu';
 import { Tensor } from '../../tensor/tensor.js';
 import type { DType } from '../../tensor/dtype.js';
-import type { BatchIO, BatchOp, OpName } from '../backend.js';
+import type { BatchIO, BatchOp, OpName, StateRowsArg } from '../backend.js';
 import { checkOut } from '../out.js';
 import { opSpec } from '../registry.js';
-import { fail } from '../ops/check.js';
+import { fail, sameShape, shapeStr } from '../ops/check.js';
 import { GPUTensor } from './buffers.js';
 import { HOST_CHECKED, type WebGPUKernel } from './kernels/context.js';
 import { regionOf, type HostMirrors, type Mirror, type Region } from './resident.js';
+import { bindRows, isStateRows, pagedRows, stateOf, type BoundRows } from './state-rows.js';
+import type { StatePart, WebGPUSequenceState } from './state.js';
 
 /** Device bytes [offset, offset + size) (whole words) for the host, handed to `into`. */
 export interface ReadPart {
@@ -48,12 +51,19 @@ const roundDown = (n: number, m: number) => n - (n % m);
 /** Ops that read their `out` as an input (matmul's C with beta). */
 const readsOut = (op: BatchOp): boolean => op.op === 'matmul' && ((op.args as { beta?: number }).beta ?? 0) !== 0;
 
+/** What a batch needs: byte ranges of host memory on the device, and rows of sequence states. */
+interface BatchNeeds {
+  readonly host: Map<ArrayBufferLike, { lo: number; hi: number }>;
+  /** The rows each state's parts must cover: what they hold, or the end of the rows the batch writes. */
+  readonly states: Map<WebGPUSequenceState, Record<StatePart, number>>;
+}
+
 /**
  * The checks, before anything is recorded: every op known, its arguments valid (the op's spec),
- * host tensors contiguous, and values the host checks not written on the device. Returns the
- * byte range each host ArrayBuffer needs on the device.
+ * host tensors contiguous, state rows within their states, and values the host checks not
+ * written on the device. Returns what the batch needs on the device.
  */
-function checkBatch(dev: BatchDevice, ops: readonly BatchOp[], io: BatchIO | undefined): Map<ArrayBufferLike, { lo: number; hi: number }> {
+function checkBatch(dev: BatchDevice, ops: readonly BatchOp[], io: BatchIO | undefined): BatchNeeds {
   const needs = new Map<ArrayBufferLike, { lo: number; hi: number }>();
   const need = (t: Tensor, what: string) => {
     if (!t.isContiguous()) fail('runBatch', `${what} must be contiguous`);
@@ -62,26 +72,60 @@ function checkBatch(dev: BatchDevice, ops: readonly BatchOp[], io: BatchIO | und
     needs.set(r.storage, n ? { lo: Math.min(n.lo, r.lo), hi: Math.max(n.hi, r.hi) } : { lo: r.lo, hi: r.hi });
   };
   const written = new Set<ArrayBufferLike>();
+  const states = new Map<WebGPUSequenceState, Record<StatePart, number>>();
+  const rowsOf = (s: WebGPUSequenceState) => {
+    let r = states.get(s);
+    if (!r) states.set(s, (r = { self: s.length, static: s.staticLength }));
+    return r;
+  };
+  const reads: { s: WebGPUSequenceState; part: StatePart; to: number; what: string }[] = [];
+  const writes = new Set<string>();
+  const stateIds = new Map<WebGPUSequenceState, number>();
   ops.forEach((o, i) => {
     dev.kernel(o.op);
-    if (!(o.args.out instanceof Tensor)) fail('runBatch', `op ${i} (${o.op}) needs 'out': a host Tensor`, 'type');
+    const out = o.args.out;
+    if (!(out instanceof Tensor) && !isStateRows(out)) fail('runBatch', `op ${i} (${o.op}) needs 'out': a host Tensor or rows of a sequence state`, 'type');
     for (const [k, v] of Object.entries(o.args)) {
       if (v instanceof GPUTensor) fail('runBatch', `'${k}' of op ${i} (${o.op}) is a GPUTensor; runBatch takes host tensors (use record() for device tensors)`, 'type');
+      if (isStateRows(v)) {
+        const s = stateOf(dev.owner, v, `op ${i} (${o.op})`, k);
+        const rows = rowsOf(s);
+        if (k === 'out') {
+          // Rows are appended: a write starts where the part's filled rows end.
+          const filled = v.part === 'self' ? s.length : s.staticLength;
+          if (v.from !== filled) fail('runBatch', `'out' of op ${i} (${o.op}) writes ${v.part} rows from ${v.from}, but the state holds ${filled}; state rows are appended`);
+          if (!stateIds.has(s)) stateIds.set(s, stateIds.size);
+          const key = `${stateIds.get(s)}:${v.part}:${v.layer}:${v.which}`;
+          if (writes.has(key)) fail('runBatch', `'out' of op ${i} (${o.op}) writes layer ${v.layer} ${v.which.toUpperCase()} ${v.part} rows of a state a second time in one pass (is one state in two segments?)`);
+          writes.add(key);
+          rows[v.part] = Math.max(rows[v.part], v.to);
+        } else reads.push({ s, part: v.part, to: v.to, what: `'${k}' of op ${i} (${o.op})` });
+        continue;
+      }
       if (!(v instanceof Tensor)) continue;
       need(v, `'${k}' of op ${i} (${o.op})`);
       const storage = v.storage.buffer;
       if (HOST_CHECKED[o.op] === k && (written.has(storage) || (io && dev.mirrors.get(storage)?.written)))
         fail('runBatch', `'${k}' of op ${i} (${o.op}) is written on the device by an earlier op; its values are checked on the host, so it must come from the host`);
     }
-    checkOut(o.op, o.args.out, opSpec(o.op).output(o.args as never));
-    written.add(o.args.out.storage.buffer);
+    const spec = opSpec(o.op).output(o.args as never);
+    if (out instanceof Tensor) {
+      checkOut(o.op, out, spec);
+      written.add(out.storage.buffer);
+    } else if (readsOut(o)) fail('runBatch', `op ${i} (${o.op}) reads its 'out' (beta), which state rows cannot be`);
+    else if (out.dtype !== spec.dtype || !sameShape(out.shape, spec.shape))
+      fail(o.op, `'out' (state rows) must be ${spec.dtype} ${shapeStr(spec.shape)}, got ${out.dtype} ${shapeStr(out.shape)}`);
   });
+  for (const r of reads) {
+    const have = states.get(r.s)![r.part];
+    if (r.to > have) fail('runBatch', `${r.what} reads ${r.part} rows up to ${r.to}, but the state holds ${have} after this pass's writes`);
+  }
   for (const t of [...(io?.inputs ?? []), ...(io?.outputs ?? [])]) {
     if (!(t instanceof Tensor)) fail('runBatch', "'io' inputs and outputs must be host Tensors", 'type');
     if (!needs.has(t.storage.buffer)) fail('runBatch', `${t} in 'io' is not an argument of any op in the batch`);
     need(t, `${t} in 'io'`);
   }
-  return needs;
+  return { host: needs, states };
 }
 
 /** Byte offset of region `r` in mirror `m`, which device copies need to be a multiple of 4. */
@@ -121,8 +165,16 @@ function recordOp(dev: BatchDevice, o: BatchOp, mirrorOf: ReadonlyMap<ArrayBuffe
   const given: Record<string, unknown> = {};
   const resolved: Record<string, unknown> = {};
   const inputs = new Set<ArrayBufferLike>();
+  const bound: BoundRows[] = [];
   for (const [k, v] of Object.entries(o.args)) {
     if (k === 'out') continue;
+    if (isStateRows(v)) {
+      const s = stateOf(dev.owner, v, o.op, k);
+      // Attention reads K and V through the page table; other readers get the rows copied together.
+      const g = o.op === 'attention' && v.from === 0 ? pagedRows(dev, v, s) : (bound.push(bindRows(dev, v, s, false)), bound[bound.length - 1]!.tensor);
+      given[k] = resolved[k] = g;
+      continue;
+    }
     if (!(v instanceof Tensor)) {
       given[k] = resolved[k] = v;
       continue;
@@ -135,6 +187,11 @@ function recordOp(dev: BatchDevice, o: BatchOp, mirrorOf: ReadonlyMap<ArrayBuffe
     given[k] = written.has(storage) || (resident && mirrorOf.get(storage)!.written) ? g : v;
   }
   const out = o.args.out;
+  if (isStateRows(out)) {
+    recordStateOut(dev, o, out, resolved, given, bound);
+    return;
+  }
+  for (const b of bound) b.done();
   const m = mirrorOf.get(out.storage.buffer)!;
   const r = regionOf(out);
   // A dispatch may not read and write one buffer, so an out sharing one with an input, or one
@@ -154,6 +211,18 @@ function recordOp(dev: BatchDevice, o: BatchOp, mirrorOf: ReadonlyMap<ArrayBuffe
   if (resident) m.written = true;
 }
 
+/** Records op `o` writing rows of a sequence state: in its page, or through scratch then copies. */
+function recordStateOut(dev: BatchDevice, o: BatchOp, out: StateRowsArg, resolved: Record<string, unknown>, given: Record<string, unknown>, bound: BoundRows[]): void {
+  const dst = bindRows(dev, out, stateOf(dev.owner, out, o.op, 'out'), true);
+  try {
+    dev.invoke(dev.kernel(o.op), resolved, dst.tensor, given);
+    dst.after();
+  } finally {
+    dst.done();
+    for (const b of bound) b.done();
+  }
+}
+
 /** The read-back of host tensor `t`: whole words around its bytes, only its own bytes kept. */
 function readPart(m: Mirror, t: Tensor): ReadPart {
   const r = regionOf(t);
@@ -166,22 +235,36 @@ function readPart(m: Mirror, t: Tensor): ReadPart {
 /** WebGPUBackend.runBatch: see its documentation. */
 export async function runBatch(dev: BatchDevice, ops: readonly BatchOp[], io: BatchIO | undefined): Promise<void> {
   const resident = io !== undefined;
-  const needs = checkBatch(dev, ops, io);
+  const { host: needs, states } = checkBatch(dev, ops, io);
+  // Pages for the rows the pass appends, before anything is recorded: a budget error leaves
+  // every state as it was.
+  const pools = new Map<WebGPUSequenceState['pool'], Map<WebGPUSequenceState, Record<StatePart, number>>>();
+  for (const [s, rows] of states) pools.set(s.pool, (pools.get(s.pool) ?? new Map<WebGPUSequenceState, Record<StatePart, number>>()).set(s, rows));
   dev.begin();
   // Without io nothing stays resident: the copies this batch makes are released after it.
   const transient = resident ? [] : [...needs.keys()].filter((storage) => !dev.mirrors.get(storage));
+  let done = false;
+  const held: WebGPUSequenceState[] = [];
   try {
+    for (const [pool, need] of pools) held.push(...pool.reserve(need));
     const mirrorOf = new Map<ArrayBufferLike, Mirror>();
     for (const [storage, r] of needs) mirrorOf.set(storage, dev.mirrors.cover(storage, r.lo, r.hi));
     const uploads = resident
       ? (io.inputs ?? [])
-      : ops.flatMap((o) => [...Object.values(o.args).filter((v): v is Tensor => v instanceof Tensor && v !== o.args.out), ...(readsOut(o) ? [o.args.out] : [])]);
+      : ops.flatMap((o) => [...Object.values(o.args).filter((v): v is Tensor => v instanceof Tensor && v !== o.args.out), ...(readsOut(o) && o.args.out instanceof Tensor ? [o.args.out] : [])]);
     for (const t of new Set(uploads)) uploadRegion(dev, mirrorOf.get(t.storage.buffer)!, regionOf(t));
     const written = new Set<ArrayBufferLike>();
     for (const o of ops) recordOp(dev, o, mirrorOf, written, resident);
-    const back = new Set(resident ? (io.outputs ?? []) : ops.map((o) => o.args.out));
+    const back = new Set(resident ? (io.outputs ?? []) : ops.map((o) => o.args.out).filter((t): t is Tensor => t instanceof Tensor));
     await dev.readBack([...back].filter((t) => t.numel > 0).map((t) => readPart(mirrorOf.get(t.storage.buffer)!, t)));
+    done = true;
   } finally {
     for (const storage of transient) dev.mirrors.release(storage);
+    // The rows written are the states' now; after a failure their extra pages go back.
+    for (const s of held) {
+      if (s.disposed) continue;
+      if (done) s.commit(states.get(s)!);
+      else s.trim();
+    }
   }
 }

@@ -12,7 +12,8 @@
 //
 // gpu.run(op, args) is the one-op form of the Backend contract (upload, kernel, read-back);
 // gpu.runBatch(ops, io) runs a planned pass over host tensors in one command buffer, keeping
-// device copies of them between passes (what loadModel(path, { backend: gpu }) uses).
+// device copies of them between passes, and over rows of sequence state that lives in device
+// pages (gpu.createStatePool): what loadModel(path, { backend: gpu }) uses.
 export { WebGPUBackend, createWebGPUBackend, type GpuOpArgs } from './backend.js';
 export { GPUTensor } from './buffers.js';
 export { WebGPUWeight } from './weight.js';

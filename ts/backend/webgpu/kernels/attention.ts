@@ -2,6 +2,8 @@
 // score matrix exists: one workgroup per (query, head) over key tiles of 64 for GPUs, one
 // invocation per (query, head) for CPU-backed adapters. Prefill and decode (Tq = 1 on a cache
 // prefix) are the same kernel; K/V are f32 or f16; a leading batch dimension rides on the rows.
+// K/V may be paged (sequence state in device pages, state.ts): key rows are then found through
+// a page table, so attention reads the pages where they lie.
 // The declarations and row indexing here are shared with attentionNaive (attention_naive.ts).
 
 import '../../ops/attention.js';
@@ -10,6 +12,7 @@ import { t5Bucket, type PositionBias } from '../../ops/position-bias.js';
 import { PRELUDE, halfWordLoader } from '../wgsl.js';
 import { grid, type KernelContext, type KernelTable, type OnGpu, type Param } from './context.js';
 import type { GPUTensor } from '../buffers.js';
+import { PagedRows } from '../state-rows.js';
 
 /** Keys per tile = invocations per workgroup. */
 const BK = 64;
@@ -60,14 +63,15 @@ ${kv === 'f16' ? halfWordLoader(`${name}_word`, name) : ''}`;
 }
 
 /**
- * Bindings q, kk, [vv], [mask], [bt, [bl]] (those present, in that order), then the output
+ * Bindings q, kk, [vv], [mask], [bt, [bl]], [pt] (those present, in that order), then the output
  * (read_write, named `out`) and the uniform struct P. rows = B * Tq * Hq; mstride = mask values
- * per batch entry (0 when the mask is shared); `gx` is the grid's x extent.
+ * per batch entry (0 when the mask is shared); `gx` is the grid's x extent. `pt` is the page
+ * table of paged K/V (see rowAddressing).
  */
-export function attentionDecls(kv: KvDType, hasMask: boolean, out = 'o', withV = true, bias: BiasKind = 'none'): string {
-  const names = ['q', 'kk', ...(withV ? ['vv'] : []), ...(hasMask ? ['mask'] : []), ...(bias !== 'none' ? ['bt'] : []), ...(bias === 't5' ? ['bl'] : [])];
+export function attentionDecls(kv: KvDType, hasMask: boolean, out = 'o', withV = true, bias: BiasKind = 'none', paged = false): string {
+  const names = ['q', 'kk', ...(withV ? ['vv'] : []), ...(hasMask ? ['mask'] : []), ...(bias !== 'none' ? ['bt'] : []), ...(bias === 't5' ? ['bl'] : []), ...(paged ? ['pt'] : [])];
   const binds = names.map((n, i) =>
-    n === 'kk' || n === 'vv' ? kvBinding(kv, n, i) : `@group(0) @binding(${i}) var<storage, read> ${n}: array<${n === 'bl' ? 'i32' : 'f32'}>;`);
+    n === 'kk' || n === 'vv' ? kvBinding(kv, n, i) : `@group(0) @binding(${i}) var<storage, read> ${n}: array<${n === 'bl' ? 'i32' : n === 'pt' ? 'u32' : 'f32'}>;`);
   return `${PRELUDE}
 ${binds.join('\n')}
 @group(0) @binding(${names.length}) var<storage, read_write> ${out}: array<f32>;
@@ -123,10 +127,21 @@ export function attentionInputs(ctx: KernelContext, args: OnGpu<AttentionArgs>, 
   return [args.q, args.k, ...(withV ? [args.v] : []), ...(args.mask ? [args.mask] : []), ...bias];
 }
 
+/**
+ * K/V row addressing: krow(r) is key row r's row in kk and vv. The identity for contiguous K/V;
+ * for paged K/V (`pageRows` a power of two) row r lies in page pt[r / pageRows].
+ */
+function rowAddressing(pageRows: number | undefined): string {
+  if (pageRows === undefined) return 'fn krow(r: u32) -> u32 { return r; }';
+  const shift = Math.log2(pageRows);
+  return `fn krow(r: u32) -> u32 { return (pt[r >> ${shift}u] << ${shift}u) | (r & ${pageRows - 1}u); }`;
+}
+
 /** `dims` = output columns each invocation owns (ceil(D / 64)), fixed per pipeline. */
-function attentionCode(kv: KvDType, hasMask: boolean, dims: number, bias: BiasKind): string {
+function attentionCode(kv: KvDType, hasMask: boolean, dims: number, bias: BiasKind, pageRows?: number): string {
   const load = (arr: string, i: string) => kvLoad(kv, arr, i);
-  return `${attentionDecls(kv, hasMask, 'o', true, bias)}
+  return `${attentionDecls(kv, hasMask, 'o', true, bias, pageRows !== undefined)}
+${rowAddressing(pageRows)}
 var<workgroup> red: array<f32, ${BK}>;
 var<workgroup> probs: array<f32, ${BK}>;
 
@@ -166,7 +181,7 @@ fn tile_sum(l: u32, v: f32) -> f32 {
     let j = j0 + l;
     var s = NEG_INF;
     if (j < limit) {
-      let ko = ((kr + j) * p.hkv + g) * p.d;
+      let ko = (krow(kr + j) * p.hkv + g) * p.d;
       var dot = 0.0;
       for (var c = 0u; c < p.d; c = c + 1u) { dot = dot + q[qo + c] * ${load('kk', 'ko + c')}; }
       s = dot * p.scale${scoreTerms(hasMask, bias)};
@@ -184,7 +199,7 @@ fn tile_sum(l: u32, v: f32) -> f32 {
       let c = l + r * ${BK}u;
       if (c < p.d) {
         var a = acc[r] * corr;
-        for (var t = 0u; t < n; t = t + 1u) { a = a + probs[t] * ${load('vv', '((kr + j0 + t) * p.hkv + g) * p.d + c')}; }
+        for (var t = 0u; t < n; t = t + 1u) { a = a + probs[t] * ${load('vv', '(krow(kr + j0 + t) * p.hkv + g) * p.d + c')}; }
         acc[r] = a;
       }
     }
@@ -208,10 +223,11 @@ fn tile_sum(l: u32, v: f32) -> f32 {
  * by one with the same online softmax, no workgroup memory and no barriers. D is fixed per
  * pipeline so q and the accumulator are fixed-size private arrays.
  */
-function attentionSerialCode(kv: KvDType, hasMask: boolean, d: number, bias: BiasKind): string {
+function attentionSerialCode(kv: KvDType, hasMask: boolean, d: number, bias: BiasKind, pageRows?: number): string {
   const load = (arr: string, i: string) => kvLoad(kv, arr, i);
   const dd = Math.max(d, 1);
-  return `${attentionDecls(kv, hasMask, 'o', true, bias)}
+  return `${attentionDecls(kv, hasMask, 'o', true, bias, pageRows !== undefined)}
+${rowAddressing(pageRows)}
 @compute @workgroup_size(${BK}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = gid.y * p.gx * ${BK}u + gid.x;
   if (row >= p.rows) { return; }
@@ -224,7 +240,7 @@ function attentionSerialCode(kv: KvDType, hasMask: boolean, d: number, bias: Bia
   var m = NEG_INF;
   var total = 0.0;
   for (var j = 0u; j < limit; j = j + 1u) {
-    let ko = ((kr + j) * p.hkv + g) * ${d}u;
+    let ko = (krow(kr + j) * p.hkv + g) * ${d}u;
     var dot = 0.0;
     for (var c = 0u; c < ${d}u; c = c + 1u) { dot = dot + qv[c] * ${load('kk', 'ko + c')}; }
     let s = dot * p.scale${scoreTerms(hasMask, bias)};
@@ -256,11 +272,24 @@ export const attentionKernels: KernelTable = {
     const hasMask = args.mask !== undefined;
     const bias = biasKind(s);
     const serial = ctx.cpuBacked;
-    const variant = `${kv}_${hasMask ? 'mask' : 'nomask'}_${bias}`;
+    // Sequence state in device pages: K and V are read where they lie, through the page table.
+    const pk = args.k instanceof PagedRows ? args.k : undefined;
+    const pv = args.v instanceof PagedRows ? args.v : undefined;
+    if ((pk === undefined) !== (pv === undefined) || (pk && (s.b !== 1 || pk.pageRows !== pv!.pageRows || pk.table !== pv!.table)))
+      throw new RangeError("attention: paged 'k' and 'v' must be rows of one sequence state");
+    const paged = pk?.pageRows;
+    const variant = `${kv}_${hasMask ? 'mask' : 'nomask'}_${bias}${paged === undefined ? '' : `_paged${paged}`}`;
     const pipe = serial
-      ? ctx.pipeline(`attention_serial_${variant}_${s.d}`, () => attentionSerialCode(kv, hasMask, s.d, bias))
-      : ctx.pipeline(`attention_${variant}_${dims}`, () => attentionCode(kv, hasMask, dims, bias));
+      ? ctx.pipeline(`attention_serial_${variant}_${s.d}`, () => attentionSerialCode(kv, hasMask, s.d, bias, paged))
+      : ctx.pipeline(`attention_${variant}_${dims}`, () => attentionCode(kv, hasMask, dims, bias, paged));
     const { groups } = grid(s.b * s.tq * s.hq, serial ? BK : 1);
-    ctx.dispatch(pipe, [...attentionInputs(ctx, args, s), out], attentionParams(s, groups[0]), groups);
+    const inputs = attentionInputs(ctx, args, s);
+    if (pk && pv) {
+      // Whole buffers: a sequence's pages may lie anywhere in them.
+      inputs[1] = pk.pages;
+      inputs[2] = pv.pages;
+      inputs.push(pk.table);
+    }
+    ctx.dispatch(pipe, [...inputs, out], attentionParams(s, groups[0]), groups);
   },
 };
