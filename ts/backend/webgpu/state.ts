@@ -84,6 +84,20 @@ export class WebGPUSequenceState implements SequenceState {
     return this.pool.adopt(this);
   }
 
+  /**
+   * Keeps every page: WebGPU has no sliding-window kernel yet, so no model lets it forget rows
+   * (README, known limits); the argument is still checked.
+   */
+  forget(rows: number): void {
+    this.settled('forget');
+    const self = this.parts.self;
+    if (!Number.isInteger(rows) || rows < 0 || rows > self.rows) throw new RangeError(`SequenceState.forget: 'rows' must be an integer in [0, ${self.rows}]`);
+  }
+
+  get forgotten(): number {
+    return 0;
+  }
+
   truncate(n: number): void {
     this.settled('truncate');
     const self = this.parts.self;
