@@ -1,4 +1,4 @@
-// GPT-2 and Llama test checkpoints on the WebGPU backend: last-position logits against the PyTorch
+// GPT-2, Llama, Mistral and Qwen test checkpoints on the WebGPU backend: last-position logits against the PyTorch
 // goldens and against the native backend, and greedy continuations equal to both. q8_0 GGUF
 // weights are dequantized in the WebGPU kernels with f32 activations, as the goldens computed them.
 import { join } from 'node:path';
@@ -19,6 +19,9 @@ const CASES = [
   { name: 'llama safetensors f32', path: 'llama-tiny', golden: 'llama-tiny', quantized: false },
   { name: 'gpt2 gguf q8_0', path: 'gpt2-tiny/model-q8_0.gguf', golden: 'gpt2-tiny-q8_0', quantized: true },
   { name: 'llama gguf q8_0', path: 'llama-tiny/model-q8_0.gguf', golden: 'llama-tiny-q8_0', quantized: true },
+  { name: 'mistral (sliding window 8) f32', path: 'mistral-tiny', golden: 'mistral-tiny', quantized: false },
+  { name: 'qwen2 f32', path: 'qwen2-tiny', golden: 'qwen2-tiny', quantized: false },
+  { name: 'qwen3 f32', path: 'qwen3-tiny', golden: 'qwen3-tiny', quantized: false },
 ];
 
 describe.skipIf(!HAS_WEBGPU)('models on webgpu', () => {

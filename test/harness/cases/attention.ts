@@ -85,9 +85,7 @@ export function attentionCases(): OpCase[] {
     [{ tq: 9, tk: 40, hq: 2, hkv: 1, d: 24 }, 1000, true, false],
     [{ tq: 20, tk: 20, hq: 2, hkv: 2, d: 16 }, 5, false, false],
   ] as const)
-    addBoth(l, `window ${window}${causal ? ' causal' : ''}${f16 ? ' f16 kv' : ''} ${str(s)}`, { ...qkv(l, s, f16 ? 'f16' : 'f32'), causal, window }, f16, {
-      webgpu: /'window' \(sliding-window attention\) is not implemented on the webgpu backend yet/,
-    });
+    addBoth(l, `window ${window}${causal ? ' causal' : ''}${f16 ? ' f16 kv' : ''} ${str(s)}`, { ...qkv(l, s, f16 ? 'f16' : 'f32'), causal, window }, f16);
   // Prefill with an explicit offset, an offset that hides every key from early rows, a scale.
   {
     const s = { tq: 9, tk: 40, hq: 4, hkv: 2, d: 24 };

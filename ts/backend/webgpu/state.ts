@@ -85,8 +85,8 @@ export class WebGPUSequenceState implements SequenceState {
   }
 
   /**
-   * Keeps every page: WebGPU has no sliding-window kernel yet, so no model lets it forget rows
-   * (README, known limits); the argument is still checked.
+   * Keeps every page: the WebGPU pool does not release pages in the middle of a sequence yet
+   * (only the native one does), so a sliding-window model holds its whole length here.
    */
   forget(rows: number): void {
     this.settled('forget');

@@ -27,10 +27,11 @@ export function kvLoad(kv: KvDType, arr: string, i: string): string {
 /**
  * The uniform struct P every attention kernel takes (see attentionParams). bmax and boff serve
  * the relative-position bias: T5's bucket table covers rel in [-bmax, bmax] (buckets are
- * constant past maxDistance), boff is the query offset unclamped by the causal limit.
+ * constant past maxDistance), boff is the query offset unclamped by the causal limit (also the
+ * base of a sliding window's edge); window is 0 for none.
  */
 export const ATTENTION_P =
-  'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32, bmax: i32, boff: i32 }';
+  'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32, bmax: i32, boff: i32, window: i32 }';
 
 /** Which generated bias a pipeline adds: none, T5 buckets or ALiBi slopes. */
 export type BiasKind = 'none' | 't5' | 'alibi';
@@ -82,8 +83,9 @@ ${positionBiasFn(bias)}`;
 
 /**
  * WGSL statements that decode `row` (a (b, i, h) triple in q's row order) into: i, h, the kv head
- * g, kr (the batch entry's first key row), mr (this query's mask row offset) and limit (keys
- * j < limit are visible: causal means j <= qOffset + i, clamped to [0, Tk]).
+ * g, kr (the batch entry's first key row), mr (this query's mask row offset), limit and start
+ * (keys start <= j < limit are visible: causal means j <= qOffset + i, a sliding window
+ * j > qOffset + i - window, both clamped to [0, Tk]).
  */
 export const ATTENTION_ROW = /* wgsl */ `
   let bi = row / p.hq;
@@ -94,7 +96,9 @@ export const ATTENTION_ROW = /* wgsl */ `
   let kr = b * p.tk;
   let mr = b * p.mstride + i * p.tk;
   var limit = p.tk;
-  if (p.causal != 0u) { limit = u32(clamp(p.q_offset + i32(i) + 1, 0, i32(p.tk))); }`;
+  if (p.causal != 0u) { limit = u32(clamp(p.q_offset + i32(i) + 1, 0, i32(p.tk))); }
+  var start = 0u;
+  if (p.window > 0) { start = u32(clamp(p.boff + i32(i) - p.window + 1, 0, i32(p.tk))); }`;
 
 /** The uniform values for attentionDecls' struct P. */
 export function attentionParams(s: AttentionShape, gx: number): Param[] {
@@ -105,7 +109,10 @@ export function attentionParams(s: AttentionShape, gx: number): Param[] {
   // Past 2^30 the offset moves every T5 relative position beyond maxDistance alike, and shifts
   // every ALiBi score of a row alike (which softmax ignores).
   const boff = Math.max(-(2 ** 30), Math.min(2 ** 30, s.qOffset));
-  return [s.b * s.tq * s.hq, s.tq, s.tk, s.hq, s.hkv, s.d, s.causal ? 1 : 0, { i32: qOffset }, { f32: s.scale }, gx, mstride, { i32: bmax }, { i32: boff }];
+  // The window's edge comes from boff (the offset unclamped by the causal limit, within 2^30), so
+  // a window clamped to i32 still hides exactly the keys it should.
+  const window = Math.min(s.window, 2 ** 31 - 1);
+  return [s.b * s.tq * s.hq, s.tq, s.tk, s.hq, s.hkv, s.d, s.causal ? 1 : 0, { i32: qOffset }, { f32: s.scale }, gx, mstride, { i32: bmax }, { i32: boff }, { i32: window }];
 }
 
 /**
@@ -177,10 +184,11 @@ fn tile_sum(l: u32, v: f32) -> f32 {
   var m = NEG_INF;
   var total = 0.0;
   var acc: array<f32, ${dims}>;
-  for (var j0 = 0u; j0 < limit; j0 = j0 + ${BK}u) {
+  // Tiles before the window hold no visible key: start at the window's tile.
+  for (var j0 = start - start % ${BK}u; j0 < limit; j0 = j0 + ${BK}u) {
     let j = j0 + l;
     var s = NEG_INF;
-    if (j < limit) {
+    if (j < limit && j >= start) {
       let ko = (krow(kr + j) * p.hkv + g) * p.d;
       var dot = 0.0;
       for (var c = 0u; c < p.d; c = c + 1u) { dot = dot + q[qo + c] * ${load('kk', 'ko + c')}; }
@@ -239,7 +247,7 @@ ${rowAddressing(pageRows)}
   for (var c = 0u; c < ${d}u; c = c + 1u) { qv[c] = q[qo + c]; }
   var m = NEG_INF;
   var total = 0.0;
-  for (var j = 0u; j < limit; j = j + 1u) {
+  for (var j = start; j < limit; j = j + 1u) {
     let ko = (krow(kr + j) * p.hkv + g) * ${d}u;
     var dot = 0.0;
     for (var c = 0u; c < ${d}u; c = c + 1u) { dot = dot + qv[c] * ${load('kk', 'ko + c')}; }
@@ -265,8 +273,6 @@ export const attentionKernels: KernelTable = {
   attention: (ctx, args, out, host) => {
     if (out.numel === 0) return;
     const s = checkAttention('attention', host);
-    // Not silently ignored: the WGSL kernels have no lower key bound yet.
-    if (s.window > 0) throw new RangeError("attention: 'window' (sliding-window attention) is not implemented on the webgpu backend yet");
     const kv = args.k.dtype as KvDType;
     const dims = Math.max(1, Math.ceil(s.d / BK));
     const hasMask = args.mask !== undefined;

@@ -13,7 +13,7 @@ import {
 import { grid, type KernelTable } from './context.js';
 import { recordSoftmax } from './elementwise.js';
 
-/** S[row, j]: the scaled dot product plus mask and bias, -inf for keys the causal limit hides. */
+/** S[row, j]: the scaled dot product plus mask and bias, -inf for keys the causal limit or the window hides. */
 function scoresCode(kv: KvDType, hasMask: boolean, bias: BiasKind): string {
   return `${attentionDecls(kv, hasMask, 'sc', false, bias)}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -23,7 +23,7 @@ function scoresCode(kv: KvDType, hasMask: boolean, bias: BiasKind): string {
   let j = cell - row * p.tk;
   ${ATTENTION_ROW}
   var s = neg_inf();
-  if (j < limit) {
+  if (j < limit && j >= start) {
     let qo = row * p.d;
     let ko = ((kr + j) * p.hkv + g) * p.d;
     var dot = 0.0;
@@ -61,8 +61,6 @@ export const attentionNaiveKernels: KernelTable = {
   attentionNaive: (ctx, args, out, host) => {
     if (out.numel === 0) return;
     const s = checkAttention('attentionNaive', host);
-    // Not silently ignored: the WGSL kernels have no lower key bound yet.
-    if (s.window > 0) throw new RangeError("attentionNaive: 'window' (sliding-window attention) is not implemented on the webgpu backend yet");
     const kv = args.k.dtype as KvDType;
     const hasMask = args.mask !== undefined;
     const rows = s.b * s.tq * s.hq;
