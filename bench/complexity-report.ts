@@ -46,6 +46,8 @@ export interface ComplexityResults {
   version: 1;
   date: string;
   quick: boolean;
+  /** The sliding window's width (slidingWindow points); absent in results from before it was measured. */
+  window?: number;
   machine: { isa: string; cores: number; kernels: Record<string, string>; node: string; loadAverage?: [number, number] };
   memoryNote: string;
   points: BenchPoint[];
@@ -57,6 +59,7 @@ export interface ComplexityResults {
 const LABEL: Record<string, string> = {
   attention: 'fused attention',
   attentionNaive: 'naive attention',
+  slidingWindow: 'sliding-window attention',
   rnn: 'Elman RNN',
   lstm: 'LSTM',
   linearParallel: 'linear attn (parallel)',
@@ -94,6 +97,37 @@ function pivot(points: BenchPoint[], sweep: string, threads: number, ops: string
     rows.push(`| ${k} | ${cells.join(' | ')} |`);
   }
   return rows.join('\n');
+}
+
+/**
+ * What the sliding window measured: its slope in n past the window, and its time against full
+ * attention and the RNN at the largest n, each beside the ratio the FLOP model gives.
+ */
+function windowParagraph(r: ComplexityResults, threads: number): string {
+  const w = r.window!;
+  const win = series(r.points, 'n', 'slidingWindow', threads).sort((a, b) => a.n - b.n);
+  if (win.length < 2) return 'Not measured in this run.';
+  const past = win.filter((p) => p.n >= 4 * w);
+  const fit = past.length >= 2 ? past : win.slice(-2);
+  const s = logLogSlope(fit.map((p) => p.n), fit.map((p) => p.ms));
+  const last = win[win.length - 1]!;
+  const at = (op: string) => r.points.find((p) => p.sweep === 'n' && p.op === op && p.threads === threads && p.n === last.n);
+  const full = at('attention');
+  const rnn = at('rnn');
+  const parts = [
+    `At d = ${last.d} and w = ${w} (${threads} thread${threads > 1 ? 's' : ''}), time grows in n with a fitted slope of ${fmt(s)} on n ≥ ${fit[0]!.n} (expected: 1 past the window, where each query reads w keys).`,
+  ];
+  if (full)
+    parts.push(
+      `At n = ${last.n} full attention took ${fmt(full.ms / last.ms)}× the window's time; counting FLOPs the ratio is ${fmt(full.flops / last.flops)}× ` +
+        `(the window does the work of causal attention up to n = w, half of full attention's, and grows linearly past it, so the two never cross again once n > w).`,
+    );
+  if (rnn)
+    parts.push(
+      `Against the Elman RNN, both linear in n, the window took ${fmt(last.ms / rnn.ms)}× the RNN's time at n = ${last.n}; counting FLOPs, ${fmt(last.flops / rnn.flops)}× ` +
+        `(w/d: the two run parallel in n, so where one is faster it stays faster).`,
+    );
+  return parts.join(' ');
 }
 
 function crossoverParagraph(r: ComplexityResults, threads: number): string {
@@ -230,7 +264,8 @@ export async function writeReport(r: ComplexityResults, outDir: string): Promise
       'checked (fused against naive, parallel against recurrent linear attention, rnn/lstm against the TypeScript reference where small) before timing.',
     '',
     'Attention is one head of size d over n tokens (self-attention, no mask); the recurrent layers have input and hidden width d and one sequence; ' +
-      'linear attention uses phi = elu + 1 and is causal. FLOPs: attention 4n²d, Elman RNN 4nd², LSTM 16nd², linear attention 2n²d (parallel) and 4nd² (recurrent).',
+      'linear attention uses phi = elu + 1 and is causal. FLOPs: attention 4n²d, Elman RNN 4nd², LSTM 16nd², linear attention 2n²d (parallel) and 4nd² (recurrent)' +
+      (r.window ? `; sliding-window attention (causal, w = ${r.window}) 4d × Σ min(i + 1, w), which is 2n(n + 1)d up to n = w and about 4nwd past it.` : '.'),
     '',
     `Plots: \`${files.n.split('/').slice(-2).join('/')}\`, \`${files.d.split('/').slice(-2).join('/')}\`, \`${files.cross.split('/').slice(-2).join('/')}\`.`,
     '',
@@ -254,6 +289,8 @@ export async function writeReport(r: ComplexityResults, outDir: string): Promise
     '## Crossover',
     '',
     crossoverParagraph(r, all),
+    '',
+    ...(r.window ? ['## Sliding window', '', windowParagraph(r, all), ''] : []),
     '',
     '## Memory',
     '',

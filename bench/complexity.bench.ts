@@ -44,7 +44,16 @@ function tensor(shape: number[], seed: number, scale = 1): Tensor {
   return Tensor.fromArray('f32', shape, v);
 }
 
-export type OpKind = 'attention' | 'attentionNaive' | 'rnn' | 'lstm' | 'linearParallel' | 'linearRecurrent';
+export type OpKind = 'attention' | 'attentionNaive' | 'slidingWindow' | 'rnn' | 'lstm' | 'linearParallel' | 'linearRecurrent';
+
+/** The sliding window's width: each query attends to its last WINDOW positions (causal). */
+const WINDOW = quick ? 32 : 256;
+
+/** Query-key pairs of causal attention over a window of w: sum over i < n of min(i + 1, w). */
+function windowPairs(n: number, w: number): number {
+  const full = Math.min(n, w);
+  return (full * (full + 1)) / 2 + (n - full) * w;
+}
 
 interface Workload {
   run(): Promise<Tensor>;
@@ -60,6 +69,12 @@ function workload(op: OpKind, n: number, d: number, heads = 1): Workload {
       const out = Tensor.zeros('f32', [n, heads, d], { shared: true });
       // q k^T and p v: 2 n^2 d each per head (the softmax's n^2 exponentials are not counted).
       return { run: () => backend.run(op, { ...args, out }), flops: 4 * n * n * d * heads };
+    }
+    case 'slidingWindow': {
+      const args = { q: tensor([n, heads, d], 1), k: tensor([n, heads, d], 2), v: tensor([n, heads, d], 3), causal: true, window: WINDOW };
+      const out = Tensor.zeros('f32', [n, heads, d], { shared: true });
+      // q k^T and p v over the window's pairs only: O(n w d), not O(n^2 d).
+      return { run: () => backend.run('attention', { ...args, out }), flops: 4 * windowPairs(n, WINDOW) * d * heads };
     }
     case 'rnn':
     case 'lstm': {
@@ -101,6 +116,12 @@ async function check(op: OpKind, n: number, d: number, out: Tensor): Promise<voi
   if (op === 'attention' || op === 'attentionNaive') {
     if (n > 4096 || n * n * d > 2 ** 31) return; // the twin's cost alone; the harness covers these shapes
     want = await workload(op === 'attention' ? 'attentionNaive' : 'attention', n, d).run();
+  } else if (op === 'slidingWindow') {
+    if (n > 4096 || n * n * d > 2 ** 31) return;
+    // The naive op under the same window: a second, independent computation.
+    want = await backend.run('attentionNaive', {
+      q: tensor([n, 1, d], 1), k: tensor([n, 1, d], 2), v: tensor([n, 1, d], 3), causal: true, window: WINDOW, out: Tensor.zeros('f32', [n, 1, d], { shared: true }),
+    });
   } else if (op === 'linearParallel' || op === 'linearRecurrent') {
     if (n > 4096) return;
     want = await workload(op === 'linearParallel' ? 'linearRecurrent' : 'linearParallel', n, d).run();
@@ -191,7 +212,7 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0]!;
   const points: BenchPoint[] = [];
   const ratios: PairedRatio[] = [];
-  const ops: OpKind[] = ['attention', 'attentionNaive', 'rnn', 'lstm', 'linearParallel', 'linearRecurrent'];
+  const ops: OpKind[] = ['attention', 'attentionNaive', 'slidingWindow', 'rnn', 'lstm', 'linearParallel', 'linearRecurrent'];
   for (const threads of threadCounts) {
     for (const n of plan.nSweep.ns)
       for (const op of ops) {
@@ -235,6 +256,7 @@ async function main(): Promise<void> {
     version: 1,
     date: new Date().toISOString(),
     quick,
+    window: WINDOW,
     machine: { isa: info.isa, cores, kernels: info.kernels, node: process.version, loadAverage: [loadStart, loadavg()[0]!] },
     memoryNote: 'scratchBytes: the most workspace the native op held at once (its ScratchBuffer accounting, addon.peakScratchBytes), beyond inputs and output',
     points,

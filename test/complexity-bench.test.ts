@@ -15,7 +15,7 @@ describe('complexity benchmark --quick', () => {
       const r = JSON.parse(readFileSync(join(dir, 'complexity.json'), 'utf8')) as ComplexityResults;
       expect(r.quick).toBe(true);
       const ops = new Set(r.points.map((p) => p.op));
-      expect([...ops].sort()).toEqual(['attention', 'attentionNaive', 'linearParallel', 'linearRecurrent', 'lstm', 'rnn']);
+      expect([...ops].sort()).toEqual(['attention', 'attentionNaive', 'linearParallel', 'linearRecurrent', 'lstm', 'rnn', 'slidingWindow']);
       expect(new Set(r.points.map((p) => p.threads)).size).toBeGreaterThanOrEqual(1);
       for (const p of r.points) {
         expect(p.ms).toBeGreaterThan(0);
@@ -27,7 +27,7 @@ describe('complexity benchmark --quick', () => {
       const naive = scratch('attentionNaive');
       expect(naive[naive.length - 1]!).toBeGreaterThan(naive[0]!);
       const md = readFileSync(join(dir, 'complexity.md'), 'utf8');
-      for (const heading of ['## Fitted slopes', '## Fused against naive attention', '## Crossover', '## Memory']) expect(md).toContain(heading);
+      for (const heading of ['## Fitted slopes', '## Fused against naive attention', '## Crossover', '## Sliding window', '## Memory']) expect(md).toContain(heading);
       for (const f of ['complexity-time-vs-n.svg', 'complexity-time-vs-d.svg', 'complexity-crossover.svg']) {
         const svg = readFileSync(join(dir, f), 'utf8');
         expect(svg.startsWith('<svg')).toBe(true);
