@@ -1,6 +1,7 @@
 // Normalizers from tokenizer.json (NFC/NFD/NFKC/NFKD, Lowercase, StripAccents, BertNormalizer,
-// Sequence, Replace, Prepend, Strip), each keeping alignment to the original. Not pre-tokenization.
+// Sequence, Replace, Prepend, Strip, Precompiled), each keeping alignment. Not pre-tokenization.
 import { asArray, asBool, asObject, asString, opt, readPattern, req, typeOf, unknownType, type JsonObject } from './json.js';
+import { charsmapFromBase64, precompiledNormalizer } from './precompiled.js';
 import { PieceBuilder, mapCodePoints, pieceSpan, slicePiece, type Piece } from './text.js';
 
 export type Normalizer = (p: Piece) => Piece;
@@ -129,7 +130,7 @@ function stripNormalizer(left: boolean, right: boolean): Normalizer {
   };
 }
 
-const TYPES = ['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase', 'StripAccents', 'BertNormalizer', 'Sequence', 'Replace', 'Prepend', 'Strip'] as const;
+const TYPES = ['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase', 'StripAccents', 'BertNormalizer', 'Sequence', 'Replace', 'Prepend', 'Strip', 'Precompiled'] as const;
 
 /** Builds the normalizer described at `path` (null when the description is null). */
 export function buildNormalizer(v: unknown, path: string): Normalizer | null {
@@ -153,6 +154,11 @@ export function buildNormalizer(v: unknown, path: string): Normalizer | null {
     case 'Replace': return replaceNormalizer(req(o, 'pattern', path, (x, p) => readPattern(x, p, 'gu')), req(o, 'content', path, asString));
     case 'Prepend': return prependNormalizer(req(o, 'prepend', path, asString));
     case 'Strip': return stripNormalizer(opt(o, 'strip_left', path, asBool, true), opt(o, 'strip_right', path, asBool, true));
+    case 'Precompiled': {
+      const map = req(o, 'precompiled_charsmap', path, asString);
+      // Converters write an empty charsmap for models trained with the identity rule.
+      return map.length === 0 ? null : precompiledNormalizer(charsmapFromBase64(map, `${path}.precompiled_charsmap`));
+    }
     default: throw unknownType(path, type, TYPES);
   }
 }
