@@ -99,13 +99,21 @@ function replaceNormalizer(pattern: RegExp, content: string): Normalizer {
     for (const m of p.text.matchAll(pattern)) {
       if (m[0].length === 0) continue;
       b.copy(p, last, m.index);
-      const [s, e] = pieceSpan(p, m.index, m.index + m[0].length);
+      // The reference gives the replacement the span of the match's last code point: the
+      // characters before it count as removed (NormalizedString::replace).
+      const end = m.index + m[0].length;
+      const lastUnits = end - m.index >= 2 && isLowSurrogate(p.text.charCodeAt(end - 1)) ? 2 : 1;
+      const [s, e] = pieceSpan(p, end - lastUnits, end);
       b.push(content, s, e);
       last = m.index + m[0].length;
     }
     b.copy(p, last, p.text.length);
     return b.build(p.offset);
   };
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 function prependNormalizer(prefix: string): Normalizer {

@@ -41,10 +41,11 @@ function plain(a: Encoding, b: Encoding | null): Encoding {
 
 function template(single: Item[], pair: Item[], specials: Map<string, { ids: number[]; tokens: string[] }>): PostProcessor {
   return (a, b, addSpecial) => {
-    if (!addSpecial) return plain(a, b);
     const out = emptyEncoding();
+    // Without special tokens the sequences still take the template's type ids, as in the
+    // reference (so RoBERTa's and XLM-R's second sequence stays type 0).
     for (const it of b ? pair : single) {
-      if (it.special) { const s = specials.get(it.name)!; appendSpecial(out, s.ids, s.tokens, it.typeId); } else {
+      if (it.special) { if (addSpecial) { const s = specials.get(it.name)!; appendSpecial(out, s.ids, s.tokens, it.typeId); } } else {
         const seq = it.seq === 'A' ? a : b;
         if (seq) append(out, seq, it.typeId);
       }

@@ -92,7 +92,7 @@ let segmenter: Intl.Segmenter | null = null;
  * The normalizer: each grapheme (UAX #29, Intl.Segmenter) of under 6 UTF-8 bytes is looked up
  * whole; failing that, or when longer, each of its code points is looked up alone and kept when
  * nothing matches. This is the Rust crate's order, which XLM-R's published ids depend on.
- * Replaced text takes the original span of the grapheme or code point it came from.
+ * Replaced text is aligned code point by code point to what it replaced (see push).
  */
 export function precompiledNormalizer(map: Charsmap): Normalizer {
   return (p) => {
@@ -123,10 +123,24 @@ export function precompiledNormalizer(map: Charsmap): Normalizer {
   };
 }
 
+/**
+ * Appends replacement `r` of units [a, e) (`src`). Alignment follows the reference: the k-th code
+ * point of the replacement takes the span of the k-th code point it replaces, and code points
+ * beyond the original's count share the span of its last one.
+ */
 function push(b: PieceBuilder, p: Piece, a: number, e: number, r: string, src: string): void {
   if (r === src) { b.copy(p, a, e); return; }
-  const [s, f] = pieceSpan(p, a, e);
-  b.push(r, s, f);
+  const spans: [number, number][] = [];
+  for (let i = a; i < e;) {
+    const n = src.codePointAt(i - a)! > 0xffff ? 2 : 1;
+    spans.push(pieceSpan(p, i, i + n));
+    i += n;
+  }
+  let k = 0;
+  for (const ch of r) {
+    const [s, f] = spans[Math.min(k++, spans.length - 1)]!;
+    b.push(ch, s, f);
+  }
 }
 
 function utf8Length(s: string): number {
