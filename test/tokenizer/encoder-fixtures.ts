@@ -37,8 +37,15 @@ function roberta(): string {
   });
 }
 
-function xlmr(metaspace: Json = {}): string {
+function xlmr(metaspace: Json = {}, byteFallback = false): string {
   return edit('unigram-xlmr-precompiled.json', (j) => {
+    if (byteFallback) {
+      // sentencepiece's byte pieces, scored below every other piece, as spm_train --byte_fallback writes them.
+      const m = j.model as { vocab: [string, number][]; byte_fallback: boolean };
+      const min = Math.min(...m.vocab.map((v) => v[1]));
+      for (let b = 0; b < 256; b++) m.vocab.push([`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, min - 1]);
+      m.byte_fallback = true;
+    }
     if (Object.keys(metaspace).length === 0) return;
     j.pre_tokenizer = { ...(j.pre_tokenizer as Json), ...metaspace };
     j.decoder = { ...(j.decoder as Json), ...metaspace };
@@ -61,4 +68,5 @@ export const ENCODER_TOKENIZERS: [string, () => string, boolean][] = [
   ['XLM-R, prepend_scheme first', () => xlmr({ prepend_scheme: 'first' }), true],
   ['XLM-R, prepend_scheme never', () => xlmr({ prepend_scheme: 'never' }), true],
   ['XLM-R, no split', () => xlmr({ split: false }), true],
+  ['XLM-R + byte fallback', () => xlmr({}, true), true],
 ];

@@ -111,15 +111,17 @@ export class Tokenizer {
   encode(text: string, options: EncodeOptions = {}): number[] {
     checkText(text, 'text');
     const ids: number[] = [];
-    this.encodeIds(wellFormed(text), ids);
+    const words: number[] | null = options.truncation === undefined ? null : [];
+    this.encodeIds(wellFormed(text), ids, words);
     if (this.postProcessor === null && options.pair === undefined && options.truncation === undefined) return ids;
     let pair: number[] | null = null;
+    const pairWords: number[] | null = options.truncation === undefined ? null : [];
     if (options.pair !== undefined) {
       checkText(options.pair, 'options.pair');
       pair = [];
-      this.encodeIds(wellFormed(options.pair), pair);
+      this.encodeIds(wellFormed(options.pair), pair, pairWords);
     }
-    return this.finish(idsOnly(ids), pair === null ? null : idsOnly(pair), options).ids;
+    return this.finish(idsOnly(ids), pair === null ? null : idsOnly(pair), options, words, pairWords).ids;
   }
 
   /** Ids of many texts. */
@@ -134,10 +136,12 @@ export class Tokenizer {
    */
   encodeWithOffsets(text: string, options: EncodeOptions = {}): EncodeResult {
     checkText(text, 'text');
-    const a = this.encodeSpans(wellFormed(text));
+    const words: number[] = [];
+    const pairWords: number[] = [];
+    const a = this.encodeSpans(wellFormed(text), words);
     let b: Encoding | null = null;
-    if (options.pair !== undefined) { checkText(options.pair, 'options.pair'); b = this.encodeSpans(wellFormed(options.pair)); }
-    return this.finish(a, b, options);
+    if (options.pair !== undefined) { checkText(options.pair, 'options.pair'); b = this.encodeSpans(wellFormed(options.pair), pairWords); }
+    return this.finish(a, b, options, words, pairWords);
   }
 
   /** Special tokens the post-processor adds around one sequence or a pair. */
@@ -146,14 +150,19 @@ export class Tokenizer {
     return this.postProcessor(emptyEncoding(), pair ? emptyEncoding() : null, true).ids.length;
   }
 
-  /** Truncation, then the post-processor, as the reference orders them. */
-  private finish(a: Encoding, b: Encoding | null, options: EncodeOptions): EncodeResult {
+  /**
+   * Truncation, then the post-processor, as the reference orders them. `words`, `pairWords`:
+   * token counts at the end of each pre-tokenized word (or added token) of each sequence.
+   */
+  private finish(a: Encoding, b: Encoding | null, options: EncodeOptions, words: number[] | null = null, pairWords: number[] | null = null): EncodeResult {
     const add = options.addSpecialTokens ?? true;
     if (options.truncation === undefined) return withMask(this.post(a, b, add, false), []);
     const t = readTruncation(options.truncation);
     const special = add ? this.numSpecialTokens(b !== null) : 0;
     if (t.maxLength < special) throw new RangeError(`options.truncation.maxLength: ${t.maxLength} leaves no room for the ${special} special tokens`);
-    const [ta, tb] = truncatePair(a, b, t, t.maxLength - special);
+    const [ta, tb] = truncatePair(a, b, t, t.maxLength - special, words ?? [], pairWords ?? []);
+    for (const o of ta.overflowing) o.overflowTypeId = 0;
+    for (const o of tb?.overflowing ?? []) o.overflowTypeId = 1;
     // Every overflowing window of one sequence meets the other's kept window and each of its
     // windows; then the kept first window meets the second's windows (Encoding::merge_with).
     const over: EncodeResult[] = [];
@@ -178,23 +187,25 @@ export class Tokenizer {
     return out;
   }
 
-  private encodeIds(text: string, out: number[]): void {
+  /** Appends the ids of `text` to `out`; `words`, when given, gets out.length after each word. */
+  private encodeIds(text: string, out: number[], words: number[] | null = null): void {
     for (const seg of this.added.split(text)) {
-      if (seg.id >= 0) { out.push(seg.id); continue; }
+      if (seg.id >= 0) { out.push(seg.id); words?.push(out.length); continue; }
       const part = seg.start === 0 && seg.end === text.length ? text : text.slice(seg.start, seg.end);
       const pt = this.preTokenizer;
       if (this.normalizer === null && pt?.eachWord !== undefined) {
-        pt.eachWord(part, (w) => this.model.encodeWord(w, out));
+        pt.eachWord(part, (w) => { this.model.encodeWord(w, out); words?.push(out.length); });
         continue;
       }
       let piece = wholePiece(part, seg.start, true);
       if (this.normalizer !== null) piece = this.normalizer(piece);
       const pieces = pt === null ? [piece] : pt.split(piece, seg.start === 0);
-      for (const p of pieces) this.model.encodeWord(p.text, out);
+      for (const p of pieces) { this.model.encodeWord(p.text, out); words?.push(out.length); }
     }
   }
 
-  private encodeSpans(text: string): Encoding {
+  /** Ids, spans and tokens of `text`; `words` gets the token count after each word. */
+  private encodeSpans(text: string, words: number[] = []): Encoding {
     const out = emptyEncoding();
     const ids: number[] = [];
     const starts: number[] = [];
@@ -203,6 +214,7 @@ export class Tokenizer {
       if (seg.id >= 0) {
         out.ids.push(seg.id); out.offsets.push([seg.start, seg.end]); out.tokens.push(this.idToToken(seg.id) ?? '');
         out.specialTokensMask.push(0); out.typeIds.push(0);
+        words.push(out.ids.length);
         continue;
       }
       let piece = wholePiece(text.slice(seg.start, seg.end), seg.start);
@@ -215,6 +227,7 @@ export class Tokenizer {
           out.ids.push(id); out.offsets.push(pieceSpan(p, starts[i]!, ends[i]!)); out.tokens.push(this.idToToken(id) ?? '');
           out.specialTokensMask.push(0); out.typeIds.push(0);
         });
+        words.push(out.ids.length);
       }
     }
     return out;
@@ -299,7 +312,9 @@ export class Tokenizer {
 }
 
 function copyEncoding(e: Encoding): Encoding {
-  return { ids: e.ids.slice(), offsets: e.offsets.slice(), specialTokensMask: e.specialTokensMask.slice(), typeIds: e.typeIds.slice(), tokens: e.tokens.slice() };
+  const c: Encoding = { ids: e.ids.slice(), offsets: e.offsets.slice(), specialTokensMask: e.specialTokensMask.slice(), typeIds: e.typeIds.slice(), tokens: e.tokens.slice() };
+  if (e.overflowTypeId !== undefined) c.overflowTypeId = e.overflowTypeId;
+  return c;
 }
 
 function withMask(e: Encoding, overflowing: EncodeResult[]): EncodeResult {

@@ -9,7 +9,10 @@ export interface TruncationOptions {
   maxLength: number;
   /** Which sequence gives up tokens. Default 'longest_first': the longer one, then both evenly. */
   strategy?: TruncationStrategy;
-  /** Tokens each overflowing window repeats from the end of the one before it. Default 0. */
+  /**
+   * Tokens each overflowing window repeats from the one before it. Default 0. As in the
+   * reference, windows only cover the first whole words that hold maxLength tokens.
+   */
   stride?: number;
   /** The end tokens are cut from. Default 'right'. */
   direction?: 'right' | 'left';
@@ -81,16 +84,24 @@ function cut(e: Encoding, max: number, t: Truncation, name: string): Truncated {
  * maxLength less the special tokens the post-processor will add. Throws RangeError where the
  * reference reports a truncation error.
  */
-export function truncatePair(a: Encoding, b: Encoding | null, t: Truncation, budget: number, name = 'options.truncation'): [Truncated, Truncated | null] {
-  // The reference first cuts each sequence on its own to maxLength and forgets what that cut
-  // removed; only then does it truncate to the budget. So overflowing windows never reach past
-  // maxLength tokens of either sequence (observed in tokenizers 0.23 and matched here).
-  const early = (e: Encoding): Encoding => {
-    if (e.ids.length <= t.maxLength) return e;
-    return t.direction === 'right' ? slice(e, 0, t.maxLength) : slice(e, e.ids.length - t.maxLength, e.ids.length);
+export function truncatePair(a: Encoding, b: Encoding | null, t: Truncation, budget: number, aWords: readonly number[] = [], bWords: readonly number[] = [], name = 'options.truncation'): [Truncated, Truncated | null] {
+  // The reference first cuts each sequence to whole words (pre-tokenizer pieces), the fewest
+  // that still hold maxLength tokens counted from the end it keeps, and forgets the rest; only
+  // then does it truncate to the budget. So overflowing windows never reach past that word
+  // (observed in tokenizers 0.23, matched here).
+  const early = (e: Encoding, words: readonly number[]): Encoding => {
+    const n = e.ids.length;
+    if (n <= t.maxLength) return e;
+    if (t.direction === 'right') {
+      const end = words.find((w) => w >= t.maxLength) ?? n;
+      return end >= n ? e : slice(e, 0, end);
+    }
+    let start = 0;
+    for (const w of words) if (w < n && n - w >= t.maxLength) start = w;
+    return start === 0 ? e : slice(e, start, n);
   };
-  a = early(a);
-  if (b !== null) b = early(b);
+  a = early(a, aWords);
+  if (b !== null) b = early(b, bWords);
   const keep = (e: Encoding): Truncated => ({ kept: e, overflowing: [] });
   const total = a.ids.length + (b?.ids.length ?? 0);
   // A budget of nothing moves every token to the overflowing list, the reference's special case.
