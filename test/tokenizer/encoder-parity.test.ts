@@ -7,7 +7,8 @@ import { corpusTexts, hf, toUtf16Offsets } from './util.js';
 
 type HfEncoding = Awaited<ReturnType<InstanceType<typeof hf.Tokenizer>['encode']>>;
 
-const texts = corpusTexts();
+// Words past WordPiece's 100-character limit, counted in code points (the emoji are two units each).
+const texts = [...corpusTexts(), { name: 'long words', text: `${'x'.repeat(101)} ${'é'.repeat(100)} ${'😀'.repeat(60)} ${'😀'.repeat(101)} end` }];
 // Pairs of neighbouring corpus lines, so every script meets another, plus an empty partner.
 const lines = texts.filter((t) => t.name.includes(':'));
 const pairs: [string, string][] = lines.slice(0, -1).map((t, i) => [t.text, lines[i + 1]!.text]);
