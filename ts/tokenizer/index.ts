@@ -1,6 +1,7 @@
 // Public surface of the tokenizer package: the Tokenizer and its constructors.
 // Not the components (normalizers, models ...), which stay internal.
-export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer.js';
+export { Tokenizer, type EncodeOptions, type EncodeResult, type DecodeOptions } from './tokenizer.js';
+export type { TruncationOptions, TruncationStrategy } from './truncation.js';
 export { StreamDecoder } from './stream.js';
 export { TokenizerFormatError } from './json.js';
 export type { Encoding } from './postprocessors.js';

@@ -1,6 +1,7 @@
 // Normalizers from tokenizer.json (NFC/NFD/NFKC/NFKD, Lowercase, StripAccents, BertNormalizer,
-// Sequence, Replace, Prepend, Strip), each keeping alignment to the original. Not pre-tokenization.
+// Sequence, Replace, Prepend, Strip, Precompiled), each keeping alignment. Not pre-tokenization.
 import { asArray, asBool, asObject, asString, opt, readPattern, req, typeOf, unknownType, type JsonObject } from './json.js';
+import { charsmapFromBase64, precompiledNormalizer } from './precompiled.js';
 import { PieceBuilder, mapCodePoints, pieceSpan, slicePiece, type Piece } from './text.js';
 
 export type Normalizer = (p: Piece) => Piece;
@@ -98,13 +99,21 @@ function replaceNormalizer(pattern: RegExp, content: string): Normalizer {
     for (const m of p.text.matchAll(pattern)) {
       if (m[0].length === 0) continue;
       b.copy(p, last, m.index);
-      const [s, e] = pieceSpan(p, m.index, m.index + m[0].length);
+      // The reference gives the replacement the span of the match's last code point: the
+      // characters before it count as removed (NormalizedString::replace).
+      const end = m.index + m[0].length;
+      const lastUnits = end - m.index >= 2 && isLowSurrogate(p.text.charCodeAt(end - 1)) ? 2 : 1;
+      const [s, e] = pieceSpan(p, end - lastUnits, end);
       b.push(content, s, e);
       last = m.index + m[0].length;
     }
     b.copy(p, last, p.text.length);
     return b.build(p.offset);
   };
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 function prependNormalizer(prefix: string): Normalizer {
@@ -129,7 +138,7 @@ function stripNormalizer(left: boolean, right: boolean): Normalizer {
   };
 }
 
-const TYPES = ['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase', 'StripAccents', 'BertNormalizer', 'Sequence', 'Replace', 'Prepend', 'Strip'] as const;
+const TYPES = ['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase', 'StripAccents', 'BertNormalizer', 'Sequence', 'Replace', 'Prepend', 'Strip', 'Precompiled'] as const;
 
 /** Builds the normalizer described at `path` (null when the description is null). */
 export function buildNormalizer(v: unknown, path: string): Normalizer | null {
@@ -153,6 +162,11 @@ export function buildNormalizer(v: unknown, path: string): Normalizer | null {
     case 'Replace': return replaceNormalizer(req(o, 'pattern', path, (x, p) => readPattern(x, p, 'gu')), req(o, 'content', path, asString));
     case 'Prepend': return prependNormalizer(req(o, 'prepend', path, asString));
     case 'Strip': return stripNormalizer(opt(o, 'strip_left', path, asBool, true), opt(o, 'strip_right', path, asBool, true));
+    case 'Precompiled': {
+      const map = req(o, 'precompiled_charsmap', path, asString);
+      // Converters write an empty charsmap for models trained with the identity rule.
+      return map.length === 0 ? null : precompiledNormalizer(charsmapFromBase64(map, `${path}.precompiled_charsmap`));
+    }
     default: throw unknownType(path, type, TYPES);
   }
 }

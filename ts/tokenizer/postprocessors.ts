@@ -11,6 +11,11 @@ export interface Encoding {
   typeIds: number[];
   /** Token strings, used to trim offsets; filled by the tokenizer. */
   tokens: string[];
+  /**
+   * Set on windows that truncation cut off: the type id the reference leaves them (the index of
+   * their sequence, 0 or 1), because TemplateProcessing relabels only the kept windows.
+   */
+  overflowTypeId?: number;
 }
 
 export type PostProcessor = (a: Encoding, b: Encoding | null, addSpecial: boolean) => Encoding;
@@ -39,14 +44,15 @@ function plain(a: Encoding, b: Encoding | null): Encoding {
   return out;
 }
 
-function template(single: Item[], pair: Item[], specials: Map<string, { ids: number[]; tokens: string[] }>): PostProcessor {
+function template(single: Item[], pair: Item[], specials: Map<string, { ids: number[]; tokens: string[] }>, keepOverflowTypes: boolean): PostProcessor {
   return (a, b, addSpecial) => {
-    if (!addSpecial) return plain(a, b);
     const out = emptyEncoding();
+    // Without special tokens the sequences still take the template's type ids, as in the
+    // reference (so RoBERTa's and XLM-R's second sequence stays type 0).
     for (const it of b ? pair : single) {
-      if (it.special) { const s = specials.get(it.name)!; appendSpecial(out, s.ids, s.tokens, it.typeId); } else {
+      if (it.special) { if (addSpecial) { const s = specials.get(it.name)!; appendSpecial(out, s.ids, s.tokens, it.typeId); } } else {
         const seq = it.seq === 'A' ? a : b;
-        if (seq) append(out, seq, it.typeId);
+        if (seq) append(out, seq, keepOverflowTypes && seq.overflowTypeId !== undefined ? seq.overflowTypeId : it.typeId);
       }
     }
     return out;
@@ -121,7 +127,7 @@ export function buildPostProcessor(v: unknown, path: string): PostProcessor | nu
       }
       const single = readItems(req(o, 'single', path, asArray), `${path}.single`, specials);
       const pair = readItems(opt(o, 'pair', path, asArray, []), `${path}.pair`, specials);
-      return template(single, pair, specials);
+      return template(single, pair, specials, true);
     }
     case 'BertProcessing': case 'RobertaProcessing': {
       const cls = readPairToken(o, 'cls', path);
@@ -134,7 +140,8 @@ export function buildPostProcessor(v: unknown, path: string): PostProcessor | nu
       const pair: Item[] = roberta
         ? [...single, { special: true, name: 'sep', typeId: 0 }, { special: false, seq: 'B', typeId: 0 }, { special: true, name: 'sep', typeId: 0 }]
         : [...single, { special: false, seq: 'B', typeId: 1 }, { special: true, name: 'sep', typeId: 1 }];
-      const t = template(single, pair, m);
+      // Both relabel overflowing windows themselves (BERT: 0 and 1, RoBERTa: 0), as the template order says.
+      const t = template(single, pair, m, false);
       return trim ? (a, b, add) => t(trimOffsets(a, prefix), b ? trimOffsets(b, prefix) : null, add) : t;
     }
     case 'ByteLevel': {

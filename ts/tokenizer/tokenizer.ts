@@ -9,6 +9,7 @@ import { emptyEncoding, type Encoding, type PostProcessor } from './postprocesso
 import type { PreTokenizer } from './pretokenizers.js';
 import { pieceSpan, wholePiece } from './text.js';
 import { StreamDecoder } from './stream.js';
+import { readTruncation, truncatePair, type TruncationOptions } from './truncation.js';
 import { tokenizerFromGGUF, type GGUFMetadata } from './gguf.js';
 import { tokenizerFromGPT2 } from './gpt2.js';
 import { tokenizerFromJSON } from './load.js';
@@ -18,6 +19,19 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
   /** A second sequence (sentence pairs for BERT-style models). */
   pair?: string;
+  /**
+   * Cut the result to `maxLength` tokens (special tokens included), as Hugging Face tokenizers'
+   * truncation does. Default: no truncation. The windows cut off come back in `overflowing`.
+   */
+  truncation?: TruncationOptions;
+}
+
+/** An encoding as a model takes it: Encoding plus the attention mask and what truncation cut off. */
+export interface EncodeResult extends Encoding {
+  /** 1 for every token: nothing here pads. */
+  attentionMask: number[];
+  /** Windows beyond maxLength, each post-processed like the main one (empty without truncation). */
+  overflowing: EncodeResult[];
 }
 
 export interface DecodeOptions {
@@ -93,22 +107,21 @@ export class Tokenizer {
     return this.added.byId.get(id)?.special === true;
   }
 
-  /** Token ids of `text`. */
+  /** Token ids of `text` (and of options.pair), post-processed and truncated as options say. */
   encode(text: string, options: EncodeOptions = {}): number[] {
     checkText(text, 'text');
     const ids: number[] = [];
-    this.encodeIds(wellFormed(text), ids);
-    if (this.postProcessor === null && options.pair === undefined) return ids;
+    const words: number[] | null = options.truncation === undefined ? null : [];
+    this.encodeIds(wellFormed(text), ids, words);
+    if (this.postProcessor === null && options.pair === undefined && options.truncation === undefined) return ids;
     let pair: number[] | null = null;
+    const pairWords: number[] | null = options.truncation === undefined ? null : [];
     if (options.pair !== undefined) {
       checkText(options.pair, 'options.pair');
       pair = [];
-      this.encodeIds(wellFormed(options.pair), pair);
+      this.encodeIds(wellFormed(options.pair), pair, pairWords);
     }
-    const a = idsOnly(ids);
-    const b = pair === null ? null : idsOnly(pair);
-    if (this.postProcessor !== null) return this.postProcessor(a, b, options.addSpecialTokens ?? true).ids;
-    return b === null ? ids : [...ids, ...pair!];
+    return this.finish(idsOnly(ids), pair === null ? null : idsOnly(pair), options, words, pairWords).ids;
   }
 
   /** Ids of many texts. */
@@ -117,39 +130,82 @@ export class Tokenizer {
     return texts.map((t, i) => { checkText(t, `texts[${i}]`); return this.encode(t, options); });
   }
 
-  /** Ids with UTF-16 spans into the input, token strings and the special-token mask. */
-  encodeWithOffsets(text: string, options: EncodeOptions = {}): Encoding {
+  /**
+   * Ids with UTF-16 spans into the input (the pair's spans index options.pair), token strings,
+   * type ids, attention and special-token masks, and the overflowing windows of truncation.
+   */
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): EncodeResult {
     checkText(text, 'text');
-    const addSpecial = options.addSpecialTokens ?? true;
-    const a = this.encodeSpans(wellFormed(text));
+    const words: number[] = [];
+    const pairWords: number[] = [];
+    const a = this.encodeSpans(wellFormed(text), words);
     let b: Encoding | null = null;
-    if (options.pair !== undefined) { checkText(options.pair, 'options.pair'); b = this.encodeSpans(wellFormed(options.pair)); }
-    if (this.postProcessor !== null) return this.postProcessor(a, b, addSpecial);
-    if (b === null) return a;
+    if (options.pair !== undefined) { checkText(options.pair, 'options.pair'); b = this.encodeSpans(wellFormed(options.pair), pairWords); }
+    return this.finish(a, b, options, words, pairWords);
+  }
+
+  /** Special tokens the post-processor adds around one sequence or a pair. */
+  numSpecialTokens(pair: boolean): number {
+    if (this.postProcessor === null) return 0;
+    return this.postProcessor(emptyEncoding(), pair ? emptyEncoding() : null, true).ids.length;
+  }
+
+  /**
+   * Truncation, then the post-processor, as the reference orders them. `words`, `pairWords`:
+   * token counts at the end of each pre-tokenized word (or added token) of each sequence.
+   */
+  private finish(a: Encoding, b: Encoding | null, options: EncodeOptions, words: number[] | null = null, pairWords: number[] | null = null): EncodeResult {
+    const add = options.addSpecialTokens ?? true;
+    if (options.truncation === undefined) return withMask(this.post(a, b, add, false), []);
+    const t = readTruncation(options.truncation);
+    const special = add ? this.numSpecialTokens(b !== null) : 0;
+    if (t.maxLength < special) throw new RangeError(`options.truncation.maxLength: ${t.maxLength} leaves no room for the ${special} special tokens`);
+    const [ta, tb] = truncatePair(a, b, t, t.maxLength - special, words ?? [], pairWords ?? []);
+    for (const o of ta.overflowing) o.overflowTypeId = 0;
+    for (const o of tb?.overflowing ?? []) o.overflowTypeId = 1;
+    // Every overflowing window of one sequence meets the other's kept window and each of its
+    // windows; then the kept first window meets the second's windows (Encoding::merge_with).
+    const over: EncodeResult[] = [];
+    for (const ao of ta.overflowing) {
+      over.push(withMask(this.post(ao, tb?.kept ?? null, add), []));
+      for (const bo of tb?.overflowing ?? []) over.push(withMask(this.post(ao, bo, add), []));
+    }
+    for (const bo of tb?.overflowing ?? []) over.push(withMask(this.post(ta.kept, bo, add), []));
+    return withMask(this.post(ta.kept, tb?.kept ?? null, add), over);
+  }
+
+  /** The post-processor, on copies unless told otherwise: offset trimming rewrites its inputs. */
+  private post(a: Encoding, b: Encoding | null, add: boolean, copy = true): Encoding {
+    const x = copy ? copyEncoding(a) : a;
+    const y = b === null || !copy ? b : copyEncoding(b);
+    if (this.postProcessor !== null) return this.postProcessor(x, y, add);
+    if (y === null) return x;
     const out = emptyEncoding();
-    for (const [e, type] of [[a, 0], [b, 1]] as const) {
-      e.ids.forEach((id, i) => { out.ids.push(id); out.offsets.push(e.offsets[i]!); out.tokens.push(e.tokens[i]!); out.specialTokensMask.push(0); out.typeIds.push(type); });
+    for (const [e, type] of [[x, 0], [y, 1]] as const) {
+      e.ids.forEach((id, i) => { out.ids.push(id); out.offsets.push(e.offsets[i]!); out.tokens.push(e.tokens[i]!); out.specialTokensMask.push(e.specialTokensMask[i]!); out.typeIds.push(type); });
     }
     return out;
   }
 
-  private encodeIds(text: string, out: number[]): void {
+  /** Appends the ids of `text` to `out`; `words`, when given, gets out.length after each word. */
+  private encodeIds(text: string, out: number[], words: number[] | null = null): void {
     for (const seg of this.added.split(text)) {
-      if (seg.id >= 0) { out.push(seg.id); continue; }
+      if (seg.id >= 0) { out.push(seg.id); words?.push(out.length); continue; }
       const part = seg.start === 0 && seg.end === text.length ? text : text.slice(seg.start, seg.end);
       const pt = this.preTokenizer;
       if (this.normalizer === null && pt?.eachWord !== undefined) {
-        pt.eachWord(part, (w) => this.model.encodeWord(w, out));
+        pt.eachWord(part, (w) => { this.model.encodeWord(w, out); words?.push(out.length); });
         continue;
       }
       let piece = wholePiece(part, seg.start, true);
       if (this.normalizer !== null) piece = this.normalizer(piece);
       const pieces = pt === null ? [piece] : pt.split(piece, seg.start === 0);
-      for (const p of pieces) this.model.encodeWord(p.text, out);
+      for (const p of pieces) { this.model.encodeWord(p.text, out); words?.push(out.length); }
     }
   }
 
-  private encodeSpans(text: string): Encoding {
+  /** Ids, spans and tokens of `text`; `words` gets the token count after each word. */
+  private encodeSpans(text: string, words: number[] = []): Encoding {
     const out = emptyEncoding();
     const ids: number[] = [];
     const starts: number[] = [];
@@ -158,6 +214,7 @@ export class Tokenizer {
       if (seg.id >= 0) {
         out.ids.push(seg.id); out.offsets.push([seg.start, seg.end]); out.tokens.push(this.idToToken(seg.id) ?? '');
         out.specialTokensMask.push(0); out.typeIds.push(0);
+        words.push(out.ids.length);
         continue;
       }
       let piece = wholePiece(text.slice(seg.start, seg.end), seg.start);
@@ -170,6 +227,7 @@ export class Tokenizer {
           out.ids.push(id); out.offsets.push(pieceSpan(p, starts[i]!, ends[i]!)); out.tokens.push(this.idToToken(id) ?? '');
           out.specialTokensMask.push(0); out.typeIds.push(0);
         });
+        words.push(out.ids.length);
       }
     }
     return out;
@@ -251,6 +309,16 @@ export class Tokenizer {
   createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
     return new StreamDecoder(this, options.skipSpecialTokens ?? false);
   }
+}
+
+function copyEncoding(e: Encoding): Encoding {
+  const c: Encoding = { ids: e.ids.slice(), offsets: e.offsets.slice(), specialTokensMask: e.specialTokensMask.slice(), typeIds: e.typeIds.slice(), tokens: e.tokens.slice() };
+  if (e.overflowTypeId !== undefined) c.overflowTypeId = e.overflowTypeId;
+  return c;
+}
+
+function withMask(e: Encoding, overflowing: EncodeResult[]): EncodeResult {
+  return { ...e, attentionMask: new Array<number>(e.ids.length).fill(1), overflowing };
 }
 
 /** An Encoding carrying ids only, for post-processors when nobody asked for offsets. */
