@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../ts/backend/backend.js';
 import { EncoderModel, loadEncoder, type EncoderOutput } from '../ts/models/encoder.js';
 import { loadModel } from '../ts/models/model.js';
-import { TOL_MODEL_ENCODER_F32, type Tolerance } from './harness/tolerance.js';
+import { TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, type Tolerance } from './harness/tolerance.js';
 import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -206,6 +206,26 @@ describe('loadModel and BERT config fields', () => {
       eps.dispose();
     }
   });
+});
+
+describe('weights converted at load', () => {
+  // Measured max |diff| over every output of the four fixtures: f16 0.016 (MLM logits), bf16 0.10.
+  for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
+    it(`dtype ${dtype} stays within the whole-model budget of the f32 goldens`, async () => {
+      for (const name of MODELS) {
+        const m = await loadEncoder(join(FIX, name), { dtype });
+        try {
+          const cases = GOLDENS.models[name]!;
+          const out = await m.forward(cases.map((c) => c.ids), { tokenTypeIds: cases.map((c) => c.tokenTypeIds) });
+          out.forEach((o, i) => {
+            const g = cases[i]!;
+            for (const k of ['lastHiddenState', 'pooled', 'logits'] as const) if (g[k]) expect(excess(o[k], g[k]!, { atol: tol, rtol: 0 }), `${name} ${k}`).toBeLessThanOrEqual(0);
+          });
+        } finally {
+          m.dispose();
+        }
+      }
+    });
 });
 
 it('goldens say where they come from', () => {
