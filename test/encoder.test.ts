@@ -16,7 +16,7 @@ const FIX = join(import.meta.dirname, 'fixtures', 'models');
 
 interface GoldenCase { ids: number[]; tokenTypeIds: number[]; lastHiddenState: number[]; pooled?: number[]; logits?: number[] }
 const GOLDENS = JSON.parse(readFileSync(join(FIX, 'encoder-goldens.json'), 'utf8')) as { header: { script: string }; models: Record<string, GoldenCase[]> };
-const MODELS = ['bert-tiny', 'bert-tiny-mlm', 'bert-tiny-cls', 'bert-tiny-tok'] as const;
+const MODELS = ['bert-tiny', 'bert-tiny-mlm', 'bert-tiny-cls', 'bert-tiny-tok', 'bert-tiny-mlm-untied'] as const;
 
 /** Largest |got - want| beyond the tolerance's allowance (<= 0 passes); NaN when any value is NaN. */
 function excess(got: Float32Array | undefined, want: readonly number[], tol: Tolerance): number {
@@ -153,10 +153,10 @@ describe('loadModel and BERT config fields', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A copy of bert-tiny with config fields replaced. */
-  function variant(name: string, patch: Record<string, unknown>): string {
+  /** A copy of a fixture (default bert-tiny) with config fields replaced. */
+  function variant(name: string, patch: Record<string, unknown>, from = 'bert-tiny'): string {
     const d = join(dir, name);
-    cpSync(join(FIX, 'bert-tiny'), d, { recursive: true });
+    cpSync(join(FIX, from), d, { recursive: true });
     const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
     return d;
@@ -186,6 +186,8 @@ describe('loadModel and BERT config fields', () => {
     await expect(loadEncoder(variant('arch', { architectures: ['BertForQuestionAnswering'] }))).rejects.toThrow(/'architectures' = \["BertForQuestionAnswering"\]/);
     await expect(loadEncoder(variant('heads', { num_attention_heads: 5 }))).rejects.toThrow(/'hidden_size' 32 is not a multiple of 'num_attention_heads' 5/);
     await expect(loadEncoder(variant('eps', { layer_norm_eps: -1 }))).rejects.toThrow(/'layer_norm_eps'/);
+    await expect(loadEncoder(variant('untie', { tie_word_embeddings: false }, 'bert-tiny-mlm'))).rejects.toThrow(/no tensor 'cls\.predictions\.decoder\.weight'/);
+    await expect(loadEncoder(variant('tie', { tie_word_embeddings: 'yes' }))).rejects.toThrow(/'tie_word_embeddings' must be a boolean/);
     await expect(loadEncoder(variant('ffn', { intermediate_size: 48 }))).rejects.toThrow(/intermediate\.dense\.weight' has shape \[64, 32\], expected \[48, 32\]/);
   });
 

@@ -38,6 +38,8 @@ MODELS = {
     'bert-tiny-cls': dict(BASE, architectures=['BertForSequenceClassification'], hidden_act='relu',
                           problem_type='single_label_classification', **labels(3)),
     'bert-tiny-tok': dict(BASE, architectures=['BertForTokenClassification'], hidden_act='gelu_new', **labels(5)),
+    # Last, so that the draws of the models above stay the same: a decoder of its own.
+    'bert-tiny-mlm-untied': dict(BASE, architectures=['BertForMaskedLM'], tie_word_embeddings=False),
 }
 
 
@@ -67,7 +69,9 @@ def init(cfg, arch, g, std=0.2):
     if arch == 'BertForMaskedLM':
         w['cls.predictions.transform.dense.weight'], w['cls.predictions.transform.dense.bias'] = r(H, H), r(H)
         w['cls.predictions.transform.LayerNorm.weight'], w['cls.predictions.transform.LayerNorm.bias'] = ln()
-        # The decoder's weight is tied to the word embeddings: save_pretrained drops the copy.
+        # Tied (the default), the decoder is the word embeddings: save_pretrained drops the copy.
+        if not cfg.get('tie_word_embeddings', True):
+            w['cls.predictions.decoder.weight'] = r(V, H) * 5
         w['cls.predictions.bias'] = r(V)
     if arch in ('BertForSequenceClassification', 'BertForTokenClassification'):
         n = len(cfg['id2label'])
@@ -112,7 +116,8 @@ def forward(cfg, arch, w, ids, types):
     if arch == 'BertForMaskedLM':
         t = act(cfg['hidden_act'], lin(x, 'cls.predictions.transform.dense'))
         t = ln(t, 'cls.predictions.transform.LayerNorm')
-        out['logits'] = t @ w[e + 'word_embeddings.weight'].T + w['cls.predictions.bias']
+        dec = w['cls.predictions.decoder.weight'] if 'cls.predictions.decoder.weight' in w else w[e + 'word_embeddings.weight']
+        out['logits'] = t @ dec.T + w['cls.predictions.bias']
     if arch == 'BertForSequenceClassification':
         out['logits'] = lin(out['pooled'], 'classifier')
     if arch == 'BertForTokenClassification':

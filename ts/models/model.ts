@@ -397,9 +397,10 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
   const kind = options.kind ?? 'decoder';
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
-  const encoder = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) && isEncoderConfig(readConfig(pathOrDir).config);
+  const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
+  const encoder = hf !== undefined && isEncoderConfig(hf);
   if (encoder && kind === 'decoder')
-    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder checkpoint (model_type 'bert'); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`);
+    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder checkpoint (model_type '${String(hf.model_type)}'); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`);
   if (!encoder && kind === 'encoder') throw new RangeError(`loadModel: '${pathOrDir}' is not an encoder checkpoint, but 'kind' is 'encoder'`);
   if (encoder) {
     for (const k of Object.keys(options))

@@ -39,6 +39,8 @@ export interface EncoderConfig {
   readonly label2id?: Readonly<Record<string, number>>;
   readonly problemType?: string;
   readonly padTokenId?: number;
+  /** tie_word_embeddings (default true): the MLM decoder is the word embedding table. */
+  readonly tiedEmbeddings: boolean;
 }
 
 // HF's ACT2FN names that are one of the linear op's activations.
@@ -95,6 +97,8 @@ export function bertConfigFromHF(cfg: Record<string, unknown>): EncoderConfig {
   const maps = labelMaps(cfg);
   const numLabels = maps.id2label ? Object.keys(maps.id2label).length : int(cfg, 'num_labels', 2);
   const pad = cfg.pad_token_id;
+  const tie = cfg.tie_word_embeddings ?? true;
+  if (typeof tie !== 'boolean') throw new RangeError(`config: 'tie_word_embeddings' must be a boolean, got ${JSON.stringify(tie)}`);
   return {
     architecture: 'bert',
     hfArchitecture: arch as BertArchitecture,
@@ -109,6 +113,7 @@ export function bertConfigFromHF(cfg: Record<string, unknown>): EncoderConfig {
     typeVocabSize: int(cfg, 'type_vocab_size', 2),
     normEps: num(cfg, 'layer_norm_eps', 1e-12),
     activation,
+    tiedEmbeddings: tie,
     numLabels,
     ...maps,
     ...(typeof cfg.problem_type === 'string' ? { problemType: cfg.problem_type } : {}),
@@ -164,9 +169,9 @@ export function bindBert(b: Binder, cfg: EncoderConfig, pooler: boolean): void {
   if (cfg.task === 'maskedLM') {
     linear('mlm.dense', 'cls.predictions.transform.dense', [C, C]);
     ln('mlm.norm', 'cls.predictions.transform.LayerNorm');
-    // The decoder is tied to the word embeddings (save_pretrained drops the copy); an untied
-    // checkpoint that kept its own weight is read as stored.
-    const dec = b.src.has('cls.predictions.decoder.weight') ? 'cls.predictions.decoder.weight' : `${e}word_embeddings.weight`;
+    // Tied (HF's default), the decoder is the word embedding table whatever the file holds
+    // (save_pretrained drops the copy; HF's tie overwrites one that was kept); untied, its own.
+    const dec = cfg.tiedEmbeddings ? `${e}word_embeddings.weight` : 'cls.predictions.decoder.weight';
     const w = b.get(dec);
     b.expectShape(dec, w, [V, C]);
     b.linear('mlm.decoder', w);
