@@ -139,6 +139,16 @@ describe('EncoderModel', () => {
     expect((await m.forward([1, 2, 3]))[0]!.logits).toHaveLength(3);
   });
 
+  it('refuses a second pass while one runs, and any after dispose()', async () => {
+    const e = await loadEncoder(join(FIX, 'bert-tiny'));
+    const first = e.forward([1, 2, 3]);
+    await expect(e.forward([4])).rejects.toThrow(/a forward pass is already running/);
+    expect((await first)[0]!.lastHiddenState).toHaveLength(3 * e.config.hidden);
+    e.dispose();
+    await expect(e.forward([1])).rejects.toThrow(/the model was disposed/);
+    e.dispose();
+  });
+
   it('takes typed arrays and one array as a one-item batch', async () => {
     const [a] = await m.forward(Int32Array.from([1, 2, 3]));
     const [b] = await m.forward([[1, 2, 3]]);
