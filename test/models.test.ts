@@ -119,7 +119,7 @@ describe('model errors', () => {
 
   it('refuses option names it does not take, rather than ignoring them', async () => {
     const dir = join(FIX, 'llama-tiny');
-    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs, stateBudget, pageRows"));
+    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs, stateBudget, pageRows, kind"));
     await expect(loadModel(dir, { maxTokens: 40 } as never)).rejects.toThrow(/loadModel: 'maxTokens' is now 'contextLength'/);
     await expect(loadModel(dir, null as never)).rejects.toThrow(/loadModel: options must be an object/);
     await expect(LanguageModel.load(undefined, { contextLenght: 64 } as never)).rejects.toThrow(/load: unknown option 'contextLenght'; did you mean 'contextLength'\?/);
@@ -141,8 +141,11 @@ describe('model errors', () => {
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32 }));
       copyFileSync(join(FIX, 'gpt2-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
       await expect(loadModel(dir)).rejects.toThrow(/'wte.weight' has shape \[256, 64\], expected \[256, 32\]/);
+      // A model type no family claims (BERT is an encoder now: test/encoder.test.ts).
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'electra', architectures: [] }));
+      await expect(loadModel(dir)).rejects.toThrow(/model_type 'electra'.*supported: gpt2, llama/);
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'bert', architectures: [] }));
-      await expect(loadModel(dir)).rejects.toThrow(/model_type 'bert'.*supported: gpt2, llama/);
+      await expect(loadModel(dir)).rejects.toThrow(/encoder checkpoint \(model_type 'bert'\); pass \{ kind: 'encoder' \}/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -29,10 +29,12 @@ std::string weight_format_list() {
 }
 
 Activation read_activation(Args& args, const char* name) {
-  const std::string a = args.choice(name, "none", {"none", "gelu", "gelu_tanh", "silu"});
+  const std::string a = args.choice(name, "none", {"none", "gelu", "gelu_tanh", "silu", "relu", "tanh"});
   if (a == "gelu") return Activation::gelu_erf;
   if (a == "gelu_tanh") return Activation::gelu_tanh;
   if (a == "silu") return Activation::silu;
+  if (a == "relu") return Activation::relu;
+  if (a == "tanh") return Activation::tanh;
   return Activation::none;
 }
 
@@ -42,6 +44,8 @@ void apply_activation(float* x, size_t n, Activation act, Isa isa) {
     case Activation::gelu_erf: k.gelu_erf_f32(x, x, n); break;
     case Activation::gelu_tanh: k.gelu_tanh_f32(x, x, n); break;
     case Activation::silu: k.silu_f32(x, x, n); break;
+    case Activation::relu: relu_f32_plain(x, x, n); break;
+    case Activation::tanh: tanh_f32_plain(x, x, n); break;
     default: break;
   }
 }

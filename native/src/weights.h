@@ -14,7 +14,7 @@
 
 namespace attnode {
 
-enum class Activation { none, gelu_erf, gelu_tanh, silu };
+enum class Activation { none, gelu_erf, gelu_tanh, silu, relu, tanh };
 
 // Parses 'none' | 'gelu' | 'gelu_tanh' | 'silu' (throws a RangeError naming the argument).
 Activation read_activation(Args& args, const char* name);

@@ -98,3 +98,8 @@ export const TOL_MODEL_LOGITS_BF16_WEIGHTS = 0.3;
 export const TOL_WEBGPU_LINEAR_DEQUANT: Tolerance = TOL_GEMM_F32;
 /** Several f32 ops chained on the device (norm, linear, activation, residual): per-op errors add. */
 export const TOL_WEBGPU_CHAIN: Tolerance = { atol: 5e-4, rtol: 5e-4 };
+/**
+ * Encoder outputs (BERT hidden states, pooled vectors and head logits, of order 1 to 10) against
+ * the PyTorch f32 goldens of tools/reference/make_encoders.py: |diff| <= atol + |ref| * rtol.
+ */
+export const TOL_MODEL_ENCODER_F32: Tolerance = { atol: 1e-4, rtol: 1e-4 };

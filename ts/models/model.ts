@@ -24,6 +24,7 @@ import { Binder, type WeightDType } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
+import { EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
 
 export interface LoadModelOptions {
   /**
@@ -60,6 +61,17 @@ export interface LoadModelOptions {
    * forwardOutputs() returns each one asked for here; 'logits' plans contextLength x vocab floats.
    */
   outputs?: readonly DecoderOutput[];
+}
+
+/** loadModel's `kind` option. */
+export interface ModelKindOption {
+  /**
+   * What the caller expects: 'decoder' (default; an encoder checkpoint is refused, naming this
+   * option, so the result's static type stays DecoderModel), 'encoder' (an EncoderModel: BERT;
+   * loadEncoder() is the same), or 'any' (either; tell them apart by `model.kind`). Encoders take
+   * backend, dtype, threads and maxBatch; the sequence-state options are decoder-only.
+   */
+  kind?: 'decoder' | 'encoder' | 'any';
 }
 
 /** One sequence's outputs of a pass: rows for its new tokens (t), or its last position. */
@@ -127,6 +139,7 @@ export interface ForwardOptions {
 }
 
 export class DecoderModel {
+  readonly kind = 'decoder' as const;
   readonly plan: Plan;
   /** The backend's pages for this model's sequences (and its prefix cache). */
   readonly states: StatePool;
@@ -359,7 +372,12 @@ function makeBackend(o: LoadModelOptions): Promise<Backend> | Backend {
 }
 
 /** Every option loadModel takes; any other name is a TypeError. */
-const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype', 'outputs', 'stateBudget', 'pageRows'];
+const LOAD_MODEL_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] = ['backend', 'dtype', 'threads', 'contextLength', 'maxBatch', 'kvDtype', 'outputs', 'stateBudget', 'pageRows', 'kind'];
+/** The options an encoder takes from loadModel's. */
+const ENCODER_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] = ['backend', 'dtype', 'threads', 'maxBatch', 'kind'];
+
+/** Either kind of model loadModel gives; `kind` narrows it. */
+export type Model = DecoderModel | EncoderModel;
 
 /**
  * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
@@ -367,13 +385,29 @@ const LOAD_MODEL_OPTIONS: readonly (keyof LoadModelOptions)[] = ['backend', 'dty
  * file. The family comes from config.json (model_type, architectures) or GGUF metadata
  * (general.architecture); one no family claims is a RangeError listing the supported ones.
  */
-export async function loadModel(pathOrDir: string, options: LoadModelOptions = {}): Promise<DecoderModel> {
+export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'encoder' }): Promise<EncoderModel>;
+export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'any' }): Promise<Model>;
+export function loadModel(pathOrDir: string, options?: LoadModelOptions & { kind?: 'decoder' }): Promise<DecoderModel>;
+export async function loadModel(pathOrDir: string, options: LoadModelOptions & ModelKindOption = {}): Promise<Model> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
   if (typeof options !== 'object' || options === null) throw new TypeError('loadModel: options must be an object');
   checkOptionNames(options, LOAD_MODEL_OPTIONS, 'loadModel', {
     maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
   });
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
+  const kind = options.kind ?? 'decoder';
+  if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
+  const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
+  const encoder = hf !== undefined && isEncoderConfig(hf);
+  if (encoder && kind === 'decoder')
+    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder checkpoint (model_type '${String(hf.model_type)}'); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`);
+  if (!encoder && kind === 'encoder') throw new RangeError(`loadModel: '${pathOrDir}' is not an encoder checkpoint, but 'kind' is 'encoder'`);
+  if (encoder) {
+    for (const k of Object.keys(options))
+      if (!(ENCODER_OPTIONS as readonly string[]).includes(k)) throw new TypeError(`loadModel: '${k}' is a decoder option; an encoder takes ${ENCODER_OPTIONS.join(', ')}`);
+    const { backend, dtype, threads, maxBatch } = options;
+    return loadEncoder(pathOrDir, { ...(backend === undefined ? {} : { backend }), ...(dtype === undefined ? {} : { dtype }), ...(threads === undefined ? {} : { threads }), ...(maxBatch === undefined ? {} : { maxBatch }) }, 'loadModel');
+  }
   if (options.dtype !== undefined && !isWeightDType(options.dtype))
     throw new RangeError(`loadModel: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
   const owned = typeof options.backend !== 'object';

@@ -2,11 +2,21 @@
 // The scalar table is the reference; every other table is tested against it.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 
 #include "dispatch.h"
 
 namespace attnode {
+
+// ReLU and tanh, one plain version for every instruction set: BERT applies them to an FFN's
+// hidden rows (hidden_act relu) or to B pooled rows (tanh), never on a decoder's hot path.  x, out: (n) f32
+inline void relu_f32_plain(const float* x, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+inline void tanh_f32_plain(const float* x, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
+}
 
 struct ElementwiseKernels {
   const char* variant;

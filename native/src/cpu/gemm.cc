@@ -102,6 +102,8 @@ ActFn activation_fn(GemmActivation act, Isa isa) {
     case GemmActivation::gelu_erf: return e.gelu_erf_f32;
     case GemmActivation::gelu_tanh: return e.gelu_tanh_f32;
     case GemmActivation::silu: return e.silu_f32;
+    case GemmActivation::relu: return relu_f32_plain;
+    case GemmActivation::tanh: return tanh_f32_plain;
     default: return nullptr;
   }
 }

@@ -75,7 +75,7 @@ size_t gemm_packed_b_floats(size_t k, size_t n, size_t nr);
 void gemm_pack_b(const float* b, size_t ldb, bool trans, size_t k, size_t n, const GemmKernels& kt, float* out,
                  ThreadPool* pool);
 
-enum class GemmActivation { none, gelu_erf, gelu_tanh, silu };
+enum class GemmActivation { none, gelu_erf, gelu_tanh, silu, relu, tanh };
 
 struct GemmArgs {
   size_t m, n, k;

@@ -20,6 +20,8 @@ GemmActivation gemm_activation(Activation a) {
     case Activation::gelu_erf: return GemmActivation::gelu_erf;
     case Activation::gelu_tanh: return GemmActivation::gelu_tanh;
     case Activation::silu: return GemmActivation::silu;
+    case Activation::relu: return GemmActivation::relu;
+    case Activation::tanh: return GemmActivation::tanh;
     default: return GemmActivation::none;
   }
 }

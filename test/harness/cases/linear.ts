@@ -18,7 +18,7 @@ export function linearCases(): OpCase[] {
   for (const [m, k, n] of shapes) {
     l.add('linear', `M=${m} K=${k} N=${n}`, { x: l.f32([m, k]), weight: weight(n, k).asWeight() }, TOL_GEMM_F32);
   }
-  for (const act of ['none', 'gelu', 'gelu_tanh', 'silu'] as const) {
+  for (const act of ['none', 'gelu', 'gelu_tanh', 'silu', 'relu', 'tanh'] as const) {
     l.add('linear', `bias + ${act} M=7 K=33 N=17`, { x: l.f32([7, 33]), weight: weight(17, 33).asWeight(), bias: l.f32([17]), activation: act }, TOL_GEMM_F32);
   }
   l.add('linear', 'x rank 3 [2,5,31] N=9', { x: l.f32([2, 5, 31]), weight: weight(9, 31).asWeight(), bias: l.f32([9]) }, TOL_GEMM_F32);

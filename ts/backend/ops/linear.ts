@@ -7,7 +7,8 @@ import { defineOp } from '../registry.js';
 import { erf } from './elementwise.js';
 import { expectShape, expectTensor, fail, shapeStr } from './check.js';
 
-export type Activation = 'none' | 'gelu' | 'gelu_tanh' | 'silu';
+// 'relu' and 'tanh' are BERT's: hidden_act relu, and its pooler's tanh over [CLS].
+export type Activation = 'none' | 'gelu' | 'gelu_tanh' | 'silu' | 'relu' | 'tanh';
 
 declare module '../backend.js' {
   interface OpArgs {
@@ -56,7 +57,7 @@ export class ReferenceWeight implements Weight {
   }
 }
 
-const ACTIVATIONS: readonly Activation[] = ['none', 'gelu', 'gelu_tanh', 'silu'];
+const ACTIVATIONS: readonly Activation[] = ['none', 'gelu', 'gelu_tanh', 'silu', 'relu', 'tanh'];
 const K_GELU = Math.sqrt(2 / Math.PI);
 
 function activate(v: number, a: Activation): number {
@@ -64,6 +65,8 @@ function activate(v: number, a: Activation): number {
     case 'gelu': return 0.5 * v * (1 + erf(v / Math.SQRT2));
     case 'gelu_tanh': return 0.5 * v * (1 + Math.tanh(K_GELU * (v + 0.044715 * v * v * v)));
     case 'silu': return v / (1 + Math.exp(-v));
+    case 'relu': return v > 0 ? v : 0;
+    case 'tanh': return Math.tanh(v);
     default: return v;
   }
 }

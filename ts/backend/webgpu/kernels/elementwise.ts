@@ -16,6 +16,7 @@ fn erf_f32(x: f32) -> f32 {
   let r = 1.0 - poly * exp(-a * a);
   return select(r, -r, x < 0.0);
 }
+fn relu_f32(x: f32) -> f32 { return max(x, 0.0); }
 // tanh from exp of a non-positive argument: never overflows, so large |x| gives exactly +-1.
 fn tanh_f32(x: f32) -> f32 {
   let e = exp(-2.0 * abs(x));

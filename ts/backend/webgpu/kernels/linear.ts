@@ -78,7 +78,7 @@ function weightLoader(dtype: string, nativeF16: boolean): WeightLoader {
   return loader ? loader(nativeF16) : fail('linear', `'weight' dtype ${dtype} has no WebGPU kernel`, 'type');
 }
 
-const ACT_FN: Record<Activation, string> = { none: '', gelu: 'gelu_erf', gelu_tanh: 'gelu_tanh', silu: 'silu' };
+const ACT_FN: Record<Activation, string> = { none: '', gelu: 'gelu_erf', gelu_tanh: 'gelu_tanh', silu: 'silu', relu: 'relu_f32', tanh: 'tanh_f32' };
 
 function header(dtype: string, nativeF16: boolean, hasBias: boolean, act: Activation): string {
   const wl = weightLoader(dtype, nativeF16);

@@ -1,0 +1,156 @@
+"""Writes the tiny BERT test checkpoints (Hugging Face layout: BertModel, BertForMaskedLM,
+BertForSequenceClassification, BertForTokenClassification) with random weights, and their PyTorch
+goldens, under test/fixtures/models/bert-*/. The forward pass is plain torch written from HF
+modeling_bert's eager semantics (no transformers library here); run with Debian's python3-torch:
+
+    /usr/bin/python3 tools/reference/make_encoders.py [--out test/fixtures/models]
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_models import write_safetensors  # noqa: E402
+
+LAYOUT_VERSION = 1
+SEED = 4321
+LENGTHS = (1, 7, 33)
+
+BASE = dict(model_type='bert', vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=64, hidden_act='gelu', hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+            max_position_embeddings=64, type_vocab_size=2, initializer_range=0.02, layer_norm_eps=1e-12,
+            pad_token_id=0, position_embedding_type='absolute', use_cache=True, classifier_dropout=None)
+
+
+def labels(n):
+    id2label = {str(i): f'L{i}' for i in range(n)}
+    return dict(id2label=id2label, label2id={v: int(k) for k, v in id2label.items()})
+
+
+# Each checkpoint exercises another hidden_act and layer_norm_eps.
+MODELS = {
+    'bert-tiny': dict(BASE, architectures=['BertModel']),
+    'bert-tiny-mlm': dict(BASE, architectures=['BertForMaskedLM'], layer_norm_eps=1e-5),
+    'bert-tiny-cls': dict(BASE, architectures=['BertForSequenceClassification'], hidden_act='relu',
+                          problem_type='single_label_classification', **labels(3)),
+    'bert-tiny-tok': dict(BASE, architectures=['BertForTokenClassification'], hidden_act='gelu_new', **labels(5)),
+    # Last, so that the draws of the models above stay the same: a decoder of its own.
+    'bert-tiny-mlm-untied': dict(BASE, architectures=['BertForMaskedLM'], tie_word_embeddings=False),
+}
+
+
+def init(cfg, arch, g, std=0.2):
+    """Random weights under HF's names: a bare BertModel has no prefix, heads put the encoder under 'bert.'."""
+    H, I, V, P, TV = cfg['hidden_size'], cfg['intermediate_size'], cfg['vocab_size'], cfg['max_position_embeddings'], cfg['type_vocab_size']
+    r = lambda *s: torch.randn(*s, generator=g) * std
+    ln = lambda: (1 + torch.randn(H, generator=g) * 0.1, torch.randn(H, generator=g) * 0.1)
+    pre = '' if arch == 'BertModel' else 'bert.'
+    w = {}
+    w[pre + 'embeddings.word_embeddings.weight'] = r(V, H) * 5
+    w[pre + 'embeddings.position_embeddings.weight'] = r(P, H) * 5
+    w[pre + 'embeddings.token_type_embeddings.weight'] = r(TV, H) * 5
+    w[pre + 'embeddings.LayerNorm.weight'], w[pre + 'embeddings.LayerNorm.bias'] = ln()
+    for i in range(cfg['num_hidden_layers']):
+        p = f'{pre}encoder.layer.{i}.'
+        for n in ('query', 'key', 'value'):
+            w[p + f'attention.self.{n}.weight'], w[p + f'attention.self.{n}.bias'] = r(H, H), r(H)
+        w[p + 'attention.output.dense.weight'], w[p + 'attention.output.dense.bias'] = r(H, H), r(H)
+        w[p + 'attention.output.LayerNorm.weight'], w[p + 'attention.output.LayerNorm.bias'] = ln()
+        w[p + 'intermediate.dense.weight'], w[p + 'intermediate.dense.bias'] = r(I, H), r(I)
+        w[p + 'output.dense.weight'], w[p + 'output.dense.bias'] = r(H, I), r(H)
+        w[p + 'output.LayerNorm.weight'], w[p + 'output.LayerNorm.bias'] = ln()
+    # BertForMaskedLM and BertForTokenClassification are built with add_pooling_layer=False.
+    if arch in ('BertModel', 'BertForSequenceClassification'):
+        w[pre + 'pooler.dense.weight'], w[pre + 'pooler.dense.bias'] = r(H, H), r(H)
+    if arch == 'BertForMaskedLM':
+        w['cls.predictions.transform.dense.weight'], w['cls.predictions.transform.dense.bias'] = r(H, H), r(H)
+        w['cls.predictions.transform.LayerNorm.weight'], w['cls.predictions.transform.LayerNorm.bias'] = ln()
+        # Tied (the default), the decoder is the word embeddings: save_pretrained drops the copy.
+        if not cfg.get('tie_word_embeddings', True):
+            w['cls.predictions.decoder.weight'] = r(V, H) * 5
+        w['cls.predictions.bias'] = r(V)
+    if arch in ('BertForSequenceClassification', 'BertForTokenClassification'):
+        n = len(cfg['id2label'])
+        w['classifier.weight'], w['classifier.bias'] = r(n, H), r(n)
+    return w
+
+
+def act(name, x):
+    if name == 'gelu':
+        return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    if name == 'relu':
+        return torch.relu(x)
+    if name == 'gelu_new':
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    raise ValueError(name)
+
+
+def forward(cfg, arch, w, ids, types):
+    """One sequence (no padding, so no attention mask), as modeling_bert in eval mode."""
+    pre = '' if arch == 'BertModel' else 'bert.'
+    H, nh, eps = cfg['hidden_size'], cfg['num_attention_heads'], cfg['layer_norm_eps']
+    d = H // nh
+    ln = lambda x, p: torch.nn.functional.layer_norm(x, (H,), w[p + '.weight'], w[p + '.bias'], eps)
+    lin = lambda x, p: x @ w[p + '.weight'].T + w[p + '.bias']
+    T = len(ids)
+    ids_t, types_t = torch.tensor(ids), torch.tensor(types)
+    e = pre + 'embeddings.'
+    x = w[e + 'word_embeddings.weight'][ids_t] + w[e + 'token_type_embeddings.weight'][types_t] + w[e + 'position_embeddings.weight'][:T]
+    x = ln(x, e + 'LayerNorm')
+    for i in range(cfg['num_hidden_layers']):
+        p = f'{pre}encoder.layer.{i}.'
+        heads = lambda t: t.view(T, nh, d).transpose(0, 1)  # (nh, T, d)
+        q, k, v = (heads(lin(x, p + f'attention.self.{n}')) for n in ('query', 'key', 'value'))
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1) @ v
+        a = a.transpose(0, 1).reshape(T, H)
+        x = ln(lin(a, p + 'attention.output.dense') + x, p + 'attention.output.LayerNorm')
+        h = act(cfg['hidden_act'], lin(x, p + 'intermediate.dense'))
+        x = ln(lin(h, p + 'output.dense') + x, p + 'output.LayerNorm')
+    out = {'lastHiddenState': x}
+    if pre + 'pooler.dense.weight' in w:
+        out['pooled'] = torch.tanh(lin(x[0], pre + 'pooler.dense'))
+    if arch == 'BertForMaskedLM':
+        t = act(cfg['hidden_act'], lin(x, 'cls.predictions.transform.dense'))
+        t = ln(t, 'cls.predictions.transform.LayerNorm')
+        dec = w['cls.predictions.decoder.weight'] if 'cls.predictions.decoder.weight' in w else w[e + 'word_embeddings.weight']
+        out['logits'] = t @ dec.T + w['cls.predictions.bias']
+    if arch == 'BertForSequenceClassification':
+        out['logits'] = lin(out['pooled'], 'classifier')
+    if arch == 'BertForTokenClassification':
+        out['logits'] = lin(x, 'classifier')
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', default=os.path.join('test', 'fixtures', 'models'))
+    args = ap.parse_args()
+    g = torch.Generator().manual_seed(SEED)
+    goldens = {}
+    with torch.no_grad():
+        for name, cfg in MODELS.items():
+            arch = cfg['architectures'][0]
+            w = init(cfg, arch, g)
+            d = os.path.join(args.out, name)
+            os.makedirs(d, exist_ok=True)
+            json.dump(cfg, open(os.path.join(d, 'config.json'), 'w'), indent=2)
+            write_safetensors(os.path.join(d, 'model.safetensors'), w, {'format': 'pt'})
+            cases = []
+            for T in LENGTHS:
+                ids = torch.randint(0, cfg['vocab_size'], (T,), generator=g).tolist()
+                # Sentence A then sentence B, as a tokenizer's pair encoding gives them.
+                types = [0] * ((T + 1) // 2) + [1] * (T // 2)
+                out = forward(cfg, arch, w, ids, types)
+                cases.append(dict(ids=ids, tokenTypeIds=types, **{k: v.reshape(-1).tolist() for k, v in out.items()}))
+            goldens[name] = cases
+    header = dict(script='tools/reference/make_encoders.py', reference=f'PyTorch {torch.__version__} (float32, CPU), modeling_bert semantics in plain torch',
+                  seed=SEED, layout_version=LAYOUT_VERSION, note='per sequence: lastHiddenState (T x H), pooled (H) and logits of the head, each text alone')
+    json.dump(dict(header=header, models=goldens), open(os.path.join(args.out, 'encoder-goldens.json'), 'w'))
+
+
+if __name__ == '__main__':
+    main()
