@@ -144,7 +144,7 @@ export class EncoderModel {
         ids[row] = id;
         tt[row] = t;
       }
-      POSITIONS[this.config.positions](ids.subarray(start, row), this.config.padTokenId ?? 0, pos.subarray(start, row));
+      ENCODER_POSITIONS[this.config.positions](ids.subarray(start, row), this.config.padTokenId ?? 0, pos.subarray(start, row));
     });
     const inputs = [ids, ...(typeVocabSize > 0 ? [tt] : []), pos, ...(readsFirst(this.config, this.hasPooler) ? [first] : [])];
     const wantHidden = options.outputHiddenStates === true;
@@ -219,7 +219,7 @@ export class EncoderModel {
  * create_position_ids_from_input_ids: cumsum of the non-pad mask, times the mask, plus padding_idx
  * (so pads sit at padding_idx and the first real token at padding_idx + 1).
  */
-const POSITIONS: Readonly<Record<EncoderConfig['positions'], (ids: Int32Array, pad: number, out: Int32Array) => void>> = {
+export const ENCODER_POSITIONS: Readonly<Record<EncoderConfig['positions'], (ids: Int32Array, pad: number, out: Int32Array) => void>> = {
   index(ids, _pad, out) {
     for (let i = 0; i < ids.length; i++) out[i] = i;
   },
