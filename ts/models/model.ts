@@ -66,10 +66,11 @@ export interface LoadModelOptions {
 /** loadModel's `kind` option. */
 export interface ModelKindOption {
   /**
-   * What the caller expects: 'decoder' (default; an encoder checkpoint is refused, naming this
-   * option, so the result's static type stays DecoderModel), 'encoder' (an EncoderModel: BERT;
-   * loadEncoder() is the same), or 'any' (either; tell them apart by `model.kind`). Encoders take
-   * backend, dtype, threads and maxBatch; the sequence-state options are decoder-only.
+   * What the caller expects: 'any' (default: whatever the checkpoint is; tell them apart by
+   * `model.kind`), 'decoder' (a DecoderModel; an encoder checkpoint is refused, naming this
+   * option) or 'encoder' (an EncoderModel: BERT, RoBERTa, XLM-RoBERTa, DistilBERT; loadEncoder()
+   * is the same). Encoders take backend, dtype, threads and maxBatch; the sequence-state options
+   * are decoder-only.
    */
   kind?: 'decoder' | 'encoder' | 'any';
 }
@@ -380,14 +381,17 @@ const ENCODER_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] =
 export type Model = DecoderModel | EncoderModel;
 
 /**
- * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
- * directory (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf
- * file. The family comes from config.json (model_type, architectures) or GGUF metadata
- * (general.architecture); one no family claims is a RangeError listing the supported ones.
+ * Loads a checkpoint of a family in the tables (families/index.ts: GPT-2, Llama, Mistral, Qwen;
+ * families/encoders.ts: BERT, RoBERTa, XLM-RoBERTa, DistilBERT): a Hugging Face directory
+ * (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf file. The
+ * family comes from config.json (model_type, architectures) or GGUF metadata
+ * (general.architecture); one no family claims is a RangeError listing the supported ones. By
+ * default the result is either kind (`model.kind` narrows it); `kind: 'decoder'` or 'encoder'
+ * types it as that model and refuses a checkpoint of the other kind.
  */
+export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'decoder' }): Promise<DecoderModel>;
 export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'encoder' }): Promise<EncoderModel>;
-export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'any' }): Promise<Model>;
-export function loadModel(pathOrDir: string, options?: LoadModelOptions & { kind?: 'decoder' }): Promise<DecoderModel>;
+export function loadModel(pathOrDir: string, options?: LoadModelOptions & { kind?: 'any' }): Promise<Model>;
 export async function loadModel(pathOrDir: string, options: LoadModelOptions & ModelKindOption = {}): Promise<Model> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
   if (typeof options !== 'object' || options === null) throw new TypeError('loadModel: options must be an object');
@@ -395,7 +399,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
   });
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
-  const kind = options.kind ?? 'decoder';
+  const kind = options.kind ?? 'any';
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
   const encoder = hf !== undefined && isEncoderConfig(hf);
