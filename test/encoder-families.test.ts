@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../ts/backend/backend.js';
 import { ENCODER_POSITIONS, EncoderModel, loadEncoder, type EncoderOutput } from '../ts/models/encoder.js';
 import { tokenizerFromJSON } from '../ts/tokenizer/index.js';
-import { TOL_MODEL_ENCODER_F32, type Tolerance } from './harness/tolerance.js';
+import { TOL_MODEL_ENCODER_F32, TOL_MODEL_ENCODER_Q8_0_OF_SCALE, type Tolerance } from './harness/tolerance.js';
 import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -255,4 +255,38 @@ describe("the fixtures' tokenizers", () => {
         m.dispose();
       }
     });
+});
+
+describe('int8 weights', () => {
+  const ALL = [...Object.keys(GOLDENS.models)];
+  const backends: [string, () => Promise<Backend | 'native'>, boolean][] = [
+    ['native', async () => 'native', true],
+    ['webgpu', async () => (await openWebGPU())!, HAS_WEBGPU],
+  ];
+  for (const [be, open, present] of backends)
+    it.skipIf(!present)(`dtype q8_0 on ${be} stays within TOL_MODEL_ENCODER_Q8_0_OF_SCALE of the f32 goldens on every encoder fixture`, async () => {
+      const backend = await open();
+      let worst = -Infinity;
+      for (const name of ALL) {
+        const m = await loadEncoder(join(FIX, name), { dtype: 'q8_0', backend });
+        try {
+          const cases = GOLDENS.models[name]!;
+          const out = await m.forward(cases.map((c) => c.ids), { tokenTypeIds: cases.map((c) => c.tokenTypeIds) });
+          out.forEach((o, i) => {
+            const g = cases[i]!;
+            for (const k of ['lastHiddenState', 'pooled', 'logits'] as const)
+              if (g[k]) {
+                const scale = g[k]!.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+                const e = excess(o[k], g[k]!, { atol: 0, rtol: 0 }) / scale;
+                worst = Math.max(worst, e);
+                expect(e, `${name} ${k}: max |diff| / max |golden|`).toBeLessThanOrEqual(TOL_MODEL_ENCODER_Q8_0_OF_SCALE);
+              }
+          });
+        } finally {
+          m.dispose();
+        }
+      }
+      // Quantization does move the outputs (the weights were converted), by less than the budget.
+      expect(worst).toBeGreaterThan(TOL_MODEL_ENCODER_Q8_0_OF_SCALE / 10);
+    }, 300_000);
 });
