@@ -18,6 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_models import write_safetensors  # noqa: E402
 import encoder_families as fam  # noqa: E402
+import gguf_writer as gw  # noqa: E402
 
 LAYOUT_VERSION = 2
 SEED = 4321
@@ -154,6 +155,52 @@ def forward(cfg, arch, w, ids, types):
     return out
 
 
+# llama.cpp's names for BERT tensors (gguf-py's tensor map): HF name -> GGUF name.
+BERT_GGUF_NAMES = {
+    'embeddings.word_embeddings': 'token_embd', 'embeddings.token_type_embeddings': 'token_types',
+    'embeddings.position_embeddings': 'position_embd', 'embeddings.LayerNorm': 'token_embd_norm',
+    'attention.self.query': 'attn_q', 'attention.self.key': 'attn_k', 'attention.self.value': 'attn_v',
+    'attention.output.dense': 'attn_output', 'attention.output.LayerNorm': 'attn_output_norm',
+    'intermediate.dense': 'ffn_up', 'output.dense': 'ffn_down', 'output.LayerNorm': 'layer_output_norm',
+}
+
+
+def bert_gguf(cfg, w, path):
+    """bert-tiny as llama.cpp's convert_hf_to_gguf.py writes a BertModel: bert.* hyperparameters,
+    causal false, CLS pooling, the pooler dropped, every tensor renamed, and WordPiece vocabulary
+    metadata (tokenizer.ggml.model 'bert', word starts as '\u2581' + token, '##' continuations bare)."""
+    g = gw.GGUFWriter()
+    g.add('general.architecture', gw.STRING, 'bert')
+    g.add('general.name', gw.STRING, 'bert-tiny')
+    g.add('bert.context_length', gw.UINT32, cfg['max_position_embeddings'])
+    g.add('bert.embedding_length', gw.UINT32, cfg['hidden_size'])
+    g.add('bert.feed_forward_length', gw.UINT32, cfg['intermediate_size'])
+    g.add('bert.block_count', gw.UINT32, cfg['num_hidden_layers'])
+    g.add('bert.attention.head_count', gw.UINT32, cfg['num_attention_heads'])
+    g.add('bert.attention.layer_norm_epsilon', gw.FLOAT32, cfg['layer_norm_eps'])
+    g.add('bert.attention.causal', gw.BOOL, False)
+    g.add('bert.pooling_type', gw.UINT32, 2)  # llama.cpp's LLAMA_POOLING_TYPE_CLS
+    V = cfg['vocab_size']
+    specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
+    words = [('\u2581' + c) if i % 2 == 0 else c for i, c in enumerate(f'w{n}' for n in range(V - len(specials)))]
+    g.add('tokenizer.ggml.model', gw.STRING, 'bert')
+    g.add('tokenizer.ggml.tokens', gw.ARRAY, (gw.STRING, specials + words))
+    g.add('tokenizer.ggml.token_type', gw.ARRAY, (gw.INT32, [3] * len(specials) + [1] * len(words)))
+    for key, i in (('padding', 0), ('unknown', 1), ('cls', 2), ('seperator', 3), ('mask', 4)):
+        g.add(f'tokenizer.ggml.{key}_token_id', gw.UINT32, i)
+    for name, t in w.items():
+        if name.startswith('pooler.'):
+            continue
+        stem, suffix = name.rsplit('.', 1)
+        if stem.startswith('encoder.layer.'):
+            _, _, i, rest = stem.split('.', 3)
+            new = f'blk.{i}.{BERT_GGUF_NAMES[rest]}'
+        else:
+            new = BERT_GGUF_NAMES[stem]
+        g.add_tensor(f'{new}.{suffix}', t.numpy())
+    g.write(path)
+
+
 def r7(t):
     """Values at float32's precision (7 significant digits), to keep the JSON small."""
     return [float(f'{v:.7g}') for v in t.reshape(-1).tolist()]
@@ -227,6 +274,8 @@ def main():
                 out = forward(cfg, arch, w, ids, types)
                 cases.append(dict(ids=ids, tokenTypeIds=types, **{k: v.reshape(-1).tolist() for k, v in out.items()}))
             goldens[name] = cases
+            if name == 'bert-tiny':
+                bert_gguf(cfg, w, os.path.join(args.out, 'bert-tiny.gguf'))
         batches = {}
         for name, (cfg, tok, prefix) in FAMILY_MODELS.items():
             goldens[name], batches[name] = family_goldens(name, cfg, tok, prefix, g, args.out)

@@ -11,6 +11,8 @@ import { PlanExecutor } from '../graph/executor.js';
 import { plan, type Plan } from '../graph/planner.js';
 import type { ValueRef } from '../graph/ir.js';
 import { readConfig } from '../io/config.js';
+import { GGUFFile } from '../io/gguf.js';
+import type { MappedTensor } from '../io/mapped.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -18,11 +20,13 @@ import { checkOptionNames } from '../util/names.js';
 import { encoderGraph, encoderParameters, readsFirst, type EncoderFamily } from './encoder-graph.js';
 import type { EncoderConfig } from './families/encoder-config.js';
 import { ENCODER_MODEL_TYPES, encoderFamilyOf } from './families/encoders.js';
+import { ENCODER_GGUF_ARCHITECTURES, bertConfigFromGGUF, bindBertGGUF } from './families/bert-gguf.js';
 import { Binder, type WeightDType } from './weights.js';
 
-export type { EncoderConfig, EncoderTask, EncoderArchitecture, ProblemType, SequenceHead } from './families/encoder-config.js';
+export type { EncoderConfig, EncoderTask, EncoderArchitecture, EncoderPooling, ProblemType, SequenceHead } from './families/encoder-config.js';
 export type { BertArchitecture } from './families/bert.js';
 export { ENCODER_MODEL_TYPES } from './families/encoders.js';
+export { ENCODER_GGUF_ARCHITECTURES } from './families/bert-gguf.js';
 
 export interface LoadEncoderOptions {
   /** As loadModel's: a backend name ('native' default, 'webgpu', 'cuda', 'reference') or a Backend instance. */
@@ -257,39 +261,70 @@ export function isEncoderConfig(cfg: Record<string, unknown>): boolean {
   return encoderFamilyOf(cfg) !== undefined;
 }
 
-/** Loads a Hugging Face encoder directory (config.json + model.safetensors: BERT, RoBERTa, XLM-RoBERTa, DistilBERT) as an EncoderModel. */
-export async function loadEncoder(dir: string, options: LoadEncoderOptions = {}, fn = 'loadEncoder'): Promise<EncoderModel> {
-  if (typeof dir !== 'string') throw new TypeError(`${fn}: 'dir' must be a string`);
+/** Whether a GGUF file's general.architecture is an encoder loadEncoder reads (ENCODER_GGUF_ARCHITECTURES). */
+export function isEncoderGGUF(g: GGUFFile): boolean {
+  return ENCODER_GGUF_ARCHITECTURES.includes(String(g.get('general.architecture')));
+}
+
+/**
+ * Loads an encoder as an EncoderModel: a Hugging Face directory (config.json + model.safetensors:
+ * BERT, RoBERTa, XLM-RoBERTa, DistilBERT) or a llama.cpp GGUF file (general.architecture 'bert').
+ */
+export async function loadEncoder(path: string, options: LoadEncoderOptions = {}, fn = 'loadEncoder'): Promise<EncoderModel> {
+  if (typeof path !== 'string') throw new TypeError(`${fn}: 'path' must be a string`);
   if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: options must be an object`);
   checkOptionNames(options, LOAD_ENCODER_OPTIONS, fn);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RangeError(`${fn}: '${dir}' is not a checkpoint directory (looked for ${join(dir, 'config.json')})`);
+  const isGGUF = path.endsWith('.gguf') && existsSync(path) && statSync(path).isFile();
+  if (!isGGUF && (!existsSync(path) || !statSync(path).isDirectory()))
+    throw new RangeError(`${fn}: '${path}' is not a checkpoint directory (looked for ${join(path, 'config.json')}) nor a .gguf file`);
   if (options.dtype !== undefined && !isWeightDType(options.dtype))
     throw new RangeError(`${fn}: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
-  const { config: raw } = readConfig(dir);
-  const family: EncoderFamily | undefined = encoderFamilyOf(raw);
-  if (!family) throw new RangeError(`${fn}: model_type ${JSON.stringify(raw.model_type)} is not an encoder family; supported: ${ENCODER_MODEL_TYPES.join(', ')}`);
-  const config = family.configFromHF(raw);
-  const maxBatch = options.maxBatch ?? 16;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`${fn}: 'maxBatch' must be a positive integer, got ${String(options.maxBatch)}`);
-  const maxTokens = options.maxTokens ?? Math.min(maxBatch * config.maxSequence, 4096);
-  if (!Number.isInteger(maxTokens) || maxTokens < maxBatch) throw new RangeError(`${fn}: 'maxTokens' must be an integer >= maxBatch (${maxBatch}), got ${String(options.maxTokens)}`);
-  const owned = typeof options.backend !== 'object' || options.backend === null;
-  const backend = owned
-    ? await createBackend(checkBackendName((options.backend as BackendName | undefined) ?? 'native', fn), options.threads === undefined ? {} : { threads: options.threads })
-    : (options.backend as Backend);
-  let files: SafetensorsCheckpoint | undefined;
+  let files: SafetensorsCheckpoint | GGUFFile | undefined;
   let binder: Binder | undefined;
+  let backend: Backend | undefined;
+  const owned = typeof options.backend !== 'object' || options.backend === null;
   try {
-    files = new SafetensorsCheckpoint(dir);
-    const pooler = family.hasPooler(config, files);
-    binder = new Binder(files, backend, options.dtype);
-    family.bind(binder, config, pooler);
+    // What the file is and how to bind it, before any backend exists.
+    let config: EncoderConfig;
+    let bind: (b: Binder) => boolean;
+    let source: SafetensorsCheckpoint | { has(n: string): boolean; tensor(n: string): MappedTensor };
+    if (isGGUF) {
+      const g = new GGUFFile(path);
+      files = g;
+      if (!isEncoderGGUF(g))
+        throw new RangeError(`${fn}: general.architecture ${JSON.stringify(g.get('general.architecture'))} is not an encoder; supported: ${ENCODER_GGUF_ARCHITECTURES.join(', ')}`);
+      config = bertConfigFromGGUF(g);
+      source = { has: (n) => g.tensors.has(n), tensor: (n) => g.tensor(n) };
+      bind = (b) => (bindBertGGUF(b, config), false);
+    } else {
+      const { config: raw } = readConfig(path);
+      const family: EncoderFamily | undefined = encoderFamilyOf(raw);
+      if (!family) throw new RangeError(`${fn}: model_type ${JSON.stringify(raw.model_type)} is not an encoder family; supported: ${ENCODER_MODEL_TYPES.join(', ')}`);
+      config = family.configFromHF(raw);
+      const st = new SafetensorsCheckpoint(path);
+      files = st;
+      source = st;
+      bind = (b) => {
+        const pooler = family.hasPooler(config, st);
+        family.bind(b, config, pooler);
+        return pooler;
+      };
+    }
+    const maxBatch = options.maxBatch ?? 16;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`${fn}: 'maxBatch' must be a positive integer, got ${String(options.maxBatch)}`);
+    const maxTokens = options.maxTokens ?? Math.min(maxBatch * config.maxSequence, 4096);
+    if (!Number.isInteger(maxTokens) || maxTokens < maxBatch) throw new RangeError(`${fn}: 'maxTokens' must be an integer >= maxBatch (${maxBatch}), got ${String(options.maxTokens)}`);
+    backend = owned
+      ? await createBackend(checkBackendName((options.backend as BackendName | undefined) ?? 'native', fn), options.threads === undefined ? {} : { threads: options.threads })
+      : (options.backend as Backend);
+    binder = new Binder(source, backend, options.dtype);
+    const pooler = bind(binder);
     binder.checkParameters(encoderParameters(config, pooler));
     return new EncoderModel(config, backend, binder, files, pooler, maxBatch, maxTokens, owned);
   } catch (e) {
     binder?.dispose();
     files?.dispose();
-    if (owned) backend.dispose();
+    if (owned) backend?.dispose();
     throw e;
   }
 }

@@ -24,7 +24,7 @@ import { Binder, type WeightDType } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
-import { EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
+import { ENCODER_GGUF_ARCHITECTURES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
 
 export interface LoadModelOptions {
   /**
@@ -377,6 +377,16 @@ const LOAD_MODEL_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[
 /** The options an encoder takes from loadModel's. */
 const ENCODER_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] = ['backend', 'dtype', 'threads', 'maxBatch', 'kind'];
 
+/** A GGUF file's general.architecture (the file is opened and closed again). */
+function ggufArchitecture(path: string): string {
+  const g = new GGUFFile(path);
+  try {
+    return String(g.get('general.architecture'));
+  } finally {
+    g.dispose();
+  }
+}
+
 /** Either kind of model loadModel gives; `kind` narrows it. */
 export type Model = DecoderModel | EncoderModel;
 
@@ -402,9 +412,12 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
   const kind = options.kind ?? 'any';
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
-  const encoder = hf !== undefined && isEncoderConfig(hf);
+  const ggufArch = hf === undefined && pathOrDir.endsWith('.gguf') && statSync(pathOrDir).isFile() ? ggufArchitecture(pathOrDir) : undefined;
+  const encoder = (hf !== undefined && isEncoderConfig(hf)) || (ggufArch !== undefined && ENCODER_GGUF_ARCHITECTURES.includes(ggufArch));
   if (encoder && kind === 'decoder')
-    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder checkpoint (model_type '${String(hf.model_type)}'); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`);
+    throw new RangeError(
+      `loadModel: '${pathOrDir}' is an encoder checkpoint (${hf ? `model_type '${String(hf.model_type)}'` : `general.architecture '${ggufArch}'`}); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`,
+    );
   if (!encoder && kind === 'encoder') throw new RangeError(`loadModel: '${pathOrDir}' is not an encoder checkpoint, but 'kind' is 'encoder'`);
   if (encoder) {
     for (const k of Object.keys(options))

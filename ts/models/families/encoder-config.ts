@@ -59,7 +59,12 @@ export interface EncoderConfig {
   readonly padTokenId?: number;
   /** tie_word_embeddings (default true): the MLM decoder is the word embedding table. */
   readonly tiedEmbeddings: boolean;
+  /** How the file says to pool token states into one vector (GGUF `<arch>.pooling_type`); absent from HF directories. */
+  readonly pooling?: EncoderPooling;
 }
+
+/** llama.cpp's pooling types (LLAMA_POOLING_TYPE_*), by their GGUF number. */
+export type EncoderPooling = 'none' | 'mean' | 'cls' | 'last' | 'rank';
 
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
 const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classification', 'multi_label_classification', 'regression'];
