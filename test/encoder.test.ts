@@ -187,6 +187,8 @@ describe('loadModel and BERT config fields', () => {
     await expect(loadModel(join(FIX, 'bert-tiny'), { kind: 'decoder' })).rejects.toThrow(/encoder checkpoint .*kind/);
     await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'encoder' })).rejects.toThrow(/not an encoder checkpoint/);
     await expect(loadModel(join(FIX, 'bert-tiny'), { kind: 'encoder', contextLength: 8 })).rejects.toThrow(/'contextLength' is a decoder option/);
+    // Taking either kind, an unclaimed model_type is refused with both lists.
+    await expect(loadModel(variant('electra', { model_type: 'electra' }))).rejects.toThrow(/model_type 'electra'.*supported: gpt2, llama.*; encoder model_types: bert, roberta, xlm-roberta, distilbert/);
     const d = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'any' });
     expect(d.kind).toBe('decoder');
     d.dispose();

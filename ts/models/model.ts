@@ -24,7 +24,7 @@ import { Binder, type WeightDType } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
-import { ENCODER_GGUF_ARCHITECTURES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
+import { ENCODER_GGUF_ARCHITECTURES, ENCODER_MODEL_TYPES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
 
 export interface LoadModelOptions {
   /**
@@ -377,6 +377,16 @@ const LOAD_MODEL_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[
 /** The options an encoder takes from loadModel's. */
 const ENCODER_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] = ['backend', 'dtype', 'threads', 'maxBatch', 'kind'];
 
+/** Runs a decoder-family lookup; when the caller takes either kind, its refusal also lists the encoder model_types. */
+function withEncoderTypes<T>(lookup: () => T, kind: 'decoder' | 'encoder' | 'any'): T {
+  try {
+    return lookup();
+  } catch (e) {
+    if (kind === 'any' && e instanceof RangeError) throw new RangeError(`${e.message}; encoder model_types: ${ENCODER_MODEL_TYPES.join(', ')}`);
+    throw e;
+  }
+}
+
 /** A GGUF file's general.architecture (the file is opened and closed again). */
 function ggufArchitecture(path: string): string {
   const g = new GGUFFile(path);
@@ -436,7 +446,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     let generation: GenerationConfig | undefined;
     if (statSync(pathOrDir).isDirectory()) {
       const c = readConfig(pathOrDir);
-      const fam = familyOfHF(c.config);
+      const fam = withEncoderTypes(() => familyOfHF(c.config), kind);
       config = fam.configFromHF(c.config);
       generation = c.generation;
       const st = new SafetensorsCheckpoint(pathOrDir);
