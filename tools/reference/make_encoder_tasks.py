@@ -33,11 +33,12 @@ SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
 PUNCT = ['.', ',', '!', '?', "'", '-']
 LETTERS = [chr(c) for c in range(ord('a'), ord('z') + 1)]
 WORDS = ['the', 'cat', 'sat', 'on', 'mat', 'dog', 'runs', 'in', 'park', 'john', 'smith', 'lives', 'new', 'york', 'paris',
-         'is', 'a', 'city', 'of', 'france', 'mary', 'works', 'at', 'google', 'london', 'what', 'capital', 'weather',
-         'today', 'sunny', 'play', 'love', 'i', 'it', 'this', 'was', 'good', 'bad', 'movie', 'great']
-SUFFIXES = ['##s', '##ing', '##ed', '##er', '##son']
+         'is', 'city', 'of', 'france', 'mary', 'works', 'at', 'google', 'london', 'what', 'capital', 'weather',
+         'today', 'sunny', 'play', 'love', 'it', 'this', 'was', 'good', 'bad', 'movie', 'great']
+SUFFIXES = ['##ing', '##ed', '##er', '##son']
 VOCAB = SPECIALS + PUNCT + LETTERS + ['##' + c for c in LETTERS] + WORDS + SUFFIXES
 TOK = {t: i for i, t in enumerate(VOCAB)}
+assert len(TOK) == len(VOCAB), 'vocabulary entries are distinct'
 CLS, SEP, UNK, MASK = TOK['[CLS]'], TOK['[SEP]'], TOK['[UNK]'], TOK['[MASK]']
 
 ENC = dict(BASE, vocab_size=len(VOCAB))
