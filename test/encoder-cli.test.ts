@@ -83,5 +83,5 @@ describe('attnode encoder commands', () => {
       expect(r.stderr).toMatch(msg);
     }
     expect(cli(['embed', '--model', join(DIR, 'embed-mean')], '\n').stderr).toMatch(/embed needs texts: arguments, or lines on stdin/);
-  });
+  }, 240_000); // ten processes on a shared machine
 });

@@ -147,6 +147,18 @@ describe('Encoder bad input', () => {
       await expect(Encoder.load(tmp)).rejects.toThrow(/has neither tokenizer.json nor vocab.txt/);
       cpSync(join(DIR, 'embed-cls', 'vocab.txt'), join(tmp, 'vocab.txt'));
       const pc = join(tmp, '1_Pooling', 'config.json');
+      // Several modes concatenate in sentence-transformers' order: cls, max, mean.
+      writeFileSync(pc, JSON.stringify({ ...JSON.parse(readFileSync(pc, 'utf8')), pooling_mode_mean_tokens: true }));
+      const both = await Encoder.load(tmp);
+      try {
+        const [v] = await both.embed(['the cat']);
+        const [c] = await both.embed(['the cat'], { pooling: 'cls' });
+        const [m] = await both.embed(['the cat'], { pooling: 'mean' });
+        expect(both.sentence.pooling).toEqual(['cls', 'mean']);
+        expect(Array.from(v!)).toEqual([...c!, ...m!]);
+      } finally {
+        both.dispose();
+      }
       writeFileSync(pc, JSON.stringify({ ...JSON.parse(readFileSync(pc, 'utf8')), pooling_mode_cls_token: false, pooling_mode_weightedmean_tokens: true }));
       const e = await Encoder.load(tmp);
       try {
@@ -168,9 +180,16 @@ describe('Encoder bad input', () => {
     }
   });
 
-  it('throws after dispose', async () => {
+  it('throws after dispose and after await using', async () => {
     const e = await Encoder.load(join(DIR, 'embed-mean'));
     e.dispose();
     await expect(e.embed(['a'])).rejects.toThrow(/disposed/);
+    let held: Encoder | undefined;
+    {
+      await using f = await Encoder.load(join(DIR, 'embed-mean'));
+      held = f;
+      expect((await f.embed(['a']))[0]!.length).toBe(32);
+    }
+    await expect(held.embed(['a'])).rejects.toThrow(/disposed/);
   });
 });
