@@ -108,7 +108,7 @@ export class Encoder {
     readonly sentence: SentenceRecipe,
     private readonly tokenizerConfig: Record<string, unknown>,
   ) {
-    this.maxLength = Math.min(model.config.maxPositions, model.maxTokens);
+    this.maxLength = Math.min(model.config.maxSequence, model.maxTokens);
   }
 
   /** Loads a checkpoint directory: config.json, model.safetensors, tokenizer.json (or vocab.txt), sentence-transformers files when present. */
