@@ -136,7 +136,7 @@ for (const name of MODELS) {
   const dir = join(dataDir, name);
   const H = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { hidden_size: number }).hidden_size;
   const models = new Map<Engine, EncoderModel>();
-  for (const d of DTYPES) models.set(`attnode ${d}`, await loadEncoder(dir, { dtype: d, maxBatch: Math.max(...BATCHES) }));
+  for (const d of DTYPES) models.set(`attnode ${d}`, await loadEncoder(dir, { dtype: d, maxBatch: texts.length }));
   for (const t of THREADS) {
     setThreads(t);
     const session = await ort.create(join(dir, 'model.onnx'), t);
