@@ -1,10 +1,12 @@
 // Encoder throughput: attnode's packed ragged pass against onnxruntime-node fed padded batches (as
 // transformers.js feeds it), same random weights, sentences/s; writes bench/results/encoder.{json,md}.
 // Not a test: outputs are checked against each other before timing, but no speed is asserted.
-//   npx tsx bench/encoder.bench.ts [--quick] [--peer /tmp/ortpeer] [--data DIR] [--rounds 3]
+//   npx tsx bench/encoder.bench.ts [--quick] [--peer DIR] [--data DIR] [--rounds 3]
 // The peer is installed on demand, never as a dependency of attnode (its install script fetches
-// GPU libraries from outside the npm registry; the CPU binaries ship in the package itself):
-//   mkdir -p /tmp/ortpeer && cd /tmp/ortpeer && npm init -y && npm i -E --no-save --ignore-scripts onnxruntime-node@1.30.0
+// GPU libraries from outside the npm registry; the CPU binaries ship in the package itself), by
+// default into attnode-ort-peer in the OS temporary directory, else into --peer DIR:
+//   P=$(node -p "require('os').tmpdir()")/attnode-ort-peer
+//   mkdir -p $P && cd $P && npm init -y && npm i -E --no-save --ignore-scripts onnxruntime-node@1.30.0
 // Inputs come from tools/reference/make_encoder_bench.py (run here with /usr/bin/python3 into
 // --data, a temporary directory unless given, which is then reused if it holds the files).
 // Rows: MiniLM-L6 and BERT-base shapes; batches of 1, 8 and 32 texts over the same 32 texts of
@@ -25,7 +27,7 @@ import { ortPeer, type OrtSession } from './lib/ort-peer.js';
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    peer: { type: 'string', default: '/tmp/ortpeer' },
+    peer: { type: 'string', default: join(tmpdir(), 'attnode-ort-peer') },
     data: { type: 'string', default: join(tmpdir(), 'attnode-encoder-bench-v1') },
     rounds: { type: 'string', default: process.env.ROUNDS ?? '3' },
   },
