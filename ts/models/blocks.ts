@@ -4,6 +4,7 @@
 
 import { GraphBuilder, type KVDType, type ValueRef } from '../graph/ir.js';
 import type { DecoderConfig } from './config.js';
+import { ropeArgs, type RopeScaling } from './rope.js';
 
 export type NormKind = 'layerNorm' | 'rmsNorm';
 
@@ -26,7 +27,7 @@ export interface AttentionOptions {
    */
   qkNorm?: number;
   /** Rotary embeddings on q and k (Llama); positions: (T) i32. */
-  rope?: { positions: ValueRef; theta: number; interleaved: boolean };
+  rope?: { positions: ValueRef; theta: number; interleaved: boolean; rotaryDim?: number; scaling?: RopeScaling };
   /** Sliding window: each position attends to the last `window` positions (Mistral). */
   window?: number;
 }
@@ -49,10 +50,13 @@ export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
   const k = g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`);
   const v = g.op('linear', { x: h, weight: g.param(`${p}.v`), bias: b('v') }, ['T', KV * D], `${p}.v`);
   if (o.rope) {
-    const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved };
+    const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved, rotaryDim: o.rope.rotaryDim, ...ropeArgs(o.rope.scaling) };
     q = g.op('rope', { x: q, ...r }, ['T', H, D], `${p}.q.rope`);
     const kh = o.qkNorm !== undefined ? headNorm(g.view(k, ['T', KV, D]), 'k', KV) : g.view(k, ['T', KV, D]);
-    if (g.kvDtype === 'f32') g.opInto('rope', { x: kh, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    // A rotation that depends on the pass's longest position (dynamic NTK, LongRoPE) must see the
+    // segment's rows whole: writes into the cache are cut at page ends, so it goes through a value.
+    const byLength = o.rope.scaling?.dynamic !== undefined || o.rope.scaling?.invFreqLong !== undefined;
+    if (g.kvDtype === 'f32' && !byLength) g.opInto('rope', { x: kh, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
     else {
       const kr = g.op('rope', { x: kh, ...r }, ['T', KV, D], `${p}.k.rope`);
       g.opInto('cast', { x: kr, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV, D]));

@@ -3,9 +3,10 @@
 // the per-family parts (families/*.ts), nor the table that picks a family (families/index.ts).
 
 import type { GGUFFile } from '../io/gguf.js';
+import type { RopeScaling } from './rope.js';
 
 /** The families of the table in families/index.ts. */
-export type Architecture = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+export type Architecture = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3';
 
 export interface DecoderConfig {
   readonly architecture: Architecture;
@@ -23,6 +24,10 @@ export interface DecoderConfig {
   readonly ropeTheta: number;
   /** GGUF Llama files store Q/K rows permuted for interleaved rotary pairs (llama.cpp's converter). */
   readonly ropeInterleaved: boolean;
+  /** Rotated dimensions of each head (Phi-3's partial_rotary_factor); default headDim. */
+  readonly rotaryDim?: number;
+  /** Scaled rotary embeddings (config.json rope_scaling): tables and factors for the rope op. */
+  readonly ropeScaling?: RopeScaling;
   readonly tiedEmbeddings: boolean;
   /** Sliding-window attention (Mistral): each position attends to the last `slidingWindow` positions. */
   readonly slidingWindow?: number;

@@ -70,6 +70,14 @@ export class Binder {
     this.params.set(param, gathered ? (this.hostOptions.shared ? v.contiguous(this.hostOptions) : v) : v.to('f32', this.hostOptions));
   }
 
+  /**
+   * A table the graph reads that no checkpoint holds (scaled rotary frequencies), bound after
+   * checkParameters: like Hugging Face's non-persistent buffers, it is not a parameter.
+   */
+  constant(param: string, values: Float32Array): void {
+    this.params.set(param, Tensor.fromValues(values, [values.length], 'f32', this.hostOptions));
+  }
+
   /** A linear weight (N, K), packed by the backend. */
   linear(param: string, w: MappedTensor | Tensor): void {
     this.params.set(param, this.pack(w, {}));

@@ -6,33 +6,53 @@
 import type { GGUFFile } from '../../io/gguf.js';
 import { mlpSwiGLU } from '../blocks.js';
 import { checkHeads, ggufFields, ggufTokenIds, ggufVocab, hfTokenIds, int, num, refuse, type DecoderConfig } from '../config.js';
+import { ropeScalingFromHF } from '../rope.js';
 import type { Binder } from '../weights.js';
 import type { ModelFamily, ParamTensor } from './family.js';
 
 function check(c: DecoderConfig): DecoderConfig {
   if (c.headDim % 2 !== 0) throw new RangeError(`config: rotary embeddings need an even head size, got ${c.headDim}`);
+  const rd = c.rotaryDim ?? c.headDim;
+  if (rd % 2 !== 0 || rd < 2 || rd > c.headDim) throw new RangeError(`config: rotary embeddings need an even number of rotated dimensions in [2, ${c.headDim}], got ${rd}`);
   return checkHeads(c);
 }
 
 /** config.json fields of LlamaConfig that change the computation; refused unless at the value implemented. */
 function refuseUnimplemented(cfg: Record<string, unknown>): void {
-  if (cfg.rope_scaling != null) refuse('Llama', 'rope_scaling', cfg.rope_scaling, 'only unscaled rotary embeddings are implemented');
   if (cfg.attention_bias === true) refuse('Llama', 'attention_bias', true, 'Q/K/V/O projections have no bias');
   if (cfg.mlp_bias === true) refuse('Llama', 'mlp_bias', true, 'gate/up/down projections have no bias');
   const act = cfg.hidden_act ?? 'silu';
   if (act !== 'silu') refuse('Llama', 'hidden_act', act, 'the MLP is SwiGLU with silu');
 }
 
-function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
-  refuseUnimplemented(cfg);
+/**
+ * The fields Llama and its relatives share, read from a config.json; `rotated` gives the rotary
+ * dimensions from the head size (Phi-3's partial_rotary_factor), and `family` names the errors.
+ */
+export function llamaHFConfig(cfg: Record<string, unknown>, family: string, rotated: (headDim: number) => number = (d) => d): DecoderConfig {
   const hidden = int(cfg, 'hidden_size');
   const heads = int(cfg, 'num_attention_heads');
+  const headDim = int(cfg, 'head_dim', hidden / heads);
+  const rotaryDim = rotated(headDim);
+  const ropeTheta = num(cfg, 'rope_theta', 10000);
+  const ropeScaling = ropeScalingFromHF(cfg, family, ropeTheta, rotaryDim);
+  const maxPos = int(cfg, 'max_position_embeddings');
   return check({
     architecture: 'llama', vocabSize: int(cfg, 'vocab_size'), hidden, layers: int(cfg, 'num_hidden_layers'), heads,
-    kvHeads: int(cfg, 'num_key_value_heads', heads), headDim: int(cfg, 'head_dim', hidden / heads), ffn: int(cfg, 'intermediate_size'),
-    maxPositions: int(cfg, 'max_position_embeddings'), normEps: num(cfg, 'rms_norm_eps', 1e-6), ropeTheta: num(cfg, 'rope_theta', 10000),
-    ropeInterleaved: false, tiedEmbeddings: cfg.tie_word_embeddings === true, ...hfTokenIds(cfg),
+    kvHeads: int(cfg, 'num_key_value_heads', heads), headDim, ffn: int(cfg, 'intermediate_size'),
+    // Dynamic NTK exists to run past max_position_embeddings: up to factor times it.
+    maxPositions: ropeScaling?.dynamic ? Math.floor(maxPos * ropeScaling.dynamic.factor) : maxPos,
+    normEps: num(cfg, 'rms_norm_eps', 1e-6), ropeTheta, ropeInterleaved: false, tiedEmbeddings: cfg.tie_word_embeddings === true,
+    ...(rotaryDim !== headDim ? { rotaryDim } : {}), ...(ropeScaling ? { ropeScaling } : {}), ...hfTokenIds(cfg),
   });
+}
+
+function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
+  refuseUnimplemented(cfg);
+  // modeling_llama rotates whole heads; a partial_rotary_factor would not fit its rotation.
+  const prf = cfg.partial_rotary_factor;
+  if (prf !== undefined && prf !== null && prf !== 1) refuse('Llama', 'partial_rotary_factor', prf, 'Llama rotates whole heads');
+  return llamaHFConfig(cfg, 'Llama');
 }
 
 const GGUF_KEYS = [
@@ -155,7 +175,10 @@ export const llama: ModelFamily = {
   bindGGUF,
   graph: {
     norm: 'rmsNorm',
-    attention: (cfg, positions) => ({ bias: false, rope: { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved } }),
+    attention: (cfg, positions) => ({
+      bias: false,
+      rope: { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved, rotaryDim: cfg.rotaryDim, scaling: cfg.ropeScaling },
+    }),
     mlp: mlpSwiGLU,
   },
   parameters,

@@ -1,0 +1,100 @@
+// Llama with each Hugging Face rope_scaling (linear, dynamic NTK, YaRN, Llama 3) and Phi-3
+// (fused projections, partial rotary, LongRoPE, sliding window) against PyTorch goldens
+// (tools/reference/make_families.py): last-position logits for prompts of 1, 7 and 33 tokens and
+// greedy continuations of 16 tokens decoded with the KV cache, as transformers' generate() does.
+
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromHF } from '../ts/models/families/index.js';
+import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { MODEL_FIXTURES as FIX, greedy, maxDiff, type GoldenPrompt } from './helpers/decoding.js';
+import { TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
+
+const GOLDENS = JSON.parse(readFileSync(join(FIX, 'families-goldens.json'), 'utf8')) as {
+  header: { script: string; layout_version: number };
+  models: Record<string, { prompts: GoldenPrompt[]; min_top2_gap: number }>;
+};
+const TMP = mkdtempSync(join(tmpdir(), 'attnode-rope-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+const MODELS = ['llama-llama3-tiny', 'llama-linear-tiny', 'llama-dynamic-tiny', 'llama-yarn-tiny', 'phi3-tiny'];
+const config = (dir: string) => JSON.parse(readFileSync(join(FIX, dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+
+describe.each(MODELS.flatMap((dir) => (['native', 'reference'] as const).map((backend) => ({ dir, backend }))))('$dir $backend', ({ dir, backend }) => {
+  let model: DecoderModel;
+  beforeAll(async () => {
+    model = await loadModel(join(FIX, dir), { backend });
+  });
+  afterAll(() => model?.dispose());
+  const golden = GOLDENS.models[dir]!;
+
+  it('matches the PyTorch last-position logits for prompts of 1, 7 and 33 tokens', async () => {
+    expect(GOLDENS.header.script).toBe('tools/reference/make_families.py');
+    expect(golden.prompts.map((p) => p.prompt.length)).toEqual([1, 7, 33]);
+    for (const p of golden.prompts) expect(maxDiff(await model.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+  });
+
+  // The reference backend is checked on logits alone (it is slow); each step's logits agree to
+  // f32 rounding, far inside the fixtures' smallest top-2 gap (printed by the script).
+  if (backend === 'native')
+    it('continues greedily exactly as PyTorch for 16 tokens with the KV cache', async () => {
+      for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
+    });
+});
+
+describe('the scaling bites', () => {
+  it.each(MODELS)('%s: without rope_scaling the same weights give other logits for the 33-token prompt', async (dir) => {
+    const d = mkdtempSync(join(TMP, `${dir}-`));
+    const { rope_scaling: _, ...rest } = config(dir);
+    writeFileSync(join(d, 'config.json'), JSON.stringify(rest));
+    symlinkSync(join(FIX, dir, 'model.safetensors'), join(d, 'model.safetensors'));
+    const m = await loadModel(d, { contextLength: 16 });
+    const p = GOLDENS.models[dir]!.prompts[2]!;
+    try {
+      expect(maxDiff(await m.forward(p.prompt.slice(0, 16)), p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('dynamic NTK and LongRoPE switch with the pass length: a prompt decoded token by token differs from one pass past the original length', async () => {
+    for (const dir of ['llama-dynamic-tiny', 'phi3-tiny']) {
+      const m = await loadModel(join(FIX, dir));
+      const p = GOLDENS.models[dir]!.prompts[2]!;
+      const cache = m.newCache();
+      let last: ArrayLike<number> = [];
+      for (const id of p.prompt) last = await m.forward([id], { cache });
+      // Token by token, the first 16 keys keep the unscaled (short) rotation; in one pass all 33 are scaled.
+      expect(maxDiff(last, p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
+      cache.dispose();
+      m.dispose();
+    }
+  });
+});
+
+describe('rope_scaling fields', () => {
+  const LLAMA = config('llama-tiny');
+  it.each([
+    [{ rope_type: 'ntk', factor: 2 }, /'rope_scaling.rope_type' = "ntk" is not supported \(supported: default, linear, dynamic, yarn, longrope, llama3\)/],
+    [{ rope_type: 'yarn', factor: 4, mscale: 1 }, /'rope_scaling.mscale' = 1 is not supported \(not read for rope_type 'yarn'\)/],
+    [{ rope_type: 'yarn', factor: 4, truncate: false }, /'rope_scaling.truncate' = false is not supported/],
+    [{ rope_type: 'linear' }, /'rope_scaling.factor' = undefined is not supported|'rope_scaling.factor'/],
+    [{ rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4 }, /'rope_scaling.original_max_position_embeddings'/],
+    [{ rope_type: 'longrope', short_factor: [1, 1], long_factor: [1, 1, 1, 1, 1, 1, 1, 1] }, /'rope_scaling.short_factor' = "\[2 values\]" is not supported \(expected 8 positive numbers/],
+    [{ rope_type: 'dynamic', factor: 2, original_max_position_embeddings: 8 }, /dynamic NTK uses max_position_embeddings \(64\)/],
+    ['linear', /'rope_scaling' = "linear" is not supported \(expected an object with rope_type\)/],
+  ] as const)('%j is refused, naming the field', (scaling, msg) => {
+    expect(() => configFromHF({ ...LLAMA, rope_scaling: scaling })).toThrow(RangeError);
+    expect(() => configFromHF({ ...LLAMA, rope_scaling: scaling })).toThrow(msg);
+  });
+
+  it('reads rope_type or the legacy type, and default is unscaled', () => {
+    expect(configFromHF({ ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } }).ropeScaling?.type).toBe('linear');
+    expect(configFromHF({ ...LLAMA, rope_scaling: { rope_type: 'linear', factor: 2 } }).ropeScaling?.invFreq?.[1]).toBeCloseTo(10000 ** -0.125 / 2, 6);
+    expect(configFromHF({ ...LLAMA, rope_scaling: { rope_type: 'default' } }).ropeScaling).toBeUndefined();
+    // Dynamic NTK runs up to factor x max_position_embeddings.
+    expect(configFromHF(config('llama-dynamic-tiny')).maxPositions).toBe(64);
+  });
+});
