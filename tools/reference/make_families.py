@@ -1,9 +1,10 @@
 """Writes the tiny checkpoints of the decoder families beyond make_models.py's (Llama with each
 rope_scaling Hugging Face defines, Phi-3 with fused projections, partial rotary, LongRoPE and a
-sliding window) and their PyTorch goldens in test/fixtures/models/families-goldens.json.
+sliding window, Gemma 2 and Gemma 3 text) and their PyTorch goldens in
+test/fixtures/models/families-goldens.json.
 
 Forward passes are plain torch written from Hugging Face's modeling code (modeling_llama,
-modeling_phi3, modeling_rope_utils); no transformers library here. Generation runs as
+modeling_phi3, modeling_gemma2, modeling_gemma3, modeling_rope_utils); no transformers library here. Generation runs as
 transformers' generate() does with a KV cache: the prompt in one pass, then one token per pass,
 each pass computing its rotary frequencies from its own longest position (dynamic NTK and
 LongRoPE depend on it) while the cached keys keep the rotation they were written with.
@@ -48,6 +49,22 @@ PHI3_CONFIG = dict(model_type='phi3', architectures=['Phi3ForCausalLM'], vocab_s
                    resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0, bos_token_id=1, eos_token_id=2, pad_token_id=0,
                    rope_scaling=dict(type='longrope', short_factor=[1.0, 1.1, 1.3, 1.6, 2.0, 2.5],
                                      long_factor=[1.0, 1.5, 2.5, 4.0, 6.0, 9.0]))
+
+# Gemma 2: head_dim 32 apart from hidden / heads, query_pre_attn_scalar 24 (not head_dim),
+# soft-capping that bites on these weights, even layers local with a window of 8, tied head.
+GEMMA2_CONFIG = dict(model_type='gemma2', architectures=['Gemma2ForCausalLM'], vocab_size=256, hidden_size=64, intermediate_size=128,
+                     num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=64,
+                     rms_norm_eps=1e-6, rope_theta=10000.0, hidden_activation='gelu_pytorch_tanh', query_pre_attn_scalar=24,
+                     sliding_window=8, attn_logit_softcapping=10.0, final_logit_softcapping=8.0, attention_bias=False,
+                     tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0)
+# Gemma 3 text: q/k norms, global base 1e6 with linear scaling, local base 1e4 unscaled, every
+# third layer global (sliding_window_pattern 3), no soft-capping.
+GEMMA3_CONFIG = dict(model_type='gemma3_text', architectures=['Gemma3ForCausalLM'], vocab_size=256, hidden_size=64, intermediate_size=128,
+                     num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=64,
+                     rms_norm_eps=1e-6, rope_theta=1000000.0, rope_local_base_freq=10000.0, rope_scaling=dict(rope_type='linear', factor=2.0),
+                     hidden_activation='gelu_pytorch_tanh', query_pre_attn_scalar=32, sliding_window=8, sliding_window_pattern=3,
+                     final_logit_softcapping=None, attn_logit_softcapping=None, attention_bias=False, tie_word_embeddings=True,
+                     bos_token_id=2, eos_token_id=1, pad_token_id=0)
 
 
 # ---------------------------------------------------------------- modeling_rope_utils
@@ -198,22 +215,127 @@ def forward(cfg, w, ids, cache):
     return x @ w.get('lm_head.weight', w['model.embed_tokens.weight']).t()
 
 
+# ---------------------------------------------------------------- Gemma 2 / Gemma 3 with a KV cache
+
+def gemma_init(cfg, g, std=0.25):
+    """Gemma's layout; norm weights are offsets from 1 (its RMSNorm multiplies by 1 + w)."""
+    C, V, L, F = cfg['hidden_size'], cfg['vocab_size'], cfg['num_hidden_layers'], cfg['intermediate_size']
+    H, KV, D = cfg['num_attention_heads'], cfg['num_key_value_heads'], cfg['head_dim']
+    r = lambda *s: torch.randn(*s, generator=g) * std  # noqa: E731
+    # Embeddings of std 1 after the sqrt(hidden) scale: the tied head would otherwise see mostly
+    # the last token's own row (the post-norms keep each block's output near unit size).
+    w = {'model.embed_tokens.weight': r(V, C) / (std * C ** 0.5)}
+    for i in range(L):
+        p = 'model.layers.%d.' % i
+        w[p + 'input_layernorm.weight'] = r(C) * 0.4
+        w[p + 'self_attn.q_proj.weight'] = r(H * D, C)
+        w[p + 'self_attn.k_proj.weight'] = r(KV * D, C)
+        w[p + 'self_attn.v_proj.weight'] = r(KV * D, C)
+        w[p + 'self_attn.o_proj.weight'] = r(C, H * D)
+        if cfg['model_type'] == 'gemma3_text':
+            w[p + 'self_attn.q_norm.weight'] = r(D) * 0.4
+            w[p + 'self_attn.k_norm.weight'] = r(D) * 0.4
+        w[p + 'post_attention_layernorm.weight'] = r(C) * 0.4
+        w[p + 'pre_feedforward_layernorm.weight'] = r(C) * 0.4
+        w[p + 'mlp.gate_proj.weight'] = r(F, C)
+        w[p + 'mlp.up_proj.weight'] = r(F, C)
+        w[p + 'mlp.down_proj.weight'] = r(C, F)
+        w[p + 'post_feedforward_layernorm.weight'] = r(C) * 0.4
+    w['model.norm.weight'] = r(C) * 0.4
+    return w
+
+
+def gemma_norm(x, w, eps):
+    """Gemma2RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + w), in f32."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * (1.0 + w.float())
+
+
+def gemma_sliding(cfg, i):
+    if cfg.get('layer_types'):
+        return cfg['layer_types'][i] == 'sliding_attention'
+    if cfg['model_type'] == 'gemma2':
+        return i % 2 == 0  # modeling_gemma2: is_sliding = not bool(layer_idx % 2)
+    return bool((i + 1) % cfg['sliding_window_pattern'])
+
+
+def gemma_forward(cfg, w, ids, cache):
+    """modeling_gemma2 / modeling_gemma3 (eager attention) over new tokens at positions len(cache)..."""
+    C, L, eps = cfg['hidden_size'], cfg['num_hidden_layers'], cfg['rms_norm_eps']
+    H, KV, D = cfg['num_attention_heads'], cfg['num_key_value_heads'], cfg['head_dim']
+    gemma3 = cfg['model_type'] == 'gemma3_text'
+    P, T = cache['length'], ids.shape[0]
+    S = P + T
+    pos = torch.arange(P, S)
+    kpos = torch.arange(S)
+
+    def rope(local):
+        if gemma3 and local:
+            inv, attn = default_inv_freq(cfg['rope_local_base_freq'], D), 1.0
+        else:
+            inv, attn = rope_params(cfg, S)
+        f = pos.float()[:, None] * inv[None, :]
+        emb = torch.cat((f, f), dim=-1)
+        return (emb.cos() * attn)[:, None, :], (emb.sin() * attn)[:, None, :]
+    x = w['model.embed_tokens.weight'][ids] * torch.tensor(C ** 0.5, dtype=torch.float32)
+    scaling = cfg['query_pre_attn_scalar'] ** -0.5
+    softcap = cfg.get('attn_logit_softcapping')
+    for i in range(L):
+        p = 'model.layers.%d.' % i
+        local = gemma_sliding(cfg, i)
+        cos, sin = rope(local)
+        h = gemma_norm(x, w[p + 'input_layernorm.weight'], eps)
+        q = (h @ w[p + 'self_attn.q_proj.weight'].t()).view(T, H, D)
+        k = (h @ w[p + 'self_attn.k_proj.weight'].t()).view(T, KV, D)
+        v = (h @ w[p + 'self_attn.v_proj.weight'].t()).view(T, KV, D)
+        if gemma3:
+            q = gemma_norm(q, w[p + 'self_attn.q_norm.weight'], eps)
+            k = gemma_norm(k, w[p + 'self_attn.k_norm.weight'], eps)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        ks, vs = cache['layers'][i]
+        ks = torch.cat((ks, k)) if ks is not None else k
+        vs = torch.cat((vs, v)) if vs is not None else v
+        cache['layers'][i] = (ks, vs)
+        kk = ks.repeat_interleave(H // KV, dim=1).transpose(0, 1)
+        vv = vs.repeat_interleave(H // KV, dim=1).transpose(0, 1)
+        att = (q.transpose(0, 1) @ kk.transpose(-1, -2)) * scaling
+        if softcap is not None:
+            att = torch.tanh(att / softcap) * softcap
+        mask = kpos[None, :] > pos[:, None]
+        if local:
+            mask = mask | (kpos[None, :] <= pos[:, None] - cfg['sliding_window'])
+        att = att.masked_fill(mask, torch.finfo(torch.float32).min).softmax(-1)
+        a = (att @ vv).transpose(0, 1).reshape(T, H * D) @ w[p + 'self_attn.o_proj.weight'].t()
+        x = x + gemma_norm(a, w[p + 'post_attention_layernorm.weight'], eps)
+        h = gemma_norm(x, w[p + 'pre_feedforward_layernorm.weight'], eps)
+        m = torch.nn.functional.gelu(h @ w[p + 'mlp.gate_proj.weight'].t(), approximate='tanh') * (h @ w[p + 'mlp.up_proj.weight'].t())
+        x = x + gemma_norm(m @ w[p + 'mlp.down_proj.weight'].t(), w[p + 'post_feedforward_layernorm.weight'], eps)
+    cache['length'] = S
+    x = gemma_norm(x, w['model.norm.weight'], eps)
+    logits = x @ w.get('lm_head.weight', w['model.embed_tokens.weight']).t()
+    cap = cfg.get('final_logit_softcapping')
+    if cap is not None:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
 def new_cache(cfg):
     return dict(length=0, layers=[(None, None)] * cfg['num_hidden_layers'])
 
 
 def goldens(cfg, w, prompts):
+    step = gemma_forward if cfg['model_type'].startswith('gemma') else forward
     out, min_gap = [], float('inf')
     with torch.no_grad():
         for ids in prompts:
             cache = new_cache(cfg)
-            row = forward(cfg, w, torch.tensor(ids), cache)[-1]
+            row = step(cfg, w, torch.tensor(ids), cache)[-1]
             logits, seq = row, []
             for _ in range(CONTINUATION):
                 top = torch.topk(row, 2).values
                 min_gap = min(min_gap, float(top[0] - top[1]))
                 seq.append(int(row.argmax()))
-                row = forward(cfg, w, torch.tensor([seq[-1]]), cache)[-1]
+                row = step(cfg, w, torch.tensor([seq[-1]]), cache)[-1]
             out.append(dict(prompt=list(ids), logits=[float(v) for v in logits], greedy=seq))
     return out, min_gap
 
@@ -251,6 +373,8 @@ def main():
     models = [(name, cfg, llama_init(cfg, torch.Generator().manual_seed(SEED + 20 + k)))
               for k, (name, cfg) in enumerate(ROPE_CONFIGS.items())]
     models.append(('phi3-tiny', PHI3_CONFIG, fuse_phi3(PHI3_CONFIG, llama_init(PHI3_CONFIG, torch.Generator().manual_seed(SEED + 30)))))
+    models.append(('gemma2-tiny', GEMMA2_CONFIG, gemma_init(GEMMA2_CONFIG, torch.Generator().manual_seed(SEED + 31))))
+    models.append(('gemma3-tiny', GEMMA3_CONFIG, gemma_init(GEMMA3_CONFIG, torch.Generator().manual_seed(SEED + 32))))
     for name, cfg, w in models:
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)

@@ -61,7 +61,7 @@ export const qwen2: ModelFamily = {
   configFromGGUF: noGGUF('qwen2'),
   bindHF: bindQwen2,
   bindGGUF: noGGUF('qwen2'),
-  graph: { ...llama.graph, attention: (cfg, positions) => ({ ...llama.graph.attention(cfg, positions), qkvBias: true }) },
+  graph: { ...llama.graph, attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), qkvBias: true }) },
   parameters: (cfg) =>
     params(cfg, (layer) => [
       { name: `l${layer}.q.b`, shape: [cfg.heads * cfg.headDim], component: 'attention.q', layer },
@@ -79,7 +79,7 @@ export const qwen3: ModelFamily = {
   configFromGGUF: noGGUF('qwen3'),
   bindHF: bindQwen3,
   bindGGUF: noGGUF('qwen3'),
-  graph: { ...llama.graph, attention: (cfg, positions) => ({ ...llama.graph.attention(cfg, positions), qkNorm: cfg.normEps }) },
+  graph: { ...llama.graph, attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), qkNorm: cfg.normEps }) },
   parameters: (cfg) =>
     params(cfg, (layer) => [
       { name: `l${layer}.qnorm.w`, shape: [cfg.headDim], component: 'norms', layer },

@@ -1,7 +1,7 @@
-// Llama with each Hugging Face rope_scaling (linear, dynamic NTK, YaRN, Llama 3) and Phi-3
-// (fused projections, partial rotary, LongRoPE, sliding window) against PyTorch goldens
-// (tools/reference/make_families.py): last-position logits for prompts of 1, 7 and 33 tokens and
-// greedy continuations of 16 tokens decoded with the KV cache, as transformers' generate() does.
+// Llama with each Hugging Face rope_scaling (linear, dynamic NTK, YaRN, Llama 3), Phi-3 (fused
+// projections, partial rotary, LongRoPE, sliding window), Gemma 2 (soft-capping, local/global
+// layers, GeGLU, (1 + w) norms before and after each block) and Gemma 3 text (q/k norms, local rope
+// base) against PyTorch goldens (tools/reference/make_families.py), generated with a KV cache.
 
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ const GOLDENS = JSON.parse(readFileSync(join(FIX, 'families-goldens.json'), 'utf
 const TMP = mkdtempSync(join(tmpdir(), 'attnode-rope-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-const MODELS = ['llama-llama3-tiny', 'llama-linear-tiny', 'llama-dynamic-tiny', 'llama-yarn-tiny', 'phi3-tiny'];
+const MODELS = ['llama-llama3-tiny', 'llama-linear-tiny', 'llama-dynamic-tiny', 'llama-yarn-tiny', 'phi3-tiny', 'gemma2-tiny', 'gemma3-tiny'];
 const config = (dir: string) => JSON.parse(readFileSync(join(FIX, dir, 'config.json'), 'utf8')) as Record<string, unknown>;
 
 describe.each(MODELS.flatMap((dir) => (['native', 'reference'] as const).map((backend) => ({ dir, backend }))))('$dir $backend', ({ dir, backend }) => {
@@ -44,16 +44,22 @@ describe.each(MODELS.flatMap((dir) => (['native', 'reference'] as const).map((ba
     });
 });
 
-describe('the scaling bites', () => {
-  it.each(MODELS)('%s: without rope_scaling the same weights give other logits for the 33-token prompt', async (dir) => {
+describe('each feature bites: the same weights without it give other logits for the 33-token prompt', () => {
+  const unscaled = { rope_scaling: null, max_position_embeddings: 64 };
+  it.each([
+    ['llama-llama3-tiny', unscaled], ['llama-linear-tiny', unscaled], ['llama-dynamic-tiny', unscaled], ['llama-yarn-tiny', unscaled],
+    ['phi3-tiny', unscaled], ['phi3-tiny', { ...unscaled, partial_rotary_factor: 0.5 }], ['phi3-tiny', { sliding_window: null }],
+    ['gemma2-tiny', { attn_logit_softcapping: null }], ['gemma2-tiny', { final_logit_softcapping: null }],
+    ['gemma2-tiny', { sliding_window: 64 }], ['gemma2-tiny', { query_pre_attn_scalar: 32 }],
+    ['gemma3-tiny', { rope_local_base_freq: 1000000.0 }], ['gemma3-tiny', { rope_scaling: null }], ['gemma3-tiny', { sliding_window_pattern: 1 }],
+  ] as const)('%s with %j', async (dir, override) => {
     const d = mkdtempSync(join(TMP, `${dir}-`));
-    const { rope_scaling: _, ...rest } = config(dir);
-    writeFileSync(join(d, 'config.json'), JSON.stringify(rest));
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...config(dir), ...override }));
     symlinkSync(join(FIX, dir, 'model.safetensors'), join(d, 'model.safetensors'));
-    const m = await loadModel(d, { contextLength: 16 });
+    const m = await loadModel(d);
     const p = GOLDENS.models[dir]!.prompts[2]!;
     try {
-      expect(maxDiff(await m.forward(p.prompt.slice(0, 16)), p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
+      expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
     } finally {
       m.dispose();
     }
@@ -88,6 +94,24 @@ describe('rope_scaling fields', () => {
   ] as const)('%j is refused, naming the field', (scaling, msg) => {
     expect(() => configFromHF({ ...LLAMA, rope_scaling: scaling })).toThrow(RangeError);
     expect(() => configFromHF({ ...LLAMA, rope_scaling: scaling })).toThrow(msg);
+  });
+
+  it('LongRoPE factors must match the rotated pairs (Phi-3 partial_rotary_factor)', () => {
+    expect(() => configFromHF({ ...config('phi3-tiny'), partial_rotary_factor: 1 })).toThrow(/Phi-3 'rope_scaling.short_factor' = "\[6 values\]" is not supported \(expected 8 positive numbers/);
+    expect(() => configFromHF({ ...config('phi3-tiny'), partial_rotary_factor: 0.1, rope_scaling: null })).toThrow(/even number of rotated dimensions/);
+    expect(configFromHF(config('phi3-tiny'))).toMatchObject({ architecture: 'phi3', rotaryDim: 12, slidingWindow: 12 });
+  });
+
+  it('Gemma reads its layer pattern and refuses what it does not implement', () => {
+    expect(configFromHF(config('gemma2-tiny'))).toMatchObject({ layerTypes: ['sliding', 'full', 'sliding', 'full'], localWindow: 8, attnSoftcap: 10, finalSoftcap: 8 });
+    expect(configFromHF(config('gemma3-tiny'))).toMatchObject({ layerTypes: ['sliding', 'sliding', 'full', 'sliding'], ropeLocalTheta: 10000 });
+    const types = ['full_attention', 'sliding_attention', 'full_attention', 'full_attention'];
+    expect(configFromHF({ ...config('gemma3-tiny'), layer_types: types }).layerTypes).toEqual(['full', 'sliding', 'full', 'full']);
+    expect(() => configFromHF({ ...config('gemma3-tiny'), layer_types: ['full_attention'] })).toThrow(/Gemma 3 'layer_types'/);
+    expect(() => configFromHF({ ...config('gemma2-tiny'), hidden_activation: 'gelu' })).toThrow(/Gemma 2 'hidden_activation' = "gelu" is not supported/);
+    expect(() => configFromHF({ ...config('gemma3-tiny'), attn_logit_softcapping: 50 })).toThrow(/Gemma 3 'attn_logit_softcapping' = 50 is not supported/);
+    expect(() => configFromHF({ ...config('gemma2-tiny'), rope_scaling: { rope_type: 'dynamic', factor: 2 } })).toThrow(/Gemma 2 'rope_scaling'/);
+    expect(() => configFromHF({ ...config('gemma3-tiny'), rope_parameters: {} })).toThrow(/Gemma 3 'rope_parameters'/);
   });
 
   it('reads rope_type or the legacy type, and default is unscaled', () => {
