@@ -2,10 +2,12 @@
 // embeddings times sqrt(hidden), RMSNorm by (1 + w) before and after attention and the MLP,
 // GeGLU, query scale query_pre_attn_scalar^-0.5, local (sliding) and global layers; Gemma 2 adds
 // attention and final logit soft-capping, Gemma 3 per-head q/k norms and a local rope base.
-// Config, binder, graph parts and parameters; Hugging Face directories only.
+// Config, binders, graph parts and parameters, for Hugging Face directories and llama.cpp GGUF
+// files (general.architecture 'gemma2' / 'gemma3'), read as llama.cpp reads them.
 
+import type { GGUFFile } from '../../io/gguf.js';
 import { mlpGeGLU } from '../blocks.js';
-import { checkHeads, hfTokenIds, int, num, refuse, type DecoderConfig } from '../config.js';
+import { checkHeads, ggufFields, ggufTokenIds, ggufVocab, hfTokenIds, int, num, refuse, type DecoderConfig } from '../config.js';
 import { ropeScalingFromHF } from '../rope.js';
 import type { Binder } from '../weights.js';
 import type { ModelFamily, ParamTensor } from './family.js';
@@ -117,18 +119,88 @@ function bindHF(b: Binder, cfg: DecoderConfig): void {
   lin('unembed', cfg.tiedEmbeddings || !b.src.has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight', V, C);
 }
 
-function family(arch: Gemma, architectures: string[], modelTypes: string[]): ModelFamily {
-  const noGGUF = () => {
-    throw new RangeError(`gguf: ${NAME[arch]} files (general.architecture '${arch}') are not read yet; load the Hugging Face directory`);
+const GGUF_KEYS = [
+  'context_length', 'embedding_length', 'feed_forward_length', 'block_count', 'attention.head_count', 'attention.head_count_kv',
+  'attention.key_length', 'attention.value_length', 'attention.layer_norm_rms_epsilon', 'rope.freq_base', 'attention.sliding_window',
+  'attention.sliding_window_pattern', 'attn_logit_softcapping', 'final_logit_softcapping', 'rope.scaling.type', 'rope.scaling.factor', 'vocab_size',
+];
+
+/**
+ * llama.cpp's reading (llama-model.cpp): its layer pattern (Gemma 2 every other layer, Gemma 3
+ * five local of six, the local base 10000 and unscaled), its query scale 1/sqrt(head size) (the
+ * 27B shapes, 46 or 62 layers, 1/sqrt(hidden / heads)); query_pre_attn_scalar is not stored.
+ */
+function configFromGGUF(g: GGUFFile, arch: Gemma): DecoderConfig {
+  const md = ggufFields(g, GGUF_KEYS);
+  const F = `${arch} GGUF`;
+  const hidden = int(md, 'embedding_length');
+  const heads = int(md, 'attention.head_count');
+  const layers = int(md, 'block_count');
+  const headDim = int(md, 'attention.key_length', 256);
+  const vl = md['attention.value_length'];
+  if (vl !== undefined && vl !== headDim) refuse(F, `${arch}.attention.value_length`, vl, `values must have the key size ${headDim}`);
+  const pattern = arch === 'gemma2' ? 2 : int(md, 'attention.sliding_window_pattern', 6);
+  const types = Array.from({ length: layers }, (_, i) => (i % pattern < pattern - 1 ? 'sliding' : 'full') as 'sliding' | 'full');
+  const ropeTheta = num(md, 'rope.freq_base', 10000);
+  const st = md['rope.scaling.type'];
+  const factor = md['rope.scaling.factor'];
+  let ropeScaling: DecoderConfig['ropeScaling'];
+  if (st === 'linear' && typeof factor === 'number' && factor !== 1) ropeScaling = ropeScalingFromHF({ rope_scaling: { rope_type: 'linear', factor } }, F, ropeTheta, headDim);
+  else if (st !== undefined && st !== 'none' && st !== 'linear') refuse(F, `${arch}.rope.scaling.type`, st, 'only linear scaling is implemented for Gemma');
+  const big = (arch === 'gemma2' && layers === 46) || (arch === 'gemma3' && layers === 62);
+  const attnSoftcap = arch === 'gemma2' ? (md.attn_logit_softcapping as number | undefined) : undefined;
+  const finalSoftcap = arch === 'gemma2' ? (md.final_logit_softcapping as number | undefined) : undefined;
+  return checkHeads({
+    architecture: arch, vocabSize: ggufVocab(g, md), hidden, layers, heads, kvHeads: int(md, 'attention.head_count_kv', heads), headDim,
+    ffn: int(md, 'feed_forward_length'), maxPositions: int(md, 'context_length'), normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6),
+    ropeTheta, ropeInterleaved: false, tiedEmbeddings: !g.tensors.has('output.weight'),
+    layerTypes: types, localWindow: int(md, 'attention.sliding_window', 4096), ...(arch === 'gemma3' ? { ropeLocalTheta: 10000 } : {}),
+    attnScale: 1 / Math.sqrt(big ? hidden / heads : headDim),
+    ...(attnSoftcap ? { attnSoftcap } : {}), ...(finalSoftcap ? { finalSoftcap } : {}), ...(ropeScaling ? { ropeScaling } : {}), ...ggufTokenIds(g),
+  });
+}
+
+/** llama.cpp's tensor names; the converter stored the norms as 1 + w already. */
+function bindGGUF(b: Binder, cfg: DecoderConfig): void {
+  const { hidden: C, ffn: F, vocabSize: V, heads: H, kvHeads: KV, headDim: D } = cfg;
+  const lin = (param: string, name: string, n: number, k: number) => {
+    const t = b.get(name);
+    b.expectShape(name, t, [n, k]);
+    b.linear(param, t);
   };
+  b.table('embed', 'token_embd.weight', [V, C]);
+  for (let i = 0; i < cfg.layers; i++) {
+    const p = `blk.${i}.`;
+    const l = `l${i}`;
+    b.f32(`${l}.norm1.w`, `${p}attn_norm.weight`, [C]);
+    lin(`${l}.q`, `${p}attn_q.weight`, H * D, C);
+    lin(`${l}.k`, `${p}attn_k.weight`, KV * D, C);
+    lin(`${l}.v`, `${p}attn_v.weight`, KV * D, C);
+    lin(`${l}.o`, `${p}attn_output.weight`, C, H * D);
+    if (cfg.architecture === 'gemma3') {
+      b.f32(`${l}.qnorm.w`, `${p}attn_q_norm.weight`, [D]);
+      b.f32(`${l}.knorm.w`, `${p}attn_k_norm.weight`, [D]);
+    }
+    b.f32(`${l}.postAttn.w`, `${p}post_attention_norm.weight`, [C]);
+    b.f32(`${l}.norm2.w`, `${p}ffn_norm.weight`, [C]);
+    lin(`${l}.gate`, `${p}ffn_gate.weight`, F, C);
+    lin(`${l}.up`, `${p}ffn_up.weight`, F, C);
+    lin(`${l}.down`, `${p}ffn_down.weight`, C, F);
+    b.f32(`${l}.postMlp.w`, `${p}post_ffw_norm.weight`, [C]);
+  }
+  b.f32('final.w', 'output_norm.weight', [C]);
+  lin('unembed', b.src.has('output.weight') ? 'output.weight' : 'token_embd.weight', V, C);
+}
+
+function family(arch: Gemma, architectures: string[], modelTypes: string[]): ModelFamily {
   return {
     name: arch,
     hf: { modelTypes, architectures },
-    gguf: [],
+    gguf: [arch],
     configFromHF: (cfg) => configFromHF(cfg, arch),
-    configFromGGUF: noGGUF,
+    configFromGGUF: (g) => configFromGGUF(g, arch),
     bindHF,
-    bindGGUF: noGGUF,
+    bindGGUF,
     graph: {
       norm: 'rmsNorm',
       attention: (cfg, positions, layer) => {

@@ -62,35 +62,45 @@ const GGUF_KEYS = [
 ];
 
 /** GGUF metadata (llama.cpp's llama.* keys) that changes the computation and is not implemented. */
-function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number): void {
+function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number, arch: string): void {
+  const F = `${arch === 'llama' ? 'Llama' : arch} GGUF`;
   const t = md['rope.scaling.type'];
-  if (t !== undefined && t !== 'none') refuse('Llama GGUF', 'llama.rope.scaling.type', t, 'only unscaled rotary embeddings are implemented');
+  if (t !== undefined && t !== 'none') refuse(F, `${arch}.rope.scaling.type`, t, 'only unscaled rotary embeddings are implemented');
   // With scaling.type 'none' the factor is unused; without a type, a factor other than 1 scales.
   const factor = md['rope.scaling.factor'];
-  if (t === undefined && factor !== undefined && factor !== 1) refuse('Llama GGUF', 'llama.rope.scaling.factor', factor, 'only unscaled rotary embeddings are implemented');
+  if (t === undefined && factor !== undefined && factor !== 1) refuse(F, `${arch}.rope.scaling.factor`, factor, 'only unscaled rotary embeddings are implemented');
   const linear = md['rope.scale_linear'];
-  if (linear !== undefined && linear !== 1) refuse('Llama GGUF', 'llama.rope.scale_linear', linear, 'only unscaled rotary embeddings are implemented');
+  if (linear !== undefined && linear !== 1) refuse(F, `${arch}.rope.scale_linear`, linear, 'only unscaled rotary embeddings are implemented');
   const experts = md.expert_count;
-  if (typeof experts === 'number' && experts > 0) refuse('Llama GGUF', 'llama.expert_count', experts, 'mixture-of-experts MLPs are not implemented');
+  if (typeof experts === 'number' && experts > 0) refuse(F, `${arch}.expert_count`, experts, 'mixture-of-experts MLPs are not implemented');
   const rot = md['rope.dimension_count'];
-  if (rot !== undefined && rot !== headDim) refuse('Llama GGUF', 'llama.rope.dimension_count', rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
+  if (rot !== undefined && rot !== headDim) refuse(F, `${arch}.rope.dimension_count`, rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
   const vl = md['attention.value_length'];
-  if (vl !== undefined && vl !== headDim) refuse('Llama GGUF', 'llama.attention.value_length', vl, `values must have the key size ${headDim}`);
+  if (vl !== undefined && vl !== headDim) refuse(F, `${arch}.attention.value_length`, vl, `values must have the key size ${headDim}`);
 }
 
-function configFromGGUF(g: GGUFFile): DecoderConfig {
+/**
+ * The fields Llama and its llama.cpp relatives (qwen2, qwen3) share, from `${arch}.*` metadata;
+ * `interleaved` says whether the file's Q/K rows were permuted for interleaved rotation (llama.cpp's
+ * 'llama' converter does; NEOX-style architectures keep rotate_half's layout).
+ */
+export function llamaGGUFConfig(g: GGUFFile, architecture: DecoderConfig['architecture'], interleaved: boolean): DecoderConfig {
   const md = ggufFields(g, GGUF_KEYS);
   const hidden = int(md, 'embedding_length');
   const heads = int(md, 'attention.head_count');
   // The head size is attention.key_length when given; older files only carry rope.dimension_count.
   const headDim = int(md, 'attention.key_length', (md['rope.dimension_count'] as number | undefined) ?? hidden / heads);
-  refuseUnimplementedGGUF(md, headDim);
+  refuseUnimplementedGGUF(md, headDim, String(g.get('general.architecture')));
   return check({
-    architecture: 'llama', vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
+    architecture, vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
     kvHeads: int(md, 'attention.head_count_kv', heads), headDim, ffn: int(md, 'feed_forward_length'), maxPositions: int(md, 'context_length'),
-    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: true,
+    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: interleaved,
     tiedEmbeddings: !g.tensors.has('output.weight'), ...ggufTokenIds(g),
   });
+}
+
+function configFromGGUF(g: GGUFFile): DecoderConfig {
+  return llamaGGUFConfig(g, 'llama', true);
 }
 
 /** Every parameter of the graph: C = hidden, F = ffn, V = vocab, H/KV heads of size D. */
