@@ -71,6 +71,12 @@ def common(g, arch, cfg, head_dim=None):
     g.add('tokenizer.ggml.add_bos_token', gw.BOOL, False)
 
 
+def put_template(g, family):
+    """The family's representative chat template (test/fixtures/chat-templates), as GGUF carries one."""
+    with open(os.path.join(ROOT, 'test', 'fixtures', 'chat-templates', family + '.jinja')) as f:
+        g.add('tokenizer.chat_template', gw.STRING, f.read())
+
+
 def put(g, name, t):
     g.add_tensor(name, t.numpy(), gw.GGML_F32)
 
@@ -81,6 +87,7 @@ def llama_like(cfg, w, arch):
     D = cfg.get('head_dim') or cfg['hidden_size'] // H
     g = gw.GGUFWriter()
     common(g, arch, cfg, head_dim=D if arch == 'qwen3' else None)
+    put_template(g, {'llama': 'mistral', 'qwen2': 'qwen2', 'qwen3': 'qwen2'}[arch])
     if arch == 'llama':
         g.add('llama.rope.dimension_count', gw.UINT32, D)
     put(g, 'token_embd.weight', w['model.embed_tokens.weight'])
@@ -115,6 +122,7 @@ def gemma(cfg, w, arch):
     L, D = cfg['num_hidden_layers'], cfg['head_dim']
     g = gw.GGUFWriter()
     common(g, arch, cfg, head_dim=D)
+    put_template(g, 'gemma')
     g.add(arch + '.attention.sliding_window', gw.UINT32, cfg['sliding_window'])
     if arch == 'gemma2':
         g.add('gemma2.attn_logit_softcapping', gw.FLOAT32, cfg['attn_logit_softcapping'])
