@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromHF } from '../ts/models/families/index.js';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import type { WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { MODEL_FIXTURES as FIX, greedy, maxDiff, type GoldenPrompt } from './helpers/decoding.js';
+import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
 import { TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
 
 const GOLDENS = JSON.parse(readFileSync(join(FIX, 'families-goldens.json'), 'utf8')) as {
@@ -42,6 +44,28 @@ describe.each(MODELS.flatMap((dir) => (['native', 'reference'] as const).map((ba
     it('continues greedily exactly as PyTorch for 16 tokens with the KV cache', async () => {
       for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
     });
+});
+
+// lavapipe compiles each pipeline on first use and runs every kernel on the CPU.
+const SLOW = 600_000;
+const gpu: WebGPUBackend | undefined = await openWebGPU();
+afterAll(() => gpu?.dispose());
+
+describe.skipIf(!HAS_WEBGPU)('on webgpu', () => {
+  it.each(MODELS)('%s: logits match PyTorch, greedy continuations equal its', async (dir) => {
+    const m = await loadModel(join(FIX, dir), { backend: gpu! });
+    try {
+      let worst = 0;
+      for (const p of GOLDENS.models[dir]!.prompts) {
+        worst = Math.max(worst, maxDiff(await m.forward(p.prompt), p.logits));
+        expect(await greedy(m, p.prompt, 16)).toEqual(p.greedy);
+      }
+      console.log(`${dir} on webgpu: max |logit diff| ${worst.toExponential(2)} vs PyTorch`);
+      expect(worst).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    } finally {
+      m.dispose();
+    }
+  }, SLOW);
 });
 
 describe('each feature bites: the same weights without it give other logits for the 33-token prompt', () => {
