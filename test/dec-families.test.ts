@@ -12,7 +12,7 @@ import { loadModel, type DecoderModel } from '../ts/models/model.js';
 import type { WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { MODEL_FIXTURES as FIX, greedy, maxDiff, type GoldenPrompt } from './helpers/decoding.js';
 import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
-import { TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
+import { TOL_MODEL_LOGITS_BF16_WEIGHTS, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
 
 const GOLDENS = JSON.parse(readFileSync(join(FIX, 'families-goldens.json'), 'utf8')) as {
   header: { script: string; layout_version: number };
@@ -44,6 +44,20 @@ describe.each(MODELS.flatMap((dir) => (['native', 'reference'] as const).map((ba
     it('continues greedily exactly as PyTorch for 16 tokens with the KV cache', async () => {
       for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
     });
+});
+
+describe('weights converted at load (dtype option)', () => {
+  // Phi-3's fused rows are split before the conversion; Gemma's (1 + w) norms stay f32.
+  for (const dir of ['phi3-tiny', 'gemma2-tiny', 'gemma3-tiny'])
+    for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
+      it(`${dir} with ${dtype} linear weights stays within its budget of the f32 goldens`, async () => {
+        const m = await loadModel(join(FIX, dir), { dtype });
+        try {
+          for (const p of GOLDENS.models[dir]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(tol);
+        } finally {
+          m.dispose();
+        }
+      });
 });
 
 // lavapipe compiles each pipeline on first use and runs every kernel on the CPU.
