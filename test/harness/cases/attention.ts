@@ -90,10 +90,10 @@ export function attentionCases(): OpCase[] {
   // of a few units at scale 1), prefill across key tiles, decode after a long cache, with a
   // window (Gemma's local layers), f16 K/V and a padding mask.
   for (const [s, softcap, window, f16, scale] of [
-    [{ tq: 150, tk: 150, hq: 4, hkv: 2, d: 32 }, 2, 0, false, 1],
+    [{ tq: 70, tk: 70, hq: 4, hkv: 2, d: 32 }, 2, 0, false, 1],
     [{ tq: 33, tk: 33, hq: 3, hkv: 1, d: 17 }, 0.7, 7, false, 1],
-    [{ tq: 1, tk: 1000, hq: 8, hkv: 2, d: 64 }, 1.5, 0, false, 0.5],
-    [{ tq: 1, tk: 513, hq: 4, hkv: 4, d: 16 }, 3, 64, true, 1],
+    [{ tq: 1, tk: 300, hq: 8, hkv: 2, d: 64 }, 1.5, 0, false, 0.5],
+    [{ tq: 1, tk: 131, hq: 4, hkv: 4, d: 16 }, 3, 64, true, 1],
     [{ tq: 7, tk: 7, hq: 2, hkv: 2, d: 8 }, 50, 0, false, undefined],
   ] as const)
     addBoth(l, `softcap ${softcap}${window ? ` window ${window}` : ''}${f16 ? ' f16 kv' : ''} ${str(s)}`, {
