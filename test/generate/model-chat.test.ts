@@ -22,7 +22,7 @@ describe("a model's own chat template", () => {
     try {
       const c = CONV.conversations.tools!;
       expect(m.applyChatTemplate(c.messages, { tools: c.tools })).toBe(GOLDENS.renders['qwen2/tools/generation']!.text);
-      expect(m.chatTokens).toEqual({ bosToken: '<1>', eosToken: '<2>' });
+      expect(m.chatTokens).toEqual({ bosToken: '<0x01>', eosToken: '<0x02>' });
     } finally {
       m.dispose();
     }

@@ -60,12 +60,14 @@ def common(g, arch, cfg, head_dim=None):
     if head_dim is not None:
         g.add(arch + '.attention.key_length', gw.UINT32, head_dim)
         g.add(arch + '.attention.value_length', gw.UINT32, head_dim)
-    # llama.cpp needs tokenizer metadata to load a file; the ids are all the tests use.
+    # llama.cpp needs tokenizer metadata to load a file. The 256 ids are SentencePiece byte
+    # tokens (type 6), so any text encodes (byte fallback) and chat prompts run end to end.
     V = cfg['vocab_size']
+    assert V == 256
     g.add('tokenizer.ggml.model', gw.STRING, 'llama')
-    g.add('tokenizer.ggml.tokens', gw.ARRAY, (gw.STRING, ['<%d>' % i for i in range(V)]))
+    g.add('tokenizer.ggml.tokens', gw.ARRAY, (gw.STRING, ['<0x%02X>' % i for i in range(V)]))
     g.add('tokenizer.ggml.scores', gw.ARRAY, (gw.FLOAT32, [0.0] * V))
-    g.add('tokenizer.ggml.token_type', gw.ARRAY, (gw.INT32, [1] * V))
+    g.add('tokenizer.ggml.token_type', gw.ARRAY, (gw.INT32, [6] * V))
     g.add('tokenizer.ggml.bos_token_id', gw.UINT32, cfg['bos_token_id'])
     g.add('tokenizer.ggml.eos_token_id', gw.UINT32, cfg['eos_token_id'])
     g.add('tokenizer.ggml.add_bos_token', gw.BOOL, False)
