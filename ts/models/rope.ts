@@ -39,49 +39,49 @@ function numberField(s: Record<string, unknown>, key: string, family: string, fa
   return v;
 }
 
-/** Keys each rope_type reads; any other key (mscale, truncate, ...) is refused, not ignored. */
-const KEYS: Readonly<Record<string, readonly string[]>> = {
-  default: [],
-  linear: ['factor'],
-  dynamic: ['factor', 'original_max_position_embeddings'],
-  yarn: ['factor', 'attention_factor', 'beta_fast', 'beta_slow', 'original_max_position_embeddings', 'truncate'],
-  longrope: ['short_factor', 'long_factor', 'factor', 'attention_factor', 'original_max_position_embeddings'],
-  llama3: ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings'],
-};
+/** What every rope_type's reader gets: its rope_scaling object, the whole config and the rotation. */
+interface ScalingInput {
+  readonly s: Record<string, unknown>;
+  readonly cfg: Record<string, unknown>;
+  readonly family: string;
+  readonly type: string;
+  readonly theta: number;
+  readonly rd: number;
+  /** max_position_embeddings. */
+  readonly maxPos: number;
+  /** theta^(2i/rd) per pair, f32. */
+  readonly pf: readonly number[];
+}
 
-/**
- * The scaling a config.json asks for over rd rotated dimensions (undefined: none). `cfg` is the
- * whole config (LongRoPE reads its top-level original_max_position_embeddings, as Phi-3 sets it).
- */
-export function ropeScalingFromHF(cfg: Record<string, unknown>, family: string, theta: number, rd: number): RopeScaling | undefined {
-  const raw = cfg.rope_scaling;
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'object' || Array.isArray(raw)) refuse(family, 'rope_scaling', raw, 'expected an object with rope_type');
-  const s = raw as Record<string, unknown>;
-  // Hugging Face reads rope_type, or the legacy `type`; Phi-3's 'su' is LongRoPE's old name.
-  let type = String(s.rope_type ?? s.type ?? 'default');
-  if (type === 'su') type = 'longrope';
-  const keys = KEYS[type];
-  if (!keys) refuse(family, 'rope_scaling.rope_type', type, `supported: ${Object.keys(KEYS).join(', ')}`);
-  for (const k of Object.keys(s)) if (k !== 'rope_type' && k !== 'type' && !keys.includes(k)) refuse(family, `rope_scaling.${k}`, s[k], `not read for rope_type '${type}'`);
-  const maxPos = typeof cfg.max_position_embeddings === 'number' ? cfg.max_position_embeddings : 2048;
-  const half = rd / 2;
-  const pf = posFreqs(theta, rd);
-  switch (type) {
-    case 'default':
-      return undefined;
-    case 'linear': {
+/** One rope_type: the rope_scaling keys it reads (any other is refused, not ignored) and its reader. */
+interface ScalingKind {
+  readonly keys: readonly string[];
+  read(x: ScalingInput): RopeScaling | undefined;
+}
+
+/** modeling_rope_utils' ROPE_INIT_FUNCTIONS, as tables and factors for the rope op. */
+const SCALINGS: Readonly<Record<string, ScalingKind>> = {
+  default: { keys: [], read: () => undefined },
+  linear: {
+    keys: ['factor'],
+    read: ({ s, family, type, pf }) => {
       const f = factorOf(s, family, type);
       return { type, invFreq: pf.map((p) => f32(f32(1 / p) / f)) };
-    }
-    case 'dynamic': {
+    },
+  },
+  dynamic: {
+    keys: ['factor', 'original_max_position_embeddings'],
+    read: ({ s, family, type, rd, maxPos }) => {
       // modeling_rope_utils reads max_position_embeddings as the original length here.
       if (s.original_max_position_embeddings !== undefined && s.original_max_position_embeddings !== maxPos)
         refuse(family, 'rope_scaling.original_max_position_embeddings', s.original_max_position_embeddings, `dynamic NTK uses max_position_embeddings (${maxPos})`);
       if (rd < 4) refuse(family, 'rope_scaling.rope_type', type, 'dynamic NTK needs at least 4 rotated dimensions');
       return { type, dynamic: { factor: factorOf(s, family, type), original: maxPos } };
-    }
-    case 'yarn': {
+    },
+  },
+  yarn: {
+    keys: ['factor', 'attention_factor', 'beta_fast', 'beta_slow', 'original_max_position_embeddings', 'truncate'],
+    read: ({ s, family, type, theta, rd, maxPos, pf }) => {
       const f = factorOf(s, family, type);
       if (s.truncate !== undefined && s.truncate !== true) refuse(family, 'rope_scaling.truncate', s.truncate, 'only truncated correction ranges are implemented');
       const orig = numberField(s, 'original_max_position_embeddings', family, maxPos);
@@ -99,10 +99,13 @@ export function ropeScalingFromHF(cfg: Record<string, unknown>, family: string, 
         return f32(f32(inter * f32(1 - extra)) + f32(f32(1 / p) * extra));
       });
       return { type, invFreq, ...(attn !== 1 ? { attentionFactor: attn } : {}) };
-    }
-    case 'longrope': {
-      const short = factorList(s, 'short_factor', half, family);
-      const long = factorList(s, 'long_factor', half, family);
+    },
+  },
+  longrope: {
+    keys: ['short_factor', 'long_factor', 'factor', 'attention_factor', 'original_max_position_embeddings'],
+    read: ({ s, cfg, family, type, rd, maxPos, pf }) => {
+      const short = factorList(s, 'short_factor', rd / 2, family);
+      const long = factorList(s, 'long_factor', rd / 2, family);
       // Phi-3 sets original_max_position_embeddings beside max_position_embeddings; their ratio is the factor.
       const top = cfg.original_max_position_embeddings;
       let orig = maxPos;
@@ -117,8 +120,11 @@ export function ropeScalingFromHF(cfg: Record<string, unknown>, family: string, 
       const attn = given === undefined || given === null ? (f <= 1 ? 1 : Math.sqrt(1 + Math.log(f) / Math.log(orig))) : numberField(s, 'attention_factor', family);
       const table = (ext: readonly number[]) => pf.map((p, i) => f32(1 / f32(f32(ext[i]!) * p)));
       return { type, invFreq: table(short), invFreqLong: table(long), longFrom: orig, ...(attn !== 1 ? { attentionFactor: attn } : {}) };
-    }
-    case 'llama3': {
+    },
+  },
+  llama3: {
+    keys: ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings'],
+    read: ({ s, family, type, pf }) => {
       const f = factorOf(s, family, type);
       const lowF = numberField(s, 'low_freq_factor', family);
       const highF = numberField(s, 'high_freq_factor', family);
@@ -134,9 +140,27 @@ export function ropeScalingFromHF(cfg: Record<string, unknown>, family: string, 
         return f32(f32(f32(1 - smooth) * f32(scaled / f)) + f32(smooth * scaled));
       });
       return { type, invFreq };
-    }
-  }
-  return undefined;
+    },
+  },
+};
+
+/**
+ * The scaling a config.json asks for over rd rotated dimensions (undefined: none). `cfg` is the
+ * whole config (LongRoPE reads its top-level original_max_position_embeddings, as Phi-3 sets it).
+ */
+export function ropeScalingFromHF(cfg: Record<string, unknown>, family: string, theta: number, rd: number): RopeScaling | undefined {
+  const raw = cfg.rope_scaling;
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) refuse(family, 'rope_scaling', raw, 'expected an object with rope_type');
+  const s = raw as Record<string, unknown>;
+  // Hugging Face reads rope_type, or the legacy `type`; Phi-3's 'su' is LongRoPE's old name.
+  let type = String(s.rope_type ?? s.type ?? 'default');
+  if (type === 'su') type = 'longrope';
+  const kind = SCALINGS[type];
+  if (!kind) refuse(family, 'rope_scaling.rope_type', type, `supported: ${Object.keys(SCALINGS).join(', ')}`);
+  for (const k of Object.keys(s)) if (k !== 'rope_type' && k !== 'type' && !kind.keys.includes(k)) refuse(family, `rope_scaling.${k}`, s[k], `not read for rope_type '${type}'`);
+  const maxPos = typeof cfg.max_position_embeddings === 'number' ? cfg.max_position_embeddings : 2048;
+  return kind.read({ s, cfg, family, type, theta, rd, maxPos, pf: posFreqs(theta, rd) });
 }
 
 function factorList(s: Record<string, unknown>, key: string, half: number, family: string): number[] {
