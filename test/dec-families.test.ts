@@ -103,6 +103,23 @@ describe('each feature bites: the same weights without it give other logits for 
     }
   });
 
+  it.each([['llama-dynamic-tiny', 'native'], ['phi3-tiny', 'native'], ['llama-dynamic-tiny', 'reference'], ['phi3-tiny', 'reference']] as const)(
+    '%s %s: sequences packed into one pass each get the frequencies of their own length', async (dir, backend) => {
+      const m = await loadModel(join(FIX, dir), { backend });
+      const [, seven, long] = GOLDENS.models[dir]!.prompts;
+      try {
+        // One sequence past the original length (scaled), one within it (unscaled), in one pass.
+        const [a, b] = [m.newCache(), m.newCache()];
+        const [la, lb] = await m.forwardBatch([{ ids: long!.prompt, cache: a }, { ids: seven!.prompt, cache: b }]);
+        expect(maxDiff(la!, long!.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        expect(maxDiff(lb!, seven!.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+        a.dispose();
+        b.dispose();
+      } finally {
+        m.dispose();
+      }
+    });
+
   it('dynamic NTK and LongRoPE switch with the pass length: a prompt decoded token by token differs from one pass past the original length', async () => {
     for (const dir of ['llama-dynamic-tiny', 'phi3-tiny']) {
       const m = await loadModel(join(FIX, dir));
