@@ -58,6 +58,9 @@ generate options:
   --stop <text>              repeatable: stop before this text
   --ignore-eos               keep going past end-of-sequence
   --stats                    print seed, finish reason and tokens/s to stderr
+  --chat                     the prompt is a user message, rendered with the model's own chat
+                             template (tokenizer.chat_template); prints only the answer
+  --system <text>            with --chat: a system message before it
 
 inspect options:
   --model <file.gguf> | --config <${Object.keys(PRESETS).join(' | ')}>   --json
@@ -97,6 +100,7 @@ const GENERATE_OPTIONS = {
   'repetition-penalty': { type: 'string' }, 'presence-penalty': { type: 'string' }, 'frequency-penalty': { type: 'string' },
   'no-repeat-ngram': { type: 'string' }, 'logit-bias': { type: 'string', multiple: true }, 'bad-word': { type: 'string', multiple: true },
   stop: { type: 'string', multiple: true }, 'ignore-eos': { type: 'boolean' }, stats: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  chat: { type: 'boolean' }, system: { type: 'string' },
 } as const;
 
 /** Default sampler settings of the CLI: mild truncation that keeps a small model on topic. */
@@ -199,13 +203,18 @@ async function cmdGenerate(args: string[]): Promise<void> {
   let prompt = positionals.join(' ');
   if (prompt === '' && !process.stdin.isTTY) prompt = (await readStdin()).replace(/\n$/, '');
   if (prompt === '') throw new UsageError('generate needs a prompt: an argument or text on stdin');
+  if (v.system !== undefined && !v.chat) throw new UsageError('--system needs --chat');
   const model = await loadModel(v);
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   try {
-    const s = model.stream(prompt, { ...options, signal: ac.signal });
-    process.stdout.write(prompt);
+    // --chat: the model's template turns the prompt into its conversation format; only the answer is echoed.
+    const text = v.chat
+      ? model.applyChatTemplate([...(v.system !== undefined ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }])
+      : prompt;
+    const s = model.stream(text, { ...options, signal: ac.signal });
+    if (!v.chat) process.stdout.write(prompt);
     for await (const chunk of s) process.stdout.write(chunk.text);
     process.stdout.write('\n');
     const r = await s.result;

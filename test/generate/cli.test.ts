@@ -3,7 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { main } from '../../ts/cli.js';
+import { LanguageModel } from '../../ts/generate/model.js';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -75,6 +77,25 @@ describe('attnode CLI', () => {
     expect(a.err).toMatch(/seed 5, finish (length|eos|stop).*decode [\d.]+ tok\/s/);
     const b = await capture(['generate', '--seed', '5', '--max-tokens', '12', 'Once upon a time']);
     expect(b.out).toBe(a.out);
+  });
+
+  it('generate --chat renders the prompt with the model\'s own chat template and prints only the answer', async () => {
+    // A GGUF whose tokenizer.chat_template is the Mistral-style fixture template.
+    const model = join(import.meta.dirname, '..', 'fixtures', 'models', 'mistral-tiny', 'model-f32.gguf');
+    const r = await capture(['generate', '--chat', '--system', 'Be brief.', '--model', model, '--temperature', '0', '--max-tokens', '4', 'hi']);
+    expect(r.code, r.err).toBe(0);
+    const lm = await LanguageModel.load(model);
+    try {
+      const text = lm.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }]);
+      expect(text).toBe('<0x01> [INST] Be brief.\n\nhi [/INST]');
+      expect(r.out).toBe(`${(await lm.generate(text, { temperature: 0, maxTokens: 4 })).text}\n`);
+    } finally {
+      lm.dispose();
+    }
+    const bad = await capture(['generate', '--system', 'x', 'hi']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--system needs --chat/);
+    expect((await capture(['generate', '--chat', 'hi'])).err).toMatch(/has no chat template .*not a chat model/);
   });
 
   it('reads the prompt from stdin when none is given', () => {

@@ -3,6 +3,7 @@
 // Not a generation loop: forward() gives last-position logits, forwardBatch() those of several
 // sequences in one pass; sampling lives elsewhere.
 
+import { ropeTables } from './rope.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
@@ -467,6 +468,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     } else {
       throw new RangeError(`loadModel: '${pathOrDir}' is neither a checkpoint directory nor a .gguf file (looked for ${join(pathOrDir, 'config.json')})`);
     }
+    for (const [name, table] of ropeTables(config.ropeScaling)) binder.constant(name, table);
     const contextLength = Math.min(options.contextLength ?? Math.min(config.maxPositions, 2048), config.maxPositions);
     if (!Number.isInteger(contextLength) || contextLength < 1)
       throw new RangeError(`loadModel: 'contextLength' must be a positive integer, got ${options.contextLength}`);

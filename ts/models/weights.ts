@@ -51,6 +51,14 @@ export class Binder {
     this.params.set(param, t.load().to('f32', this.hostOptions));
   }
 
+  /** A norm weight stored as an offset from 1 (Gemma's RMSNorm multiplies by 1 + w), bound as 1 + w in f32. */
+  f32PlusOne(param: string, name: string, shape: readonly number[]): void {
+    const t = this.get(name);
+    this.expectShape(name, t, shape);
+    const w = t.load().toFloat32();
+    this.params.set(param, Tensor.fromValues(w.map((v) => Math.fround(1 + v)), [...shape], 'f32', this.hostOptions));
+  }
+
   /**
    * An embedding table: f32, f16, bf16 or q8_0 as stored (other formats are widened to f32).
    * Backends that read mapped tensors gather rows straight from the file, so only the rows a
@@ -68,6 +76,14 @@ export class Binder {
     }
     const v = t.load();
     this.params.set(param, gathered ? (this.hostOptions.shared ? v.contiguous(this.hostOptions) : v) : v.to('f32', this.hostOptions));
+  }
+
+  /**
+   * A table the graph reads that no checkpoint holds (scaled rotary frequencies), bound after
+   * checkParameters: like Hugging Face's non-persistent buffers, it is not a parameter.
+   */
+  constant(param: string, values: Float32Array): void {
+    this.params.set(param, Tensor.fromValues(values, [values.length], 'f32', this.hostOptions));
   }
 
   /** A linear weight (N, K), packed by the backend. */

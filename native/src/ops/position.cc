@@ -1,6 +1,8 @@
 // Token and position ops: embedding lookup, rotary position embedding, sinusoidal encoding.
 // Memory-bound gathers and per-element trigonometry: one generic implementation, no ISA table.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../formats.h"
 #include "../half.h"
@@ -82,21 +84,55 @@ OpRun prepare_rope(Args& args) {
   const int32_t* pp = pos.as<int32_t>();
   for (int64_t t = 0; t < tokens; ++t)
     if (pp[t] < 0) args.range_error("'positions[" + std::to_string(t) + "]' must be >= 0, got " + std::to_string(pp[t]));
+  const size_t half = static_cast<size_t>(rd / 2), H = static_cast<size_t>(heads), D = static_cast<size_t>(hd);
+  // Scaled rotary embeddings (ts/backend/ops/position.ts): given inverse frequencies, LongRoPE's
+  // long ones past `longFrom`, dynamic NTK's raised base, and a factor on cos and sin.
+  const TensorView inv_short = args.optional_tensor("invFreq", {DType::f32});
+  const TensorView inv_long = args.optional_tensor("invFreqLong", {DType::f32});
+  if (inv_short.present) args.expect_shape("invFreq", inv_short, {static_cast<int64_t>(half)});
+  if (inv_long.present) {
+    args.expect_shape("invFreqLong", inv_long, {static_cast<int64_t>(half)});
+    if (!inv_short.present) args.range_error("'invFreqLong' needs 'invFreq' (the short factors) and 'longFrom'");
+  }
+  const int64_t long_from = args.integer("longFrom", 0, 1, int64_t{1} << 31);
+  if (inv_long.present && long_from == 0) args.range_error("'invFreqLong' needs 'invFreq' (the short factors) and 'longFrom'");
+  const float scale = static_cast<float>(args.number("scale", 1.0, 1e-6, 1e6));
+  const double dyn_factor = args.number("dynamicFactor", 0.0, 1.0, 1e6);
+  const int64_t dyn_original = args.integer("dynamicOriginal", 0, 1, int64_t{1} << 31);
+  if ((dyn_factor == 0.0) != (dyn_original == 0)) args.range_error("'dynamicFactor' and 'dynamicOriginal' go together");
+  if (dyn_factor != 0.0 && (inv_short.present || half < 2))
+    args.range_error("'dynamicFactor' computes its own frequencies from 'theta' (no 'invFreq') and needs rotaryDim >= 4");
+  const float* short_freq = inv_short.present ? inv_short.as<float>() : nullptr;
+  const float* long_freq = inv_long.present ? inv_long.as<float>() : nullptr;
   const float* px = x.as<float>();
   float* po = out.as<float>();
-  const size_t half = static_cast<size_t>(rd / 2), H = static_cast<size_t>(heads), D = static_cast<size_t>(hd);
-  std::vector<float> inv_freq(half);
-  for (size_t i = 0; i < half; ++i)
-    inv_freq[i] = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * i) / static_cast<float>(rd));
   return [=](const OpEnv& env) {
+    // The pass's longest position + 1 picks the table (read at run time: positions change per pass).
+    int64_t longest = 0;
+    for (int64_t t = 0; t < tokens; ++t) longest = std::max<int64_t>(longest, int64_t{pp[t]} + 1);
+    std::vector<float> inv_freq(half);
+    if (long_freq && longest > long_from) {
+      std::copy(long_freq, long_freq + half, inv_freq.begin());
+    } else if (short_freq) {
+      std::copy(short_freq, short_freq + half, inv_freq.begin());
+    } else {
+      float base = static_cast<float>(theta);
+      if (dyn_factor != 0.0 && longest > dyn_original) {
+        const double f = dyn_factor, L = static_cast<double>(longest);
+        base = static_cast<float>(theta * std::pow(f * L / static_cast<double>(dyn_original) - (f - 1.0),
+                                                   static_cast<double>(rd) / static_cast<double>(rd - 2)));
+      }
+      for (size_t i = 0; i < half; ++i)
+        inv_freq[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(rd));
+    }
     env.pool->parallel_for(static_cast<size_t>(tokens), 16, [&](size_t s, size_t e) {
       std::vector<float> cs(half), sn(half);
       for (size_t t = s; t < e; ++t) {
         const float p = static_cast<float>(pp[t]);
         for (size_t i = 0; i < half; ++i) {
           const float a = p * inv_freq[i];
-          cs[i] = std::cos(a);
-          sn[i] = std::sin(a);
+          cs[i] = std::cos(a) * scale;
+          sn[i] = std::sin(a) * scale;
         }
         for (size_t h = 0; h < H; ++h) {
           const float* xi = px + (t * H + h) * D;
