@@ -27,7 +27,7 @@ const config = (dir: string) => JSON.parse(readFileSync(join(FIX, dir, 'config.j
 describe.each(MODELS.flatMap((dir) => (['native', 'reference'] as const).map((backend) => ({ dir, backend }))))('$dir $backend', ({ dir, backend }) => {
   let model: DecoderModel;
   beforeAll(async () => {
-    model = await loadModel(join(FIX, dir), { backend });
+    model = await loadModel(join(FIX, dir), { kind: 'decoder', backend });
   });
   afterAll(() => model?.dispose());
   const golden = GOLDENS.models[dir]!;
@@ -51,7 +51,7 @@ describe('weights converted at load (dtype option)', () => {
   for (const dir of ['phi3-tiny', 'gemma2-tiny', 'gemma3-tiny'])
     for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
       it(`${dir} with ${dtype} linear weights stays within its budget of the f32 goldens`, async () => {
-        const m = await loadModel(join(FIX, dir), { dtype });
+        const m = await loadModel(join(FIX, dir), { kind: 'decoder', dtype });
         try {
           for (const p of GOLDENS.models[dir]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(tol);
         } finally {
@@ -67,7 +67,7 @@ afterAll(() => gpu?.dispose());
 
 describe.skipIf(!HAS_WEBGPU)('on webgpu', () => {
   it.each(MODELS)('%s: logits match PyTorch, greedy continuations equal its', async (dir) => {
-    const m = await loadModel(join(FIX, dir), { backend: gpu! });
+    const m = await loadModel(join(FIX, dir), { kind: 'decoder', backend: gpu! });
     try {
       let worst = 0;
       for (const p of GOLDENS.models[dir]!.prompts) {
@@ -94,7 +94,7 @@ describe('each feature bites: the same weights without it give other logits for 
     const d = mkdtempSync(join(TMP, `${dir}-`));
     writeFileSync(join(d, 'config.json'), JSON.stringify({ ...config(dir), ...override }));
     symlinkSync(join(FIX, dir, 'model.safetensors'), join(d, 'model.safetensors'));
-    const m = await loadModel(d);
+    const m = await loadModel(d, { kind: 'decoder' });
     const p = GOLDENS.models[dir]!.prompts[2]!;
     try {
       expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
@@ -105,7 +105,7 @@ describe('each feature bites: the same weights without it give other logits for 
 
   it.each([['llama-dynamic-tiny', 'native'], ['phi3-tiny', 'native'], ['llama-dynamic-tiny', 'reference'], ['phi3-tiny', 'reference']] as const)(
     '%s %s: sequences packed into one pass each get the frequencies of their own length', async (dir, backend) => {
-      const m = await loadModel(join(FIX, dir), { backend });
+      const m = await loadModel(join(FIX, dir), { kind: 'decoder', backend });
       const [, seven, long] = GOLDENS.models[dir]!.prompts;
       try {
         // One sequence past the original length (scaled), one within it (unscaled), in one pass.
@@ -122,7 +122,7 @@ describe('each feature bites: the same weights without it give other logits for 
 
   it('dynamic NTK and LongRoPE switch with the pass length: a prompt decoded token by token differs from one pass past the original length', async () => {
     for (const dir of ['llama-dynamic-tiny', 'phi3-tiny']) {
-      const m = await loadModel(join(FIX, dir));
+      const m = await loadModel(join(FIX, dir), { kind: 'decoder' });
       const p = GOLDENS.models[dir]!.prompts[2]!;
       const cache = m.newCache();
       let last: ArrayLike<number> = [];

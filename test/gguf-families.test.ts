@@ -28,7 +28,7 @@ const CASES = [
 describe.each(CASES)('$path', (c) => {
   let model: DecoderModel;
   beforeAll(async () => {
-    model = await loadModel(join(FIX, c.path));
+    model = await loadModel(join(FIX, c.path), { kind: 'decoder' });
   });
   afterAll(() => model?.dispose());
   const golden = GGUF.models[c.path]!;
