@@ -124,8 +124,10 @@ struct SigbusGuard {
   sigjmp_buf jump;
   volatile sig_atomic_t armed = 0;
 };
-// initial-exec: the handler must not allocate a thread's TLS block on first use.
-__attribute__((tls_model("initial-exec"))) thread_local SigbusGuard* t_guard = nullptr;
+// Set by guarded_copy before any read it guards, so on a thread that can take a guarded fault
+// the variable's TLS block already exists when the handler reads it. (initial-exec TLS would
+// avoid even that question, but a dlopen'd addon cannot count on static TLS room.)
+thread_local SigbusGuard* t_guard = nullptr;
 struct sigaction g_previous_sigbus;
 
 void on_sigbus(int sig, siginfo_t* info, void* context) {

@@ -206,7 +206,13 @@ export class InferencePool {
         else if (msg.type === 'ready' && seen.add(msg.worker).size >= workers) resolve();
       });
     });
-    this.loaded.catch(() => undefined);
+    // The channel keeps the process alive only while the workers load: someone awaiting ready()
+    // must get an answer, a pool left idle afterwards must not hold the process open.
+    this.control.ref();
+    this.loaded.then(
+      () => this.control.unref(),
+      () => this.control.unref(),
+    );
     const engineModule = options.engineModule !== undefined ? String(options.engineModule) : here('model-engine');
     const workerData: WorkerConfig = {
       engineModule: engineModule.startsWith('file:') || engineModule.startsWith('/') ? engineModule : fileURLToPath(engineModule),
