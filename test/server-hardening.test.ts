@@ -57,7 +57,7 @@ describe('API key', () => {
 
   it('every route but /health answers 401 in OpenAI error shape without the key or with a wrong one', async () => {
     for (const [method, path, body] of ROUTES)
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${KEY}x` }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${KEY}x` }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
         const r = await call(s.base, method, path, { body, headers });
         expect(r.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(r.json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key', param: null });
