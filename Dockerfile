@@ -13,7 +13,9 @@ COPY package.json package-lock.json ./
 # No install scripts: the addon is built below by node-gyp (prebuildify), not by cmake-js.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npm run build:ts && node tools/prebuild.mjs && mkdir /out && npm pack --pack-destination /out
+# node-gyp builds against this image's own Node headers; a Node-API binary fits later versions too.
+ENV npm_config_nodedir=/usr/local
+RUN npm run build:ts && node tools/prebuild.mjs -t "$(node -p process.versions.node)" && mkdir /out && npm pack --pack-destination /out
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production

@@ -26,7 +26,8 @@ mkdir -p "$scratch/src" "$scratch/out"
 cd "$scratch/src"
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 npm run build:ts >/dev/null
-node tools/prebuild.mjs >/dev/null
+# The headers of the node that runs this (no download): a Node-API binary fits every later version.
+npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")" node tools/prebuild.mjs -t "$(node -p process.versions.node)" >/dev/null
 npm pack --pack-destination "$scratch/out" --loglevel=error >/dev/null
 
 # Runtime stage: no compiler may be used; these stand-ins fail loudly if one is called.
