@@ -5,8 +5,10 @@
 //
 //   node tools/llamacpp/make-goldens.mjs [--dir test/fixtures/models/llama-k256] [--keep TYPE,...]
 //
-// Every type is quantized and evaluated; --keep names the quantized files to leave in the fixture
-// folder (the rest are deleted after their goldens are written, to keep the repository small).
+// Every type is quantized and evaluated; --keep names the files to leave in the fixture folder
+// (F32, F16 and quantized types; the rest are deleted once their goldens are written, to keep the
+// repository small; make_llamacpp_fixture.py writes the F32 and F16 files again). The committed set:
+//   --keep F16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K_M,Q4_K_M,Q5_K_M,Q6_K,IQ4_NL,IQ4_XS
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -26,8 +28,11 @@ export const QUANT_TYPES = ['Q4_0', 'Q4_1', 'Q8_0', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_
 
 const { values: opts } = parseArgs({ options: { dir: { type: 'string' }, keep: { type: 'string' } } });
 const dir = resolve(opts.dir ?? join(ROOT, 'test', 'fixtures', 'models', 'llama-k256'));
-const keep = new Set((opts.keep ?? QUANT_TYPES.join(',')).split(',').filter(Boolean));
-for (const t of keep) if (!QUANT_TYPES.includes(t)) throw new Error(`--keep: unknown type ${t} (expected some of ${QUANT_TYPES.join(',')})`);
+const BASE_TYPES = ['F32', 'F16'];
+const keep = new Set((opts.keep ?? [...BASE_TYPES, ...QUANT_TYPES].join(',')).split(',').filter(Boolean));
+for (const t of keep) {
+  if (!QUANT_TYPES.includes(t) && !BASE_TYPES.includes(t)) throw new Error(`--keep: unknown type ${t} (expected some of ${[...BASE_TYPES, ...QUANT_TYPES].join(',')})`);
+}
 
 const torch = JSON.parse(readFileSync(join(dir, 'torch-goldens.json'), 'utf8'));
 const prompts = torch.prompts.map((p) => p.prompt);
@@ -48,8 +53,8 @@ function record(file, type, ftypeName) {
 
 const files = {};
 const f32 = join(dir, 'model-f32.gguf');
-files['model-f32.gguf'] = record(f32, 'F32', 'all F32');
-files['model-f16.gguf'] = record(join(dir, 'model-f16.gguf'), 'F16', 'F16');
+files['model-f32.gguf'] = { ...record(f32, 'F32', 'all F32'), committed: keep.has('F32') };
+files['model-f16.gguf'] = { ...record(join(dir, 'model-f16.gguf'), 'F16', 'F16'), committed: keep.has('F16') };
 for (const type of QUANT_TYPES) {
   const name = `model-${type.toLowerCase()}.gguf`;
   const out = join(dir, name);
@@ -58,6 +63,9 @@ for (const type of QUANT_TYPES) {
   if (!keep.has(type)) rmSync(out);
   process.stderr.write(`${type}: ${files[name].bytes} bytes, greedy ${files[name].prompts.map((p) => p.greedy.slice(0, 4).join(' ')).join(' | ')}\n`);
 }
+
+if (!keep.has('F16')) rmSync(join(dir, 'model-f16.gguf'));
+if (!keep.has('F32')) rmSync(f32);
 
 const goldens = {
   header: {

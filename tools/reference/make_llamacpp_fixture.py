@@ -52,7 +52,8 @@ def train_bpe(text, n_merges):
         for w, n in words.items():
             s = split[w]
             for a, b in zip(s, s[1:]):
-                if a in letters or len(a) > 1:
+                # only pieces of vocabulary tokens merge (other characters fall back to bytes)
+                if (a in letters or len(a) > 1) and (b in letters or len(b) > 1):
                     pairs[(a, b)] += n
         if not pairs:
             break
