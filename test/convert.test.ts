@@ -77,7 +77,7 @@ describe('convert and quantize llama-k256', () => {
       const golden = CONVERT.k256[what]!;
       const path = make();
       expect(sha256(path)).toBe(golden.sha256);
-      const m = await loadModel(path, { outputs: ['logits', 'lastLogits'] });
+      const m = await loadModel(path, { kind: 'decoder', outputs: ['logits', 'lastLogits'] });
       try {
         const r = await comparePrompts(m, { ...golden, bytes: 0, tensor_types: {} });
         console.log(`${what}: max |attnode - llama.cpp| / spread = ${r.maxRel.toExponential(2)} (budget ${logitBudget(golden.type)})`);
@@ -136,7 +136,7 @@ describe('convert the tiny fixtures of every family', () => {
 
   it('attnode loads the converted GPT-2 and Llama files and matches PyTorch', async () => {
     for (const name of ['gpt2-tiny', 'llama-tiny']) {
-      const m = await loadModel(join(work, `${name}.gguf`));
+      const m = await loadModel(join(work, `${name}.gguf`), { kind: 'decoder' });
       try {
         for (const p of GOLDENS.models[name]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits), name).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
       } finally {

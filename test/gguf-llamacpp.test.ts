@@ -71,7 +71,7 @@ for (const [name, f] of committed) {
   describe.skipIf(missing.length > 0)(`${name} (${f.type}) against llama.cpp`, () => {
     let model: DecoderModel;
     beforeAll(async () => {
-      model = await loadModel(join(LLAMACPP_DIR, name), { outputs: ['logits', 'lastLogits'] });
+      model = await loadModel(join(LLAMACPP_DIR, name), { kind: 'decoder', outputs: ['logits', 'lastLogits'] });
     });
     afterAll(() => model?.dispose());
 

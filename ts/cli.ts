@@ -20,13 +20,14 @@ import { PRESETS } from './models/presets.js';
 import { configFromGGUF } from './models/families/index.js';
 import type { DecoderConfig } from './models/config.js';
 import { formatBytes, formatCount } from './util/format.js';
+import { ENCODER_COMMANDS, ENCODER_USAGE, runEncoderCommand, type EncoderCommand } from './cli-encoder.js';
 import { CONVERT_MODEL_TYPES, convertHFToGGUF } from './convert/hf-to-gguf.js';
 import { MIXES } from './convert/mixes.js';
 import { quantizeGGUF } from './convert/quantize.js';
 
 class UsageError extends Error {}
 
-const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'serve', 'convert', 'quantize', 'help'] as const;
+const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'serve', ...ENCODER_COMMANDS, 'convert', 'quantize', 'help'] as const;
 
 const USAGE = `usage: attnode <command> [options]
 
@@ -66,7 +67,9 @@ generate options:
   --stats                    print seed, finish reason and tokens/s to stderr
 
 inspect options:
-  --model <file.gguf> | --config <${Object.keys(PRESETS).join(' | ')}>   --json`;
+  --model <file.gguf> | --config <${Object.keys(PRESETS).join(' | ')}>   --json
+
+${ENCODER_USAGE}`;
 
 function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -359,6 +362,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'bench': await cmdBench(rest); break;
       case 'demo': await cmdDemo(rest); break;
       case 'serve': await cmdServe(rest); break;
+      case 'embed': case 'rerank': case 'classify': case 'ner': case 'fill-mask': await runEncoderCommand(cmd as EncoderCommand, rest, (m) => new UsageError(m)); break;
       case 'convert': case 'quantize': cmdConvertOrQuantize(cmd, rest); break;
       case undefined: case 'help': case '--help': case '-h': console.log(USAGE); break;
       default: throw new UsageError(`unknown command '${cmd}'; commands: ${COMMANDS.join(', ')}`);
