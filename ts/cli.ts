@@ -21,10 +21,13 @@ import { configFromGGUF } from './models/families/index.js';
 import type { DecoderConfig } from './models/config.js';
 import { formatBytes, formatCount } from './util/format.js';
 import { ENCODER_COMMANDS, ENCODER_USAGE, runEncoderCommand, type EncoderCommand } from './cli-encoder.js';
+import { CONVERT_MODEL_TYPES, convertHFToGGUF } from './convert/hf-to-gguf.js';
+import { MIXES } from './convert/mixes.js';
+import { quantizeGGUF } from './convert/quantize.js';
 
 class UsageError extends Error {}
 
-const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'serve', ...ENCODER_COMMANDS, 'help'] as const;
+const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'serve', ...ENCODER_COMMANDS, 'convert', 'quantize', 'help'] as const;
 
 const USAGE = `usage: attnode <command> [options]
 
@@ -35,6 +38,10 @@ commands:
   demo                three prompts through the default model, with timings
   serve               OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions,
                       /health, /metrics) on a pool of worker threads
+  convert <hf-dir> <out.gguf> [--type t]   Hugging Face checkpoint (${CONVERT_MODEL_TYPES.join(', ')}) -> GGUF
+  quantize <in.gguf> <out.gguf> --type t   requantize a GGUF file
+                      t: ${Object.keys(MIXES).join(' | ')} (convert default f16);
+                      mixes such as q4_k_m follow llama.cpp's per-tensor rules
 
 generate options:
   --model <file.gguf>        default: the bundled default model
@@ -367,6 +374,20 @@ async function cmdServe(args: string[]): Promise<void> {
   });
 }
 
+/** `convert <hf-dir> <out.gguf> [--type t]` and `quantize <in.gguf> <out.gguf> --type t`. */
+function cmdConvertOrQuantize(cmd: 'convert' | 'quantize', args: string[]): void {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { type: { type: 'string' } } });
+  if (positionals.length !== 2) throw new UsageError(`${cmd} takes an input and an output path, got ${positionals.length} paths`);
+  if (cmd === 'quantize' && values.type === undefined) throw new UsageError('quantize needs --type (e.g. --type q8_0)');
+  const type = values.type ?? 'f16';
+  if (!Object.hasOwn(MIXES, type.toLowerCase())) throw new UsageError(`--type must be one of ${Object.keys(MIXES).join(', ')}, got '${type}'`);
+  const [input, output] = positionals as [string, string];
+  const plan = cmd === 'convert' ? convertHFToGGUF(input, output, { type }) : quantizeGGUF(input, output, type);
+  const counts = new Map<string, number>();
+  for (const t of plan.values()) counts.set(t, (counts.get(t) ?? 0) + 1);
+  process.stderr.write(`attnode ${cmd}: wrote ${output} (${[...counts].map(([t, n]) => `${n} ${t}`).join(', ')} tensors)\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -377,6 +398,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo': await cmdDemo(rest); break;
       case 'serve': await cmdServe(rest); break;
       case 'embed': case 'rerank': case 'classify': case 'ner': case 'fill-mask': await runEncoderCommand(cmd as EncoderCommand, rest, (m) => new UsageError(m)); break;
+      case 'convert': case 'quantize': cmdConvertOrQuantize(cmd, rest); break;
       case undefined: case 'help': case '--help': case '-h': console.log(USAGE); break;
       default: throw new UsageError(`unknown command '${cmd}'; commands: ${COMMANDS.join(', ')}`);
     }

@@ -112,6 +112,15 @@ int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch);
 float *llama_get_logits_ith(struct llama_context *ctx, int32_t i);
 const char *llama_ftype_name(int ftype);
 uint32_t llama_model_quantize(const char *in, const char *out, const struct llama_model_quantize_params *params);
+// gguf.h (libggml-base): the header reader, to list a file's tensor types as ggml names them.
+struct gguf_context;
+struct gguf_init_params { bool no_alloc; void **ctx; };
+struct gguf_context *gguf_init_from_file(const char *fname, struct gguf_init_params params);
+void gguf_free(struct gguf_context *ctx);
+int64_t gguf_get_n_tensors(const struct gguf_context *ctx);
+const char *gguf_get_tensor_name(const struct gguf_context *ctx, int64_t tensor_id);
+int gguf_get_tensor_type(const struct gguf_context *ctx, int64_t tensor_id);
+const char *ggml_type_name(int type);
 
 // enum llama_ftype values of that release, by the names llama-quantize accepts.
 static const struct { const char *name; int ftype; } FTYPES[] = {
@@ -167,6 +176,24 @@ static int cmd_quantize(int argc, char **argv) {
   printf(",\"out\":");
   print_json_string(argv[1]);
   printf("}\n");
+  return 0;
+}
+
+// {"tensor name": "ggml type name", ...} as ggml's own GGUF reader sees the file.
+static int cmd_tensors(int argc, char **argv) {
+  if (argc != 1) die("usage", "tensors FILE.gguf");
+  struct gguf_init_params ip = {true, NULL};
+  struct gguf_context *g = gguf_init_from_file(argv[0], ip);
+  if (!g) die("ggml could not read the GGUF header of", argv[0]);
+  putchar('{');
+  for (int64_t i = 0, n = gguf_get_n_tensors(g); i < n; i++) {
+    if (i) putchar(',');
+    print_json_string(gguf_get_tensor_name(g, i));
+    putchar(':');
+    print_json_string(ggml_type_name(gguf_get_tensor_type(g, i)));
+  }
+  printf("}\n");
+  gguf_free(g);
   return 0;
 }
 
@@ -290,9 +317,12 @@ static int cmd_eval(int argc, char **argv) {
     }
     printf("],\"greedy\":[");
     float gap, min_gap = INFINITY;
+    float *gaps = calloc((size_t)(greedy > 0 ? greedy : 1), sizeof(float));
+    if (!gaps) die("out of memory", NULL);
     llama_token next = argmax(llama_get_logits_ith(ctx, n - 1), n_vocab, &gap);
     for (int g = 0; g < greedy; g++) {
       min_gap = gap < min_gap ? gap : min_gap;
+      gaps[g] = gap;
       printf(g ? ",%d" : "%d", next);
       if (g + 1 == greedy) break;
       batch.n_tokens = 1;
@@ -304,7 +334,12 @@ static int cmd_eval(int argc, char **argv) {
       if (llama_decode(ctx, batch) != 0) die("llama_decode failed on a greedy step for", argv[0]);
       next = argmax(llama_get_logits_ith(ctx, 0), n_vocab, &gap);
     }
+    // The top-1 minus top-2 logit at each greedy step: where it is within a format's error
+    // budget, another engine may legitimately pick the other token.
+    printf("],\"greedy_top2_gaps\":[");
+    for (int g = 0; g < greedy; g++) printf(g ? ",%.7g" : "%.7g", gaps[g]);
     printf("],\"greedy_min_top2_gap\":%.7g}", min_gap);
+    free(gaps);
   }
   printf("]}\n");
   llama_batch_free(batch);
@@ -315,7 +350,7 @@ static int cmd_eval(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (getenv("LLAMACPP_REF_VERBOSE")) verbose = 1;
-  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ...)");
+  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | tensors FILE)");
   llama_log_set(quiet_log, NULL);
   ggml_backend_load_all_from_path(argv[1]);
   llama_backend_init();
@@ -323,7 +358,8 @@ int main(int argc, char **argv) {
   if (strcmp(argv[2], "version") == 0) printf("{\"llama_cpp_version\":\"%s\"}\n", llama_version());
   else if (strcmp(argv[2], "quantize") == 0) rc = cmd_quantize(argc - 3, argv + 3);
   else if (strcmp(argv[2], "eval") == 0) rc = cmd_eval(argc - 3, argv + 3);
-  else die("unknown command (expected version, quantize or eval)", argv[2]);
+  else if (strcmp(argv[2], "tensors") == 0) rc = cmd_tensors(argc - 3, argv + 3);
+  else die("unknown command (expected version, quantize, eval or tensors)", argv[2]);
   llama_backend_free();
   return rc;
 }

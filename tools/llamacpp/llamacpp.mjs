@@ -6,6 +6,7 @@
 //   node tools/llamacpp/llamacpp.mjs quantize IN.gguf OUT.gguf Q4_K_M [--pure]
 //   node tools/llamacpp/llamacpp.mjs eval MODEL.gguf --prompt 1,2,3 [--prompt ...] [--last N]
 //        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto]   (JSON on stdout)
+//   node tools/llamacpp/llamacpp.mjs tensors FILE.gguf   (tensor name -> ggml type, by ggml's reader)
 //
 // The libraries are looked up in $NODE_LLAMA_CPP_MODULES (a node_modules folder holding
 // node-llama-cpp@3.21.1 and @node-llama-cpp/linux-x64), else in the node_modules folders above the
@@ -56,7 +57,7 @@ export function buildClient(libs = findLibraries()) {
   mkdirSync(outDir, { recursive: true });
   const lib = `llama.${libs.release}.so`;
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', exe, SOURCE, `-L${libs.bins}`,
-    `-l:lib${lib}`, `-l:libggml.${libs.release}.so`, `-Wl,-rpath,${libs.bins}`], { stdio: 'inherit' });
+    `-l:lib${lib}`, `-l:libggml.${libs.release}.so`, '-lggml-base', `-Wl,-rpath,${libs.bins}`], { stdio: 'inherit' });
   return exe;
 }
 
@@ -85,10 +86,15 @@ export function evaluate(model, prompts, { last, greedy = 16, kv = 'f32', flashA
   return JSON.parse(runClient(args));
 }
 
+/** Tensor name -> ggml type name, as ggml's own GGUF reader lists them. */
+export function tensorTypes(file) {
+  return JSON.parse(runClient(['tensors', file]));
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (!cmd || !['version', 'quantize', 'eval'].includes(cmd)) {
-    process.stderr.write('usage: llamacpp.mjs version | quantize IN OUT TYPE [--pure] | eval MODEL --prompt IDS ...\n');
+  if (!cmd || !['version', 'quantize', 'eval', 'tensors'].includes(cmd)) {
+    process.stderr.write('usage: llamacpp.mjs version | quantize IN OUT TYPE [--pure] | eval MODEL --prompt IDS ... | tensors FILE\n');
     process.exit(2);
   }
   try {
