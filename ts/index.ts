@@ -8,6 +8,7 @@ export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from '
 export * from './generate/index.js';
 export { PRESETS, type Preset } from './models/presets.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ModelKindOption, type ForwardOptions, type Model } from './models/model.js';
+export type { WeightFallback } from './models/weights.js';
 export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncodeOptions, type EncoderOutput, type EncoderConfig, type EncoderTask, type BertArchitecture } from './models/encoder.js';
 export type { KVDType } from './graph/ir.js';
 export { countParameters, inspect, parameterTable, totalParameters, kvCacheBytes, BYTES_PER_PARAM, type ParamReport, type ParamRow } from './models/params.js';

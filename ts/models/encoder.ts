@@ -15,7 +15,7 @@ import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkOptionNames } from '../util/names.js';
 import { bertConfigFromHF, bertGraph, bertHasPooler, bertParameters, bindBert, type EncoderConfig } from './families/bert.js';
-import { Binder, type WeightDType } from './weights.js';
+import { Binder, type WeightDType, type WeightFallback } from './weights.js';
 
 export type { EncoderConfig, EncoderTask, BertArchitecture } from './families/bert.js';
 
@@ -76,6 +76,11 @@ export class EncoderModel {
     const { graph, outputs } = bertGraph(config, hasPooler);
     this.plan = plan(graph.build(outputs as Record<string, ValueRef>), maxTokens, maxBatch);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
+  }
+
+  /** Linear weights stored in another format than `dtype` asked for (rows not whole blocks), by parameter name. */
+  get weightFallbacks(): ReadonlyMap<string, WeightFallback> {
+    return this.binder.fallbacks;
   }
 
   /**
