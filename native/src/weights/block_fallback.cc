@@ -81,7 +81,6 @@ const WeightFormatRegistrar kQ5_1(DType::q5_1, make_block_fallback_weight);
 const WeightFormatRegistrar kQ2_K(DType::q2_k, make_block_fallback_weight);
 const WeightFormatRegistrar kQ3_K(DType::q3_k, make_block_fallback_weight);
 const WeightFormatRegistrar kQ5_K(DType::q5_k, make_block_fallback_weight);
-const WeightFormatRegistrar kQ6_K(DType::q6_k, make_block_fallback_weight);
 
 }  // namespace
 

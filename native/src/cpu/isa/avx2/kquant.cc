@@ -1,5 +1,5 @@
-// AVX2 k-quant kernels: kquant_kernel.inc over 8 lanes, the nibble dot step vpmaddubsw (unsigned
-// nibbles by signed activations, no saturation: 2 * 15 * 128 < 2^15) then vpmaddwd by ones.
+// AVX2 k-quant kernels: kquant_kernel.inc over 8 lanes, the dot step vpmaddubsw (unsigned quants
+// by signed activations, no saturation: 2 * 63 * 128 < 2^15) then vpmaddwd by ones.
 // Not the reference (cpu/kquant.cc) and not the packing.
 #include <immintrin.h>
 
@@ -33,6 +33,17 @@ struct K256 {
   static F set1(float v) { return _mm256_set1_ps(v); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static I orb(I a, I b) { return _mm256_or_si256(a, b); }
+  static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
+  static I i8(const uint8_t* p) {
+    int64_t b;
+    std::memcpy(&b, p, 8);
+    return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(b));
+  }
+  static I high(I h, int g) {
+    const I m = _mm256_set1_epi8(0x30);
+    return g <= 2 ? _mm256_and_si256(_mm256_slli_epi16(h, 4 - 2 * g), m) : _mm256_and_si256(_mm256_srli_epi16(h, 2 * g - 4), m);
+  }
   static F zero() { return _mm256_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     alignas(32) float t[8];
@@ -44,6 +55,6 @@ struct K256 {
 }  // namespace
 
 // 2 rows x 16 columns (2 vectors): 16 registers.
-const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>};
+const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>};
 
 }  // namespace attnode
