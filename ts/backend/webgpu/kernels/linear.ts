@@ -72,6 +72,11 @@ fn q8_quad(n: u32, b: u32, j: u32) -> vec4<f32> {
   }),
 };
 
+/** Whether linear has a WebGPU kernel that reads weights of `dtype` as stored. */
+export function hasWebGPULinear(dtype: DType): boolean {
+  return WEIGHT_LOADERS[dtype] !== undefined;
+}
+
 /** Binding declaration of W and `fn wload(n, k) -> f32` for a weight dtype. */
 function weightLoader(dtype: string, nativeF16: boolean): WeightLoader {
   const loader = WEIGHT_LOADERS[dtype as DType];
