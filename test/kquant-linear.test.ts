@@ -28,11 +28,11 @@ const BUDGET: Readonly<Partial<Record<WeightDType, Tolerance>>> = {
   q5_0: TOL_LINEAR_Q8_0,
   q4_k: TOL_LINEAR_Q8_K,
   q6_k: TOL_LINEAR_Q8_K,
+  q5_k: TOL_LINEAR_Q8_K,
   q4_1: TOL_GEMM_F32, // dequantized per tile into the f32 GEMM
   q5_1: TOL_GEMM_F32,
   q2_k: TOL_GEMM_F32,
   q3_k: TOL_GEMM_F32,
-  q5_k: TOL_GEMM_F32,
 };
 const FORMATS = Object.keys(BUDGET) as WeightDType[];
 
@@ -88,8 +88,8 @@ describe.each(FORMATS)('linear with %s weights', (dtype) => {
 });
 
 describe('k-quant kernel selection', () => {
-  it.each(backends.map((b) => [b.name, b] as const))('q4_k and q6_k report integer kernels, the dequantizing formats their fallback (%s)', (_name, b) => {
-    for (const [dtype, fallback] of [['q4_k', false], ['q6_k', false], ['q5_k', true], ['q2_k', true]] as const) {
+  it.each(backends.map((b) => [b.name, b] as const))('q4_k, q5_k and q6_k report integer kernels, the dequantizing formats their fallback (%s)', (_name, b) => {
+    for (const [dtype, fallback] of [['q4_k', false], ['q5_k', false], ['q6_k', false], ['q2_k', true], ['q4_1', true]] as const) {
       const w = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], dtype)) as NativeWeight;
       expect([dtype, w.variant === 'dequantize_f32_gemm']).toEqual([dtype, fallback]);
       w.dispose();

@@ -1,4 +1,4 @@
-// Integer kernels for k-quant weights (Q4_K so far) in `linear`: the column-panel layout they
+// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K) in `linear`: the column-panel layout they
 // read, the pack step from GGUF super-blocks, and one table per instruction set (scalar,
 // AVX2, AVX-512 VNNI; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
 // scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
@@ -37,6 +37,12 @@ constexpr size_t kQ6KScaleOffset = kQ6KHighOffset + 16 * 64;
 constexpr size_t kQ6KDOffset = kQ6KScaleOffset + 16 * 16;
 constexpr size_t kQ6KPanelBlockBytes = kQ6KDOffset + 16 * 4;  // 3392 (6.625 bits per weight)
 
+// Q5_K column panels: Q4_K's (quants, sc, m, d, dmin at the same offsets) followed by 8 chunks of
+// 64 bytes of fifth bits: chunk u (sub-block u), column c, byte b, bit g is the fifth bit of K
+// 32u + 4g + b, so q = nibble | bit << 4 is 0..31.
+constexpr size_t kQ5KHighOffset = kQ4KPanelBlockBytes;
+constexpr size_t kQ5KPanelBlockBytes = kQ5KHighOffset + 8 * 64;  // 2944 (5.75 bits per weight)
+
 struct Q4KWeights {
   const uint8_t* p;  // (ceil(N / 16), K / 256) panel blocks, see above
   size_t n, k;
@@ -57,6 +63,8 @@ struct KQuantKernels {
   // out[i * ldo + j] = sum_s xs[i, s] * d[j, s] * sum_b sc[j, s, b] * (dot(q[j, s, b], xq[i, s, b]) - 32 * bsum[i, s, b])
   // (sub-blocks of 16; w.p holds Q6_K panels).
   void (*gemm_q6_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // As gemm_q4_k with q = nibble | fifth bit << 4 (w.p holds Q5_K panels).
+  void (*gemm_q5_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
@@ -69,7 +77,8 @@ extern const KQuantKernels kKQuantAvx512;
 
 // Panels [p0, p1) of GGUF Q4_K super-blocks into `out`.   blocks: (N, K / 256) -> out: panel blocks
 void pack_q4_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
-// The same for GGUF Q6_K super-blocks into Q6_K panels.
+// The same for GGUF Q5_K and Q6_K super-blocks into their panels.
+void pack_q5_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 
 }  // namespace attnode

@@ -80,7 +80,6 @@ const WeightFormatRegistrar kQ4_1(DType::q4_1, make_block_fallback_weight);
 const WeightFormatRegistrar kQ5_1(DType::q5_1, make_block_fallback_weight);
 const WeightFormatRegistrar kQ2_K(DType::q2_k, make_block_fallback_weight);
 const WeightFormatRegistrar kQ3_K(DType::q3_k, make_block_fallback_weight);
-const WeightFormatRegistrar kQ5_K(DType::q5_k, make_block_fallback_weight);
 
 }  // namespace
 

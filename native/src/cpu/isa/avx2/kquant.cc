@@ -44,6 +44,10 @@ struct K256 {
     const I m = _mm256_set1_epi8(0x30);
     return g <= 2 ? _mm256_and_si256(_mm256_slli_epi16(h, 4 - 2 * g), m) : _mm256_and_si256(_mm256_srli_epi16(h, 2 * g - 4), m);
   }
+  static I bit5(I h, int g) {
+    const I m = _mm256_set1_epi8(0x10);
+    return g <= 4 ? _mm256_and_si256(_mm256_slli_epi16(h, (4 - g)), m) : _mm256_and_si256(_mm256_srli_epi16(h, (g - 4)), m);
+  }
   static F zero() { return _mm256_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     alignas(32) float t[8];
@@ -55,6 +59,6 @@ struct K256 {
 }  // namespace
 
 // 2 rows x 16 columns (2 vectors): 16 registers.
-const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>};
+const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>};
 
 }  // namespace attnode

@@ -34,6 +34,10 @@ struct K512 {
     return g <= 2 ? _mm512_and_si512(_mm512_slli_epi16(h, static_cast<unsigned>(4 - 2 * g)), m)
                   : _mm512_and_si512(_mm512_srli_epi16(h, static_cast<unsigned>(2 * g - 4)), m);
   }
+  static I bit5(I h, int g) {
+    const I m = _mm512_set1_epi8(0x10);
+    return g <= 4 ? _mm512_and_si512(_mm512_slli_epi16(h, static_cast<unsigned>(4 - g)), m) : _mm512_and_si512(_mm512_srli_epi16(h, static_cast<unsigned>(g - 4)), m);
+  }
   static F zero() { return _mm512_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     _mm512_mask_storeu_ps(p, n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u), v);
@@ -43,6 +47,6 @@ struct K512 {
 }  // namespace
 
 // 4 rows x 16 columns: 4 x (2 dot + 2 sum) int accumulators and 4 f32 ones of the 32 registers.
-const KQuantKernels kKQuantAvx512 = {"avx512_vnni", gemm_q4_k<K512, 4>, gemm_q6_k<K512, 4>};
+const KQuantKernels kKQuantAvx512 = {"avx512_vnni", gemm_q4_k<K512, 4>, gemm_q6_k<K512, 4>, gemm_q5_k<K512, 4>};
 
 }  // namespace attnode
