@@ -297,7 +297,7 @@ const SERVE_OPTIONS = {
 
 async function cmdServe(args: string[]): Promise<void> {
   const { values: v } = parse(args, SERVE_OPTIONS, false);
-  if (v.help) return void console.log(`usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}] [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16]`);
+  if (v.help) return void console.log(`usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}] [--dtype ${DTYPES.join('|')}] [--kv-dtype f32|f16]`);
   const { createPool } = await import('./scheduler/pool.js');
   const { createServer } = await import('./server/server.js');
   const backend = oneOf('backend', v.backend, BACKENDS);
