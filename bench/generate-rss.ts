@@ -21,7 +21,7 @@ if (!existsSync(file)) {
   console.log(`wrote ${file}; run again to measure (writing it touched memory too)`);
   process.exit(0);
 }
-const model = await loadModel(file);
+const model = await loadModel(file, { kind: 'decoder' });
 const lm = new DecoderLM(model, []);
 const argmax = (x: Float32Array): number => x.reduce((best, v, i, a) => (v > a[best]! ? i : best), 0);
 async function generate(i: number): Promise<number[]> {

@@ -13,7 +13,7 @@ if (flag === '--write' && !existsSync(path)) {
   writeGpt2_124m(path, 1, dtype === 'q8_0' ? 'q8_0' : 'f32');
   console.log(`wrote ${path}`);
 } else {
-  const m = await loadModel(path);
+  const m = await loadModel(path, { kind: 'decoder' });
   const logits = await m.forward([1]);
   if (!logits.every(Number.isFinite)) throw new RangeError('load-rss: logits are not finite');
   const rss = process.resourceUsage().maxRSS / 1024;

@@ -57,7 +57,7 @@ interface Row { dtype: string; threads: number; prefillTokS: number; prefillGflo
 const rows: Row[] = [];
 try {
   for (const dtype of dtypes) {
-    const model = await loadModel(path, { backend: 'native', dtype, contextLength: PROMPT + DECODE });
+    const model = await loadModel(path, { kind: 'decoder', backend: 'native', dtype, contextLength: PROMPT + DECODE });
     await check(model, dtype);
     for (const t of threads) {
       setThreads(t);

@@ -49,7 +49,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'attnode-rss-'));
 const attnodeChild = join(scratch, 'attnode.mjs');
 writeFileSync(attnodeChild, `import { loadModel } from ${JSON.stringify(pathToFileURL(join(repo, 'dist', 'index.js')).href)};
 const [path, ctx] = process.argv.slice(2);
-const m = await loadModel(path, { contextLength: Number(ctx) });
+const m = await loadModel(path, { kind: 'decoder', contextLength: Number(ctx) });
 const logits = await m.forward([1]);
 if (!logits.every(Number.isFinite)) throw new RangeError('attnode: logits are not finite');
 let next = 0;

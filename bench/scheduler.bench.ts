@@ -119,7 +119,7 @@ for (const c of [1, 2, 4, 8]) {
 
 /** ms per forwardBatch pass of B one-token decode steps (each logits checked against its pass alone). */
 async function passCosts(sizes: readonly number[]): Promise<{ sequences: number; msPerPass: number }[]> {
-  const model = await loadModel(defaultModelPath(), { threads });
+  const model = await loadModel(defaultModelPath(), { kind: 'decoder', threads });
   try {
     const out: { sequences: number; msPerPass: number }[] = [];
     for (const b of sizes) {
@@ -171,7 +171,7 @@ async function loopRows(concurrencies: readonly number[]): Promise<Row[]> {
   try {
     const path = join(dir, 'gpt2-124m.gguf');
     writeGpt2_124m(path);
-    const model = await loadModel(path, { threads, dtype: 'q8_0', contextLength: 64 });
+    const model = await loadModel(path, { kind: 'decoder', threads, dtype: 'q8_0', contextLength: 64 });
     const on = new DecoderLM(model, [], { batching: true });
     const off = new DecoderLM(model, [], { batching: false });
     const tokenizer = { encode: (): number[] => [], decode: (ids: readonly number[]) => ids.join(' ') };

@@ -127,7 +127,7 @@ const ttft = { on: [] as number[], off: [] as number[], reused: 0, ranOn: 0, ran
 {
   const file = join(tmpdir(), 'attnode-gpt2-124m-q8_0.gguf');
   if (!existsSync(file)) writeGpt2_124m(file, 1, 'q8_0');
-  const model = await loadModel(file, { contextLength: 1024, maxBatch: 4 });
+  const model = await loadModel(file, { kind: 'decoder', contextLength: 1024, maxBatch: 4 });
   const on = new DecoderLM(model, [], { maxBatchTokens: 1024 });
   const off = new DecoderLM(model, [], { maxBatchTokens: 1024, prefixCache: false });
   const prefix = Array.from({ length: PREFIX }, (_, i) => (i * 7919) % 50000);

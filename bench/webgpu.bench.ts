@@ -193,7 +193,7 @@ interface ForwardRow { pass: string; nativeMs: number; opByOpMs: number; batchMs
 const forwardRows: ForwardRow[] = [];
 {
   const path = defaultModelPath();
-  const models = { native: await loadModel(path, { backend: native }), opByOp: await loadModel(path, { backend: opByOp(gpu) }), batch: await loadModel(path, { backend: gpu }) };
+  const models = { native: await loadModel(path, { kind: 'decoder', backend: native }), opByOp: await loadModel(path, { kind: 'decoder', backend: opByOp(gpu) }), batch: await loadModel(path, { kind: 'decoder', backend: gpu }) };
   const prompt = Array.from({ length: PREFIX }, (_, i) => (i * 7919) % models.native.config.vocabSize);
   const caches = { native: models.native.newCache(), opByOp: models.opByOp.newCache(), batch: models.batch.newCache() };
   const out: Record<string, Float32Array> = {};

@@ -37,7 +37,7 @@ describe('backend registry', () => {
     const why = cpuInfo().cuda ? /backend 'cuda': CUDA kernels are not implemented yet/ : /backend 'cuda': attnode was built without CUDA support/;
     await expect(createBackend('cuda')).rejects.toThrow(BackendUnavailableError);
     await expect(createBackend('cuda')).rejects.toThrow(why);
-    await expect(loadModel(join(FIX, 'gpt2-tiny'), { backend: 'cuda' })).rejects.toThrow(why);
+    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'cuda' })).rejects.toThrow(why);
     await expect(LanguageModel.load(defaultModelPath(), { backend: 'cuda' })).rejects.toThrow(why);
   });
 
@@ -50,8 +50,8 @@ describe('backend registry', () => {
   it('an unknown name lists the registry, wherever a backend is named', async () => {
     await expect(createBackend('gpu' as never)).rejects.toThrow(/createBackend: 'name' must be one of native, webgpu, cuda, reference, got 'gpu'/);
     expect(() => checkBackendName(7, 'f')).toThrow(TypeError);
-    await expect(loadModel(join(FIX, 'gpt2-tiny'), { backend: 'gpu' as never })).rejects.toThrow(RangeError);
-    await expect(loadModel(join(FIX, 'gpt2-tiny'), { backend: 'gpu' as never })).rejects.toThrow(NAMES);
+    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'gpu' as never })).rejects.toThrow(RangeError);
+    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'gpu' as never })).rejects.toThrow(NAMES);
     await expect(LanguageModel.load(defaultModelPath(), { backend: 'gpu' as never })).rejects.toThrow(NAMES);
     expect(() => createPool({ backend: 'gpu' as never })).toThrow(NAMES);
   });
@@ -73,8 +73,8 @@ describe('backend registry', () => {
 
 describe.skipIf(!HAS_WEBGPU)('webgpu by name', () => {
   it('loadModel(path, { backend: "webgpu" }) gives the logits of the native backend', async () => {
-    const onGpu = await loadModel(join(FIX, 'gpt2-tiny'), { backend: 'webgpu' });
-    const onCpu = await loadModel(join(FIX, 'gpt2-tiny'), { backend: 'native' });
+    const onGpu = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'webgpu' });
+    const onCpu = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'native' });
     try {
       expect(onGpu.backend).toBeInstanceOf(WebGPUBackend);
       const a = await onGpu.forward([1, 2, 3]);

@@ -36,7 +36,7 @@ for (const c of CASES) describe.skipIf(c.backend === 'webgpu' && !HAS_WEBGPU)(`f
   let gpu: WebGPUBackend | undefined;
   beforeAll(async () => {
     if (c.backend === 'webgpu') gpu = await openWebGPU();
-    model = await loadModel(join(FIX, c.path), { backend: gpu ?? (c.backend as 'native' | 'reference'), contextLength: 96, maxBatch: 6 });
+    model = await loadModel(join(FIX, c.path), { kind: 'decoder', backend: gpu ?? (c.backend as 'native' | 'reference'), contextLength: 96, maxBatch: 6 });
   });
   afterAll(() => {
     model.dispose();

@@ -119,8 +119,8 @@ describe('an f16 GPT-2 checkpoint', () => {
 
   it('loads with f16 linear weights and stays within the f16 budget of the f32 goldens', async () => {
     const path = make();
-    const m = await loadModel(path);
-    const half = await loadModel(path, { dtype: 'f32' });
+    const m = await loadModel(path, { kind: 'decoder' });
+    const half = await loadModel(path, { kind: 'decoder', dtype: 'f32' });
     try {
       const dtypes = [...m.weightDTypes().values()];
       expect(dtypes.length).toBe(3 * 6 + 1);
@@ -139,7 +139,7 @@ describe('an f16 GPT-2 checkpoint', () => {
   });
 
   it('an f32 checkpoint still packs f32 weights', async () => {
-    const m = await loadModel(join(FIX, 'gpt2-tiny'));
+    const m = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder' });
     expect(new Set(m.weightDTypes().values())).toEqual(new Set(['f32']));
     m.dispose();
   });

@@ -99,7 +99,7 @@ describe('buffers moved while async native work runs', () => {
   });
 
   it('a model pass survives its caller moving the ids and the logits it was given back', async () => {
-    const model = await loadModel(join(FIX, 'gpt2-tiny'));
+    const model = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder' });
     const ids = Int32Array.of(1, 2, 3, 4);
     const cache = model.newCache();
     const pending = model.forward(ids, { cache });

@@ -172,7 +172,7 @@ describe('loadModel and BERT config fields', () => {
     return d;
   }
 
-  it("loadModel gives an EncoderModel with { kind: 'encoder' } or 'any', and refuses a BERT for a decoder caller", async () => {
+  it("loadModel gives an EncoderModel by default, with { kind: 'encoder' } or 'any', and refuses a BERT for a decoder caller", async () => {
     const e = await loadModel(join(FIX, 'bert-tiny-mlm'), { kind: 'encoder', backend: 'reference' });
     expect(e.kind).toBe('encoder');
     expect(e.config.task).toBe('maskedLM');
@@ -181,9 +181,14 @@ describe('loadModel and BERT config fields', () => {
     expect(any.kind).toBe('encoder');
     if (any.kind === 'encoder') expect((await any.forward([1, 2]))[0]!.pooled).toHaveLength(32);
     any.dispose();
-    await expect(loadModel(join(FIX, 'bert-tiny'))).rejects.toThrow(/encoder checkpoint .*kind/);
+    const byDefault = await loadModel(join(FIX, 'bert-tiny'), { backend: 'reference' });
+    expect(byDefault.kind).toBe('encoder');
+    byDefault.dispose();
+    await expect(loadModel(join(FIX, 'bert-tiny'), { kind: 'decoder' })).rejects.toThrow(/encoder checkpoint .*kind/);
     await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'encoder' })).rejects.toThrow(/not an encoder checkpoint/);
     await expect(loadModel(join(FIX, 'bert-tiny'), { kind: 'encoder', contextLength: 8 })).rejects.toThrow(/'contextLength' is a decoder option/);
+    // Taking either kind, an unclaimed model_type is refused with both lists.
+    await expect(loadModel(variant('electra', { model_type: 'electra' }))).rejects.toThrow(/model_type 'electra'.*supported: gpt2, llama.*; encoder model_types: bert, roberta, xlm-roberta, distilbert/);
     const d = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'any' });
     expect(d.kind).toBe('decoder');
     d.dispose();

@@ -67,7 +67,7 @@ describe('family table', () => {
     expect(() => configFromHF({ model_type: 'mamba', architectures: ['MambaForCausalLM'] })).toThrow(msg);
     const dir = mkdtempSync(join(TMP, 'hf-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...LLAMA, model_type: 'mamba', architectures: ['MambaForCausalLM'] }));
-    await expect(loadModel(dir, { backend: 'reference' })).rejects.toThrow(msg);
+    await expect(loadModel(dir, { kind: 'decoder', backend: 'reference' })).rejects.toThrow(msg);
     expect(() => family('bert' as never)).toThrow(/architecture 'bert' is not supported; supported: gpt2, llama/);
   });
 
@@ -78,7 +78,7 @@ describe('family table', () => {
     } finally {
       g.dispose();
     }
-    await expect(loadModel(join(TMP, 'mamba.gguf'), { backend: 'reference' })).rejects.toThrow(/general.architecture 'mamba' is not supported; supported: gpt2, llama/);
+    await expect(loadModel(join(TMP, 'mamba.gguf'), { kind: 'decoder', backend: 'reference' })).rejects.toThrow(/general.architecture 'mamba' is not supported; supported: gpt2, llama/);
   });
 });
 
@@ -138,7 +138,7 @@ describe('config fields that change the computation and are not implemented', ()
 describe('parameter lists', () => {
   it('name every parameter the graph reads; loadModel checks the bound shapes against them', async () => {
     for (const path of ['gpt2-tiny', 'llama-tiny', 'gpt2-tiny/model-f32.gguf', 'llama-tiny/model-q8_0.gguf']) {
-      const m = await loadModel(join(FIX, path), { backend: 'reference' });
+      const m = await loadModel(join(FIX, path), { kind: 'decoder', backend: 'reference' });
       const listed = family(m.config.architecture).parameters(m.config).map((p) => p.name).sort();
       const read = new Set<string>();
       for (const n of m.plan.graph.nodes) for (const a of Object.values(n.args)) if (typeof a === 'object' && a.kind === 'param') read.add(a.name);

@@ -128,8 +128,8 @@ describe('a GGUF with k-quant and legacy tensors mixed per tensor', () => {
   });
 
   it('loads as stored on the reference backend and matches its dequantized f32 twin', async () => {
-    const m = await loadModel(paths.mixed, { backend: new ReferenceBackend() });
-    const t = await loadModel(paths.twin, { backend: new ReferenceBackend() });
+    const m = await loadModel(paths.mixed, { kind: 'decoder', backend: new ReferenceBackend() });
+    const t = await loadModel(paths.twin, { kind: 'decoder', backend: new ReferenceBackend() });
     try {
       expect(m.weightDTypes().get('l0.q')).toBe('q4_k');
       for (const p of PROMPTS) expect(maxDiff(await m.forward(p), await t.forward(p))).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
@@ -140,8 +140,8 @@ describe('a GGUF with k-quant and legacy tensors mixed per tensor', () => {
   });
 
   it('loads as stored on the native backend (integer kernels, q6_k token table read per row) close to the twin', async () => {
-    const m = await loadModel(paths.mixed, { backend: new NativeBackend() });
-    const t = await loadModel(paths.twin, { backend: new NativeBackend() });
+    const m = await loadModel(paths.mixed, { kind: 'decoder', backend: new NativeBackend() });
+    const t = await loadModel(paths.twin, { kind: 'decoder', backend: new NativeBackend() });
     try {
       const dt = m.weightDTypes();
       expect([dt.get('l0.q'), dt.get('l0.v'), dt.get('l1.q'), dt.get('l1.o')]).toEqual(['q4_k', 'q6_k', 'q5_k', 'q4_0']);
@@ -168,8 +168,8 @@ describe("loadModel's dtype with rows that do not hold whole blocks", () => {
   const path = join(MODEL_FIXTURES, 'llama-tiny-trained');
 
   it.each([['q4_k', 'q5_0'], ['q6_k', 'q8_0'], ['q2_k', 'q4_0']] as const)('%s falls back to %s per tensor, reported, and still runs', async (dtype, used) => {
-    const m = await loadModel(path, { dtype, backend: new NativeBackend() });
-    const f = await loadModel(path, { backend: new NativeBackend() });
+    const m = await loadModel(path, { kind: 'decoder', dtype, backend: new NativeBackend() });
+    const f = await loadModel(path, { kind: 'decoder', backend: new NativeBackend() });
     try {
       const fb = m.weightFallbacks;
       expect(fb.get('l0.q')).toEqual({ requested: dtype, used, k: 64 });
@@ -185,7 +185,7 @@ describe("loadModel's dtype with rows that do not hold whole blocks", () => {
   });
 
   it('keeps formats that fit and reports nothing', async () => {
-    const m = await loadModel(path, { dtype: 'q4_0', backend: new NativeBackend() });
+    const m = await loadModel(path, { kind: 'decoder', dtype: 'q4_0', backend: new NativeBackend() });
     try {
       expect(m.weightFallbacks.size).toBe(0);
       expect(new Set(m.weightDTypes().values())).toEqual(new Set(['q4_0']));

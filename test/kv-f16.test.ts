@@ -24,8 +24,8 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('f16 KV cache, %s', (name) => {
     for (const b of BACKENDS.filter(present)) {
       const backend = b === 'webgpu' ? gpu! : b;
       models.set(b, {
-        f32: await loadModel(join(FIX, name), { backend, contextLength: 64 }),
-        f16: await loadModel(join(FIX, name), { backend, contextLength: 64, kvDtype: 'f16' }),
+        f32: await loadModel(join(FIX, name), { kind: 'decoder', backend, contextLength: 64 }),
+        f16: await loadModel(join(FIX, name), { kind: 'decoder', backend, contextLength: 64, kvDtype: 'f16' }),
       });
     }
   });
@@ -76,7 +76,7 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('f16 KV cache, %s', (name) => {
 describe.each(['gpt2-tiny-trained', 'llama-tiny-trained'])('f16 KV cache on the trained fixture %s', (name) => {
   let model: DecoderModel;
   beforeAll(async () => {
-    model = await loadModel(join(FIX, name), { kvDtype: 'f16' });
+    model = await loadModel(join(FIX, name), { kind: 'decoder', kvDtype: 'f16' });
   });
   afterAll(() => model.dispose());
 
@@ -106,7 +106,7 @@ describe('f16 KV cache through LanguageModel', () => {
 
 describe('f16 KV cache errors', () => {
   it('rejects an unknown kvDtype', async () => {
-    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kvDtype: 'bf16' as never })).rejects.toThrow(/'kvDtype' must be 'f32' or 'f16', got bf16/);
+    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', kvDtype: 'bf16' as never })).rejects.toThrow(/'kvDtype' must be 'f32' or 'f16', got bf16/);
   });
 
   it('the compiled pass refuses caches of the other dtype and mixed cache dtypes', () => {

@@ -36,7 +36,7 @@ const CASES: Case[] = [
 
 describe('mistral: the sliding window', () => {
   it('is read from config.json, and without it the same weights give other logits past the window', async () => {
-    const m = await loadModel(join(FIX, 'mistral-tiny'));
+    const m = await loadModel(join(FIX, 'mistral-tiny'), { kind: 'decoder' });
     expect(m.config.architecture).toBe('mistral');
     expect(m.config.slidingWindow).toBe(8);
     m.dispose();
@@ -44,7 +44,7 @@ describe('mistral: the sliding window', () => {
     const cfg = JSON.parse(readFileSync(join(FIX, 'mistral-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, sliding_window: null }));
     symlinkSync(join(FIX, 'mistral-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
-    const full = await loadModel(dir);
+    const full = await loadModel(dir, { kind: 'decoder' });
     const p = GOLDENS.models['mistral-tiny']!.prompts[2]!; // 33 tokens
     expect(maxDiff(await full.forward(p.prompt), p.logits)).toBeGreaterThan(100 * TOL_MODEL_LOGITS_F32);
     // Within the window both agree: the 7-token prompt sees no key the window hides.
@@ -52,14 +52,14 @@ describe('mistral: the sliding window', () => {
     expect(maxDiff(await full.forward(short.prompt), short.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
     full.dispose();
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, sliding_window: 0 }));
-    await expect(loadModel(dir)).rejects.toThrow(/'sliding_window' must be a positive integer, got 0/);
+    await expect(loadModel(dir, { kind: 'decoder' })).rejects.toThrow(/'sliding_window' must be a positive integer, got 0/);
   });
 });
 
 describe.each(CASES)('$name', (c) => {
   let model: DecoderModel;
   beforeAll(async () => {
-    model = await loadModel(join(FIX, c.path), { backend: c.backend });
+    model = await loadModel(join(FIX, c.path), { kind: 'decoder', backend: c.backend });
   });
   afterAll(() => model?.dispose());
   const golden = GOLDENS.models[c.golden]!;
@@ -98,7 +98,7 @@ describe('weights converted at load (dtype option)', () => {
   for (const dir of ['gpt2-tiny', 'llama-tiny'])
     for (const [dtype, tol] of [['f16', TOL_MODEL_LOGITS_F16_WEIGHTS], ['bf16', TOL_MODEL_LOGITS_BF16_WEIGHTS]] as const)
       it(`${dir} with ${dtype} linear weights stays within its budget of the f32 goldens`, async () => {
-        const m = await loadModel(join(FIX, dir), { dtype });
+        const m = await loadModel(join(FIX, dir), { kind: 'decoder', dtype });
         for (const p of GOLDENS.models[dir]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(tol);
         m.dispose();
       });
@@ -106,21 +106,21 @@ describe('weights converted at load (dtype option)', () => {
 
 describe('model errors', () => {
   it('names bad arguments', async () => {
-    const m = await loadModel(join(FIX, 'llama-tiny'), { contextLength: 40 });
+    const m = await loadModel(join(FIX, 'llama-tiny'), { kind: 'decoder', contextLength: 40 });
     await expect(m.forward([])).rejects.toThrow(/at least one token/);
     await expect(m.forward([256])).rejects.toThrow(/ids\[0\] = 256 is outside \[0, 256\)/);
     await expect(m.forward(new Array(41).fill(1))).rejects.toThrow(/exceed/);
     m.dispose();
     await expect(m.forward([1])).rejects.toThrow(/disposed/);
-    await expect(loadModel(join(FIX, 'nope'))).rejects.toThrow(/does not exist/);
-    await expect(loadModel(join(FIX, 'goldens.json'))).rejects.toThrow(/neither a checkpoint directory nor a \.gguf file/);
-    await expect(loadModel(join(FIX, 'llama-tiny'), { dtype: 'f64' as never })).rejects.toThrow(/'dtype' must be one of/);
+    await expect(loadModel(join(FIX, 'nope'), { kind: 'decoder' })).rejects.toThrow(/does not exist/);
+    await expect(loadModel(join(FIX, 'goldens.json'), { kind: 'decoder' })).rejects.toThrow(/neither a checkpoint directory nor a \.gguf file/);
+    await expect(loadModel(join(FIX, 'llama-tiny'), { kind: 'decoder', dtype: 'f64' as never })).rejects.toThrow(/'dtype' must be one of/);
   });
 
   it('refuses option names it does not take, rather than ignoring them', async () => {
     const dir = join(FIX, 'llama-tiny');
-    await expect(loadModel(dir, { kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs, stateBudget, pageRows, kind"));
-    await expect(loadModel(dir, { maxTokens: 40 } as never)).rejects.toThrow(/loadModel: 'maxTokens' is now 'contextLength'/);
+    await expect(loadModel(dir, { kind: 'decoder', kvDtyp: 'f16' } as never)).rejects.toThrow(new TypeError("loadModel: unknown option 'kvDtyp'; did you mean 'kvDtype'?; options: backend, dtype, threads, contextLength, maxBatch, kvDtype, outputs, stateBudget, pageRows, kind"));
+    await expect(loadModel(dir, { kind: 'decoder', maxTokens: 40 } as never)).rejects.toThrow(/loadModel: 'maxTokens' is now 'contextLength'/);
     await expect(loadModel(dir, null as never)).rejects.toThrow(/loadModel: options must be an object/);
     await expect(LanguageModel.load(undefined, { contextLenght: 64 } as never)).rejects.toThrow(/load: unknown option 'contextLenght'; did you mean 'contextLength'\?/);
     await expect(LanguageModel.load(undefined, { maxTokens: 12 } as never)).rejects.toThrow(/load: 'maxTokens' is a generation option/);
@@ -140,12 +140,12 @@ describe('model errors', () => {
       const cfg = JSON.parse(readFileSync(join(FIX, 'gpt2-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32 }));
       copyFileSync(join(FIX, 'gpt2-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
-      await expect(loadModel(dir)).rejects.toThrow(/'wte.weight' has shape \[256, 64\], expected \[256, 32\]/);
+      await expect(loadModel(dir, { kind: 'decoder' })).rejects.toThrow(/'wte.weight' has shape \[256, 64\], expected \[256, 32\]/);
       // A model type no family claims (BERT is an encoder now: test/encoder.test.ts).
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'electra', architectures: [] }));
-      await expect(loadModel(dir)).rejects.toThrow(/model_type 'electra'.*supported: gpt2, llama/);
+      await expect(loadModel(dir, { kind: 'decoder' })).rejects.toThrow(/model_type 'electra'.*supported: gpt2, llama/);
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'bert', architectures: [] }));
-      await expect(loadModel(dir)).rejects.toThrow(/encoder checkpoint \(model_type 'bert'\); pass \{ kind: 'encoder' \}/);
+      await expect(loadModel(dir, { kind: 'decoder' })).rejects.toThrow(/encoder checkpoint \(model_type 'bert'\); pass \{ kind: 'encoder' \}/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -155,9 +155,9 @@ describe('model errors', () => {
 describe('decoder outputs', () => {
   for (const dir of ['gpt2-tiny', 'llama-tiny'])
     it(`${dir}: logits and hidden states of every position, planned only when asked for`, async () => {
-      const all = await loadModel(join(FIX, dir), { outputs: ['lastLogits', 'logits', 'hidden'], contextLength: 64 });
-      const onlyLast = await loadModel(join(FIX, dir), { contextLength: 64 });
-      const onRef = await loadModel(join(FIX, dir), { outputs: ['hidden'], contextLength: 64, backend: 'reference' });
+      const all = await loadModel(join(FIX, dir), { kind: 'decoder', outputs: ['lastLogits', 'logits', 'hidden'], contextLength: 64 });
+      const onlyLast = await loadModel(join(FIX, dir), { kind: 'decoder', contextLength: 64 });
+      const onRef = await loadModel(join(FIX, dir), { kind: 'decoder', outputs: ['hidden'], contextLength: 64, backend: 'reference' });
       try {
         const { vocabSize: V, hidden: C } = all.config;
         const golden = GOLDENS.models[dir]!.prompts[0]!;
@@ -181,8 +181,8 @@ describe('decoder outputs', () => {
         await expect(onRef.forward([1, 2])).rejects.toThrow(/without 'lastLogits'; use forwardOutputs/);
         expect(Object.keys(onlyLast.plan.graph.outputs)).toEqual(['lastLogits']);
         expect(Object.keys(all.plan.graph.outputs)).toEqual(['lastLogits', 'logits', 'hidden']);
-        await expect(loadModel(join(FIX, dir), { outputs: ['logits', 'logits'] })).rejects.toThrow(/'outputs' must be a non-empty list of distinct names/);
-        await expect(loadModel(join(FIX, dir), { outputs: ['pooled' as never] })).rejects.toThrow(/lastLogits, logits, hidden/);
+        await expect(loadModel(join(FIX, dir), { kind: 'decoder', outputs: ['logits', 'logits'] })).rejects.toThrow(/'outputs' must be a non-empty list of distinct names/);
+        await expect(loadModel(join(FIX, dir), { kind: 'decoder', outputs: ['pooled' as never] })).rejects.toThrow(/lastLogits, logits, hidden/);
       } finally {
         all.dispose();
         onlyLast.dispose();

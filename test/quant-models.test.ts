@@ -30,8 +30,8 @@ function compareToF32(name: string, q8: { path: string; options: LoadModelOption
     let mf: DecoderModel;
     beforeAll(async () => {
       const backend = new NativeBackend({ isa });
-      mq = await loadModel(q8.path, { ...q8.options, backend });
-      mf = await loadModel(f32.path, { ...f32.options, backend });
+      mq = await loadModel(q8.path, { kind: 'decoder', ...q8.options, backend });
+      mf = await loadModel(f32.path, { kind: 'decoder', ...f32.options, backend });
     });
     afterAll(() => {
       mq?.dispose();

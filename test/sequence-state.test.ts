@@ -115,7 +115,7 @@ describe('paged sequence state: memory', () => {
 });
 
 describe('paged sequence state: fork, reorder, truncate on a model', () => {
-  const load = (o: { pageRows?: number; stateBudget?: number } = {}) => loadModel(LONG, { contextLength: 1024, maxBatch: 8, ...o });
+  const load = (o: { pageRows?: number; stateBudget?: number } = {}) => loadModel(LONG, { kind: 'decoder', contextLength: 1024, maxBatch: 8, ...o });
 
   async function fresh(model: DecoderModel, seq: number[]): Promise<Float32Array> {
     return model.forward(seq);
@@ -216,15 +216,15 @@ describe('paged sequence state: fork, reorder, truncate on a model', () => {
     await expect(small.forward(ids(64, 7, small.config.vocabSize), { cache: c })).rejects.toThrow(/sequence-state budget of 4 pages/);
     expect(c.length).toBe(16);
     expect((await small.forward([1], { cache: c })).length).toBe(small.config.vocabSize);
-    await expect(loadModel(join(FIX, 'gpt2-tiny'), { pageRows: 24 })).rejects.toThrow(/'pageRows' must be a power of two in \[1, 4096\], got 24/);
-    await expect(loadModel(join(FIX, 'gpt2-tiny'), { stateBudget: -1 })).rejects.toThrow(/'stateBudget' must be a positive integer/);
+    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', pageRows: 24 })).rejects.toThrow(/'pageRows' must be a power of two in \[1, 4096\], got 24/);
+    await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', stateBudget: -1 })).rejects.toThrow(/'stateBudget' must be a positive integer/);
     small.dispose();
   });
 });
 
 describe('prefix cache', () => {
   it('a second request sharing a 512-token prefix runs only its suffix, with the logits of a full run', async () => {
-    const model = await loadModel(LONG, { contextLength: 1024, maxBatch: 4, pageRows: 32 });
+    const model = await loadModel(LONG, { kind: 'decoder', contextLength: 1024, maxBatch: 4, pageRows: 32 });
     const lm = new DecoderLM(model, [], { maxBatchTokens: 1024 });
     const V = model.config.vocabSize;
     const prefix = ids(512, 8, V);
@@ -254,10 +254,10 @@ describe('prefix cache', () => {
   });
 
   it('evicts cached prefixes no sequence holds when the budget needs their pages', async () => {
-    const probe = await loadModel(LONG, { pageRows: 16 });
+    const probe = await loadModel(LONG, { kind: 'decoder', pageRows: 16 });
     const pageBytes = probe.stateStats().pageBytes;
     probe.dispose();
-    const model = await loadModel(LONG, { contextLength: 256, pageRows: 16, stateBudget: 8 * pageBytes });
+    const model = await loadModel(LONG, { kind: 'decoder', contextLength: 256, pageRows: 16, stateBudget: 8 * pageBytes });
     const V = model.config.vocabSize;
     const p1 = Int32Array.from(ids(65, 11, V)); // 5 pages, 4 of them full
     const c1 = model.newCache();
@@ -277,7 +277,7 @@ describe('prefix cache', () => {
 
 describe('host sequence state (reference backend)', () => {
   it('forks by copying rows and truncates; the same contract as native pages', async () => {
-    const model = await loadModel(join(FIX, 'llama-tiny'), { backend: 'reference' });
+    const model = await loadModel(join(FIX, 'llama-tiny'), { kind: 'decoder', backend: 'reference' });
     const V = model.config.vocabSize;
     const prompt = ids(20, 13, V);
     const base = model.newCache();
@@ -322,7 +322,7 @@ describe('state handles check their arguments', () => {
 
 describe('a sliding window lets go of the pages behind it', () => {
   it('mistral (window 8): a long decode holds a bounded number of pages and decodes as a fresh recomputation', async () => {
-    const model = await loadModel(join(FIX, 'mistral-tiny'), { pageRows: 4 });
+    const model = await loadModel(join(FIX, 'mistral-tiny'), { kind: 'decoder', pageRows: 4 });
     expect(model.config.slidingWindow).toBe(8);
     const V = model.config.vocabSize;
     const seq = ids(5, 21, V);

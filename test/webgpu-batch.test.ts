@@ -39,8 +39,8 @@ describe.skipIf(!HAS_WEBGPU)('webgpu runBatch', () => {
   for (const fixture of ['gpt2-tiny', 'llama-tiny']) {
     it(`${fixture}: each forward pass is 1 submit and 1 read-back; decode uploads only ids and positions`, async () => {
       const g = be();
-      const m = await loadModel(join(FIX, fixture), { backend: g });
-      const plain = await loadModel(join(FIX, fixture), { backend: opByOp(g) });
+      const m = await loadModel(join(FIX, fixture), { kind: 'decoder', backend: g });
+      const plain = await loadModel(join(FIX, fixture), { kind: 'decoder', backend: opByOp(g) });
       try {
         const nodes = m.plan.graph.nodes.length;
         const cache = m.newCache();
@@ -85,7 +85,7 @@ describe.skipIf(!HAS_WEBGPU)('webgpu runBatch', () => {
 
   it('a second sequence gets its own device cache; interleaved steps match separate runs', async () => {
     const g = be();
-    const m = await loadModel(join(FIX, 'gpt2-tiny'), { backend: g });
+    const m = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: g });
     try {
       const a = m.newCache();
       const b = m.newCache();
@@ -209,8 +209,8 @@ describe.skipIf(!HAS_WEBGPU)('webgpu runBatch', () => {
 
   it('a lost device fails the pass with a WebGPUError; the native backend keeps working', async () => {
     const doomed = await createWebGPUBackend();
-    const m = await loadModel(join(FIX, 'gpt2-tiny'), { backend: doomed });
-    const cpu = await loadModel(join(FIX, 'gpt2-tiny'), { backend: 'native' });
+    const m = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: doomed });
+    const cpu = await loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'native' });
     try {
       await m.forward([1, 2, 3]);
       doomed.device.destroy();

@@ -28,8 +28,8 @@ describe.skipIf(!HAS_WEBGPU)('models on webgpu', () => {
   for (const c of CASES) {
     it(`${c.name}: logits match PyTorch and native, greedy continuations equal PyTorch's`, async () => {
       const golden = GOLDENS.models[c.golden]!;
-      const onGpu = await loadModel(join(FIX, c.path), { backend: gpu! });
-      const onCpu = await loadModel(join(FIX, c.path), { backend: 'native' });
+      const onGpu = await loadModel(join(FIX, c.path), { kind: 'decoder', backend: gpu! });
+      const onCpu = await loadModel(join(FIX, c.path), { kind: 'decoder', backend: 'native' });
       try {
         let vsGolden = 0;
         let vsNative = 0;

@@ -26,7 +26,7 @@ function ids(n: number, seed: number, vocab: number): number[] {
 
 describe.skipIf(!HAS_WEBGPU)('webgpu sequence state', () => {
   const load = (o: { pageRows?: number; stateBudget?: number; kvDtype?: 'f32' | 'f16'; fixture?: string } = {}) =>
-    loadModel(join(FIX, o.fixture ?? 'llama-tiny'), { backend: gpu!, contextLength: 64, maxBatch: 4, pageRows: o.pageRows, stateBudget: o.stateBudget, kvDtype: o.kvDtype });
+    loadModel(join(FIX, o.fixture ?? 'llama-tiny'), { kind: 'decoder', backend: gpu!, contextLength: 64, maxBatch: 4, pageRows: o.pageRows, stateBudget: o.stateBudget, kvDtype: o.kvDtype });
   const fresh = (model: DecoderModel, seq: number[]) => model.forward(seq);
 
   it('is the backend\'s own paged pool, with no host buffer of the rows', async () => {
@@ -311,7 +311,7 @@ describe.skipIf(!HAS_WEBGPU)('webgpu sequence state', () => {
   }, SLOW);
   it('the workgroup-tiled attention (tiles: shared, the GPU variant) reads pages through the table too', async () => {
     const shared = (await openWebGPU({ tiles: 'shared' }))!;
-    const model = await loadModel(join(FIX, 'llama-tiny'), { backend: shared, contextLength: 64, pageRows: 4 });
+    const model = await loadModel(join(FIX, 'llama-tiny'), { kind: 'decoder', backend: shared, contextLength: 64, pageRows: 4 });
     try {
       const V = model.config.vocabSize;
       const seq = ids(22, 20, V);

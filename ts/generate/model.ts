@@ -117,6 +117,7 @@ export class LanguageModel {
     try {
       read = readTokenizer(path);
       model = await loadModel(path, {
+        kind: 'decoder',
         backend,
         ...(options.dtype ? { dtype: options.dtype } : {}),
         ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),

@@ -24,7 +24,7 @@ import { Binder, type WeightDType, type WeightFallback } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
-import { EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
+import { ENCODER_GGUF_ARCHITECTURES, ENCODER_MODEL_TYPES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
 
 export interface LoadModelOptions {
   /**
@@ -66,10 +66,11 @@ export interface LoadModelOptions {
 /** loadModel's `kind` option. */
 export interface ModelKindOption {
   /**
-   * What the caller expects: 'decoder' (default; an encoder checkpoint is refused, naming this
-   * option, so the result's static type stays DecoderModel), 'encoder' (an EncoderModel: BERT;
-   * loadEncoder() is the same), or 'any' (either; tell them apart by `model.kind`). Encoders take
-   * backend, dtype, threads and maxBatch; the sequence-state options are decoder-only.
+   * What the caller expects: 'any' (default: whatever the checkpoint is; tell them apart by
+   * `model.kind`), 'decoder' (a DecoderModel; an encoder checkpoint is refused, naming this
+   * option) or 'encoder' (an EncoderModel: BERT, RoBERTa, XLM-RoBERTa, DistilBERT; loadEncoder()
+   * is the same). Encoders take backend, dtype, threads and maxBatch; the sequence-state options
+   * are decoder-only.
    */
   kind?: 'decoder' | 'encoder' | 'any';
 }
@@ -384,18 +385,41 @@ const LOAD_MODEL_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[
 /** The options an encoder takes from loadModel's. */
 const ENCODER_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] = ['backend', 'dtype', 'threads', 'maxBatch', 'kind'];
 
+/** Runs a decoder-family lookup; when the caller takes either kind, its refusal also lists the encoder model_types. */
+function withEncoderTypes<T>(lookup: () => T, kind: 'decoder' | 'encoder' | 'any'): T {
+  try {
+    return lookup();
+  } catch (e) {
+    if (kind === 'any' && e instanceof RangeError) throw new RangeError(`${e.message}; encoder model_types: ${ENCODER_MODEL_TYPES.join(', ')}`);
+    throw e;
+  }
+}
+
+/** A GGUF file's general.architecture (the file is opened and closed again). */
+function ggufArchitecture(path: string): string {
+  const g = new GGUFFile(path);
+  try {
+    return String(g.get('general.architecture'));
+  } finally {
+    g.dispose();
+  }
+}
+
 /** Either kind of model loadModel gives; `kind` narrows it. */
 export type Model = DecoderModel | EncoderModel;
 
 /**
- * Loads a checkpoint of a family in the table (families/index.ts: GPT-2, Llama): a Hugging Face
- * directory (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf
- * file. The family comes from config.json (model_type, architectures) or GGUF metadata
- * (general.architecture); one no family claims is a RangeError listing the supported ones.
+ * Loads a checkpoint of a family in the tables (families/index.ts: GPT-2, Llama, Mistral, Qwen;
+ * families/encoders.ts: BERT, RoBERTa, XLM-RoBERTa, DistilBERT): a Hugging Face directory
+ * (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf file. The
+ * family comes from config.json (model_type, architectures) or GGUF metadata
+ * (general.architecture); one no family claims is a RangeError listing the supported ones. By
+ * default the result is either kind (`model.kind` narrows it); `kind: 'decoder'` or 'encoder'
+ * types it as that model and refuses a checkpoint of the other kind.
  */
+export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'decoder' }): Promise<DecoderModel>;
 export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'encoder' }): Promise<EncoderModel>;
-export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'any' }): Promise<Model>;
-export function loadModel(pathOrDir: string, options?: LoadModelOptions & { kind?: 'decoder' }): Promise<DecoderModel>;
+export function loadModel(pathOrDir: string, options?: LoadModelOptions & { kind?: 'any' }): Promise<Model>;
 export async function loadModel(pathOrDir: string, options: LoadModelOptions & ModelKindOption = {}): Promise<Model> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
   if (typeof options !== 'object' || options === null) throw new TypeError('loadModel: options must be an object');
@@ -403,12 +427,15 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
   });
   if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
-  const kind = options.kind ?? 'decoder';
+  const kind = options.kind ?? 'any';
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
-  const encoder = hf !== undefined && isEncoderConfig(hf);
+  const ggufArch = hf === undefined && pathOrDir.endsWith('.gguf') && statSync(pathOrDir).isFile() ? ggufArchitecture(pathOrDir) : undefined;
+  const encoder = (hf !== undefined && isEncoderConfig(hf)) || (ggufArch !== undefined && ENCODER_GGUF_ARCHITECTURES.includes(ggufArch));
   if (encoder && kind === 'decoder')
-    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder checkpoint (model_type '${String(hf.model_type)}'); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`);
+    throw new RangeError(
+      `loadModel: '${pathOrDir}' is an encoder checkpoint (${hf ? `model_type '${String(hf.model_type)}'` : `general.architecture '${ggufArch}'`}); pass { kind: 'encoder' } (or 'any'), or use loadEncoder()`,
+    );
   if (!encoder && kind === 'encoder') throw new RangeError(`loadModel: '${pathOrDir}' is not an encoder checkpoint, but 'kind' is 'encoder'`);
   if (encoder) {
     for (const k of Object.keys(options))
@@ -427,7 +454,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     let generation: GenerationConfig | undefined;
     if (statSync(pathOrDir).isDirectory()) {
       const c = readConfig(pathOrDir);
-      const fam = familyOfHF(c.config);
+      const fam = withEncoderTypes(() => familyOfHF(c.config), kind);
       config = fam.configFromHF(c.config);
       generation = c.generation;
       const st = new SafetensorsCheckpoint(pathOrDir);
