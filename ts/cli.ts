@@ -322,7 +322,7 @@ const SERVE_OPTIONS = {
 
 const SERVE_USAGE = `usage: attnode serve [--model <file.gguf | dir>] [--model-name NAME] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N]
   [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}]
-  [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16] [--api-key KEY (or ATTNODE_API_KEY)] [--allowed-hosts h1,h2]
+  [--dtype ${DTYPES.join('|')}] [--kv-dtype f32|f16] [--api-key KEY (or ATTNODE_API_KEY)] [--allowed-hosts h1,h2]
   [--max-connections 2048] [--headers-timeout-ms 10000] [--request-timeout-ms 30000] [--keep-alive-timeout-ms 5000] [--drain-timeout-ms 25000]`;
 
 async function cmdServe(args: string[]): Promise<void> {

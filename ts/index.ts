@@ -8,6 +8,7 @@ export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from '
 export * from './generate/index.js';
 export { PRESETS, type Preset } from './models/presets.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ModelKindOption, type ForwardOptions, type Model } from './models/model.js';
+export type { WeightFallback } from './models/weights.js';
 export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncodeOptions, type EncoderOutput, type EncoderConfig, type EncoderTask, type EncoderArchitecture, type EncoderPooling, type ProblemType, type BertArchitecture, ENCODER_MODEL_TYPES, ENCODER_GGUF_ARCHITECTURES } from './models/encoder.js';
 export * from './encoder/index.js';
 export type { KVDType } from './graph/ir.js';

@@ -22,7 +22,7 @@ import { Tensor } from '../tensor/tensor.js';
 import type { DecoderConfig } from './config.js';
 import { decoderGraph, familyOfGGUF, familyOfHF } from './families/index.js';
 import { DECODER_OUTPUTS, type DecoderOutput } from './blocks.js';
-import { Binder, type WeightDType } from './weights.js';
+import { Binder, type WeightDType, type WeightFallback } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
@@ -345,6 +345,14 @@ export class DecoderModel {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Linear weights stored in another format than loadModel's `dtype` asked for because their rows
+   * do not hold whole blocks (an FFN width of 172 with q4_k falls back to f16), by parameter name.
+   */
+  get weightFallbacks(): ReadonlyMap<string, WeightFallback> {
+    return this.binder.fallbacks;
   }
 
   /** The dtype of every packed linear weight, by parameter name ('l0.q' -> 'f16'). */

@@ -15,11 +15,12 @@
 namespace attnode {
 namespace {
 
-// table: (V, D) f32 | f16 | bf16 | q8_0, ids: (...) i32 -> out: (..., D) f32. A q8_0 row (D a
-// multiple of 32) is dequantized by the format table's reference, so a mapped GGUF token table
+// table: (V, D) f32 | f16 | bf16 | a block format, ids: (...) i32 -> out: (..., D) f32. A block
+// row (D a multiple of the block) is dequantized by the format table's reference, so a mapped GGUF token table
 // is read in place instead of being widened to an f32 copy (147 MiB for GPT-2's).
 OpRun prepare_embedding(Args& args) {
-  const TensorView table = args.tensor("table", {DType::f32, DType::f16, DType::bf16, DType::q8_0});
+  const TensorView table = args.tensor("table", {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
+                                                 DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k});
   const TensorView ids = args.tensor("ids", {DType::i32});
   const TensorView out = args.tensor("out", {DType::f32});
   if (table.rank() != 2) args.range_error("'table' must have shape [vocab, dim], got " + table.shape_str());
@@ -62,7 +63,7 @@ OpRun prepare_embedding(Args& args) {
           row = scratch.data();
         }
         float* o = po + t * d;
-        if (dt == DType::q8_0) {
+        if (fmt.block_size > 1) {
           fmt.to_float(row, d, o);
         } else if (dt == DType::f32) {
           const float* src = reinterpret_cast<const float*>(row);

@@ -1,6 +1,7 @@
 // Token and position ops: embedding lookup, rotary position embedding, sinusoidal encoding.
 
 import { DTYPES } from '../../tensor/dtype.js';
+import { WEIGHT_DTYPES } from '../../tensor/formats.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { defineOp } from '../registry.js';
 import { checkInteger, checkNumber, expectShape, expectTensor, fail, shapeStr } from './check.js';
@@ -8,8 +9,9 @@ import { checkInteger, checkNumber, expectShape, expectTensor, fail, shapeStr } 
 declare module '../backend.js' {
   interface OpArgs {
     /**
-     * table: (V, C) f32|f16|bf16|q8_0, ids: (...) i32 -> (..., C) f32. A q8_0 table (C a multiple
-     * of its block, 32) is dequantized row by row, so a GGUF token table needs no f32 copy.
+     * table: (V, C) f32|f16|bf16| a block format, ids: (...) i32 -> (..., C) f32. A block table (C
+     * a multiple of its block) is dequantized row by row, so a GGUF token table needs no f32 copy
+     * (WebGPU reads f32, f16, bf16 and q8_0 tables).
      */
     embedding: { table: Tensor; ids: Tensor };
     /**
@@ -34,7 +36,7 @@ declare module '../backend.js' {
 defineOp({
   name: 'embedding',
   output({ table, ids }) {
-    expectTensor('embedding', 'table', table, ['f32', 'f16', 'bf16', 'q8_0']);
+    expectTensor('embedding', 'table', table, WEIGHT_DTYPES);
     expectTensor('embedding', 'ids', ids, ['i32']);
     if (table.rank !== 2) fail('embedding', `'table' must have shape [vocab, dim], got ${shapeStr(table.shape)}`);
     const block = DTYPES[table.dtype].blockSize;
