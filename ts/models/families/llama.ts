@@ -58,7 +58,7 @@ function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
 const GGUF_KEYS = [
   'context_length', 'embedding_length', 'feed_forward_length', 'block_count', 'attention.head_count', 'attention.head_count_kv',
   'attention.layer_norm_rms_epsilon', 'attention.key_length', 'attention.value_length', 'rope.freq_base', 'rope.dimension_count',
-  'rope.scaling.type', 'rope.scaling.factor', 'rope.scale_linear', 'expert_count', 'vocab_size',
+  'rope.scaling.type', 'rope.scaling.factor', 'rope.scale_linear', 'expert_count', 'vocab_size', 'attention.sliding_window',
 ];
 
 /** GGUF metadata (llama.cpp's llama.* keys) that changes the computation and is not implemented. */
@@ -90,8 +90,15 @@ export function llamaGGUFConfig(g: GGUFFile, architecture: DecoderConfig['archit
   const heads = int(md, 'attention.head_count');
   // The head size is attention.key_length when given; older files only carry rope.dimension_count.
   const headDim = int(md, 'attention.key_length', (md['rope.dimension_count'] as number | undefined) ?? hidden / heads);
-  refuseUnimplementedGGUF(md, headDim, String(g.get('general.architecture')));
+  const arch = String(g.get('general.architecture'));
+  refuseUnimplementedGGUF(md, headDim, arch);
+  // Mistral files say 'llama' and may carry their window (attnode convert writes it; llama.cpp's
+  // llama graph ignores the key, which is why such files differ from llama.cpp past the window).
+  // A window on another architecture is refused, as Qwen's sliding-window layers are from config.json.
+  const window = md['attention.sliding_window'];
+  if (window !== undefined && arch !== 'llama') refuse(`${arch} GGUF`, `${arch}.attention.sliding_window`, window, 'sliding-window layers are not implemented for this architecture');
   return check({
+    ...(window !== undefined ? { slidingWindow: int(md, 'attention.sliding_window') } : {}),
     architecture, vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
     kvHeads: int(md, 'attention.head_count_kv', heads), headDim, ffn: int(md, 'feed_forward_length'), maxPositions: int(md, 'context_length'),
     normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: interleaved,
@@ -188,6 +195,8 @@ export const llama: ModelFamily = {
     attention: (cfg, positions) => ({
       bias: false,
       rope: { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved, rotaryDim: cfg.rotaryDim, scaling: cfg.ropeScaling },
+      // Set by Mistral and Phi-3 configs and by a llama GGUF file's llama.attention.sliding_window.
+      ...(cfg.slidingWindow ? { window: cfg.slidingWindow } : {}),
     }),
     mlp: mlpSwiGLU,
   },

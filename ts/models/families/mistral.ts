@@ -1,7 +1,8 @@
 // The Mistral family: Llama's computation (RMSNorm, rotary embeddings, SwiGLU, grouped-query
 // attention, the same weight names) with sliding-window attention when config.json sets
 // `sliding_window`. Config and graph parts; binders and parameters are Llama's (llama.ts).
-// GGUF files of Mistral models say general.architecture 'llama' and load as Llama.
+// GGUF files of Mistral models say general.architecture 'llama' and load as Llama (with their window
+// when the file carries llama.attention.sliding_window).
 
 import { int, type DecoderConfig } from '../config.js';
 import type { ModelFamily } from './family.js';
@@ -23,8 +24,6 @@ export const mistral: ModelFamily = {
   configFromGGUF: () => {
     throw new RangeError("gguf: Mistral files say general.architecture 'llama' and load with the Llama family");
   },
-  graph: {
-    ...llama.graph,
-    attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), ...(cfg.slidingWindow ? { window: cfg.slidingWindow } : {}) }),
-  },
+  // Llama's graph: its attention applies cfg.slidingWindow.
+  graph: llama.graph,
 };

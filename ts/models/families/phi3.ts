@@ -69,8 +69,6 @@ export const phi3: ModelFamily = {
   bindGGUF: () => {
     throw new RangeError("gguf: Phi-3 files (general.architecture 'phi3') are not read yet; load the Hugging Face directory");
   },
-  graph: {
-    ...llama.graph,
-    attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), ...(cfg.slidingWindow ? { window: cfg.slidingWindow } : {}) }),
-  },
+  // Llama's graph: its attention applies cfg.slidingWindow.
+  graph: llama.graph,
 };
