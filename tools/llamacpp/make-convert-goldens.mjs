@@ -16,6 +16,8 @@ const { quantizeGGUF } = await import(join(ROOT, 'dist', 'convert', 'quantize.js
 const MODELS = join(ROOT, 'test', 'fixtures', 'models');
 const TOKENIZERS = join(ROOT, 'test', 'fixtures', 'tokenizers');
 const LAYOUT_VERSION = 1;
+/** The block formats and mixes `attnode quantize` writes that llama.cpp is asked to read back. */
+export const QUANTIZE_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_m', 'q5_k_m', 'q6_k'];
 const DECIMALS = 5;
 const round = (x) => Number(x.toFixed(DECIMALS));
 const sha256 = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -82,6 +84,12 @@ try {
   const q = join(work, 'k256-requant-q8_0.gguf');
   quantizeGGUF(join(work, 'k256-f32.gguf'), q, 'q8_0');
   out.k256['quantize f32 q8_0'] = { type: 'Q8_0', ...record(q) };
+  // attnode's own block quantizers, whose files llama.cpp must load and agree with.
+  for (const type of QUANTIZE_TYPES) {
+    const f = join(work, `k256-requant-${type}.gguf`);
+    quantizeGGUF(join(work, 'k256-f32.gguf'), f, type);
+    out.k256[`quantize f32 ${type}`] = { type: type.toUpperCase(), ...record(f) };
+  }
 
   // The tiny fixtures, each with a stand-in tokenizer, against their PyTorch goldens.
   const { byteLevel, spm } = standInTokenizers();
