@@ -293,16 +293,24 @@ async function cmdDemo(args: string[]): Promise<void> {
 }
 
 const SERVE_OPTIONS = {
-  model: { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, 'kv-dtype': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+  model: { type: 'string' }, 'model-name': { type: 'string' }, backend: { type: 'string' }, dtype: { type: 'string' }, 'kv-dtype': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
   workers: { type: 'string' }, 'threads-per-worker': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-batch': { type: 'string' },
-  'max-batch-tokens': { type: 'string' }, 'no-batching': { type: 'boolean' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'max-batch-tokens': { type: 'string' }, 'no-batching': { type: 'boolean' }, 'timeout-ms': { type: 'string' }, 'api-key': { type: 'string' },
+  'allowed-hosts': { type: 'string' }, 'max-connections': { type: 'string' }, 'headers-timeout-ms': { type: 'string' }, 'request-timeout-ms': { type: 'string' },
+  'keep-alive-timeout-ms': { type: 'string' }, 'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
+
+const SERVE_USAGE = `usage: attnode serve [--model <file.gguf | dir>] [--model-name NAME] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N]
+  [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}]
+  [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16] [--api-key KEY (or ATTNODE_API_KEY)] [--allowed-hosts h1,h2]
+  [--max-connections 2048] [--headers-timeout-ms 10000] [--request-timeout-ms 30000] [--keep-alive-timeout-ms 5000] [--drain-timeout-ms 25000]`;
 
 async function cmdServe(args: string[]): Promise<void> {
   const { values: v } = parse(args, SERVE_OPTIONS, false);
-  if (v.help) return void console.log(`usage: attnode serve [--model <file.gguf>] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N] [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}] [--dtype f32|f16|bf16|q8_0] [--kv-dtype f32|f16]`);
-  const { createPool } = await import('./scheduler/pool.js');
-  const { createServer } = await import('./server/server.js');
+  if (v.help) return void console.log(SERVE_USAGE);
+  const { runServer, modelNameOf } = await import('./server/run.js');
+  const { checkModelPath } = await import('./io/files.js');
+  const { MAX_TIMEOUT_MS } = await import('./scheduler/pool.js');
   const backend = oneOf('backend', v.backend, BACKENDS);
   const dtype = oneOf<WeightDType>('dtype', v.dtype, DTYPES);
   const kvDtype = oneOf<KVDType>('kv-dtype', v['kv-dtype'], KV_DTYPES);
@@ -311,25 +319,39 @@ async function cmdServe(args: string[]): Promise<void> {
   const maxQueue = num('max-queue', v['max-queue'], { int: true, min: 0 });
   const maxBatch = num('max-batch', v['max-batch'], { int: true, min: 1, max: 1024 });
   const maxBatchTokens = num('max-batch-tokens', v['max-batch-tokens'], { int: true, min: 1 });
-  const timeoutMs = num('timeout-ms', v['timeout-ms'], { min: 1 });
+  const ms = (flag: keyof typeof SERVE_OPTIONS) => num(flag, v[flag] as string | undefined, { int: true, min: 1, max: MAX_TIMEOUT_MS });
+  const timeoutMs = ms('timeout-ms');
   const port = num('port', v.port, { int: true, min: 0, max: 65535 }) ?? 8080;
+  const maxConnections = num('max-connections', v['max-connections'], { int: true, min: 1 });
   const model = v.model ?? defaultModelPath();
-  if (!existsSync(model)) throw new UsageError(`--model: '${model}' does not exist`);
-  const pool = createPool({
-    model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(kvDtype ? { kvDtype } : {}), ...(workers ? { workers } : {}),
-    ...(threadsPerWorker ? { threadsPerWorker } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}),
-    ...(maxBatch ? { maxBatch } : {}), ...(maxBatchTokens ? { maxBatchTokens } : {}), ...(v['no-batching'] ? { batching: false } : {}),
-    ...(timeoutMs ? { timeoutMs } : {}),
+  try {
+    checkModelPath(model, '--model');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const apiKey = v['api-key'] ?? process.env.ATTNODE_API_KEY;
+  if (apiKey !== undefined && apiKey.length === 0) throw new UsageError('--api-key (or ATTNODE_API_KEY) must not be empty');
+  const allowedHosts = v['allowed-hosts']?.split(',').map((h) => h.trim()).filter((h) => h.length > 0);
+  const headersTimeoutMs = ms('headers-timeout-ms');
+  const requestTimeoutMs = ms('request-timeout-ms');
+  const keepAliveTimeoutMs = ms('keep-alive-timeout-ms');
+  await runServer({
+    pool: {
+      model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(kvDtype ? { kvDtype } : {}), ...(workers ? { workers } : {}),
+      ...(threadsPerWorker ? { threadsPerWorker } : {}), ...(maxQueue !== undefined ? { maxQueue } : {}),
+      ...(maxBatch ? { maxBatch } : {}), ...(maxBatchTokens ? { maxBatchTokens } : {}), ...(v['no-batching'] ? { batching: false } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    },
+    server: {
+      modelName: v['model-name'] ?? modelNameOf(model), ...(apiKey !== undefined ? { apiKey } : {}), ...(allowedHosts?.length ? { allowedHosts } : {}),
+      ...(maxConnections ? { maxConnections } : {}), ...(headersTimeoutMs ? { headersTimeoutMs } : {}), ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+      ...(keepAliveTimeoutMs ? { keepAliveTimeoutMs } : {}),
+    },
+    host: v.host ?? '127.0.0.1',
+    port,
+    drainTimeoutMs: ms('drain-timeout-ms') ?? 25_000,
+    log: (line) => process.stderr.write(`${line}\n`),
   });
-  const app = createServer({ pool, modelName: model });
-  const address = await app.listen({ host: v.host ?? '127.0.0.1', port });
-  process.stderr.write(`attnode serve: ${model} on ${address}\n`);
-  const stop = () => {
-    process.stderr.write('attnode serve: closing\n');
-    void app.close();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { BACKEND_NAMES, checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
 import { GGUFFile } from '../io/gguf.js';
+import { checkModelPath, checkRegularFile } from '../io/files.js';
 import { loadModel, type DecoderModel } from '../models/model.js';
 import type { WeightDType } from '../models/weights.js';
 import { WEIGHT_DTYPES } from '../tensor/formats.js';
@@ -53,6 +54,7 @@ export function defaultModelPath(): string {
 export function readGenerationConfigEos(modelPath: string): number[] | undefined {
   const p = join(dirname(modelPath), 'generation_config.json');
   if (!existsSync(p)) return undefined;
+  checkRegularFile(p, 'load');
   const cfg = JSON.parse(readFileSync(p, 'utf8')) as { eos_token_id?: unknown };
   const e = cfg.eos_token_id;
   if (e === undefined || e === null) return undefined;
@@ -69,8 +71,10 @@ function readTokenizer(path: string): { tokenizer: Tokenizer; chatTemplate: stri
   if (statSync(path).isDirectory()) {
     const tj = join(path, 'tokenizer.json');
     if (!existsSync(tj)) throw new RangeError(`load: ${path} has no tokenizer.json`);
+    checkRegularFile(tj, 'load');
     const tokenizer = Tokenizer.fromJSON(readFileSync(tj, 'utf8'));
     const cfgPath = join(path, 'tokenizer_config.json');
+    if (existsSync(cfgPath)) checkRegularFile(cfgPath, 'load');
     const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as { chat_template?: unknown }) : {};
     return { tokenizer, chatTemplate: typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined, eos: [] };
   }
@@ -108,7 +112,7 @@ export class LanguageModel {
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1))
       throw new RangeError(`load: 'threads' must be an integer >= 1, got ${String(options.threads)}`);
     checkBatchOptions(options, 'load');
-    if (!existsSync(path)) throw new RangeError(`load: model file '${path}' does not exist`);
+    checkModelPath(path, 'load');
     const b = options.backend ?? 'native';
     const owns = typeof b !== 'object' || b === null;
     const backend: Backend = owns ? await createBackend(checkBackendName(b, 'load'), options.threads === undefined ? {} : { threads: options.threads }) : b;
@@ -133,10 +137,17 @@ export class LanguageModel {
     return new LanguageModel(path, lm, tokenizer, backend, owns, chatTemplate);
   }
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    try {
+      this.model.model.checkFiles();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return generate(this.model, this.tokenizer, prompt, options);
   }
 
+  /** Throws when the generation can't start; the stream's own errors arrive as it is read. */
   stream(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
+    this.model.model.checkFiles();
     return stream(this.model, this.tokenizer, prompt, options);
   }
 

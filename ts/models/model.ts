@@ -15,6 +15,7 @@ import type { KVDType } from '../graph/ir.js';
 import { GGUFFile } from '../io/gguf.js';
 import { MappedTensor } from '../io/mapped.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
+import { checkModelPath } from '../io/files.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DecoderConfig } from './config.js';
@@ -152,7 +153,7 @@ export class DecoderModel {
     readonly config: DecoderConfig,
     readonly backend: Backend,
     private readonly binder: Binder,
-    private readonly files: { dispose(): void },
+    private readonly files: { dispose(): void; checkUnchanged(): void },
     /** most positions one sequence's cache holds (loadModel's contextLength) */
     readonly contextLength: number,
     readonly maxBatch: number,
@@ -174,6 +175,15 @@ export class DecoderModel {
     // cannot copy host rows: host state refuses fork and reorder there).
     this.states = backend.createStatePool?.(layout, options) ?? new HostStatePool(layout, options, backend, backend.release !== undefined);
     this.scratch = new KVCache(this.states.create(), contextLength, this);
+  }
+
+  /**
+   * Throws ModelFileChangedError when a checkpoint file changed on disk since load (replaced,
+   * truncated, rewritten): token tables are still read through the mapping, so a request would
+   * read other bytes or fault. Generation calls it as each request starts.
+   */
+  checkFiles(): void {
+    this.files.checkUnchanged();
   }
 
   /** A cache for one sequence (at most `capacity` rows, default contextLength); dispose() it when the sequence ends. */
@@ -394,7 +404,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
   checkOptionNames(options, LOAD_MODEL_OPTIONS, 'loadModel', {
     maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
   });
-  if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
+  checkModelPath(pathOrDir, 'loadModel');
   const kind = options.kind ?? 'decoder';
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
@@ -412,7 +422,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     throw new RangeError(`loadModel: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
   const owned = typeof options.backend !== 'object';
   const backend = await makeBackend(options);
-  let files: { dispose(): void } | undefined;
+  let files: { dispose(): void; checkUnchanged(): void } | undefined;
   let binder: Binder | undefined;
   try {
     let config: DecoderConfig;

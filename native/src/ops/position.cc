@@ -1,9 +1,13 @@
 // Token and position ops: embedding lookup, rotary position embedding, sinusoidal encoding.
 // Memory-bound gathers and per-element trigonometry: one generic implementation, no ISA table.
+#include <atomic>
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 #include "../formats.h"
 #include "../half.h"
+#include "../mapped_file.h"
 #include "../common.h"
 #include "../op.h"
 
@@ -37,32 +41,46 @@ OpRun prepare_embedding(Args& args) {
   const void* pt = table.data;
   float* po = out.as<float>();
   const size_t n = ids.numel, d = static_cast<size_t>(dim);
+  const bool mapped = table.mapped;
   return [=](const OpEnv& env) {
+    // A mapped table is read in place long after load: each row goes through the SIGBUS guard
+    // into a scratch row first, so a file truncated under the mapping fails this pass, not the process.
+    std::atomic<bool> lost{false};
     env.pool->parallel_for(n, std::max<size_t>(1, 65536 / (d + 1)), [&](size_t s, size_t e) {
+      std::vector<uint8_t> scratch(mapped ? row_bytes : 0);
       for (size_t t = s; t < e; ++t) {
         const int32_t id = pid[t];
         // The ids may have changed since validation (they are shared with JS): check again.
         CHECK(id >= 0 && id < vocab);
-        const size_t row = static_cast<size_t>(id) * d;
+        const uint8_t* row = static_cast<const uint8_t*>(pt) + static_cast<size_t>(id) * row_bytes;
+        if (mapped) {
+          if (!MappedFile::guarded_copy(scratch.data(), row, row_bytes)) {
+            lost.store(true, std::memory_order_relaxed);
+            return;
+          }
+          row = scratch.data();
+        }
         float* o = po + t * d;
         if (dt == DType::q8_0) {
-          fmt.to_float(static_cast<const uint8_t*>(pt) + static_cast<size_t>(id) * row_bytes, d, o);
+          fmt.to_float(row, d, o);
         } else if (dt == DType::f32) {
-          const float* src = static_cast<const float*>(pt) + row;
+          const float* src = reinterpret_cast<const float*>(row);
           for (size_t j = 0; j < d; ++j) o[j] = src[j];
         } else if (dt == DType::f16) {
-          const uint16_t* src = static_cast<const uint16_t*>(pt) + row;
+          const uint16_t* src = reinterpret_cast<const uint16_t*>(row);
           for (size_t j = 0; j < d; ++j) o[j] = f16_to_f32(src[j]);
         } else {
-          const uint16_t* src = static_cast<const uint16_t*>(pt) + row;
+          const uint16_t* src = reinterpret_cast<const uint16_t*>(row);
           for (size_t j = 0; j < d; ++j) o[j] = bf16_to_f32(src[j]);
         }
       }
     });
+    if (lost.load())
+      throw std::runtime_error(
+          "embedding: the token table's file shrank under its mapping (truncated or rewritten on disk); reload the model");
   };
 }
 
-// x: (N, H, D) f32, positions: (N) i32 -> out: (N, H, D) f32.
 // Frequencies and angles are computed in f32 as Hugging Face's rotary embedding does, so that
 // logits match PyTorch closely: inv_freq[i] = 1 / theta^(2i / rotaryDim), angle = pos * inv_freq.
 // interleaved=false rotates pairs (i, i + rotaryDim/2) (HF rotate_half); true rotates (2i, 2i+1).
