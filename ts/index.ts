@@ -24,3 +24,7 @@ export * from './tokenizer/index.js';
 export { createPool, InferencePool, type PoolOptions, type RequestOptions, type PoolResult, type StreamChunk } from './scheduler/pool.js';
 export { QueueFullError, PoolClosedError, WorkerCrashedError, RequestTimeoutError } from './scheduler/errors.js';
 export type { PoolMetrics } from './scheduler/metrics.js';
+export {
+  RequestAbortedError, type ModelInfo, type ModelKind, type EmbedInput, type PoolEmbedOptions, type PoolRerankOptions, type PoolClassifyOptions, type EncoderRequestOptions,
+  type EmbedResult, type RerankPoolResult, type ClassifyPoolResult,
+} from './scheduler/encoder-requests.js';
