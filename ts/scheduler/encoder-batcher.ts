@@ -43,6 +43,9 @@ interface Job {
 export class EncoderBatcher {
   private readonly jobs: Job[] = [];
   private looping = false;
+  /** The pass running now, if any: close() waits for it before the model may be freed. */
+  private current: Promise<unknown> | undefined;
+  private closed = false;
   private readonly stats: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [], prefixTokens: 0 };
 
   constructor(
@@ -58,6 +61,7 @@ export class EncoderBatcher {
   run(seqs: readonly PackedSequence[], signal: AbortSignal, onAbort: () => Error): Promise<EncoderOutput[]> {
     return new Promise<EncoderOutput[]>((resolve, reject) => {
       const job: Job = { seqs, next: 0, outs: new Array<EncoderOutput>(seqs.length), done: 0, signal, onAbort, resolve, reject, settled: false };
+      if (this.closed) return reject(new Error('the encoder engine is shutting down'));
       if (signal.aborted) return reject(onAbort());
       if (seqs.length === 0) return resolve([]);
       const long = seqs.findIndex((q) => q.ids.length > this.options.maxTokens);
@@ -67,6 +71,16 @@ export class EncoderBatcher {
       this.jobs.push(job);
       this.kick();
     });
+  }
+
+  /**
+   * Rejects the requests waiting and resolves once no pass runs: the model may be disposed then
+   * (freeing it under a running pass would pull native memory from under the kernels).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of [...this.jobs]) this.settle(job, new Error('the encoder engine is shutting down'));
+    await this.current?.catch(() => undefined);
   }
 
   /** Passes run so far (cumulative): the pool's batch metrics. */
@@ -118,7 +132,9 @@ export class EncoderBatcher {
         const seqs = pass.map(({ job, index }) => job.seqs[index]!);
         let outs: EncoderOutput[];
         try {
-          outs = await this.runner.forward(seqs.map((s) => s.ids), { tokenTypeIds: seqs.map((s) => s.typeIds) });
+          const running = this.runner.forward(seqs.map((s) => s.ids), { tokenTypeIds: seqs.map((s) => s.typeIds) });
+          this.current = running;
+          outs = await running;
         } catch (e) {
           for (const { job } of pass) this.settle(job, e);
           continue;
@@ -131,6 +147,7 @@ export class EncoderBatcher {
         });
       }
     } finally {
+      this.current = undefined;
       this.looping = false;
       if (this.jobs.some((j) => j.next < j.seqs.length)) this.kick();
     }

@@ -154,6 +154,7 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
     },
     batchStats: () => batcher.batchStats(),
     async dispose() {
+      await batcher.close();
       enc.dispose();
     },
   };

@@ -173,7 +173,8 @@ export const CHECK_ENCODER_REQUEST = {
 
 /** Why a request of one kind cannot go to a pool serving the other. */
 export function wrongKindMessage(request: string, kind: ModelKind, architecture?: string): string {
-  const model = architecture === undefined ? `a ${kind}` : `a ${kind} (${architecture})`;
+  const article = kind === 'encoder' ? 'an' : 'a';
+  const model = architecture === undefined ? `${article} ${kind}` : `${article} ${kind} (${architecture})`;
   return kind === 'encoder'
     ? `${request}: this pool serves ${model}, which has no generation; generate, stream and chat need a decoder model (use embed, rerank or classify)`
     : `${request}: this pool serves ${model}; ${request} needs an encoder model (BERT-like), which a decoder is not`;
