@@ -53,18 +53,22 @@ function wrongRoute(path: string, need: Need, info: ModelInfo, modelName: string
   return `${path} needs ${TASK_NEEDS[need]}; this server's model '${modelName}' is ${what}, which it serves on ${routes.join(' and ') || 'no route'}`;
 }
 
-/** A pool error in this API's terms: the status, and for a 400 the field it is about. */
-function sendEncoderError(reply: FastifyReply, err: unknown): FastifyReply {
+/**
+ * A pool error in this API's terms: the status, and for a 400 the field it is about. `single`:
+ * the body gave one input (a string or one id list), which the pool saw as item 0 of a list.
+ */
+function sendEncoderError(reply: FastifyReply, err: unknown, single = false): FastifyReply {
   if (err instanceof FieldError) return reply.code(400).send(errorBody(err.message, 'invalid_request_error', null, err.param));
   const { status, body } = errorResponse(err);
   if (status !== 400) return reply.code(status).send(body);
   let param: string | null = null;
-  const message = body.error.message.replace(/'([A-Za-z_]+)(?=['[])/g, (whole, name: string) => {
+  let message = body.error.message.replace(/'([A-Za-z_]+)(?=['[])/g, (whole, name: string) => {
     const field = FIELD_OF.get(name);
     if (field === undefined) return whole;
     param ??= field;
     return `'${field}`;
   });
+  if (single) message = message.replace("'input[0]", "'input");
   return reply.code(400).send(errorBody(message, 'invalid_request_error', body.error.code, param ?? body.error.param));
 }
 
@@ -92,6 +96,7 @@ export const encoderRoutes: RouteModule = (app, ctx: ServerContext) => {
 
   app.post<{ Body: EmbeddingsBody }>('/v1/embeddings', { schema: { body: embeddingsBody } }, async (req, reply) => {
     const body = req.body;
+    const single = typeof body.input === 'string' || typeof body.input[0] === 'number';
     try {
       const inputs = embeddingInputs(body.input);
       if (body.dimensions !== undefined) {
@@ -108,7 +113,7 @@ export const encoderRoutes: RouteModule = (app, ctx: ServerContext) => {
         usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens },
       };
     } catch (err) {
-      return sendEncoderError(reply, err);
+      return sendEncoderError(reply, err, single);
     }
   });
 
