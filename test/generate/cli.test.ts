@@ -38,7 +38,7 @@ describe('attnode CLI', () => {
       [['generate', '--colour', 'hi'], /Unknown option '--colour'[\s\S]*allowed options: .*--temperature/],
       [['generate', '--model', 'nope.gguf', 'hi'], /--model: file 'nope.gguf' does not exist/],
       [['inspect', '--config', 'gpt5'], /--config must be one of gpt2, gpt2-xl, gpt3-175b, llama2-7b, got 'gpt5'/],
-      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, help/],
+      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, embed, rerank, classify, ner, fill-mask, help/],
       [['serve', '--port', 'x'], /--port must be an integer >= 0 and <= 65535, got 'x'/],
       [['serve', '--workers', '0'], /--workers must be an integer >= 1/],
       [['serve', '--max-batch-tokens', '0'], /--max-batch-tokens must be an integer >= 1, got '0'/],

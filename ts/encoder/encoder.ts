@@ -3,8 +3,7 @@
 // (models/encoder.ts), and not the post-processing of NER and fill-mask (token-classify.ts, fill-mask.ts).
 
 import { existsSync, statSync } from 'node:fs';
-import { loadEncoder, type EncoderModel, type EncoderOutput, type LoadEncoderOptions } from '../models/encoder.js';
-import type { EncoderTask } from '../models/families/bert.js';
+import { loadEncoder, type EncoderModel, type EncoderOutput, type EncoderTask, type LoadEncoderOptions } from '../models/encoder.js';
 import { cleanupTokenization } from '../tokenizer/decoders.js';
 import type { EncodeResult, Tokenizer } from '../tokenizer/index.js';
 import { checkOptionNames } from '../util/names.js';
@@ -280,12 +279,15 @@ export class Encoder {
     const job = this.queue.catch(() => undefined).then(async () => {
       const out: EncoderOutput[] = [];
       const { maxBatch, maxTokens } = this.model;
+      // A model with one token type (RoBERTa, XLM-R) or none takes no type ids: HF's tokenizers
+      // for them leave token_type_ids out of the model's inputs, whatever the post-processor says.
+      const types = this.model.config.typeVocabSize > 1;
       for (let i = 0; i < encs.length;) {
         let tokens = 0;
         let j = i;
         while (j < encs.length && j - i < maxBatch && tokens + encs[j]!.ids.length <= maxTokens) tokens += encs[j++]!.ids.length;
         const chunk = encs.slice(i, j);
-        out.push(...(await this.model.forward(chunk.map((e) => e.ids), { ...forward, tokenTypeIds: chunk.map((e) => e.typeIds) })));
+        out.push(...(await this.model.forward(chunk.map((e) => e.ids), { ...forward, ...(types ? { tokenTypeIds: chunk.map((e) => e.typeIds) } : {}) })));
         i = j;
       }
       return out;

@@ -57,8 +57,8 @@ function argmax(s: readonly number[]): number {
 /**
  * Tokens other than specials, each with its softmax scores. A token is a subword (continues the
  * word before it) as the pipeline decides: with a WordPiece model (a continuation prefix), when
- * its token string and the text it covers differ in length; otherwise, when the character before
- * it is not a space. An unknown token takes the text it covers as its word and starts one.
+ * its token string and the text it covers differ in length; otherwise, when neither the character
+ * before it nor its first is a space. An unknown token takes the text it covers as its word and starts one.
  */
 function preEntities(text: string, enc: EncodeResult, logits: Float32Array, L: number, tokenizer: Tokenizer): PreEntity[] { // logits: (T, L) f32
   const prefix = tokenizer.model.kind === 'WordPiece';
@@ -69,7 +69,7 @@ function preEntities(text: string, enc: EncodeResult, logits: Float32Array, L: n
     const [start, end] = enc.offsets[i]!;
     const ref = text.slice(start, end);
     let word = tokenizer.idToToken(id) ?? ref;
-    let isSubword = prefix ? word.length !== ref.length : start > 0 && !/\s/.test(text.slice(start - 1, start + 1));
+    let isSubword = prefix ? word.length !== ref.length : start > 0 && !text.slice(start - 1, start + 1).includes(' ');
     if (unk !== undefined && id === unk) [word, isSubword] = [ref, false];
     out.push({ word, scores: softmax(logits, i * L, L), start, end, index: i, isSubword });
   });
