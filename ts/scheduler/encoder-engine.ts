@@ -23,7 +23,9 @@ function tokenize(enc: Encoder, where: string, name: string, text: string, pair:
     ...(pair === undefined ? {} : { pair }), ...(truncate ? { truncation: { maxLength: max, strategy: 'longest_first' as const } } : {}),
   });
   if (e.ids.length > max) throw new RangeError(`${where}: '${name}' has ${e.ids.length} tokens, more than the ${max} the model takes; shorten it or pass truncate`);
-  return { ids: e.ids, typeIds: e.typeIds };
+  // As Encoder: a model with one token type (RoBERTa, XLM-R) or none takes all zeros, whatever the post-processor says.
+  const typed = enc.model.config.typeVocabSize > 1;
+  return { ids: e.ids, typeIds: typed ? e.typeIds : new Array<number>(e.ids.length).fill(0) };
 }
 
 /** Token ids given by the caller, used as they are (checked against the vocabulary and the length). */
