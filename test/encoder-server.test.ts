@@ -130,7 +130,7 @@ describe('/v1/embeddings', () => {
     ['mixed token ids', { input: [1, 'a'] }, 'input', /'input\[1\]' must be a token id/],
     ['a negative token id', { input: [[2, -1]] }, 'input', /'input\[0\]\[1\]' must be a token id/],
     ['a token id past the vocabulary', { input: [2, 5000, 3] }, 'input', /'input\[1\]' = 5000 is outside the vocabulary \[0, 105\)/],
-    ['input of the wrong type', { input: 42 }, 'input', /input must be string,array/],
+    ['input of the wrong type', { input: 42 }, 'input', /input must be string, body\/input must be array/],
     ['a missing input', { model: 'x' }, null, /required property 'input'/],
     ['an unknown encoding_format', { input: 'a', encoding_format: 'int8' }, 'encoding_format', /encoding_format must be equal to one of the allowed values/],
     ['an unknown field', { input: 'a', pooling: 'cls' }, 'pooling', /must NOT have additional properties: 'pooling'/],

@@ -34,7 +34,8 @@ commands:
   bench [suite...]    run the benchmark suites in bench/ (all when none is named)
   demo                three prompts through the default model, with timings
   serve               OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions,
-                      /health, /metrics) on a pool of worker threads
+                      /health, /metrics; /v1/embeddings and /v1/rerank for an encoder
+                      model) on a pool of worker threads
 
 generate options:
   --model <file.gguf>        default: the bundled default model

@@ -14,7 +14,7 @@ export const embeddingsBody = {
   additionalProperties: false,
   properties: {
     // A string, strings, token ids, or lists of token ids (OpenAI's forms); embeddingInputs checks the items.
-    input: { type: ['string', 'array'], maxLength: MAX_TEXT, maxItems: MAX_ENCODER_INPUTS },
+    input: { anyOf: [{ type: 'string', maxLength: MAX_TEXT }, { type: 'array', maxItems: MAX_ENCODER_INPUTS }] },
     model: { type: 'string', maxLength: 256 },
     encoding_format: { enum: ['float', 'base64'] },
     dimensions: { type: 'integer', minimum: 1 },
