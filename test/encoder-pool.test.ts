@@ -161,6 +161,44 @@ describe('encoder pool', () => {
     expect(got.promptTokens).toBe(32);
   });
 
+  it('shares the queue and its priorities with generation: a higher priority waiting request starts first', async () => {
+    // One request at a time, so the others wait in the pool's queue.
+    const pool = createPool({ model: join(DIR, 'embed-mean'), threadsPerWorker: 1, maxBatch: 1 });
+    try {
+      await pool.ready();
+      const order: string[] = [];
+      const many = Array.from({ length: 200 }, (_, i) => `${TEXTS[i % TEXTS.length]} ${i}`);
+      const first = pool.embed(many).then(() => order.push('first'));
+      const low = pool.embed(['low'], { priority: -1 }).then(() => order.push('low'));
+      const high = pool.embed(['high'], { priority: 5 }).then(() => order.push('high'));
+      await Promise.all([first, low, high]);
+      expect(order).toEqual(['first', 'high', 'low']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a token budget smaller than a pass of texts, naming the option', async () => {
+    const pool = createPool({ model: join(DIR, 'embed-mean'), threadsPerWorker: 1, maxBatchTokens: 8 });
+    await expect(pool.ready()).rejects.toThrow(/'maxBatchTokens' for an encoder must be at least 16/);
+    await pool.close();
+  });
+
+  it('a small token budget splits passes and changes no result', async () => {
+    const pool = createPool({ model: join(DIR, 'embed-mean'), threadsPerWorker: 1, maxBatchTokens: 40 });
+    try {
+      const got = await pool.embed(TEXTS);
+      const want = await embedLib.embed(TEXTS);
+      got.embeddings.forEach((v, i) => expect(excess(v, want[i]!), `text ${i}`).toBeLessThanOrEqual(0));
+      const b = pool.metrics().batch;
+      // No pass over 40 tokens: at least ceil(total / 40) of them.
+      expect(b.passes).toBeGreaterThanOrEqual(Math.ceil(got.promptTokens / 40));
+      expect(b.meanTokens).toBeLessThanOrEqual(40);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('without batching, every pass holds one request', async () => {
     const pool = createPool({ model: join(DIR, 'embed-mean'), threadsPerWorker: 1, batching: false });
     try {

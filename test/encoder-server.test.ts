@@ -155,6 +155,20 @@ interface RerankResponse {
 const QUERY = 'what is the capital of France';
 const DOCS = ['Paris is the capital of France', 'the quick brown fox', 'hello world', 'France is in Europe'];
 
+describe('a client that goes away', () => {
+  it('cancels its embeddings request', async () => {
+    const pool = servers[0]!.attnode.context.pool();
+    const before = pool.metrics().cancelled;
+    const ac = new AbortController();
+    const input = Array.from({ length: 2000 }, (_, i) => `text number ${i}`);
+    const res = fetch(`${bases.embed}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }), signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await expect(res).rejects.toThrow();
+    for (let i = 0; i < 200 && pool.metrics().cancelled === before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(pool.metrics().cancelled).toBe(before + 1);
+  });
+});
+
 describe('/v1/rerank', () => {
   it('orders and scores as Encoder.rerank, with top_n and return_documents', async () => {
     const want = await rerankLib.rerank(QUERY, DOCS);

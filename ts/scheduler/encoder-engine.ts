@@ -16,6 +16,8 @@ import { RequestAbortedError, wrongKindMessage, type EncoderTaskName, type Encod
 import type { WireResult, WorkerConfig } from './protocol.js';
 
 const kWorkerNiceStep = 4;
+/** Texts one packed pass holds (loadEncoder's maxBatch default). */
+const kEncoderPassSequences = 16;
 
 /** A text (or pair) as the model takes it, at most `max` tokens: cut longest_first when `truncate`, else a RangeError naming it. */
 function tokenize(enc: Encoder, where: string, name: string, text: string, pair: string | undefined, max: number, truncate: boolean): PackedSequence {
@@ -135,9 +137,12 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
   setThreads(config.threads);
   if (config.model === undefined) throw new TypeError("encoder engine: 'model' (a checkpoint directory) is required");
   if (config.kvDtype !== undefined) throw new TypeError(`createPool: 'kvDtype' sets a decoder's KV cache; ${config.model} is an encoder, which has none`);
+  // A pass holds up to the encoder's 16 sequences, so its token budget must hold one token each.
+  if (config.maxBatchTokens !== undefined && config.maxBatchTokens < kEncoderPassSequences)
+    throw new RangeError(`createPool: 'maxBatchTokens' for an encoder must be at least ${kEncoderPassSequences} (one token for each of the ${kEncoderPassSequences} texts a pass holds), got ${config.maxBatchTokens}`);
   const backend = checkBackendName(config.backend ?? 'native', 'engine');
   const enc = await Encoder.load(config.model, {
-    backend, threads: config.threads,
+    backend, threads: config.threads, maxBatch: kEncoderPassSequences,
     ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}),
     ...(config.maxBatchTokens !== undefined ? { maxTokens: config.maxBatchTokens } : {}),
   });
