@@ -121,6 +121,19 @@ describe('Encoder.rerank', () => {
   });
 });
 
+describe('Encoder.rerank truncation', () => {
+  it('cuts a long pair longest_first to what the model takes, as forwardText({ truncate }) does', async () => {
+    const r = get('rerank');
+    const doc = Array.from({ length: 100 }, (_, i) => (i % 2 ? 'cat' : 'paris')).join(' ');
+    const [got] = await r.rerank('what is the capital of france?', [doc]);
+    const [f] = await r.forwardText(['what is the capital of france?'], { pairs: [doc], truncate: true });
+    expect(f!.encoding.ids.length).toBe(64);
+    // The query (7 tokens, with [CLS] and [SEP] 9) is whole; the document gave up the rest.
+    expect(f!.encoding.typeIds.filter((t) => t === 0).length).toBe(7 + 2);
+    expect(got!.score).toBe(f!.logits![0]);
+  });
+});
+
 describe('Encoder bad input', () => {
   it('names the problem', async () => {
     const e = get('embed-mean');

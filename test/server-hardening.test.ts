@@ -72,6 +72,20 @@ describe('API key', () => {
     }
     for (const path of ['/health', '/health/live', '/health/ready']) expect((await call(s.base, 'GET', path)).status).toBe(200);
   });
+
+  it('a path that only starts like /health is not open', async () => {
+    const { request } = await import('node:http');
+    const status = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${s.base}${path}`, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/health/../metrics', '/health/%2e%2e/metrics', '/healthz', '/health/ready/x']) expect(await status(path), path).toBe(401);
+  });
 });
 
 describe('Prometheus metrics', () => {

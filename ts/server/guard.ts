@@ -6,9 +6,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './errors.js';
 
 /** Routes open to every caller: orchestrators probe them without credentials. */
-export function isOpenRoute(url: string): boolean {
-  const path = url.split('?', 1)[0]!;
-  return path === '/health' || path.startsWith('/health/');
+const OPEN_ROUTES = new Set(['/health', '/health/live', '/health/ready']);
+
+/** Whether the route a request matched is open: by the matched route, not the raw URL (no `/health/../`). */
+export function isOpenRoute(req: FastifyRequest): boolean {
+  const route = req.routeOptions.url;
+  return route !== undefined && OPEN_ROUTES.has(route);
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -20,7 +23,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function apiKeyCheck(apiKey: string) {
   const want = digest(apiKey);
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (isOpenRoute(req.url)) return;
+    if (isOpenRoute(req)) return;
     const header = req.headers.authorization;
     const given = typeof header === 'string' && /^bearer /i.test(header) ? header.slice(7).trim() : undefined;
     if (given !== undefined && timingSafeEqual(digest(given), want)) return;
@@ -43,7 +46,7 @@ export function hostName(header: string): string {
 export function hostCheck(allowed: readonly string[]) {
   const hosts = new Set(allowed.map((h) => hostName(h)));
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (isOpenRoute(req.url)) return;
+    if (isOpenRoute(req)) return;
     const host = req.headers.host;
     if (typeof host === 'string' && hosts.has(hostName(host))) return;
     await reply

@@ -40,7 +40,7 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
 }
 
-/** Every option createServer takes, with its default where it has one. */
+/** The defaults of createServer's limits and timeouts. */
 export const SERVER_DEFAULTS = { maxConnections: 2048, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, bodyLimit: 1 << 20 } as const;
 
 /** How often Node checks connections against the header and request timeouts, ms (its default is 30 s). */

@@ -77,7 +77,7 @@ OpRun prepare_embedding(Args& args) {
     });
     if (lost.load())
       throw std::runtime_error(
-          "embedding: the token table's file shrank under its mapping (truncated or rewritten on disk); reload the model");
+          "the token table's file shrank under its mapping (truncated or rewritten on disk); reload the model");
   };
 }
 
