@@ -189,6 +189,9 @@ export class RequestAbortedError extends Error {
   }
 }
 
+/** Largest config.json read to tell the model's kind (real ones are a few KiB). */
+const kMaxConfigBytes = 1 << 20;
+
 /**
  * The kind of model at `model`, read from its config.json (model_type) without loading it: the
  * pool picks its default engine by it. A GGUF file or anything unreadable counts as a decoder
@@ -198,7 +201,8 @@ export function modelKindOf(model: string | undefined): ModelKind {
   if (model === undefined) return 'decoder';
   const cfg = join(model, 'config.json');
   try {
-    if (!statSync(model).isDirectory() || !existsSync(cfg)) return 'decoder';
+    // Only a regular file of a config's size is read here: a FIFO would block the main thread (the loader refuses it by name).
+    if (!statSync(model).isDirectory() || !existsSync(cfg) || !statSync(cfg).isFile() || statSync(cfg).size > kMaxConfigBytes) return 'decoder';
     const parsed = JSON.parse(readFileSync(cfg, 'utf8')) as unknown;
     return typeof parsed === 'object' && parsed !== null && isEncoderConfig(parsed as Record<string, unknown>) ? 'encoder' : 'decoder';
   } catch {
