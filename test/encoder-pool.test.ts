@@ -2,6 +2,9 @@
 // equal to the Encoder facade's; concurrent requests sharing packed passes and equal to each run
 // alone; cancellation, timeouts, bad input, and requests of the wrong kind for the pool's model.
 
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Encoder } from '../dist/index.js';
@@ -208,6 +211,20 @@ describe('encoder pool', () => {
       rs.forEach((r, i) => expect(excess(r.embeddings[0]!, want[i]!)).toBeLessThanOrEqual(0));
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe('model kind detection', () => {
+  it('does not block on a config.json that is a FIFO: the loader reports the checkpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attnode-fifo-'));
+    try {
+      execFileSync('mkfifo', [join(dir, 'config.json')]);
+      const pool = createPool({ model: dir, threadsPerWorker: 1 });
+      await expect(pool.ready()).rejects.toThrow(/has no/);
+      await pool.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
