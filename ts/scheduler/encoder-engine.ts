@@ -50,7 +50,8 @@ interface Prepared {
   finish(outs: EncoderOutput[]): EncoderWireResult;
 }
 
-type Preparer = (enc: Encoder, w: EncoderWire) => Prepared;
+/** Each task's preparer, given its own kind of request. */
+type Preparers = { readonly [K in EncoderTaskName]: (enc: Encoder, w: Extract<EncoderWire, { task: K }>) => Prepared };
 
 function needsCrossEncoder(enc: Encoder, where: string, what: string): void {
   const c = enc.model.config;
@@ -58,9 +59,8 @@ function needsCrossEncoder(enc: Encoder, where: string, what: string): void {
     throw new TypeError(`${where}: this model is a ${c.hfArchitecture}, which has no sequence classification head; ${where} needs ${what} (…ForSequenceClassification)`);
 }
 
-const PREPARE: Readonly<Record<EncoderTaskName, Preparer>> = {
+const PREPARE: Preparers = {
   embed(enc, w) {
-    if (w.task !== 'embed') throw new TypeError('embed: wrong request');
     const where = 'embed';
     if (w.pooling === undefined && enc.sentence.unsupported !== undefined) throw new RangeError(`${where}: ${enc.sentence.unsupported}; pass 'pooling' to choose one yourself`);
     const modes = w.pooling === undefined ? enc.sentence.pooling : [w.pooling];
@@ -81,7 +81,6 @@ const PREPARE: Readonly<Record<EncoderTaskName, Preparer>> = {
     };
   },
   rerank(enc, w) {
-    if (w.task !== 'rerank') throw new TypeError('rerank: wrong request');
     const where = 'rerank';
     needsCrossEncoder(enc, where, 'a cross-encoder');
     const seqs = w.documents.map((d, i) => tokenize(enc, where, `documents[${i}]`, w.query, d, enc.maxLength, w.truncate));
@@ -101,7 +100,6 @@ const PREPARE: Readonly<Record<EncoderTaskName, Preparer>> = {
     };
   },
   classify(enc, w) {
-    if (w.task !== 'classify') throw new TypeError('classify: wrong request');
     const where = 'classify';
     needsCrossEncoder(enc, where, 'a sequence classification model');
     const { numLabels, problemType, id2label } = enc.model.config;
@@ -155,7 +153,9 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
       return Promise.reject(new TypeError(wrongKindMessage('generate', 'encoder', info.architecture)));
     },
     async encode(req: EncoderEngineRequest): Promise<EncoderWireResult> {
-      const prepared = PREPARE[req.task.task](enc, req.task);
+      // The table's key is the request's own task, so each preparer gets its kind of request.
+      const prepare = PREPARE[req.task.task] as (enc: Encoder, w: EncoderWire) => Prepared;
+      const prepared = prepare(enc, req.task);
       const outs = await batcher.run(prepared.seqs, req.signal, () => new RequestAbortedError(`${req.task.task} request`));
       return prepared.finish(outs);
     },
