@@ -73,9 +73,10 @@ export async function runServer(o: RunOptions): Promise<AttnodeServer> {
     await app.close();
     throw e;
   }
-  o.log(`attnode serve: ${app.attnode.context.modelName} on ${urlOf(app.server.address() as AddressInfo)}`);
+  // The warning first: whoever waits for the startup line has read it by then.
   if (!isLoopback(o.host) && o.server.apiKey === undefined)
     o.log(`attnode serve: warning: listening on ${o.host}, beyond this machine, with no API key; anyone who can reach it can use it (pass --api-key or set ATTNODE_API_KEY)`);
+  o.log(`attnode serve: ${app.attnode.context.modelName} on ${urlOf(app.server.address() as AddressInfo)}`);
 
   let stopping = false;
   const stop = (signal: string) => {
