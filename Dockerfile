@@ -20,10 +20,10 @@ RUN npm run build:ts && node tools/prebuild.mjs -t "$(node -p process.versions.n
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /out/ /tmp/pkg/
+COPY --from=build /out/ /pkg/
 RUN echo '{"name":"attnode-server","private":true}' > package.json \
- && npm install --omit=dev --no-audit --no-fund /tmp/pkg/attnode-*.tgz \
- && rm -rf /tmp/pkg /root/.npm \
+ && npm install --omit=dev --no-audit --no-fund /pkg/attnode-*.tgz \
+ && rm -rf /pkg /root/.npm \
  && node -e "import('attnode').then(() => console.log('attnode loads'))"
 USER node
 EXPOSE 8080

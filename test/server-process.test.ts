@@ -213,6 +213,19 @@ describe('library', () => {
     }
   });
 
+  it("max_tokens beyond the context stops where the context is full, with finish_reason 'length' (as documented)", async () => {
+    const lm = await LanguageModel.load(defaultModelPath(), { threads: 1 });
+    try {
+      const r = await lm.generate('Hi there', { maxTokens: 4000, seed: 1, ignoreEos: true });
+      expect(r.finishReason).toBe('length');
+      // Every position of the context is filled; the last token is drawn from the full context
+      // and needs no row of its own.
+      expect(r.timings.promptTokens + r.ids.length).toBe(lm.model.model.contextLength + 1);
+    } finally {
+      lm.dispose();
+    }
+  });
+
   it('reads through a truncated mapping become errors, not SIGBUS', () => {
     const copy = join(dir, 'mapped.gguf');
     copyFileSync(defaultModelPath(), copy);
