@@ -37,7 +37,8 @@ commands:
   bench [suite...]    run the benchmark suites in bench/ (all when none is named)
   demo                three prompts through the default model, with timings
   serve               OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions,
-                      /health, /metrics) on a pool of worker threads
+                      /health, /metrics; /v1/embeddings and /v1/rerank for an encoder
+                      model) on a pool of worker threads
   convert <hf-dir> <out.gguf> [--type t]   Hugging Face checkpoint (${CONVERT_MODEL_TYPES.join(', ')}) -> GGUF
   quantize <in.gguf> <out.gguf> --type t   requantize a GGUF file
                       t: ${Object.keys(MIXES).join(' | ')} (convert default f16);

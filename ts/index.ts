@@ -26,3 +26,7 @@ export { createPool, InferencePool, MAX_TIMEOUT_MS, type PoolOptions, type Reque
 export { QueueFullError, PoolClosedError, WorkerCrashedError, RequestTimeoutError } from './scheduler/errors.js';
 export { ModelFileChangedError } from './io/files.js';
 export type { PoolMetrics } from './scheduler/metrics.js';
+export {
+  RequestAbortedError, type ModelInfo, type ModelKind, type EmbedInput, type PoolEmbedOptions, type PoolRerankOptions, type PoolClassifyOptions, type EncoderRequestOptions,
+  type EmbedResult, type RerankPoolResult, type ClassifyPoolResult,
+} from './scheduler/encoder-requests.js';

@@ -15,6 +15,10 @@ import { MetricsRecorder, type PoolMetrics } from './metrics.js';
 import type { ChatMessage, FinishReason, PoolToWorker, WireError, WireGenerateOptions, WireResult, WorkerConfig, WorkerStatus, WorkerToPool } from './protocol.js';
 import { checkOptionNames } from '../util/names.js';
 import { checkBackendName, type BackendName } from '../backend/backends.js';
+import {
+  CHECK_ENCODER_REQUEST, RequestAbortedError, modelKindOf, splitEncoderOptions, wrongKindMessage, type EncoderRequestOptions,
+  type EmbedInput, type EncoderResults, type EncoderWire, type EncoderWireResult, type ModelInfo, type PoolClassifyOptions, type PoolEmbedOptions, type PoolRerankOptions,
+} from './encoder-requests.js';
 
 export interface PoolOptions {
   /** Model path (HF directory or GGUF file); default: the engine's default model. */
@@ -37,13 +41,18 @@ export interface PoolOptions {
    * sequences a pass, more take turns); default true. false: they interleave, one pass each.
    */
   batching?: boolean;
-  /** Most new tokens in one batched pass (longer prompts are split across passes); default 128. */
+  /**
+   * Decoders: most new tokens in one batched pass (longer prompts are split across passes);
+   * default 128. Encoders: most tokens in one packed pass, shared by the requests waiting
+   * (the token budget of continuous batching; a text must fit in one); default
+   * min(16 x max_position_embeddings, 4096), at least 16.
+   */
   maxBatchTokens?: number;
   /** Default per-request timeout in ms, at most MAX_TIMEOUT_MS (Infinity: none); default: none. */
   timeoutMs?: number;
   /** How long a waiting request gains one priority level, in ms (starvation guard); default 5000. */
   agingMs?: number;
-  /** Module exporting createEngine(config) that workers run; default: the model engine. */
+  /** Module exporting createEngine(config) that workers run; default: the encoder engine for an encoder checkpoint (config.json model_type), else the model engine. */
   engineModule?: string | URL;
   engineOptions?: Record<string, unknown>;
 }
@@ -124,19 +133,24 @@ interface RequestInput {
   /** Text, or token ids (as OpenAI's API accepts). */
   prompt: string | readonly number[];
   messages?: ChatMessage[];
+  /** An encoder task instead of generation. */
+  encoder?: EncoderWire;
 }
+
+
 
 interface Pending {
   id: number;
   prompt: string | readonly number[];
   messages: ChatMessage[] | undefined;
   options: WireGenerateOptions;
+  encoder: EncoderWire | undefined;
   priority: number;
   enqueuedAt: number;
   timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
   onChunk: ((c: StreamChunk) => void) | undefined;
-  resolve(r: PoolResult): void;
+  resolve(r: PoolResult | EncoderWireResult): void;
   reject(e: unknown): void;
   settled: boolean;
   port?: MessagePort;
@@ -173,6 +187,7 @@ export class InferencePool {
   private readonly loaded: Promise<void>;
   private workerCrashes = 0;
   private readonly kvPages = new Map<number, number>();
+  private info: ModelInfo | undefined;
 
   constructor(options: PoolOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('createPool: options must be an object');
@@ -203,7 +218,10 @@ export class InferencePool {
         const msg = (event as MessageEvent).data as WorkerStatus | string;
         if (typeof msg !== 'object' || msg === null) return;
         if (msg.type === 'failed') reject(fromWire(msg.error));
-        else if (msg.type === 'ready' && seen.add(msg.worker).size >= workers) resolve();
+        else if (msg.type === 'ready') {
+          this.info ??= msg.model ?? { kind: 'decoder' };
+          if (seen.add(msg.worker).size >= workers) resolve();
+        }
       });
     });
     // The channel keeps the process alive only while the workers load: someone awaiting ready()
@@ -213,7 +231,7 @@ export class InferencePool {
       () => this.control.unref(),
       () => this.control.unref(),
     );
-    const engineModule = options.engineModule !== undefined ? String(options.engineModule) : here('model-engine');
+    const engineModule = options.engineModule !== undefined ? String(options.engineModule) : here(modelKindOf(options.model) === 'encoder' ? 'encoder-engine' : 'model-engine');
     const workerData: WorkerConfig = {
       engineModule: engineModule.startsWith('file:') || engineModule.startsWith('/') ? engineModule : fileURLToPath(engineModule),
       model: options.model,
@@ -250,6 +268,37 @@ export class InferencePool {
    */
   ready(): Promise<void> {
     return this.loaded;
+  }
+
+  /** What the model is (decoder or encoder, and an encoder's limits), once every worker has loaded it. */
+  async modelInfo(): Promise<ModelInfo> {
+    await this.loaded;
+    return this.info ?? { kind: 'decoder' };
+  }
+
+  /** Sentence embeddings of an encoder model, one per input, as Encoder.embed gives them. */
+  embed(inputs: readonly EmbedInput[], options: PoolEmbedOptions & EncoderRequestOptions = {}): Promise<EncoderResults['embed']> {
+    return this.encoderRequest('embed', options, (o) => CHECK_ENCODER_REQUEST.embed(inputs, o));
+  }
+
+  /** Documents scored against a query by a cross-encoder, best first, as Encoder.rerank gives them. */
+  rerank(query: string, documents: readonly string[], options: PoolRerankOptions & EncoderRequestOptions = {}): Promise<EncoderResults['rerank']> {
+    return this.encoderRequest('rerank', options, (o) => CHECK_ENCODER_REQUEST.rerank(query, documents, o));
+  }
+
+  /** Labels with scores per text from a sequence classification model, as Encoder.classify gives them. */
+  classify(texts: readonly string[], options: PoolClassifyOptions & EncoderRequestOptions = {}): Promise<EncoderResults['classify']> {
+    return this.encoderRequest('classify', options, (o) => CHECK_ENCODER_REQUEST.classify(texts, o));
+  }
+
+  private encoderRequest<K extends keyof EncoderResults, O extends object>(task: K, options: O & EncoderRequestOptions, check: (o: O) => EncoderWire): Promise<EncoderResults[K]> {
+    if (this.info !== undefined && this.info.kind !== 'encoder') return Promise.reject(new TypeError(wrongKindMessage(task, this.info.kind, this.info.architecture)));
+    try {
+      const { encoder, scheduling } = splitEncoderOptions(task, options, check);
+      return this.enqueue<EncoderResults[K]>({ prompt: '', encoder }, scheduling, undefined);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Generates a completion. Resolves with finishReason 'aborted' when `signal` aborts. */
@@ -377,10 +426,11 @@ export class InferencePool {
     });
   }
 
-  private enqueue(input: RequestInput, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<PoolResult> {
+  private enqueue<R = PoolResult>(input: RequestInput, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<R> {
     if (this.closing) return Promise.reject(new PoolClosedError());
-    const { prompt, messages } = input;
-    if (typeof prompt !== 'string' && !(Array.isArray(prompt) && prompt.length > 0 && prompt.every((id) => Number.isInteger(id) && id >= 0)))
+    const { prompt, messages, encoder } = input;
+    if (encoder === undefined && this.info?.kind === 'encoder') return Promise.reject(new TypeError(wrongKindMessage('generate', 'encoder', this.info.architecture)));
+    if (encoder === undefined && typeof prompt !== 'string' && !(Array.isArray(prompt) && prompt.length > 0 && prompt.every((id) => Number.isInteger(id) && id >= 0)))
       return Promise.reject(new TypeError(`'prompt' must be a string or a non-empty array of token ids, got ${Array.isArray(prompt) ? 'an array with other values' : typeof prompt}`));
     if (messages !== undefined && (!Array.isArray(messages) || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')))
       return Promise.reject(new TypeError("'messages' must be an array of { role, content } with string values"));
@@ -395,13 +445,14 @@ export class InferencePool {
       this.metricsRecorder.rejected++;
       return Promise.reject(new QueueFullError(this.maxQueue));
     }
-    return new Promise<PoolResult>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       const p: Pending = {
-        id: this.nextId++, prompt, messages, options: wire, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
-        resolve, reject, settled: false, text: '',
+        id: this.nextId++, prompt, messages, options: wire, encoder, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
+        resolve: resolve as (r: PoolResult | EncoderWireResult) => void, reject, settled: false, text: '',
       };
       if (signal?.aborted) {
-        this.finish(p, this.abortedResult(p));
+        if (encoder) this.fail(p, new RequestAbortedError(`${encoder.task} request`));
+        else this.finish(p, this.abortedResult(p));
         return;
       }
       if (signal) {
@@ -460,13 +511,17 @@ export class InferencePool {
       port1.once('close', resolve);
       setTimeout(resolve, 2000).unref();
     });
-    this.piscina.run({ id: p.id, prompt: p.prompt, messages: p.messages, options: p.options, port: port2 }, { transferList: [port2] }).then(
-      async (r: WireResult) => {
+    const encoder = p.encoder;
+    this.piscina.run({ id: p.id, prompt: p.prompt, messages: p.messages, options: p.options, encoder, port: port2 }, { transferList: [port2] }).then(
+      async (r: WireResult | EncoderWireResult) => {
         await drained;
-        if (p.cancelled === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, r.text));
+        if (p.cancelled === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, 'text' in r ? r.text : ''));
         else this.finish(p, r);
       },
       (err: unknown) => {
+        // An encoder request has no partial result: cancelled, it rejects (as a queued one does).
+        if (encoder && p.cancelled === 'timeout') return this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, ''));
+        if (encoder && p.cancelled === 'aborted') return this.fail(p, new RequestAbortedError(`${encoder.task} request`));
         // The worker sends a request's own errors as WireErrors; anything else means it died.
         if (isWireError(err)) return this.fail(p, fromWire(err));
         this.workerCrashes++;
@@ -482,6 +537,7 @@ export class InferencePool {
     if (queued >= 0) {
       this.queue.splice(queued, 1);
       if (reason === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, ''));
+      else if (p.encoder) this.fail(p, new RequestAbortedError(`${p.encoder.task} request`));
       else this.finish(p, this.abortedResult(p));
       this.pump();
       return;
@@ -509,16 +565,17 @@ export class InferencePool {
     return true;
   }
 
-  private finish(p: Pending, r: PoolResult): void {
+  private finish(p: Pending, r: PoolResult | EncoderWireResult): void {
     if (!this.cleanup(p)) return;
-    if (r.finishReason === 'aborted') this.metricsRecorder.cancelled++;
+    if ('finishReason' in r && r.finishReason === 'aborted') this.metricsRecorder.cancelled++;
     else this.metricsRecorder.completed++;
     p.resolve(r);
   }
 
   private fail(p: Pending, e: unknown): void {
     if (!this.cleanup(p)) return;
-    this.metricsRecorder.failed++;
+    if (e instanceof RequestAbortedError) this.metricsRecorder.cancelled++;
+    else this.metricsRecorder.failed++;
     p.reject(e);
   }
 }

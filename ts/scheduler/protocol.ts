@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { WireGenerateOptions } from '../generate/options.js';
+import type { EncoderWire, ModelInfo } from './encoder-requests.js';
 
 // The generation options a worker receives: the facade's own type, validated on the main thread,
 // without the fields that cannot be cloned to a worker (signal, processors).
@@ -20,6 +21,8 @@ export interface WireRequest {
   /** Chat messages, rendered by the engine with the model's chat template. */
   messages?: ChatMessage[];
   options: WireGenerateOptions;
+  /** An encoder task instead of generation (prompt and options are then unused). */
+  encoder?: EncoderWire;
   /** Transferred port: the worker posts WorkerToPool messages and listens for PoolToWorker. */
   port: MessagePort;
 }
@@ -47,7 +50,7 @@ export type BatchReport = {
 };
 
 /** What a worker says on the control channel: its engine loaded, or failed to (with the error). */
-export type WorkerStatus = { type: 'ready'; worker: number } | { type: 'failed'; worker: number; error: WireError };
+export type WorkerStatus = { type: 'ready'; worker: number; model?: ModelInfo } | { type: 'failed'; worker: number; error: WireError };
 
 /**
  * An error thrown by a request's generation, as it crosses back to the pool: structured clone

@@ -5,6 +5,7 @@
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { BatchStats } from '../generate/decoder-lm.js';
 import type { Engine, EngineFactory } from './engine.js';
+import { wrongKindMessage, type EncoderWireResult } from './encoder-requests.js';
 import type { BatchReport, FinishReason, PoolToWorker, WireError, WireRequest, WireResult, WorkerConfig, WorkerStatus } from './protocol.js';
 
 const config = workerData as WorkerConfig;
@@ -51,7 +52,7 @@ function toWire(e: unknown): WireError {
 
 // Load at once, so a pool is ready (or has failed, with the loader's error) before its first request.
 getEngine().then(
-  () => control.postMessage({ type: 'ready', worker: threadId } satisfies WorkerStatus),
+  (e) => control.postMessage({ type: 'ready', worker: threadId, model: e.info?.() ?? { kind: e.kind ?? 'decoder' } } satisfies WorkerStatus),
   (e: unknown) => control.postMessage({ type: 'failed', worker: threadId, error: toWire(e) } satisfies WorkerStatus),
 );
 
@@ -73,7 +74,7 @@ function reportBatches(e: Engine, port: MessagePort): void {
   port.postMessage(msg);
 }
 
-export default async function serve(request: WireRequest): Promise<WireResult> {
+export default async function serve(request: WireRequest): Promise<WireResult | EncoderWireResult> {
   const { port } = request;
   const controller = new AbortController();
   let reason: FinishReason = 'aborted';
@@ -86,6 +87,10 @@ export default async function serve(request: WireRequest): Promise<WireResult> {
   let e: Engine | undefined;
   try {
     e = await getEngine();
+    if (request.encoder !== undefined) {
+      if (!e.encode) throw new TypeError(wrongKindMessage(request.encoder.task, e.kind ?? 'decoder', e.info?.().architecture));
+      return await e.encode({ task: request.encoder, signal: controller.signal });
+    }
     return await e.generate({
       prompt: request.prompt,
       messages: request.messages,

@@ -9,13 +9,14 @@ import type { RouteModule, ServerContext } from './context.js';
 import { errorBody, sendError } from './errors.js';
 import { apiKeyCheck, hostCheck } from './guard.js';
 import { ServerMetrics } from './prometheus.js';
+import { encoderRoutes } from './routes/encoder.js';
 import { generationRoutes } from './routes/generation.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { schemaError, schemaParam } from './schemas.js';
 
-/** The route modules served, in registration order. */
-const ROUTES: readonly RouteModule[] = [healthRoutes, metricsRoutes, generationRoutes];
+/** The route modules served, in registration order (the encoder module's model-kind check comes before the generation routes). */
+const ROUTES: readonly RouteModule[] = [healthRoutes, metricsRoutes, encoderRoutes, generationRoutes];
 
 export interface ServerOptions {
   pool: InferencePool;
