@@ -7,7 +7,9 @@
 // max(2, 1 + #EOS) x numBeams candidates over beams x vocabulary; BeamSearchScorer.process; then one
 // forward pass for all beams, whose states were reordered by their parents (page tables move).
 
-import { BadWords, ForcedTokens, LogitBias, NoRepeatNGram, PresenceFrequencyPenalty, RepetitionPenalty, type LogitsProcessor } from './processors.js';
+import {
+  BadWords, ForcedTokens, LogitBias, MinNewTokens, NoRepeatNGram, PresenceFrequencyPenalty, RepetitionPenalty, type LogitsProcessor,
+} from './processors.js';
 import { BeamHypotheses, processCandidates, topCandidates, type EarlyStopping, type Hypothesis } from './beam-scorer.js';
 import type { CheckedGenerateOptions } from './options.js';
 
@@ -79,15 +81,6 @@ export function beamSettings(o: CheckedGenerateOptions): Settings {
   };
 }
 
-/** Keeps end-of-sequence ids off until `min` new tokens exist (HF's MinNewTokensLengthLogitsProcessor). */
-export class MinNewTokens implements LogitsProcessor {
-  readonly name = 'min-new-tokens';
-  constructor(readonly min: number, readonly eos: readonly number[]) {}
-  process(scores: Float64Array, ctx: { ids: readonly number[]; promptLength: number }): void {
-    if (ctx.ids.length - ctx.promptLength < this.min) for (const id of this.eos) scores[id] = -Infinity;
-  }
-}
-
 /** The processors of a search, in HF's order, over log-probabilities. */
 function searchProcessors(o: CheckedGenerateOptions, s: Settings, eos: readonly number[], vocabSize: number): LogitsProcessor[] {
   const list: LogitsProcessor[] = [];
@@ -127,8 +120,8 @@ function logProbs(logits: Float32Array, temperature: number, processors: readonl
 
 /**
  * Beam search (numBeams > 1) or greedy search (numBeams 1) of one prompt. The stepper's states
- * are disposed before it returns or throws. An aborted signal rejects with its reason at the
- * next step boundary (a pass in flight finishes first).
+ * are disposed before it returns or throws. An aborted signal rejects with its reason before
+ * the next pass (a pass in flight finishes first; no further pass starts).
  */
 export async function beamSearch(
   stepper: BeamStepper, prompt: readonly number[], o: CheckedGenerateOptions, eosIds: readonly number[],
@@ -164,6 +157,7 @@ export async function beamSearch(
       gen++;
       done = choice.done;
       if (done || gen >= s.maxNewTokens) break;
+      signal?.throwIfAborted();
       logits = await stepper.step(choice.parents, choice.tokens);
       steps++;
     }
@@ -194,6 +188,7 @@ async function greedy(
     if (eos.has(best)) return { sequences: [{ ids, score: sum / (ids.length + 1) ** s.lengthPenalty, eos: true }], steps };
     ids.push(best);
     if (ids.length >= s.maxNewTokens) return { sequences: [{ ids, score: sum / ids.length ** s.lengthPenalty, eos: false }], steps };
+    signal?.throwIfAborted();
     logits = (await stepper.step([0], [best]))[0]!;
     steps++;
   }
