@@ -76,21 +76,25 @@ export interface Candidate {
 
 /**
  * The top `k` candidates over beams x vocabulary, best first; equal scores: the lower flat index
- * (beam * V + token) first. scores[b]: (V) f64, beam b's processed log-probabilities plus its
- * running score. -Infinity entries are kept only when nothing better remains.
+ * (beam * V + token) first. A candidate's score is rows[b][t] + offsets[b]: beam b's processed
+ * log-probability of t plus its running score; rows: beams x (V) f64. -Infinity entries are kept
+ * only when nothing better remains.
  */
-export function topCandidates(scores: readonly Float64Array[], k: number): Candidate[] {
+export function topCandidates(rows: readonly Float64Array[], offsets: readonly number[], k: number): Candidate[] {
   const top: Candidate[] = [];
-  for (let b = 0; b < scores.length; b++) {
-    const row = scores[b]!;
+  let floor = -Infinity; // the k-th best score once k are held
+  for (let b = 0; b < rows.length; b++) {
+    const row = rows[b]!;
+    const off = offsets[b]!;
     for (let t = 0; t < row.length; t++) {
-      const s = row[t]!;
-      if (top.length === k && !(s > top[k - 1]!.score)) continue;
+      const s = row[t]! + off;
+      if (top.length === k && !(s > floor)) continue;
       // Insert after every candidate with a score >= s (earlier flat index wins ties).
       let i = top.length;
       while (i > 0 && top[i - 1]!.score < s) i--;
       top.splice(i, 0, { beam: b, token: t, score: s });
       if (top.length > k) top.pop();
+      if (top.length === k) floor = top[k - 1]!.score;
     }
   }
   return top;

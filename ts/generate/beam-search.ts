@@ -146,12 +146,8 @@ export async function beamSearch(
     let done = false;
     for (let gen = 0; ; ) {
       signal?.throwIfAborted();
-      const rows = beams.map((b, i) => {
-        const row = logProbs(logits[i]!, s.temperature, processors, [...prompt, ...b], prompt.length);
-        for (let t = 0; t < row.length; t++) row[t] = row[t]! + scores[i]!;
-        return row;
-      });
-      const choice = processCandidates(hyps, topCandidates(rows, keep), beams, eos, gen + 1);
+      const rows = beams.map((b, i) => logProbs(logits[i]!, s.temperature, processors, [...prompt, ...b], prompt.length));
+      const choice = processCandidates(hyps, topCandidates(rows, scores, keep), beams, eos, gen + 1);
       beams = choice.parents.map((p, i) => [...beams[p]!, choice.tokens[i]!]);
       scores = choice.scores;
       gen++;
