@@ -1,11 +1,15 @@
-// linear with f32, f16, bf16, q8_0 and per-row i8 weights on the GPT-2-124M shapes: decode
+// linear with f32, f16, bf16, q8_0, per-row i8 and the GGUF legacy / k-quant weights on the
+// GPT-2-124M shapes and a 7B-class layer (4096 x 4096, 4096 x 11008, 11008 x 4096): decode
 // (M = 1) and prefill (M = 128), 1 and all threads, weights streamed from DRAM (rotating through
 // copies far larger than L3) or resident in cache. Prints time, GB/s of weights against the read
 // bandwidth measured here (DRAM, or a buffer of the weight's size in cache), GOPS against the
 // measured compute peaks, and speedup vs f32 measured side by side in the same run.
 // Not a test: results are checked against f32 before timing, never asserted on speed.
-//   npx tsx bench/quant.bench.ts [--quick] [--shape K,N] [--m M]   -> bench/results/quant.json, quant.md
-// (--shape and --m narrow the run for kernel work; the committed results come from a full run.)
+//   npx tsx bench/quant.bench.ts [--quick] [--shape K,N] [--m M] [--dtypes a,b] [--threads T] [--out NAME]
+//     -> bench/results/quant.json, quant.md (or NAME.json, NAME.md)
+// (--shape, --m, --dtypes and --threads narrow the run; a narrowed run writes results only with --out.)
+// Weights are 64 random rows tiled to N (the kernels' speed does not depend on the values; the
+// TypeScript k-quant quantizers would take minutes over a 7B layer).
 
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,20 +20,31 @@ import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
 import { loadAddon, packageRoot } from '../ts/native.js';
 import { quantizeI8 } from '../ts/tensor/i8.js';
 import { normals } from '../test/harness/rng.js';
-import { ERR_LINEAR_INT8_VS_F32 } from '../test/harness/tolerance.js';
+import { ERR_LINEAR_BLOCK_VS_F32, ERR_LINEAR_INT8_VS_F32 } from '../test/harness/tolerance.js';
+import { WEIGHT_FORMATS } from '../ts/tensor/formats.js';
 
-type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8';
-const DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8'];
+type BlockDType = keyof typeof ERR_LINEAR_BLOCK_VS_F32;
+type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8' | BlockDType;
+const ALL_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
+const ERR_VS_F32: Readonly<Record<Exclude<WDType, 'f32'>, number>> = { ...ERR_LINEAR_INT8_VS_F32, ...ERR_LINEAR_BLOCK_VS_F32 };
+/** Dtypes whose kernels do integer dot products (their % peak is against the int8 peak). */
+const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k']);
 const argValue = (name: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
+const dtypeArg = argValue('--dtypes')?.split(',') as WDType[] | undefined;
+for (const d of dtypeArg ?? []) if (!ALL_DTYPES.includes(d)) throw new RangeError(`--dtypes: '${d}' is not one of ${ALL_DTYPES.join(', ')}`);
+// f32 always runs: every other dtype is checked and compared against it.
+const DTYPES: readonly WDType[] = dtypeArg ? ['f32', ...dtypeArg.filter((d) => d !== 'f32')] : ALL_DTYPES;
 const GPT2_SHAPES: ReadonlyArray<readonly [number, number]> = [[768, 2304], [768, 768], [768, 3072], [3072, 768]]; // (K, N)
+const LLAMA7B_SHAPES: ReadonlyArray<readonly [number, number]> = [[4096, 4096], [4096, 11008], [11008, 4096]];
 const shapeArg = argValue('--shape')?.split(',').map(Number);
-const SHAPES = shapeArg ? [[shapeArg[0]!, shapeArg[1]!] as const] : GPT2_SHAPES;
+const SHAPES = shapeArg ? [[shapeArg[0]!, shapeArg[1]!] as const] : [...GPT2_SHAPES, ...LLAMA7B_SHAPES];
 const MS: readonly number[] = argValue('--m') ? [Number(argValue('--m'))] : [1, 128];
 const quick = process.argv.includes('--quick');
-const partial = shapeArg !== undefined || argValue('--m') !== undefined;
+const outName = argValue('--out');
+const partial = shapeArg !== undefined || argValue('--m') !== undefined || dtypeArg !== undefined || argValue('--threads') !== undefined;
 const DRAM_BYTES = 96 << 20; // copies rotated per dtype: 3x the 32 MiB L3
 // Decode calls take tens to hundreds of microseconds and DRAM bandwidth on a shared machine
 // drifts within seconds, so decode rows interleave the dtypes in more, shorter rounds.
@@ -39,7 +54,7 @@ const loadAtStart = loadavg();
 const addon = loadAddon();
 const backend = new NativeBackend();
 const allThreads = addon.getThreads();
-const THREADS = [...new Set([1, allThreads])];
+const THREADS = argValue('--threads') ? [Number(argValue('--threads'))] : [...new Set([1, allThreads])];
 
 function rate(op: string, args: Record<string, unknown>): number {
   const out = new Float32Array(1);
@@ -78,12 +93,30 @@ const callUs = (() => {
   return best;
 })();
 
-function packed(dtype: WDType, w: Float32Array, n: number, k: number): NativeWeight {
+/** Rows of random values tiled to N (quantized once, then tiled by bytes). */
+const BASE_ROWS = 64;
+
+/** W (N, K) in `dtype`, ready to pack any number of times. */
+function weightTensor(dtype: WDType, base: Float32Array, n: number, k: number): { tensor: Tensor; scales?: Tensor } {
   if (dtype === 'i8') {
-    const { q, scales } = quantizeI8(w, n, k);
-    return backend.packWeight(Tensor.fromArray('i8', [n, k], q), { scales: Tensor.fromArray('f32', [n], scales) }) as NativeWeight;
+    const { q, scales } = quantizeI8(base, BASE_ROWS, k);
+    const qs = new Int8Array(n * k), ss = new Float32Array(n);
+    for (let j = 0; j < n; j++) {
+      qs.set(q.subarray((j % BASE_ROWS) * k, (j % BASE_ROWS + 1) * k), j * k);
+      ss[j] = scales[j % BASE_ROWS]!;
+    }
+    return { tensor: Tensor.fromArray('i8', [n, k], qs), scales: Tensor.fromArray('f32', [n], ss) };
   }
-  return backend.packWeight(Tensor.fromValues(w, [n, k], dtype)) as NativeWeight;
+  const one = Tensor.fromValues(base, [BASE_ROWS, k], dtype).data;
+  const rowUnits = one.length / BASE_ROWS;
+  const Ctor = one.constructor as new (len: number) => typeof one;
+  const all = new Ctor(n * rowUnits);
+  for (let j = 0; j < n; j++) all.set(one.subarray((j % BASE_ROWS) * rowUnits, (j % BASE_ROWS + 1) * rowUnits), j * rowUnits);
+  return { tensor: Tensor.fromArray(dtype, [n, k], all) };
+}
+
+function packed(t: { tensor: Tensor; scales?: Tensor }): NativeWeight {
+  return backend.packWeight(t.tensor, t.scales ? { scales: t.scales } : {}) as NativeWeight;
 }
 
 function relErr(want: Float32Array, got: Float32Array): number {
@@ -103,29 +136,32 @@ interface Row {
 const rows: Row[] = [];
 
 for (const [k, n] of SHAPES) {
-  const w = normals(n * k, k * 7 + n, 1 / Math.sqrt(k));
+  const base = normals(BASE_ROWS * k, k * 7 + n, 1 / Math.sqrt(k));
   // Copies per dtype so the rotation streams from DRAM; copy 0 alone is the in-cache case.
   const weights = new Map<WDType, NativeWeight[]>();
   for (const d of DTYPES) {
-    const first = packed(d, w, n, k);
+    if (d !== 'f32' && d !== 'i8' && k % WEIGHT_FORMATS[d].blockSize !== 0) continue;
+    const t = weightTensor(d, base, n, k);
+    const first = packed(t);
     const copies = [first];
-    while (copies.length * first.bytes < DRAM_BYTES) copies.push(packed(d, w, n, k));
+    while (copies.length * first.bytes < DRAM_BYTES) copies.push(packed(t));
     weights.set(d, copies);
   }
+  const present = DTYPES.filter((d) => weights.has(d));
   for (const m of MS) {
     const x = Tensor.fromValues(normals(m * k, m + k), [m, k]);
     const xArg = { dtype: 'f32', shape: [m, k], data: x.data };
     const outs = new Map<WDType, Float32Array>();
-    for (const d of DTYPES) outs.set(d, new Float32Array(m * n));
+    for (const d of present) outs.set(d, new Float32Array(m * n));
     const call = (d: WDType, wt: NativeWeight) =>
       addon.op('linear', { x: xArg, weight: wt.handle, out: { dtype: 'f32', shape: [m, n], data: outs.get(d)! } });
     // Check results before timing: every dtype against f32 weights, within its error budget.
     addon.setThreads(allThreads);
-    for (const d of DTYPES) call(d, weights.get(d)![0]!);
-    for (const d of DTYPES) {
+    for (const d of present) call(d, weights.get(d)![0]!);
+    for (const d of present) {
       if (d === 'f32') continue;
       const e = relErr(outs.get('f32')!, outs.get(d)!);
-      if (!(e < ERR_LINEAR_INT8_VS_F32[d])) throw new Error(`K=${k} N=${n} M=${m} ${d}: relative error ${e} exceeds its budget`);
+      if (!(e < ERR_VS_F32[d])) throw new Error(`K=${k} N=${n} M=${m} ${d}: relative error ${e} exceeds its budget`);
     }
     for (const t of THREADS) {
       addon.setThreads(t);
@@ -138,7 +174,7 @@ for (const [k, n] of SHAPES) {
         const { time, rounds } = timing(m);
         for (let round = 0; round < rounds; round++) {
           const bench = new Bench({ time, warmupTime: 10 });
-          for (const d of DTYPES) {
+          for (const d of present) {
             const list = weights.get(d)!;
             let i = 0;
             bench.add(d, () => {
@@ -158,12 +194,12 @@ for (const [k, n] of SHAPES) {
           const sorted = [...list].sort((a, b) => a - b);
           us.set(d, place === 'cache' ? sorted[0]! : sorted[Math.floor((sorted.length - 1) / 2)]!);
         }
-        for (const d of DTYPES) {
+        for (const d of present) {
           const time = us.get(d)!;
           const wt = weights.get(d)![0]!;
           const gops = (2 * m * n * k) / (time * 1e3);
           const p = peaks.get(t)!;
-          const peak = d === 'q8_0' || d === 'i8' ? p.int8 : p.fma;
+          const peak = INTEGER.has(d) ? p.int8 : p.fma;
           const key = `${t} ${wt.bytes}`;
           if (place === 'cache' && !cacheRead.has(key)) cacheRead.set(key, readRate(wt.bytes));
           const weightGBs = wt.bytes / (time * 1e3);
@@ -180,12 +216,15 @@ for (const [k, n] of SHAPES) {
 }
 
 // Memory per dtype: bytes per parameter (i8 adds one f32 scale per row; rows of 4096 assumed).
-const BYTES_PER_PARAM: Record<WDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, i8: 1 + 4 / 4096 };
+const BYTES_PER_PARAM: Record<WDType, number> = {
+  f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, i8: 1 + 4 / 4096,
+  ...(Object.fromEntries(Object.keys(ERR_LINEAR_BLOCK_VS_F32).map((d) => [d, WEIGHT_FORMATS[d as BlockDType].blockBytes / WEIGHT_FORMATS[d as BlockDType].blockSize])) as Record<BlockDType, number>),
+};
 const MODELS: ReadonlyArray<[string, number]> = [['GPT-2 124M', 124e6], ['1.3B', 1.3e9], ['7B', 7e9], ['GPT-3 175B', 175e9]];
 
 const fmt = (v: number, d = 1) => v.toFixed(d);
 const lines: string[] = [];
-lines.push('# linear with quantized and half-precision weights (GPT-2-124M shapes)', '');
+lines.push('# linear with quantized and half-precision weights (GPT-2-124M and 7B-class shapes)', '');
 lines.push(`Kernels: ${rows.find((r) => r.dtype === 'q8_0')?.variant} (int8), ${rows.find((r) => r.dtype === 'f32')?.variant} (f32). Threads: ${THREADS.join(', ')}.`);
 const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
 lines.push(`Load average (1, 5, 15 min) on this ${cpus().length}-core machine, shared with other work: ${load(loadAtStart)} at the start, ${load(loadavg())} at the end.`, '');
@@ -217,6 +256,26 @@ for (const [k, n] of SHAPES)
     lines.push(`| ${k} x ${n} | ${t} | ${ratio} | ${gbs(dd)} | ${gbs(dc)} |`);
   }
 lines.push('');
+// The GGUF formats next to f32 and q8_0: decode GB/s from DRAM at one thread against the
+// measured read bandwidth (the target is >= 85% for q4_0, q4_k, q5_k, q6_k), prefill GOPS.
+const blockTypes = present0().filter((d) => d === 'f32' || d === 'q8_0' || d in ERR_LINEAR_BLOCK_VS_F32);
+function present0(): WDType[] {
+  return DTYPES.filter((d) => rows.some((r) => r.dtype === d));
+}
+if (blockTypes.length > 2) {
+  lines.push('## GGUF legacy and k-quant formats (DRAM weights)', '');
+  lines.push('Decode: M = 1, one thread, GB/s of the bytes the kernel reads (its packed layout) and % of the DRAM read rate measured above; prefill: M = 128, all threads. Kernel: the variant each weight reports (dequantize_f32_gemm: dequantized per tile into the f32 GEMM, no integer kernel yet).', '');
+  lines.push('| K x N | dtype | kernel | packed bytes/weight | decode us | decode GB/s (% read) | prefill GOPS | prefill vs f32 |', '|---|---|---|---|---|---|---|---|');
+  for (const [k, n] of SHAPES)
+    for (const d of blockTypes) {
+      const dd = rows.find((r) => r.k === k && r.n === n && r.m === 1 && r.threads === 1 && r.place === 'dram' && r.dtype === d);
+      const pd = rows.find((r) => r.k === k && r.n === n && r.m === 128 && r.threads === THREADS[THREADS.length - 1] && r.place === 'dram' && r.dtype === d);
+      const any = dd ?? pd;
+      if (!any) continue;
+      lines.push(`| ${k} x ${n} | ${d} | ${any.variant} | ${fmt(any.bytes / (k * n), 3)} | ${dd ? fmt(dd.us) : '-'} | ${dd ? `${fmt(dd.weightGBs)} (${fmt(dd.readPct, 0)}%)` : '-'} | ${pd ? fmt(pd.gops) : '-'} | ${pd ? `${fmt(pd.speedup, 2)}x` : '-'} |`);
+    }
+  lines.push('');
+}
 // A decode-rate bound from the four linear layers of each of GPT-2's 12 blocks (attention,
 // norms and the LM head excluded): 12 x the sum of the M = 1 times, weights in DRAM.
 // The LM head (768 x 50257, tied to the embedding) is not timed here: its time is estimated
@@ -227,10 +286,11 @@ lines.push('| dtype | threads | blocks us | LM head us (est.) | tokens/s bound |
 const decode: Array<{ dtype: WDType; threads: number; blocksUs: number; headUs: number; tokensPerS: number }> = [];
 if (!partial)
   for (const t of THREADS)
-    for (const d of DTYPES) {
-      const mine = rows.filter((r) => r.m === 1 && r.threads === t && r.place === 'dram' && r.dtype === d);
+    for (const d of present0()) {
+      const mine = rows.filter((r) => r.m === 1 && r.threads === t && r.place === 'dram' && r.dtype === d && r.k <= 3072 && r.n <= 3072);
       const blocksUs = 12 * mine.reduce((a, r) => a + r.us, 0);
-      const ref = mine.find((r) => r.k === 768 && r.n === 3072)!;
+      const ref = mine.find((r) => r.k === 768 && r.n === 3072);
+      if (!ref || mine.length !== GPT2_SHAPES.length) continue;
       const headUs = (768 * 50257 * BYTES_PER_PARAM[d]) / (ref.weightGBs * 1e3);
       const tokensPerS = 1e6 / (blocksUs + headUs);
       decode.push({ dtype: d, threads: t, blocksUs, headUs, tokensPerS });
@@ -238,14 +298,15 @@ if (!partial)
     }
 lines.push('', '## Memory per dtype', '');
 lines.push(`| dtype | bytes/param | ${MODELS.map(([n]) => n).join(' | ')} |`, `|---|---|${MODELS.map(() => '---').join('|')}|`);
-for (const d of DTYPES)
+for (const d of present0())
   lines.push(`| ${d} | ${BYTES_PER_PARAM[d].toFixed(4)} | ${MODELS.map(([, p]) => `${fmt((p * BYTES_PER_PARAM[d]) / 1e9, 2)} GB`).join(' | ')} |`);
 lines.push('', 'i8 counts one f32 scale per row of 4096 values; q8_0 is 34 bytes per 32 weights.');
 
 const md = lines.join('\n') + '\n';
 console.log(md);
 const dir = join(packageRoot, 'bench', 'results');
-if (partial) process.exit(0); // a narrowed run never overwrites the full results
+if (partial && !outName) process.exit(0); // a narrowed run never overwrites the full results
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'quant.json'), JSON.stringify({ peaks: Object.fromEntries(peaks), callUs, cacheRead: Object.fromEntries(cacheRead), rows, decode, bytesPerParam: BYTES_PER_PARAM }, null, 2) + '\n');
-writeFileSync(join(dir, 'quant.md'), md);
+const name = outName ?? 'quant';
+writeFileSync(join(dir, `${name}.json`), JSON.stringify({ peaks: Object.fromEntries(peaks), callUs, cacheRead: Object.fromEntries(cacheRead), rows, decode, bytesPerParam: BYTES_PER_PARAM }, null, 2) + '\n');
+writeFileSync(join(dir, `${name}.md`), md);

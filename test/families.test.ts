@@ -44,8 +44,8 @@ const LLAMA_GGUF: Record<string, GgufKV> = {
 describe('family table', () => {
   it('lists the supported names of each format', () => {
     expect(supportedArchitectures()).toEqual({
-      families: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'], hfModelTypes: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'],
-      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'], gguf: ['gpt2', 'llama'],
+      families: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'], hfModelTypes: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text'],
+      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM'], gguf: ['gpt2', 'llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3'],
     });
     for (const [name, f] of Object.entries(FAMILIES)) expect(f.name).toBe(name);
   });
@@ -63,7 +63,7 @@ describe('family table', () => {
   });
 
   it('an unknown config.json model_type or architectures entry lists the supported ones', async () => {
-    const msg = /model_type 'mamba' \(architectures \["MambaForCausalLM"\]\) is not supported; supported: gpt2, llama, mistral, qwen2, qwen3 \(model_type\), GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM \(architectures\)/;
+    const msg = /model_type 'mamba' \(architectures \["MambaForCausalLM"\]\) is not supported; supported: gpt2, llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text \(model_type\), GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM \(architectures\)/;
     expect(() => configFromHF({ model_type: 'mamba', architectures: ['MambaForCausalLM'] })).toThrow(msg);
     const dir = mkdtempSync(join(TMP, 'hf-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...LLAMA, model_type: 'mamba', architectures: ['MambaForCausalLM'] }));
@@ -84,7 +84,8 @@ describe('family table', () => {
 
 describe('config fields that change the computation and are not implemented', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['llama', { rope_scaling: { type: 'linear', factor: 2 } }, /Llama 'rope_scaling' = \{"type":"linear","factor":2\} is not supported/],
+    ['llama', { rope_scaling: { type: 'ntk', factor: 2 } }, /Llama 'rope_scaling.rope_type' = "ntk" is not supported/],
+    ['llama', { partial_rotary_factor: 0.5 }, /Llama 'partial_rotary_factor' = 0.5 is not supported/],
     ['llama', { attention_bias: true }, /Llama 'attention_bias' = true is not supported/],
     ['llama', { mlp_bias: true }, /Llama 'mlp_bias' = true is not supported/],
     ['llama', { hidden_act: 'gelu' }, /Llama 'hidden_act' = "gelu" is not supported/],

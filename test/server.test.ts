@@ -37,7 +37,7 @@ async function readSse(res: Response): Promise<string[]> {
 describe('HTTP API', () => {
   it('health and metrics', async () => {
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok', model: 'fake' });
-    const m = (await (await fetch(`${base}/metrics`)).json()) as Record<string, unknown>;
+    const m = (await (await fetch(`${base}/metrics/json`)).json()) as Record<string, unknown>;
     expect(m).toHaveProperty('queueDepth');
     expect(m).toHaveProperty('eventLoopDelayMs');
   });

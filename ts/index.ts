@@ -8,6 +8,7 @@ export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from '
 export * from './generate/index.js';
 export { PRESETS, type Preset } from './models/presets.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ModelKindOption, type ForwardOptions, type Model } from './models/model.js';
+export type { WeightFallback } from './models/weights.js';
 export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncodeOptions, type EncoderOutput, type EncoderConfig, type EncoderTask, type EncoderArchitecture, type EncoderPooling, type ProblemType, type BertArchitecture, ENCODER_MODEL_TYPES, ENCODER_GGUF_ARCHITECTURES } from './models/encoder.js';
 export * from './encoder/index.js';
 export type { KVDType } from './graph/ir.js';
@@ -21,6 +22,7 @@ export { GGUFFile, type GGUFValue, type GGUFTensorInfo } from './io/gguf.js';
 export { MappedFile, MappedTensor } from './io/mapped.js';
 export { readConfig } from './io/config.js';
 export * from './tokenizer/index.js';
-export { createPool, InferencePool, type PoolOptions, type RequestOptions, type PoolResult, type StreamChunk } from './scheduler/pool.js';
+export { createPool, InferencePool, MAX_TIMEOUT_MS, type PoolOptions, type RequestOptions, type PoolResult, type StreamChunk } from './scheduler/pool.js';
 export { QueueFullError, PoolClosedError, WorkerCrashedError, RequestTimeoutError } from './scheduler/errors.js';
+export { ModelFileChangedError } from './io/files.js';
 export type { PoolMetrics } from './scheduler/metrics.js';

@@ -72,6 +72,8 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   /** The calling thread's nice value + step (Linux); the new value, or null elsewhere. */
   lowerThreadPriority(step: number): number | null;
+  /** Raises the soft RLIMIT_NOFILE to the hard limit; the limits after, or null without one. */
+  raiseFileLimit(): { soft: number; hard: number } | null;
   getThreads(): number;
   setIsa(isa: string): void;
   opNames(): string[];

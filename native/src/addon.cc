@@ -9,6 +9,10 @@
 #include <memory>
 #include <thread>
 
+#if !defined(_WIN32)
+#include <sys/resource.h>
+#endif
+
 #include "args.h"
 #include "async_runner.h"
 #include "cpu/dispatch.h"
@@ -90,7 +94,8 @@ class MappedFileHandle : public Napi::ObjectWrap<MappedFileHandle> {
                                            " + " + std::to_string(len) + ") are outside the file of " +
                                            std::to_string(file_->size()) + " bytes");
     Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(len));
-    if (len > 0) std::memcpy(out.Data(), file_->data() + off, static_cast<size_t>(len));
+    if (len > 0 && !MappedFile::guarded_copy(out.Data(), file_->data() + off, static_cast<size_t>(len)))
+      throw Napi::Error::New(env, "MappedFile.read: '" + file_->path() + "' shrank under its mapping (truncated or rewritten on disk); reload the model");
     return out;
   }
 
@@ -173,6 +178,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
                              InstanceMethod("lowerThreadPriority", &Attnode::LowerThreadPriority),
+                             InstanceMethod("raiseFileLimit", &Attnode::RaiseFileLimit),
                              InstanceMethod("getThreads", &Attnode::GetThreads),
                              InstanceMethod("setIsa", &Attnode::SetIsa),
                              InstanceMethod("opNames", &Attnode::OpNames),
@@ -231,7 +237,9 @@ class Attnode : public Napi::Addon<Attnode> {
   Napi::Value PackWeight(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Args args(env, "packWeight", info.Length() > 0 ? info[0] : env.Undefined());
-    const TensorView w = args.tensor("weight", {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0});
+    const TensorView w = args.tensor("weight", {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_0, DType::q4_1,
+                                                   DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
+                                                   DType::q5_k, DType::q6_k});
     if (w.rank() != 2) args.range_error("'weight' must have shape [outFeatures, inFeatures], got " + w.shape_str());
     WeightFactory factory = find_weight_format(w.dtype);
     if (!factory)
@@ -326,6 +334,29 @@ class Attnode : public Napi::Addon<Attnode> {
       throw Napi::RangeError::New(env, "lowerThreadPriority: 'step' must be an integer in [1, 19]");
     const int nice = lower_thread_priority(static_cast<int>(step));
     return nice == -100 ? env.Null() : Napi::Number::New(env, nice);
+  }
+
+  // raiseFileLimit(): raises the soft limit on open file descriptors (RLIMIT_NOFILE) to the hard
+  // one, as a server that holds a socket per connection wants; returns { soft, hard } after, or
+  // null where there is no such limit. Node has no setrlimit of its own.
+  Napi::Value RaiseFileLimit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+#if defined(_WIN32)
+    return env.Null();
+#else
+    struct rlimit lim {};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return env.Null();
+    if (lim.rlim_cur < lim.rlim_max) {
+      struct rlimit want = lim;
+      want.rlim_cur = lim.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    const auto num = [&](rlim_t v) { return v == RLIM_INFINITY ? Napi::Number::New(env, INFINITY) : Napi::Number::New(env, static_cast<double>(v)); };
+    o.Set("soft", num(lim.rlim_cur));
+    o.Set("hard", num(lim.rlim_max));
+    return o;
+#endif
   }
 
   Napi::Value SetThreads(const Napi::CallbackInfo& info) {

@@ -32,6 +32,15 @@ const DTypeInfo kDTypes[] = {
     {DType::i8, kFormats[3].name, napi_int8_array, "Int8Array", 1},
     {DType::i32, kFormats[4].name, napi_int32_array, "Int32Array", 4},
     {DType::q8_0, kFormats[5].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q4_0, kFormats[6].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q4_1, kFormats[7].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q5_0, kFormats[8].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q5_1, kFormats[9].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q2_k, kFormats[10].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q3_k, kFormats[11].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q4_k, kFormats[12].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q5_k, kFormats[13].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::q6_k, kFormats[14].name, napi_uint8_array, "Uint8Array", 1},
 };
 
 const DTypeInfo& info(DType d) { return kDTypes[static_cast<size_t>(d)]; }

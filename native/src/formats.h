@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/block_formats.h"
 #include "cpu/quant_format.h"
 #include "dtype.h"
 #include "half.h"
@@ -56,6 +57,8 @@ inline bool bf16_from_float(const float* x, size_t n, void* d) {
 }
 inline void q8_0_to_float(const void* s, size_t n, float* y) { dequantize_row_q8_0(static_cast<const uint8_t*>(s), n, y); }
 inline bool q8_0_from_float(const float* x, size_t n, void* d) { return quantize_row_q8_0(x, n, static_cast<uint8_t*>(d)); }
+template <void (*Row)(const uint8_t*, size_t, float*)>
+void block_to_float(const void* s, size_t n, float* y) { Row(static_cast<const uint8_t*>(s), n, y); }
 }  // namespace format_ref
 
 // Indexed by DType (dtype.h lists them in this order).
@@ -67,11 +70,24 @@ inline constexpr FormatTraits kFormats[kDTypeCount] = {
     {DType::i32, "i32", -1, "I32", 1, 4, 4, nullptr, nullptr},
     // GGUF Q8_0: f16 scale, then 32 int8; scales are read as f16 at 2-aligned offsets.
     {DType::q8_0, "q8_0", 8, nullptr, kQ8BlockSize, kQ8BlockBytes, 2, format_ref::q8_0_to_float, format_ref::q8_0_from_float},
+    // GGUF legacy and k-quant blocks (cpu/block_formats.h). Their reference quantizers live in
+    // ts/tensor/ (conversion at load happens there); natively they are loaded, never made.
+    {DType::q4_0, "q4_0", 2, nullptr, kLegacyBlock, kQ4_0Bytes, 2, format_ref::block_to_float<dequantize_row_q4_0>, nullptr},
+    {DType::q4_1, "q4_1", 3, nullptr, kLegacyBlock, kQ4_1Bytes, 2, format_ref::block_to_float<dequantize_row_q4_1>, nullptr},
+    {DType::q5_0, "q5_0", 6, nullptr, kLegacyBlock, kQ5_0Bytes, 2, format_ref::block_to_float<dequantize_row_q5_0>, nullptr},
+    {DType::q5_1, "q5_1", 7, nullptr, kLegacyBlock, kQ5_1Bytes, 2, format_ref::block_to_float<dequantize_row_q5_1>, nullptr},
+    {DType::q2_k, "q2_k", 10, nullptr, kSuperBlock, kQ2_KBytes, 2, format_ref::block_to_float<dequantize_row_q2_k>, nullptr},
+    {DType::q3_k, "q3_k", 11, nullptr, kSuperBlock, kQ3_KBytes, 2, format_ref::block_to_float<dequantize_row_q3_k>, nullptr},
+    {DType::q4_k, "q4_k", 12, nullptr, kSuperBlock, kQ4_KBytes, 2, format_ref::block_to_float<dequantize_row_q4_k>, nullptr},
+    {DType::q5_k, "q5_k", 13, nullptr, kSuperBlock, kQ5_KBytes, 2, format_ref::block_to_float<dequantize_row_q5_k>, nullptr},
+    {DType::q6_k, "q6_k", 14, nullptr, kSuperBlock, kQ6_KBytes, 2, format_ref::block_to_float<dequantize_row_q6_k>, nullptr},
 };
 
 static_assert(kFormats[static_cast<size_t>(DType::f16)].dtype == DType::f16 &&
                   kFormats[static_cast<size_t>(DType::i32)].dtype == DType::i32 &&
-                  kFormats[static_cast<size_t>(DType::q8_0)].dtype == DType::q8_0,
+                  kFormats[static_cast<size_t>(DType::q8_0)].dtype == DType::q8_0 &&
+                  kFormats[static_cast<size_t>(DType::q4_0)].dtype == DType::q4_0 &&
+                  kFormats[static_cast<size_t>(DType::q6_k)].dtype == DType::q6_k,
               "kFormats must be indexed by DType");
 
 inline const FormatTraits& format_traits(DType d) { return kFormats[static_cast<size_t>(d)]; }

@@ -4,12 +4,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #if defined(_WIN32)
 #include <windows.h>
 #else
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,10 +53,17 @@ MappedFile::~MappedFile() {
 void MappedFile::release(const void*, size_t) const {}
 void MappedFile::release_whole_pages(const void*, size_t) const {}
 
+bool MappedFile::guarded_copy(void* dst, const void* src, size_t n) {
+  std::memcpy(dst, src, n);
+  return true;
+}
+
 #else
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; it is
+  // refused below as not a regular file. The flag means nothing for the regular file we map.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -63,7 +73,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw std::runtime_error("'" + path + "' is not a regular file");
+    throw std::runtime_error("'" + path + "' is not a regular file (a FIFO, device, socket or directory cannot be mapped)");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   const uint8_t* data = nullptr;
@@ -102,6 +112,68 @@ void MappedFile::release_whole_pages(const void* p, size_t n) const {
   const uintptr_t start = (reinterpret_cast<uintptr_t>(b) + page - 1) / page * page;
   const uintptr_t end = reinterpret_cast<uintptr_t>(b + n) / page * page;
   if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
+namespace {
+
+// The SIGBUS guard of guarded_copy. A fault inside a guarded copy jumps back to it; any other
+// SIGBUS goes to the handler that was installed before ours (by default: the process ends, as
+// it would have without the guard). SA_NODEFER keeps SIGBUS unblocked after the jump, so the
+// next guarded fault is delivered too; the jump skips only a memcpy, which holds no lock.
+struct SigbusGuard {
+  sigjmp_buf jump;
+  volatile sig_atomic_t armed = 0;
+};
+// Set by guarded_copy before any read it guards, so on a thread that can take a guarded fault
+// the variable's TLS block already exists when the handler reads it. (initial-exec TLS would
+// avoid even that question, but a dlopen'd addon cannot count on static TLS room.)
+thread_local SigbusGuard* t_guard = nullptr;
+struct sigaction g_previous_sigbus;
+
+void on_sigbus(int sig, siginfo_t* info, void* context) {
+  SigbusGuard* g = t_guard;
+  if (g && g->armed) {
+    g->armed = 0;
+    siglongjmp(g->jump, 1);
+  }
+  if (g_previous_sigbus.sa_flags & SA_SIGINFO) {
+    g_previous_sigbus.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (g_previous_sigbus.sa_handler != SIG_DFL && g_previous_sigbus.sa_handler != SIG_IGN) {
+    g_previous_sigbus.sa_handler(sig);
+    return;
+  }
+  // The default action: restore it; returning re-runs the faulting access, which now ends the process.
+  sigaction(SIGBUS, &g_previous_sigbus, nullptr);
+}
+
+void install_sigbus_guard() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &g_previous_sigbus);
+  });
+}
+
+}  // namespace
+
+bool MappedFile::guarded_copy(void* dst, const void* src, size_t n) {
+  install_sigbus_guard();
+  SigbusGuard g;
+  t_guard = &g;
+  if (sigsetjmp(g.jump, 0) != 0) {
+    t_guard = nullptr;
+    return false;
+  }
+  g.armed = 1;
+  std::memcpy(dst, src, n);
+  g.armed = 0;
+  t_guard = nullptr;
+  return true;
 }
 
 #endif

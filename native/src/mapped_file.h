@@ -32,6 +32,11 @@ class MappedFile {
   // As release, but only the pages that lie wholly inside [p, p + n): for releasing a range in
   // pieces while the bytes next to it are still to be read.
   void release_whole_pages(const void* p, size_t n) const;
+  // Copies [src, src + n) of this mapping to dst and returns true, or returns false when the
+  // read faulted because the file shrank under the mapping (SIGBUS on POSIX: someone truncated
+  // or rewrote the checkpoint). Kernels that read weights in place after load (embedding gathers)
+  // read through this, so a replaced file fails the requests that touch it, not the process.
+  static bool guarded_copy(void* dst, const void* src, size_t n);
 
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}

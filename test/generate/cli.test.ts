@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { main } from '../../ts/cli.js';
 import { LanguageModel } from '../../ts/generate/model.js';
 
@@ -29,7 +30,7 @@ describe('attnode CLI', () => {
   it('names the bad flag and its allowed values', async () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, webgpu, cuda, reference, got 'gpu'/],
-      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, got 'q3'/],
+      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, got 'q3'/],
       [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number in \(0, 1\], got 1\.5/],
       [['generate', '--top-k', 'many', 'hi'], /--top-k must be an integer >= 0, got 'many'/],
       [['generate', '--max-tokens=-1', 'hi'], /--max-tokens must be an integer >= 0, got -1/],
@@ -39,7 +40,7 @@ describe('attnode CLI', () => {
       [['generate', '--colour', 'hi'], /Unknown option '--colour'[\s\S]*allowed options: .*--temperature/],
       [['generate', '--model', 'nope.gguf', 'hi'], /--model: file 'nope.gguf' does not exist/],
       [['inspect', '--config', 'gpt5'], /--config must be one of gpt2, gpt2-xl, gpt3-175b, llama2-7b, got 'gpt5'/],
-      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, embed, rerank, classify, ner, fill-mask, help/],
+      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, embed, rerank, classify, ner, fill-mask, convert, quantize, help/],
       [['generate', '--num-beams', '4', '--top-k', '3', 'hi'], /--top-k is not accepted with --num-beams > 1/],
       [['generate', '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /--num-return-sequences must be at most --num-beams \(2\), got 3/],
       [['generate', '--num-beams', '2', '--early-stopping', 'maybe', 'hi'], /--early-stopping must be true, false or 'never', got 'maybe'/],
@@ -93,6 +94,25 @@ describe('attnode CLI', () => {
     } finally {
       lm.dispose();
     }
+  });
+
+  it('generate --chat renders the prompt with the model\'s own chat template and prints only the answer', async () => {
+    // A GGUF whose tokenizer.chat_template is the Mistral-style fixture template.
+    const model = join(import.meta.dirname, '..', 'fixtures', 'models', 'mistral-tiny', 'model-f32.gguf');
+    const r = await capture(['generate', '--chat', '--system', 'Be brief.', '--model', model, '--temperature', '0', '--max-tokens', '4', 'hi']);
+    expect(r.code, r.err).toBe(0);
+    const lm = await LanguageModel.load(model);
+    try {
+      const text = lm.applyChatTemplate([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }]);
+      expect(text).toBe('<0x01> [INST] Be brief.\n\nhi [/INST]');
+      expect(r.out).toBe(`${(await lm.generate(text, { temperature: 0, maxTokens: 4 })).text}\n`);
+    } finally {
+      lm.dispose();
+    }
+    const bad = await capture(['generate', '--system', 'x', 'hi']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--system needs --chat/);
+    expect((await capture(['generate', '--chat', 'hi'])).err).toMatch(/has no chat template .*not a chat model/);
   });
 
   it('reads the prompt from stdin when none is given', () => {

@@ -107,6 +107,29 @@ describe('native sampler', () => {
     expect(await mismatches(50257, [0, 0.8, 1.3], 2, ['normal', 'wide'])).toEqual([]);
   }, 120_000);
 
+  it('top-k by selection keeps the reference set for every k, ties included (k up to 1e9)', async () => {
+    const bad: string[] = [];
+    const cases: [number, number[]][] = [
+      [5003, [1, 2, 7, 100, 2500, 5002, 5003, 5004, 1e9]],
+      [50257, [10_000, 1e9]],
+    ];
+    for (const [v, ks] of cases)
+      for (const kind of ['ties', 'normal'] as const)
+        for (const topK of ks) {
+          const logits = logitsFor(v, kind, topK % 97);
+          const o: SamplingOptions = { topK, temperature: 0.9 };
+          const r = new Rng(topK % 13);
+          const q = new Rng(topK % 13);
+          for (let d = 0; d < 3; d++) {
+            const ctx = { ids: [1, 2], promptLength: 1 };
+            const want = refStep(logits, o, ctx, r);
+            const got = await nativeStep(logits, o, ctx, q);
+            if (!same(want, got)) bad.push(`V=${v} ${kind} k=${topK} draw ${d}: want ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+          }
+        }
+    expect(bad).toEqual([]);
+  }, 120_000);
+
   it('greedy is the exact arg-max, ties to the lower index', async () => {
     const l = Float32Array.from([1, 5, 2, 5, -3]);
     const r = new Rng(1);

@@ -15,8 +15,10 @@ export interface OpSpec<K extends OpName = OpName> {
   /**
    * Output rows depend on other rows along the sequence axis (attention). In a pass that packs
    * several sequences the graph runs such an op once per sequence, so none sees another's rows.
+   * A function decides from the node's attributes (rope reads the pass's longest position only
+   * when a scaling depends on it).
    */
-  readonly mixesRows?: boolean;
+  readonly mixesRows?: boolean | ((attrs: Readonly<Record<string, unknown>>) => boolean);
 }
 
 const specs = new Map<string, OpSpec>();

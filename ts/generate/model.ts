@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { BACKEND_NAMES, checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
 import { GGUFFile } from '../io/gguf.js';
+import { checkModelPath, checkRegularFile } from '../io/files.js';
 import { loadModel, type DecoderModel } from '../models/model.js';
 import type { WeightDType } from '../models/weights.js';
 import { WEIGHT_DTYPES } from '../tensor/formats.js';
@@ -53,6 +54,7 @@ export function defaultModelPath(): string {
 export function readGenerationConfigEos(modelPath: string): number[] | undefined {
   const p = join(dirname(modelPath), 'generation_config.json');
   if (!existsSync(p)) return undefined;
+  checkRegularFile(p, 'load');
   const cfg = JSON.parse(readFileSync(p, 'utf8')) as { eos_token_id?: unknown };
   const e = cfg.eos_token_id;
   if (e === undefined || e === null) return undefined;
@@ -64,15 +66,36 @@ export function readGenerationConfigEos(modelPath: string): number[] | undefined
 export const DTYPES: readonly WeightDType[] = WEIGHT_DTYPES;
 export const KV_DTYPES = ['f32', 'f16'] as const;
 
-/** The tokenizer and chat template of a checkpoint: GGUF metadata, or tokenizer.json beside it. */
-function readTokenizer(path: string): { tokenizer: Tokenizer; chatTemplate: string | undefined; eos: number[] } {
+/** What a chat template reads besides the messages: the special tokens' text (bos_token, eos_token). */
+export interface ChatTokens { bosToken?: string; eosToken?: string }
+
+/** tokenizer_config.json writes a special token as its text or as { content }. */
+function tokenText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return undefined;
+}
+
+interface ReadTokenizer { tokenizer: Tokenizer; chatTemplate: string | undefined; chatTokens: ChatTokens; eos: number[] }
+
+/**
+ * The tokenizer and chat template of a checkpoint: GGUF metadata (tokenizer.chat_template, the
+ * bos/eos tokens' text from tokenizer.ggml.tokens), or tokenizer.json and tokenizer_config.json
+ * (chat_template, bos_token, eos_token) beside it.
+ */
+function readTokenizer(path: string): ReadTokenizer {
   if (statSync(path).isDirectory()) {
     const tj = join(path, 'tokenizer.json');
     if (!existsSync(tj)) throw new RangeError(`load: ${path} has no tokenizer.json`);
+    checkRegularFile(tj, 'load');
     const tokenizer = Tokenizer.fromJSON(readFileSync(tj, 'utf8'));
     const cfgPath = join(path, 'tokenizer_config.json');
-    const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as { chat_template?: unknown }) : {};
-    return { tokenizer, chatTemplate: typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined, eos: [] };
+    if (existsSync(cfgPath)) checkRegularFile(cfgPath, 'load');
+    const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : {};
+    const bos = tokenText(cfg.bos_token);
+    const eosText = tokenText(cfg.eos_token);
+    const chatTokens: ChatTokens = { ...(bos !== undefined ? { bosToken: bos } : {}), ...(eosText !== undefined ? { eosToken: eosText } : {}) };
+    return { tokenizer, chatTemplate: typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined, chatTokens, eos: [] };
   }
   const g = new GGUFFile(path);
   try {
@@ -80,7 +103,12 @@ function readTokenizer(path: string): { tokenizer: Tokenizer; chatTemplate: stri
     for (const [k, v] of g.metadata) if (k.startsWith('tokenizer.')) meta[k] = v;
     const tmpl = g.get('tokenizer.chat_template');
     const eos = g.get('tokenizer.ggml.eos_token_id');
-    return { tokenizer: Tokenizer.fromGGUF(meta), chatTemplate: typeof tmpl === 'string' ? tmpl : undefined, eos: typeof eos === 'number' ? [eos] : [] };
+    const tokens = g.get('tokenizer.ggml.tokens');
+    const text = (id: unknown) => (typeof id === 'number' && Array.isArray(tokens) && typeof tokens[id] === 'string' ? (tokens[id] as string) : undefined);
+    const bosText = text(g.get('tokenizer.ggml.bos_token_id'));
+    const eosText = text(eos);
+    const chatTokens: ChatTokens = { ...(bosText !== undefined ? { bosToken: bosText } : {}), ...(eosText !== undefined ? { eosToken: eosText } : {}) };
+    return { tokenizer: Tokenizer.fromGGUF(meta), chatTemplate: typeof tmpl === 'string' ? tmpl : undefined, chatTokens, eos: typeof eos === 'number' ? [eos] : [] };
   } finally {
     g.dispose();
   }
@@ -94,6 +122,8 @@ export class LanguageModel {
     readonly backend: Backend,
     private readonly ownsBackend: boolean,
     readonly chatTemplate: string | undefined,
+    /** The special tokens' text the template reads (bos_token, eos_token), as the checkpoint names them. */
+    readonly chatTokens: ChatTokens = {},
   ) {}
 
   /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */
@@ -108,12 +138,12 @@ export class LanguageModel {
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1))
       throw new RangeError(`load: 'threads' must be an integer >= 1, got ${String(options.threads)}`);
     checkBatchOptions(options, 'load');
-    if (!existsSync(path)) throw new RangeError(`load: model file '${path}' does not exist`);
+    checkModelPath(path, 'load');
     const b = options.backend ?? 'native';
     const owns = typeof b !== 'object' || b === null;
     const backend: Backend = owns ? await createBackend(checkBackendName(b, 'load'), options.threads === undefined ? {} : { threads: options.threads }) : b;
     let model: DecoderModel;
-    let read: { tokenizer: Tokenizer; chatTemplate: string | undefined; eos: number[] };
+    let read: ReadTokenizer;
     try {
       read = readTokenizer(path);
       model = await loadModel(path, {
@@ -127,24 +157,32 @@ export class LanguageModel {
       if (owns) backend.dispose();
       throw e;
     }
-    const { tokenizer, chatTemplate, eos } = read;
+    const { tokenizer, chatTemplate, chatTokens, eos } = read;
     const fromConfig = model.generation?.eos_token_id;
     const eosIds = readGenerationConfigEos(path) ?? (fromConfig === undefined ? eos : Array.isArray(fromConfig) ? fromConfig : [fromConfig]);
     const lm = new DecoderLM(model, eosIds, { batching: options.batching, maxBatchTokens: options.maxBatchTokens });
-    return new LanguageModel(path, lm, tokenizer, backend, owns, chatTemplate);
+    return new LanguageModel(path, lm, tokenizer, backend, owns, chatTemplate, chatTokens);
   }
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    try {
+      this.model.model.checkFiles();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return generate(this.model, this.tokenizer, prompt, options);
   }
 
+  /** Throws when the generation can't start; the stream's own errors arrive as it is read. */
   stream(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
+    this.model.model.checkFiles();
     return stream(this.model, this.tokenizer, prompt, options);
   }
 
   /** Renders chat messages with the checkpoint's template (tokenizer.chat_template). */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
     if (this.chatTemplate === undefined) throw new TypeError(`applyChatTemplate: ${this.path} has no chat template (tokenizer.chat_template); it is not a chat model`);
-    return renderChatTemplate(this.chatTemplate, messages, { eosToken: '<|endoftext|>', ...options });
+    // GPT-2-style checkpoints name no special tokens in their config: '<|endoftext|>' is their eos.
+    return renderChatTemplate(this.chatTemplate, messages, { eosToken: '<|endoftext|>', ...this.chatTokens, ...options });
   }
 
   /** Frees native weights now; generation afterwards throws. */

@@ -147,7 +147,8 @@ export class GraphBuilder {
 function node(op: OpName, args: Record<string, Operand | Attr | undefined>, out: Operand): GraphNode {
   const clean: Record<string, Operand | Attr> = {};
   for (const [k, v] of Object.entries(args)) if (v !== undefined) clean[k] = v;
-  const perSegment = out.kind === 'cache' || opSpec(op).mixesRows === true || Object.values(clean).some((a) => isOperand(a) && a.kind === 'cache');
+  const mixes = opSpec(op).mixesRows;
+  const perSegment = out.kind === 'cache' || (typeof mixes === 'function' ? mixes(clean) : mixes === true) || Object.values(clean).some((a) => isOperand(a) && a.kind === 'cache');
   return { op, args: clean, out, perSegment };
 }
 

@@ -3,6 +3,7 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkRegularFile } from './files.js';
 
 export type HFConfig = Record<string, unknown> & { model_type?: string; architectures?: string[] };
 export type GenerationConfig = Record<string, unknown> & { eos_token_id?: number | number[]; bos_token_id?: number };
@@ -11,6 +12,7 @@ export type GenerationConfig = Record<string, unknown> & { eos_token_id?: number
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 function readJson(path: string): Record<string, unknown> {
+  checkRegularFile(path, 'config');
   if (statSync(path).size > MAX_CONFIG_BYTES) throw new RangeError(`'${path}' is larger than ${MAX_CONFIG_BYTES} bytes`);
   let json: unknown;
   try {

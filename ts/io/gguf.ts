@@ -231,6 +231,11 @@ export class GGUFFile {
     return new MappedTensor(this.file, t.byteOffset, format.name, t.shape);
   }
 
+  /** Throws ModelFileChangedError when the file changed on disk since it was mapped. */
+  checkUnchanged(): void {
+    this.file.checkUnchanged();
+  }
+
   dispose(): void {
     this.file.dispose();
   }

@@ -3,6 +3,7 @@
 // JS never holds a view of mapped memory: bytes reach JS only through explicit copies (read()).
 
 import { loadAddon } from '../native.js';
+import { ModelFileChangedError, checkRegularFile, fileIdentity, identityChange, type FileIdentity } from './files.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DTYPES, type DType, byteLength } from '../tensor/dtype.js';
 import { WEIGHT_FORMATS, isWeightDType } from '../tensor/formats.js';
@@ -22,12 +23,25 @@ export class MappedFile {
   readonly handle: NativeMappedFile;
   readonly path: string;
   readonly size: number;
+  /** The file as it was mapped; checkUnchanged() compares the file on disk with it. */
+  readonly identity: FileIdentity;
 
   constructor(path: string) {
     if (typeof path !== 'string') throw new TypeError("mapFile: 'path' must be a string");
+    checkRegularFile(path, 'mapFile');
+    this.identity = fileIdentity(path);
     this.handle = loadAddon().mapFile(path) as NativeMappedFile;
     this.path = path;
     this.size = this.handle.size;
+  }
+
+  /**
+   * Throws ModelFileChangedError when the file on disk is no longer the one mapped (replaced,
+   * truncated, rewritten): pages still read through the mapping would then be other bytes, or fault.
+   */
+  checkUnchanged(): void {
+    const change = identityChange(this.path, this.identity);
+    if (change !== undefined) throw new ModelFileChangedError(this.path, change);
   }
 
   /** A copy of bytes [offset, offset + length); throws a RangeError outside the file. */

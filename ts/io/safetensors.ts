@@ -202,6 +202,11 @@ export class SafetensorsCheckpoint {
     if (!f) throw new RangeError(`safetensors: no tensor named '${name}'`);
     return f.tensor(name);
   }
+  /** Throws ModelFileChangedError when a shard changed on disk since it was mapped. */
+  checkUnchanged(): void {
+    for (const s of this.shards) s.file.checkUnchanged();
+  }
+
   dispose(): void {
     for (const s of this.shards) s.dispose();
   }

@@ -4,6 +4,7 @@
 
 import { GraphBuilder, type KVDType, type ValueRef } from '../graph/ir.js';
 import type { DecoderConfig } from './config.js';
+import { ropeArgs, type RopeScaling } from './rope.js';
 
 export type NormKind = 'layerNorm' | 'rmsNorm';
 
@@ -26,9 +27,13 @@ export interface AttentionOptions {
    */
   qkNorm?: number;
   /** Rotary embeddings on q and k (Llama); positions: (T) i32. */
-  rope?: { positions: ValueRef; theta: number; interleaved: boolean };
+  rope?: { positions: ValueRef; theta: number; interleaved: boolean; rotaryDim?: number; scaling?: RopeScaling };
   /** Sliding window: each position attends to the last `window` positions (Mistral). */
   window?: number;
+  /** Score scale (Gemma's query_pre_attn_scalar^-0.5); default 1/sqrt(D). */
+  scale?: number;
+  /** Attention logit soft-capping (Gemma 2): tanh(s / softcap) * softcap before the mask. */
+  softcap?: number;
 }
 
 /**
@@ -49,10 +54,13 @@ export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
   const k = g.op('linear', { x: h, weight: g.param(`${p}.k`), bias: b('k') }, ['T', KV * D], `${p}.k`);
   const v = g.op('linear', { x: h, weight: g.param(`${p}.v`), bias: b('v') }, ['T', KV * D], `${p}.v`);
   if (o.rope) {
-    const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved };
+    const r = { positions: o.rope.positions, theta: o.rope.theta, interleaved: o.rope.interleaved, rotaryDim: o.rope.rotaryDim, ...ropeArgs(o.rope.scaling) };
     q = g.op('rope', { x: q, ...r }, ['T', H, D], `${p}.q.rope`);
     const kh = o.qkNorm !== undefined ? headNorm(g.view(k, ['T', KV, D]), 'k', KV) : g.view(k, ['T', KV, D]);
-    if (g.kvDtype === 'f32') g.opInto('rope', { x: kh, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
+    // A rotation that depends on the pass's longest position (dynamic NTK, LongRoPE) must see the
+    // segment's rows whole: writes into the cache are cut at page ends, so it goes through a value.
+    const byLength = o.rope.scaling?.dynamic !== undefined || o.rope.scaling?.invFreqLong !== undefined;
+    if (g.kvDtype === 'f32' && !byLength) g.opInto('rope', { x: kh, ...r }, g.cache(i, 'k', 'new', ['T', KV, D]));
     else {
       const kr = g.op('rope', { x: kh, ...r }, ['T', KV, D], `${p}.k.rope`);
       g.opInto('cast', { x: kr, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV, D]));
@@ -61,7 +69,7 @@ export function attention(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Val
     g.opInto('cast', { x: k, dtype: g.kvDtype }, g.cache(i, 'k', 'new', ['T', KV * D]));
   }
   g.opInto('cast', { x: v, dtype: g.kvDtype }, g.cache(i, 'v', 'new', ['T', KV * D]));
-  const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true, window: o.window }, ['T', H, D], `${p}.attn`);
+  const a = g.op('attention', { q, k: g.cache(i, 'k', 'all', ['S', KV, D]), v: g.cache(i, 'v', 'all', ['S', KV, D]), causal: true, window: o.window, scale: o.scale, softcap: o.softcap }, ['T', H, D], `${p}.attn`);
   return g.op('linear', { x: g.view(a, ['T', H * D]), weight: g.param(`${p}.o`), bias: b('o') }, ['T', C], `${p}.o`);
 }
 
@@ -72,14 +80,21 @@ export function mlpGelu(g: GraphBuilder, cfg: DecoderConfig, i: number, h: Value
   return g.op('linear', { x: u, weight: g.param(`${p}.down`), bias: g.param(`${p}.down.b`) }, ['T', cfg.hidden], `${p}.down`);
 }
 
-/** Llama MLP: down(silu(gate(h)) * up(h)), no biases. */
-export function mlpSwiGLU(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef): ValueRef {
-  const p = `l${i}`;
-  const gate = g.op('linear', { x: h, weight: g.param(`${p}.gate`), activation: 'silu' }, ['T', cfg.ffn], `${p}.gate`);
-  const up = g.op('linear', { x: h, weight: g.param(`${p}.up`) }, ['T', cfg.ffn], `${p}.up`);
-  const m = g.op('mul', { a: gate, b: up }, ['T', cfg.ffn], `${p}.swiglu`);
-  return g.op('linear', { x: m, weight: g.param(`${p}.down`) }, ['T', cfg.hidden], `${p}.down`);
+/** Gated MLP: down(act(gate(h)) * up(h)), no biases; silu is Llama's SwiGLU, gelu_tanh Gemma's GeGLU. */
+function mlpGated(activation: 'silu' | 'gelu_tanh') {
+  return (g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef): ValueRef => {
+    const p = `l${i}`;
+    const gate = g.op('linear', { x: h, weight: g.param(`${p}.gate`), activation }, ['T', cfg.ffn], `${p}.gate`);
+    const up = g.op('linear', { x: h, weight: g.param(`${p}.up`) }, ['T', cfg.ffn], `${p}.up`);
+    const m = g.op('mul', { a: gate, b: up }, ['T', cfg.ffn], `${p}.glu`);
+    return g.op('linear', { x: m, weight: g.param(`${p}.down`) }, ['T', cfg.hidden], `${p}.down`);
+  };
 }
+
+/** Llama MLP: down(silu(gate(h)) * up(h)), no biases. */
+export const mlpSwiGLU = mlpGated('silu');
+/** Gemma MLP: down(gelu_tanh(gate(h)) * up(h)), no biases. */
+export const mlpGeGLU = mlpGated('gelu_tanh');
 
 /** The family-specific parts of the decoder stack (families/*.ts give them). */
 export interface DecoderParts {
@@ -87,10 +102,19 @@ export interface DecoderParts {
   readonly norm: NormKind;
   /** x: (T, C) token embeddings -> (T, C) with learned positions added; absent for rotary families. */
   addPositions?(g: GraphBuilder, cfg: DecoderConfig, x: ValueRef, positions: ValueRef): ValueRef;
-  /** Attention options every layer shares; positions: (T) i32. */
-  attention(cfg: DecoderConfig, positions: ValueRef): AttentionOptions;
+  /** Attention options of layer `layer` (Gemma alternates local and global ones); positions: (T) i32. */
+  attention(cfg: DecoderConfig, positions: ValueRef, layer: number): AttentionOptions;
   /** h: (T, C) -> (T, C). */
   mlp(g: GraphBuilder, cfg: DecoderConfig, i: number, h: ValueRef): ValueRef;
+  /** Token embeddings times this (Gemma: sqrt(hidden) rounded to f32, as HF's normalizer). */
+  embedScale?(cfg: DecoderConfig): number;
+  /**
+   * Norms after attention and after the MLP too, before each residual add (Gemma 2 and 3):
+   * params `l{i}.postAttn.w` and `l{i}.postMlp.w`.
+   */
+  readonly postNorms?: boolean;
+  /** Final logit soft-capping (Gemma 2): logits become tanh(logits / c) * c. */
+  finalSoftcap?(cfg: DecoderConfig): number | undefined;
 }
 
 /**
@@ -118,26 +142,36 @@ export function decoderStack(
   const kind = parts.norm;
   let x = g.op('embedding', { table: g.param('embed'), ids }, ['T', C], 'embed');
   if (parts.addPositions) x = parts.addPositions(g, cfg, x, positions);
-  const attn = parts.attention(cfg, positions);
+  const scale = parts.embedScale?.(cfg);
+  if (scale !== undefined) x = g.op('scale', { x, s: scale }, ['T', C], 'embed.scale');
+  const post = (v: ValueRef, p: string) => (parts.postNorms ? norm(g, kind, v, p, cfg.normEps, 'T', C) : v);
   for (let i = 0; i < cfg.layers; i++) {
-    const a = attention(g, cfg, i, norm(g, kind, x, `l${i}.norm1`, cfg.normEps, 'T', C), attn);
-    x = g.op('add', { a: x, b: a }, ['T', C], `l${i}.res1`);
+    const a = attention(g, cfg, i, norm(g, kind, x, `l${i}.norm1`, cfg.normEps, 'T', C), parts.attention(cfg, positions, i));
+    x = g.op('add', { a: x, b: post(a, `l${i}.postAttn`) }, ['T', C], `l${i}.res1`);
     const h = norm(g, kind, x, `l${i}.norm2`, cfg.normEps, 'T', C);
-    x = g.op('add', { a: x, b: parts.mlp(g, cfg, i, h) }, ['T', C], `l${i}.res2`);
+    x = g.op('add', { a: x, b: post(parts.mlp(g, cfg, i, h), `l${i}.postMlp`) }, ['T', C], `l${i}.res2`);
   }
+  // Final soft-capping: tanh((h / c) W) * c, the 1/c folded into the rows before the unembedding.
+  const cap = parts.finalSoftcap?.(cfg);
+  const unembed = (h: ValueRef, rows: 'B' | 'T', name: string): ValueRef => {
+    if (cap === undefined) return g.op('linear', { x: h, weight: g.param('unembed') }, [rows, cfg.vocabSize], name);
+    const hs = g.op('scale', { x: h, s: 1 / cap }, [rows, C], `${name}.softcap.in`);
+    const t = g.op('linear', { x: hs, weight: g.param('unembed'), activation: 'tanh' }, [rows, cfg.vocabSize], `${name}.tanh`);
+    return g.op('scale', { x: t, s: cap }, [rows, cfg.vocabSize], name);
+  };
   const out: Partial<Record<DecoderOutput, ValueRef>> = {};
   for (const o of outputs) {
     if (o === 'lastLogits') {
       // Gathering the last rows is an embedding lookup with x as the table; the norm is per row,
       // so it runs on the B gathered rows only.
       const last = norm(g, kind, g.op('embedding', { table: x, ids: lastRows }, ['B', C], 'last'), 'final', cfg.normEps, 'B', C);
-      out.lastLogits = g.op('linear', { x: last, weight: g.param('unembed') }, ['B', cfg.vocabSize], 'logits');
+      out.lastLogits = unembed(last, 'B', 'logits');
     }
   }
   if (outputs.includes('hidden') || outputs.includes('logits')) {
     const hidden = norm(g, kind, x, 'final', cfg.normEps, 'T', C);
     if (outputs.includes('hidden')) out.hidden = hidden;
-    if (outputs.includes('logits')) out.logits = g.op('linear', { x: hidden, weight: g.param('unembed') }, ['T', cfg.vocabSize], 'logits.all');
+    if (outputs.includes('logits')) out.logits = unembed(hidden, 'T', 'logits.all');
   }
   // The graph's outputs in the order asked for.
   const ordered: Partial<Record<DecoderOutput, ValueRef>> = Object.fromEntries(outputs.map((o) => [o, out[o]!]));

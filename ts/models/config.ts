@@ -3,9 +3,10 @@
 // the per-family parts (families/*.ts), nor the table that picks a family (families/index.ts).
 
 import type { GGUFFile } from '../io/gguf.js';
+import type { RopeScaling } from './rope.js';
 
 /** The families of the table in families/index.ts. */
-export type Architecture = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+export type Architecture = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3';
 
 export interface DecoderConfig {
   readonly architecture: Architecture;
@@ -23,9 +24,26 @@ export interface DecoderConfig {
   readonly ropeTheta: number;
   /** GGUF Llama files store Q/K rows permuted for interleaved rotary pairs (llama.cpp's converter). */
   readonly ropeInterleaved: boolean;
+  /** Rotated dimensions of each head (Phi-3's partial_rotary_factor); default headDim. */
+  readonly rotaryDim?: number;
+  /** Scaled rotary embeddings (config.json rope_scaling): tables and factors for the rope op. */
+  readonly ropeScaling?: RopeScaling;
   readonly tiedEmbeddings: boolean;
   /** Sliding-window attention (Mistral): each position attends to the last `slidingWindow` positions. */
   readonly slidingWindow?: number;
+  /**
+   * Gemma's alternating layers: 'sliding' ones attend to the last `localWindow` positions (and,
+   * in Gemma 3, rotate with base `ropeLocalTheta`, unscaled), 'full' ones to every position.
+   * Unlike slidingWindow, cache pages stay: the full layers read them.
+   */
+  readonly layerTypes?: readonly ('sliding' | 'full')[];
+  readonly localWindow?: number;
+  readonly ropeLocalTheta?: number;
+  /** Attention score scale (Gemma's query_pre_attn_scalar^-0.5); default 1/sqrt(headDim). */
+  readonly attnScale?: number;
+  /** Attention and final logit soft-capping (Gemma 2). */
+  readonly attnSoftcap?: number;
+  readonly finalSoftcap?: number;
   readonly bosTokenId?: number;
   readonly eosTokenId?: number | readonly number[];
 }

@@ -21,7 +21,7 @@ import { encoderGraph, encoderParameters, readsFirst, type EncoderFamily } from 
 import type { EncoderConfig } from './families/encoder-config.js';
 import { ENCODER_MODEL_TYPES, encoderFamilyOf } from './families/encoders.js';
 import { ENCODER_GGUF_ARCHITECTURES, bertConfigFromGGUF, bindBertGGUF } from './families/bert-gguf.js';
-import { Binder, type WeightDType } from './weights.js';
+import { Binder, type WeightDType, type WeightFallback } from './weights.js';
 
 export type { EncoderConfig, EncoderTask, EncoderArchitecture, EncoderPooling, ProblemType, SequenceHead } from './families/encoder-config.js';
 export type { BertArchitecture } from './families/bert.js';
@@ -94,6 +94,11 @@ export class EncoderModel {
   ) {
     this.plan = this.planOf(false);
     this.executor = new PlanExecutor(this.plan, backend, binder.params, config.layers);
+  }
+
+  /** Linear weights stored in another format than `dtype` asked for (rows not whole blocks), by parameter name. */
+  get weightFallbacks(): ReadonlyMap<string, WeightFallback> {
+    return this.binder.fallbacks;
   }
 
   private planOf(everyLayer: boolean): Plan {

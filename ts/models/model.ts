@@ -3,6 +3,7 @@
 // Not a generation loop: forward() gives last-position logits, forwardBatch() those of several
 // sequences in one pass; sampling lives elsewhere.
 
+import { ropeTables } from './rope.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/backend.js';
@@ -15,12 +16,13 @@ import type { KVDType } from '../graph/ir.js';
 import { GGUFFile } from '../io/gguf.js';
 import { MappedTensor } from '../io/mapped.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
+import { checkModelPath } from '../io/files.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DecoderConfig } from './config.js';
 import { decoderGraph, familyOfGGUF, familyOfHF } from './families/index.js';
 import { DECODER_OUTPUTS, type DecoderOutput } from './blocks.js';
-import { Binder, type WeightDType } from './weights.js';
+import { Binder, type WeightDType, type WeightFallback } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
@@ -156,7 +158,7 @@ export class DecoderModel {
     readonly config: DecoderConfig,
     readonly backend: Backend,
     private readonly binder: Binder,
-    private readonly files: { dispose(): void },
+    private readonly files: { dispose(): void; checkUnchanged(): void },
     /** most positions one sequence's cache holds (loadModel's contextLength) */
     readonly contextLength: number,
     readonly maxBatch: number,
@@ -178,6 +180,15 @@ export class DecoderModel {
     // cannot copy host rows: host state refuses fork and reorder there).
     this.states = backend.createStatePool?.(layout, options) ?? new HostStatePool(layout, options, backend, backend.release !== undefined);
     this.scratch = new KVCache(this.states.create(), contextLength, this);
+  }
+
+  /**
+   * Throws ModelFileChangedError when a checkpoint file changed on disk since load (replaced,
+   * truncated, rewritten): token tables are still read through the mapping, so a request would
+   * read other bytes or fault. Generation calls it as each request starts.
+   */
+  checkFiles(): void {
+    this.files.checkUnchanged();
   }
 
   /** A cache for one sequence (at most `capacity` rows, default contextLength); dispose() it when the sequence ends. */
@@ -371,6 +382,14 @@ export class DecoderModel {
     return beamSearch(new DecoderModelBeams(this), ids, o, eos);
   }
 
+  /**
+   * Linear weights stored in another format than loadModel's `dtype` asked for because their rows
+   * do not hold whole blocks (an FFN width of 172 with q4_k falls back to f16), by parameter name.
+   */
+  get weightFallbacks(): ReadonlyMap<string, WeightFallback> {
+    return this.binder.fallbacks;
+  }
+
   /** The dtype of every packed linear weight, by parameter name ('l0.q' -> 'f16'). */
   weightDTypes(): ReadonlyMap<string, DType> {
     const out = new Map<string, DType>();
@@ -453,7 +472,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
   checkOptionNames(options, LOAD_MODEL_OPTIONS, 'loadModel', {
     maxTokens: "is now 'contextLength' (the most positions a sequence holds); how many tokens to generate is a generation option",
   });
-  if (!existsSync(pathOrDir)) throw new RangeError(`loadModel: '${pathOrDir}' does not exist`);
+  checkModelPath(pathOrDir, 'loadModel');
   const kind = options.kind ?? 'any';
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
@@ -474,7 +493,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     throw new RangeError(`loadModel: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
   const owned = typeof options.backend !== 'object';
   const backend = await makeBackend(options);
-  let files: { dispose(): void } | undefined;
+  let files: { dispose(): void; checkUnchanged(): void } | undefined;
   let binder: Binder | undefined;
   try {
     let config: DecoderConfig;
@@ -502,6 +521,7 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
     } else {
       throw new RangeError(`loadModel: '${pathOrDir}' is neither a checkpoint directory nor a .gguf file (looked for ${join(pathOrDir, 'config.json')})`);
     }
+    for (const [name, table] of ropeTables(config.ropeScaling)) binder.constant(name, table);
     const contextLength = Math.min(options.contextLength ?? Math.min(config.maxPositions, 2048), config.maxPositions);
     if (!Number.isInteger(contextLength) || contextLength < 1)
       throw new RangeError(`loadModel: 'contextLength' must be a positive integer, got ${options.contextLength}`);

@@ -6,9 +6,17 @@ import type { Backend, PackWeightOptions, Weight } from '../backend/backend.js';
 import { MappedTensor } from '../io/mapped.js';
 import { Tensor, type TensorOptions } from '../tensor/tensor.js';
 import { DTYPES, byteLength, type DType } from '../tensor/dtype.js';
-import { isWeightDType, type WeightDType } from '../tensor/formats.js';
+import { fittingFormat, isWeightDType, type WeightDType } from '../tensor/formats.js';
 
 export type { WeightDType } from '../tensor/formats.js';
+
+/** A linear weight stored in another format than `dtype` asked for, because its rows (K) do not hold whole blocks. */
+export interface WeightFallback {
+  readonly requested: WeightDType;
+  readonly used: WeightDType;
+  /** The row length (input features) that the requested block does not divide. */
+  readonly k: number;
+}
 
 /** Tensors by file name: a safetensors checkpoint or a GGUF file. */
 export interface TensorSource {
@@ -18,6 +26,8 @@ export interface TensorSource {
 
 export class Binder {
   readonly params = new Map<string, Tensor | Weight | MappedTensor>();
+  /** Linear weights that could not take `dtype` (rows not whole blocks), by parameter name. */
+  readonly fallbacks = new Map<string, WeightFallback>();
   constructor(
     readonly src: TensorSource,
     private readonly backend: Backend,
@@ -51,8 +61,17 @@ export class Binder {
     this.params.set(param, t.load().to('f32', this.hostOptions));
   }
 
+  /** A norm weight stored as an offset from 1 (Gemma's RMSNorm multiplies by 1 + w), bound as 1 + w in f32. */
+  f32PlusOne(param: string, name: string, shape: readonly number[]): void {
+    const t = this.get(name);
+    this.expectShape(name, t, shape);
+    const w = t.load().toFloat32();
+    this.params.set(param, Tensor.fromValues(w.map((v) => Math.fround(1 + v)), [...shape], 'f32', this.hostOptions));
+  }
+
   /**
-   * An embedding table: f32, f16, bf16 or q8_0 as stored (other formats are widened to f32).
+   * An embedding table: f32, f16, bf16 or q8_0 as stored, any block format on backends that read
+   * mapped tables (native); other formats are widened to f32.
    * Backends that read mapped tensors gather rows straight from the file, so only the rows a
    * pass looks up become resident; others get a copy. A q8_0 table stays q8_0 either way: the
    * embedding op dequantizes the rows it reads (GPT-2's f32 copy would be 147 MiB).
@@ -60,8 +79,11 @@ export class Binder {
   table(param: string, name: string, shape: readonly number[]): void {
     const t = this.get(name);
     this.expectShape(name, t, shape);
-    // Gathers read f32, f16, bf16 and q8_0 rows; other formats and integers become f32.
-    const gathered = isWeightDType(t.dtype) && (DTYPES[t.dtype].blockSize === 1 || t.dtype === 'q8_0') && t.shape[1]! % DTYPES[t.dtype].blockSize === 0;
+    // Every backend's gather reads f32, f16, bf16 and q8_0 rows; the native one (which reads
+    // mapped tables) dequantizes rows of every block format, so a q6_k GGUF token table stays
+    // q6_k there. Other formats and integers become f32.
+    const fits = isWeightDType(t.dtype) && t.shape[1]! % DTYPES[t.dtype].blockSize === 0;
+    const gathered = fits && (DTYPES[t.dtype].blockSize === 1 || t.dtype === 'q8_0' || this.backend.readsMapped === true);
     if (this.backend.readsMapped && t.aligned && gathered) {
       this.params.set(param, t);
       return;
@@ -70,9 +92,17 @@ export class Binder {
     this.params.set(param, gathered ? (this.hostOptions.shared ? v.contiguous(this.hostOptions) : v) : v.to('f32', this.hostOptions));
   }
 
+  /**
+   * A table the graph reads that no checkpoint holds (scaled rotary frequencies), bound after
+   * checkParameters: like Hugging Face's non-persistent buffers, it is not a parameter.
+   */
+  constant(param: string, values: Float32Array): void {
+    this.params.set(param, Tensor.fromValues(values, [values.length], 'f32', this.hostOptions));
+  }
+
   /** A linear weight (N, K), packed by the backend. */
   linear(param: string, w: MappedTensor | Tensor): void {
-    this.params.set(param, this.pack(w, {}));
+    this.params.set(param, this.pack(param, w, {}));
   }
 
   /**
@@ -84,12 +114,20 @@ export class Binder {
   conv1d(param: string, name: string, shape: readonly [number, number], columns?: readonly [number, number]): void {
     const t = this.get(name);
     this.expectShape(name, t, shape);
-    this.params.set(param, this.pack(t, { transposed: true, columns: columns ?? [0, shape[1]] }));
+    this.params.set(param, this.pack(param, t, { transposed: true, columns: columns ?? [0, shape[1]] }));
   }
 
-  // f32 checkpoints stay f32, the other weight formats keep their dtype, unless `dtype` says otherwise.
-  private pack(w: MappedTensor | Tensor, layout: PackWeightOptions): Weight {
-    const want: DType = this.dtype ?? (isWeightDType(w.dtype) ? w.dtype : 'f32');
+  // f32 checkpoints stay f32, the other weight formats keep their dtype, unless `dtype` says
+  // otherwise. A requested block format whose block does not divide K falls back to the nearest
+  // one that does (formats.ts: fittingFormat), recorded in `fallbacks`.
+  private pack(param: string, w: MappedTensor | Tensor, layout: PackWeightOptions): Weight {
+    let want: DType = this.dtype ?? (isWeightDType(w.dtype) ? w.dtype : 'f32');
+    if (this.dtype !== undefined) {
+      const k = layout.transposed ? w.shape[0]! : w.shape[1]!;
+      const used = fittingFormat(this.dtype, k);
+      if (used !== this.dtype) this.fallbacks.set(param, { requested: this.dtype, used, k });
+      want = used;
+    }
     if (w.dtype === want) return this.backend.packWeight(w, layout);
     // A conversion (to q8_0 needs whole rows of K) makes one JS copy of the (N, K) weight anyway.
     let t = w instanceof Tensor ? w : w.load();
@@ -124,5 +162,6 @@ export class Binder {
   dispose(): void {
     for (const p of this.params.values()) if (!(p instanceof Tensor) && !(p instanceof MappedTensor)) p.dispose();
     this.params.clear();
+    this.fallbacks.clear();
   }
 }

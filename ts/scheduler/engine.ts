@@ -5,7 +5,8 @@ import type { BatchStats } from '../generate/decoder-lm.js';
 import type { ChatMessage, FinishReason, WireGenerateOptions, WireResult, WorkerConfig } from './protocol.js';
 
 export interface EngineRequest {
-  prompt: string;
+  /** Text, or token ids. */
+  prompt: string | readonly number[];
   /** Chat messages to render with the model's chat template instead of `prompt`. */
   messages?: ChatMessage[];
   options: WireGenerateOptions;
@@ -21,6 +22,8 @@ export interface Engine {
   generate(request: EngineRequest): Promise<WireResult>;
   /** Forward passes run so far (cumulative), for the pool's metrics; engines that do not batch may omit it. */
   batchStats?(): BatchStats;
+  /** KV-cache pages the engine's sequences hold now, for the pool's metrics; optional. */
+  kvPagesInUse?(): number;
   /** Frees every native resource (weights, caches). */
   dispose(): Promise<void>;
 }

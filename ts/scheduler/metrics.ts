@@ -6,6 +6,10 @@ import type { BatchReport } from './protocol.js';
 
 export interface PoolMetrics {
   queueDepth: number;
+  /** Requests that failed because their worker died (Piscina starts a new one). */
+  workerCrashes?: number;
+  /** KV-cache pages held, summed over the workers' latest reports. */
+  kvPagesInUse?: number;
   activeSequences: number;
   workers: number;
   completed: number;

@@ -51,6 +51,7 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
       };
     },
     batchStats: () => lm.model.batchStats,
+    kvPagesInUse: () => lm.model.model.states.stats().pagesInUse,
     async dispose() {
       lm.dispose();
     },

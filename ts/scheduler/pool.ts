@@ -10,8 +10,9 @@ import { Piscina } from 'piscina';
 import { checkBatchOptions } from '../generate/decoder-lm.js';
 import { validateGenerateOptions, type GenerateOptions } from '../generate/options.js';
 import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
+import { ModelFileChangedError } from '../io/files.js';
 import { MetricsRecorder, type PoolMetrics } from './metrics.js';
-import type { ChatMessage, FinishReason, PoolToWorker, WireGenerateOptions, WireResult, WorkerConfig, WorkerToPool } from './protocol.js';
+import type { ChatMessage, FinishReason, PoolToWorker, WireError, WireGenerateOptions, WireResult, WorkerConfig, WorkerStatus, WorkerToPool } from './protocol.js';
 import { checkOptionNames } from '../util/names.js';
 import { checkBackendName, type BackendName } from '../backend/backends.js';
 
@@ -38,7 +39,7 @@ export interface PoolOptions {
   batching?: boolean;
   /** Most new tokens in one batched pass (longer prompts are split across passes); default 128. */
   maxBatchTokens?: number;
-  /** Default per-request timeout in ms; default: none. */
+  /** Default per-request timeout in ms, at most MAX_TIMEOUT_MS (Infinity: none); default: none. */
   timeoutMs?: number;
   /** How long a waiting request gains one priority level, in ms (starvation guard); default 5000. */
   agingMs?: number;
@@ -59,8 +60,33 @@ const POOL_OPTIONS: readonly (keyof PoolOptions)[] = [
 export interface RequestOptions extends Omit<GenerateOptions, 'processors'> {
   /** Higher runs first; a finite number, default 0. */
   priority?: number;
-  /** Per-request timeout in ms (> 0); default: the pool's timeoutMs. */
+  /** Per-request timeout in ms, in (0, MAX_TIMEOUT_MS] or Infinity for none; default: the pool's timeoutMs. */
   timeoutMs?: number;
+}
+
+/** The longest timer Node keeps (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** A timeout as the pool keeps it: undefined for none (Infinity), else checked to fit a timer. */
+function checkTimeout(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === Number.POSITIVE_INFINITY) return undefined;
+  if (typeof v !== 'number' || !(v > 0 && v <= MAX_TIMEOUT_MS))
+    throw new RangeError(`${name} must be a number in (0, ${MAX_TIMEOUT_MS}] ms or Infinity for none, got ${String(v)}`);
+  return v;
+}
+
+/** An error a worker sent back (protocol.ts WireError) as the class it was thrown as. */
+function fromWire(e: WireError): Error {
+  if (e.code === 'ATTNODE_MODEL_FILE_CHANGED' && e.path !== undefined) return new ModelFileChangedError(e.path, e.what ?? 'it changed');
+  const Ctor = e.name === 'TypeError' ? TypeError : e.name === 'RangeError' ? RangeError : Error;
+  const err = new Ctor(e.message);
+  if (Ctor === Error && e.name !== 'Error') err.name = e.name;
+  if (e.code !== undefined) (err as Error & { code?: string }).code = e.code;
+  return err;
+}
+
+function isWireError(e: unknown): e is WireError {
+  return typeof e === 'object' && e !== null && (e as { wireError?: unknown }).wireError === true;
 }
 
 interface CheckedRequest {
@@ -78,10 +104,10 @@ const REFUSED = { processors: 'logits processors are functions, which cannot be 
  * the scheduling options here, the generation options by the shared validator.
  */
 function checkRequestOptions(options: RequestOptions, defaultTimeout: number | undefined): CheckedRequest {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`request options must be an object, got ${String(options)}`);
-  const { priority = 0, timeoutMs = defaultTimeout, ...generation } = options;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`'options' must be an object, got ${String(options)}`);
+  const { priority = 0, timeoutMs: given, ...generation } = options;
   if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new RangeError(`'priority' must be a finite number, got ${String(priority)}`);
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0)) throw new RangeError(`'timeoutMs' must be a number > 0, got ${String(timeoutMs)}`);
+  const timeoutMs = given === undefined ? defaultTimeout : checkTimeout(given, "'timeoutMs'");
   const { signal, ...wire } = validateGenerateOptions(generation, { alsoKnown: ['priority', 'timeoutMs'], refused: REFUSED });
   // `processors` was refused above, so what is left clones to a worker.
   return { wire, signal, priority, timeoutMs };
@@ -95,13 +121,14 @@ export interface StreamChunk {
 export type PoolResult = WireResult;
 
 interface RequestInput {
-  prompt: string;
+  /** Text, or token ids (as OpenAI's API accepts). */
+  prompt: string | readonly number[];
   messages?: ChatMessage[];
 }
 
 interface Pending {
   id: number;
-  prompt: string;
+  prompt: string | readonly number[];
   messages: ChatMessage[] | undefined;
   options: WireGenerateOptions;
   priority: number;
@@ -143,6 +170,9 @@ export class InferencePool {
   private nextId = 1;
   private closing: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
+  private readonly loaded: Promise<void>;
+  private workerCrashes = 0;
+  private readonly kvPages = new Map<number, number>();
 
   constructor(options: PoolOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('createPool: options must be an object');
@@ -156,17 +186,33 @@ export class InferencePool {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 1024) throw new RangeError(`createPool: 'maxBatch' must be an integer in [1, 1024], got ${maxBatch}`);
     const maxQueue = options.maxQueue ?? 1024;
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`createPool: 'maxQueue' must be a non-negative integer, got ${maxQueue}`);
-    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new RangeError(`createPool: 'timeoutMs' must be > 0, got ${options.timeoutMs}`);
+    const defaultTimeout = checkTimeout(options.timeoutMs, "createPool: 'timeoutMs'");
     checkBatchOptions(options, 'createPool');
     if (options.backend !== undefined) checkBackendName(options.backend, 'createPool');
     this.workers = workers;
     this.capacity = workers * maxBatch;
     this.maxQueue = maxQueue;
     this.agingMs = options.agingMs ?? 5000;
-    this.defaultTimeout = options.timeoutMs;
+    this.defaultTimeout = defaultTimeout;
     const controlChannel = `attnode-pool-${process.pid}-${++poolCounter}`;
     this.control = new BroadcastChannel(controlChannel);
     this.control.unref();
+    this.loaded = new Promise<void>((resolve, reject) => {
+      const seen = new Set<number>();
+      this.control.addEventListener('message', (event) => {
+        const msg = (event as MessageEvent).data as WorkerStatus | string;
+        if (typeof msg !== 'object' || msg === null) return;
+        if (msg.type === 'failed') reject(fromWire(msg.error));
+        else if (msg.type === 'ready' && seen.add(msg.worker).size >= workers) resolve();
+      });
+    });
+    // The channel keeps the process alive only while the workers load: someone awaiting ready()
+    // must get an answer, a pool left idle afterwards must not hold the process open.
+    this.control.ref();
+    this.loaded.then(
+      () => this.control.unref(),
+      () => this.control.unref(),
+    );
     const engineModule = options.engineModule !== undefined ? String(options.engineModule) : here('model-engine');
     const workerData: WorkerConfig = {
       engineModule: engineModule.startsWith('file:') || engineModule.startsWith('/') ? engineModule : fileURLToPath(engineModule),
@@ -198,13 +244,21 @@ export class InferencePool {
     this.piscina.on('error', () => {});
   }
 
+  /**
+   * Resolves once every worker has loaded the model; rejects with the loader's error when one
+   * could not (a service calls it before it reports ready). Workers start loading as the pool is made.
+   */
+  ready(): Promise<void> {
+    return this.loaded;
+  }
+
   /** Generates a completion. Resolves with finishReason 'aborted' when `signal` aborts. */
-  generate(prompt: string, options: RequestOptions = {}): Promise<PoolResult> {
+  generate(prompt: string | readonly number[], options: RequestOptions = {}): Promise<PoolResult> {
     return this.enqueue({ prompt }, options, undefined);
   }
 
   /** Streams tokens as they are generated; breaking out of the loop cancels the request. */
-  stream(prompt: string, options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+  stream(prompt: string | readonly number[], options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
     return this.streamInput({ prompt }, options);
   }
 
@@ -224,8 +278,11 @@ export class InferencePool {
     let done = false;
     let failure: unknown;
     const inner = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, inner.signal]) : inner.signal;
-    const result = this.enqueue(input, { ...options, signal }, (c) => {
+    // A bad `options` or `signal` is the request's error (from enqueue's checks), not a throw here.
+    const given = typeof options === 'object' && options !== null ? options.signal : undefined;
+    const signal = given instanceof AbortSignal ? AbortSignal.any([given, inner.signal]) : inner.signal;
+    const merged = typeof options === 'object' && options !== null ? { ...options, ...(given === undefined || given instanceof AbortSignal ? { signal } : {}) } : options;
+    const result = this.enqueue(input, merged, (c) => {
       chunks.push(c);
       wake?.();
     });
@@ -260,7 +317,13 @@ export class InferencePool {
   }
 
   metrics(): PoolMetrics {
-    return this.metricsRecorder.snapshot({ queueDepth: this.queue.length, activeSequences: this.running.size, workers: this.workers });
+    let kvPagesInUse = 0;
+    for (const n of this.kvPages.values()) kvPagesInUse += n;
+    return {
+      ...this.metricsRecorder.snapshot({ queueDepth: this.queue.length, activeSequences: this.running.size, workers: this.workers }),
+      workerCrashes: this.workerCrashes,
+      kvPagesInUse,
+    };
   }
 
   /** Clears the event-loop delay histogram (for a measurement window). */
@@ -271,15 +334,21 @@ export class InferencePool {
   /**
    * Stops accepting requests. 'drain' (default) finishes queued and running requests; 'cancel'
    * rejects queued ones with PoolClosedError and stops running ones (finishReason 'aborted').
-   * Resolves once every worker has disposed its engine and exited.
+   * Resolves once every worker has disposed its engine and exited. With `deadlineMs`, a drain
+   * that has not finished by then turns into 'cancel' (what an orchestrator's grace period needs).
    */
-  close(options: { mode?: 'drain' | 'cancel' } = {}): Promise<void> {
+  close(options: { mode?: 'drain' | 'cancel'; deadlineMs?: number } = {}): Promise<void> {
+    const deadline = checkTimeout(options.deadlineMs, "close: 'deadlineMs'");
     this.closing ??= (async () => {
-      if (options.mode === 'cancel') {
+      const cancelAll = () => {
         for (const p of this.queue.splice(0)) this.fail(p, new PoolClosedError('the pool was closed before this request started'));
         for (const p of this.running) this.cancel(p, 'aborted');
-      }
+      };
+      let timer: NodeJS.Timeout | undefined;
+      if (options.mode === 'cancel') cancelAll();
+      else if (deadline !== undefined) timer = setTimeout(cancelAll, deadline);
       while (this.queue.length || this.running.size) await new Promise<void>((r) => this.idleWaiters.push(r));
+      clearTimeout(timer);
       await this.disposeEngines();
       await this.piscina.destroy();
       this.control.close();
@@ -311,7 +380,8 @@ export class InferencePool {
   private enqueue(input: RequestInput, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<PoolResult> {
     if (this.closing) return Promise.reject(new PoolClosedError());
     const { prompt, messages } = input;
-    if (typeof prompt !== 'string') return Promise.reject(new TypeError(`'prompt' must be a string, got ${typeof prompt}`));
+    if (typeof prompt !== 'string' && !(Array.isArray(prompt) && prompt.length > 0 && prompt.every((id) => Number.isInteger(id) && id >= 0)))
+      return Promise.reject(new TypeError(`'prompt' must be a string or a non-empty array of token ids, got ${Array.isArray(prompt) ? 'an array with other values' : typeof prompt}`));
     if (messages !== undefined && (!Array.isArray(messages) || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')))
       return Promise.reject(new TypeError("'messages' must be an array of { role, content } with string values"));
     let checked: CheckedRequest;
@@ -370,7 +440,10 @@ export class InferencePool {
     const { port1, port2 } = new MessageChannel();
     p.port = port1;
     port1.on('message', (msg: WorkerToPool) => {
-      if (msg.type === 'batch') return this.metricsRecorder.batches(msg);
+      if (msg.type === 'batch') {
+        if (msg.worker !== undefined && msg.kvPagesInUse !== undefined) this.kvPages.set(msg.worker, msg.kvPagesInUse);
+        return this.metricsRecorder.batches(msg);
+      }
       if (p.settled) return;
       const now = performance.now();
       if (p.firstTokenAt === undefined) {
@@ -393,7 +466,12 @@ export class InferencePool {
         if (p.cancelled === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, r.text));
         else this.finish(p, r);
       },
-      (err: unknown) => this.fail(p, err instanceof Error && /worker|terminat|exit/i.test(err.message) ? new WorkerCrashedError(err) : err),
+      (err: unknown) => {
+        // The worker sends a request's own errors as WireErrors; anything else means it died.
+        if (isWireError(err)) return this.fail(p, fromWire(err));
+        this.workerCrashes++;
+        this.fail(p, new WorkerCrashedError(err));
+      },
     );
   }
 

@@ -16,8 +16,8 @@ export interface ChatMessage {
 
 export interface WireRequest {
   id: number;
-  /** Plain completion prompt (empty when `messages` is given). */
-  prompt: string;
+  /** Plain completion prompt, text or token ids (empty when `messages` is given). */
+  prompt: string | readonly number[];
   /** Chat messages, rendered by the engine with the model's chat template. */
   messages?: ChatMessage[];
   options: WireGenerateOptions;
@@ -43,7 +43,28 @@ export interface WireResult {
  * Forward passes a worker's engine ran since its previous report, sent on a request's port when
  * the request ends: `histogram[n]` counts passes that carried n sequences.
  */
-export type BatchReport = { type: 'batch'; passes: number; sequences: number; tokens: number; histogram: number[]; prefixTokens?: number };
+export type BatchReport = {
+  type: 'batch'; passes: number; sequences: number; tokens: number; histogram: number[]; prefixTokens?: number;
+  /** The reporting worker (its threadId) and the KV pages its engine holds now, where it knows. */
+  worker?: number; kvPagesInUse?: number;
+};
+
+/** What a worker says on the control channel: its engine loaded, or failed to (with the error). */
+export type WorkerStatus = { type: 'ready'; worker: number } | { type: 'failed'; worker: number; error: WireError };
+
+/**
+ * An error thrown by a request's generation, as it crosses back to the pool: structured clone
+ * keeps only an Error's message, so the class and code travel beside it. A task that rejects with
+ * anything else did not end by throwing: its worker died under it.
+ */
+export interface WireError {
+  wireError: true;
+  name: string;
+  message: string;
+  code?: string;
+  path?: string;
+  what?: string;
+}
 
 export type WorkerToPool = { type: 'chunk'; token: number; text: string } | BatchReport;
 export type PoolToWorker = { type: 'cancel'; reason: 'aborted' | 'timeout' };

@@ -1,10 +1,11 @@
-// The Piscina worker entry: one engine per worker thread, created on first use from workerData,
-// serving many requests at once (continuous batching happens inside the engine).
+// The Piscina worker entry: one engine per worker thread, created as the worker starts from
+// workerData (the pool's ready() waits for it), serving many requests at once (continuous
+// batching happens inside the engine).
 
-import { BroadcastChannel, workerData, type MessagePort } from 'node:worker_threads';
+import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import type { BatchStats } from '../generate/decoder-lm.js';
 import type { Engine, EngineFactory } from './engine.js';
-import type { BatchReport, FinishReason, PoolToWorker, WireRequest, WireResult, WorkerConfig } from './protocol.js';
+import type { BatchReport, FinishReason, PoolToWorker, WireError, WireRequest, WireResult, WorkerConfig, WorkerStatus } from './protocol.js';
 
 const config = workerData as WorkerConfig;
 let engine: Promise<Engine> | undefined;
@@ -20,6 +21,8 @@ control.onmessage = (event) => {
   void (async () => {
     try {
       if (engine) await (await engine).dispose();
+    } catch {
+      // An engine that failed to load has nothing to dispose; its error went out as 'failed'.
     } finally {
       engine = undefined;
       control.postMessage('disposed');
@@ -36,6 +39,22 @@ function getEngine(): Promise<Engine> {
   return engine;
 }
 
+/** An error as it crosses to the pool (protocol.ts WireError). */
+function toWire(e: unknown): WireError {
+  if (!(e instanceof Error)) return { wireError: true, name: 'Error', message: String(e) };
+  const { code, path, what } = e as Error & { code?: unknown; path?: unknown; what?: unknown };
+  return {
+    wireError: true, name: e.name, message: e.message,
+    ...(typeof code === 'string' ? { code } : {}), ...(typeof path === 'string' ? { path } : {}), ...(typeof what === 'string' ? { what } : {}),
+  };
+}
+
+// Load at once, so a pool is ready (or has failed, with the loader's error) before its first request.
+getEngine().then(
+  () => control.postMessage({ type: 'ready', worker: threadId } satisfies WorkerStatus),
+  (e: unknown) => control.postMessage({ type: 'failed', worker: threadId, error: toWire(e) } satisfies WorkerStatus),
+);
+
 /** Sends the passes run since the last report on a request's port (the pool sums the reports). */
 function reportBatches(e: Engine, port: MessagePort): void {
   const now = e.batchStats?.();
@@ -47,6 +66,8 @@ function reportBatches(e: Engine, port: MessagePort): void {
     tokens: now.tokens - reported.tokens,
     histogram: now.histogram.map((n, i) => n - (reported.histogram[i] ?? 0)),
     prefixTokens: (now.prefixTokens ?? 0) - (reported.prefixTokens ?? 0),
+    worker: threadId,
+    ...(e.kvPagesInUse ? { kvPagesInUse: e.kvPagesInUse() } : {}),
   };
   reported = now;
   port.postMessage(msg);
@@ -73,6 +94,10 @@ export default async function serve(request: WireRequest): Promise<WireResult> {
       cancelReason: () => reason,
       onToken: (token, text) => port.postMessage({ type: 'chunk', token, text }),
     });
+  } catch (err) {
+    // Thrown as a plain object on purpose: the pool tells a request's own error (this) from a
+    // worker that died under it (anything else).
+    throw toWire(err);
   } finally {
     if (e) reportBatches(e, port);
     port.close();

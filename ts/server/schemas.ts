@@ -52,16 +52,21 @@ const sampling = {
   user: { type: 'string', maxLength: 256 },
 };
 
+const tokenId = { type: 'integer', minimum: 0, maximum: 2147483647 } as const;
+
 export const completionBody = {
   type: 'object',
   required: ['prompt'],
   additionalProperties: false,
   properties: {
     ...sampling,
+    // Text, or token ids, as OpenAI's API takes them: a string, [string], [id, ...] or [[id, ...]].
     prompt: {
       anyOf: [
         { type: 'string', maxLength: 65536 },
         { type: 'array', minItems: 1, maxItems: 1, items: { type: 'string', maxLength: 65536 } },
+        { type: 'array', minItems: 1, maxItems: 65536, items: tokenId },
+        { type: 'array', minItems: 1, maxItems: 1, items: { type: 'array', minItems: 1, maxItems: 65536, items: tokenId } },
       ],
     },
     echo: { type: 'boolean' },
@@ -93,7 +98,8 @@ export const chatBody = {
   },
 } as const;
 
-const KNOWN_FIELDS = [...new Set([...Object.keys(completionBody.properties), ...Object.keys(chatBody.properties), 'role', 'content', 'name'])];
+/** Every field name a request body may hold (for suggestions and for naming `param`). */
+export const KNOWN_FIELDS = [...new Set([...Object.keys(completionBody.properties), ...Object.keys(chatBody.properties), 'role', 'content', 'name'])];
 
 /** Fastify's schema message (`body/temperature must be >= 0`), naming an unknown field and the closest known one. */
 export function schemaError(errors: FastifySchemaValidationError[], dataVar: string): Error {

@@ -1,195 +1,145 @@
-// `attnode serve`: an OpenAI-compatible HTTP API over an InferencePool (Fastify). Completions
-// and chat completions, streamed as server-sent events when asked; /health and /metrics. A
-// client that disconnects cancels its request.
+// `attnode serve`: an OpenAI-compatible HTTP API over an InferencePool (Fastify). This file
+// builds the app (limits, timeouts, authentication, Host check, error shape, metrics) and lists
+// the route modules under routes/; each route module owns its own paths.
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaValidationError } from 'fastify';
-import { randomUUID } from 'node:crypto';
-import { PoolClosedError, QueueFullError, RequestTimeoutError } from '../scheduler/errors.js';
-import type { InferencePool, PoolResult, RequestOptions, StreamChunk } from '../scheduler/pool.js';
-import type { ChatMessage } from '../scheduler/protocol.js';
-import { GENERATION_FIELDS, chatBody, completionBody, schemaError, schemaParam } from './schemas.js';
+import http from 'node:http';
+import Fastify, { type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
+import type { InferencePool } from '../scheduler/pool.js';
+import type { RouteModule, ServerContext } from './context.js';
+import { errorBody, sendError } from './errors.js';
+import { apiKeyCheck, hostCheck } from './guard.js';
+import { ServerMetrics } from './prometheus.js';
+import { generationRoutes } from './routes/generation.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { schemaError, schemaParam } from './schemas.js';
+
+/** The route modules served, in registration order. */
+const ROUTES: readonly RouteModule[] = [healthRoutes, metricsRoutes, generationRoutes];
 
 export interface ServerOptions {
   pool: InferencePool;
-  /** Name reported in responses' `model` field. */
+  /** Name reported in responses' `model` field and by /health; default 'attnode'. Never a path. */
   modelName?: string;
   /** Largest accepted request body in bytes; default 1 MiB. */
   bodyLimit?: number;
   /** Fastify's logger; default off. */
   logger?: boolean;
+  /** Bearer token every route but /health requires; default: none (no authentication). */
+  apiKey?: string;
+  /** Host header names accepted (ports ignored); default: any. */
+  allowedHosts?: readonly string[];
+  /** Most open connections; more are refused at accept. Default 2048. */
+  maxConnections?: number;
+  /** Time a client has to send its request headers, ms; default 10000. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send its whole request (headers and body), ms; default 30000. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, ms; default 5000. */
+  keepAliveTimeoutMs?: number;
 }
 
-/** A body's generation fields (GENERATION_FIELDS, checked by the schema) and the rest. */
-interface SamplingBody {
-  stream?: boolean;
-  model?: string;
-  [field: string]: unknown;
+/** The defaults of createServer's limits and timeouts. */
+export const SERVER_DEFAULTS = { maxConnections: 2048, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, bodyLimit: 1 << 20 } as const;
+
+/**
+ * How often Node checks connections against the header and request timeouts, ms (its default is
+ * 30 s). Often enough that connections opened in one burst expire over several checks, not all
+ * in one (closing 500 at once held the event loop for up to 90 ms on a loaded 2-core machine).
+ */
+const CONNECTION_CHECK_MS = 200;
+
+/** What the process running a server controls: readiness, drain, and the pool (reload). */
+export interface ServerHandle {
+  /** Swaps the pool new requests go to; returns the old one (its running requests finish on it). */
+  setPool(pool: InferencePool): InferencePool;
+  /** Readiness turns false and stays so: the server is shutting down. */
+  startDrain(): void;
+  readonly context: ServerContext;
 }
 
-interface CompletionBody extends SamplingBody {
-  prompt: string | string[];
-  echo?: boolean;
+export type AttnodeServer = FastifyInstance & { attnode: ServerHandle };
+
+function positiveMs(name: string, v: number | undefined, fallback: number): number {
+  const ms = v ?? fallback;
+  if (!(Number.isInteger(ms) && ms > 0 && ms <= 2 ** 31 - 1)) throw new RangeError(`createServer: '${name}' must be an integer in [1, 2147483647] ms, got ${String(v)}`);
+  return ms;
 }
 
-interface ChatBody extends SamplingBody {
-  messages: ChatMessage[];
-}
-
-/** OpenAI's default max_tokens for completions. */
-const DEFAULT_MAX_TOKENS = 16;
-
-/** A body's snake_case fields as the pool's generation options; the pool checks every value as it queues. */
-function requestOptions(body: SamplingBody, signal: AbortSignal): RequestOptions {
-  const o: Record<string, unknown> = { maxTokens: DEFAULT_MAX_TOKENS };
-  for (const [field, { option }] of Object.entries(GENERATION_FIELDS)) if (body[field] !== undefined) o[option] = body[field];
-  // OpenAI takes one stop string or a list; the generation options take a list.
-  if (typeof o.stop === 'string') o.stop = [o.stop];
-  return { ...(o as RequestOptions), signal };
-}
-
-const FIELD_OF_OPTION = new Map<string, string>(Object.entries(GENERATION_FIELDS).map(([field, { option }]) => [option, field]));
-
-/** An option error's message with the option named as the client spelled it, and that field. */
-function asFieldError(message: string): { message: string; param: string | null } {
-  let param: string | null = null;
-  const renamed = message.replace(/'([A-Za-z]+)(?=['[])/g, (whole, option: string) => {
-    const field = FIELD_OF_OPTION.get(option);
-    if (field === undefined) return whole;
-    param ??= field;
-    return `'${field}`;
-  });
-  return { message: renamed, param };
-}
-
-function finishReason(r: PoolResult): 'stop' | 'length' | null {
-  if (r.finishReason === 'length') return 'length';
-  if (r.finishReason === 'eos' || r.finishReason === 'stop') return 'stop';
-  return null;
-}
-
-function usage(r: PoolResult) {
-  return { prompt_tokens: r.promptTokens, completion_tokens: r.ids.length, total_tokens: r.promptTokens + r.ids.length };
-}
-
-function errorBody(message: string, type: string, code: string | null = null, param: string | null = null) {
-  return { error: { message, type, param, code } };
-}
-
-/** Maps scheduler errors to HTTP statuses. */
-function sendError(reply: FastifyReply, err: unknown): FastifyReply {
-  if (err instanceof QueueFullError) return reply.code(429).send(errorBody(err.message, 'rate_limit_error', err.code));
-  if (err instanceof PoolClosedError) return reply.code(503).send(errorBody(err.message, 'server_error', err.code));
-  if (err instanceof RequestTimeoutError) return reply.code(504).send(errorBody(err.message, 'timeout_error', err.code));
-  if (err instanceof TypeError || err instanceof RangeError) {
-    const { message, param } = asFieldError(err.message);
-    return reply.code(400).send(errorBody(message, 'invalid_request_error', null, param));
-  }
-  return reply.code(500).send(errorBody(err instanceof Error ? err.message : String(err), 'server_error'));
-}
-
-/** An AbortSignal that fires when the client goes away before the response is complete. */
-function disconnectSignal(req: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  req.raw.on('aborted', () => controller.abort());
-  return controller.signal;
-}
-
-export function createServer(options: ServerOptions): FastifyInstance {
-  const { pool } = options;
+export function createServer(options: ServerOptions): AttnodeServer {
+  let pool = options.pool;
   const modelName = options.modelName ?? 'attnode';
+  const headersTimeout = positiveMs('headersTimeoutMs', options.headersTimeoutMs, SERVER_DEFAULTS.headersTimeoutMs);
+  const requestTimeout = positiveMs('requestTimeoutMs', options.requestTimeoutMs, SERVER_DEFAULTS.requestTimeoutMs);
+  const keepAliveTimeout = positiveMs('keepAliveTimeoutMs', options.keepAliveTimeoutMs, SERVER_DEFAULTS.keepAliveTimeoutMs);
+  if (headersTimeout > requestTimeout) throw new RangeError(`createServer: 'headersTimeoutMs' (${headersTimeout}) must not exceed 'requestTimeoutMs' (${requestTimeout})`);
+  const maxConnections = options.maxConnections ?? SERVER_DEFAULTS.maxConnections;
+  if (!(Number.isInteger(maxConnections) && maxConnections >= 1)) throw new RangeError(`createServer: 'maxConnections' must be an integer >= 1, got ${String(options.maxConnections)}`);
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.length === 0))
+    throw new TypeError("createServer: 'apiKey' must be a non-empty string");
+
+  let status: ReturnType<ServerContext['state']> = { status: 'loading' };
+  const watchReady = (p: InferencePool) =>
+    p.ready().then(
+      () => {
+        if (status.status !== 'draining' && p === pool) status = { status: 'ready' };
+      },
+      (e: unknown) => {
+        if (status.status !== 'draining' && p === pool) status = { status: 'failed', error: e instanceof Error ? e.message : String(e) };
+      },
+    );
+  void watchReady(pool);
+  const metrics = new ServerMetrics();
+  const context: ServerContext = { pool: () => pool, modelName, metrics, state: () => status };
+
   const app = Fastify({
     logger: options.logger ?? false,
-    bodyLimit: options.bodyLimit ?? 1 << 20,
+    bodyLimit: options.bodyLimit ?? SERVER_DEFAULTS.bodyLimit,
+    requestTimeout,
+    keepAliveTimeout,
+    // Node's own timeouts, checked every CONNECTION_CHECK_MS: a client trickling its headers or
+    // body a byte at a time is cut off after headersTimeout / requestTimeout, not never.
+    serverFactory: (handler) => {
+      const server = http.createServer({ headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval: CONNECTION_CHECK_MS }, handler);
+      server.maxConnections = maxConnections;
+      return server;
+    },
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
     schemaErrorFormatter: schemaError,
   });
 
+  if (options.allowedHosts?.length) app.addHook('onRequest', hostCheck(options.allowedHosts));
+  if (options.apiKey !== undefined) app.addHook('onRequest', apiKeyCheck(options.apiKey));
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.request(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode);
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: FastifySchemaValidationError[] }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (err.validation || (status >= 400 && status < 500))
-      return reply.code(status).send(errorBody(err.message, 'invalid_request_error', null, err.validation ? schemaParam(err.validation) : null));
+    const code = err.statusCode ?? 500;
+    if (err.validation || (code >= 400 && code < 500))
+      return reply.code(code).send(errorBody(err.message, 'invalid_request_error', null, err.validation ? schemaParam(err.validation) : null));
     return sendError(reply, err);
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(`no route for ${req.method} ${req.url}`, 'invalid_request_error')));
 
-  app.get('/health', async () => ({ status: 'ok', model: modelName }));
-  app.get('/metrics', async () => pool.metrics());
-
-  const streamSse = async (
-    reply: FastifyReply,
-    stream: AsyncIterable<StreamChunk> & { result: Promise<PoolResult> },
-    frame: (delta: string, finish: 'stop' | 'length' | null, first: boolean) => object,
-  ): Promise<void> => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (obj: object | string) => res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`);
-    let first = true;
-    try {
-      for await (const chunk of stream) {
-        if (res.destroyed) break;
-        send(frame(chunk.text, null, first));
-        first = false;
-      }
-      const result = await stream.result;
-      if (!res.destroyed) {
-        send(frame('', finishReason(result), first));
-        send('[DONE]');
-      }
-    } catch (err) {
-      if (!res.destroyed) send({ error: { message: err instanceof Error ? err.message : String(err), type: 'server_error' } });
-    } finally {
-      res.end();
-    }
-  };
-
-  app.post<{ Body: CompletionBody }>('/v1/completions', { schema: { body: completionBody } }, async (req, reply) => {
-    const body = req.body;
-    const prompt = Array.isArray(body.prompt) ? body.prompt[0]! : body.prompt;
-    const id = `cmpl-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const opts = requestOptions(body, disconnectSignal(req, reply));
-    const frame = (text: string, finish: 'stop' | 'length' | null) => ({
-      id, object: 'text_completion', created, model: modelName, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
-    });
-    if (body.stream) return streamSse(reply, pool.stream(prompt, opts), frame);
-    try {
-      const r = await pool.generate(prompt, opts);
-      return { ...frame((body.echo ? prompt : '') + r.text, finishReason(r)), usage: usage(r) };
-    } catch (err) {
-      return sendError(reply, err);
-    }
-  });
-
-  app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { body: chatBody } }, async (req, reply) => {
-    const body = req.body;
-    const messages = body.messages.map((m) => ({ role: m.role, content: m.content }));
-    const id = `chatcmpl-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    const opts = requestOptions(body, disconnectSignal(req, reply));
-    if (body.stream) {
-      return streamSse(reply, pool.streamChat(messages, opts), (text, finish, first) => ({
-        id, object: 'chat.completion.chunk', created, model: modelName,
-        choices: [{ index: 0, delta: finish !== null && !text ? {} : first ? { role: 'assistant', content: text } : { content: text }, finish_reason: finish }],
-      }));
-    }
-    try {
-      const r = await pool.chat(messages, opts);
-      return {
-        id, object: 'chat.completion', created, model: modelName,
-        choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: finishReason(r) }],
-        usage: usage(r),
-      };
-    } catch (err) {
-      return sendError(reply, err);
-    }
-  });
+  for (const routes of ROUTES) routes(app, context);
 
   app.addHook('onClose', async () => {
     await pool.close({ mode: 'cancel' });
   });
-  return app;
+
+  const handle: ServerHandle = {
+    setPool(next) {
+      const old = pool;
+      pool = next;
+      if (status.status !== 'draining') status = { status: 'loading' };
+      void watchReady(next);
+      return old;
+    },
+    startDrain() {
+      status = { status: 'draining' };
+    },
+    context,
+  };
+  return Object.assign(app, { attnode: handle });
 }

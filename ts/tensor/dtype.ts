@@ -2,14 +2,14 @@
 // Not a conversion library: see half.ts and q8.ts for the arithmetic. Block geometry of the
 // weight formats comes from their table (formats.ts).
 
-import { WEIGHT_FORMATS } from './formats.js';
+import { WEIGHT_FORMATS, type WeightDType } from './formats.js';
 
-export type DType = 'f32' | 'f16' | 'bf16' | 'i8' | 'i32' | 'q8_0';
+export type DType = WeightDType | 'i8' | 'i32';
 
 export type TypedArray = Float32Array | Uint16Array | Int8Array | Int32Array | Uint8Array;
 
 interface DTypeInfo {
-  /** Values per storage block (32 for q8_0, 1 otherwise). */
+  /** Values per storage block (32 for q8_0 and the legacy quants, 256 for k-quants, 1 otherwise). */
   readonly blockSize: number;
   /** Bytes per storage block. */
   readonly blockBytes: number;
@@ -29,6 +29,15 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
   i32: { blockSize: 1, blockBytes: 4, array: Int32Array },
   // Block formats are viewed as bytes.
   q8_0: { ...geometry('q8_0'), array: Uint8Array },
+  q4_0: { ...geometry('q4_0'), array: Uint8Array },
+  q4_1: { ...geometry('q4_1'), array: Uint8Array },
+  q5_0: { ...geometry('q5_0'), array: Uint8Array },
+  q5_1: { ...geometry('q5_1'), array: Uint8Array },
+  q2_k: { ...geometry('q2_k'), array: Uint8Array },
+  q3_k: { ...geometry('q3_k'), array: Uint8Array },
+  q4_k: { ...geometry('q4_k'), array: Uint8Array },
+  q5_k: { ...geometry('q5_k'), array: Uint8Array },
+  q6_k: { ...geometry('q6_k'), array: Uint8Array },
 };
 
 export function isDType(x: unknown): x is DType {

@@ -6,15 +6,18 @@
 // name, GGUF id and geometry), and its kernels: a packer + linear in native/src/weights/<name>.cc
 // (registered for its DType), a WGSL decoder in ts/backend/webgpu/kernels/linear.ts. Every reader
 // (GGUF, safetensors, mapped views, parameter byte counts, loadModel's dtype check) reads this
-// table, so nothing else changes. K-quants fit the same shape: Q4_K is blockSize 256 (a
+// table, so nothing else changes. K-quants have the same shape: Q4_K is blockSize 256 (a
 // super-block of 8 sub-blocks of 32 with 6-bit scales and mins), blockBytes 144.
 
 import type { DType } from './dtype.js';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from './half.js';
+import { quantizeKQuant } from './kquant-quantize.js';
+import { KQUANT_BYTES, SUPER_BLOCK, dequantizeKQuant, type KQuantName } from './kquants.js';
+import { dequantizeLegacy, quantizeLegacy, type LegacyName } from './legacy-quants.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, dequantizeQ8_0, quantizeQ8_0 } from './q8.js';
 
 /** The dtypes linear weights can be loaded as (loadModel's `dtype`, GGUF and safetensors weights). */
-export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | LegacyName | KQuantName;
 
 export interface WeightFormat {
   readonly name: WeightDType;
@@ -61,6 +64,49 @@ export const WEIGHT_FORMATS: Readonly<Record<WeightDType, WeightFormat>> = {
     quantize: (x) => quantizeQ8_0(x),
     dequantize: (b) => dequantizeQ8_0(b),
   },
+  // GGUF's legacy blocks of 32 (legacy-quants.ts): f16 scale (and min), 4- or 5-bit quants.
+  q4_0: legacy('q4_0', 2, 18),
+  q4_1: legacy('q4_1', 3, 20),
+  q5_0: legacy('q5_0', 6, 22),
+  q5_1: legacy('q5_1', 7, 24),
+  // GGUF's k-quant super-blocks of 256 (kquants.ts): sub-block scales quantized under f16 ones.
+  q2_k: kquant('q2_k', 10),
+  q3_k: kquant('q3_k', 11),
+  q4_k: kquant('q4_k', 12),
+  q5_k: kquant('q5_k', 13),
+  q6_k: kquant('q6_k', 14),
+};
+
+function legacy(name: LegacyName, ggufType: number, blockBytes: number): WeightFormat {
+  return {
+    name, ggufType, ggufName: name.toUpperCase(), blockSize: 32, blockBytes, align: 2,
+    quantize: (x) => quantizeLegacy(name, x),
+    dequantize: (b) => dequantizeLegacy(name, b),
+  };
+}
+
+function kquant(name: KQuantName, ggufType: number): WeightFormat {
+  return {
+    name, ggufType, ggufName: name.toUpperCase(), blockSize: SUPER_BLOCK, blockBytes: KQUANT_BYTES[name], align: 2,
+    quantize: (x) => quantizeKQuant(name, x),
+    dequantize: (b) => dequantizeKQuant(name, b),
+  };
+}
+
+/**
+ * The format a weight of rows of `k` values is stored as when `dtype` is asked for but its block
+ * does not divide k: as llama.cpp's quantizer falls back, a k-quant to the legacy format of about
+ * its bits, a 32-block format to f16, then f32. Returns `dtype` itself when it fits.
+ */
+export function fittingFormat(dtype: WeightDType, k: number): WeightDType {
+  let d = dtype;
+  while (k % WEIGHT_FORMATS[d].blockSize !== 0) d = FALLBACK[d] ?? 'f32';
+  return d;
+}
+
+const FALLBACK: Partial<Record<WeightDType, WeightDType>> = {
+  q2_k: 'q4_0', q3_k: 'q4_0', q4_k: 'q5_0', q5_k: 'q5_1', q6_k: 'q8_0',
+  q4_0: 'f16', q4_1: 'f16', q5_0: 'f16', q5_1: 'f16', q8_0: 'f16',
 };
 
 /** The formats in table order, for messages and loops. */

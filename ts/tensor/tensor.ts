@@ -5,6 +5,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import { dequantizeQ8_0, quantizeQ8_0 } from './q8.js';
 import { DTYPES, type DType, type TypedArray, byteLength, isDType, storageLength } from './dtype.js';
+import { WEIGHT_FORMATS, type WeightDType } from './formats.js';
 
 export type Shape = readonly number[];
 
@@ -114,6 +115,9 @@ export class Tensor {
       case 'q8_0':
         quantizeQ8_0(values, d as Uint8Array);
         break;
+      default:
+        // The other block formats: their table entry's reference quantizer.
+        (d as Uint8Array).set(WEIGHT_FORMATS[dtype].quantize(values instanceof Float32Array ? values : Float32Array.from(values)));
     }
     return t;
   }
@@ -153,7 +157,7 @@ export class Tensor {
       if (!Number.isInteger(v) || v < 0 || v >= this.shape[i]!) throw new RangeError(`get: index ${v} out of range for dimension ${i} of size ${this.shape[i]}`);
       off += v * this.strides[i]!;
     });
-    if (this.dtype === 'q8_0') return this.toFloat32()[off - this.offset]!;
+    if (DTYPES[this.dtype].blockSize > 1) return this.toFloat32()[off - this.offset]!;
     return this.decode(off);
   }
 
@@ -167,6 +171,7 @@ export class Tensor {
   /** All values as a new Float32Array in row-major order (dequantized / converted). */
   toFloat32(): Float32Array {
     if (this.dtype === 'q8_0') return dequantizeQ8_0(this.data as Uint8Array);
+    if (DTYPES[this.dtype].blockSize > 1) return WEIGHT_FORMATS[this.dtype as WeightDType].dequantize(this.data as Uint8Array);
     const n = this.numel;
     const out = new Float32Array(n);
     if (n === 0) return out;

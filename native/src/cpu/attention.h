@@ -2,6 +2,7 @@
 // The scalar table is the reference; the fused kernels never hold an (n x n) buffer.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -29,6 +30,10 @@ struct AttentionProblem {
   bool causal;
   float scale;
   int64_t window = 0;  // sliding window: query i sees keys j > q_offset + i - window; 0: none
+  float softcap = 0.0f;  // logit soft-cap: a scaled score s becomes tanh(s / softcap) * softcap; 0: none
+
+  // The soft-capped score (Gemma 2), before the mask and bias are added.
+  float cap(float s) const { return softcap > 0.0f ? std::tanh(s / softcap) * softcap : s; }
 
   size_t group() const { return hq / hkv; }
   // Key row j and value row j, every kv head: (Hkv, D) of the K/V element type KT.

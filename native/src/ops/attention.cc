@@ -116,6 +116,7 @@ BatchedAttention read_attention(Args& args) {
   const int64_t q_offset = args.integer("qOffset", tk - tq, -kMaxOffset, kMaxOffset);
   const double scale = args.number("scale", 1.0 / std::sqrt(static_cast<double>(d > 0 ? d : 1)), -3.4e38, 3.4e38);
   const int64_t window = args.integer("window", 0, 1, kMaxOffset);
+  const double softcap = args.number("softcap", 0.0, 1e-6, 3.4e38);
   BatchedAttention ba;
   AttentionProblem& p = ba.p;
   p.q = q.as<float>();
@@ -137,6 +138,7 @@ BatchedAttention read_attention(Args& args) {
   p.causal = causal;
   p.scale = static_cast<float>(scale);
   p.window = window;
+  p.softcap = static_cast<float>(softcap);
   ba.batch = static_cast<size_t>(batch);
   ba.q_stride = p.tq * p.hq * p.d;
   ba.kv_stride = p.tk * p.hkv * p.d;
@@ -262,7 +264,7 @@ void run_naive(const AttentionProblem& p, size_t cells, const OpEnv& env) {
           continue;
         }
         const float dot = p.kv_f16 ? kk.dot_f16(q, p.k_row<uint16_t>(j) + g * D, D) : kk.dot_f32(q, p.k_row<float>(j) + g * D, D);
-        row[j] = dot * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
+        row[j] = p.cap(dot * p.scale) + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
       }
     }
   });

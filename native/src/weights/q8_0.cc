@@ -16,7 +16,8 @@ constexpr size_t kBandBytes = size_t{4} << 20;
 class Q8_0Weight : public PackedWeight {
  public:
   // panels: (ceil(N / 32), K / 32) panel blocks (cpu/quant_pack.h), packed by make_q8_0_weight.
-  Q8_0Weight(int64_t n, int64_t k, WeightVector<uint8_t> panels) : PackedWeight(DType::q8_0, n, k), p_(std::move(panels)) {}
+  // dtype: what the weight was stored as (q8_0, or q4_0 / q5_0 widened to q8_0 blocks losslessly).
+  Q8_0Weight(DType dtype, int64_t n, int64_t k, WeightVector<uint8_t> panels) : PackedWeight(dtype, n, k), p_(std::move(panels)) {}
 
   size_t bytes() const override { return p_.size(); }  // padding included
   const char* variant(Isa isa) const override { return quant_kernels(isa).variant; }
@@ -35,10 +36,13 @@ class Q8_0Weight : public PackedWeight {
   WeightVector<uint8_t> p_;  // (ceil(N / 32), K / 32) panel blocks of kQ8PanelBlockBytes (cpu/quant.h)
 };
 
+}  // namespace
+
 // weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block
 // scale must be finite: a NaN or Inf scale is corrupt data, not a number to multiply by.
-// Always plain (N, K): packWeight refuses 'transposed' for block formats.
-std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const WeightSource& w) {
+// Always plain (N, K): packWeight refuses 'transposed' for block formats. `stored` names the
+// dtype the weight reports (weights/q4_0.cc hands over q4_0 and q5_0 widened to q8_0 blocks).
+std::unique_ptr<PackedWeight> make_q8_0_panels(Args& args, const WeightSource& w, DType stored) {
   const auto* blocks = w.as<uint8_t>();
   const size_t N = static_cast<size_t>(w.n), K = static_cast<size_t>(w.k);
   const size_t per_row = K / kQ8BlockSize, panels = (N + kQ8PanelCols - 1) / kQ8PanelCols;
@@ -52,7 +56,7 @@ std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const WeightSource& w
     const size_t first = r0 * per_row, count = (r1 - r0) * per_row;
     const size_t bad = first + q8_0_first_bad_scale(blocks + first * kQ8BlockBytes, count);
     if (bad < first + count) {
-      args.range_error("'weight' (q8_0) block " + std::to_string(bad % per_row) + " of row " +
+      args.range_error(std::string("'weight' (") + dtype_name(stored) + ") block " + std::to_string(bad % per_row) + " of row " +
                        std::to_string(bad / per_row) + " has a non-finite scale (f16 bits 0x" +
                        [](uint16_t h) {
                          const char* hex = "0123456789abcdef";
@@ -64,8 +68,12 @@ std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const WeightSource& w
     pack_q8_0_panel_range(blocks, N, K, p0, p1, out.data());
     w.read_rows(r1);
   }
-  return std::make_unique<Q8_0Weight>(w.n, w.k, std::move(out));
+  return std::make_unique<Q8_0Weight>(stored, w.n, w.k, std::move(out));
 }
+
+namespace {
+
+std::unique_ptr<PackedWeight> make_q8_0_weight(Args& args, const WeightSource& w) { return make_q8_0_panels(args, w, DType::q8_0); }
 
 const WeightFormatRegistrar kQ8_0(DType::q8_0, make_q8_0_weight);
 

@@ -86,6 +86,24 @@ export function attentionCases(): OpCase[] {
     [{ tq: 20, tk: 20, hq: 2, hkv: 2, d: 16 }, 5, false, false],
   ] as const)
     addBoth(l, `window ${window}${causal ? ' causal' : ''}${f16 ? ' f16 kv' : ''} ${str(s)}`, { ...qkv(l, s, f16 ? 'f16' : 'f32'), causal, window }, f16);
+  // Logit soft-capping (Gemma 2): tanh(s / cap) * cap before the mask, caps that bite (scores
+  // of a few units at scale 1), prefill across key tiles, decode after a long cache, with a
+  // window (Gemma's local layers), f16 K/V and a padding mask.
+  for (const [s, softcap, window, f16, scale] of [
+    [{ tq: 70, tk: 70, hq: 4, hkv: 2, d: 32 }, 2, 0, false, 1],
+    [{ tq: 33, tk: 33, hq: 3, hkv: 1, d: 17 }, 0.7, 7, false, 1],
+    [{ tq: 1, tk: 300, hq: 8, hkv: 2, d: 64 }, 1.5, 0, false, 0.5],
+    [{ tq: 1, tk: 131, hq: 4, hkv: 4, d: 16 }, 3, 64, true, 1],
+    [{ tq: 7, tk: 7, hq: 2, hkv: 2, d: 8 }, 50, 0, false, undefined],
+  ] as const)
+    addBoth(l, `softcap ${softcap}${window ? ` window ${window}` : ''}${f16 ? ' f16 kv' : ''} ${str(s)}`, {
+      ...qkv(l, s, f16 ? 'f16' : 'f32'), causal: true, softcap, ...(window ? { window } : {}), ...(scale !== undefined ? { scale } : {}),
+    }, f16);
+  {
+    const s = { tq: 5, tk: 17, hq: 2, hkv: 1, d: 8 };
+    const m = normals(s.tq * s.tk, l.seed(), 0.5).map((v, i) => (i % 5 === 3 ? -Infinity : v));
+    addBoth(l, `softcap 1 with a mask ${str(s)}`, { ...qkv(l, s), softcap: 1, scale: 1, mask: Tensor.fromValues(m, [s.tq, s.tk]) });
+  }
   // Prefill with an explicit offset, an offset that hides every key from early rows, a scale.
   {
     const s = { tq: 9, tk: 40, hq: 4, hkv: 2, d: 24 };

@@ -21,6 +21,10 @@ export function elementwiseCases(): OpCase[] {
     l.add('mul', `broadcast [${rows},${c}] * [${c}]`, { a: l.f32([rows, c]), b: l.f32([c]) });
   }
   l.add('add', 'broadcast [2,3,5] + [3,5]', { a: l.f32([2, 3, 5]), b: l.f32([3, 5]) });
+  // erf GELU over its whole range: the vector kernels' erfc form switches nothing by sign, and
+  // its tail (|x| up to 12, where erfc underflows towards 1e-33) must stay within TOL_F32 too.
+  l.add('gelu', 'erf ramp [-12, 12]', { x: Tensor.fromValues(Array.from({ length: 2401 }, (_, i) => -12 + i * 0.01), [2401]) });
+  l.add('gelu', 'erf NaN and zeros', { x: Tensor.fromValues([NaN, 0, -0, 1e-30, -1e-30, 3.5, NaN], [7]) });
   l.add('add', 'inf parity', {
     a: Tensor.fromValues([Infinity, -Infinity, NaN, 1, Infinity], [5]),
     b: Tensor.fromValues([1, 2, 3, NaN, -Infinity], [5]),

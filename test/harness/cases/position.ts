@@ -41,6 +41,25 @@ export function positionCases(): OpCase[] {
     x: l.f32([5, 2, 128]), positions: Tensor.fromArray('i32', [5], new Int32Array([0, 1, 2, 1000, 8191])), theta: 500000,
   }, TOL_ROPE);
 
+  // Scaled rotary embeddings: given tables (Llama 3, linear, YaRN), LongRoPE's long table on
+  // either side of longFrom, a factor on cos and sin, dynamic NTK below and past its original length.
+  const table = (half: number, seed: number) => Tensor.fromValues(normals(half, seed).map((v) => 0.5 * Math.exp(-Math.abs(v) * 3)), [half]);
+  const pos = (n: number, max: number) => Tensor.fromArray('i32', [n], ints(n, l.seed(), 0, max));
+  l.add('rope', 'invFreq N=7 H=3 D=16', { x: l.f32([7, 3, 16]), positions: pos(7, 512), invFreq: table(8, l.seed()) }, TOL_ROPE);
+  l.add('rope', 'invFreq rd=6 interleaved scale 1.2 N=5 H=2 D=10', {
+    x: l.f32([5, 2, 10]), positions: pos(5, 512), rotaryDim: 6, interleaved: true, invFreq: table(3, l.seed()), scale: 1.2,
+  }, TOL_ROPE);
+  for (const [n, max, longFrom] of [[33, 40, 64], [33, 100, 64], [1, 70, 64], [17, 65, 64]] as const) {
+    l.add('rope', `longrope N=${n} positions<${max} longFrom=${longFrom}`, {
+      x: l.f32([n, 2, 12]), positions: pos(n, max), invFreq: table(6, l.seed()), invFreqLong: table(6, l.seed()), longFrom, scale: 1.19,
+    }, TOL_ROPE);
+  }
+  for (const [n, max] of [[7, 16], [33, 60], [1, 90], [31, 200]] as const) {
+    l.add('rope', `dynamic factor 4 original 16 N=${n} positions<${max}`, {
+      x: l.f32([n, 3, 16]), positions: pos(n, max), theta: 10000, dynamicFactor: 4, dynamicOriginal: 16,
+    }, TOL_ROPE);
+  }
+
   for (const [n, d] of [[1, 1], [1, 2], [3, 3], [5, 8], [7, 15], [8, 16], [2, 17], [9, 31], [4, 33], [3, 127], [16, 768], [2, 1]] as const) {
     l.add('sinusoidal', `N=${n} D=${d}`, { positions: Tensor.fromArray('i32', [n], ints(n, l.seed(), 0, 2048)), dim: d }, TOL_SINUSOIDAL);
   }

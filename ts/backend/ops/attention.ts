@@ -33,6 +33,11 @@ export interface AttentionArgs extends PositionBiasArgs {
    * window, the last `window` positions up to its own; positive integer, default none.
    */
   window?: number;
+  /**
+   * Logit soft-capping (Gemma 2): each scaled score s becomes tanh(s / softcap) * softcap before
+   * the mask and bias are added; positive, default none.
+   */
+  softcap?: number;
 }
 
 declare module '../backend.js' {
@@ -74,6 +79,8 @@ export interface AttentionShape {
   bias: PositionBias | undefined;
   /** Sliding window in positions; 0 for none. */
   window: number;
+  /** Logit soft-cap; 0 for none. */
+  softcap: number;
 }
 
 /** The widest qOffset accepted: keeps every key index arithmetic exact in f64 and int64. */
@@ -99,6 +106,7 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
   checkInteger(op, 'qOffset', a.qOffset, -MAX_OFFSET, MAX_OFFSET);
   checkNumber(op, 'scale', a.scale, -3.4e38, 3.4e38);
   checkInteger(op, 'window', a.window, 1, MAX_OFFSET);
+  checkNumber(op, 'softcap', a.softcap, 1e-6, 3.4e38);
   if (a.mask !== undefined) {
     expectTensor(op, 'mask', a.mask, ['f32']);
     const perBatch = batched && a.mask.rank === 3;
@@ -116,6 +124,7 @@ export function checkAttention(op: string, a: AttentionArgs): AttentionShape {
     scale: a.scale ?? 1 / Math.sqrt(d),
     bias: checkPositionBias(op, a, hq, a.causal ?? false),
     window: a.window ?? 0,
+    softcap: a.softcap ?? 0,
   };
 }
 
@@ -128,6 +137,7 @@ export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float
   const { tq, tk, hq, hkv, d } = s;
   const group = hq / hkv;
   const scale = Math.fround(s.scale);
+  const cap = Math.fround(s.softcap);
   const scores = new Float64Array(tk);
   const acc = new Float64Array(d);
   for (let b = 0; b < s.b; b++) {
@@ -147,7 +157,9 @@ export function attentionReference(a: AttentionArgs, s: AttentionShape, o: Float
             let dot = 0;
             const ko = kb + (j * hkv + g) * d;
             for (let c = 0; c < d; c++) dot += qv[qo + c]! * kv[ko + c]!;
-            sc = dot * scale + (mv ? mv[mb + i * tk + j]! : 0) + (s.bias ? positionBiasAt(s.bias, h, hq, j - (s.qOffset + i)) : 0);
+            sc = dot * scale;
+            if (cap > 0) sc = Math.tanh(sc / cap) * cap;
+            sc += (mv ? mv[mb + i * tk + j]! : 0) + (s.bias ? positionBiasAt(s.bias, h, hq, j - (s.qOffset + i)) : 0);
           }
           scores[j] = sc;
           if (sc > m) m = sc;

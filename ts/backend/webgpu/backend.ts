@@ -18,6 +18,7 @@ import { runBatch, type BatchDevice, type ReadPart } from './batch.js';
 import { MAP_READ, USAGE, WebGPUError, openDevice, type AdapterReport, type WebGPUBackendOptions } from './device.js';
 import { HOST_CHECKED, type KernelContext, type OnGpu, type Param, type WebGPUKernel } from './kernels/context.js';
 import { KERNELS } from './kernels/index.js';
+import { hasWebGPULinear } from './kernels/linear.js';
 import { WebGPUWeight } from './weight.js';
 import { WebGPUStatePool, type StateDevice } from './state.js';
 import { orientWeight } from '../ops/weight-layout.js';
@@ -315,8 +316,11 @@ export class WebGPUBackend implements Backend {
     const mapped = source as Partial<MappedWeightSource> | undefined;
     const stored = (source instanceof Tensor || typeof mapped?.load !== 'function' ? source : mapped.load()) as Tensor;
     expectTensor('packWeight', 'weight', stored, WEIGHT_DTYPES);
-    // Conv1D (K, N) storage is transposed once here, on the way to the device.
-    const weight = orientWeight(stored, options);
+    // Conv1D (K, N) storage is transposed once here, on the way to the device. Block formats
+    // without a WGSL decoder yet (the GGUF legacy and k-quant ones) are widened to f32 here, so
+    // they run correctly at f32's memory cost; the weight then reports f32.
+    const oriented = orientWeight(stored, options);
+    const weight = hasWebGPULinear(oriented.dtype) ? oriented : oriented.to('f32');
     if (weight.rank !== 2) fail('packWeight', `'weight' must have shape [outFeatures, inFeatures], got ${shapeStr(weight.shape)}`);
     const [n, k] = weight.shape as [number, number];
     let scales: GPUBuffer | undefined;

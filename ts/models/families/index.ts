@@ -7,15 +7,17 @@ import type { KVDType, GraphBuilder, ValueRef } from '../../graph/ir.js';
 import { decoderStack, type DecoderOutput } from '../blocks.js';
 import type { Architecture, DecoderConfig } from '../config.js';
 import type { ModelFamily } from './family.js';
+import { gemma2, gemma3 } from './gemma.js';
 import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 import { mistral } from './mistral.js';
+import { phi3 } from './phi3.js';
 import { qwen2, qwen3 } from './qwen.js';
 
 export type { ModelFamily, ParamComponent, ParamTensor } from './family.js';
 
 /** Every family, by the name DecoderConfig.architecture carries. */
-export const FAMILIES: Readonly<Record<Architecture, ModelFamily>> = { gpt2, llama, mistral, qwen2, qwen3 };
+export const FAMILIES: Readonly<Record<Architecture, ModelFamily>> = { gpt2, llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3 };
 
 const all = (): ModelFamily[] => Object.values(FAMILIES);
 

@@ -6,33 +6,53 @@
 import type { GGUFFile } from '../../io/gguf.js';
 import { mlpSwiGLU } from '../blocks.js';
 import { checkHeads, ggufFields, ggufTokenIds, ggufVocab, hfTokenIds, int, num, refuse, type DecoderConfig } from '../config.js';
+import { ropeScalingFromHF } from '../rope.js';
 import type { Binder } from '../weights.js';
 import type { ModelFamily, ParamTensor } from './family.js';
 
 function check(c: DecoderConfig): DecoderConfig {
   if (c.headDim % 2 !== 0) throw new RangeError(`config: rotary embeddings need an even head size, got ${c.headDim}`);
+  const rd = c.rotaryDim ?? c.headDim;
+  if (rd % 2 !== 0 || rd < 2 || rd > c.headDim) throw new RangeError(`config: rotary embeddings need an even number of rotated dimensions in [2, ${c.headDim}], got ${rd}`);
   return checkHeads(c);
 }
 
 /** config.json fields of LlamaConfig that change the computation; refused unless at the value implemented. */
 function refuseUnimplemented(cfg: Record<string, unknown>): void {
-  if (cfg.rope_scaling != null) refuse('Llama', 'rope_scaling', cfg.rope_scaling, 'only unscaled rotary embeddings are implemented');
   if (cfg.attention_bias === true) refuse('Llama', 'attention_bias', true, 'Q/K/V/O projections have no bias');
   if (cfg.mlp_bias === true) refuse('Llama', 'mlp_bias', true, 'gate/up/down projections have no bias');
   const act = cfg.hidden_act ?? 'silu';
   if (act !== 'silu') refuse('Llama', 'hidden_act', act, 'the MLP is SwiGLU with silu');
 }
 
-function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
-  refuseUnimplemented(cfg);
+/**
+ * The fields Llama and its relatives share, read from a config.json; `rotated` gives the rotary
+ * dimensions from the head size (Phi-3's partial_rotary_factor), and `family` names the errors.
+ */
+export function llamaHFConfig(cfg: Record<string, unknown>, family: string, rotated: (headDim: number) => number = (d) => d): DecoderConfig {
   const hidden = int(cfg, 'hidden_size');
   const heads = int(cfg, 'num_attention_heads');
+  const headDim = int(cfg, 'head_dim', hidden / heads);
+  const rotaryDim = rotated(headDim);
+  const ropeTheta = num(cfg, 'rope_theta', 10000);
+  const ropeScaling = ropeScalingFromHF(cfg, family, ropeTheta, rotaryDim);
+  const maxPos = int(cfg, 'max_position_embeddings');
   return check({
     architecture: 'llama', vocabSize: int(cfg, 'vocab_size'), hidden, layers: int(cfg, 'num_hidden_layers'), heads,
-    kvHeads: int(cfg, 'num_key_value_heads', heads), headDim: int(cfg, 'head_dim', hidden / heads), ffn: int(cfg, 'intermediate_size'),
-    maxPositions: int(cfg, 'max_position_embeddings'), normEps: num(cfg, 'rms_norm_eps', 1e-6), ropeTheta: num(cfg, 'rope_theta', 10000),
-    ropeInterleaved: false, tiedEmbeddings: cfg.tie_word_embeddings === true, ...hfTokenIds(cfg),
+    kvHeads: int(cfg, 'num_key_value_heads', heads), headDim, ffn: int(cfg, 'intermediate_size'),
+    // Dynamic NTK exists to run past max_position_embeddings: up to factor times it.
+    maxPositions: ropeScaling?.dynamic ? Math.floor(maxPos * ropeScaling.dynamic.factor) : maxPos,
+    normEps: num(cfg, 'rms_norm_eps', 1e-6), ropeTheta, ropeInterleaved: false, tiedEmbeddings: cfg.tie_word_embeddings === true,
+    ...(rotaryDim !== headDim ? { rotaryDim } : {}), ...(ropeScaling ? { ropeScaling } : {}), ...hfTokenIds(cfg),
   });
+}
+
+function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
+  refuseUnimplemented(cfg);
+  // modeling_llama rotates whole heads; a partial_rotary_factor would not fit its rotation.
+  const prf = cfg.partial_rotary_factor;
+  if (prf !== undefined && prf !== null && prf !== 1) refuse('Llama', 'partial_rotary_factor', prf, 'Llama rotates whole heads');
+  return llamaHFConfig(cfg, 'Llama');
 }
 
 const GGUF_KEYS = [
@@ -42,35 +62,45 @@ const GGUF_KEYS = [
 ];
 
 /** GGUF metadata (llama.cpp's llama.* keys) that changes the computation and is not implemented. */
-function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number): void {
+function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number, arch: string): void {
+  const F = `${arch === 'llama' ? 'Llama' : arch} GGUF`;
   const t = md['rope.scaling.type'];
-  if (t !== undefined && t !== 'none') refuse('Llama GGUF', 'llama.rope.scaling.type', t, 'only unscaled rotary embeddings are implemented');
+  if (t !== undefined && t !== 'none') refuse(F, `${arch}.rope.scaling.type`, t, 'only unscaled rotary embeddings are implemented');
   // With scaling.type 'none' the factor is unused; without a type, a factor other than 1 scales.
   const factor = md['rope.scaling.factor'];
-  if (t === undefined && factor !== undefined && factor !== 1) refuse('Llama GGUF', 'llama.rope.scaling.factor', factor, 'only unscaled rotary embeddings are implemented');
+  if (t === undefined && factor !== undefined && factor !== 1) refuse(F, `${arch}.rope.scaling.factor`, factor, 'only unscaled rotary embeddings are implemented');
   const linear = md['rope.scale_linear'];
-  if (linear !== undefined && linear !== 1) refuse('Llama GGUF', 'llama.rope.scale_linear', linear, 'only unscaled rotary embeddings are implemented');
+  if (linear !== undefined && linear !== 1) refuse(F, `${arch}.rope.scale_linear`, linear, 'only unscaled rotary embeddings are implemented');
   const experts = md.expert_count;
-  if (typeof experts === 'number' && experts > 0) refuse('Llama GGUF', 'llama.expert_count', experts, 'mixture-of-experts MLPs are not implemented');
+  if (typeof experts === 'number' && experts > 0) refuse(F, `${arch}.expert_count`, experts, 'mixture-of-experts MLPs are not implemented');
   const rot = md['rope.dimension_count'];
-  if (rot !== undefined && rot !== headDim) refuse('Llama GGUF', 'llama.rope.dimension_count', rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
+  if (rot !== undefined && rot !== headDim) refuse(F, `${arch}.rope.dimension_count`, rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
   const vl = md['attention.value_length'];
-  if (vl !== undefined && vl !== headDim) refuse('Llama GGUF', 'llama.attention.value_length', vl, `values must have the key size ${headDim}`);
+  if (vl !== undefined && vl !== headDim) refuse(F, `${arch}.attention.value_length`, vl, `values must have the key size ${headDim}`);
 }
 
-function configFromGGUF(g: GGUFFile): DecoderConfig {
+/**
+ * The fields Llama and its llama.cpp relatives (qwen2, qwen3) share, from `${arch}.*` metadata;
+ * `interleaved` says whether the file's Q/K rows were permuted for interleaved rotation (llama.cpp's
+ * 'llama' converter does; NEOX-style architectures keep rotate_half's layout).
+ */
+export function llamaGGUFConfig(g: GGUFFile, architecture: DecoderConfig['architecture'], interleaved: boolean): DecoderConfig {
   const md = ggufFields(g, GGUF_KEYS);
   const hidden = int(md, 'embedding_length');
   const heads = int(md, 'attention.head_count');
   // The head size is attention.key_length when given; older files only carry rope.dimension_count.
   const headDim = int(md, 'attention.key_length', (md['rope.dimension_count'] as number | undefined) ?? hidden / heads);
-  refuseUnimplementedGGUF(md, headDim);
+  refuseUnimplementedGGUF(md, headDim, String(g.get('general.architecture')));
   return check({
-    architecture: 'llama', vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
+    architecture, vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
     kvHeads: int(md, 'attention.head_count_kv', heads), headDim, ffn: int(md, 'feed_forward_length'), maxPositions: int(md, 'context_length'),
-    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: true,
+    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: interleaved,
     tiedEmbeddings: !g.tensors.has('output.weight'), ...ggufTokenIds(g),
   });
+}
+
+function configFromGGUF(g: GGUFFile): DecoderConfig {
+  return llamaGGUFConfig(g, 'llama', true);
 }
 
 /** Every parameter of the graph: C = hidden, F = ffn, V = vocab, H/KV heads of size D. */
@@ -155,7 +185,10 @@ export const llama: ModelFamily = {
   bindGGUF,
   graph: {
     norm: 'rmsNorm',
-    attention: (cfg, positions) => ({ bias: false, rope: { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved } }),
+    attention: (cfg, positions) => ({
+      bias: false,
+      rope: { positions, theta: cfg.ropeTheta, interleaved: cfg.ropeInterleaved, rotaryDim: cfg.rotaryDim, scaling: cfg.ropeScaling },
+    }),
     mlp: mlpSwiGLU,
   },
   parameters,

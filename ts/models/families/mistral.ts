@@ -25,6 +25,6 @@ export const mistral: ModelFamily = {
   },
   graph: {
     ...llama.graph,
-    attention: (cfg, positions) => ({ ...llama.graph.attention(cfg, positions), ...(cfg.slidingWindow ? { window: cfg.slidingWindow } : {}) }),
+    attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), ...(cfg.slidingWindow ? { window: cfg.slidingWindow } : {}) }),
   },
 };

@@ -1,16 +1,34 @@
 // The Qwen2 and Qwen3 families: Llama's computation with Qwen2's bias on the q, k and v
 // projections (not o), or Qwen3's per-head RMSNorm of q and k before the rotation (no bias).
-// Config, binders (Llama's plus those tensors), graph parts and parameters; Hugging Face
-// directories only (their GGUF files, general.architecture 'qwen2' / 'qwen3', are not read yet).
+// Config, binders (Llama's plus those tensors), graph parts and parameters, for Hugging Face
+// directories and llama.cpp GGUF files (general.architecture 'qwen2' / 'qwen3', rotate_half layout).
 
+import type { GGUFFile } from '../../io/gguf.js';
 import { int, refuse, type DecoderConfig } from '../config.js';
 import type { Binder } from '../weights.js';
 import type { ModelFamily, ParamTensor } from './family.js';
-import { llama } from './llama.js';
+import { llama, llamaGGUFConfig } from './llama.js';
 
-const noGGUF = (name: string) => () => {
-  throw new RangeError(`gguf: ${name} files (general.architecture '${name}') are not read yet; load the Hugging Face directory`);
-};
+/** llama.cpp's Qwen files: Llama's keys under `qwen2.` / `qwen3.`, Q/K rows not permuted (NEOX rotation). */
+const qwenGGUF = (architecture: 'qwen2' | 'qwen3') => (g: GGUFFile): DecoderConfig => llamaGGUFConfig(g, architecture, false);
+
+function bindQwen2GGUF(b: Binder, cfg: DecoderConfig): void {
+  llama.bindGGUF(b, cfg);
+  const { heads: H, kvHeads: KV, headDim: D } = cfg;
+  for (let i = 0; i < cfg.layers; i++) {
+    b.f32(`l${i}.q.b`, `blk.${i}.attn_q.bias`, [H * D]);
+    b.f32(`l${i}.k.b`, `blk.${i}.attn_k.bias`, [KV * D]);
+    b.f32(`l${i}.v.b`, `blk.${i}.attn_v.bias`, [KV * D]);
+  }
+}
+
+function bindQwen3GGUF(b: Binder, cfg: DecoderConfig): void {
+  llama.bindGGUF(b, cfg);
+  for (let i = 0; i < cfg.layers; i++) {
+    b.f32(`l${i}.qnorm.w`, `blk.${i}.attn_q_norm.weight`, [cfg.headDim]);
+    b.f32(`l${i}.knorm.w`, `blk.${i}.attn_k_norm.weight`, [cfg.headDim]);
+  }
+}
 
 /** Llama's fields and refusals, then what Qwen adds: a sliding window is refused, not ignored. */
 function qwenConfig(cfg: Record<string, unknown>, architecture: 'qwen2' | 'qwen3'): DecoderConfig {
@@ -56,12 +74,12 @@ export const qwen2: ModelFamily = {
   ...llama,
   name: 'qwen2',
   hf: { modelTypes: ['qwen2'], architectures: ['Qwen2ForCausalLM'] },
-  gguf: [],
+  gguf: ['qwen2'],
   configFromHF: (cfg) => qwenConfig(cfg, 'qwen2'),
-  configFromGGUF: noGGUF('qwen2'),
+  configFromGGUF: qwenGGUF('qwen2'),
   bindHF: bindQwen2,
-  bindGGUF: noGGUF('qwen2'),
-  graph: { ...llama.graph, attention: (cfg, positions) => ({ ...llama.graph.attention(cfg, positions), qkvBias: true }) },
+  bindGGUF: bindQwen2GGUF,
+  graph: { ...llama.graph, attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), qkvBias: true }) },
   parameters: (cfg) =>
     params(cfg, (layer) => [
       { name: `l${layer}.q.b`, shape: [cfg.heads * cfg.headDim], component: 'attention.q', layer },
@@ -74,12 +92,12 @@ export const qwen3: ModelFamily = {
   ...llama,
   name: 'qwen3',
   hf: { modelTypes: ['qwen3'], architectures: ['Qwen3ForCausalLM'] },
-  gguf: [],
+  gguf: ['qwen3'],
   configFromHF: (cfg) => qwenConfig(cfg, 'qwen3'),
-  configFromGGUF: noGGUF('qwen3'),
+  configFromGGUF: qwenGGUF('qwen3'),
   bindHF: bindQwen3,
-  bindGGUF: noGGUF('qwen3'),
-  graph: { ...llama.graph, attention: (cfg, positions) => ({ ...llama.graph.attention(cfg, positions), qkNorm: cfg.normEps }) },
+  bindGGUF: bindQwen3GGUF,
+  graph: { ...llama.graph, attention: (cfg, positions, layer) => ({ ...llama.graph.attention(cfg, positions, layer), qkNorm: cfg.normEps }) },
   parameters: (cfg) =>
     params(cfg, (layer) => [
       { name: `l${layer}.qnorm.w`, shape: [cfg.headDim], component: 'norms', layer },

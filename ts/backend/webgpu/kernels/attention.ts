@@ -31,7 +31,7 @@ export function kvLoad(kv: KvDType, arr: string, i: string): string {
  * base of a sliding window's edge); window is 0 for none.
  */
 export const ATTENTION_P =
-  'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32, bmax: i32, boff: i32, window: i32 }';
+  'struct P { rows: u32, tq: u32, tk: u32, hq: u32, hkv: u32, d: u32, causal: u32, q_offset: i32, scale: f32, gx: u32, mstride: u32, bmax: i32, boff: i32, window: i32, softcap: f32 }';
 
 /** Which generated bias a pipeline adds: none, T5 buckets or ALiBi slopes. */
 export type BiasKind = 'none' | 't5' | 'alibi';
@@ -54,6 +54,7 @@ function positionBiasFn(kind: BiasKind): string {
 
 /** The score expression's added terms: the mask and the generated bias, those present. */
 export function scoreTerms(hasMask: boolean, kind: BiasKind): string {
+  // softcap(s) (declared by attentionDecls) leaves s as it is when p.softcap is 0.
   return `${hasMask ? ' + mask[mr + j]' : ''}${kind !== 'none' ? ' + pos_bias(h, i, j)' : ''}`;
 }
 
@@ -78,7 +79,9 @@ ${binds.join('\n')}
 @group(0) @binding(${names.length}) var<storage, read_write> ${out}: array<f32>;
 ${ATTENTION_P}
 @group(0) @binding(${names.length + 1}) var<uniform> p: P;
-${positionBiasFn(bias)}`;
+${positionBiasFn(bias)}
+// Logit soft-capping (Gemma 2); tanh's argument is clamped where it is 1 in f32 already.
+fn softcap(s: f32) -> f32 { if (p.softcap > 0.0) { return tanh(clamp(s / p.softcap, -15.0, 15.0)) * p.softcap; } return s; }`;
 }
 
 /**
@@ -112,7 +115,7 @@ export function attentionParams(s: AttentionShape, gx: number): Param[] {
   // The window's edge comes from boff (the offset unclamped by the causal limit, within 2^30), so
   // a window clamped to i32 still hides exactly the keys it should.
   const window = Math.min(s.window, 2 ** 31 - 1);
-  return [s.b * s.tq * s.hq, s.tq, s.tk, s.hq, s.hkv, s.d, s.causal ? 1 : 0, { i32: qOffset }, { f32: s.scale }, gx, mstride, { i32: bmax }, { i32: boff }, { i32: window }];
+  return [s.b * s.tq * s.hq, s.tq, s.tk, s.hq, s.hkv, s.d, s.causal ? 1 : 0, { i32: qOffset }, { f32: s.scale }, gx, mstride, { i32: bmax }, { i32: boff }, { i32: window }, { f32: s.softcap }];
 }
 
 /**
@@ -192,7 +195,7 @@ fn tile_sum(l: u32, v: f32) -> f32 {
       let ko = (krow(kr + j) * p.hkv + g) * p.d;
       var dot = 0.0;
       for (var c = 0u; c < p.d; c = c + 1u) { dot = dot + q[qo + c] * ${load('kk', 'ko + c')}; }
-      s = dot * p.scale${scoreTerms(hasMask, bias)};
+      s = softcap(dot * p.scale)${scoreTerms(hasMask, bias)};
     }
     let m_new = max(m, tile_max(l, s));
     // Nothing visible yet (all -inf so far): keep the state empty.
@@ -251,7 +254,7 @@ ${rowAddressing(pageRows)}
     let ko = (krow(kr + j) * p.hkv + g) * ${d}u;
     var dot = 0.0;
     for (var c = 0u; c < ${d}u; c = c + 1u) { dot = dot + qv[c] * ${load('kk', 'ko + c')}; }
-    let s = dot * p.scale${scoreTerms(hasMask, bias)};
+    let s = softcap(dot * p.scale)${scoreTerms(hasMask, bias)};
     if (s == NEG_INF) { continue; }
     let m_new = max(m, s);
     let corr = exp(m - m_new);

@@ -28,7 +28,7 @@ function scoresCode(kv: KvDType, hasMask: boolean, bias: BiasKind): string {
     let ko = ((kr + j) * p.hkv + g) * p.d;
     var dot = 0.0;
     for (var c = 0u; c < p.d; c = c + 1u) { dot = dot + q[qo + c] * ${kvLoad(kv, 'kk', 'ko + c')}; }
-    s = dot * p.scale${scoreTerms(hasMask, bias)};
+    s = softcap(dot * p.scale)${scoreTerms(hasMask, bias)};
   }
   sc[cell] = s;
 }`;

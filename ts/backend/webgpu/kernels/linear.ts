@@ -12,6 +12,7 @@ import { WebGPUWeight } from '../weight.js';
 import { WEIGHT_FORMATS } from '../../../tensor/formats.js';
 import type { DType } from '../../../tensor/dtype.js';
 import { TILE, tiledMain } from './tiled.js';
+import { BLOCK_LOADERS } from './block-loaders.js';
 import type { GPUTensor } from '../buffers.js';
 
 /** Largest M that takes the matrix-vector kernel (it keeps M accumulators per invocation). */
@@ -70,7 +71,14 @@ fn q8_quad(n: u32, b: u32, j: u32) -> vec4<f32> {
   return vec4<f32>(f32(bitcast<i32>(qw << 24u) >> 24u), f32(bitcast<i32>(qw << 16u) >> 24u), f32(bitcast<i32>(qw << 8u) >> 24u), f32(bitcast<i32>(qw) >> 24u));
 }`,
   }),
+  // GGUF Q4_0, Q4_K, Q6_K: dequantized one value at a time in the shader (block-loaders.ts).
+  ...BLOCK_LOADERS,
 };
+
+/** Whether linear has a WebGPU kernel that reads weights of `dtype` as stored. */
+export function hasWebGPULinear(dtype: DType): boolean {
+  return WEIGHT_LOADERS[dtype] !== undefined;
+}
 
 /** Binding declaration of W and `fn wload(n, k) -> f32` for a weight dtype. */
 function weightLoader(dtype: string, nativeF16: boolean): WeightLoader {

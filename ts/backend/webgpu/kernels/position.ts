@@ -2,7 +2,7 @@
 // Frequency tables (one value per rotated pair) come from the host, computed exactly as the
 // reference does; angles, sin/cos and the rotations run on the device.
 
-import '../../ops/position.js';
+import { longestPosition, ropeInvFreq } from '../../ops/position.js';
 import { PRELUDE, WG, halfToF32Bits, halfWordLoader, signedByteLoader } from '../wgsl.js';
 import { grid, type KernelTable } from './context.js';
 
@@ -38,7 +38,7 @@ const ROPE = `${PRELUDE}
 @group(0) @binding(1) var<storage, read> pos: array<i32>;
 @group(0) @binding(2) var<storage, read> inv_freq: array<f32>;
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;
-struct P { n: u32, nx: u32, h: u32, d: u32, half: u32, interleaved: u32, work: u32 }
+struct P { n: u32, nx: u32, h: u32, d: u32, half: u32, interleaved: u32, work: u32, scale: f32, dyn_base: f32 }
 @group(0) @binding(4) var<uniform> p: P;
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.y * p.nx + g.x;
@@ -54,8 +54,11 @@ struct P { n: u32, nx: u32, h: u32, d: u32, half: u32, interleaved: u32, work: u
     return;
   }
   // The angle is one f32 product, as the reference rounds it.
-  let ang = f32(pos[t]) * inv_freq[j];
-  let cs = cos_sin(ang, 0.0);
+  // Dynamic NTK's base changes with every pass's length: its frequencies are computed here
+  // (WGSL's pow, within a few ulp of the host's) rather than kept as one table per length.
+  let f = select(inv_freq[j], 1.0 / pow(p.dyn_base, f32(2u * j) / f32(2u * p.half)), p.dyn_base > 0.0);
+  let ang = f32(pos[t]) * f;
+  let cs = cos_sin(ang, 0.0) * p.scale;
   let i0 = select(j, 2u * j, p.interleaved != 0u);
   let i1 = select(j + p.half, 2u * j + 1u, p.interleaved != 0u);
   let x0 = x[base + i0];
@@ -93,23 +96,25 @@ export const positionKernels: KernelTable = {
     const { groups, nx } = grid(out.numel, WG);
     ctx.dispatch(ctx.pipeline(`embedding_${dtype}`, () => embeddingCode(dtype)), [table, ids, out], [out.numel, nx, table.shape[1]!], groups);
   },
-  rope: (ctx, { x, positions }, out, host) => {
+  rope: (ctx, { x, positions, invFreq, invFreqLong }, out, host) => {
     if (out.numel === 0) return;
     const [n, h, d] = x.shape as [number, number, number];
     const rd = host.rotaryDim ?? d;
     const half = rd / 2;
     const theta = host.theta ?? 10000;
-    // Exactly the reference's table: 1 / f32(f32(theta) ** f32(2i / rd)), rounded to f32.
-    const inv = ctx.constant(`rope_${theta}_${rd}`, () => {
-      const t = new Float32Array(Math.max(half, 1));
-      for (let i = 0; i < half; i++) t[i] = 1 / Math.fround(Math.fround(theta) ** Math.fround((2 * i) / rd));
-      return t;
-    });
+    // The positions are on the host (HOST_CHECKED): the pass's longest one picks the table, as
+    // the reference's ropeInvFreq does; given tables are already on the device.
+    const L = longestPosition(host.positions.contiguous().data as Int32Array);
+    const long = invFreqLong !== undefined && host.longFrom !== undefined && L > host.longFrom;
+    const dynamic = host.dynamicFactor !== undefined && host.dynamicOriginal !== undefined && L > host.dynamicOriginal;
+    const inv = long ? invFreqLong! : invFreq ?? ctx.constant(`rope_${theta}_${rd}`, () => ropeInvFreq(theta, rd, 0, {}));
+    const f = host.dynamicFactor ?? 1;
+    const dynBase = dynamic ? Math.fround(theta * ((f * L) / host.dynamicOriginal! - (f - 1)) ** (rd / (rd - 2))) : 0;
     const work = half + (d - rd);
     const items = n * h * work;
     if (items === 0) return;
     const { groups, nx } = grid(items, WG);
-    ctx.dispatch(ctx.pipeline('rope', () => ROPE), [x, positions, inv, out], [items, nx, h, d, half, host.interleaved ? 1 : 0, work], groups);
+    ctx.dispatch(ctx.pipeline('rope', () => ROPE), [x, positions, inv, out], [items, nx, h, d, half, host.interleaved ? 1 : 0, work, { f32: host.scale ?? 1 }, { f32: dynBase }], groups);
   },
   sinusoidal: (ctx, { positions }, out, host) => {
     if (out.numel === 0) return;

@@ -32,7 +32,7 @@ void fused_rows(const AttentionProblem& p, size_t g, size_t r0, size_t r1, float
       const KT* k = p.k_row<KT>(j) + g * D;
       float s = 0.0f;
       for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
-      s = s * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
+      s = p.cap(s * p.scale) + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
       if (s == kNegInf) continue;
       // New maximum: rescale what was accumulated under the old one.
       if (s > m) {
@@ -74,7 +74,7 @@ void decode_rows(const AttentionProblem& p, size_t j0, size_t j1, float* part) {
       const KT* k = p.k_row<KT>(j) + g * D;
       float s = 0.0f;
       for (size_t c = 0; c < D; ++c) s += q[c] * load(k, c);
-      s = s * p.scale + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
+      s = p.cap(s * p.scale) + (p.mask ? p.mask[i * p.tk + j] : 0.0f) + p.bias(h, i, j);
       if (s == kNegInf) continue;
       if (s > *m) {
         const float corr = std::exp(*m - s);

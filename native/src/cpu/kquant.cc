@@ -1,0 +1,186 @@
+// K-quant kernel tables by Isa, the Q4_K panel packer, and the scalar kernel (the plain version
+// the SIMD ones are checked against). Not the SIMD kernels: isa/<name>/kquant.cc.
+#include "kquant.h"
+
+#include <cstring>
+
+#include "block_formats.h"
+#include "../half.h"
+
+namespace attnode {
+
+const KQuantKernels& kquant_kernels(Isa isa) {
+  switch (isa) {
+#if ATTNODE_X86
+    case Isa::avx512: return kKQuantAvx512;
+    case Isa::avx2: return kKQuantAvx2;
+#endif
+    default: return kKQuantScalar;
+  }
+}
+
+namespace {
+
+// Q4_K and Q5_K share everything but the fifth bit (Q5_K's qh) and the bytes per block.
+template <bool Five>
+void pack_q45_k(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nsb = k / kSuperBlock;
+  const size_t src_bytes = Five ? kQ5_KBytes : kQ4_KBytes, dst_bytes = Five ? kQ5KPanelBlockBytes : kQ4KPanelBlockBytes;
+  const size_t qs = Five ? 48 : 16;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t s = 0; s < nsb; ++s) {
+      uint8_t* dst = out + (p * nsb + s) * dst_bytes;
+      std::memset(dst, 0, dst_bytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nsb + s) * src_bytes;
+        uint8_t q[kSuperBlock];
+        // Sub-block pair j/2 shares 32 bytes of qs: low nibbles sub-block j, high nibbles j + 1;
+        // Q5_K's fifth bit of value v is bit v / 32 of qh[v % 32].
+        for (size_t v = 0; v < kSuperBlock; ++v) {
+          const uint8_t byte = blk[qs + (v / 64) * 32 + v % 32];
+          q[v] = (v % 64) < 32 ? byte & 0xF : byte >> 4;
+          if (Five) q[v] = static_cast<uint8_t>(q[v] | (((blk[16 + v % 32] >> (v / 32)) & 1) << 4));
+        }
+        for (size_t t = 0; t < 32; ++t)
+          for (size_t b = 0; b < 4; ++b)
+            dst[64 * t + 4 * c + b] = static_cast<uint8_t>((q[8 * t + b] & 0xF) | ((q[8 * t + 4 + b] & 0xF) << 4));
+        if (Five)
+          for (size_t u = 0; u < 8; ++u)
+            for (size_t b = 0; b < 4; ++b) {
+              uint8_t hb = 0;
+              for (size_t g = 0; g < 8; ++g) hb = static_cast<uint8_t>(hb | ((q[32 * u + 4 * g + b] >> 4) << g));
+              dst[kQ5KHighOffset + 64 * u + 4 * c + b] = hb;
+            }
+        for (size_t j = 0; j < 8; ++j) {
+          uint8_t sc, m;
+          kquant_scale_min(blk + 4, j, &sc, &m);
+          dst[kQ4KScaleOffset + 16 * j + c] = sc;
+          dst[kQ4KMinOffset + 16 * j + c] = m;
+        }
+        const float d = f16_to_f32(static_cast<uint16_t>(blk[0] | (blk[1] << 8)));
+        const float dmin = f16_to_f32(static_cast<uint16_t>(blk[2] | (blk[3] << 8)));
+        std::memcpy(dst + kQ4KDOffset + 4 * c, &d, 4);
+        std::memcpy(dst + kQ4KDminOffset + 4 * c, &dmin, 4);
+      }
+    }
+}
+
+}  // namespace
+
+void pack_q4_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q45_k<false>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q5_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q45_k<true>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nsb = k / kSuperBlock;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t s = 0; s < nsb; ++s) {
+      uint8_t* dst = out + (p * nsb + s) * kQ6KPanelBlockBytes;
+      std::memset(dst, 0, kQ6KPanelBlockBytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nsb + s) * kQ6_KBytes;
+        // The 6-bit quants (0..63) of the 256 values, read as the reference dequantizer reads them.
+        uint8_t q[kSuperBlock];
+        for (size_t h = 0; h < 2; ++h)
+          for (size_t l = 0; l < 32; ++l) {
+            const uint8_t a = blk[64 * h + l], b = blk[64 * h + l + 32], hb = blk[128 + 32 * h + l];
+            q[128 * h + l] = static_cast<uint8_t>((a & 0xF) | ((hb & 3) << 4));
+            q[128 * h + l + 32] = static_cast<uint8_t>((b & 0xF) | (((hb >> 2) & 3) << 4));
+            q[128 * h + l + 64] = static_cast<uint8_t>((a >> 4) | (((hb >> 4) & 3) << 4));
+            q[128 * h + l + 96] = static_cast<uint8_t>((b >> 4) | (((hb >> 6) & 3) << 4));
+          }
+        for (size_t t = 0; t < 32; ++t)
+          for (size_t b = 0; b < 4; ++b)
+            dst[64 * t + 4 * c + b] = static_cast<uint8_t>((q[8 * t + b] & 0xF) | ((q[8 * t + 4 + b] & 0xF) << 4));
+        for (size_t u = 0; u < 16; ++u)
+          for (size_t b = 0; b < 4; ++b) {
+            uint8_t hb = 0;
+            for (size_t g = 0; g < 4; ++g) hb = static_cast<uint8_t>(hb | ((q[16 * u + 4 * g + b] >> 4) << (2 * g)));
+            dst[kQ6KHighOffset + 64 * u + 4 * c + b] = hb;
+          }
+        for (size_t j = 0; j < 16; ++j) dst[kQ6KScaleOffset + 16 * j + c] = blk[192 + j];
+        const float d = f16_to_f32(static_cast<uint16_t>(blk[208] | (blk[209] << 8)));
+        std::memcpy(dst + kQ6KDOffset + 4 * c, &d, 4);
+      }
+    }
+}
+
+namespace {
+
+void gemm_q6_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nsb = w.k / kSuperBlock;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t s = 0; s < nsb; ++s) {
+        const uint8_t* blk = w.p + (p * nsb + s) * kQ6KPanelBlockBytes;
+        const int8_t* xq = x.q + i * x.ldq + s * kSuperBlock;
+        int32_t isum = 0;
+        for (size_t u = 0; u < 16; ++u) {
+          int32_t dot = 0;
+          for (size_t t = 2 * u; t < 2 * u + 2; ++t)
+            for (size_t b = 0; b < 4; ++b) {
+              const uint8_t byte = blk[64 * t + 4 * c + b];
+              const uint8_t hb = blk[kQ6KHighOffset + 64 * u + 4 * c + b];
+              const size_t g = 2 * (t - 2 * u);  // K 8t + b is group g of the high byte, 8t + 4 + b group g + 1
+              dot += ((byte & 0xF) | (((hb >> (2 * g)) & 3) << 4)) * xq[8 * t + b];
+              dot += ((byte >> 4) | (((hb >> (2 * g + 2)) & 3) << 4)) * xq[8 * t + 4 + b];
+            }
+          const int32_t sc = static_cast<int8_t>(blk[kQ6KScaleOffset + 16 * u + c]);
+          isum += sc * (dot - 32 * a.bsums[i * (w.k / 16) + s * 16 + u]);
+        }
+        float d;
+        std::memcpy(&d, blk + kQ6KDOffset + 4 * c, 4);
+        acc += x.scales[i * nsb + s] * (d * static_cast<float>(isum));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
+
+// The plain loops over the panel layout: integer sums per sub-block, f32 per super-block.
+template <bool Five>
+void gemm_q45_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nsb = w.k / kSuperBlock;
+  const size_t block_bytes = Five ? kQ5KPanelBlockBytes : kQ4KPanelBlockBytes;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t s = 0; s < nsb; ++s) {
+        const uint8_t* blk = w.p + (p * nsb + s) * block_bytes;
+        const int8_t* xq = x.q + i * x.ldq + s * kSuperBlock;
+        int32_t isum = 0, imin = 0;
+        for (size_t sb = 0; sb < 8; ++sb) {
+          int32_t dot = 0;
+          for (size_t t = 4 * sb; t < 4 * sb + 4; ++t)
+            for (size_t b = 0; b < 4; ++b) {
+              const uint8_t byte = blk[64 * t + 4 * c + b];
+              // Q5_K: bit g of the sub-block's high byte is K 32 sb + 4g + b's fifth bit.
+              const uint8_t hb = Five ? blk[kQ5KHighOffset + 64 * sb + 4 * c + b] : 0;
+              const size_t g = 2 * (t - 4 * sb);
+              dot += ((byte & 0xF) | (((hb >> g) & 1) << 4)) * xq[8 * t + b] + ((byte >> 4) | (((hb >> (g + 1)) & 1) << 4)) * xq[8 * t + 4 + b];
+            }
+          isum += dot * blk[kQ4KScaleOffset + 16 * sb + c];
+          imin += blk[kQ4KMinOffset + 16 * sb + c] * (a.bsums[i * (w.k / 16) + s * 16 + 2 * sb] + a.bsums[i * (w.k / 16) + s * 16 + 2 * sb + 1]);
+        }
+        float d, dmin;
+        std::memcpy(&d, blk + kQ4KDOffset + 4 * c, 4);
+        std::memcpy(&dmin, blk + kQ4KDminOffset + 4 * c, 4);
+        acc += x.scales[i * nsb + s] * (d * static_cast<float>(isum) - dmin * static_cast<float>(imin));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
+
+}  // namespace
+
+const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>};
+
+}  // namespace attnode

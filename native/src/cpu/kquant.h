@@ -1,0 +1,84 @@
+// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K) in `linear`: the column-panel layout they
+// read, the pack step from GGUF super-blocks, and one table per instruction set (scalar,
+// AVX2, AVX-512 VNNI; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
+// scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dispatch.h"
+#include "quant.h"
+
+namespace attnode {
+
+// Q4_K column panels: 16 output columns per panel (the last padded with zero scales), per
+// super-block of 256 K values:
+//   32 chunks of 64 bytes: chunk t holds, for column c, 4 bytes at 4c whose byte b is
+//     q[c][8t + b] | q[c][8t + 4 + b] << 4  (so masking gives K 8t..8t+3, shifting 8t+4..8t+7)
+//   sc[8][16] u8, m[8][16] u8    6-bit sub-block scales and mins, sub-block j by column
+//   d[16] f32, dmin[16] f32      the super-block's f16 scales, widened
+constexpr size_t kQ4KPanelCols = 16;
+constexpr size_t kQ4KQuantBytes = 32 * 64;
+constexpr size_t kQ4KScaleOffset = kQ4KQuantBytes;             // sc
+constexpr size_t kQ4KMinOffset = kQ4KScaleOffset + 8 * 16;     // m
+constexpr size_t kQ4KDOffset = kQ4KMinOffset + 8 * 16;         // d
+constexpr size_t kQ4KDminOffset = kQ4KDOffset + 16 * 4;        // dmin
+constexpr size_t kQ4KPanelBlockBytes = kQ4KDminOffset + 16 * 4;  // 2432 (4.75 bits per weight)
+
+// Q6_K column panels: 16 columns, per super-block:
+//   32 chunks of 64 bytes of low nibbles, laid out as Q4_K's (chunk t: K 8t..8t+7)
+//   16 chunks of 64 bytes of high 2-bit pairs: chunk u, column c, byte b holds the high bits of
+//     K 16u + b (bits 0-1), 16u + 4 + b (2-3), 16u + 8 + b (4-5), 16u + 12 + b (6-7)
+//   sc[16][16] int8 (sub-block of 16 by column), d[16] f32
+// so q = nibble | high << 4 is 0..63 and a value is d * sc * (q - 32).
+constexpr size_t kQ6KHighOffset = 32 * 64;
+constexpr size_t kQ6KScaleOffset = kQ6KHighOffset + 16 * 64;
+constexpr size_t kQ6KDOffset = kQ6KScaleOffset + 16 * 16;
+constexpr size_t kQ6KPanelBlockBytes = kQ6KDOffset + 16 * 4;  // 3392 (6.625 bits per weight)
+
+// Q5_K column panels: Q4_K's (quants, sc, m, d, dmin at the same offsets) followed by 8 chunks of
+// 64 bytes of fifth bits: chunk u (sub-block u), column c, byte b, bit g is the fifth bit of K
+// 32u + 4g + b, so q = nibble | bit << 4 is 0..31.
+constexpr size_t kQ5KHighOffset = kQ4KPanelBlockBytes;
+constexpr size_t kQ5KPanelBlockBytes = kQ5KHighOffset + 8 * 64;  // 2944 (5.75 bits per weight)
+
+struct Q4KWeights {
+  const uint8_t* p;  // (ceil(N / 16), K / 256) panel blocks, see above
+  size_t n, k;
+};
+
+// Activations for k-quant kernels: x.q / x.scales from quantize_rows with group 256, and the
+// sums of each 16 quants.   bsums: (M, K / 16)
+struct KQuantRows {
+  QuantizedRows x;
+  const int32_t* bsums;
+};
+
+struct KQuantKernels {
+  const char* variant;
+  // out[i * ldo + j] = sum_s xs[i, s] * (d[j, s] * sum_b sc[j, s, b] * dot(q[j, s, b], xq[i, s, b])
+  //                    - dmin[j, s] * sum_b m[j, s, b] * bsum[i, s, b])   for j in [n0, n1), n0 % 16 == 0.
+  void (*gemm_q4_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // out[i * ldo + j] = sum_s xs[i, s] * d[j, s] * sum_b sc[j, s, b] * (dot(q[j, s, b], xq[i, s, b]) - 32 * bsum[i, s, b])
+  // (sub-blocks of 16; w.p holds Q6_K panels).
+  void (*gemm_q6_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // As gemm_q4_k with q = nibble | fifth bit << 4 (w.p holds Q5_K panels).
+  void (*gemm_q5_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+};
+
+const KQuantKernels& kquant_kernels(Isa isa);
+
+extern const KQuantKernels kKQuantScalar;
+#if ATTNODE_X86
+extern const KQuantKernels kKQuantAvx2;
+extern const KQuantKernels kKQuantAvx512;
+#endif
+
+// Panels [p0, p1) of GGUF Q4_K super-blocks into `out`.   blocks: (N, K / 256) -> out: panel blocks
+void pack_q4_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+// The same for GGUF Q5_K and Q6_K super-blocks into their panels.
+void pack_q5_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+
+}  // namespace attnode

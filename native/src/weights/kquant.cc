@@ -1,0 +1,74 @@
+// The q4_k, q5_k and q6_k weight formats: GGUF super-blocks repacked at pack time into 16-column
+// panels (cpu/kquant.h; 4.75 / 5.75 / 6.625 bits per weight against the file's 4.5 / 5.5 / 6.5625).
+// Linear quantizes activations per 256 (q8_K-like: f32 scale per super-block, int sums per 16)
+// and runs the integer kernels.
+#include <algorithm>
+#include <vector>
+
+#include "../cpu/block_formats.h"
+#include "../cpu/kquant.h"
+#include "linear_common.h"
+
+namespace attnode {
+namespace {
+
+constexpr size_t kBandBytes = size_t{4} << 20;
+
+class KQuantWeight : public PackedWeight {
+ public:
+  KQuantWeight(DType dtype, int64_t n, int64_t k, WeightVector<uint8_t> panels) : PackedWeight(dtype, n, k), p_(std::move(panels)) {}
+
+  size_t bytes() const override { return p_.size(); }
+  const char* variant(Isa isa) const override { return kquant_kernels(isa).variant; }
+
+  void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
+              const OpEnv& env) const override {
+    const size_t K = static_cast<size_t>(k()), N = static_cast<size_t>(n());
+    const QuantizedRows xq = quantize_rows(x, m, ldx, K, kSuperBlock, env);
+    // Sums of each 16 quants (q4_k's mins, q6_k's offset of 32), once per call.   bsums: (M, K / 16)
+    thread_local std::vector<int32_t> bsums;
+    const size_t nsub = K / 16;
+    bsums.assign(m * nsub, 0);
+    for (size_t i = 0; i < m; ++i)
+      for (size_t b = 0; b < nsub; ++b) {
+        int32_t s = 0;
+        for (size_t p = 0; p < 16; ++p) s += xq.q[i * xq.ldq + 16 * b + p];
+        bsums[i * nsub + b] = s;
+      }
+    // A thread_local is not captured: the pool threads get its pointer, not their own copy.
+    const int32_t* bs = bsums.data();
+    const Q4KWeights w{p_.data(), N, K};
+    const KQuantKernels& kern = kquant_kernels(env.isa);
+    const auto gemm = dtype() == DType::q4_k ? kern.gemm_q4_k : dtype() == DType::q5_k ? kern.gemm_q5_k : kern.gemm_q6_k;
+    linear_over_n(m, N, K, kQ4KPanelCols, kMinSplitInt8, out, ldo, bias, act, env, [&](size_t i0, size_t i1, size_t n0, size_t n1) {
+      const KQuantRows part{row_range(xq, i0, i1), bs + i0 * nsub};
+      gemm(w, part, n0, n1, out + i0 * ldo, ldo);
+    });
+  }
+
+ private:
+  WeightVector<uint8_t> p_;  // (ceil(N / 16), K / 256) panel blocks (cpu/kquant.h)
+};
+
+// weight: (N, K) q4_k | q5_k | q6_k, K a multiple of 256 (checked by Args). Always plain. Band by band
+// (about kBandBytes of source), each band's rows reported read once packed.
+template <DType D, size_t SrcBytes, size_t PanelBytes, void (*Pack)(const uint8_t*, size_t, size_t, size_t, size_t, uint8_t*)>
+std::unique_ptr<PackedWeight> make_kquant_weight(Args&, const WeightSource& w) {
+  const size_t N = static_cast<size_t>(w.n), K = static_cast<size_t>(w.k);
+  const size_t nsb = K / kSuperBlock, panels = (N + kQ4KPanelCols - 1) / kQ4KPanelCols;
+  WeightVector<uint8_t> out(std::max<size_t>(1, panels * nsb * PanelBytes), 0);
+  const size_t band = std::max<size_t>(1, kBandBytes / (std::max<size_t>(1, nsb) * SrcBytes * kQ4KPanelCols));
+  for (size_t p0 = 0; p0 < panels; p0 += band) {
+    const size_t p1 = std::min(panels, p0 + band);
+    Pack(w.as<uint8_t>(), N, K, p0, p1, out.data());
+    w.read_rows(std::min(N, p1 * kQ4KPanelCols));
+  }
+  return std::make_unique<KQuantWeight>(D, w.n, w.k, std::move(out));
+}
+
+const WeightFormatRegistrar kQ4K(DType::q4_k, make_kquant_weight<DType::q4_k, kQ4_KBytes, kQ4KPanelBlockBytes, pack_q4_k_panel_range>);
+const WeightFormatRegistrar kQ5K(DType::q5_k, make_kquant_weight<DType::q5_k, kQ5_KBytes, kQ5KPanelBlockBytes, pack_q5_k_panel_range>);
+const WeightFormatRegistrar kQ6K(DType::q6_k, make_kquant_weight<DType::q6_k, kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range>);
+
+}  // namespace
+}  // namespace attnode

@@ -1,0 +1,56 @@
+// GGUF files of Mistral ('llama'), Qwen2, Qwen3, Gemma 2 and Gemma 3, converted from the Hugging
+// Face fixtures by tools/reference/make_families_gguf.py, against llama.cpp's logits and greedy ids
+// on the same files (goldens made by that script; llama.cpp is not needed here), and against the
+// PyTorch goldens where llama.cpp reads the file as Hugging Face reads the config.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff, type GoldenPrompt } from './helpers/decoding.js';
+import { TOL_LLAMACPP_LOGITS_F32, TOL_LLAMACPP_LOGITS_GELU, TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
+
+const GGUF = JSON.parse(readFileSync(join(FIX, 'gguf-goldens.json'), 'utf8')) as {
+  header: { script: string; reference: string };
+  models: Record<string, { architecture: string; prompts: GoldenPrompt[] }>;
+};
+const FAMILIES = JSON.parse(readFileSync(join(FIX, 'families-goldens.json'), 'utf8')) as { models: Record<string, { prompts: GoldenPrompt[] }> };
+
+// Gemma's MLP is GeGLU: llama.cpp's CPU gelu reads a table indexed by the f16 rounding of its input.
+const CASES = [
+  { path: 'mistral-tiny/model-f32.gguf', arch: 'llama', family: 'llama', tol: TOL_LLAMACPP_LOGITS_F32, torch: GOLDENS.models['mistral-tiny']!, torchPrompts: 2 },
+  { path: 'qwen2-tiny/model-f32.gguf', arch: 'qwen2', family: 'qwen2', tol: TOL_LLAMACPP_LOGITS_F32, torch: GOLDENS.models['qwen2-tiny']!, torchPrompts: 3 },
+  { path: 'qwen3-tiny/model-f32.gguf', arch: 'qwen3', family: 'qwen3', tol: TOL_LLAMACPP_LOGITS_F32, torch: GOLDENS.models['qwen3-tiny']!, torchPrompts: 3 },
+  { path: 'gemma2-tiny/model-f32.gguf', arch: 'gemma2', family: 'gemma2', tol: TOL_LLAMACPP_LOGITS_GELU, torch: FAMILIES.models['gemma2-tiny']!, torchPrompts: 0 },
+  { path: 'gemma3-tiny/model-f32.gguf', arch: 'gemma3', family: 'gemma3', tol: TOL_LLAMACPP_LOGITS_GELU, torch: FAMILIES.models['gemma3-tiny']!, torchPrompts: 0 },
+];
+
+describe.each(CASES)('$path', (c) => {
+  let model: DecoderModel;
+  beforeAll(async () => {
+    model = await loadModel(join(FIX, c.path), { kind: 'decoder' });
+  });
+  afterAll(() => model?.dispose());
+  const golden = GGUF.models[c.path]!;
+
+  it('is read as llama.cpp reads it', () => {
+    expect(GGUF.header.script).toBe('tools/reference/make_families_gguf.py');
+    expect(golden.architecture).toBe(c.arch);
+    expect(model.config.architecture).toBe(c.family);
+  });
+
+  it("matches llama.cpp's last-position logits for prompts of 1, 7 and 33 tokens", async () => {
+    expect(golden.prompts.map((p) => p.prompt.length)).toEqual([1, 7, 33]);
+    for (const p of golden.prompts) expect(maxDiff(await model.forward(p.prompt), p.logits)).toBeLessThanOrEqual(c.tol);
+  });
+
+  it("continues greedily as llama.cpp for 16 tokens", async () => {
+    for (const p of golden.prompts) expect(await greedy(model, p.prompt, 16)).toEqual(p.greedy);
+  });
+
+  // Mistral's window (8) is not in a 'llama' file: within it, the PyTorch goldens hold too.
+  if (c.torchPrompts > 0)
+    it(`matches the PyTorch goldens of the Hugging Face checkpoint for ${c.torchPrompts === 3 ? 'every prompt' : 'the prompts within the window'}`, async () => {
+      for (const p of c.torch.prompts.slice(0, c.torchPrompts)) expect(maxDiff(await model.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    });
+});

@@ -1,0 +1,122 @@
+// linear with the GGUF legacy and k-quant weight formats on the native backend, every
+// instruction set this machine runs (forced per backend, as test/quant.test.ts does), against the
+// reference: the TS dequantized weights times f32 activations in f64. Awkward shapes: M 1, 3, 17,
+// 33; N odd and not a multiple of any panel; K 256, 512, 768 (and K = 96 for the 32-blocks).
+
+import { describe, expect, it } from 'vitest';
+import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
+import { loadAddon } from '../ts/native.js';
+import { Tensor } from '../ts/tensor/tensor.js';
+import { WEIGHT_FORMATS, type WeightDType } from '../ts/tensor/formats.js';
+import { normals } from './harness/rng.js';
+import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
+import { TOL_GEMM_F32, TOL_LINEAR_Q8_0, type Tolerance } from './harness/tolerance.js';
+
+const isas = loadAddon().cpuInfo().available;
+const backends = isas.map((isa) => new NativeBackend({ isa }));
+
+/**
+ * q4_k's integer kernels quantize activations per 256 (q8_K: one f32 scale per super-block), so
+ * a step is max|x_256| / 127 (about 0.03 for N(0, 1)): error std ~ step * ||w|| / sqrt(12) ~ 0.01
+ * with W ~ N(0, 1/K); 0.08 is about 8 standard deviations.
+ */
+const TOL_LINEAR_Q8_K: Tolerance = { atol: 0.08, rtol: 0.01 };
+
+/** What each format's kernel adds to the dequantized reference. */
+const BUDGET: Readonly<Partial<Record<WeightDType, Tolerance>>> = {
+  q4_0: TOL_LINEAR_Q8_0, // widened to q8_0 blocks: activations quantized per 32
+  q5_0: TOL_LINEAR_Q8_0,
+  q4_k: TOL_LINEAR_Q8_K,
+  q6_k: TOL_LINEAR_Q8_K,
+  q5_k: TOL_LINEAR_Q8_K,
+  q4_1: TOL_GEMM_F32, // dequantized per tile into the f32 GEMM
+  q5_1: TOL_GEMM_F32,
+  q2_k: TOL_GEMM_F32,
+  q3_k: TOL_GEMM_F32,
+};
+const FORMATS = Object.keys(BUDGET) as WeightDType[];
+
+function reference(x: Float32Array, w: Float32Array, m: number, n: number, k: number, bias?: Float32Array): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = bias ? bias[j]! : 0;
+      for (let p = 0; p < k; p++) s += x[i * k + p]! * w[j * k + p]!;
+      out[i * n + j] = s;
+    }
+  return out;
+}
+
+describe.each(FORMATS)('linear with %s weights', (dtype) => {
+  const f = WEIGHT_FORMATS[dtype];
+  const ks = f.blockSize === 32 ? [96, 256, 768] : [256, 512, 768];
+  const shapes: [number, number, number][] = [];
+  for (const k of ks) for (const [m, n] of [[1, 37], [3, 19], [17, 33], [33, 65]] as const) shapes.push([m, n, k]);
+
+  it.each(backends.map((b) => [b.name, b] as const))('matches dequantize-then-f32 on awkward shapes (%s)', async (_name, b) => {
+    const tol = BUDGET[dtype]!;
+    for (const [m, n, k] of shapes) {
+      const wt = Tensor.fromValues(normals(n * k, 3 + k + n, 1 / Math.sqrt(k)), [n, k], dtype);
+      const wv = wt.toFloat32();
+      const x = normals(m * k, 5 + m);
+      const bias = normals(n, 9);
+      const w = b.packWeight(wt);
+      const out = await b.run('linear', { x: Tensor.fromValues(x, [m, k]), weight: w, bias: Tensor.fromValues(bias, [n]) });
+      w.dispose();
+      const want = reference(x, wv, m, n, k, bias);
+      const o = out.data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < o.length; i++) {
+        const err = Math.abs(o[i]! - want[i]!) / (tol.atol + tol.rtol * Math.abs(want[i]!));
+        if (!(err <= worst)) worst = err;
+      }
+      expect({ m, n, k, worst: worst <= 1 ? 'ok' : worst }).toEqual({ m, n, k, worst: 'ok' });
+    }
+  });
+
+  it('NaN activations give NaN outputs, not garbage', async () => {
+    const b = backends[0]!;
+    const k = ks[1]!;
+    const w = b.packWeight(Tensor.fromValues(normals(5 * k, 1, 0.1), [5, k], dtype));
+    const x = normals(2 * k, 2);
+    x[k + 7] = NaN;
+    const o = (await b.run('linear', { x: Tensor.fromValues(x, [2, k]), weight: w })).data as Float32Array;
+    w.dispose();
+    expect(Array.from(o.slice(0, 5)).every(Number.isFinite)).toBe(true);
+    expect(Array.from(o.slice(5)).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('k-quant kernel selection', () => {
+  it.each(backends.map((b) => [b.name, b] as const))('q4_k, q5_k and q6_k report integer kernels, the dequantizing formats their fallback (%s)', (_name, b) => {
+    for (const [dtype, fallback] of [['q4_k', false], ['q5_k', false], ['q6_k', false], ['q2_k', true], ['q4_1', true]] as const) {
+      const w = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], dtype)) as NativeWeight;
+      expect([dtype, w.variant === 'dequantize_f32_gemm']).toEqual([dtype, fallback]);
+      w.dispose();
+    }
+  });
+});
+
+describe.skipIf(!HAS_WEBGPU)('WebGPU linear with GGUF block weights', () => {
+  // q4_0, q4_k and q6_k are dequantized in the shader; the other block formats are widened to
+  // f32 at pack. Either way activations stay f32, so the f32 GEMM tolerance applies.
+  it.each(['q4_0', 'q4_k', 'q6_k', 'q5_k'] as const)('%s matches dequantize-then-f32 (decode and prefill shapes)', async (dtype) => {
+    const gpu = (await openWebGPU())!;
+    try {
+      for (const [m, n, k] of [[1, 37, 256], [3, 19, 512], [17, 33, 768]] as const) {
+        const wt = Tensor.fromValues(normals(n * k, 30 + k + n, 1 / Math.sqrt(k)), [n, k], dtype);
+        const x = normals(m * k, 40 + m);
+        const w = gpu.packWeight(wt);
+        expect(w.dtype).toBe(dtype === 'q5_k' ? 'f32' : dtype);
+        const out = (await gpu.run('linear', { x: Tensor.fromValues(x, [m, k]), weight: w })).toFloat32();
+        w.dispose();
+        const want = reference(x, wt.toFloat32(), m, n, k);
+        let worst = 0;
+        for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i]! - want[i]!) / (TOL_GEMM_F32.atol + TOL_GEMM_F32.rtol * Math.abs(want[i]!)));
+        expect({ m, n, k, ok: worst <= 1 }).toEqual({ m, n, k, ok: true });
+      }
+    } finally {
+      gpu.dispose();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+// Standalone check of every compiled-in k-quant kernel table (cpu/kquant.h) against the scalar
+// one, without Node: Q4_K, Q5_K and Q6_K GEMMs over random super-blocks and random quantized
+// activations on awkward shapes. Built and run by tools/check-quant-kernels.sh, natively and
+// under qemu-x86_64 (AVX2 without AVX-512). Integer sums are exact in every table; only the f32
+// epilogue (fused or not) may differ, by a few ulp of its largest terms. Exit status 1 on a mismatch.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "cpu/block_formats.h"
+#include "cpu/dispatch.h"
+#include "cpu/kquant.h"
+#include "half.h"
+
+using namespace attnode;
+
+namespace {
+
+std::mt19937 rng(4242);
+int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+
+struct Format {
+  const char* name;
+  size_t src_bytes, panel_bytes;
+  void (*pack)(const uint8_t*, size_t, size_t, size_t, size_t, uint8_t*);
+  decltype(KQuantKernels::gemm_q4_k) KQuantKernels::*gemm;
+  std::vector<size_t> halves;  // byte offsets of f16 fields, set to small finite values
+};
+
+bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t m, size_t n, size_t k) {
+  const size_t nsb = k / kSuperBlock, panels = (n + kQ4KPanelCols - 1) / kQ4KPanelCols;
+  std::vector<uint8_t> blocks(n * nsb * f.src_bytes);
+  for (auto& b : blocks) b = static_cast<uint8_t>(uniform(0, 255));
+  for (size_t b = 0; b < n * nsb; ++b)
+    for (size_t o : f.halves) {
+      const uint16_t h = f32_to_f16(static_cast<float>(uniform(-1000, 1000)) * 1e-4f);
+      blocks[b * f.src_bytes + o] = static_cast<uint8_t>(h & 0xff);
+      blocks[b * f.src_bytes + o + 1] = static_cast<uint8_t>(h >> 8);
+    }
+  std::vector<uint8_t> packed(panels * nsb * f.panel_bytes);
+  f.pack(blocks.data(), n, k, 0, panels, packed.data());
+  const size_t ldq = (k + 63) / 64 * 64;
+  std::vector<int8_t> q(m * ldq, 0);
+  std::vector<float> scales(m * nsb);
+  std::vector<int32_t> bsums(m * (k / 16), 0);
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t p = 0; p < k; ++p) {
+      q[i * ldq + p] = static_cast<int8_t>(uniform(-127, 127));
+      bsums[i * (k / 16) + p / 16] += q[i * ldq + p];
+    }
+    for (size_t s = 0; s < nsb; ++s) scales[i * nsb + s] = static_cast<float>(uniform(1, 1000)) * 1e-4f;
+  }
+  const KQuantRows x{QuantizedRows{q.data(), scales.data(), nullptr, m, k, ldq, kSuperBlock}, bsums.data()};
+  const Q4KWeights w{packed.data(), n, k};
+  std::vector<float> want(m * n), got(m * n);
+  (kKQuantScalar.*f.gemm)(w, x, 0, n, want.data(), n);
+  (kern.*f.gemm)(w, x, 0, n, got.data(), n);
+  // The epilogue's f32 terms (d * isum, dmin * imin, summed over super-blocks) are far larger
+  // than what is left after they cancel, so the tolerance scales with the largest output.
+  float big = 0.0f;
+  for (float v : want) big = std::fmax(big, std::fabs(v));
+  for (size_t i = 0; i < m * n; ++i)
+    if (!(std::fabs(got[i] - want[i]) <= 1e-5f * (big + std::fabs(want[i])))) {
+      std::printf("%s %s M=%zu N=%zu K=%zu: out[%zu] = %g, scalar %g\n", table, f.name, m, n, k, i, got[i], want[i]);
+      return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  const std::vector<Format> formats = {
+      {"q4_k", kQ4_KBytes, kQ4KPanelBlockBytes, pack_q4_k_panel_range, &KQuantKernels::gemm_q4_k, {0, 2}},
+      {"q5_k", kQ5_KBytes, kQ5KPanelBlockBytes, pack_q5_k_panel_range, &KQuantKernels::gemm_q5_k, {0, 2}},
+      {"q6_k", kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range, &KQuantKernels::gemm_q6_k, {208}},
+  };
+  struct Table {
+    const char* name;
+    const KQuantKernels* k;
+    bool runs;
+  };
+  std::vector<Table> tables;
+#if ATTNODE_X86
+  tables.push_back({"avx2", &kKQuantAvx2, isa_available(Isa::avx2)});
+  tables.push_back({"avx512", &kKQuantAvx512, isa_available(Isa::avx512)});
+#endif
+  bool ok = true;
+  for (const Table& t : tables) {
+    if (!t.runs) {
+      std::printf("%-9s skipped (not on this CPU)\n", t.name);
+      continue;
+    }
+    bool mine = true;
+    for (const Format& f : formats)
+      for (size_t m : {1, 3, 17, 33})
+        for (size_t n : {1, 17, 37})
+          for (size_t k : {256, 768}) mine = check(t.name, *t.k, f, m, n, k) && mine;
+    std::printf("%-9s %s\n", t.name, mine ? "ok" : "MISMATCH");
+    ok = ok && mine;
+  }
+  return ok ? 0 : 1;
+}

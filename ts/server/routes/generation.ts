@@ -1,0 +1,179 @@
+// The OpenAI-compatible generation routes: /v1/completions and /v1/chat/completions, answered
+// whole or streamed as server-sent events. A stream's headers go out with its first token, so
+// every error known before then (bad options, full queue, prompt too long, timeout) keeps its
+// HTTP status; only errors after it arrive as an error frame. A client that disconnects cancels.
+
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PoolResult, RequestOptions, StreamChunk } from '../../scheduler/pool.js';
+import type { ChatMessage } from '../../scheduler/protocol.js';
+import type { RouteModule, ServerContext } from '../context.js';
+import { errorBody, errorResponse, sendError } from '../errors.js';
+import { GENERATION_FIELDS, chatBody, completionBody } from '../schemas.js';
+
+/** A body's generation fields (GENERATION_FIELDS, checked by the schema) and the rest. */
+interface SamplingBody {
+  stream?: boolean;
+  model?: string;
+  [field: string]: unknown;
+}
+
+interface CompletionBody extends SamplingBody {
+  prompt: string | string[] | number[] | number[][];
+  echo?: boolean;
+}
+
+interface ChatBody extends SamplingBody {
+  messages: ChatMessage[];
+}
+
+type Finish = 'stop' | 'length' | null;
+type Stream = AsyncIterable<StreamChunk> & { result: Promise<PoolResult> };
+
+/** OpenAI's default max_tokens for completions. */
+const DEFAULT_MAX_TOKENS = 16;
+
+/** A body's snake_case fields as the pool's generation options; the pool checks every value as it queues. */
+function requestOptions(body: SamplingBody, signal: AbortSignal): RequestOptions {
+  const o: Record<string, unknown> = { maxTokens: DEFAULT_MAX_TOKENS };
+  for (const [field, { option }] of Object.entries(GENERATION_FIELDS)) if (body[field] !== undefined) o[option] = body[field];
+  // OpenAI takes one stop string or a list; the generation options take a list.
+  if (typeof o.stop === 'string') o.stop = [o.stop];
+  return { ...(o as RequestOptions), signal };
+}
+
+/** A completion body's prompt as the pool takes it: text, or token ids. */
+function promptOf(p: CompletionBody['prompt']): string | number[] {
+  if (typeof p === 'string') return p;
+  const first = p[0]!;
+  if (typeof first === 'string') return first;
+  if (Array.isArray(first)) return first;
+  return p as number[];
+}
+
+function finishReason(r: PoolResult): Finish {
+  if (r.finishReason === 'length') return 'length';
+  if (r.finishReason === 'eos' || r.finishReason === 'stop') return 'stop';
+  return null;
+}
+
+function usage(r: PoolResult) {
+  return { prompt_tokens: r.promptTokens, completion_tokens: r.ids.length, total_tokens: r.promptTokens + r.ids.length };
+}
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+function disconnectSignal(req: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  req.raw.on('aborted', () => controller.abort());
+  return controller.signal;
+}
+
+/** Records a whole (not streamed) result: its tokens, time to first token and mean gap. */
+function recordWhole(ctx: ServerContext, r: PoolResult): void {
+  const n = r.ids.length;
+  const gap = n > 1 ? (r.timings.totalMs - r.timings.timeToFirstTokenMs) / (n - 1) / 1000 : undefined;
+  ctx.metrics.generation(n, n > 0 ? r.timings.timeToFirstTokenMs / 1000 : undefined, gap === undefined ? [] : new Array<number>(n - 1).fill(gap));
+}
+
+/**
+ * Streams as server-sent events. The first chunk (or the first error) is awaited before the
+ * headers are written: a request refused or failed before its first token gets its status code.
+ */
+async function streamSse(ctx: ServerContext, reply: FastifyReply, stream: Stream, frame: (delta: string, finish: Finish, first: boolean) => object): Promise<void> {
+  const started = performance.now();
+  const it = stream[Symbol.asyncIterator]();
+  let head: IteratorResult<StreamChunk>;
+  try {
+    head = await it.next();
+  } catch (err) {
+    return void sendError(reply, err);
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const send = (obj: object | string) => res.write(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`);
+  const gaps: number[] = [];
+  let last = performance.now();
+  const ttft = head.done ? undefined : (last - started) / 1000;
+  let tokens = 0;
+  let first = true;
+  try {
+    for (let next = head; !next.done; next = await it.next()) {
+      const now = performance.now();
+      if (tokens > 0) gaps.push((now - last) / 1000);
+      last = now;
+      tokens++;
+      if (res.destroyed) break;
+      send(frame(next.value.text, null, first));
+      first = false;
+    }
+    if (res.destroyed) await it.return?.();
+    const result = await stream.result;
+    if (!res.destroyed) {
+      send(frame('', finishReason(result), first));
+      send('[DONE]');
+    }
+  } catch (err) {
+    // After the headers: the status is 200 already, so the error goes in a frame, then [DONE].
+    if (!res.destroyed) {
+      send(errorResponse(err).body);
+      send('[DONE]');
+    }
+  } finally {
+    ctx.metrics.generation(tokens, ttft, gaps);
+    res.end();
+  }
+}
+
+export const generationRoutes: RouteModule = (app, ctx) => {
+  app.post<{ Body: CompletionBody }>('/v1/completions', { schema: { body: completionBody } }, async (req, reply) => {
+    const body = req.body;
+    const prompt = promptOf(body.prompt);
+    if (body.echo && typeof prompt !== 'string')
+      return reply.code(400).send(errorBody("'echo' needs a text prompt; this one is token ids", 'invalid_request_error', null, 'echo'));
+    const id = `cmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const opts = requestOptions(body, disconnectSignal(req, reply));
+    const frame = (text: string, finish: Finish) => ({
+      id, object: 'text_completion', created, model: ctx.modelName, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
+    });
+    const pool = ctx.pool();
+    if (body.stream) return streamSse(ctx, reply, pool.stream(prompt, opts), frame);
+    try {
+      const r = await pool.generate(prompt, opts);
+      recordWhole(ctx, r);
+      return { ...frame((body.echo ? prompt : '') + r.text, finishReason(r)), usage: usage(r) };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { body: chatBody } }, async (req, reply) => {
+    const body = req.body;
+    const messages = body.messages.map((m) => ({ role: m.role, content: m.content }));
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const opts = requestOptions(body, disconnectSignal(req, reply));
+    const pool = ctx.pool();
+    if (body.stream) {
+      return streamSse(ctx, reply, pool.streamChat(messages, opts), (text, finish, first) => ({
+        id, object: 'chat.completion.chunk', created, model: ctx.modelName,
+        choices: [{ index: 0, delta: finish !== null && !text ? {} : first ? { role: 'assistant', content: text } : { content: text }, finish_reason: finish }],
+      }));
+    }
+    try {
+      const r = await pool.chat(messages, opts);
+      recordWhole(ctx, r);
+      return {
+        id, object: 'chat.completion', created, model: ctx.modelName,
+        choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: finishReason(r) }],
+        usage: usage(r),
+      };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+};
