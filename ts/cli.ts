@@ -14,6 +14,7 @@ import type { KVDType } from './graph/ir.js';
 import type { WeightDType } from './models/weights.js';
 import type { GenerationResult } from './generate/generate.js';
 import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './generate/options.js';
+import { beamSettings } from './generate/beam-search.js';
 import { GGUFFile } from './io/gguf.js';
 import { BYTES_PER_PARAM, countParameters, kvCacheBytes } from './models/params.js';
 import { PRESETS } from './models/presets.js';
@@ -65,6 +66,12 @@ generate options:
   --bad-word <text>          repeatable: text never to produce
   --stop <text>              repeatable: stop before this text
   --ignore-eos               keep going past end-of-sequence
+  --num-beams <n>            beam search with n beams (default 1: sampling); the best beam is
+                             printed once the search is over, the sampling flags are refused
+  --num-return-sequences <n> with beams: also print the next best n - 1 (to stderr, with scores)
+  --length-penalty <x>       with beams: score = sum of logprobs / new tokens ** x (default 1)
+  --early-stopping <when>    with beams: true | false | never (default false, as Hugging Face)
+  --min-new-tokens <n>       end-of-sequence is banned before n new tokens
   --stats                    print seed, finish reason and tokens/s to stderr
   --chat                     the prompt is a user message, rendered with the model's own chat
                              template (tokenizer.chat_template); prints only the answer
@@ -109,6 +116,8 @@ const GENERATE_OPTIONS = {
   'no-repeat-ngram': { type: 'string' }, 'logit-bias': { type: 'string', multiple: true }, 'bad-word': { type: 'string', multiple: true },
   stop: { type: 'string', multiple: true }, 'ignore-eos': { type: 'boolean' }, stats: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   chat: { type: 'boolean' }, system: { type: 'string' },
+  'num-beams': { type: 'string' }, 'num-return-sequences': { type: 'string' }, 'length-penalty': { type: 'string' }, 'early-stopping': { type: 'string' },
+  'min-new-tokens': { type: 'string' },
 } as const;
 
 /** Default sampler settings of the CLI: mild truncation that keeps a small model on topic. */
@@ -119,6 +128,8 @@ const GENERATION_FLAGS = {
   'max-tokens': 'maxTokens', seed: 'seed', temperature: 'temperature', 'top-k': 'topK', 'top-p': 'topP', 'min-p': 'minP', 'typical-p': 'typicalP',
   'repetition-penalty': 'repetitionPenalty', 'presence-penalty': 'presencePenalty', 'frequency-penalty': 'frequencyPenalty',
   'no-repeat-ngram': 'noRepeatNgramSize', 'logit-bias': 'logitBias', 'bad-word': 'badWords', stop: 'stop', 'ignore-eos': 'ignoreEos',
+  'num-beams': 'numBeams', 'num-return-sequences': 'numReturnSequences', 'length-penalty': 'lengthPenalty', 'early-stopping': 'earlyStopping',
+  'min-new-tokens': 'minNewTokens',
 } as const satisfies Record<string, keyof GenerateOptions>;
 
 /**
@@ -127,11 +138,15 @@ const GENERATION_FLAGS = {
  * the validator as the string typed, so the message shows it.
  */
 function generateOptions(v: Record<string, string | boolean | string[] | undefined>): CheckedGenerateOptions {
-  const o: Record<string, unknown> = { maxTokens: 64, ...CLI_SAMPLING };
+  // A beam search keeps the best candidates: the sampling defaults do not apply to it.
+  const beams = v['num-beams'] !== undefined && Number(v['num-beams']) > 1;
+  const o: Record<string, unknown> = { maxTokens: 64, ...(beams ? {} : CLI_SAMPLING) };
+  const words: Record<string, boolean | 'never'> = { true: true, false: false, never: 'never' };
   for (const [flag, option] of Object.entries(GENERATION_FLAGS)) {
     const x = v[flag];
     if (x === undefined || flag === 'logit-bias') continue; // parsed below
-    o[option] = typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x)) ? Number(x) : x;
+    if (flag === 'early-stopping' && typeof x === 'string' && Object.hasOwn(words, x)) o[option] = words[x];
+    else o[option] = typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x)) ? Number(x) : x;
   }
   const bias = new Map<number, number>();
   for (const entry of (v['logit-bias'] as string[] | undefined) ?? []) {
@@ -142,7 +157,9 @@ function generateOptions(v: Record<string, string | boolean | string[] | undefin
   }
   o.logitBias = bias.size > 0 ? bias : undefined;
   try {
-    return validateGenerateOptions(o);
+    const checked = validateGenerateOptions(o);
+    beamSettings(checked);
+    return checked;
   } catch (e) {
     if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
     const flags = new Map<string, string>(Object.entries(GENERATION_FLAGS).map(([flag, option]) => [option, flag]));
@@ -199,7 +216,7 @@ function printStats(r: GenerationResult): void {
   const t = r.timings;
   process.stderr.write(
     `\n[seed ${r.seed}, finish ${r.finishReason}, ${t.promptTokens} prompt + ${t.generatedTokens} generated tokens; ` +
-      `prefill ${t.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${Number.isNaN(t.decodeTokensPerSecond) ? '-' : t.decodeTokensPerSecond.toFixed(1)} tok/s, ` +
+      `prefill ${Number.isNaN(t.prefillTokensPerSecond) ? '-' : t.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${Number.isNaN(t.decodeTokensPerSecond) ? '-' : t.decodeTokensPerSecond.toFixed(1)} tok/s, ` +
       `first token ${(t.timeToFirstToken * 1000).toFixed(0)} ms]\n`,
   );
 }
@@ -226,6 +243,8 @@ async function cmdGenerate(args: string[]): Promise<void> {
     for await (const chunk of s) process.stdout.write(chunk.text);
     process.stdout.write('\n');
     const r = await s.result;
+    for (const [i, q] of (r.sequences ?? []).entries()) if (i > 0) process.stderr.write(`[${i + 1}] score ${q.score.toFixed(4)}: ${prompt}${q.text}\n`);
+    if (r.sequences && r.sequences.length > 1) process.stderr.write(`[1] score ${r.sequences[0]!.score.toFixed(4)} (printed above)\n`);
     if (v.stats) printStats(r);
   } finally {
     process.off('SIGINT', onSigint);

@@ -41,6 +41,9 @@ describe('attnode CLI', () => {
       [['generate', '--model', 'nope.gguf', 'hi'], /--model: file 'nope.gguf' does not exist/],
       [['inspect', '--config', 'gpt5'], /--config must be one of gpt2, gpt2-xl, gpt3-175b, llama2-7b, got 'gpt5'/],
       [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, embed, rerank, classify, ner, fill-mask, convert, quantize, help/],
+      [['generate', '--num-beams', '4', '--top-k', '3', 'hi'], /--top-k is not accepted with --num-beams > 1/],
+      [['generate', '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /--num-return-sequences must be at most --num-beams \(2\), got 3/],
+      [['generate', '--num-beams', '2', '--early-stopping', 'maybe', 'hi'], /--early-stopping must be true, false or 'never', got 'maybe'/],
       [['serve', '--port', 'x'], /--port must be an integer >= 0 and <= 65535, got 'x'/],
       [['serve', '--workers', '0'], /--workers must be an integer >= 1/],
       [['serve', '--max-batch-tokens', '0'], /--max-batch-tokens must be an integer >= 1, got '0'/],
@@ -77,6 +80,20 @@ describe('attnode CLI', () => {
     expect(a.err).toMatch(/seed 5, finish (length|eos|stop).*decode [\d.]+ tok\/s/);
     const b = await capture(['generate', '--seed', '5', '--max-tokens', '12', 'Once upon a time']);
     expect(b.out).toBe(a.out);
+  });
+
+  it('generate --num-beams prints the best beam, the others with scores on stderr', async () => {
+    const prompt = 'Once upon a time';
+    const a = await capture(['generate', '--num-beams', '4', '--num-return-sequences', '2', '--max-tokens', '10', '--early-stopping', 'never', prompt]);
+    expect(a.code, a.err).toBe(0);
+    const lm = await LanguageModel.load();
+    try {
+      const r = await lm.generate(prompt, { numBeams: 4, numReturnSequences: 2, maxTokens: 10, earlyStopping: 'never' });
+      expect(a.out).toBe(prompt + r.text + '\n');
+      expect(a.err).toContain(`[2] score ${r.sequences![1]!.score.toFixed(4)}: ${prompt}${r.sequences![1]!.text}`);
+    } finally {
+      lm.dispose();
+    }
   });
 
   it('generate --chat renders the prompt with the model\'s own chat template and prints only the answer', async () => {

@@ -79,6 +79,13 @@ function cases(baseIds: readonly number[], baseText: string): Case[] {
     { name: 'badWordIds', options: { badWordIds: [[first]] } },
     { name: 'forcedTokens', options: { forcedTokens: forced } },
     { name: 'eosTokenIds', options: { ignoreEos: false, eosTokenIds: [baseIds[3]!] } },
+    { name: 'numBeams', options: { numBeams: 3 }, body: { num_beams: 3 } },
+    // The next three change a search: compared with the sampled base run here, and with a
+    // search without them in their own test below.
+    { name: 'lengthPenalty', options: { numBeams: 3, lengthPenalty: -3 }, body: { num_beams: 3, length_penalty: -3 } },
+    { name: 'earlyStopping', options: { numBeams: 3, earlyStopping: true }, body: { num_beams: 3, early_stopping: true } },
+    { name: 'numReturnSequences', options: { numBeams: 3, numReturnSequences: 2 } },
+    { name: 'minNewTokens', options: { ignoreEos: false, logitBias: { [EOS]: 100 }, minNewTokens: 3 }, body: { ignore_eos: false, logit_bias: { [EOS]: 100 }, min_tokens: 3 } },
   ];
 }
 
@@ -118,6 +125,21 @@ describe('generation options on every path', () => {
     expect((await pool.generate(PROMPT, { ...BASE, forcedTokens: forced })).ids.slice(0, forced.length)).toEqual(forced);
     const noRepeat = await pool.generate(PROMPT, { ...BASE, noRepeatNgramSize: 1 });
     expect(new Set([...lm.tokenizer.encode(PROMPT), ...noRepeat.ids]).size).toBe(lm.tokenizer.encode(PROMPT).length + noRepeat.ids.length);
+  });
+
+  it('beam options through the pool and over HTTP, each changing the search', async () => {
+    const beams = { maxTokens: 12, numBeams: 4, eosTokenIds: [EOS] } as const;
+    const ref = await lm.generate(PROMPT, beams);
+    const lp = await lm.generate(PROMPT, { ...beams, ignoreEos: false, logitBias: { [EOS]: 3 }, lengthPenalty: -2 });
+    const lp0 = await lm.generate(PROMPT, { ...beams, ignoreEos: false, logitBias: { [EOS]: 3 } });
+    expect(lp.ids).not.toEqual(lp0.ids); // a negative penalty favours the short hypotheses
+    expect(lp.ids.length).toBeLessThan(lp0.ids.length);
+    const many = await pool.generate(PROMPT, { ...beams, numReturnSequences: 3 });
+    expect(many.text).toBe(ref.text);
+    expect(many.sequences?.map((q) => q.ids)).toHaveLength(3);
+    const h = await complete({ max_tokens: 12, num_beams: 4 });
+    expect([h.status, h.text]).toEqual([200, ref.text]);
+    expect((await complete({ num_beams: 2, early_stopping: 'sometimes' })).status).toBe(400);
   });
 
   it('logprobs come back through the pool as in-process', async () => {

@@ -129,3 +129,9 @@ export const TOL_MODEL_ENCODER_F32: Tolerance = { atol: 1e-4, rtol: 1e-4 };
  * states 0.027, pooled 0.046, classifier logits 0.023 on native; WebGPU below those.
  */
 export const TOL_MODEL_ENCODER_Q8_0_OF_SCALE = 0.08;
+/**
+ * Beam-search scores (summed f32 log-probabilities over up to 16 steps, divided by a length
+ * power) against the PyTorch reference: each step's log-probabilities carry the logits' f32
+ * error. Measured max |diff| on the trained tiny fixtures: 5.5e-6 (GPT-2), 7.6e-6 (Llama).
+ */
+export const TOL_BEAM_SCORE_F32: Tolerance = { atol: 1e-4, rtol: 1e-5 };

@@ -158,6 +158,23 @@ export class DecoderLM implements CausalLM {
     });
   }
 
+  /** A cache with `cache`'s rows, shared copy-on-write until one side writes (a beam's start). */
+  forkCache(cache: KVCache): KVCache {
+    if (!(cache instanceof RequestCache)) throw new TypeError("forkCache: 'cache' must come from newCache()");
+    if (cache.busy) throw new Error('forkCache: the cache has a forward pass pending; await it first');
+    return new RequestCache(cache.inner.fork());
+  }
+
+  /** Beam selection: caches[i] takes the rows caches[parents[i]] had (page tables move, no full page is copied). */
+  reorderCaches(caches: readonly KVCache[], parents: readonly number[]): void {
+    const inner = caches.map((c, i) => {
+      if (!(c instanceof RequestCache)) throw new TypeError(`reorderCaches: caches[${i}] must come from newCache()`);
+      if (c.busy) throw new Error(`reorderCaches: caches[${i}] has a forward pass pending; await it first`);
+      return c.inner;
+    });
+    this.model.reorder(inner, parents);
+  }
+
   /** Attaches the cached pages of the prompt's longest cached prefix; returns the rows attached. */
   private attach(cache: ModelCache, ids: Int32Array): number {
     if (!this.prefixCache) return 0;

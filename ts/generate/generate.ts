@@ -5,6 +5,8 @@ import { Rng, randomSeed } from './rng.js';
 import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './options.js';
 import { buildProcessors, sampleNextAsync } from './sampler.js';
 import { GeneratedText } from './text.js';
+import { MinNewTokens } from './processors.js';
+import { beamTokens, type TextSequence } from './beam-text.js';
 
 export type { GenerateOptions } from './options.js';
 
@@ -59,6 +61,8 @@ export interface GenerationResult {
   timings: GenerationTimings;
   /** per generated id, when options.logprobs was set */
   logprobs?: number[];
+  /** With numBeams > 1: the numReturnSequences best sequences, best first (text, ids, ids above are the first's). */
+  sequences?: TextSequence[];
 }
 
 export interface GenerationChunk {
@@ -99,11 +103,14 @@ export async function* generateTokens(
     badWordIds.push(tokenizer.encode(w));
     if (!w.startsWith(' ')) badWordIds.push(tokenizer.encode(' ' + w));
   }
-  const chain = buildProcessors({ ...options, badWordIds }, model.vocabSize);
   const seed = options.seed ?? randomSeed();
+  if ((options.numBeams ?? 1) > 1 || (options.numReturnSequences ?? 1) > 1) return yield* beamTokens(model, tokenizer, promptIds, { ...options, badWordIds }, seed, t0);
+  const eos = new Set(options.ignoreEos ? [] : options.eosTokenIds ?? model.eosTokenIds);
+  const minNew = options.minNewTokens ?? 0;
+  const processors = minNew > 0 ? [...(options.processors ?? []), new MinNewTokens(minNew, [...eos])] : options.processors;
+  const chain = buildProcessors({ ...options, badWordIds, ...(processors ? { processors } : {}) }, model.vocabSize);
   const rng = new Rng(seed);
   const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
-  const eos = new Set(options.ignoreEos ? [] : options.eosTokenIds ?? model.eosTokenIds);
   const text = new GeneratedText(tokenizer, options.stop ?? []);
   const signal = options.signal;
   const ids = [...promptIds];

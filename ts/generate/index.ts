@@ -1,7 +1,7 @@
 // Text generation: logits processors, the per-request RNG, the loop, and the default model.
 export {
   Temperature, TopK, TopP, MinP, TypicalP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BadWords, ForcedTokens,
-  NoRepeatNGram, ProcessorChain, type LogitsProcessor, type ProcessContext,
+  NoRepeatNGram, MinNewTokens, ProcessorChain, type LogitsProcessor, type ProcessContext,
 } from './processors.js';
 export { buildProcessors, sampleNext, sampleNextAsync, type SampledToken } from './sampler.js';
 export {
@@ -16,3 +16,7 @@ export {
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 export { DecoderLM, DEFAULT_MAX_BATCH_TOKENS, type DecoderLMOptions, type BatchStats } from './decoder-lm.js';
 export { LanguageModel, defaultModelPath, readGenerationConfigEos, BACKENDS, DTYPES as MODEL_DTYPES, type BackendName, type LoadOptions } from './model.js';
+export { beamSearch, beamSettings, DEFAULT_BEAM_MAX_TOKENS, type BeamStepper, type BeamSearchResult, type ScoredSequence } from './beam-search.js';
+export { BeamHypotheses, topCandidates, processCandidates, type EarlyStopping, type Hypothesis, type Candidate, type StepChoice } from './beam-scorer.js';
+export { DecoderModelBeams, CausalLMBeams, isBeamCausalLM, type BeamCausalLM } from './beam-steppers.js';
+export type { TextSequence } from './beam-text.js';

@@ -56,6 +56,23 @@ export interface GenerateOptions extends SamplingOptions {
   logprobs?: boolean;
   /** Stops the request within one forward pass; the result's finishReason is 'aborted'. */
   signal?: AbortSignal;
+  /**
+   * Beams of a beam search (Hugging Face's BeamSearchScorer semantics), an integer >= 1; default 1:
+   * no search (LanguageModel samples; DecoderModel.generate picks the arg-max token).
+   */
+  numBeams?: number;
+  /** Sequences a search returns, best first: an integer in [1, numBeams]; default 1. */
+  numReturnSequences?: number;
+  /** A finished beam scores sum_logprobs / newTokens ** lengthPenalty; a finite number, default 1. */
+  lengthPenalty?: number;
+  /**
+   * When a search stops (HF's early_stopping): true, once numBeams hypotheses are finished; false
+   * (default), once no running beam can beat the worst of them at the current length; 'never',
+   * once none can at any length up to maxTokens (with lengthPenalty > 0).
+   */
+  earlyStopping?: boolean | 'never';
+  /** End-of-sequence ids are banned until this many tokens were generated; an integer >= 0, default 0. */
+  minNewTokens?: number;
 }
 
 /** Options after validation: the deprecated alias is resolved into `maxTokens`. */
@@ -160,6 +177,13 @@ const CHECKS: { readonly [K in keyof GenerateOptions]-?: Check } = {
   ignoreEos: bool,
   logprobs: bool,
   signal,
+  numBeams: num('an integer >= 1', (n) => Number.isInteger(n) && n >= 1),
+  numReturnSequences: num('an integer >= 1', (n) => Number.isInteger(n) && n >= 1),
+  lengthPenalty: finite,
+  earlyStopping: (v, name) => {
+    if (typeof v !== 'boolean' && v !== 'never') fail(typeof v === 'string' ? 'range' : 'type', name, "true, false or 'never'", v);
+  },
+  minNewTokens: intAtLeast0,
 };
 
 /** Every option name (the deprecated alias included). */

@@ -420,6 +420,20 @@ export class NoRepeatNGram implements SparseProcessor {
   }
 }
 
+/** Keeps end-of-sequence ids off until `min` new tokens exist (HF's MinNewTokensLengthLogitsProcessor). */
+export class MinNewTokens implements SparseProcessor {
+  readonly name = 'min-new-tokens';
+  constructor(readonly min: number, readonly eos: readonly number[]) {
+    check(Number.isInteger(min) && min >= 0, "'minNewTokens'", 'an integer >= 0', min);
+  }
+  process(scores: Float64Array, ctx: ProcessContext): void {
+    this.processSparse(new DenseScores(scores), ctx);
+  }
+  processSparse(scores: ScoreAccess, ctx: ProcessContext): void {
+    if (ctx.ids.length - ctx.promptLength < this.min) for (const id of this.eos) scores.set(id, -Infinity);
+  }
+}
+
 /** Runs processors in order. */
 export class ProcessorChain implements LogitsProcessor {
   readonly name = 'chain';

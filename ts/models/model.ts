@@ -26,6 +26,9 @@ import { Binder, type WeightDType, type WeightFallback } from './weights.js';
 import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkOptionNames } from '../util/names.js';
+import { validateGenerateOptions, type GenerateOptions } from '../generate/options.js';
+import { beamSearch, beamSettings, type BeamSearchResult } from '../generate/beam-search.js';
+import { DecoderModelBeams } from '../generate/beam-steppers.js';
 import { ENCODER_GGUF_ARCHITECTURES, ENCODER_MODEL_TYPES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
 
 export interface LoadModelOptions {
@@ -345,6 +348,38 @@ export class DecoderModel {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Generates from token ids: beam search when numBeams > 1 (Hugging Face's BeamSearchScorer
+   * semantics, see generate/beam-scorer.ts; the beams share one forwardBatch per step and are
+   * reordered by page tables), the arg-max token each step otherwise. Resolves to the best
+   * numReturnSequences sequences, best first: their new ids (EOS excluded) and scores. End of
+   * sequence: options.eosTokenIds, else generation_config.json's or config.json's eos_token_id.
+   * An aborted signal rejects with its reason at the next step.
+   */
+  async generate(inputIds: ArrayLike<number>, options: GenerateOptions = {}): Promise<BeamSearchResult> {
+    const why = 'token-id generation is deterministic and has no text; LanguageModel.generate takes it';
+    const o = validateGenerateOptions(options, {
+      refused: { stop: why, badWords: why, logprobs: why, seed: why, topK: why, topP: why, minP: why, typicalP: why },
+    });
+    const s = beamSettings(o);
+    if (typeof inputIds !== 'object' || inputIds === null || typeof inputIds.length !== 'number' || inputIds.length < 1)
+      throw new TypeError("generate: 'inputIds' must be a non-empty array of token ids");
+    const ids = Array.from(inputIds);
+    ids.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) throw new RangeError(`generate: 'inputIds'[${i}] = ${id} is outside [0, ${this.config.vocabSize})`);
+    });
+    for (const id of o.eosTokenIds ?? [])
+      if (id >= this.config.vocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.config.vocabSize}), got ${id}`);
+    const limit = Math.min(this.contextLength, this.config.maxPositions);
+    // The last chosen token is never fed back: prompt + maxTokens - 1 rows at most.
+    if (ids.length + Math.max(0, s.maxNewTokens - 1) > limit)
+      throw new RangeError(`generate: ${ids.length} prompt tokens + 'maxTokens' ${s.maxNewTokens} exceed the ${limit} positions a sequence holds`);
+    this.checkUsable('generate', false);
+    const fromConfig = this.generation?.eos_token_id ?? this.config.eosTokenId;
+    const eos = o.eosTokenIds ?? (fromConfig === undefined ? [] : Array.isArray(fromConfig) ? fromConfig : [fromConfig as number]);
+    return beamSearch(new DecoderModelBeams(this), ids, o, eos);
   }
 
   /**

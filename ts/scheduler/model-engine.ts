@@ -41,6 +41,7 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
       return {
         text: r.text, ids: r.ids, finishReason, promptTokens: r.timings.promptTokens,
         ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+        ...(r.sequences ? { sequences: r.sequences } : {}),
         timings: {
           timeToFirstTokenMs: r.timings.timeToFirstToken * 1000,
           prefillTokensPerSecond: r.timings.prefillTokensPerSecond,

@@ -1,6 +1,7 @@
 // Messages between the pool (main thread) and its workers. Each request gets its own
 // MessageChannel: the worker streams chunks on it and the pool sends cancellation on it.
 
+import type { TextSequence } from '../generate/beam-text.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { WireGenerateOptions } from '../generate/options.js';
 import type { EncoderWire, ModelInfo } from './encoder-requests.js';
@@ -36,6 +37,8 @@ export interface WireResult {
   promptTokens: number;
   /** per generated id, when the request asked for logprobs */
   logprobs?: number[];
+  /** with numBeams > 1: the numReturnSequences best, best first (text and ids above are the first's) */
+  sequences?: TextSequence[];
   timings: { timeToFirstTokenMs: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number; totalMs: number };
 }
 

@@ -37,6 +37,11 @@ export const GENERATION_FIELDS = {
   },
   bad_words: { option: 'badWords', schema: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 } } },
   ignore_eos: { option: 'ignoreEos', schema: { type: 'boolean' } },
+  // Beam search (not OpenAI's; as vLLM and HF name it): the best beam is the choice's text.
+  num_beams: { option: 'numBeams', schema: { type: 'integer', minimum: 1, maximum: 16 } },
+  length_penalty: { option: 'lengthPenalty', schema: { type: 'number', minimum: -10, maximum: 10 } },
+  early_stopping: { option: 'earlyStopping', schema: { anyOf: [{ type: 'boolean' }, { const: 'never' }] } },
+  min_tokens: { option: 'minNewTokens', schema: { type: 'integer', minimum: 0, maximum: 4096 } },
 } as const satisfies Record<string, { option: keyof GenerateOptions; schema: object }>;
 
 const sampling = {

@@ -1,0 +1,191 @@
+// Beam search over any model that steps a batch of beams (BeamStepper): decoder-only models now,
+// encoder-decoder models through the same interface. Not the scorer's bookkeeping (beam-scorer.ts).
+//
+// Per step, as Hugging Face's _beam_search: log-softmax of each beam's last logits, the logits
+// processors over those log-probabilities (repetition penalties, logit bias, no-repeat n-grams, bad
+// words, minNewTokens keeping EOS off, forced tokens), plus the beam's running score; the top
+// max(2, 1 + #EOS) x numBeams candidates over beams x vocabulary; BeamSearchScorer.process; then one
+// forward pass for all beams, whose states were reordered by their parents (page tables move).
+
+import {
+  BadWords, ForcedTokens, LogitBias, MinNewTokens, NoRepeatNGram, PresenceFrequencyPenalty, RepetitionPenalty, type LogitsProcessor,
+} from './processors.js';
+import { BeamHypotheses, processCandidates, topCandidates, type EarlyStopping, type Hypothesis } from './beam-scorer.js';
+import type { CheckedGenerateOptions } from './options.js';
+
+/**
+ * What beam search needs from a model: the beams of one request stepped together. An
+ * encoder-decoder model implements it over its decoder (start() runs the encoder and the decoder
+ * start token); a decoder-only model over its paged KV caches.
+ */
+export interface BeamStepper {
+  readonly vocabSize: number;
+  /** Runs the prompt once; every one of `beams` beams starts as a copy of its state. Returns its last logits, (V) f32. */
+  start(prompt: Int32Array, beams: number): Promise<Float32Array>;
+  /**
+   * Beam i takes the state beam parents[i] had, then appends tokens[i]; all beams in one pass.
+   * Returns each beam's logits, beams x (V) f32.
+   */
+  step(parents: readonly number[], tokens: readonly number[]): Promise<Float32Array[]>;
+  /** Frees every beam's state. */
+  dispose(): void;
+}
+
+/** One returned sequence. */
+export interface ScoredSequence extends Hypothesis {}
+
+export interface BeamSearchResult {
+  /** best first: numReturnSequences of them */
+  sequences: ScoredSequence[];
+  /** decode steps run (forward passes after the prompt's) */
+  steps: number;
+}
+
+/** The settings beamSearch reads, with their defaults filled in. */
+interface Settings {
+  numBeams: number;
+  numReturnSequences: number;
+  lengthPenalty: number;
+  earlyStopping: EarlyStopping;
+  maxNewTokens: number;
+  minNewTokens: number;
+  temperature: number;
+}
+
+/** Default most new tokens of a search (the generation loop's default). */
+export const DEFAULT_BEAM_MAX_TOKENS = 64;
+
+/** Options beam search cannot honour, each with the reason (passing one with numBeams > 1 is a TypeError). */
+const NOT_WITH_BEAMS: readonly [keyof CheckedGenerateOptions, (v: unknown) => boolean, string][] = [
+  ['topK', (v) => v !== 0, 'beam search keeps the best candidates, it does not sample'],
+  ['topP', (v) => v !== 1, 'beam search keeps the best candidates, it does not sample'],
+  ['minP', (v) => v !== 0, 'beam search keeps the best candidates, it does not sample'],
+  ['typicalP', (v) => v !== 1, 'beam search keeps the best candidates, it does not sample'],
+  ['stop', (v) => Array.isArray(v) && v.length > 0, 'stop strings end a sampled stream; beams end at EOS or maxTokens'],
+  ['logprobs', (v) => v === true, "each sequence's score is its summed log-probability"],
+];
+
+/** Cross-option checks of a search; the options were validated one by one already. */
+export function beamSettings(o: CheckedGenerateOptions): Settings {
+  const numBeams = o.numBeams ?? 1;
+  const numReturnSequences = o.numReturnSequences ?? 1;
+  if (numReturnSequences > numBeams) throw new RangeError(`'numReturnSequences' must be at most 'numBeams' (${numBeams}), got ${numReturnSequences}`);
+  if (numBeams > 1)
+    for (const [name, set, why] of NOT_WITH_BEAMS) if (o[name] !== undefined && set(o[name])) throw new TypeError(`'${name}' is not accepted with 'numBeams' > 1: ${why}`);
+  const maxNewTokens = o.maxTokens ?? DEFAULT_BEAM_MAX_TOKENS;
+  const minNewTokens = o.minNewTokens ?? 0;
+  if (minNewTokens > maxNewTokens) throw new RangeError(`'minNewTokens' (${minNewTokens}) must be at most 'maxTokens' (${maxNewTokens})`);
+  return {
+    numBeams, numReturnSequences, lengthPenalty: o.lengthPenalty ?? 1, earlyStopping: o.earlyStopping ?? false, maxNewTokens, minNewTokens,
+    temperature: o.temperature ?? 1,
+  };
+}
+
+/** The processors of a search, in HF's order, over log-probabilities. */
+function searchProcessors(o: CheckedGenerateOptions, s: Settings, eos: readonly number[], vocabSize: number): LogitsProcessor[] {
+  const list: LogitsProcessor[] = [];
+  if (o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1) list.push(new RepetitionPenalty(o.repetitionPenalty));
+  if ((o.presencePenalty ?? 0) !== 0 || (o.frequencyPenalty ?? 0) !== 0) list.push(new PresenceFrequencyPenalty(o.presencePenalty ?? 0, o.frequencyPenalty ?? 0));
+  if (o.logitBias !== undefined) list.push(new LogitBias(o.logitBias, vocabSize));
+  if (o.noRepeatNgramSize !== undefined && o.noRepeatNgramSize !== 0) list.push(new NoRepeatNGram(o.noRepeatNgramSize));
+  if (o.badWordIds !== undefined && o.badWordIds.length > 0) list.push(new BadWords(o.badWordIds, vocabSize));
+  if (s.minNewTokens > 0) list.push(new MinNewTokens(s.minNewTokens, eos));
+  if (o.processors) list.push(...o.processors);
+  if (o.forcedTokens !== undefined) list.push(new ForcedTokens(o.forcedTokens, vocabSize));
+  return list;
+}
+
+/**
+ * log_softmax(logits / T) in f64, then the processors: one beam's scores of a step, (V) f64.
+ * T = 0 or 1 leaves the logits as they are (a deterministic search has nothing to sharpen).
+ */
+function logProbs(logits: Float32Array, temperature: number, processors: readonly LogitsProcessor[], ids: readonly number[], promptLength: number): Float64Array {
+  const inv = temperature === 0 ? 1 : 1 / temperature;
+  const out = new Float64Array(logits.length);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]! * inv;
+    if (Number.isNaN(v)) throw new RangeError(`beam search: the model returned NaN for token ${i}`);
+    out[i] = v;
+    if (v > max) max = v;
+  }
+  let sum = 0;
+  for (let i = 0; i < out.length; i++) sum += Math.exp(out[i]! - max);
+  const lse = max + Math.log(sum);
+  for (let i = 0; i < out.length; i++) out[i] = out[i]! - lse;
+  const ctx = { ids, promptLength };
+  for (const p of processors) p.process(out, ctx);
+  return out;
+}
+
+/**
+ * Beam search (numBeams > 1) or greedy search (numBeams 1) of one prompt. The stepper's states
+ * are disposed before it returns or throws. An aborted signal rejects with its reason before
+ * the next pass (a pass in flight finishes first; no further pass starts).
+ */
+export async function beamSearch(
+  stepper: BeamStepper, prompt: readonly number[], o: CheckedGenerateOptions, eosIds: readonly number[],
+): Promise<BeamSearchResult> {
+  const s = beamSettings(o);
+  const signal = o.signal;
+  const eos = new Set(o.ignoreEos ? [] : eosIds);
+  const processors = searchProcessors(o, s, [...eos], stepper.vocabSize);
+  const nb = s.numBeams;
+  try {
+    signal?.throwIfAborted();
+    if (s.maxNewTokens === 0) return { sequences: Array.from({ length: s.numReturnSequences }, () => ({ ids: [], score: 0, eos: false })), steps: 0 };
+    const first = await stepper.start(Int32Array.from(prompt), nb);
+    if (nb === 1) return await greedy(stepper, prompt, first, s, processors, eos, signal);
+    const hyps = new BeamHypotheses(nb, s.lengthPenalty, s.earlyStopping, s.maxNewTokens);
+    // HF starts every beam but the first at -1e9, so the first step draws only from beam 0.
+    let scores: number[] = Array.from({ length: nb }, (_, i) => (i === 0 ? 0 : -1e9));
+    let beams: number[][] = Array.from({ length: nb }, () => []);
+    let logits: Float32Array[] = Array.from({ length: nb }, () => first);
+    const keep = Math.max(2, 1 + eos.size) * nb;
+    let steps = 0;
+    let done = false;
+    for (let gen = 0; ; ) {
+      signal?.throwIfAborted();
+      const rows = beams.map((b, i) => logProbs(logits[i]!, s.temperature, processors, [...prompt, ...b], prompt.length));
+      const choice = processCandidates(hyps, topCandidates(rows, scores, keep), beams, eos, gen + 1);
+      beams = choice.parents.map((p, i) => [...beams[p]!, choice.tokens[i]!]);
+      scores = choice.scores;
+      gen++;
+      done = choice.done;
+      if (done || gen >= s.maxNewTokens) break;
+      signal?.throwIfAborted();
+      logits = await stepper.step(choice.parents, choice.tokens);
+      steps++;
+    }
+    // HF's finalize: beams still running join the hypotheses with their running scores.
+    if (!done) beams.forEach((b, i) => hyps.add(b, scores[i]!, b.length, false));
+    return { sequences: hyps.best().slice(0, s.numReturnSequences), steps };
+  } finally {
+    stepper.dispose();
+  }
+}
+
+/** numBeams 1: the arg-max token each step (lower id on ties), ending at EOS or maxNewTokens. */
+async function greedy(
+  stepper: BeamStepper, prompt: readonly number[], first: Float32Array, s: Settings, processors: readonly LogitsProcessor[], eos: ReadonlySet<number>,
+  signal: AbortSignal | undefined,
+): Promise<BeamSearchResult> {
+  const ids: number[] = [];
+  let logits = first;
+  let sum = 0;
+  let steps = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const row = logProbs(logits, s.temperature, processors, [...prompt, ...ids], prompt.length);
+    let best = -1;
+    for (let t = 0; t < row.length; t++) if (row[t]! > (best < 0 ? -Infinity : row[best]!)) best = t;
+    if (best < 0) throw new RangeError('beam search: the logits processors removed every token');
+    sum += row[best]!;
+    if (eos.has(best)) return { sequences: [{ ids, score: sum / (ids.length + 1) ** s.lengthPenalty, eos: true }], steps };
+    ids.push(best);
+    if (ids.length >= s.maxNewTokens) return { sequences: [{ ids, score: sum / ids.length ** s.lengthPenalty, eos: false }], steps };
+    signal?.throwIfAborted();
+    logits = (await stepper.step([0], [best]))[0]!;
+    steps++;
+  }
+}
