@@ -131,7 +131,7 @@ describe('/v1/embeddings', () => {
     ['a negative token id', { input: [[2, -1]] }, 'input', /'input\[0\]\[1\]' must be a token id/],
     ['a token id past the vocabulary', { input: [2, 5000, 3] }, 'input', /'input\[1\]' = 5000 is outside the vocabulary \[0, 105\)/],
     ['input of the wrong type', { input: 42 }, 'input', /input must be string, body\/input must be array/],
-    ['a missing input', { model: 'x' }, null, /required property 'input'/],
+    ['a missing input', { model: 'x' }, 'input', /required property 'input'/],
     ['an unknown encoding_format', { input: 'a', encoding_format: 'int8' }, 'encoding_format', /encoding_format must be equal to one of the allowed values/],
     ['an unknown field', { input: 'a', pooling: 'cls' }, 'pooling', /must NOT have additional properties: 'pooling'/],
     ['a text longer than the model takes', { input: ['ok', 'word '.repeat(40)] }, 'input', /'input\[1\]' has \d+ tokens, more than the 32 the model takes/],
@@ -193,7 +193,7 @@ describe('/v1/rerank', () => {
   });
 
   it.each([
-    ['a missing query', { documents: ['a'] }, null, /required property 'query'/],
+    ['a missing query', { documents: ['a'] }, 'query', /required property 'query'/],
     ['an empty query', { query: '', documents: ['a'] }, 'query', /'query' is an empty string/],
     ['a non-string query', { query: 3, documents: ['a'] }, 'query', /query must be string/],
     ['documents not an array', { query: 'q', documents: 'a' }, 'documents', /documents must be array/],

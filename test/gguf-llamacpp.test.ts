@@ -68,7 +68,8 @@ describe('llama-k256 goldens', () => {
 
 for (const [name, f] of committed) {
   const missing = missingTypes(f);
-  describe.skipIf(missing.length > 0)(`${name} (${f.type}) against llama.cpp`, () => {
+  // A file attnode cannot load yet gets the refusal test below instead of a comparison.
+  if (missing.length === 0) describe(`${name} (${f.type}) against llama.cpp`, () => {
     let model: DecoderModel;
     beforeAll(async () => {
       model = await loadModel(join(LLAMACPP_DIR, name), { kind: 'decoder', outputs: ['logits', 'lastLogits'] });

@@ -167,6 +167,9 @@ describe('status codes, param, names', () => {
     expect(r.json.error!.param).toBe('prompt');
     const schema = await call(s.base, 'POST', '/v1/completions', { body: { prompt: 'x', top_k: -1 } });
     expect(schema.json.error!.param).toBe('top_k');
+    const missing = await call(s.base, 'POST', '/v1/completions', { body: { max_tokens: 1 } });
+    expect(missing.status).toBe(400);
+    expect(missing.json.error!.param).toBe('prompt');
   });
 
   it('responses and /health name the model by its name', async () => {

@@ -121,5 +121,8 @@ export function schemaParam(errors: FastifySchemaValidationError[]): string | nu
   if (!e) return null;
   const extra = e.params.additionalProperty;
   if (e.instancePath === '' && typeof extra === 'string') return extra;
+  // A missing required field is reported at the parent: its name is in params.missingProperty.
+  const missing = e.params.missingProperty;
+  if (e.instancePath === '' && typeof missing === 'string') return missing;
   return e.instancePath.split('/')[1] || null;
 }
