@@ -244,3 +244,47 @@ describe('decoder pool', () => {
     }
   });
 });
+
+// llama.cpp's GGUF layout for embedding models: the facade reads the file's own WordPiece
+// vocabulary and pooling_type (CLS in this fixture), and the pool tells the kind from the file.
+describe('a GGUF embedding model', () => {
+  const GGUF = join(import.meta.dirname, 'fixtures', 'models', 'bert-tiny.gguf');
+  const SAFETENSORS = join(import.meta.dirname, 'fixtures', 'models', 'bert-tiny');
+  /** The same f32 weights read from GGUF and from safetensors: only summation order may differ. */
+  const TOL_SAME_WEIGHTS_F32: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+
+  it("Encoder.load(file.gguf) embeds with the file's tokenizer and pooling (the [CLS] row of the same model from safetensors)", async () => {
+    const lib = await Encoder.load(GGUF);
+    const { loadEncoder } = await import('../dist/models/encoder.js');
+    const ref = await loadEncoder(SAFETENSORS);
+    try {
+      expect(lib.model.config.pooling).toBe('cls');
+      const texts = TEXTS.slice(0, 4);
+      const got = await lib.embed(texts);
+      const ids = texts.map((t) => lib.tokenizer.encodeWithOffsets(t).ids);
+      expect(ids.every((s) => s.length >= 2)).toBe(true);
+      const outs = await ref.forward(ids);
+      outs.forEach((o, i) => expect(excess(got[i]!, o.lastHiddenState.subarray(0, ref.config.hidden), TOL_SAME_WEIGHTS_F32), texts[i]).toBeLessThanOrEqual(0));
+      const mean = await lib.embed(texts, { pooling: 'mean' });
+      expect(excess(mean[0]!, got[0]!, { atol: 0, rtol: 0 })).toBeGreaterThan(0);
+    } finally {
+      lib.dispose();
+      ref.dispose();
+    }
+  });
+
+  it('createPool({ model: file.gguf }) serves it as an encoder, equal to Encoder.embed', async () => {
+    const pool = createPool({ model: GGUF, threadsPerWorker: 1 });
+    const lib = await Encoder.load(GGUF);
+    try {
+      await pool.ready();
+      expect((await pool.modelInfo()).kind).toBe('encoder');
+      const want = await lib.embed(TEXTS);
+      const got = await pool.embed(TEXTS);
+      got.embeddings.forEach((v, i) => expect(excess(v, want[i]!), TEXTS[i]).toBeLessThanOrEqual(0));
+    } finally {
+      await pool.close();
+      lib.dispose();
+    }
+  });
+});

@@ -3,6 +3,9 @@
 // (models/encoder.ts), and not the post-processing of NER and fill-mask (token-classify.ts, fill-mask.ts).
 
 import { existsSync, statSync } from 'node:fs';
+import { GGUFFile } from '../io/gguf.js';
+import type { EncoderPooling } from '../models/families/encoder-config.js';
+import { tokenizerFromGGUF } from '../tokenizer/gguf.js';
 import { loadEncoder, type EncoderModel, type EncoderOutput, type EncoderTask, type LoadEncoderOptions } from '../models/encoder.js';
 import { cleanupTokenization } from '../tokenizer/decoders.js';
 import type { EncodeResult, Tokenizer } from '../tokenizer/index.js';
@@ -95,6 +98,26 @@ function positiveInt(v: unknown, where: string, name: string): number {
   return v;
 }
 
+/** A GGUF file's own vocabulary (tokenizer.ggml.*: WordPiece for 'bert'). */
+function ggufTokenizer(path: string): Tokenizer {
+  const g = new GGUFFile(path);
+  try {
+    return tokenizerFromGGUF(Object.fromEntries(g.metadata));
+  } finally {
+    g.dispose();
+  }
+}
+
+/**
+ * embed()'s defaults for a GGUF file, from its pooling_type (llama.cpp's LLAMA_POOLING_TYPE_*).
+ * GGUF records no Normalize module, so vectors are not normalized unless asked ({ normalize: true }).
+ */
+function ggufSentenceRecipe(pooling: EncoderPooling | undefined): SentenceRecipe {
+  if (pooling === undefined || pooling === 'mean') return { pooling: ['mean'], normalize: false };
+  if (pooling === 'cls') return { pooling: ['cls'], normalize: false };
+  return { pooling: ['mean'], normalize: false, unsupported: `the file's pooling_type '${pooling}' is not one embed() implements (mean, cls)` };
+}
+
 export class Encoder {
   /** Most tokens one text (or pair) may have: max_position_embeddings, and what one pass holds. */
   readonly maxLength: number;
@@ -111,16 +134,27 @@ export class Encoder {
     this.maxLength = Math.min(model.config.maxSequence, model.maxTokens);
   }
 
-  /** Loads a checkpoint directory: config.json, model.safetensors, tokenizer.json (or vocab.txt), sentence-transformers files when present. */
+  /**
+   * Loads a checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.txt,
+   * sentence-transformers files when present) or a GGUF file as llama.cpp writes embedding models
+   * (its tokenizer.ggml.* vocabulary, and its pooling_type as the embed() default).
+   */
   static async load(dir: string, opts: EncoderLoadOptions = {}): Promise<Encoder> {
     const where = 'Encoder.load';
     if (typeof dir !== 'string') throw new TypeError(`${where}: 'dir' must be a string`);
     options(opts, LOAD_OPTIONS, where);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RangeError(`${where}: '${dir}' is not a checkpoint directory`);
-    const tokenizer = readEncoderTokenizer(dir, where);
-    const sentence = readSentenceRecipe(dir);
-    const tokenizerConfig = readTokenizerConfig(dir);
+    const gguf = existsSync(dir) && statSync(dir).isFile() && dir.endsWith('.gguf');
+    if (!gguf && (!existsSync(dir) || !statSync(dir).isDirectory())) throw new RangeError(`${where}: '${dir}' is neither a checkpoint directory nor a .gguf file`);
+    const tokenizer = gguf ? ggufTokenizer(dir) : readEncoderTokenizer(dir, where);
+    const tokenizerConfig = gguf ? {} : readTokenizerConfig(dir);
     const model = await loadEncoder(dir, opts, where);
+    let sentence: SentenceRecipe;
+    try {
+      sentence = gguf ? ggufSentenceRecipe(model.config.pooling) : readSentenceRecipe(dir);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     if (tokenizer.vocabSize > model.config.vocabSize) {
       model.dispose();
       throw new RangeError(`${where}: the tokenizer has ${tokenizer.vocabSize} ids, more than the model's vocab_size ${model.config.vocabSize}`);

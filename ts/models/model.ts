@@ -442,7 +442,7 @@ function withEncoderTypes<T>(lookup: () => T, kind: 'decoder' | 'encoder' | 'any
 }
 
 /** A GGUF file's general.architecture (the file is opened and closed again). */
-function ggufArchitecture(path: string): string {
+export function ggufArchitecture(path: string): string {
   const g = new GGUFFile(path);
   try {
     return String(g.get('general.architecture'));

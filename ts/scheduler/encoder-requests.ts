@@ -6,6 +6,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolingMode } from '../encoder/files.js';
 import { isEncoderConfig } from '../models/encoder.js';
+import { ENCODER_GGUF_ARCHITECTURES } from '../models/families/bert-gguf.js';
+import { ggufArchitecture } from '../models/model.js';
 import type { ClassifyFunction, LabelScore, RerankResult } from '../encoder/encoder.js';
 import { checkOptionNames } from '../util/names.js';
 
@@ -193,14 +195,16 @@ export class RequestAbortedError extends Error {
 const kMaxConfigBytes = 1 << 20;
 
 /**
- * The kind of model at `model`, read from its config.json (model_type) without loading it: the
- * pool picks its default engine by it. A GGUF file or anything unreadable counts as a decoder
- * (the loader then reports what is wrong with it).
+ * The kind of model at `model`, read from its config.json (model_type) or a GGUF file's
+ * general.architecture without loading it: the pool picks its default engine by it. Anything
+ * unreadable counts as a decoder (the loader then reports what is wrong with it).
  */
 export function modelKindOf(model: string | undefined): ModelKind {
   if (model === undefined) return 'decoder';
   const cfg = join(model, 'config.json');
   try {
+    // A regular .gguf file only (the header is read through a mapping; a FIFO is never opened).
+    if (model.endsWith('.gguf') && statSync(model).isFile()) return ENCODER_GGUF_ARCHITECTURES.includes(ggufArchitecture(model)) ? 'encoder' : 'decoder';
     // Only a regular file of a config's size is read here: a FIFO would block the main thread (the loader refuses it by name).
     if (!statSync(model).isDirectory() || !existsSync(cfg) || !statSync(cfg).isFile() || statSync(cfg).size > kMaxConfigBytes) return 'decoder';
     const parsed = JSON.parse(readFileSync(cfg, 'utf8')) as unknown;
