@@ -149,7 +149,7 @@ describe('Encoder bad input', () => {
     await expect(r.rerank('q', ['d'], { topN: 0 })).rejects.toThrow(/rerank: 'topN' must be a positive integer, got 0/);
     await expect(r.rerank('q', ['d'], { top_n: 1 } as object)).rejects.toThrow(/rerank: unknown option 'top_n'; did you mean 'topN'\?/);
     await expect(Encoder.load(join(DIR, 'embed-mean'), { thread: 2 } as object)).rejects.toThrow(/Encoder.load: unknown option 'thread'; did you mean 'threads'\?/);
-    await expect(Encoder.load(join(DIR, 'nope'))).rejects.toThrow(/Encoder.load: '.*nope' is not a checkpoint directory/);
+    await expect(Encoder.load(join(DIR, 'nope'))).rejects.toThrow(/Encoder.load: '.*nope' is neither a checkpoint directory nor a .gguf file/);
   });
 
   it('a checkpoint without a tokenizer, or with a pooling it cannot follow, says which file', async () => {
