@@ -90,9 +90,11 @@ describe('async native ops', () => {
   it('rejects the Promise, without crashing, when shared inputs turn invalid before the kernel runs', async () => {
     // Jobs run in order on the addon's dispatch thread: a long op first keeps the embedding
     // queued while its ids are changed to an out-of-range value behind the validator's back.
-    const n = 1 << 23;
-    const big = { dtype: 'f32', shape: [n], data: new Float32Array(n) };
-    const first = addon.opAsync('gelu', { x: big, out: big });
+    // A 1024^3 matmul (2 GFLOP, tens of ms on these cores) leaves a window that a main thread
+    // preempted by the kernel's own threads still meets; an element-wise op was too quick.
+    const n = 1024;
+    const sq = () => ({ dtype: 'f32', shape: [n, n], data: new Float32Array(new SharedArrayBuffer(n * n * 4)) });
+    const first = addon.opAsync('matmul', { a: sq(), b: sq(), out: sq() });
     // SharedArrayBuffer memory is read in place (a plain ArrayBuffer's would be a staged copy,
     // taken when the op was validated), so it can change behind the validator's back.
     const ids = new Int32Array(new SharedArrayBuffer(8));
