@@ -15,6 +15,11 @@ export interface PreTokenizer {
   readonly byteLevel: boolean;
   /** Fast path when offsets are not needed: calls `f` with each word of plain text. */
   eachWord?: (text: string, f: (word: string) => void) => void;
+  /**
+   * split() one piece at a time: calls `f` with each piece split() would return, in order,
+   * without holding them all (a sequence's stages otherwise hold every piece of a long text).
+   */
+  eachPiece?: (p: Piece, first: boolean, f: (piece: Piece) => void) => void;
 }
 
 export type Behavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
@@ -170,6 +175,15 @@ export function buildPreTokenizer(v: unknown, path: string): PreTokenizer | null
       return {
         byteLevel: list.some((x) => x.byteLevel),
         split: (p, first) => list.reduce<Piece[]>((ps, pt) => ps.flatMap((q) => pt.split(q, first && q.offset === p.offset)), [p]),
+        // Depth first: each piece of stage i goes through the later stages before the next one.
+        // A piece is `first` while it starts where the caller's piece starts, as in split().
+        eachPiece: (p, first, f) => {
+          const walk = (q: Piece, stage: number, qFirst: boolean): void => {
+            if (stage === list.length) return f(q);
+            for (const r of list[stage]!.split(q, qFirst)) walk(r, stage + 1, qFirst && r.offset === q.offset);
+          };
+          walk(p, 0, first);
+        },
       };
     }
     default: throw unknownType(path, type, TYPES);

@@ -85,15 +85,22 @@ export function mapCodePoints(p: Piece, f: (ch: string, cp: number) => string): 
   }
   if (changed < 0) return p;
   const b = new PieceBuilder(p);
-  b.copy(p, 0, changed);
+  // Unchanged characters are copied in runs, not one part each: a part per character of a long
+  // text costs tens of bytes per character.
+  let run = 0;
   for (let i = changed; i < t.length;) {
     const cp = t.codePointAt(i)!;
     const n = cp > 0xffff ? 2 : 1;
     const ch = t.slice(i, i + n);
     const r = f(ch, cp);
-    if (r === ch) b.copy(p, i, i + n);
-    else { const [s, e] = pieceSpan(p, i, i + n); b.push(r, s, e); }
+    if (r !== ch) {
+      if (run < i) b.copy(p, run, i);
+      const [s, e] = pieceSpan(p, i, i + n);
+      b.push(r, s, e);
+      run = i + n;
+    }
     i += n;
   }
+  if (run < t.length) b.copy(p, run, t.length);
   return b.build(p.offset);
 }

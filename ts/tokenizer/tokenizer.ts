@@ -7,7 +7,7 @@ import type { Model } from './model.js';
 import type { Normalizer } from './normalizers.js';
 import { emptyEncoding, type Encoding, type PostProcessor } from './postprocessors.js';
 import type { PreTokenizer } from './pretokenizers.js';
-import { pieceSpan, wholePiece } from './text.js';
+import { pieceSpan, wholePiece, type Piece } from './text.js';
 import { StreamDecoder } from './stream.js';
 import { readTruncation, truncatePair, type TruncationOptions } from './truncation.js';
 import { tokenizerFromGGUF, type GGUFMetadata } from './gguf.js';
@@ -199,8 +199,10 @@ export class Tokenizer {
       }
       let piece = wholePiece(part, seg.start, true);
       if (this.normalizer !== null) piece = this.normalizer(piece);
-      const pieces = pt === null ? [piece] : pt.split(piece, seg.start === 0);
-      for (const p of pieces) { this.model.encodeWord(p.text, out); words?.push(out.length); }
+      const word = (p: Piece): void => { this.model.encodeWord(p.text, out); words?.push(out.length); };
+      if (pt === null) word(piece);
+      else if (pt.eachPiece !== undefined) pt.eachPiece(piece, seg.start === 0, word);
+      else for (const p of pt.split(piece, seg.start === 0)) word(p);
     }
   }
 
