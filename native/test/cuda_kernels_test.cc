@@ -216,11 +216,11 @@ void test_gemm(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
       auto dx = upload(a, xh, st.get()), dw = upload(a, wh, st.get());
       const auto want = linear_reference(from_half(xh, t), from_half(wh, t), &bias, c.m, c.n, c.k);
       const char* tn = t == Half::bf16 ? "bf16" : "f16";
-      check_output(r, a, st, std::string("gemm_half ") + tn + " " + sh, want, t == Half::bf16 ? kTolBf16 : kTolF16,
+      check_output(r, a, st, std::string("gemm_half ") + tn + " " + sh, want, kTolTensorCore,
                    [&](float* o) { gemm_half(dx.get(), dw.get(), db.get(), o, c.m, c.n, c.k, t, st.get()); });
       const auto want_nb = linear_reference(from_half(xh, t), from_half(wh, t), nullptr, c.m, c.n, c.k);
       if (c.m == 129)
-        check_output(r, a, st, std::string("gemm_half ") + tn + " (no bias) " + sh, want_nb, kTolF16,
+        check_output(r, a, st, std::string("gemm_half ") + tn + " (no bias) " + sh, want_nb, kTolTensorCore,
                      [&](float* o) { gemm_half(dx.get(), dw.get(), nullptr, o, c.m, c.n, c.k, t, st.get()); });
     }
   }
