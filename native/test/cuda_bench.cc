@@ -1,6 +1,7 @@
 // A short benchmark of the CUDA kernels (no Node): GEMM TFLOP/s against the tensor-core bf16 peak
 // on 4096 squares, GEMV and q8_0 GEMV GB/s against DRAM bandwidth on a weight larger than L2, and
-// decode attention over a 4096-row f16 cache. Every result is checked before it is timed.
+// decode attention over a 4096-row f16 cache, and decode tokens/s of a GPT-2-124M-shaped model
+// (random weights) in f16 and q8_0. Every result is checked before it is timed.
 // Peaks come from the device's clock, SM count and memory bus (runtime.cu); override them with
 // ATTNODE_PEAK_BF16_TFLOPS / ATTNODE_PEAK_DRAM_GBS. Prints one line per kernel; with --json PATH,
 // also writes the figures there.
@@ -14,6 +15,7 @@
 #include "cpu/quant_format.h"
 #include "cuda/kernels.h"
 #include "cuda_test_util.h"
+#include "gpt2_device.h"
 #include "half.h"
 
 namespace attnode::cuda::test {
@@ -210,6 +212,47 @@ int main(int argc, char** argv) {
       results.push_back({"attention decode f16 K/V 4096 rows, 32/8 heads of 128", "GB/s", ms,
                          2.0 * tk * hkv * d * 2 / (ms * 1e-3) / 1e9, peak_gbs, ok});
     }
+    // ---- GPT-2 124M shape: 12 layers of 768, 12 heads, vocabulary 50257, tied f16 token table ----
+    {
+      const Gpt2Config cfg{50257, 1024, 768, 12, 12};
+      const Gpt2Host host = make_gpt2(cfg, 124);
+      for (bool q8 : {false, true}) {
+        Gpt2Device dev(alloc, host, q8, st.get());
+        dev.step(50, 0);
+        const std::vector<float> got = dev.read_logits();
+        std::vector<std::vector<uint16_t>> k16(cfg.layers, std::vector<uint16_t>(cfg.ctx * cfg.d)), v16 = k16;
+        const std::vector<float> want = gpt2_reference_step(host, q8, 50, 0, k16, v16);
+        Report check;
+        const bool ok = check.compare(std::string("gpt2-124M ") + (q8 ? "q8_0" : "f16") + " first-token logits", got.data(),
+                                      want.data(), want.size(), kTolModel);
+        all_ok = all_ok && ok;
+        int32_t pos = 1;
+        const int kSteps = 128;
+        for (int i = 0; i < 8; ++i, ++pos) {
+          dev.step(pos % 50257, pos);
+          st.synchronize();
+        }
+        cudaEvent_t e0, e1;
+        ATTNODE_CUDA_CHECK(cudaEventCreate(&e0));
+        ATTNODE_CUDA_CHECK(cudaEventCreate(&e1));
+        ATTNODE_CUDA_CHECK(cudaEventRecord(e0, st.get()));
+        for (int i = 0; i < kSteps; ++i, ++pos) {
+          dev.step((pos * 7) % 50257, pos);
+          st.synchronize();  // one synchronization per token, as a generation loop has
+        }
+        ATTNODE_CUDA_CHECK(cudaEventRecord(e1, st.get()));
+        ATTNODE_CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms = 0;
+        ATTNODE_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+        const double per_token = ms / kSteps;
+        results.push_back({std::string("gpt2-124M decode ") + (q8 ? "q8_0" : "f16") + " (tokens 9..136), tokens/s", "tok/s",
+                           per_token, 1000.0 / per_token, 0, ok});
+        results.push_back({std::string("gpt2-124M decode ") + (q8 ? "q8_0" : "f16") + " weight stream", "GB/s", per_token,
+                           dev.weight_bytes() / (per_token * 1e-3) / 1e9, peak_gbs, ok});
+      }
+    }
   } catch (const std::exception& e) {
     std::printf("FAIL: exception: %s\n", e.what());
     return 1;
@@ -218,11 +261,13 @@ int main(int argc, char** argv) {
   if (jf) std::fprintf(jf, "{\"device\": \"%s\", \"peak_bf16_tflops\": %.1f, \"peak_dram_gbs\": %.1f, \"results\": [\n", info.name.c_str(), peak_tf, peak_gbs);
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
-    std::printf("%-58s %9.3f ms %9.1f %-8s %5.1f%% of peak%s\n", r.name.c_str(), r.ms, r.value, r.unit.c_str(),
-                100.0 * r.value / r.peak, r.checked ? "" : "  (RESULT CHECK FAILED)");
+    const std::string pct = r.peak > 0 ? std::to_string(100.0 * r.value / r.peak).substr(0, 5) + "% of peak" : "";
+    std::printf("%-58s %9.3f ms %9.1f %-8s %s%s\n", r.name.c_str(), r.ms, r.value, r.unit.c_str(), pct.c_str(),
+                r.checked ? "" : "  (RESULT CHECK FAILED)");
     if (jf)
       std::fprintf(jf, "  {\"name\": \"%s\", \"ms\": %.4f, \"%s\": %.2f, \"percent_of_peak\": %.1f, \"checked\": %s}%s\n",
-                   r.name.c_str(), r.ms, r.unit == "GB/s" ? "gbs" : "tflops", r.value, 100.0 * r.value / r.peak,
+                   r.name.c_str(), r.ms, r.unit == "GB/s" ? "gbs" : r.unit == "tok/s" ? "tokens_per_s" : "tflops", r.value,
+                   r.peak > 0 ? 100.0 * r.value / r.peak : 0.0,
                    r.checked ? "true" : "false", i + 1 < results.size() ? "," : "");
   }
   if (jf) {

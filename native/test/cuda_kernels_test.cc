@@ -15,6 +15,7 @@
 #include "cpu/quant_format.h"
 #include "cuda/kernels.h"
 #include "cuda_test_util.h"
+#include "gpt2_device.h"
 #include "half.h"
 
 namespace attnode::cuda::test {
@@ -404,6 +405,26 @@ void test_attention(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
   }
 }
 
+// A whole decoder on the device, token by token, against the CPU kernels composed the same way:
+// every kernel's contract with its neighbours (layouts, the f16 cache, positions) at once.
+void test_gpt2(Report& r, DeviceAllocator& a, Stream& st) {
+  std::printf("GPT-2-shaped decoder, 2 layers of 64 (kernels composed, against the CPU's)\n");
+  const Gpt2Config cfg{97, 16, 64, 4, 2};
+  const Gpt2Host host = make_gpt2(cfg, 11);
+  for (bool q8 : {false, true}) {
+    Gpt2Device dev(a, host, q8, st.get());
+    std::vector<std::vector<uint16_t>> k16(cfg.layers, std::vector<uint16_t>(cfg.ctx * cfg.d)), v16 = k16;
+    const int32_t ids[] = {5, 17, 96, 0, 42, 42, 7, 63, 1, 88};
+    for (int32_t pos = 0; pos < 10; ++pos) {
+      dev.step(ids[pos], pos);
+      const std::vector<float> got = dev.read_logits();
+      const std::vector<float> want = gpt2_reference_step(host, q8, ids[pos], pos, k16, v16);
+      r.compare(std::string("gpt2 decode ") + (q8 ? "q8_0" : "f16") + " position " + std::to_string(pos), got.data(),
+                want.data(), want.size(), kTolModel);
+    }
+  }
+}
+
 void test_runtime(Report& r, DeviceAllocator& a, Stream& st) {
   std::printf("runtime: allocator, errors\n");
   void* p = a.allocate(1000);
@@ -469,6 +490,7 @@ int main(int argc, char** argv) {
     test_gemm(r, alloc, st, rng);
     test_q8_0(r, alloc, st, rng);
     test_attention(r, alloc, st, rng);
+    test_gpt2(r, alloc, st);
   } catch (const std::exception& e) {
     std::printf("FAIL: exception: %s\n", e.what());
     ++r.failures;

@@ -3,7 +3,7 @@
 set(ATTNODE_CPU_REFERENCE ${ATTNODE_ROOT}/native/src/cpu/isa/scalar/elementwise.cc
   ${ATTNODE_ROOT}/native/src/cpu/isa/scalar/attention.cc)
 add_executable(cuda_kernels_test ${ATTNODE_ROOT}/native/test/cuda_kernels_test.cc ${ATTNODE_CPU_REFERENCE})
-add_executable(cuda_bench ${ATTNODE_ROOT}/native/test/cuda_bench.cc)
+add_executable(cuda_bench ${ATTNODE_ROOT}/native/test/cuda_bench.cc ${ATTNODE_CPU_REFERENCE})
 foreach(t cuda_kernels_test cuda_bench)
   target_include_directories(${t} PRIVATE ${ATTNODE_ROOT}/native/src ${ATTNODE_ROOT}/native/test)
   target_link_libraries(${t} PRIVATE attnode_cuda)
