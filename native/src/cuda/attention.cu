@@ -19,7 +19,7 @@ namespace {
 
 constexpr unsigned kWarps = 4;
 constexpr size_t kPerLane = kAttnMaxD / 32;  // columns each lane accumulates
-constexpr size_t kKeysPerSplit = 512;         // at least this many keys before splitting
+constexpr size_t kKeysPerSplit = 128;         // keys per split, at least
 constexpr size_t kTargetWarps = 2048;         // enough warps in flight to fill an H100/H200
 
 template <bool kF16>

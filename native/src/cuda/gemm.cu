@@ -1,6 +1,8 @@
 // Dense GEMM for `linear` (kernels.h): c = a . w^T + bias with w in the weight layout (N, K).
 //   gemm_half: tensor cores, mma.sync.m16n8k16 (f16 or bf16 inputs, f32 accumulation), a 3-stage
-//              cp.async pipeline of 128x128x32 tiles, 8 warps each owning 64x32 of C.
+//              cp.async pipeline of 128x128x32 tiles, 4 warps each owning 64x64 of C (a 64x64
+//              warp tile reads 128 bytes of shared memory per mma, 64x32 reads 192: shared
+//              memory bandwidth, not the tensor cores, bounds a smaller one).
 //   gemm_f32:  the CUDA cores, 64x64 tiles, 4x4 outputs per thread; f32 weights only.
 // GEMV for few rows lives in gemv.cu. Not here: quantized weights (quant.cu).
 #include <cstdint>
@@ -20,7 +22,10 @@ constexpr int kBM = 128, kBN = 128, kBK = 32, kStages = 3;
 // fall in 8 different groups of 4 banks, so fragment loads are conflict-free, and 80 stays a
 // multiple of the 16 bytes cp.async writes.
 constexpr int kLds = kBK + 8;
-constexpr int kThreadsTc = 256;
+constexpr int kWarpsN = 2;                  // 2 x 2 warps
+constexpr int kWarpTileN = kBN / kWarpsN;   // 64 columns, 8 mma tiles of 8
+constexpr int kWarpTileM = 64;              // 64 rows, 4 mma tiles of 16
+constexpr int kThreadsTc = 32 * (kBM / kWarpTileM) * kWarpsN;  // 128
 constexpr size_t kStageHalves = static_cast<size_t>(kBM + kBN) * kLds;
 constexpr size_t kSmemTc = kStages * kStageHalves * sizeof(uint16_t);  // 61440 bytes
 
@@ -59,6 +64,7 @@ __device__ __forceinline__ void mma16816(float* d, const uint32_t* a, const uint
 template <bool kVec>
 __device__ __forceinline__ void load_tile(uint16_t* tile, const uint16_t* g, size_t rows, size_t k, size_t r0,
                                           size_t k0) {
+  static_assert(kBM == kBN, "one loader for both tiles");
   constexpr int kChunks = kBM * kBK / 8;  // 512 chunks of 8 halves
   for (int c = threadIdx.x; c < kChunks; c += kThreadsTc) {
     const int r = c / (kBK / 8), kc = (c % (kBK / 8)) * 8;
@@ -80,16 +86,17 @@ __global__ void __launch_bounds__(kThreadsTc) gemm_half_kernel(const uint16_t* _
                                                                size_t m, size_t n, size_t k) {
   extern __shared__ __align__(16) uint16_t smem[];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int warp_m = warp / 4, warp_n = warp % 4;  // 2 x 4 warps, each 64 rows x 32 columns
+  const int warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
   const int gid = lane >> 2, tig = lane & 3;       // the fragment layout's groupID, thread in group
   const size_t m0 = static_cast<size_t>(blockIdx.y) * kBM, n0 = static_cast<size_t>(blockIdx.x) * kBN;
   const int ktiles = static_cast<int>((k + kBK - 1) / kBK);
 
-  float acc[4][4][4];
+  constexpr int kTm = kWarpTileM / 16, kTn = kWarpTileN / 8;  // mma tiles per warp
+  float acc[kTm][kTn][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < kTm; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < kTn; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
@@ -123,38 +130,38 @@ __global__ void __launch_bounds__(kThreadsTc) gemm_half_kernel(const uint16_t* _
     const uint16_t* bs = stage_b(kt % kStages);
 #pragma unroll
     for (int kk = 0; kk < kBK; kk += 16) {
-      uint32_t af[4][4], bf[4][2];
+      uint32_t af[kTm][4], bf[kTn][2];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint16_t* p = as + (warp_m * 64 + i * 16 + gid) * kLds + kk + tig * 2;
+      for (int i = 0; i < kTm; ++i) {
+        const uint16_t* p = as + (warp_m * kWarpTileM + i * 16 + gid) * kLds + kk + tig * 2;
         af[i][0] = *reinterpret_cast<const uint32_t*>(p);
         af[i][1] = *reinterpret_cast<const uint32_t*>(p + 8 * kLds);
         af[i][2] = *reinterpret_cast<const uint32_t*>(p + 8);
         af[i][3] = *reinterpret_cast<const uint32_t*>(p + 8 * kLds + 8);
       }
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const uint16_t* p = bs + (warp_n * 32 + j * 8 + gid) * kLds + kk + tig * 2;
+      for (int j = 0; j < kTn; ++j) {
+        const uint16_t* p = bs + (warp_n * kWarpTileN + j * 8 + gid) * kLds + kk + tig * 2;
         bf[j][0] = *reinterpret_cast<const uint32_t*>(p);
         bf[j][1] = *reinterpret_cast<const uint32_t*>(p + 8);
       }
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < kTm; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) mma16816<kBf16>(acc[i][j], af[i], bf[j]);
+        for (int j = 0; j < kTn; ++j) mma16816<kBf16>(acc[i][j], af[i], bf[j]);
     }
   }
   cp_async_wait<0>();
 
   // The accumulator layout: e 0,1 at (row gid, columns 2*tig, 2*tig+1), e 2,3 at row gid + 8.
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < kTm; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < kTn; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const size_t row = m0 + warp_m * 64 + i * 16 + gid + (e >= 2 ? 8 : 0);
-        const size_t col = n0 + warp_n * 32 + j * 8 + tig * 2 + (e & 1);
+        const size_t row = m0 + warp_m * kWarpTileM + i * 16 + gid + (e >= 2 ? 8 : 0);
+        const size_t col = n0 + warp_n * kWarpTileN + j * 8 + tig * 2 + (e & 1);
         if (row < m && col < n) c[row * n + col] = acc[i][j][e] + (bias ? bias[col] : 0.0f);
       }
 }
