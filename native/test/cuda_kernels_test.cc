@@ -1,10 +1,12 @@
 // The CUDA kernels against the scalar CPU reference (cpu/isa/scalar/*.cc, quant_format.h, and
 // plain loops where the CPU's reference is an op body), on awkward shapes (1, 3, 17, 33, 127, tile
 // edges), with guard regions around every output, plus the runtime's error paths. Needs no Node:
-// a GPU machine runs it through tools/cuda-check.sh. Exit 0: all passed (or no device and no
+// a GPU machine runs it through tools/cuda-check.sh. The last check faults a kernel on purpose
+// (ATTNODE_CUDA_TEST_NO_FAULT=1 skips it). Exit 0: all passed (or no device and no
 // --require-device); 1: a check failed; 2: --require-device and no device.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -462,6 +464,38 @@ void test_runtime(Report& r, DeviceAllocator& a, Stream& st) {
   r.expect("trim frees the cache", a.bytes_cached() == 0);
 }
 
+// Last, because it poisons the context: a kernel that faults (attention reading K through a bad
+// pointer) must fail its synchronization with a CudaError, and every later use must fail at once
+// with the first error's reason; the process lives on to report.
+void test_device_loss(Report& r, DeviceAllocator& a, Stream& st) {
+  std::printf("runtime: a faulting kernel (run last)\n");
+  DeviceBuffer<float> q(a, 64), out(a, 64);
+  AttentionArgs args;
+  args.q = q.get();
+  args.k.base = args.v.base = reinterpret_cast<const char*>(uintptr_t{16});
+  args.k.row_bytes = args.v.row_bytes = 64 * 4;
+  args.out = out.get();
+  args.tq = 1, args.tk = 8, args.hq = 1, args.hkv = 1, args.d = 64;
+  std::string first;
+  try {
+    attention_f32(args, nullptr, st.get());
+    st.synchronize();
+    r.expect("a faulting kernel fails its synchronization", false);
+    return;
+  } catch (const CudaError& e) {
+    first = e.what();
+    r.expect("a faulting kernel fails its synchronization with a CudaError naming the call",
+             first.find("cudaStreamSynchronize") != std::string::npos, first);
+  }
+  try {
+    a.allocate(256);
+    r.expect("after a fault, allocation fails with the first error", false);
+  } catch (const CudaError& e) {
+    r.expect("after a fault, allocation fails with the first error", std::string(e.what()).find(first) != std::string::npos,
+             e.what());
+  }
+}
+
 }  // namespace
 }  // namespace attnode::cuda::test
 
@@ -491,6 +525,7 @@ int main(int argc, char** argv) {
     test_q8_0(r, alloc, st, rng);
     test_attention(r, alloc, st, rng);
     test_gpt2(r, alloc, st);
+    if (std::getenv("ATTNODE_CUDA_TEST_NO_FAULT") == nullptr) test_device_loss(r, alloc, st);
   } catch (const std::exception& e) {
     std::printf("FAIL: exception: %s\n", e.what());
     ++r.failures;

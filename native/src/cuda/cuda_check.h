@@ -30,8 +30,6 @@ bool cuda_error_is_sticky(cudaError_t e);
 
 }  // namespace attnode::cuda
 
-#define ATTNODE_CUDA_STR2(x) #x
-#define ATTNODE_CUDA_STR(x) ATTNODE_CUDA_STR2(x)
 #define ATTNODE_CUDA_CHECK(call)                                                   \
   do {                                                                             \
     const cudaError_t attnode_cuda_err_ = (call);                                  \
