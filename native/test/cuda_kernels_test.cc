@@ -304,6 +304,104 @@ void test_q8_0(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
   }
 }
 
+// linear as the backend calls it: GEMV for few rows, tensor cores past kGemvMaxRows (activations
+// rounded to the weight's type), q8_0 in chunks of rows; and rows written into state pages.
+void test_linear_and_rows(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
+  std::printf("linear dispatch (GEMV / tensor cores / q8_0 chunks) and state row writes\n");
+  for (size_t m : {1, 8, 9, 33, 130}) {
+    for (size_t k : {32, 96, 256}) {
+      const size_t n = 37;
+      std::vector<float> x = rng.vec(m * k), w = rng.vec(n * k), bias = rng.vec(n);
+      auto dx = upload(a, x, st.get()), db = upload(a, bias, st.get());
+      const std::string sh = shape({m, n, k});
+      for (Half t : {Half::f16, Half::bf16}) {
+        const auto wh = to_half(w, t);
+        auto dw = upload(a, wh, st.get());
+        const std::vector<float> xr = m > kGemvMaxRows ? from_half(to_half(x, t), t) : x;
+        const auto want = linear_reference(xr, from_half(wh, t), &bias, m, n, k);
+        DeviceBuffer<uint16_t> scratch(a, m * k);
+        check_output(r, a, st, std::string("linear_half ") + (t == Half::bf16 ? "bf16 " : "f16 ") + sh, want,
+                     m > kGemvMaxRows ? kTolTensorCore : kTolF32Dot,
+                     [&](float* o) { linear_half(dx.get(), dw.get(), db.get(), o, m, n, k, t, scratch.get(), st.get()); });
+      }
+      std::vector<uint8_t> blocks(n * k / 32 * 34);
+      for (size_t j = 0; j < n; ++j) quantize_row_q8_0(w.data() + j * k, k, blocks.data() + j * k / 32 * 34);
+      std::vector<int8_t> wq(n * k), xq(m * k);
+      std::vector<uint16_t> wd(n * k / 32);
+      std::vector<float> xs(m * k / 32), want(m * n);
+      std::vector<int32_t> sums(m * k / 32);
+      q8_0_split_blocks(blocks.data(), n, k, wq.data(), wd.data());
+      quantize_activations(x.data(), m, k, k, 32, xq.data(), xs.data(), sums.data());
+      for (size_t i = 0; i < m; ++i)
+        for (size_t j = 0; j < n; ++j) {
+          double acc = bias[j];
+          for (size_t b = 0; b < k / 32; ++b) {
+            int32_t dot = 0;
+            for (size_t p = 0; p < 32; ++p) dot += int32_t{wq[j * k + b * 32 + p]} * xq[i * k + b * 32 + p];
+            acc += static_cast<double>(f16_to_f32(wd[j * k / 32 + b]) * xs[i * k / 32 + b]) * dot;
+          }
+          want[i * n + j] = static_cast<float>(acc);
+        }
+      auto dwq = upload(a, wq, st.get());
+      auto dwd = upload(a, wd, st.get());
+      DeviceBuffer<int8_t> sq(a, m * k);
+      DeviceBuffer<float> ss(a, m * k / 32);
+      const Q8_0Device wdev{dwq.get(), dwd.get(), n, k};
+      check_output(r, a, st, "linear_q8_0 " + sh, want, kTolInt8,
+                   [&](float* o) { linear_q8_0(dx.get(), wdev, db.get(), o, m, sq.get(), ss.get(), st.get()); });
+    }
+  }
+  // Rows into pages of 8 rows, K at offset 0 and V after it, starting at row 3 of the view (first = 5).
+  for (bool f16 : {false, true}) {
+    const size_t rows = 21, elems = 3 * 17, elem = f16 ? 2 : 4, row_bytes = elems * elem, page_rows = 8, first = 5;
+    const size_t npages = (first + 3 + rows + page_rows - 1) / page_rows, page_bytes = 2 * page_rows * row_bytes;
+    std::vector<DeviceBuffer<char>> pages;
+    std::vector<char*> table;
+    for (size_t p = 0; p < npages; ++p) {
+      pages.emplace_back(a, page_bytes);
+      ATTNODE_CUDA_CHECK(cudaMemsetAsync(pages.back().get(), 0, page_bytes, st.get()));
+      table.push_back(pages.back().get());
+    }
+    auto dtable = upload(a, table, st.get());
+    DeviceRows dst;
+    dst.pages = dtable.get();
+    dst.page_rows = page_rows;
+    dst.shift = 3;
+    dst.row_bytes = row_bytes;
+    dst.offset = page_rows * row_bytes;  // the V part
+    dst.first = first + 3;
+    std::vector<float> src = rng.vec(rows * elems);
+    auto dsrc = upload(a, src, st.get());
+    write_rows(dsrc.get(), dst, rows, elems, f16, st.get());
+    st.synchronize();
+    size_t bad = 0;
+    for (size_t p = 0; p < npages; ++p) {
+      std::vector<char> host(page_bytes);
+      copy_to_host(host.data(), pages[p].get(), page_bytes, st.get());
+      for (size_t rr = 0; rr < page_rows; ++rr) {
+        const size_t x = p * page_rows + rr;
+        const bool mine = x >= first + 3 && x < first + 3 + rows;
+        for (size_t part = 0; part < 2; ++part)
+          for (size_t e = 0; e < elems; ++e) {
+            const char* at = host.data() + part * page_rows * row_bytes + rr * row_bytes + e * elem;
+            float got;
+            if (f16) {
+              uint16_t h;
+              std::memcpy(&h, at, 2);
+              got = f16_to_f32(h);
+            } else {
+              std::memcpy(&got, at, 4);
+            }
+            const float want = (part == 1 && mine) ? (f16 ? f16_to_f32(f32_to_f16(src[(x - first - 3) * elems + e])) : src[(x - first - 3) * elems + e]) : 0.0f;
+            bad += got != want;
+          }
+      }
+    }
+    r.expect(std::string("write_rows into pages (") + (f16 ? "f16" : "f32") + "): its rows exactly, nothing else", bad == 0,
+             std::to_string(bad) + " values wrong");
+  }
+}
+
 struct AttnCase {
   size_t tq, tk, hq, hkv, d;
   bool causal;
@@ -523,6 +621,7 @@ int main(int argc, char** argv) {
     test_rope_embedding(r, alloc, st, rng);
     test_gemm(r, alloc, st, rng);
     test_q8_0(r, alloc, st, rng);
+    test_linear_and_rows(r, alloc, st, rng);
     test_attention(r, alloc, st, rng);
     test_gpt2(r, alloc, st);
     if (std::getenv("ATTNODE_CUDA_TEST_NO_FAULT") == nullptr) test_device_loss(r, alloc, st);

@@ -71,7 +71,6 @@ void quantize_rows_q8(const float* x, int8_t* xq, float* xs, size_t m, size_t k,
 void gemv_q8_0(const Q8_0Device& w, const int8_t* xq, const float* xs, const float* bias, float* c, size_t m,
                cudaStream_t s);
 
-// ---- attention (attention.cu), the cpu/attention.h AttentionProblem without mask and bias ----
 // Key/value rows, contiguous or in the pages of sequence state (state.h, paged_rows.h): row j of
 // kv head g starts at
 //   base + j * row_bytes + g * D * elem                                          (pages null)
@@ -85,6 +84,22 @@ struct DeviceRows {
   size_t offset = 0;
   size_t first = 0;
 };
+// ---- `linear` as the backend calls it (linear.cu): f32 activations, any weight format ----
+// Few rows go to the GEMV (activations stay f32); more to the tensor cores, with the activations
+// rounded to the weight's half type first (into `scratch`, M * K halves), so for M > kGemvMaxRows
+// the result is that of the rounded activations. q8_0 quantizes the activations (into scratch_q:
+// M * K bytes, scratch_s: M * K / 32 floats) and runs the GEMV kGemvMaxRows rows at a time.
+//   x: (M, K) f32, bias: (N) f32 or null -> c: (M, N) f32
+void linear_half(const float* x, const uint16_t* w, const float* bias, float* c, size_t m, size_t n, size_t k, Half type,
+                 uint16_t* scratch, cudaStream_t s);
+void linear_q8_0(const float* x, const Q8_0Device& w, const float* bias, float* c, size_t m, int8_t* scratch_q,
+                 float* scratch_s, cudaStream_t s);
+
+// Appends rows to K or V in sequence state: src row r (E f32 values, E = Hkv * D) becomes row r
+// of `dst` (DeviceRows addressing, head offset 0), stored as f16 when `f16`.  src: (R, E) f32
+void write_rows(const float* src, const DeviceRows& dst, size_t rows, size_t elems, bool f16, cudaStream_t s);
+
+// ---- attention (attention.cu), the cpu/attention.h AttentionProblem without mask and bias ----
 struct AttentionArgs {
   const float* q;      // q: (Tq, Hq, D) f32
   DeviceRows k, v;     // (Tk, Hkv, D) f32 | f16 (kv_f16)
