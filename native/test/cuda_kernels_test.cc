@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cpu/attention.h"
+#include "cpu/block_formats.h"
 #include "cpu/elementwise.h"
 #include "cpu/quant_format.h"
 #include "cuda/kernels.h"
@@ -299,6 +300,49 @@ void test_q8_0(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
         const Q8_0Device wdv{dwq.get(), dwd.get(), n, k};
         check_output(r, a, st, "gemv_q8_0 " + sh, want, kTolInt8,
                      [&](float* o) { gemv_q8_0(wdv, dxq.get(), dxs.get(), db.get(), o, m, st.get()); });
+      }
+    }
+  }
+}
+
+// Q4_K / Q6_K GEMV against the CPU's reference dequantizer (block_formats.cc) and a double dot.
+void test_kquant(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
+  std::printf("k-quant GEMV (against block_formats.cc's dequantizers)\n");
+  for (int fmt : {4, 6}) {
+    const size_t bytes = fmt == 4 ? kQ4_KBytes : kQ6_KBytes;
+    for (size_t m : {1, 3, 8}) {
+      for (size_t n : {1, 17, 33}) {
+        for (size_t k : {256, 512, 2304}) {
+          const size_t nsb = k / 256;
+          std::vector<uint8_t> blocks(n * nsb * bytes);
+          for (auto& b : blocks) b = static_cast<uint8_t>(rng.next());
+          for (size_t i = 0; i < n * nsb; ++i) {
+            uint8_t* blk = blocks.data() + i * bytes;
+            const uint16_t d = f32_to_f16(0.002f * (1.0f + rng.uniform()));
+            const uint16_t dmin = f32_to_f16(0.002f * (1.0f + rng.uniform()));
+            uint8_t* dp = fmt == 4 ? blk : blk + 208;
+            dp[0] = static_cast<uint8_t>(d & 0xff);
+            dp[1] = static_cast<uint8_t>(d >> 8);
+            if (fmt == 4) {
+              blk[2] = static_cast<uint8_t>(dmin & 0xff);
+              blk[3] = static_cast<uint8_t>(dmin >> 8);
+            }
+          }
+          std::vector<float> wf(n * k);
+          for (size_t j = 0; j < n; ++j) {
+            if (fmt == 4) dequantize_row_q4_k(blocks.data() + j * nsb * bytes, k, wf.data() + j * k);
+            else dequantize_row_q6_k(blocks.data() + j * nsb * bytes, k, wf.data() + j * k);
+          }
+          std::vector<float> x = rng.vec(m * k), bias = rng.vec(n);
+          const auto want = linear_reference(x, wf, &bias, m, n, k);
+          auto dx = upload(a, x, st.get()), db = upload(a, bias, st.get());
+          auto dw = upload(a, blocks, st.get());
+          check_output(r, a, st, std::string(fmt == 4 ? "gemv_q4_k " : "gemv_q6_k ") + shape({m, n, k}), want, kTolF32Dot,
+                       [&](float* o) {
+                         if (fmt == 4) gemv_q4_k(dx.get(), dw.get(), db.get(), o, m, n, k, st.get());
+                         else gemv_q6_k(dx.get(), dw.get(), db.get(), o, m, n, k, st.get());
+                       });
+        }
       }
     }
   }
@@ -621,6 +665,7 @@ int main(int argc, char** argv) {
     test_rope_embedding(r, alloc, st, rng);
     test_gemm(r, alloc, st, rng);
     test_q8_0(r, alloc, st, rng);
+    test_kquant(r, alloc, st, rng);
     test_linear_and_rows(r, alloc, st, rng);
     test_attention(r, alloc, st, rng);
     test_gpt2(r, alloc, st);

@@ -71,6 +71,15 @@ void quantize_rows_q8(const float* x, int8_t* xq, float* xs, size_t m, size_t k,
 void gemv_q8_0(const Q8_0Device& w, const int8_t* xq, const float* xs, const float* bias, float* c, size_t m,
                cudaStream_t s);
 
+// ---- k-quants (kquant.cu) ----
+// GGUF Q4_K (144 bytes) and Q6_K (210 bytes) super-blocks of 256 as stored, K / 256 per row,
+// dequantized in registers as cpu/block_formats.cc does; f32 activations.  M <= kGemvMaxRows
+//   w: (N, K / 256) blocks, a: (M, K) f32 -> c: (M, N) f32
+void gemv_q4_k(const float* a, const uint8_t* w, const float* bias, float* c, size_t m, size_t n, size_t k,
+               cudaStream_t s);
+void gemv_q6_k(const float* a, const uint8_t* w, const float* bias, float* c, size_t m, size_t n, size_t k,
+               cudaStream_t s);
+
 // Key/value rows, contiguous or in the pages of sequence state (state.h, paged_rows.h): row j of
 // kv head g starts at
 //   base + j * row_bytes + g * D * elem                                          (pages null)
