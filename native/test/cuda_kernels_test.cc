@@ -52,6 +52,12 @@ void test_elementwise(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
     ref.add_f32(x.data(), y.data(), want.data(), n);
     check_output(r, a, st, "add_f32 n=" + std::to_string(n), want, kTolF32,
                  [&](float* o) { add_f32(dx.get(), dy.get(), o, n, st.get()); });
+    ref.mul_f32(x.data(), y.data(), want.data(), n);
+    check_output(r, a, st, "mul_f32 n=" + std::to_string(n), want, kTolF32,
+                 [&](float* o) { mul_f32(dx.get(), dy.get(), o, n, st.get()); });
+    ref.scale_f32(x.data(), 0.37f, want.data(), n);
+    check_output(r, a, st, "scale_f32 n=" + std::to_string(n), want, kTolF32,
+                 [&](float* o) { scale_f32(dx.get(), 0.37f, o, n, st.get()); });
     ref.gelu_erf_f32(x.data(), want.data(), n);
     check_output(r, a, st, "gelu_erf_f32 n=" + std::to_string(n), want, kTolF32,
                  [&](float* o) { gelu_erf_f32(dx.get(), o, n, st.get()); });

@@ -32,6 +32,14 @@ __global__ void add_kernel(const float* a, const float* b, float* out, size_t n)
   GRID_STRIDE(i, n) { out[i] = a[i] + b[i]; }
 }
 
+__global__ void mul_kernel(const float* a, const float* b, float* out, size_t n) {
+  GRID_STRIDE(i, n) { out[i] = a[i] * b[i]; }
+}
+
+__global__ void scale_kernel(const float* x, float scale, float* out, size_t n) {
+  GRID_STRIDE(i, n) { out[i] = x[i] * scale; }
+}
+
 __global__ void gelu_erf_kernel(const float* x, float* out, size_t n) {
   GRID_STRIDE(i, n) { out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f)); }
 }
@@ -150,6 +158,16 @@ void convert_f32_half(const float* x, uint16_t* out, size_t n, Half type, cudaSt
 void add_f32(const float* a, const float* b, float* out, size_t n, cudaStream_t s) {
   add_kernel<<<grid_for(n), kThreads, 0, s>>>(a, b, out, n);
   ATTNODE_CUDA_CHECK_LAUNCH("add_f32");
+}
+
+void mul_f32(const float* a, const float* b, float* out, size_t n, cudaStream_t s) {
+  mul_kernel<<<grid_for(n), kThreads, 0, s>>>(a, b, out, n);
+  ATTNODE_CUDA_CHECK_LAUNCH("mul_f32");
+}
+
+void scale_f32(const float* x, float scale, float* out, size_t n, cudaStream_t s) {
+  scale_kernel<<<grid_for(n), kThreads, 0, s>>>(x, scale, out, n);
+  ATTNODE_CUDA_CHECK_LAUNCH("scale_f32");
 }
 
 void gelu_erf_f32(const float* x, float* out, size_t n, cudaStream_t s) {

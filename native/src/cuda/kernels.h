@@ -19,6 +19,9 @@ enum class Half { f16, bf16 };
 void convert_f32_half(const float* x, uint16_t* out, size_t n, Half type, cudaStream_t s);
 // out[i] = a[i] + b[i] (out may alias a or b).  a, b, out: (n) f32
 void add_f32(const float* a, const float* b, float* out, size_t n, cudaStream_t s);
+// out[i] = a[i] * b[i] (SwiGLU's gate times up; out may alias), out[i] = x[i] * scale.
+void mul_f32(const float* a, const float* b, float* out, size_t n, cudaStream_t s);
+void scale_f32(const float* x, float scale, float* out, size_t n, cudaStream_t s);
 // GELU (erf or tanh form), SiLU, as kElementwiseScalar.  x, out: (n) f32
 void gelu_erf_f32(const float* x, float* out, size_t n, cudaStream_t s);
 void gelu_tanh_f32(const float* x, float* out, size_t n, cudaStream_t s);
