@@ -5,6 +5,7 @@
 // Peaks come from the device's clock, SM count and memory bus (runtime.cu); override them with
 // ATTNODE_PEAK_BF16_TFLOPS / ATTNODE_PEAK_DRAM_GBS. Prints one line per kernel; with --json PATH,
 // also writes the figures there.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -251,6 +252,15 @@ int main(int argc, char** argv) {
                            per_token, 1000.0 / per_token, 0, ok});
         results.push_back({std::string("gpt2-124M decode ") + (q8 ? "q8_0" : "f16") + " weight stream", "GB/s", per_token,
                            dev.weight_bytes() / (per_token * 1e-3) / 1e9, peak_gbs, ok});
+        // Prefill of 512 tokens in one pass (prefill() synchronizes at its end).
+        std::vector<int32_t> prompt(512);
+        for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 131) % cfg.vocab);
+        dev.prefill(prompt);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 3; ++i) dev.prefill(prompt);
+        const double pms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / 3;
+        results.push_back({std::string("gpt2-124M prefill ") + (q8 ? "q8_0" : "f16") + " of 512 tokens, tokens/s", "tok/s", pms,
+                           512.0 / (pms * 1e-3), 0, ok});
       }
     }
   } catch (const std::exception& e) {

@@ -422,7 +422,7 @@ void test_linear_and_rows(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
     dst.first = first + 3;
     std::vector<float> src = rng.vec(rows * elems);
     auto dsrc = upload(a, src, st.get());
-    write_rows(dsrc.get(), dst, rows, elems, f16, st.get());
+    write_rows(dsrc.get(), elems, dst, rows, elems, f16, st.get());
     st.synchronize();
     size_t bad = 0;
     for (size_t p = 0; p < npages; ++p) {
@@ -571,6 +571,15 @@ void test_gpt2(Report& r, DeviceAllocator& a, Stream& st) {
       const std::vector<float> want = gpt2_reference_step(host, q8, ids[pos], pos, k16, v16);
       r.compare(std::string("gpt2 decode ") + (q8 ? "q8_0" : "f16") + " position " + std::to_string(pos), got.data(),
                 want.data(), want.size(), kTolModel);
+      if (pos == 9) {
+        // The same 10 tokens in one prefill pass: GEMMs on the tensor cores (f16 activations) or
+        // q8_0 in row chunks, prefill attention; the last token's logits must match.
+        Gpt2Device pre(a, host, q8, st.get());
+        pre.prefill(std::vector<int32_t>(ids, ids + 10));
+        const std::vector<float> pg = pre.read_logits();
+        r.compare(std::string("gpt2 prefill of 10 ") + (q8 ? "q8_0" : "f16") + ", last logits", pg.data(), want.data(),
+                  want.size(), q8 ? kTolModel : kTolModelHalfActivations);
+      }
     }
   }
 }

@@ -159,6 +159,57 @@ class Gpt2Device {
     run(head_, h_.get(), logits_.get());
   }
 
+  // Runs tokens ids[0..T) at positions 0..T-1 in one pass (tensor-core GEMMs for T > 8, prefill
+  // attention), filling the cache; the logits of the last token stay on the device until read().
+  void prefill(const std::vector<int32_t>& ids) {
+    const size_t T = ids.size(), D = cfg_.d;
+    std::vector<int32_t> pos(T);
+    for (size_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(i);
+    DeviceBuffer<int32_t> did = upload(a_, ids, s_), dpos = upload(a_, pos, s_);
+    DeviceBuffer<float> x(a_, T * D), h(a_, T * D), t(a_, T * 4 * D), u(a_, T * 4 * D), qkv(a_, T * 3 * D),
+        q(a_, T * D), att(a_, T * D);
+    DeviceBuffer<uint16_t> scratch(a_, T * 4 * D);
+    DeviceBuffer<int8_t> sq(a_, T * 4 * D);
+    DeviceBuffer<float> ss(a_, T * 4 * D / 32);
+    auto lin = [&](const Lin& l, const float* in, float* out) {
+      if (q8_) linear_q8_0(in, Q8_0Device{l.q.get(), l.d.get(), l.n, l.k}, l.bias.get(), out, T, sq.get(), ss.get(), s_);
+      else linear_half(in, l.w16.get(), l.bias.get(), out, T, l.n, l.k, Half::f16, scratch.get(), s_);
+    };
+    embedding(wte_.get(), TableType::f16, did.get(), x.get(), T, D, s_);
+    embedding(wpe_.get(), TableType::f32, dpos.get(), h.get(), T, D, s_);
+    add_f32(x.get(), h.get(), x.get(), T * D, s_);
+    for (Layer& L : layers_) {
+      layernorm_rows_f32(x.get(), L.ln1_w.get(), L.ln1_b.get(), 1e-5f, h.get(), T, D, s_);
+      lin(L.qkv, h.get(), qkv.get());
+      DeviceRows qrows, krows, vrows;
+      qrows.base = reinterpret_cast<const char*>(q.get());
+      qrows.row_bytes = D * 4;
+      krows.base = reinterpret_cast<const char*>(L.k.get());
+      vrows.base = reinterpret_cast<const char*>(L.v.get());
+      krows.row_bytes = vrows.row_bytes = D * 2;
+      write_rows(qkv.get(), 3 * D, qrows, T, D, false, s_);
+      write_rows(qkv.get() + D, 3 * D, krows, T, D, true, s_);
+      write_rows(qkv.get() + 2 * D, 3 * D, vrows, T, D, true, s_);
+      AttentionArgs a = attn_args(T - 1, L);
+      a.q = q.get();
+      a.out = att.get();
+      a.tq = T;
+      a.q_offset = 0;
+      DeviceBuffer<float> ws(a_, attention_workspace_floats(a) + 1);
+      attention_f32(a, ws.get(), s_);
+      lin(L.proj, att.get(), h.get());
+      add_f32(x.get(), h.get(), x.get(), T * D, s_);
+      layernorm_rows_f32(x.get(), L.ln2_w.get(), L.ln2_b.get(), 1e-5f, h.get(), T, D, s_);
+      lin(L.fc, h.get(), t.get());
+      gelu_tanh_f32(t.get(), u.get(), T * 4 * D, s_);
+      lin(L.fc_proj, u.get(), h.get());
+      add_f32(x.get(), h.get(), x.get(), T * D, s_);
+    }
+    layernorm_rows_f32(x.get() + (T - 1) * D, lnf_w_.get(), lnf_b_.get(), 1e-5f, h_.get(), 1, D, s_);
+    run(head_, h_.get(), logits_.get());
+    ATTNODE_CUDA_CHECK(cudaStreamSynchronize(s_));  // the pass's buffers go back to the allocator below
+  }
+
   std::vector<float> read_logits() {
     std::vector<float> out(cfg_.vocab);
     copy_to_host(out.data(), logits_.get(), out.size() * 4, s_);

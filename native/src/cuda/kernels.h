@@ -107,9 +107,11 @@ void linear_half(const float* x, const uint16_t* w, const float* bias, float* c,
 void linear_q8_0(const float* x, const Q8_0Device& w, const float* bias, float* c, size_t m, int8_t* scratch_q,
                  float* scratch_s, cudaStream_t s);
 
-// Appends rows to K or V in sequence state: src row r (E f32 values, E = Hkv * D) becomes row r
-// of `dst` (DeviceRows addressing, head offset 0), stored as f16 when `f16`.  src: (R, E) f32
-void write_rows(const float* src, const DeviceRows& dst, size_t rows, size_t elems, bool f16, cudaStream_t s);
+// Appends rows to K or V in sequence state: src row r (E f32 values, E = Hkv * D, rows src_ld
+// floats apart, so K and V can be read straight out of a fused QKV output) becomes row r of `dst`
+// (DeviceRows addressing, head offset 0), stored as f16 when `f16`.  src: (R, src_ld) f32
+void write_rows(const float* src, size_t src_ld, const DeviceRows& dst, size_t rows, size_t elems, bool f16,
+                cudaStream_t s);
 
 // ---- attention (attention.cu), the cpu/attention.h AttentionProblem without mask and bias ----
 struct AttentionArgs {

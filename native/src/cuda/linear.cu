@@ -9,7 +9,8 @@
 namespace attnode::cuda {
 namespace {
 
-__global__ void write_rows_kernel(const float* __restrict__ src, DeviceRows dst, size_t rows, size_t elems, bool f16) {
+__global__ void write_rows_kernel(const float* __restrict__ src, size_t src_ld, DeviceRows dst, size_t rows,
+                                  size_t elems, bool f16) {
   const size_t total = rows * elems;
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < total; i += size_t{gridDim.x} * blockDim.x) {
     const size_t r = i / elems, e = i % elems;
@@ -20,8 +21,9 @@ __global__ void write_rows_kernel(const float* __restrict__ src, DeviceRows dst,
       const size_t x = dst.first + r;
       row = const_cast<char*>(dst.pages[x >> dst.shift]) + dst.offset + (x & (dst.page_rows - 1)) * dst.row_bytes;
     }
-    if (f16) reinterpret_cast<uint16_t*>(row)[e] = __half_as_ushort(__float2half_rn(src[i]));
-    else reinterpret_cast<float*>(row)[e] = src[i];
+    const float v = src[r * src_ld + e];
+    if (f16) reinterpret_cast<uint16_t*>(row)[e] = __half_as_ushort(__float2half_rn(v));
+    else reinterpret_cast<float*>(row)[e] = v;
   }
 }
 
@@ -46,11 +48,12 @@ void linear_q8_0(const float* x, const Q8_0Device& w, const float* bias, float* 
   }
 }
 
-void write_rows(const float* src, const DeviceRows& dst, size_t rows, size_t elems, bool f16, cudaStream_t s) {
+void write_rows(const float* src, size_t src_ld, const DeviceRows& dst, size_t rows, size_t elems, bool f16,
+                cudaStream_t s) {
   const size_t total = rows * elems;
   if (total == 0) return;
   const size_t blocks = (total + 255) / 256;
-  write_rows_kernel<<<static_cast<unsigned>(blocks < 65535 ? blocks : 65535), 256, 0, s>>>(src, dst, rows, elems, f16);
+  write_rows_kernel<<<static_cast<unsigned>(blocks < 65535 ? blocks : 65535), 256, 0, s>>>(src, src_ld, dst, rows, elems, f16);
   ATTNODE_CUDA_CHECK_LAUNCH("write_rows");
 }
 

@@ -45,6 +45,8 @@ void throw_if_lost();
 // sizes every step, and cudaMalloc/cudaFree synchronize the device. Sizes round up to 256 bytes
 // below 1 MiB and to 1 MiB above. An allocation that finds no free block and fails with out of
 // memory frees the cache and tries once more, then throws CudaError (out_of_memory()).
+// A released block may be handed out at once: that is safe for work queued on the same stream
+// (stream order), and callers that share memory across streams synchronize before releasing.
 class DeviceAllocator {
  public:
   explicit DeviceAllocator(int device = 0) : device_(device) {}
