@@ -58,6 +58,7 @@ else
 fi
 
 log "summary"
-echo "kernel tests: $([ "$test_rc" = 0 ] && echo PASSED || echo "FAILED (exit $test_rc)")"
-echo "benchmark:    $([ "$bench_rc" = 0 ] && echo "checked and timed" || echo "FAILED (exit $bench_rc)")"
+verdict() { case "$1" in 0) echo "$2" ;; 2) echo "NOT RUN (no CUDA device)" ;; 124) echo "FAILED (timed out)" ;; *) echo "FAILED (exit $1)" ;; esac; }
+echo "kernel tests: $(verdict "$test_rc" PASSED)"
+echo "benchmark:    $(verdict "$bench_rc" "checked and timed")"
 exit $status
