@@ -1,16 +1,16 @@
 // The backend registry: every name resolves to its backend or fails with an error that says
-// why (cuda: not built, or no kernels yet); an unknown name lists the registry's names wherever
+// why (cuda: not built, no device, or no model path yet); an unknown name lists the registry's names wherever
 // a backend is chosen by name (createBackend, loadModel, LanguageModel.load, createPool, CLI).
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError, backendNames, checkBackendName, createBackend } from '../ts/backend/backends.js';
+import { BackendUnavailableError, backendNames, checkBackendName, createBackend, cudaUnavailableReason } from '../ts/backend/backends.js';
 import { NativeBackend } from '../ts/backend/native.js';
 import { ReferenceBackend } from '../ts/backend/reference.js';
 import { WebGPUBackend } from '../ts/backend/webgpu/index.js';
 import { LanguageModel, defaultModelPath } from '../ts/generate/model.js';
 import { loadModel } from '../ts/models/model.js';
-import { cpuInfo } from '../ts/native.js';
+import { cpuInfo, cudaInfo } from '../ts/native.js';
 import { createPool } from '../ts/scheduler/pool.js';
 import { main } from '../ts/cli.js';
 import { HAS_WEBGPU } from './helpers/webgpu.js';
@@ -33,12 +33,32 @@ describe('backend registry', () => {
     r.dispose();
   });
 
-  it('cuda fails with why: not built, or built without kernels', async () => {
-    const why = cpuInfo().cuda ? /backend 'cuda': CUDA kernels are not implemented yet/ : /backend 'cuda': attnode was built without CUDA support/;
+  // This build's own reason: not compiled (no nvcc), or compiled and no device (these machines), or a device.
+  const CUDA_WHY = /backend 'cuda': (attnode was built without CUDA support|no CUDA device \(.+\)|found .+, but models do not run on the CUDA kernels yet)/;
+
+  it('cuda fails with why: not built, no device, or no model path yet', async () => {
+    const info = cudaInfo();
+    expect(info.compiled).toBe(cpuInfo().cuda);
+    expect(info.names).toHaveLength(info.devices);
+    if (info.devices === 0) expect(info.reason).toMatch(info.compiled ? /cudaGetDeviceCount/ : /built without CUDA support/);
+    const why = `backend 'cuda': ${cudaUnavailableReason(info)}`;  // toThrow(string): the message contains it
+    expect(cudaUnavailableReason(info)).toMatch(info.compiled ? (info.devices ? /found/ : /^no CUDA device/) : /^attnode was built without CUDA support/);
     await expect(createBackend('cuda')).rejects.toThrow(BackendUnavailableError);
     await expect(createBackend('cuda')).rejects.toThrow(why);
     await expect(loadModel(join(FIX, 'gpt2-tiny'), { kind: 'decoder', backend: 'cuda' })).rejects.toThrow(why);
     await expect(LanguageModel.load(defaultModelPath(), { backend: 'cuda' })).rejects.toThrow(why);
+  });
+
+  it('the cuda reasons: a build without nvcc, a build without a device', () => {
+    expect(cudaUnavailableReason({ compiled: false, devices: 0, names: [], reason: 'attnode was built without CUDA support' })).toMatch(
+      /^attnode was built without CUDA support/,
+    );
+    expect(
+      cudaUnavailableReason({ compiled: true, devices: 0, names: [], reason: 'cudaGetDeviceCount: cudaErrorNoDevice: no CUDA-capable device is detected' }),
+    ).toBe('no CUDA device (cudaGetDeviceCount: cudaErrorNoDevice: no CUDA-capable device is detected)');
+    expect(cudaUnavailableReason({ compiled: true, devices: 1, names: ['NVIDIA H200 (sm_90, 132 SMs, 139 GiB)'] })).toMatch(
+      /^found NVIDIA H200 \(sm_90, 132 SMs, 139 GiB\), but models do not run/,
+    );
   });
 
   it.skipIf(!HAS_WEBGPU)('creates webgpu by name (dawn.node opened only then)', async () => {
@@ -66,7 +86,7 @@ describe('backend registry', () => {
     } finally {
       process.stderr.write = write;
     }
-    expect(err.join('')).toMatch(/backend 'cuda': (CUDA kernels are not implemented yet|attnode was built without CUDA support)/);
+    expect(err.join('')).toMatch(CUDA_WHY);
     expect(err.join('')).toMatch(/--backend must be one of native, webgpu, cuda, reference, got 'gpu'/);
   });
 });

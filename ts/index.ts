@@ -4,7 +4,7 @@ export { DTYPES, type DType, type TypedArray, byteLength, storageLength, isDType
 export { f32ToF16, f16ToF32, f32ToBf16, bf16ToF32 } from './tensor/half.js';
 export { quantizeQ8_0, dequantizeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './tensor/q8.js';
 export * from './backend/index.js';
-export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from './native.js';
+export { cpuInfo, cudaInfo, setThreads, loadAddon, type CpuInfo, type CudaInfo, type NativeAddon } from './native.js';
 export * from './generate/index.js';
 export { PRESETS, type Preset } from './models/presets.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ModelKindOption, type ForwardOptions, type Model } from './models/model.js';

@@ -22,6 +22,18 @@ export interface CpuInfo {
   cuda: boolean;
 }
 
+/** What the addon's CUDA part finds (native/src/cuda/device.cu, or the stub without nvcc). */
+export interface CudaInfo {
+  /** Whether the CUDA kernels were compiled in. */
+  compiled: boolean;
+  /** Devices visible to this process (cudaGetDeviceCount); 0 without a driver. */
+  devices: number;
+  /** One line per device: name, compute capability, SMs, memory. */
+  names: string[];
+  /** Why `devices` is 0: not built with CUDA, or the runtime's error (no driver, no device). */
+  reason?: string;
+}
+
 /** A tensor as the addon sees it: contiguous storage with its dtype and shape. */
 export interface NativeTensor {
   readonly dtype: string;
@@ -69,6 +81,8 @@ export interface NativeAddon {
   /** A pool of pages for sequence state (native/src/state_js.cc). */
   statePool(desc: { layers: number; kvHeads: number; headDim: number; dtype: 'f32' | 'f16'; pageRows: number; budgetBytes: number }): NativeStatePool;
   cpuInfo(): CpuInfo;
+  /** Absent from binaries built before the CUDA runtime layer. */
+  cudaInfo?(): CudaInfo;
   setThreads(threads: number): void;
   /** The calling thread's nice value + step (Linux); the new value, or null elsewhere. */
   lowerThreadPriority(step: number): number | null;
@@ -137,6 +151,13 @@ export function loadAddon(root: string = packageRoot): NativeAddon {
 /** CPU features, the kernel variant each op family uses, and the thread count. */
 export function cpuInfo(): CpuInfo {
   return loadAddon().cpuInfo();
+}
+
+/** The CUDA devices this build can use; `compiled: false` when it was built without nvcc. */
+export function cudaInfo(): CudaInfo {
+  const addon = loadAddon();
+  if (!addon.cudaInfo) return { compiled: false, devices: 0, names: [], reason: 'attnode was built without CUDA support' };
+  return addon.cudaInfo();
 }
 
 /** Sets the size of the addon's intra-op thread pool for this thread's addon instance. */

@@ -28,7 +28,10 @@
 
 namespace attnode {
 
-bool cuda_compiled();  // cuda/cuda_stub.cc or cuda/device.cu
+// cuda/cuda_stub.cc or cuda/device.cu
+bool cuda_compiled();
+int cuda_device_count(std::string* why);
+std::string cuda_device_name(int ordinal);
 
 namespace {
 
@@ -176,6 +179,7 @@ class Attnode : public Napi::Addon<Attnode> {
                              InstanceMethod("packWeight", &Attnode::PackWeight),
                              InstanceMethod("mapFile", &Attnode::MapFile),
                              InstanceMethod("cpuInfo", &Attnode::CpuInfo),
+                             InstanceMethod("cudaInfo", &Attnode::CudaInfo),
                              InstanceMethod("setThreads", &Attnode::SetThreads),
                              InstanceMethod("lowerThreadPriority", &Attnode::LowerThreadPriority),
                              InstanceMethod("raiseFileLimit", &Attnode::RaiseFileLimit),
@@ -322,6 +326,26 @@ class Attnode : public Napi::Addon<Attnode> {
     for (size_t i = 0; i < count; ++i) kernels.Set(fams[i].name, fams[i].variant(isa_));
     o.Set("kernels", kernels);
     o.Set("cuda", cuda_compiled());
+    return o;
+  }
+
+  // cudaInfo(): { compiled, devices, names, reason } — reason says why devices is 0 (not built,
+  // no driver, no device). A CUDA error while naming a device becomes a JS Error naming the call.
+  Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    std::string why;
+    const int n = cuda_device_count(&why);
+    o.Set("compiled", cuda_compiled());
+    o.Set("devices", n);
+    Napi::Array names = Napi::Array::New(env, static_cast<size_t>(n));
+    try {
+      for (int i = 0; i < n; ++i) names.Set(static_cast<uint32_t>(i), cuda_device_name(i));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, std::string("cudaInfo: ") + e.what());
+    }
+    o.Set("names", names);
+    if (n == 0) o.Set("reason", why);
     return o;
   }
 

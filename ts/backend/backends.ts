@@ -3,7 +3,7 @@
 // error that says so; nothing falls back silently. Not the op registry (registry.ts), which
 // every backend imports; keeping this table apart keeps those imports acyclic.
 
-import { cpuInfo } from '../native.js';
+import { cudaInfo, type CudaInfo } from '../native.js';
 import type { Backend } from './backend.js';
 import { NativeBackend } from './native.js';
 import { ReferenceBackend } from './reference.js';
@@ -34,18 +34,24 @@ interface BackendEntry {
   create(options: CreateBackendOptions): Promise<Backend>;
 }
 
-// There are no CUDA kernels yet: a build with nvcc compiles native/src/cuda/device.cu, which
-// only counts devices. Creating the backend must fail rather than run anything on the CPU.
+// The CUDA kernels (native/src/cuda) are compiled when nvcc is found and tested without Node by
+// native/test/cuda_kernels_test on a GPU machine (tools/cuda-check.sh), but no model runs on them
+// yet: creating the backend says why it cannot, and never runs anything on the CPU instead.
 async function createCuda(): Promise<Backend> {
-  if (!cpuInfo().cuda)
-    throw new BackendUnavailableError('cuda', 'attnode was built without CUDA support (cpuInfo().cuda is false; the build compiles native/src/cuda when nvcc is found)');
-  throw new BackendUnavailableError('cuda', 'CUDA kernels are not implemented yet (this build only counts CUDA devices); use native or webgpu');
+  throw new BackendUnavailableError('cuda', cudaUnavailableReason(cudaInfo()));
+}
+
+/** Why the cuda backend cannot be created with what cudaInfo() reports. */
+export function cudaUnavailableReason(info: CudaInfo): string {
+  if (!info.compiled) return 'attnode was built without CUDA support (the build compiles native/src/cuda when nvcc is found)';
+  if (info.devices === 0) return `no CUDA device (${info.reason ?? 'cudaGetDeviceCount found none'})`;
+  return `found ${info.names.join(', ')}, but models do not run on the CUDA kernels yet (tools/cuda-check.sh tests the kernels); use native or webgpu`;
 }
 
 const BACKENDS: Readonly<Record<BackendName, BackendEntry>> = {
   native: { summary: 'C++ kernels on the CPU', create: async (o) => new NativeBackend(o.threads === undefined ? {} : { threads: o.threads }) },
   webgpu: { summary: 'WGSL kernels through dawn.node (npm webgpu, optional)', create: () => createWebGPUBackend() },
-  cuda: { summary: 'not implemented yet', create: createCuda },
+  cuda: { summary: 'CUDA kernels (compiled with nvcc; models do not run on them yet)', create: createCuda },
   reference: { summary: 'plain TypeScript, slow; what the others are tested against', create: async () => new ReferenceBackend() },
 };
 
@@ -73,7 +79,7 @@ export function backendSummary(name: BackendName): string {
 
 /**
  * Creates a backend by name. 'webgpu' opens a device (dawn.node is imported only now); 'cuda'
- * rejects with a BackendUnavailableError until it has kernels.
+ * rejects with a BackendUnavailableError (not built, no device, or no model path yet).
  */
 export async function createBackend(name: BackendName, options: CreateBackendOptions = {}): Promise<Backend> {
   return BACKENDS[checkBackendName(name, 'createBackend', "'name'")].create(options);

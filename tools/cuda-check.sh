@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The device check of the CUDA kernels, for a machine with an NVIDIA GPU, CUDA (nvcc) and CMake,
+# without Node.js or network: builds native/test (the kernels and their tests, no addon), runs the
+# C++ kernel tests against the scalar CPU reference, then a short benchmark (GEMM TFLOP/s against
+# the bf16 tensor-core peak on 4096 squares, GEMV GB/s against DRAM bandwidth). Results go to
+# stdout and, when $OUT is set, to files under it. Exit status: 0 when the tests pass and the
+# benchmark's own result checks pass.
+#   tools/cuda-check.sh            architectures from nvidia-smi (else 80;90)
+#   ATTNODE_CUDA_ARCHS=90 tools/cuda-check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-}"
+if [ -n "$OUT" ]; then mkdir -p "$OUT"; fi
+log() { echo "== $*"; }
+
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
+command -v nvcc >/dev/null 2>&1 || { echo "cuda-check: nvcc not found (install CUDA or put it on PATH)"; exit 1; }
+command -v cmake >/dev/null 2>&1 || { echo "cuda-check: cmake not found"; exit 1; }
+
+if [ -z "${ATTNODE_CUDA_ARCHS:-}" ] && command -v nvidia-smi >/dev/null 2>&1; then
+  cap="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')"
+  if [[ "$cap" =~ ^[0-9]+$ ]]; then export ATTNODE_CUDA_ARCHS="$cap"; fi
+fi
+export ATTNODE_CUDA_ARCHS="${ATTNODE_CUDA_ARCHS:-80;90}"
+
+log "machine"
+nvidia-smi --query-gpu=name,compute_cap,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv 2>&1 | head -3
+nvcc --version | tail -2
+cmake --version | head -1
+
+BUILD="${CUDA_CHECK_BUILD:-build-cuda-check}"
+JOBS="$(nproc 2>/dev/null || echo 4)"
+log "build (sm ${ATTNODE_CUDA_ARCHS}, ${JOBS} jobs) into ${BUILD}"
+start=$(date +%s)
+if ! cmake -S native/test -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DATTNODE_CUDA_ARCHS="${ATTNODE_CUDA_ARCHS}" >"$BUILD.configure.log" 2>&1; then
+  cat "$BUILD.configure.log"; [ -n "$OUT" ] && cp "$BUILD.configure.log" "$OUT/"; echo "cuda-check: configure FAILED"; exit 1
+fi
+if ! cmake --build "$BUILD" -j "$JOBS" >"$BUILD.build.log" 2>&1; then
+  tail -60 "$BUILD.build.log"; [ -n "$OUT" ] && cp "$BUILD.build.log" "$OUT/"; echo "cuda-check: build FAILED"; exit 1
+fi
+echo "built in $(( $(date +%s) - start )) s"
+
+status=0
+log "kernel tests (native/test/cuda_kernels_test.cc)"
+timeout 300 "$BUILD/cuda-tests/cuda_kernels_test" --require-device 2>&1 | tee ${OUT:+"$OUT/cuda-kernels-test.txt"}
+test_rc=${PIPESTATUS[0]}
+[ "$test_rc" = 0 ] || status=1
+
+log "benchmark (native/test/cuda_bench.cc)"
+timeout 240 "$BUILD/cuda-tests/cuda_bench" ${OUT:+--json "$OUT/cuda-bench.json"} 2>&1 | tee ${OUT:+"$OUT/cuda-bench.txt"}
+bench_rc=${PIPESTATUS[0]}
+[ "$bench_rc" = 0 ] || status=1
+
+if command -v node >/dev/null 2>&1 && [ -d node_modules ]; then
+  log "node tests: $(node --version) is here, but the cuda backend runs no model yet; nothing to run"
+else
+  log "node tests: skipped (no node or no node_modules on this machine)"
+fi
+
+log "summary"
+verdict() { case "$1" in 0) echo "$2" ;; 2) echo "NOT RUN (no CUDA device)" ;; 124) echo "FAILED (timed out)" ;; *) echo "FAILED (exit $1)" ;; esac; }
+echo "kernel tests: $(verdict "$test_rc" PASSED)"
+echo "benchmark:    $(verdict "$bench_rc" "checked and timed")"
+exit $status
