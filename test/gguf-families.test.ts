@@ -1,7 +1,8 @@
-// GGUF files of Mistral ('llama'), Qwen2, Qwen3, Gemma 2 and Gemma 3, converted from the Hugging
-// Face fixtures by tools/reference/make_families_gguf.py, against llama.cpp's logits and greedy ids
-// on the same files (goldens made by that script; llama.cpp is not needed here), and against the
-// PyTorch goldens where llama.cpp reads the file as Hugging Face reads the config.
+// GGUF files of Mistral ('llama'), Qwen2, Qwen3, Gemma 2, Gemma 3, Phi-3 and Llama with rope scaling
+// (linear, YaRN, Llama 3's rope_freqs), converted from the Hugging Face fixtures by
+// tools/reference/make_families_gguf.py, against llama.cpp's logits and greedy ids on the same files
+// (goldens made by that script; llama.cpp is not needed here), and against the PyTorch goldens
+// where llama.cpp reads the file as Hugging Face reads the config.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,10 @@ const CASES = [
   { path: 'qwen3-tiny/model-f32.gguf', arch: 'qwen3', family: 'qwen3', tol: TOL_LLAMACPP_LOGITS_F32, torch: GOLDENS.models['qwen3-tiny']!, torchPrompts: 3 },
   { path: 'gemma2-tiny/model-f32.gguf', arch: 'gemma2', family: 'gemma2', tol: TOL_LLAMACPP_LOGITS_GELU, torch: FAMILIES.models['gemma2-tiny']!, torchPrompts: 0 },
   { path: 'gemma3-tiny/model-f32.gguf', arch: 'gemma3', family: 'gemma3', tol: TOL_LLAMACPP_LOGITS_GELU, torch: FAMILIES.models['gemma3-tiny']!, torchPrompts: 0 },
+  // llama.cpp's converter: linear and YaRN as llama.rope.scaling.* keys, Llama 3 as a rope_freqs tensor.
+  ...['linear', 'yarn', 'llama3'].map((s) => ({
+    path: `llama-${s}-tiny/model-f32.gguf`, arch: 'llama', family: 'llama', tol: TOL_LLAMACPP_LOGITS_F32, torch: FAMILIES.models[`llama-${s}-tiny`]!, torchPrompts: 3,
+  })),
 ];
 
 describe.each(CASES)('$path', (c) => {
@@ -53,4 +58,59 @@ describe.each(CASES)('$path', (c) => {
     it(`matches the PyTorch goldens of the Hugging Face checkpoint for ${c.torchPrompts === 3 ? 'every prompt' : 'the prompts within the window'}`, async () => {
       for (const p of c.torch.prompts.slice(0, c.torchPrompts)) expect(maxDiff(await model.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
     });
+});
+
+// Phi-3 as llama.cpp's converter writes it: fused attn_qkv and ffn_up, 12 of 16 dimensions rotated,
+// LongRoPE's factors as tensors, a window of 12. attnode computes what Hugging Face computes (the
+// window, the short factors while a pass stays within the original 16 positions), so the file with
+// the window matches the PyTorch goldens of its checkpoint everywhere. llama.cpp turns Phi-3's window
+// off and takes the long factors for any context past 16: the two agree on the window-free file for
+// prompts past 16 tokens (17 and 33), which is what its goldens hold.
+describe('phi3 GGUF', () => {
+  const phi3 = FAMILIES.models['phi3-tiny']!;
+  let windowed: DecoderModel;
+  let plain: DecoderModel;
+  beforeAll(async () => {
+    windowed = await loadModel(join(FIX, 'phi3-tiny/model-f32.gguf'), { kind: 'decoder' });
+    plain = await loadModel(join(FIX, 'phi3-tiny/model-nowindow-f32.gguf'), { kind: 'decoder' });
+  });
+  afterAll(() => {
+    windowed?.dispose();
+    plain?.dispose();
+  });
+  const golden = GGUF.models['phi3-tiny/model-nowindow-f32.gguf']!;
+
+  it('reads the rotation, the window and the LongRoPE factors from the file', () => {
+    expect(golden.architecture).toBe('phi3');
+    const c = windowed.config;
+    expect([c.architecture, c.headDim, c.rotaryDim, c.slidingWindow, c.ropeInterleaved]).toEqual(['phi3', 16, 12, 12, false]);
+    expect(c.ropeScaling?.type).toBe('longrope');
+    expect(c.ropeScaling?.longFrom).toBe(16);
+    // sqrt(1 + ln(64 / 16) / ln(16)), the attention factor the converter writes.
+    expect(c.ropeScaling?.attentionFactor).toBeCloseTo(Math.sqrt(1.5), 6);
+    expect(plain.config.slidingWindow).toBeUndefined();
+  });
+
+  it('with its window matches the PyTorch goldens for prompts of 1, 7 and 33 tokens and their 16 greedy tokens', async () => {
+    expect(phi3.prompts.map((p) => p.prompt.length)).toEqual([1, 7, 33]);
+    for (const p of phi3.prompts) {
+      expect(maxDiff(await windowed.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+      expect(await greedy(windowed, p.prompt, 16)).toEqual(p.greedy);
+    }
+  });
+
+  it("without a window matches llama.cpp's logits and greedy ids for prompts of 17 and 33 tokens", async () => {
+    expect(golden.prompts.map((p) => p.prompt.length)).toEqual([17, 33]);
+    for (const p of golden.prompts) {
+      expect(maxDiff(await plain.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_LLAMACPP_LOGITS_F32);
+      expect(await greedy(plain, p.prompt, 16)).toEqual(p.greedy);
+    }
+  });
+
+  it('differs from the windowed file past the window, and within it does not', async () => {
+    const p = phi3.prompts[1]!.prompt;
+    expect(maxDiff(Float32Array.from(await plain.forward(p)), await windowed.forward(p))).toBe(0);
+    const long = phi3.prompts[2]!.prompt;
+    expect(maxDiff(Float32Array.from(await plain.forward(long)), await windowed.forward(long))).toBeGreaterThan(1e-2);
+  });
 });

@@ -231,10 +231,10 @@ static void print_row(const float *row, int n) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-  if (argc < 1) die("usage", "eval MODEL.gguf --prompt IDS [--prompt IDS ...] [--last N] [--greedy N] [--threads N] [--kv f32|f16] [--flash-attn off|on|auto]");
+  if (argc < 1) die("usage", "eval MODEL.gguf --prompt IDS [--prompt IDS ...] [--last N] [--greedy N] [--threads N] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N]");
   enum { MAX_PROMPTS = 16, MAX_IDS = 4096 };
   static llama_token prompts[MAX_PROMPTS][MAX_IDS];
-  int lens[MAX_PROMPTS], n_prompts = 0, last = -1, greedy = 16, threads = 1, kv_type = 0, flash_attn = 0;
+  int lens[MAX_PROMPTS], n_prompts = 0, last = -1, greedy = 16, threads = 1, kv_type = 0, flash_attn = 0, n_ctx = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) {
       if (n_prompts == MAX_PROMPTS) die("too many --prompt options", NULL);
@@ -244,6 +244,7 @@ static int cmd_eval(int argc, char **argv) {
     } else if (strcmp(argv[i], "--last") == 0 && i + 1 < argc) last = atoi(argv[++i]);
     else if (strcmp(argv[i], "--greedy") == 0 && i + 1 < argc) greedy = atoi(argv[++i]);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) n_ctx = atoi(argv[++i]);
     else if (strcmp(argv[i], "--kv") == 0 && i + 1 < argc) {
       const char *t = argv[++i];
       if (strcmp(t, "f32") == 0) kv_type = 0;       // GGML_TYPE_F32
@@ -267,7 +268,10 @@ static int cmd_eval(int argc, char **argv) {
   if (!model) die("llama.cpp could not load", argv[0]);
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
   struct llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = (uint32_t)(longest + greedy + 16);
+  // --ctx sets the context size, which llama.cpp reads beyond the cache's length: Phi-3's
+  // LongRoPE takes its short factors only while the context is within the original one.
+  if (n_ctx > 0 && n_ctx < longest + greedy) die("--ctx is shorter than the longest prompt plus the greedy tokens", NULL);
+  cp.n_ctx = (uint32_t)(n_ctx > 0 ? n_ctx : longest + greedy + 16);
   cp.n_batch = cp.n_ubatch = cp.n_ctx;
   cp.n_seq_max = 1;
   cp.n_threads = cp.n_threads_batch = threads;
