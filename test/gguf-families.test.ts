@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
 import { GOLDENS, MODEL_FIXTURES as FIX, greedy, maxDiff, type GoldenPrompt } from './helpers/decoding.js';
-import { TOL_LLAMACPP_LOGITS_F32, TOL_LLAMACPP_LOGITS_GELU, TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
+import { NEAR_TIE_FACTOR } from './helpers/llamacpp.js';
+import { Q8_0_ERROR_RATIO_TO_LLAMACPP, TOL_LLAMACPP_LOGITS_F32, TOL_LLAMACPP_LOGITS_GELU, TOL_LLAMACPP_Q8_0_OF_SPREAD, TOL_MODEL_LOGITS_F32 } from './harness/tolerance.js';
 
 const GGUF = JSON.parse(readFileSync(join(FIX, 'gguf-goldens.json'), 'utf8')) as {
   header: { script: string; reference: string };
-  models: Record<string, { architecture: string; prompts: GoldenPrompt[] }>;
+  models: Record<string, { architecture: string; prompts: (GoldenPrompt & { greedy_top2_gaps?: number[] })[] }>;
 };
 const FAMILIES = JSON.parse(readFileSync(join(FIX, 'families-goldens.json'), 'utf8')) as { models: Record<string, { prompts: GoldenPrompt[] }> };
 
@@ -112,5 +113,61 @@ describe('phi3 GGUF', () => {
     expect(maxDiff(Float32Array.from(await plain.forward(p)), await windowed.forward(p))).toBe(0);
     const long = phi3.prompts[2]!.prompt;
     expect(maxDiff(Float32Array.from(await plain.forward(long)), await windowed.forward(long))).toBeGreaterThan(1e-2);
+  });
+});
+
+/** max |a - b| over the row as a fraction of b's spread (max - min). */
+function relDiff(a: ArrayLike<number>, b: readonly number[]): { rel: number; abs: number } {
+  const d = maxDiff(a, b);
+  return { rel: d / (Math.max(...b) - Math.min(...b)), abs: d };
+}
+
+// The f32 file of each family quantized to Q8_0 by llama.cpp and evaluated by it (same script):
+// attnode reads the very bytes llama.cpp ran, and its q8_0 kernels (activations in q8_0 blocks, as
+// llama.cpp's) land as close to the f32 logits as llama.cpp's own.
+const Q8_0 = ['mistral-tiny/model', 'qwen2-tiny/model', 'qwen3-tiny/model', 'gemma2-tiny/model', 'gemma3-tiny/model', 'llama-llama3-tiny/model', 'phi3-tiny/model-nowindow'];
+describe.each(Q8_0)('%s-q8_0.gguf', (stem) => {
+  let model: DecoderModel;
+  beforeAll(async () => {
+    model = await loadModel(join(FIX, `${stem}-q8_0.gguf`), { kind: 'decoder' });
+  });
+  afterAll(() => model?.dispose());
+  const q8 = GGUF.models[`${stem}-q8_0.gguf`]!;
+  const f32 = GGUF.models[`${stem}-f32.gguf`]!;
+
+  it(`matches llama.cpp's logits on the same Q8_0 file within ${TOL_LLAMACPP_Q8_0_OF_SPREAD} of their spread, and its greedy ids up to a near-tie`, async () => {
+    expect(q8.prompts.map((p) => p.prompt)).toEqual(f32.prompts.map((p) => p.prompt));
+    let worst = 0;
+    for (const p of q8.prompts) {
+      const { rel, abs } = relDiff(await model.forward(p.prompt), p.logits);
+      expect(rel).toBeLessThanOrEqual(TOL_LLAMACPP_Q8_0_OF_SPREAD);
+      worst = Math.max(worst, abs);
+    }
+    // Past a step where llama.cpp's top two are closer than the engines' differences, either may
+    // rightly differ (with random weights that is often the first step).
+    for (const p of q8.prompts) {
+      const tie = p.greedy_top2_gaps!.findIndex((g) => g < NEAR_TIE_FACTOR * worst);
+      const n = tie < 0 ? p.greedy.length : tie;
+      expect(await greedy(model, p.prompt, n)).toEqual(p.greedy.slice(0, n));
+    }
+  });
+
+  // Each engine against its own f32 run of the f32 file (llama.cpp's f32 GELU is a table of f16
+  // inputs, which its Q8_0 run shares): attnode's quantization costs no more than llama.cpp's.
+  it(`is no further from its f32 logits than llama.cpp's Q8_0 is from llama.cpp's (x${Q8_0_ERROR_RATIO_TO_LLAMACPP}, worst prompt against worst prompt)`, async () => {
+    const full = await loadModel(join(FIX, `${stem}-f32.gguf`), { kind: 'decoder' });
+    let ours = 0;
+    let theirs = 0;
+    try {
+      for (const [i, p] of f32.prompts.entries()) {
+        const ref = [...(await full.forward(p.prompt))];
+        ours = Math.max(ours, relDiff(await model.forward(p.prompt), ref).rel);
+        theirs = Math.max(theirs, relDiff(q8.prompts[i]!.logits, p.logits).rel);
+      }
+    } finally {
+      full.dispose();
+    }
+    expect(ours).toBeGreaterThan(0);
+    expect(ours).toBeLessThanOrEqual(Q8_0_ERROR_RATIO_TO_LLAMACPP * theirs);
   });
 });

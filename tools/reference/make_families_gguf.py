@@ -250,6 +250,11 @@ MODELS = [('mistral-tiny', 'llama', llama_like, 'model-f32.gguf', 'all'), ('qwen
           ('phi3-tiny', 'phi3', phi3, 'model-f32.gguf', None), ('phi3-tiny', 'phi3', phi3_no_window, 'model-nowindow-f32.gguf', 'long')]
 
 
+# The fixtures whose f32 file llama.cpp also quantizes to Q8_0 and evaluates (one per family and
+# rope variant; Phi-3's is the window-free file).
+Q8_0_FILES = ('mistral-tiny', 'qwen2-tiny', 'qwen3-tiny', 'gemma2-tiny', 'gemma3-tiny', 'llama-llama3-tiny', 'phi3-tiny')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=os.path.join(ROOT, 'test', 'fixtures', 'models'))
@@ -280,6 +285,17 @@ def main():
             architecture=res['architecture'],
             prompts=[dict(prompt=p['prompt'], logits=p['logits'][-1], greedy=p['greedy']) for p in res['prompts']])
         print('%-18s %-7s llama.cpp evaluated %d prompts' % (name, arch, len(res['prompts'])))
+        if name in Q8_0_FILES:
+            # llama.cpp quantizes the f32 file to Q8_0 (every matrix; norms and rope factors stay f32)
+            # and evaluates it: attnode loads the very same bytes.
+            q = os.path.join(d, file.replace('-f32', '-q8_0'))
+            subprocess.run(['node', os.path.join(ROOT, 'tools', 'llamacpp', 'llamacpp.mjs'), 'quantize', path, q, 'Q8_0'], check=True, capture_output=True)
+            qres = json.loads(subprocess.run(cmd[:3] + [q] + cmd[4:], check=True, capture_output=True, text=True).stdout)
+            goldens['models'][name + '/' + os.path.basename(q)] = dict(
+                architecture=qres['architecture'],
+                prompts=[dict(prompt=p['prompt'], logits=p['logits'][-1], greedy=p['greedy'], greedy_top2_gaps=p['greedy_top2_gaps'])
+                         for p in qres['prompts']])
+            print('%-18s %-7s llama.cpp evaluated its Q8_0 file' % (name, arch))
     if args.no_eval:
         return
     goldens['header'] = dict(script='tools/reference/make_families_gguf.py', reference='llama.cpp %s (node-llama-cpp 3.21.1, CPU, f32 K/V, '
