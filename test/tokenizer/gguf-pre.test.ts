@@ -1,10 +1,14 @@
 // GGUF byte-level BPE vocabularies with each tokenizer.ggml.pre type attnode reads, against the
 // Hugging Face `tokenizers` package running the tokenizer.json those models ship (pre-tokenizer
-// and normalizer spelled here as in those files), on the whole corpus; unknown types are refused.
+// and normalizer spelled here as in those files), on the whole corpus, and against llama.cpp's
+// tokenizer on the same vocabulary (goldens of tools/llamacpp/make-tokenizer-goldens.mjs);
+// unknown types are refused.
 import { describe, expect, it } from 'vitest';
 import { Tokenizer, TokenizerFormatError, GGUF_TOKEN_TYPE } from '../../ts/tokenizer/index.js';
 import { GGUF_PRE_TYPES } from '../../ts/tokenizer/gguf.js';
-import { corpusTexts, hf, readFixture } from './util.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { corpusDir, corpusTexts, hf, readFixture } from './util.js';
 
 const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: useRegex });
 const split = (regex: string) => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
@@ -21,9 +25,14 @@ const TEKKEN = seq(split(
   "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 ), byteLevel(false));
 
+const GPT2_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+// llama.cpp's fallback type (no tokenizer.json spells it; this is its sequence of regex splits).
+const DEFAULT = seq(split('[\\p{P}\\$\\+<=>\\^~\\|]+'), split(GPT2_SPLIT), split('\\p{N}+'), split('[0-9][0-9][0-9]'), byteLevel(false));
+
 interface Case { pre: string; preTokenizer: unknown; normalizer?: unknown; ignoreMerges?: boolean }
 const CASES: Case[] = [
-  ...['gpt2', 'gpt-2', 'default', 'phi-2'].map((pre) => ({ pre, preTokenizer: byteLevel(true) })),
+  ...['gpt2', 'gpt-2', 'phi-2'].map((pre) => ({ pre, preTokenizer: byteLevel(true) })),
+  { pre: 'default', preTokenizer: DEFAULT },
   ...['llama-bpe', 'llama3', 'llama-v3', 'falcon3'].map((pre) => ({ pre, preTokenizer: LLAMA3, ignoreMerges: true })),
   ...['qwen2', 'deepseek-r1-qwen'].map((pre) => ({ pre, preTokenizer: QWEN2, normalizer: { type: 'NFC' } })),
   ...['smollm', 'starcoder', 'refact'].map((pre) => ({ pre, preTokenizer: SMOLLM })),
@@ -35,7 +44,12 @@ const CASES: Case[] = [
 // boundaries the types draw differently (a space before a digit, digit runs, a case change inside
 // a word, an upper-case contraction, a newline before a space), so that the splits show in the ids.
 const fixture = JSON.parse(readFixture('bpe-bytelevel-digits.json')) as { model: { vocab: Record<string, number>; merges: (string | string[])[] } } & Record<string, unknown>;
-const EXTRA_MERGES = ['Ġ 1', '1 2', '12 3', '123 4', 'o W', "' S", 'Ċ Ġ', 'Ġ Ċ', 'S t', 'H e', ': Ġ'];
+const LLAMACPP = JSON.parse(readFixture('gguf-pre-goldens.json')) as {
+  header: { script: string }; extra_merges: string[]; types: Record<string, Record<string, number[]>>; llama_cpp_refuses: string[];
+  /** llama.cpp's ids of the NFC-normalized corpus, for the types whose tokenizer.json normalizes. */
+  nfc_input: Record<string, Record<string, number[]>>;
+};
+const EXTRA_MERGES = LLAMACPP.extra_merges;
 const tokens: string[] = [];
 for (const [t, id] of Object.entries(fixture.model.vocab)) tokens[id] = t;
 const merges = [...fixture.model.merges.map((m) => (typeof m === 'string' ? m : m.join(' '))), ...EXTRA_MERGES];
@@ -60,7 +74,36 @@ describe.each(CASES)("tokenizer.ggml.pre '$pre'", (c) => {
   });
 });
 
+/**
+ * Where attnode follows the tokenizer.json and llama.cpp does not: Qwen's NFC (llama.cpp does not
+ * normalize: the decomposed accents of marks.txt), and llama.cpp's regex engine in the GPT-4o and
+ * Tekken patterns, which splits a Devanagari vowel sign (a spacing mark, \p{Mc}) off the word it
+ * ends and joins it to the comma after it (scripts.txt); Hugging Face keeps it in the word.
+ */
+const LLAMACPP_DIFFERS: Record<string, string[]> = { 'qwen2': ['marks.txt'], 'deepseek-r1-qwen': ['marks.txt'], 'gpt-4o': ['scripts.txt'], 'tekken': ['scripts.txt'] };
+
+describe.each(Object.keys(LLAMACPP.types))("tokenizer.ggml.pre '%s' against llama.cpp", (pre) => {
+  const differs = LLAMACPP_DIFFERS[pre] ?? [];
+  it(`gives llama.cpp's ids on every corpus file${differs.length ? ` but ${differs.join(', ')}` : ''}`, () => {
+    expect(LLAMACPP.header.script).toBe('tools/llamacpp/make-tokenizer-goldens.mjs');
+    const ours = Tokenizer.fromGGUF(meta(pre));
+    for (const [file, ids] of Object.entries(LLAMACPP.types[pre]!)) {
+      const got = ours.encode(readFileSync(join(corpusDir, file), 'utf8'));
+      if (differs.includes(file)) expect(got, file).not.toEqual(ids);
+      else expect(got, file).toEqual(ids);
+      // Qwen: the difference is NFC alone; llama.cpp given the NFC text agrees everywhere.
+      const nfc = LLAMACPP.nfc_input[pre];
+      if (GGUF_PRE_TYPES[pre]!.nfc) expect(got, `${file} (NFC)`).toEqual(nfc![file]);
+    }
+  });
+});
+
 describe('pre types', () => {
+  it('llama.cpp knows every type attnode reads but attnode\'s own spelling gpt2', () => {
+    expect(LLAMACPP.llama_cpp_refuses).toEqual(['gpt2']);
+    expect(Object.keys(LLAMACPP.types).length).toBe(Object.keys(GGUF_PRE_TYPES).length - 1);
+  });
+
   it('every type attnode reads is tested here', () => {
     expect(CASES.map((c) => c.pre).sort()).toEqual(Object.keys(GGUF_PRE_TYPES).sort());
   });

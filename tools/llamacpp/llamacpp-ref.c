@@ -102,6 +102,8 @@ struct llama_context *llama_init_from_model(struct llama_model *model, struct ll
 void llama_free(struct llama_context *ctx);
 const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model);
 int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab);
+int32_t llama_tokenize(const struct llama_vocab *vocab, const char *text, int32_t text_len, llama_token *tokens, int32_t n_tokens_max,
+                       bool add_special, bool parse_special);
 int32_t llama_model_desc(const struct llama_model *model, char *buf, size_t buf_size);
 int32_t llama_model_meta_val_str(const struct llama_model *model, const char *key, char *buf, size_t buf_size);
 llama_memory_t llama_get_memory(const struct llama_context *ctx);
@@ -352,9 +354,45 @@ static int cmd_eval(int argc, char **argv) {
   return 0;
 }
 
+// tokenize MODEL.gguf FILE...: each file's UTF-8 text as llama.cpp's vocabulary tokenizes it (only
+// the vocabulary is loaded; no special tokens added or parsed), as {"files":[{"file","ids"}]}.
+static int cmd_tokenize(int argc, char **argv) {
+  if (argc < 2) die("usage", "tokenize MODEL.gguf FILE...");
+  struct llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  struct llama_model *model = llama_model_load_from_file(argv[0], mp);
+  if (!model) die("llama.cpp could not load", argv[0]);
+  const struct llama_vocab *vocab = llama_model_get_vocab(model);
+  printf("{\"files\":[");
+  for (int f = 1; f < argc; f++) {
+    FILE *in = fopen(argv[f], "rb");
+    if (!in) die("cannot open", argv[f]);
+    fseek(in, 0, SEEK_END);
+    long n = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    if (!text || fread(text, 1, (size_t)n, in) != (size_t)n) die("cannot read", argv[f]);
+    fclose(in);
+    int32_t cap = (int32_t)n + 16;
+    llama_token *ids = malloc(sizeof(llama_token) * (size_t)cap);
+    int32_t k = llama_tokenize(vocab, text, (int32_t)n, ids, cap, false, false);
+    if (k < 0) die("llama_tokenize needs a larger buffer for", argv[f]);
+    printf("%s{\"file\":", f > 1 ? "," : "");
+    print_json_string(argv[f]);
+    printf(",\"ids\":[");
+    for (int32_t i = 0; i < k; i++) printf("%s%d", i ? "," : "", ids[i]);
+    printf("]}");
+    free(ids);
+    free(text);
+  }
+  printf("]}\n");
+  llama_model_free(model);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (getenv("LLAMACPP_REF_VERBOSE")) verbose = 1;
-  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | tensors FILE)");
+  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | tensors FILE | tokenize MODEL FILE...)");
   llama_log_set(quiet_log, NULL);
   ggml_backend_load_all_from_path(argv[1]);
   llama_backend_init();
@@ -363,7 +401,8 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[2], "quantize") == 0) rc = cmd_quantize(argc - 3, argv + 3);
   else if (strcmp(argv[2], "eval") == 0) rc = cmd_eval(argc - 3, argv + 3);
   else if (strcmp(argv[2], "tensors") == 0) rc = cmd_tensors(argc - 3, argv + 3);
-  else die("unknown command (expected version, quantize, eval or tensors)", argv[2]);
+  else if (strcmp(argv[2], "tokenize") == 0) rc = cmd_tokenize(argc - 3, argv + 3);
+  else die("unknown command (expected version, quantize, eval, tensors or tokenize)", argv[2]);
   llama_backend_free();
   return rc;
 }

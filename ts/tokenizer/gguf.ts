@@ -38,25 +38,29 @@ export const TEKKEN_PATTERN =
 /**
  * How a byte-level BPE vocabulary splits text before its merges, by llama.cpp's tokenizer.ggml.pre
  * name (llama-vocab.cpp's LLAMA_VOCAB_PRE_TYPE_*), as the tokenizer.json it was converted from
- * spells it: `split` is an Isolated regex split followed by a byte-level step without GPT-2's
- * regex; without it the byte-level step splits with GPT-2's regex, after single digits are split
- * off when `digits` is set. `ignoreMerges` takes a whole word from the vocabulary before merging
+ * spells it: `split` is Isolated regex splits, each splitting the pieces of the one before,
+ * followed by a byte-level step without GPT-2's regex; without it the byte-level step splits with
+ * GPT-2's regex, after single digits are split off when `digits` is set. `ignoreMerges` takes a whole word from the vocabulary before merging
  * (llama.cpp sets it for these types, as Llama 3's tokenizer.json does). `nfc`: Qwen2's
  * tokenizer.json normalizes to NFC (llama.cpp does not normalize; only non-NFC text differs).
  */
 export interface GGUFPreType {
-  readonly split?: string;
+  readonly split?: readonly string[];
   readonly digits?: boolean;
   readonly ignoreMerges?: boolean;
   readonly nfc?: boolean;
 }
 const GPT2_PRE: GGUFPreType = {};
-const LLAMA3_PRE: GGUFPreType = { split: LLAMA3_PATTERN, ignoreMerges: true };
-const QWEN2_PRE: GGUFPreType = { split: QWEN2_PATTERN, nfc: true };
+const LLAMA3_PRE: GGUFPreType = { split: [LLAMA3_PATTERN], ignoreMerges: true };
+const QWEN2_PRE: GGUFPreType = { split: [QWEN2_PATTERN], nfc: true };
+/** GPT-2's regex as one Isolated split. */
+const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 const DIGITS_PRE: GGUFPreType = { digits: true };
 export const GGUF_PRE_TYPES: Readonly<Record<string, GGUFPreType>> = {
-  // GPT-2 (llama.cpp writes 'gpt-2'), and the types llama.cpp maps to GPT-2's split.
-  'gpt2': GPT2_PRE, 'gpt-2': GPT2_PRE, 'default': GPT2_PRE, 'phi-2': GPT2_PRE,
+  // GPT-2 (llama.cpp writes 'gpt-2'; 'gpt2' is attnode's own spelling), and Phi-2's.
+  'gpt2': GPT2_PRE, 'gpt-2': GPT2_PRE, 'phi-2': GPT2_PRE,
+  // llama.cpp's fallback: punctuation runs, GPT-2's split, digit runs, then digits in threes.
+  'default': { split: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2_PATTERN, '\\p{N}+', '[0-9][0-9][0-9]'] },
   // Llama 3.x (and the DeepSeek-R1 distills of it), Falcon 3.
   'llama-bpe': LLAMA3_PRE, 'llama3': LLAMA3_PRE, 'llama-v3': LLAMA3_PRE, 'falcon3': LLAMA3_PRE,
   // Qwen2 / Qwen2.5 / Qwen3 and the DeepSeek-R1 distills of Qwen.
@@ -64,9 +68,9 @@ export const GGUF_PRE_TYPES: Readonly<Record<string, GGUFPreType>> = {
   // SmolLM / SmolLM2 (Llama-shaped), StarCoder, Refact: single digits, then GPT-2's split.
   'smollm': DIGITS_PRE, 'starcoder': DIGITS_PRE, 'refact': DIGITS_PRE,
   // Phi-4-mini (model_type phi3).
-  'gpt-4o': { split: GPT4O_PATTERN },
+  'gpt-4o': { split: [GPT4O_PATTERN] },
   // Mistral NeMo and later Mistral models.
-  'tekken': { split: TEKKEN_PATTERN, ignoreMerges: true },
+  'tekken': { split: [TEKKEN_PATTERN], ignoreMerges: true },
 };
 
 function get<T>(meta: GGUFMetadata, key: string, read: (v: unknown, p: string) => T): T | undefined {
@@ -134,7 +138,7 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
       }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` });
       const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: kind.split === undefined };
       const steps = kind.split !== undefined
-        ? [{ type: 'Split', pattern: { Regex: kind.split }, behavior: 'Isolated', invert: false }, byteLevel]
+        ? [...kind.split.map((p) => ({ type: 'Split', pattern: { Regex: p }, behavior: 'Isolated', invert: false })), byteLevel]
         : kind.digits ? [{ type: 'Digits', individual_digits: true }, byteLevel] : undefined;
       const preTokenizer = steps ? buildPreTokenizer({ type: 'Sequence', pretokenizers: steps }, `${K}pre`) : byteLevelPreTokenizer(false, true);
       return new Tokenizer({
