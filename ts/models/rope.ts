@@ -251,7 +251,8 @@ export function ropeScalingFromGGUF(x: GGUFRopeInput): RopeScaling | undefined {
     const table = (ext: Float32Array) => pf.map((p, i) => f32(1 / f32(ext[i]! * p)));
     return { type: 'longrope', invFreq: table(x.shortFactors), invFreqLong: table(x.longFactors), longFrom: orig, ...(attn !== 1 ? { attentionFactor: attn } : {}) };
   }
-  if (attnFactor !== undefined && attnFactor !== 1) refuse(family, key('rope.scaling.attn_factor'), attnFactor, 'an attention factor is implemented with LongRoPE factors and YaRN only');
+  // YaRN's factor comes from its scale (0.1 ln s + 1), as in llama.cpp; a given one is LongRoPE's alone.
+  if (attnFactor !== undefined && attnFactor !== 1) refuse(family, key('rope.scaling.attn_factor'), attnFactor, 'an attention factor is implemented with LongRoPE factor tensors only');
   let s: RopeScaling | undefined;
   if (type === 'linear' || md['rope.scaling.type'] === undefined) {
     // llama.cpp reads a missing type as 'linear': rope.scaling.factor, else the older rope.scale_linear.
@@ -259,6 +260,9 @@ export function ropeScalingFromGGUF(x: GGUFRopeInput): RopeScaling | undefined {
     if (typeof f !== 'number' || !(f >= 1 || f === 0)) refuse(family, key(factor !== undefined ? 'rope.scaling.factor' : 'rope.scale_linear'), f, 'expected a number >= 1');
     s = f === 1 || f === 0 ? undefined : { type: 'linear', invFreq: pf.map((p) => f32(f32(1 / p) / f)) };
   } else if (type === 'yarn') {
+    if (typeof factor !== 'number' || !(factor >= 1)) refuse(family, key('rope.scaling.factor'), factor, "rope.scaling.type 'yarn' needs a number >= 1");
+    for (const k of ['rope.scaling.yarn_beta_fast', 'rope.scaling.yarn_beta_slow', 'rope.scaling.original_context_length'])
+      if (md[k] !== undefined && !(typeof md[k] === 'number' && Number.isFinite(md[k]) && md[k] > 0)) refuse(family, key(k), md[k], 'expected a positive number');
     const orig = md['rope.scaling.original_context_length'] ?? x.contextLength;
     const yarn = {
       rope_type: 'yarn', factor, original_max_position_embeddings: orig,
