@@ -44,10 +44,7 @@ function llamaLikeMetadata(arch: string, cfg: HFConfig): KV {
   const C = int(cfg, 'hidden_size');
   const H = int(cfg, 'num_attention_heads');
   const D = int(cfg, 'head_dim', C / H);
-  const scaling = cfg.rope_scaling as Record<string, unknown> | null | undefined;
-  if (scaling && (scaling.rope_type ?? scaling.type) !== 'default') {
-    throw new RangeError(`config.json rope_scaling: ${JSON.stringify(scaling)} is not converted (only unscaled rotary embeddings)`);
-  }
+  const scaling = llamaScaling(arch, cfg);
   const kv: KV = [
     [`${arch}.context_length`, u32(int(cfg, 'max_position_embeddings'))],
     [`${arch}.embedding_length`, u32(C)],
@@ -61,10 +58,56 @@ function llamaLikeMetadata(arch: string, cfg: HFConfig): KV {
     [`${arch}.vocab_size`, u32(int(cfg, 'vocab_size'))],
   ];
   if (D !== C / H) kv.push([`${arch}.attention.key_length`, u32(D)], [`${arch}.attention.value_length`, u32(D)]);
+  // Linear and YaRN as llama.cpp's rope.scaling.* keys; Llama 3's as the rope_freqs tensor (llamaFreqFactors).
+  if (scaling?.kind === 'linear') kv.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }], [`${arch}.rope.scaling.factor`, f32(float(scaling.s, 'factor'))]);
+  if (scaling?.kind === 'yarn') {
+    kv.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'yarn' }], [`${arch}.rope.scaling.factor`, f32(float(scaling.s, 'factor'))],
+      [`${arch}.rope.scaling.original_context_length`, u32(int(scaling.s, 'original_max_position_embeddings', int(cfg, 'max_position_embeddings')))]);
+    if (scaling.s.beta_fast !== undefined) kv.push([`${arch}.rope.scaling.yarn_beta_fast`, f32(float(scaling.s, 'beta_fast'))]);
+    if (scaling.s.beta_slow !== undefined) kv.push([`${arch}.rope.scaling.yarn_beta_slow`, f32(float(scaling.s, 'beta_slow'))]);
+  }
   // Mistral's window (Qwen's only when use_sliding_window is on), under llama.cpp's key name.
   const window = cfg.sliding_window;
   if (typeof window === 'number' && (cfg.model_type === 'mistral' || cfg.use_sliding_window === true)) kv.push([`${arch}.attention.sliding_window`, u32(window)]);
   return kv;
+}
+
+/**
+ * A Llama config's rope_scaling as llama.cpp's converter takes it: linear, yarn or llama3 (Llama
+ * and Mistral files only); dynamic NTK has no GGUF form and other architectures' scalings are not
+ * converted, both refused.
+ */
+function llamaScaling(arch: string, cfg: HFConfig): { kind: 'linear' | 'yarn' | 'llama3'; s: HFConfig } | undefined {
+  const s = cfg.rope_scaling as HFConfig | null | undefined;
+  if (!s) return undefined;
+  const kind = s.rope_type ?? s.type;
+  if (kind === 'default') return undefined;
+  if (arch === 'llama' && (kind === 'linear' || kind === 'yarn' || kind === 'llama3')) return { kind, s };
+  throw new RangeError(`config.json rope_scaling: ${JSON.stringify(s)} is not converted (llama and mistral: linear, yarn, llama3; others unscaled)`);
+}
+
+/**
+ * Llama 3's smoothing as per-pair divisors of the frequency (llama.cpp's rope_freqs tensor, which
+ * its converter computes from rope_scaling): the factor for long waves, 1 for short ones, and the
+ * smooth blend between.
+ */
+function llamaFreqFactors(cfg: HFConfig): SourceTensor[] {
+  const sc = llamaScaling('llama', cfg);
+  if (sc?.kind !== 'llama3') return [];
+  const D = int(cfg, 'head_dim', int(cfg, 'hidden_size') / int(cfg, 'num_attention_heads'));
+  const base = float(cfg, 'rope_theta', 10000);
+  const factor = float(sc.s, 'factor');
+  const lo = float(sc.s, 'low_freq_factor');
+  const hi = float(sc.s, 'high_freq_factor');
+  const old = int(sc.s, 'original_max_position_embeddings');
+  const values = Array.from({ length: D / 2 }, (_, i) => {
+    const wave = (2 * Math.PI) / Math.fround(1 / Math.fround(base ** Math.fround((2 * i) / D)));
+    if (wave < old / hi) return 1;
+    if (wave > old / lo) return factor;
+    const smooth = (old / wave - lo) / (hi - lo);
+    return 1 / ((1 - smooth) / factor + smooth);
+  });
+  return [{ name: 'rope_freqs.weight', shape: [D / 2], read: () => Float32Array.from(values) }];
 }
 
 /**
@@ -172,8 +215,8 @@ const none = () => [];
 /** The converter's family table, by config.json model_type. */
 const FAMILIES: Readonly<Record<string, ConvertFamily>> = {
   // llama.cpp permutes Llama's Q/K rows so that rotary pairs are adjacent (its 'llama' rope type).
-  llama: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none) },
-  mistral: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none) },
+  llama: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none), generated: llamaFreqFactors },
+  mistral: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none), generated: llamaFreqFactors },
   // Qwen's rope is llama.cpp's NEOX type: rotate_half order, no permutation.
   qwen2: { arch: 'qwen2', metadata: (c) => llamaLikeMetadata('qwen2', c), tensors: (c, l) => llamaLikeTensors(c, l, false, none) },
   qwen3: {
