@@ -4,7 +4,7 @@
 // budgets; the mix rules give llama.cpp's own per-tensor types. llama.cpp is not needed here.
 
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -142,6 +142,106 @@ describe('convert the tiny fixtures of every family', () => {
       } finally {
         m.dispose();
       }
+    }
+  });
+});
+
+// Phi-3: attnode convert writes what tools/reference/make_families_gguf.py writes in llama.cpp's
+// layout (fused attn_qkv / ffn_up, rope_factors_long / short, phi3.* keys), so the committed file's
+// llama.cpp goldens speak for it; attnode reads it back as the Hugging Face checkpoint.
+describe('convert Phi-3', () => {
+  const FAM = JSON.parse(readFileSync(join(MODEL_FIXTURES, 'families-goldens.json'), 'utf8')) as { models: Record<string, { prompts: { prompt: number[]; logits: number[] }[] }> };
+  const dir = join(work, 'phi3-tiny');
+  const out = join(work, 'phi3-tiny.gguf');
+
+  it("writes the reference converter's tensors and phi3.* keys", () => {
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(MODEL_FIXTURES, 'phi3-tiny', f), join(dir, f));
+    copyFileSync(join(MODEL_FIXTURES, '..', 'tokenizers', 'stand-in-spm-256.json'), join(dir, 'tokenizer.json'));
+    convertHFToGGUF(dir, out, { type: 'f32', name: 'tiny-p3' });
+    const mine = new GGUFFile(out);
+    const ref = new GGUFFile(join(MODEL_FIXTURES, 'phi3-tiny', 'model-f32.gguf'));
+    try {
+      expect(mine.get('general.architecture')).toBe('phi3');
+      expect([...mine.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+      for (const name of ref.tensors.keys()) {
+        const a = mine.tensor(name);
+        const b = ref.tensor(name);
+        expect(a.shape, name).toEqual(b.shape);
+        expect(Buffer.compare(a.file.read(a.byteOffset, a.byteLength), b.file.read(b.byteOffset, b.byteLength)), name).toBe(0);
+      }
+      const keys = [...ref.metadata.keys()].filter((k) => k.startsWith('phi3.'));
+      expect(keys.length).toBe(12);
+      for (const k of keys) expect(mine.get(k), k).toEqual(ref.get(k));
+    } finally {
+      mine.dispose();
+      ref.dispose();
+    }
+  });
+
+  it('attnode loads the converted file and matches PyTorch for every prompt, past the window too', async () => {
+    const m = await loadModel(out, { kind: 'decoder' });
+    try {
+      for (const p of FAM.models['phi3-tiny']!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('refuses dynamic NTK, which GGUF cannot say', () => {
+    const bad = join(work, 'llama-dynamic');
+    mkdirSync(bad, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(MODEL_FIXTURES, 'llama-dynamic-tiny', f), join(bad, f));
+    copyFileSync(join(MODEL_FIXTURES, '..', 'tokenizers', 'stand-in-spm-256.json'), join(bad, 'tokenizer.json'));
+    expect(() => convertHFToGGUF(bad, join(work, 'bad.gguf'), { type: 'f32' })).toThrow(/rope_scaling: .*"dynamic".* is not converted \(llama and mistral: linear, yarn, llama3/);
+  });
+
+  it('refuses a rope_scaling Phi-3 does not have', () => {
+    const bad = join(work, 'phi3-bad');
+    mkdirSync(bad, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(MODEL_FIXTURES, 'phi3-tiny', 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, rope_scaling: { rope_type: 'yarn', factor: 4 } }));
+    copyFileSync(join(MODEL_FIXTURES, 'phi3-tiny', 'model.safetensors'), join(bad, 'model.safetensors'));
+    copyFileSync(join(MODEL_FIXTURES, '..', 'tokenizers', 'stand-in-spm-256.json'), join(bad, 'tokenizer.json'));
+    expect(() => convertHFToGGUF(bad, join(work, 'bad.gguf'), { type: 'f32' })).toThrow(/rope_scaling: .* is not converted for Phi-3 \(only LongRoPE\)/);
+  });
+});
+
+// Llama with rope_scaling: the same keys and tensors as tools/reference/make_families_gguf.py
+// writes (whose llama.cpp goldens test/gguf-families.test.ts holds), read back as PyTorch computes.
+describe.each(['linear', 'yarn', 'llama3'])('convert Llama with rope_scaling %s', (kind) => {
+  const FAM = JSON.parse(readFileSync(join(MODEL_FIXTURES, 'families-goldens.json'), 'utf8')) as { models: Record<string, { prompts: { prompt: number[]; logits: number[] }[] }> };
+  const name = `llama-${kind}-tiny`;
+  it("writes the reference converter's rope keys and tensors, and loads as PyTorch computes it", async () => {
+    const dir = join(work, name);
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(MODEL_FIXTURES, name, f), join(dir, f));
+    copyFileSync(join(MODEL_FIXTURES, '..', 'tokenizers', 'stand-in-spm-256.json'), join(dir, 'tokenizer.json'));
+    const out = join(work, `${name}.gguf`);
+    convertHFToGGUF(dir, out, { type: 'f32', name });
+    const mine = new GGUFFile(out);
+    const ref = new GGUFFile(join(MODEL_FIXTURES, name, 'model-f32.gguf'));
+    try {
+      expect([...mine.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+      for (const t of ref.tensors.keys()) {
+        const a = mine.tensor(t).load().toFloat32();
+        const b = ref.tensor(t).load().toFloat32();
+        // rope_freqs is computed, in float arithmetic of its own on each side; the rest is copied.
+        if (t === 'rope_freqs.weight') for (const [i, v] of b.entries()) expect(a[i]).toBeCloseTo(v, 6);
+        else expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)), t).toBe(0);
+      }
+      const keys = [...ref.metadata.keys()].filter((k) => k.startsWith('llama.rope.'));
+      expect(keys.length).toBe(kind === 'llama3' ? 2 : kind === 'linear' ? 4 : 7);
+      for (const k of keys) expect(mine.get(k), k).toEqual(ref.get(k));
+    } finally {
+      mine.dispose();
+      ref.dispose();
+    }
+    const m = await loadModel(out, { kind: 'decoder' });
+    try {
+      for (const p of FAM.models[name]!.prompts) expect(maxDiff(await m.forward(p.prompt), p.logits)).toBeLessThanOrEqual(TOL_MODEL_LOGITS_F32);
+    } finally {
+      m.dispose();
     }
   });
 });

@@ -29,10 +29,11 @@ const U32 = 4;
 const F32 = 6;
 const STR = 8;
 
-/** A GGUF file holding only metadata (and one tensor, token_embd), opened. */
-function gguf(name: string, kv: Record<string, GgufKV>): GGUFFile {
+/** A GGUF file holding only metadata (and one tensor, token_embd, plus any f32 vectors given), opened. */
+function gguf(name: string, kv: Record<string, GgufKV>, vectors: Record<string, number[]> = {}): GGUFFile {
   const p = join(TMP, name);
-  writeFileSync(p, ggufBytes(kv, { 'token_embd.weight': { shape: [4, 8], type: 0, bytes: f32Bytes(new Array<number>(32).fill(0)) } }));
+  const extra = Object.fromEntries(Object.entries(vectors).map(([n, v]) => [n, { shape: [v.length], type: 0, bytes: f32Bytes(v) }]));
+  writeFileSync(p, ggufBytes(kv, { 'token_embd.weight': { shape: [4, 8], type: 0, bytes: f32Bytes(new Array<number>(32).fill(0)) }, ...extra }));
   return new GGUFFile(p);
 }
 
@@ -45,7 +46,7 @@ describe('family table', () => {
   it('lists the supported names of each format', () => {
     expect(supportedArchitectures()).toEqual({
       families: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'], hfModelTypes: ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text'],
-      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM'], gguf: ['gpt2', 'llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3'],
+      hfArchitectures: ['GPT2LMHeadModel', 'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM'], gguf: ['gpt2', 'llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'],
     });
     for (const [name, f] of Object.entries(FAMILIES)) expect(f.name).toBe(name);
   });
@@ -111,8 +112,12 @@ describe('config fields that change the computation and are not implemented', ()
   });
 
   const gg: [string, Record<string, GgufKV>, RegExp][] = [
-    ['rope scaling', { 'llama.rope.scaling.type': [STR, 'linear'] }, /'llama.rope.scaling.type' = "linear" is not supported/],
-    ['rope scale factor', { 'llama.rope.scaling.factor': [F32, 4] }, /'llama.rope.scaling.factor' = 4 is not supported/],
+    ['rope scaling', { 'llama.rope.scaling.type': [STR, 'longrope'] }, /'llama.rope.scaling.type' = "longrope" is not supported \(supported: none, linear, yarn/],
+    ['rope scale factor', { 'llama.rope.scaling.factor': [F32, 0.5] }, /'llama.rope.scaling.factor' = 0.5 is not supported \(expected a number >= 1\)/],
+    ['yarn ext factor', { 'llama.rope.scaling.type': [STR, 'yarn'], 'llama.rope.scaling.factor': [F32, 4], 'llama.rope.scaling.yarn_ext_factor': [F32, 0.5] }, /'llama.rope.scaling.yarn_ext_factor' = 0.5 is not supported/],
+    ['yarn log multiplier', { 'llama.rope.scaling.yarn_log_multiplier': [F32, 0.5] }, /'llama.rope.scaling.yarn_log_multiplier' = 0.5 is not supported/],
+    ['yarn without a factor', { 'llama.rope.scaling.type': [STR, 'yarn'] }, /'llama.rope.scaling.factor' = undefined is not supported \(rope.scaling.type 'yarn' needs a number >= 1\)/],
+    ['attention factor without LongRoPE', { 'llama.rope.scaling.attn_factor': [F32, 2] }, /'llama.rope.scaling.attn_factor' = 2 is not supported/],
     ['mixture of experts', { 'llama.expert_count': [U32, 8] }, /'llama.expert_count' = 8 is not supported/],
     ['partial rotary', { 'llama.attention.key_length': [U32, 4], 'llama.rope.dimension_count': [U32, 2] }, /'llama.rope.dimension_count' = 2 is not supported/],
   ];
@@ -125,6 +130,32 @@ describe('config fields that change the computation and are not implemented', ()
         g.dispose();
       }
     });
+
+  it('GGUF rope factor tensors: rope_freqs divides each pair\'s frequency; wrong lengths and half a LongRoPE pair are refused', () => {
+    const ok = gguf('freqs.gguf', LLAMA_GGUF, { 'rope_freqs.weight': [1, 8] });
+    const short = gguf('freqs-short.gguf', LLAMA_GGUF, { 'rope_freqs.weight': [1, 8, 8] });
+    const half = gguf('half-longrope.gguf', { ...LLAMA_GGUF, 'llama.rope.scaling.original_context_length': [U32, 8] }, { 'rope_factors_long.weight': [1, 2] });
+    try {
+      const s = configFromGGUF(ok).ropeScaling;
+      expect(s?.type).toBe('freq_factors');
+      expect(s?.invFreq).toEqual([1, Math.fround(Math.fround(1 / 100) / 8)]);
+      expect(() => configFromGGUF(short)).toThrow(/'rope_freqs.weight' must hold 2 positive numbers \(one per rotated pair\), got 3/);
+      expect(() => configFromGGUF(half)).toThrow(/LongRoPE needs both 'rope_factors_short.weight' and 'rope_factors_long.weight'/);
+    } finally {
+      for (const g of [ok, short, half]) g.dispose();
+    }
+  });
+
+  it('GGUF rope scaling: a factor without a type is linear (as llama.cpp reads it)', () => {
+    const g = gguf('linear.gguf', { ...LLAMA_GGUF, 'llama.rope.scaling.factor': [F32, 4] });
+    try {
+      const s = configFromGGUF(g).ropeScaling;
+      expect(s?.type).toBe('linear');
+      expect(s?.invFreq?.[0]).toBe(Math.fround(0.25));
+    } finally {
+      g.dispose();
+    }
+  });
 
   it('GGUF rope scaling type none is unscaled', () => {
     const g = gguf('none.gguf', { ...LLAMA_GGUF, 'llama.rope.scaling.type': [STR, 'none'], 'llama.rope.scaling.factor': [F32, 4] });

@@ -22,7 +22,7 @@ export { GGUFFile, type GGUFValue, type GGUFTensorInfo } from './io/gguf.js';
 export { MappedFile, MappedTensor } from './io/mapped.js';
 export { readConfig } from './io/config.js';
 export * from './tokenizer/index.js';
-export { createPool, InferencePool, MAX_TIMEOUT_MS, type PoolOptions, type RequestOptions, type PoolResult, type StreamChunk } from './scheduler/pool.js';
+export { createPool, InferencePool, MAX_TIMEOUT_MS, type PoolOptions, type RequestOptions, type ChatRequestOptions, type PoolResult, type StreamChunk } from './scheduler/pool.js';
 export { QueueFullError, PoolClosedError, WorkerCrashedError, RequestTimeoutError } from './scheduler/errors.js';
 export { ModelFileChangedError } from './io/files.js';
 export type { PoolMetrics } from './scheduler/metrics.js';

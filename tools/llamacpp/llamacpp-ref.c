@@ -102,6 +102,8 @@ struct llama_context *llama_init_from_model(struct llama_model *model, struct ll
 void llama_free(struct llama_context *ctx);
 const struct llama_vocab *llama_model_get_vocab(const struct llama_model *model);
 int32_t llama_vocab_n_tokens(const struct llama_vocab *vocab);
+int32_t llama_tokenize(const struct llama_vocab *vocab, const char *text, int32_t text_len, llama_token *tokens, int32_t n_tokens_max,
+                       bool add_special, bool parse_special);
 int32_t llama_model_desc(const struct llama_model *model, char *buf, size_t buf_size);
 int32_t llama_model_meta_val_str(const struct llama_model *model, const char *key, char *buf, size_t buf_size);
 llama_memory_t llama_get_memory(const struct llama_context *ctx);
@@ -231,10 +233,10 @@ static void print_row(const float *row, int n) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-  if (argc < 1) die("usage", "eval MODEL.gguf --prompt IDS [--prompt IDS ...] [--last N] [--greedy N] [--threads N] [--kv f32|f16] [--flash-attn off|on|auto]");
+  if (argc < 1) die("usage", "eval MODEL.gguf --prompt IDS [--prompt IDS ...] [--last N] [--greedy N] [--threads N] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N]");
   enum { MAX_PROMPTS = 16, MAX_IDS = 4096 };
   static llama_token prompts[MAX_PROMPTS][MAX_IDS];
-  int lens[MAX_PROMPTS], n_prompts = 0, last = -1, greedy = 16, threads = 1, kv_type = 0, flash_attn = 0;
+  int lens[MAX_PROMPTS], n_prompts = 0, last = -1, greedy = 16, threads = 1, kv_type = 0, flash_attn = 0, n_ctx = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) {
       if (n_prompts == MAX_PROMPTS) die("too many --prompt options", NULL);
@@ -244,6 +246,7 @@ static int cmd_eval(int argc, char **argv) {
     } else if (strcmp(argv[i], "--last") == 0 && i + 1 < argc) last = atoi(argv[++i]);
     else if (strcmp(argv[i], "--greedy") == 0 && i + 1 < argc) greedy = atoi(argv[++i]);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--ctx") == 0 && i + 1 < argc) n_ctx = atoi(argv[++i]);
     else if (strcmp(argv[i], "--kv") == 0 && i + 1 < argc) {
       const char *t = argv[++i];
       if (strcmp(t, "f32") == 0) kv_type = 0;       // GGML_TYPE_F32
@@ -267,7 +270,10 @@ static int cmd_eval(int argc, char **argv) {
   if (!model) die("llama.cpp could not load", argv[0]);
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
   struct llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = (uint32_t)(longest + greedy + 16);
+  // --ctx sets the context size, which llama.cpp reads beyond the cache's length: Phi-3's
+  // LongRoPE takes its short factors only while the context is within the original one.
+  if (n_ctx > 0 && n_ctx < longest + greedy) die("--ctx is shorter than the longest prompt plus the greedy tokens", NULL);
+  cp.n_ctx = (uint32_t)(n_ctx > 0 ? n_ctx : longest + greedy + 16);
   cp.n_batch = cp.n_ubatch = cp.n_ctx;
   cp.n_seq_max = 1;
   cp.n_threads = cp.n_threads_batch = threads;
@@ -348,9 +354,45 @@ static int cmd_eval(int argc, char **argv) {
   return 0;
 }
 
+// tokenize MODEL.gguf FILE...: each file's UTF-8 text as llama.cpp's vocabulary tokenizes it (only
+// the vocabulary is loaded; no special tokens added or parsed), as {"files":[{"file","ids"}]}.
+static int cmd_tokenize(int argc, char **argv) {
+  if (argc < 2) die("usage", "tokenize MODEL.gguf FILE...");
+  struct llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  struct llama_model *model = llama_model_load_from_file(argv[0], mp);
+  if (!model) die("llama.cpp could not load", argv[0]);
+  const struct llama_vocab *vocab = llama_model_get_vocab(model);
+  printf("{\"files\":[");
+  for (int f = 1; f < argc; f++) {
+    FILE *in = fopen(argv[f], "rb");
+    if (!in) die("cannot open", argv[f]);
+    fseek(in, 0, SEEK_END);
+    long n = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    if (!text || fread(text, 1, (size_t)n, in) != (size_t)n) die("cannot read", argv[f]);
+    fclose(in);
+    int32_t cap = (int32_t)n + 16;
+    llama_token *ids = malloc(sizeof(llama_token) * (size_t)cap);
+    int32_t k = llama_tokenize(vocab, text, (int32_t)n, ids, cap, false, false);
+    if (k < 0) die("llama_tokenize needs a larger buffer for", argv[f]);
+    printf("%s{\"file\":", f > 1 ? "," : "");
+    print_json_string(argv[f]);
+    printf(",\"ids\":[");
+    for (int32_t i = 0; i < k; i++) printf("%s%d", i ? "," : "", ids[i]);
+    printf("]}");
+    free(ids);
+    free(text);
+  }
+  printf("]}\n");
+  llama_model_free(model);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (getenv("LLAMACPP_REF_VERBOSE")) verbose = 1;
-  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | tensors FILE)");
+  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | tensors FILE | tokenize MODEL FILE...)");
   llama_log_set(quiet_log, NULL);
   ggml_backend_load_all_from_path(argv[1]);
   llama_backend_init();
@@ -359,7 +401,8 @@ int main(int argc, char **argv) {
   else if (strcmp(argv[2], "quantize") == 0) rc = cmd_quantize(argc - 3, argv + 3);
   else if (strcmp(argv[2], "eval") == 0) rc = cmd_eval(argc - 3, argv + 3);
   else if (strcmp(argv[2], "tensors") == 0) rc = cmd_tensors(argc - 3, argv + 3);
-  else die("unknown command (expected version, quantize, eval or tensors)", argv[2]);
+  else if (strcmp(argv[2], "tokenize") == 0) rc = cmd_tokenize(argc - 3, argv + 3);
+  else die("unknown command (expected version, quantize, eval, tensors or tokenize)", argv[2]);
   llama_backend_free();
   return rc;
 }

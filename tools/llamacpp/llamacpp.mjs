@@ -5,8 +5,9 @@
 //   node tools/llamacpp/llamacpp.mjs version
 //   node tools/llamacpp/llamacpp.mjs quantize IN.gguf OUT.gguf Q4_K_M [--pure]
 //   node tools/llamacpp/llamacpp.mjs eval MODEL.gguf --prompt 1,2,3 [--prompt ...] [--last N]
-//        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto]   (JSON on stdout)
+//        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N]   (JSON on stdout)
 //   node tools/llamacpp/llamacpp.mjs tensors FILE.gguf   (tensor name -> ggml type, by ggml's reader)
+//   node tools/llamacpp/llamacpp.mjs tokenize MODEL.gguf TEXT_FILE...   (ids, vocabulary only)
 //
 // The libraries are looked up in $NODE_LLAMA_CPP_MODULES (a node_modules folder holding
 // node-llama-cpp@3.21.1 and @node-llama-cpp/linux-x64), else in the node_modules folders above the
@@ -93,8 +94,8 @@ export function tensorTypes(file) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (!cmd || !['version', 'quantize', 'eval', 'tensors'].includes(cmd)) {
-    process.stderr.write('usage: llamacpp.mjs version | quantize IN OUT TYPE [--pure] | eval MODEL --prompt IDS ... | tensors FILE\n');
+  if (!cmd || !['version', 'quantize', 'eval', 'tensors', 'tokenize'].includes(cmd)) {
+    process.stderr.write('usage: llamacpp.mjs version | quantize IN OUT TYPE [--pure] | eval MODEL --prompt IDS ... | tensors FILE | tokenize MODEL FILE...\n');
     process.exit(2);
   }
   try {

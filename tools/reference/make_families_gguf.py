@@ -1,7 +1,8 @@
-"""Converts the tiny Hugging Face fixtures of Mistral, Qwen2, Qwen3, Gemma 2 and Gemma 3 to GGUF
-(f32) with llama.cpp's architecture names, tensor names and metadata keys (as its
-convert_hf_to_gguf.py writes them: Mistral as 'llama' with Q/K rows permuted for interleaved
-rotation, Gemma's norm weights stored as 1 + w), then evaluates each file with llama.cpp
+"""Converts the tiny Hugging Face fixtures of Mistral, Qwen2, Qwen3, Gemma 2, Gemma 3, Phi-3 and the
+Llama ones with a rope_scaling (linear, YaRN, Llama 3) to GGUF (f32) with llama.cpp's architecture
+names, tensor names and metadata keys (as its convert_hf_to_gguf.py writes them: Mistral as 'llama'
+with Q/K rows permuted for interleaved rotation, Gemma's norm weights stored as 1 + w, Phi-3's
+fused tensors and LongRoPE factor tensors, Llama 3's rope_freqs), then evaluates each file with llama.cpp
 (tools/llamacpp/llamacpp.mjs: node-llama-cpp 3.21.1's libllama, f32 K/V, flash attention off)
 and writes its logits and greedy ids to test/fixtures/models/gguf-goldens.json.
 
@@ -10,10 +11,12 @@ and writes its logits and greedy ids to test/fixtures/models/gguf-goldens.json.
 llama.cpp decides some things the Hugging Face config says otherwise, and the GGUF loader follows
 llama.cpp: Mistral files ('llama') have no sliding window; Gemma's query scale is
 1/sqrt(head_dim) (query_pre_attn_scalar is not stored); Gemma 3's local layers follow its fixed
-pattern of 6 with base 10000. The goldens here are llama.cpp's, not PyTorch's.
+pattern of 6 with base 10000; Phi-3 runs without its window and with LongRoPE's long factors
+(see MODELS). The goldens here are llama.cpp's, not PyTorch's.
 """
 import argparse
 import json
+import math
 import os
 import struct
 import subprocess
@@ -45,9 +48,9 @@ def read_safetensors(path):
     return out
 
 
-def common(g, arch, cfg, head_dim=None):
+def common(g, arch, cfg, head_dim=None, name=None):
     g.add('general.architecture', gw.STRING, arch)
-    g.add('general.name', gw.STRING, cfg['model_type'] + '-tiny')
+    g.add('general.name', gw.STRING, name or cfg['model_type'] + '-tiny')
     g.add('general.file_type', gw.UINT32, 0)
     g.add(arch + '.context_length', gw.UINT32, cfg['max_position_embeddings'])
     g.add(arch + '.embedding_length', gw.UINT32, cfg['hidden_size'])
@@ -89,9 +92,11 @@ def llama_like(cfg, w, arch):
     D = cfg.get('head_dim') or cfg['hidden_size'] // H
     g = gw.GGUFWriter()
     common(g, arch, cfg, head_dim=D if arch == 'qwen3' else None)
-    put_template(g, {'llama': 'mistral', 'qwen2': 'qwen2', 'qwen3': 'qwen2'}[arch])
+    # The Llama fixtures with a rope_scaling stand for Llama 3.x checkpoints.
+    put_template(g, 'llama3' if cfg.get('rope_scaling') else {'llama': 'mistral', 'qwen2': 'qwen2', 'qwen3': 'qwen2'}[arch])
     if arch == 'llama':
         g.add('llama.rope.dimension_count', gw.UINT32, D)
+        llama_rope_scaling(g, cfg, D)
     put(g, 'token_embd.weight', w['model.embed_tokens.weight'])
     for i in range(L):
         p, b = 'model.layers.%d.' % i, 'blk.%d.' % i
@@ -116,6 +121,78 @@ def llama_like(cfg, w, arch):
     put(g, 'output_norm.weight', w['model.norm.weight'])
     if 'lm_head.weight' in w:
         put(g, 'output.weight', w['lm_head.weight'])
+    return g
+
+
+def llama_rope_scaling(g, cfg, D):
+    """rope_scaling as llama.cpp's Llama converter writes it: linear and YaRN as llama.rope.scaling.*
+    keys, Llama 3's as a rope_freqs tensor of per-pair divisors of the frequency (no scaling key)."""
+    s = cfg.get('rope_scaling')
+    if not s:
+        return
+    kind = s.get('rope_type', s.get('type'))
+    if kind == 'linear':
+        g.add('llama.rope.scaling.type', gw.STRING, 'linear')
+        g.add('llama.rope.scaling.factor', gw.FLOAT32, s['factor'])
+    elif kind == 'yarn':
+        g.add('llama.rope.scaling.type', gw.STRING, 'yarn')
+        g.add('llama.rope.scaling.factor', gw.FLOAT32, s['factor'])
+        g.add('llama.rope.scaling.original_context_length', gw.UINT32, s['original_max_position_embeddings'])
+        g.add('llama.rope.scaling.yarn_beta_fast', gw.FLOAT32, s['beta_fast'])
+        g.add('llama.rope.scaling.yarn_beta_slow', gw.FLOAT32, s['beta_slow'])
+    elif kind == 'llama3':
+        base = cfg['rope_theta']
+        freqs = 1.0 / (base ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
+        factor, lo, hi, old = s['factor'], s['low_freq_factor'], s['high_freq_factor'], s['original_max_position_embeddings']
+        lo_wave, hi_wave = old / lo, old / hi
+        divisors = []
+        for f in freqs.tolist():
+            wave = 2 * math.pi / f
+            if wave < hi_wave:
+                divisors.append(1.0)
+            elif wave > lo_wave:
+                divisors.append(factor)
+            else:
+                smooth = (old / wave - lo) / (hi - lo)
+                divisors.append(1 / ((1 - smooth) / factor + smooth))
+        put(g, 'rope_freqs.weight', torch.tensor(divisors, dtype=torch.float32))
+    else:
+        raise ValueError('llama.cpp has no Llama GGUF form of rope_scaling %r' % kind)
+
+
+def phi3(cfg, w, arch):
+    """Phi-3 as llama.cpp's converter writes it: qkv_proj and gate_up_proj stored fused (attn_qkv,
+    ffn_up of 2F rows), the rotated dimensions, LongRoPE's factors as rope_factors_long/short
+    tensors with the attention factor and original context as metadata, and the window."""
+    H, C, L = cfg['num_attention_heads'], cfg['hidden_size'], cfg['num_hidden_layers']
+    D = C // H
+    rd = int(D * cfg.get('partial_rotary_factor', 1.0))
+    g = gw.GGUFWriter()
+    # llama.cpp looks up '</s>', '<unk>', '<s>' and '<|endoftext|>' in the vocabulary of a model whose
+    # general.name contains 'phi3' or 'phi-3'; the byte vocabulary here has none of them.
+    common(g, arch, cfg, name='tiny-p3')
+    put_template(g, 'phi3')
+    g.add('phi3.rope.dimension_count', gw.UINT32, rd)
+    g.add('phi3.attention.sliding_window', gw.UINT32, cfg.get('sliding_window') or 0)
+    orig, top = cfg['original_max_position_embeddings'], cfg['max_position_embeddings']
+    g.add('phi3.rope.scaling.original_context_length', gw.UINT32, orig)
+    s = cfg['rope_scaling']
+    assert s.get('rope_type', s.get('type')) in ('longrope', 'su')
+    scale = top / orig
+    g.add('phi3.rope.scaling.attn_factor', gw.FLOAT32, math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0)
+    put(g, 'rope_factors_long.weight', torch.tensor(s['long_factor'], dtype=torch.float32))
+    put(g, 'rope_factors_short.weight', torch.tensor(s['short_factor'], dtype=torch.float32))
+    put(g, 'token_embd.weight', w['model.embed_tokens.weight'])
+    for i in range(L):
+        p, b = 'model.layers.%d.' % i, 'blk.%d.' % i
+        put(g, b + 'attn_norm.weight', w[p + 'input_layernorm.weight'])
+        put(g, b + 'attn_qkv.weight', w[p + 'self_attn.qkv_proj.weight'])
+        put(g, b + 'attn_output.weight', w[p + 'self_attn.o_proj.weight'])
+        put(g, b + 'ffn_norm.weight', w[p + 'post_attention_layernorm.weight'])
+        put(g, b + 'ffn_up.weight', w[p + 'mlp.gate_up_proj.weight'])
+        put(g, b + 'ffn_down.weight', w[p + 'mlp.down_proj.weight'])
+    put(g, 'output_norm.weight', w['model.norm.weight'])
+    put(g, 'output.weight', w['lm_head.weight'])
     return g
 
 
@@ -155,8 +232,27 @@ def gemma(cfg, w, arch):
     return g
 
 
-MODELS = [('mistral-tiny', 'llama', llama_like), ('qwen2-tiny', 'qwen2', llama_like), ('qwen3-tiny', 'qwen3', llama_like),
-          ('gemma2-tiny', 'gemma2', gemma), ('gemma3-tiny', 'gemma3', gemma)]
+def phi3_no_window(cfg, w, arch):
+    """Phi-3 with sliding_window null, which the converter writes as 0: the file llama.cpp is compared on."""
+    return phi3(dict(cfg, sliding_window=None), w, arch)
+
+
+# (fixture, architecture, converter, file name, prompts to evaluate: 'all' or the lengths > 16 only).
+# llama.cpp runs Phi-3 without its window and with the long LongRoPE factors whenever the context
+# (at least 256 there) passes the original 16; the Hugging Face semantics take the short factors
+# while a pass stays within 16 positions. The two agree on the window-free file for prompts past
+# 16 tokens, which is what is evaluated; the file with the window is checked against PyTorch.
+MODELS = [('mistral-tiny', 'llama', llama_like, 'model-f32.gguf', 'all'), ('qwen2-tiny', 'qwen2', llama_like, 'model-f32.gguf', 'all'),
+          ('qwen3-tiny', 'qwen3', llama_like, 'model-f32.gguf', 'all'), ('gemma2-tiny', 'gemma2', gemma, 'model-f32.gguf', 'all'),
+          ('gemma3-tiny', 'gemma3', gemma, 'model-f32.gguf', 'all'),
+          ('llama-linear-tiny', 'llama', llama_like, 'model-f32.gguf', 'all'), ('llama-yarn-tiny', 'llama', llama_like, 'model-f32.gguf', 'all'),
+          ('llama-llama3-tiny', 'llama', llama_like, 'model-f32.gguf', 'all'),
+          ('phi3-tiny', 'phi3', phi3, 'model-f32.gguf', None), ('phi3-tiny', 'phi3', phi3_no_window, 'model-nowindow-f32.gguf', 'long')]
+
+
+# The fixtures whose f32 file llama.cpp also quantizes to Q8_0 and evaluates (one per family and
+# rope variant; Phi-3's is the window-free file).
+Q8_0_FILES = ('mistral-tiny', 'qwen2-tiny', 'qwen3-tiny', 'gemma2-tiny', 'gemma3-tiny', 'llama-llama3-tiny', 'phi3-tiny')
 
 
 def main():
@@ -168,25 +264,38 @@ def main():
     g = torch.Generator().manual_seed(SEED)
     prompts = {n: torch.randint(0, 256, (n,), generator=g).tolist() for n in PROMPT_LENGTHS}
     prompts = [prompts[n] for n in PROMPT_LENGTHS]
+    # Prompts past Phi-3's original context of 16: the first 17 ids of the longest prompt, and it.
+    long_prompts = [prompts[-1][:17], prompts[-1]]
     goldens = dict(models={})
     version = None
-    for name, arch, convert in MODELS:
+    for name, arch, convert, file, which in MODELS:
         d = os.path.join(out, name)
         cfg = json.load(open(os.path.join(d, 'config.json')))
         w = read_safetensors(os.path.join(d, 'model.safetensors'))
-        path = os.path.join(d, 'model-f32.gguf')
+        path = os.path.join(d, file)
         convert(cfg, w, arch).write(path)
-        if args.no_eval:
+        if args.no_eval or which is None:
             continue
         cmd = ['node', os.path.join(ROOT, 'tools', 'llamacpp', 'llamacpp.mjs'), 'eval', path, '--greedy', str(CONTINUATION)]
-        for p in prompts:
+        for p in (prompts if which == 'all' else long_prompts):
             cmd += ['--prompt', ','.join(map(str, p))]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         version = res['llama_cpp_version']
-        goldens['models'][name + '/model-f32.gguf'] = dict(
+        goldens['models'][name + '/' + file] = dict(
             architecture=res['architecture'],
             prompts=[dict(prompt=p['prompt'], logits=p['logits'][-1], greedy=p['greedy']) for p in res['prompts']])
-        print('%-14s %-7s llama.cpp evaluated %d prompts' % (name, arch, len(res['prompts'])))
+        print('%-18s %-7s llama.cpp evaluated %d prompts' % (name, arch, len(res['prompts'])))
+        if name in Q8_0_FILES:
+            # llama.cpp quantizes the f32 file to Q8_0 (every matrix; norms and rope factors stay f32)
+            # and evaluates it: attnode loads the very same bytes.
+            q = os.path.join(d, file.replace('-f32', '-q8_0'))
+            subprocess.run(['node', os.path.join(ROOT, 'tools', 'llamacpp', 'llamacpp.mjs'), 'quantize', path, q, 'Q8_0'], check=True, capture_output=True)
+            qres = json.loads(subprocess.run(cmd[:3] + [q] + cmd[4:], check=True, capture_output=True, text=True).stdout)
+            goldens['models'][name + '/' + os.path.basename(q)] = dict(
+                architecture=qres['architecture'],
+                prompts=[dict(prompt=p['prompt'], logits=p['logits'][-1], greedy=p['greedy'], greedy_top2_gaps=p['greedy_top2_gaps'])
+                         for p in qres['prompts']])
+            print('%-18s %-7s llama.cpp evaluated its Q8_0 file' % (name, arch))
     if args.no_eval:
         return
     goldens['header'] = dict(script='tools/reference/make_families_gguf.py', reference='llama.cpp %s (node-llama-cpp 3.21.1, CPU, f32 K/V, '

@@ -1,6 +1,6 @@
 // `attnode convert`: a Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json,
 // tokenizer_config.json) -> a GGUF file with llama.cpp's architecture names, tensor names and
-// metadata keys, for the decoder families gpt2, llama, mistral, qwen2 and qwen3. Not a loader.
+// metadata keys, for the decoder families gpt2, llama, mistral, qwen2, qwen3 and phi3. Not a loader.
 // Names and keys: llama.cpp's convert_hf_to_gguf.py and gguf-py constants (LLM_KV_*, LLM_TENSOR_*).
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,6 +22,8 @@ interface ConvertFamily {
   readonly arch: string;
   metadata(cfg: HFConfig): KV;
   tensors(cfg: HFConfig, layers: number): Mapping[];
+  /** Tensors the converter makes from config.json (Phi-3's LongRoPE factors), written first. */
+  generated?(cfg: HFConfig): SourceTensor[];
 }
 
 function int(cfg: HFConfig, key: string, fallback?: number): number {
@@ -42,10 +44,7 @@ function llamaLikeMetadata(arch: string, cfg: HFConfig): KV {
   const C = int(cfg, 'hidden_size');
   const H = int(cfg, 'num_attention_heads');
   const D = int(cfg, 'head_dim', C / H);
-  const scaling = cfg.rope_scaling as Record<string, unknown> | null | undefined;
-  if (scaling && (scaling.rope_type ?? scaling.type) !== 'default') {
-    throw new RangeError(`config.json rope_scaling: ${JSON.stringify(scaling)} is not converted (only unscaled rotary embeddings)`);
-  }
+  const scaling = llamaScaling(arch, cfg);
   const kv: KV = [
     [`${arch}.context_length`, u32(int(cfg, 'max_position_embeddings'))],
     [`${arch}.embedding_length`, u32(C)],
@@ -59,10 +58,129 @@ function llamaLikeMetadata(arch: string, cfg: HFConfig): KV {
     [`${arch}.vocab_size`, u32(int(cfg, 'vocab_size'))],
   ];
   if (D !== C / H) kv.push([`${arch}.attention.key_length`, u32(D)], [`${arch}.attention.value_length`, u32(D)]);
+  // Linear and YaRN as llama.cpp's rope.scaling.* keys; Llama 3's as the rope_freqs tensor (llamaFreqFactors).
+  if (scaling?.kind === 'linear') kv.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }], [`${arch}.rope.scaling.factor`, f32(float(scaling.s, 'factor'))]);
+  if (scaling?.kind === 'yarn') {
+    kv.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'yarn' }], [`${arch}.rope.scaling.factor`, f32(float(scaling.s, 'factor'))],
+      [`${arch}.rope.scaling.original_context_length`, u32(int(scaling.s, 'original_max_position_embeddings', int(cfg, 'max_position_embeddings')))]);
+    if (scaling.s.beta_fast !== undefined) kv.push([`${arch}.rope.scaling.yarn_beta_fast`, f32(float(scaling.s, 'beta_fast'))]);
+    if (scaling.s.beta_slow !== undefined) kv.push([`${arch}.rope.scaling.yarn_beta_slow`, f32(float(scaling.s, 'beta_slow'))]);
+  }
   // Mistral's window (Qwen's only when use_sliding_window is on), under llama.cpp's key name.
   const window = cfg.sliding_window;
   if (typeof window === 'number' && (cfg.model_type === 'mistral' || cfg.use_sliding_window === true)) kv.push([`${arch}.attention.sliding_window`, u32(window)]);
   return kv;
+}
+
+/**
+ * A Llama config's rope_scaling as llama.cpp's converter takes it: linear, yarn or llama3 (Llama
+ * and Mistral files only); dynamic NTK has no GGUF form and other architectures' scalings are not
+ * converted, both refused.
+ */
+function llamaScaling(arch: string, cfg: HFConfig): { kind: 'linear' | 'yarn' | 'llama3'; s: HFConfig } | undefined {
+  const s = cfg.rope_scaling as HFConfig | null | undefined;
+  if (!s) return undefined;
+  const kind = s.rope_type ?? s.type;
+  if (kind === 'default') return undefined;
+  if (arch === 'llama' && (kind === 'linear' || kind === 'yarn' || kind === 'llama3')) return { kind, s };
+  throw new RangeError(`config.json rope_scaling: ${JSON.stringify(s)} is not converted (llama and mistral: linear, yarn, llama3; others unscaled)`);
+}
+
+/**
+ * Llama 3's smoothing as per-pair divisors of the frequency (llama.cpp's rope_freqs tensor, which
+ * its converter computes from rope_scaling): the factor for long waves, 1 for short ones, and the
+ * smooth blend between.
+ */
+function llamaFreqFactors(cfg: HFConfig): SourceTensor[] {
+  const sc = llamaScaling('llama', cfg);
+  if (sc?.kind !== 'llama3') return [];
+  const D = int(cfg, 'head_dim', int(cfg, 'hidden_size') / int(cfg, 'num_attention_heads'));
+  const base = float(cfg, 'rope_theta', 10000);
+  const factor = float(sc.s, 'factor');
+  const lo = float(sc.s, 'low_freq_factor');
+  const hi = float(sc.s, 'high_freq_factor');
+  const old = int(sc.s, 'original_max_position_embeddings');
+  const values = Array.from({ length: D / 2 }, (_, i) => {
+    const wave = (2 * Math.PI) / Math.fround(1 / Math.fround(base ** Math.fround((2 * i) / D)));
+    if (wave < old / hi) return 1;
+    if (wave > old / lo) return factor;
+    const smooth = (old / wave - lo) / (hi - lo);
+    return 1 / ((1 - smooth) / factor + smooth);
+  });
+  return [{ name: 'rope_freqs.weight', shape: [D / 2], read: () => Float32Array.from(values) }];
+}
+
+/**
+ * Phi-3 as convert_hf_to_gguf.py's Phi3MiniModel writes it: the rotated dimensions, the window
+ * (0 when none), the original context, and for LongRoPE the attention factor from the two lengths
+ * (the factors themselves are tensors, phi3Factors).
+ */
+function phi3Metadata(cfg: HFConfig): KV {
+  const C = int(cfg, 'hidden_size');
+  const H = int(cfg, 'num_attention_heads');
+  const prf = float(cfg, 'partial_rotary_factor', 1);
+  const top = int(cfg, 'max_position_embeddings');
+  const orig = int(cfg, 'original_max_position_embeddings', top);
+  const window = cfg.sliding_window;
+  const kv: KV = [
+    ['phi3.context_length', u32(top)],
+    ['phi3.rope.scaling.original_context_length', u32(orig)],
+    ['phi3.embedding_length', u32(C)],
+    ['phi3.feed_forward_length', u32(int(cfg, 'intermediate_size'))],
+    ['phi3.block_count', u32(int(cfg, 'num_hidden_layers'))],
+    ['phi3.attention.head_count', u32(H)],
+    ['phi3.attention.head_count_kv', u32(int(cfg, 'num_key_value_heads', H))],
+    ['phi3.attention.layer_norm_rms_epsilon', f32(float(cfg, 'rms_norm_eps'))],
+    ['phi3.rope.dimension_count', u32(Math.trunc((C / H) * prf))],
+    ['phi3.rope.freq_base', f32(float(cfg, 'rope_theta', 10000))],
+    ['phi3.attention.sliding_window', u32(typeof window === 'number' ? window : 0)],
+  ];
+  if (phi3Scaling(cfg)) {
+    const scale = top / orig;
+    kv.push(['phi3.rope.scaling.attn_factor', f32(scale > 1 ? Math.sqrt(1 + Math.log(scale) / Math.log(orig)) : 1)]);
+  }
+  return kv;
+}
+
+/** Phi-3's rope_scaling: undefined, or LongRoPE ('longrope', or its old name 'su'); others are refused. */
+function phi3Scaling(cfg: HFConfig): { short_factor: unknown; long_factor: unknown } | undefined {
+  const s = cfg.rope_scaling as Record<string, unknown> | null | undefined;
+  if (!s) return undefined;
+  const t = s.rope_type ?? s.type;
+  if (t !== 'longrope' && t !== 'su') throw new RangeError(`config.json rope_scaling: ${JSON.stringify(s)} is not converted for Phi-3 (only LongRoPE)`);
+  return { short_factor: s.short_factor, long_factor: s.long_factor };
+}
+
+function phi3Factors(cfg: HFConfig): SourceTensor[] {
+  const s = phi3Scaling(cfg);
+  if (!s) return [];
+  const rd = Math.trunc((int(cfg, 'hidden_size') / int(cfg, 'num_attention_heads')) * float(cfg, 'partial_rotary_factor', 1));
+  return (['long', 'short'] as const).map((k) => {
+    const v = s[`${k}_factor`];
+    if (!Array.isArray(v) || v.length !== rd / 2 || v.some((x) => typeof x !== 'number'))
+      throw new RangeError(`config.json rope_scaling.${k}_factor: expected ${rd / 2} numbers (one per rotated pair)`);
+    return { name: `rope_factors_${k}.weight`, shape: [rd / 2], read: () => Float32Array.from(v as number[]) };
+  });
+}
+
+/** Phi-3's tensors as stored: the fused qkv_proj as attn_qkv and gate_up_proj as ffn_up (gate rows first). */
+function phi3Tensors(cfg: HFConfig, layers: number): Mapping[] {
+  const out: Mapping[] = [{ gguf: 'token_embd.weight', hf: 'model.embed_tokens.weight', transform: 'none' }];
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}.`;
+    const b = `blk.${i}.`;
+    out.push(
+      { gguf: `${b}attn_norm.weight`, hf: `${p}input_layernorm.weight`, transform: 'none' },
+      { gguf: `${b}attn_qkv.weight`, hf: `${p}self_attn.qkv_proj.weight`, transform: 'none' },
+      { gguf: `${b}attn_output.weight`, hf: `${p}self_attn.o_proj.weight`, transform: 'none' },
+      { gguf: `${b}ffn_norm.weight`, hf: `${p}post_attention_layernorm.weight`, transform: 'none' },
+      { gguf: `${b}ffn_up.weight`, hf: `${p}mlp.gate_up_proj.weight`, transform: 'none' },
+      { gguf: `${b}ffn_down.weight`, hf: `${p}mlp.down_proj.weight`, transform: 'none' },
+    );
+  }
+  out.push({ gguf: 'output_norm.weight', hf: 'model.norm.weight', transform: 'none' });
+  if (cfg.tie_word_embeddings !== true) out.push({ gguf: 'output.weight', hf: 'lm_head.weight', transform: 'none', optional: true });
+  return out;
 }
 
 function llamaLikeTensors(cfg: HFConfig, layers: number, permute: boolean, extra: (p: string, b: string) => Mapping[]): Mapping[] {
@@ -97,8 +215,8 @@ const none = () => [];
 /** The converter's family table, by config.json model_type. */
 const FAMILIES: Readonly<Record<string, ConvertFamily>> = {
   // llama.cpp permutes Llama's Q/K rows so that rotary pairs are adjacent (its 'llama' rope type).
-  llama: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none) },
-  mistral: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none) },
+  llama: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none), generated: llamaFreqFactors },
+  mistral: { arch: 'llama', metadata: (c) => llamaLikeMetadata('llama', c), tensors: (c, l) => llamaLikeTensors(c, l, true, none), generated: llamaFreqFactors },
   // Qwen's rope is llama.cpp's NEOX type: rotate_half order, no permutation.
   qwen2: { arch: 'qwen2', metadata: (c) => llamaLikeMetadata('qwen2', c), tensors: (c, l) => llamaLikeTensors(c, l, false, none) },
   qwen3: {
@@ -108,6 +226,7 @@ const FAMILIES: Readonly<Record<string, ConvertFamily>> = {
       { gguf: `${b}attn_k_norm.weight`, hf: `${p}self_attn.k_norm.weight`, transform: 'none' },
     ]),
   },
+  phi3: { arch: 'phi3', metadata: phi3Metadata, tensors: phi3Tensors, generated: phi3Factors },
   gpt2: {
     arch: 'gpt2',
     metadata: (c) => [
@@ -189,7 +308,7 @@ export function convertHFToGGUF(dir: string, out: string, options: ConvertOption
   const ckpt = new SafetensorsCheckpoint(dir);
   try {
     const pre = mt === 'gpt2' && ckpt.has('transformer.wte.weight') ? 'transformer.' : '';
-    const sources: SourceTensor[] = [];
+    const sources: SourceTensor[] = [...(fam.generated?.(config) ?? [])];
     for (const m of fam.tensors(config, layers)) {
       const hf = pre + m.hf;
       if (!ckpt.has(hf)) {

@@ -7,8 +7,8 @@ import type { HFConfig } from '../io/config.js';
 
 type Json = Record<string, unknown>;
 const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, byte: 6 } as const;
-/** tokenizer.ggml.pre per model_type for byte-level BPE vocabularies (llama.cpp's names). */
-const PRE_BY_MODEL_TYPE: Readonly<Record<string, string>> = { gpt2: 'gpt-2', qwen2: 'qwen2', qwen3: 'qwen2', llama: 'llama-bpe', mistral: 'llama-bpe' };
+/** tokenizer.ggml.pre per model_type for byte-level BPE vocabularies (llama.cpp's names; a byte-level Phi-3 is Phi-4-mini's o200k). */
+const PRE_BY_MODEL_TYPE: Readonly<Record<string, string>> = { gpt2: 'gpt-2', qwen2: 'qwen2', qwen3: 'qwen2', llama: 'llama-bpe', mistral: 'llama-bpe', phi3: 'gpt-4o' };
 
 function obj(v: unknown, what: string): Json {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${what}: expected an object`);

@@ -39,7 +39,8 @@ export class ChatTemplateError extends Error {
   override name = 'ChatTemplateError';
 }
 
-function checkMessages(messages: readonly ChatMessage[]): void {
+/** Throws a TypeError naming the first message that is not a chat message (what renderChatTemplate takes). */
+export function checkChatMessages(messages: readonly ChatMessage[]): void {
   if (!Array.isArray(messages)) throw new TypeError("applyChatTemplate: 'messages' must be an array of { role, content }");
   messages.forEach((m, i) => {
     if (!m || typeof m.role !== 'string') throw new TypeError(`applyChatTemplate: 'messages[${i}]' must have a string 'role'`);
@@ -52,11 +53,17 @@ function checkMessages(messages: readonly ChatMessage[]): void {
   });
 }
 
+/** Throws a TypeError unless `tools` is undefined or a list of objects. */
+export function checkChatTools(tools: unknown): void {
+  if (tools !== undefined && (!Array.isArray(tools) || tools.some((t) => typeof t !== 'object' || t === null || Array.isArray(t))))
+    throw new TypeError("applyChatTemplate: 'tools' must be a list of objects");
+}
+
 /** Renders messages with a Jinja chat template. */
 export function renderChatTemplate(template: string, messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
   if (typeof template !== 'string' || template.length === 0) throw new TypeError("applyChatTemplate: the model has no chat template ('tokenizer.chat_template')");
-  checkMessages(messages);
-  if (options.tools !== undefined && !Array.isArray(options.tools)) throw new TypeError("applyChatTemplate: 'tools' must be a list of objects");
+  checkChatMessages(messages);
+  checkChatTools(options.tools);
   const context = {
     ...options.variables,
     messages,

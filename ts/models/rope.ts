@@ -194,3 +194,90 @@ export function ropeTables(s: RopeScaling | undefined): Map<string, Float32Array
   if (s?.invFreqLong) m.set('rope.invLong', Float32Array.from(s.invFreqLong));
   return m;
 }
+
+/** What a GGUF file says of its rotation: `${arch}.rope.*` metadata and the factor tensors' values. */
+export interface GGUFRopeInput {
+  /** Metadata by key without the `${arch}.` prefix ('rope.scaling.type'). */
+  readonly md: Record<string, unknown>;
+  /** The family's name for errors ('Llama GGUF') and the key prefix ('llama'). */
+  readonly family: string;
+  readonly arch: string;
+  readonly theta: number;
+  /** Rotated dimensions (rope.dimension_count). */
+  readonly rd: number;
+  /** context_length: YaRN's original length when the file gives none. */
+  readonly contextLength: number;
+  /** rope_freqs.weight (Llama 3's per-pair divisors of the frequency), when the file has it. */
+  readonly freqFactors?: Float32Array;
+  /** rope_factors_short / rope_factors_long (Phi-3's LongRoPE), when the file has them. */
+  readonly shortFactors?: Float32Array;
+  readonly longFactors?: Float32Array;
+}
+
+/**
+ * The scaling a llama.cpp GGUF file asks for, as its converter writes each Hugging Face
+ * rope_scaling (convert_hf_to_gguf.py): `rope.scaling.type` linear or yarn with its keys, Llama 3's
+ * smoothing baked into a rope_freqs tensor (theta_i / f_i, llama.cpp's ggml_rope_ext freq_factors),
+ * Phi-3's LongRoPE as short and long factor tensors. Keys llama.cpp reads that would change the
+ * rotation beyond these are refused by name.
+ */
+export function ropeScalingFromGGUF(x: GGUFRopeInput): RopeScaling | undefined {
+  const { md, family, arch, theta, rd } = x;
+  const key = (k: string) => `${arch}.${k}`;
+  const pf = posFreqs(theta, rd);
+  const type = md['rope.scaling.type'] ?? 'linear';
+  const factor = md['rope.scaling.factor'];
+  const linearScale = md['rope.scale_linear'];
+  const fixed: [string, unknown][] = [['rope.scaling.yarn_ext_factor', 1], ['rope.scaling.yarn_attn_factor', 1], ['rope.scaling.yarn_log_multiplier', 0]];
+  for (const [k, ok] of fixed)
+    if (md[k] !== undefined && md[k] !== ok && !(k === 'rope.scaling.yarn_ext_factor' && md[k] === -1))
+      refuse(family, key(k), md[k], `only ${ok} is implemented`);
+  const tables = [x.freqFactors, x.shortFactors, x.longFactors];
+  for (const [i, t] of tables.entries())
+    if (t && (t.length !== rd / 2 || t.some((v) => !(Number.isFinite(v) && v > 0))))
+      throw new RangeError(`gguf: tensor '${['rope_freqs', 'rope_factors_short', 'rope_factors_long'][i]}.weight' must hold ${rd / 2} positive numbers (one per rotated pair), got ${t.length}`);
+  if ((x.shortFactors === undefined) !== (x.longFactors === undefined))
+    throw new RangeError("gguf: LongRoPE needs both 'rope_factors_short.weight' and 'rope_factors_long.weight'");
+  const attnFactor = md['rope.scaling.attn_factor'];
+  if (x.shortFactors && x.longFactors) {
+    if (md['rope.scaling.type'] !== undefined && type !== 'none' && type !== 'longrope') refuse(family, key('rope.scaling.type'), type, 'LongRoPE factor tensors go with no other scaling');
+    if (x.freqFactors) refuse(family, 'rope_freqs.weight', 'present', 'LongRoPE factor tensors go with no other frequency factors');
+    const orig = md['rope.scaling.original_context_length'];
+    if (typeof orig !== 'number' || !Number.isInteger(orig) || orig < 1) refuse(family, key('rope.scaling.original_context_length'), orig, 'LongRoPE needs the original context length');
+    // Hugging Face's attention factor from the lengths, as the converter writes it; a file's own value wins.
+    const f = x.contextLength / orig;
+    const attn = attnFactor === undefined ? (f <= 1 ? 1 : Math.sqrt(1 + Math.log(f) / Math.log(orig))) : Number(attnFactor);
+    if (!(Number.isFinite(attn) && attn > 0)) refuse(family, key('rope.scaling.attn_factor'), attnFactor, 'expected a positive number');
+    const table = (ext: Float32Array) => pf.map((p, i) => f32(1 / f32(ext[i]! * p)));
+    return { type: 'longrope', invFreq: table(x.shortFactors), invFreqLong: table(x.longFactors), longFrom: orig, ...(attn !== 1 ? { attentionFactor: attn } : {}) };
+  }
+  // YaRN's factor comes from its scale (0.1 ln s + 1), as in llama.cpp; a given one is LongRoPE's alone.
+  if (attnFactor !== undefined && attnFactor !== 1) refuse(family, key('rope.scaling.attn_factor'), attnFactor, 'an attention factor is implemented with LongRoPE factor tensors only');
+  let s: RopeScaling | undefined;
+  if (type === 'linear' || md['rope.scaling.type'] === undefined) {
+    // llama.cpp reads a missing type as 'linear': rope.scaling.factor, else the older rope.scale_linear.
+    const f = factor ?? linearScale ?? 1;
+    if (typeof f !== 'number' || !(f >= 1 || f === 0)) refuse(family, key(factor !== undefined ? 'rope.scaling.factor' : 'rope.scale_linear'), f, 'expected a number >= 1');
+    s = f === 1 || f === 0 ? undefined : { type: 'linear', invFreq: pf.map((p) => f32(f32(1 / p) / f)) };
+  } else if (type === 'yarn') {
+    if (typeof factor !== 'number' || !(factor >= 1)) refuse(family, key('rope.scaling.factor'), factor, "rope.scaling.type 'yarn' needs a number >= 1");
+    for (const k of ['rope.scaling.yarn_beta_fast', 'rope.scaling.yarn_beta_slow', 'rope.scaling.original_context_length'])
+      if (md[k] !== undefined && !(typeof md[k] === 'number' && Number.isFinite(md[k]) && md[k] > 0)) refuse(family, key(k), md[k], 'expected a positive number');
+    const orig = md['rope.scaling.original_context_length'] ?? x.contextLength;
+    const yarn = {
+      rope_type: 'yarn', factor, original_max_position_embeddings: orig,
+      ...(md['rope.scaling.yarn_beta_fast'] !== undefined ? { beta_fast: md['rope.scaling.yarn_beta_fast'] } : {}),
+      ...(md['rope.scaling.yarn_beta_slow'] !== undefined ? { beta_slow: md['rope.scaling.yarn_beta_slow'] } : {}),
+    };
+    s = SCALINGS.yarn!.read({ s: yarn, cfg: {}, family, type: 'yarn', theta, rd, maxPos: x.contextLength, pf });
+  } else if (type !== 'none') {
+    // 'none' never scales in llama.cpp, whatever the factor says.
+    refuse(family, key('rope.scaling.type'), type, 'supported: none, linear, yarn (and rope_freqs / LongRoPE factor tensors)');
+  }
+  if (x.freqFactors) {
+    if (s) refuse(family, 'rope_freqs.weight', 'present', `frequency factors together with rope.scaling.type '${String(type)}' are not implemented`);
+    const ff = x.freqFactors;
+    return { type: 'freq_factors', invFreq: pf.map((p, i) => f32(f32(1 / p) / ff[i]!)) };
+  }
+  return s;
+}

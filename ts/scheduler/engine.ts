@@ -10,6 +10,8 @@ export interface EngineRequest {
   prompt: string | readonly number[];
   /** Chat messages to render with the model's chat template instead of `prompt`. */
   messages?: ChatMessage[];
+  /** Function definitions the chat template lists beside `messages`. */
+  tools?: readonly Record<string, unknown>[];
   options: WireGenerateOptions;
   /** Called for every generated token, in order. */
   onToken(token: number, text: string): void;

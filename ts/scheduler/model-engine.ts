@@ -25,14 +25,16 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
     ...(config.dtype ? { dtype: config.dtype as WeightDType } : {}),
     ...(config.kvDtype ? { kvDtype: config.kvDtype as KVDType } : {}),
   });
-  // Models without a chat template (the default one) get a plain transcript to continue.
-  const render = (messages: ChatMessage[]): string =>
-    lm.chatTemplate !== undefined
-      ? lm.applyChatTemplate(messages, { addGenerationPrompt: true })
-      : `${messages.map((m) => `${m.role}: ${m.content}`).join('\n')}\nassistant:`;
+  // Models without a chat template (the default one) get a plain transcript to continue; tools
+  // need a template that lists them.
+  const render = (messages: ChatMessage[], tools: readonly Record<string, unknown>[] | undefined): string => {
+    if (lm.chatTemplate !== undefined) return lm.applyChatTemplate(messages, { addGenerationPrompt: true, ...(tools !== undefined ? { tools } : {}) });
+    if (tools !== undefined) throw new TypeError(`'tools': ${config.model ?? 'the model'} has no chat template to pass them to`);
+    return `${messages.map((m) => `${m.role}: ${m.content ?? ''}`).join('\n')}\nassistant:`;
+  };
   return {
     async generate(req: EngineRequest): Promise<WireResult> {
-      const prompt = req.messages ? render(req.messages) : req.prompt;
+      const prompt = req.messages ? render(req.messages, req.tools) : req.prompt;
       // The wire options are LanguageModel's own, checked on the main thread: nothing to map.
       const s = lm.stream(prompt, { ...req.options, signal: req.signal });
       for await (const chunk of s) req.onToken(chunk.token, chunk.text);

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { BroadcastChannel, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { checkChatMessages, checkChatTools } from '../generate/chat.js';
 import { checkBatchOptions } from '../generate/decoder-lm.js';
 import { validateGenerateOptions, type GenerateOptions } from '../generate/options.js';
 import { PoolClosedError, QueueFullError, RequestTimeoutError, WorkerCrashedError } from './errors.js';
@@ -73,6 +74,12 @@ export interface RequestOptions extends Omit<GenerateOptions, 'processors'> {
   timeoutMs?: number;
 }
 
+/** A chat request's options: RequestOptions and the function definitions its template lists. */
+export interface ChatRequestOptions extends RequestOptions {
+  /** As Hugging Face's apply_chat_template takes them (OpenAI's { type: 'function', function: { name, description, parameters } }). */
+  tools?: readonly Record<string, unknown>[];
+}
+
 /** The longest timer Node keeps (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -133,6 +140,7 @@ interface RequestInput {
   /** Text, or token ids (as OpenAI's API accepts). */
   prompt: string | readonly number[];
   messages?: ChatMessage[];
+  tools?: readonly Record<string, unknown>[];
   /** An encoder task instead of generation. */
   encoder?: EncoderWire;
 }
@@ -143,6 +151,7 @@ interface Pending {
   id: number;
   prompt: string | readonly number[];
   messages: ChatMessage[] | undefined;
+  tools: readonly Record<string, unknown>[] | undefined;
   options: WireGenerateOptions;
   encoder: EncoderWire | undefined;
   priority: number;
@@ -311,14 +320,19 @@ export class InferencePool {
     return this.streamInput({ prompt }, options);
   }
 
-  /** A chat completion: `messages` rendered with the model's chat template. */
-  chat(messages: ChatMessage[], options: RequestOptions = {}): Promise<PoolResult> {
-    return this.enqueue({ prompt: '', messages }, options, undefined);
+  /**
+   * A chat completion: `messages` (and `options.tools`, function definitions as Hugging Face's
+   * apply_chat_template takes them) rendered with the model's chat template.
+   */
+  chat(messages: ChatMessage[], options: ChatRequestOptions = {}): Promise<PoolResult> {
+    const { tools, ...rest } = options;
+    return this.enqueue({ prompt: '', messages, ...(tools !== undefined ? { tools } : {}) }, rest, undefined);
   }
 
   /** Streams a chat completion. */
-  streamChat(messages: ChatMessage[], options: RequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
-    return this.streamInput({ prompt: '', messages }, options);
+  streamChat(messages: ChatMessage[], options: ChatRequestOptions = {}): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
+    const { tools, ...rest } = options;
+    return this.streamInput({ prompt: '', messages, ...(tools !== undefined ? { tools } : {}) }, rest);
   }
 
   private streamInput(input: RequestInput, options: RequestOptions): AsyncIterable<StreamChunk> & { result: Promise<PoolResult> } {
@@ -428,12 +442,18 @@ export class InferencePool {
 
   private enqueue<R = PoolResult>(input: RequestInput, options: RequestOptions, onChunk: ((c: StreamChunk) => void) | undefined): Promise<R> {
     if (this.closing) return Promise.reject(new PoolClosedError());
-    const { prompt, messages, encoder } = input;
+    const { prompt, messages, tools, encoder } = input;
     if (encoder === undefined && this.info?.kind === 'encoder') return Promise.reject(new TypeError(wrongKindMessage('generate', 'encoder', this.info.architecture)));
     if (encoder === undefined && typeof prompt !== 'string' && !(Array.isArray(prompt) && prompt.length > 0 && prompt.every((id) => Number.isInteger(id) && id >= 0)))
       return Promise.reject(new TypeError(`'prompt' must be a string or a non-empty array of token ids, got ${Array.isArray(prompt) ? 'an array with other values' : typeof prompt}`));
-    if (messages !== undefined && (!Array.isArray(messages) || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')))
-      return Promise.reject(new TypeError("'messages' must be an array of { role, content } with string values"));
+    if (messages !== undefined) {
+      try {
+        checkChatMessages(messages);
+        checkChatTools(tools);
+      } catch (e) {
+        return Promise.reject(new TypeError(e instanceof Error ? e.message.replace('applyChatTemplate: ', '') : String(e)));
+      }
+    }
     let checked: CheckedRequest;
     try {
       checked = checkRequestOptions(options, this.defaultTimeout);
@@ -447,7 +467,7 @@ export class InferencePool {
     }
     return new Promise<R>((resolve, reject) => {
       const p: Pending = {
-        id: this.nextId++, prompt, messages, options: wire, encoder, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
+        id: this.nextId++, prompt, messages, tools, options: wire, encoder, priority, enqueuedAt: performance.now(), timeoutMs, signal, onChunk,
         resolve: resolve as (r: PoolResult | EncoderWireResult) => void, reject, settled: false, text: '',
       };
       if (signal?.aborted) {
@@ -512,7 +532,7 @@ export class InferencePool {
       setTimeout(resolve, 2000).unref();
     });
     const encoder = p.encoder;
-    this.piscina.run({ id: p.id, prompt: p.prompt, messages: p.messages, options: p.options, encoder, port: port2 }, { transferList: [port2] }).then(
+    this.piscina.run({ id: p.id, prompt: p.prompt, messages: p.messages, ...(p.tools !== undefined ? { tools: p.tools } : {}), options: p.options, encoder, port: port2 }, { transferList: [port2] }).then(
       async (r: WireResult | EncoderWireResult) => {
         await drained;
         if (p.cancelled === 'timeout') this.fail(p, new RequestTimeoutError(p.timeoutMs ?? 0, 'text' in r ? r.text : ''));

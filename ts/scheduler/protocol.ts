@@ -10,10 +10,9 @@ import type { EncoderWire, ModelInfo } from './encoder-requests.js';
 // without the fields that cannot be cloned to a worker (signal, processors).
 export type { WireGenerateOptions };
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content: string;
-}
+// System, user, assistant (with tool calls) and tool messages, as the chat template reads them.
+export type { ChatMessage } from '../generate/chat.js';
+import type { ChatMessage } from '../generate/chat.js';
 
 export interface WireRequest {
   id: number;
@@ -21,6 +20,8 @@ export interface WireRequest {
   prompt: string | readonly number[];
   /** Chat messages, rendered by the engine with the model's chat template. */
   messages?: ChatMessage[];
+  /** Function definitions passed to the chat template with `messages` (Hugging Face's `tools`). */
+  tools?: readonly Record<string, unknown>[];
   options: WireGenerateOptions;
   /** An encoder task instead of generation (prompt and options are then unused). */
   encoder?: EncoderWire;

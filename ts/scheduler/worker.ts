@@ -94,6 +94,7 @@ export default async function serve(request: WireRequest): Promise<WireResult | 
     return await e.generate({
       prompt: request.prompt,
       messages: request.messages,
+      ...(request.tools !== undefined ? { tools: request.tools } : {}),
       options: request.options,
       signal: controller.signal,
       cancelReason: () => reason,

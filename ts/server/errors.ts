@@ -22,6 +22,8 @@ const STATUS_TABLE: readonly { is: (e: unknown) => boolean; status: number; type
   { is: (e) => e instanceof RequestTimeoutError, status: 504, type: 'timeout_error' },
   { is: (e) => e instanceof WorkerCrashedError, status: 500, type: 'server_error' },
   { is: (e) => e instanceof TypeError || e instanceof RangeError, status: 400, type: 'invalid_request_error' },
+  // The chat template's raise_exception (roles out of order, an unsupported role): the conversation's fault.
+  { is: (e) => e instanceof Error && e.name === 'ChatTemplateError', status: 400, type: 'invalid_request_error' },
 ];
 
 const FIELD_OF_OPTION = new Map<string, string>(Object.entries(GENERATION_FIELDS).map(([field, { option }]) => [option, field]));

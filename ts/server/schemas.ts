@@ -74,6 +74,42 @@ export const completionBody = {
   },
 } as const;
 
+/** An assistant message's tool call, as OpenAI's API writes it (`arguments` a JSON text, or an object). */
+const toolCall = {
+  type: 'object',
+  required: ['function'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', maxLength: 256 },
+    type: { enum: ['function'] },
+    function: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, arguments: { anyOf: [{ type: 'string', maxLength: 65536 }, { type: 'object' }] } },
+    },
+  },
+} as const;
+
+/** A function definition of `tools`, passed to the chat template as given. */
+const tool = {
+  type: 'object',
+  required: ['type', 'function'],
+  additionalProperties: false,
+  properties: {
+    type: { enum: ['function'] },
+    function: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 256 }, description: { type: 'string', maxLength: 65536 },
+        parameters: { type: 'object' }, strict: { type: ['boolean', 'null'] },
+      },
+    },
+  },
+} as const;
+
 export const chatBody = {
   type: 'object',
   required: ['messages'],
@@ -86,20 +122,26 @@ export const chatBody = {
       maxItems: 256,
       items: {
         type: 'object',
-        required: ['role', 'content'],
+        // content may be null (or absent) only on an assistant message with tool_calls; the route checks it.
+        required: ['role'],
         additionalProperties: false,
         properties: {
           role: { enum: ['system', 'user', 'assistant', 'tool'] },
-          content: { type: 'string', maxLength: 65536 },
+          content: { type: ['string', 'null'], maxLength: 65536 },
           name: { type: 'string', maxLength: 64 },
+          tool_calls: { type: 'array', maxItems: 64, items: toolCall },
+          tool_call_id: { type: 'string', maxLength: 256 },
         },
       },
     },
+    tools: { type: 'array', maxItems: 128, items: tool },
+    // 'none' renders without the tools; forcing a call ('required', a named function) is not implemented.
+    tool_choice: { enum: ['auto', 'none'] },
   },
 } as const;
 
 /** Every field name a request body may hold (for suggestions and for naming `param`). */
-export const KNOWN_FIELDS = [...new Set([...Object.keys(completionBody.properties), ...Object.keys(chatBody.properties), 'role', 'content', 'name'])];
+export const KNOWN_FIELDS = [...new Set([...Object.keys(completionBody.properties), ...Object.keys(chatBody.properties), 'role', 'content', 'name', 'tool_calls', 'tool_call_id'])];
 
 /** Fastify's schema message (`body/temperature must be >= 0`), naming an unknown field and the closest known one. */
 export function schemaError(errors: FastifySchemaValidationError[], dataVar: string): Error {

@@ -4,7 +4,7 @@ import { AddedTokens, type AddedToken } from './added.js';
 import { BpeModel } from './bpe.js';
 import { byteLevelDecoder, byteFallbackDecoder, fuseDecoder, stripDecoder, wordPieceDecoder, type Decoder } from './decoders.js';
 import { TokenizerFormatError, asArray, asBool, asId, asNumber, asString } from './json.js';
-import { bertNormalizer, type Normalizer } from './normalizers.js';
+import { bertNormalizer, unicodeNormalizer, type Normalizer } from './normalizers.js';
 import type { PostProcessor } from './postprocessors.js';
 import { emptyEncoding } from './postprocessors.js';
 import { PieceBuilder, type Piece } from './text.js';
@@ -22,6 +22,56 @@ const K = 'tokenizer.ggml.';
 
 /** Llama 3's pre-tokenizer pattern (llama.cpp calls it 'llama-bpe'), in tokenizer.json syntax. */
 export const LLAMA3_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** Qwen2's: Llama 3's with single digits. */
+export const QWEN2_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** GPT-4o's (o200k; Phi-4-mini's tokenizer): case-aware words with trailing contractions, up to three digits. */
+export const GPT4O_PATTERN =
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
+  "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** Mistral's Tekken (Mistral NeMo): GPT-4o's without contractions, single digits. */
+export const TEKKEN_PATTERN =
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|" +
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|" +
+  "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/**
+ * How a byte-level BPE vocabulary splits text before its merges, by llama.cpp's tokenizer.ggml.pre
+ * name (llama-vocab.cpp's LLAMA_VOCAB_PRE_TYPE_*), as the tokenizer.json it was converted from
+ * spells it: `split` is Isolated regex splits, each splitting the pieces of the one before,
+ * followed by a byte-level step without GPT-2's regex; without it the byte-level step splits with
+ * GPT-2's regex, after single digits are split off when `digits` is set. `ignoreMerges` takes a whole word from the vocabulary before merging
+ * (llama.cpp sets it for these types, as Llama 3's tokenizer.json does). `nfc`: Qwen2's
+ * tokenizer.json normalizes to NFC (llama.cpp does not normalize; only non-NFC text differs).
+ */
+export interface GGUFPreType {
+  readonly split?: readonly string[];
+  readonly digits?: boolean;
+  readonly ignoreMerges?: boolean;
+  readonly nfc?: boolean;
+}
+const GPT2_PRE: GGUFPreType = {};
+const LLAMA3_PRE: GGUFPreType = { split: [LLAMA3_PATTERN], ignoreMerges: true };
+const QWEN2_PRE: GGUFPreType = { split: [QWEN2_PATTERN], nfc: true };
+/** GPT-2's regex as one Isolated split. */
+const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+const DIGITS_PRE: GGUFPreType = { digits: true };
+export const GGUF_PRE_TYPES: Readonly<Record<string, GGUFPreType>> = {
+  // GPT-2 (llama.cpp writes 'gpt-2'; 'gpt2' is attnode's own spelling), and Phi-2's.
+  'gpt2': GPT2_PRE, 'gpt-2': GPT2_PRE, 'phi-2': GPT2_PRE,
+  // llama.cpp's fallback: punctuation runs, GPT-2's split, digit runs, then digits in threes.
+  'default': { split: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2_PATTERN, '\\p{N}+', '[0-9][0-9][0-9]'] },
+  // Llama 3.x (and the DeepSeek-R1 distills of it), Falcon 3.
+  'llama-bpe': LLAMA3_PRE, 'llama3': LLAMA3_PRE, 'llama-v3': LLAMA3_PRE, 'falcon3': LLAMA3_PRE,
+  // Qwen2 / Qwen2.5 / Qwen3 and the DeepSeek-R1 distills of Qwen.
+  'qwen2': QWEN2_PRE, 'deepseek-r1-qwen': QWEN2_PRE,
+  // SmolLM / SmolLM2 (Llama-shaped), StarCoder, Refact: single digits, then GPT-2's split.
+  'smollm': DIGITS_PRE, 'starcoder': DIGITS_PRE, 'refact': DIGITS_PRE,
+  // Phi-4-mini (model_type phi3).
+  'gpt-4o': { split: [GPT4O_PATTERN] },
+  // Mistral NeMo and later Mistral models.
+  'tekken': { split: [TEKKEN_PATTERN], ignoreMerges: true },
+};
 
 function get<T>(meta: GGUFMetadata, key: string, read: (v: unknown, p: string) => T): T | undefined {
   const v = meta[K + key];
@@ -75,25 +125,24 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
   switch (model) {
     case 'gpt2': {
       const pre = get(meta, 'pre', asString) ?? 'gpt2';
-      const llama3 = pre === 'llama-bpe' || pre === 'llama3';
-      // llama.cpp writes 'gpt-2' for GPT-2's own split.
-      if (pre !== 'gpt2' && pre !== 'gpt-2' && pre !== 'default' && !llama3) throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: gpt2, gpt-2, default, llama-bpe)`);
+      const kind = Object.hasOwn(GGUF_PRE_TYPES, pre) ? GGUF_PRE_TYPES[pre] : undefined;
+      // Another split would give other ids without a word: refused by name.
+      if (!kind) throw new TokenizerFormatError(`${K}pre`, `pre-tokenizer '${pre}' is not supported (supported: ${Object.keys(GGUF_PRE_TYPES).join(', ')})`);
       const merges = need(meta, 'merges', strings).map((m, i): [string, string] => {
         const sp = m.indexOf(' ', 1);
         if (sp < 0) throw new TokenizerFormatError(`${K}merges[${i}]`, `expected "left right", got ${JSON.stringify(m)}`);
         return [m.slice(0, sp), m.slice(sp + 1)];
       });
       const bpe = new BpeModel(vocab, ids, merges, {
-        byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: llama3,
+        byteLevel: true, unkToken: null, continuingSubwordPrefix: null, endOfWordSuffix: null, fuseUnk: false, byteFallback: false, ignoreMerges: kind.ignoreMerges === true,
       }, { vocab: `${K}tokens`, merges: `${K}merges`, unk: `${K}unknown_token_id` });
-      // Llama 3 splits with its own pattern, then maps bytes without GPT-2's regex.
-      const preTokenizer = llama3
-        ? buildPreTokenizer({ type: 'Sequence', pretokenizers: [
-          { type: 'Split', pattern: { Regex: LLAMA3_PATTERN }, behavior: 'Isolated', invert: false },
-          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] }, `${K}pre`)
-        : byteLevelPreTokenizer(false, true);
+      const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: kind.split === undefined };
+      const steps = kind.split !== undefined
+        ? [...kind.split.map((p) => ({ type: 'Split', pattern: { Regex: p }, behavior: 'Isolated', invert: false })), byteLevel]
+        : kind.digits ? [{ type: 'Digits', individual_digits: true }, byteLevel] : undefined;
+      const preTokenizer = steps ? buildPreTokenizer({ type: 'Sequence', pretokenizers: steps }, `${K}pre`) : byteLevelPreTokenizer(false, true);
       return new Tokenizer({
-        model: bpe, normalizer: null, preTokenizer, postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
+        model: bpe, normalizer: kind.nfc ? unicodeNormalizer('NFC') : null, preTokenizer, postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens),
         decoder: byteLevelDecoder, byteLevelDecoder: true, added: new AddedTokens(added),
       });
     }

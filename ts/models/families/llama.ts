@@ -6,7 +6,7 @@
 import type { GGUFFile } from '../../io/gguf.js';
 import { mlpSwiGLU } from '../blocks.js';
 import { checkHeads, ggufFields, ggufTokenIds, ggufVocab, hfTokenIds, int, num, refuse, type DecoderConfig } from '../config.js';
-import { ropeScalingFromHF } from '../rope.js';
+import { ropeScalingFromGGUF, ropeScalingFromHF } from '../rope.js';
 import type { Binder } from '../weights.js';
 import type { ModelFamily, ParamTensor } from './family.js';
 
@@ -58,51 +58,71 @@ function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
 const GGUF_KEYS = [
   'context_length', 'embedding_length', 'feed_forward_length', 'block_count', 'attention.head_count', 'attention.head_count_kv',
   'attention.layer_norm_rms_epsilon', 'attention.key_length', 'attention.value_length', 'rope.freq_base', 'rope.dimension_count',
-  'rope.scaling.type', 'rope.scaling.factor', 'rope.scale_linear', 'expert_count', 'vocab_size', 'attention.sliding_window',
+  'rope.scaling.type', 'rope.scaling.factor', 'rope.scale_linear', 'rope.scaling.original_context_length', 'rope.scaling.attn_factor',
+  'rope.scaling.yarn_beta_fast', 'rope.scaling.yarn_beta_slow', 'rope.scaling.yarn_ext_factor', 'rope.scaling.yarn_attn_factor',
+  'rope.scaling.yarn_log_multiplier', 'expert_count', 'vocab_size', 'attention.sliding_window',
 ];
 
 /** GGUF metadata (llama.cpp's llama.* keys) that changes the computation and is not implemented. */
-function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number, arch: string): void {
-  const F = `${arch === 'llama' ? 'Llama' : arch} GGUF`;
-  const t = md['rope.scaling.type'];
-  if (t !== undefined && t !== 'none') refuse(F, `${arch}.rope.scaling.type`, t, 'only unscaled rotary embeddings are implemented');
-  // With scaling.type 'none' the factor is unused; without a type, a factor other than 1 scales.
-  const factor = md['rope.scaling.factor'];
-  if (t === undefined && factor !== undefined && factor !== 1) refuse(F, `${arch}.rope.scaling.factor`, factor, 'only unscaled rotary embeddings are implemented');
-  const linear = md['rope.scale_linear'];
-  if (linear !== undefined && linear !== 1) refuse(F, `${arch}.rope.scale_linear`, linear, 'only unscaled rotary embeddings are implemented');
+function refuseUnimplementedGGUF(md: Record<string, unknown>, headDim: number, arch: string, partialRotary: boolean): void {
+  const F = ggufFamily(arch);
   const experts = md.expert_count;
   if (typeof experts === 'number' && experts > 0) refuse(F, `${arch}.expert_count`, experts, 'mixture-of-experts MLPs are not implemented');
   const rot = md['rope.dimension_count'];
-  if (rot !== undefined && rot !== headDim) refuse(F, `${arch}.rope.dimension_count`, rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
+  if (!partialRotary && rot !== undefined && rot !== headDim) refuse(F, `${arch}.rope.dimension_count`, rot, `partial rotary embeddings are not implemented; the head size is ${headDim}`);
   const vl = md['attention.value_length'];
   if (vl !== undefined && vl !== headDim) refuse(F, `${arch}.attention.value_length`, vl, `values must have the key size ${headDim}`);
 }
 
+const ggufFamily = (arch: string) => `${arch === 'llama' ? 'Llama' : arch} GGUF`;
+
+/** A small f32 tensor's values (rope factors), when the file has it. */
+function ggufValues(g: GGUFFile, name: string): Float32Array | undefined {
+  return g.tensors.has(name) ? g.tensor(name).load().toFloat32() : undefined;
+}
+
+/** What a llama.cpp relative's reader may take beyond Llama's keys. */
+export interface LlamaGGUFOptions {
+  /** rope.dimension_count below the head size (Phi-3's partial rotary). */
+  readonly partialRotary?: boolean;
+  /** attention.sliding_window on another architecture than 'llama'; 0 means none (Phi-3). */
+  readonly window?: boolean;
+}
+
 /**
- * The fields Llama and its llama.cpp relatives (qwen2, qwen3) share, from `${arch}.*` metadata;
+ * The fields Llama and its llama.cpp relatives (qwen2, qwen3, phi3) share, from `${arch}.*` metadata;
  * `interleaved` says whether the file's Q/K rows were permuted for interleaved rotation (llama.cpp's
- * 'llama' converter does; NEOX-style architectures keep rotate_half's layout).
+ * 'llama' converter does; NEOX-style architectures keep rotate_half's layout). Rope scaling comes
+ * from rope.scaling.* keys and the rope_freqs / rope_factors_* tensors (rope.ts).
  */
-export function llamaGGUFConfig(g: GGUFFile, architecture: DecoderConfig['architecture'], interleaved: boolean): DecoderConfig {
+export function llamaGGUFConfig(g: GGUFFile, architecture: DecoderConfig['architecture'], interleaved: boolean, opts: LlamaGGUFOptions = {}): DecoderConfig {
   const md = ggufFields(g, GGUF_KEYS);
   const hidden = int(md, 'embedding_length');
   const heads = int(md, 'attention.head_count');
   // The head size is attention.key_length when given; older files only carry rope.dimension_count.
-  const headDim = int(md, 'attention.key_length', (md['rope.dimension_count'] as number | undefined) ?? hidden / heads);
+  const headDim = int(md, 'attention.key_length', opts.partialRotary ? hidden / heads : ((md['rope.dimension_count'] as number | undefined) ?? hidden / heads));
   const arch = String(g.get('general.architecture'));
-  refuseUnimplementedGGUF(md, headDim, arch);
+  refuseUnimplementedGGUF(md, headDim, arch, opts.partialRotary === true);
+  const rotaryDim = int(md, 'rope.dimension_count', headDim);
+  const ropeTheta = num(md, 'rope.freq_base', 10000);
+  const maxPositions = int(md, 'context_length');
+  const ropeScaling = ropeScalingFromGGUF({
+    md, family: ggufFamily(arch), arch, theta: ropeTheta, rd: rotaryDim, contextLength: maxPositions,
+    freqFactors: ggufValues(g, 'rope_freqs.weight'), shortFactors: ggufValues(g, 'rope_factors_short.weight'), longFactors: ggufValues(g, 'rope_factors_long.weight'),
+  });
   // Mistral files say 'llama' and may carry their window (attnode convert writes it; llama.cpp's
   // llama graph ignores the key, which is why such files differ from llama.cpp past the window).
-  // A window on another architecture is refused, as Qwen's sliding-window layers are from config.json.
+  // A window on another architecture is refused unless its reader takes it, as Qwen's
+  // sliding-window layers are from config.json.
   const window = md['attention.sliding_window'];
-  if (window !== undefined && arch !== 'llama') refuse(`${arch} GGUF`, `${arch}.attention.sliding_window`, window, 'sliding-window layers are not implemented for this architecture');
+  if (window !== undefined && arch !== 'llama' && !opts.window) refuse(`${arch} GGUF`, `${arch}.attention.sliding_window`, window, 'sliding-window layers are not implemented for this architecture');
+  const hasWindow = window !== undefined && !(opts.window && window === 0);
   return check({
-    ...(window !== undefined ? { slidingWindow: int(md, 'attention.sliding_window') } : {}),
+    ...(hasWindow ? { slidingWindow: int(md, 'attention.sliding_window') } : {}),
     architecture, vocabSize: ggufVocab(g, md), hidden, layers: int(md, 'block_count'), heads,
-    kvHeads: int(md, 'attention.head_count_kv', heads), headDim, ffn: int(md, 'feed_forward_length'), maxPositions: int(md, 'context_length'),
-    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta: num(md, 'rope.freq_base', 10000), ropeInterleaved: interleaved,
-    tiedEmbeddings: !g.tensors.has('output.weight'), ...ggufTokenIds(g),
+    kvHeads: int(md, 'attention.head_count_kv', heads), headDim, ffn: int(md, 'feed_forward_length'), maxPositions,
+    normEps: num(md, 'attention.layer_norm_rms_epsilon', 1e-6), ropeTheta, ropeInterleaved: interleaved,
+    tiedEmbeddings: !g.tensors.has('output.weight'), ...(rotaryDim !== headDim ? { rotaryDim } : {}), ...(ropeScaling ? { ropeScaling } : {}), ...ggufTokenIds(g),
   });
 }
 

@@ -1,12 +1,15 @@
 // The Phi-3 family (Hugging Face modeling_phi3): Llama's computation with q, k and v in one fused
 // qkv_proj and gate and up in one gate_up_proj, split into Llama's parameters at load (views of
 // the mapping, no copy); partial_rotary_factor, LongRoPE (rope_scaling 'longrope' / 'su') and a
-// sliding window when set. Config, binder and graph parts; parameters are Llama's (llama.ts).
+// sliding window when set. From Hugging Face directories and llama.cpp's 'phi3' GGUF files (the
+// same fused tensors as stored, LongRoPE's factors as tensors). Config, binders and graph parts;
+// parameters are Llama's (llama.ts).
 
+import type { GGUFFile } from '../../io/gguf.js';
 import { int, refuse, type DecoderConfig } from '../config.js';
 import { Binder } from '../weights.js';
 import type { ModelFamily } from './family.js';
-import { llama, llamaHFConfig } from './llama.js';
+import { llama, llamaGGUFConfig, llamaHFConfig } from './llama.js';
 
 function configFromHF(cfg: Record<string, unknown>): DecoderConfig {
   const act = cfg.hidden_act ?? 'silu';
@@ -56,19 +59,64 @@ function bindHF(b: Binder, cfg: DecoderConfig): void {
   b.linear('unembed', u);
 }
 
+/**
+ * llama.cpp's 'phi3' files: Llama's keys under phi3.*, rotate_half layout (NEOX), rope.dimension_count
+ * rotated dimensions, attention.sliding_window (0: none). The window is honoured, as Hugging Face
+ * does; llama.cpp 0.4.0 turns Phi-3's window off at load ("Phi SWA is currently disabled"). LongRoPE
+ * switches to the long factors per pass as Hugging Face does, once a pass's longest position + 1
+ * passes rope.scaling.original_context_length; llama.cpp picks them once, by the context size.
+ */
+function configFromGGUF(g: GGUFFile): DecoderConfig {
+  return llamaGGUFConfig(g, 'phi3', false, { partialRotary: true, window: true });
+}
+
+function bindGGUF(b: Binder, cfg: DecoderConfig): void {
+  const { hidden: C, ffn: F, vocabSize: V, heads: H, kvHeads: KV, headDim: D } = cfg;
+  const lin = (param: string, name: string, n: number, k: number) => {
+    const t = b.get(name);
+    b.expectShape(name, t, [n, k]);
+    b.linear(param, t);
+  };
+  b.table('embed', 'token_embd.weight', [V, C]);
+  for (let i = 0; i < cfg.layers; i++) {
+    const p = `blk.${i}.`;
+    const l = `l${i}`;
+    b.f32(`${l}.norm1.w`, `${p}attn_norm.weight`, [C]);
+    if (b.src.has(`${p}attn_qkv.weight`)) {
+      // attn_qkv: rows [q (H*D) | k (KV*D) | v (KV*D)], as Hugging Face's qkv_proj.
+      const qkv = b.get(`${p}attn_qkv.weight`);
+      b.expectShape(`${p}attn_qkv.weight`, qkv, [(H + 2 * KV) * D, C]);
+      b.linear(`${l}.q`, Binder.rows(qkv, 0, H * D));
+      b.linear(`${l}.k`, Binder.rows(qkv, H * D, (H + KV) * D));
+      b.linear(`${l}.v`, Binder.rows(qkv, (H + KV) * D, (H + 2 * KV) * D));
+    } else {
+      // llama.cpp also reads Phi-3 files with separate projections.
+      lin(`${l}.q`, `${p}attn_q.weight`, H * D, C);
+      lin(`${l}.k`, `${p}attn_k.weight`, KV * D, C);
+      lin(`${l}.v`, `${p}attn_v.weight`, KV * D, C);
+    }
+    lin(`${l}.o`, `${p}attn_output.weight`, C, H * D);
+    b.f32(`${l}.norm2.w`, `${p}ffn_norm.weight`, [C]);
+    // ffn_up: rows [gate (F) | up (F)] (llama.cpp's swiglu halves), as gate_up_proj.
+    const gu = b.get(`${p}ffn_up.weight`);
+    b.expectShape(`${p}ffn_up.weight`, gu, [2 * F, C]);
+    b.linear(`${l}.gate`, Binder.rows(gu, 0, F));
+    b.linear(`${l}.up`, Binder.rows(gu, F, 2 * F));
+    lin(`${l}.down`, `${p}ffn_down.weight`, C, F);
+  }
+  b.f32('final.w', 'output_norm.weight', [C]);
+  lin('unembed', b.src.has('output.weight') ? 'output.weight' : 'token_embd.weight', V, C);
+}
+
 export const phi3: ModelFamily = {
   ...llama,
   name: 'phi3',
   hf: { modelTypes: ['phi3'], architectures: ['Phi3ForCausalLM'] },
-  gguf: [],
+  gguf: ['phi3'],
   configFromHF,
-  configFromGGUF: () => {
-    throw new RangeError("gguf: Phi-3 files (general.architecture 'phi3') are not read yet; load the Hugging Face directory");
-  },
+  configFromGGUF,
   bindHF,
-  bindGGUF: () => {
-    throw new RangeError("gguf: Phi-3 files (general.architecture 'phi3') are not read yet; load the Hugging Face directory");
-  },
+  bindGGUF,
   // Llama's graph: its attention applies cfg.slidingWindow.
   graph: llama.graph,
 };

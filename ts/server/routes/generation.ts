@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PoolResult, RequestOptions, StreamChunk } from '../../scheduler/pool.js';
-import type { ChatMessage } from '../../scheduler/protocol.js';
+import type { ChatMessage, ChatToolCall } from '../../generate/chat.js';
 import type { RouteModule, ServerContext } from '../context.js';
 import { errorBody, errorResponse, sendError } from '../errors.js';
 import { GENERATION_FIELDS, chatBody, completionBody } from '../schemas.js';
@@ -24,7 +24,36 @@ interface CompletionBody extends SamplingBody {
 }
 
 interface ChatBody extends SamplingBody {
-  messages: ChatMessage[];
+  messages: (Omit<ChatMessage, 'content' | 'tool_calls'> & { content?: string | null; tool_calls?: ChatToolCall[] })[];
+  tools?: Record<string, unknown>[];
+  tool_choice?: 'auto' | 'none';
+}
+
+/**
+ * A chat body's messages as the chat template reads them, as Hugging Face's apply_chat_template
+ * takes them: OpenAI's tool-call `arguments` (a JSON text) become the object templates print with
+ * tojson; content may be null only beside tool calls. Throws a TypeError naming the field.
+ */
+function chatMessages(body: ChatBody): ChatMessage[] {
+  return body.messages.map((m, i) => {
+    const calls = m.tool_calls?.map((c, j) => {
+      const a = c.function.arguments;
+      if (typeof a !== 'string') return c;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(a);
+      } catch {
+        throw new TypeError(`'messages[${i}].tool_calls[${j}].function.arguments' must be a JSON object text, got ${JSON.stringify(a.slice(0, 40))}`);
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new TypeError(`'messages[${i}].tool_calls[${j}].function.arguments' must be a JSON object text`);
+      return { ...c, function: { ...c.function, arguments: parsed as Record<string, unknown> } };
+    });
+    const content = m.content ?? null;
+    if (content === null && !(m.role === 'assistant' && calls !== undefined && calls.length > 0))
+      throw new TypeError(`'messages[${i}].content' must be a string (only an assistant message with tool_calls may leave it null)`);
+    return { ...m, content, ...(calls !== undefined ? { tool_calls: calls } : {}) };
+  });
 }
 
 type Finish = 'stop' | 'length' | null;
@@ -153,10 +182,16 @@ export const generationRoutes: RouteModule = (app, ctx) => {
 
   app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { body: chatBody } }, async (req, reply) => {
     const body = req.body;
-    const messages = body.messages.map((m) => ({ role: m.role, content: m.content }));
+    let messages: ChatMessage[];
+    try {
+      messages = chatMessages(body);
+    } catch (err) {
+      return sendError(reply, err);
+    }
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const opts = requestOptions(body, disconnectSignal(req, reply));
+    const tools = body.tools !== undefined && body.tool_choice !== 'none' ? body.tools : undefined;
+    const opts = { ...requestOptions(body, disconnectSignal(req, reply)), ...(tools !== undefined ? { tools } : {}) };
     const pool = ctx.pool();
     if (body.stream) {
       return streamSse(ctx, reply, pool.streamChat(messages, opts), (text, finish, first) => ({
