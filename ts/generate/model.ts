@@ -146,7 +146,13 @@ export class LanguageModel {
     // A caller who samples (top-k, top-p, ...) gets sampling, not the checkpoint's beam settings.
     if ([options.topK, options.topP, options.minP, options.typicalP].some((x) => x !== undefined))
       for (const k of ['numBeams', 'numReturnSequences', 'lengthPenalty', 'earlyStopping'] as const) delete d[k];
-    return { ...d, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    const given: GenerateOptions = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    // The caller's biases join the checkpoint's (theirs win on the same id).
+    if (d.logitBias !== undefined && given.logitBias !== undefined && typeof given.logitBias === 'object' && given.logitBias !== null) {
+      const user = given.logitBias instanceof Map ? [...given.logitBias] : Object.entries(given.logitBias).map(([k, v]) => [Number(k), v] as [number, number]);
+      given.logitBias = new Map([...(d.logitBias as ReadonlyMap<number, number>), ...user]);
+    }
+    return { ...d, ...given };
   }
 
   /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */
@@ -178,8 +184,12 @@ export class LanguageModel {
           ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
           ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
         });
-        const lm = new Seq2SeqLM(s2s, Math.min(read.tokenizer.vocabSize, s2s.config.vocabSize));
-        return new LanguageModel(path, lm, read.tokenizer, backend, owns, read.chatTemplate, read.chatTokens, s2s.generationDefaults());
+        const lm = new Seq2SeqLM(s2s);
+        // T5 pads its vocabulary past the tokenizer's (32128 rows for 32100 pieces): ids without text are never chosen.
+        const textless = new Map<number, number>();
+        for (let id = read.tokenizer.vocabSize; id < s2s.config.vocabSize; id++) textless.set(id, -Infinity);
+        const defaults: GenerateOptions = { ...s2s.generationDefaults(), ...(textless.size > 0 ? { logitBias: textless } : {}) };
+        return new LanguageModel(path, lm, read.tokenizer, backend, owns, read.chatTemplate, read.chatTokens, defaults);
       }
       model = await loadModel(path, {
         kind: 'decoder',

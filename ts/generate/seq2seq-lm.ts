@@ -8,6 +8,7 @@ import type { EncoderDecoderModel, Seq2SeqCache } from '../models/seq2seq.js';
 import type { BeamCausalLM } from './beam-steppers.js';
 import type { BatchStats } from './decoder-lm.js';
 import type { KVCache } from './generate.js';
+import { samplingIdle } from './native-sampler.js';
 
 /** A request's cache: the decoder cache, bound to the encoder output on the first forward. */
 class Seq2SeqRequestCache implements KVCache {
@@ -48,11 +49,6 @@ export class Seq2SeqLM implements BeamCausalLM {
 
   constructor(
     readonly model: EncoderDecoderModel,
-    /**
-     * Ids from here up have no text in the tokenizer (T5's vocabulary is padded past its
-     * tokenizer's: 32128 rows for 32100 pieces); they are never chosen. Default: none.
-     */
-    readonly textVocabSize: number = model.config.vocabSize,
     readonly eosTokenIds: readonly number[] = model.eosTokenIds,
   ) {
     this.vocabSize = model.config.vocabSize;
@@ -85,8 +81,12 @@ export class Seq2SeqLM implements BeamCausalLM {
       this.queue.push({ ids, cache: c, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      // Calls made in the same turn (every beam of a step, concurrent requests) join one pass.
-      this.serial = this.serial.then(() => new Promise<void>((r) => setImmediate(r))).then(() => this.drain());
+      // Calls made in the same turn (every beam of a step) join one pass, and so do those of
+      // requests still sampling their next token (as DecoderLM waits for them).
+      this.serial = this.serial
+        .then(() => new Promise<void>((r) => setImmediate(r)))
+        .then(() => samplingIdle())
+        .then(() => this.drain());
     });
   }
 
@@ -104,7 +104,7 @@ export class Seq2SeqLM implements BeamCausalLM {
           const logits = await this.model.forward([this.model.decoderStartTokenId], { encoder, cache: it.cache.inner });
           it.cache.started = true;
           this.count(1, 1);
-          it.resolve(this.textOnly(logits));
+          it.resolve(logits);
         } finally {
           encoder.dispose();
         }
@@ -118,16 +118,11 @@ export class Seq2SeqLM implements BeamCausalLM {
       try {
         const out = await this.model.forwardBatch(group.map((x) => ({ ids: x.ids, cache: x.cache.inner })));
         this.count(group.length, group.reduce((a, x) => a + x.ids.length, 0));
-        group.forEach((x, k) => x.resolve(this.textOnly(out[k]!)));
+        group.forEach((x, k) => x.resolve(out[k]!));
       } catch (e) {
         for (const x of group) x.reject(e);
       }
     }
-  }
-
-  private textOnly(logits: Float32Array): Float32Array {
-    if (this.textVocabSize < logits.length) logits.fill(-Infinity, this.textVocabSize);
-    return logits;
   }
 
   private count(sequences: number, tokens: number): void {
