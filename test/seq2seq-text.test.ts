@@ -58,11 +58,28 @@ describe('T5 through LanguageModel (text in, text out)', () => {
     const alone = [];
     for (const t of TEXTS) alone.push((await lm.generate(t, o)).ids);
     const before = lm.seq2seq!.batchStats;
+    const counted = lm.seq2seq!.model.counters;
     const together = await Promise.all(TEXTS.map((t) => lm.generate(t, o)));
     expect(together.map((r) => r.ids)).toEqual(alone);
     const after = lm.seq2seq!.batchStats;
-    // Two inputs, then 5 decoder steps of both requests in one pass each.
-    expect((after.histogram[2] ?? 0) - (before.histogram[2] ?? 0)).toBe(5);
+    // Both inputs in one encoder pass, then the start tokens and 5 decoder steps of both requests in one pass each.
+    expect((after.histogram[2] ?? 0) - (before.histogram[2] ?? 0)).toBe(6);
+    expect(lm.seq2seq!.model.counters.encoderPasses - counted.encoderPasses).toBe(1);
+    expect(lm.seq2seq!.model.counters.encodedSequences - counted.encodedSequences).toBe(2);
+  });
+
+  it('a 4-beam text request runs the encoder once; an aborted one finishes as aborted', async () => {
+    const counted = lm.seq2seq!.model.counters;
+    const r = await lm.generate(TEXTS[0]!, { numBeams: 4, maxTokens: 5 });
+    expect(r.sequences).toHaveLength(1);
+    const after = lm.seq2seq!.model.counters;
+    expect(after.encoderPasses - counted.encoderPasses).toBe(1);
+    expect(after.crossKVRows - counted.crossKVRows).toBe(lm.tokenizer.encode(TEXTS[0]!).length);
+    const ac = new AbortController();
+    ac.abort();
+    expect((await lm.generate(TEXTS[0]!, { temperature: 0, signal: ac.signal })).finishReason).toBe('aborted');
+    await expect(model.generate([5, 6], { numBeams: 2, signal: ac.signal })).rejects.toThrow();
+    expect(lm.seq2seq!.model.stateStats().pagesInUse).toBe(0);
   });
 
   it("takes generation_config.json's defaults (t5v11-tiny: 4 beams, max_length 9) unless the caller samples", async () => {

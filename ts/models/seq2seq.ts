@@ -120,6 +120,12 @@ export class Seq2SeqCache {
     this.st = encoder.state.fork();
     this.encoderId = encoder.id;
   }
+  /** @internal back to a cache that has not run (its rows, both parts, are let go) */
+  unbind(): void {
+    if (this.st && !this.st.disposed) this.st.dispose();
+    this.st = undefined;
+    this.encoderId = 0;
+  }
   /** @internal the encoder output it is bound to (0: none yet) */
   get boundTo(): number {
     return this.encoderId;
