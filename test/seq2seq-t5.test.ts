@@ -240,6 +240,9 @@ describe('T5 loading, defaults and refusals', () => {
       await expect(model.encode([5, 320])).rejects.toThrow(/outside \[0, 320\)/);
       await expect(model.encode(new Array(33).fill(5))).rejects.toThrow(/more than the 32/);
       await expect(model.generate([5], { numBeams: 2, topK: 3 })).rejects.toThrow(TypeError);
+      const small = model.newCache(2);
+      await expect(model.forward([0, 4, 4], { encoder: b, cache: small })).rejects.toThrow(/0 decoder rows; 3 more exceed its capacity 2/);
+      small.dispose();
       cache.dispose();
       b!.dispose();
       expect(model.stateStats().pagesInUse).toBe(0);

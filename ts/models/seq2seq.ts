@@ -346,7 +346,9 @@ export class EncoderDecoderModel {
       if (it.cache.boundTo === 0 && it.encoder === undefined) throw new TypeError(`${fn}: ${what}encoder is required: the cache has not run yet`);
       if (it.cache.boundTo !== 0 && it.encoder !== undefined && it.encoder.id !== it.cache.boundTo)
         throw new RangeError(`${fn}: ${what}cache belongs to another encoder output`);
-      this.checkIds(fn, it.ids, `${what}ids`, it.cache.capacity - it.cache.length);
+      this.checkIds(fn, it.ids, `${what}ids`, Infinity);
+      if (it.cache.length + it.ids.length > it.cache.capacity)
+        throw new RangeError(`${fn}: ${what}cache holds ${it.cache.length} decoder rows; ${it.ids.length} more exceed its capacity ${it.cache.capacity}`);
       total += it.ids.length;
     });
     if (total > this.decoderPlan.tMax) throw new RangeError(`${fn}: ${total} new tokens exceed the ${this.decoderPlan.tMax} one pass holds`);
