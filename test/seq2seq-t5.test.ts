@@ -123,6 +123,7 @@ for (const backend of ['native', 'reference'] as const)
           for (const b of c.beams)
             it(`beam search ${b.name}, input ${i}: ids equal the reference, scores within tolerance; encoder and cross K/V once`, async () => {
               const before = model.counters;
+              const pages = model.stateStats();
               const r = await model.generate(c.input, beamOptions(b));
               expect(r.sequences.map((s) => s.ids)).toEqual(b.sequences.map((s) => s.ids));
               expect(r.sequences.map((s) => s.eos)).toEqual(b.sequences.map((s) => s.eos));
@@ -137,6 +138,8 @@ for (const backend of ['native', 'reference'] as const)
               // The start token's pass, then one pass per step for all 4 beams together.
               expect(after.decoderPasses - before.decoderPasses).toBe(r.steps + 1);
               expect(after.decoderTokens - before.decoderTokens).toBe(1 + 4 * r.steps);
+              // The beams share the static cross K/V pages; forks and reorders move page tables.
+              expect(model.stateStats().fullPagesCopied).toBe(pages.fullPagesCopied);
               expect(model.stateStats().pagesInUse).toBe(0);
             });
     });
