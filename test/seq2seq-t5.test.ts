@@ -164,6 +164,25 @@ describe('T5 loading, defaults and refusals', () => {
     }
   });
 
+  it("generation_config.json's forced_bos_token_id and forced_eos_token_id force the first and the last token", async () => {
+    const dir = withConfig({});
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ decoder_start_token_id: 0, eos_token_id: 1, forced_bos_token_id: 7, forced_eos_token_id: 1, max_length: 6 }));
+    const model = await loadSeq2Seq(dir, { contextLength: 32 });
+    try {
+      expect(model.generationDefaults()).toEqual({ maxTokens: 5, forcedTokens: new Map([[0, 7]]) });
+      for (const numBeams of [1, 4]) {
+        const r = await model.generate(G.models['t5-tiny']![0]!.input, { numBeams });
+        const best = r.sequences[0]!;
+        expect(best.ids[0]).toBe(7);
+        // Forced EOS at the 5th token: at most 4 ids, and the hypothesis ended by EOS.
+        expect(best.ids.length).toBeLessThanOrEqual(4);
+        expect(best.eos).toBe(true);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('the tokenizer.json of the directory gives the ids sentencepiece gives (with T5 </s>)', () => {
     const tok = tokenizerFromJSON(readFileSync(join(FIX, 't5-tiny', 'tokenizer.json'), 'utf8'));
     for (const c of G.tokenizer) expect(tok.encode(c.text), c.text).toEqual(c.ids);

@@ -402,6 +402,9 @@ export class EncoderDecoderModel {
     else take('max_length', 'maxTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
     if (g.min_new_tokens !== undefined && g.min_new_tokens !== null) take('min_new_tokens', 'minNewTokens');
     else take('min_length', 'minNewTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
+    // forced_bos_token_id: the first generated token (BART-style); forced_eos_token_id needs the
+    // request's maxTokens, so generate() places it.
+    take('forced_bos_token_id', 'forcedTokens', (v) => new Map([[0, v as number]]));
     return o as GenerateOptions;
   }
 
@@ -435,6 +438,13 @@ export class EncoderDecoderModel {
       refused: { stop: why, badWords: why, logprobs: why, seed: why, topK: why, topP: why, minP: why, typicalP: why },
     });
     const s = beamSettings(o);
+    // forced_eos_token_id: the last token a request may generate (HF's at max_length - 1), unless the caller forces tokens.
+    const forcedEos = this.generation?.forced_eos_token_id;
+    if (typeof forcedEos === 'number' && given.forcedTokens === undefined && s.maxNewTokens > 0) {
+      const forced = new Map(o.forcedTokens instanceof Map ? o.forcedTokens : Array.isArray(o.forcedTokens) ? o.forcedTokens.map((id, i) => [i, id] as [number, number]) : []);
+      forced.set(s.maxNewTokens - 1, forcedEos);
+      o.forcedTokens = forced;
+    }
     this.checkIds('generate', inputIds, "'inputIds'", this.contextLength);
     for (const id of o.eosTokenIds ?? [])
       if (id >= this.config.vocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.config.vocabSize}), got ${id}`);
