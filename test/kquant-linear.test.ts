@@ -1,4 +1,4 @@
-// linear with the GGUF legacy and k-quant weight formats on the native backend, every
+// linear with the GGUF legacy, k-quant and IQ4 weight formats on the native backend, every
 // instruction set this machine runs (forced per backend, as test/quant.test.ts does), against the
 // reference: the TS dequantized weights times f32 activations in f64. Awkward shapes: M 1, 3, 17,
 // 33; N odd and not a multiple of any panel; K 256, 512, 768 (and K = 96 for the 32-blocks).
@@ -29,6 +29,8 @@ const BUDGET: Readonly<Partial<Record<WeightDType, Tolerance>>> = {
   q4_k: TOL_LINEAR_Q8_K,
   q6_k: TOL_LINEAR_Q8_K,
   q5_k: TOL_LINEAR_Q8_K,
+  iq4_xs: TOL_LINEAR_Q8_K, // codebook lookup in the kernel, activations per 256
+  iq4_nl: TOL_LINEAR_Q8_0, // widened to q8_0 blocks
   q4_1: TOL_GEMM_F32, // dequantized per tile into the f32 GEMM
   q5_1: TOL_GEMM_F32,
   q2_k: TOL_GEMM_F32,

@@ -1,7 +1,9 @@
 // Standalone check of every compiled-in k-quant kernel table (cpu/kquant.h) against the scalar
-// one, without Node: Q4_K, Q5_K and Q6_K GEMMs over random super-blocks and random quantized
-// activations on awkward shapes. Built and run by tools/check-quant-kernels.sh, natively and
-// under qemu-x86_64 (AVX2 without AVX-512). Integer sums are exact in every table; only the f32
+// one, and of the scalar one (packer included) against the reference dequantizers
+// (cpu/block_formats.cc), without Node: Q4_K, Q5_K, Q6_K and IQ4_XS GEMMs over random super-blocks
+// and random quantized activations on awkward shapes. Built and run by
+// tools/check-quant-kernels.sh, natively, under qemu-x86_64 (AVX2 without AVX-512) and under
+// qemu-aarch64 (NEON dot product). Integer sums are exact in every table; only the f32
 // epilogue (fused or not) may differ, by a few ulp of its largest terms. Exit status 1 on a mismatch.
 #include <cmath>
 #include <cstdint>
@@ -27,7 +29,33 @@ struct Format {
   void (*pack)(const uint8_t*, size_t, size_t, size_t, size_t, uint8_t*);
   decltype(KQuantKernels::gemm_q4_k) KQuantKernels::*gemm;
   std::vector<size_t> halves;  // byte offsets of f16 fields, set to small finite values
+  void (*dequantize)(const uint8_t*, size_t, float*);
 };
+
+// The scalar kernel against the reference: W dequantized by block_formats.cc times the
+// activations' values, summed in double.
+bool check_reference(const Format& f, const Q4KWeights& w, const KQuantRows& x, const uint8_t* blocks,
+                     const float* got) {
+  const size_t m = x.x.m, n = w.n, k = w.k, nsb = k / kSuperBlock;
+  std::vector<float> row(k);
+  std::vector<double> want(m * n);
+  double big = 0.0;
+  for (size_t j = 0; j < n; ++j) {
+    f.dequantize(blocks + j * nsb * f.src_bytes, k, row.data());
+    for (size_t i = 0; i < m; ++i) {
+      double s = 0.0;
+      for (size_t p = 0; p < k; ++p) s += static_cast<double>(row[p]) * x.x.q[i * x.x.ldq + p] * x.x.scales[i * nsb + p / kSuperBlock];
+      want[i * n + j] = s;
+      big = std::fmax(big, std::fabs(s));
+    }
+  }
+  for (size_t i = 0; i < m * n; ++i)
+    if (!(std::fabs(got[i] - want[i]) <= 1e-5 * (big + std::fabs(want[i])))) {
+      std::printf("scalar %s against the reference M=%zu N=%zu K=%zu: out[%zu] = %g, reference %g\n", f.name, m, n, k, i, got[i], want[i]);
+      return false;
+    }
+  return true;
+}
 
 bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t m, size_t n, size_t k) {
   const size_t nsb = k / kSuperBlock, panels = (n + kQ4KPanelCols - 1) / kQ4KPanelCols;
@@ -56,6 +84,7 @@ bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t
   const Q4KWeights w{packed.data(), n, k};
   std::vector<float> want(m * n), got(m * n);
   (kKQuantScalar.*f.gemm)(w, x, 0, n, want.data(), n);
+  if (&kern == &kKQuantScalar) return check_reference(f, w, x, blocks.data(), want.data());
   (kern.*f.gemm)(w, x, 0, n, got.data(), n);
   // The epilogue's f32 terms (d * isum, dmin * imin, summed over super-blocks) are far larger
   // than what is left after they cancel, so the tolerance scales with the largest output.
@@ -73,19 +102,24 @@ bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t
 
 int main() {
   const std::vector<Format> formats = {
-      {"q4_k", kQ4_KBytes, kQ4KPanelBlockBytes, pack_q4_k_panel_range, &KQuantKernels::gemm_q4_k, {0, 2}},
-      {"q5_k", kQ5_KBytes, kQ5KPanelBlockBytes, pack_q5_k_panel_range, &KQuantKernels::gemm_q5_k, {0, 2}},
-      {"q6_k", kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range, &KQuantKernels::gemm_q6_k, {208}},
+      {"q4_k", kQ4_KBytes, kQ4KPanelBlockBytes, pack_q4_k_panel_range, &KQuantKernels::gemm_q4_k, {0, 2}, dequantize_row_q4_k},
+      {"q5_k", kQ5_KBytes, kQ5KPanelBlockBytes, pack_q5_k_panel_range, &KQuantKernels::gemm_q5_k, {0, 2}, dequantize_row_q5_k},
+      {"q6_k", kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range, &KQuantKernels::gemm_q6_k, {208}, dequantize_row_q6_k},
+      {"iq4_xs", kIQ4_XSBytes, kIQ4XSPanelBlockBytes, pack_iq4_xs_panel_range, &KQuantKernels::gemm_iq4_xs, {0},
+       dequantize_row_iq4_xs},
   };
   struct Table {
     const char* name;
     const KQuantKernels* k;
     bool runs;
   };
-  std::vector<Table> tables;
+  std::vector<Table> tables = {{"scalar", &kKQuantScalar, true}};
 #if ATTNODE_X86
   tables.push_back({"avx2", &kKQuantAvx2, isa_available(Isa::avx2)});
   tables.push_back({"avx512", &kKQuantAvx512, isa_available(Isa::avx512)});
+#endif
+#if ATTNODE_ARM64
+  tables.push_back({"neon_dot", &kKQuantNeonDot, cpu_features().neon_dotprod});
 #endif
   bool ok = true;
   for (const Table& t : tables) {

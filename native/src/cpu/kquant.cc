@@ -1,4 +1,4 @@
-// K-quant kernel tables by Isa, the Q4_K panel packer, and the scalar kernel (the plain version
+// K-quant kernel tables by Isa, the Q4_K / Q5_K / Q6_K / IQ4_XS panel packers, and the scalar kernels (the plain version
 // the SIMD ones are checked against). Not the SIMD kernels: isa/<name>/kquant.cc.
 #include "kquant.h"
 
@@ -14,6 +14,9 @@ const KQuantKernels& kquant_kernels(Isa isa) {
 #if ATTNODE_X86
     case Isa::avx512: return kKQuantAvx512;
     case Isa::avx2: return kKQuantAvx2;
+#endif
+#if ATTNODE_ARM64
+    case Isa::neon: return cpu_features().neon_dotprod ? kKQuantNeonDot : kKQuantScalar;
 #endif
     default: return kKQuantScalar;
   }
@@ -109,7 +112,59 @@ void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
     }
 }
 
+void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nsb = k / kSuperBlock;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t s = 0; s < nsb; ++s) {
+      uint8_t* dst = out + (p * nsb + s) * kIQ4XSPanelBlockBytes;
+      std::memset(dst, 0, kIQ4XSPanelBlockBytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nsb + s) * kIQ4_XSBytes;
+        // Value v's index: sub-block v / 32, byte v % 16 of its 16, low nibble for v % 32 < 16.
+        uint8_t q[kSuperBlock];
+        for (size_t v = 0; v < kSuperBlock; ++v) {
+          const uint8_t byte = blk[8 + 16 * (v / 32) + v % 16];
+          q[v] = (v % 32) < 16 ? byte & 0xF : byte >> 4;
+        }
+        for (size_t t = 0; t < 32; ++t)
+          for (size_t b = 0; b < 4; ++b)
+            dst[64 * t + 4 * c + b] = static_cast<uint8_t>(q[8 * t + b] | (q[8 * t + 4 + b] << 4));
+        for (size_t j = 0; j < 8; ++j) dst[kIQ4XSScaleOffset + 16 * j + c] = static_cast<uint8_t>(static_cast<int8_t>(iq4_xs_scale(blk, j) - 32));
+        const float d = f16_to_f32(static_cast<uint16_t>(blk[0] | (blk[1] << 8)));
+        std::memcpy(dst + kIQ4XSDOffset + 4 * c, &d, 4);
+      }
+    }
+}
+
 namespace {
+
+void gemm_iq4_xs_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nsb = w.k / kSuperBlock;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t s = 0; s < nsb; ++s) {
+        const uint8_t* blk = w.p + (p * nsb + s) * kIQ4XSPanelBlockBytes;
+        const int8_t* xq = x.q + i * x.ldq + s * kSuperBlock;
+        int32_t isum = 0;
+        for (size_t sb = 0; sb < 8; ++sb) {
+          int32_t dot = 0;
+          for (size_t t = 4 * sb; t < 4 * sb + 4; ++t)
+            for (size_t b = 0; b < 4; ++b) {
+              const uint8_t byte = blk[64 * t + 4 * c + b];
+              dot += kIq4Codebook[byte & 0xF] * xq[8 * t + b] + kIq4Codebook[byte >> 4] * xq[8 * t + 4 + b];
+            }
+          isum += dot * static_cast<int8_t>(blk[kIQ4XSScaleOffset + 16 * sb + c]);
+        }
+        float d;
+        std::memcpy(&d, blk + kIQ4XSDOffset + 4 * c, 4);
+        acc += x.scales[i * nsb + s] * (d * static_cast<float>(isum));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
 
 void gemm_q6_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
   const size_t nsb = w.k / kSuperBlock;
@@ -181,6 +236,7 @@ void gemm_q45_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size
 
 }  // namespace
 
-const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>};
+const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>,
+                                     gemm_iq4_xs_scalar};
 
 }  // namespace attnode

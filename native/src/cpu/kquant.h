@@ -1,6 +1,6 @@
-// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K) in `linear`: the column-panel layout they
-// read, the pack step from GGUF super-blocks, and one table per instruction set (scalar,
-// AVX2, AVX-512 VNNI; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
+// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K) and IQ4_XS in `linear`: the column-panel
+// layout they read, the pack step from GGUF super-blocks, and one table per instruction set
+// (scalar, AVX2, AVX-512 VNNI, NEON dot product; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
 // scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
 #pragma once
 
@@ -43,6 +43,14 @@ constexpr size_t kQ6KPanelBlockBytes = kQ6KDOffset + 16 * 4;  // 3392 (6.625 bit
 constexpr size_t kQ5KHighOffset = kQ4KPanelBlockBytes;
 constexpr size_t kQ5KPanelBlockBytes = kQ5KHighOffset + 8 * 64;  // 2944 (5.75 bits per weight)
 
+// IQ4_XS column panels: 16 columns, per super-block:
+//   32 chunks of 64 bytes of 4-bit codebook indices, laid out as Q4_K's quants (chunk t: K 8t..8t+7)
+//   sc[8][16] int8 (ls - 32, sub-block of 32 by column), d[16] f32
+// so a value is d * sc * kIq4Codebook[index]; kernels look the index up with a byte shuffle.
+constexpr size_t kIQ4XSScaleOffset = 32 * 64;
+constexpr size_t kIQ4XSDOffset = kIQ4XSScaleOffset + 8 * 16;
+constexpr size_t kIQ4XSPanelBlockBytes = kIQ4XSDOffset + 16 * 4;  // 2240 (4.375 bits per weight)
+
 struct Q4KWeights {
   const uint8_t* p;  // (ceil(N / 16), K / 256) panel blocks, see above
   size_t n, k;
@@ -65,6 +73,9 @@ struct KQuantKernels {
   void (*gemm_q6_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
   // As gemm_q4_k with q = nibble | fifth bit << 4 (w.p holds Q5_K panels).
   void (*gemm_q5_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // out[i * ldo + j] = sum_s xs[i, s] * d[j, s] * sum_b sc[j, s, b] * dot(kIq4Codebook[idx[j, s, b]], xq[i, s, b])
+  // (sub-blocks of 32; w.p holds IQ4_XS panels).
+  void (*gemm_iq4_xs)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
@@ -74,11 +85,15 @@ extern const KQuantKernels kKQuantScalar;
 extern const KQuantKernels kKQuantAvx2;
 extern const KQuantKernels kKQuantAvx512;
 #endif
+#if ATTNODE_ARM64
+extern const KQuantKernels kKQuantNeonDot;
+#endif
 
 // Panels [p0, p1) of GGUF Q4_K super-blocks into `out`.   blocks: (N, K / 256) -> out: panel blocks
 void pack_q4_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 // The same for GGUF Q5_K and Q6_K super-blocks into their panels.
 void pack_q5_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 
 }  // namespace attnode

@@ -1,5 +1,6 @@
-// The q4_k, q5_k and q6_k weight formats: GGUF super-blocks repacked at pack time into 16-column
-// panels (cpu/kquant.h; 4.75 / 5.75 / 6.625 bits per weight against the file's 4.5 / 5.5 / 6.5625).
+// The q4_k, q5_k, q6_k and iq4_xs weight formats: GGUF super-blocks repacked at pack time into
+// 16-column panels (cpu/kquant.h; 4.75 / 5.75 / 6.625 / 4.375 bits per weight against the file's
+// 4.5 / 5.5 / 6.5625 / 4.25).
 // Linear quantizes activations per 256 (q8_K-like: f32 scale per super-block, int sums per 16)
 // and runs the integer kernels.
 #include <algorithm>
@@ -39,7 +40,10 @@ class KQuantWeight : public PackedWeight {
     const int32_t* bs = bsums.data();
     const Q4KWeights w{p_.data(), N, K};
     const KQuantKernels& kern = kquant_kernels(env.isa);
-    const auto gemm = dtype() == DType::q4_k ? kern.gemm_q4_k : dtype() == DType::q5_k ? kern.gemm_q5_k : kern.gemm_q6_k;
+    const auto gemm = dtype() == DType::q4_k   ? kern.gemm_q4_k
+                      : dtype() == DType::q5_k ? kern.gemm_q5_k
+                      : dtype() == DType::q6_k ? kern.gemm_q6_k
+                                               : kern.gemm_iq4_xs;
     linear_over_n(m, N, K, kQ4KPanelCols, kMinSplitInt8, out, ldo, bias, act, env, [&](size_t i0, size_t i1, size_t n0, size_t n1) {
       const KQuantRows part{row_range(xq, i0, i1), bs + i0 * nsub};
       gemm(w, part, n0, n1, out + i0 * ldo, ldo);
@@ -50,7 +54,7 @@ class KQuantWeight : public PackedWeight {
   WeightVector<uint8_t> p_;  // (ceil(N / 16), K / 256) panel blocks (cpu/kquant.h)
 };
 
-// weight: (N, K) q4_k | q5_k | q6_k, K a multiple of 256 (checked by Args). Always plain. Band by band
+// weight: (N, K) q4_k | q5_k | q6_k | iq4_xs, K a multiple of 256 (checked by Args). Always plain. Band by band
 // (about kBandBytes of source), each band's rows reported read once packed.
 template <DType D, size_t SrcBytes, size_t PanelBytes, void (*Pack)(const uint8_t*, size_t, size_t, size_t, size_t, uint8_t*)>
 std::unique_ptr<PackedWeight> make_kquant_weight(Args&, const WeightSource& w) {
@@ -69,6 +73,8 @@ std::unique_ptr<PackedWeight> make_kquant_weight(Args&, const WeightSource& w) {
 const WeightFormatRegistrar kQ4K(DType::q4_k, make_kquant_weight<DType::q4_k, kQ4_KBytes, kQ4KPanelBlockBytes, pack_q4_k_panel_range>);
 const WeightFormatRegistrar kQ5K(DType::q5_k, make_kquant_weight<DType::q5_k, kQ5_KBytes, kQ5KPanelBlockBytes, pack_q5_k_panel_range>);
 const WeightFormatRegistrar kQ6K(DType::q6_k, make_kquant_weight<DType::q6_k, kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range>);
+const WeightFormatRegistrar kIQ4XS(DType::iq4_xs,
+                                   make_kquant_weight<DType::iq4_xs, kIQ4_XSBytes, kIQ4XSPanelBlockBytes, pack_iq4_xs_panel_range>);
 
 }  // namespace
 }  // namespace attnode
