@@ -28,7 +28,7 @@ type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8' | BlockDType;
 const ALL_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs'];
 const ERR_VS_F32: Readonly<Record<Exclude<WDType, 'f32'>, number>> = { ...ERR_LINEAR_INT8_VS_F32, ...ERR_LINEAR_BLOCK_VS_F32 };
 /** Dtypes whose kernels do integer dot products (their % peak is against the int8 peak). */
-const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs']);
+const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'q4_1', 'q5_1']);
 const argValue = (name: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;

@@ -31,9 +31,9 @@ const BUDGET: Readonly<Partial<Record<WeightDType, Tolerance>>> = {
   q5_k: TOL_LINEAR_Q8_K,
   iq4_xs: TOL_LINEAR_Q8_K, // codebook lookup in the kernel, activations per 256
   iq4_nl: TOL_LINEAR_Q8_0, // widened to q8_0 blocks
-  q4_1: TOL_GEMM_F32, // dequantized per tile into the f32 GEMM
-  q5_1: TOL_GEMM_F32,
-  q2_k: TOL_GEMM_F32,
+  q4_1: TOL_LINEAR_Q8_0, // integer kernels, activations quantized per 32
+  q5_1: TOL_LINEAR_Q8_0,
+  q2_k: TOL_GEMM_F32, // dequantized per tile into the f32 GEMM
   q3_k: TOL_GEMM_F32,
 };
 const FORMATS = Object.keys(BUDGET) as WeightDType[];
@@ -90,8 +90,9 @@ describe.each(FORMATS)('linear with %s weights', (dtype) => {
 });
 
 describe('k-quant kernel selection', () => {
-  it.each(backends.map((b) => [b.name, b] as const))('q4_k, q5_k and q6_k report integer kernels, the dequantizing formats their fallback (%s)', (_name, b) => {
-    for (const [dtype, fallback] of [['q4_k', false], ['q5_k', false], ['q6_k', false], ['q2_k', true], ['q4_1', true]] as const) {
+  it.each(backends.map((b) => [b.name, b] as const))('q4_k, q5_k, q6_k, iq4_xs, q4_1 and q5_1 report integer kernels, the dequantizing formats their fallback (%s)', (_name, b) => {
+    const cases = [['q4_k', false], ['q5_k', false], ['q6_k', false], ['iq4_xs', false], ['q4_1', false], ['q5_1', false], ['q2_k', true], ['q3_k', true]] as const;
+    for (const [dtype, fallback] of cases) {
       const w = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], dtype)) as NativeWeight;
       expect([dtype, w.variant === 'dequantize_f32_gemm']).toEqual([dtype, fallback]);
       w.dispose();

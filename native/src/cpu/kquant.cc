@@ -112,6 +112,50 @@ void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
     }
 }
 
+namespace {
+
+template <bool Five>
+void pack_q41(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nb = k / kLegacyBlock;
+  const size_t src_bytes = Five ? kQ5_1Bytes : kQ4_1Bytes, dst_bytes = Five ? kQ51PanelBlockBytes : kQ41PanelBlockBytes;
+  const size_t doff = Five ? kQ51DOffset : kQ41DOffset, moff = Five ? kQ51MOffset : kQ41MOffset;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t b = 0; b < nb; ++b) {
+      uint8_t* dst = out + (p * nb + b) * dst_bytes;
+      std::memset(dst, 0, dst_bytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nb + b) * src_bytes;
+        // Value v: nibble of qs[v % 16] (low for v < 16); Q5_1's fifth bit is bit v of qh.
+        const uint8_t* qs = blk + (Five ? 8 : 4);
+        const uint32_t qh = Five ? blk[4] | (blk[5] << 8) | (blk[6] << 16) | (static_cast<uint32_t>(blk[7]) << 24) : 0;
+        uint8_t q[kLegacyBlock];
+        for (size_t v = 0; v < kLegacyBlock; ++v)
+          q[v] = static_cast<uint8_t>((v < 16 ? qs[v] & 0xF : qs[v - 16] >> 4) | (((qh >> v) & 1) << 4));
+        for (size_t t = 0; t < 4; ++t)
+          for (size_t i = 0; i < 4; ++i)
+            dst[64 * t + 4 * c + i] = static_cast<uint8_t>((q[8 * t + i] & 0xF) | ((q[8 * t + 4 + i] & 0xF) << 4));
+        if (Five)
+          for (size_t i = 0; i < 4; ++i) {
+            uint8_t hb = 0;
+            for (size_t g = 0; g < 8; ++g) hb = static_cast<uint8_t>(hb | ((q[4 * g + i] >> 4) << g));
+            dst[kQ51HighOffset + 4 * c + i] = hb;
+          }
+        std::memcpy(dst + doff + 2 * c, blk, 2);
+        std::memcpy(dst + moff + 2 * c, blk + 2, 2);
+      }
+    }
+}
+
+}  // namespace
+
+void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q41<false>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q41<true>(blocks, n, k, p0, p1, out);
+}
+
 void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
   const size_t nsb = k / kSuperBlock;
   for (size_t p = p0; p < p1; ++p)
@@ -161,6 +205,35 @@ void gemm_iq4_xs_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, siz
         float d;
         std::memcpy(&d, blk + kIQ4XSDOffset + 4 * c, 4);
         acc += x.scales[i * nsb + s] * (d * static_cast<float>(isum));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
+
+template <bool Five>
+void gemm_q41_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nb = w.k / kLegacyBlock;
+  const size_t bytes = Five ? kQ51PanelBlockBytes : kQ41PanelBlockBytes;
+  const size_t doff = Five ? kQ51DOffset : kQ41DOffset, moff = Five ? kQ51MOffset : kQ41MOffset;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = w.p + (p * nb + b) * bytes;
+        const int8_t* xq = x.q + i * x.ldq + b * kLegacyBlock;
+        int32_t dot = 0;
+        for (size_t t = 0; t < 4; ++t)
+          for (size_t v = 0; v < 4; ++v) {
+            const uint8_t byte = blk[64 * t + 4 * c + v];
+            const uint8_t hb = Five ? blk[kQ51HighOffset + 4 * c + v] : 0;
+            dot += ((byte & 0xF) | (((hb >> (2 * t)) & 1) << 4)) * xq[8 * t + v] +
+                   ((byte >> 4) | (((hb >> (2 * t + 1)) & 1) << 4)) * xq[8 * t + 4 + v];
+          }
+        const float d = f16_to_f32(static_cast<uint16_t>(blk[doff + 2 * c] | (blk[doff + 2 * c + 1] << 8)));
+        const float m = f16_to_f32(static_cast<uint16_t>(blk[moff + 2 * c] | (blk[moff + 2 * c + 1] << 8)));
+        acc += x.scales[i * nb + b] * (d * static_cast<float>(dot) + m * static_cast<float>(x.sums[i * nb + b]));
       }
       out[i * ldo + j] = acc;
     }
@@ -237,6 +310,6 @@ void gemm_q45_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size
 }  // namespace
 
 const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>,
-                                     gemm_iq4_xs_scalar};
+                                     gemm_iq4_xs_scalar, gemm_q41_scalar<false>, gemm_q41_scalar<true>};
 
 }  // namespace attnode

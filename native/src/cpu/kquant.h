@@ -1,4 +1,4 @@
-// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K) and IQ4_XS in `linear`: the column-panel
+// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K), IQ4_XS, Q4_1 and Q5_1 in `linear`: the column-panel
 // layout they read, the pack step from GGUF super-blocks, and one table per instruction set
 // (scalar, AVX2, AVX-512 VNNI, NEON dot product; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
 // scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
@@ -51,6 +51,19 @@ constexpr size_t kIQ4XSScaleOffset = 32 * 64;
 constexpr size_t kIQ4XSDOffset = kIQ4XSScaleOffset + 8 * 16;
 constexpr size_t kIQ4XSPanelBlockBytes = kIQ4XSDOffset + 16 * 4;  // 2240 (4.375 bits per weight)
 
+// Q4_1 / Q5_1 column panels: 16 columns, per block of 32 K values:
+//   4 chunks of 64 bytes of nibbles: chunk t, column c, byte b holds q[c][8t + b] | q[c][8t + 4 + b] << 4
+//   [Q5_1] 64 bytes of fifth bits: column c, byte b, bit g is the fifth bit of K 4g + b
+//   d[16] f16, m[16] f16          the block's scale and min as stored
+// so a value is d * q + m. Activations are quantized per 32 (x.group 32, with their sums).
+constexpr size_t kQ41DOffset = 4 * 64;
+constexpr size_t kQ41MOffset = kQ41DOffset + 16 * 2;
+constexpr size_t kQ41PanelBlockBytes = kQ41MOffset + 16 * 2;  // 320 (5 bits per weight, as the file)
+constexpr size_t kQ51HighOffset = 4 * 64;
+constexpr size_t kQ51DOffset = kQ51HighOffset + 64;
+constexpr size_t kQ51MOffset = kQ51DOffset + 16 * 2;
+constexpr size_t kQ51PanelBlockBytes = kQ51MOffset + 16 * 2;  // 384 (6 bits per weight, as the file)
+
 struct Q4KWeights {
   const uint8_t* p;  // (ceil(N / 16), K / 256) panel blocks, see above
   size_t n, k;
@@ -76,6 +89,10 @@ struct KQuantKernels {
   // out[i * ldo + j] = sum_s xs[i, s] * d[j, s] * sum_b sc[j, s, b] * dot(kIq4Codebook[idx[j, s, b]], xq[i, s, b])
   // (sub-blocks of 32; w.p holds IQ4_XS panels).
   void (*gemm_iq4_xs)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // out[i * ldo + j] = sum_b xs[i, b] * (d[j, b] * dot(q[j, b], xq[i, b]) + m[j, b] * sum(xq[i, b]))
+  // over blocks b of 32 (x.group 32, x.sums; bsums unused; w.p holds Q4_1 / Q5_1 panels).
+  void (*gemm_q4_1)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  void (*gemm_q5_1)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
@@ -94,6 +111,9 @@ void pack_q4_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
 // The same for GGUF Q5_K and Q6_K super-blocks into their panels.
 void pack_q5_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+// GGUF Q4_1 / Q5_1 blocks into their panels.   blocks: (N, K / 32) -> out: panel blocks
+void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 
 }  // namespace attnode

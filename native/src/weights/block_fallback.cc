@@ -76,8 +76,6 @@ std::unique_ptr<PackedWeight> make_block_fallback_weight(Args&, const WeightSour
   return std::make_unique<BlockFallbackWeight>(w.dtype, w.n, w.k, std::move(blocks));
 }
 
-const WeightFormatRegistrar kQ4_1(DType::q4_1, make_block_fallback_weight);
-const WeightFormatRegistrar kQ5_1(DType::q5_1, make_block_fallback_weight);
 const WeightFormatRegistrar kQ2_K(DType::q2_k, make_block_fallback_weight);
 const WeightFormatRegistrar kQ3_K(DType::q3_k, make_block_fallback_weight);
 

@@ -60,6 +60,7 @@ struct K256 {
     const I p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(_mm256_set1_epi32(x4), w));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
   }
+  static F loadh(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static F zero() { return _mm256_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     alignas(32) float t[8];
@@ -72,6 +73,6 @@ struct K256 {
 
 // 2 rows x 16 columns (2 vectors): 16 registers.
 const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>,
-                                   gemm_iq4_xs<K256, 2>};
+                                   gemm_iq4_xs<K256, 2>, gemm_q4_1<K256, 2>, gemm_q5_1<K256, 2>};
 
 }  // namespace attnode

@@ -1,4 +1,4 @@
-// NEON k-quant and IQ4_XS kernels for Armv8.2 cores with the dot-product extension:
+// NEON k-quant, IQ4_XS and Q4_1 / Q5_1 kernels for Armv8.2 cores with the dot-product extension:
 // kquant_kernel.inc over 4 lanes, the dot step one sdot (quants 0..63 and codebook levels are
 // valid signed bytes, so no offset is needed), the IQ4 lookup one tbl. Chosen for the NEON Isa
 // when the CPU reports asimddp (cpu/kquant.cc). Checked against the scalar loops under
@@ -48,6 +48,11 @@ struct KNeonDot {
   static constexpr int kIq4Bias = 0;
   static I lut(I idx) { return vreinterpretq_s32_s8(vqtbl1q_s8(vld1q_s8(attnode::kIq4Codebook), u(idx))); }
   static I sdot(I acc, I w, int32_t x4) { return dot(acc, w, x4); }
+  static F loadh(const uint8_t* p) {
+    uint16_t h[W];
+    std::memcpy(h, p, sizeof h);
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+  }
   static F zero() { return vdupq_n_f32(0.0f); }
   static void store_n(float* p, F v, size_t n) {
     if (n >= W) {
@@ -65,6 +70,6 @@ struct KNeonDot {
 // 1 row x 16 columns (4 vectors): the dot, sum and min accumulators of one row take 20 of the 32
 // registers; a second row would spill.
 const KQuantKernels kKQuantNeonDot = {"neon_dot", gemm_q4_k<KNeonDot, 1>, gemm_q6_k<KNeonDot, 1>, gemm_q5_k<KNeonDot, 1>,
-                                      gemm_iq4_xs<KNeonDot, 1>};
+                                      gemm_iq4_xs<KNeonDot, 1>, gemm_q4_1<KNeonDot, 1>, gemm_q5_1<KNeonDot, 1>};
 
 }  // namespace attnode
