@@ -1,6 +1,6 @@
 // Standalone check of every compiled-in k-quant kernel table (cpu/kquant.h) against the scalar
 // one, and of the scalar one (packer included) against the reference dequantizers
-// (cpu/block_formats.cc), without Node: Q4_K, Q5_K, Q6_K, IQ4_XS, Q4_1 and Q5_1 GEMMs over random super-blocks
+// (cpu/block_formats.cc), without Node: Q2_K..Q6_K, IQ4_XS, Q4_1 and Q5_1 GEMMs over random super-blocks
 // and random quantized activations on awkward shapes. Built and run by
 // tools/check-quant-kernels.sh, natively, under qemu-x86_64 (AVX2 without AVX-512) and under
 // qemu-aarch64 (NEON dot product). Integer sums are exact in every table; only the f32
@@ -109,6 +109,8 @@ int main() {
       {"q6_k", kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range, &KQuantKernels::gemm_q6_k, {208}, dequantize_row_q6_k},
       {"iq4_xs", kIQ4_XSBytes, kIQ4XSPanelBlockBytes, pack_iq4_xs_panel_range, &KQuantKernels::gemm_iq4_xs, {0},
        dequantize_row_iq4_xs},
+      {"q2_k", kQ2_KBytes, kQ2KPanelBlockBytes, pack_q2_k_panel_range, &KQuantKernels::gemm_q2_k, {80, 82}, dequantize_row_q2_k},
+      {"q3_k", kQ3_KBytes, kQ3KPanelBlockBytes, pack_q3_k_panel_range, &KQuantKernels::gemm_q3_k, {108}, dequantize_row_q3_k},
       {"q4_1", kQ4_1Bytes, kQ41PanelBlockBytes, pack_q4_1_panel_range, &KQuantKernels::gemm_q4_1, {0, 2}, dequantize_row_q4_1, 32},
       {"q5_1", kQ5_1Bytes, kQ51PanelBlockBytes, pack_q5_1_panel_range, &KQuantKernels::gemm_q5_1, {0, 2}, dequantize_row_q5_1, 32},
   };

@@ -1,4 +1,4 @@
-// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K), IQ4_XS, Q4_1 and Q5_1 in `linear`: the column-panel
+// Integer kernels for k-quant weights (Q2_K..Q6_K), IQ4_XS, Q4_1 and Q5_1 in `linear`: the column-panel
 // layout they read, the pack step from GGUF super-blocks, and one table per instruction set
 // (scalar, AVX2, AVX-512 VNNI, NEON dot product; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
 // scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
@@ -64,6 +64,23 @@ constexpr size_t kQ51DOffset = kQ51HighOffset + 64;
 constexpr size_t kQ51MOffset = kQ51DOffset + 16 * 2;
 constexpr size_t kQ51PanelBlockBytes = kQ51MOffset + 16 * 2;  // 384 (6 bits per weight, as the file)
 
+// Q2_K / Q3_K column panels: 16 columns, per super-block:
+//   16 chunks of 64 bytes of 2-bit quants: chunk u (sub-block of 16), column c, byte b holds
+//     K 16u + b (bits 0-1), 16u + 4 + b (2-3), 16u + 8 + b (4-5), 16u + 12 + b (6-7)
+//   [Q3_K] 8 chunks of 64 bytes of high bits: chunk w, column c, byte b, bit g is the high bit
+//     of K 32w + 4g + b, so q = low | high << 2 is 0..7 and a value is d * sc * (q - 4)
+//   Q2_K: sc[16][16] u8, m[16][16] u8, d[16] f32, dmin[16] f32; value d * sc * q - dmin * m
+//   Q3_K: sc[16][16] int8 (-32..31), d[16] f32
+constexpr size_t kQ2KScaleOffset = 16 * 64;
+constexpr size_t kQ2KMinOffset = kQ2KScaleOffset + 16 * 16;
+constexpr size_t kQ2KDOffset = kQ2KMinOffset + 16 * 16;
+constexpr size_t kQ2KDminOffset = kQ2KDOffset + 16 * 4;
+constexpr size_t kQ2KPanelBlockBytes = kQ2KDminOffset + 16 * 4;  // 1664 (3.25 bits per weight)
+constexpr size_t kQ3KHighOffset = 16 * 64;
+constexpr size_t kQ3KScaleOffset = kQ3KHighOffset + 8 * 64;
+constexpr size_t kQ3KDOffset = kQ3KScaleOffset + 16 * 16;
+constexpr size_t kQ3KPanelBlockBytes = kQ3KDOffset + 16 * 4;  // 1856 (3.625 bits per weight)
+
 struct Q4KWeights {
   const uint8_t* p;  // (ceil(N / 16), K / 256) panel blocks, see above
   size_t n, k;
@@ -93,6 +110,10 @@ struct KQuantKernels {
   // over blocks b of 32 (x.group 32, x.sums; bsums unused; w.p holds Q4_1 / Q5_1 panels).
   void (*gemm_q4_1)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
   void (*gemm_q5_1)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // As gemm_q4_k over 16 sub-blocks of 16 (w.p holds Q2_K panels).
+  void (*gemm_q2_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // As gemm_q6_k with q = low | high << 2 and an offset of 4 (w.p holds Q3_K panels).
+  void (*gemm_q3_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
@@ -114,6 +135,8 @@ void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
 // GGUF Q4_1 / Q5_1 blocks into their panels.   blocks: (N, K / 32) -> out: panel blocks
 void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q2_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q3_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 
 }  // namespace attnode

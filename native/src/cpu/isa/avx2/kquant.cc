@@ -61,6 +61,10 @@ struct K256 {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
   }
   static F loadh(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static I bits(I h, int shift, uint8_t mask) {
+    const I v = shift >= 0 ? _mm256_srli_epi16(h, shift) : _mm256_slli_epi16(h, -shift);
+    return _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(mask)));
+  }
   static F zero() { return _mm256_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     alignas(32) float t[8];
@@ -73,6 +77,7 @@ struct K256 {
 
 // 2 rows x 16 columns (2 vectors): 16 registers.
 const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>,
-                                   gemm_iq4_xs<K256, 2>, gemm_q4_1<K256, 2>, gemm_q5_1<K256, 2>};
+                                   gemm_iq4_xs<K256, 2>, gemm_q4_1<K256, 2>, gemm_q5_1<K256, 2>,
+                                   gemm_q2_k<K256, 2>, gemm_q3_k<K256, 2>};
 
 }  // namespace attnode

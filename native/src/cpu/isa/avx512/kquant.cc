@@ -47,6 +47,10 @@ struct K512 {
   }
   static I sdot(I acc, I w, int32_t x4) { return dot(acc, w, x4); }
   static F loadh(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static I bits(I h, int shift, uint8_t mask) {
+    const I v = shift >= 0 ? _mm512_srli_epi16(h, static_cast<unsigned>(shift)) : _mm512_slli_epi16(h, static_cast<unsigned>(-shift));
+    return _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(mask)));
+  }
   static F zero() { return _mm512_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     _mm512_mask_storeu_ps(p, n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u), v);
@@ -57,6 +61,7 @@ struct K512 {
 
 // 4 rows x 16 columns: 4 x (2 dot + 2 sum) int accumulators and 4 f32 ones of the 32 registers.
 const KQuantKernels kKQuantAvx512 = {"avx512_vnni", gemm_q4_k<K512, 4>, gemm_q6_k<K512, 4>, gemm_q5_k<K512, 4>,
-                                     gemm_iq4_xs<K512, 4>, gemm_q4_1<K512, 4>, gemm_q5_1<K512, 4>};
+                                     gemm_iq4_xs<K512, 4>, gemm_q4_1<K512, 4>, gemm_q5_1<K512, 4>,
+                                     gemm_q2_k<K512, 4>, gemm_q3_k<K512, 4>};
 
 }  // namespace attnode

@@ -1,4 +1,4 @@
-// NEON k-quant, IQ4_XS and Q4_1 / Q5_1 kernels for Armv8.2 cores with the dot-product extension:
+// NEON k-quant (Q2_K..Q6_K), IQ4_XS and Q4_1 / Q5_1 kernels for Armv8.2 cores with the dot-product extension:
 // kquant_kernel.inc over 4 lanes, the dot step one sdot (quants 0..63 and codebook levels are
 // valid signed bytes, so no offset is needed), the IQ4 lookup one tbl. Chosen for the NEON Isa
 // when the CPU reports asimddp (cpu/kquant.cc). Checked against the scalar loops under
@@ -53,6 +53,9 @@ struct KNeonDot {
     std::memcpy(h, p, sizeof h);
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
   }
+  static I bits(I h, int shift, uint8_t mask) {
+    return bytes(vandq_u8(vshlq_u8(u(h), vdupq_n_s8(static_cast<int8_t>(-shift))), vdupq_n_u8(mask)));
+  }
   static F zero() { return vdupq_n_f32(0.0f); }
   static void store_n(float* p, F v, size_t n) {
     if (n >= W) {
@@ -70,6 +73,7 @@ struct KNeonDot {
 // 1 row x 16 columns (4 vectors): the dot, sum and min accumulators of one row take 20 of the 32
 // registers; a second row would spill.
 const KQuantKernels kKQuantNeonDot = {"neon_dot", gemm_q4_k<KNeonDot, 1>, gemm_q6_k<KNeonDot, 1>, gemm_q5_k<KNeonDot, 1>,
-                                      gemm_iq4_xs<KNeonDot, 1>, gemm_q4_1<KNeonDot, 1>, gemm_q5_1<KNeonDot, 1>};
+                                      gemm_iq4_xs<KNeonDot, 1>, gemm_q4_1<KNeonDot, 1>, gemm_q5_1<KNeonDot, 1>,
+                                      gemm_q2_k<KNeonDot, 1>, gemm_q3_k<KNeonDot, 1>};
 
 }  // namespace attnode
