@@ -25,10 +25,10 @@ import { WEIGHT_FORMATS } from '../ts/tensor/formats.js';
 
 type BlockDType = keyof typeof ERR_LINEAR_BLOCK_VS_F32;
 type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8' | BlockDType;
-const ALL_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
+const ALL_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs'];
 const ERR_VS_F32: Readonly<Record<Exclude<WDType, 'f32'>, number>> = { ...ERR_LINEAR_INT8_VS_F32, ...ERR_LINEAR_BLOCK_VS_F32 };
 /** Dtypes whose kernels do integer dot products (their % peak is against the int8 peak). */
-const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k']);
+const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'q4_1', 'q5_1', 'q2_k', 'q3_k']);
 const argValue = (name: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -264,7 +264,7 @@ function present0(): WDType[] {
 }
 if (blockTypes.length > 2) {
   lines.push('## GGUF legacy and k-quant formats (DRAM weights)', '');
-  lines.push('Decode: M = 1, one thread, GB/s of the bytes the kernel reads (its packed layout) and % of the DRAM read rate measured above; prefill: M = 128, all threads. Kernel: the variant each weight reports (dequantize_f32_gemm: dequantized per tile into the f32 GEMM, no integer kernel yet).', '');
+  lines.push('Decode: M = 1, one thread, GB/s of the bytes the kernel reads (its packed layout) and % of the DRAM read rate measured above; prefill: M = 128, all threads. Kernel: the variant each weight reports.', '');
   lines.push('| K x N | dtype | kernel | packed bytes/weight | decode us | decode GB/s (% read) | prefill GOPS | prefill vs f32 |', '|---|---|---|---|---|---|---|---|');
   for (const [k, n] of SHAPES)
     for (const d of blockTypes) {

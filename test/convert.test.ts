@@ -66,7 +66,7 @@ describe('convert and quantize llama-k256', () => {
     ['convert q8_0', () => out('k256-q8_0.gguf', (p) => convertHFToGGUF(LLAMACPP_DIR, p, { type: 'q8_0', name: 'llama-k256' }))],
     ['quantize f32 q8_0', () => out('k256-requant-q8_0.gguf', (p) => quantizeGGUF(join(work, 'k256-f32.gguf'), p, 'q8_0'))],
     // attnode's block quantizers: llama.cpp loaded these very bytes (tools/llamacpp/make-convert-goldens.mjs).
-    ...['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_m', 'q5_k_m', 'q6_k'].map((t) =>
+    ...['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_m', 'q5_k_m', 'q6_k', 'iq4_nl', 'iq4_xs'].map((t) =>
       [`quantize f32 ${t}`, () => out(`k256-requant-${t}.gguf`, (p) => quantizeGGUF(join(work, 'k256-f32.gguf'), p, t))] as [string, () => string]),
   ];
   function out(name: string, write: (p: string) => unknown): string {

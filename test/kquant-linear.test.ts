@@ -1,4 +1,4 @@
-// linear with the GGUF legacy and k-quant weight formats on the native backend, every
+// linear with the GGUF legacy, k-quant and IQ4 weight formats (every one an integer kernel) on the native backend, every
 // instruction set this machine runs (forced per backend, as test/quant.test.ts does), against the
 // reference: the TS dequantized weights times f32 activations in f64. Awkward shapes: M 1, 3, 17,
 // 33; N odd and not a multiple of any panel; K 256, 512, 768 (and K = 96 for the 32-blocks).
@@ -29,10 +29,12 @@ const BUDGET: Readonly<Partial<Record<WeightDType, Tolerance>>> = {
   q4_k: TOL_LINEAR_Q8_K,
   q6_k: TOL_LINEAR_Q8_K,
   q5_k: TOL_LINEAR_Q8_K,
-  q4_1: TOL_GEMM_F32, // dequantized per tile into the f32 GEMM
-  q5_1: TOL_GEMM_F32,
-  q2_k: TOL_GEMM_F32,
-  q3_k: TOL_GEMM_F32,
+  iq4_xs: TOL_LINEAR_Q8_K, // codebook lookup in the kernel, activations per 256
+  iq4_nl: TOL_LINEAR_Q8_0, // widened to q8_0 blocks
+  q4_1: TOL_LINEAR_Q8_0, // integer kernels, activations quantized per 32
+  q5_1: TOL_LINEAR_Q8_0,
+  q2_k: TOL_LINEAR_Q8_K,
+  q3_k: TOL_LINEAR_Q8_K,
 };
 const FORMATS = Object.keys(BUDGET) as WeightDType[];
 
@@ -88,12 +90,18 @@ describe.each(FORMATS)('linear with %s weights', (dtype) => {
 });
 
 describe('k-quant kernel selection', () => {
-  it.each(backends.map((b) => [b.name, b] as const))('q4_k, q5_k and q6_k report integer kernels, the dequantizing formats their fallback (%s)', (_name, b) => {
-    for (const [dtype, fallback] of [['q4_k', false], ['q5_k', false], ['q6_k', false], ['q2_k', true], ['q4_1', true]] as const) {
+  it.each(backends.map((b) => [b.name, b] as const))('every block format reports its integer kernel table (%s)', (_name, b) => {
+    const q8 = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], 'q8_0')) as NativeWeight;
+    const kq = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], 'q4_k')) as NativeWeight;
+    for (const dtype of ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs', 'q4_1', 'q5_1', 'q4_0', 'q5_0', 'iq4_nl'] as const) {
       const w = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], dtype)) as NativeWeight;
-      expect([dtype, w.variant === 'dequantize_f32_gemm']).toEqual([dtype, fallback]);
+      // The 32-blocks with a symmetric scale run as q8_0 blocks; the others on the k-quant table.
+      const want = ['q4_0', 'q5_0', 'iq4_nl'].includes(dtype) ? q8.variant : kq.variant;
+      expect([dtype, w.variant]).toEqual([dtype, want]);
       w.dispose();
     }
+    q8.dispose();
+    kq.dispose();
   });
 });
 

@@ -1,5 +1,5 @@
-// Reference dequantizers and quantizers of GGUF's legacy (q4_0, q4_1, q5_0, q5_1) and k-quant
-// (q2_k..q6_k) blocks: constructed blocks against values computed by hand from the block
+// Reference dequantizers and quantizers of GGUF's legacy (q4_0, q4_1, q5_0, q5_1), k-quant
+// (q2_k..q6_k) and IQ4 (iq4_nl, iq4_xs) blocks: constructed blocks against values computed by hand from the block
 // definitions (ggml-common.h), TS against C++ bit for bit on random blocks, and the quantizers'
 // RMSE on Gaussian data against named budgets.
 
@@ -9,23 +9,25 @@ import { f32ToF16 } from '../ts/tensor/half.js';
 import { WEIGHT_FORMATS, fittingFormat, type WeightDType } from '../ts/tensor/formats.js';
 import { mulberry32, normals } from './harness/rng.js';
 
-type BlockDType = 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
-const BLOCK_DTYPES: readonly BlockDType[] = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
+type BlockDType = 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k' | 'iq4_nl' | 'iq4_xs';
+const BLOCK_DTYPES: readonly BlockDType[] = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs'];
 
 /** Byte offsets of each block's f16 fields (d, and m / dmin where the format has one). */
 const HALF_FIELDS: Readonly<Record<BlockDType, readonly number[]>> = {
   q4_0: [0], q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208],
+  iq4_nl: [0], iq4_xs: [0],
 };
 
 /**
  * RMSE of quantize -> dequantize over x ~ N(0, 1) (64 super-blocks, seed 7), in units of the
  * data's RMS (1). Budgets sit about 10% above what the reference quantizers measure (printed by
  * the test: q4_0 0.088, q4_1 0.080, q5_0 0.044, q5_1 0.039, q2_k 0.281, q3_k 0.157, q4_k 0.073,
- * q5_k 0.037, q6_k 0.018), so a regression in the scale search shows up here. Each extra bit
+ * q5_k 0.037, q6_k 0.018, iq4_nl 0.076, iq4_xs 0.077), so a regression in the scale search shows up here. Each extra bit
  * roughly halves the error, and the k-quants beat the legacy format of the same bits.
  */
 const RMSE_BUDGET: Readonly<Record<BlockDType, number>> = {
   q4_0: 0.097, q4_1: 0.088, q5_0: 0.048, q5_1: 0.043, q2_k: 0.31, q3_k: 0.173, q4_k: 0.081, q5_k: 0.041, q6_k: 0.02,
+  iq4_nl: 0.084, iq4_xs: 0.085,
 };
 
 function put16(b: Uint8Array, o: number, v: number): void {
@@ -103,7 +105,26 @@ describe('constructed blocks dequantize to the values their definition gives', (
       put16(b, 208, 0.25);
       return b;
     }, (v) => 0.25 * (Math.floor(v / 16) - 8) * [-31, -15, 3, 19][Math.floor((v % 128) / 32)]!],
+    // Indices as q4_0's nibbles pick ggml's kvalues_iq4nl levels.
+    ['iq4_nl', () => { const b = new Uint8Array(18); put16(b, 0, 0.5); nibbles(b, 2); return b; },
+      (i) => 0.5 * IQ4_LEVELS[i < 16 ? i : 15 - (i - 16)]!],
+    // Sub-block scales XS_LS (0 and 63 at the ends; the high 2 bits from scales_h), multiplier ls - 32.
+    ['iq4_xs', () => {
+      const b = new Uint8Array(136);
+      put16(b, 0, 0.25);
+      let h = 0;
+      for (let ib = 0; ib < 8; ib++) {
+        b[4 + (ib >> 1)] = b[4 + (ib >> 1)]! | ((XS_LS[ib]! & 0xf) << (4 * (ib & 1)));
+        h |= (XS_LS[ib]! >> 4) << (2 * ib);
+        nibbles(b, 8 + 16 * ib);
+      }
+      b[2] = h & 0xff;
+      b[3] = h >> 8;
+      return b;
+    }, (v) => 0.25 * (XS_LS[Math.floor(v / 32)]! - 32) * IQ4_LEVELS[v % 32 < 16 ? v % 32 : 15 - (v % 32 - 16)]!],
   ];
+  const IQ4_LEVELS = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+  const XS_LS = [0, 10, 31, 32, 33, 47, 63, 20];
   const SC = [1, 2, 3, 4, 40, 6, 7, 8];
   const MN = [0, 1, 2, 3, 4, 5, 6, 50];
   function kBlock(bytes: number, qs: number): Uint8Array {
@@ -182,6 +203,7 @@ describe('fitting formats for rows that do not hold whole blocks', () => {
     const cases: [WeightDType, number, WeightDType][] = [
       ['q4_k', 4096, 'q4_k'], ['q4_k', 96, 'q5_0'], ['q6_k', 96, 'q8_0'], ['q2_k', 64, 'q4_0'],
       ['q4_k', 172, 'f16'], ['q8_0', 172, 'f16'], ['q4_0', 48, 'f16'], ['f32', 7, 'f32'],
+      ['iq4_xs', 4096, 'iq4_xs'], ['iq4_xs', 96, 'iq4_nl'], ['iq4_nl', 48, 'f16'],
     ];
     for (const [want, k, got] of cases) expect([want, k, fittingFormat(want, k)]).toEqual([want, k, got]);
   });

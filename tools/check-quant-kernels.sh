@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds test/native/quant_kernels_check.cc and kquant_kernels_check.cc (every quantized-kernel
 # table against the scalar one, no Node) and runs them: natively, under qemu-x86_64 without AVX-512, and cross-compiled for
-# aarch64 under qemu-aarch64 (NEON dot products).
+# aarch64 under qemu-aarch64 (NEON dot products, q8_0 and k-quant tables).
 # Needs g++ and, for the emulated runs, Debian's qemu-user and g++-aarch64-linux-gnu; a missing
 # tool skips its run with a message. .ci/run runs it before the tests (it installs both).
 # Usage: tools/check-quant-kernels.sh [outdir]
@@ -37,14 +37,16 @@ if ! "$out/check-x86" | grep -q '^avx_vnni  ok'; then
     "$out"/avxvnni-evex.o "$out"/avx512.o
   "$out/check-x86-evex"
 fi
-# The k-quant tables (cpu/kquant.h) against their scalar loops.
+# The k-quant tables (cpu/kquant.h) against their scalar loops, and those against the reference
+# dequantizers (built, as in the addon, without fused multiply-adds).
 echo "== x86-64, k-quant kernels"
 compile g++ "$out/kcheck.o" "$root/test/native/kquant_kernels_check.cc"
 compile g++ "$out/kquant.o" "$src/cpu/kquant.cc"
+compile g++ "$out/blockfmt.o" "$src/cpu/block_formats.cc" -ffp-contract=off
 compile g++ "$out/kavx2.o" "$src/cpu/isa/avx2/kquant.cc" -mavx2 -mfma -mf16c
 compile g++ "$out/kavx512.o" "$src/cpu/isa/avx512/kquant.cc" -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni \
   -mavx2 -mfma -mf16c -Wno-uninitialized -Wno-maybe-uninitialized
-g++ -static -o "$out/kcheck-x86" "$out"/kcheck.o "$out"/kquant.o "$out"/dispatch.o "$out"/kavx2.o "$out"/kavx512.o
+g++ -static -o "$out/kcheck-x86" "$out"/kcheck.o "$out"/kquant.o "$out"/blockfmt.o "$out"/dispatch.o "$out"/kavx2.o "$out"/kavx512.o
 "$out/kcheck-x86"
 if command -v qemu-x86_64 >/dev/null; then
   # AVX2 without AVX-512 (QEMU's TCG has none): the table such CPUs get.
@@ -65,10 +67,11 @@ if command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/
   compile $a "$out/a-neondot.o" "$src/cpu/isa/neon_dot/quant.cc" -march=armv8.2-a+dotprod
   $a -static -o "$out/check-arm64" "$out"/a-check.o "$out"/a-dispatch.o "$out"/a-wbuf.o "$out"/a-scalar.o "$out"/a-neondot.o
   qemu-aarch64 -cpu max "$out/check-arm64"
-  # No NEON k-quant table yet: arm64 runs the scalar loops, built here so they keep compiling.
   compile $a "$out/a-kcheck.o" "$root/test/native/kquant_kernels_check.cc"
   compile $a "$out/a-kquant.o" "$src/cpu/kquant.cc"
-  $a -static -o "$out/kcheck-arm64" "$out"/a-kcheck.o "$out"/a-kquant.o "$out"/a-dispatch.o
+  compile $a "$out/a-blockfmt.o" "$src/cpu/block_formats.cc" -ffp-contract=off
+  compile $a "$out/a-kneondot.o" "$src/cpu/isa/neon_dot/kquant.cc" -march=armv8.2-a+dotprod
+  $a -static -o "$out/kcheck-arm64" "$out"/a-kcheck.o "$out"/a-kquant.o "$out"/a-blockfmt.o "$out"/a-dispatch.o "$out"/a-kneondot.o
   qemu-aarch64 -cpu max "$out/kcheck-arm64"
 else
   echo "aarch64-linux-gnu-g++ or qemu-aarch64 not found: the NEON run is skipped"

@@ -243,7 +243,7 @@ class Attnode : public Napi::Addon<Attnode> {
     Args args(env, "packWeight", info.Length() > 0 ? info[0] : env.Undefined());
     const TensorView w = args.tensor("weight", {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_0, DType::q4_1,
                                                    DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k,
-                                                   DType::q5_k, DType::q6_k});
+                                                   DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs});
     if (w.rank() != 2) args.range_error("'weight' must have shape [outFeatures, inFeatures], got " + w.shape_str());
     WeightFactory factory = find_weight_format(w.dtype);
     if (!factory)

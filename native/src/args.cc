@@ -41,6 +41,8 @@ const DTypeInfo kDTypes[] = {
     {DType::q4_k, kFormats[12].name, napi_uint8_array, "Uint8Array", 1},
     {DType::q5_k, kFormats[13].name, napi_uint8_array, "Uint8Array", 1},
     {DType::q6_k, kFormats[14].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::iq4_nl, kFormats[15].name, napi_uint8_array, "Uint8Array", 1},
+    {DType::iq4_xs, kFormats[16].name, napi_uint8_array, "Uint8Array", 1},
 };
 
 const DTypeInfo& info(DType d) { return kDTypes[static_cast<size_t>(d)]; }

@@ -81,13 +81,18 @@ inline constexpr FormatTraits kFormats[kDTypeCount] = {
     {DType::q4_k, "q4_k", 12, nullptr, kSuperBlock, kQ4_KBytes, 2, format_ref::block_to_float<dequantize_row_q4_k>, nullptr},
     {DType::q5_k, "q5_k", 13, nullptr, kSuperBlock, kQ5_KBytes, 2, format_ref::block_to_float<dequantize_row_q5_k>, nullptr},
     {DType::q6_k, "q6_k", 14, nullptr, kSuperBlock, kQ6_KBytes, 2, format_ref::block_to_float<dequantize_row_q6_k>, nullptr},
+    // GGUF's non-linear 4-bit formats: indices into kIq4Codebook under an f16 (IQ4_NL) or 6-bit
+    // sub-block (IQ4_XS) scale.
+    {DType::iq4_nl, "iq4_nl", 20, nullptr, kLegacyBlock, kIQ4_NLBytes, 2, format_ref::block_to_float<dequantize_row_iq4_nl>, nullptr},
+    {DType::iq4_xs, "iq4_xs", 23, nullptr, kSuperBlock, kIQ4_XSBytes, 2, format_ref::block_to_float<dequantize_row_iq4_xs>, nullptr},
 };
 
 static_assert(kFormats[static_cast<size_t>(DType::f16)].dtype == DType::f16 &&
                   kFormats[static_cast<size_t>(DType::i32)].dtype == DType::i32 &&
                   kFormats[static_cast<size_t>(DType::q8_0)].dtype == DType::q8_0 &&
                   kFormats[static_cast<size_t>(DType::q4_0)].dtype == DType::q4_0 &&
-                  kFormats[static_cast<size_t>(DType::q6_k)].dtype == DType::q6_k,
+                  kFormats[static_cast<size_t>(DType::q6_k)].dtype == DType::q6_k &&
+                  kFormats[static_cast<size_t>(DType::iq4_xs)].dtype == DType::iq4_xs,
               "kFormats must be indexed by DType");
 
 inline const FormatTraits& format_traits(DType d) { return kFormats[static_cast<size_t>(d)]; }

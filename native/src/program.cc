@@ -188,7 +188,7 @@ class Program : public Napi::ObjectWrap<Program> {
       Fixed f;
       f.view = a.tensor(op.name.c_str(), {DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::q8_0, DType::q4_0,
                                             DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k, DType::q3_k,
-                                            DType::q4_k, DType::q5_k, DType::q6_k});
+                                            DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs});
       require_shared(env, o.Get("data"), at + ".data");
       f.data = Napi::Persistent(o.Get("data"));
       f.type = o.Get("data").As<Napi::TypedArray>().TypedArrayType();

@@ -116,6 +116,7 @@ export const ERR_LINEAR_INT8_VS_F32 = { f16: 3e-4, bf16: 2.5e-3, q8_0: 1e-2, i8:
  */
 export const ERR_LINEAR_BLOCK_VS_F32 = {
   q4_0: 0.11, q4_1: 0.1, q5_0: 0.06, q5_1: 0.05, q2_k: 0.33, q3_k: 0.19, q4_k: 0.09, q5_k: 0.05, q6_k: 0.03,
+  iq4_nl: 0.095, iq4_xs: 0.095,
 } as const;
 /** The same with heavy-tailed activations (1% of input features 30x larger). */
 export const ERR_LINEAR_INT8_VS_F32_HEAVY = { f16: 3e-4, bf16: 2.5e-3, q8_0: 2e-2, i8: 7.5e-2 } as const;

@@ -44,25 +44,36 @@ export const TORCH_GOLDENS = JSON.parse(readFileSync(join(LLAMACPP_DIR, 'torch-g
  * Q8_1 for Q4_1/Q5_1 and Q8_K super-blocks for the k-quants and IQ4_XS; attnode's kernels have
  * their own scheme (f32 activations for f16, q8_0 blocks of 32 for q8_0).
  *
- * Measured on this fixture (native backend, AVX-512 kernels): F32 4.9e-7, F16 2.8e-4, Q8_0 7.1e-3,
- * Q4_0 6.5e-3, Q4_1 9.1e-3, Q5_0 6.2e-3, Q5_1 8.8e-3, Q2_K 1.9e-2, Q3_K_M 1.4e-2, Q4_K_M 2.7e-3,
- * Q5_K_M 3.3e-7, Q6_K 2.5e-7; the budgets are about 3x those (1e-4 at least: Q5_K and Q6_K round
- * activations to Q8_K as llama.cpp does, so only summation order differs). Q2_K and Q3_K run
- * through a dequantize-then-f32 path in attnode (f32 activations), the largest gaps. The S and L
- * mixes and the IQ types are not committed here (the script rebuilds them): their budgets are
- * those of the nearest committed mix, not measured.
+ * Measured on this fixture (native backend, AVX-512 kernels), llama.cpp's files: F32 4.9e-7, F16
+ * 2.8e-4, Q8_0 7.1e-3, Q4_0 6.5e-3, Q4_1 8.7e-3, Q5_0 6.2e-3, Q5_1 6.7e-3, IQ4_NL 7.3e-3; Q2_K
+ * 2.7e-7, Q3_K_M 2.8e-7, Q4_K_M 3.9e-7, Q5_K_M 3.3e-7, Q6_K 2.3e-7, IQ4_XS 2.7e-7 (the k-quant
+ * kernels quantize activations to Q8_K exactly as ggml does, so only summation order differs).
+ * attnode quantize's files (test/convert.test.ts) measure the same but for two: Q3_K_M 7.0e-3 and
+ * IQ4_XS 4.5e-3. For IQ4_XS 46 of 48 rows agree to the goldens' rounding (1e-5) and two adjacent
+ * positions of the 33-token prompt differ by 0.16 (Q3_K_M's rows not examined); the cause is not
+ * found (the same kernels agree with llama.cpp on llama.cpp's own files of those types). Budgets are about 3x the largest
+ * measurement of each type (1e-4 at least). The S and L mixes are not committed here (the script
+ * rebuilds them): their budgets are those of the nearest committed mix, not measured.
  */
 export const LOGIT_BUDGETS: Readonly<Record<string, number>> = {
   F32: 2e-6,
   F16: 1e-3,
   Q8_0: 2e-2,
   Q4_0: 2e-2, Q4_1: 3e-2, Q5_0: 2e-2, Q5_1: 3e-2,
-  Q2_K: 6e-2, Q3_K_S: 4e-2, Q3_K_M: 4e-2, Q3_K_L: 4e-2,
-  Q4_K_S: 1e-2, Q4_K_M: 1e-2, Q5_K_S: 1e-4, Q5_K_M: 1e-4, Q6_K: 1e-4,
-  IQ4_NL: 3e-2, IQ4_XS: 3e-2,
+  Q2_K: 1e-4, Q3_K_S: 4e-2, Q3_K_M: 2e-2, Q3_K_L: 4e-2,
+  Q4_K_S: 1e-2, Q4_K_M: 1e-4, Q5_K_S: 1e-4, Q5_K_M: 1e-4, Q6_K: 1e-4,
+  IQ4_NL: 2e-2, IQ4_XS: 1.5e-2,
 };
 /** A greedy step whose top-2 gap (llama.cpp's) is under this many times the largest measured |diff| is a near-tie. */
 export const NEAR_TIE_FACTOR = 4;
+/**
+ * ...and a gap under this is one whatever the prompt rows measured: llama.cpp's greedy steps are
+ * one-token decodes, which may take other kernels than its prefill, so past the prompt the two
+ * engines can differ by a few hundredths where the prompt rows agree to 1e-7. Measured on Q2_K
+ * (teacher-forced): attnode's top-2 gaps 0.329, 0.185, 2.749, 0.001 where llama.cpp's decode has
+ * 0.349, 0.161, 2.713, 0.038.
+ */
+export const NEAR_TIE_MIN_GAP = 0.05;
 
 export function logitBudget(type: string): number {
   const b = LOGIT_BUDGETS[type];
@@ -83,7 +94,7 @@ export interface Comparison {
  * Runs every golden prompt through `model` (loaded with outputs ['logits', 'lastLogits']).
  * Greedy ids are compared up to the first step where llama.cpp's top-2 gap is under
  * NEAR_TIE_FACTOR times the largest |diff| measured on the prompts' rows (which the budget
- * bounds): past a near-tie either engine may rightly pick the other token.
+ * bounds), or under NEAR_TIE_MIN_GAP: past a near-tie either engine may rightly pick the other token.
  */
 export async function comparePrompts(model: DecoderModel, f: LlamaCppFile): Promise<Comparison> {
   let maxRel = 0;
@@ -110,7 +121,7 @@ export async function comparePrompts(model: DecoderModel, f: LlamaCppFile): Prom
   }
   for (const [i, p] of f.prompts.entries()) {
     const prompt = LLAMACPP_GOLDENS.prompts[i]!;
-    const tie = p.greedy_top2_gaps.findIndex((g) => g < NEAR_TIE_FACTOR * maxAbs);
+    const tie = p.greedy_top2_gaps.findIndex((g) => g < Math.max(NEAR_TIE_FACTOR * maxAbs, NEAR_TIE_MIN_GAP));
     const n = tie < 0 ? p.greedy.length : tie;
     out.greedy.push({ what: `greedy after the ${prompt.length}-token prompt (${n} steps before a near-tie)`, got: await greedy(model, prompt, n), want: p.greedy.slice(0, n) });
     out.greedyCompared += n;

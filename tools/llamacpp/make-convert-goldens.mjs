@@ -17,7 +17,7 @@ const MODELS = join(ROOT, 'test', 'fixtures', 'models');
 const TOKENIZERS = join(ROOT, 'test', 'fixtures', 'tokenizers');
 const LAYOUT_VERSION = 1;
 /** The block formats and mixes `attnode quantize` writes that llama.cpp is asked to read back. */
-export const QUANTIZE_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_m', 'q5_k_m', 'q6_k'];
+export const QUANTIZE_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_m', 'q5_k_m', 'q6_k', 'iq4_nl', 'iq4_xs'];
 const DECIMALS = 5;
 const round = (x) => Number(x.toFixed(DECIMALS));
 const sha256 = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');

@@ -38,6 +38,8 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
   q4_k: { ...geometry('q4_k'), array: Uint8Array },
   q5_k: { ...geometry('q5_k'), array: Uint8Array },
   q6_k: { ...geometry('q6_k'), array: Uint8Array },
+  iq4_nl: { ...geometry('iq4_nl'), array: Uint8Array },
+  iq4_xs: { ...geometry('iq4_xs'), array: Uint8Array },
 };
 
 export function isDType(x: unknown): x is DType {

@@ -13,11 +13,12 @@ import type { DType } from './dtype.js';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from './half.js';
 import { quantizeKQuant } from './kquant-quantize.js';
 import { KQUANT_BYTES, SUPER_BLOCK, dequantizeKQuant, type KQuantName } from './kquants.js';
+import { IQ4_BLOCK, IQ4_BYTES, dequantizeIq4, quantizeIq4, type IQ4Name } from './iq4-quants.js';
 import { dequantizeLegacy, quantizeLegacy, type LegacyName } from './legacy-quants.js';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES, dequantizeQ8_0, quantizeQ8_0 } from './q8.js';
 
 /** The dtypes linear weights can be loaded as (loadModel's `dtype`, GGUF and safetensors weights). */
-export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | LegacyName | KQuantName;
+export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | LegacyName | KQuantName | IQ4Name;
 
 export interface WeightFormat {
   readonly name: WeightDType;
@@ -75,6 +76,9 @@ export const WEIGHT_FORMATS: Readonly<Record<WeightDType, WeightFormat>> = {
   q4_k: kquant('q4_k', 12),
   q5_k: kquant('q5_k', 13),
   q6_k: kquant('q6_k', 14),
+  // GGUF's non-linear 4-bit formats (iq4-quants.ts): indices into a fixed 16-level codebook.
+  iq4_nl: iq4('iq4_nl', 20),
+  iq4_xs: iq4('iq4_xs', 23),
 };
 
 function legacy(name: LegacyName, ggufType: number, blockBytes: number): WeightFormat {
@@ -93,6 +97,14 @@ function kquant(name: KQuantName, ggufType: number): WeightFormat {
   };
 }
 
+function iq4(name: IQ4Name, ggufType: number): WeightFormat {
+  return {
+    name, ggufType, ggufName: name.toUpperCase(), blockSize: IQ4_BLOCK[name], blockBytes: IQ4_BYTES[name], align: 2,
+    quantize: (x) => quantizeIq4(name, x),
+    dequantize: (b) => dequantizeIq4(name, b),
+  };
+}
+
 /**
  * The format a weight of rows of `k` values is stored as when `dtype` is asked for but its block
  * does not divide k: as llama.cpp's quantizer falls back, a k-quant to the legacy format of about
@@ -106,7 +118,7 @@ export function fittingFormat(dtype: WeightDType, k: number): WeightDType {
 
 const FALLBACK: Partial<Record<WeightDType, WeightDType>> = {
   q2_k: 'q4_0', q3_k: 'q4_0', q4_k: 'q5_0', q5_k: 'q5_1', q6_k: 'q8_0',
-  q4_0: 'f16', q4_1: 'f16', q5_0: 'f16', q5_1: 'f16', q8_0: 'f16',
+  q4_0: 'f16', q4_1: 'f16', q5_0: 'f16', q5_1: 'f16', q8_0: 'f16', iq4_xs: 'iq4_nl', iq4_nl: 'f16',
 };
 
 /** The formats in table order, for messages and loops. */

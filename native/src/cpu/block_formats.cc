@@ -173,4 +173,32 @@ void dequantize_row_q6_k(const uint8_t* src, size_t n, float* y) {
   }
 }
 
+// IQ4_NL: value d * kIq4Codebook[q]; byte j holds q of value j (low nibble) and j + 16 (high).
+void dequantize_row_iq4_nl(const uint8_t* src, size_t n, float* y) {
+  for (size_t b = 0; b < n / kLegacyBlock; ++b, src += kIQ4_NLBytes, y += kLegacyBlock) {
+    const float d = f16_at(src);
+    const uint8_t* qs = src + 2;
+    for (size_t j = 0; j < 16; ++j) {
+      y[j] = d * static_cast<float>(kIq4Codebook[qs[j] & 0xF]);
+      y[j + 16] = d * static_cast<float>(kIq4Codebook[qs[j] >> 4]);
+    }
+  }
+}
+
+// IQ4_XS: 8 sub-blocks of 32, value (d * (ls - 32)) * kIq4Codebook[q]; sub-block ib's indices
+// are the 16 bytes at qs + 16 ib, laid out as IQ4_NL's.
+void dequantize_row_iq4_xs(const uint8_t* src, size_t n, float* y) {
+  for (size_t b = 0; b < n / kSuperBlock; ++b, src += kIQ4_XSBytes) {
+    const float d = f16_at(src);
+    for (size_t ib = 0; ib < 8; ++ib, y += 32) {
+      const float dl = d * static_cast<float>(iq4_xs_scale(src, ib) - 32);
+      const uint8_t* qs = src + 8 + 16 * ib;
+      for (size_t j = 0; j < 16; ++j) {
+        y[j] = dl * static_cast<float>(kIq4Codebook[qs[j] & 0xF]);
+        y[j + 16] = dl * static_cast<float>(kIq4Codebook[qs[j] >> 4]);
+      }
+    }
+  }
+}
+
 }  // namespace attnode

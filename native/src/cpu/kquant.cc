@@ -1,4 +1,4 @@
-// K-quant kernel tables by Isa, the Q4_K panel packer, and the scalar kernel (the plain version
+// K-quant kernel tables by Isa, the Q4_K / Q5_K / Q6_K / IQ4_XS panel packers, and the scalar kernels (the plain version
 // the SIMD ones are checked against). Not the SIMD kernels: isa/<name>/kquant.cc.
 #include "kquant.h"
 
@@ -14,6 +14,9 @@ const KQuantKernels& kquant_kernels(Isa isa) {
 #if ATTNODE_X86
     case Isa::avx512: return kKQuantAvx512;
     case Isa::avx2: return kKQuantAvx2;
+#endif
+#if ATTNODE_ARM64
+    case Isa::neon: return cpu_features().neon_dotprod ? kKQuantNeonDot : kKQuantScalar;
 #endif
     default: return kKQuantScalar;
   }
@@ -111,6 +114,232 @@ void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
 
 namespace {
 
+template <bool Five>
+void pack_q41(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nb = k / kLegacyBlock;
+  const size_t src_bytes = Five ? kQ5_1Bytes : kQ4_1Bytes, dst_bytes = Five ? kQ51PanelBlockBytes : kQ41PanelBlockBytes;
+  const size_t doff = Five ? kQ51DOffset : kQ41DOffset, moff = Five ? kQ51MOffset : kQ41MOffset;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t b = 0; b < nb; ++b) {
+      uint8_t* dst = out + (p * nb + b) * dst_bytes;
+      std::memset(dst, 0, dst_bytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nb + b) * src_bytes;
+        // Value v: nibble of qs[v % 16] (low for v < 16); Q5_1's fifth bit is bit v of qh.
+        const uint8_t* qs = blk + (Five ? 8 : 4);
+        const uint32_t qh = Five ? blk[4] | (blk[5] << 8) | (blk[6] << 16) | (static_cast<uint32_t>(blk[7]) << 24) : 0;
+        uint8_t q[kLegacyBlock];
+        for (size_t v = 0; v < kLegacyBlock; ++v)
+          q[v] = static_cast<uint8_t>((v < 16 ? qs[v] & 0xF : qs[v - 16] >> 4) | (((qh >> v) & 1) << 4));
+        for (size_t t = 0; t < 4; ++t)
+          for (size_t i = 0; i < 4; ++i)
+            dst[64 * t + 4 * c + i] = static_cast<uint8_t>((q[8 * t + i] & 0xF) | ((q[8 * t + 4 + i] & 0xF) << 4));
+        if (Five)
+          for (size_t i = 0; i < 4; ++i) {
+            uint8_t hb = 0;
+            for (size_t g = 0; g < 8; ++g) hb = static_cast<uint8_t>(hb | ((q[4 * g + i] >> 4) << g));
+            dst[kQ51HighOffset + 4 * c + i] = hb;
+          }
+        std::memcpy(dst + doff + 2 * c, blk, 2);
+        std::memcpy(dst + moff + 2 * c, blk + 2, 2);
+      }
+    }
+}
+
+}  // namespace
+
+void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q41<false>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q41<true>(blocks, n, k, p0, p1, out);
+}
+
+namespace {
+
+// Q2_K / Q3_K: the 2-bit quants of value v as the reference reads them: half v / 128, shift
+// 2 * ((v % 128) / 32), byte v % 32 of the half's 32; Q3_K's high bit of v is bit
+// (v / 128) * 4 + (v % 128) / 32 of hmask[v % 32].
+template <bool Three>
+void pack_q23_k(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nsb = k / kSuperBlock;
+  const size_t src_bytes = Three ? kQ3_KBytes : kQ2_KBytes, dst_bytes = Three ? kQ3KPanelBlockBytes : kQ2KPanelBlockBytes;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t s = 0; s < nsb; ++s) {
+      uint8_t* dst = out + (p * nsb + s) * dst_bytes;
+      std::memset(dst, 0, dst_bytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nsb + s) * src_bytes;
+        const uint8_t* qs = blk + (Three ? 32 : 16);
+        uint8_t q[kSuperBlock], h[kSuperBlock];
+        for (size_t v = 0; v < kSuperBlock; ++v) {
+          const size_t half = v / 128, grp = (v % 128) / 32, l = v % 32;
+          q[v] = (qs[32 * half + l] >> (2 * grp)) & 3;
+          h[v] = Three ? (blk[l] >> (4 * half + grp)) & 1 : 0;
+        }
+        for (size_t u = 0; u < 16; ++u)
+          for (size_t b = 0; b < 4; ++b) {
+            uint8_t byte = 0;
+            for (size_t g = 0; g < 4; ++g) byte = static_cast<uint8_t>(byte | (q[16 * u + 4 * g + b] << (2 * g)));
+            dst[64 * u + 4 * c + b] = byte;
+          }
+        if (Three) {
+          for (size_t w = 0; w < 8; ++w)
+            for (size_t b = 0; b < 4; ++b) {
+              uint8_t byte = 0;
+              for (size_t g = 0; g < 8; ++g) byte = static_cast<uint8_t>(byte | (h[32 * w + 4 * g + b] << g));
+              dst[kQ3KHighOffset + 64 * w + 4 * c + b] = byte;
+            }
+          for (size_t j = 0; j < 16; ++j) dst[kQ3KScaleOffset + 16 * j + c] = static_cast<uint8_t>(static_cast<int8_t>(q3_k_scale(blk + 96, j)));
+          const float d = f16_to_f32(static_cast<uint16_t>(blk[108] | (blk[109] << 8)));
+          std::memcpy(dst + kQ3KDOffset + 4 * c, &d, 4);
+        } else {
+          for (size_t j = 0; j < 16; ++j) {
+            dst[kQ2KScaleOffset + 16 * j + c] = blk[j] & 0xF;
+            dst[kQ2KMinOffset + 16 * j + c] = blk[j] >> 4;
+          }
+          const float d = f16_to_f32(static_cast<uint16_t>(blk[80] | (blk[81] << 8)));
+          const float dmin = f16_to_f32(static_cast<uint16_t>(blk[82] | (blk[83] << 8)));
+          std::memcpy(dst + kQ2KDOffset + 4 * c, &d, 4);
+          std::memcpy(dst + kQ2KDminOffset + 4 * c, &dmin, 4);
+        }
+      }
+    }
+}
+
+}  // namespace
+
+void pack_q2_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q23_k<false>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q3_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_q23_k<true>(blocks, n, k, p0, p1, out);
+}
+
+void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  const size_t nsb = k / kSuperBlock;
+  for (size_t p = p0; p < p1; ++p)
+    for (size_t s = 0; s < nsb; ++s) {
+      uint8_t* dst = out + (p * nsb + s) * kIQ4XSPanelBlockBytes;
+      std::memset(dst, 0, kIQ4XSPanelBlockBytes);
+      for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
+        const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nsb + s) * kIQ4_XSBytes;
+        // Value v's index: sub-block v / 32, byte v % 16 of its 16, low nibble for v % 32 < 16.
+        uint8_t q[kSuperBlock];
+        for (size_t v = 0; v < kSuperBlock; ++v) {
+          const uint8_t byte = blk[8 + 16 * (v / 32) + v % 16];
+          q[v] = (v % 32) < 16 ? byte & 0xF : byte >> 4;
+        }
+        for (size_t t = 0; t < 32; ++t)
+          for (size_t b = 0; b < 4; ++b)
+            dst[64 * t + 4 * c + b] = static_cast<uint8_t>(q[8 * t + b] | (q[8 * t + 4 + b] << 4));
+        for (size_t j = 0; j < 8; ++j) dst[kIQ4XSScaleOffset + 16 * j + c] = static_cast<uint8_t>(static_cast<int8_t>(iq4_xs_scale(blk, j) - 32));
+        const float d = f16_to_f32(static_cast<uint16_t>(blk[0] | (blk[1] << 8)));
+        std::memcpy(dst + kIQ4XSDOffset + 4 * c, &d, 4);
+      }
+    }
+}
+
+namespace {
+
+void gemm_iq4_xs_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nsb = w.k / kSuperBlock;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t s = 0; s < nsb; ++s) {
+        const uint8_t* blk = w.p + (p * nsb + s) * kIQ4XSPanelBlockBytes;
+        const int8_t* xq = x.q + i * x.ldq + s * kSuperBlock;
+        int32_t isum = 0;
+        for (size_t sb = 0; sb < 8; ++sb) {
+          int32_t dot = 0;
+          for (size_t t = 4 * sb; t < 4 * sb + 4; ++t)
+            for (size_t b = 0; b < 4; ++b) {
+              const uint8_t byte = blk[64 * t + 4 * c + b];
+              dot += kIq4Codebook[byte & 0xF] * xq[8 * t + b] + kIq4Codebook[byte >> 4] * xq[8 * t + 4 + b];
+            }
+          isum += dot * static_cast<int8_t>(blk[kIQ4XSScaleOffset + 16 * sb + c]);
+        }
+        float d;
+        std::memcpy(&d, blk + kIQ4XSDOffset + 4 * c, 4);
+        acc += x.scales[i * nsb + s] * (d * static_cast<float>(isum));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
+
+template <bool Five>
+void gemm_q41_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nb = w.k / kLegacyBlock;
+  const size_t bytes = Five ? kQ51PanelBlockBytes : kQ41PanelBlockBytes;
+  const size_t doff = Five ? kQ51DOffset : kQ41DOffset, moff = Five ? kQ51MOffset : kQ41MOffset;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = w.p + (p * nb + b) * bytes;
+        const int8_t* xq = x.q + i * x.ldq + b * kLegacyBlock;
+        int32_t dot = 0;
+        for (size_t t = 0; t < 4; ++t)
+          for (size_t v = 0; v < 4; ++v) {
+            const uint8_t byte = blk[64 * t + 4 * c + v];
+            const uint8_t hb = Five ? blk[kQ51HighOffset + 4 * c + v] : 0;
+            dot += ((byte & 0xF) | (((hb >> (2 * t)) & 1) << 4)) * xq[8 * t + v] +
+                   ((byte >> 4) | (((hb >> (2 * t + 1)) & 1) << 4)) * xq[8 * t + 4 + v];
+          }
+        const float d = f16_to_f32(static_cast<uint16_t>(blk[doff + 2 * c] | (blk[doff + 2 * c + 1] << 8)));
+        const float m = f16_to_f32(static_cast<uint16_t>(blk[moff + 2 * c] | (blk[moff + 2 * c + 1] << 8)));
+        acc += x.scales[i * nb + b] * (d * static_cast<float>(dot) + m * static_cast<float>(x.sums[i * nb + b]));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
+
+template <bool Three>
+void gemm_q23_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  const size_t nsb = w.k / kSuperBlock;
+  const size_t bytes = Three ? kQ3KPanelBlockBytes : kQ2KPanelBlockBytes;
+  const QuantizedRows& x = a.x;
+  for (size_t i = 0; i < x.m; ++i)
+    for (size_t j = n0; j < n1; ++j) {
+      const size_t p = j / kQ4KPanelCols, c = j % kQ4KPanelCols;
+      float acc = 0.0f;
+      for (size_t s = 0; s < nsb; ++s) {
+        const uint8_t* blk = w.p + (p * nsb + s) * bytes;
+        const int8_t* xq = x.q + i * x.ldq + s * kSuperBlock;
+        int32_t isum = 0, imin = 0;
+        for (size_t u = 0; u < 16; ++u) {
+          int32_t dot = 0;
+          for (size_t g = 0; g < 4; ++g)
+            for (size_t b = 0; b < 4; ++b) {
+              int q = (blk[64 * u + 4 * c + b] >> (2 * g)) & 3;
+              // Q3_K: sub-block u is half u % 2 of high chunk u / 2: bit 4 (u % 2) + g.
+              if (Three) q |= ((blk[kQ3KHighOffset + 64 * (u / 2) + 4 * c + b] >> (4 * (u % 2) + g)) & 1) << 2;
+              dot += q * xq[16 * u + 4 * g + b];
+            }
+          const int32_t bs = a.bsums[i * (w.k / 16) + s * 16 + u];
+          if (Three) {
+            isum += static_cast<int8_t>(blk[kQ3KScaleOffset + 16 * u + c]) * (dot - 4 * bs);
+          } else {
+            isum += blk[kQ2KScaleOffset + 16 * u + c] * dot;
+            imin += blk[kQ2KMinOffset + 16 * u + c] * bs;
+          }
+        }
+        float d, dmin = 0.0f;
+        std::memcpy(&d, blk + (Three ? kQ3KDOffset : kQ2KDOffset) + 4 * c, 4);
+        if (!Three) std::memcpy(&dmin, blk + kQ2KDminOffset + 4 * c, 4);
+        acc += x.scales[i * nsb + s] * (d * static_cast<float>(isum) - dmin * static_cast<float>(imin));
+      }
+      out[i * ldo + j] = acc;
+    }
+}
+
 void gemm_q6_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
   const size_t nsb = w.k / kSuperBlock;
   const QuantizedRows& x = a.x;
@@ -181,6 +410,8 @@ void gemm_q45_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size
 
 }  // namespace
 
-const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>};
+const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>,
+                                     gemm_iq4_xs_scalar, gemm_q41_scalar<false>, gemm_q41_scalar<true>,
+                                     gemm_q23_k_scalar<false>, gemm_q23_k_scalar<true>};
 
 }  // namespace attnode

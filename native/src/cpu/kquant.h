@@ -1,6 +1,6 @@
-// Integer kernels for k-quant weights (Q4_K, Q5_K, Q6_K) in `linear`: the column-panel layout they
-// read, the pack step from GGUF super-blocks, and one table per instruction set (scalar,
-// AVX2, AVX-512 VNNI; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
+// Integer kernels for k-quant weights (Q2_K..Q6_K), IQ4_XS, Q4_1 and Q5_1 in `linear`: the column-panel
+// layout they read, the pack step from GGUF super-blocks, and one table per instruction set
+// (scalar, AVX2, AVX-512 VNNI, NEON dot product; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
 // scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
 #pragma once
 
@@ -43,6 +43,44 @@ constexpr size_t kQ6KPanelBlockBytes = kQ6KDOffset + 16 * 4;  // 3392 (6.625 bit
 constexpr size_t kQ5KHighOffset = kQ4KPanelBlockBytes;
 constexpr size_t kQ5KPanelBlockBytes = kQ5KHighOffset + 8 * 64;  // 2944 (5.75 bits per weight)
 
+// IQ4_XS column panels: 16 columns, per super-block:
+//   32 chunks of 64 bytes of 4-bit codebook indices, laid out as Q4_K's quants (chunk t: K 8t..8t+7)
+//   sc[8][16] int8 (ls - 32, sub-block of 32 by column), d[16] f32
+// so a value is d * sc * kIq4Codebook[index]; kernels look the index up with a byte shuffle.
+constexpr size_t kIQ4XSScaleOffset = 32 * 64;
+constexpr size_t kIQ4XSDOffset = kIQ4XSScaleOffset + 8 * 16;
+constexpr size_t kIQ4XSPanelBlockBytes = kIQ4XSDOffset + 16 * 4;  // 2240 (4.375 bits per weight)
+
+// Q4_1 / Q5_1 column panels: 16 columns, per block of 32 K values:
+//   4 chunks of 64 bytes of nibbles: chunk t, column c, byte b holds q[c][8t + b] | q[c][8t + 4 + b] << 4
+//   [Q5_1] 64 bytes of fifth bits: column c, byte b, bit g is the fifth bit of K 4g + b
+//   d[16] f16, m[16] f16          the block's scale and min as stored
+// so a value is d * q + m. Activations are quantized per 32 (x.group 32, with their sums).
+constexpr size_t kQ41DOffset = 4 * 64;
+constexpr size_t kQ41MOffset = kQ41DOffset + 16 * 2;
+constexpr size_t kQ41PanelBlockBytes = kQ41MOffset + 16 * 2;  // 320 (5 bits per weight, as the file)
+constexpr size_t kQ51HighOffset = 4 * 64;
+constexpr size_t kQ51DOffset = kQ51HighOffset + 64;
+constexpr size_t kQ51MOffset = kQ51DOffset + 16 * 2;
+constexpr size_t kQ51PanelBlockBytes = kQ51MOffset + 16 * 2;  // 384 (6 bits per weight, as the file)
+
+// Q2_K / Q3_K column panels: 16 columns, per super-block:
+//   16 chunks of 64 bytes of 2-bit quants: chunk u (sub-block of 16), column c, byte b holds
+//     K 16u + b (bits 0-1), 16u + 4 + b (2-3), 16u + 8 + b (4-5), 16u + 12 + b (6-7)
+//   [Q3_K] 8 chunks of 64 bytes of high bits: chunk w, column c, byte b, bit g is the high bit
+//     of K 32w + 4g + b, so q = low | high << 2 is 0..7 and a value is d * sc * (q - 4)
+//   Q2_K: sc[16][16] u8, m[16][16] u8, d[16] f32, dmin[16] f32; value d * sc * q - dmin * m
+//   Q3_K: sc[16][16] int8 (-32..31), d[16] f32
+constexpr size_t kQ2KScaleOffset = 16 * 64;
+constexpr size_t kQ2KMinOffset = kQ2KScaleOffset + 16 * 16;
+constexpr size_t kQ2KDOffset = kQ2KMinOffset + 16 * 16;
+constexpr size_t kQ2KDminOffset = kQ2KDOffset + 16 * 4;
+constexpr size_t kQ2KPanelBlockBytes = kQ2KDminOffset + 16 * 4;  // 1664 (3.25 bits per weight)
+constexpr size_t kQ3KHighOffset = 16 * 64;
+constexpr size_t kQ3KScaleOffset = kQ3KHighOffset + 8 * 64;
+constexpr size_t kQ3KDOffset = kQ3KScaleOffset + 16 * 16;
+constexpr size_t kQ3KPanelBlockBytes = kQ3KDOffset + 16 * 4;  // 1856 (3.625 bits per weight)
+
 struct Q4KWeights {
   const uint8_t* p;  // (ceil(N / 16), K / 256) panel blocks, see above
   size_t n, k;
@@ -65,6 +103,17 @@ struct KQuantKernels {
   void (*gemm_q6_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
   // As gemm_q4_k with q = nibble | fifth bit << 4 (w.p holds Q5_K panels).
   void (*gemm_q5_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // out[i * ldo + j] = sum_s xs[i, s] * d[j, s] * sum_b sc[j, s, b] * dot(kIq4Codebook[idx[j, s, b]], xq[i, s, b])
+  // (sub-blocks of 32; w.p holds IQ4_XS panels).
+  void (*gemm_iq4_xs)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // out[i * ldo + j] = sum_b xs[i, b] * (d[j, b] * dot(q[j, b], xq[i, b]) + m[j, b] * sum(xq[i, b]))
+  // over blocks b of 32 (x.group 32, x.sums; bsums unused; w.p holds Q4_1 / Q5_1 panels).
+  void (*gemm_q4_1)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  void (*gemm_q5_1)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // As gemm_q4_k over 16 sub-blocks of 16 (w.p holds Q2_K panels).
+  void (*gemm_q2_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // As gemm_q6_k with q = low | high << 2 and an offset of 4 (w.p holds Q3_K panels).
+  void (*gemm_q3_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
@@ -74,11 +123,20 @@ extern const KQuantKernels kKQuantScalar;
 extern const KQuantKernels kKQuantAvx2;
 extern const KQuantKernels kKQuantAvx512;
 #endif
+#if ATTNODE_ARM64
+extern const KQuantKernels kKQuantNeonDot;
+#endif
 
 // Panels [p0, p1) of GGUF Q4_K super-blocks into `out`.   blocks: (N, K / 256) -> out: panel blocks
 void pack_q4_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 // The same for GGUF Q5_K and Q6_K super-blocks into their panels.
 void pack_q5_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+// GGUF Q4_1 / Q5_1 blocks into their panels.   blocks: (N, K / 32) -> out: panel blocks
+void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q2_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q3_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 
 }  // namespace attnode

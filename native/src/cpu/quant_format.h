@@ -98,6 +98,44 @@ inline void dequantize_row_q8_0(const uint8_t* src, size_t k, float* y) {
 // q8_0 weights, K for per-row int8), one f32 scale per group. A group holding NaN or Inf gets a
 // NaN scale and zero quants, so every output it touches is NaN rather than garbage.
 //   x: (M, K) f32 rows ldx apart -> q: (M, K) s8, scales, sums: (M, K / group) f32, i32
+// One activation row as ggml's Q8_K super-blocks of 256 (quantize_row_q8_K), bit for bit: the
+// first value of largest magnitude, max, sets iscale = -127 / max; q = min(127, rne(iscale * x));
+// the scale kept is 1 / iscale (negative where max is positive; the quants are negated with it).
+// The k-quant kernels take their activations so, which keeps attnode on the same integer sums as
+// llama.cpp: an activation that lands on the other side of a rounding step changes a logit by up
+// to a few hundredths on a model with sharp logits. A group holding NaN or infinity gets scale NaN
+// and zero quants.   x: (K) f32 -> q: (K) s8, scales, sums: (K / 256)
+inline void quantize_row_q8_k(const float* x, size_t k, int8_t* q, float* scales, int32_t* sums) {
+  for (size_t g = 0; g < k / 256; ++g) {
+    const float* xg = x + 256 * g;
+    int8_t* qg = q + 256 * g;
+    float amax = 0.0f, max = 0.0f;
+    bool finite = true;
+    for (size_t i = 0; i < 256; ++i) {
+      const float ax = std::fabs(xg[i]);
+      finite = finite && ax <= 3.4028234663852886e38f;
+      if (ax > amax) {
+        amax = ax;
+        max = xg[i];
+      }
+    }
+    int32_t s = 0;
+    if (!finite || amax == 0.0f) {
+      std::memset(qg, 0, 256);
+      scales[g] = finite ? 0.0f : NAN;
+    } else {
+      const float iscale = -127.0f / max;
+      for (size_t i = 0; i < 256; ++i) {
+        const float r = round_half_even(iscale * xg[i]);
+        qg[i] = static_cast<int8_t>(r > 127.0f ? 127.0f : r);
+        s += qg[i];
+      }
+      scales[g] = 1.0f / iscale;
+    }
+    sums[g] = s;
+  }
+}
+
 inline void quantize_activations(const float* x, size_t m, size_t ldx, size_t k, size_t group, int8_t* q,
                                  float* scales, int32_t* sums) {
   const size_t groups = k / group;

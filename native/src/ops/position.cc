@@ -20,7 +20,8 @@ namespace {
 // is read in place instead of being widened to an f32 copy (147 MiB for GPT-2's).
 OpRun prepare_embedding(Args& args) {
   const TensorView table = args.tensor("table", {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
-                                                 DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k});
+                                                 DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k,
+                                                 DType::iq4_nl, DType::iq4_xs});
   const TensorView ids = args.tensor("ids", {DType::i32});
   const TensorView out = args.tensor("out", {DType::f32});
   if (table.rank() != 2) args.range_error("'table' must have shape [vocab, dim], got " + table.shape_str());

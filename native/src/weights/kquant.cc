@@ -1,7 +1,8 @@
-// The q4_k, q5_k and q6_k weight formats: GGUF super-blocks repacked at pack time into 16-column
-// panels (cpu/kquant.h; 4.75 / 5.75 / 6.625 bits per weight against the file's 4.5 / 5.5 / 6.5625).
-// Linear quantizes activations per 256 (q8_K-like: f32 scale per super-block, int sums per 16)
-// and runs the integer kernels.
+// The q2_k .. q6_k, iq4_xs, q4_1 and q5_1 weight formats: GGUF blocks repacked at pack time into
+// 16-column panels (cpu/kquant.h; q2_k 3.25, q3_k 3.625, q4_k 4.75, q5_k 5.75, q6_k 6.625, iq4_xs
+// 4.375, q4_1 5, q5_1 6 bits per weight against the file's 2.625, 3.4375, 4.5, 5.5, 6.5625, 4.25, 5, 6). Linear quantizes activations per 256 (q8_K-like:
+// f32 scale per super-block, int sums per 16), or per 32 for q4_1 / q5_1 (one f32 scale per block,
+// with the sums their mins need), and runs the integer kernels.
 #include <algorithm>
 #include <vector>
 
@@ -14,6 +15,23 @@ namespace {
 
 constexpr size_t kBandBytes = size_t{4} << 20;
 
+// x (M, K) as Q8_K super-blocks (cpu/quant_format.h: quantize_row_q8_k) into thread-local scratch,
+// rows split over the pool.   x: (M, K) f32 rows ldx apart, K a multiple of 256
+QuantizedRows quantize_rows_q8_k(const float* x, size_t m, size_t ldx, size_t k, const OpEnv& env) {
+  thread_local ActivationScratch scratch;
+  const size_t groups = k / kSuperBlock, ldq = round_up(k, kPanelChunkBytes);
+  scratch.q.assign(m * ldq, 0);
+  scratch.scales.assign(m * std::max<size_t>(groups, 1), 0.0f);
+  scratch.sums.assign(m * std::max<size_t>(groups, 1), 0);
+  int8_t* q = scratch.q.data();
+  float* sc = scratch.scales.data();
+  int32_t* su = scratch.sums.data();
+  env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
+    for (size_t i = s; i < e; ++i) quantize_row_q8_k(x + i * ldx, k, q + i * ldq, sc + i * groups, su + i * groups);
+  });
+  return QuantizedRows{q, sc, su, m, k, ldq, kSuperBlock};
+}
+
 class KQuantWeight : public PackedWeight {
  public:
   KQuantWeight(DType dtype, int64_t n, int64_t k, WeightVector<uint8_t> panels) : PackedWeight(dtype, n, k), p_(std::move(panels)) {}
@@ -24,12 +42,14 @@ class KQuantWeight : public PackedWeight {
   void linear(const float* x, size_t m, size_t ldx, float* out, size_t ldo, const float* bias, Activation act,
               const OpEnv& env) const override {
     const size_t K = static_cast<size_t>(k()), N = static_cast<size_t>(n());
-    const QuantizedRows xq = quantize_rows(x, m, ldx, K, kSuperBlock, env);
+    const bool legacy = dtype() == DType::q4_1 || dtype() == DType::q5_1;
+    const QuantizedRows xq = legacy ? quantize_rows(x, m, ldx, K, kLegacyBlock, env) : quantize_rows_q8_k(x, m, ldx, K, env);
     // Sums of each 16 quants (q4_k's mins, q6_k's offset of 32), once per call.   bsums: (M, K / 16)
+    // (q4_1 / q5_1 read quantize_rows' per-32 sums instead.)
     thread_local std::vector<int32_t> bsums;
     const size_t nsub = K / 16;
-    bsums.assign(m * nsub, 0);
-    for (size_t i = 0; i < m; ++i)
+    bsums.assign(legacy ? 0 : m * nsub, 0);
+    for (size_t i = 0; i < (legacy ? 0 : m); ++i)
       for (size_t b = 0; b < nsub; ++b) {
         int32_t s = 0;
         for (size_t p = 0; p < 16; ++p) s += xq.q[i * xq.ldq + 16 * b + p];
@@ -39,9 +59,16 @@ class KQuantWeight : public PackedWeight {
     const int32_t* bs = bsums.data();
     const Q4KWeights w{p_.data(), N, K};
     const KQuantKernels& kern = kquant_kernels(env.isa);
-    const auto gemm = dtype() == DType::q4_k ? kern.gemm_q4_k : dtype() == DType::q5_k ? kern.gemm_q5_k : kern.gemm_q6_k;
+    const auto gemm = dtype() == DType::q4_k   ? kern.gemm_q4_k
+                      : dtype() == DType::q5_k ? kern.gemm_q5_k
+                      : dtype() == DType::q6_k ? kern.gemm_q6_k
+                      : dtype() == DType::q4_1 ? kern.gemm_q4_1
+                      : dtype() == DType::q5_1 ? kern.gemm_q5_1
+                      : dtype() == DType::q2_k ? kern.gemm_q2_k
+                      : dtype() == DType::q3_k ? kern.gemm_q3_k
+                                               : kern.gemm_iq4_xs;
     linear_over_n(m, N, K, kQ4KPanelCols, kMinSplitInt8, out, ldo, bias, act, env, [&](size_t i0, size_t i1, size_t n0, size_t n1) {
-      const KQuantRows part{row_range(xq, i0, i1), bs + i0 * nsub};
+      const KQuantRows part{row_range(xq, i0, i1), legacy ? bs : bs + i0 * nsub};
       gemm(w, part, n0, n1, out + i0 * ldo, ldo);
     });
   }
@@ -50,12 +77,13 @@ class KQuantWeight : public PackedWeight {
   WeightVector<uint8_t> p_;  // (ceil(N / 16), K / 256) panel blocks (cpu/kquant.h)
 };
 
-// weight: (N, K) q4_k | q5_k | q6_k, K a multiple of 256 (checked by Args). Always plain. Band by band
+// weight: (N, K) q2_k .. q6_k | iq4_xs (K a multiple of 256) or q4_1 | q5_1 (of 32), checked by Args. Always plain. Band by band
 // (about kBandBytes of source), each band's rows reported read once packed.
-template <DType D, size_t SrcBytes, size_t PanelBytes, void (*Pack)(const uint8_t*, size_t, size_t, size_t, size_t, uint8_t*)>
+template <DType D, size_t SrcBytes, size_t PanelBytes, void (*Pack)(const uint8_t*, size_t, size_t, size_t, size_t, uint8_t*),
+          size_t Block = kSuperBlock>
 std::unique_ptr<PackedWeight> make_kquant_weight(Args&, const WeightSource& w) {
   const size_t N = static_cast<size_t>(w.n), K = static_cast<size_t>(w.k);
-  const size_t nsb = K / kSuperBlock, panels = (N + kQ4KPanelCols - 1) / kQ4KPanelCols;
+  const size_t nsb = K / Block, panels = (N + kQ4KPanelCols - 1) / kQ4KPanelCols;
   WeightVector<uint8_t> out(std::max<size_t>(1, panels * nsb * PanelBytes), 0);
   const size_t band = std::max<size_t>(1, kBandBytes / (std::max<size_t>(1, nsb) * SrcBytes * kQ4KPanelCols));
   for (size_t p0 = 0; p0 < panels; p0 += band) {
@@ -69,6 +97,14 @@ std::unique_ptr<PackedWeight> make_kquant_weight(Args&, const WeightSource& w) {
 const WeightFormatRegistrar kQ4K(DType::q4_k, make_kquant_weight<DType::q4_k, kQ4_KBytes, kQ4KPanelBlockBytes, pack_q4_k_panel_range>);
 const WeightFormatRegistrar kQ5K(DType::q5_k, make_kquant_weight<DType::q5_k, kQ5_KBytes, kQ5KPanelBlockBytes, pack_q5_k_panel_range>);
 const WeightFormatRegistrar kQ6K(DType::q6_k, make_kquant_weight<DType::q6_k, kQ6_KBytes, kQ6KPanelBlockBytes, pack_q6_k_panel_range>);
+const WeightFormatRegistrar kQ2K(DType::q2_k, make_kquant_weight<DType::q2_k, kQ2_KBytes, kQ2KPanelBlockBytes, pack_q2_k_panel_range>);
+const WeightFormatRegistrar kQ3K(DType::q3_k, make_kquant_weight<DType::q3_k, kQ3_KBytes, kQ3KPanelBlockBytes, pack_q3_k_panel_range>);
+const WeightFormatRegistrar kQ4_1(DType::q4_1,
+                                  make_kquant_weight<DType::q4_1, kQ4_1Bytes, kQ41PanelBlockBytes, pack_q4_1_panel_range, kLegacyBlock>);
+const WeightFormatRegistrar kQ5_1(DType::q5_1,
+                                  make_kquant_weight<DType::q5_1, kQ5_1Bytes, kQ51PanelBlockBytes, pack_q5_1_panel_range, kLegacyBlock>);
+const WeightFormatRegistrar kIQ4XS(DType::iq4_xs,
+                                   make_kquant_weight<DType::iq4_xs, kIQ4_XSBytes, kIQ4XSPanelBlockBytes, pack_iq4_xs_panel_range>);
 
 }  // namespace
 }  // namespace attnode

@@ -1,7 +1,8 @@
-// The q4_0 and q5_0 weight formats: GGUF Q4_0 / Q5_0 blocks share Q8_0's shape (one f16 scale d
-// per 32 values, value d * q) with q in [-8, 7] / [-16, 15], so they widen losslessly into q8_0
-// blocks at pack time and run the q8_0 integer kernels on every Isa. The cost: 34 bytes per 32
-// weights in memory instead of 18 / 22, so decode streams 1.9x / 1.5x the bytes of the file.
+// The q4_0, q5_0 and iq4_nl weight formats: GGUF Q4_0 / Q5_0 / IQ4_NL blocks share Q8_0's shape
+// (one f16 scale d per 32 values, value d * q) with q in [-8, 7] / [-16, 15] / the int8 levels of
+// kIq4Codebook, so they widen losslessly into q8_0 blocks at pack time (IQ4_NL's codebook lookup
+// happens there) and run the q8_0 integer kernels on every Isa. The cost: 34 bytes per 32 weights
+// in memory instead of 18 / 22 / 18, so decode streams 1.9x / 1.5x / 1.9x the bytes of the file.
 #include <algorithm>
 #include <vector>
 
@@ -38,6 +39,16 @@ void q5_0_to_q8_0(const uint8_t* src, uint8_t* dst) {
   }
 }
 
+void iq4_nl_to_q8_0(const uint8_t* src, uint8_t* dst) {
+  dst[0] = src[0];
+  dst[1] = src[1];
+  auto* q = reinterpret_cast<int8_t*>(dst + 2);
+  for (size_t j = 0; j < 16; ++j) {
+    q[j] = kIq4Codebook[src[2 + j] & 0xF];
+    q[j + 16] = kIq4Codebook[src[2 + j] >> 4];
+  }
+}
+
 template <void (*Widen)(const uint8_t*, uint8_t*)>
 std::unique_ptr<PackedWeight> make_widened(Args& args, const WeightSource& w) {
   const FormatTraits& f = format_traits(w.dtype);
@@ -52,6 +63,7 @@ std::unique_ptr<PackedWeight> make_widened(Args& args, const WeightSource& w) {
 
 const WeightFormatRegistrar kQ4_0(DType::q4_0, make_widened<q4_0_to_q8_0>);
 const WeightFormatRegistrar kQ5_0(DType::q5_0, make_widened<q5_0_to_q8_0>);
+const WeightFormatRegistrar kIQ4_NL(DType::iq4_nl, make_widened<iq4_nl_to_q8_0>);
 
 }  // namespace
 }  // namespace attnode

@@ -3,6 +3,7 @@
 // Not the reference (cpu/kquant.cc) and not the packing.
 #include <immintrin.h>
 
+#include "../../block_formats.h"
 #include "../../kquant.h"
 #include "../kquant_kernel.inc"
 
@@ -48,6 +49,22 @@ struct K256 {
     const I m = _mm256_set1_epi8(0x10);
     return g <= 4 ? _mm256_and_si256(_mm256_slli_epi16(h, (4 - g)), m) : _mm256_and_si256(_mm256_srli_epi16(h, (g - 4)), m);
   }
+  // Signed codebook bytes; the dot takes |w| unsigned and moves w's sign onto x (vpsignb), so
+  // no pair saturates: 2 * 127 * 127 < 2^15.
+  static constexpr int kIq4Bias = 0;
+  static I lut(I idx) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(attnode::kIq4Codebook));
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(t), idx);
+  }
+  static I sdot(I acc, I w, int32_t x4) {
+    const I p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(_mm256_set1_epi32(x4), w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+  }
+  static F loadh(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static I bits(I h, int shift, uint8_t mask) {
+    const I v = shift >= 0 ? _mm256_srli_epi16(h, shift) : _mm256_slli_epi16(h, -shift);
+    return _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(mask)));
+  }
   static F zero() { return _mm256_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     alignas(32) float t[8];
@@ -59,6 +76,8 @@ struct K256 {
 }  // namespace
 
 // 2 rows x 16 columns (2 vectors): 16 registers.
-const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>};
+const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>,
+                                   gemm_iq4_xs<K256, 2>, gemm_q4_1<K256, 2>, gemm_q5_1<K256, 2>,
+                                   gemm_q2_k<K256, 2>, gemm_q3_k<K256, 2>};
 
 }  // namespace attnode

@@ -3,6 +3,7 @@
 // Not the reference (cpu/kquant.cc) and not the packing.
 #include <immintrin.h>
 
+#include "../../block_formats.h"
 #include "../../kquant.h"
 #include "../kquant_kernel.inc"
 
@@ -38,6 +39,18 @@ struct K512 {
     const I m = _mm512_set1_epi8(0x10);
     return g <= 4 ? _mm512_and_si512(_mm512_slli_epi16(h, static_cast<unsigned>(4 - g)), m) : _mm512_and_si512(_mm512_srli_epi16(h, static_cast<unsigned>(g - 4)), m);
   }
+  // Codebook + 128 as unsigned bytes (vpdpbusd's unsigned operand), the table in every 128-bit lane.
+  static constexpr int kIq4Bias = 128;
+  static I lut(I idx) {
+    const __m128i t = _mm_add_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(attnode::kIq4Codebook)), _mm_set1_epi8(-128));
+    return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(t), idx);
+  }
+  static I sdot(I acc, I w, int32_t x4) { return dot(acc, w, x4); }
+  static F loadh(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static I bits(I h, int shift, uint8_t mask) {
+    const I v = shift >= 0 ? _mm512_srli_epi16(h, static_cast<unsigned>(shift)) : _mm512_slli_epi16(h, static_cast<unsigned>(-shift));
+    return _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(mask)));
+  }
   static F zero() { return _mm512_setzero_ps(); }
   static void store_n(float* p, F v, size_t n) {
     _mm512_mask_storeu_ps(p, n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u), v);
@@ -47,6 +60,8 @@ struct K512 {
 }  // namespace
 
 // 4 rows x 16 columns: 4 x (2 dot + 2 sum) int accumulators and 4 f32 ones of the 32 registers.
-const KQuantKernels kKQuantAvx512 = {"avx512_vnni", gemm_q4_k<K512, 4>, gemm_q6_k<K512, 4>, gemm_q5_k<K512, 4>};
+const KQuantKernels kKQuantAvx512 = {"avx512_vnni", gemm_q4_k<K512, 4>, gemm_q6_k<K512, 4>, gemm_q5_k<K512, 4>,
+                                     gemm_iq4_xs<K512, 4>, gemm_q4_1<K512, 4>, gemm_q5_1<K512, 4>,
+                                     gemm_q2_k<K512, 4>, gemm_q3_k<K512, 4>};
 
 }  // namespace attnode
