@@ -61,6 +61,8 @@ export class Tokenizer {
   // ByteLevel decoding table, built on first use: the bytes of id i are
   // data[start[i], start[i + 1]); flags: 1 = no such id, 2 = special.
   private bytes: { data: Uint8Array; start: Int32Array; flags: Uint8Array } | null = null;
+  // postIds' layouts by (pair ? 2 : 0) + (addSpecialTokens ? 1 : 0); null: use the full path.
+  private readonly layouts = new Map<number, number[] | null>();
 
   /** From Hugging Face tokenizer.json text or its parsed object. */
   static fromJSON(source: string | object): Tokenizer {
@@ -121,6 +123,7 @@ export class Tokenizer {
       pair = [];
       this.encodeIds(wellFormed(options.pair), pair, pairWords);
     }
+    if (options.truncation === undefined) return this.postIds(ids, pair, options.addSpecialTokens ?? true);
     return this.finish(idsOnly(ids), pair === null ? null : idsOnly(pair), options, words, pairWords).ids;
   }
 
@@ -174,6 +177,33 @@ export class Tokenizer {
     return withMask(this.post(ta.kept, tb?.kept ?? null, add), over);
   }
 
+  /**
+   * The post-processor's ids without an Encoding per sequence (five arrays of every token's
+   * fields, then copied by the post-processor). Post-processors place each sequence whole and
+   * never read its ids, so running one on one-token marker sequences (ids -1 and -2) gives the
+   * layout: special ids, and a marker where each sequence goes. A layout that does not hold
+   * each marker once falls back to the full path.
+   */
+  private postIds(a: number[], b: number[] | null, add: boolean): number[] {
+    const key = (b === null ? 0 : 2) + (add ? 1 : 0);
+    let layout = this.layouts.get(key);
+    if (layout === undefined) {
+      const marked = this.post(idsOnly([MARK_A]), b === null ? null : idsOnly([MARK_B]), add, false).ids;
+      const once = (m: number): boolean => marked.filter((id) => id === m).length === 1;
+      layout = once(MARK_A) && (b === null ? !marked.includes(MARK_B) : once(MARK_B)) ? marked : null;
+      this.layouts.set(key, layout);
+    }
+    if (layout === null) return this.post(idsOnly(a), b === null ? null : idsOnly(b), add, false).ids;
+    if (layout.length === 1 && b === null) return a;
+    const out: number[] = [];
+    for (const id of layout) {
+      if (id === MARK_A) for (let i = 0; i < a.length; i++) out.push(a[i]!);
+      else if (id === MARK_B) for (let i = 0; i < b!.length; i++) out.push(b![i]!);
+      else out.push(id);
+    }
+    return out;
+  }
+
   /** The post-processor, on copies unless told otherwise: offset trimming rewrites its inputs. */
   private post(a: Encoding, b: Encoding | null, add: boolean, copy = true): Encoding {
     const x = copy ? copyEncoding(a) : a;
@@ -201,8 +231,7 @@ export class Tokenizer {
       if (this.normalizer !== null) piece = this.normalizer(piece);
       const word = (p: Piece): void => { this.model.encodeWord(p.text, out); words?.push(out.length); };
       if (pt === null) word(piece);
-      else if (pt.eachPiece !== undefined) pt.eachPiece(piece, seg.start === 0, word);
-      else for (const p of pt.split(piece, seg.start === 0)) word(p);
+      else pt.eachPiece(piece, seg.start === 0, word);
     }
   }
 
@@ -221,8 +250,7 @@ export class Tokenizer {
       }
       let piece = wholePiece(text.slice(seg.start, seg.end), seg.start);
       if (this.normalizer !== null) piece = this.normalizer(piece);
-      const pieces = this.preTokenizer === null ? [piece] : this.preTokenizer.split(piece, seg.start === 0);
-      for (const p of pieces) {
+      const word = (p: Piece): void => {
         ids.length = 0; starts.length = 0; ends.length = 0;
         this.model.encodeWordSpans(p.text, ids, starts, ends);
         ids.forEach((id, i) => {
@@ -230,7 +258,9 @@ export class Tokenizer {
           out.specialTokensMask.push(0); out.typeIds.push(0);
         });
         words.push(out.ids.length);
-      }
+      };
+      if (this.preTokenizer === null) word(piece);
+      else this.preTokenizer.eachPiece(piece, seg.start === 0, word);
     }
     return out;
   }
@@ -328,6 +358,10 @@ function idsOnly(ids: number[]): Encoding {
   const n = ids.length;
   return { ids, offsets: new Array<[number, number]>(n).fill([0, 0]), specialTokensMask: new Array<number>(n).fill(0), typeIds: new Array<number>(n).fill(0), tokens: new Array<string>(n).fill('') };
 }
+
+// Where postIds' layouts place the first and the second sequence: never a token id.
+const MARK_A = -1;
+const MARK_B = -2;
 
 function checkText(t: unknown, name: string): asserts t is string {
   if (typeof t !== 'string') throw new TypeError(`${name}: expected a string, got ${t === null ? 'null' : typeof t}`);
