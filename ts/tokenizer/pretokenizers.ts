@@ -125,6 +125,7 @@ export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean
 export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'first' | 'never', split: boolean): PreTokenizer {
   const splitter = new RegExp(escapeRegExp(replacement), 'gu');
   return streaming(false, (p, first, f) => {
+    if (split && replacement.length === 1 && p.noAlign === true) return eachMetaspaceWord(p, replacement, scheme === 'always' || (scheme === 'first' && first), f);
     let q = p;
     if (replacement.length === 1 && p.starts === null) {
       // One unit for one unit keeps the identity alignment: no builder, no part per space.
@@ -152,6 +153,27 @@ export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'f
     if (split) eachByPattern(q, splitter, 'MergedWithNext', false, f);
     else f(q);
   });
+}
+
+/**
+ * Metaspace's pieces without rewriting the whole text (ids only, a one-unit replacement): every
+ * piece starts at a space or a replacement and holds no other, so each piece is rewritten alone,
+ * its leading space (or the prepended one) becoming the replacement. Same texts as the general
+ * path's replace, prepend and MergedWithNext split.
+ */
+function eachMetaspaceWord(p: Piece, replacement: string, prepend: boolean, f: (piece: Piece) => void): void {
+  const t = p.text;
+  const rep = replacement.charCodeAt(0);
+  const at = (i: number): boolean => { const c = t.charCodeAt(i); return c === 32 || c === rep; };
+  const emit = (a: number, b: number): void => {
+    let text = t.slice(a, b);
+    if (t.charCodeAt(a) === 32) text = replacement + text.slice(1);
+    else if (a === 0 && prepend && !at(0)) text = replacement + text;
+    f({ text, offset: p.offset + a, starts: null, ends: null, noAlign: true });
+  };
+  let start = 0;
+  for (let i = 1; i < t.length; i++) if (at(i)) { emit(start, i); start = i; }
+  if (t.length > 0) emit(start, t.length);
 }
 
 const TYPES = ['ByteLevel', 'Whitespace', 'WhitespaceSplit', 'BertPreTokenizer', 'Metaspace', 'Split', 'Digits', 'Punctuation', 'CharDelimiterSplit', 'Sequence'] as const;
