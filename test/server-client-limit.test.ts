@@ -51,12 +51,21 @@ function post(port: number, path: string, body: unknown, o: { from?: string; hea
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until the pool holds `n` requests (queued or running): they were counted on arrival. */
+async function untilInFlight(app: AttnodeServer, n: number): Promise<void> {
+  for (;;) {
+    const m = app.attnode.context.pool().metrics();
+    if (m.queueDepth + m.activeSequences >= n) return;
+    await settle(10);
+  }
+}
+
 describe('maxQueuePerClient', () => {
   it('refuses a client past its limit with 429 naming the limit; other addresses still get in; places come back', async () => {
     const { app, port } = await serve({ maxQueuePerClient: 2 });
     try {
       const held = [post(port, '/v1/completions', LONG), post(port, '/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_tokens: 60 })];
-      await settle(100);
+      await untilInFlight(app, 2);
       for (const [path, body] of [['/v1/completions', SHORT], ['/v1/completions', { ...SHORT, stream: true }], ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }] }]] as const) {
         const r = await post(port, path, body);
         expect(r.status, path).toBe(429);
@@ -82,12 +91,17 @@ describe('maxQueuePerClient', () => {
     try {
       const ac = new AbortController();
       const gone = post(port, '/v1/completions', { ...LONG, max_tokens: 500, stream: true }, { signal: ac.signal }).catch((e: Error) => e);
-      await settle(100);
+      await untilInFlight(app, 1);
       expect((await post(port, '/v1/completions', SHORT)).status).toBe(429);
       ac.abort();
       await gone;
-      await settle(100);
-      expect((await post(port, '/v1/completions', SHORT)).status).toBe(200);
+      // The server sees the connection close a moment later; until then the place is held.
+      let status = 429;
+      while (status === 429) {
+        await settle(20);
+        status = (await post(port, '/v1/completions', SHORT)).status;
+      }
+      expect(status).toBe(200);
     } finally {
       await app.close();
     }
@@ -98,7 +112,7 @@ describe('maxQueuePerClient', () => {
     try {
       const a = { authorization: 'Bearer user-a' };
       const held = post(port, '/v1/completions', LONG, { headers: a });
-      await settle(100);
+      await untilInFlight(app, 1);
       expect((await post(port, '/v1/completions', SHORT, { headers: a, from: '127.0.0.3' })).status).toBe(429);
       expect((await post(port, '/v1/completions', SHORT, { headers: { authorization: 'Bearer user-b' } })).status).toBe(200);
       // No token: counted by address, apart from the token holders.
@@ -115,7 +129,7 @@ describe('maxQueuePerClient', () => {
     const auth = { authorization: `Bearer ${key}` };
     try {
       const held = post(port, '/v1/completions', LONG, { headers: auth });
-      await settle(100);
+      await untilInFlight(app, 1);
       for (let i = 0; i < 3; i++) expect((await post(port, '/v1/completions', SHORT, { headers: auth })).status).toBe(429);
       // Without the key: 401, not a 429, and no place taken.
       expect((await post(port, '/v1/completions', SHORT)).status).toBe(401);
