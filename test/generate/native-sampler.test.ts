@@ -107,11 +107,12 @@ describe('native sampler', () => {
     expect(await mismatches(50257, [0, 0.8, 1.3], 2, ['normal', 'wide'])).toEqual([]);
   }, 120_000);
 
-  it('top-k by selection keeps the reference set for every k, ties included (k up to 1e9)', async () => {
+  it('top-k by heap or selection keeps the reference set for every k, ties included (k up to 1e9)', async () => {
     const bad: string[] = [];
     const cases: [number, number[]][] = [
-      [5003, [1, 2, 7, 100, 2500, 5002, 5003, 5004, 1e9]],
-      [50257, [10_000, 1e9]],
+      // 1024 and 1025: either side of the heap's reach (kHeapTopK in sampler.cc).
+      [5003, [1, 2, 7, 100, 1024, 1025, 2500, 5002, 5003, 5004, 1e9]],
+      [50257, [40, 1024, 1025, 10_000, 1e9]],
     ];
     for (const [v, ks] of cases)
       for (const kind of ['ties', 'normal'] as const)

@@ -147,32 +147,58 @@ void sampler_top_k_reference(double* s, size_t n, size_t k) {
 }
 
 // The same set by selection, O(V) whatever k (issue #23: a top_k of 50,000 took 85 times as long
-// as 40). nth_element finds the k-th largest of the non--inf scores; every score above it is kept,
-// then the first ties by index, as topRanked does. NaN has no place in a selection's order, so a
-// row holding one goes to the reference, which defines what NaN does.
+// as 40). One pass finds NaN (a row holding one goes to the reference, which defines what NaN
+// does) and counts the non--inf scores; k at or past that count removes nothing. For k up to
+// kHeapTopK the same pass keeps the k largest in a min-heap, most scores costing one comparison
+// with its top; larger k copies the scores for nth_element. Either gives the k-th largest: every
+// score above it is kept, then the first ties by index, as topRanked does.
+constexpr size_t kHeapTopK = 1024;
+
 void sampler_top_k(double* s, size_t n, size_t k) {
-  std::vector<double> v;
-  v.reserve(n);
+  const bool by_heap = k <= kHeapTopK;
+  std::vector<double> heap;  // (min(k, kept)) f64: the largest scores so far, smallest first
+  if (by_heap) heap.reserve(k);
+  const auto greater = std::greater<double>();
+  size_t count = 0;
   for (size_t i = 0; i < n; ++i) {
     const double x = s[i];
     if (std::isnan(x)) return sampler_top_k_reference(s, n, k);
-    if (x != -kInf) v.push_back(x);
+    if (x == -kInf) continue;
+    ++count;
+    if (!by_heap) continue;
+    if (heap.size() < k) {
+      heap.push_back(x);
+      std::push_heap(heap.begin(), heap.end(), greater);
+    } else if (x > heap.front()) {
+      std::pop_heap(heap.begin(), heap.end(), greater);
+      heap.back() = x;
+      std::push_heap(heap.begin(), heap.end(), greater);
+    }
   }
-  const size_t m = std::min(k, v.size());
+  const size_t m = std::min(k, count);
   if (m == 0) {
     for (size_t i = 0; i < n; ++i) s[i] = -kInf;
     return;
   }
+  if (m == count) return;  // every kept score is among the k largest
   double thr;
-  if (m == v.size()) {
-    thr = *std::min_element(v.begin(), v.end());
-  } else {
-    std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(m - 1), v.end(), std::greater<double>());
-    thr = v[m - 1];
-  }
   size_t above = 0;
-  for (const double x : v)
-    if (x > thr) ++above;
+  if (by_heap) {
+    // Every score above the heap's smallest is in the heap: it could only have been turned away
+    // or evicted by a top no larger than the final one.
+    thr = heap.front();
+    for (const double x : heap)
+      if (x > thr) ++above;
+  } else {
+    std::vector<double> v;
+    v.reserve(count);
+    for (size_t i = 0; i < n; ++i)
+      if (s[i] != -kInf) v.push_back(s[i]);
+    std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(m - 1), v.end(), greater);
+    thr = v[m - 1];
+    for (const double x : v)
+      if (x > thr) ++above;
+  }
   keep_top(s, n, thr, above, m);
 }
 
