@@ -146,6 +146,11 @@ describe('native sampler', () => {
       [Float32Array.from([0, 1, NaN]), {}],
       [Float32Array.from([1, 2, 3]), { logitBias: { 0: -Infinity, 1: -Infinity, 2: -Infinity } }],
       [Float32Array.from([1, 2, 3]), { processors: [new EvenBoost()], badWordIds: [[0], [1], [2]] }],
+      // top-k past the heap's reach, where value buckets cannot be made: all scores equal, a
+      // range that overflows f64 (temperature 1e-300), +Infinity among the scores.
+      [new Float32Array(3000).fill(2), { topK: 1500 }],
+      [Float32Array.from({ length: 3000 }, (_, i) => (i % 2 ? 3e38 : -3e38) * ((i % 7) + 1) / 7), { topK: 1100, temperature: 1e-300 }],
+      [Float32Array.from({ length: 3000 }, (_, i) => (i % 500 === 0 ? Infinity : i % 37)), { topK: 1200 }],
     ];
     for (const [l, o] of cases) {
       const r = new Rng(9);
