@@ -339,13 +339,14 @@ const SERVE_OPTIONS = {
   workers: { type: 'string' }, 'threads-per-worker': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-batch': { type: 'string' },
   'max-batch-tokens': { type: 'string' }, 'no-batching': { type: 'boolean' }, 'timeout-ms': { type: 'string' }, 'api-key': { type: 'string' },
   'allowed-hosts': { type: 'string' }, 'max-connections': { type: 'string' }, 'headers-timeout-ms': { type: 'string' }, 'request-timeout-ms': { type: 'string' },
-  'keep-alive-timeout-ms': { type: 'string' }, 'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'keep-alive-timeout-ms': { type: 'string' }, 'drain-timeout-ms': { type: 'string' }, 'max-queue-per-client': { type: 'string' }, 'client-by': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 const SERVE_USAGE = `usage: attnode serve [--model <file.gguf | dir>] [--model-name NAME] [--host 127.0.0.1] [--port 8080] [--workers 1] [--threads-per-worker N]
   [--max-queue 1024] [--max-batch 8] [--max-batch-tokens 128] [--no-batching] [--timeout-ms N] [--backend ${BACKENDS.join('|')}]
   [--dtype ${DTYPES.join('|')}] [--kv-dtype f32|f16] [--api-key KEY (or ATTNODE_API_KEY)] [--allowed-hosts h1,h2]
-  [--max-connections 2048] [--headers-timeout-ms 10000] [--request-timeout-ms 30000] [--keep-alive-timeout-ms 5000] [--drain-timeout-ms 25000]`;
+  [--max-connections 2048] [--headers-timeout-ms 10000] [--request-timeout-ms 30000] [--keep-alive-timeout-ms 5000] [--drain-timeout-ms 25000]
+  [--max-queue-per-client N (or ATTNODE_MAX_QUEUE_PER_CLIENT)] [--client-by address|api-key]`;
 
 async function cmdServe(args: string[]): Promise<void> {
   const { values: v } = parse(args, SERVE_OPTIONS, false);
@@ -377,6 +378,9 @@ async function cmdServe(args: string[]): Promise<void> {
   const headersTimeoutMs = ms('headers-timeout-ms');
   const requestTimeoutMs = ms('request-timeout-ms');
   const keepAliveTimeoutMs = ms('keep-alive-timeout-ms');
+  const perClientFlag = v['max-queue-per-client'] !== undefined ? 'max-queue-per-client' : 'max-queue-per-client (ATTNODE_MAX_QUEUE_PER_CLIENT)';
+  const maxQueuePerClient = num(perClientFlag, v['max-queue-per-client'] ?? process.env.ATTNODE_MAX_QUEUE_PER_CLIENT, { int: true, min: 1 });
+  const clientIdentity = oneOf('client-by', v['client-by'], ['address', 'api-key'] as const);
   await runServer({
     pool: {
       model, ...(backend ? { backend } : {}), ...(dtype ? { dtype } : {}), ...(kvDtype ? { kvDtype } : {}), ...(workers ? { workers } : {}),
@@ -387,7 +391,7 @@ async function cmdServe(args: string[]): Promise<void> {
     server: {
       modelName: v['model-name'] ?? modelNameOf(model), ...(apiKey !== undefined ? { apiKey } : {}), ...(allowedHosts?.length ? { allowedHosts } : {}),
       ...(maxConnections ? { maxConnections } : {}), ...(headersTimeoutMs ? { headersTimeoutMs } : {}), ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
-      ...(keepAliveTimeoutMs ? { keepAliveTimeoutMs } : {}),
+      ...(keepAliveTimeoutMs ? { keepAliveTimeoutMs } : {}), ...(maxQueuePerClient ? { maxQueuePerClient } : {}), ...(clientIdentity ? { clientIdentity } : {}),
     },
     host: v.host ?? '127.0.0.1',
     port,

@@ -107,11 +107,12 @@ describe('native sampler', () => {
     expect(await mismatches(50257, [0, 0.8, 1.3], 2, ['normal', 'wide'])).toEqual([]);
   }, 120_000);
 
-  it('top-k by selection keeps the reference set for every k, ties included (k up to 1e9)', async () => {
+  it('top-k by heap or selection keeps the reference set for every k, ties included (k up to 1e9)', async () => {
     const bad: string[] = [];
     const cases: [number, number[]][] = [
-      [5003, [1, 2, 7, 100, 2500, 5002, 5003, 5004, 1e9]],
-      [50257, [10_000, 1e9]],
+      // 1024 and 1025: either side of the heap's reach (kHeapTopK in sampler.cc).
+      [5003, [1, 2, 7, 100, 1024, 1025, 2500, 5002, 5003, 5004, 1e9]],
+      [50257, [40, 1024, 1025, 10_000, 1e9]],
     ];
     for (const [v, ks] of cases)
       for (const kind of ['ties', 'normal'] as const)
@@ -145,6 +146,11 @@ describe('native sampler', () => {
       [Float32Array.from([0, 1, NaN]), {}],
       [Float32Array.from([1, 2, 3]), { logitBias: { 0: -Infinity, 1: -Infinity, 2: -Infinity } }],
       [Float32Array.from([1, 2, 3]), { processors: [new EvenBoost()], badWordIds: [[0], [1], [2]] }],
+      // top-k past the heap's reach, where value buckets cannot be made: all scores equal, a
+      // range that overflows f64 (temperature 1e-300), +Infinity among the scores.
+      [new Float32Array(3000).fill(2), { topK: 1500 }],
+      [Float32Array.from({ length: 3000 }, (_, i) => (i % 2 ? 3e38 : -3e38) * ((i % 7) + 1) / 7), { topK: 1100, temperature: 1e-300 }],
+      [Float32Array.from({ length: 3000 }, (_, i) => (i % 500 === 0 ? Infinity : i % 37)), { topK: 1200 }],
     ];
     for (const [l, o] of cases) {
       const r = new Rng(9);

@@ -17,6 +17,7 @@ export class ServerMetrics {
   // By size, as a counter per size (the workers report counts per size, not single passes).
   private readonly batch = new Counter({ name: 'attnode_batch_passes_total', help: 'Forward passes run, by the number of sequences they carried', labelNames: ['sequences'] as const, registers: [this.registry] });
   private readonly crashes = new Counter({ name: 'attnode_worker_restarts_total', help: 'Workers that died under a request and were replaced', registers: [this.registry] });
+  private readonly clientFull = new Counter({ name: 'attnode_client_queue_full_total', help: 'Requests refused (429) because their client had max-queue-per-client requests in flight', registers: [this.registry] });
   private readonly queueDepth = new Gauge({ name: 'attnode_queue_depth', help: 'Requests waiting for a worker', registers: [this.registry] });
   private readonly active = new Gauge({ name: 'attnode_active_sequences', help: 'Sequences being generated now', registers: [this.registry] });
   private readonly kvPages = new Gauge({ name: 'attnode_kv_pages_in_use', help: 'KV-cache pages held by the workers (as of their latest report)', registers: [this.registry] });
@@ -34,6 +35,11 @@ export class ServerMetrics {
 
   request(route: string, method: string, status: number): void {
     this.requests.inc({ route, method, status: String(status) });
+  }
+
+  /** A request refused by the per-client queue limit. */
+  clientQueueFull(): void {
+    this.clientFull.inc();
   }
 
   /** A finished request's tokens, with its time to first token and the gaps between tokens (seconds). */

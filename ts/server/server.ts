@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifySchemaValidationError } from
 import type { InferencePool } from '../scheduler/pool.js';
 import type { RouteModule, ServerContext } from './context.js';
 import { errorBody, sendError } from './errors.js';
+import { checkClientLimit, clientLimit, CLIENT_IDENTITIES, type ClientIdentity } from './client-limit.js';
 import { apiKeyCheck, hostCheck } from './guard.js';
 import { ServerMetrics } from './prometheus.js';
 import { encoderRoutes } from './routes/encoder.js';
@@ -38,6 +39,13 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** How long an idle keep-alive connection stays open, ms; default 5000. */
   keepAliveTimeoutMs?: number;
+  /**
+   * Most requests one client may have queued or running at once; more get 429
+   * (`ATTNODE_CLIENT_QUEUE_FULL`). Default: no limit per client (the pool's maxQueue still holds).
+   */
+  maxQueuePerClient?: number;
+  /** Who a client is for maxQueuePerClient: its remote address (default) or its bearer token. */
+  clientIdentity?: ClientIdentity;
 }
 
 /** The defaults of createServer's limits and timeouts. */
@@ -79,6 +87,10 @@ export function createServer(options: ServerOptions): AttnodeServer {
   if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey.length === 0))
     throw new TypeError("createServer: 'apiKey' must be a non-empty string");
 
+  const maxQueuePerClient = checkClientLimit(options.maxQueuePerClient);
+  const clientIdentity = options.clientIdentity ?? 'address';
+  if (!CLIENT_IDENTITIES.includes(clientIdentity)) throw new RangeError(`createServer: 'clientIdentity' must be one of ${CLIENT_IDENTITIES.join(', ')}, got ${String(options.clientIdentity)}`);
+
   let status: ReturnType<ServerContext['state']> = { status: 'loading' };
   const watchReady = (p: InferencePool) =>
     p.ready().then(
@@ -111,6 +123,8 @@ export function createServer(options: ServerOptions): AttnodeServer {
 
   if (options.allowedHosts?.length) app.addHook('onRequest', hostCheck(options.allowedHosts));
   if (options.apiKey !== undefined) app.addHook('onRequest', apiKeyCheck(options.apiKey));
+  // After the key check: a refused caller holds no place in its client's count.
+  if (maxQueuePerClient !== undefined) app.addHook('onRequest', clientLimit(maxQueuePerClient, clientIdentity, metrics));
   app.addHook('onResponse', async (req, reply) => {
     metrics.request(req.routeOptions.url ?? 'unmatched', req.method, reply.statusCode);
   });

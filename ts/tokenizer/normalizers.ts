@@ -27,17 +27,24 @@ export function unicodeNormalizer(form: Form): Normalizer {
     if (ASCII.test(t)) return p;
     const whole = t.normalize(form);
     if (whole === t) return p;
+    // Nobody will ask for offsets: the cluster walk below only aligns, so skip it.
+    if (p.noAlign === true) return { text: whole, offset: p.offset, starts: null, ends: null, noAlign: true };
     const b = new PieceBuilder(p);
-    let joined = '';
+    // Unchanged clusters are copied in runs (a part per cluster costs tens of bytes a character).
+    let run = 0;
     for (const m of t.matchAll(CLUSTER)) {
       const a = m.index;
       const e = a + m[0].length;
       const n = m[0].normalize(form);
-      if (n === m[0]) b.copy(p, a, e);
-      else { const [s, f] = pieceSpan(p, a, e); b.push(n, s, f); }
-      joined += n;
+      if (n === m[0]) continue;
+      b.copy(p, run, a);
+      const [s, f] = pieceSpan(p, a, e);
+      b.push(n, s, f);
+      run = e;
     }
-    if (joined === whole) return b.build(p.offset);
+    b.copy(p, run, t.length);
+    const built = b.build(p.offset);
+    if (built.text === whole) return built;
     // Composition crossed a cluster boundary (Hangul jamo): keep the exact text, coarse alignment.
     const [s, e] = pieceSpan(p, 0, t.length);
     const c = new PieceBuilder(p);

@@ -88,6 +88,31 @@ function offsetOf(unit: number): number {
 
 let segmenter: Intl.Segmenter | null = null;
 
+/** Units per call of the segmenter (the windows end at the first certain boundary after it). */
+const GRAPHEME_WINDOW = 1024;
+
+/**
+ * Calls `f` with each grapheme cluster of `t` and its index. V8's segmenter slows with the
+ * square of its input's length (55 s for 100,000 units), so a long text goes to it in windows
+ * cut where a cluster boundary is certain: between two ASCII characters other than CR LF
+ * (UAX #29: no rule joins them, whatever surrounds them), or between two CJK ideographs.
+ */
+export function eachGrapheme(t: string, f: (g: string, index: number) => void): void {
+  segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  for (let start = 0; start < t.length;) {
+    let end = Math.min(t.length, start + GRAPHEME_WINDOW);
+    while (end < t.length && !certainBoundary(t.charCodeAt(end - 1), t.charCodeAt(end))) end++;
+    const w = start === 0 && end === t.length ? t : t.slice(start, end);
+    for (const { segment, index } of segmenter.segment(w)) f(segment, start + index);
+    start = end;
+  }
+}
+
+function certainBoundary(a: number, b: number): boolean {
+  if (a < 0x80 && b < 0x80) return !(a === 13 && b === 10);
+  return a >= 0x4e00 && a <= 0x9fff && b >= 0x4e00 && b <= 0x9fff;
+}
+
 /**
  * The normalizer: each grapheme (UAX #29, Intl.Segmenter) of under 6 UTF-8 bytes is looked up
  * whole; failing that, or when longer, each of its code points is looked up alone and kept when
@@ -98,28 +123,36 @@ export function precompiledNormalizer(map: Charsmap): Normalizer {
   return (p) => {
     const t = p.text;
     if (t.length === 0) return p;
-    segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
     const b = new PieceBuilder(p);
     let changed = false;
-    for (const { segment: g, index: a } of segmenter.segment(t)) {
+    // Unchanged units are copied in runs: [run, a) waits for the next change or the end. A part
+    // per grapheme costs tens of bytes a character on a long text.
+    let run = 0;
+    const replace = (a: number, e: number, r: string, src: string): void => {
+      changed = true;
+      b.copy(p, run, a);
+      push(b, p, a, e, r, src);
+      run = e;
+    };
+    eachGrapheme(t, (g, a) => {
       if (utf8Length(g) < 6) {
         const r = map.transform(g);
         if (r !== null) {
-          if (r !== g) changed = true;
-          push(b, p, a, a + g.length, r, g);
-          continue;
+          if (r !== g) replace(a, a + g.length, r, g);
+          return;
         }
       }
       for (let i = 0; i < g.length;) {
         const n = g.codePointAt(i)! > 0xffff ? 2 : 1;
         const ch = g.slice(i, i + n);
         const r = map.transform(ch);
-        if (r === null || r === ch) b.copy(p, a + i, a + i + n);
-        else { changed = true; push(b, p, a + i, a + i + n, r, ch); }
+        if (r !== null && r !== ch) replace(a + i, a + i + n, r, ch);
         i += n;
       }
-    }
-    return changed ? b.build(p.offset) : p;
+    });
+    if (!changed) return p;
+    b.copy(p, run, t.length);
+    return b.build(p.offset);
   };
 }
 

@@ -17,9 +17,9 @@ export interface PreTokenizer {
   eachWord?: (text: string, f: (word: string) => void) => void;
   /**
    * split() one piece at a time: calls `f` with each piece split() would return, in order,
-   * without holding them all (a sequence's stages otherwise hold every piece of a long text).
+   * without holding them all (an array of every piece of a long text costs far more than it).
    */
-  eachPiece?: (p: Piece, first: boolean, f: (piece: Piece) => void) => void;
+  eachPiece(p: Piece, first: boolean, f: (piece: Piece) => void): void;
 }
 
 export type Behavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'MergedWithNext' | 'Contiguous';
@@ -27,50 +27,69 @@ const BEHAVIORS: readonly Behavior[] = ['Removed', 'Isolated', 'MergedWithPrevio
 
 /** Splits `p` around the matches of a global regex, HF's SplitDelimiterBehavior semantics. */
 export function splitByPattern(p: Piece, re: RegExp, behavior: Behavior, invert: boolean): Piece[] {
-  // Ranges [a, b, isMatch] covering the whole text.
-  const ranges: [number, number, boolean][] = [];
-  let last = 0;
-  re.lastIndex = 0;
-  for (const m of p.text.matchAll(re)) {
-    if (m[0].length === 0) continue;
-    if (m.index > last) ranges.push([last, m.index, invert]);
-    ranges.push([m.index, m.index + m[0].length, !invert]);
-    last = m.index + m[0].length;
-  }
-  if (last < p.text.length) ranges.push([last, p.text.length, invert]);
-  return splitRanges(p, ranges, behavior);
+  const out: Piece[] = [];
+  eachByPattern(p, re, behavior, invert, (q) => out.push(q));
+  return out;
 }
 
-function splitRanges(p: Piece, ranges: [number, number, boolean][], behavior: Behavior): Piece[] {
-  const out: [number, number][] = [];
-  switch (behavior) {
-    case 'Removed': for (const [a, b, m] of ranges) if (!m) out.push([a, b]); break;
-    case 'Isolated': for (const [a, b] of ranges) out.push([a, b]); break;
-    case 'Contiguous': case 'MergedWithPrevious': {
-      // Mirrors HF: a match joins the piece before it; Contiguous also joins runs of matches.
-      let prevMatch = false;
-      for (const [a, b, m] of ranges) {
-        const prev = out[out.length - 1];
+/**
+ * splitByPattern one piece at a time, holding none of them: the text is walked as ranges
+ * [a, b, isMatch] that tile it, and each behavior keeps at most one range pending.
+ */
+export function eachByPattern(p: Piece, re: RegExp, behavior: Behavior, invert: boolean, f: (piece: Piece) => void): void {
+  const n = p.text.length;
+  const emit = (a: number, b: number): void => { if (b > a) f(a === 0 && b === n ? p : slicePiece(p, a, b)); };
+  // Contiguous, MergedWithPrevious: the last output range [pa, pb), still open to joins.
+  // MergedWithNext: `pending` starts a match that waits for what follows it.
+  let pa = -1;
+  let pb = -1;
+  let prevMatch = false;
+  let pending = -1;
+  const range = (a: number, b: number, m: boolean): void => {
+    switch (behavior) {
+      case 'Removed': if (!m) emit(a, b); break;
+      case 'Isolated': emit(a, b); break;
+      case 'Contiguous': case 'MergedWithPrevious': {
+        // Mirrors HF: a match joins the piece before it; Contiguous also joins runs of matches.
         const join = behavior === 'Contiguous' ? m === prevMatch : m && !prevMatch;
-        if (join && prev) prev[1] = b; else out.push([a, b]);
+        if (join && pa >= 0) pb = b;
+        else { if (pa >= 0) emit(pa, pb); pa = a; pb = b; }
         prevMatch = m;
+        break;
       }
-      break;
+      case 'MergedWithNext':
+        if (m) { if (pending >= 0) emit(pending, a); pending = a; } else if (pending >= 0) { emit(pending, b); pending = -1; } else emit(a, b);
+        break;
     }
-    case 'MergedWithNext': {
-      let pending = -1;
-      for (const [a, b, m] of ranges) {
-        if (m) { if (pending >= 0) out.push([pending, a]); pending = a; } else if (pending >= 0) { out.push([pending, b]); pending = -1; } else out.push([a, b]);
-      }
-      if (pending >= 0) out.push([pending, ranges[ranges.length - 1]![1]]);
-      break;
-    }
+  };
+  let last = 0;
+  // matchAll iterates a copy of `re`, so a nested split with the same regex cannot disturb it.
+  for (const m of p.text.matchAll(re)) {
+    if (m[0].length === 0) continue;
+    if (m.index > last) range(last, m.index, invert);
+    range(m.index, m.index + m[0].length, !invert);
+    last = m.index + m[0].length;
   }
-  return out.filter(([a, b]) => b > a).map(([a, b]) => (a === 0 && b === p.text.length ? p : slicePiece(p, a, b)));
+  if (last < n) range(last, n, invert);
+  if (pa >= 0) emit(pa, pb);
+  if (pending >= 0) emit(pending, n);
+}
+
+/** A pre-tokenizer from its streaming form: split() collects what eachPiece() hands over. */
+function streaming(byteLevel: boolean, eachPiece: (p: Piece, first: boolean, f: (piece: Piece) => void) => void): PreTokenizer {
+  return {
+    byteLevel,
+    eachPiece,
+    split(p, first) {
+      const out: Piece[] = [];
+      eachPiece(p, first, (q) => out.push(q));
+      return out;
+    },
+  };
 }
 
 function regexSplitter(re: RegExp, behavior: Behavior, invert: boolean, byteLevel = false): PreTokenizer {
-  return { byteLevel, split: (p) => splitByPattern(p, re, behavior, invert) };
+  return streaming(byteLevel, (p, _first, f) => eachByPattern(p, re, behavior, invert, f));
 }
 
 const WHITESPACE_RUN = /\p{White_Space}+/gu;
@@ -80,8 +99,7 @@ const PUNCTUATION = /[\p{P}!-\/:-@[-`{-~]/gu;
 
 export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean): PreTokenizer {
   return {
-    byteLevel: true,
-    split(p) {
+    ...streaming(true, (p, _first, f) => {
       let q = p;
       if (addPrefixSpace && !p.text.startsWith(' ')) {
         const b = new PieceBuilder(p);
@@ -90,8 +108,9 @@ export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean
         b.copy(p, 0, p.text.length);
         q = b.build(p.offset);
       }
-      return useRegex ? splitByPattern(q, GPT2_PATTERN, 'Isolated', false) : [q];
-    },
+      if (useRegex) eachByPattern(q, GPT2_PATTERN, 'Isolated', false, f);
+      else f(q);
+    }),
     eachWord(text, f) {
       const t = addPrefixSpace && !text.startsWith(' ') ? ` ${text}` : text;
       if (!useRegex) { if (t.length > 0) f(t); return; }
@@ -105,9 +124,13 @@ export function byteLevelPreTokenizer(addPrefixSpace: boolean, useRegex: boolean
 
 export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'first' | 'never', split: boolean): PreTokenizer {
   const splitter = new RegExp(escapeRegExp(replacement), 'gu');
-  return {
-    byteLevel: false,
-    split(p, first) {
+  return streaming(false, (p, first, f) => {
+    if (split && replacement.length === 1 && p.noAlign === true) return eachMetaspaceWord(p, replacement, scheme === 'always' || (scheme === 'first' && first), f);
+    let q = p;
+    if (replacement.length === 1 && p.starts === null) {
+      // One unit for one unit keeps the identity alignment: no builder, no part per space.
+      if (p.text.includes(' ')) q = { ...p, text: p.text.replaceAll(' ', replacement) };
+    } else {
       const b = new PieceBuilder(p);
       let last = 0;
       for (let i = 0; i < p.text.length; i++) {
@@ -118,17 +141,39 @@ export function metaspacePreTokenizer(replacement: string, scheme: 'always' | 'f
         last = i + 1;
       }
       b.copy(p, last, p.text.length);
-      let q = last === 0 ? p : b.build(p.offset);
-      if ((scheme === 'always' || (scheme === 'first' && first)) && !q.text.startsWith(replacement) && q.text.length > 0) {
-        const c = new PieceBuilder(q);
-        const [s, e] = pieceSpan(q, 0, 1);
-        c.push(replacement, s, e);
-        c.copy(q, 0, q.text.length);
-        q = c.build(q.offset);
-      }
-      return split ? splitByPattern(q, splitter, 'MergedWithNext', false) : [q];
-    },
+      if (last > 0) q = b.build(p.offset);
+    }
+    if ((scheme === 'always' || (scheme === 'first' && first)) && !q.text.startsWith(replacement) && q.text.length > 0) {
+      const c = new PieceBuilder(q);
+      const [s, e] = pieceSpan(q, 0, 1);
+      c.push(replacement, s, e);
+      c.copy(q, 0, q.text.length);
+      q = c.build(q.offset);
+    }
+    if (split) eachByPattern(q, splitter, 'MergedWithNext', false, f);
+    else f(q);
+  });
+}
+
+/**
+ * Metaspace's pieces without rewriting the whole text (ids only, a one-unit replacement): every
+ * piece starts at a space or a replacement and holds no other, so each piece is rewritten alone,
+ * its leading space (or the prepended one) becoming the replacement. Same texts as the general
+ * path's replace, prepend and MergedWithNext split.
+ */
+function eachMetaspaceWord(p: Piece, replacement: string, prepend: boolean, f: (piece: Piece) => void): void {
+  const t = p.text;
+  const rep = replacement.charCodeAt(0);
+  const at = (i: number): boolean => { const c = t.charCodeAt(i); return c === 32 || c === rep; };
+  const emit = (a: number, b: number): void => {
+    let text = t.slice(a, b);
+    if (t.charCodeAt(a) === 32) text = replacement + text.slice(1);
+    else if (a === 0 && prepend && !at(0)) text = replacement + text;
+    f({ text, offset: p.offset + a, starts: null, ends: null, noAlign: true });
   };
+  let start = 0;
+  for (let i = 1; i < t.length; i++) if (at(i)) { emit(start, i); start = i; }
+  if (t.length > 0) emit(start, t.length);
 }
 
 const TYPES = ['ByteLevel', 'Whitespace', 'WhitespaceSplit', 'BertPreTokenizer', 'Metaspace', 'Split', 'Digits', 'Punctuation', 'CharDelimiterSplit', 'Sequence'] as const;
@@ -157,10 +202,7 @@ export function buildPreTokenizer(v: unknown, path: string): PreTokenizer | null
     case 'ByteLevel': return byteLevelPreTokenizer(opt(o, 'add_prefix_space', path, asBool, true), opt(o, 'use_regex', path, asBool, true));
     case 'Whitespace': return regexSplitter(WORD_OR_SYMBOLS, 'Removed', true);
     case 'WhitespaceSplit': return regexSplitter(WHITESPACE_RUN, 'Removed', false);
-    case 'BertPreTokenizer': return {
-      byteLevel: false,
-      split: (p) => splitByPattern(p, WHITESPACE_RUN, 'Removed', false).flatMap((q) => splitByPattern(q, PUNCTUATION, 'Isolated', false)),
-    };
+    case 'BertPreTokenizer': return streaming(false, (p, _first, f) => eachByPattern(p, WHITESPACE_RUN, 'Removed', false, (q) => eachByPattern(q, PUNCTUATION, 'Isolated', false, f)));
     case 'Metaspace': {
       const rep = req(o, 'replacement', path, asString);
       if ([...rep].length !== 1) throw new TokenizerFormatError(`${path}.replacement`, 'expected a single character');
@@ -172,19 +214,16 @@ export function buildPreTokenizer(v: unknown, path: string): PreTokenizer | null
     case 'CharDelimiterSplit': return regexSplitter(new RegExp(escapeRegExp(req(o, 'delimiter', path, asString)), 'gu'), 'Removed', false);
     case 'Sequence': {
       const list = req(o, 'pretokenizers', path, asArray).map((x, i) => buildPreTokenizer(x, `${path}.pretokenizers[${i}]`)).filter((x): x is PreTokenizer => x !== null);
-      return {
-        byteLevel: list.some((x) => x.byteLevel),
-        split: (p, first) => list.reduce<Piece[]>((ps, pt) => ps.flatMap((q) => pt.split(q, first && q.offset === p.offset)), [p]),
-        // Depth first: each piece of stage i goes through the later stages before the next one.
-        // A piece is `first` while it starts where the caller's piece starts, as in split().
-        eachPiece: (p, first, f) => {
-          const walk = (q: Piece, stage: number, qFirst: boolean): void => {
-            if (stage === list.length) return f(q);
-            for (const r of list[stage]!.split(q, qFirst)) walk(r, stage + 1, qFirst && r.offset === q.offset);
-          };
-          walk(p, 0, first);
-        },
-      };
+      // Depth first: each piece of stage i goes through the later stages before the next one,
+      // so no stage holds the pieces of the whole text. A piece is `first` while it starts
+      // where the caller's piece starts.
+      return streaming(list.some((x) => x.byteLevel), (p, first, f) => {
+        const walk = (q: Piece, stage: number, qFirst: boolean): void => {
+          if (stage === list.length) return f(q);
+          list[stage]!.eachPiece(q, qFirst, (r) => walk(r, stage + 1, qFirst && r.offset === q.offset));
+        };
+        walk(p, 0, first);
+      });
     }
     default: throw unknownType(path, type, TYPES);
   }

@@ -35,9 +35,16 @@ export function pieceSpan(p: Piece, a: number, b: number): [number, number] {
   return [p.starts[a]!, p.ends[b - 1]!];
 }
 
+const CHUNK_UNITS = 1 << 16;
+
 /** Builds a new piece unit by unit, carrying each output unit's original span. */
 export class PieceBuilder {
+  // The text so far: `chunks` joined, then `parts`. Parts are joined into a chunk every
+  // CHUNK_UNITS units, so a long text rewritten in many small parts never holds one string
+  // object per part (tens of bytes each) but about the text itself.
+  private chunks: string[] = [];
   private parts: string[] = [];
+  private partUnits = 0;
   readonly starts: number[] = [];
   readonly ends: number[] = [];
   private readonly track: boolean;
@@ -49,7 +56,7 @@ export class PieceBuilder {
 
   /** Appends `s`, every unit of which came from the original span [start, end). */
   push(s: string, start: number, end: number): void {
-    this.parts.push(s);
+    this.part(s);
     if (!this.track) return;
     for (let i = 0; i < s.length; i++) { this.starts.push(start); this.ends.push(end); }
   }
@@ -57,7 +64,7 @@ export class PieceBuilder {
   /** Appends units [a, b) of `p` unchanged. */
   copy(p: Piece, a: number, b: number): void {
     if (b <= a) return;
-    this.parts.push(p.text.slice(a, b));
+    this.part(a === 0 && b === p.text.length ? p.text : p.text.slice(a, b));
     if (!this.track) return;
     for (let i = a; i < b; i++) {
       if (p.starts === null || p.ends === null) { this.starts.push(p.offset + i); this.ends.push(p.offset + i + 1); } else { this.starts.push(p.starts[i]!); this.ends.push(p.ends[i]!); }
@@ -65,8 +72,18 @@ export class PieceBuilder {
   }
 
   build(fallbackOffset: number): Piece {
-    if (!this.track) return { text: this.parts.join(''), offset: fallbackOffset, starts: null, ends: null, noAlign: true };
-    return { text: this.parts.join(''), offset: this.starts[0] ?? fallbackOffset, starts: this.starts, ends: this.ends };
+    const text = this.chunks.length === 0 ? this.parts.join('') : this.chunks.join('') + this.parts.join('');
+    if (!this.track) return { text, offset: fallbackOffset, starts: null, ends: null, noAlign: true };
+    return { text, offset: this.starts[0] ?? fallbackOffset, starts: this.starts, ends: this.ends };
+  }
+
+  private part(s: string): void {
+    this.parts.push(s);
+    this.partUnits += s.length;
+    if (this.partUnits < CHUNK_UNITS) return;
+    this.chunks.push(this.parts.join(''));
+    this.parts = [];
+    this.partUnits = 0;
   }
 }
 

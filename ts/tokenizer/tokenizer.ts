@@ -61,6 +61,8 @@ export class Tokenizer {
   // ByteLevel decoding table, built on first use: the bytes of id i are
   // data[start[i], start[i + 1]); flags: 1 = no such id, 2 = special.
   private bytes: { data: Uint8Array; start: Int32Array; flags: Uint8Array } | null = null;
+  // layout()'s results by (pair ? 2 : 0) + (addSpecialTokens ? 1 : 0); null: use the full path.
+  private readonly layouts = new Map<number, number[] | null>();
 
   /** From Hugging Face tokenizer.json text or its parsed object. */
   static fromJSON(source: string | object): Tokenizer {
@@ -110,18 +112,30 @@ export class Tokenizer {
   /** Token ids of `text` (and of options.pair), post-processed and truncated as options say. */
   encode(text: string, options: EncodeOptions = {}): number[] {
     checkText(text, 'text');
-    const ids: number[] = [];
+    if (options.pair !== undefined) checkText(options.pair, 'options.pair');
+    if (options.truncation === undefined) {
+      // Straight into the result, special tokens in place: no Encoding, no copy of a long text's ids.
+      const layout = this.layout(options.pair !== undefined, options.addSpecialTokens ?? true);
+      if (layout !== null) {
+        const out = new IdList(ID_CHUNK);
+        for (const id of layout) {
+          if (id === MARK_A) this.encodeIds(wellFormed(text), out);
+          else if (id === MARK_B) this.encodeIds(wellFormed(options.pair!), out);
+          else out.push(id);
+        }
+        return out.toArray();
+      }
+    }
+    const ids = new IdList();
     const words: number[] | null = options.truncation === undefined ? null : [];
     this.encodeIds(wellFormed(text), ids, words);
-    if (this.postProcessor === null && options.pair === undefined && options.truncation === undefined) return ids;
-    let pair: number[] | null = null;
+    let pair: IdList | null = null;
     const pairWords: number[] | null = options.truncation === undefined ? null : [];
     if (options.pair !== undefined) {
-      checkText(options.pair, 'options.pair');
-      pair = [];
+      pair = new IdList();
       this.encodeIds(wellFormed(options.pair), pair, pairWords);
     }
-    return this.finish(idsOnly(ids), pair === null ? null : idsOnly(pair), options, words, pairWords).ids;
+    return this.finish(idsOnly(ids.toArray()), pair === null ? null : idsOnly(pair.toArray()), options, words, pairWords).ids;
   }
 
   /** Ids of many texts. */
@@ -174,6 +188,24 @@ export class Tokenizer {
     return withMask(this.post(ta.kept, tb?.kept ?? null, add), over);
   }
 
+  /**
+   * The post-processor's output as a layout: special ids, and a marker where each sequence goes
+   * (MARK_A, MARK_B). Post-processors place each sequence whole and never read its ids, so
+   * running one on one-token marker sequences gives it. Null when the layout does not hold each
+   * marker once: encode() then takes the full path.
+   */
+  private layout(pair: boolean, add: boolean): number[] | null {
+    const key = (pair ? 2 : 0) + (add ? 1 : 0);
+    let layout = this.layouts.get(key);
+    if (layout === undefined) {
+      const marked = this.post(idsOnly([MARK_A]), pair ? idsOnly([MARK_B]) : null, add, false).ids;
+      const once = (m: number): boolean => marked.filter((id) => id === m).length === 1;
+      layout = once(MARK_A) && (pair ? once(MARK_B) : !marked.includes(MARK_B)) ? marked : null;
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+
   /** The post-processor, on copies unless told otherwise: offset trimming rewrites its inputs. */
   private post(a: Encoding, b: Encoding | null, add: boolean, copy = true): Encoding {
     const x = copy ? copyEncoding(a) : a;
@@ -188,21 +220,25 @@ export class Tokenizer {
   }
 
   /** Appends the ids of `text` to `out`; `words`, when given, gets out.length after each word. */
-  private encodeIds(text: string, out: number[], words: number[] | null = null): void {
+  private encodeIds(text: string, out: IdList, words: number[] | null = null): void {
+    const encodeWord = (w: string): void => {
+      this.model.encodeWord(w, out.tail);
+      out.roll();
+      words?.push(out.length);
+    };
     for (const seg of this.added.split(text)) {
       if (seg.id >= 0) { out.push(seg.id); words?.push(out.length); continue; }
       const part = seg.start === 0 && seg.end === text.length ? text : text.slice(seg.start, seg.end);
       const pt = this.preTokenizer;
       if (this.normalizer === null && pt?.eachWord !== undefined) {
-        pt.eachWord(part, (w) => { this.model.encodeWord(w, out); words?.push(out.length); });
+        pt.eachWord(part, encodeWord);
         continue;
       }
       let piece = wholePiece(part, seg.start, true);
       if (this.normalizer !== null) piece = this.normalizer(piece);
-      const word = (p: Piece): void => { this.model.encodeWord(p.text, out); words?.push(out.length); };
+      const word = (p: Piece): void => encodeWord(p.text);
       if (pt === null) word(piece);
-      else if (pt.eachPiece !== undefined) pt.eachPiece(piece, seg.start === 0, word);
-      else for (const p of pt.split(piece, seg.start === 0)) word(p);
+      else pt.eachPiece(piece, seg.start === 0, word);
     }
   }
 
@@ -221,8 +257,7 @@ export class Tokenizer {
       }
       let piece = wholePiece(text.slice(seg.start, seg.end), seg.start);
       if (this.normalizer !== null) piece = this.normalizer(piece);
-      const pieces = this.preTokenizer === null ? [piece] : this.preTokenizer.split(piece, seg.start === 0);
-      for (const p of pieces) {
+      const word = (p: Piece): void => {
         ids.length = 0; starts.length = 0; ends.length = 0;
         this.model.encodeWordSpans(p.text, ids, starts, ends);
         ids.forEach((id, i) => {
@@ -230,7 +265,9 @@ export class Tokenizer {
           out.specialTokensMask.push(0); out.typeIds.push(0);
         });
         words.push(out.ids.length);
-      }
+      };
+      if (this.preTokenizer === null) word(piece);
+      else this.preTokenizer.eachPiece(piece, seg.start === 0, word);
     }
     return out;
   }
@@ -328,6 +365,46 @@ function idsOnly(ids: number[]): Encoding {
   const n = ids.length;
   return { ids, offsets: new Array<[number, number]>(n).fill([0, 0]), specialTokensMask: new Array<number>(n).fill(0), typeIds: new Array<number>(n).fill(0), tokens: new Array<string>(n).fill('') };
 }
+
+/** Ids per chunk of a long encode. */
+const ID_CHUNK = 1 << 16;
+
+/**
+ * Ids appended in chunks, joined once at the end: one array that grows by copying holds up to
+ * 2.5 times a long text's ids at its worst moment. Models append to `tail`, then roll().
+ */
+class IdList {
+  private readonly done: number[][] = [];
+  private doneLength = 0;
+  tail: number[] = [];
+
+  constructor(private readonly chunk = Infinity) {}
+
+  get length(): number {
+    return this.doneLength + this.tail.length;
+  }
+
+  push(id: number): void {
+    this.tail.push(id);
+    this.roll();
+  }
+
+  /** Puts a full tail aside. */
+  roll(): void {
+    if (this.tail.length < this.chunk) return;
+    this.done.push(this.tail);
+    this.doneLength += this.tail.length;
+    this.tail = [];
+  }
+
+  toArray(): number[] {
+    return this.done.length === 0 ? this.tail : ([] as number[]).concat(...this.done, this.tail);
+  }
+}
+
+// Where layout() places the first and the second sequence: never a token id.
+const MARK_A = -1;
+const MARK_B = -2;
 
 function checkText(t: unknown, name: string): asserts t is string {
   if (typeof t !== 'string') throw new TypeError(`${name}: expected a string, got ${t === null ? 'null' : typeof t}`);

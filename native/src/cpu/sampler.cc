@@ -147,32 +147,93 @@ void sampler_top_k_reference(double* s, size_t n, size_t k) {
 }
 
 // The same set by selection, O(V) whatever k (issue #23: a top_k of 50,000 took 85 times as long
-// as 40). nth_element finds the k-th largest of the non--inf scores; every score above it is kept,
-// then the first ties by index, as topRanked does. NaN has no place in a selection's order, so a
-// row holding one goes to the reference, which defines what NaN does.
+// as 40). One pass finds NaN (a row holding one goes to the reference, which defines what NaN
+// does) and counts the non--inf scores; k at or past that count removes nothing. For k up to
+// kHeapTopK the same pass keeps the k largest in a min-heap, most scores costing one comparison
+// with its top; larger k buckets the scores by value (kth_largest_bucketed). Either gives the
+// k-th largest: every score above it is kept, then the first ties by index, as topRanked does.
+constexpr size_t kHeapTopK = 1024;
+constexpr size_t kTopKBuckets = 4096;
+
+// The m-th largest of the non--inf scores (1 <= m < their count) and how many exceed it. A
+// histogram over kTopKBuckets equal value ranges finds the bucket that holds it; nth_element
+// runs on that bucket's scores only. Bucketing is monotone in the score
+// (a rounded subtraction and a positive scale are), so every score of a higher bucket exceeds
+// every score of a lower one.
+double kth_largest_bucketed(const double* s, size_t n, size_t m, size_t* above) {
+  double lo = kInf, hi = -kInf;
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] == -kInf) continue;
+    lo = std::min(lo, s[i]);
+    hi = std::max(hi, s[i]);
+  }
+  const double scale = static_cast<double>(kTopKBuckets) / (hi - lo);
+  std::vector<double> cand;
+  if (std::isfinite(scale) && std::isfinite(hi - lo) && hi > lo) {
+    // Through int32 (one instruction), not size_t: b lies in [0, kTopKBuckets) already.
+    const double last = static_cast<double>(kTopKBuckets - 1);
+    auto bucket = [&](double x) { return static_cast<size_t>(static_cast<int32_t>(std::min((x - lo) * scale, last))); };
+    std::vector<uint32_t> hist(kTopKBuckets, 0);
+    for (size_t i = 0; i < n; ++i)
+      if (s[i] != -kInf) ++hist[bucket(s[i])];
+    size_t b = kTopKBuckets - 1, higher = 0;
+    while (higher + hist[b] < m) higher += hist[b--];
+    cand.reserve(hist[b]);
+    for (size_t i = 0; i < n; ++i)
+      if (s[i] != -kInf && bucket(s[i]) == b) cand.push_back(s[i]);
+    m -= higher;
+    *above = higher;
+  } else {
+    // hi - lo overflows (or is +inf): select over every kept score.
+    for (size_t i = 0; i < n; ++i)
+      if (s[i] != -kInf) cand.push_back(s[i]);
+    *above = 0;
+  }
+  std::nth_element(cand.begin(), cand.begin() + static_cast<ptrdiff_t>(m - 1), cand.end(), std::greater<double>());
+  const double thr = cand[m - 1];
+  for (const double x : cand)
+    if (x > thr) ++*above;
+  return thr;
+}
+
 void sampler_top_k(double* s, size_t n, size_t k) {
-  std::vector<double> v;
-  v.reserve(n);
+  const bool by_heap = k <= kHeapTopK;
+  std::vector<double> heap;  // (min(k, kept)) f64: the largest scores so far, smallest first
+  if (by_heap) heap.reserve(k);
+  const auto greater = std::greater<double>();
+  size_t count = 0;
   for (size_t i = 0; i < n; ++i) {
     const double x = s[i];
     if (std::isnan(x)) return sampler_top_k_reference(s, n, k);
-    if (x != -kInf) v.push_back(x);
+    if (x == -kInf) continue;
+    ++count;
+    if (!by_heap) continue;
+    if (heap.size() < k) {
+      heap.push_back(x);
+      std::push_heap(heap.begin(), heap.end(), greater);
+    } else if (x > heap.front()) {
+      std::pop_heap(heap.begin(), heap.end(), greater);
+      heap.back() = x;
+      std::push_heap(heap.begin(), heap.end(), greater);
+    }
   }
-  const size_t m = std::min(k, v.size());
+  const size_t m = std::min(k, count);
   if (m == 0) {
     for (size_t i = 0; i < n; ++i) s[i] = -kInf;
     return;
   }
+  if (m == count) return;  // every kept score is among the k largest
   double thr;
-  if (m == v.size()) {
-    thr = *std::min_element(v.begin(), v.end());
-  } else {
-    std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(m - 1), v.end(), std::greater<double>());
-    thr = v[m - 1];
-  }
   size_t above = 0;
-  for (const double x : v)
-    if (x > thr) ++above;
+  if (by_heap) {
+    // Every score above the heap's smallest is in the heap: it could only have been turned away
+    // or evicted by a top no larger than the final one.
+    thr = heap.front();
+    for (const double x : heap)
+      if (x > thr) ++above;
+  } else {
+    thr = kth_largest_bucketed(s, n, m, &above);
+  }
   keep_top(s, n, thr, above, m);
 }
 

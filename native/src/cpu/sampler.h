@@ -16,7 +16,7 @@ constexpr int32_t kSamplerStepCount = 5;
 // TypeScript twin operation by operation (same comparisons, same summation order, Math.exp's
 // rounding through js_exp), so the surviving set and every value equal the reference's bits.
 void sampler_temperature(double* scores, size_t n, double t);  // t = 0: arg-max only
-void sampler_top_k(double* scores, size_t n, size_t k);            // by selection: O(V) for any k
+void sampler_top_k(double* scores, size_t n, size_t k);            // by heap or selection: O(V) for any k
 void sampler_top_k_reference(double* scores, size_t n, size_t k);  // by insertion, as processors.ts
 void sampler_top_p(double* scores, size_t n, double p);
 void sampler_min_p(double* scores, size_t n, double p);
