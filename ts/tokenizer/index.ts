@@ -9,3 +9,4 @@ export { GGUF_TOKEN_TYPE, ggufMetadataFromTokenizer, tokenizerFromGGUF, type GGU
 export { tokenizerFromGPT2, parseMergesText } from './gpt2.js';
 export { tokenizerFromJSON } from './load.js';
 export { tokenizerFromSentencePiece, type SentencePieceOptions } from './spm.js';
+export { tokenizerFromMarian, type MarianFiles } from './marian.js';

@@ -43,13 +43,11 @@ export function sentencePieceParts(m: SpmModelProto, splitSpecialTokens: boolean
   if (m.denormalizer !== null) throw new TokenizerFormatError(`${path}: denormalizer_spec`, 'decoding rules (a denormalizer charsmap) are not supported');
   const ids = new Map<string, number>();
   const texts: string[] = [];
-  const types = new Map<string, number>();
   let unkId = -1;
   pieces.forEach((p, i) => {
     if (ids.has(p.piece)) throw new TokenizerFormatError(`${path}: pieces[${i}].piece`, `'${p.piece}' is already piece ${ids.get(p.piece)}`);
     ids.set(p.piece, i);
     texts.push(p.piece);
-    types.set(p.piece, p.type);
     if (p.type === SPM_PIECE_TYPE.unknown) {
       if (unkId >= 0) throw new TokenizerFormatError(`${path}: pieces[${i}].type`, `a second unknown piece (the first is ${unkId})`);
       unkId = i;
@@ -90,7 +88,7 @@ export function sentencePieceParts(m: SpmModelProto, splitSpecialTokens: boolean
     }),
     preTokenizer: null,
     postProcessor: null,
-    decoder: spmDecoder(types, trainer.unkSurface, normalizer.addDummyPrefix || normalizer.removeExtraWhitespaces, normalizer.removeExtraWhitespaces),
+    decoder: sentencePieceDecoder(m),
     byteLevelDecoder: false,
     added: new AddedTokens(added),
   };
@@ -151,12 +149,17 @@ class SentencePieceModel implements Model {
 }
 
 /**
- * sentencepiece's decoding (SentencePieceProcessor::Decode): control pieces vanish, the unknown
+ * sentencepiece's decoding (SentencePieceProcessor::Decode) with the pieces of `m`: control pieces vanish, the unknown
  * piece becomes unk_surface, runs of byte pieces become their UTF-8 text (U+FFFD for each byte
  * that starts no valid character), '▁' becomes a space, and the text's first '▁' (every leading
  * one when extra whitespace is removed) is dropped.
  */
-function spmDecoder(types: ReadonlyMap<string, number>, unkSurface: string, stripFirst: boolean, removeExtra: boolean): Decoder {
+export function sentencePieceDecoder(m: SpmModelProto): Decoder {
+  const types = new Map<string, number>();
+  for (const p of m.pieces) if (!types.has(p.piece)) types.set(p.piece, p.type);
+  const unkSurface = m.trainer.unkSurface;
+  const removeExtra = m.normalizer.removeExtraWhitespaces;
+  const stripFirst = m.normalizer.addDummyPrefix || removeExtra;
   return (tokens) => {
     let text = '';
     let bytes: number[] = [];
@@ -171,6 +174,8 @@ function spmDecoder(types: ReadonlyMap<string, number>, unkSurface: string, stri
       bosWsSeen = false;
       if (type === SPM_PIECE_TYPE.control) continue;
       if (type === SPM_PIECE_TYPE.unknown) { text += unkSurface; continue; }
+      // A string that is no piece of this model reads as the unknown id, whose text is the string itself.
+      if (type === undefined) { text += t; continue; }
       let piece = t;
       if (isBosWs && stripFirst && piece.startsWith(SPACE_SYMBOL)) {
         piece = piece.slice(1);
