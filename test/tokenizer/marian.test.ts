@@ -1,9 +1,11 @@
 // Marian tokenization (source.spm + vocab.json in, target vocabulary + target.spm out) against
 // MarianTokenizer's semantics as tools/reference/make_bart_marian.py computes them with sentencepiece.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tokenizerFromMarian, TokenizerFormatError } from '../../ts/tokenizer/index.js';
+import { Tokenizer, tokenizerFromMarian, TokenizerFormatError } from '../../ts/tokenizer/index.js';
+import { tokenizerFromDirectory } from '../../ts/tokenizer/files.js';
 
 const dir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/models/marian-tiny');
 const goldens = JSON.parse(fs.readFileSync(path.join(dir, '../bart-marian-goldens.json'), 'utf8')) as {
@@ -53,5 +55,36 @@ describe('Marian tokenizer', () => {
     expect(() => tokenizerFromMarian({ ...f, vocab: JSON.stringify(v) }, 'opus-mt')).toThrow(/opus-mt\/vocab\.json: has no eos_token '<\/s>'/);
     expect(() => tokenizerFromMarian({ ...f, vocab: '{oops' })).toThrow(TokenizerFormatError);
     expect(() => tokenizerFromMarian({ ...f, source: new Uint8Array([1, 2, 3]) }, 'opus-mt')).toThrow(/opus-mt\/source\.spm/);
+  });
+});
+
+describe('tokenizer files of a checkpoint directory', () => {
+  const tmp = (files: Record<string, Uint8Array | string>): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tokdir-'));
+    for (const [n, v] of Object.entries(files)) fs.writeFileSync(path.join(d, n), v);
+    return d;
+  };
+
+  it('reads Marian\'s source.spm, target.spm and vocab.json when there is no tokenizer.json', () => {
+    const t = tokenizerFromDirectory(dir, 'load');
+    for (const c of goldens.marianTokenizer) expect(t.encode(c.text)).toEqual(c.ids);
+  });
+
+  it('reads a T5-style spiece.model: sentencepiece ids, special tokens, sentinels, </s> appended', () => {
+    const bytes = fs.readFileSync(path.join(dir, '../../tokenizers/spm-unigram-nfkc.model'));
+    const d = tmp({ 'spiece.model': bytes, 'tokenizer_config.json': JSON.stringify({ extra_ids: 3 }) });
+    const t = tokenizerFromDirectory(d, 'load');
+    const sp = Tokenizer.fromSentencePiece(new Uint8Array(bytes));
+    const eos = sp.tokenToId('</s>')!;
+    expect(t.encode('Hello world')).toEqual([...sp.encode('Hello world'), eos]);
+    expect(t.encode('a <extra_id_0> b </s>', { addSpecialTokens: false })).toEqual([...sp.encode('a '), sp.vocabSize + 2, ...sp.encode(' b '), eos]);
+    expect(t.tokenToId('<extra_id_2>')).toBe(sp.vocabSize);
+    expect(t.decode(t.encode('Hello world'), { skipSpecialTokens: true })).toBe('Hello world');
+  });
+
+  it('names what is missing', () => {
+    expect(() => tokenizerFromDirectory(tmp({}), 'load')).toThrow(/load: .* has no tokenizer\.json, spiece\.model or source\.spm/);
+    expect(() => tokenizerFromDirectory(tmp({ 'source.spm': fs.readFileSync(path.join(dir, 'source.spm')) }), 'load')).toThrow(/has source\.spm but no target\.spm/);
+    expect(() => tokenizerFromDirectory(tmp({ 'spiece.model': 'not a model' }), 'load')).toThrow(/spiece\.model/);
   });
 });

@@ -13,6 +13,7 @@ import { WEIGHT_DTYPES } from '../tensor/formats.js';
 import type { KVDType } from '../graph/ir.js';
 import { packageRoot } from '../native.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { tokenizerFromDirectory } from '../tokenizer/files.js';
 import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { DecoderLM, checkBatchOptions } from './decoder-lm.js';
 import { generate, stream, type GenerationResult, type GenerationStream } from './generate.js';
@@ -85,10 +86,7 @@ interface ReadTokenizer { tokenizer: Tokenizer; chatTemplate: string | undefined
  */
 function readTokenizer(path: string): ReadTokenizer {
   if (statSync(path).isDirectory()) {
-    const tj = join(path, 'tokenizer.json');
-    if (!existsSync(tj)) throw new RangeError(`load: ${path} has no tokenizer.json`);
-    checkRegularFile(tj, 'load');
-    const tokenizer = Tokenizer.fromJSON(readFileSync(tj, 'utf8'));
+    const tokenizer = tokenizerFromDirectory(path, 'load');
     const cfgPath = join(path, 'tokenizer_config.json');
     if (existsSync(cfgPath)) checkRegularFile(cfgPath, 'load');
     const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : {};
