@@ -8,6 +8,8 @@ export { cpuInfo, setThreads, loadAddon, type CpuInfo, type NativeAddon } from '
 export * from './generate/index.js';
 export { PRESETS, type Preset } from './models/presets.js';
 export { loadModel, DecoderModel, KVCache, type LoadModelOptions, type ModelKindOption, type ForwardOptions, type Model } from './models/model.js';
+export { loadSeq2Seq, EncoderDecoderModel, EncoderState, Seq2SeqCache, type Seq2SeqLoadOptions, type Seq2SeqCounters, type Seq2SeqForwardOptions, type Seq2SeqBatchItem } from './models/seq2seq.js';
+export { SEQ2SEQ_FAMILIES, SEQ2SEQ_MODEL_TYPES, type Seq2SeqConfig, type Seq2SeqFamily, type Seq2SeqParts, type Seq2SeqArchitecture } from './models/families/seq2seq.js';
 export type { WeightFallback } from './models/weights.js';
 export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncodeOptions, type EncoderOutput, type EncoderConfig, type EncoderTask, type EncoderArchitecture, type EncoderPooling, type ProblemType, type BertArchitecture, ENCODER_MODEL_TYPES, ENCODER_GGUF_ARCHITECTURES } from './models/encoder.js';
 export * from './encoder/index.js';

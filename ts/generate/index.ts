@@ -18,5 +18,5 @@ export { DecoderLM, DEFAULT_MAX_BATCH_TOKENS, type DecoderLMOptions, type BatchS
 export { LanguageModel, defaultModelPath, readGenerationConfigEos, BACKENDS, DTYPES as MODEL_DTYPES, type BackendName, type LoadOptions } from './model.js';
 export { beamSearch, beamSettings, DEFAULT_BEAM_MAX_TOKENS, type BeamStepper, type BeamSearchResult, type ScoredSequence } from './beam-search.js';
 export { BeamHypotheses, topCandidates, processCandidates, type EarlyStopping, type Hypothesis, type Candidate, type StepChoice } from './beam-scorer.js';
-export { DecoderModelBeams, CausalLMBeams, isBeamCausalLM, type BeamCausalLM } from './beam-steppers.js';
+export { DecoderModelBeams, PagedBeams, CausalLMBeams, isBeamCausalLM, type BeamCausalLM, type BeamCache, type PagedBeamModel } from './beam-steppers.js';
 export type { TextSequence } from './beam-text.js';

@@ -30,6 +30,8 @@ import { validateGenerateOptions, type GenerateOptions } from '../generate/optio
 import { beamSearch, beamSettings, type BeamSearchResult } from '../generate/beam-search.js';
 import { DecoderModelBeams } from '../generate/beam-steppers.js';
 import { ENCODER_GGUF_ARCHITECTURES, ENCODER_MODEL_TYPES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
+import { isSeq2SeqConfig } from './families/seq2seq.js';
+import { EncoderDecoderModel, loadSeq2Seq, type Seq2SeqLoadOptions } from './seq2seq.js';
 
 export interface LoadModelOptions {
   /**
@@ -74,10 +76,10 @@ export interface ModelKindOption {
    * What the caller expects: 'any' (default: whatever the checkpoint is; tell them apart by
    * `model.kind`), 'decoder' (a DecoderModel; an encoder checkpoint is refused, naming this
    * option) or 'encoder' (an EncoderModel: BERT, RoBERTa, XLM-RoBERTa, DistilBERT; loadEncoder()
-   * is the same). Encoders take backend, dtype, threads and maxBatch; the sequence-state options
-   * are decoder-only.
+   * is the same), 'encoder-decoder' (an EncoderDecoderModel: T5). Encoders take backend, dtype,
+   * threads and maxBatch; encoder-decoders all but outputs.
    */
-  kind?: 'decoder' | 'encoder' | 'any';
+  kind?: 'decoder' | 'encoder' | 'encoder-decoder' | 'any';
 }
 
 /** One sequence's outputs of a pass: rows for its new tokens (t), or its last position. */
@@ -432,7 +434,7 @@ const LOAD_MODEL_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[
 const ENCODER_OPTIONS: readonly (keyof (LoadModelOptions & ModelKindOption))[] = ['backend', 'dtype', 'threads', 'maxBatch', 'kind'];
 
 /** Runs a decoder-family lookup; when the caller takes either kind, its refusal also lists the encoder model_types. */
-function withEncoderTypes<T>(lookup: () => T, kind: 'decoder' | 'encoder' | 'any'): T {
+function withEncoderTypes<T>(lookup: () => T, kind: 'decoder' | 'encoder' | 'encoder-decoder' | 'any'): T {
   try {
     return lookup();
   } catch (e) {
@@ -452,7 +454,7 @@ export function ggufArchitecture(path: string): string {
 }
 
 /** Either kind of model loadModel gives; `kind` narrows it. */
-export type Model = DecoderModel | EncoderModel;
+export type Model = DecoderModel | EncoderModel | EncoderDecoderModel;
 
 /**
  * Loads a checkpoint of a family in the tables (families/index.ts: GPT-2, Llama, Mistral, Qwen;
@@ -465,6 +467,7 @@ export type Model = DecoderModel | EncoderModel;
  */
 export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'decoder' }): Promise<DecoderModel>;
 export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'encoder' }): Promise<EncoderModel>;
+export function loadModel(pathOrDir: string, options: LoadModelOptions & { kind: 'encoder-decoder' }): Promise<EncoderDecoderModel>;
 export function loadModel(pathOrDir: string, options?: LoadModelOptions & { kind?: 'any' }): Promise<Model>;
 export async function loadModel(pathOrDir: string, options: LoadModelOptions & ModelKindOption = {}): Promise<Model> {
   if (typeof pathOrDir !== 'string') throw new TypeError("loadModel: 'pathOrDir' must be a string");
@@ -474,8 +477,18 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
   });
   checkModelPath(pathOrDir, 'loadModel');
   const kind = options.kind ?? 'any';
-  if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'any') throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder' or 'any', got ${JSON.stringify(options.kind)}`);
+  if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'encoder-decoder' && kind !== 'any')
+    throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder', 'encoder-decoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
+  const seq2seq = hf !== undefined && isSeq2SeqConfig(hf);
+  if (seq2seq && kind !== 'any' && kind !== 'encoder-decoder')
+    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder-decoder checkpoint (model_type '${String(hf.model_type)}'); pass { kind: 'encoder-decoder' } (or 'any')`);
+  if (!seq2seq && kind === 'encoder-decoder') throw new RangeError(`loadModel: '${pathOrDir}' is not an encoder-decoder checkpoint, but 'kind' is 'encoder-decoder'`);
+  if (seq2seq) {
+    const { kind: _kind, ...rest } = options;
+    if (rest.outputs !== undefined) throw new TypeError("loadModel: 'outputs' is a decoder option; an encoder-decoder's forward() gives the last position's logits");
+    return loadSeq2Seq(pathOrDir, rest as Seq2SeqLoadOptions, 'loadModel');
+  }
   const ggufArch = hf === undefined && pathOrDir.endsWith('.gguf') && statSync(pathOrDir).isFile() ? ggufArchitecture(pathOrDir) : undefined;
   const encoder = (hf !== undefined && isEncoderConfig(hf)) || (ggufArch !== undefined && ENCODER_GGUF_ARCHITECTURES.includes(ggufArch));
   if (encoder && kind === 'decoder')
