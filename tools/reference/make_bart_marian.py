@@ -35,7 +35,7 @@ make_spm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_spm)
 
 DIMS = dict(d_model=32, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4, decoder_attention_heads=4,
-            encoder_ffn_dim=64, decoder_ffn_dim=48, max_position_embeddings=64, dropout=0.1, attention_dropout=0.0,
+            encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64, dropout=0.1, attention_dropout=0.0,
             activation_dropout=0.0, init_std=0.02, encoder_layerdrop=0.0, decoder_layerdrop=0.0, use_cache=True,
             is_encoder_decoder=True)
 # facebook/bart-large-cnn's special layout and generation fields; scale_embedding off as in BART.
@@ -207,12 +207,10 @@ def init(cfg, g, kind):
     r = lambda *s, std=1.0: torch.randn(*s, generator=g) * std
     ln = lambda p: {p + '.weight': 1.0 + 0.1 * torch.randn(C, generator=g), p + '.bias': 0.1 * torch.randn(C, generator=g)}
     w = {'model.shared.weight': r(V, C, std=1.0)}
+    # Marian's sinusoidal tables are not saved (MarianMTModel._keys_to_ignore_on_save).
     if kind != 'marian':
         for side in ('encoder', 'decoder'):
             w['model.%s.embed_positions.weight' % side] = r(cfg['max_position_embeddings'] + 2, C, std=0.5)
-    else:
-        for side in ('encoder', 'decoder'):
-            w['model.%s.embed_positions.weight' % side] = sinusoidal(cfg['max_position_embeddings'], C)
 
     def attn(p):
         for n in ('q_proj', 'k_proj', 'v_proj', 'out_proj'):
@@ -363,6 +361,7 @@ def forced(cfg, max_new):
 
 
 def greedy(cfg, w, kind, enc, n):
+    """n arg-max tokens with the config's forced tokens, not stopping at EOS."""
     start = cfg['decoder_start_token_id']
     seq = [start]
     process = forced(cfg, n)
@@ -371,8 +370,6 @@ def greedy(cfg, w, kind, enc, n):
             s = torch.log_softmax(decode(cfg, w, kind, enc, torch.tensor(seq))[-1:], dim=-1)
             process(s, gen)
             seq.append(int(s[0].argmax()))
-            if seq[-1] == cfg['eos_token_id']:
-                break
     return seq[1:]
 
 
@@ -435,7 +432,7 @@ def main():
                                          % (torch.__version__, spm_mod.__version__),
                                seed=SEED, layout_version=LAYOUT_VERSION,
                                note='encoder: (T, C) row-major; logits: (n, V) teacher-forced over decoderIds (start token first); greedy and '
-                                    'beam ids exclude the start token; greedy stops after the EOS it emits (included); every run applies the '
+                                    'beam ids exclude the start token; greedy: GREEDY_TOKENS tokens, not stopping at EOS; every run applies the '
                                     "config's forced_bos_token_id / forced_eos_token_id as HF generate does (eos 'greedy3' overrides eos_token_id only)"),
                    marianTokenizer=[dict(text=t, ids=marian_encode(src, mvocab, t)) for t in texts],
                    marianDecode=[], models={})

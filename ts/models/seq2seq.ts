@@ -392,6 +392,26 @@ export class EncoderDecoderModel {
     return o as GenerateOptions;
   }
 
+  /**
+   * forced_bos_token_id / forced_eos_token_id (generation_config.json, else config.json) as
+   * forcedTokens: the first generated token, and the one that reaches HF's max_length (the
+   * start token counted), i.e. generated position maxNewTokens - 1. Undefined when neither is set.
+   */
+  forcedTokens(maxNewTokens: number): ReadonlyMap<number, number> | undefined {
+    const pick = (key: string, fallback: number | undefined): number | undefined => {
+      const v = (this.generation as Record<string, unknown> | undefined)?.[key];
+      return typeof v === 'number' ? v : v === null ? undefined : fallback;
+    };
+    const bos = pick('forced_bos_token_id', this.config.forcedBosTokenId);
+    const eos = pick('forced_eos_token_id', this.config.forcedEosTokenId);
+    if (bos === undefined && eos === undefined) return undefined;
+    const m = new Map<number, number>();
+    // HF runs ForcedBOS before ForcedEOS: when both fall on the first token, EOS wins.
+    if (bos !== undefined) m.set(0, bos);
+    if (eos !== undefined && maxNewTokens >= 1) m.set(maxNewTokens - 1, eos);
+    return m;
+  }
+
   /** The decoder's first id: generation_config.json's decoder_start_token_id, else config.json's. */
   get decoderStartTokenId(): number {
     const v = this.generation?.decoder_start_token_id;
@@ -423,6 +443,8 @@ export class EncoderDecoderModel {
     });
     const s = beamSettings(o);
     this.checkIds('generate', inputIds, "'inputIds'", this.contextLength);
+    // The caller's forcedTokens replace the checkpoint's forced BOS / EOS.
+    const forced = o.forcedTokens === undefined ? this.forcedTokens(s.maxNewTokens) : undefined;
     for (const id of o.eosTokenIds ?? [])
       if (id >= this.config.vocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.config.vocabSize}), got ${id}`);
     // The start token and every chosen token but the last are fed back.
@@ -440,7 +462,7 @@ export class EncoderDecoderModel {
         encoder.dispose();
       }
     });
-    return beamSearch(stepper, [this.decoderStartTokenId], o, o.eosTokenIds ?? this.eosTokenIds);
+    return beamSearch(stepper, [this.decoderStartTokenId], forced === undefined ? o : { ...o, forcedTokens: forced }, o.eosTokenIds ?? this.eosTokenIds);
   }
 
   /** Bytes of packed weights and planned activations. */
