@@ -2,15 +2,14 @@
 // forced BOS/EOS) and mBART (pre-norm with final layer norms, scaled embeddings) against the
 // PyTorch goldens of tools/reference/make_bart_marian.py, single and batched, greedy and beams;
 // loading, defaults and refusals.
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq } from '../ts/models/seq2seq.js';
 import { Tokenizer } from '../ts/tokenizer/index.js';
 import { hf } from './tokenizer/util.js';
-import { FIX, G, describeGoldens } from './helpers/seq2seq-goldens.js';
+import { FIX, G, describeGoldens, withConfig } from './helpers/seq2seq-goldens.js';
 
 it('reads golden layout version 1', () => expect(G.header.layout_version).toBe(1));
 
@@ -19,13 +18,6 @@ for (const backend of ['native', 'reference'] as const) {
   describeGoldens('mbart-tiny', 'mbart', backend);
 }
 
-export function withConfig(name: string, patch: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), `${name}-cfg-`));
-  for (const f of readdirSync(join(FIX, name))) copyFileSync(join(FIX, name, f), join(dir, f));
-  const cfg = JSON.parse(readFileSync(join(FIX, name, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
-  return dir;
-}
 
 describe('BART loading, defaults and refusals', () => {
   it('loadModel detects BART and mBART from config.json', async () => {

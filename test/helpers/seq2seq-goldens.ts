@@ -1,7 +1,8 @@
 // The checks an encoder-decoder family's golden test runs (tools/reference/make_bart_marian.py's
 // layout, which is make_seq2seq.py's): encoder outputs and decoder logits single and batched,
 // greedy and beam outputs with scores, and the run-once counters. Not a test file itself.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../ts/models/model.js';
@@ -122,4 +123,13 @@ export function describeGoldens(name: string, architecture: string, backend: 'na
             expect(model.stateStats().pagesInUse).toBe(0);
           });
   });
+}
+
+/** A copy of checkpoint `name` with config.json fields replaced by `patch`. */
+export function withConfig(name: string, patch: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-cfg-`));
+  for (const f of readdirSync(join(FIX, name))) copyFileSync(join(FIX, name, f), join(dir, f));
+  const cfg = JSON.parse(readFileSync(join(FIX, name, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
+  return dir;
 }
