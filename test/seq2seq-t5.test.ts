@@ -12,7 +12,7 @@ import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq, type EncoderDecoderModel } from '../ts/models/seq2seq.js';
 import { tokenizerFromJSON } from '../ts/tokenizer/load.js';
 import type { EarlyStopping } from '../ts/generate/beam-scorer.js';
-import { TOL_BEAM_SCORE_F32, TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_F32, type Tolerance } from './harness/tolerance.js';
+import { TOL_BEAM_SCORE_F32, TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_KV_F16, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, type Tolerance } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
 
@@ -119,9 +119,7 @@ for (const backend of ['native', 'reference'] as const)
         }
       });
 
-      // Beams on the native backend only: the reference backend's plain loops are slow per step.
-      if (backend === 'native')
-        for (const [i, c] of cases.entries())
+      for (const [i, c] of cases.entries())
           for (const b of c.beams)
             it(`beam search ${b.name}, input ${i}: ids equal the reference, scores within tolerance; encoder and cross K/V once`, async () => {
               const before = model.counters;
@@ -187,7 +185,46 @@ describe('T5 loading, defaults and refusals', () => {
     await expect(loadSeq2Seq(withConfig({ relative_attention_num_buckets: 2 }))).rejects.toThrow(/'relative_attention_num_buckets' = 2 is not supported/);
     await expect(loadSeq2Seq(withConfig({ architectures: ['T5EncoderModel'] }))).rejects.toThrow(RangeError);
     await expect(loadSeq2Seq(withConfig({ is_encoder_decoder: false }))).rejects.toThrow(/'is_encoder_decoder' = false/);
+    await expect(loadSeq2Seq(withConfig({ dense_act_fn: 'gelu_new' }))).rejects.toThrow(/'dense_act_fn' = "gelu_new" is not supported/);
+    await expect(loadSeq2Seq(withConfig({ is_gated_act: true }))).rejects.toThrow(/'is_gated_act' = true/);
   });
+
+  it("loads mT5's model_type and class, and the fields T5Config derives when they agree", async () => {
+    const m = await loadModel(withConfig({ model_type: 'mt5', architectures: ['MT5ForConditionalGeneration'], dense_act_fn: 'relu', is_gated_act: false }), { contextLength: 16 });
+    try {
+      expect(m.kind).toBe('encoder-decoder');
+      if (m.kind === 'encoder-decoder') expect(m.config.hfArchitecture).toBe('MT5ForConditionalGeneration');
+    } finally {
+      m.dispose();
+    }
+  });
+
+  for (const name of ['t5-tiny', 't5v11-tiny'])
+    it(`${name}: f16 K/V state and q8_0 weights stay close to the f32 goldens`, async () => {
+      const c = G.models[name]![1]!;
+      const V = 320;
+      const scale = c.logits.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      // f16 K/V: max |diff|; q8_0: max |diff| as a fraction of the largest |logit|.
+      for (const [opts, tol, of] of [[{ kvDtype: 'f16' as const }, TOL_MODEL_LOGITS_KV_F16, 1], [{ dtype: 'q8_0' as const }, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, scale]] as const) {
+        const m = await loadSeq2Seq(join(FIX, name), { ...opts, contextLength: 32 });
+        try {
+          const enc = await m.encode(c.input);
+          const cache = m.newCache();
+          let worst = 0;
+          for (let step = 0; step < c.decoderIds.length; step++) {
+            const got = await m.forward([c.decoderIds[step]!], { encoder: enc, cache });
+            const want = c.logits.slice(step * V, (step + 1) * V);
+            for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+          }
+          console.log(`${name} ${JSON.stringify(opts)}: max |diff| ${worst.toFixed(4)} (largest |logit| ${scale.toFixed(2)})`);
+          expect(worst / of, JSON.stringify(opts)).toBeLessThanOrEqual(tol);
+          cache.dispose();
+          enc.dispose();
+        } finally {
+          m.dispose();
+        }
+      }
+    });
 
   it('checks its arguments: a first forward needs an encoder output, a cache keeps its own', async () => {
     const model = await loadSeq2Seq(join(FIX, 't5-tiny'), { contextLength: 32 });

@@ -239,11 +239,13 @@ async function cmdGenerate(args: string[]): Promise<void> {
       ? model.applyChatTemplate([...(v.system !== undefined ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }])
       : prompt;
     const s = model.stream(text, { ...options, signal: ac.signal });
-    if (!v.chat) process.stdout.write(prompt);
+    // An encoder-decoder's output is not a continuation of its input: only the output is printed.
+    const echo = v.chat || model.kind === 'encoder-decoder' ? '' : prompt;
+    process.stdout.write(echo);
     for await (const chunk of s) process.stdout.write(chunk.text);
     process.stdout.write('\n');
     const r = await s.result;
-    for (const [i, q] of (r.sequences ?? []).entries()) if (i > 0) process.stderr.write(`[${i + 1}] score ${q.score.toFixed(4)}: ${prompt}${q.text}\n`);
+    for (const [i, q] of (r.sequences ?? []).entries()) if (i > 0) process.stderr.write(`[${i + 1}] score ${q.score.toFixed(4)}: ${echo}${q.text}\n`);
     if (r.sequences && r.sequences.length > 1) process.stderr.write(`[1] score ${r.sequences[0]!.score.toFixed(4)} (printed above)\n`);
     if (v.stats) printStats(r);
   } finally {

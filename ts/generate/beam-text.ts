@@ -2,7 +2,7 @@
 // The search runs to the end first; the stream then emits the best hypothesis, final, token by
 // token. Not the search itself (beam-search.ts) nor sampling (generate.ts).
 
-import { beamSearch, beamSettings } from './beam-search.js';
+import { beamSearch, beamSettings, type BeamStepper } from './beam-search.js';
 import { CausalLMBeams, isBeamCausalLM } from './beam-steppers.js';
 import type { CheckedGenerateOptions } from './options.js';
 import { GeneratedText } from './text.js';
@@ -33,7 +33,13 @@ export async function* beamTokens(
   let sequences: TextSequence[] = [];
   let tSearch = NaN;
   try {
-    const r = await beamSearch(new CausalLMBeams(model), promptIds, options, options.eosTokenIds ?? model.eosTokenIds);
+    const beams = new CausalLMBeams(model);
+    // An encoder-decoder's first forward takes the input; the search (and its processors) runs from its decoder start.
+    const lead = model.decoderPrompt?.(promptIds);
+    const stepper: BeamStepper = lead
+      ? { vocabSize: beams.vocabSize, start: (_p, n) => beams.start(Int32Array.from(promptIds), n), step: (p, t) => beams.step(p, t), dispose: () => beams.dispose() }
+      : beams;
+    const r = await beamSearch(stepper, lead ?? promptIds, options, options.eosTokenIds ?? model.eosTokenIds);
     tSearch = performance.now();
     sequences = r.sequences.map((q) => ({ text: tokenizer.decode(q.ids), ids: [...q.ids], score: q.score, finishReason: q.eos ? 'eos' : 'length' }));
     finish = sequences[0]!.finishReason;

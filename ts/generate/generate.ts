@@ -31,6 +31,12 @@ export interface CausalLM {
    * ids: (T) i32 -> (vocabSize) f32
    */
   forward(ids: Int32Array, cache: KVCache): Promise<Float32Array>;
+  /**
+   * The ids the generated tokens follow, as logits processors (repetition, n-gram bans) see them;
+   * default the prompt. An encoder-decoder's prompt is its encoder's input, its decoder starts
+   * from the start token (Seq2SeqLM).
+   */
+  decoderPrompt?(promptIds: readonly number[]): number[];
 }
 
 /** What the loop needs from a tokenizer. */
@@ -113,7 +119,8 @@ export async function* generateTokens(
   const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
   const text = new GeneratedText(tokenizer, options.stop ?? []);
   const signal = options.signal;
-  const ids = [...promptIds];
+  const lead = model.decoderPrompt?.(promptIds) ?? promptIds;
+  const ids = [...lead];
   const out: number[] = [];
   const logprobs: number[] = [];
   let finish: FinishReason = 'length';
@@ -133,7 +140,7 @@ export async function* generateTokens(
           finish = 'aborted';
           break;
         }
-        const tok = await sampleNextAsync(logits, chain, { ids, promptLength: promptIds.length }, rng, options.logprobs === true);
+        const tok = await sampleNextAsync(logits, chain, { ids, promptLength: lead.length }, rng, options.logprobs === true);
         if (out.length === 0) {
           tFirst = performance.now();
           tDecodeStart = tFirst;

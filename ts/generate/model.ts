@@ -8,6 +8,10 @@ import { BACKEND_NAMES, checkBackendName, createBackend, type BackendName } from
 import { GGUFFile } from '../io/gguf.js';
 import { checkModelPath, checkRegularFile } from '../io/files.js';
 import { loadModel, type DecoderModel } from '../models/model.js';
+import type { EncoderDecoderModel } from '../models/seq2seq.js';
+import { readConfig } from '../io/config.js';
+import { isSeq2SeqConfig } from '../models/families/seq2seq.js';
+import { Seq2SeqLM } from './seq2seq-lm.js';
 import type { WeightDType } from '../models/weights.js';
 import { WEIGHT_DTYPES } from '../tensor/formats.js';
 import type { KVDType } from '../graph/ir.js';
@@ -113,16 +117,41 @@ function readTokenizer(path: string): ReadTokenizer {
 }
 
 export class LanguageModel {
+  /** 'decoder' (the prompt is continued) or 'encoder-decoder' (the prompt is the encoder's input; T5). */
+  get kind(): 'decoder' | 'encoder-decoder' {
+    return this.model instanceof Seq2SeqLM ? 'encoder-decoder' : 'decoder';
+  }
+
   private constructor(
     readonly path: string,
-    readonly model: DecoderLM,
+    /** A decoder-only model (DecoderLM) or an encoder-decoder (Seq2SeqLM: the prompt is the encoder's input). */
+    readonly model: DecoderLM | Seq2SeqLM,
     readonly tokenizer: Tokenizer,
     readonly backend: Backend,
     private readonly ownsBackend: boolean,
     readonly chatTemplate: string | undefined,
     /** The special tokens' text the template reads (bos_token, eos_token), as the checkpoint names them. */
     readonly chatTokens: ChatTokens = {},
+    /** Options generate() and stream() take from the checkpoint where the caller passes none (generation_config.json of an encoder-decoder). */
+    readonly defaults: GenerateOptions = {},
   ) {}
+
+  /** The caller's options over the checkpoint's defaults. */
+  private withDefaults(options: GenerateOptions): GenerateOptions {
+    if (typeof options !== 'object' || options === null) return options;
+    const d: GenerateOptions = { ...this.defaults };
+    if (options.maxNewTokens !== undefined) delete d.maxTokens;
+    // A caller who samples (top-k, top-p, ...) gets sampling, not the checkpoint's beam settings.
+    if ([options.topK, options.topP, options.minP, options.typicalP].some((x) => x !== undefined))
+      for (const k of ['numBeams', 'numReturnSequences', 'lengthPenalty', 'earlyStopping'] as const) delete d[k];
+    const given: GenerateOptions = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    // The caller's biases join the checkpoint's (theirs win on the same id).
+    if (d.logitBias !== undefined && given.logitBias !== undefined && typeof given.logitBias === 'object' && given.logitBias !== null) {
+      const user = given.logitBias instanceof Map ? [...given.logitBias] : Object.entries(given.logitBias).map(([k, v]) => [Number(k), v] as [number, number]);
+      given.logitBias = new Map([...(d.logitBias as ReadonlyMap<number, number>), ...user]);
+    }
+    return { ...d, ...given };
+  }
 
   /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */
   static async load(path: string = defaultModelPath(), options: LoadOptions = {}): Promise<LanguageModel> {
@@ -144,6 +173,22 @@ export class LanguageModel {
     let read: ReadTokenizer;
     try {
       read = readTokenizer(path);
+      if (statSync(path).isDirectory() && isSeq2SeqConfig(readConfig(path).config)) {
+        // An encoder-decoder (T5): the prompt text is the encoder's input.
+        const s2s: EncoderDecoderModel = await loadModel(path, {
+          kind: 'encoder-decoder',
+          backend,
+          ...(options.dtype ? { dtype: options.dtype } : {}),
+          ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
+          ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
+        });
+        const lm = new Seq2SeqLM(s2s);
+        // T5 pads its vocabulary past the tokenizer's (32128 rows for 32100 pieces): ids without text are never chosen.
+        const textless = new Map<number, number>();
+        for (let id = read.tokenizer.vocabSize; id < s2s.config.vocabSize; id++) textless.set(id, -Infinity);
+        const defaults: GenerateOptions = { ...s2s.generationDefaults(), ...(textless.size > 0 ? { logitBias: textless } : {}) };
+        return new LanguageModel(path, lm, read.tokenizer, backend, owns, read.chatTemplate, read.chatTokens, defaults);
+      }
       model = await loadModel(path, {
         kind: 'decoder',
         backend,
@@ -167,13 +212,13 @@ export class LanguageModel {
     } catch (e) {
       return Promise.reject(e);
     }
-    return generate(this.model, this.tokenizer, prompt, options);
+    return generate(this.model, this.tokenizer, prompt, this.withDefaults(options));
   }
 
   /** Throws when the generation can't start; the stream's own errors arrive as it is read. */
   stream(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
     this.model.model.checkFiles();
-    return stream(this.model, this.tokenizer, prompt, options);
+    return stream(this.model, this.tokenizer, prompt, this.withDefaults(options));
   }
 
   /** Renders chat messages with the checkpoint's template (tokenizer.chat_template). */

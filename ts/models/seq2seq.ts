@@ -185,7 +185,7 @@ export class EncoderDecoderModel {
     readonly family: Seq2SeqFamily,
     readonly backend: Backend,
     private readonly binder: Binder,
-    private readonly files: { dispose(): void },
+    private readonly files: { dispose(): void; checkUnchanged(): void },
     readonly contextLength: number,
     readonly maxBatch: number,
     readonly generation: GenerationConfig | undefined,
@@ -202,6 +202,11 @@ export class EncoderDecoderModel {
     const layout = { layers: config.decoderLayers, kvHeads: config.heads, headDim: config.headDim, dtype: kvDtype };
     const options = { capacity: contextLength, ...state };
     this.states = backend.createStatePool?.(layout, options) ?? new HostStatePool(layout, options, backend, backend.release !== undefined);
+  }
+
+  /** Throws ModelFileChangedError when a checkpoint file changed on disk since load (token tables are read through the mapping). */
+  checkFiles(): void {
+    this.files.checkUnchanged();
   }
 
   /** Passes and rows run since load (see Seq2SeqCounters). */

@@ -27,6 +27,11 @@ function feedForward(cfg: Record<string, unknown>): { activation: Activation; ga
   const activation = (parts.length === 1 || gated) && name !== undefined ? T5_ACTS[name] : undefined;
   if (activation === undefined)
     refuse('t5', 'feed_forward_proj', v, `supported: ${Object.keys(T5_ACTS).join(', ')} or gated-<one of them>`);
+  // Saved configs also carry the fields T5Config derives from it; HF reads those back as given.
+  if (cfg.dense_act_fn !== undefined && cfg.dense_act_fn !== name)
+    refuse('t5', 'dense_act_fn', cfg.dense_act_fn, `it disagrees with feed_forward_proj ${JSON.stringify(v)} (${name})`);
+  if (cfg.is_gated_act !== undefined && cfg.is_gated_act !== gated)
+    refuse('t5', 'is_gated_act', cfg.is_gated_act, `it disagrees with feed_forward_proj ${JSON.stringify(v)}`);
   return { activation, gated };
 }
 
