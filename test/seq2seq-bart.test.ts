@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LanguageModel } from '../ts/generate/model.js';
 import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq } from '../ts/models/seq2seq.js';
 import { Tokenizer } from '../ts/tokenizer/index.js';
@@ -86,5 +87,28 @@ describe('BART loading, defaults and refusals', () => {
     await expect(loadSeq2Seq(withConfig('bart-tiny', { is_encoder_decoder: false }))).rejects.toThrow(/'is_encoder_decoder' = false/);
     // A position table shorter than the config says is a shape error naming the tensor.
     await expect(loadSeq2Seq(withConfig('bart-tiny', { max_position_embeddings: 128 }))).rejects.toThrow(/embed_positions\.weight' has shape \[66, 32\], expected \[130, 32\]/);
+  });
+});
+
+describe('BART through LanguageModel (text in, text out)', () => {
+  it('beams and greedy from text equal the model on the tokenizer\'s ids, with forced BOS and EOS', async () => {
+    const lm = await LanguageModel.load(join(FIX, 'bart-tiny'));
+    const model = await loadSeq2Seq(join(FIX, 'bart-tiny'));
+    try {
+      const text = 'Hello world, this is a test.';
+      const ids = lm.tokenizer.encode(text);
+      expect([ids[0], ids.at(-1)]).toEqual([0, 2]);
+      const beams = { numBeams: 4, numReturnSequences: 2, maxTokens: 7, noRepeatNgramSize: 0, earlyStopping: false };
+      const r = await lm.generate(text, beams);
+      const want = await model.generate(ids, beams);
+      expect(r.sequences!.map((s) => s.ids)).toEqual(want.sequences.map((s) => s.ids));
+      const g = await lm.generate(text, { numBeams: 1, temperature: 0, maxTokens: 5, ignoreEos: true, noRepeatNgramSize: 0 });
+      expect(g.ids[0]).toBe(0);
+      expect(g.ids.at(-1)).toBe(2);
+      expect(g.ids).toEqual((await model.generate(ids, { numBeams: 1, maxTokens: 5, ignoreEos: true, noRepeatNgramSize: 0 })).sequences[0]!.ids);
+    } finally {
+      lm.dispose();
+      model.dispose();
+    }
   });
 });

@@ -4,6 +4,7 @@
 // source.spm / target.spm / vocab.json; refusals.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LanguageModel } from '../ts/generate/model.js';
 import { marianPositions } from '../ts/models/families/bart.js';
 import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq } from '../ts/models/seq2seq.js';
@@ -55,3 +56,29 @@ describe('Marian loading, tokenizer and refusals', () => {
   });
 });
 
+
+describe('Marian through LanguageModel (text in, text out)', () => {
+  it('loads without tokenizer.json; greedy and beams from text equal the model on the tokenizer\'s ids, forced EOS included', async () => {
+    const lm = await LanguageModel.load(join(FIX, 'marian-tiny'));
+    const model = await loadSeq2Seq(join(FIX, 'marian-tiny'));
+    try {
+      expect(lm.kind).toBe('encoder-decoder');
+      const text = G.marianTokenizer[0]!.text;
+      const ids = lm.tokenizer.encode(text);
+      expect(ids).toEqual(G.marianTokenizer[0]!.ids);
+      const greedy = { numBeams: 1, temperature: 0, maxTokens: 6, ignoreEos: true, noRepeatNgramSize: 0 };
+      const r = await lm.generate(text, greedy);
+      const want = await model.generate(ids, { numBeams: 1, maxTokens: 6, ignoreEos: true, noRepeatNgramSize: 0 });
+      expect(r.ids).toEqual(want.sequences[0]!.ids);
+      // forced_eos_token_id (0, </s>) at the last position, as HF's max_length rule puts it.
+      expect(r.ids.at(-1)).toBe(0);
+      expect(r.text).toBe(lm.tokenizer.decode(r.ids));
+      const beams = { numBeams: 4, numReturnSequences: 2, maxTokens: 6, noRepeatNgramSize: 0 };
+      const b = await lm.generate(text, beams);
+      expect(b.sequences!.map((s) => s.ids)).toEqual((await model.generate(ids, beams)).sequences.map((s) => s.ids));
+    } finally {
+      lm.dispose();
+      model.dispose();
+    }
+  });
+});

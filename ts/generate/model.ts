@@ -150,7 +150,14 @@ export class LanguageModel {
       const user = given.logitBias instanceof Map ? [...given.logitBias] : Object.entries(given.logitBias).map(([k, v]) => [Number(k), v] as [number, number]);
       given.logitBias = new Map([...(d.logitBias as ReadonlyMap<number, number>), ...user]);
     }
-    return { ...d, ...given };
+    const merged: GenerateOptions = { ...d, ...given };
+    // The checkpoint's forced BOS / EOS (BART's forced_bos/eos_token_id) at this request's length;
+    // without a maximum, only the first token is forced.
+    if (this.model instanceof Seq2SeqLM && merged.forcedTokens === undefined) {
+      const forced = this.model.model.forcedTokens(merged.maxTokens ?? merged.maxNewTokens ?? 0);
+      if (forced !== undefined && forced.size > 0) merged.forcedTokens = forced;
+    }
+    return merged;
   }
 
   /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */
