@@ -2,7 +2,7 @@
 # Trains a small XLM-R-style sentencepiece Unigram model on the committed tokenizer corpus, converts
 # it to tokenizer.json (Precompiled + Metaspace + Unigram) and writes sentencepiece's own ids as goldens.
 #
-# Run: /usr/bin/python3 tools/make-spm-tokenizer.py   (needs Debian's python3-sentencepiece, no protobuf)
+# Run: /usr/bin/python3 tools/make-spm-tokenizer.py   (needs Debian's python3-sentencepiece and python3-protobuf)
 # Writes test/fixtures/tokenizers/unigram-xlmr-precompiled.json and xlmr-spm-goldens.json; then trains the
 # small .model files of SPM_MODELS and writes spm-model-goldens.json (ids, pieces, decoded text).
 # The conversion follows what transformers' XLMRobertaConverter writes: the model's charsmap in a
@@ -165,19 +165,52 @@ EXTRA_TEXTS = ['', '   ', ' leading and trailing  ', 'a<sep>b <sep> c<sep>', 'x@
                'unknown: \u0f00\u0f01 \U0001f9ec\U0001f9ec', '<0x41> is a byte piece name']
 
 
+RANDOM_SEED = 7
+RANDOM_CASES = 150
+
+
+def random_texts(texts):
+    """Seeded random inputs: runs of corpus characters (with spaces, tabs, newlines and the user-defined
+    symbols mixed in) and shuffled corpus words, to reach segmentations the corpus lines do not."""
+    import random
+    rng = random.Random(RANDOM_SEED)
+    corpus = ''.join(t for n, t in texts if ':' not in n)
+    chars = sorted(set(corpus)) + [' ', ' ', ' ', '<sep>', '@@', '\t', '\n', '  ']
+    words = corpus.split()
+    out = []
+    for i in range(RANDOM_CASES):
+        if i % 2:
+            out.append(''.join(rng.choice(chars) for _ in range(rng.randint(1, 40))))
+        else:
+            out.append(' '.join(rng.choice(words) for _ in range(rng.randint(1, 12))))
+    return out
+
+
+def without_paths(model_file):
+    """The model's bytes without trainer_spec.input and model_prefix (temporary paths), so that a rerun
+    writes the same file."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    m = pb.ModelProto()
+    with open(model_file, 'rb') as fh:
+        m.ParseFromString(fh.read())
+    del m.trainer_spec.input[:]
+    m.trainer_spec.ClearField('model_prefix')
+    return m.SerializeToString()
+
+
 def spm_goldens(work, texts):
     out = {}
+    randoms = random_texts(texts)
     for name, options in SPM_MODELS.items():
         train = os.path.join(work, 'train.txt')
         prefix = os.path.join(work, name)
         spm.SentencePieceTrainer.train(input=train, model_prefix=prefix, minloglevel=2, **SPM_COMMON, **options)
-        with open(prefix + '.model', 'rb') as fh:
-            blob = fh.read()
+        blob = without_paths(prefix + '.model')
         with open(os.path.join(OUT, name + '.model'), 'wb') as fh:
             fh.write(blob)
-        sp = spm.SentencePieceProcessor(model_file=prefix + '.model')
+        sp = spm.SentencePieceProcessor(model_proto=blob)
         cases = [{'name': n, 'text': t, 'ids': sp.encode(t), 'pieces': sp.encode(t, out_type=str), 'decoded': sp.decode(sp.encode(t))}
-                 for n, t in texts + [(f'extra:{i}', t) for i, t in enumerate(EXTRA_TEXTS)]]
+                 for n, t in texts + [(f'extra:{i}', t) for i, t in enumerate(EXTRA_TEXTS)] + [(f'random:{i}', t) for i, t in enumerate(randoms)]]
         # Id sequences decoded as given: control and unknown pieces, bytes that do and do not form
         # UTF-8, and leading spaces.
         size = sp.get_piece_size()
@@ -231,6 +264,7 @@ def main():
             'made_by': 'tools/make-spm-tokenizer.py',
             'reference': f'sentencepiece {spm.__version__} (Debian python3-sentencepiece): encode(text), encode(text, out_type=str), decode(ids); no BOS/EOS',
             'models': 'test/fixtures/tokenizers/<name>.model, trained by the same run on the corpus lines',
+            'random_cases': f'{RANDOM_CASES} per model, seed {RANDOM_SEED} (random_texts)',
             'version': GOLDEN_VERSION,
         },
         'models': models,

@@ -145,6 +145,9 @@ def marian_tokenizer(work):
                 fh.write('\n'.join(data) + '\n')
         prefix = os.path.join(work, side)
         spm.SentencePieceTrainer.train(input=train, model_prefix=prefix, vocab_size=size, normalization_rule_name=rule, **MARIAN_SPM)
+        blob = make_spm.without_paths(prefix + '.model')
+        with open(prefix + '.model', 'wb') as fh:
+            fh.write(blob)
         paths[side] = prefix + '.model'
     src = spm.SentencePieceProcessor(model_file=paths['source'])
     tgt = spm.SentencePieceProcessor(model_file=paths['target'])
