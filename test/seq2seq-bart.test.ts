@@ -10,7 +10,7 @@ import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq } from '../ts/models/seq2seq.js';
 import { Tokenizer } from '../ts/tokenizer/index.js';
 import { hf } from './tokenizer/util.js';
-import { FIX, G, describeGoldens, withConfig } from './helpers/seq2seq-goldens.js';
+import { FIX, G, describeGoldens, lowPrecisionCheck, withConfig } from './helpers/seq2seq-goldens.js';
 
 it('reads golden layout version 1', () => expect(G.header.layout_version).toBe(1));
 
@@ -18,6 +18,8 @@ for (const backend of ['native', 'reference'] as const) {
   describeGoldens('bart-tiny', 'bart', backend);
   describeGoldens('mbart-tiny', 'mbart', backend);
 }
+lowPrecisionCheck('bart-tiny');
+lowPrecisionCheck('mbart-tiny');
 
 
 describe('BART loading, defaults and refusals', () => {

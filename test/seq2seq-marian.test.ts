@@ -9,9 +9,10 @@ import { marianPositions } from '../ts/models/families/bart.js';
 import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq } from '../ts/models/seq2seq.js';
 import { tokenizerFromDirectory } from '../ts/tokenizer/files.js';
-import { FIX, G, describeGoldens, withConfig } from './helpers/seq2seq-goldens.js';
+import { FIX, G, describeGoldens, lowPrecisionCheck, withConfig } from './helpers/seq2seq-goldens.js';
 
 for (const backend of ['native', 'reference'] as const) describeGoldens('marian-tiny', 'marian', backend);
+lowPrecisionCheck('marian-tiny');
 
 describe('Marian loading, tokenizer and refusals', () => {
   it('computes the sinusoidal table HF initializes (sin in the first half of the columns, cos in the second)', () => {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../ts/models/model.js';
-import type { EncoderDecoderModel } from '../../ts/models/seq2seq.js';
+import { loadSeq2Seq, type EncoderDecoderModel } from '../../ts/models/seq2seq.js';
 import type { EarlyStopping } from '../../ts/generate/beam-scorer.js';
-import { TOL_BEAM_SCORE_F32, TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_F32, type Tolerance } from '../harness/tolerance.js';
+import { TOL_BEAM_SCORE_F32, TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_KV_F16, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, type Tolerance } from '../harness/tolerance.js';
 
 export const FIX = join(import.meta.dirname, '..', 'fixtures', 'models');
 
@@ -132,4 +132,32 @@ export function withConfig(name: string, patch: Record<string, unknown>): string
   const cfg = JSON.parse(readFileSync(join(FIX, name, 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
   return dir;
+}
+
+/** f16 K/V state (max |diff|) and q8_0 weights (max |diff| over the largest |logit|) against the f32 goldens of `name`. */
+export function lowPrecisionCheck(name: string): void {
+  it(`${name}: f16 K/V state and q8_0 weights stay close to the f32 goldens`, async () => {
+    const c = G.models[name]![1]!;
+    const scale = c.logits.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    for (const [opts, tol, of] of [[{ kvDtype: 'f16' as const }, TOL_MODEL_LOGITS_KV_F16, 1], [{ dtype: 'q8_0' as const }, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, scale]] as const) {
+      const m = await loadSeq2Seq(join(FIX, name), { ...opts, contextLength: 32 });
+      try {
+        const V = m.config.vocabSize;
+        const enc = await m.encode(c.input);
+        const cache = m.newCache();
+        let worst = 0;
+        for (let step = 0; step < c.decoderIds.length; step++) {
+          const got = await m.forward([c.decoderIds[step]!], { encoder: enc, cache });
+          const want = c.logits.slice(step * V, (step + 1) * V);
+          for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        }
+        console.log(`${name} ${JSON.stringify(opts)}: max |diff| ${worst.toFixed(4)} (largest |logit| ${scale.toFixed(2)})`);
+        expect(worst / of, JSON.stringify(opts)).toBeLessThanOrEqual(tol);
+        cache.dispose();
+        enc.dispose();
+      } finally {
+        m.dispose();
+      }
+    }
+  });
 }
