@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer, TokenizerFormatError } from '../../ts/tokenizer/index.js';
 import { parseSentencePieceModel } from '../../ts/tokenizer/spm-proto.js';
+import { sentencePieceParts } from '../../ts/tokenizer/spm.js';
 import { fixtureDir } from './util.js';
 
 interface Case { name: string; text: string; ids: number[]; pieces: string[]; decoded: string }
@@ -57,6 +58,16 @@ describe('SentencePiece .model files', () => {
       });
     });
   }
+
+  it('gives the same ids when a piece may cross a space, so that the text is segmented whole', () => {
+    for (const name of NAMES) {
+      const m = parseSentencePieceModel(modelBytes(name));
+      // A piece the corpus never forms ('qq zz'), spanning a '▁': words can no longer go one by one.
+      m.pieces.push({ piece: '\u2581qq\u2581zz', score: -1e6, type: 1 });
+      const whole = new Tokenizer(sentencePieceParts(m, false, name));
+      for (const c of goldens.models[name]!.cases.slice(0, 60)) expect(whole.encode(c.text), `${name} ${c.name}`).toEqual(c.ids);
+    }
+  });
 
   it('matches control and unknown pieces in the text only when asked, as Hugging Face tokenizers do', () => {
     const bytes = modelBytes('spm-unigram-nfkc');

@@ -43,9 +43,23 @@ export class Charsmap {
    * sentencepiece's own normalizer (Normalizer::NormalizePrefix) takes this one.
    */
   longestPrefix(bytes: Uint8Array, from: number, to: number): [number, number] | null {
-    let best: [number, number] | null = null;
-    this.walk(bytes, from, to, (v, end) => { best = [v, end - from]; });
-    return best;
+    // The walk of prefixValues without a callback: this runs once per input character.
+    const u = this.units;
+    let pos = offsetOf(u[0]!);
+    let value = -1;
+    let length = 0;
+    for (let i = from; i < to; i++) {
+      const c = bytes[i]!;
+      if (c === 0) break;
+      pos ^= c;
+      if (pos >= u.length) break;
+      const unit = u[pos]!;
+      if (labelOf(unit) !== c) break;
+      pos ^= offsetOf(unit);
+      if (pos >= u.length) break;
+      if (((unit >>> 8) & 1) === 1) { value = u[pos]! & 0x7fffffff; length = i + 1 - from; }
+    }
+    return value < 0 ? null : [value, length];
   }
 
   /** Calls `f` with the value and end index of every key that prefixes bytes[from, to), shortest first. */

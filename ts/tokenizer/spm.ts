@@ -77,7 +77,7 @@ export function sentencePieceParts(m: SpmModelProto, splitSpecialTokens: boolean
       ? [{ id: i, content: p.piece, special: true, lstrip: false, rstrip: false, singleWord: false }] : []))
     : [];
   return {
-    model: new SentencePieceModel(inner, texts, ids, userDefined),
+    model: new SentencePieceModel(inner, texts, ids, userDefined, splitsAtSpaces(m)),
     normalizer: spmNormalizer({
       charsmap: normalizer.charsmap.length === 0 ? null : new Charsmap(normalizer.charsmap, `${path}: normalizer_spec.precompiled_charsmap`),
       addDummyPrefix: normalizer.addDummyPrefix,
@@ -95,16 +95,28 @@ export function sentencePieceParts(m: SpmModelProto, splitSpecialTokens: boolean
 }
 
 /**
+ * Whether segmentations never cross a '▁': no normal piece holds one past its first character,
+ * and '▁' alone is a piece (so it is never an unknown character that fuses with its neighbours).
+ * Then the text can go to the model word by word, as a memo of words makes cheap.
+ */
+function splitsAtSpaces(m: SpmModelProto): boolean {
+  if (!m.normalizer.escapeWhitespaces || m.trainer.treatWhitespaceAsSuffix) return false;
+  const normal = m.pieces.filter((p) => p.type === SPM_PIECE_TYPE.normal);
+  return normal.some((p) => p.piece === SPACE_SYMBOL) && normal.every((p) => p.piece.indexOf(SPACE_SYMBOL, 1) < 0);
+}
+
+/**
  * The segmentation model with sentencepiece's user-defined symbols: each one is a token of its
  * own wherever it occurs (the reference gives them a score that always wins), and the text
- * between them goes to the Unigram or BPE model.
+ * between them goes to the Unigram or BPE model (word by word when `splitAtSpaces`).
  */
 class SentencePieceModel implements Model {
   readonly kind: 'Unigram' | 'BPE';
   readonly size: number;
   private readonly userDefined: RegExp | null;
 
-  constructor(private readonly inner: Model, private readonly pieces: readonly string[], private readonly ids: ReadonlyMap<string, number>, userDefined: readonly string[]) {
+  constructor(private readonly inner: Model, private readonly pieces: readonly string[], private readonly ids: ReadonlyMap<string, number>, userDefined: readonly string[],
+    private readonly splitAtSpaces: boolean) {
     this.kind = inner.kind === 'BPE' ? 'BPE' : 'Unigram';
     this.size = pieces.length;
     const list = [...userDefined].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
@@ -120,12 +132,12 @@ class SentencePieceModel implements Model {
   }
 
   encodeWord(word: string, out: number[]): void {
-    if (this.userDefined === null) { this.inner.encodeWord(word, out); return; }
+    if (this.userDefined === null && !this.splitAtSpaces) { this.inner.encodeWord(word, out); return; }
     this.eachPart(word, (a, e, id) => { if (id >= 0) out.push(id); else this.inner.encodeWord(word.slice(a, e), out); });
   }
 
   encodeWordSpans(word: string, ids: number[], starts: number[], ends: number[]): void {
-    if (this.userDefined === null) { this.inner.encodeWordSpans(word, ids, starts, ends); return; }
+    if (this.userDefined === null && !this.splitAtSpaces) { this.inner.encodeWordSpans(word, ids, starts, ends); return; }
     this.eachPart(word, (a, e, id) => {
       if (id >= 0) { ids.push(id); starts.push(a); ends.push(e); return; }
       const n = starts.length;
@@ -136,15 +148,23 @@ class SentencePieceModel implements Model {
 
   /** Calls `f` with each stretch of `word`: user-defined symbols with their id, the rest with -1. */
   private eachPart(word: string, f: (a: number, e: number, id: number) => void): void {
-    const re = this.userDefined!;
+    const text = (a: number, e: number): void => {
+      if (!this.splitAtSpaces) { f(a, e, -1); return; }
+      // Each '▁' starts a new word.
+      let s = a;
+      for (let i = word.indexOf(SPACE_SYMBOL, a + 1); i >= 0 && i < e; i = word.indexOf(SPACE_SYMBOL, i + 1)) { f(s, i, -1); s = i; }
+      f(s, e, -1);
+    };
+    const re = this.userDefined;
+    if (re === null) { text(0, word.length); return; }
     re.lastIndex = 0;
     let last = 0;
     for (let m = re.exec(word); m !== null; m = re.exec(word)) {
-      if (m.index > last) f(last, m.index, -1);
+      if (m.index > last) text(last, m.index);
       f(m.index, m.index + m[0].length, this.ids.get(m[0])!);
       last = m.index + m[0].length;
     }
-    if (last < word.length) f(last, word.length, -1);
+    if (last < word.length) text(last, word.length);
   }
 }
 
