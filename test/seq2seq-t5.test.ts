@@ -123,6 +123,7 @@ for (const backend of ['native', 'reference'] as const)
           for (const b of c.beams)
             it(`beam search ${b.name}, input ${i}: ids equal the reference, scores within tolerance; encoder and cross K/V once`, async () => {
               const before = model.counters;
+              const pages = model.stateStats();
               const r = await model.generate(c.input, beamOptions(b));
               expect(r.sequences.map((s) => s.ids)).toEqual(b.sequences.map((s) => s.ids));
               expect(r.sequences.map((s) => s.eos)).toEqual(b.sequences.map((s) => s.eos));
@@ -137,6 +138,8 @@ for (const backend of ['native', 'reference'] as const)
               // The start token's pass, then one pass per step for all 4 beams together.
               expect(after.decoderPasses - before.decoderPasses).toBe(r.steps + 1);
               expect(after.decoderTokens - before.decoderTokens).toBe(1 + 4 * r.steps);
+              // The beams share the static cross K/V pages; forks and reorders move page tables.
+              expect(model.stateStats().fullPagesCopied).toBe(pages.fullPagesCopied);
               expect(model.stateStats().pagesInUse).toBe(0);
             });
     });
@@ -156,6 +159,25 @@ describe('T5 loading, defaults and refusals', () => {
       // The caller's options win over the defaults.
       const greedy = await model.generate(input, { numBeams: 1, maxTokens: 3, ignoreEos: true });
       expect(greedy.sequences[0]!.ids).toEqual(G.models['t5v11-tiny']![0]!.greedy.slice(0, 3));
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("generation_config.json's forced_bos_token_id and forced_eos_token_id force the first and the last token", async () => {
+    const dir = withConfig({});
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ decoder_start_token_id: 0, eos_token_id: 1, forced_bos_token_id: 7, forced_eos_token_id: 1, max_length: 6 }));
+    const model = await loadSeq2Seq(dir, { contextLength: 32 });
+    try {
+      expect(model.generationDefaults()).toEqual({ maxTokens: 5, forcedTokens: new Map([[0, 7]]) });
+      for (const numBeams of [1, 4]) {
+        const r = await model.generate(G.models['t5-tiny']![0]!.input, { numBeams });
+        const best = r.sequences[0]!;
+        expect(best.ids[0]).toBe(7);
+        // Forced EOS at the 5th token: at most 4 ids, and the hypothesis ended by EOS.
+        expect(best.ids.length).toBeLessThanOrEqual(4);
+        expect(best.eos).toBe(true);
+      }
     } finally {
       model.dispose();
     }
@@ -240,6 +262,9 @@ describe('T5 loading, defaults and refusals', () => {
       await expect(model.encode([5, 320])).rejects.toThrow(/outside \[0, 320\)/);
       await expect(model.encode(new Array(33).fill(5))).rejects.toThrow(/more than the 32/);
       await expect(model.generate([5], { numBeams: 2, topK: 3 })).rejects.toThrow(TypeError);
+      const small = model.newCache(2);
+      await expect(model.forward([0, 4, 4], { encoder: b, cache: small })).rejects.toThrow(/0 decoder rows; 3 more exceed its capacity 2/);
+      small.dispose();
       cache.dispose();
       b!.dispose();
       expect(model.stateStats().pagesInUse).toBe(0);

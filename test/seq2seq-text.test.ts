@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LanguageModel } from '../ts/generate/model.js';
 import { loadSeq2Seq, type EncoderDecoderModel } from '../ts/models/seq2seq.js';
-import { Seq2SeqLM } from '../ts/generate/seq2seq-lm.js';
 import { TOL_BEAM_SCORE_F32 } from './harness/tolerance.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'models');
@@ -33,6 +32,7 @@ describe('T5 through LanguageModel (text in, text out)', () => {
 
   it('is an encoder-decoder; beam search from text equals the model on the same ids', async () => {
     expect(lm.kind).toBe('encoder-decoder');
+    expect(() => lm.model).toThrow(/is an encoder-decoder; its model is 'seq2seq'/);
     const o = { numBeams: 4, numReturnSequences: 2, maxTokens: 6, lengthPenalty: 1.2 };
     const r = await lm.generate(TEXTS[0]!, o);
     const want = await model.generate(lm.tokenizer.encode(TEXTS[0]!), { ...o, logitBias: textless });
@@ -57,12 +57,29 @@ describe('T5 through LanguageModel (text in, text out)', () => {
     const o = { temperature: 0, maxTokens: 6, ignoreEos: true };
     const alone = [];
     for (const t of TEXTS) alone.push((await lm.generate(t, o)).ids);
-    const before = (lm.model as Seq2SeqLM).batchStats;
+    const before = lm.seq2seq!.batchStats;
+    const counted = lm.seq2seq!.model.counters;
     const together = await Promise.all(TEXTS.map((t) => lm.generate(t, o)));
     expect(together.map((r) => r.ids)).toEqual(alone);
-    const after = (lm.model as Seq2SeqLM).batchStats;
-    // Two inputs, then 5 decoder steps of both requests in one pass each.
-    expect((after.histogram[2] ?? 0) - (before.histogram[2] ?? 0)).toBe(5);
+    const after = lm.seq2seq!.batchStats;
+    // Both inputs in one encoder pass, then the start tokens and 5 decoder steps of both requests in one pass each.
+    expect((after.histogram[2] ?? 0) - (before.histogram[2] ?? 0)).toBe(6);
+    expect(lm.seq2seq!.model.counters.encoderPasses - counted.encoderPasses).toBe(1);
+    expect(lm.seq2seq!.model.counters.encodedSequences - counted.encodedSequences).toBe(2);
+  });
+
+  it('a 4-beam text request runs the encoder once; an aborted one finishes as aborted', async () => {
+    const counted = lm.seq2seq!.model.counters;
+    const r = await lm.generate(TEXTS[0]!, { numBeams: 4, maxTokens: 5 });
+    expect(r.sequences).toHaveLength(1);
+    const after = lm.seq2seq!.model.counters;
+    expect(after.encoderPasses - counted.encoderPasses).toBe(1);
+    expect(after.crossKVRows - counted.crossKVRows).toBe(lm.tokenizer.encode(TEXTS[0]!).length);
+    const ac = new AbortController();
+    ac.abort();
+    expect((await lm.generate(TEXTS[0]!, { temperature: 0, signal: ac.signal })).finishReason).toBe('aborted');
+    await expect(model.generate([5, 6], { numBeams: 2, signal: ac.signal })).rejects.toThrow();
+    expect(lm.seq2seq!.model.stateStats().pagesInUse).toBe(0);
   });
 
   it("takes generation_config.json's defaults (t5v11-tiny: 4 beams, max_length 9) unless the caller samples", async () => {

@@ -119,13 +119,24 @@ function readTokenizer(path: string): ReadTokenizer {
 export class LanguageModel {
   /** 'decoder' (the prompt is continued) or 'encoder-decoder' (the prompt is the encoder's input; T5). */
   get kind(): 'decoder' | 'encoder-decoder' {
-    return this.model instanceof Seq2SeqLM ? 'encoder-decoder' : 'decoder';
+    return this.driver instanceof Seq2SeqLM ? 'encoder-decoder' : 'decoder';
+  }
+
+  /** The decoder-only model the loop drives; an encoder-decoder LanguageModel has none (see `seq2seq`). */
+  get model(): DecoderLM {
+    if (this.driver instanceof Seq2SeqLM) throw new TypeError(`model: ${this.path} is an encoder-decoder; its model is 'seq2seq' (a Seq2SeqLM)`);
+    return this.driver;
+  }
+
+  /** The encoder-decoder the loop drives (T5: the prompt is the encoder's input); undefined for a decoder-only model. */
+  get seq2seq(): Seq2SeqLM | undefined {
+    return this.driver instanceof Seq2SeqLM ? this.driver : undefined;
   }
 
   private constructor(
     readonly path: string,
     /** A decoder-only model (DecoderLM) or an encoder-decoder (Seq2SeqLM: the prompt is the encoder's input). */
-    readonly model: DecoderLM | Seq2SeqLM,
+    private readonly driver: DecoderLM | Seq2SeqLM,
     readonly tokenizer: Tokenizer,
     readonly backend: Backend,
     private readonly ownsBackend: boolean,
@@ -215,17 +226,17 @@ export class LanguageModel {
   }
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): Promise<GenerationResult> {
     try {
-      this.model.model.checkFiles();
+      this.driver.model.checkFiles();
     } catch (e) {
       return Promise.reject(e);
     }
-    return generate(this.model, this.tokenizer, prompt, this.withDefaults(options));
+    return generate(this.driver, this.tokenizer, prompt, this.withDefaults(options));
   }
 
   /** Throws when the generation can't start; the stream's own errors arrive as it is read. */
   stream(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
-    this.model.model.checkFiles();
-    return stream(this.model, this.tokenizer, prompt, this.withDefaults(options));
+    this.driver.model.checkFiles();
+    return stream(this.driver, this.tokenizer, prompt, this.withDefaults(options));
   }
 
   /** Renders chat messages with the checkpoint's template (tokenizer.chat_template). */
@@ -237,7 +248,7 @@ export class LanguageModel {
 
   /** Frees native weights now; generation afterwards throws. */
   dispose(): void {
-    this.model.dispose();
+    this.driver.dispose();
     if (this.ownsBackend) this.backend.dispose();
   }
   async [Symbol.asyncDispose](): Promise<void> {

@@ -96,20 +96,13 @@ export class Seq2SeqLM implements BeamCausalLM {
     this.queue = [];
     const inputs = items.filter((x) => !x.cache.started);
     const steps = items.filter((x) => x.cache.started);
-    // Inputs first: each runs the encoder once and the decoder start token.
-    for (const it of inputs) {
+    // Inputs first: the encoder once per input (packed into as few passes as fit), then their
+    // decoder start tokens in one pass; on an error each input is tried alone, to fail only its own.
+    if (inputs.length > 0) {
       try {
-        const encoder = await this.model.encode(it.ids);
-        try {
-          const logits = await this.model.forward([this.model.decoderStartTokenId], { encoder, cache: it.cache.inner });
-          it.cache.started = true;
-          this.count(1, 1);
-          it.resolve(logits);
-        } finally {
-          encoder.dispose();
-        }
-      } catch (e) {
-        it.reject(e);
+        await this.start(inputs);
+      } catch {
+        for (const it of inputs) await this.start([it]).catch((e: unknown) => it.reject(e));
       }
     }
     for (let i = 0; i < steps.length; i += this.model.maxBatch) {
@@ -130,6 +123,30 @@ export class Seq2SeqLM implements BeamCausalLM {
     this.stats.sequences += sequences;
     this.stats.tokens += tokens;
     this.stats.histogram[sequences] = (this.stats.histogram[sequences] ?? 0) + 1;
+  }
+
+  /** Encodes the inputs and runs their start tokens; resolves each item, or throws (resolving none). */
+  private async start(items: readonly Pending[]): Promise<void> {
+    const encoders = await this.model.encodeBatch(items.map((x) => x.ids));
+    try {
+      const start = [this.model.decoderStartTokenId];
+      const results: Float32Array[] = [];
+      for (let i = 0; i < items.length; i += this.model.maxBatch) {
+        const group = items.slice(i, i + this.model.maxBatch);
+        results.push(...(await this.model.forwardBatch(group.map((x, k) => ({ ids: start, cache: x.cache.inner, encoder: encoders[i + k]! })))));
+        this.count(group.length, group.length);
+      }
+      items.forEach((x, k) => {
+        x.cache.started = true;
+        x.resolve(results[k]!);
+      });
+    } catch (e) {
+      // Caches bound before the failure start over (a retry binds them again).
+      for (const x of items) if (!x.cache.disposed) x.cache.inner.unbind();
+      throw e;
+    } finally {
+      for (const e of encoders) e.dispose();
+    }
   }
 
   /** The ids the generated tokens follow, which logits processors see: the decoder start token, not the input. */

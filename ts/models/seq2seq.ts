@@ -120,6 +120,12 @@ export class Seq2SeqCache {
     this.st = encoder.state.fork();
     this.encoderId = encoder.id;
   }
+  /** @internal back to a cache that has not run (its rows, both parts, are let go) */
+  unbind(): void {
+    if (this.st && !this.st.disposed) this.st.dispose();
+    this.st = undefined;
+    this.encoderId = 0;
+  }
   /** @internal the encoder output it is bound to (0: none yet) */
   get boundTo(): number {
     return this.encoderId;
@@ -340,7 +346,9 @@ export class EncoderDecoderModel {
       if (it.cache.boundTo === 0 && it.encoder === undefined) throw new TypeError(`${fn}: ${what}encoder is required: the cache has not run yet`);
       if (it.cache.boundTo !== 0 && it.encoder !== undefined && it.encoder.id !== it.cache.boundTo)
         throw new RangeError(`${fn}: ${what}cache belongs to another encoder output`);
-      this.checkIds(fn, it.ids, `${what}ids`, it.cache.capacity - it.cache.length);
+      this.checkIds(fn, it.ids, `${what}ids`, Infinity);
+      if (it.cache.length + it.ids.length > it.cache.capacity)
+        throw new RangeError(`${fn}: ${what}cache holds ${it.cache.length} decoder rows; ${it.ids.length} more exceed its capacity ${it.cache.capacity}`);
       total += it.ids.length;
     });
     if (total > this.decoderPlan.tMax) throw new RangeError(`${fn}: ${total} new tokens exceed the ${this.decoderPlan.tMax} one pass holds`);
@@ -394,6 +402,9 @@ export class EncoderDecoderModel {
     else take('max_length', 'maxTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
     if (g.min_new_tokens !== undefined && g.min_new_tokens !== null) take('min_new_tokens', 'minNewTokens');
     else take('min_length', 'minNewTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
+    // forced_bos_token_id: the first generated token (BART-style); forced_eos_token_id needs the
+    // request's maxTokens, so generate() places it.
+    take('forced_bos_token_id', 'forcedTokens', (v) => new Map([[0, v as number]]));
     return o as GenerateOptions;
   }
 
@@ -447,6 +458,13 @@ export class EncoderDecoderModel {
       refused: { stop: why, badWords: why, logprobs: why, seed: why, topK: why, topP: why, minP: why, typicalP: why },
     });
     const s = beamSettings(o);
+    // forced_eos_token_id: the last token a request may generate (HF's at max_length - 1), unless the caller forces tokens.
+    const forcedEos = this.generation?.forced_eos_token_id;
+    if (typeof forcedEos === 'number' && given.forcedTokens === undefined && s.maxNewTokens > 0) {
+      const forced = new Map(o.forcedTokens instanceof Map ? o.forcedTokens : Array.isArray(o.forcedTokens) ? o.forcedTokens.map((id, i) => [i, id] as [number, number]) : []);
+      forced.set(s.maxNewTokens - 1, forcedEos);
+      o.forcedTokens = forced;
+    }
     this.checkIds('generate', inputIds, "'inputIds'", this.contextLength);
     // The caller's forcedTokens replace the checkpoint's forced BOS / EOS.
     const forced = o.forcedTokens === undefined ? this.forcedTokens(s.maxNewTokens) : undefined;
