@@ -2,7 +2,7 @@
 // forced BOS/EOS) and mBART (pre-norm with final layer norms, scaled embeddings) against the
 // PyTorch goldens of tools/reference/make_bart_marian.py, single and batched, greedy and beams;
 // loading, defaults and refusals.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LanguageModel } from '../ts/generate/model.js';
@@ -53,10 +53,29 @@ describe('BART loading, defaults and refusals', () => {
     }
   });
 
+  it('without generation_config.json, config.json\'s forced_bos/eos_token_id are used', async () => {
+    const dir = withConfig('bart-tiny', {});
+    rmSync(join(dir, 'generation_config.json'));
+    const model = await loadSeq2Seq(dir, { contextLength: 32 });
+    const withFile = await loadSeq2Seq(join(FIX, 'bart-tiny'), { contextLength: 32 });
+    try {
+      expect([...model.forcedTokens(4)!]).toEqual([[0, 0], [3, 2]]);
+      const c = G.models['bart-tiny']![0]!;
+      const r = await model.generate(c.input, { numBeams: 1, maxTokens: c.greedy.length, ignoreEos: true });
+      expect(r.sequences[0]!.ids).toEqual(c.greedy);
+      // Both ways give the same beams.
+      const o = { numBeams: 4, numReturnSequences: 2, maxTokens: 6, noRepeatNgramSize: 0, earlyStopping: false };
+      expect(await model.generate(c.input, o)).toEqual(await withFile.generate(c.input, o));
+    } finally {
+      model.dispose();
+      withFile.dispose();
+    }
+  });
+
   it("generation_config.json's defaults are what generate() uses without options", async () => {
     const model = await loadSeq2Seq(join(FIX, 'bart-tiny'), { contextLength: 32 });
     try {
-      expect(model.generationDefaults()).toEqual({ numBeams: 4, maxTokens: 11, earlyStopping: true, noRepeatNgramSize: 3 });
+      expect(model.generationDefaults()).toEqual({ numBeams: 4, maxTokens: 11, earlyStopping: true, noRepeatNgramSize: 3, forcedTokens: new Map([[0, 0]]) });
       const input = G.models['bart-tiny']![1]!.input;
       expect(await model.generate(input)).toEqual(await model.generate(input, { numBeams: 4, maxTokens: 11, earlyStopping: true, noRepeatNgramSize: 3 }));
     } finally {

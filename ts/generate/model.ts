@@ -164,8 +164,8 @@ export class LanguageModel {
     const merged: GenerateOptions = { ...d, ...given };
     // The checkpoint's forced BOS / EOS (BART's forced_bos/eos_token_id) at this request's length;
     // without a maximum, only the first token is forced.
-    if (this.model instanceof Seq2SeqLM && merged.forcedTokens === undefined) {
-      const forced = this.model.model.forcedTokens(merged.maxTokens ?? merged.maxNewTokens ?? 0);
+    if (this.driver instanceof Seq2SeqLM && given.forcedTokens === undefined) {
+      const forced = this.driver.model.forcedTokens(merged.maxTokens ?? merged.maxNewTokens ?? 0);
       if (forced !== undefined && forced.size > 0) merged.forcedTokens = forced;
     }
     return merged;

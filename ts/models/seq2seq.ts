@@ -409,17 +409,16 @@ export class EncoderDecoderModel {
   }
 
   /**
-   * forced_bos_token_id / forced_eos_token_id (generation_config.json, else config.json) as
-   * forcedTokens: the first generated token, and the one that reaches HF's max_length (the
-   * start token counted), i.e. generated position maxNewTokens - 1. Undefined when neither is set.
+   * forced_bos_token_id / forced_eos_token_id as forcedTokens: the first generated token, and the
+   * one that reaches HF's max_length (the start token counted), i.e. generated position
+   * maxNewTokens - 1. From generation_config.json when the checkpoint has one (as HF reads it),
+   * else config.json. Undefined when neither is set.
    */
   forcedTokens(maxNewTokens: number): ReadonlyMap<number, number> | undefined {
-    const pick = (key: string, fallback: number | undefined): number | undefined => {
-      const v = (this.generation as Record<string, unknown> | undefined)?.[key];
-      return typeof v === 'number' ? v : v === null ? undefined : fallback;
-    };
-    const bos = pick('forced_bos_token_id', this.config.forcedBosTokenId);
-    const eos = pick('forced_eos_token_id', this.config.forcedEosTokenId);
+    const g = this.generation as Record<string, unknown> | undefined;
+    const id = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+    const bos = g ? id(g.forced_bos_token_id) : this.config.forcedBosTokenId;
+    const eos = g ? id(g.forced_eos_token_id) : this.config.forcedEosTokenId;
     if (bos === undefined && eos === undefined) return undefined;
     const m = new Map<number, number>();
     // HF runs ForcedBOS before ForcedEOS: when both fall on the first token, EOS wins.
@@ -466,8 +465,8 @@ export class EncoderDecoderModel {
       o.forcedTokens = forced;
     }
     this.checkIds('generate', inputIds, "'inputIds'", this.contextLength);
-    // The caller's forcedTokens replace the checkpoint's forced BOS / EOS.
-    const forced = o.forcedTokens === undefined ? this.forcedTokens(s.maxNewTokens) : undefined;
+    // Without generation_config.json, config.json's forced BOS / EOS (unless the caller forces tokens).
+    const forced = o.forcedTokens === undefined && this.generation === undefined ? this.forcedTokens(s.maxNewTokens) : undefined;
     for (const id of o.eosTokenIds ?? [])
       if (id >= this.config.vocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.config.vocabSize}), got ${id}`);
     // The start token and every chosen token but the last are fed back.
