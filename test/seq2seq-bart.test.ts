@@ -9,6 +9,7 @@ import { LanguageModel } from '../ts/generate/model.js';
 import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq } from '../ts/models/seq2seq.js';
 import { Tokenizer } from '../ts/tokenizer/index.js';
+import { tokenizerFromDirectory } from '../ts/tokenizer/files.js';
 import { hf } from './tokenizer/util.js';
 import { FIX, G, describeGoldens, lowPrecisionCheck, withConfig } from './helpers/seq2seq-goldens.js';
 
@@ -97,6 +98,17 @@ describe('BART loading, defaults and refusals', () => {
       // vocab.json + merges.txt carry no special tokens: <mask> is plain text there.
       if (!text.includes('<mask>')) expect(gpt2.encode(text, { addSpecialTokens: false }), text).toEqual(want.slice(1, -1));
     }
+  });
+
+  it('a BART directory with vocab.json and merges.txt but no tokenizer.json tokenizes as with it', () => {
+    const dir = withConfig('bart-tiny', {});
+    const withJson = tokenizerFromDirectory(dir, 'test');
+    rmSync(join(dir, 'tokenizer.json'));
+    const files = tokenizerFromDirectory(dir, 'test');
+    for (const text of ['Hello world, this is a test.', ' The quick brown fox -- 3 dogs!', 'ünïcödé <mask> done', 'a pair'])
+      expect(files.encode(text), text).toEqual(withJson.encode(text));
+    expect(files.encode('one', { pair: 'two' })).toEqual(withJson.encode('one', { pair: 'two' }));
+    expect(files.decode(files.encode('Hello <mask> world'), { skipSpecialTokens: true })).toBe('Hello world');
   });
 
   it('refuses config fields it does not implement with a RangeError naming field and value', async () => {

@@ -1,9 +1,11 @@
 // The tokenizer of a checkpoint directory: tokenizer.json, else Marian's source.spm + vocab.json,
-// else a SentencePiece spiece.model (T5) read directly. Not GGUF files or GPT-2's vocab/merges.
+// else a SentencePiece spiece.model (T5) read directly, else GPT-2's vocab.json + merges.txt (BART's
+// with <s> A </s>). Not GGUF files.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRegularFile } from '../io/files.js';
 import { AddedTokens, type AddedToken } from './added.js';
+import { parseMergesText } from './gpt2.js';
 import { tokenizerFromMarian } from './marian.js';
 import { parseSentencePieceModel, SPM_PIECE_TYPE } from './spm-proto.js';
 import { sentencePieceParts } from './spm.js';
@@ -49,7 +51,40 @@ export function tokenizerFromDirectory(dir: string, where: string): Tokenizer {
   }
   const spiece = readIfThere(dir, 'spiece.model', where);
   if (spiece !== null) return t5Tokenizer(new Uint8Array(spiece), readConfig(dir, where), join(dir, 'spiece.model'));
-  throw new RangeError(`${where}: ${dir} has no tokenizer.json, spiece.model or source.spm`);
+  const vocab = readIfThere(dir, 'vocab.json', where);
+  const merges = readIfThere(dir, 'merges.txt', where);
+  if (vocab !== null && merges !== null) return bpeTokenizer(dir, vocab.toString('utf8'), merges.toString('utf8'), where);
+  throw new RangeError(`${where}: ${dir} has no tokenizer.json, spiece.model, source.spm, or vocab.json with merges.txt`);
+}
+
+// Model types whose byte-level BPE wraps a sequence as <s> A </s> (BartTokenizer, RobertaTokenizer).
+const ROBERTA_STYLE = ['bart', 'roberta'];
+const ROBERTA_SPECIALS = ['<s>', '<pad>', '</s>', '<unk>', '<mask>'];
+
+/**
+ * GPT-2's vocab.json + merges.txt; for BART (and RoBERTa) as their tokenizers convert them:
+ * byte-level BPE, <s> A </s> (pairs <s> A </s></s> B </s>), the special tokens as added tokens
+ * (<mask> swallowing the space before it).
+ */
+function bpeTokenizer(dir: string, vocabText: string, mergesText: string, where: string): Tokenizer {
+  const cfgPath = join(dir, 'config.json');
+  const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : {};
+  if (!ROBERTA_STYLE.includes(String(cfg.model_type))) return Tokenizer.fromGPT2(vocabText, mergesText);
+  let vocab: Record<string, number>;
+  try { vocab = JSON.parse(vocabText) as Record<string, number>; } catch (e) { throw new RangeError(`${where}: ${join(dir, 'vocab.json')} is not valid JSON: ${(e as Error).message}`); }
+  for (const t of ['<s>', '</s>'])
+    if (typeof vocab[t] !== 'number') throw new RangeError(`${where}: ${join(dir, 'vocab.json')} has no '${t}'`);
+  const added = ROBERTA_SPECIALS.filter((t) => typeof vocab[t] === 'number')
+    .map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: t === '<mask>', rstrip: false, normalized: false, special: true }));
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return Tokenizer.fromJSON({
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: { type: 'RobertaProcessing', sep: ['</s>', vocab['</s>']], cls: ['<s>', vocab['<s>']], trim_offsets: true, add_prefix_space: false },
+    decoder: byteLevel,
+    model: { type: 'BPE', vocab, merges: parseMergesText(mergesText, join(dir, 'merges.txt')) },
+  });
 }
 
 function t5Tokenizer(bytes: Uint8Array, config: Record<string, unknown>, path: string): Tokenizer {
