@@ -50,8 +50,8 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
         },
       };
     },
-    batchStats: () => lm.model.batchStats,
-    kvPagesInUse: () => lm.model.model.states.stats().pagesInUse,
+    batchStats: () => (lm.seq2seq ?? lm.model).batchStats,
+    kvPagesInUse: () => (lm.seq2seq ?? lm.model).model.states.stats().pagesInUse,
     async dispose() {
       lm.dispose();
     },
