@@ -427,7 +427,7 @@ def main():
     paths, src, tgt, mvocab = marian_tokenizer(work)
     marian_v = len(mvocab)
     texts = ['Hello world, this is a test.', 'The quick brown fox -- jumps over 3 lazy dogs!', '  spaces   and\ttabs  ',
-             '>>fr<< Translate this sentence.', 'unknown ༀ symbols </s> inside', '']
+             '>>fr<< Translate this sentence.', 'unknown ༀ symbols </s> inside', '', 'a code >>fr<< mid-text', ' >>fr<< after a space']
     goldens = dict(header=dict(script='tools/reference/make_bart_marian.py',
                                reference='PyTorch %s (float32, CPU), forwards written from HF modeling_bart / modeling_mbart / modeling_marian '
                                          'semantics; beams: tools/reference/beam_search.py (HF BeamSearchScorer semantics) with ForcedBOS/ForcedEOS '

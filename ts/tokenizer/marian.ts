@@ -6,10 +6,10 @@ import type { Decoder } from './decoders.js';
 import { TokenizerFormatError, asObject } from './json.js';
 import type { Model } from './model.js';
 import { readVocabMap } from './load.js';
-import type { PostProcessor } from './postprocessors.js';
+import type { Encoding, PostProcessor } from './postprocessors.js';
 import { parseSentencePieceModel, SPM_PIECE_TYPE } from './spm-proto.js';
 import { sentencePieceDecoder, sentencePieceParts } from './spm.js';
-import { Tokenizer } from './tokenizer.js';
+import { Tokenizer, type EncodeOptions, type EncodeResult } from './tokenizer.js';
 
 export interface MarianFiles {
   /** source.spm and target.spm bytes. */
@@ -45,17 +45,18 @@ export function tokenizerFromMarian(f: MarianFiles, where = 'marian'): Tokenizer
   const unkId = idOf(unk, 'unk_token');
   const specials = [eos, unk, pad].filter((t) => source.vocab.has(t));
   const added: AddedToken[] = specials.map((t) => ({ id: source.vocab.get(t)!, content: t, special: true, lstrip: false, rstrip: false, singleWord: false }));
-  // Language codes (>>fr<<) are vocabulary entries that the reference never hands to sentencepiece.
+  // Language codes (>>fr<<) are vocabulary entries that the reference never hands to sentencepiece
+  // (MarianTokenizer below keeps only one that opens the text).
   for (const [t, id] of source.vocab) if (LANG_CODE.test(t)) added.push({ id, content: t, special: false, lstrip: false, rstrip: false, singleWord: false });
   const parts = sentencePieceParts(src, false, `${where}/source.spm`);
   const srcUnk = src.pieces.findIndex((p) => p.type === SPM_PIECE_TYPE.unknown);
   const post: PostProcessor = (a, b, add) => {
-    const out = { ids: [...a.ids], offsets: [...a.offsets], specialTokensMask: [...a.specialTokensMask], typeIds: [...a.typeIds], tokens: [...a.tokens] };
+    const out: Encoding = { ids: [...a.ids], offsets: [...a.offsets], specialTokensMask: [...a.specialTokensMask], typeIds: [...a.typeIds], tokens: [...a.tokens] };
     if (b !== null) for (let i = 0; i < b.ids.length; i++) { out.ids.push(b.ids[i]!); out.offsets.push(b.offsets[i]!); out.specialTokensMask.push(b.specialTokensMask[i]!); out.typeIds.push(0); out.tokens.push(b.tokens[i]!); }
     if (add) { out.ids.push(eosId); out.offsets.push([0, 0]); out.specialTokensMask.push(1); out.typeIds.push(0); out.tokens.push(eos); }
     return out;
   };
-  return new Tokenizer({
+  return new MarianTokenizer({
     model: new MarianModel(parts.model, srcUnk, source.vocab, target.ids, unkId),
     normalizer: parts.normalizer,
     preTokenizer: null,
@@ -64,6 +65,30 @@ export function tokenizerFromMarian(f: MarianFiles, where = 'marian'): Tokenizer
     byteLevelDecoder: false,
     added: new AddedTokens(added),
   });
+}
+
+const CODE_AT_START = /^>>.+?<</;
+const ANY_CODE = />>.+?<</g;
+
+/**
+ * MarianTokenizer's language codes: one that opens the text is a token, every other one is
+ * deleted. Deleted codes become spaces of the same length, which sentencepiece's whitespace rules
+ * (remove_extra_whitespaces, the opus-mt setting) fold away, so offsets into the text still hold.
+ */
+function withoutCodes(text: string): string {
+  if (typeof text !== 'string' || !text.includes('>>')) return text;
+  const head = CODE_AT_START.exec(text)?.[0].length ?? 0;
+  return text.slice(0, head) + text.slice(head).replace(ANY_CODE, (c) => ' '.repeat(c.length));
+}
+
+class MarianTokenizer extends Tokenizer {
+  override encode(text: string, options: EncodeOptions = {}): number[] {
+    return super.encode(withoutCodes(text), options.pair === undefined ? options : { ...options, pair: withoutCodes(options.pair) });
+  }
+
+  override encodeWithOffsets(text: string, options: EncodeOptions = {}): EncodeResult {
+    return super.encodeWithOffsets(withoutCodes(text), options.pair === undefined ? options : { ...options, pair: withoutCodes(options.pair) });
+  }
 }
 
 function readVocab(v: string | object, path: string): { vocab: Map<string, number>; ids: string[] } {
