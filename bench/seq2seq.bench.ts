@@ -2,9 +2,10 @@
 // greedy decode ms per step, 4-beam decode ms per step (the beams share one pass per step) and its
 // ratio to greedy; and 8 concurrent greedy requests through the text loop (Seq2SeqLM: their steps
 // share decoder passes) against the same 8 one at a time. Results are checked before they are
-// timed (step counts, equal outputs batched and alone). BART-shaped runs wait for the BART family.
+// timed (step counts, equal outputs batched and alone). SEQ2SEQ_SHAPE=bart-base runs a BART-base-shaped
+// model instead (6 + 6 layers, d_model 768, 12 heads, FFN 3072, vocabulary 50265).
 //
-// npm run build:ts && npx tsx bench/seq2seq.bench.ts   (writes bench/results/seq2seq.{json,md})
+// npm run build:ts && npx tsx bench/seq2seq.bench.ts   (writes bench/results/seq2seq.{json,md}; bart-base: seq2seq-bart-base.*)
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -12,15 +13,19 @@ import { join } from 'node:path';
 import { loadSeq2Seq } from '../dist/models/seq2seq.js';
 import { Seq2SeqLM } from '../dist/generate/seq2seq-lm.js';
 import { generate } from '../dist/generate/generate.js';
+import { BART_BASE, writeBartBase } from './bart-base-fixture.js';
 import { T5_SMALL, writeT5Small } from './t5-small-fixture.js';
 
-const INPUT = Array.from({ length: 64 }, (_, i) => 2 + ((i * 7919 + 11) % (T5_SMALL.vocab - 2)));
+const SHAPE = process.env.SEQ2SEQ_SHAPE === 'bart-base' ? 'bart-base' : 't5-small';
+const VOCAB = SHAPE === 'bart-base' ? BART_BASE.vocab : T5_SMALL.vocab;
+const INPUT = Array.from({ length: 64 }, (_, i) => 2 + ((i * 7919 + 11) % (VOCAB - 2)));
 const NEW_TOKENS = 16;
 const REQUESTS = 8;
-const dir = join(tmpdir(), 'attnode-t5-small');
+const dir = join(tmpdir(), `attnode-${SHAPE}`);
 if (!existsSync(join(dir, 'model.safetensors'))) {
   mkdirSync(dir, { recursive: true });
-  writeT5Small(dir);
+  if (SHAPE === 'bart-base') writeBartBase(dir);
+  else writeT5Small(dir);
 }
 
 const ROUNDS = 7;
@@ -60,7 +65,7 @@ for (const dtype of ['q8_0', 'f32'] as const) {
   const b = (beams - start) / (NEW_TOKENS - 1);
   // Concurrent requests through the text loop; check they give what they give alone.
   const lm = new Seq2SeqLM(model);
-  const inputs = Array.from({ length: REQUESTS }, (_, r) => INPUT.map((id) => 2 + ((id + r * 101) % (T5_SMALL.vocab - 2))));
+  const inputs = Array.from({ length: REQUESTS }, (_, r) => INPUT.map((id) => 2 + ((id + r * 101) % (VOCAB - 2))));
   const go = { temperature: 0, maxTokens: NEW_TOKENS, ignoreEos: true };
   const alone: number[][] = [];
   let t0 = performance.now();
@@ -82,9 +87,9 @@ for (const dtype of ['q8_0', 'f32'] as const) {
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, load: loadavg()[0] ?? NaN };
 const f = (x: number | string, d = 2) => (typeof x === 'number' ? x.toFixed(d) : x);
 const md = [
-  '# Encoder-decoder (T5-small-shaped) at 1 thread',
+  `# Encoder-decoder (${SHAPE === 'bart-base' ? 'BART-base' : 'T5-small'}-shaped) at 1 thread`,
   '',
-  `\`npx tsx bench/seq2seq.bench.ts\` on ${machine.cores} x ${machine.cpu}, load ${machine.load.toFixed(2)}; random weights, ${INPUT.length}-token input,`,
+  `\`${SHAPE === 'bart-base' ? 'SEQ2SEQ_SHAPE=bart-base ' : ''}npx tsx bench/seq2seq.bench.ts\` on ${machine.cores} x ${machine.cpu}, load ${machine.load.toFixed(2)}; random weights, ${INPUT.length}-token input,`,
   `${NEW_TOKENS} new tokens, no EOS; medians of ${ROUNDS} interleaved rounds; a step's time excludes the encoder and the start token's pass.`,
   `Concurrent: ${REQUESTS} greedy requests at once (their steps share decoder passes) against the same ${REQUESTS} one at a time.`,
   '',
@@ -95,5 +100,6 @@ const md = [
 ];
 console.log(md.join('\n'));
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(join(import.meta.dirname, 'results', 'seq2seq.md'), md.join('\n'));
-writeFileSync(join(import.meta.dirname, 'results', 'seq2seq.json'), JSON.stringify({ machine, rows }, null, 2));
+const out = SHAPE === 'bart-base' ? 'seq2seq-bart-base' : 'seq2seq';
+writeFileSync(join(import.meta.dirname, 'results', `${out}.md`), md.join('\n'));
+writeFileSync(join(import.meta.dirname, 'results', `${out}.json`), JSON.stringify({ machine, rows }, null, 2));

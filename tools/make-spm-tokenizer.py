@@ -2,8 +2,9 @@
 # Trains a small XLM-R-style sentencepiece Unigram model on the committed tokenizer corpus, converts
 # it to tokenizer.json (Precompiled + Metaspace + Unigram) and writes sentencepiece's own ids as goldens.
 #
-# Run: /usr/bin/python3 tools/make-spm-tokenizer.py   (needs Debian's python3-sentencepiece, no protobuf)
-# Writes test/fixtures/tokenizers/unigram-xlmr-precompiled.json and xlmr-spm-goldens.json.
+# Run: /usr/bin/python3 tools/make-spm-tokenizer.py   (needs Debian's python3-sentencepiece and python3-protobuf)
+# Writes test/fixtures/tokenizers/unigram-xlmr-precompiled.json and xlmr-spm-goldens.json; then trains the
+# small .model files of SPM_MODELS and writes spm-model-goldens.json (ids, pieces, decoded text).
 # The conversion follows what transformers' XLMRobertaConverter writes: the model's charsmap in a
 # Precompiled normalizer, then Replace(" {2,}" -> " "), Metaspace with prepend_scheme "always",
 # the spm vocabulary with its scores, and <s> $A </s> (</s> </s> $B </s> for pairs).
@@ -143,6 +144,86 @@ def tokenizer_json(pieces, charsmap):
     }
 
 
+# Small .model files read directly by ts/tokenizer/spm.ts, each exercising other rules: name ->
+# spm_train options. Goldens: sentencepiece's ids, pieces and decoded text for every corpus case.
+SPM_MODELS = {
+    'spm-unigram-nfkc': dict(model_type='unigram', vocab_size=900, normalization_rule_name='nmt_nfkc',
+                             user_defined_symbols=['<sep>', '@@'], control_symbols=['<2fr>', '<2de>'], byte_fallback=False),
+    'spm-unigram-bytes': dict(model_type='unigram', vocab_size=700, normalization_rule_name='identity',
+                              remove_extra_whitespaces=False, byte_fallback=True, user_defined_symbols=['<sep>']),
+    'spm-bpe-nfkc': dict(model_type='bpe', vocab_size=800, normalization_rule_name='nmt_nfkc', byte_fallback=True,
+                         user_defined_symbols=['<sep>'], control_symbols=['<2fr>']),
+    'spm-bpe-identity': dict(model_type='bpe', vocab_size=600, normalization_rule_name='identity', add_dummy_prefix=False,
+                             byte_fallback=False),
+}
+SPM_COMMON = dict(hard_vocab_limit=False, character_coverage=0.9995, num_threads=1, split_by_whitespace=True,
+                  bos_id=1, eos_id=2, unk_id=0, pad_id=3)
+# Inputs beyond the corpus: whitespace rules, user-defined and control symbols written in the text
+# (sentencepiece keeps the first as one piece and segments the second like any text), no text.
+EXTRA_TEXTS = ['', '   ', ' leading and trailing  ', 'a<sep>b <sep> c<sep>', 'x@@y @@', 'translate <2fr> this',
+               '<s> and </s> and <unk> and <pad>', 'tab\there\nnewline', '\u00a0nbsp\u3000wide', 'ｆｕｌｌｗｉｄｔｈ ＡＢＣ ①②',
+               'unknown: \u0f00\u0f01 \U0001f9ec\U0001f9ec', '<0x41> is a byte piece name']
+
+
+RANDOM_SEED = 7
+RANDOM_CASES = 150
+
+
+def random_texts(texts):
+    """Seeded random inputs: runs of corpus characters (with spaces, tabs, newlines and the user-defined
+    symbols mixed in) and shuffled corpus words, to reach segmentations the corpus lines do not."""
+    import random
+    rng = random.Random(RANDOM_SEED)
+    corpus = ''.join(t for n, t in texts if ':' not in n)
+    chars = sorted(set(corpus)) + [' ', ' ', ' ', '<sep>', '@@', '\t', '\n', '  ']
+    words = corpus.split()
+    out = []
+    for i in range(RANDOM_CASES):
+        if i % 2:
+            out.append(''.join(rng.choice(chars) for _ in range(rng.randint(1, 40))))
+        else:
+            out.append(' '.join(rng.choice(words) for _ in range(rng.randint(1, 12))))
+    return out
+
+
+def without_paths(model_file):
+    """The model's bytes without trainer_spec.input and model_prefix (temporary paths), so that a rerun
+    writes the same file."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    m = pb.ModelProto()
+    with open(model_file, 'rb') as fh:
+        m.ParseFromString(fh.read())
+    del m.trainer_spec.input[:]
+    m.trainer_spec.ClearField('model_prefix')
+    return m.SerializeToString()
+
+
+def spm_goldens(work, texts):
+    out = {}
+    randoms = random_texts(texts)
+    for name, options in SPM_MODELS.items():
+        train = os.path.join(work, 'train.txt')
+        prefix = os.path.join(work, name)
+        spm.SentencePieceTrainer.train(input=train, model_prefix=prefix, minloglevel=2, **SPM_COMMON, **options)
+        blob = without_paths(prefix + '.model')
+        with open(os.path.join(OUT, name + '.model'), 'wb') as fh:
+            fh.write(blob)
+        sp = spm.SentencePieceProcessor(model_proto=blob)
+        cases = [{'name': n, 'text': t, 'ids': sp.encode(t), 'pieces': sp.encode(t, out_type=str), 'decoded': sp.decode(sp.encode(t))}
+                 for n, t in texts + [(f'extra:{i}', t) for i, t in enumerate(EXTRA_TEXTS)] + [(f'random:{i}', t) for i, t in enumerate(randoms)]]
+        # Id sequences decoded as given: control and unknown pieces, bytes that do and do not form
+        # UTF-8, and leading spaces.
+        size = sp.get_piece_size()
+        byte = lambda b: sp.piece_to_id(f'<0x{b:02X}>')
+        seqs = [[1, 0, 2], [sp.piece_to_id('\u2581'), sp.piece_to_id('\u2581')] + sp.encode('a b'), list(range(min(size, 60))),
+                list(range(size - 40, size))]
+        if options['byte_fallback']:
+            seqs += [[byte(0xe6), byte(0x97), byte(0xa5)], [byte(0xe6), byte(0x97)] + sp.encode('x'), [byte(0xff), byte(0x41), byte(0xc3)]]
+        decode = [{'ids': ids, 'text': sp.decode(ids)} for ids in seqs]
+        out[name] = {'train_options': {**SPM_COMMON, **options}, 'pieces': size, 'cases': cases, 'decode': decode}
+    return out
+
+
 def main():
     texts = corpus_texts()
     work = tempfile.mkdtemp(prefix='spm-')
@@ -177,7 +258,21 @@ def main():
     with open(os.path.join(OUT, 'xlmr-spm-goldens.json'), 'w', encoding='utf-8') as fh:
         json.dump(goldens, fh, ensure_ascii=False, indent=1)
         fh.write('\n')
-    print(f'{len(pieces)} pieces, charsmap {len(charsmap)} bytes, {len(texts)} golden cases')
+    models = spm_goldens(work, texts)
+    spm_out = {
+        'header': {
+            'made_by': 'tools/make-spm-tokenizer.py',
+            'reference': f'sentencepiece {spm.__version__} (Debian python3-sentencepiece): encode(text), encode(text, out_type=str), decode(ids); no BOS/EOS',
+            'models': 'test/fixtures/tokenizers/<name>.model, trained by the same run on the corpus lines',
+            'random_cases': f'{RANDOM_CASES} per model, seed {RANDOM_SEED} (random_texts)',
+            'version': GOLDEN_VERSION,
+        },
+        'models': models,
+    }
+    with open(os.path.join(OUT, 'spm-model-goldens.json'), 'w', encoding='utf-8') as fh:
+        json.dump(spm_out, fh, ensure_ascii=False, indent=1)
+        fh.write('\n')
+    print(f'{len(pieces)} pieces, charsmap {len(charsmap)} bytes, {len(texts)} golden cases; .model files: {", ".join(models)}')
 
 
 if __name__ == '__main__':

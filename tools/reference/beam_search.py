@@ -92,7 +92,9 @@ def banned_ngram_tokens(ids, n):
     return [ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i:i + n - 1]) == prefix]
 
 
-def beam_search(forward, cfg, w, prompt, o, eos):
+def beam_search(forward, cfg, w, prompt, o, eos, process=None):
+    """process(scores, gen): optional logits processors run last on the (beams, V) log-softmax scores
+    (forced BOS / EOS tokens), gen = tokens generated so far."""
     nb, max_new = o['num_beams'], o['max_new_tokens']
     hyps = Hypotheses(nb, o['length_penalty'], o['early_stopping'], max_new)
     beams = [list(prompt) for _ in range(nb)]
@@ -112,6 +114,8 @@ def beam_search(forward, cfg, w, prompt, o, eos):
                 if gen < o.get('min_new_tokens', 0):
                     for t in eos:
                         scores[i, t] = -float('inf')
+            if process is not None:
+                process(scores, gen)
             V = scores.shape[1]
             nxt = (scores + beam_scores[:, None]).view(-1)
             top_scores, top_idx = torch.topk(nxt, keep, largest=True, sorted=True)

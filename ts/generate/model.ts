@@ -17,6 +17,7 @@ import { WEIGHT_DTYPES } from '../tensor/formats.js';
 import type { KVDType } from '../graph/ir.js';
 import { packageRoot } from '../native.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { tokenizerFromDirectory } from '../tokenizer/files.js';
 import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { DecoderLM, checkBatchOptions } from './decoder-lm.js';
 import { generate, stream, type GenerationResult, type GenerationStream } from './generate.js';
@@ -89,10 +90,7 @@ interface ReadTokenizer { tokenizer: Tokenizer; chatTemplate: string | undefined
  */
 function readTokenizer(path: string): ReadTokenizer {
   if (statSync(path).isDirectory()) {
-    const tj = join(path, 'tokenizer.json');
-    if (!existsSync(tj)) throw new RangeError(`load: ${path} has no tokenizer.json`);
-    checkRegularFile(tj, 'load');
-    const tokenizer = Tokenizer.fromJSON(readFileSync(tj, 'utf8'));
+    const tokenizer = tokenizerFromDirectory(path, 'load');
     const cfgPath = join(path, 'tokenizer_config.json');
     if (existsSync(cfgPath)) checkRegularFile(cfgPath, 'load');
     const cfg = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : {};
@@ -163,7 +161,14 @@ export class LanguageModel {
       const user = given.logitBias instanceof Map ? [...given.logitBias] : Object.entries(given.logitBias).map(([k, v]) => [Number(k), v] as [number, number]);
       given.logitBias = new Map([...(d.logitBias as ReadonlyMap<number, number>), ...user]);
     }
-    return { ...d, ...given };
+    const merged: GenerateOptions = { ...d, ...given };
+    // The checkpoint's forced BOS / EOS (BART's forced_bos/eos_token_id) at this request's length;
+    // without a maximum, only the first token is forced.
+    if (this.driver instanceof Seq2SeqLM && given.forcedTokens === undefined) {
+      const forced = this.driver.model.forcedTokens(merged.maxTokens ?? merged.maxNewTokens ?? 0);
+      if (forced !== undefined && forced.size > 0) merged.forcedTokens = forced;
+    }
+    return merged;
   }
 
   /** Loads a checkpoint (GGUF file or Hugging Face directory; default: the committed default model). */

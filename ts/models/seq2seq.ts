@@ -408,6 +408,25 @@ export class EncoderDecoderModel {
     return o as GenerateOptions;
   }
 
+  /**
+   * forced_bos_token_id / forced_eos_token_id as forcedTokens: the first generated token, and the
+   * one that reaches HF's max_length (the start token counted), i.e. generated position
+   * maxNewTokens - 1. From generation_config.json when the checkpoint has one (as HF reads it),
+   * else config.json. Undefined when neither is set.
+   */
+  forcedTokens(maxNewTokens: number): ReadonlyMap<number, number> | undefined {
+    const g = this.generation as Record<string, unknown> | undefined;
+    const id = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+    const bos = g ? id(g.forced_bos_token_id) : this.config.forcedBosTokenId;
+    const eos = g ? id(g.forced_eos_token_id) : this.config.forcedEosTokenId;
+    if (bos === undefined && eos === undefined) return undefined;
+    const m = new Map<number, number>();
+    // HF runs ForcedBOS before ForcedEOS: when both fall on the first token, EOS wins.
+    if (bos !== undefined) m.set(0, bos);
+    if (eos !== undefined && maxNewTokens >= 1) m.set(maxNewTokens - 1, eos);
+    return m;
+  }
+
   /** The decoder's first id: generation_config.json's decoder_start_token_id, else config.json's. */
   get decoderStartTokenId(): number {
     const v = this.generation?.decoder_start_token_id;
@@ -446,6 +465,8 @@ export class EncoderDecoderModel {
       o.forcedTokens = forced;
     }
     this.checkIds('generate', inputIds, "'inputIds'", this.contextLength);
+    // Without generation_config.json, config.json's forced BOS / EOS (unless the caller forces tokens).
+    const forced = o.forcedTokens === undefined && this.generation === undefined ? this.forcedTokens(s.maxNewTokens) : undefined;
     for (const id of o.eosTokenIds ?? [])
       if (id >= this.config.vocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.config.vocabSize}), got ${id}`);
     // The start token and every chosen token but the last are fed back.
@@ -463,7 +484,7 @@ export class EncoderDecoderModel {
         encoder.dispose();
       }
     });
-    return beamSearch(stepper, [this.decoderStartTokenId], o, o.eosTokenIds ?? this.eosTokenIds);
+    return beamSearch(stepper, [this.decoderStartTokenId], forced === undefined ? o : { ...o, forcedTokens: forced }, o.eosTokenIds ?? this.eosTokenIds);
   }
 
   /** Bytes of packed weights and planned activations. */

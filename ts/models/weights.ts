@@ -70,15 +70,17 @@ export class Binder {
   }
 
   /**
-   * An embedding table: f32, f16, bf16 or q8_0 as stored, any block format on backends that read
+   * An embedding table (`rows`: only rows [start, end) of the stored one): f32, f16, bf16 or q8_0 as stored, any block format on backends that read
    * mapped tables (native); other formats are widened to f32.
    * Backends that read mapped tensors gather rows straight from the file, so only the rows a
    * pass looks up become resident; others get a copy. A q8_0 table stays q8_0 either way: the
    * embedding op dequantizes the rows it reads (GPT-2's f32 copy would be 147 MiB).
    */
-  table(param: string, name: string, shape: readonly number[]): void {
-    const t = this.get(name);
+  table(param: string, name: string, shape: readonly number[], rows?: readonly [number, number]): void {
+    let t = this.get(name);
     this.expectShape(name, t, shape);
+    // Rows [start, end) only (BART's learned positions begin at row 2), still in the mapping.
+    if (rows !== undefined) t = Binder.rows(t, rows[0], rows[1]);
     // Every backend's gather reads f32, f16, bf16 and q8_0 rows; the native one (which reads
     // mapped tables) dequantizes rows of every block format, so a q6_k GGUF token table stays
     // q6_k there. Other formats and integers become f32.
@@ -96,8 +98,8 @@ export class Binder {
    * A table the graph reads that no checkpoint holds (scaled rotary frequencies), bound after
    * checkParameters: like Hugging Face's non-persistent buffers, it is not a parameter.
    */
-  constant(param: string, values: Float32Array): void {
-    this.params.set(param, Tensor.fromValues(values, [values.length], 'f32', this.hostOptions));
+  constant(param: string, values: Float32Array, shape: readonly number[] = [values.length]): void {
+    this.params.set(param, Tensor.fromValues(values, [...shape], 'f32', this.hostOptions));
   }
 
   /** A linear weight (N, K), packed by the backend. */

@@ -8,3 +8,5 @@ export type { Encoding } from './postprocessors.js';
 export { GGUF_TOKEN_TYPE, ggufMetadataFromTokenizer, tokenizerFromGGUF, type GGUFMetadata } from './gguf.js';
 export { tokenizerFromGPT2, parseMergesText } from './gpt2.js';
 export { tokenizerFromJSON } from './load.js';
+export { tokenizerFromSentencePiece, type SentencePieceOptions } from './spm.js';
+export { tokenizerFromMarian, type MarianFiles } from './marian.js';

@@ -33,8 +33,38 @@ export class Charsmap {
    * commonPrefixSearch). Every index is checked, so a corrupt trie cannot read out of bounds.
    */
   prefixValues(bytes: Uint8Array, from: number, to: number): number[] {
-    const u = this.units;
     const out: number[] = [];
+    this.walk(bytes, from, to, (v) => { out.push(v); });
+    return out;
+  }
+
+  /**
+   * The longest key that is a prefix of bytes[from, to): [value, key length in bytes], or null.
+   * sentencepiece's own normalizer (Normalizer::NormalizePrefix) takes this one.
+   */
+  longestPrefix(bytes: Uint8Array, from: number, to: number): [number, number] | null {
+    // The walk of prefixValues without a callback: this runs once per input character.
+    const u = this.units;
+    let pos = offsetOf(u[0]!);
+    let value = -1;
+    let length = 0;
+    for (let i = from; i < to; i++) {
+      const c = bytes[i]!;
+      if (c === 0) break;
+      pos ^= c;
+      if (pos >= u.length) break;
+      const unit = u[pos]!;
+      if (labelOf(unit) !== c) break;
+      pos ^= offsetOf(unit);
+      if (pos >= u.length) break;
+      if (((unit >>> 8) & 1) === 1) { value = u[pos]! & 0x7fffffff; length = i + 1 - from; }
+    }
+    return value < 0 ? null : [value, length];
+  }
+
+  /** Calls `f` with the value and end index of every key that prefixes bytes[from, to), shortest first. */
+  private walk(bytes: Uint8Array, from: number, to: number, f: (value: number, end: number) => void): void {
+    const u = this.units;
     let pos = offsetOf(u[0]!);
     for (let i = from; i < to; i++) {
       const c = bytes[i]!;
@@ -46,9 +76,8 @@ export class Charsmap {
       if (labelOf(unit) !== c) break;
       pos ^= offsetOf(unit);
       if (pos >= u.length) break;
-      if (((unit >>> 8) & 1) === 1) out.push(u[pos]! & 0x7fffffff);
+      if (((unit >>> 8) & 1) === 1) f(u[pos]! & 0x7fffffff, i + 1);
     }
-    return out;
   }
 
   /** The replacement starting at byte `at`, up to its NUL. */

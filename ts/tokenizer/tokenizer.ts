@@ -13,6 +13,7 @@ import { readTruncation, truncatePair, type TruncationOptions } from './truncati
 import { tokenizerFromGGUF, type GGUFMetadata } from './gguf.js';
 import { tokenizerFromGPT2 } from './gpt2.js';
 import { tokenizerFromJSON } from './load.js';
+import { tokenizerFromSentencePiece, type SentencePieceOptions } from './spm.js';
 
 export interface EncodeOptions {
   /** Let the post-processor add special tokens such as BOS or [CLS] ... [SEP]. Default true. */
@@ -77,6 +78,11 @@ export class Tokenizer {
   /** From tokenizer.ggml.* GGUF metadata given as a plain object of key -> value. */
   static fromGGUF(meta: GGUFMetadata): Tokenizer {
     return tokenizerFromGGUF(meta);
+  }
+
+  /** From the bytes of a SentencePiece `.model` file (spiece.model, source.spm): sentencepiece's own ids. */
+  static fromSentencePiece(bytes: Uint8Array, options: SentencePieceOptions = {}): Tokenizer {
+    return tokenizerFromSentencePiece(bytes, options);
   }
 
   constructor(parts: TokenizerParts) {

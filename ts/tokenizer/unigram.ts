@@ -10,28 +10,37 @@ const UNK_PENALTY = 10;
 export class UnigramModel implements Model {
   readonly kind = 'Unigram';
   readonly size: number;
+  // Pieces the segmentation may use; `all` also holds the others (control, byte ...) for lookups.
   private readonly vocab = new Map<string, number>();
+  private readonly all = new Map<string, number>();
   private readonly unkScore: number;
   private readonly maxPieceUnits: number;
   private readonly cache = new WordCache();
 
+  /**
+   * `segmentable` (one flag per id), when given, limits the pieces the segmentation may use and
+   * the minimum score the unknown penalty starts from: sentencepiece segments with normal pieces
+   * only, while control, byte and unknown pieces keep their ids.
+   */
   constructor(private readonly pieces: string[], private readonly scores: Float64Array, private readonly unkId: number,
-    private readonly byteFallback: boolean, path = 'model') {
+    private readonly byteFallback: boolean, path = 'model', segmentable: Uint8Array | null = null) {
     this.size = pieces.length;
     let min = Infinity;
     let maxLen = 1;
     pieces.forEach((p, i) => {
+      if (!this.all.has(p)) this.all.set(p, i);
+      if (segmentable !== null && segmentable[i] !== 1) return;
       if (!this.vocab.has(p)) this.vocab.set(p, i);
       if (scores[i]! < min) min = scores[i]!;
       if (p.length > maxLen) maxLen = p.length;
     });
     if (unkId < 0 || unkId >= pieces.length) throw new TokenizerFormatError(`${path}.unk_id`, `${unkId} is outside the vocabulary (size ${pieces.length})`);
-    this.unkScore = (pieces.length > 0 ? min : 0) - UNK_PENALTY;
+    this.unkScore = (min === Infinity ? 0 : min) - UNK_PENALTY;
     this.maxPieceUnits = maxLen;
   }
 
   tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
+    return this.all.get(token);
   }
 
   idToToken(id: number): string | undefined {
@@ -94,7 +103,7 @@ export class UnigramModel implements Model {
       if (id >= 0) { ids.push(id); starts.push(a); ends.push(e); continue; }
       if (this.byteFallback) {
         const bytes = utf8Encoder.encode(word.slice(a, e));
-        const bids = Array.from(bytes, (b) => this.vocab.get(byteTokenName(b)));
+        const bids = Array.from(bytes, (b) => this.all.get(byteTokenName(b)));
         if (bids.every((x) => x !== undefined)) {
           for (const x of bids) { ids.push(x!); starts.push(a); ends.push(e); }
           continue;

@@ -7,7 +7,7 @@ import type { GraphBuilder, ValueRef } from '../../graph/ir.js';
 import type { Binder } from '../weights.js';
 
 /** The encoder-decoder families, by the name Seq2SeqConfig.architecture carries. */
-export type Seq2SeqArchitecture = 't5';
+export type Seq2SeqArchitecture = 't5' | 'bart' | 'mbart' | 'marian';
 
 /** Which stack a graph part builds for: the encoder, or the decoder. */
 export type Seq2SeqSide = 'enc' | 'dec';
@@ -42,6 +42,11 @@ export interface Seq2SeqConfig {
   readonly decoderStartTokenId: number;
   readonly eosTokenIds: readonly number[];
   readonly padTokenId?: number;
+  /** Token embeddings times sqrt(d_model) (BART's, mBART's and Marian's scale_embedding). */
+  readonly scaleEmbedding?: boolean;
+  /** Ids forced as the first generated token / as the token that reaches max_length (BART's forced_bos/eos_token_id). */
+  readonly forcedBosTokenId?: number;
+  readonly forcedEosTokenId?: number;
 }
 
 /** How a family's attention of one kind differs from plain scaled dot-product attention. */

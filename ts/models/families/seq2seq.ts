@@ -3,12 +3,13 @@
 // its module (families/seq2seq-family.ts is the contract) to SEQ2SEQ_FAMILIES. Not the model (../seq2seq.ts).
 
 import type { Seq2SeqArchitecture, Seq2SeqFamily } from './seq2seq-family.js';
+import { bart, marian, mbart } from './bart.js';
 import { t5 } from './t5.js';
 
 export type { Seq2SeqArchitecture, Seq2SeqConfig, Seq2SeqFamily, Seq2SeqParts } from './seq2seq-family.js';
 
 /** Every encoder-decoder family, by the name Seq2SeqConfig.architecture carries. */
-export const SEQ2SEQ_FAMILIES: Readonly<Record<Seq2SeqArchitecture, Seq2SeqFamily>> = { t5 };
+export const SEQ2SEQ_FAMILIES: Readonly<Record<Seq2SeqArchitecture, Seq2SeqFamily>> = { t5, bart, mbart, marian };
 
 const all = (): Seq2SeqFamily[] => Object.values(SEQ2SEQ_FAMILIES);
 
