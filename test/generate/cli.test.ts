@@ -30,7 +30,7 @@ describe('attnode CLI', () => {
   it('names the bad flag and its allowed values', async () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--backend', 'gpu', 'hi'], /--backend must be one of native, webgpu, cuda, reference, got 'gpu'/],
-      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, got 'q3'/],
+      [['generate', '--dtype', 'q3', 'hi'], /--dtype must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, got 'q3'/],
       [['generate', '--top-p', '1.5', 'hi'], /--top-p must be a number in \(0, 1\], got 1\.5/],
       [['generate', '--top-k', 'many', 'hi'], /--top-k must be an integer >= 0, got 'many'/],
       [['generate', '--max-tokens=-1', 'hi'], /--max-tokens must be an integer >= 0, got -1/],
