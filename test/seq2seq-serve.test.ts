@@ -95,6 +95,11 @@ describe('createPool on a T5 directory', () => {
     expect(gText).toBe((await g.result).text);
   });
 
+  it('reports an encoder-decoder (its HF class) and refuses encoder tasks naming it', async () => {
+    expect(await pool.modelInfo()).toEqual({ kind: 'encoder-decoder', architecture: 'T5ForConditionalGeneration' });
+    await expect(pool.embed(['a'])).rejects.toThrow(/serves an encoder-decoder \(T5ForConditionalGeneration\); embed needs an encoder model \(BERT-like\), which an encoder-decoder is not/);
+  });
+
   it('refuses bad beam options before they queue, naming the option', async () => {
     await expect(pool.generate(TEXTS[0]!, { numBeams: 2, numReturnSequences: 3 })).rejects.toThrow(/numReturnSequences/);
     await expect(pool.generate(TEXTS[0]!, { numBeams: 0 })).rejects.toThrow(/numBeams/);
@@ -178,6 +183,13 @@ for (const fixture of ['t5-tiny', 'bart-tiny', 'marian-tiny'] as const) {
       for (const b of bodies) alone.push(((await post(b)).json.choices as Choice[]).map((c) => c.text));
       const together = await Promise.all(bodies.map(async (b) => ((await post(b)).json.choices as Choice[]).map((c) => c.text)));
       expect(together).toEqual(alone);
+    });
+
+    it('/v1/embeddings is a 400 naming the model as an encoder-decoder served on the generation routes', async () => {
+      const res = await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'a' }) });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { message: string } };
+      expect(error.message).toMatch(new RegExp(`'${fixture}' is an encoder-decoder \\(\\w+\\), which it serves on /v1/completions and /v1/chat/completions`));
     });
 
     it.each([
