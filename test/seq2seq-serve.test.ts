@@ -141,6 +141,13 @@ for (const fixture of ['t5-tiny', 'bart-tiny', 'marian-tiny'] as const) {
       expect(choices[0]!.text).toBe(want.text);
       expect(choices[0]!.finish_reason).toBe(want.finishReason === 'length' ? 'length' : 'stop');
       expect(r.json.usage).toEqual({ prompt_tokens: lm.tokenizer.encode(TEXTS[0]!).length, completion_tokens: want.ids.length, total_tokens: lm.tokenizer.encode(TEXTS[0]!).length + want.ids.length });
+      // The text leaves out special tokens (BART's forced <s>, a </s> fed back); the ids keep them.
+      expect(choices[0]!.text).toBe(lm.tokenizer.decode(want.ids, { skipSpecialTokens: true }));
+      if (fixture === 'bart-tiny') {
+        expect(want.ids[0]).toBe(0);
+        expect(lm.tokenizer.decode(want.ids)).toMatch(/^<s>/);
+        expect(choices[0]!.text).not.toMatch(/<s>/);
+      }
       const byIds = await post({ prompt: lm.tokenizer.encode(TEXTS[0]!), max_tokens: 6, temperature: 0, num_beams: 1 });
       expect((byIds.json.choices as Choice[])[0]!.text).toBe(want.text);
     });
