@@ -184,6 +184,25 @@ for (const fixture of ['t5-tiny', 'bart-tiny', 'marian-tiny'] as const) {
       expect(frames.at(-1)!.index).toBe(1);
     });
 
+    it('bad_words bans the word itself (its ids without the special tokens around them)', async () => {
+      const greedy = { temperature: 0, maxTokens: 6, numBeams: 1 };
+      const plain = await lm.generate(TEXTS[0]!, greedy);
+      // A generated id that is a whole word alone: its text encodes back to exactly that id.
+      const sameId = (x: number): boolean => {
+        const w = lm.tokenizer.decode([x], { skipSpecialTokens: true });
+        return w.length > 0 && !w.startsWith(' ') && lm.tokenizer.encode(w, { addSpecialTokens: false }).join() === String(x);
+      };
+      const id = plain.ids.find(sameId);
+      if (fixture === 'bart-tiny') expect(id).toBeDefined();
+      if (id === undefined) return;
+      const word = lm.tokenizer.decode([id]);
+      const want = await lm.generate(TEXTS[0]!, { ...greedy, badWords: [word] });
+      expect(want.ids).not.toContain(id);
+      const r = await post({ prompt: TEXTS[0], max_tokens: 6, temperature: 0, num_beams: 1, bad_words: [word] });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect((r.json.choices as Choice[])[0]!.text).toBe(want.text);
+    });
+
     it('concurrent requests give what they give alone', async () => {
       const bodies = TEXTS.map((t, i) => ({ prompt: t, max_tokens: 5, ...(i === 1 ? { best_of: 3, n: 2 } : { temperature: 0, num_beams: 1 }) }));
       const alone = [];

@@ -155,7 +155,7 @@ export class LanguageModel {
   private get outputText(): TextTokenizer {
     if (!(this.driver instanceof Seq2SeqLM)) return this.tokenizer;
     const t = this.tokenizer;
-    return { encode: (text) => t.encode(text), decode: (ids) => t.decode(ids, { skipSpecialTokens: true }) };
+    return { encode: (text, options) => t.encode(text, options), decode: (ids) => t.decode(ids, { skipSpecialTokens: true }) };
   }
 
   /** The caller's options over the checkpoint's defaults. */
