@@ -203,6 +203,18 @@ for (const fixture of ['t5-tiny', 'bart-tiny', 'marian-tiny'] as const) {
       expect((r.json.choices as Choice[])[0]!.text).toBe(want.text);
     });
 
+    it('chat without a template: the plain transcript is the encoder\'s input', async () => {
+      expect(lm.chatTemplate).toBeUndefined();
+      const want = await lm.generate('user: Hello there.\nassistant:', { temperature: 0, maxTokens: 5, numBeams: 1 });
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello there.' }], max_tokens: 5, temperature: 0, num_beams: 1 }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0]!.message.content).toBe(want.text);
+    });
+
     it('concurrent requests give what they give alone', async () => {
       const bodies = TEXTS.map((t, i) => ({ prompt: t, max_tokens: 5, ...(i === 1 ? { best_of: 3, n: 2 } : { temperature: 0, num_beams: 1 }) }));
       const alone = [];
