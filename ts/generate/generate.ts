@@ -41,7 +41,8 @@ export interface CausalLM {
 
 /** What the loop needs from a tokenizer. */
 export interface TextTokenizer {
-  encode(text: string): number[];
+  /** `addSpecialTokens: false` (bad words): only the text's own ids, without BOS / EOS around them. */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   decode(ids: readonly number[]): string;
 }
 
@@ -104,10 +105,13 @@ export async function* generateTokens(
   if (promptIds.length > model.contextLength)
     throw new RangeError(`'prompt' has ${promptIds.length} tokens but the model's context holds ${model.contextLength}`);
   // A word is spelled by different ids at the start of text and after a space: ban both spellings.
+  // Without special tokens (HF's bad_words_ids advice): a ban ending in BART's or T5's </s> would
+  // never match the word itself.
   const badWordIds = [...(options.badWordIds ?? [])];
+  const wordIds = (w: string) => tokenizer.encode(w, { addSpecialTokens: false });
   for (const w of options.badWords ?? []) {
-    badWordIds.push(tokenizer.encode(w));
-    if (!w.startsWith(' ')) badWordIds.push(tokenizer.encode(' ' + w));
+    badWordIds.push(wordIds(w));
+    if (!w.startsWith(' ')) badWordIds.push(wordIds(' ' + w));
   }
   const seed = options.seed ?? randomSeed();
   if ((options.numBeams ?? 1) > 1 || (options.numReturnSequences ?? 1) > 1) return yield* beamTokens(model, tokenizer, promptIds, { ...options, badWordIds }, seed, t0);

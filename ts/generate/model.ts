@@ -20,7 +20,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { tokenizerFromDirectory } from '../tokenizer/files.js';
 import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat.js';
 import { DecoderLM, checkBatchOptions } from './decoder-lm.js';
-import { generate, stream, type GenerationResult, type GenerationStream } from './generate.js';
+import { generate, stream, type GenerationResult, type GenerationStream, type TextTokenizer } from './generate.js';
 import type { GenerateOptions } from './options.js';
 import { checkOptionNames } from '../util/names.js';
 
@@ -147,6 +147,17 @@ export class LanguageModel {
     readonly defaults: GenerateOptions = {},
   ) {}
 
+  /**
+   * How generated ids become text: an encoder-decoder's output leaves out special tokens (BART's
+   * forced <s>, mBART's language code, a </s> fed back), as HF's text2text pipelines decode it
+   * (skip_special_tokens=True); a decoder's keeps them. The ids keep every token either way.
+   */
+  private get outputText(): TextTokenizer {
+    if (!(this.driver instanceof Seq2SeqLM)) return this.tokenizer;
+    const t = this.tokenizer;
+    return { encode: (text, options) => t.encode(text, options), decode: (ids) => t.decode(ids, { skipSpecialTokens: true }) };
+  }
+
   /** The caller's options over the checkpoint's defaults. */
   private withDefaults(options: GenerateOptions): GenerateOptions {
     if (typeof options !== 'object' || options === null) return options;
@@ -230,13 +241,13 @@ export class LanguageModel {
     } catch (e) {
       return Promise.reject(e);
     }
-    return generate(this.driver, this.tokenizer, prompt, this.withDefaults(options));
+    return generate(this.driver, this.outputText, prompt, this.withDefaults(options));
   }
 
   /** Throws when the generation can't start; the stream's own errors arrive as it is read. */
   stream(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
     this.driver.model.checkFiles();
-    return stream(this.driver, this.tokenizer, prompt, this.withDefaults(options));
+    return stream(this.driver, this.outputText, prompt, this.withDefaults(options));
   }
 
   /** Renders chat messages with the checkpoint's template (tokenizer.chat_template). */

@@ -11,7 +11,8 @@ import { ggufArchitecture } from '../models/model.js';
 import type { ClassifyFunction, LabelScore, RerankResult } from '../encoder/encoder.js';
 import { checkOptionNames } from '../util/names.js';
 
-export type ModelKind = 'decoder' | 'encoder';
+/** 'encoder-decoder' (T5, BART, Marian) generates as a decoder does, from the encoder's input. */
+export type ModelKind = 'decoder' | 'encoder' | 'encoder-decoder';
 
 /** What a worker's engine says about its model once loaded (the pool's modelInfo()). */
 export interface ModelInfo {
@@ -175,11 +176,11 @@ export const CHECK_ENCODER_REQUEST = {
 
 /** Why a request of one kind cannot go to a pool serving the other. */
 export function wrongKindMessage(request: string, kind: ModelKind, architecture?: string): string {
-  const article = kind === 'encoder' ? 'an' : 'a';
+  const article = kind === 'decoder' ? 'a' : 'an';
   const model = architecture === undefined ? `${article} ${kind}` : `${article} ${kind} (${architecture})`;
   return kind === 'encoder'
     ? `${request}: this pool serves ${model}, which has no generation; generate, stream and chat need a decoder model (use embed, rerank or classify)`
-    : `${request}: this pool serves ${model}; ${request} needs an encoder model (BERT-like), which a decoder is not`;
+    : `${request}: this pool serves ${model}; ${request} needs an encoder model (BERT-like), which ${article} ${kind} is not`;
 }
 
 /** Raised when a request's AbortSignal aborts before its encoder task finished (no partial result exists). */

@@ -32,7 +32,10 @@ export async function createEngine(config: WorkerConfig): Promise<Engine> {
     if (tools !== undefined) throw new TypeError(`'tools': ${config.model ?? 'the model'} has no chat template to pass them to`);
     return `${messages.map((m) => `${m.role}: ${m.content ?? ''}`).join('\n')}\nassistant:`;
   };
+  const s2s = lm.seq2seq;
   return {
+    kind: s2s ? 'encoder-decoder' : 'decoder',
+    ...(s2s ? { info: () => ({ kind: 'encoder-decoder' as const, architecture: s2s.model.config.hfArchitecture }) } : {}),
     async generate(req: EngineRequest): Promise<WireResult> {
       const prompt = req.messages ? render(req.messages, req.tools) : req.prompt;
       // The wire options are LanguageModel's own, checked on the main thread: nothing to map.

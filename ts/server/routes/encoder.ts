@@ -41,14 +41,14 @@ const TASK_NEEDS: Readonly<Record<Need, string>> = {
 const FIELD_OF = new Map<string, string>([['texts', 'input'], ['documents', 'documents'], ['query', 'query'], ['topN', 'top_n'], ['truncate', 'truncate']]);
 
 function offers(info: ModelInfo): readonly Need[] {
-  return info.kind === 'decoder' ? ['generate'] : (info.tasks ?? ['embed']);
+  return info.kind === 'encoder' ? (info.tasks ?? ['embed']) : ['generate'];
 }
 
 /** The 400 for a route the model cannot serve, or undefined when it can. */
 function wrongRoute(path: string, need: Need, info: ModelInfo, modelName: string): string | undefined {
   const has = offers(info);
   if (has.includes(need)) return undefined;
-  const what = `${info.kind === 'decoder' ? 'a decoder' : 'an encoder'}${info.architecture ? ` (${info.architecture})` : ''}`;
+  const what = `${info.kind === 'decoder' ? 'a decoder' : `an ${info.kind}`}${info.architecture ? ` (${info.architecture})` : ''}`;
   const routes = has.filter((t) => t !== 'classify').map((t) => TASK_ROUTES[t]);
   return `${path} needs ${TASK_NEEDS[need]}; this server's model '${modelName}' is ${what}, which it serves on ${routes.join(' and ') || 'no route'}`;
 }

@@ -21,6 +21,8 @@ interface SamplingBody {
 interface CompletionBody extends SamplingBody {
   prompt: string | string[] | number[] | number[][];
   echo?: boolean;
+  n?: number;
+  best_of?: number;
 }
 
 interface ChatBody extends SamplingBody {
@@ -71,6 +73,27 @@ function requestOptions(body: SamplingBody, signal: AbortSignal): RequestOptions
   return { ...(o as RequestOptions), signal };
 }
 
+/**
+ * A completion body's `n` and `best_of` as beam options: `best_of` is the beam width (the same
+ * as `num_beams`), `n` the beams returned (numReturnSequences). Several choices come only from
+ * beams; a TypeError/RangeError names the field otherwise.
+ */
+function choiceOptions(body: CompletionBody): { n: number; options: Partial<RequestOptions> } {
+  const n = body.n ?? 1;
+  const given = body.num_beams;
+  if (body.best_of !== undefined && given !== undefined && body.best_of !== given)
+    throw new RangeError(`'best_of' (${body.best_of}) and 'num_beams' (${String(given)}) both set the beam width; give one, or the same value`);
+  const beams = body.best_of ?? (typeof given === 'number' ? given : undefined);
+  if (beams !== undefined && beams < n) throw new RangeError(`'n' = ${n} needs at least as many beams: 'best_of' (or 'num_beams') is ${beams}`);
+  if (n > 1 && beams === undefined) throw new RangeError(`'n' = ${n} needs beam search ('best_of' or 'num_beams' >= n); several sampled choices are not supported`);
+  return { n, options: { ...(beams !== undefined ? { numBeams: beams } : {}), ...(n > 1 ? { numReturnSequences: n } : {}) } };
+}
+
+/** The choices after the first of a beam request (the first is the result's own text). */
+function otherChoices(r: PoolResult, n: number): { text: string; index: number; finish: Finish }[] {
+  return (r.sequences ?? []).slice(1, n).map((q, i) => ({ text: q.text, index: i + 1, finish: q.finishReason === 'eos' ? 'stop' : 'length' }));
+}
+
 /** A completion body's prompt as the pool takes it: text, or token ids. */
 function promptOf(p: CompletionBody['prompt']): string | number[] {
   if (typeof p === 'string') return p;
@@ -111,7 +134,11 @@ function recordWhole(ctx: ServerContext, r: PoolResult): void {
  * Streams as server-sent events. The first chunk (or the first error) is awaited before the
  * headers are written: a request refused or failed before its first token gets its status code.
  */
-async function streamSse(ctx: ServerContext, reply: FastifyReply, stream: Stream, frame: (delta: string, finish: Finish, first: boolean) => object): Promise<void> {
+async function streamSse(
+  ctx: ServerContext, reply: FastifyReply, stream: Stream, frame: (delta: string, finish: Finish, first: boolean) => object,
+  /** Frames sent after the first choice's last one (a beam request's other choices, whole). */
+  tail: (r: PoolResult) => object[] = () => [],
+): Promise<void> {
   const started = performance.now();
   const it = stream[Symbol.asyncIterator]();
   let head: IteratorResult<StreamChunk>;
@@ -143,6 +170,7 @@ async function streamSse(ctx: ServerContext, reply: FastifyReply, stream: Stream
     const result = await stream.result;
     if (!res.destroyed) {
       send(frame('', finishReason(result), first));
+      for (const f of tail(result)) send(f);
       send('[DONE]');
     }
   } catch (err) {
@@ -163,18 +191,33 @@ export const generationRoutes: RouteModule = (app, ctx) => {
     const prompt = promptOf(body.prompt);
     if (body.echo && typeof prompt !== 'string')
       return reply.code(400).send(errorBody("'echo' needs a text prompt; this one is token ids", 'invalid_request_error', null, 'echo'));
+    let choices: ReturnType<typeof choiceOptions>;
+    try {
+      choices = choiceOptions(body);
+    } catch (err) {
+      return sendError(reply, err);
+    }
     const id = `cmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const opts = requestOptions(body, disconnectSignal(req, reply));
-    const frame = (text: string, finish: Finish) => ({
-      id, object: 'text_completion', created, model: ctx.modelName, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }],
-    });
+    const opts = { ...requestOptions(body, disconnectSignal(req, reply)), ...choices.options };
+    const choice = (text: string, finish: Finish, index = 0) => ({ text, index, logprobs: null, finish_reason: finish });
+    const frame = (text: string, finish: Finish) => ({ id, object: 'text_completion', created, model: ctx.modelName, choices: [choice(text, finish)] });
     const pool = ctx.pool();
-    if (body.stream) return streamSse(ctx, reply, pool.stream(prompt, opts), frame);
+    // With beams the search ends before the first token: choice 0 (the best) then streams, final,
+    // and the other choices follow whole, one frame each, before [DONE].
+    const tail = (r: PoolResult) => otherChoices(r, choices.n).map((c) => ({ ...frame('', null), choices: [choice(c.text, c.finish, c.index)] }));
+    if (body.stream) return streamSse(ctx, reply, pool.stream(prompt, opts), frame, tail);
     try {
       const r = await pool.generate(prompt, opts);
       recordWhole(ctx, r);
-      return { ...frame((body.echo ? prompt : '') + r.text, finishReason(r)), usage: usage(r) };
+      const echo = body.echo ? (prompt as string) : '';
+      const rest = otherChoices(r, choices.n).map((c) => choice(echo + c.text, c.finish, c.index));
+      const completionTokens = (r.sequences ?? []).slice(0, choices.n).reduce((a, q) => a + q.ids.length, 0) || r.ids.length;
+      return {
+        ...frame(echo + r.text, finishReason(r)),
+        ...(rest.length > 0 ? { choices: [choice(echo + r.text, finishReason(r)), ...rest] } : {}),
+        usage: { ...usage(r), completion_tokens: completionTokens, total_tokens: r.promptTokens + completionTokens },
+      };
     } catch (err) {
       return sendError(reply, err);
     }
