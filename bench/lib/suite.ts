@@ -1,0 +1,224 @@
+// What a benchmark suite is and what the runner hands it: a Suite's run(ctx) measures cases with
+// ctx.measure (check first, warm up, rounds interleaved between sides, a minimum time per round)
+// or records figures it measured itself with ctx.record. Not the runner (bench/run.ts).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderSvg } from './plot.js';
+import type { BenchCase, CaseParams, PeerStatus } from './schema.js';
+import { median, spreadOf } from './stats.js';
+
+/** What the runner was asked for, as a suite sees it. Filters are absent when not given. */
+export interface SuiteOptions {
+  quick: boolean;
+  backend?: string[];
+  threads?: number[];
+  dtype?: string[];
+  /** Where the report goes; plots are written here. */
+  out: string;
+}
+
+/** One side of a case: attnode or a peer doing the same work. Either function may be async. */
+export interface Side {
+  /** Runs once before anything is timed and throws when the result is wrong. */
+  check?: () => unknown;
+  /** One call of the work being timed. */
+  run: () => unknown;
+}
+
+export interface CaseSpec {
+  name: string;
+  params: CaseParams;
+  /** Time units ('ms', 'us', 's') report time per call; any other unit is `work` per second. */
+  unit: string;
+  /** The unit's numerator per call for rates: FLOPs / 1e9 for GFLOP/s, tokens for tokens/s. */
+  work?: number;
+  /** Default: 'lower' for time units, 'higher' for rates. */
+  better?: 'higher' | 'lower';
+  /** 'cpu' times on the process's CPU clock (one thread on a shared machine); default 'wall'. */
+  clock?: 'wall' | 'cpu';
+  /** Rounds per side (default 5, quick 3); rounds rotate which side goes first. */
+  rounds?: number;
+  /** Minimum time of one round (default 200 ms, quick 50 ms); at least one call. */
+  minTimeMs?: number;
+  /** Warm-up per side before the first round (default 50 ms, quick 20 ms); at least one call. */
+  warmupMs?: number;
+  /** Cap on calls in one round (default 10,000). */
+  maxIterations?: number;
+}
+
+/** A figure measured by the suite itself (a subprocess, a whole generation), one sample per round. */
+export interface RecordedCase {
+  name: string;
+  params: CaseParams;
+  side: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  samples: number[];
+  iterations?: number;
+  clock?: 'wall' | 'cpu';
+  derived?: Record<string, number>;
+}
+
+export interface SuiteContext {
+  readonly suite: string;
+  readonly options: SuiteOptions;
+  readonly quick: boolean;
+  /** `defaults` narrowed by --threads / --dtype / --backend (unchanged when the filter is absent). */
+  threads(defaults: readonly number[]): number[];
+  dtypes<T extends string>(defaults: readonly T[]): T[];
+  backends<T extends string>(defaults: readonly T[]): T[];
+  /** Whether a case with these params passes the filters. */
+  wants(params: CaseParams): boolean;
+  /** Checks, warms up and times every side; one case per side, none when filtered out. */
+  measure(spec: CaseSpec, sides: Record<string, Side>): Promise<BenchCase[]>;
+  record(c: RecordedCase): BenchCase | undefined;
+  peerPresent(name: string, version: string): void;
+  /** The peer's cases are left out and the report says why; the suite carries on. */
+  peerAbsent(name: string, reason: string): void;
+  /** A line under the suite's heading in the report. */
+  note(line: string): void;
+  /** A Markdown block of the suite's own (a table the generic one cannot show). */
+  section(markdown: string): void;
+  /** Renders a Vega-Lite spec to <out>/<suite>-<id>.svg and lists it in the report. */
+  plot(id: string, title: string, spec: TopLevelSpec): Promise<string>;
+  /** Progress on stderr. */
+  log(line: string): void;
+}
+
+export interface Suite {
+  name: string;
+  /** The report section's heading. */
+  title: string;
+  /** One or two sentences: what is measured, against what. */
+  description: string;
+  run(ctx: SuiteContext): Promise<void>;
+}
+
+export const defineSuite = (s: Suite): Suite => s;
+
+const TIME_UNITS: Record<string, number> = { s: 1, ms: 1e3, us: 1e6 };
+const nowWall = (): number => performance.now();
+const nowCpu = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** The figure of one call taking `ms` milliseconds. */
+export function figureOf(spec: Pick<CaseSpec, 'unit' | 'work' | 'name'>, ms: number): number {
+  const t = TIME_UNITS[spec.unit];
+  if (t !== undefined) return (ms / 1e3) * t;
+  if (spec.work === undefined) throw new RangeError(`case '${spec.name}': unit '${spec.unit}' is a rate and needs 'work' (per call)`);
+  return spec.work / (ms / 1e3);
+}
+
+/** Everything the runner's child process collects from one suite. */
+export interface SuiteOutput {
+  cases: BenchCase[];
+  peers: PeerStatus[];
+  notes: string[];
+  sections: string[];
+  files: string[];
+}
+
+export function createContext(suite: string, options: SuiteOptions, log: (line: string) => void): { ctx: SuiteContext; output: SuiteOutput } {
+  const output: SuiteOutput = { cases: [], peers: [], notes: [], sections: [], files: [] };
+  const quick = options.quick;
+  const pass = <T>(list: readonly T[] | undefined, v: T | undefined): boolean => list === undefined || v === undefined || list.includes(v);
+  const wants = (p: CaseParams): boolean => pass(options.threads, p.threads) && pass(options.dtype, p.dtype) && pass(options.backend, p.backend);
+  const push = (c: Omit<BenchCase, 'suite' | 'median' | 'spread'>): BenchCase => {
+    if (c.samples.length === 0 || !c.samples.every(Number.isFinite)) throw new RangeError(`${suite}/${c.name} (${c.side}): samples must be finite numbers, got [${c.samples.join(', ')}]`);
+    const full: BenchCase = { suite, ...c, median: median(c.samples), spread: spreadOf(c.samples) };
+    output.cases.push(full);
+    return full;
+  };
+
+  async function measure(spec: CaseSpec, sides: Record<string, Side>): Promise<BenchCase[]> {
+    if (!wants(spec.params)) return [];
+    const names = Object.keys(sides);
+    const clock = spec.clock ?? 'wall';
+    const now = clock === 'cpu' ? nowCpu : nowWall;
+    const rounds = spec.rounds ?? (quick ? 3 : 5);
+    const minMs = spec.minTimeMs ?? (quick ? 50 : 200);
+    const warmMs = spec.warmupMs ?? (quick ? 20 : 50);
+    const maxIt = spec.maxIterations ?? 10_000;
+    // Check every side before timing any: a wrong answer fast is not a result.
+    for (const n of names) {
+      const check = sides[n]!.check;
+      if (check) {
+        try {
+          await check();
+        } catch (e) {
+          throw new Error(`${suite}/${spec.name} (${n}): check failed before timing: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+    // Calls quicker than the clock's resolution are timed in batches of `batch` calls.
+    const batch: Record<string, number> = {};
+    for (const n of names) {
+      const run = sides[n]!.run;
+      const t0 = nowWall();
+      let calls = 0;
+      do {
+        await run();
+        calls++;
+      } while (nowWall() - t0 < warmMs && calls < maxIt);
+      const per = (nowWall() - t0) / calls;
+      const grain = clock === 'cpu' ? 0.5 : 0.02;
+      batch[n] = per > 0 && per < grain ? Math.ceil(grain / per) : 1;
+    }
+    const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const iterations: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < names.length; i++) {
+        const n = names[(i + r) % names.length]!;
+        const run = sides[n]!.run;
+        const k = batch[n]!;
+        const per: number[] = [];
+        const start = nowWall();
+        do {
+          const t0 = now();
+          for (let j = 0; j < k; j++) await run();
+          per.push((now() - t0) / k);
+        } while ((nowWall() - start < minMs || per.length < 1) && per.length * k < maxIt);
+        iterations[n]! += per.length * k;
+        samples[n]!.push(figureOf(spec, Math.max(median(per), 1e-9)));
+      }
+    }
+    const better = spec.better ?? (TIME_UNITS[spec.unit] !== undefined ? 'lower' : 'higher');
+    return names.map((n) => push({ name: spec.name, params: spec.params, side: n, unit: spec.unit, better, samples: samples[n]!, iterations: iterations[n]!, clock }));
+  }
+
+  const ctx: SuiteContext = {
+    suite,
+    options,
+    quick,
+    threads: (d) => d.filter((t) => pass(options.threads, t)),
+    dtypes: (d) => d.filter((t) => pass(options.dtype, t)),
+    backends: (d) => d.filter((t) => pass(options.backend, t)),
+    wants,
+    measure,
+    record(c) {
+      if (!wants(c.params)) return undefined;
+      return push({ ...c, iterations: c.iterations ?? 0 });
+    },
+    peerPresent: (name, version) => void output.peers.push({ suite, name, status: 'present', version }),
+    peerAbsent(name, reason) {
+      output.peers.push({ suite, name, status: 'absent', reason });
+      log(`${suite}: peer ${name} absent: ${reason}`);
+    },
+    note: (line) => void output.notes.push(line),
+    section: (md) => void output.sections.push(md),
+    async plot(id, title, spec) {
+      if (!/^[a-z0-9-]+$/.test(id)) throw new RangeError(`plot id '${id}': use lowercase letters, digits and '-'`);
+      mkdirSync(options.out, { recursive: true });
+      const file = join(options.out, `${suite}-${id}.svg`);
+      writeFileSync(file, await renderSvg({ title, ...spec } as TopLevelSpec));
+      output.files.push(file);
+      return file;
+    },
+    log: (line) => log(`${suite}: ${line}`),
+  };
+  return { ctx, output };
+}
