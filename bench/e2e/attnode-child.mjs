@@ -136,13 +136,15 @@ const handlers = {
 };
 
 process.on('message', async (msg) => {
+  let reply;
   try {
     const h = handlers[msg.op];
     if (!h) throw new TypeError(`attnode-child: unknown op '${msg.op}'`);
-    process.send({ id: msg.id, ok: true, value: await h(msg) });
+    reply = { id: msg.id, ok: true, value: await h(msg) };
   } catch (e) {
-    process.send({ id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+    reply = { id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) };
   }
-  if (msg.op === 'exit') process.disconnect();
+  // After 'exit', leave even where an engine's threads would keep the process alive.
+  process.send(reply, () => msg.op === 'exit' && process.exit(0));
 });
 process.send({ ready: true, peakKiB: peakKiB() });

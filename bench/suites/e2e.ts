@@ -1,0 +1,284 @@
+// End to end in llama-bench's format, attnode and node-llama-cpp measured in the same run on the
+// same GGUF files: pp512 and tg128 tokens/s per dtype and thread count, a whole request with each
+// stage's share of its time, load time and peak RSS. Each engine runs in a child process of its
+// own (bench/e2e/*-child.mjs); both are checked to predict the same next token before timing.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { defineSuite, type Side, type SuiteContext } from '../lib/suite.js';
+import type { BenchCase, CaseParams } from '../lib/schema.js';
+import { median } from '../lib/stats.js';
+import { ensureNodeLlamaCpp, NODE_LLAMA_CPP_VERSION, type PeerStatus } from '../lib/llama-peer.js';
+import { DTYPE_LABEL, E2E_DTYPES, e2eModelFile, fileMiB, type E2EDtype } from '../e2e/fixtures.js';
+import { ATTNODE_CHILD, EngineChild, PACKAGE_ROOT, PEER_CHILD, type CheckReply, type LoadReply, type RequestReply } from '../e2e/engines.js';
+import { compareNextToken } from '../e2e/check.js';
+import { GPT2_124M } from '../gpt2-124m-fixture.js';
+
+const ATTNODE = 'attnode';
+const PEER = 'node-llama-cpp';
+/** Both engines get this many positions (GPT-2's own); llama.cpp allocates its K/V for all of them. */
+const CONTEXT = 1024;
+const PARAMS_124M = 124_439_808;
+
+/** llama-bench feeds random token ids; these are fixed ones, the same on both sides. */
+const ids = (n: number, salt: number): number[] => Array.from({ length: n }, (_, i) => (i * 7919 + salt * 104_729 + 13) % (GPT2_124M.vocab - 1));
+
+/** A request's prompt: plain English that the GPT-2 tokenizer splits into about 80 tokens. */
+const REQUEST_TEXT =
+  'The committee met on a grey Tuesday morning to decide, once and for all, whether the old bridge over the river ' +
+  'should be repaired or replaced. Engineers had measured the cracks in its arches; the treasurer had counted the cost ' +
+  'of both plans, and the townspeople had written letters. After three hours the chair asked for a vote, and';
+
+interface Plan {
+  dtypes: E2EDtype[];
+  threads: number[];
+  pp: number;
+  tg: number;
+  rounds: number;
+  requestTokens: number;
+  requestRounds: number;
+}
+
+function planOf(ctx: SuiteContext): Plan {
+  // Quick: one dtype, one thread count, short runs; the whole --quick bench stays under 5 minutes.
+  return ctx.quick
+    ? { dtypes: ctx.dtypes<E2EDtype>(['q8_0']), threads: ctx.threads([1]), pp: 64, tg: 16, rounds: 3, requestTokens: 8, requestRounds: 2 }
+    : { dtypes: ctx.dtypes<E2EDtype>(E2E_DTYPES), threads: ctx.threads([1, 2]), pp: 512, tg: 128, rounds: 5, requestTokens: 32, requestRounds: 3 };
+}
+
+/** One engine side: its child, or why it is not there. */
+interface Engine { side: string; child: EngineChild; load: LoadReply }
+
+async function startEngine(side: string, script: string, arg: string, file: string, threads: number): Promise<Engine> {
+  const child = await EngineChild.start(side, script, arg);
+  try {
+    return { side, child, load: await child.call<LoadReply>('load', { path: file, ctx: CONTEXT, threads }) };
+  } catch (e) {
+    await child.close();
+    throw e;
+  }
+}
+
+const STAGES = ['tokenize', 'prefill', 'sample', 'decode', 'detokenize', 'crossings'] as const;
+type Stage = (typeof STAGES)[number];
+const STAGE_LABEL: Record<Stage, string> = {
+  tokenize: 'tokenize',
+  prefill: 'prefill (+ first sample for node-llama-cpp)',
+  sample: 'sample and loop (JS)',
+  decode: 'decode steps',
+  detokenize: 'detokenize (streamed)',
+  crossings: 'JS/native crossings',
+};
+
+/**
+ * A request's milliseconds per stage. attnode: the loop's own calls timed where it makes them; the
+ * crossings are its forward passes times one measured empty round trip to the dispatch thread,
+ * taken out of prefill and decode; what is left is sampling and the loop. node-llama-cpp samples
+ * inside its native step, so its decode includes sampling and it has no separate sample stage.
+ */
+function stagesOf(r: RequestReply): Record<Stage, number> {
+  const crossing = r.passes !== undefined && r.crossingMs !== undefined ? r.crossingMs : 0;
+  const decodePasses = Math.max(0, (r.passes ?? 1) - 1);
+  const prefill = r.stages.prefill - (r.passes ? crossing : 0);
+  const decode = r.stages.decode - decodePasses * crossing;
+  const crossings = r.passes ? r.passes * crossing : 0;
+  const known = r.stages.tokenize + r.stages.prefill + r.stages.decode + r.stages.detokenize;
+  return { tokenize: r.stages.tokenize, prefill, sample: Math.max(0, r.totalMs - known), decode, detokenize: r.stages.detokenize, crossings };
+}
+
+const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const caseOf = (cases: BenchCase[], side: string) => cases.find((c) => c.side === side);
+/** Median of the per-round ratios attnode / peer (rounds are paired), robust to load drifting between rounds. */
+function pairedRatio(a: BenchCase | undefined, b: BenchCase | undefined): number {
+  if (!a || !b || a.samples.length !== b.samples.length) return NaN;
+  return median(a.samples.map((x, i) => x / b.samples[i]!));
+}
+
+interface Row { dtype: E2EDtype; threads: number; test: string; attnode?: BenchCase; peer?: BenchCase; sizeMiB: number }
+
+export default defineSuite({
+  name: 'e2e',
+  title: 'End to end (llama-bench format), attnode and node-llama-cpp on the same GGUF files',
+  description:
+    'pp512 and tg128 tokens/s of a GPT-2 124M-shaped model (random weights, GPT-2 tokenizer) as f32, f16, q8_0 and Q4_K_M ' +
+    '(written by attnode quantize), at 1 and 2 threads, with node-llama-cpp 3.21.1 (llama.cpp) timed in the same run in ' +
+    'interleaved rounds; a whole request with each stage\'s share; load time and peak RSS, each engine in its own process.',
+  async run(ctx) {
+    const plan = planOf(ctx);
+    if (plan.dtypes.length === 0 || plan.threads.length === 0) {
+      ctx.note('No e2e case passes the --dtype / --threads filters.');
+      return;
+    }
+    if (!existsSync(join(PACKAGE_ROOT, 'dist', 'generate', 'model.js')))
+      throw new Error('e2e: attnode runs from dist/ in its child process; run `npm run build:ts` first');
+    const peer: PeerStatus = ensureNodeLlamaCpp({ log: (l) => ctx.log(l) });
+    let peerReason = peer.present ? undefined : peer.reason;
+    if (peer.present) ctx.peerPresent(PEER, NODE_LLAMA_CPP_VERSION);
+
+    const rows: Row[] = [];
+    const requests: { dtype: E2EDtype; threads: number; side: string; replies: RequestReply[] }[] = [];
+    const memory: { dtype: E2EDtype; side: string; loadMs: number; peakMiB: number }[] = [];
+    const checks: string[] = [];
+    let isa = '';
+    for (const dtype of plan.dtypes) {
+      const file = e2eModelFile(dtype, undefined, (l) => ctx.log(l));
+      const sizeMiB = fileMiB(file);
+      const engines: Engine[] = [];
+      try {
+        // Loaded one after the other, so that each load has the machine to itself.
+        const a = await startEngine(ATTNODE, ATTNODE_CHILD, PACKAGE_ROOT, file, plan.threads[0]!);
+        engines.push(a);
+        isa = a.load.isa ?? isa;
+        if (peer.present && peerReason === undefined) {
+          try {
+            engines.push(await startEngine(PEER, PEER_CHILD, peer.dir, file, plan.threads[0]!));
+          } catch (e) {
+            peerReason = `installed, but it did not load: ${e instanceof Error ? e.message : String(e)}`;
+          }
+        }
+        // The check: the same next-token distribution from both engines (and finite logits).
+        const checkIds = ids(16, 0);
+        const replies = await Promise.all(engines.map((e) => e.child.call<CheckReply>('check', { ids: checkIds, threads: plan.threads[0] })));
+        for (const [i, e] of engines.entries()) memory.push({ dtype, side: e.side, loadMs: e.load.loadMs, peakMiB: replies[i]!.peakKiB / 1024 });
+        if (engines.length === 2) {
+          const agree = compareNextToken(replies[0]!.logprobs, replies[1]!.logprobs, dtype);
+          if (!agree.ok) throw new Error(`e2e ${dtype}: attnode and node-llama-cpp disagree on the next token: ${agree.why}`);
+          checks.push(`${DTYPE_LABEL[dtype]}: next token ${agree.top1.attnode} on both sides (peer's ${agree.top1.peer}), log-probabilities within ${agree.maxDiff.toExponential(1)} (tolerance ${agree.tol})`);
+        }
+        for (const e of engines) {
+          const params: CaseParams = { backend: 'native', dtype, model: 'gpt2-124m', shape: 'load + 16-token pass' };
+          ctx.record({ name: 'load', params, side: e.side, unit: 'ms', better: 'lower', samples: [e.load.loadMs] });
+          ctx.record({ name: 'peak RSS', params, side: e.side, unit: 'MiB', better: 'lower', samples: [memory.find((m) => m.dtype === dtype && m.side === e.side)!.peakMiB] });
+        }
+
+        for (const threads of plan.threads) {
+          const base = { backend: 'native', threads, dtype, model: 'gpt2-124m' };
+          const ppIds = ids(plan.pp, 1);
+          const sides = (op: 'pp' | 'tg'): Record<string, Side> =>
+            Object.fromEntries(engines.map((e) => [e.side, { run: () => e.child.call(op, op === 'pp' ? { ids: ppIds, threads } : { first: ppIds[0], n: plan.tg, threads }) }]));
+          // One call per round (each takes a second or more), one warm-up call per side.
+          const common = { unit: 'tokens/s', rounds: plan.rounds, minTimeMs: 0, warmupMs: 0 };
+          ctx.log(`${dtype} t=${threads}: pp${plan.pp}`);
+          const pp = await ctx.measure({ name: `pp${plan.pp}`, params: { ...base, shape: `${plan.pp} tokens` }, work: plan.pp, ...common }, sides('pp'));
+          rows.push({ dtype, threads, test: `pp${plan.pp}`, attnode: caseOf(pp, ATTNODE), peer: caseOf(pp, PEER), sizeMiB });
+          ctx.log(`${dtype} t=${threads}: tg${plan.tg}`);
+          const tg = await ctx.measure({ name: `tg${plan.tg}`, params: { ...base, shape: `${plan.tg} tokens` }, work: plan.tg, ...common }, sides('tg'));
+          rows.push({ dtype, threads, test: `tg${plan.tg}`, attnode: caseOf(tg, ATTNODE), peer: caseOf(tg, PEER), sizeMiB });
+
+          // A whole request, rounds interleaved; the prompt's first token changes per round so
+          // that no prefix cache (attnode's pages, llama.cpp's sequence) carries over a round.
+          ctx.log(`${dtype} t=${threads}: request`);
+          const got: Record<string, RequestReply[]> = Object.fromEntries(engines.map((e) => [e.side, []]));
+          for (let r = 0; r < plan.requestRounds + 1; r++) {
+            const order = r % 2 === 0 ? engines : [...engines].reverse();
+            for (const e of order) {
+              const reply = await e.child.call<RequestReply>('request', { text: `${r + 1}. ${REQUEST_TEXT}`, maxTokens: plan.requestTokens, threads, seed: 1000 + r });
+              if (reply.generatedTokens !== plan.requestTokens) throw new Error(`e2e: ${e.side} generated ${reply.generatedTokens} tokens, asked for ${plan.requestTokens}`);
+              if (r > 0) got[e.side]!.push(reply); // round 0 warms up
+            }
+          }
+          for (const e of engines) {
+            const replies = got[e.side]!;
+            requests.push({ dtype, threads, side: e.side, replies });
+            const params: CaseParams = { ...base, shape: `${replies[0]!.promptTokens}-token prompt + ${plan.requestTokens} tokens` };
+            ctx.record({ name: 'request', params, side: e.side, unit: 'ms', better: 'lower', samples: replies.map((x) => x.totalMs) });
+            const shares = replies.map((x) => stagesOf(x));
+            for (const s of STAGES) {
+              if (e.side === PEER && (s === 'sample' || s === 'crossings')) continue;
+              ctx.record({ name: `request: ${s}`, params, side: e.side, unit: '%', better: 'lower', samples: shares.map((st, i) => (100 * st[s]) / replies[i]!.totalMs) });
+            }
+          }
+        }
+      } finally {
+        for (const e of engines) await e.child.close();
+      }
+    }
+    if (peerReason !== undefined) ctx.peerAbsent(PEER, peerReason);
+
+    ctx.note(`Model: GPT-2 124M shape (${PARAMS_124M.toLocaleString('en-US')} parameters, random weights, GPT-2's tokenizer), one GGUF file per dtype ` +
+      '(f16, q8_0 and Q4_K_M written from the f32 one by `attnode quantize`), loaded by both engines. ' +
+      `Both run on the CPU with a ${CONTEXT}-position context; node-llama-cpp ${NODE_LLAMA_CPP_VERSION} with its prebuilt CPU binaries, f16 K/V, flash attention off, batch 512.`);
+    ctx.note('pp: one prompt of random ids in one pass into an empty cache; tg: single-token steps from an empty cache (as llama-bench). ' +
+      `Figures are medians of ${plan.rounds} rounds after a warm-up call, the sides alternating which goes first; ratios are medians of the per-round ratios.`);
+    for (const c of checks) ctx.note(`Checked before timing: ${c}.`);
+    ctx.section(tableMarkdown(rows, plan, isa));
+    ctx.section(requestMarkdown(requests, plan));
+    ctx.section(memoryMarkdown(memory));
+    if (rows.length > 0) await ctx.plot('tokens-per-s', 'attnode / node-llama-cpp, tokens/s (same GGUF files, same run)', ratioSpec(rows));
+  },
+});
+
+function tableMarkdown(rows: Row[], plan: Plan, isa: string): string {
+  const lines = [
+    `| model | size | params | backend | threads | test | attnode t/s | node-llama-cpp t/s | attnode / node-llama-cpp |`,
+    '|---|---:|---:|---|---:|---|---:|---:|---:|',
+  ];
+  const cell = (c: BenchCase | undefined) => (c ? `${fmt(c.median, 1)} (${fmt(c.spread.min, 1)}-${fmt(c.spread.max, 1)})` : 'absent');
+  for (const r of rows) {
+    const ratio = pairedRatio(r.attnode, r.peer);
+    lines.push(`| gpt2 124M ${DTYPE_LABEL[r.dtype]} | ${fmt(r.sizeMiB, 0)} MiB | 124.44 M | CPU (${isa || 'native'}) | ${r.threads} | ${r.test} | ${cell(r.attnode)} | ${cell(r.peer)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-'} |`);
+  }
+  return [`### pp${plan.pp} / tg${plan.tg}, tokens/s: median (min-max)`, '', ...lines].join('\n');
+}
+
+function requestMarkdown(requests: { dtype: E2EDtype; threads: number; side: string; replies: RequestReply[] }[], plan: Plan): string {
+  const lines = [
+    `### A whole request: prompt of about 80 tokens, ${plan.requestTokens} tokens sampled (temperature 0.8, top-k 40, top-p 0.95), text streamed`,
+    '',
+    `Share of the request's time per stage (median of ${plan.requestRounds} rounds). attnode: its own generate() loop with the model's forward and the tokenizer ` +
+      'timed where the loop calls them; crossings are the forward passes times the measured empty round trip to the addon\'s dispatch thread. ' +
+      'node-llama-cpp samples inside its native step (decode includes sampling; prefill includes the first sample).',
+    '',
+    `| dtype | threads | engine | request ms | ${STAGES.map((s) => STAGE_LABEL[s]).join(' | ')} |`,
+    `|---|---:|---|---:|${STAGES.map(() => '---:').join('|')}|`,
+  ];
+  for (const q of requests) {
+    const st = q.replies.map((r) => stagesOf(r));
+    const share = (s: Stage) =>
+      q.side === PEER && (s === 'sample' || s === 'crossings') ? 'n/a' : `${fmt(median(st.map((x, i) => (100 * x[s]) / q.replies[i]!.totalMs)), 1)}%`;
+    lines.push(`| ${DTYPE_LABEL[q.dtype]} | ${q.threads} | ${q.side} | ${fmt(median(q.replies.map((r) => r.totalMs)), 0)} | ${STAGES.map(share).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function memoryMarkdown(memory: { dtype: E2EDtype; side: string; loadMs: number; peakMiB: number }[]): string {
+  const lines = [
+    '### Load time and peak RSS',
+    '',
+    `Each engine in its own process: load (file to a ready ${CONTEXT}-position context) and the peak resident set (VmHWM) after loading and one 16-token pass.`,
+    '',
+    '| dtype | attnode load ms | node-llama-cpp load ms | attnode peak MiB | node-llama-cpp peak MiB |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const d of [...new Set(memory.map((m) => m.dtype))]) {
+    const a = memory.find((m) => m.dtype === d && m.side === ATTNODE);
+    const p = memory.find((m) => m.dtype === d && m.side === PEER);
+    lines.push(`| ${DTYPE_LABEL[d]} | ${fmt(a?.loadMs ?? NaN, 0)} | ${p ? fmt(p.loadMs, 0) : 'absent'} | ${fmt(a?.peakMiB ?? NaN, 0)} | ${p ? fmt(p.peakMiB, 0) : 'absent'} |`);
+  }
+  return lines.join('\n');
+}
+
+function ratioSpec(rows: Row[]): TopLevelSpec {
+  const values = rows
+    .map((r) => ({ case: `${r.test} ${DTYPE_LABEL[r.dtype]}`, threads: `${r.threads} thread${r.threads > 1 ? 's' : ''}`, ratio: pairedRatio(r.attnode, r.peer) }))
+    .filter((v) => Number.isFinite(v.ratio));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    width: 520,
+    height: 300,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'bar' },
+        encoding: {
+          x: { field: 'case', type: 'nominal', title: null, sort: null },
+          xOffset: { field: 'threads' },
+          y: { field: 'ratio', type: 'quantitative', title: 'attnode / node-llama-cpp (tokens/s)' },
+          color: { field: 'threads', type: 'nominal', title: null },
+        },
+      },
+      { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+    ],
+  } as TopLevelSpec;
+}
