@@ -17,6 +17,8 @@ export interface SuiteOptions {
   dtype?: string[];
   /** Where the report goes; plots are written here. */
   out: string;
+  /** The machine header's FMA peak and read bandwidth per thread count, when the runner measured them. */
+  calibration?: Array<{ threads: number; fmaGflops: number; readGBs: number }>;
 }
 
 /** One side of a case: attnode or a peer doing the same work. Either function may be async. */
@@ -25,6 +27,8 @@ export interface Side {
   check?: () => unknown;
   /** One call of the work being timed. */
   run: () => unknown;
+  /** Runs before every call, outside the timing (a fresh object per call); calls are then timed one by one. */
+  before?: () => unknown;
 }
 
 export interface CaseSpec {
@@ -157,31 +161,33 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
     // Calls quicker than the clock's resolution are timed in batches of `batch` calls.
     const batch: Record<string, number> = {};
     for (const n of names) {
-      const run = sides[n]!.run;
+      const { run, before } = sides[n]!;
       const t0 = nowWall();
       let calls = 0;
       do {
+        if (before) await before();
         await run();
         calls++;
       } while (nowWall() - t0 < warmMs && calls < maxIt);
       const per = (nowWall() - t0) / calls;
       const grain = clock === 'cpu' ? 0.5 : 0.02;
-      batch[n] = per > 0 && per < grain ? Math.ceil(grain / per) : 1;
+      batch[n] = !before && per > 0 && per < grain ? Math.ceil(grain / per) : 1;
     }
     const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     const iterations: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < names.length; i++) {
         const n = names[(i + r) % names.length]!;
-        const run = sides[n]!.run;
+        const { run, before } = sides[n]!;
         const k = batch[n]!;
         const per: number[] = [];
         const start = nowWall();
         do {
+          if (before) await before();
           const t0 = now();
           for (let j = 0; j < k; j++) await run();
           per.push((now() - t0) / k);
-        } while ((nowWall() - start < minMs || per.length < 1) && per.length * k < maxIt);
+        } while (nowWall() - start < minMs && per.length * k < maxIt);
         iterations[n]! += per.length * k;
         samples[n]!.push(figureOf(spec, Math.max(median(per), 1e-9)));
       }
