@@ -69,7 +69,7 @@ export function casesTable(cases: readonly BenchCase[]): string {
     if (sides.includes('attnode'))
       for (const p of peers) {
         const c = g.get(p);
-        cells.push(ours && c ? `${ratioOf(ours, c).toFixed(2)}x` : '');
+        cells.push(ours && c ? `${fmtNum(ratioOf(ours, c))}x` : '');
       }
     lines.push(`| ${cells.join(' | ')} |`);
   }
