@@ -2,6 +2,7 @@
 // --compare on synthetic reports (no timing is asserted; the measuring loop is checked for what
 // it calls, in which order, and what it records).
 
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compareReports, formatComparison } from '../bench/lib/compare.js';
 import { BenchUsageError, parseBenchArgs } from '../bench/lib/options.js';
@@ -13,6 +14,12 @@ import { createContext, figureOf } from '../bench/lib/suite.js';
 const SUITES = ['matmul', 'model', 'tokenizer'];
 
 describe('bench options', () => {
+  it('attnode bench refuses a bad option with exit status 2 and a message naming it', () => {
+    const r = spawnSync(process.execPath, ['dist/cli.js', 'bench', '--threads', 'two'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/attnode bench: --threads: 'two' is not a thread count/);
+  });
+
   it('defaults to every suite, full mode, no filters', () => {
     const o = parseBenchArgs([], SUITES);
     expect(o).toMatchObject({ suites: SUITES, quick: false, threshold: 0.05, list: false });
