@@ -312,27 +312,16 @@ function printMatrixAccounting(m: MatrixAccounting, exact: number): void {
     `${other ? `; ${n(other)} in other tensors` : ''}\n`);
 }
 
-async function cmdBench(args: string[]): Promise<void> {
-  const { positionals } = parse(args, {}, true);
-  const dir = join(packageRoot, 'bench');
-  const suites = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.slice(0, -'.bench.ts'.length)).sort() : [];
-  if (suites.length === 0) throw new UsageError(`bench: no suites found in ${dir} (bench/<name>.bench.ts; they run from a source checkout)`);
-  const chosen = positionals.length ? positionals : suites;
-  for (const s of chosen) if (!suites.includes(s)) throw new UsageError(`bench: unknown suite '${s}'; suites: ${suites.join(', ')}`);
-  const tsx = join(packageRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+async function cmdBench(args: string[]): Promise<number> {
+  // The runner (bench/run.ts) parses and checks its own options (bench/lib/options.ts) and runs
+  // from a source checkout through tsx, as the suites do.
+  const runner = join(packageRoot, 'bench', 'run.ts');
+  if (!existsSync(runner)) throw new UsageError(`bench: no runner at ${runner} (the benchmarks run from a source checkout)`);
+  const tsx = join(packageRoot, 'node_modules', 'tsx');
   if (!existsSync(tsx)) throw new UsageError('bench: the suites need tsx (a dev dependency); run from a source checkout after npm ci');
-  const bar = await progress('bench suites', chosen.length);
-  // One suite that cannot run (a peer not installed, a reference it cannot build) does not stop
-  // the others; the failures are listed at the end and make the exit status non-zero.
-  const failed: string[] = [];
-  for (const s of chosen) {
-    if (!process.stderr.isTTY) process.stderr.write(`bench ${s}\n`);
-    const r = spawnSync(process.execPath, [tsx, join(dir, `${s}.bench.ts`)], { cwd: packageRoot, stdio: 'inherit' });
-    bar.tick();
-    if (r.status !== 0) failed.push(`'${s}' (exit code ${r.status ?? 'none'})`);
-  }
-  bar.done();
-  if (failed.length) throw new Error(`bench: ${failed.length} of ${chosen.length} suites failed: ${failed.join(', ')}; the others ran and wrote their results`);
+  // The runner prints its own errors; its exit status is the command's (2: a bad option).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', runner, ...args], { cwd: packageRoot, stdio: 'inherit' });
+  return r.status ?? 1;
 }
 
 export const DEMO_PROMPTS = ['Once upon a time', 'The secret of life is', 'A computer is'];
@@ -434,7 +423,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'generate': await cmdGenerate(rest); break;
       case 'inspect': cmdInspect(rest); break;
-      case 'bench': await cmdBench(rest); break;
+      case 'bench': return await cmdBench(rest);
       case 'demo': await cmdDemo(rest); break;
       case 'serve': await cmdServe(rest); break;
       case 'embed': case 'rerank': case 'classify': case 'ner': case 'fill-mask': await runEncoderCommand(cmd as EncoderCommand, rest, (m) => new UsageError(m)); break;

@@ -59,8 +59,8 @@ export interface PeerStatus {
 
 export interface SuiteRecord {
   name: string;
-  /** ok: ran through the runner; legacy: an old-style script run as a subprocess (its own files); failed. */
-  status: 'ok' | 'legacy' | 'failed';
+  /** ok: ran through the runner; legacy: an old-style script run as a subprocess (its own files); skipped: a legacy suite with no quick mode under --quick; failed. */
+  status: 'ok' | 'legacy' | 'skipped' | 'failed';
   seconds: number;
   error?: string;
   /** Free-form lines the suite wants in its report section. */

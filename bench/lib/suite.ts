@@ -17,6 +17,8 @@ export interface SuiteOptions {
   dtype?: string[];
   /** Where the report goes; plots are written here. */
   out: string;
+  /** The machine header's FMA peak and read bandwidth per thread count, when the runner measured them. */
+  calibration?: Array<{ threads: number; fmaGflops: number; readGBs: number }>;
 }
 
 /** One side of a case: attnode or a peer doing the same work. Either function may be async. */
@@ -25,6 +27,8 @@ export interface Side {
   check?: () => unknown;
   /** One call of the work being timed. */
   run: () => unknown;
+  /** Runs before every call, outside the timing (a fresh object per call); calls are then timed one by one. */
+  before?: () => unknown;
 }
 
 export interface CaseSpec {
@@ -73,6 +77,11 @@ export interface SuiteContext {
   wants(params: CaseParams): boolean;
   /** Checks, warms up and times every side; one case per side, none when filtered out. */
   measure(spec: CaseSpec, sides: Record<string, Side>): Promise<BenchCase[]>;
+  /**
+   * Like measure, over different cases timed in the same rounds (all dtypes of one shape, so
+   * bandwidth drift hits each alike). Timing options and the clock come from the first spec.
+   */
+  interleave(entries: ReadonlyArray<Side & { spec: CaseSpec; side?: string }>): Promise<BenchCase[]>;
   record(c: RecordedCase): BenchCase | undefined;
   peerPresent(name: string, version: string): void;
   /** The peer's cases are left out and the report says why; the suite carries on. */
@@ -97,6 +106,12 @@ export interface Suite {
 }
 
 export const defineSuite = (s: Suite): Suite => s;
+
+interface Timed {
+  spec: CaseSpec;
+  side: string;
+  impl: Side;
+}
 
 const TIME_UNITS: Record<string, number> = { s: 1, ms: 1e3, us: 1e6 };
 const nowWall = (): number => performance.now();
@@ -134,61 +149,74 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
     return full;
   };
 
-  async function measure(spec: CaseSpec, sides: Record<string, Side>): Promise<BenchCase[]> {
-    if (!wants(spec.params)) return [];
-    const names = Object.keys(sides);
-    const clock = spec.clock ?? 'wall';
+  async function measureMany(all: readonly Timed[]): Promise<BenchCase[]> {
+    const entries = all.filter((e) => wants(e.spec.params));
+    if (entries.length === 0) return [];
+    const label = (e: Timed) => `${suite}/${e.spec.name} ${Object.values(e.spec.params).join(' ')} (${e.side})`;
+    const first = entries[0]!.spec;
+    const clock = first.clock ?? 'wall';
+    for (const e of entries)
+      if ((e.spec.clock ?? 'wall') !== clock) throw new RangeError(`${label(e)}: cases timed together must share one clock`);
     const now = clock === 'cpu' ? nowCpu : nowWall;
-    const rounds = spec.rounds ?? (quick ? 3 : 5);
-    const minMs = spec.minTimeMs ?? (quick ? 50 : 200);
-    const warmMs = spec.warmupMs ?? (quick ? 20 : 50);
-    const maxIt = spec.maxIterations ?? 10_000;
-    // Check every side before timing any: a wrong answer fast is not a result.
-    for (const n of names) {
-      const check = sides[n]!.check;
-      if (check) {
-        try {
-          await check();
-        } catch (e) {
-          throw new Error(`${suite}/${spec.name} (${n}): check failed before timing: ${e instanceof Error ? e.message : String(e)}`);
-        }
+    const rounds = first.rounds ?? (quick ? 3 : 5);
+    const minMs = first.minTimeMs ?? (quick ? 50 : 200);
+    const warmMs = first.warmupMs ?? (quick ? 20 : 50);
+    const maxIt = first.maxIterations ?? 10_000;
+    // Check every entry before timing any: a wrong answer fast is not a result.
+    for (const e of entries) {
+      if (!e.impl.check) continue;
+      try {
+        await e.impl.check();
+      } catch (err) {
+        throw new Error(`${label(e)}: check failed before timing: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     // Calls quicker than the clock's resolution are timed in batches of `batch` calls.
-    const batch: Record<string, number> = {};
-    for (const n of names) {
-      const run = sides[n]!.run;
+    const batch: number[] = [];
+    for (const e of entries) {
+      const { run, before } = e.impl;
       const t0 = nowWall();
       let calls = 0;
       do {
+        if (before) await before();
         await run();
         calls++;
       } while (nowWall() - t0 < warmMs && calls < maxIt);
       const per = (nowWall() - t0) / calls;
       const grain = clock === 'cpu' ? 0.5 : 0.02;
-      batch[n] = per > 0 && per < grain ? Math.ceil(grain / per) : 1;
+      batch.push(!before && per > 0 && per < grain ? Math.ceil(grain / per) : 1);
     }
-    const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-    const iterations: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+    const samples: number[][] = entries.map(() => []);
+    const iterations: number[] = entries.map(() => 0);
+    // Round r starts with entry r (mod count): no entry always runs first or right after another.
     for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < names.length; i++) {
-        const n = names[(i + r) % names.length]!;
-        const run = sides[n]!.run;
-        const k = batch[n]!;
+      for (let i = 0; i < entries.length; i++) {
+        const at = (i + r) % entries.length;
+        const { run, before } = entries[at]!.impl;
+        const k = batch[at]!;
         const per: number[] = [];
         const start = nowWall();
         do {
+          if (before) await before();
           const t0 = now();
-          for (let j = 0; j < k; j++) await run();
+          for (let j = 0; j < k; j++) {
+            // Awaits only a promise: a microtask per call would show in microsecond kernels.
+            const v = run();
+            if (v instanceof Promise) await v;
+          }
           per.push((now() - t0) / k);
-        } while ((nowWall() - start < minMs || per.length < 1) && per.length * k < maxIt);
-        iterations[n]! += per.length * k;
-        samples[n]!.push(figureOf(spec, Math.max(median(per), 1e-9)));
+        } while (nowWall() - start < minMs && per.length * k < maxIt);
+        iterations[at]! += per.length * k;
+        samples[at]!.push(figureOf(entries[at]!.spec, Math.max(median(per), 1e-9)));
       }
     }
-    const better = spec.better ?? (TIME_UNITS[spec.unit] !== undefined ? 'lower' : 'higher');
-    return names.map((n) => push({ name: spec.name, params: spec.params, side: n, unit: spec.unit, better, samples: samples[n]!, iterations: iterations[n]!, clock }));
+    return entries.map((e, i) => {
+      const better = e.spec.better ?? (TIME_UNITS[e.spec.unit] !== undefined ? 'lower' : 'higher');
+      return push({ name: e.spec.name, params: e.spec.params, side: e.side, unit: e.spec.unit, better, samples: samples[i]!, iterations: iterations[i]!, clock });
+    });
   }
+
+  const measure = (spec: CaseSpec, sides: Record<string, Side>) => measureMany(Object.entries(sides).map(([side, impl]) => ({ spec, side, impl })));
 
   const ctx: SuiteContext = {
     suite,
@@ -199,6 +227,7 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
     backends: (d) => d.filter((t) => pass(options.backend, t)),
     wants,
     measure,
+    interleave: (entries) => measureMany(entries.map((e) => ({ spec: e.spec, side: e.side ?? 'attnode', impl: { run: e.run, ...(e.check ? { check: e.check } : {}), ...(e.before ? { before: e.before } : {}) } }))),
     record(c) {
       if (!wants(c.params)) return undefined;
       return push({ ...c, iterations: c.iterations ?? 0 });
