@@ -14,7 +14,8 @@ export const PEER_CHILD = join(HERE, 'peer-child.mjs');
 export interface LoadReply { loadMs: number; version: string; isa?: string }
 /** Next-token log-probabilities, most likely first (attnode: all; node-llama-cpp: all it returns). */
 export interface CheckReply { logprobs: [number, number][]; peakKiB: number }
-export interface TimedReply { ms: number; steps?: number }
+/** threads: what the engine reports it ran on, where it reports it (node-llama-cpp). */
+export interface TimedReply { ms: number; steps?: number; threads?: number }
 export interface RequestStages { tokenize: number; prefill: number; decode: number; detokenize: number }
 export interface RequestReply {
   totalMs: number;

@@ -62,7 +62,7 @@ const handlers = {
     await s.clearHistory();
     const t0 = performance.now();
     await s.evaluateWithoutGeneratingNewTokens(ids);
-    return { ms: performance.now() - t0 };
+    return { ms: performance.now() - t0, threads: contexts.get(threads).context.currentThreads };
   },
   /** `n` single-token steps from an empty context (llama-bench's tg), greedy sampling in native code. */
   async tg({ first, n, threads }) {
@@ -73,7 +73,7 @@ const handlers = {
     for await (const token of s.evaluate([first], { temperature: 0 })) {
       if (token === undefined || ++k >= n) break;
     }
-    return { ms: performance.now() - t0, steps: k };
+    return { ms: performance.now() - t0, steps: k, threads: contexts.get(threads).context.currentThreads };
   },
   /** A whole request: tokenize, prefill and first sample, decode steps (sampling included), streamed detokenize. */
   async request({ text, maxTokens, threads, seed }) {

@@ -4,6 +4,7 @@
 // own (bench/e2e/*-child.mjs); both are checked to predict the same next token before timing.
 
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { defineSuite, type Side, type SuiteContext } from '../lib/suite.js';
@@ -11,7 +12,7 @@ import type { BenchCase, CaseParams } from '../lib/schema.js';
 import { median } from '../lib/stats.js';
 import { ensureNodeLlamaCpp, NODE_LLAMA_CPP_VERSION, type PeerStatus } from '../lib/llama-peer.js';
 import { DTYPE_LABEL, E2E_DTYPES, e2eModelFile, fileMiB, type E2EDtype } from '../e2e/fixtures.js';
-import { ATTNODE_CHILD, EngineChild, PACKAGE_ROOT, PEER_CHILD, type CheckReply, type LoadReply, type RequestReply } from '../e2e/engines.js';
+import { ATTNODE_CHILD, EngineChild, PACKAGE_ROOT, PEER_CHILD, type CheckReply, type LoadReply, type RequestReply, type TimedReply } from '../e2e/engines.js';
 import { compareNextToken } from '../e2e/check.js';
 import { GPT2_124M } from '../gpt2-124m-fixture.js';
 
@@ -31,6 +32,8 @@ const REQUEST_TEXT =
   'of both plans, and the townspeople had written letters. After three hours the chair asked for a vote, and';
 
 interface Plan {
+  /** Most milliseconds one side's calls of one case may take (warm-up and rounds); see probe(). */
+  budgetMs: number;
   dtypes: E2EDtype[];
   threads: number[];
   pp: number;
@@ -41,10 +44,13 @@ interface Plan {
 }
 
 function planOf(ctx: SuiteContext): Plan {
-  // Quick: one dtype, one thread count, short runs; the whole --quick bench stays under 5 minutes.
+  // Quick: one dtype, one thread count (unless --dtype / --threads name others), short runs; the
+  // whole --quick bench stays under 5 minutes.
+  const dtypes = ctx.options.dtype || !ctx.quick ? ctx.dtypes<E2EDtype>(E2E_DTYPES) : (['q8_0'] as E2EDtype[]);
+  const threads = ctx.options.threads || !ctx.quick ? ctx.threads([1, 2]) : [1];
   return ctx.quick
-    ? { dtypes: ctx.dtypes<E2EDtype>(['q8_0']), threads: ctx.threads([1]), pp: 64, tg: 16, rounds: 3, requestTokens: 8, requestRounds: 2 }
-    : { dtypes: ctx.dtypes<E2EDtype>(E2E_DTYPES), threads: ctx.threads([1, 2]), pp: 512, tg: 128, rounds: 5, requestTokens: 32, requestRounds: 3 };
+    ? { budgetMs: 20_000, dtypes, threads, pp: 64, tg: 16, rounds: 3, requestTokens: 8, requestRounds: 2 }
+    : { budgetMs: 150_000, dtypes, threads, pp: 512, tg: 128, rounds: 5, requestTokens: 32, requestRounds: 3 };
 }
 
 /** One engine side: its child, or why it is not there. */
@@ -88,6 +94,8 @@ function stagesOf(r: RequestReply): Record<Stage, number> {
 }
 
 const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+/** A share in percent: small ones keep two digits, so that 0.04% does not print as 0.0%. */
+const pct = (x: number) => `${fmt(x, x < 1 ? 2 : 1)}%`;
 const caseOf = (cases: BenchCase[], side: string) => cases.find((c) => c.side === side);
 /** Median of the per-round ratios attnode / peer (rounds are paired), robust to load drifting between rounds. */
 function pairedRatio(a: BenchCase | undefined, b: BenchCase | undefined): number {
@@ -95,7 +103,16 @@ function pairedRatio(a: BenchCase | undefined, b: BenchCase | undefined): number
   return median(a.samples.map((x, i) => x / b.samples[i]!));
 }
 
-interface Row { dtype: E2EDtype; threads: number; test: string; attnode?: BenchCase; peer?: BenchCase; sizeMiB: number }
+interface Row {
+  dtype: E2EDtype;
+  threads: number;
+  test: string;
+  attnode?: BenchCase;
+  peer?: BenchCase;
+  /** Sides that were not timed because the case would overrun its budget: their probe's rate. */
+  probes: Record<string, { tokens: number; tokensPerS: number; projectedMs: number }>;
+  sizeMiB: number;
+}
 
 export default defineSuite({
   name: 'e2e',
@@ -155,19 +172,44 @@ export default defineSuite({
         for (const threads of plan.threads) {
           const base = { backend: 'native', threads, dtype, model: 'gpt2-124m' };
           const ppIds = ids(plan.pp, 1);
-          const sides = (op: 'pp' | 'tg'): Record<string, Side> =>
-            Object.fromEntries(engines.map((e) => [e.side, { run: () => e.child.call(op, op === 'pp' ? { ids: ppIds, threads } : { first: ppIds[0], n: plan.tg, threads }) }]));
-          // One call per round (each takes a second or more), one warm-up call per side.
-          const common = { unit: 'tokens/s', rounds: plan.rounds, minTimeMs: 0, warmupMs: 0 };
-          ctx.log(`${dtype} t=${threads}: pp${plan.pp}`);
-          const pp = await ctx.measure({ name: `pp${plan.pp}`, params: { ...base, shape: `${plan.pp} tokens` }, work: plan.pp, ...common }, sides('pp'));
-          rows.push({ dtype, threads, test: `pp${plan.pp}`, attnode: caseOf(pp, ATTNODE), peer: caseOf(pp, PEER), sizeMiB });
-          ctx.log(`${dtype} t=${threads}: tg${plan.tg}`);
-          const tg = await ctx.measure({ name: `tg${plan.tg}`, params: { ...base, shape: `${plan.tg} tokens` }, work: plan.tg, ...common }, sides('tg'));
-          rows.push({ dtype, threads, test: `tg${plan.tg}`, attnode: caseOf(tg, ATTNODE), peer: caseOf(tg, PEER), sizeMiB });
+          const args = (op: 'pp' | 'tg', n: number) => (op === 'pp' ? { ids: ppIds.slice(0, n), threads } : { first: ppIds[0], n, threads });
+          const call = async (e: Engine, op: 'pp' | 'tg', n: number) => {
+            const r = await e.child.call<TimedReply>(op, args(op, n));
+            // A peer that quietly ran on other thread counts would make the comparison wrong.
+            if (r.threads !== undefined && r.threads !== threads) throw new Error(`${e.side} ran ${op} on ${r.threads} threads, asked for ${threads}`);
+            return r;
+          };
+          for (const op of ['pp', 'tg'] as const) {
+            const n = op === 'pp' ? plan.pp : plan.tg;
+            const name = `${op}${n}`;
+            ctx.log(`${dtype} t=${threads}: ${name}`);
+            // A short probe per side first: a side whose full case would overrun the budget (on a
+            // machine with more runnable processes than cores, llama.cpp's threads spin-wait at
+            // every barrier for a time slice) keeps only its probe's rate, marked as such.
+            const timed: Engine[] = [];
+            const probes: Row['probes'] = {};
+            for (const e of engines) {
+              const k = Math.max(1, Math.round(n / 16));
+              const r = await call(e, op, k);
+              const projected = (r.ms * n) / k;
+              if (projected * (plan.rounds + 1) <= plan.budgetMs) timed.push(e);
+              else probes[e.side] = { tokens: k, tokensPerS: (1000 * k) / r.ms, projectedMs: projected };
+            }
+            const sides: Record<string, Side> = Object.fromEntries(timed.map((e) => [e.side, { run: () => call(e, op, n) }]));
+            // One call per round (each takes a second or more), one warm-up call per side.
+            const got = timed.length
+              ? await ctx.measure({ name, params: { ...base, shape: `${n} tokens` }, unit: 'tokens/s', work: n, rounds: plan.rounds, minTimeMs: 0, warmupMs: 0 }, sides)
+              : [];
+            for (const [side, pr] of Object.entries(probes))
+              ctx.note(`${side}, ${name} ${DTYPE_LABEL[dtype]} at ${threads} thread${threads > 1 ? 's' : ''}: not timed; a ${pr.tokens}-token probe ran at ${fmt(pr.tokensPerS, 1)} tokens/s, ` +
+                `so one call would take about ${fmt(pr.projectedMs / 1000, 0)} s (1-minute load average ${fmt(loadavg()[0]!, 1)} on ${cpus().length} CPUs).`);
+            rows.push({ dtype, threads, test: name, attnode: caseOf(got, ATTNODE), peer: caseOf(got, PEER), probes, sizeMiB });
+          }
 
-          // A whole request, rounds interleaved; the prompt's first token changes per round so
-          // that no prefix cache (attnode's pages, llama.cpp's sequence) carries over a round.
+          // A whole request at the first thread count, rounds interleaved; the prompt's first
+          // token changes per round so that no prefix cache (attnode's pages, llama.cpp's
+          // sequence) carries over from one round to the next.
+          if (threads !== plan.threads[0]) continue;
           ctx.log(`${dtype} t=${threads}: request`);
           const got: Record<string, RequestReply[]> = Object.fromEntries(engines.map((e) => [e.side, []]));
           for (let r = 0; r < plan.requestRounds + 1; r++) {
@@ -183,10 +225,12 @@ export default defineSuite({
             requests.push({ dtype, threads, side: e.side, replies });
             const params: CaseParams = { ...base, shape: `${replies[0]!.promptTokens}-token prompt + ${plan.requestTokens} tokens` };
             ctx.record({ name: 'request', params, side: e.side, unit: 'ms', better: 'lower', samples: replies.map((x) => x.totalMs) });
-            const shares = replies.map((x) => stagesOf(x));
+            const stages = replies.map((x) => stagesOf(x));
             for (const s of STAGES) {
               if (e.side === PEER && (s === 'sample' || s === 'crossings')) continue;
-              ctx.record({ name: `request: ${s}`, params, side: e.side, unit: '%', better: 'lower', samples: shares.map((st, i) => (100 * st[s]) / replies[i]!.totalMs) });
+              // Milliseconds per round (comparable across engines), with the stage's share of the request.
+              const pct = median(stages.map((st, i) => (100 * st[s]) / replies[i]!.totalMs));
+              ctx.record({ name: `request: ${s}`, params, side: e.side, unit: 'ms', better: 'lower', samples: stages.map((st) => st[s]), derived: { pctOfRequest: pct } });
             }
           }
         }
@@ -214,17 +258,22 @@ function tableMarkdown(rows: Row[], plan: Plan, isa: string): string {
     `| model | size | params | backend | threads | test | attnode t/s | node-llama-cpp t/s | attnode / node-llama-cpp |`,
     '|---|---:|---:|---|---:|---|---:|---:|---:|',
   ];
-  const cell = (c: BenchCase | undefined) => (c ? `${fmt(c.median, 1)} (${fmt(c.spread.min, 1)}-${fmt(c.spread.max, 1)})` : 'absent');
+  const cell = (r: Row, side: string, c: BenchCase | undefined) => {
+    const p = r.probes[side];
+    if (p) return `~${fmt(p.tokensPerS, 1)} (${p.tokens}-token probe only)`;
+    return c ? `${fmt(c.median, 1)} (${fmt(c.spread.min, 1)}-${fmt(c.spread.max, 1)})` : 'absent';
+  };
   for (const r of rows) {
     const ratio = pairedRatio(r.attnode, r.peer);
-    lines.push(`| gpt2 124M ${DTYPE_LABEL[r.dtype]} | ${fmt(r.sizeMiB, 0)} MiB | 124.44 M | CPU (${isa || 'native'}) | ${r.threads} | ${r.test} | ${cell(r.attnode)} | ${cell(r.peer)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-'} |`);
+    const probeRatio = r.probes[PEER] && r.attnode ? `~${(r.attnode.median / r.probes[PEER]!.tokensPerS).toFixed(2)}x (probe)` : '-';
+    lines.push(`| gpt2 124M ${DTYPE_LABEL[r.dtype]} | ${fmt(r.sizeMiB, 0)} MiB | 124.44 M | CPU (${isa || 'native'}) | ${r.threads} | ${r.test} | ${cell(r, ATTNODE, r.attnode)} | ${cell(r, PEER, r.peer)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : probeRatio} |`);
   }
   return [`### pp${plan.pp} / tg${plan.tg}, tokens/s: median (min-max)`, '', ...lines].join('\n');
 }
 
 function requestMarkdown(requests: { dtype: E2EDtype; threads: number; side: string; replies: RequestReply[] }[], plan: Plan): string {
   const lines = [
-    `### A whole request: prompt of about 80 tokens, ${plan.requestTokens} tokens sampled (temperature 0.8, top-k 40, top-p 0.95), text streamed`,
+    `### A whole request at ${requests[0]?.threads ?? 1} thread${(requests[0]?.threads ?? 1) > 1 ? 's' : ''}: prompt of about 80 tokens, ${plan.requestTokens} tokens sampled (temperature 0.8, top-k 40, top-p 0.95), text streamed`,
     '',
     `Share of the request's time per stage (median of ${plan.requestRounds} rounds). attnode: its own generate() loop with the model's forward and the tokenizer ` +
       'timed where the loop calls them; crossings are the forward passes times the measured empty round trip to the addon\'s dispatch thread. ' +
@@ -236,7 +285,7 @@ function requestMarkdown(requests: { dtype: E2EDtype; threads: number; side: str
   for (const q of requests) {
     const st = q.replies.map((r) => stagesOf(r));
     const share = (s: Stage) =>
-      q.side === PEER && (s === 'sample' || s === 'crossings') ? 'n/a' : `${fmt(median(st.map((x, i) => (100 * x[s]) / q.replies[i]!.totalMs)), 1)}%`;
+      q.side === PEER && (s === 'sample' || s === 'crossings') ? 'n/a' : pct(median(st.map((x, i) => (100 * x[s]) / q.replies[i]!.totalMs)));
     lines.push(`| ${DTYPE_LABEL[q.dtype]} | ${q.threads} | ${q.side} | ${fmt(median(q.replies.map((r) => r.totalMs)), 0)} | ${STAGES.map(share).join(' | ')} |`);
   }
   return lines.join('\n');
