@@ -123,8 +123,8 @@ export default defineSuite({
     'interleaved rounds; a whole request with each stage\'s share; load time and peak RSS, each engine in its own process.',
   async run(ctx) {
     const plan = planOf(ctx);
-    if (plan.dtypes.length === 0 || plan.threads.length === 0) {
-      ctx.note('No e2e case passes the --dtype / --threads filters.');
+    if (plan.dtypes.length === 0 || plan.threads.length === 0 || ctx.backends(['native']).length === 0) {
+      ctx.note('No e2e case passes the --dtype / --threads / --backend filters (the engines run on the CPU: backend native).');
       return;
     }
     if (!existsSync(join(PACKAGE_ROOT, 'dist', 'generate', 'model.js')))
