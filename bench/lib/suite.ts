@@ -154,7 +154,7 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
   async function measureMany(all: readonly Timed[]): Promise<BenchCase[]> {
     const entries = all.filter((e) => wants(e.spec.params));
     if (entries.length === 0) return [];
-    const label = (e: Timed) => `${suite}/${e.spec.name} ${Object.values(e.spec.params).join(' ')} (${e.side})`;
+    const label = (e: Timed) => `${suite}/${e.spec.name} [${Object.entries(e.spec.params).map(([k, v]) => `${k}=${String(v)}`).join(',')}] (${e.side})`;
     const first = entries[0]!.spec;
     const clock = first.clock ?? 'wall';
     for (const e of entries)
