@@ -150,6 +150,15 @@ describe('bench --compare', () => {
     expect(compareReports(tight, small, 0.01).changes[0]!.flagged).toBe(true);
   });
 
+  it('warns when either run was made on a busy machine', () => {
+    const busy = report(run2.cases);
+    busy.machine = { ...busy.machine, loadAverage: { before: 9.5, after: 3 } };
+    const c = compareReports(run1, busy);
+    expect(c.busy).toBe('the new run had a load average of 9.5 on 2 CPUs');
+    expect(formatComparison(c, 0.05)).toMatch(/Warning: the new run had a load average of 9.5 on 2 CPUs; .* not evidence of a change/);
+    expect(compareReports(run1, run2).busy).toBeUndefined();
+  });
+
   it('lists cases found in one run only', () => {
     const c = compareReports(run1, report([run1.cases[0]!]));
     expect(c.onlyOld).toHaveLength(2);
@@ -175,7 +184,7 @@ describe('bench measure and report', () => {
     const { ctx, output } = createContext('t', { quick: true, out: '/tmp', threads: [2] }, () => undefined);
     let ran = 0;
     const run = () => void ran++;
-    await expect(ctx.measure({ name: 'c', params: { threads: 2 }, unit: 'ms' }, { attnode: { run }, peer: { check: () => { throw new Error('wrong sum'); }, run } })).rejects.toThrow(/t\/c \(peer\): check failed before timing: wrong sum/);
+    await expect(ctx.measure({ name: 'c', params: { threads: 2 }, unit: 'ms' }, { attnode: { run }, peer: { check: () => { throw new Error('wrong sum'); }, run } })).rejects.toThrow(/t\/c \[threads=2\] \(peer\): check failed before timing: wrong sum/);
     expect(ran).toBe(0);
     expect(await ctx.measure({ name: 'c', params: { threads: 1 }, unit: 'ms' }, { attnode: { run } })).toEqual([]);
     expect(ctx.threads([1, 2])).toEqual([2]);

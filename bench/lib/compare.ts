@@ -23,6 +23,8 @@ export interface Comparison {
   /** Keys in only one of the two reports. */
   onlyOld: string[];
   onlyNew: string[];
+  /** Set when either run started or ended with a load average above its logical CPU count. */
+  busy?: string;
 }
 
 /**
@@ -43,7 +45,13 @@ export function compareReports(oldR: BenchReport, newR: BenchReport, threshold =
     const beyondSpread = n.spread.max < o.spread.min || n.spread.min > o.spread.max;
     changes.push({ key, suite: o.suite, name: o.name, side: o.side, unit: o.unit, old: o.median, new: n.median, change, beyondSpread, flagged: beyondSpread && Math.abs(change) >= threshold });
   }
-  return { changes, onlyOld: [...a.keys()].filter((k) => !b.has(k)), onlyNew: [...b.keys()].filter((k) => !a.has(k)) };
+  const loaded = (r: BenchReport, which: string) => {
+    const m = r.machine;
+    const worst = Math.max(m.loadAverage.before, Number.isFinite(m.loadAverage.after) ? m.loadAverage.after : 0);
+    return worst > m.cpus ? `the ${which} run had a load average of ${worst.toFixed(1)} on ${m.cpus} CPUs` : undefined;
+  };
+  const busy = [loaded(oldR, 'old'), loaded(newR, 'new')].filter(Boolean).join(' and ');
+  return { changes, onlyOld: [...a.keys()].filter((k) => !b.has(k)), onlyNew: [...b.keys()].filter((k) => !a.has(k)), ...(busy ? { busy } : {}) };
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(3) : v.toPrecision(3));
@@ -60,6 +68,7 @@ export function formatComparison(c: Comparison, threshold: number): string {
     '|---|---|---|---:|---:|---:|---|',
     ...rows.map((x) => `| ${x.key.slice(0, x.key.lastIndexOf('@'))} | ${x.side} | ${x.unit} | ${fmt(x.old)} | ${fmt(x.new)} | ${(x.change * 100).toFixed(1)}% | ${x.flagged ? (x.change < 0 ? 'SLOWER' : 'FASTER') : x.beyondSpread ? '(beyond spread, small)' : ''} |`),
   ];
+  if (c.busy) lines.splice(1, 0, '', `Warning: ${c.busy}; other processes move figures between runs by more than the spread within one, so flags on a busy machine are not evidence of a change.`);
   if (c.onlyOld.length) lines.push('', `Only in the old run: ${c.onlyOld.length} cases.`);
   if (c.onlyNew.length) lines.push('', `Only in the new run: ${c.onlyNew.length} cases.`);
   return lines.join('\n');

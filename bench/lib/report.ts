@@ -91,9 +91,9 @@ export function suiteSection(report: BenchReport, s: SuiteRecord, meta: SuiteMet
   for (const p of peers) out.push(p.status === 'present' ? `- peer ${p.name} ${p.version ?? ''}: present` : `- peer ${p.name}: absent (${p.reason ?? 'no reason given'})`);
   for (const n of s.notes) out.push(`- ${n}`);
   if (peers.length || s.notes.length) out.push('');
-  const table = casesTable(cases);
-  if (table) out.push(table, '');
   for (const sec of s.sections) out.push(sec, '');
+  const table = casesTable(cases);
+  if (table) out.push(...(s.sections.length ? ['### Every case', ''] : []), table, '');
   if (s.files.length) out.push(s.files.map((f) => (f.endsWith('.svg') ? `![${fileName(f)}](${fileName(f)})` : `[${fileName(f)}](${fileName(f)})`)).join('\n'), '');
   return out.join('\n');
 }

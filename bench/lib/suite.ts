@@ -92,6 +92,8 @@ export interface SuiteContext {
   section(markdown: string): void;
   /** Renders a Vega-Lite spec to <out>/<suite>-<id>.svg and lists it in the report. */
   plot(id: string, title: string, spec: TopLevelSpec): Promise<string>;
+  /** Lists a file the suite wrote into options.out itself (the report links it). */
+  file(path: string): void;
   /** Progress on stderr. */
   log(line: string): void;
 }
@@ -152,7 +154,7 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
   async function measureMany(all: readonly Timed[]): Promise<BenchCase[]> {
     const entries = all.filter((e) => wants(e.spec.params));
     if (entries.length === 0) return [];
-    const label = (e: Timed) => `${suite}/${e.spec.name} ${Object.values(e.spec.params).join(' ')} (${e.side})`;
+    const label = (e: Timed) => `${suite}/${e.spec.name} [${Object.entries(e.spec.params).map(([k, v]) => `${k}=${String(v)}`).join(',')}] (${e.side})`;
     const first = entries[0]!.spec;
     const clock = first.clock ?? 'wall';
     for (const e of entries)
@@ -247,6 +249,7 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
       output.files.push(file);
       return file;
     },
+    file: (path) => void output.files.push(path),
     log: (line) => log(`${suite}: ${line}`),
   };
   return { ctx, output };
