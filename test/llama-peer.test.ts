@@ -28,10 +28,20 @@ const installs = (pkgs: string[]) =>
   pkgs.map((p) => `mkdir -p node_modules/${p} && echo '{"version":"${NODE_LLAMA_CPP_VERSION}"}' > node_modules/${p}/package.json`).join('\n');
 
 describe('node-llama-cpp peer installer', () => {
-  it('installs into a cache folder outside the package, configurable by env', () => {
-    expect(peersDir({ ATTNODE_PEERS_DIR: '/x/peers', XDG_CACHE_HOME: '/c', HOME: '/h' })).toBe('/x/peers');
-    expect(peersDir({ XDG_CACHE_HOME: '/c', HOME: '/h' })).toBe('/c/attnode/peers');
-    expect(peersDir({ HOME: '/h' })).toBe('/h/.cache/attnode/peers');
+  it("installs into the runner's peer cache, outside the package, configurable by env", () => {
+    const saved = { c: process.env.ATTNODE_BENCH_CACHE, x: process.env.XDG_CACHE_HOME };
+    try {
+      process.env.ATTNODE_BENCH_CACHE = '/x/peers';
+      expect(peersDir()).toBe('/x/peers');
+      delete process.env.ATTNODE_BENCH_CACHE;
+      process.env.XDG_CACHE_HOME = '/c';
+      expect(peersDir()).toBe('/c/attnode-bench');
+    } finally {
+      for (const [k, v] of [['ATTNODE_BENCH_CACHE', saved.c], ['XDG_CACHE_HOME', saved.x]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it('names one CPU binary package per platform, none for platforms it lacks', () => {

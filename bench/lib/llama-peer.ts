@@ -4,8 +4,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { peerCacheDir } from './peers.js';
 
 /** Pinned: newer releases change the API and the bundled llama.cpp. */
 export const NODE_LLAMA_CPP_VERSION = '3.21.1';
@@ -29,13 +29,9 @@ export function cpuBinaryPackage(platform: string = process.platform, arch: stri
   return CPU_PACKAGES[`${platform}-${arch}`];
 }
 
-/**
- * Where peers are installed: $ATTNODE_PEERS_DIR, else $XDG_CACHE_HOME/attnode/peers, else
- * ~/.cache/attnode/peers.
- */
-export function peersDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.ATTNODE_PEERS_DIR) return env.ATTNODE_PEERS_DIR;
-  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'attnode', 'peers');
+/** Where peers are installed: the runner's peer cache (bench/lib/peers.ts: $ATTNODE_BENCH_CACHE, else $XDG_CACHE_HOME/attnode-bench, else ~/.cache/attnode-bench). */
+export function peersDir(): string {
+  return peerCacheDir();
 }
 
 export type PeerStatus =
@@ -45,7 +41,7 @@ export type PeerStatus =
 export interface EnsureOptions {
   /** The peers folder (default peersDir()). */
   dir?: string;
-  /** Install when missing (default true); false reports a missing peer as absent. */
+  /** Install when missing (default: unless ATTNODE_BENCH_NO_INSTALL=1); false reports a missing peer as absent. */
   install?: boolean;
   /** The npm executable (default 'npm' on PATH). */
   npm?: string;
@@ -90,7 +86,8 @@ export function ensureNodeLlamaCpp(options: EnsureOptions = {}): PeerStatus {
   const root = join(options.dir ?? peersDir(), `node-llama-cpp-${version}-${platform}-${arch}`);
   const ready = (dir: string) => installedVersion(dir, 'node-llama-cpp') === version && installedVersion(dir, binaryPackage) === version;
   if (ready(root)) return { name: 'node-llama-cpp', version, present: true, dir: root, binaryPackage, installed: false };
-  if (options.install === false) return absent(`not installed in ${root}, and installing was turned off`);
+  if (options.install === false || (options.install === undefined && process.env.ATTNODE_BENCH_NO_INSTALL === '1'))
+    return absent(`not installed in ${root}, and installing was turned off (ATTNODE_BENCH_NO_INSTALL=1)`);
   const staging = `${root}.staging-${process.pid}`;
   try {
     rmSync(staging, { recursive: true, force: true });

@@ -31,8 +31,8 @@ function candidateModuleDirs() {
     if (dirname(d) === d) break;
   }
   if (process.env.HOME) out.push(join(process.env.HOME, 'peer', 'node_modules'));
-  // Where `attnode bench` installs the peer on demand (bench/lib/llama-peer.ts: peersDir()).
-  const cache = process.env.ATTNODE_PEERS_DIR || join(process.env.XDG_CACHE_HOME || join(process.env.HOME || '', '.cache'), 'attnode', 'peers');
+  // Where `attnode bench` installs the peer on demand (bench/lib/peers.ts: peerCacheDir()).
+  const cache = process.env.ATTNODE_BENCH_CACHE || join(process.env.XDG_CACHE_HOME || join(process.env.HOME || '', '.cache'), 'attnode-bench');
   out.push(join(cache, `node-llama-cpp-3.21.1-${process.platform}-${process.arch}`, 'node_modules'));
   return out;
 }
