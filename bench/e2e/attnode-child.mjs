@@ -15,6 +15,12 @@ const { generate } = await dist('generate/generate.js');
 const { loadAddon } = await dist('native.js');
 const addon = loadAddon(root);
 
+/** This process's CPU time in ms, all of its threads (the engine's workers, the JS thread). */
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function peakKiB() {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -64,14 +70,16 @@ const handlers = {
   async pp({ ids, threads }) {
     addon.setThreads(threads);
     cache.reset();
+    const c0 = cpuMs();
     const t0 = performance.now();
     await dm.forward(ids, { cache });
-    return { ms: performance.now() - t0 };
+    return { ms: performance.now() - t0, cpuMs: cpuMs() - c0 };
   },
   /** `n` single-token steps from an empty cache (llama-bench's tg), each fed its greedy pick. */
   async tg({ first, n, threads }) {
     addon.setThreads(threads);
     cache.reset();
+    const c0 = cpuMs();
     const t0 = performance.now();
     let id = first;
     for (let k = 0; k < n; k++) {
@@ -80,7 +88,7 @@ const handlers = {
       for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
       id = best;
     }
-    return { ms: performance.now() - t0, steps: n };
+    return { ms: performance.now() - t0, cpuMs: cpuMs() - c0, steps: n };
   },
   /**
    * A whole request through attnode's own loop (generate(): tokenizer, sampler chain, streamed

@@ -15,7 +15,7 @@ export interface LoadReply { loadMs: number; version: string; isa?: string }
 /** Next-token log-probabilities, most likely first (attnode: all; node-llama-cpp: all it returns). */
 export interface CheckReply { logprobs: [number, number][]; peakKiB: number }
 /** threads: what the engine reports it ran on, where it reports it (node-llama-cpp). */
-export interface TimedReply { ms: number; steps?: number; threads?: number }
+export interface TimedReply { ms: number; cpuMs: number; steps?: number; threads?: number }
 export interface RequestStages { tokenize: number; prefill: number; decode: number; detokenize: number }
 export interface RequestReply {
   totalMs: number;

@@ -12,6 +12,12 @@ if (!peerDir) throw new TypeError('peer-child: the peer folder is the first argu
 const { getLlama } = await import(pathToFileURL(join(peerDir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href);
 
 /** This process's resident-set high-water mark (KiB), from /proc: a fresh mm after exec, so its own. */
+/** This process's CPU time in ms, all of its threads (the engine's workers, the JS thread). */
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function peakKiB() {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -60,20 +66,22 @@ const handlers = {
   async pp({ ids, threads }) {
     const s = await sequenceFor(threads);
     await s.clearHistory();
+    const c0 = cpuMs();
     const t0 = performance.now();
     await s.evaluateWithoutGeneratingNewTokens(ids);
-    return { ms: performance.now() - t0, threads: contexts.get(threads).context.currentThreads };
+    return { ms: performance.now() - t0, cpuMs: cpuMs() - c0, threads: contexts.get(threads).context.currentThreads };
   },
   /** `n` single-token steps from an empty context (llama-bench's tg), greedy sampling in native code. */
   async tg({ first, n, threads }) {
     const s = await sequenceFor(threads);
     await s.clearHistory();
+    const c0 = cpuMs();
     const t0 = performance.now();
     let k = 0;
     for await (const token of s.evaluate([first], { temperature: 0 })) {
       if (token === undefined || ++k >= n) break;
     }
-    return { ms: performance.now() - t0, steps: k, threads: contexts.get(threads).context.currentThreads };
+    return { ms: performance.now() - t0, cpuMs: cpuMs() - c0, steps: k, threads: contexts.get(threads).context.currentThreads };
   },
   /** A whole request: tokenize, prefill and first sample, decode steps (sampling included), streamed detokenize. */
   async request({ text, maxTokens, threads, seed }) {

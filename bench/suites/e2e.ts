@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { defineSuite, type Side, type SuiteContext } from '../lib/suite.js';
+import { defineSuite, type SuiteContext } from '../lib/suite.js';
 import type { BenchCase, CaseParams } from '../lib/schema.js';
 import { median } from '../lib/stats.js';
 import { ensureNodeLlamaCpp, NODE_LLAMA_CPP_VERSION, type PeerStatus } from '../lib/llama-peer.js';
@@ -50,7 +50,7 @@ function planOf(ctx: SuiteContext): Plan {
   const threads = ctx.options.threads || !ctx.quick ? ctx.threads([1, 2]) : [1];
   return ctx.quick
     ? { budgetMs: 20_000, dtypes, threads, pp: 64, tg: 16, rounds: 3, requestTokens: 8, requestRounds: 2 }
-    : { budgetMs: 150_000, dtypes, threads, pp: 512, tg: 128, rounds: 5, requestTokens: 32, requestRounds: 3 };
+    : { budgetMs: 150_000, dtypes, threads, pp: 512, tg: 128, rounds: 3, requestTokens: 32, requestRounds: 3 };
 }
 
 /** One engine side: its child, or why it is not there. */
@@ -107,6 +107,7 @@ interface Row {
   dtype: E2EDtype;
   threads: number;
   test: string;
+  clock: 'cpu' | 'wall';
   attnode?: BenchCase;
   peer?: BenchCase;
   /** Sides that were not timed because the case would overrun its budget: their probe's rate. */
@@ -179,31 +180,44 @@ export default defineSuite({
             if (r.threads !== undefined && r.threads !== threads) throw new Error(`${e.side} ran ${op} on ${r.threads} threads, asked for ${threads}`);
             return r;
           };
+          // One thread on the CPU clock (the engine process's CPU time: what other processes on a
+          // busy machine take from the wall clock does not count), more on the wall clock (CPU
+          // time would add up the threads).
+          const clock: 'cpu' | 'wall' = threads === 1 ? 'cpu' : 'wall';
+          const msOf = (r: TimedReply) => (clock === 'cpu' ? r.cpuMs : r.ms);
           for (const op of ['pp', 'tg'] as const) {
             const n = op === 'pp' ? plan.pp : plan.tg;
             const name = `${op}${n}`;
             ctx.log(`${dtype} t=${threads}: ${name}`);
-            // A short probe per side first: a side whose full case would overrun the budget (on a
-            // machine with more runnable processes than cores, llama.cpp's threads spin-wait at
-            // every barrier for a time slice) keeps only its probe's rate, marked as such.
+            // A short probe per side first: a side whose full case would overrun the budget of
+            // wall time (on a machine with more runnable processes than cores, llama.cpp's threads
+            // spin-wait at every barrier for a time slice) keeps only its probe's rate, marked.
             const timed: Engine[] = [];
             const probes: Row['probes'] = {};
             for (const e of engines) {
               const k = Math.max(1, Math.round(n / 16));
               const r = await call(e, op, k);
-              const projected = (r.ms * n) / k;
-              if (projected * (plan.rounds + 1) <= plan.budgetMs) timed.push(e);
-              else probes[e.side] = { tokens: k, tokensPerS: (1000 * k) / r.ms, projectedMs: projected };
+              if (((r.ms * n) / k) * (plan.rounds + 1) <= plan.budgetMs) timed.push(e);
+              else probes[e.side] = { tokens: k, tokensPerS: (1000 * k) / msOf(r), projectedMs: (r.ms * n) / k };
             }
-            const sides: Record<string, Side> = Object.fromEntries(timed.map((e) => [e.side, { run: () => call(e, op, n) }]));
-            // One call per round (each takes a second or more), one warm-up call per side.
-            const got = timed.length
-              ? await ctx.measure({ name, params: { ...base, shape: `${n} tokens` }, unit: 'tokens/s', work: n, rounds: plan.rounds, minTimeMs: 0, warmupMs: 0 }, sides)
-              : [];
+            // One warm-up call per side, then rounds of one call per side (each call takes a
+            // second or more), the order rotating from round to round.
+            for (const e of timed) await call(e, op, n);
+            const samples: Record<string, number[]> = Object.fromEntries(timed.map((e) => [e.side, []]));
+            for (let r = 0; r < plan.rounds; r++)
+              for (let i = 0; i < timed.length; i++) {
+                const e = timed[(i + r) % timed.length]!;
+                samples[e.side]!.push((1000 * n) / msOf(await call(e, op, n)));
+              }
+            const got: BenchCase[] = [];
+            for (const e of timed) {
+              const c = ctx.record({ name, params: { ...base, shape: `${n} tokens` }, side: e.side, unit: 'tokens/s', better: 'higher', samples: samples[e.side]!, iterations: plan.rounds, clock });
+              if (c) got.push(c);
+            }
             for (const [side, pr] of Object.entries(probes))
-              ctx.note(`${side}, ${name} ${DTYPE_LABEL[dtype]} at ${threads} thread${threads > 1 ? 's' : ''}: not timed; a ${pr.tokens}-token probe ran at ${fmt(pr.tokensPerS, 1)} tokens/s, ` +
-                `so one call would take about ${fmt(pr.projectedMs / 1000, 0)} s (1-minute load average ${fmt(loadavg()[0]!, 1)} on ${cpus().length} CPUs).`);
-            rows.push({ dtype, threads, test: name, attnode: caseOf(got, ATTNODE), peer: caseOf(got, PEER), probes, sizeMiB });
+              ctx.note(`${side}, ${name} ${DTYPE_LABEL[dtype]} at ${threads} thread${threads > 1 ? 's' : ''}: not timed; a ${pr.tokens}-token probe ran at ${fmt(pr.tokensPerS, 1)} tokens/s (${clock} clock), ` +
+                `so one call would take about ${fmt(pr.projectedMs / 1000, 0)} s of wall time (1-minute load average ${fmt(loadavg()[0]!, 1)} on ${cpus().length} CPUs).`);
+            rows.push({ dtype, threads, test: name, clock, attnode: caseOf(got, ATTNODE), peer: caseOf(got, PEER), probes, sizeMiB });
           }
 
           // A whole request at the first thread count, rounds interleaved; the prompt's first
@@ -244,7 +258,8 @@ export default defineSuite({
       '(f16, q8_0 and Q4_K_M written from the f32 one by `attnode quantize`), loaded by both engines. ' +
       `Both run on the CPU with a ${CONTEXT}-position context; node-llama-cpp ${NODE_LLAMA_CPP_VERSION} with its prebuilt CPU binaries, f16 K/V, flash attention off, batch 512.`);
     ctx.note('pp: one prompt of random ids in one pass into an empty cache; tg: single-token steps from an empty cache (as llama-bench). ' +
-      `Figures are medians of ${plan.rounds} rounds after a warm-up call, the sides alternating which goes first; ratios are medians of the per-round ratios.`);
+      `Figures are medians of ${plan.rounds} rounds after a warm-up call, the sides alternating which goes first; ratios are medians of the per-round ratios. ` +
+      'One thread is timed on the CPU clock of the engine\'s process (all its threads), more threads on the wall clock.');
     for (const c of checks) ctx.note(`Checked before timing: ${c}.`);
     ctx.section(tableMarkdown(rows, plan, isa));
     ctx.section(requestMarkdown(requests, plan));
@@ -255,8 +270,8 @@ export default defineSuite({
 
 function tableMarkdown(rows: Row[], plan: Plan, isa: string): string {
   const lines = [
-    `| model | size | params | backend | threads | test | attnode t/s | node-llama-cpp t/s | attnode / node-llama-cpp |`,
-    '|---|---:|---:|---|---:|---|---:|---:|---:|',
+    `| model | size | params | backend | threads | test | clock | attnode t/s | node-llama-cpp t/s | attnode / node-llama-cpp |`,
+    '|---|---:|---:|---|---:|---|---|---:|---:|---:|',
   ];
   const cell = (r: Row, side: string, c: BenchCase | undefined) => {
     const p = r.probes[side];
@@ -265,8 +280,11 @@ function tableMarkdown(rows: Row[], plan: Plan, isa: string): string {
   };
   for (const r of rows) {
     const ratio = pairedRatio(r.attnode, r.peer);
-    const probeRatio = r.probes[PEER] && r.attnode ? `~${(r.attnode.median / r.probes[PEER]!.tokensPerS).toFixed(2)}x (probe)` : '-';
-    lines.push(`| gpt2 124M ${DTYPE_LABEL[r.dtype]} | ${fmt(r.sizeMiB, 0)} MiB | 124.44 M | CPU (${isa || 'native'}) | ${r.threads} | ${r.test} | ${cell(r, ATTNODE, r.attnode)} | ${cell(r, PEER, r.peer)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : probeRatio} |`);
+    const rate = (side: string, c: BenchCase | undefined) => c?.median ?? r.probes[side]?.tokensPerS;
+    const a = rate(ATTNODE, r.attnode);
+    const p = rate(PEER, r.peer);
+    const probeRatio = a !== undefined && p !== undefined ? `~${(a / p).toFixed(2)}x (probe)` : '-';
+    lines.push(`| gpt2 124M ${DTYPE_LABEL[r.dtype]} | ${fmt(r.sizeMiB, 0)} MiB | 124.44 M | CPU (${isa || 'native'}) | ${r.threads} | ${r.test} | ${r.clock} | ${cell(r, ATTNODE, r.attnode)} | ${cell(r, PEER, r.peer)} | ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : probeRatio} |`);
   }
   return [`### pp${plan.pp} / tg${plan.tg}, tokens/s: median (min-max)`, '', ...lines].join('\n');
 }
