@@ -121,6 +121,19 @@ export default defineSuite({
         if (one) lines.push(`- ${c.params.dtype} ${c.name}: 2 threads against 1, ${(c.median / one.median).toFixed(2)}x`);
       }
       if (lines.length) ctx.section(lines.join('\n'));
+      const all = ctx.cases();
+      if (all.length)
+        await ctx.plot('tokens', 'GPT-2 124M shape: tokens/s', {
+          data: { values: all.map((c) => ({ case: c.name, config: `${c.params.dtype}, ${c.params.threads} thread(s)`, rate: c.median })) },
+          mark: 'bar',
+          encoding: {
+            x: { field: 'case', type: 'nominal', title: null, sort: null },
+            y: { field: 'rate', type: 'quantitative', title: 'tokens/s' },
+            color: { field: 'config', type: 'nominal' },
+            xOffset: { field: 'config' },
+          },
+          width: 360,
+        });
       ctx.note(`kernels: ${JSON.stringify(cpuInfo().kernels)}`);
     } finally {
       setThreads(cpuInfo().cores);

@@ -276,6 +276,19 @@ async function run(ctx: SuiteContext): Promise<void> {
   lines.push('', 'i8 counts one f32 scale per row of 4096 values; q8_0 is 34 bytes per 32 weights.');
 
   ctx.section(lines.join('\n'));
+  const decodeRows = rows.filter((r) => r.m === 1 && r.place === 'dram' && r.threads === THREADS[0]);
+  if (decodeRows.length)
+    await ctx.plot('decode-gbs', `linear decode (M = 1), weights from DRAM, ${THREADS[0]} thread(s): weight GB/s`, {
+      data: { values: decodeRows.map((r) => ({ shape: `${r.k} x ${r.n}`, dtype: r.dtype, gbs: r.weightGBs })) },
+      mark: 'bar',
+      encoding: {
+        y: { field: 'shape', type: 'nominal', sort: null, title: 'K x N' },
+        x: { field: 'gbs', type: 'quantitative', title: 'GB/s of weights read' },
+        color: { field: 'dtype', type: 'nominal', sort: null },
+        yOffset: { field: 'dtype', sort: null },
+      },
+      width: 360,
+    });
   ctx.note(`one call from JavaScript costs ${fmt(callUs, 1)} us (a 32 x 32 q8_0 weight); derived: GBs (weight bytes per second), pctRead, GOPS, pctPeak, vsF32 (f32 time / this time, same round)`);
   addon.setThreads(allThreads);
   backend.dispose();
