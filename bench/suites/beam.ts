@@ -12,18 +12,19 @@ import { loadModel } from '../../dist/models/model.js';
 import { GPT2_124M, writeGpt2_124m } from '../gpt2-124m-fixture.js';
 import { defineSuite } from '../lib/suite.js';
 
-const NEW_TOKENS = 32;
+const FULL_NEW_TOKENS = 32;
 const PROMPT = Array.from({ length: 8 }, (_, i) => (i * 997 + 13) % GPT2_124M.vocab);
 
 export default defineSuite({
   name: 'beam',
   title: 'Beam search against greedy, per decode step',
   description:
-    `GPT-2 124M-shaped, 1 thread, 8-token prompt, ${NEW_TOKENS} new tokens, no EOS: whole generations with 1 to 8 beams sharing one pass per step and the prompt pass alone, ` +
+    `GPT-2 124M-shaped, 1 thread, 8-token prompt, ${FULL_NEW_TOKENS} new tokens (quick: 12), no EOS: whole generations with 1 to 8 beams sharing one pass per step and the prompt pass alone, ` +
     'in the same rounds; per step = (generation - prompt pass) / steps, from the medians. Step counts and sequence shapes are checked first, and no full page may be copied.',
   async run(ctx) {
     if (!ctx.wants({ threads: 1 })) return ctx.note('runs at 1 thread only; --threads leaves it out');
     const beams = ctx.quick ? [1, 4] : [1, 2, 4, 8];
+    const NEW_TOKENS = ctx.quick ? 12 : FULL_NEW_TOKENS;
     const lines = ['| weights | beams | ms per step | ratio to greedy |', '|---|---:|---:|---:|'];
     for (const dtype of ctx.dtypes(ctx.quick ? ['q8_0'] : ['q8_0', 'f32'])) {
       const file = join(tmpdir(), `attnode-gpt2-124m-${dtype}.gguf`);
