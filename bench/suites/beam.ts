@@ -22,7 +22,7 @@ export default defineSuite({
     `GPT-2 124M-shaped, 1 thread, 8-token prompt, ${FULL_NEW_TOKENS} new tokens (quick: 12), no EOS: whole generations with 1 to 8 beams sharing one pass per step and the prompt pass alone, ` +
     'in the same rounds; per step = (generation - prompt pass) / steps, from the medians. Step counts and sequence shapes are checked first, and no full page may be copied.',
   async run(ctx) {
-    if (!ctx.wants({ threads: 1 })) return ctx.note('runs at 1 thread only; --threads leaves it out');
+    if (!ctx.wants({ backend: 'native', threads: 1 })) return ctx.note('runs at 1 thread on the native backend only; the filters leave it out');
     const beams = ctx.quick ? [1, 4] : [1, 2, 4, 8];
     const NEW_TOKENS = ctx.quick ? 12 : FULL_NEW_TOKENS;
     const lines = ['| weights | beams | ms per step | ratio to greedy |', '|---|---:|---:|---:|'];
