@@ -163,8 +163,11 @@ async function main(argv: string[]): Promise<number> {
   writeFileSync(join(out, 'bench.json'), JSON.stringify(report, null, 1) + '\n');
   const md = renderMarkdown(report, metas, rel) + (headline.length ? `\n![attnode against the peers](${rel(headline[0]!)})\n` : '');
   writeFileSync(join(out, 'bench.md'), md);
-  for (const s of report.suites)
-    if (s.status !== 'skipped') writeFileSync(join(out, `${s.name}.md`), `${machineSection(report)}\n${suiteSection(report, s, metas[s.name], rel)}`);
+  // A script that writes its own <suite>.md into the same folder keeps it (bench.md has its section).
+  for (const s of report.suites) {
+    const file = join(out, `${s.name}.md`);
+    if (s.status !== 'skipped' && !s.files.includes(file)) writeFileSync(file, `${machineSection(report)}\n${suiteSection(report, s, metas[s.name], rel)}`);
+  }
   log(`bench: wrote ${relative(process.cwd(), join(out, 'bench.json'))}, bench.md, ${report.suites.length} suite files and ${report.suites.reduce((a, s) => a + s.files.filter((f) => f.endsWith('.svg')).length, headline.length)} plots in ${report.seconds.toFixed(0)} s`);
   if (oldReport) {
     const c = compareReports(oldReport, report, o.threshold);
@@ -181,6 +184,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // `... --compare-only x.json | head` closes the pipe early: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => void (process.exitCode = code),
     (e: unknown) => {

@@ -13,7 +13,7 @@ export interface CaseChange {
   new: number;
   /** Signed so that worse is negative: new/old - 1 for rates, old/new - 1 for times. */
   change: number;
-  /** Whether the two runs' [min, max] ranges of rounds do not overlap. */
+  /** Whether the two runs' interquartile ranges of rounds do not overlap. */
   beyondSpread: boolean;
   flagged: boolean;
 }
@@ -28,8 +28,9 @@ export interface Comparison {
 }
 
 /**
- * A change counts when the rounds of the two runs do not overlap at all (each run's spread is
- * what its own rounds measured, so noise of that size is not a change) and it is at least
+ * A change counts when the interquartile ranges of the two runs' rounds do not overlap (each
+ * run's spread is what its own rounds measured, so noise of that size is not a change; the IQR
+ * rather than min-max, so one preempted round does not hide a change) and it is at least
  * `threshold` (a near-deterministic figure has a spread of almost nothing).
  */
 export function compareReports(oldR: BenchReport, newR: BenchReport, threshold = 0.05): Comparison {
@@ -42,7 +43,7 @@ export function compareReports(oldR: BenchReport, newR: BenchReport, threshold =
     if (!n || n.unit !== o.unit) continue;
     const ratio = o.better === 'higher' ? n.median / o.median : o.median / n.median;
     const change = ratio - 1;
-    const beyondSpread = n.spread.max < o.spread.min || n.spread.min > o.spread.max;
+    const beyondSpread = n.spread.q3 < o.spread.q1 || n.spread.q1 > o.spread.q3;
     changes.push({ key, suite: o.suite, name: o.name, side: o.side, unit: o.unit, old: o.median, new: n.median, change, beyondSpread, flagged: beyondSpread && Math.abs(change) >= threshold });
   }
   const loaded = (r: BenchReport, which: string) => {

@@ -92,6 +92,8 @@ export interface SuiteContext {
   section(markdown: string): void;
   /** Renders a Vega-Lite spec to <out>/<suite>-<id>.svg and lists it in the report. */
   plot(id: string, title: string, spec: TopLevelSpec): Promise<string>;
+  /** The cases this suite has measured or recorded so far. */
+  cases(): readonly BenchCase[];
   /** Lists a file the suite wrote into options.out itself (the report links it). */
   file(path: string): void;
   /** Progress on stderr. */
@@ -249,6 +251,7 @@ export function createContext(suite: string, options: SuiteOptions, log: (line: 
       output.files.push(file);
       return file;
     },
+    cases: () => output.cases,
     file: (path) => void output.files.push(path),
     log: (line) => log(`${suite}: ${line}`),
   };

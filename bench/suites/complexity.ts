@@ -156,11 +156,11 @@ async function run(ctx: SuiteContext): Promise<void> {
     const firstMs = performance.now() - t0;
     const scratch = addon.peakScratchBytes(true);
     // Long calls run fewer rounds so the default sweep stays short.
-    const rounds = firstMs > 800 ? 2 : firstMs > 150 ? 3 : quick ? 3 : 5;
+    const rounds = firstMs > 800 ? 2 : 3;
     // One thread on the process CPU clock (the op runs on a libuv thread; the clock counts every
   // thread of the process), which leaves out time other processes held the core; more on the wall clock.
   const clock = threads === 1 ? ('cpu' as const) : ('wall' as const);
-  const [c] = await ctx.measure({ name: op, params, unit: 'ms', clock, rounds, minTimeMs: quick ? 20 : 60, warmupMs: firstMs < 150 ? 10 : 0 }, {
+  const [c] = await ctx.measure({ name: op, params, unit: 'ms', clock, rounds, minTimeMs: quick ? 20 : 40, warmupMs: firstMs < 150 ? 10 : 0 }, {
       attnode: { ...(threads === threadCounts[0] ? { check: () => check(op, n, d, out) } : {}), run: () => w.run() },
     });
     const ms = c!.median;

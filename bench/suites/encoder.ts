@@ -123,7 +123,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   const chunks = <T>(a: readonly T[], n: number): T[][] => Array.from({ length: Math.ceil(a.length / n) }, (_, i) => a.slice(i * n, (i + 1) * n));
 
   // One thread is timed on the process's CPU clock (user + system, every thread of the process),
-  // two on the wall clock, as bench/matmul.bench.ts does: on a machine shared with other work the
+  // two on the wall clock, as the matmul suite does: on a machine shared with other work the
   // CPU clock of a one-thread run leaves out the time it waited for a core, while two threads that
   // spin while they wait (ORT's pool does) would be charged for spinning.
   const clockMs = (threads: number) => (threads === 1 ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now());

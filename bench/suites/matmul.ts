@@ -170,6 +170,19 @@ export default defineSuite({
       addon.setThreads(info.cores);
       native.dispose();
     }
+    const rows = ctx.cases().filter((c) => c.side === 'attnode' && c.derived?.pctPeak !== undefined);
+    if (rows.length)
+      await ctx.plot('pct-peak', 'f32 GEMM: % of the measured FMA peak', {
+        data: { values: rows.map((c) => ({ case: `${c.params.shape} ${c.params.mode}`, threads: `${c.params.threads} thread(s)`, pct: c.derived!.pctPeak })) },
+        mark: 'bar',
+        encoding: {
+          y: { field: 'case', type: 'nominal', sort: null, title: null },
+          x: { field: 'pct', type: 'quantitative', title: '% of FMA peak' },
+          color: { field: 'threads', type: 'nominal' },
+          yOffset: { field: 'threads' },
+        },
+        width: 360,
+      });
     ctx.note(`kernels: ${info.isa} (${info.kernels.gemm}); derived columns: pctPeak (% of the FMA peak), GBs and pctBw (weight bytes streamed per second, % of DRAM read bandwidth, M = 1 only)`);
   },
 });

@@ -1,9 +1,9 @@
-// GPT-2 124M-shaped model (random weights, written to a temporary GGUF file): prefill of a
+// GPT-2 124M-shaped model (random weights, a GGUF file kept in the temporary folder): prefill of a
 // 128-token prompt and decode tokens/s, on 1 and 2 threads, f32 and q8_0 weights. Results are
 // checked (finite logits, cached decode equal to recomputation) before anything is timed.
 // A suite of the runner: npm run bench -- model [--quick] [--threads 1] [--dtype f32]
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, type DecoderModel } from '../../ts/models/model.js';
@@ -43,7 +43,7 @@ export default defineSuite({
   name: 'model',
   title: 'GPT-2 124M shape, forward passes',
   description:
-    `A GPT-2-124M-shaped model with random weights (a temporary GGUF file), native backend: ${PROMPT}-token prefill, decode after an 8-token prompt ` +
+    `A GPT-2-124M-shaped model with random weights (a GGUF file in the temporary folder), native backend: ${PROMPT}-token prefill, decode after an 8-token prompt ` +
     `(one token per pass), and ${BATCH} sequences decoded in one pass per step. Finite logits and cached decode equal to recomputation are checked first. ` +
     'Against llama.cpp in the same run: the e2e suite.',
   async run(ctx) {
@@ -52,13 +52,24 @@ export default defineSuite({
     const dtypes = ctx.options.dtype ? ctx.dtypes(DTYPES) : quick ? ['q8_0' as const] : [...DTYPES];
     const threads = ctx.threads([1, 2]);
     if (dtypes.length === 0 || threads.length === 0) return ctx.note('no case passes the filters');
-    const dir = mkdtempSync(join(tmpdir(), 'attnode-bench-'));
-    const path = join(dir, 'gpt2-124m-f32.gguf');
-    try {
+    // The fixture is kept in the temporary folder between runs (the beam suite writes the same
+    // file): written under a temporary name and renamed, so a reader never sees half a file.
+    const path = join(tmpdir(), 'attnode-gpt2-124m-f32.gguf');
+    const cfg = configFromHF({ model_type: 'gpt2', vocab_size: GPT2_124M.vocab, n_positions: GPT2_124M.ctx, n_embd: GPT2_124M.C, n_layer: GPT2_124M.layers, n_head: GPT2_124M.heads });
+    const params = inspect(cfg).total;
+    if (params !== 124_439_808) throw new Error(`the GPT-2 124M config has ${params} parameters, expected 124,439,808`);
+    if (!existsSync(path)) {
       ctx.log('writing the GGUF fixture');
-      const params = writeGpt2_124m(path);
-      const cfg = configFromHF({ model_type: 'gpt2', vocab_size: GPT2_124M.vocab, n_positions: GPT2_124M.ctx, n_embd: GPT2_124M.C, n_layer: GPT2_124M.layers, n_head: GPT2_124M.heads });
-      if (params !== inspect(cfg).total || params !== 124_439_808) throw new Error(`fixture has ${params} parameters, expected 124,439,808`);
+      const dir = mkdtempSync(join(tmpdir(), 'attnode-bench-'));
+      try {
+        const written = writeGpt2_124m(join(dir, 'f32.gguf'));
+        if (written !== params) throw new Error(`fixture has ${written} parameters, expected ${params}`);
+        renameSync(join(dir, 'f32.gguf'), path);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    try {
       const prompt = Array.from({ length: PROMPT }, (_, i) => (i * 7919) % GPT2_124M.vocab);
       // Prefill GEMM FLOPs: 2 x linear params per token, plus the unembedding of the last position.
       const linearParams = params - GPT2_124M.vocab * GPT2_124M.C - GPT2_124M.ctx * GPT2_124M.C;
@@ -121,10 +132,22 @@ export default defineSuite({
         if (one) lines.push(`- ${c.params.dtype} ${c.name}: 2 threads against 1, ${(c.median / one.median).toFixed(2)}x`);
       }
       if (lines.length) ctx.section(lines.join('\n'));
+      const all = ctx.cases();
+      if (all.length)
+        await ctx.plot('tokens', 'GPT-2 124M shape: tokens/s', {
+          data: { values: all.map((c) => ({ case: c.name, config: `${c.params.dtype}, ${c.params.threads} thread(s)`, rate: c.median })) },
+          mark: 'bar',
+          encoding: {
+            x: { field: 'case', type: 'nominal', title: null, sort: null },
+            y: { field: 'rate', type: 'quantitative', title: 'tokens/s' },
+            color: { field: 'config', type: 'nominal' },
+            xOffset: { field: 'config' },
+          },
+          width: 360,
+        });
       ctx.note(`kernels: ${JSON.stringify(cpuInfo().kernels)}`);
     } finally {
       setThreads(cpuInfo().cores);
-      rmSync(dir, { recursive: true, force: true });
     }
   },
 });

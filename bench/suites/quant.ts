@@ -22,7 +22,7 @@ import { defineSuite, type SuiteContext } from '../lib/suite.js';
 type BlockDType = keyof typeof ERR_LINEAR_BLOCK_VS_F32;
 type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8' | BlockDType;
 const ALL_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
-const QUICK_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_k', 'q6_k'];
+const QUICK_DTYPES: readonly WDType[] = ['f32', 'f16', 'q8_0', 'i8', 'q4_0', 'q4_k'];
 const ERR_VS_F32: Readonly<Record<Exclude<WDType, 'f32'>, number>> = { ...ERR_LINEAR_INT8_VS_F32, ...ERR_LINEAR_BLOCK_VS_F32 };
 /** Dtypes whose kernels do integer dot products (their % peak is against the int8 peak). */
 const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k']);
@@ -44,7 +44,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   const quick = ctx.quick;
   // f32 always runs: every other dtype is checked and compared against it.
   const DTYPES: readonly WDType[] = ['f32', ...(ctx.options.dtype ? ctx.dtypes(ALL_DTYPES) : quick ? QUICK_DTYPES : ALL_DTYPES).filter((d) => d !== 'f32')];
-  const SHAPES = quick ? [...GPT2_SHAPES, LLAMA7B_SHAPES[0]!] : [...GPT2_SHAPES, ...LLAMA7B_SHAPES];
+  const SHAPES = quick ? GPT2_SHAPES : [...GPT2_SHAPES, ...LLAMA7B_SHAPES];
   // Decode calls take tens to hundreds of microseconds and DRAM bandwidth on a shared machine
   // drifts within seconds, so decode rows interleave the dtypes in more, shorter rounds.
   const timing = (m: number) => (quick ? { minTimeMs: 15, rounds: 3, warmupMs: 5 } : m === 1 ? { minTimeMs: 20, rounds: 12, warmupMs: 10 } : { minTimeMs: 80, rounds: 3, warmupMs: 10 });
@@ -276,6 +276,19 @@ async function run(ctx: SuiteContext): Promise<void> {
   lines.push('', 'i8 counts one f32 scale per row of 4096 values; q8_0 is 34 bytes per 32 weights.');
 
   ctx.section(lines.join('\n'));
+  const decodeRows = rows.filter((r) => r.m === 1 && r.place === 'dram' && r.threads === THREADS[0]);
+  if (decodeRows.length)
+    await ctx.plot('decode-gbs', `linear decode (M = 1), weights from DRAM, ${THREADS[0]} thread(s): weight GB/s`, {
+      data: { values: decodeRows.map((r) => ({ shape: `${r.k} x ${r.n}`, dtype: r.dtype, gbs: r.weightGBs })) },
+      mark: 'bar',
+      encoding: {
+        y: { field: 'shape', type: 'nominal', sort: null, title: 'K x N' },
+        x: { field: 'gbs', type: 'quantitative', title: 'GB/s of weights read' },
+        color: { field: 'dtype', type: 'nominal', sort: null },
+        yOffset: { field: 'dtype', sort: null },
+      },
+      width: 360,
+    });
   ctx.note(`one call from JavaScript costs ${fmt(callUs, 1)} us (a 32 x 32 q8_0 weight); derived: GBs (weight bytes per second), pctRead, GOPS, pctPeak, vsF32 (f32 time / this time, same round)`);
   addon.setThreads(allThreads);
   backend.dispose();
