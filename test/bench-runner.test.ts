@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compareReports, formatComparison } from '../bench/lib/compare.js';
 import { BenchUsageError, parseBenchArgs } from '../bench/lib/options.js';
-import { casesTable, ratioOf } from '../bench/lib/report.js';
+import { casesTable, ratioOf, renderMarkdown } from '../bench/lib/report.js';
 import { SCHEMA_VERSION, caseKey, checkReport, type BenchCase, type BenchReport } from '../bench/lib/schema.js';
 import { quantile, spreadOf } from '../bench/lib/stats.js';
 import { createContext, figureOf } from '../bench/lib/suite.js';
@@ -197,6 +197,18 @@ describe('bench measure and report', () => {
     expect(figureOf({ name: 'x', unit: 'us' }, 2)).toBe(2000);
     expect(figureOf({ name: 'x', unit: 'tokens/s', work: 128 }, 500)).toBe(256);
     expect(() => figureOf({ name: 'x', unit: 'tokens/s' }, 1)).toThrow(/unit 'tokens\/s' is a rate and needs 'work'/);
+  });
+
+  it('renders the machine header, the busy-machine warning and every suite', () => {
+    const r = report([benchCase('linear', 'attnode', [100, 90, 110])]);
+    const md = renderMarkdown(r, { matmul: { title: 'f32 GEMM', description: 'GEMM against the peak' } }, (f) => f);
+    expect(md).toMatch(/^# attnode benchmarks \(--quick\)/);
+    expect(md).toContain('- kernels (avx512): gemm gemm_f32_avx512');
+    expect(md).toContain('- measured at 1 thread(s): FMA peak 100.0 GFLOP/s, DRAM read 30.0 GB/s');
+    expect(md).toContain('## f32 GEMM (`matmul`)');
+    expect(md).not.toContain('Warning: the load average');
+    r.machine.loadAverage = { before: 6, after: 1 };
+    expect(renderMarkdown(r, {}, (f) => f)).toContain('Warning: the load average was above the number of CPUs');
   });
 
   it('pairs rounds for the ratio and tabulates every side', () => {

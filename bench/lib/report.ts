@@ -108,6 +108,9 @@ export function machineSection(report: BenchReport): string {
     '',
     ...formatMachine(report.machine),
     '',
+    ...(Math.max(report.machine.loadAverage.before, report.machine.loadAverage.after || 0) > report.machine.cpus
+      ? ['Warning: the load average was above the number of CPUs: other processes held the cores, so figures are low and move between runs by more than their spread.', '']
+      : []),
     'Every figure is the median of rounds that interleave the sides compared (brackets: the lowest and highest round); ' +
       'every case was checked before it was timed. Ratios are attnode against the peer (> 1: attnode is faster), the median of per-round ratios. ' +
       'Other processes on a shared machine lower figures from run to run: trust ratios from one run more than absolute numbers.',

@@ -50,7 +50,7 @@ export default defineSuite({
 
 async function run(ctx: SuiteContext): Promise<void> {
   const quick = ctx.quick;
-  const rounds = quick ? 2 : 3;
+  const rounds = 3;
   const MODELS = quick ? ['minilm-l6'] : ['minilm-l6', 'bert-base'];
   const THREADS = ctx.threads([1, 2]);
   const DTYPES = ctx.dtypes(['f32', 'q8_0'] as const);

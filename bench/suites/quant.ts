@@ -218,7 +218,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   const readPct = (r: Row) => (r.threads === 1 ? fmt(r.readPct, 0) : '-');
   // The two figures the q8_0 kernels are held to: prefill throughput against the f32 GEMM, and
   // decode GB/s against the read bandwidth (DRAM, and in cache).
-  lines.push('## q8_0 summary', '');
+  lines.push('### q8_0 summary', '');
   lines.push('| K x N | threads | prefill vs f32 (dram / cache) | decode GB/s dram (% read) | decode GB/s cache (% read) |', '|---|---|---|---|---|');
   for (const [k, n] of SHAPES)
     for (const t of THREADS) {
@@ -237,7 +237,7 @@ async function run(ctx: SuiteContext): Promise<void> {
     return DTYPES.filter((d) => rows.some((r) => r.dtype === d));
   }
   if (blockTypes.length > 2) {
-    lines.push('## GGUF legacy and k-quant formats (DRAM weights)', '');
+    lines.push('### GGUF legacy and k-quant formats (DRAM weights)', '');
     lines.push('Decode: M = 1, one thread, GB/s of the bytes the kernel reads (its packed layout) and % of the DRAM read rate measured above; prefill: M = 128, all threads. Kernel: the variant each weight reports (dequantize_f32_gemm: dequantized per tile into the f32 GEMM, no integer kernel yet).', '');
     lines.push('| K x N | dtype | kernel | packed bytes/weight | decode us | decode GB/s (% read) | prefill GOPS | prefill vs f32 |', '|---|---|---|---|---|---|---|---|');
     for (const [k, n] of SHAPES)
@@ -254,7 +254,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   // norms and the LM head excluded): 12 x the sum of the M = 1 times, weights in DRAM.
   // The LM head (768 x 50257, tied to the embedding) is not timed here: its time is estimated
   // from its bytes at the weight GB/s this run measured for the 768 x 3072 shape.
-  lines.push('## GPT-2-124M decode, linear layers only (12 blocks, DRAM weights, M = 1)', '');
+  lines.push('### GPT-2-124M decode, linear layers only (12 blocks, DRAM weights, M = 1)', '');
   lines.push('Blocks: 12 x the sum of the four M = 1 times above. LM head (768 x 50257): its bytes at the GB/s measured for 768 x 3072, not timed. Attention, norms and sampling excluded, so these are upper bounds.', '');
   lines.push('| dtype | threads | blocks us | LM head us (est.) | tokens/s bound |', '|---|---|---|---|---|');
   const decode: Array<{ dtype: WDType; threads: number; blocksUs: number; headUs: number; tokensPerS: number }> = [];
@@ -269,7 +269,7 @@ async function run(ctx: SuiteContext): Promise<void> {
       decode.push({ dtype: d, threads: t, blocksUs, headUs, tokensPerS });
       lines.push(`| ${d} | ${t} | ${fmt(blocksUs, 0)} | ${fmt(headUs, 0)} | ${fmt(tokensPerS, 0)} |`);
     }
-  lines.push('', '## Memory per dtype', '');
+  lines.push('', '### Memory per dtype', '');
   lines.push(`| dtype | bytes/param | ${MODELS.map(([n]) => n).join(' | ')} |`, `|---|---|${MODELS.map(() => '---').join('|')}|`);
   for (const d of present0())
     lines.push(`| ${d} | ${BYTES_PER_PARAM[d].toFixed(4)} | ${MODELS.map(([, p]) => `${fmt((p * BYTES_PER_PARAM[d]) / 1e9, 2)} GB`).join(' | ')} |`);
