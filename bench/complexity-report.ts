@@ -14,7 +14,7 @@ export interface BenchPoint {
   n: number;
   d: number;
   threads: number;
-  /** Fastest milliseconds per call over `samples` calls. */
+  /** Milliseconds per call: the median of rounds, `samples` calls in all. */
   ms: number;
   samples: number;
   flops: number;
@@ -166,6 +166,115 @@ function crossoverParagraph(r: ComplexityResults, threads: number): string {
   return parts.join('\n\n');
 }
 
+/** The four ways to mix a sequence that the seeds compare, as measured ops of the n sweep. */
+const FOUR_WAYS = ['attention', 'rnn', 'linearRecurrent', 'slidingWindow'] as const;
+const FOUR_LABEL: Record<(typeof FOUR_WAYS)[number], string> = {
+  attention: 'attention O(n²d)',
+  rnn: 'recurrence (Elman RNN) O(nd²)',
+  linearRecurrent: 'linear attention (recurrent form) O(nd²)',
+  slidingWindow: 'sliding-window attention O(nwd)',
+};
+
+export interface Crossing {
+  a: string;
+  b: string;
+  /** Measured: where t_a(n) = t_b(n), interpolated on log-log axes; undefined when they do not cross in the sweep. */
+  n?: number;
+  ms?: number;
+  /** Where the FLOP counts alone are equal (undefined: never, or everywhere). */
+  flopN?: number;
+  flopNote: string;
+}
+
+/** Where the FLOP model puts t_a = t_b for two of the four, at width d and window w. */
+function flopCrossing(a: string, b: string, d: number, w: number | undefined): { flopN?: number; flopNote: string } {
+  const pair = [a, b].sort().join('|');
+  if (pair === 'attention|rnn' || pair === 'attention|linearRecurrent') return { flopN: d, flopNote: '4n²d = 4nd² at n = d' };
+  if (pair === 'linearRecurrent|rnn') return { flopNote: 'both 4nd²: equal work at every n, only their rates differ' };
+  if (pair === 'attention|slidingWindow') return { flopNote: 'the window never does more work than full attention (half of it up to n = w)' };
+  return { flopNote: `both linear in n past the window: work ratio w/d = ${w ?? '?'}/${d}, constant, so the curves run parallel` };
+}
+
+/** Every pair of the four ways: the measured crossover on the n sweep and the FLOP model's. */
+export function fourWayCrossings(r: ComplexityResults, threads: number): Crossing[] {
+  const out: Crossing[] = [];
+  for (let i = 0; i < FOUR_WAYS.length; i++)
+    for (let j = i + 1; j < FOUR_WAYS.length; j++) {
+      const a = FOUR_WAYS[i]!;
+      const b = FOUR_WAYS[j]!;
+      const sa = series(r.points, 'n', a, threads).sort((x, y) => x.n - y.n);
+      const sb = series(r.points, 'n', b, threads);
+      const both = sa.filter((p) => sb.some((q) => q.n === p.n));
+      if (both.length < 2) continue;
+      const ns = both.map((p) => p.n);
+      const ta = both.map((p) => p.ms);
+      const tb = ns.map((n) => sb.find((q) => q.n === n)!.ms);
+      const n = crossover(ns, ta, tb);
+      let ms: number | undefined;
+      if (n !== undefined) {
+        // The time where they meet, interpolated on log-log axes between the bracketing samples.
+        const k = Math.max(1, ns.findIndex((x) => x >= n));
+        const t = Math.log(n / ns[k - 1]!) / Math.log(ns[k]! / ns[k - 1]!);
+        ms = Math.exp(Math.log(ta[k - 1]!) + (Number.isFinite(t) ? t : 0) * (Math.log(ta[k]!) - Math.log(ta[k - 1]!)));
+      }
+      out.push({ a, b, ...(n !== undefined ? { n, ms } : {}), ...flopCrossing(a, b, both[0]!.d, r.window) });
+    }
+  return out;
+}
+
+function fourWaysSpec(r: ComplexityResults, threads: number): TopLevelSpec {
+  const d = r.points.find((p) => p.sweep === 'n')?.d;
+  const lines = FOUR_WAYS.flatMap((op) => series(r.points, 'n', op, threads).map((p) => ({ n: p.n, ms: p.ms, series: FOUR_LABEL[op] })));
+  const marks = fourWayCrossings(r, threads)
+    .filter((c) => c.n !== undefined && c.ms !== undefined)
+    .map((c) => ({ n: c.n!, ms: c.ms!, label: `n ≈ ${fmt(c.n!, 0)}` }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: {
+      text: 'Four ways to mix a sequence: time against n',
+      subtitle: `d = ${d}${r.window ? `, window w = ${r.window}` : ''}, ${threads} thread${threads > 1 ? 's' : ''}; log-log axes; black diamonds: measured crossovers`,
+    },
+    width: 560,
+    height: 380,
+    layer: [
+      {
+        data: { values: lines },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'n', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'sequence length n' },
+          y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'time per call (ms)' },
+          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+        },
+      },
+      {
+        data: { values: marks },
+        mark: { type: 'point', shape: 'diamond', size: 120, filled: true, color: 'black' },
+        encoding: { x: { field: 'n', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' } },
+      },
+      {
+        data: { values: marks },
+        mark: { type: 'text', dy: -12, fontSize: 10 },
+        encoding: { x: { field: 'n', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' }, text: { field: 'label' } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+function fourWaysMarkdown(r: ComplexityResults, threads: number, file: string): string {
+  const rows = fourWayCrossings(r, threads).map(
+    (c) =>
+      `| ${FOUR_LABEL[c.a as (typeof FOUR_WAYS)[number]]} | ${FOUR_LABEL[c.b as (typeof FOUR_WAYS)[number]]} | ${c.n !== undefined ? `n ≈ ${fmt(c.n, 0)}` : 'no crossing in the sweep'} | ${c.flopN !== undefined ? `n = ${c.flopN}` : '-'} | ${c.flopNote} |`,
+  );
+  return [
+    `Attention, the Elman recurrence, linear attention (recurrent form) and sliding-window attention on one plot (\`${file}\`), ${threads} thread${threads > 1 ? 's' : ''}, ` +
+      'with every pair\'s measured crossover (where one becomes slower than the other as n grows) beside the FLOP model\'s.',
+    '',
+    '| | | measured crossover | FLOP model | why |',
+    '|---|---|---:|---:|---|',
+    ...rows,
+  ].join('\n');
+}
+
 function timeVsSpec(r: ComplexityResults, sweep: 'n' | 'd', title: string): TopLevelSpec {
   const ops = [...new Set(r.points.filter((p) => p.sweep === sweep).map((p) => p.op))];
   const threads = [...new Set(r.points.map((p) => p.threads))].sort((a, b) => a - b);
@@ -233,10 +342,12 @@ export async function writeReport(r: ComplexityResults, outDir: string): Promise
     n: join(outDir, 'complexity-time-vs-n.svg'),
     d: join(outDir, 'complexity-time-vs-d.svg'),
     cross: join(outDir, 'complexity-crossover.svg'),
+    four: join(outDir, 'complexity-four-ways.svg'),
   };
   writeFileSync(files.n, await renderSvg(timeVsSpec(r, 'n', 'Time against sequence length')));
   writeFileSync(files.d, await renderSvg(timeVsSpec(r, 'd', 'Time against width')));
   writeFileSync(files.cross, await renderSvg(crossoverSpec(r, all)));
+  writeFileSync(files.four, await renderSvg(fourWaysSpec(r, all)));
 
   const slopeRows = ops.map(
     (op) => `| ${LABEL[op] ?? op} | ${threads.map((t) => fmt(slope(r.points, 'n', op, t))).join(' | ')} | ${threads.map((t) => fmt(slope(r.points, 'd', op, t))).join(' | ')} |`,
@@ -254,20 +365,20 @@ export async function writeReport(r: ComplexityResults, outDir: string): Promise
   const md = [
     '# Complexity: attention O(n²d) against recurrence O(nd²)',
     '',
-    `Generated by \`bench/complexity.bench.ts\`${r.quick ? ' (quick run: tiny sweep)' : ''} on ${r.date}: ${r.machine.cores} cores, kernels ${r.machine.isa} ` +
+    `Generated by \`bench/suites/complexity.ts\`${r.quick ? ' (quick run: tiny sweep)' : ''} on ${r.date}: ${r.machine.cores} cores, kernels ${r.machine.isa} ` +
       `(attention: ${r.machine.kernels.attention ?? '?'}), Node ${r.machine.node}; ${fmt(r.seconds, 0)} s` +
       (r.machine.loadAverage
         ? `; 1-minute load average ${fmt(r.machine.loadAverage[0], 1)} at the start and ${fmt(r.machine.loadAverage[1], 1)} at the end` +
           (r.machine.loadAverage[0] > r.machine.cores ? ' (a busy machine: other processes stretch the longer calls most, which pushes fitted slopes up; the paired ratios are the robust numbers)' : '')
         : '') +
-      ". Times are the fastest of several calls (other processes on a shared machine only ever add time); every op's result was " +
+      ". Times are the median of rounds (each round's median call); every op's result was " +
       'checked (fused against naive, parallel against recurrent linear attention, rnn/lstm against the TypeScript reference where small) before timing.',
     '',
     'Attention is one head of size d over n tokens (self-attention, no mask); the recurrent layers have input and hidden width d and one sequence; ' +
       'linear attention uses phi = elu + 1 and is causal. FLOPs: attention 4n²d, Elman RNN 4nd², LSTM 16nd², linear attention 2n²d (parallel) and 4nd² (recurrent)' +
       (r.window ? `; sliding-window attention (causal, w = ${r.window}) 4d × Σ min(i + 1, w), which is 2n(n + 1)d up to n = w and about 4nwd past it.` : '.'),
     '',
-    `Plots: \`${files.n.split('/').slice(-2).join('/')}\`, \`${files.d.split('/').slice(-2).join('/')}\`, \`${files.cross.split('/').slice(-2).join('/')}\`.`,
+    `Plots: \`${files.n.split('/').slice(-2).join('/')}\`, \`${files.d.split('/').slice(-2).join('/')}\`, \`${files.cross.split('/').slice(-2).join('/')}\`, \`${files.four.split('/').slice(-2).join('/')}\`.`,
     '',
     '## Fitted slopes (least squares on log time against log size)',
     '',
@@ -289,6 +400,10 @@ export async function writeReport(r: ComplexityResults, outDir: string): Promise
     '## Crossover',
     '',
     crossoverParagraph(r, all),
+    '',
+    '## Four ways on one plot',
+    '',
+    fourWaysMarkdown(r, all, files.four.split('/').slice(-2).join('/')),
     '',
     ...(r.window ? ['## Sliding window', '', windowParagraph(r, all), ''] : []),
     '',
@@ -320,5 +435,5 @@ export async function writeReport(r: ComplexityResults, outDir: string): Promise
   ].join('\n');
   const mdPath = join(outDir, 'complexity.md');
   writeFileSync(mdPath, md);
-  return [mdPath, files.n, files.d, files.cross];
+  return [mdPath, files.n, files.d, files.cross, files.four];
 }

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspect } from '../ts/models/params.js';
+import { inspect, matrixAccounting } from '../ts/models/params.js';
+import { PRESETS } from '../ts/models/presets.js';
 import { configFromHF, decoderGraph } from '../ts/models/families/index.js';
 import { plan } from '../ts/graph/planner.js';
 import { evalShape } from '../ts/graph/ir.js';
@@ -37,6 +38,25 @@ describe('inspect', () => {
       st.dispose();
       expect(inspect(cfg).total).toBe(stored);
     }
+  });
+  it("lays GPT-3 175B out as 3Blue1Brown's matrix accounting does, and explains the gap to the exact count", () => {
+    const m = matrixAccounting(PRESETS['gpt3-175b']!);
+    const by = Object.fromEntries(m.rows.map((r) => [r.component, r.total]));
+    expect(by).toEqual({
+      embedding: 617_558_016, key: 14_495_514_624, query: 14_495_514_624, 'value-down': 14_495_514_624, 'value-up': 14_495_514_624,
+      'up-projection': 57_982_058_496, 'down-projection': 57_982_058_496, unembedding: 617_558_016,
+    });
+    expect(m.total).toBe(175_181_291_520);
+    // 96 layers x (qkv 3C + o C + up 4C + down C) biases; 2048 positions; 2 norms (weight + bias) per layer and a final one.
+    expect(m.difference).toEqual({ biases: 96 * 9 * 12288, positions: 2048 * 12288, norms: 96 * 4 * 12288 + 2 * 12288, tiedUnembedding: -617_558_016, total: 174_604_259_328 - 175_181_291_520 });
+    // Computed from the config: a gated MLP gets its gate row; grouped K/V heads shrink key and value-down.
+    const small = configFromHF({ model_type: 'llama', vocab_size: 100, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64 });
+    const g = matrixAccounting(small);
+    expect(g.rows.map((r) => r.component)).toContain('gate-projection');
+    expect(g.rows.find((r) => r.component === 'key')!.total).toBe(2 * 64 * 32);
+    expect(g.rows.find((r) => r.component === 'query')!.total).toBe(2 * 64 * 64);
+    expect(g.difference).toEqual({ biases: 0, positions: 0, norms: 2 * 2 * 64 + 64, tiedUnembedding: 0, total: inspect(small).total - g.total });
+    expect(g.difference.total).toBe(2 * 2 * 64 + 64);
   });
   it('rejects configs it cannot read, naming the field', () => {
     expect(() => inspect({ model_type: 'bert' })).toThrow(/model_type 'bert'/);

@@ -171,7 +171,7 @@ describe('scheduler pool', () => {
     expect(m.completed).toBe(66);
     expect(m.tokensPerSecond).toBeGreaterThan(0);
     expect(m.timeToFirstTokenMs.count).toBe(66);
-    // The delay itself is measured in bench/event-loop.bench.ts (against a blocking control), not
+    // The delay itself is measured in bench/suites/event-loop.ts (against a blocking control), not
     // asserted here, where other test files share the cores.
     expect(m.eventLoopDelayMs.p50).toBeGreaterThanOrEqual(0);
     expect(m.eventLoopDelayMs.p99).toBeGreaterThanOrEqual(m.eventLoopDelayMs.p50);

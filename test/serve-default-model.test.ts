@@ -1,7 +1,7 @@
 // The pool and `attnode serve` with the real default model: seeded results identical alone and
 // concurrently, a bounded loopback load test (with and without clients that disconnect
 // mid-stream), and no kernel on the main thread under full load (its event-loop delay is
-// measured in bench/event-loop.bench.ts, against a blocking control, not asserted here).
+// measured in bench/suites/event-loop.ts, against a blocking control, not asserted here).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

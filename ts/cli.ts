@@ -16,7 +16,7 @@ import type { GenerationResult } from './generate/generate.js';
 import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './generate/options.js';
 import { beamSettings } from './generate/beam-search.js';
 import { GGUFFile } from './io/gguf.js';
-import { BYTES_PER_PARAM, countParameters, kvCacheBytes } from './models/params.js';
+import { BYTES_PER_PARAM, countParameters, kvCacheBytes, matrixAccounting, type MatrixAccounting } from './models/params.js';
 import { PRESETS } from './models/presets.js';
 import { configFromGGUF } from './models/families/index.js';
 import type { DecoderConfig } from './models/config.js';
@@ -275,7 +275,7 @@ function cmdInspect(args: string[]): void {
   if (!contexts.includes(cfg.maxPositions)) contexts.push(cfg.maxPositions);
   if (v.json) {
     console.log(JSON.stringify({
-      title, config: cfg, parameters: rows, total,
+      title, config: cfg, parameters: rows, total, matrixAccounting: matrixAccounting(cfg),
       weightBytes: Object.fromEntries(Object.entries(BYTES_PER_PARAM).map(([d, b]) => [d, Math.round(total * b)])),
       kvCacheBytes: Object.fromEntries(contexts.map((c) => [c, { f32: kvCacheBytes(cfg, c, 4), f16: kvCacheBytes(cfg, c, 2) }])),
     }, null, 1));
@@ -288,33 +288,42 @@ function cmdInspect(args: string[]): void {
   for (const r of rows)
     console.log(`${r.component.padEnd(24)}${(r.perLayer ? r.perLayer.toLocaleString('en-US') : '').padStart(14)}${r.total.toLocaleString('en-US').padStart(18)}${((100 * r.total) / total).toFixed(2).padStart(8)}%`);
   console.log(`${'total'.padEnd(24)}${''.padStart(14)}${total.toLocaleString('en-US').padStart(18)}   (${formatCount(total)})\n`);
+  printMatrixAccounting(matrixAccounting(cfg), total);
   console.log('weights by dtype: ' + Object.entries(BYTES_PER_PARAM).map(([d, b]) => `${d} ${formatBytes(total * b)}`).join(', '));
   console.log('\nKV cache per sequence:');
   console.log(`${'context'.padEnd(10)}${'f32'.padStart(12)}${'f16'.padStart(12)}`);
   for (const c of contexts) console.log(`${String(c).padEnd(10)}${formatBytes(kvCacheBytes(cfg, c, 4)).padStart(12)}${formatBytes(kvCacheBytes(cfg, c, 2)).padStart(12)}`);
 }
 
-async function cmdBench(args: string[]): Promise<void> {
-  const { positionals } = parse(args, {}, true);
-  const dir = join(packageRoot, 'bench');
-  const suites = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.slice(0, -'.bench.ts'.length)).sort() : [];
-  if (suites.length === 0) throw new UsageError(`bench: no suites found in ${dir} (bench/<name>.bench.ts; they run from a source checkout)`);
-  const chosen = positionals.length ? positionals : suites;
-  for (const s of chosen) if (!suites.includes(s)) throw new UsageError(`bench: unknown suite '${s}'; suites: ${suites.join(', ')}`);
-  const tsx = join(packageRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+/** The weight matrices alone, as 3Blue1Brown's videos count them, and why the exact count differs. */
+function printMatrixAccounting(m: MatrixAccounting, exact: number): void {
+  const n = (x: number) => x.toLocaleString('en-US');
+  console.log("weight matrices as 3Blue1Brown's accounting lays them out:");
+  console.log(`${'matrix'.padEnd(24)}${'per layer'.padStart(14)}${'total'.padStart(18)}`);
+  for (const r of m.rows) console.log(`${r.component.padEnd(24)}${(r.perLayer ? n(r.perLayer) : '').padStart(14)}${n(r.total).padStart(18)}`);
+  console.log(`${'total'.padEnd(24)}${''.padStart(14)}${n(m.total).padStart(18)}   (exact count ${n(exact)})`);
+  const d = m.difference;
+  const parts = [
+    d.biases ? `biases ${n(d.biases)}` : '',
+    d.positions ? `position embedding ${n(d.positions)}` : '',
+    d.norms ? `norm weights ${n(d.norms)}` : '',
+  ].filter((x) => x.length > 0);
+  const other = d.total - d.biases - d.positions - d.norms - d.tiedUnembedding;
+  console.log(`difference ${d.total >= 0 ? '+' : ''}${n(d.total)}: the exact count ${parts.length ? `adds ${parts.join(', ')}` : 'adds nothing the matrices leave out'}` +
+    `${d.tiedUnembedding ? ` and counts the tied unembedding once, as the embedding (${n(d.tiedUnembedding)})` : ''}` +
+    `${other ? `; ${n(other)} in other tensors` : ''}\n`);
+}
+
+async function cmdBench(args: string[]): Promise<number> {
+  // The runner (bench/run.ts) parses and checks its own options (bench/lib/options.ts) and runs
+  // from a source checkout through tsx, as the suites do.
+  const runner = join(packageRoot, 'bench', 'run.ts');
+  if (!existsSync(runner)) throw new UsageError(`bench: no runner at ${runner} (the benchmarks run from a source checkout)`);
+  const tsx = join(packageRoot, 'node_modules', 'tsx');
   if (!existsSync(tsx)) throw new UsageError('bench: the suites need tsx (a dev dependency); run from a source checkout after npm ci');
-  const bar = await progress('bench suites', chosen.length);
-  // One suite that cannot run (a peer not installed, a reference it cannot build) does not stop
-  // the others; the failures are listed at the end and make the exit status non-zero.
-  const failed: string[] = [];
-  for (const s of chosen) {
-    if (!process.stderr.isTTY) process.stderr.write(`bench ${s}\n`);
-    const r = spawnSync(process.execPath, [tsx, join(dir, `${s}.bench.ts`)], { cwd: packageRoot, stdio: 'inherit' });
-    bar.tick();
-    if (r.status !== 0) failed.push(`'${s}' (exit code ${r.status ?? 'none'})`);
-  }
-  bar.done();
-  if (failed.length) throw new Error(`bench: ${failed.length} of ${chosen.length} suites failed: ${failed.join(', ')}; the others ran and wrote their results`);
+  // The runner prints its own errors; its exit status is the command's (2: a bad option).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', runner, ...args], { cwd: packageRoot, stdio: 'inherit' });
+  return r.status ?? 1;
 }
 
 export const DEMO_PROMPTS = ['Once upon a time', 'The secret of life is', 'A computer is'];
@@ -420,7 +429,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'generate': await cmdGenerate(rest); break;
       case 'inspect': cmdInspect(rest); break;
-      case 'bench': await cmdBench(rest); break;
+      case 'bench': return await cmdBench(rest);
       case 'demo': await cmdDemo(rest); break;
       case 'serve': await cmdServe(rest); break;
       case 'embed': case 'rerank': case 'classify': case 'ner': case 'fill-mask': await runEncoderCommand(cmd as EncoderCommand, rest, (m) => new UsageError(m)); break;

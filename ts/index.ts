@@ -14,7 +14,7 @@ export type { WeightFallback } from './models/weights.js';
 export { loadEncoder, EncoderModel, type LoadEncoderOptions, type EncodeOptions, type EncoderOutput, type EncoderConfig, type EncoderTask, type EncoderArchitecture, type EncoderPooling, type ProblemType, type BertArchitecture, ENCODER_MODEL_TYPES, ENCODER_GGUF_ARCHITECTURES } from './models/encoder.js';
 export * from './encoder/index.js';
 export type { KVDType } from './graph/ir.js';
-export { countParameters, inspect, parameterTable, totalParameters, kvCacheBytes, BYTES_PER_PARAM, type ParamReport, type ParamRow } from './models/params.js';
+export { countParameters, inspect, matrixAccounting, parameterTable, totalParameters, kvCacheBytes, BYTES_PER_PARAM, type MatrixAccounting, type ParamReport, type ParamRow } from './models/params.js';
 export type { DecoderConfig, Architecture } from './models/config.js';
 export {
   FAMILIES, configFromHF, configFromGGUF, decoderGraph, family, familyOfHF, familyOfGGUF, supportedArchitectures, type ModelFamily, type ParamTensor, type ParamComponent,

@@ -1,5 +1,5 @@
 // onnxruntime-node as a benchmark peer: loaded from a directory of its own (never a dependency of
-// attnode), one CPU session per thread count. Only what bench/encoder.bench.ts needs of its API.
+// attnode), one CPU session per thread count. Only what bench/suites/encoder.ts needs of its API.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,7 +34,7 @@ export interface OrtPeer {
 export function ortPeer(dir: string, who: string): OrtPeer {
   const pkg = join(dir, 'node_modules', 'onnxruntime-node', 'package.json');
   if (!existsSync(pkg))
-    throw new RangeError(`${who}: no onnxruntime-node under '${dir}'; install it there (see the header of bench/encoder.bench.ts) or pass --peer`);
+    throw new RangeError(`${who}: no onnxruntime-node under '${dir}'; install it there (see the header of bench/suites/encoder.ts)`);
   const version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
   const ort = createRequire(join(dir, 'package.json'))('onnxruntime-node') as OrtModule;
   return {

@@ -61,6 +61,11 @@ describe('attnode CLI', () => {
     expect(r.out).toMatch(/attention Q\s+151,007,232\s+14,496,694,272/);
     expect(r.out).toMatch(/total\s+174,604,259,328\s+\(174\.60B\)/);
     expect(r.out).toMatch(/2048\s+18\.0 GiB\s+9\.0 GiB/);
+    // 3Blue1Brown's matrix accounting beside the exact count, with the reason they differ.
+    expect(r.out).toMatch(/key\s+150,994,944\s+14,495,514,624/);
+    expect(r.out).toMatch(/up-projection\s+603,979,776\s+57,982,058,496/);
+    expect(r.out).toMatch(/total\s+175,181,291,520\s+\(exact count 174,604,259,328\)/);
+    expect(r.out).toMatch(/difference -577,032,192: the exact count adds biases 10,616,832, position embedding 25,165,824, norm weights 4,743,168 and counts the tied unembedding once/);
     const j = JSON.parse((await capture(['inspect', '--config', 'gpt2', '--json'])).out) as { total: number };
     expect(j.total).toBe(124_439_808);
   });

@@ -11,7 +11,8 @@
 //
 // The libraries are looked up in $NODE_LLAMA_CPP_MODULES (a node_modules folder holding
 // node-llama-cpp@3.21.1 and @node-llama-cpp/linux-x64), else in the node_modules folders above the
-// current directory. Install them outside the project, for example:
+// current directory, then in ~/peer and in the folder where `attnode bench` installs the peer
+// (bench/lib/llama-peer.ts). Install them outside the project, for example:
 //   mkdir -p ~/peer && cd ~/peer && npm init -y && npm i -E --no-save node-llama-cpp@3.21.1
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -31,6 +32,9 @@ function candidateModuleDirs() {
     if (dirname(d) === d) break;
   }
   if (process.env.HOME) out.push(join(process.env.HOME, 'peer', 'node_modules'));
+  // Where `attnode bench` installs the peer on demand (bench/lib/peers.ts: peerCacheDir()).
+  const cache = process.env.ATTNODE_BENCH_CACHE || join(process.env.XDG_CACHE_HOME || join(process.env.HOME || '', '.cache'), 'attnode-bench');
+  out.push(join(cache, `node-llama-cpp-3.21.1-${process.platform}-${process.arch}`, 'node_modules'));
   return out;
 }
 

@@ -2,7 +2,7 @@
 checkpoints with random weights (Hugging Face layout: config.json + model.safetensors), the same
 weights exported to ONNX from a PyTorch module written from HF modeling_bert (padded batches with an
 attention mask, as transformers.js feeds them), a WordPiece tokenizer.json and a seeded mix of texts.
-Not a test fixture maker and nothing here is committed; bench/encoder.bench.ts runs it:
+Not a test fixture maker and nothing here is committed; bench/suites/encoder.ts runs it:
 
     /usr/bin/python3 tools/reference/make_encoder_bench.py --out DIR [--models minilm-l6,bert-base]
 

@@ -86,3 +86,42 @@ export const BYTES_PER_PARAM: Readonly<Record<string, number>> = { ...Object.fro
 export function kvCacheBytes(cfg: DecoderConfig, tokens: number, bytesPerValue = 4): number {
   return 2 * cfg.layers * tokens * cfg.kvHeads * cfg.headDim * bytesPerValue;
 }
+
+/**
+ * The weight-matrix accounting of 3Blue1Brown's "How might LLMs store facts" / "Attention in
+ * transformers" videos: only the matrices, per head written as key, query, value-down (the
+ * value's projection to the head) and value-up (the head's output back to the model width); the
+ * unembedding counted as its own matrix even where it is tied. GPT-3 175B gives 175,181,291,520.
+ */
+export interface MatrixAccounting {
+  rows: ParamRow[];
+  total: number;
+  /** The exact count (countParameters) minus this one, split into what the matrices leave out. */
+  difference: { biases: number; positions: number; norms: number; tiedUnembedding: number; total: number };
+}
+
+/** Computed from the config's sizes (layers, width, heads, MLP width, vocabulary), not from constants. */
+export function matrixAccounting(cfg: DecoderConfig): MatrixAccounting {
+  const { layers: L, hidden: C, heads: H, kvHeads: Hkv, headDim: D, ffn: F, vocabSize: V } = cfg;
+  const tensors = family(cfg.architecture).parameters(cfg);
+  const gated = tensors.some((t) => t.component === 'mlp.gate');
+  const rows: ParamRow[] = [
+    { component: 'embedding', perLayer: 0, total: V * C },
+    { component: 'key', perLayer: C * Hkv * D, total: L * C * Hkv * D },
+    { component: 'query', perLayer: C * H * D, total: L * C * H * D },
+    { component: 'value-down', perLayer: C * Hkv * D, total: L * C * Hkv * D },
+    { component: 'value-up', perLayer: H * D * C, total: L * H * D * C },
+    ...(gated ? [{ component: 'gate-projection', perLayer: C * F, total: L * C * F }] : []),
+    { component: 'up-projection', perLayer: C * F, total: L * C * F },
+    { component: 'down-projection', perLayer: F * C, total: L * F * C },
+    { component: 'unembedding', perLayer: 0, total: V * C },
+  ];
+  const total = rows.reduce((a, r) => a + r.total, 0);
+  const sum = (keep: (t: ParamTensor) => boolean) => tensors.filter(keep).reduce((a, t) => a + numel(t), 0);
+  // 1-D tensors inside attention and MLP components are their biases (norms have components of their own).
+  const biases = sum((t) => t.shape.length === 1 && (t.component.startsWith('attention.') || t.component.startsWith('mlp.')));
+  const positions = sum((t) => t.component === 'positions');
+  const norms = sum((t) => t.component === 'norms' || t.component === 'final.norm');
+  const tiedUnembedding = tensors.some((t) => t.component === 'unembedding' && t.tiedTo !== undefined) ? -V * C : 0;
+  return { rows, total, difference: { biases, positions, norms, tiedUnembedding, total: countParameters(cfg).total - total } };
+}

@@ -1,0 +1,87 @@
+// top_k's cost per token, and what heavy sampling requests cost the others: the addon's sampler
+// at top-k 40, 10,000 and 1e9 over 50257 ids, and a normal request's latency on the default
+// model's pool alone and next to four top_k 100000 requests. The addon must draw what the
+// TypeScript reference draws before anything is timed.
+// A suite of the runner: npm run bench -- top-k [--quick]
+
+import { performance } from 'node:perf_hooks';
+import { Rng } from '../../ts/generate/rng.js';
+import { buildProcessors, sampleNext, sampleNextAsync, type SamplingOptions } from '../../ts/generate/sampler.js';
+import { createPool } from '../../ts/scheduler/pool.js';
+import { defineSuite } from '../lib/suite.js';
+
+const VOCAB = 50257;
+const KS = [40, 10_000, 1e9];
+// Rows: no top-k, the three top-k values, and a control that removes as many tokens without
+// top-k (min-p): what removing tokens costs the draw after it, whichever pass removed them.
+const ROWS: { name: string; options: SamplingOptions }[] = [
+  { name: 'none', options: {} },
+  ...KS.map((topK) => ({ name: `top-k ${topK}`, options: { topK } })),
+  { name: 'control: min-p 0.5 (no top-k)', options: { minP: 0.5 } },
+];
+
+export default defineSuite({
+  name: 'top-k',
+  title: 'top-k: cost per token and fairness',
+  description:
+    `The addon's sampler over ${VOCAB} ids at temperature 0.8 with each top-k (all rows in the same rounds of awaited calls), and a normal 16-token request on the default model ` +
+    '(one worker batching up to 8 sequences) alone and beside four top_k 100000 requests.',
+  async run(ctx) {
+    const r = new Rng(1);
+    const logits = Float32Array.from({ length: VOCAB }, () => r.nextFloat() * 20 - 10);
+    const sctx = { ids: [1, 2, 3], promptLength: 1 };
+    const referenceMs: number[] = [];
+    const entries = ROWS.map(({ name, options }) => {
+      const chain = buildProcessors({ temperature: 0.8, ...options }, VOCAB);
+      const q = new Rng(7);
+      return {
+        spec: { name: `sample, ${name}`, params: { backend: 'native' }, unit: 'ms', rounds: ctx.quick ? 3 : 5, minTimeMs: ctx.quick ? 30 : 100, warmupMs: 10 },
+        check: async () => {
+          const a = new Rng(3);
+          const b = new Rng(3);
+          for (let i = 0; i < 3; i++) {
+            const want = sampleNext(logits, chain, sctx, a, false);
+            const got = await sampleNextAsync(logits, chain, sctx, b, false);
+            if (want.id !== got.id) throw new Error(`${name}: the addon drew ${got.id}, the reference ${want.id}`);
+          }
+          // The TypeScript reference keeps top-k by insertion, O(V * k): what the addon did before too.
+          const t = performance.now();
+          sampleNext(logits, chain, sctx, new Rng(4), false);
+          referenceMs.push(performance.now() - t);
+        },
+        run: () => sampleNextAsync(logits, chain, sctx, q, false),
+      };
+    });
+    const perToken = await ctx.interleave(entries);
+    const base = perToken[0]?.median;
+    perToken.forEach((c, i) => (c.derived = { ...(base ? { vsNone: c.median / base } : {}), referenceOneCallMs: referenceMs[i]! }));
+
+    // Fairness on the default model: one worker batching every request (the server's default).
+    const pool = createPool({ workers: 1, maxBatch: 8 });
+    try {
+      await pool.ready();
+      const normal = { maxTokens: 16, temperature: 0.8, seed: 1, ignoreEos: true };
+      const timeNormal = async (): Promise<number> => {
+        const t0 = performance.now();
+        await pool.generate('The meaning of life is', normal);
+        return performance.now() - t0;
+      };
+      const n = ctx.quick ? 3 : 5;
+      await timeNormal(); // warm-up
+      const alone: number[] = [];
+      for (let i = 0; i < n; i++) alone.push(await timeNormal());
+      const heavy = Array.from({ length: 4 }, (_, i) => pool.generate('Once upon a time', { maxTokens: ctx.quick ? 150 : 400, topK: 100_000, temperature: 1, seed: 10 + i, ignoreEos: true }));
+      await new Promise((res) => setTimeout(res, 300));
+      const beside: number[] = [];
+      for (let i = 0; i < n; i++) beside.push(await timeNormal());
+      const meanSequences = pool.metrics().batch.meanSequences;
+      await Promise.allSettled(heavy);
+      const params = { backend: 'native', model: 'attnode-fortunes-7m', shape: '16 tokens', workers: 1 };
+      const a = ctx.record({ name: 'normal request, alone', params, side: 'attnode', unit: 'ms', better: 'lower', samples: alone, iterations: n });
+      const b = ctx.record({ name: 'normal request, beside four top_k 100000 requests', params, side: 'attnode', unit: 'ms', better: 'lower', samples: beside, iterations: n });
+      if (a && b) ctx.note(`beside the heavy requests a normal one took ${(b.median / a.median).toFixed(2)}x as long (mean sequences per pass while measured: ${meanSequences.toFixed(2)})`);
+    } finally {
+      await pool.close();
+    }
+  },
+});
