@@ -113,6 +113,9 @@ GemmKernels make_avx512() {
 
 }  // namespace
 
-extern const GemmKernels kGemmAvx512 = make_avx512();
+const GemmKernels& gemm_kernels_avx512() {
+  static const GemmKernels k = make_avx512();
+  return k;
+}
 
 }  // namespace attnode

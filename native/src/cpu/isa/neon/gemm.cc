@@ -22,7 +22,10 @@ struct VNeon {
 
 }  // namespace
 
-extern const GemmKernels kGemmNeon = make_gemm_kernels<VNeon, 8, 3>("gemm_f32_neon_8x12");
+const GemmKernels& gemm_kernels_neon() {
+  static const GemmKernels k = make_gemm_kernels<VNeon, 8, 3>("gemm_f32_neon_8x12");
+  return k;
+}
 
 }  // namespace attnode
 #endif

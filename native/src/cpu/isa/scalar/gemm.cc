@@ -59,6 +59,9 @@ GemmKernels make_scalar() {
 
 }  // namespace
 
-extern const GemmKernels kGemmScalar = make_scalar();
+const GemmKernels& gemm_kernels_scalar() {
+  static const GemmKernels k = make_scalar();
+  return k;
+}
 
 }  // namespace attnode
