@@ -5,7 +5,7 @@
 //   node tools/llamacpp/llamacpp.mjs version
 //   node tools/llamacpp/llamacpp.mjs quantize IN.gguf OUT.gguf Q4_K_M [--pure]
 //   node tools/llamacpp/llamacpp.mjs eval MODEL.gguf --prompt 1,2,3 [--prompt ...] [--last N]
-//        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N]   (JSON on stdout)
+//        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N] [--dump DIR]   (JSON on stdout)
 //   node tools/llamacpp/llamacpp.mjs tensors FILE.gguf   (tensor name -> ggml type, by ggml's reader)
 //   node tools/llamacpp/llamacpp.mjs tokenize MODEL.gguf TEXT_FILE...   (ids, vocabulary only)
 //
