@@ -8,11 +8,11 @@
 //
 //   node tools/llamacpp/diff-formats.mjs FILE.gguf [--dot] [--tensor NAME]...
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { findLibraries } from './llamacpp.mjs';
+import { buildRowsTool, dequantizeWithGgml, findLibraries } from './llamacpp.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
@@ -27,15 +27,6 @@ const { WEIGHT_FORMATS, WEIGHT_DTYPES } = await dist('tensor/formats.js');
 const { Tensor } = await dist('tensor/tensor.js');
 const { NativeBackend } = await dist('backend/native.js');
 
-function buildRows(libs) {
-  const src = join(HERE, 'ggml-rows.c');
-  const exe = join(ROOT, 'build', 'llamacpp-ref', 'ggml-rows');
-  if (existsSync(exe) && statSync(exe).mtimeMs > statSync(src).mtimeMs) return exe;
-  mkdirSync(dirname(exe), { recursive: true });
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', exe, src, `-L${libs.bins}`, '-lggml-base', '-ldl', `-Wl,-rpath,${libs.bins}`], { stdio: 'inherit' });
-  return exe;
-}
-
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--') && args[args.indexOf(a) - 1] !== '--tensor');
 if (!file) {
@@ -45,7 +36,7 @@ if (!file) {
 const wantDot = args.includes('--dot');
 const only = args.flatMap((a, i) => (a === '--tensor' ? [args[i + 1]] : []));
 const libs = findLibraries();
-const exe = buildRows(libs);
+const exe = buildRowsTool(libs);
 const work = mkdtempSync(join(tmpdir(), 'attnode-diff-formats-'));
 const byId = new Map(WEIGHT_DTYPES.map((d) => [WEIGHT_FORMATS[d].ggufType, d]));
 
@@ -63,7 +54,7 @@ function normals(n, seed) {
 
 const native = new NativeBackend();
 try {
-  execFileSync(exe, ['dequant', libs.bins, file, work], { stdio: ['ignore', 'ignore', 'inherit'] });
+  dequantizeWithGgml(file, work, libs);
   const g = new GGUFFile(file);
   for (const t of g.tensors.values()) {
     if (only.length && !only.includes(t.name)) continue;

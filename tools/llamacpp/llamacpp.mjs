@@ -66,6 +66,21 @@ export function buildClient(libs = findLibraries()) {
   return exe;
 }
 
+/** Compiles ggml-rows.c (ggml's to_float and vec_dot per tensor) against the libraries; returns its path. */
+export function buildRowsTool(libs = findLibraries()) {
+  const src = join(HERE, 'ggml-rows.c');
+  const exe = join(ROOT, 'build', 'llamacpp-ref', 'ggml-rows');
+  if (existsSync(exe) && statSync(exe).mtimeMs > statSync(src).mtimeMs) return exe;
+  mkdirSync(dirname(exe), { recursive: true });
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', exe, src, `-L${libs.bins}`, '-lggml-base', '-ldl', `-Wl,-rpath,${libs.bins}`], { stdio: 'inherit' });
+  return exe;
+}
+
+/** ggml's to_float of every tensor of `file`, as OUT_DIR/<tensor>.f32 files. */
+export function dequantizeWithGgml(file, outDir, libs = findLibraries()) {
+  execFileSync(buildRowsTool(libs), ['dequant', libs.bins, file, outDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** Runs the client; returns its stdout (JSON text). Throws with llama.cpp's messages on failure. */
 export function runClient(args) {
   const libs = findLibraries();
