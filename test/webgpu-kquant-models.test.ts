@@ -23,7 +23,7 @@ const TOL_WEBGPU_VS_F32_WEIGHTS = 2 * TOL_MODEL_LOGITS_F32;
 /**
  * max |WebGPU - llama.cpp| / spread: llama.cpp quantizes activations (Q8_0 / Q8_1 blocks of 32,
  * Q8_K per 256) where WebGPU keeps them f32, as attnode's own 32-block kernels do against it
- * (up to 8.7e-3 measured, test/helpers/llamacpp.ts); measured here up to 1.2e-2 (Q2_K).
+ * (up to 8.7e-3 measured, test/helpers/llamacpp.ts); measured here up to 1.55e-2 (Q2_K; WebGPU against the f32-widened file 1.4e-5).
  */
 const BUDGET_F32_ACTIVATIONS_VS_LLAMACPP = 3e-2;
 const GREEDY_STEPS = 8;
