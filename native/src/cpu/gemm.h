@@ -57,17 +57,13 @@ constexpr size_t kGemmCalibrationChains = 12;
 
 const GemmKernels& gemm_kernels(Isa isa);
 
-// Each instruction set's table, built on first call. Functions, not global objects: a global's
-// dynamic initializer runs at load on every CPU, and one compiled with that instruction set's
-// flags may use it (GCC copies the AVX-512 table with zmm stores, an illegal instruction on a
-// CPU without AVX-512). Only gemm_kernels() calls them, after the CPU check.
-const GemmKernels& gemm_kernels_scalar();
+extern const GemmKernels kGemmScalar;
 #if ATTNODE_X86
-const GemmKernels& gemm_kernels_avx2();
-const GemmKernels& gemm_kernels_avx512();
+extern const GemmKernels kGemmAvx2;
+extern const GemmKernels kGemmAvx512;
 #endif
 #if ATTNODE_ARM64
-const GemmKernels& gemm_kernels_neon();
+extern const GemmKernels kGemmNeon;
 #endif
 
 // Packed B: ceil(N / nr) panels, each (K, nr) k-major, columns past N zero. Panel j starts at

@@ -21,9 +21,6 @@ struct V256 {
 
 }  // namespace
 
-const GemmKernels& gemm_kernels_avx2() {
-  static const GemmKernels k = make_gemm_kernels<V256, 6, 2>("gemm_f32_avx2_6x16");
-  return k;
-}
+extern const GemmKernels kGemmAvx2 = make_gemm_kernels<V256, 6, 2>("gemm_f32_avx2_6x16");
 
 }  // namespace attnode

@@ -113,9 +113,6 @@ GemmKernels make_avx512() {
 
 }  // namespace
 
-const GemmKernels& gemm_kernels_avx512() {
-  static const GemmKernels k = make_avx512();
-  return k;
-}
+extern const GemmKernels kGemmAvx512 = make_avx512();
 
 }  // namespace attnode

@@ -22,10 +22,7 @@ struct VNeon {
 
 }  // namespace
 
-const GemmKernels& gemm_kernels_neon() {
-  static const GemmKernels k = make_gemm_kernels<VNeon, 8, 3>("gemm_f32_neon_8x12");
-  return k;
-}
+extern const GemmKernels kGemmNeon = make_gemm_kernels<VNeon, 8, 3>("gemm_f32_neon_8x12");
 
 }  // namespace attnode
 #endif

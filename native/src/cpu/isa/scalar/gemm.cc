@@ -59,9 +59,6 @@ GemmKernels make_scalar() {
 
 }  // namespace
 
-const GemmKernels& gemm_kernels_scalar() {
-  static const GemmKernels k = make_scalar();
-  return k;
-}
+extern const GemmKernels kGemmScalar = make_scalar();
 
 }  // namespace attnode
