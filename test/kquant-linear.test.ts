@@ -2,6 +2,7 @@
 // instruction set this machine runs (forced per backend, as test/quant.test.ts does), against the
 // reference: the TS dequantized weights times f32 activations in f64. Awkward shapes: M 1, 3, 17,
 // 33; N odd and not a multiple of any panel; K 256, 512, 768 (and K = 96 for the 32-blocks).
+// The WebGPU kernels of these formats: test/webgpu-block-linear.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
