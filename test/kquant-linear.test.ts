@@ -2,6 +2,7 @@
 // instruction set this machine runs (forced per backend, as test/quant.test.ts does), against the
 // reference: the TS dequantized weights times f32 activations in f64. Awkward shapes: M 1, 3, 17,
 // 33; N odd and not a multiple of any panel; K 256, 512, 768 (and K = 96 for the 32-blocks).
+// The WebGPU kernels of these formats: test/webgpu-block-linear.test.ts.
 
 import { describe, expect, it } from 'vitest';
 import { NativeBackend, NativeWeight } from '../ts/backend/native.js';
@@ -9,8 +10,7 @@ import { loadAddon } from '../ts/native.js';
 import { Tensor } from '../ts/tensor/tensor.js';
 import { WEIGHT_FORMATS, type WeightDType } from '../ts/tensor/formats.js';
 import { normals } from './harness/rng.js';
-import { HAS_WEBGPU, openWebGPU } from './helpers/webgpu.js';
-import { TOL_GEMM_F32, TOL_LINEAR_Q8_0, type Tolerance } from './harness/tolerance.js';
+import { TOL_LINEAR_Q8_0, type Tolerance } from './harness/tolerance.js';
 
 const isas = loadAddon().cpuInfo().available;
 const backends = isas.map((isa) => new NativeBackend({ isa }));
@@ -102,29 +102,5 @@ describe('k-quant kernel selection', () => {
     }
     q8.dispose();
     kq.dispose();
-  });
-});
-
-describe.skipIf(!HAS_WEBGPU)('WebGPU linear with GGUF block weights', () => {
-  // q4_0, q4_k and q6_k are dequantized in the shader; the other block formats are widened to
-  // f32 at pack. Either way activations stay f32, so the f32 GEMM tolerance applies.
-  it.each(['q4_0', 'q4_k', 'q6_k', 'q5_k'] as const)('%s matches dequantize-then-f32 (decode and prefill shapes)', async (dtype) => {
-    const gpu = (await openWebGPU())!;
-    try {
-      for (const [m, n, k] of [[1, 37, 256], [3, 19, 512], [17, 33, 768]] as const) {
-        const wt = Tensor.fromValues(normals(n * k, 30 + k + n, 1 / Math.sqrt(k)), [n, k], dtype);
-        const x = normals(m * k, 40 + m);
-        const w = gpu.packWeight(wt);
-        expect(w.dtype).toBe(dtype === 'q5_k' ? 'f32' : dtype);
-        const out = (await gpu.run('linear', { x: Tensor.fromValues(x, [m, k]), weight: w })).toFloat32();
-        w.dispose();
-        const want = reference(x, wt.toFloat32(), m, n, k);
-        let worst = 0;
-        for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i]! - want[i]!) / (TOL_GEMM_F32.atol + TOL_GEMM_F32.rtol * Math.abs(want[i]!)));
-        expect({ m, n, k, ok: worst <= 1 }).toEqual({ m, n, k, ok: true });
-      }
-    } finally {
-      gpu.dispose();
-    }
   });
 });

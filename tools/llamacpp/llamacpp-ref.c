@@ -199,6 +199,29 @@ static int cmd_tensors(int argc, char **argv) {
   return 0;
 }
 
+// eval --dump DIR: every f32 tensor the graph computes, as DIR/<name>.f32 (ggml's tensor names,
+// 'attn_norm-0', 'Vcur-0', ...; the last pass wins), to find the first op where two engines part.
+// ggml.h: the first field of struct ggml_tensor is its type; the rest is read through functions.
+const char *ggml_get_name(const void *tensor);
+size_t ggml_nbytes(const void *tensor);
+void ggml_backend_tensor_get(const void *tensor, void *data, size_t offset, size_t size);
+static const char *dump_dir = NULL;
+static bool dump_tensor(void *t, bool ask, void *user_data) {
+  (void)user_data;
+  if (ask) return true;
+  if (*(const int *)t != 0) return true;  // GGML_TYPE_F32 only
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.f32", dump_dir, ggml_get_name(t));
+  for (char *c = path + strlen(dump_dir) + 1; *c; c++) if (*c == '/' || *c == ' ') *c = '_';
+  size_t n = ggml_nbytes(t);
+  void *buf = malloc(n ? n : 1);
+  ggml_backend_tensor_get(t, buf, 0, n);
+  FILE *f = fopen(path, "wb");
+  if (f) { fwrite(buf, 1, n, f); fclose(f); }
+  free(buf);
+  return true;
+}
+
 // "1,2,3" -> ids; returns the count.
 static int parse_ids(const char *s, llama_token *out, int cap) {
   int n = 0;
@@ -233,7 +256,7 @@ static void print_row(const float *row, int n) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-  if (argc < 1) die("usage", "eval MODEL.gguf --prompt IDS [--prompt IDS ...] [--last N] [--greedy N] [--threads N] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N]");
+  if (argc < 1) die("usage", "eval MODEL.gguf --prompt IDS [--prompt IDS ...] [--last N] [--greedy N] [--threads N] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N] [--dump DIR]");
   enum { MAX_PROMPTS = 16, MAX_IDS = 4096 };
   static llama_token prompts[MAX_PROMPTS][MAX_IDS];
   int lens[MAX_PROMPTS], n_prompts = 0, last = -1, greedy = 16, threads = 1, kv_type = 0, flash_attn = 0, n_ctx = 0;
@@ -258,7 +281,8 @@ static int cmd_eval(int argc, char **argv) {
       else if (strcmp(t, "on") == 0) flash_attn = 1;   // LLAMA_FLASH_ATTN_TYPE_ENABLED
       else if (strcmp(t, "auto") == 0) flash_attn = -1;
       else die("--flash-attn expects off, on or auto, got", t);
-    } else die("unknown eval option", argv[i]);
+    } else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump_dir = argv[++i];
+    else die("unknown eval option", argv[i]);
   }
   if (n_prompts == 0) die("eval needs at least one --prompt", NULL);
   int longest = 0;
@@ -284,6 +308,10 @@ static int cmd_eval(int argc, char **argv) {
   // ~1e-5 there, so that differences from the reference come from the weight formats.
   cp.type_k = cp.type_v = kv_type;
   cp.flash_attn_type = flash_attn;
+  if (dump_dir) {
+    cp.cb_eval = dump_tensor;
+    cp.cb_eval_user_data = NULL;
+  }
   struct llama_context *ctx = llama_init_from_model(model, cp);
   if (!ctx) die("llama.cpp could not create a context for", argv[0]);
 

@@ -5,7 +5,7 @@
 //   node tools/llamacpp/llamacpp.mjs version
 //   node tools/llamacpp/llamacpp.mjs quantize IN.gguf OUT.gguf Q4_K_M [--pure]
 //   node tools/llamacpp/llamacpp.mjs eval MODEL.gguf --prompt 1,2,3 [--prompt ...] [--last N]
-//        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N]   (JSON on stdout)
+//        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N] [--dump DIR]   (JSON on stdout)
 //   node tools/llamacpp/llamacpp.mjs tensors FILE.gguf   (tensor name -> ggml type, by ggml's reader)
 //   node tools/llamacpp/llamacpp.mjs tokenize MODEL.gguf TEXT_FILE...   (ids, vocabulary only)
 //
@@ -64,6 +64,21 @@ export function buildClient(libs = findLibraries()) {
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', exe, SOURCE, `-L${libs.bins}`,
     `-l:lib${lib}`, `-l:libggml.${libs.release}.so`, '-lggml-base', `-Wl,-rpath,${libs.bins}`], { stdio: 'inherit' });
   return exe;
+}
+
+/** Compiles ggml-rows.c (ggml's to_float and vec_dot per tensor) against the libraries; returns its path. */
+export function buildRowsTool(libs = findLibraries()) {
+  const src = join(HERE, 'ggml-rows.c');
+  const exe = join(ROOT, 'build', 'llamacpp-ref', 'ggml-rows');
+  if (existsSync(exe) && statSync(exe).mtimeMs > statSync(src).mtimeMs) return exe;
+  mkdirSync(dirname(exe), { recursive: true });
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', exe, src, `-L${libs.bins}`, '-lggml-base', '-ldl', `-Wl,-rpath,${libs.bins}`], { stdio: 'inherit' });
+  return exe;
+}
+
+/** ggml's to_float of every tensor of `file`, as OUT_DIR/<tensor>.f32 files. */
+export function dequantizeWithGgml(file, outDir, libs = findLibraries()) {
+  execFileSync(buildRowsTool(libs), ['dequant', libs.bins, file, outDir], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** Runs the client; returns its stdout (JSON text). Throws with llama.cpp's messages on failure. */

@@ -316,9 +316,9 @@ export class WebGPUBackend implements Backend {
     const mapped = source as Partial<MappedWeightSource> | undefined;
     const stored = (source instanceof Tensor || typeof mapped?.load !== 'function' ? source : mapped.load()) as Tensor;
     expectTensor('packWeight', 'weight', stored, WEIGHT_DTYPES);
-    // Conv1D (K, N) storage is transposed once here, on the way to the device. Block formats
-    // without a WGSL decoder yet (the GGUF legacy and k-quant ones) are widened to f32 here, so
-    // they run correctly at f32's memory cost; the weight then reports f32.
+    // Conv1D (K, N) storage is transposed once here, on the way to the device. Every weight
+    // dtype has a WGSL decoder (kernels/linear.ts, block-loaders.ts); one without would be
+    // widened to f32 here (correct, at f32's memory cost, and the weight would report f32).
     const oriented = orientWeight(stored, options);
     const weight = hasWebGPULinear(oriented.dtype) ? oriented : oriented.to('f32');
     if (weight.rank !== 2) fail('packWeight', `'weight' must have shape [outFeatures, inFeatures], got ${shapeStr(weight.shape)}`);

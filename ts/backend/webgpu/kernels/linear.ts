@@ -1,6 +1,7 @@
 // WGSL kernels for linear: out = act(x . W^T + bias): tiled.ts's shared-tile matmul for M > 4, a
 // matrix-vector kernel for decode (M <= 4). W is read in its own dtype (f32, f16 as WGSL
-// f16 when the device has shader-f16, bf16, i8 with row scales, q8_0 dequantized in the kernel).
+// f16 when the device has shader-f16, bf16, i8 with row scales, q8_0 and the other GGUF block
+// formats dequantized in the kernel).
 
 import '../../ops/linear.js';
 import type { Activation } from '../../ops/linear.js';
@@ -71,7 +72,8 @@ fn q8_quad(n: u32, b: u32, j: u32) -> vec4<f32> {
   return vec4<f32>(f32(bitcast<i32>(qw << 24u) >> 24u), f32(bitcast<i32>(qw << 16u) >> 24u), f32(bitcast<i32>(qw << 8u) >> 24u), f32(bitcast<i32>(qw) >> 24u));
 }`,
   }),
-  // GGUF Q4_0, Q4_K, Q6_K: dequantized one value at a time in the shader (block-loaders.ts).
+  // The other GGUF block formats (legacy, k-quants, IQ4): dequantized one value at a time in the
+  // shader (block-loaders.ts).
   ...BLOCK_LOADERS,
 };
 
