@@ -14,7 +14,7 @@ namespace attnode {
 const GemmKernels& gemm_kernels(Isa isa) {
   switch (isa) {
 #if ATTNODE_X86
-    case Isa::avx512: return kGemmAvx512;
+    case Isa::avx512: return gemm_kernels_avx512();
     case Isa::avx2: return kGemmAvx2;
 #endif
 #if ATTNODE_ARM64

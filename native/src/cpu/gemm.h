@@ -60,7 +60,9 @@ const GemmKernels& gemm_kernels(Isa isa);
 extern const GemmKernels kGemmScalar;
 #if ATTNODE_X86
 extern const GemmKernels kGemmAvx2;
-extern const GemmKernels kGemmAvx512;
+// A function, not a table initialized at load: the compiler copies the table with AVX-512
+// stores, which must not run on a CPU without AVX-512 (only gemm_kernels(Isa::avx512) calls it).
+const GemmKernels& gemm_kernels_avx512();
 #endif
 #if ATTNODE_ARM64
 extern const GemmKernels kGemmNeon;

@@ -113,6 +113,10 @@ GemmKernels make_avx512() {
 
 }  // namespace
 
-extern const GemmKernels kGemmAvx512 = make_avx512();
+// Built on first use (gemm.h says why it is no table initialized at load).
+const GemmKernels& gemm_kernels_avx512() {
+  static const GemmKernels k = make_avx512();
+  return k;
+}
 
 }  // namespace attnode
