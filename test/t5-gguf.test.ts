@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { convertHFToGGUF } from '../ts/convert/hf-to-gguf.js';
 import { GGUFFile } from '../ts/io/gguf.js';
 import { rawMetadata, writeGGUF, type GGUFWriteValue } from '../ts/io/gguf-write.js';
+import { LanguageModel } from '../ts/generate/model.js';
 import { loadModel } from '../ts/models/model.js';
 import { loadSeq2Seq, type EncoderDecoderModel } from '../ts/models/seq2seq.js';
 import { TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_F16_WEIGHTS, TOL_MODEL_LOGITS_F32, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, type Tolerance } from './harness/tolerance.js';
@@ -104,6 +105,31 @@ for (const name of FIXTURES)
         }
       });
     });
+
+describe('a T5 GGUF file through LanguageModel (text in, text out)', () => {
+  it('generates what the HF directory does, greedy and with beams; ids without text are never chosen', async () => {
+    const file = join(work, 't5-gguf-tiny-text.gguf');
+    convertHFToGGUF(join(FIX, 't5-gguf-tiny'), file, { type: 'f32' });
+    const a = await LanguageModel.load(file);
+    const b = await LanguageModel.load(join(FIX, 't5-gguf-tiny'));
+    try {
+      expect(a.kind).toBe('encoder-decoder');
+      for (const text of ['translate English to German: The house is wonderful.', 'Hello world, this is a test.']) {
+        expect(a.tokenizer.encode(text)).toEqual(b.tokenizer.encode(text));
+        const o = { temperature: 0, maxTokens: 10, ignoreEos: true };
+        const ga = await a.generate(text, o);
+        expect(ga.ids).toEqual((await b.generate(text, o)).ids);
+        expect(ga.text).toBe(a.tokenizer.decode(ga.ids));
+        expect(ga.ids.every((id) => id < 304)).toBe(true);
+        const beams = { numBeams: 4, numReturnSequences: 2, maxTokens: 6 };
+        expect((await a.generate(text, beams)).sequences!.map((x) => x.ids)).toEqual((await b.generate(text, beams)).sequences!.map((x) => x.ids));
+      }
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+});
 
 describe('T5 GGUF files and checkpoints refused, by name', () => {
   /** The t5-gguf-tiny F32 file with metadata values replaced and tensors left out. */
