@@ -86,6 +86,15 @@ export const TOL_LLAMACPP_Q8_0_OF_SPREAD = 0.06;
  */
 export const TOL_LLAMACPP_T5_OF_SPREAD = { f32: 1e-3, f16: 2.5e-3, q8_0: TOL_LLAMACPP_Q8_0_OF_SPREAD } as const;
 /**
+ * attnode against llama.cpp on llama.cpp's own k-quant files of the random T5 t5-k256
+ * (d_model 256, gated-GELU), as a fraction of llama.cpp's logit spread. Measured: Q2_K 4.5e-2,
+ * Q3_K_M 2.4e-2, Q4_K_M 1.5e-2, Q5_K_M 3.6e-2, Q6_K 2.4e-2, where the F32 file of the same weights
+ * agrees to 4.7e-4 (llama.cpp's f16-table gelu). Far above the decoders' 1e-7 on llama-k256: the
+ * Q8_K activations of ffn_down take the gelu output, whose small differences flip roundings that
+ * these random weights amplify (the cause is not proven further).
+ */
+export const TOL_LLAMACPP_T5_KQUANT_OF_SPREAD = 0.1;
+/**
  * attnode's q8_0 error against its own f32 logits of the same model, as a multiple of llama.cpp's
  * q8_0 error against llama.cpp's f32 logits (the same Q8_0 bytes in both engines), worst prompt
  * against worst prompt. Measured 0.92 (Phi-3) to 1.15 (Gemma 3), and 1.35 on Gemma 2; with

@@ -5,12 +5,16 @@
 // (UGM) vocabulary of the F32 file. test/t5-gguf-llamacpp.test.ts converts the fixtures again,
 // checks that the bytes are the ones recorded here (sha256), and compares attnode with them.
 //
+// With --k256 DIR instead: the k-quant files of a wider T5 quantized by llama.cpp (see k256()).
+//
 //   npm run build:ts && node tools/llamacpp/make-t5-goldens.mjs
+//   python3 tools/reference/make_t5_gguf.py --k256 /tmp/k256 && node tools/llamacpp/make-t5-goldens.mjs --k256 /tmp/k256
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { evaluateSeq2Seq, findLibraries, runClient, tensorTypes } from './llamacpp.mjs';
+import { parseArgs } from 'node:util';
+import { evaluateSeq2Seq, findLibraries, quantize, runClient, tensorTypes } from './llamacpp.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures', 'models');
@@ -19,6 +23,10 @@ const { convertHFToGGUF } = await import(join(ROOT, 'dist', 'convert', 'hf-to-gg
 const LAYOUT_VERSION = 1;
 const MODELS = ['t5-gguf-tiny', 't5-gguf-tied'];
 const TYPES = ['f32', 'f16', 'q8_0'];
+/** llama.cpp's k-quant ftypes for the t5-k256 files (--k256). */
+const K_TYPES = ['Q2_K', 'Q3_K_M', 'Q4_K_M', 'Q5_K_M', 'Q6_K'];
+/** The ones kept in the repository: together they hold Q2_K, Q3_K, Q4_K, Q5_K and Q6_K tensors. */
+const K_KEEP = ['Q2_K', 'Q4_K_M', 'Q5_K_M'];
 const GREEDY = 12;
 /** Rounding of the recorded logits (absolute), far below every format's budget. */
 const DECIMALS = 5;
@@ -28,6 +36,53 @@ const torch = JSON.parse(readFileSync(join(FIX, 't5-gguf-goldens.json'), 'utf8')
 const libs = findLibraries();
 const version = JSON.parse(runClient(['version'])).llama_cpp_version;
 const work = mkdtempSync(join(tmpdir(), 't5-gguf-'));
+const reference = `llama.cpp ${libs.release} (${libs.repo}; llama_version ${version}), CPU libraries of node-llama-cpp ${libs.nodeLlamaCpp}`;
+const { values: opts } = parseArgs({ options: { k256: { type: 'string' } } });
+if (opts.k256) {
+  k256(resolve(opts.k256));
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+
+/**
+ * --k256 DIR (make_t5_gguf.py --k256 DIR's checkpoint): converted to F32 by attnode convert, then
+ * quantized by llama.cpp into the k-quant types, which are kept in test/fixtures/models/t5-k256
+ * with llama.cpp's logits and greedy ids of each (and of the F32 file, which is not kept).
+ */
+function k256(dir) {
+  const out = join(FIX, 't5-k256');
+  mkdirSync(out, { recursive: true });
+  const f32 = join(work, 't5-k256-f32.gguf');
+  convertHFToGGUF(dir, f32, { type: 'f32', name: 't5-k256' });
+  const cases = torch.models['t5-gguf-tiny'];
+  const run = (file) => {
+    const r = evaluateSeq2Seq(file, cases.map((c) => ({ input: c.input, decoder: c.decoderIds })), { greedy: 1 });
+    const g = evaluateSeq2Seq(file, cases.map((c) => ({ input: c.input, decoder: [c.decoderIds[0]] })), { greedy: GREEDY });
+    return r.cases.map((c, i) => ({ logits: c.logits.map((row) => row.map(round)), greedy: g.cases[i].greedy, greedy_top2_gaps: g.cases[i].greedy_top2_gaps.map(round) }));
+  };
+  const files = { 'model-f32.gguf': { type: 'F32', committed: false, cases: run(f32) } };
+  for (const type of K_TYPES) {
+    const name = `model-${type.toLowerCase()}.gguf`;
+    const file = join(out, name);
+    const q = quantize(f32, file, type);
+    const bytes = readFileSync(file);
+    files[name] = { type, ftype_name: q.ftype_name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), committed: K_KEEP.includes(type),
+      tensor_types: tensorTypes(file), cases: run(file) };
+    if (!K_KEEP.includes(type)) rmSync(file);
+    process.stderr.write(`t5-k256 ${type}: greedy ${files[name].cases.map((c) => c.greedy.join(' ')).join(' | ')}\n`);
+  }
+  writeFileSync(join(out, 'llamacpp-goldens.json'), JSON.stringify({
+    header: {
+      script: 'tools/llamacpp/make-t5-goldens.mjs --k256', fixture_script: `${torch.header.script} --k256`, reference,
+      settings: { kv_cache: 'f32', flash_attn: 'off', threads: 1, quantize: 'llama_model_quantize defaults, no imatrix, 1 thread', source: 'attnode convert --type f32' },
+      layout_version: LAYOUT_VERSION,
+      note: `inputs and decoder ids: the t5-gguf-tiny cases of ${torch.header.script}'s goldens; per file: llama.cpp's logits of every decoder position, greedy ids (${GREEDY}) from the start token; files with committed false were quantized and measured but are not in the repository`,
+    },
+    cases: cases.map((c) => ({ input: c.input, decoderIds: c.decoderIds })), files,
+  }));
+  process.stderr.write(`wrote ${join(out, 'llamacpp-goldens.json')}\n`);
+}
+
 const models = {};
 try {
   for (const name of MODELS) {
@@ -56,7 +111,7 @@ try {
   const goldens = {
     header: {
       script: 'tools/llamacpp/make-t5-goldens.mjs', fixture_script: torch.header.script, seed: torch.header.seed,
-      reference: `llama.cpp ${libs.release} (${libs.repo}; llama_version ${version}), CPU libraries of node-llama-cpp ${libs.nodeLlamaCpp}`,
+      reference,
       settings: { kv_cache: 'f32', flash_attn: 'off', threads: 1, converter: 'attnode convert (dist/convert/hf-to-gguf.js)' },
       layout_version: LAYOUT_VERSION,
       note: `per model and type: llama.cpp's logits of every decoder position of each case of ${torch.header.script}'s goldens (rounded to ${DECIMALS} decimals), ` +

@@ -8,6 +8,7 @@ and weights are make_seq2seq.py's (HF modeling_t5 semantics). Goldens: encoder o
 teacher-forced decoder logits, greedy ids, and sentencepiece's ids of the tokenizer corpus.
 
     python3 tools/reference/make_t5_gguf.py [--out test/fixtures/models]
+    python3 tools/reference/make_t5_gguf.py --k256 DIR   (the wider checkpoint of the k-quant files)
 """
 import argparse
 import json
@@ -33,10 +34,23 @@ MODELS = [
 ]
 
 
+# Rows of 256 values everywhere (d_model, d_ff, heads * d_kv), so that every k-quant block fits:
+# the source of the llama.cpp-quantized t5-k256 files (tools/llamacpp/make-t5-goldens.mjs --k256).
+K256 = dict(BASE, model_type='t5', architectures=['T5ForConditionalGeneration'], d_model=256, d_kv=64, num_heads=4, d_ff=256,
+            num_layers=2, num_decoder_layers=1, relative_attention_num_buckets=32, feed_forward_proj='gated-gelu', tie_word_embeddings=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=os.path.join(s2s.ROOT, 'test', 'fixtures', 'models'))
+    ap.add_argument('--k256', help='write only the t5-k256 checkpoint (not committed; its GGUF files are) into this directory')
     args = ap.parse_args()
+    if args.k256:
+        torch.set_num_threads(1)
+        g = torch.Generator().manual_seed(SEED + 256)
+        tok, _ = s2s.t5_tokenizer(320)
+        s2s.write_checkpoint(args.k256, dict(K256, vocab_size=320), s2s.init(dict(K256, vocab_size=320), g), tok, False)
+        return
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(SEED)
     vocab = 320
