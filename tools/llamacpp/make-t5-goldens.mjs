@@ -25,8 +25,8 @@ const MODELS = ['t5-gguf-tiny', 't5-gguf-tied'];
 const TYPES = ['f32', 'f16', 'q8_0'];
 /** llama.cpp's k-quant ftypes for the t5-k256 files (--k256). */
 const K_TYPES = ['Q2_K', 'Q3_K_M', 'Q4_K_M', 'Q5_K_M', 'Q6_K'];
-/** The ones kept in the repository: together they hold Q2_K, Q3_K, Q4_K, Q5_K and Q6_K tensors. */
-const K_KEEP = ['Q2_K', 'Q4_K_M', 'Q5_K_M'];
+/** The ones kept in the repository, per variant: together they hold Q2_K, Q3_K, Q4_K, Q5_K and Q6_K tensors. */
+const K_KEEP = { gated: ['Q4_K_M'], relu: ['Q2_K', 'Q5_K_M'] };
 const GREEDY = 12;
 /** Rounding of the recorded logits (absolute), far below every format's budget. */
 const DECIMALS = 5;
@@ -45,31 +45,35 @@ if (opts.k256) {
 }
 
 /**
- * --k256 DIR (make_t5_gguf.py --k256 DIR's checkpoint): converted to F32 by attnode convert, then
- * quantized by llama.cpp into the k-quant types, which are kept in test/fixtures/models/t5-k256
- * with llama.cpp's logits and greedy ids of each (and of the F32 file, which is not kept).
+ * --k256 DIR (make_t5_gguf.py --k256 DIR's gated-GELU and ReLU checkpoints): each converted to F32
+ * by attnode convert, then quantized by llama.cpp into the k-quant types, some of which are kept in
+ * test/fixtures/models/t5-k256, with llama.cpp's logits and greedy ids of each (and of the F32 files).
  */
 function k256(dir) {
   const out = join(FIX, 't5-k256');
   mkdirSync(out, { recursive: true });
-  const f32 = join(work, 't5-k256-f32.gguf');
-  convertHFToGGUF(dir, f32, { type: 'f32', name: 't5-k256' });
   const cases = torch.models['t5-gguf-tiny'];
   const run = (file) => {
     const r = evaluateSeq2Seq(file, cases.map((c) => ({ input: c.input, decoder: c.decoderIds })), { greedy: 1 });
     const g = evaluateSeq2Seq(file, cases.map((c) => ({ input: c.input, decoder: [c.decoderIds[0]] })), { greedy: GREEDY });
     return r.cases.map((c, i) => ({ logits: c.logits.map((row) => row.map(round)), greedy: g.cases[i].greedy, greedy_top2_gaps: g.cases[i].greedy_top2_gaps.map(round) }));
   };
-  const files = { 'model-f32.gguf': { type: 'F32', committed: false, cases: run(f32) } };
-  for (const type of K_TYPES) {
-    const name = `model-${type.toLowerCase()}.gguf`;
-    const file = join(out, name);
-    const q = quantize(f32, file, type);
-    const bytes = readFileSync(file);
-    files[name] = { type, ftype_name: q.ftype_name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), committed: K_KEEP.includes(type),
-      tensor_types: tensorTypes(file), cases: run(file) };
-    if (!K_KEEP.includes(type)) rmSync(file);
-    process.stderr.write(`t5-k256 ${type}: greedy ${files[name].cases.map((c) => c.greedy.join(' ')).join(' | ')}\n`);
+  const files = {};
+  for (const variant of ['gated', 'relu']) {
+    const f32 = join(work, `t5-k256-${variant}-f32.gguf`);
+    convertHFToGGUF(join(dir, variant), f32, { type: 'f32', name: `t5-k256-${variant}` });
+    files[`model-${variant}-f32.gguf`] = { variant, type: 'F32', committed: false, cases: run(f32) };
+    for (const type of K_TYPES) {
+      const name = `model-${variant}-${type.toLowerCase()}.gguf`;
+      const file = join(out, name);
+      const q = quantize(f32, file, type);
+      const bytes = readFileSync(file);
+      const keep = K_KEEP[variant].includes(type);
+      files[name] = { variant, type, ftype_name: q.ftype_name, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), committed: keep,
+        tensor_types: tensorTypes(file), cases: run(file) };
+      if (!keep) rmSync(file);
+      process.stderr.write(`t5-k256 ${variant} ${type}: greedy ${files[name].cases.map((c) => c.greedy.join(' ')).join(' | ')}\n`);
+    }
   }
   writeFileSync(join(out, 'llamacpp-goldens.json'), JSON.stringify({
     header: {

@@ -8,7 +8,7 @@ and weights are make_seq2seq.py's (HF modeling_t5 semantics). Goldens: encoder o
 teacher-forced decoder logits, greedy ids, and sentencepiece's ids of the tokenizer corpus.
 
     python3 tools/reference/make_t5_gguf.py [--out test/fixtures/models]
-    python3 tools/reference/make_t5_gguf.py --k256 DIR   (the wider checkpoint of the k-quant files)
+    python3 tools/reference/make_t5_gguf.py --k256 DIR   (the wider checkpoints of the k-quant files: DIR/gated, DIR/relu)
 """
 import argparse
 import json
@@ -46,10 +46,13 @@ def main():
     ap.add_argument('--k256', help='write only the t5-k256 checkpoint (not committed; its GGUF files are) into this directory')
     args = ap.parse_args()
     if args.k256:
+        # Two variants: gated-GELU (DIR/gated) and ReLU (DIR/relu), whose FFN llama.cpp runs without its gelu table.
         torch.set_num_threads(1)
         g = torch.Generator().manual_seed(SEED + 256)
         tok, _ = s2s.t5_tokenizer(320)
-        s2s.write_checkpoint(args.k256, dict(K256, vocab_size=320), s2s.init(dict(K256, vocab_size=320), g), tok, False)
+        for variant, ffn in (('gated', 'gated-gelu'), ('relu', 'relu')):
+            cfg = dict(K256, vocab_size=320, feed_forward_proj=ffn)
+            s2s.write_checkpoint(os.path.join(args.k256, variant), cfg, s2s.init(cfg, g), tok, False)
         return
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(SEED)
