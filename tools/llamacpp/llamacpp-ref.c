@@ -1,5 +1,6 @@
 // A small client of llama.cpp's C API (libllama from node-llama-cpp's prebuilt CPU binaries):
-// quantizes a GGUF into an ftype and evaluates a GGUF on given token ids (logits + greedy ids).
+// quantizes a GGUF into an ftype and evaluates a GGUF on given token ids (logits + greedy ids);
+// for an encoder-decoder (T5), runs llama_encode on the input and llama_decode on decoder ids.
 // It is a reference for tests and goldens, not part of attnode; built by tools/llamacpp/llamacpp.mjs.
 //
 // No llama.h ships with the binaries, so the few declarations used here are written out by hand
@@ -113,6 +114,9 @@ void llama_batch_free(struct llama_batch batch);
 int32_t llama_decode(struct llama_context *ctx, struct llama_batch batch);
 float *llama_get_logits_ith(struct llama_context *ctx, int32_t i);
 const char *llama_ftype_name(int ftype);
+bool llama_model_has_encoder(const struct llama_model *model);
+llama_token llama_model_decoder_start_token(const struct llama_model *model);
+int32_t llama_encode(struct llama_context *ctx, struct llama_batch batch);
 uint32_t llama_model_quantize(const char *in, const char *out, const struct llama_model_quantize_params *params);
 // gguf.h (libggml-base): the header reader, to list a file's tensor types as ggml names them.
 struct gguf_context;
@@ -382,6 +386,133 @@ static int cmd_eval(int argc, char **argv) {
   return 0;
 }
 
+// Fills `batch` with ids at positions 0.., one sequence, every row an output.
+static void fill_batch(struct llama_batch *batch, const llama_token *ids, int n, int n_vocab, const char *model) {
+  batch->n_tokens = n;
+  for (int i = 0; i < n; i++) {
+    if (ids[i] >= n_vocab) die("token id out of the model's vocabulary", model);
+    batch->token[i] = ids[i];
+    batch->pos[i] = i;
+    batch->n_seq_id[i] = 1;
+    batch->seq_id[i][0] = 0;
+    batch->logits[i] = 1;
+  }
+}
+
+// eval-seq2seq MODEL.gguf --input IDS --decoder IDS [--input IDS --decoder IDS ...] [--greedy N]
+// [--threads N] [--kv f32|f16]: for each pair, llama_encode over the input, then llama_decode over
+// the decoder ids (teacher-forced; the first is the decoder start token), the logits of every
+// decoder position, and a greedy continuation from the last one. Flash attention off.
+static int cmd_eval_seq2seq(int argc, char **argv) {
+  if (argc < 1) die("usage", "eval-seq2seq MODEL.gguf --input IDS --decoder IDS [...] [--greedy N] [--threads N] [--kv f32|f16]");
+  enum { MAX_CASES = 16, MAX_IDS = 4096 };
+  static llama_token inputs[MAX_CASES][MAX_IDS], decoders[MAX_CASES][MAX_IDS];
+  int in_len[MAX_CASES], dec_len[MAX_CASES], n_in = 0, n_dec = 0, greedy = 16, threads = 1, kv_type = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--input") == 0 && i + 1 < argc) {
+      if (n_in == MAX_CASES) die("too many --input options", NULL);
+      in_len[n_in] = parse_ids(argv[++i], inputs[n_in], MAX_IDS);
+      if (in_len[n_in] == 0) die("--input needs at least one token id", NULL);
+      n_in++;
+    } else if (strcmp(argv[i], "--decoder") == 0 && i + 1 < argc) {
+      if (n_dec == MAX_CASES) die("too many --decoder options", NULL);
+      dec_len[n_dec] = parse_ids(argv[++i], decoders[n_dec], MAX_IDS);
+      if (dec_len[n_dec] == 0) die("--decoder needs at least one token id", NULL);
+      n_dec++;
+    } else if (strcmp(argv[i], "--greedy") == 0 && i + 1 < argc) greedy = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--kv") == 0 && i + 1 < argc) {
+      const char *t = argv[++i];
+      if (strcmp(t, "f32") == 0) kv_type = 0;
+      else if (strcmp(t, "f16") == 0) kv_type = 1;
+      else die("--kv expects f32 or f16, got", t);
+    } else die("unknown eval-seq2seq option", argv[i]);
+  }
+  if (n_in == 0 || n_in != n_dec) die("eval-seq2seq needs as many --decoder as --input options, at least one", NULL);
+  int longest = 0;
+  for (int k = 0; k < n_in; k++) {
+    longest = in_len[k] > longest ? in_len[k] : longest;
+    longest = dec_len[k] + greedy > longest ? dec_len[k] + greedy : longest;
+  }
+
+  struct llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 0;
+  struct llama_model *model = llama_model_load_from_file(argv[0], mp);
+  if (!model) die("llama.cpp could not load", argv[0]);
+  if (!llama_model_has_encoder(model)) die("not an encoder-decoder model (llama_model_has_encoder is false)", argv[0]);
+  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  struct llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = (uint32_t)(longest + 16);
+  // llama_encode takes the whole input in one micro-batch.
+  cp.n_batch = cp.n_ubatch = cp.n_ctx;
+  cp.n_seq_max = 1;
+  cp.n_threads = cp.n_threads_batch = threads;
+  cp.no_perf = true;
+  cp.type_k = cp.type_v = kv_type;
+  cp.flash_attn_type = 0;
+  struct llama_context *ctx = llama_init_from_model(model, cp);
+  if (!ctx) die("llama.cpp could not create a context for", argv[0]);
+
+  char desc[256] = "", arch[64] = "";
+  llama_model_desc(model, desc, sizeof desc);
+  llama_model_meta_val_str(model, "general.architecture", arch, sizeof arch);
+  printf("{\"llama_cpp_version\":");
+  print_json_string(llama_version());
+  printf(",\"model\":");
+  print_json_string(argv[0]);
+  printf(",\"architecture\":");
+  print_json_string(arch);
+  printf(",\"desc\":");
+  print_json_string(desc);
+  printf(",\"n_vocab\":%d,\"decoder_start_token\":%d,\"kv\":\"%s\",\"flash_attn\":0,\"cases\":[", n_vocab,
+         llama_model_decoder_start_token(model), kv_type ? "f16" : "f32");
+  struct llama_batch batch = llama_batch_init(longest, 0, 1);
+  float *gaps = calloc((size_t)(greedy > 0 ? greedy : 1), sizeof(float));
+  if (!gaps) die("out of memory", NULL);
+  for (int k = 0; k < n_in; k++) {
+    llama_memory_clear(llama_get_memory(ctx), true);
+    fill_batch(&batch, inputs[k], in_len[k], n_vocab, argv[0]);
+    if (llama_encode(ctx, batch) != 0) die("llama_encode failed on an input for", argv[0]);
+    const int n = dec_len[k];
+    fill_batch(&batch, decoders[k], n, n_vocab, argv[0]);
+    if (llama_decode(ctx, batch) != 0) die("llama_decode failed on decoder ids for", argv[0]);
+    printf(k ? ",{\"input\":[" : "{\"input\":[");
+    for (int i = 0; i < in_len[k]; i++) printf(i ? ",%d" : "%d", inputs[k][i]);
+    printf("],\"decoder\":[");
+    for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", decoders[k][i]);
+    printf("],\"logits\":[");
+    for (int i = 0; i < n; i++) {
+      if (i) putchar(',');
+      print_row(llama_get_logits_ith(ctx, i), n_vocab);
+    }
+    printf("],\"greedy\":[");
+    float gap;
+    llama_token next = argmax(llama_get_logits_ith(ctx, n - 1), n_vocab, &gap);
+    for (int g = 0; g < greedy; g++) {
+      gaps[g] = gap;
+      printf(g ? ",%d" : "%d", next);
+      if (g + 1 == greedy) break;
+      batch.n_tokens = 1;
+      batch.token[0] = next;
+      batch.pos[0] = n + g;
+      batch.n_seq_id[0] = 1;
+      batch.seq_id[0][0] = 0;
+      batch.logits[0] = 1;
+      if (llama_decode(ctx, batch) != 0) die("llama_decode failed on a greedy step for", argv[0]);
+      next = argmax(llama_get_logits_ith(ctx, 0), n_vocab, &gap);
+    }
+    printf("],\"greedy_top2_gaps\":[");
+    for (int g = 0; g < greedy; g++) printf(g ? ",%.7g" : "%.7g", gaps[g]);
+    printf("]}");
+  }
+  printf("]}\n");
+  free(gaps);
+  llama_batch_free(batch);
+  llama_free(ctx);
+  llama_model_free(model);
+  return 0;
+}
+
 // tokenize MODEL.gguf FILE...: each file's UTF-8 text as llama.cpp's vocabulary tokenizes it (only
 // the vocabulary is loaded; no special tokens added or parsed), as {"files":[{"file","ids"}]}.
 static int cmd_tokenize(int argc, char **argv) {
@@ -420,7 +551,7 @@ static int cmd_tokenize(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (getenv("LLAMACPP_REF_VERBOSE")) verbose = 1;
-  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | tensors FILE | tokenize MODEL FILE...)");
+  if (argc < 3) die("usage", "llamacpp-ref BACKEND_DIR (version | quantize ... | eval ... | eval-seq2seq ... | tensors FILE | tokenize MODEL FILE...)");
   llama_log_set(quiet_log, NULL);
   ggml_backend_load_all_from_path(argv[1]);
   llama_backend_init();
@@ -428,9 +559,10 @@ int main(int argc, char **argv) {
   if (strcmp(argv[2], "version") == 0) printf("{\"llama_cpp_version\":\"%s\"}\n", llama_version());
   else if (strcmp(argv[2], "quantize") == 0) rc = cmd_quantize(argc - 3, argv + 3);
   else if (strcmp(argv[2], "eval") == 0) rc = cmd_eval(argc - 3, argv + 3);
+  else if (strcmp(argv[2], "eval-seq2seq") == 0) rc = cmd_eval_seq2seq(argc - 3, argv + 3);
   else if (strcmp(argv[2], "tensors") == 0) rc = cmd_tensors(argc - 3, argv + 3);
   else if (strcmp(argv[2], "tokenize") == 0) rc = cmd_tokenize(argc - 3, argv + 3);
-  else die("unknown command (expected version, quantize, eval, tensors or tokenize)", argv[2]);
+  else die("unknown command (expected version, quantize, eval, eval-seq2seq, tensors or tokenize)", argv[2]);
   llama_backend_free();
   return rc;
 }

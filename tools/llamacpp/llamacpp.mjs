@@ -6,6 +6,7 @@
 //   node tools/llamacpp/llamacpp.mjs quantize IN.gguf OUT.gguf Q4_K_M [--pure]
 //   node tools/llamacpp/llamacpp.mjs eval MODEL.gguf --prompt 1,2,3 [--prompt ...] [--last N]
 //        [--greedy 16] [--kv f32|f16] [--flash-attn off|on|auto] [--ctx N] [--dump DIR]   (JSON on stdout)
+//   node tools/llamacpp/llamacpp.mjs eval-seq2seq MODEL.gguf --input 1,2,3 --decoder 0,5 [...] [--greedy 16]
 //   node tools/llamacpp/llamacpp.mjs tensors FILE.gguf   (tensor name -> ggml type, by ggml's reader)
 //   node tools/llamacpp/llamacpp.mjs tokenize MODEL.gguf TEXT_FILE...   (ids, vocabulary only)
 //
@@ -106,6 +107,16 @@ export function evaluate(model, prompts, { last, greedy = 16, kv = 'f32', flashA
   return JSON.parse(runClient(args));
 }
 
+/**
+ * Evaluates an encoder-decoder `model` (T5) on each { input, decoder } pair: llama_encode over the
+ * input, the logits of every decoder position (teacher-forced), and a greedy continuation.
+ */
+export function evaluateSeq2Seq(model, cases, { greedy = 16, kv = 'f32' } = {}) {
+  const args = ['eval-seq2seq', model, ...cases.flatMap((c) => ['--input', c.input.join(','), '--decoder', c.decoder.join(',')]),
+    '--greedy', String(greedy), '--kv', kv];
+  return JSON.parse(runClient(args));
+}
+
 /** Tensor name -> ggml type name, as ggml's own GGUF reader lists them. */
 export function tensorTypes(file) {
   return JSON.parse(runClient(['tensors', file]));
@@ -113,8 +124,8 @@ export function tensorTypes(file) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (!cmd || !['version', 'quantize', 'eval', 'tensors', 'tokenize'].includes(cmd)) {
-    process.stderr.write('usage: llamacpp.mjs version | quantize IN OUT TYPE [--pure] | eval MODEL --prompt IDS ... | tensors FILE | tokenize MODEL FILE...\n');
+  if (!cmd || !['version', 'quantize', 'eval', 'eval-seq2seq', 'tensors', 'tokenize'].includes(cmd)) {
+    process.stderr.write('usage: llamacpp.mjs version | quantize IN OUT TYPE [--pure] | eval MODEL --prompt IDS ... | eval-seq2seq MODEL --input IDS --decoder IDS ... | tensors FILE | tokenize MODEL FILE...\n');
     process.exit(2);
   }
   try {

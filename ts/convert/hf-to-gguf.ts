@@ -1,6 +1,7 @@
 // `attnode convert`: a Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json,
 // tokenizer_config.json) -> a GGUF file with llama.cpp's architecture names, tensor names and
-// metadata keys, for the decoder families gpt2, llama, mistral, qwen2, qwen3 and phi3. Not a loader.
+// metadata keys, for the decoder families gpt2, llama, mistral, qwen2, qwen3 and phi3, and the
+// encoder-decoder T5 (t5.ts). Not a loader.
 // Names and keys: llama.cpp's convert_hf_to_gguf.py and gguf-py constants (LLM_KV_*, LLM_TENSOR_*).
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,16 +13,21 @@ import { WEIGHT_FORMATS, isWeightDType } from '../tensor/formats.js';
 import { fileTypeOf, mixOf, planTypes } from './mixes.js';
 import { tensorsToGGUF, type SourceTensor } from './write-tensors.js';
 import { tokenizerMetadata } from './tokenizer-meta.js';
+import { t5ConvertConfig, t5Metadata, t5Tensors, t5VocabFromSentencePiece, t5VocabFromTokenizerJSON } from './t5.js';
 
 type KV = Array<[string, GGUFWriteValue]>;
 /** How a Hugging Face tensor becomes a llama.cpp one. */
-type Transform = 'none' | 'transpose' | 'permuteHeads' | 'permuteKvHeads';
-interface Mapping { gguf: string; hf: string; transform: Transform; optional?: boolean }
+type Transform = 'none' | 'transpose' | 'permuteHeads' | 'permuteKvHeads' | 'scale';
+interface Mapping { gguf: string; hf: string; transform: Transform; optional?: boolean; /** the factor of 'scale' */ scale?: number }
 interface ConvertFamily {
   /** general.architecture */
   readonly arch: string;
   metadata(cfg: HFConfig): KV;
-  tensors(cfg: HFConfig, layers: number): Mapping[];
+  tensors(cfg: HFConfig, layers: number, has: (name: string) => boolean): Mapping[];
+  /** Blocks and heads for the mix rules, when config.json names them otherwise than num_hidden_layers / num_attention_heads. */
+  dims?(cfg: HFConfig): { layers: number; heads: number; kvHeads: number };
+  /** The tokenizer.ggml.* entries, when the family's vocabulary is not tokenizer-meta.ts's. */
+  vocabulary?(dir: string, cfg: HFConfig): KV;
   /** Tensors the converter makes from config.json (Phi-3's LongRoPE factors), written first. */
   generated?(cfg: HFConfig): SourceTensor[];
 }
@@ -211,6 +217,35 @@ function llamaLikeTensors(cfg: HFConfig, layers: number, permute: boolean, extra
   return out;
 }
 
+/**
+ * T5 and mT5 as llama.cpp's 't5': the vocabulary from tokenizer.json (a Unigram model), else
+ * from spiece.model with tokenizer_config.json's extra_ids sentinels (100 by default, as HF's
+ * T5Tokenizer adds them).
+ */
+function t5Family(): ConvertFamily {
+  return {
+    arch: 't5',
+    metadata: t5Metadata,
+    tensors: (c, _l, has) => t5Tensors(c, has).map((m) => ({ gguf: m.gguf, hf: m.hf, transform: m.scale === undefined ? 'none' : 'scale', ...(m.scale === undefined ? {} : { scale: m.scale }) })),
+    dims: (c) => {
+      const t = t5ConvertConfig(c);
+      return { layers: t.encoderLayers + t.decoderLayers, heads: t.heads, kvHeads: t.heads };
+    },
+    vocabulary: (dir, c) => {
+      const vocab = t5ConvertConfig(c).vocabSize;
+      const tj = join(dir, 'tokenizer.json');
+      if (existsSync(tj)) return t5VocabFromTokenizerJSON(JSON.parse(readFileSync(tj, 'utf8')), c, vocab);
+      const sp = join(dir, 'spiece.model');
+      if (!existsSync(sp)) throw new RangeError(`convert: ${dir} has neither tokenizer.json nor spiece.model; llama.cpp needs the tokenizer in the GGUF file`);
+      const tcPath = join(dir, 'tokenizer_config.json');
+      const tc = existsSync(tcPath) ? (JSON.parse(readFileSync(tcPath, 'utf8')) as HFConfig) : {};
+      const extra = tc.extra_ids ?? 100;
+      if (typeof extra !== 'number' || !Number.isInteger(extra) || extra < 0) throw new RangeError(`tokenizer_config.json extra_ids: expected an integer >= 0, got ${JSON.stringify(extra)}`);
+      return t5VocabFromSentencePiece(readFileSync(sp), c, vocab, extra, sp);
+    },
+  };
+}
+
 const none = () => [];
 /** The converter's family table, by config.json model_type. */
 const FAMILIES: Readonly<Record<string, ConvertFamily>> = {
@@ -227,6 +262,8 @@ const FAMILIES: Readonly<Record<string, ConvertFamily>> = {
     ]),
   },
   phi3: { arch: 'phi3', metadata: phi3Metadata, tensors: phi3Tensors, generated: phi3Factors },
+  t5: t5Family(),
+  mt5: t5Family(),
   gpt2: {
     arch: 'gpt2',
     metadata: (c) => [
@@ -299,17 +336,23 @@ export function convertHFToGGUF(dir: string, out: string, options: ConvertOption
   const fam = FAMILIES[mt];
   if (!fam) throw new RangeError(`config.json model_type: '${mt}' is not converted (supported: ${CONVERT_MODEL_TYPES.join(', ')})`);
   const tokPath = join(dir, 'tokenizer.json');
-  if (!existsSync(tokPath)) throw new RangeError(`convert: ${tokPath} is missing; llama.cpp needs the tokenizer in the GGUF file`);
   const tcPath = join(dir, 'tokenizer_config.json');
-  const tokMeta = tokenizerMetadata(JSON.parse(readFileSync(tokPath, 'utf8')), existsSync(tcPath) ? JSON.parse(readFileSync(tcPath, 'utf8')) : undefined, config);
-  const layers = int(config, mt === 'gpt2' ? 'n_layer' : 'num_hidden_layers');
-  const heads = int(config, mt === 'gpt2' ? 'n_head' : 'num_attention_heads');
-  const kvHeads = mt === 'gpt2' ? heads : int(config, 'num_key_value_heads', heads);
+  let tokMeta: KV;
+  if (fam.vocabulary) tokMeta = fam.vocabulary(dir, config);
+  else {
+    if (!existsSync(tokPath)) throw new RangeError(`convert: ${tokPath} is missing; llama.cpp needs the tokenizer in the GGUF file`);
+    tokMeta = tokenizerMetadata(JSON.parse(readFileSync(tokPath, 'utf8')), existsSync(tcPath) ? JSON.parse(readFileSync(tcPath, 'utf8')) : undefined, config);
+  }
+  const { layers, heads, kvHeads } = fam.dims?.(config) ?? {
+    layers: int(config, mt === 'gpt2' ? 'n_layer' : 'num_hidden_layers'),
+    heads: int(config, mt === 'gpt2' ? 'n_head' : 'num_attention_heads'),
+    kvHeads: mt === 'gpt2' ? int(config, 'n_head') : int(config, 'num_key_value_heads', int(config, 'num_attention_heads')),
+  };
   const ckpt = new SafetensorsCheckpoint(dir);
   try {
     const pre = mt === 'gpt2' && ckpt.has('transformer.wte.weight') ? 'transformer.' : '';
     const sources: SourceTensor[] = [...(fam.generated?.(config) ?? [])];
-    for (const m of fam.tensors(config, layers)) {
+    for (const m of fam.tensors(config, layers, (n) => ckpt.has(pre + n))) {
       const hf = pre + m.hf;
       if (!ckpt.has(hf)) {
         if (m.optional) continue;
@@ -326,6 +369,7 @@ export function convertHFToGGUF(dir: string, out: string, options: ConvertOption
           if (m.transform === 'transpose') return transpose(x, t.shape);
           if (m.transform === 'permuteHeads') return permuteRows(x, t.shape, heads);
           if (m.transform === 'permuteKvHeads') return permuteRows(x, t.shape, kvHeads);
+          if (m.transform === 'scale') return x.map((v) => v * m.scale!);
           return x;
         },
       });

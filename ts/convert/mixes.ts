@@ -74,14 +74,16 @@ export function mixOf(type: string): Mix {
 export function roleOf(name: string): TensorRole {
   if (name === 'token_embd.weight') return 'tokenEmbd';
   if (name === 'output.weight') return 'output';
-  const m = /^blk\.\d+\.(attn_v|attn_output|attn_qkv|ffn_down)\.weight$/.exec(name);
+  // T5's stacks (enc.blk, dec.blk): llama.cpp matches by substring, so cross_attn_v counts as attn_v.
+  const m = /^(?:blk|enc\.blk|dec\.blk)\.\d+\.(?:cross_)?(attn_v|attn_output|attn_qkv|ffn_down)\.weight$/.exec(name);
   const roles: Record<string, TensorRole> = { attn_v: 'attnV', attn_output: 'attnOutput', attn_qkv: 'attnQkv', ffn_down: 'ffnDown' };
   return m ? roles[m[1]!]! : 'other';
 }
 
 /** Whether a tensor is quantized at all (llama.cpp: matrices, not norms nor position tables). */
 export function isQuantizable(name: string, shape: readonly number[]): boolean {
-  return shape.length >= 2 && name.endsWith('.weight') && !name.includes('_norm.') && name !== 'position_embd.weight';
+  // T5's relative-position tables (attn_rel_b) stay f32, as llama.cpp keeps them.
+  return shape.length >= 2 && name.endsWith('.weight') && !name.includes('_norm.') && name !== 'position_embd.weight' && !name.includes('attn_rel_b.');
 }
 
 /**
@@ -92,6 +94,13 @@ export function planTypes(mixName: string, tensors: ReadonlyArray<{ name: string
   const mix = mixOf(mixName);
   const tied = !tensors.some((t) => t.name === 'output.weight');
   const counters: Record<string, number> = { attnV: 0, ffnDown: 0 };
+  // llama.cpp counts attn_v and ffn_down tensors over the whole file (a decoder: one per block;
+  // T5: its self- and cross-attention ones of both stacks), and places each by its running index.
+  const totals: Record<string, number> = { attnV: 0, ffnDown: 0 };
+  for (const t of tensors) {
+    const r = roleOf(t.name);
+    if (r === 'attnV' || r === 'ffnDown') totals[r]!++;
+  }
   const plan = new Map<string, string>();
   for (const t of tensors) {
     if (!isQuantizable(t.name, t.shape)) {
@@ -108,7 +117,8 @@ export function planTypes(mixName: string, tensors: ReadonlyArray<{ name: string
         const rule = mix[role];
         // llama.cpp counts attn_v per tensor and ffn_down per layer; with one per layer both are the layer index.
         const i = role === 'attnV' || role === 'ffnDown' ? counters[role]!++ : 0;
-        const r = typeof rule === 'function' ? rule({ i, n: layers, gqa }) : rule;
+        const n = role === 'attnV' || role === 'ffnDown' ? totals[role]! : layers;
+        const r = typeof rule === 'function' ? rule({ i, n, gqa }) : rule;
         if (r !== undefined) type = r;
       }
       while (cols % GGML_BLOCKS[type]!.block !== 0) type = FALLBACK[type] ?? 'F16';

@@ -7,10 +7,10 @@ import type { Backend } from '../backend/backend.js';
 import { BACKEND_NAMES, checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
 import { GGUFFile } from '../io/gguf.js';
 import { checkModelPath, checkRegularFile } from '../io/files.js';
-import { loadModel, type DecoderModel } from '../models/model.js';
+import { ggufArchitecture, loadModel, type DecoderModel } from '../models/model.js';
 import type { EncoderDecoderModel } from '../models/seq2seq.js';
 import { readConfig } from '../io/config.js';
-import { isSeq2SeqConfig } from '../models/families/seq2seq.js';
+import { isSeq2SeqConfig, isSeq2SeqGGUFArchitecture } from '../models/families/seq2seq.js';
 import { Seq2SeqLM } from './seq2seq-lm.js';
 import type { WeightDType } from '../models/weights.js';
 import { WEIGHT_DTYPES } from '../tensor/formats.js';
@@ -116,6 +116,20 @@ function readTokenizer(path: string): ReadTokenizer {
   }
 }
 
+/** Ids whose tokenizer.ggml.token_type is UNUSED (5) in a GGUF file. */
+function unusedTokens(path: string): number[] {
+  const g = new GGUFFile(path);
+  try {
+    const types = g.get('tokenizer.ggml.token_type');
+    const out: number[] = [];
+    const list = ArrayBuffer.isView(types) ? Array.from(types as unknown as ArrayLike<number>) : Array.isArray(types) ? types : [];
+    list.forEach((t, id) => { if (t === 5) out.push(id); });
+    return out;
+  } finally {
+    g.dispose();
+  }
+}
+
 export class LanguageModel {
   /** 'decoder' (the prompt is continued) or 'encoder-decoder' (the prompt is the encoder's input; T5). */
   get kind(): 'decoder' | 'encoder-decoder' {
@@ -202,7 +216,8 @@ export class LanguageModel {
     let read: ReadTokenizer;
     try {
       read = readTokenizer(path);
-      if (statSync(path).isDirectory() && isSeq2SeqConfig(readConfig(path).config)) {
+      const gguf = !statSync(path).isDirectory();
+      if (gguf ? isSeq2SeqGGUFArchitecture(ggufArchitecture(path)) : isSeq2SeqConfig(readConfig(path).config)) {
         // An encoder-decoder (T5): the prompt text is the encoder's input.
         const s2s: EncoderDecoderModel = await loadModel(path, {
           kind: 'encoder-decoder',
@@ -215,6 +230,8 @@ export class LanguageModel {
         // T5 pads its vocabulary past the tokenizer's (32128 rows for 32100 pieces): ids without text are never chosen.
         const textless = new Map<number, number>();
         for (let id = read.tokenizer.vocabSize; id < s2s.config.vocabSize; id++) textless.set(id, -Infinity);
+        // A GGUF vocabulary spells those rows as UNUSED tokens ('[PAD304]' ...), as llama.cpp's converter pads them.
+        for (const id of gguf ? unusedTokens(path) : []) textless.set(id, -Infinity);
         const defaults: GenerateOptions = { ...s2s.generationDefaults(), ...(textless.size > 0 ? { logitBias: textless } : {}) };
         return new LanguageModel(path, lm, read.tokenizer, backend, owns, read.chatTemplate, read.chatTokens, defaults);
       }

@@ -30,7 +30,7 @@ import { validateGenerateOptions, type GenerateOptions } from '../generate/optio
 import { beamSearch, beamSettings, type BeamSearchResult } from '../generate/beam-search.js';
 import { DecoderModelBeams } from '../generate/beam-steppers.js';
 import { ENCODER_GGUF_ARCHITECTURES, ENCODER_MODEL_TYPES, EncoderModel, isEncoderConfig, loadEncoder } from './encoder.js';
-import { isSeq2SeqConfig } from './families/seq2seq.js';
+import { isSeq2SeqConfig, isSeq2SeqGGUFArchitecture } from './families/seq2seq.js';
 import { EncoderDecoderModel, loadSeq2Seq, type Seq2SeqLoadOptions } from './seq2seq.js';
 
 export interface LoadModelOptions {
@@ -458,7 +458,8 @@ export type Model = DecoderModel | EncoderModel | EncoderDecoderModel;
 
 /**
  * Loads a checkpoint of a family in the tables (families/index.ts: GPT-2, Llama, Mistral, Qwen;
- * families/encoders.ts: BERT, RoBERTa, XLM-RoBERTa, DistilBERT): a Hugging Face directory
+ * families/encoders.ts: BERT, RoBERTa, XLM-RoBERTa, DistilBERT; families/seq2seq.ts: T5, BART,
+ * Marian, with T5 also from llama.cpp's 't5' GGUF): a Hugging Face directory
  * (config.json + model.safetensors or model.safetensors.index.json shards) or a .gguf file. The
  * family comes from config.json (model_type, architectures) or GGUF metadata
  * (general.architecture); one no family claims is a RangeError listing the supported ones. By
@@ -480,16 +481,18 @@ export async function loadModel(pathOrDir: string, options: LoadModelOptions & M
   if (kind !== 'decoder' && kind !== 'encoder' && kind !== 'encoder-decoder' && kind !== 'any')
     throw new RangeError(`loadModel: 'kind' must be 'decoder', 'encoder', 'encoder-decoder' or 'any', got ${JSON.stringify(options.kind)}`);
   const hf = statSync(pathOrDir).isDirectory() && existsSync(join(pathOrDir, 'config.json')) ? readConfig(pathOrDir).config : undefined;
-  const seq2seq = hf !== undefined && isSeq2SeqConfig(hf);
+  const ggufArch = hf === undefined && pathOrDir.endsWith('.gguf') && statSync(pathOrDir).isFile() ? ggufArchitecture(pathOrDir) : undefined;
+  const seq2seq = (hf !== undefined && isSeq2SeqConfig(hf)) || (ggufArch !== undefined && isSeq2SeqGGUFArchitecture(ggufArch));
   if (seq2seq && kind !== 'any' && kind !== 'encoder-decoder')
-    throw new RangeError(`loadModel: '${pathOrDir}' is an encoder-decoder checkpoint (model_type '${String(hf.model_type)}'); pass { kind: 'encoder-decoder' } (or 'any')`);
+    throw new RangeError(
+      `loadModel: '${pathOrDir}' is an encoder-decoder checkpoint (${hf ? `model_type '${String(hf.model_type)}'` : `general.architecture '${ggufArch}'`}); pass { kind: 'encoder-decoder' } (or 'any')`,
+    );
   if (!seq2seq && kind === 'encoder-decoder') throw new RangeError(`loadModel: '${pathOrDir}' is not an encoder-decoder checkpoint, but 'kind' is 'encoder-decoder'`);
   if (seq2seq) {
     const { kind: _kind, ...rest } = options;
     if (rest.outputs !== undefined) throw new TypeError("loadModel: 'outputs' is a decoder option; an encoder-decoder's forward() gives the last position's logits");
     return loadSeq2Seq(pathOrDir, rest as Seq2SeqLoadOptions, 'loadModel');
   }
-  const ggufArch = hf === undefined && pathOrDir.endsWith('.gguf') && statSync(pathOrDir).isFile() ? ggufArchitecture(pathOrDir) : undefined;
   const encoder = (hf !== undefined && isEncoderConfig(hf)) || (ggufArch !== undefined && ENCODER_GGUF_ARCHITECTURES.includes(ggufArch));
   if (encoder && kind === 'decoder')
     throw new RangeError(

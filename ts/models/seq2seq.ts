@@ -4,6 +4,7 @@
 // decoder tokens over a cache bound to that state; generate() is the shared beam search
 // (generate/beam-search.ts) over paged caches. Not a family, not the graphs (seq2seq-graph.ts).
 
+import { existsSync, statSync } from 'node:fs';
 import { HostStatePool } from '../backend/host-state.js';
 import type { Backend, SequenceState, StatePool, StatePoolStats } from '../backend/backend.js';
 import { checkBackendName, createBackend, type BackendName } from '../backend/backends.js';
@@ -11,6 +12,7 @@ import { PlanExecutor } from '../graph/executor.js';
 import type { KVDType } from '../graph/ir.js';
 import { plan, type Plan } from '../graph/planner.js';
 import { readConfig, type GenerationConfig } from '../io/config.js';
+import { GGUFFile } from '../io/gguf.js';
 import { MappedTensor } from '../io/mapped.js';
 import { SafetensorsCheckpoint } from '../io/safetensors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -18,7 +20,7 @@ import { WEIGHT_DTYPES, isWeightDType } from '../tensor/formats.js';
 import { beamSearch, beamSettings, type BeamSearchResult } from '../generate/beam-search.js';
 import { PagedBeams } from '../generate/beam-steppers.js';
 import { validateGenerateOptions, type GenerateOptions } from '../generate/options.js';
-import { seq2seqFamilyOfHF } from './families/seq2seq.js';
+import { seq2seqFamilyOfGGUF, seq2seqFamilyOfHF } from './families/seq2seq.js';
 import type { Seq2SeqConfig, Seq2SeqFamily } from './families/seq2seq-family.js';
 import { seq2seqDecoderGraph, seq2seqEncoderGraph } from './seq2seq-graph.js';
 import { Binder, type WeightDType } from './weights.js';
@@ -510,23 +512,8 @@ export class EncoderDecoderModel {
   }
 }
 
-/**
- * Loads an encoder-decoder checkpoint directory (config.json + model.safetensors or sharded
- * model.safetensors.index.json; generation_config.json when present). The family comes from the
- * table in families/seq2seq.ts; a config field it does not implement is a RangeError naming it.
- */
-export async function loadSeq2Seq(dir: string, options: Seq2SeqLoadOptions = {}, fn = 'loadSeq2Seq'): Promise<EncoderDecoderModel> {
-  if (typeof dir !== 'string') throw new TypeError(`${fn}: 'dir' must be a string`);
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: options must be an object`);
-  for (const k of Object.keys(options))
-    if (!(LOAD_OPTIONS as readonly string[]).includes(k)) throw new TypeError(`${fn}: unknown option '${k}' for an encoder-decoder model; it takes ${LOAD_OPTIONS.join(', ')}`);
-  if (options.dtype !== undefined && !isWeightDType(options.dtype))
-    throw new RangeError(`${fn}: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
-  const kvDtype = options.kvDtype ?? 'f32';
-  if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`${fn}: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
-  const { config: raw, generation } = readConfig(dir);
-  const family = seq2seqFamilyOfHF(raw);
-  const config = family.configFromHF(raw);
+/** The load options that size the plans and the state pool, checked against the config. */
+function checkSizes(config: Seq2SeqConfig, options: Seq2SeqLoadOptions, fn: string): { contextLength: number; maxBatch: number } {
   const limit = config.maxPositions ?? Infinity;
   const contextLength = options.contextLength ?? Math.min(limit, 512);
   if (!Number.isInteger(contextLength) || contextLength < 1 || contextLength > limit)
@@ -539,23 +526,72 @@ export async function loadSeq2Seq(dir: string, options: Seq2SeqLoadOptions = {},
     throw new RangeError(`${fn}: 'stateBudget' must be a positive integer (bytes), got ${String(stateBudget)}`);
   if (pageRows !== undefined && !(Number.isInteger(pageRows) && pageRows >= 1 && pageRows <= 4096 && (pageRows & (pageRows - 1)) === 0))
     throw new RangeError(`${fn}: 'pageRows' must be a power of two in [1, 4096], got ${String(pageRows)}`);
-  const owned = typeof options.backend !== 'object' || options.backend === null;
-  const backend = owned
-    ? await createBackend(checkBackendName((options.backend as BackendName | undefined) ?? 'native', fn), options.threads === undefined ? {} : { threads: options.threads })
-    : (options.backend as Backend);
-  let files: SafetensorsCheckpoint | undefined;
-  let binder: Binder | undefined;
+  return { contextLength, maxBatch };
+}
+
+/**
+ * Loads an encoder-decoder checkpoint: a directory (config.json + model.safetensors or sharded
+ * model.safetensors.index.json; generation_config.json when present) or a GGUF file of a family
+ * with a GGUF form (llama.cpp's 't5'). The family comes from the table in families/seq2seq.ts; a
+ * config field it does not implement is a RangeError naming it.
+ */
+export async function loadSeq2Seq(dir: string, options: Seq2SeqLoadOptions = {}, fn = 'loadSeq2Seq'): Promise<EncoderDecoderModel> {
+  if (typeof dir !== 'string') throw new TypeError(`${fn}: 'dir' must be a string`);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: options must be an object`);
+  for (const k of Object.keys(options))
+    if (!(LOAD_OPTIONS as readonly string[]).includes(k)) throw new TypeError(`${fn}: unknown option '${k}' for an encoder-decoder model; it takes ${LOAD_OPTIONS.join(', ')}`);
+  if (options.dtype !== undefined && !isWeightDType(options.dtype))
+    throw new RangeError(`${fn}: 'dtype' must be one of ${WEIGHT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(options.dtype)}`);
+  const kvDtype = options.kvDtype ?? 'f32';
+  if (kvDtype !== 'f32' && kvDtype !== 'f16') throw new RangeError(`${fn}: 'kvDtype' must be 'f32' or 'f16', got ${String(options.kvDtype)}`);
+  const isGGUF = dir.endsWith('.gguf') && existsSync(dir) && statSync(dir).isFile();
+  // A GGUF file is opened once: its metadata gives the config, its tensors the weights.
+  const gguf: GGUFFile | undefined = isGGUF ? new GGUFFile(dir) : undefined;
+  let family: Seq2SeqFamily;
+  let config: Seq2SeqConfig;
+  let generation: GenerationConfig | undefined;
   try {
-    files = new SafetensorsCheckpoint(dir);
-    binder = new Binder(files, backend, options.dtype);
-    family.bindHF(binder, config);
+    if (gguf) {
+      const f = seq2seqFamilyOfGGUF(gguf);
+      family = f;
+      config = f.gguf.configFromGGUF(gguf);
+    } else {
+      const c = readConfig(dir);
+      generation = c.generation;
+      family = seq2seqFamilyOfHF(c.config);
+      config = family.configFromHF(c.config);
+    }
+    checkSizes(config, options, fn);
+  } catch (e) {
+    gguf?.dispose();
+    throw e;
+  }
+  const { contextLength, maxBatch } = checkSizes(config, options, fn);
+  const { stateBudget, pageRows } = options;
+  const owned = typeof options.backend !== 'object' || options.backend === null;
+  let files: SafetensorsCheckpoint | GGUFFile | undefined = gguf;
+  let binder: Binder | undefined;
+  let backend: Backend | undefined;
+  try {
+    backend = owned
+      ? await createBackend(checkBackendName((options.backend as BackendName | undefined) ?? 'native', fn), options.threads === undefined ? {} : { threads: options.threads })
+      : (options.backend as Backend);
+    if (gguf) {
+      const g = gguf;
+      binder = new Binder({ has: (n) => g.tensors.has(n), tensor: (n) => g.tensor(n) }, backend, options.dtype);
+      family.gguf!.bindGGUF(binder, config);
+    } else {
+      files = new SafetensorsCheckpoint(dir);
+      binder = new Binder(files, backend, options.dtype);
+      family.bindHF(binder, config);
+    }
     binder.checkParameters(family.parameters(config));
     const state = { ...(stateBudget === undefined ? {} : { budgetBytes: stateBudget }), ...(pageRows === undefined ? {} : { pageRows }) };
-    return new EncoderDecoderModel(config, family, backend, binder, files, contextLength, maxBatch, generation, kvDtype, owned, state);
+    return new EncoderDecoderModel(config, family, backend, binder, files!, contextLength, maxBatch, generation, kvDtype, owned, state);
   } catch (e) {
     binder?.dispose();
     files?.dispose();
-    if (owned) backend.dispose();
+    if (owned) backend?.dispose();
     throw e;
   }
 }

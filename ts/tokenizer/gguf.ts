@@ -9,6 +9,8 @@ import type { PostProcessor } from './postprocessors.js';
 import { emptyEncoding } from './postprocessors.js';
 import { PieceBuilder, type Piece } from './text.js';
 import { buildPreTokenizer, byteLevelPreTokenizer } from './pretokenizers.js';
+import { sentencePieceParts } from './spm.js';
+import { SPM_MODEL_TYPE, type SpmModelProto } from './spm-proto.js';
 import { Tokenizer } from './tokenizer.js';
 import { WordPieceModel } from './wordpiece.js';
 
@@ -93,7 +95,7 @@ function strings(v: unknown, path: string): string[] {
   return asArray(v, path).map((x, i) => asString(x, `${path}[${i}]`));
 }
 
-/** Builds a tokenizer from tokenizer.ggml.* metadata: model 'gpt2', 'llama' or 'bert'. */
+/** Builds a tokenizer from tokenizer.ggml.* metadata: model 'gpt2', 'llama', 'bert' or 't5'. */
 export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
   if (typeof meta !== 'object' || meta === null) throw new TypeError('meta: expected an object of GGUF key -> value');
   const model = need(meta, 'model', asString);
@@ -180,8 +182,52 @@ export function tokenizerFromGGUF(meta: GGUFMetadata): Tokenizer {
         added: new AddedTokens(added.map((a) => ({ ...a, content: wp[a.id]! }))),
       });
     }
-    default: throw new TokenizerFormatError(`${K}model`, `unknown model '${model}' (supported: gpt2, llama, bert)`);
+    case 't5': return t5Tokenizer(meta, tokens, types, unk, eos, bos, addBos, get(meta, 'add_eos_token', asBool) ?? true);
+    default: throw new TokenizerFormatError(`${K}model`, `unknown model '${model}' (supported: gpt2, llama, bert, t5)`);
   }
+}
+
+/**
+ * llama.cpp's 't5' vocabulary (its UGM tokenizer): a sentencepiece Unigram model whose pieces,
+ * scores and piece types (tokenizer.ggml.token_type uses sentencepiece's numbering) and
+ * normalizer (precompiled_charsmap, add_space_prefix, remove_extra_whitespaces; whitespace
+ * always escaped as U+2581) are the metadata, so it tokenizes as sentencepiece does with the
+ * .model it came from. Control and unknown pieces in the text are matched as special tokens, as
+ * Hugging Face's T5 tokenizer does; EOS is appended (llama.cpp's default for 't5').
+ */
+function t5Tokenizer(meta: GGUFMetadata, tokens: string[], types: number[], unk: number | undefined, eos: number | undefined, bos: number | undefined,
+  addBos: boolean, addEos: boolean): Tokenizer {
+  const scores = need(meta, 'scores', numbers);
+  if (scores.length !== tokens.length) throw new TokenizerFormatError(`${K}scores`, `has ${scores.length} entries, tokens has ${tokens.length}`);
+  if (types.length !== tokens.length) throw new TokenizerFormatError(`${K}token_type`, `is required for 't5' (one type per token; tokens has ${tokens.length})`);
+  types.forEach((t, i) => {
+    if (!Number.isInteger(t) || t < GGUF_TOKEN_TYPE.normal || t > GGUF_TOKEN_TYPE.byte) throw new TokenizerFormatError(`${K}token_type[${i}]`, `${t} is not a token type (1..6)`);
+  });
+  const unkId = unk ?? types.indexOf(GGUF_TOKEN_TYPE.unknown);
+  if (unkId < 0) throw new TokenizerFormatError(`${K}unknown_token_id`, "missing, and no token has the unknown type (a 't5' vocabulary needs one)");
+  // Any other unknown-typed token would be a second unknown piece, which sentencepiece refuses: it is then a control token.
+  const pieces = tokens.map((piece, i) => ({ piece, score: scores[i]!, type: i !== unkId && types[i] === GGUF_TOKEN_TYPE.unknown ? GGUF_TOKEN_TYPE.control : i === unkId ? GGUF_TOKEN_TYPE.unknown : types[i]! }));
+  const charsmap = get(meta, 'precompiled_charsmap', (v, p) => {
+    if (v instanceof Uint8Array) return v;
+    if (v instanceof Int8Array) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    throw new TokenizerFormatError(p, 'expected an array of UINT8 or INT8 (the charsmap bytes)');
+  });
+  const proto: SpmModelProto = {
+    pieces,
+    trainer: {
+      modelType: SPM_MODEL_TYPE.unigram, byteFallback: types.includes(GGUF_TOKEN_TYPE.byte), treatWhitespaceAsSuffix: false,
+      unkSurface: ' \u2047 ', unkId, bosId: bos ?? -1, eosId: eos ?? -1, padId: -1,
+    },
+    normalizer: {
+      name: 'gguf', charsmap: charsmap ?? new Uint8Array(0),
+      addDummyPrefix: get(meta, 'add_space_prefix', asBool) ?? true,
+      removeExtraWhitespaces: get(meta, 'remove_extra_whitespaces', asBool) ?? true,
+      escapeWhitespaces: true,
+    },
+    denormalizer: null,
+  };
+  const parts = sentencePieceParts(proto, true, 'tokenizer.ggml');
+  return new Tokenizer({ ...parts, postProcessor: bosEos(addBos ? bos : undefined, addEos ? eos : undefined, tokens) });
 }
 
 /** sentencepiece's whitespace handling: a leading space (optional), spaces spelled U+2581. */

@@ -4,6 +4,7 @@
 
 import type { Activation } from '../../backend/ops/linear.js';
 import type { GraphBuilder, ValueRef } from '../../graph/ir.js';
+import type { GGUFFile } from '../../io/gguf.js';
 import type { Binder } from '../weights.js';
 
 /** The encoder-decoder families, by the name Seq2SeqConfig.architecture carries. */
@@ -89,6 +90,14 @@ export interface Seq2SeqFamily {
   configFromHF(cfg: Record<string, unknown>): Seq2SeqConfig;
   /** Binds an HF safetensors checkpoint to the canonical names of parameters(). */
   bindHF(b: Binder, cfg: Seq2SeqConfig): void;
+  /** Its GGUF form (llama.cpp's names), when it has one: the general.architecture values, config reader and binder. */
+  readonly gguf?: {
+    readonly architectures: readonly string[];
+    /** From GGUF metadata; a key or tensor layout that changes the computation and is not implemented is a RangeError naming it. */
+    configFromGGUF(g: GGUFFile): Seq2SeqConfig;
+    /** Binds a GGUF file's tensors to the canonical names of parameters(). */
+    bindGGUF(b: Binder, cfg: Seq2SeqConfig): void;
+  };
   /** Every parameter the graphs read, with its shape. */
   parameters(cfg: Seq2SeqConfig): { name: string; shape: readonly number[] }[];
   readonly graph: Seq2SeqParts;

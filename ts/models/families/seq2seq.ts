@@ -2,6 +2,7 @@
 // architectures), and whether a config is an encoder-decoder at all. A family plugs in by adding
 // its module (families/seq2seq-family.ts is the contract) to SEQ2SEQ_FAMILIES. Not the model (../seq2seq.ts).
 
+import type { GGUFFile } from '../../io/gguf.js';
 import type { Seq2SeqArchitecture, Seq2SeqFamily } from './seq2seq-family.js';
 import { bart, marian, mbart } from './bart.js';
 import { t5 } from './t5.js';
@@ -37,4 +38,21 @@ export function seq2seqFamilyOfHF(cfg: Record<string, unknown>): Seq2SeqFamily {
     `config: encoder-decoder model_type '${String(cfg.model_type ?? '')}' (architectures ${JSON.stringify(archs)}) is not supported; supported: ` +
       `${SEQ2SEQ_MODEL_TYPES.join(', ')} (model_type), ${all().flatMap((x) => x.hf.architectures).join(', ')} (architectures)`,
   );
+}
+
+/** The GGUF general.architecture values of the table's families. */
+export const SEQ2SEQ_GGUF_NAMES: readonly string[] = all().flatMap((f) => f.gguf?.architectures ?? []);
+
+/** Whether a GGUF general.architecture is an encoder-decoder of the table. */
+export function isSeq2SeqGGUFArchitecture(arch: string): boolean {
+  return SEQ2SEQ_GGUF_NAMES.includes(arch);
+}
+
+/** The family of a GGUF file (general.architecture); one no family claims is a RangeError listing the supported ones. */
+export function seq2seqFamilyOfGGUF(g: GGUFFile): Seq2SeqFamily & { gguf: NonNullable<Seq2SeqFamily['gguf']> } {
+  const arch = g.get('general.architecture');
+  const f = all().find((x) => typeof arch === 'string' && x.gguf?.architectures.includes(arch) === true);
+  if (f?.gguf) return f as Seq2SeqFamily & { gguf: NonNullable<Seq2SeqFamily['gguf']> };
+  const hint = arch === 't5encoder' ? " (llama.cpp's encoder-only T5 is not implemented)" : '';
+  throw new RangeError(`gguf: general.architecture ${JSON.stringify(arch)} is not an encoder-decoder attnode reads${hint}; supported: ${SEQ2SEQ_GGUF_NAMES.join(', ')}`);
 }

@@ -2,8 +2,8 @@
 // untied lm_head) from HF config.json and safetensors names (modeling_t5.py): pre-norm RMS
 // LayerNorm without mean or bias, no 1/sqrt(d) score scaling, and a bucketed relative-position
 // bias computed from layer 0's table of each stack (bidirectional in the encoder, causal in the
-// decoder) and shared by every layer of that stack; cross-attention has none. Not the graphs
-// (../seq2seq-graph.ts) nor the model (../seq2seq.ts).
+// decoder) and shared by every layer of that stack; cross-attention has none. Its GGUF form is
+// t5-gguf.ts. Not the graphs (../seq2seq-graph.ts) nor the model (../seq2seq.ts).
 
 import type { Activation } from '../../backend/ops/linear.js';
 import type { GraphBuilder, ValueRef } from '../../graph/ir.js';
@@ -11,6 +11,7 @@ import { int, num, refuse } from '../config.js';
 import { seq2seqMlp } from '../seq2seq-graph.js';
 import type { Binder } from '../weights.js';
 import { architectureOf } from './encoder-config.js';
+import { SEQ2SEQ_GGUF_ARCHITECTURES, bindT5GGUF, t5ConfigFromGGUF } from './t5-gguf.js';
 import type { Seq2SeqConfig, Seq2SeqFamily } from './seq2seq-family.js';
 
 const ARCHITECTURES = ['T5ForConditionalGeneration', 'MT5ForConditionalGeneration'] as const;
@@ -168,6 +169,7 @@ export const t5: Seq2SeqFamily = {
   hf: { modelTypes: ['t5', 'mt5'], architectures: [...ARCHITECTURES] },
   configFromHF,
   bindHF,
+  gguf: { architectures: SEQ2SEQ_GGUF_ARCHITECTURES, configFromGGUF: t5ConfigFromGGUF, bindGGUF: bindT5GGUF },
   parameters,
   graph: {
     readsPositions: false,
