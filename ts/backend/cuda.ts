@@ -175,7 +175,7 @@ export class CudaBackend implements Backend {
       slots.push(s);
       return { kind: 'slot', slot: slots.length - 1, shape: [...t.shape] };
     };
-    const { out: _out, ...rest } = args as Record<string, unknown>;
+    const { out: _out, ...rest } = args as unknown as Record<string, unknown>;
     const stepArgs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(rest)) {
       if (v instanceof Tensor && (v.dtype === 'f32' || v.dtype === 'i32')) {
