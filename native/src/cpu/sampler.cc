@@ -150,10 +150,14 @@ void sampler_top_k_reference(double* s, size_t n, size_t k) {
 // as 40). One pass finds NaN (a row holding one goes to the reference, which defines what NaN
 // does) and counts the non--inf scores; k at or past that count removes nothing. For k up to
 // kHeapTopK the same pass keeps the k largest in a min-heap, most scores costing one comparison
-// with its top; larger k buckets the scores by value (kth_largest_bucketed). Either gives the
-// k-th largest: every score above it is kept, then the first ties by index, as topRanked does.
+// with its top. Larger k estimates the k-th largest from a strided sample and brackets it
+// (band_select): one more pass removes what lies below the bracket, and only the few scores
+// inside it are selected among. Should the sample mislead (the bracket misses the k-th largest),
+// kth_largest_bucketed finds it exactly. Every route gives the k-th largest: every score above it
+// is kept, then the first ties by index, as topRanked does.
 constexpr size_t kHeapTopK = 1024;
 constexpr size_t kTopKBuckets = 4096;
+constexpr size_t kTopKSample = 2048;
 
 // The m-th largest of the non--inf scores (1 <= m < their count) and how many exceed it. A
 // histogram over kTopKBuckets equal value ranges finds the bucket that holds it; nth_element
@@ -196,26 +200,110 @@ double kth_largest_bucketed(const double* s, size_t n, size_t m, size_t* above) 
   return thr;
 }
 
+// keep_top by way of a sampled bracket [t_lo, t_hi) around the m-th largest of `count` non--inf
+// scores. From a strided sample of about kTopKSample scores, the m-th largest should sit near
+// sample rank r = m * size / count; t_hi and t_lo are the sample's values r - d and r + d ranks
+// down, with d four standard deviations of that rank (binomial) plus two. One pass then sets
+// every score below t_lo to -inf, counts those at or above t_hi (all kept: they exceed anything
+// in the bracket) and lists the indices inside the bracket, the only scores left to select
+// among (about 3,600 of 50,257 at k = 10,000). Returns false, having changed nothing, when the
+// sample's bracket does not hold the m-th largest; the caller then selects exactly.
+bool band_select(double* s, size_t n, size_t m, size_t count) {
+  const size_t stride = std::max<size_t>(1, count / kTopKSample);
+  std::vector<double> sample;
+  sample.reserve(n / stride + 1);
+  for (size_t i = 0; i < n; i += stride)
+    if (s[i] != -kInf) sample.push_back(s[i]);
+  const size_t size = sample.size();
+  if (size < 16) return false;
+  const double r = static_cast<double>(m) * static_cast<double>(size) / static_cast<double>(count);
+  const double d = 4 * std::sqrt(std::max(1.0, r * (1 - r / static_cast<double>(size)))) + 2;
+  const auto greater = std::greater<double>();
+  double t_hi = kInf;  // nothing is surely kept when the bracket's top passes the sample's largest
+  if (r - d >= 0) {
+    const auto at = sample.begin() + static_cast<ptrdiff_t>(r - d);
+    std::nth_element(sample.begin(), at, sample.end(), greater);
+    t_hi = *at;
+  }
+  double t_lo = -kInf;
+  if (r + d < static_cast<double>(size - 1)) {
+    const auto at = sample.begin() + static_cast<ptrdiff_t>(r + d);
+    std::nth_element(sample.begin(), at, sample.end(), greater);
+    t_lo = *at;
+  }
+  if (!(t_lo < t_hi)) return false;  // ties across the bracket: it brackets nothing
+  // First a counting pass that writes nothing, so a missed bracket leaves the scores as they were.
+  size_t sure = 0, inside = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = s[i];
+    sure += x >= t_hi;
+    inside += x >= t_lo && x < t_hi && x != -kInf;
+  }
+  if (sure > m || sure + inside < m) return false;
+  std::vector<uint32_t> idx(inside);
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = s[i];
+    if (x < t_lo || x == -kInf) {
+      s[i] = -kInf;
+    } else if (x < t_hi) {
+      idx[c++] = static_cast<uint32_t>(i);
+    }
+  }
+  const size_t want = m - sure;  // how many of the bracket's scores stay
+  if (want == 0) {
+    for (const uint32_t i : idx) s[i] = -kInf;
+    return true;
+  }
+  std::vector<double> vals(inside);
+  for (size_t j = 0; j < inside; ++j) vals[j] = s[idx[j]];
+  std::nth_element(vals.begin(), vals.begin() + static_cast<ptrdiff_t>(want - 1), vals.end(), greater);
+  const double thr = vals[want - 1];
+  size_t above = 0;
+  for (const double x : vals) above += x > thr;
+  size_t ties = want - above;
+  for (const uint32_t i : idx) {  // in index order, as keep_top walks
+    const double v = s[i];
+    if (v > thr) continue;
+    if (v == thr && ties > 0) {
+      --ties;
+      continue;
+    }
+    s[i] = -kInf;
+  }
+  return true;
+}
+
 void sampler_top_k(double* s, size_t n, size_t k) {
   const bool by_heap = k <= kHeapTopK;
   std::vector<double> heap;  // (min(k, kept)) f64: the largest scores so far, smallest first
   if (by_heap) heap.reserve(k);
   const auto greater = std::greater<double>();
   size_t count = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double x = s[i];
-    if (std::isnan(x)) return sampler_top_k_reference(s, n, k);
-    if (x == -kInf) continue;
-    ++count;
-    if (!by_heap) continue;
-    if (heap.size() < k) {
-      heap.push_back(x);
-      std::push_heap(heap.begin(), heap.end(), greater);
-    } else if (x > heap.front()) {
-      std::pop_heap(heap.begin(), heap.end(), greater);
-      heap.back() = x;
-      std::push_heap(heap.begin(), heap.end(), greater);
+  if (by_heap) {
+    for (size_t i = 0; i < n; ++i) {
+      const double x = s[i];
+      if (std::isnan(x)) return sampler_top_k_reference(s, n, k);
+      if (x == -kInf) continue;
+      ++count;
+      if (heap.size() < k) {
+        heap.push_back(x);
+        std::push_heap(heap.begin(), heap.end(), greater);
+      } else if (x > heap.front()) {
+        std::pop_heap(heap.begin(), heap.end(), greater);
+        heap.back() = x;
+        std::push_heap(heap.begin(), heap.end(), greater);
+      }
     }
+  } else {
+    // Branch-free, so it vectorizes: how many scores are kept, and whether one is NaN.
+    bool nan = false;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = s[i];
+      nan |= x != x;
+      count += x != -kInf;
+    }
+    if (nan) return sampler_top_k_reference(s, n, k);
   }
   const size_t m = std::min(k, count);
   if (m == 0) {
@@ -232,6 +320,7 @@ void sampler_top_k(double* s, size_t n, size_t k) {
     for (const double x : heap)
       if (x > thr) ++above;
   } else {
+    if (band_select(s, n, m, count)) return;
     thr = kth_largest_bucketed(s, n, m, &above);
   }
   keep_top(s, n, thr, above, m);

@@ -76,7 +76,7 @@ struct K256 {
 }  // namespace
 
 // 2 rows x 16 columns (2 vectors): 16 registers.
-const KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>,
+extern constexpr KQuantKernels kKQuantAvx2 = {"avx2_maddubs", gemm_q4_k<K256, 2>, gemm_q6_k<K256, 2>, gemm_q5_k<K256, 2>,
                                    gemm_iq4_xs<K256, 2>, gemm_q4_1<K256, 2>, gemm_q5_1<K256, 2>,
                                    gemm_q2_k<K256, 2>, gemm_q3_k<K256, 2>};
 
