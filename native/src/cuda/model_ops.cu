@@ -39,8 +39,9 @@ __global__ void tanh_kernel(const float* x, float* out, size_t n) {
     out[i] = tanhf(x[i]);
 }
 
-// HF's _relative_position_bucket with PyTorch's f32 arithmetic (ops/position-bias.ts t5Bucket):
-// the logs in double then rounded, the division and product in f32, so boundaries agree.
+// HF's _relative_position_bucket with PyTorch's f32 arithmetic, as cpu/position_bias.cc t5_bucket:
+// log of the f32 ratio in f32, log(maxDistance / exact) in double rounded to f32, the division
+// and product in f32, truncated.
 __device__ int t5_bucket(int64_t rel, size_t buckets, int64_t max_distance, bool bidirectional) {
   int64_t n = static_cast<int64_t>(buckets), bucket = 0, r;
   if (bidirectional) {
@@ -52,7 +53,7 @@ __device__ int t5_bucket(int64_t rel, size_t buckets, int64_t max_distance, bool
   }
   const int64_t exact = n / 2;
   if (r < exact) return static_cast<int>(bucket + r);
-  const float a = static_cast<float>(log(static_cast<double>(static_cast<float>(r) / static_cast<float>(exact))));
+  const float a = logf(static_cast<float>(r) / static_cast<float>(exact));
   const float b = static_cast<float>(log(static_cast<double>(max_distance) / static_cast<double>(exact)));
   const float c = (a / b) * static_cast<float>(n - exact);
   // c is +inf when maxDistance equals the exact buckets (log 1 = 0): the last bucket, as TS's
