@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CudaBackend } from '../ts/backend/cuda.js';
 import { createBackend } from '../ts/backend/backends.js';
 import { loadModel, type DecoderModel } from '../ts/models/model.js';
+import { Tensor } from '../ts/tensor/tensor.js';
 import type { EncoderModel } from '../ts/models/encoder.js';
 import type { EncoderDecoderModel } from '../ts/models/seq2seq.js';
 import { cudaInfo } from '../ts/native.js';
@@ -163,6 +164,23 @@ describe.skipIf(NO_DEVICE)('encoder-decoders on cuda match native', () => {
 });
 
 describe('the cuda backend without a device', () => {
+  it.skipIf(!NO_DEVICE)('made directly, it fails each use with the reason and refuses what CUDA does not run', async () => {
+    const why = /(attnode was built without CUDA support|no CUDA device \(cudaGetDeviceCount)/;
+    const b = new CudaBackend();
+    expect(() => b.packWeight(Tensor.zeros('f32', [4, 4]))).toThrow(why);
+    expect(() => b.memory()).toThrow(why);
+    expect(() => b.createStatePool({ layers: 1, kvHeads: 1, headDim: 4, dtype: 'f32' }, { capacity: 8 })).toThrow(why);
+    // The executor names the slots a device copies per pass; a program without them is refused.
+    expect(() => b.compile({ slots: [], layers: 0, steps: [] })).toThrow(/needs the program's inputs and outputs/);
+    expect(() => b.compile({ slots: [], layers: 0, steps: [], inputs: [], outputs: [] })).toThrow(why);
+    await expect(b.run('matmul', { a: Tensor.zeros('f32', [2, 2]), b: Tensor.zeros('f32', [2, 2]) })).rejects.toThrow(
+      /cuda backend: op 'matmul' does not run on CUDA; it runs add, mul/,
+    );
+    await expect(b.run('add', { a: Tensor.zeros('f32', [2, 2]), b: Tensor.zeros('f32', [2]) })).rejects.toThrow(why);
+    b.dispose();
+    expect(() => b.packWeight(Tensor.zeros('f32', [4, 4]))).toThrow(/cuda backend is disposed/);
+  });
+
   it.skipIf(!NO_DEVICE)('is refused by name with the reason, for every model kind', async () => {
     for (const [path, kind] of [['gpt2-tiny', 'decoder'], ['bert-tiny', 'encoder'], ['t5-tiny', 'encoder-decoder']] as const)
       await expect(loadModel(join(FIX, path), { kind, backend: 'cuda' })).rejects.toThrow(/backend 'cuda': (attnode was built without CUDA support|no CUDA device)/);
