@@ -81,7 +81,11 @@ try {
       cache.dispose();
     });
     await bench.run();
-    const ms = (name: string) => bench.tasks.find((t) => t.name === name)!.result!.latency.p50!;
+    const ms = (name: string) => {
+      const r = bench.tasks.find((t) => t.name === name)!.result;
+      if (r.state !== 'completed') throw new Error(`benchmark task '${name}' did not complete: ${r.state}`, { cause: (r as { error?: unknown }).error });
+      return r.latency.p50!;
+    };
     row.prefillTokS = PREFILL / (ms(`prefill ${PREFILL}`) / 1000);
     const perToken = ms(`decode ${DECODE}`) / DECODE;  // includes the 8-token prompt, under 1/16 of one step each
     row.decodeTokS = 1000 / perToken;

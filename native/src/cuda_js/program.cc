@@ -11,9 +11,11 @@
 #include <napi.h>
 
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cuda_bridge.h"
@@ -29,7 +31,9 @@ namespace {
 
 using namespace program_detail;
 
-// Parameter tensors on the device, shared by every program that names the same host bytes.
+// Parameter tensors on the device, shared by every program that names the same host bytes. A
+// program keeps the host arrays it read alive (refs_), so while a device copy exists its host
+// bytes cannot have been freed and reused for other values (parameters are never written).
 struct Param {
   DeviceBytesRef dev;
   DType dtype = DType::f32;
@@ -46,6 +50,7 @@ std::shared_ptr<Param> upload_param(const TensorView& t) {
   const auto key = std::make_tuple(static_cast<const void*>(t.data), t.nbytes, static_cast<int>(t.dtype));
   std::lock_guard<std::mutex> lock(g_params_mu);
   if (auto p = g_params[key].lock()) return p;
+  for (auto it = g_params.begin(); it != g_params.end();) it = it->second.expired() ? g_params.erase(it) : std::next(it);
   auto p = std::make_shared<Param>();
   p->shape = t.shape;
   p->numel = t.numel;
