@@ -12,6 +12,7 @@
 #   tools/cuda-check.sh            architectures from nvidia-smi (else 80;90)
 #   ATTNODE_CUDA_ARCHS=90 tools/cuda-check.sh
 #   CUDA_CHECK_NODE=/path/to/node-dir tools/cuda-check.sh
+#   (or carry cuda-check-bundle/ made by tools/cuda-check-bundle.sh: node and node_modules, compressed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-}"
@@ -61,6 +62,16 @@ bench_rc=${PIPESTATUS[0]}
 [ "$bench_rc" = 0 ] || status=1
 
 if [ -n "${CUDA_CHECK_NODE:-}" ]; then export PATH="$CUDA_CHECK_NODE:$PATH"; fi
+# A bundle from tools/cuda-check-bundle.sh (this checkout's node and node_modules, compressed).
+if ! command -v node >/dev/null 2>&1 && [ -f cuda-check-bundle/node.xz ]; then
+  mkdir -p cuda-check-bundle/bin
+  xz -dc cuda-check-bundle/node.xz > cuda-check-bundle/bin/node && chmod +x cuda-check-bundle/bin/node
+  export PATH="$PWD/cuda-check-bundle/bin:$PATH"
+fi
+if [ ! -d node_modules ] && [ -f cuda-check-bundle/node_modules.tar.xz ]; then
+  log "unpacking node_modules from cuda-check-bundle"
+  xz -dc cuda-check-bundle/node_modules.tar.xz | tar -xf -
+fi
 node_rc=3
 e2e_rc=3
 if command -v node >/dev/null 2>&1 && [ -d node_modules ]; then
