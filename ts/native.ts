@@ -79,7 +79,17 @@ export interface NativeStatePool {
 
 export interface NativeAddon {
   /** A pool of pages for sequence state (native/src/state_js.cc). */
-  statePool(desc: { layers: number; kvHeads: number; headDim: number; dtype: 'f32' | 'f16'; pageRows: number; budgetBytes: number }): NativeStatePool;
+  statePool(desc: { layers: number; kvHeads: number; headDim: number; dtype: 'f32' | 'f16'; pageRows: number; budgetBytes: number; device?: 'host' | 'cuda' }): NativeStatePool;
+  /** The cuda backend's entry points (native/src/cuda_bridge.h); each throws in a build without CUDA. */
+  cudaPackWeight?(args: Record<string, unknown>): unknown;
+  cudaCompile?(desc: {
+    slots: readonly ArrayBufferView[];
+    layers: number;
+    steps: readonly { op: string; perSegment: boolean; args: Record<string, unknown> }[];
+    inputs: readonly { slot: number; shape: readonly (number | string)[] }[];
+    outputs: readonly { slot: number; shape: readonly (number | string)[] }[];
+  }): NativeProgram;
+  cudaStats?(): { bytesLive: number; bytesCached: number; totalMemory: number };
   cpuInfo(): CpuInfo;
   /** Absent from binaries built before the CUDA runtime layer. */
   cudaInfo?(): CudaInfo;

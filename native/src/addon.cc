@@ -25,13 +25,10 @@
 #include "format_info.h"
 #include "formats.h"
 #include "weights.h"
+#include "cuda_bridge.h"
 
 namespace attnode {
 
-// cuda/cuda_stub.cc or cuda/device.cu
-bool cuda_compiled();
-int cuda_device_count(std::string* why);
-std::string cuda_device_name(int ordinal);
 
 namespace {
 
@@ -173,7 +170,11 @@ class Attnode : public Napi::Addon<Attnode> {
     mapped_ctor_ = Napi::Persistent(MappedFileHandle::Define(env));
     program_ctor_ = Napi::Persistent(define_program(env));
     state_classes_ = define_state_classes(env);
+    cuda_ = make_cuda_addon(env);
     DefineAddon(exports, {
+                             InstanceMethod("cudaPackWeight", &Attnode::CudaPackWeight),
+                             InstanceMethod("cudaCompile", &Attnode::CudaCompile),
+                             InstanceMethod("cudaStats", &Attnode::CudaStats),
                              InstanceMethod("compile", &Attnode::Compile),
                              InstanceMethod("statePool", &Attnode::StatePool),
                              InstanceMethod("packWeight", &Attnode::PackWeight),
@@ -218,6 +219,11 @@ class Attnode : public Napi::Addon<Attnode> {
   }
 
  private:
+  // The cuda backend's entry points (cuda_bridge.h): device weights, programs, allocator counters.
+  Napi::Value CudaPackWeight(const Napi::CallbackInfo& info) { return cuda_->pack_weight(info); }
+  Napi::Value CudaCompile(const Napi::CallbackInfo& info) { return cuda_->compile(info); }
+  Napi::Value CudaStats(const Napi::CallbackInfo& info) { return cuda_->stats(info); }
+
   // mapFile(path): maps a file read-only and returns a MappedFile handle.
   Napi::Value MapFile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -541,6 +547,7 @@ class Attnode : public Napi::Addon<Attnode> {
   Napi::FunctionReference mapped_ctor_;
   Napi::FunctionReference program_ctor_;
   StateClasses state_classes_;
+  std::unique_ptr<CudaAddon> cuda_;
   AsyncRunner runner_;  // declared last: destroyed first, so no job outlives the pool or handles
 };
 

@@ -226,6 +226,8 @@ class Program : public Napi::ObjectWrap<Program> {
         continue;
       }
       std::shared_ptr<SeqTable> t = unwrap_state(env, sv, at);
+      if (t->pool->memory().device())
+        throw Napi::TypeError::New(env, at + " is sequence state of the cuda backend (device pages); this program runs on the CPU");
       const StateLayout& L = t->pool->layout();
       const size_t elem = L.dtype == DType::f16 ? 2 : 4;
       if (L.layers < layers_ || (has_cache_type_ && (L.dtype != cache_type_ || L.row_bytes != cache_row_ * elem)))

@@ -13,11 +13,17 @@ namespace {
 // or a beam step; the rest go back to the system at once.
 constexpr size_t kKeepFree = 16;
 
-char* map_page(size_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  return static_cast<char*>(p);
-}
+// Host pages: anonymous mappings, so a page's memory goes back to the system when freed.
+class HostPageMemory : public PageMemory {
+ public:
+  char* allocate(size_t bytes) override {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<char*>(p);
+  }
+  void free(char* p, size_t bytes) noexcept override { munmap(p, bytes); }
+  void copy(char* dst, const char* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+};
 
 // FNV-1a over the block's ids, chained from the parent's key; 0 is kept for "no parent".
 uint64_t block_key(uint64_t parent, const int32_t* ids, size_t n) {
@@ -36,10 +42,11 @@ uint64_t block_key(uint64_t parent, const int32_t* ids, size_t n) {
 
 Page::~Page() { pool->give(data); }
 
-PagePool::PagePool(const StateLayout& layout, size_t budget_pages) : layout_(layout), budget_pages_(budget_pages) {}
+PagePool::PagePool(const StateLayout& layout, size_t budget_pages, std::shared_ptr<PageMemory> memory)
+    : layout_(layout), budget_pages_(budget_pages), memory_(memory ? std::move(memory) : std::make_shared<HostPageMemory>()) {}
 
 PagePool::~PagePool() {
-  for (char* p : free_) munmap(p, layout_.page_bytes);
+  for (char* p : free_) memory_->free(p, layout_.page_bytes);
 }
 
 PageRef PagePool::take() {
@@ -59,7 +66,7 @@ PageRef PagePool::take() {
     }
   }
   try {
-    if (!data) data = map_page(layout_.page_bytes);
+    if (!data) data = memory_->allocate(layout_.page_bytes);
   } catch (...) {
     std::lock_guard<std::mutex> lock(mutex_);
     --in_use_;
@@ -72,7 +79,7 @@ void PagePool::give(char* data) {
   std::lock_guard<std::mutex> lock(mutex_);
   --in_use_;
   if (free_.size() < kKeepFree) free_.push_back(data);
-  else munmap(data, layout_.page_bytes);
+  else memory_->free(data, layout_.page_bytes);
 }
 
 size_t PagePool::pages_in_use() const {
@@ -191,7 +198,7 @@ void SeqTable::prepare_write(std::vector<PageRef>& pages, size_t from, size_t to
         PageRef copy = pool->take();
         for (int part = 0; part < 2 * L.layers; ++part) {
           const size_t off = static_cast<size_t>(part) * L.page_rows * L.row_bytes;
-          std::memcpy(copy->data + off, pages[i]->data + off, filled * L.row_bytes);
+          if (filled > 0) pool->memory().copy(copy->data + off, pages[i]->data + off, filled * L.row_bytes);
         }
         pool->count_copy(filled == L.page_rows);
         pages[i] = std::move(copy);

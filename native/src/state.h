@@ -44,6 +44,21 @@ struct StateBudgetError : std::runtime_error {
 
 class PagePool;
 
+// Where pages live: host memory (mmap, the default) or a device's memory (the cuda backend's
+// pools, cuda_js/pages.cc). The pool's page tables, copy-on-write and prefix cache are the same
+// for both; only taking, returning and copying page bytes differ.
+class PageMemory {
+ public:
+  virtual ~PageMemory() = default;
+  // `bytes` of page memory; throws std::bad_alloc (host) or an error naming the failed call.
+  virtual char* allocate(size_t bytes) = 0;
+  virtual void free(char* p, size_t bytes) noexcept = 0;
+  // Copies bytes between pages (copy-on-write), ordered before any later pass that reads them.
+  virtual void copy(char* dst, const char* src, size_t bytes) = 0;
+  // Whether page bytes are device memory (host code must not read them).
+  virtual bool device() const { return false; }
+};
+
 // One page of rows; returns its memory to the pool when the last holder lets go.
 struct Page {
   char* data;
@@ -65,13 +80,14 @@ struct PoolCounters {
 class PagePool : public std::enable_shared_from_this<PagePool> {
  public:
   // budget_pages: most pages in use at once (sequences and the prefix cache together).
-  PagePool(const StateLayout& layout, size_t budget_pages);
+  PagePool(const StateLayout& layout, size_t budget_pages, std::shared_ptr<PageMemory> memory = nullptr);
   ~PagePool();
   PagePool(const PagePool&) = delete;
   PagePool& operator=(const PagePool&) = delete;
 
   const StateLayout& layout() const { return layout_; }
   size_t budget_pages() const { return budget_pages_; }
+  PageMemory& memory() const { return *memory_; }
 
   // A page for writing (its bytes are whatever they were: rows are written before they are
   // read). Evicts prefix-cache pages no sequence uses when the budget is reached; throws
@@ -108,6 +124,7 @@ class PagePool : public std::enable_shared_from_this<PagePool> {
 
   const StateLayout layout_;
   const size_t budget_pages_;
+  const std::shared_ptr<PageMemory> memory_;
   mutable std::mutex mutex_;
   std::vector<char*> free_;  // pages returned and kept for reuse (at most kKeepFree)
   size_t in_use_ = 0;

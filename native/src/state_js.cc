@@ -1,7 +1,8 @@
 // The Node-API surface of sequence state (state.h): StatePool and SequenceState handles.
 // JavaScript holds handles only; the rows stay in native pages that no JS buffer views.
 //
-//   new StatePool({ layers, kvHeads, headDim, dtype: 'f32'|'f16', pageRows, budgetBytes })
+//   new StatePool({ layers, kvHeads, headDim, dtype: 'f32'|'f16', pageRows, budgetBytes, device?: 'host'|'cuda' })
+//     ('cuda': pages in device memory, for the cuda backend's programs; host code never reads them)
 //     .create()                 a new, empty SequenceState
 //     .reorder(states, parents) states[i] takes parents[i]'s page table (beam selection):
 //                               page tables move, no row is copied now
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "args.h"
+#include "cuda_bridge.h"
 
 namespace attnode {
 namespace {
@@ -146,7 +148,21 @@ class StatePoolJS : public Napi::ObjectWrap<StatePoolJS> {
     if (budget < static_cast<double>(L.page_bytes))
       throw Napi::RangeError::New(env, "StatePool: 'budgetBytes' (" + std::to_string(static_cast<uint64_t>(budget)) +
                                            ") is less than one page (" + std::to_string(L.page_bytes) + " bytes)");
-    pool_ = std::make_shared<PagePool>(L, static_cast<size_t>(budget / static_cast<double>(L.page_bytes)));
+    // device: 'cuda' keeps the pages in device memory (the cuda backend's state); default host.
+    std::shared_ptr<PageMemory> memory;
+    const Napi::Value dv = o.Get("device");
+    if (!dv.IsUndefined()) {
+      const std::string dev = dv.IsString() ? dv.As<Napi::String>().Utf8Value() : "";
+      if (dev != "host" && dev != "cuda") throw Napi::RangeError::New(env, "StatePool: 'device' must be 'host' or 'cuda'");
+      if (dev == "cuda") {
+        try {
+          memory = cuda_page_memory();
+        } catch (const std::exception& e) {
+          throw Napi::Error::New(env, std::string("StatePool: ") + e.what());
+        }
+      }
+    }
+    pool_ = std::make_shared<PagePool>(L, static_cast<size_t>(budget / static_cast<double>(L.page_bytes)), std::move(memory));
   }
 
   const std::shared_ptr<PagePool>& pool(Napi::Env env, const char* fn) {

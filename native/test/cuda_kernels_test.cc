@@ -15,6 +15,7 @@
 #include "cpu/attention.h"
 #include "cpu/block_formats.h"
 #include "cpu/elementwise.h"
+#include "cpu/position_bias.h"
 #include "cpu/quant_format.h"
 #include "cuda/kernels.h"
 #include "cuda_test_util.h"
@@ -555,6 +556,93 @@ void test_attention(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
   }
 }
 
+// The kernels a model's plan adds (model_ops.cu): suffix broadcasts, ReLU and tanh, the
+// position-bias table (T5 buckets, ALiBi) against cpu/position_bias.cc, and attention reading it
+// against the CPU's fused attention with the same table.
+void test_model_ops(Report& r, DeviceAllocator& a, Stream& st, Rng& rng) {
+  std::printf("model ops (broadcasts, relu, tanh, position bias, attention with bias)\n");
+  for (auto [n, nb] : {std::pair<size_t, size_t>{1, 1}, {6, 3}, {17 * 33, 33}, {127 * 5, 127}, {4096 * 3, 4096}}) {
+    std::vector<float> x = rng.vec(n, 4.0f), y = rng.vec(nb, 4.0f), sum(n), prod(n), relu(n), th(n);
+    for (size_t i = 0; i < n; ++i) {
+      sum[i] = x[i] + y[i % nb];
+      prod[i] = x[i] * y[i % nb];
+      relu[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      th[i] = std::tanh(x[i]);
+    }
+    auto dx = upload(a, x, st.get()), dy = upload(a, y, st.get());
+    const std::string sz = " " + shape({n / nb, nb});
+    check_output(r, a, st, "add_bcast_f32" + sz, sum, kTolF32, [&](float* o) { add_bcast_f32(dx.get(), dy.get(), o, n, nb, st.get()); });
+    check_output(r, a, st, "mul_bcast_f32" + sz, prod, kTolF32, [&](float* o) { mul_bcast_f32(dx.get(), dy.get(), o, n, nb, st.get()); });
+    check_output(r, a, st, "relu_f32 n=" + std::to_string(n), relu, Tolerance{0, 0}, [&](float* o) { relu_f32(dx.get(), o, n, st.get()); });
+    check_output(r, a, st, "tanh_f32 n=" + std::to_string(n), th, kTolF32, [&](float* o) { tanh_f32(dx.get(), o, n, st.get()); });
+  }
+  struct BiasCase {
+    bool alibi;
+    size_t buckets, hq, tq, tk;
+    int64_t q_offset, max_distance;
+    bool bidirectional;
+  };
+  const BiasCase cases[] = {
+      {false, 32, 4, 7, 7, 0, 128, true},     {false, 32, 4, 1, 300, 299, 128, false}, {false, 8, 3, 17, 17, 0, 20, true},
+      {false, 6, 2, 5, 40, 35, 9, false},     {true, 0, 8, 33, 33, 0, 0, false},       {true, 0, 6, 1, 129, 128, 0, false},
+      {false, 32, 12, 64, 64, 0, 128, true},  {false, 4, 2, 3, 3, 0, 2, true},
+  };
+  for (const BiasCase& c : cases) {
+    std::vector<float> table = rng.vec(c.alibi ? c.hq : c.buckets * c.hq, 2.0f);
+    PositionBiasSpec spec;
+    spec.kind = c.alibi ? PositionBiasSpec::Kind::alibi : PositionBiasSpec::Kind::t5;
+    spec.table = table.data();
+    spec.buckets = c.buckets;
+    spec.max_distance = c.max_distance;
+    spec.bidirectional = c.bidirectional;
+    const size_t len = c.tq + c.tk - 1;
+    std::vector<float> want(c.hq * len);
+    position_bias_table(spec, c.hq, c.tq, c.tk, c.q_offset, want.data());
+    auto dtable = upload(a, table, st.get());
+    PositionBiasArgs b;
+    b.kind = c.alibi ? PositionBiasKind::alibi : PositionBiasKind::t5;
+    b.table = dtable.get();
+    b.buckets = c.buckets;
+    b.max_distance = c.max_distance;
+    b.bidirectional = c.bidirectional;
+    const std::string what = std::string("position_bias_table_f32 ") + (c.alibi ? "alibi" : "t5") + " " +
+                             shape({c.hq, c.tq, c.tk}) + (c.bidirectional ? " bidir" : "");
+    // T5 buckets pick table entries: equal buckets give bit-equal values; ALiBi is one product.
+    check_output(r, a, st, what, want, Tolerance{0, 0}, [&](float* o) { position_bias_table_f32(b, o, c.hq, c.tq, c.tk, c.q_offset, st.get()); });
+
+    // Attention with that table, f32 K/V contiguous, causal unless bidirectional.
+    const size_t hkv = c.hq % 2 == 0 ? c.hq / 2 : c.hq, d = 32;
+    std::vector<float> q = rng.vec(c.tq * c.hq * d), k = rng.vec(c.tk * hkv * d), v = rng.vec(c.tk * hkv * d);
+    AttentionProblem p{};
+    p.q = q.data();
+    p.k = k.data();
+    p.v = v.data();
+    p.rel_bias = want.data();
+    std::vector<float> out(q.size());
+    p.out = out.data();
+    p.tq = c.tq, p.tk = c.tk, p.hq = c.hq, p.hkv = hkv, p.d = d;
+    p.q_offset = c.q_offset, p.causal = !c.bidirectional, p.scale = 1.0f;
+    std::vector<float> ws(d);
+    for (size_t g = 0; g < hkv; ++g) kAttentionScalar.fused_f32(p, g, 0, c.tq * p.group(), ws.data());
+    auto dq = upload(a, q, st.get()), dk = upload(a, k, st.get()), dv = upload(a, v, st.get());
+    DeviceBuffer<float> dbias(a, want.size());
+    position_bias_table_f32(b, dbias.get(), c.hq, c.tq, c.tk, c.q_offset, st.get());
+    AttentionArgs args;
+    args.q = dq.get();
+    args.k.base = reinterpret_cast<const char*>(dk.get());
+    args.v.base = reinterpret_cast<const char*>(dv.get());
+    args.k.row_bytes = args.v.row_bytes = hkv * d * 4;
+    args.tq = c.tq, args.tk = c.tk, args.hq = c.hq, args.hkv = hkv, args.d = d;
+    args.q_offset = c.q_offset, args.causal = p.causal, args.scale = 1.0f;
+    args.bias = dbias.get();
+    DeviceBuffer<float> wsd(a, attention_workspace_floats(args) + 1);
+    check_output(r, a, st, "attention with " + what, out, kTolF32Dot, [&](float* o) {
+      args.out = o;
+      attention_f32(args, wsd.get(), st.get());
+    });
+  }
+}
+
 // A whole decoder on the device, token by token, against the CPU kernels composed the same way:
 // every kernel's contract with its neighbours (layouts, the f16 cache, positions) at once.
 void test_gpt2(Report& r, DeviceAllocator& a, Stream& st) {
@@ -683,6 +771,7 @@ int main(int argc, char** argv) {
     test_kquant(r, alloc, st, rng);
     test_linear_and_rows(r, alloc, st, rng);
     test_attention(r, alloc, st, rng);
+    test_model_ops(r, alloc, st, rng);
     test_gpt2(r, alloc, st);
     if (std::getenv("ATTNODE_CUDA_TEST_NO_FAULT") == nullptr) test_device_loss(r, alloc, st);
   } catch (const std::exception& e) {

@@ -232,6 +232,12 @@ export interface PassProgram {
   readonly slots: readonly Tensor[];
   readonly layers: number;
   readonly steps: readonly ProgramStep[];
+  /**
+   * The slot views the caller writes before each run (the graph's inputs) and reads after it
+   * (its outputs): what a device backend (CUDA) copies up and back per pass. Host backends ignore them.
+   */
+  readonly inputs?: readonly SlotOperand[];
+  readonly outputs?: readonly SlotOperand[];
 }
 
 /** A pass compiled by a backend: each run costs one call, with no per-op work in JavaScript. */

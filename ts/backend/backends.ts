@@ -5,6 +5,7 @@
 
 import { cudaInfo, type CudaInfo } from '../native.js';
 import type { Backend } from './backend.js';
+import { CudaBackend } from './cuda.js';
 import { NativeBackend } from './native.js';
 import { ReferenceBackend } from './reference.js';
 import { createWebGPUBackend } from './webgpu/index.js';
@@ -34,24 +35,25 @@ interface BackendEntry {
   create(options: CreateBackendOptions): Promise<Backend>;
 }
 
-// The CUDA kernels (native/src/cuda) are compiled when nvcc is found and tested without Node by
-// native/test/cuda_kernels_test on a GPU machine (tools/cuda-check.sh), but no model runs on them
-// yet: creating the backend says why it cannot, and never runs anything on the CPU instead.
+// The CUDA kernels (native/src/cuda) are compiled when nvcc is found; the backend needs one
+// device too. Without either, creating it says why, and never runs anything on the CPU instead.
 async function createCuda(): Promise<Backend> {
-  throw new BackendUnavailableError('cuda', cudaUnavailableReason(cudaInfo()));
+  const info = cudaInfo();
+  if (!info.compiled || info.devices === 0) throw new BackendUnavailableError('cuda', cudaUnavailableReason(info));
+  return new CudaBackend();
 }
 
 /** Why the cuda backend cannot be created with what cudaInfo() reports. */
 export function cudaUnavailableReason(info: CudaInfo): string {
   if (!info.compiled) return 'attnode was built without CUDA support (the build compiles native/src/cuda when nvcc is found)';
   if (info.devices === 0) return `no CUDA device (${info.reason ?? 'cudaGetDeviceCount found none'})`;
-  return `found ${info.names.join(', ')}, but models do not run on the CUDA kernels yet (tools/cuda-check.sh tests the kernels); use native or webgpu`;
+  return `found ${info.names.join(', ')}`;
 }
 
 const BACKENDS: Readonly<Record<BackendName, BackendEntry>> = {
   native: { summary: 'C++ kernels on the CPU', create: async (o) => new NativeBackend(o.threads === undefined ? {} : { threads: o.threads }) },
   webgpu: { summary: 'WGSL kernels through dawn.node (npm webgpu, optional)', create: () => createWebGPUBackend() },
-  cuda: { summary: 'CUDA kernels (compiled with nvcc; models do not run on them yet)', create: createCuda },
+  cuda: { summary: 'CUDA kernels on an NVIDIA GPU (compiled with nvcc; weights and state on the device)', create: createCuda },
   reference: { summary: 'plain TypeScript, slow; what the others are tested against', create: async () => new ReferenceBackend() },
 };
 
@@ -79,7 +81,7 @@ export function backendSummary(name: BackendName): string {
 
 /**
  * Creates a backend by name. 'webgpu' opens a device (dawn.node is imported only now); 'cuda'
- * rejects with a BackendUnavailableError (not built, no device, or no model path yet).
+ * rejects with a BackendUnavailableError when it was not built or finds no device.
  */
 export async function createBackend(name: BackendName, options: CreateBackendOptions = {}): Promise<Backend> {
   return BACKENDS[checkBackendName(name, 'createBackend', "'name'")].create(options);

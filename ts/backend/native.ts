@@ -210,17 +210,20 @@ export class NativeBackend implements Backend {
 /** Default rows per page: see bench/results/state.md for the measurements behind it. */
 export const DEFAULT_PAGE_ROWS = 32;
 
-/** The addon's page pool behind the StatePool contract. */
-class NativePagedStatePool implements StatePool {
+/**
+ * The addon's page pool behind the StatePool contract: pages in host memory (native backend) or,
+ * with device 'cuda', in the CUDA device's memory (the cuda backend; `defaultBudget` its half).
+ */
+export class NativePagedStatePool implements StatePool {
   readonly pageRows: number;
   readonly sharesPrefixes = true;
   private readonly pool: NativeStatePool;
 
-  constructor(addon: NativeAddon, readonly layout: StateLayout, options: StatePoolOptions) {
+  constructor(addon: NativeAddon, readonly layout: StateLayout, options: StatePoolOptions, device: 'host' | 'cuda' = 'host', defaultBudget?: number) {
     this.pageRows = options.pageRows ?? DEFAULT_PAGE_ROWS;
     // Half the machine's memory by default: the budget says no before the system does.
-    const budgetBytes = options.budgetBytes ?? Math.floor(totalmem() / 2);
-    this.pool = addon.statePool({ ...layout, pageRows: this.pageRows, budgetBytes });
+    const budgetBytes = options.budgetBytes ?? defaultBudget ?? Math.floor(totalmem() / 2);
+    this.pool = addon.statePool({ ...layout, pageRows: this.pageRows, budgetBytes, ...(device === 'cuda' ? { device } : {}) });
   }
   create(): SequenceState {
     return this.pool.create();

@@ -34,7 +34,14 @@ export class PlanExecutor {
       for (const a of Object.values(node.args))
         if (typeof a === 'object' && a.kind === 'param' && !params.has(a.name)) throw new Error(`plan needs parameter '${a.name}', which was not bound`);
     this.writesStatic = plan.graph.nodes.some((n) => n.out.kind === 'cache' && n.out.part === 'static');
-    this.compiled = backend.compile?.({ slots: this.slots, layers, steps: this.steps() });
+    const slotOf = (id: number) => ({ kind: 'slot' as const, slot: plan.slotOf[id]!, shape: plan.graph.values[id]!.shape });
+    this.compiled = backend.compile?.({
+      slots: this.slots,
+      layers,
+      steps: this.steps(),
+      inputs: plan.graph.inputs.map(slotOf),
+      outputs: Object.values(plan.graph.outputs).map(slotOf),
+    });
   }
 
   /** The plan's nodes with values as slot operands and parameters bound, for compile(). */

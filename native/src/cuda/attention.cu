@@ -1,4 +1,5 @@
-// Fused attention (kernels.h attention_f32), the CPU's AttentionProblem without mask and bias.
+// Fused attention (kernels.h attention_f32), the CPU's AttentionProblem without a mask; a
+// generated position bias (T5, ALiBi) comes as a per-head table indexed by key minus query.
 // One warp per (query row, head, key split): the warp scores 32 keys at a time, one key per lane
 // (q in shared memory, the lane's key row from memory), folds them into a running max m and sum l
 // (online softmax), then adds the 32 weighted value rows with lane c owning columns c, c+32, ...
@@ -80,6 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs p,
       float dot = 0.0f;
       for (size_t c = 0; c < D; ++c) dot += qs[wi][c] * kv_at<kF16>(kr, c);
       s = p.softcap > 0.0f ? tanhf(dot / p.softcap) * p.softcap : dot;
+      if (p.bias != nullptr) s += p.bias[h * (p.tq + p.tk - 1) + (j + p.tq - 1 - i)];
     }
     const float mc = warp_max(s);
     const float mn = fmaxf(m, mc);

@@ -125,6 +125,9 @@ struct AttentionArgs {
   float scale = 1.0f;
   int64_t window = 0;          // query i sees keys j > q_offset + i - window; 0: none
   float softcap = 0.0f;        // s -> tanh(s / softcap) * softcap; 0: none
+  // A generated per-head bias (T5 buckets, ALiBi) added after the scale and softcap:
+  // bias: (Hq, Tq + Tk - 1) f32, query row i and key j read bias[h][j - i + Tq - 1]; null: none.
+  const float* bias = nullptr;
 };
 constexpr size_t kAttnMaxD = 256;
 // Flash-style, O(D) state per row: every (query, head) row streams its visible keys with an online
@@ -132,5 +135,29 @@ constexpr size_t kAttnMaxD = 256;
 // token still fills the device. `workspace` holds the partials: attention_workspace_floats().
 size_t attention_workspace_floats(const AttentionArgs& a);
 void attention_f32(const AttentionArgs& a, float* workspace, cudaStream_t s);
+
+// ---- what a model's plan needs besides the above (model_ops.cu) ----
+// Broadcast over a suffix: out[i] = a[i] + b[i % nb] (and a[i] * b[i % nb]); nb divides n;
+// out may alias a.  a, out: (n) f32, b: (nb) f32
+void add_bcast_f32(const float* a, const float* b, float* out, size_t n, size_t nb, cudaStream_t s);
+void mul_bcast_f32(const float* a, const float* b, float* out, size_t n, size_t nb, cudaStream_t s);
+// max(x, 0) and tanh(x), in place allowed.  x, out: (n) f32
+void relu_f32(const float* x, float* out, size_t n, cudaStream_t s);
+void tanh_f32(const float* x, float* out, size_t n, cudaStream_t s);
+// The attention bias table of ts/backend/ops/position-bias.ts positionBiasTable: entry [h][idx]
+// is the bias of relative position rel = idx - (Tq - 1) - q_offset (key minus query).
+//   T5: table: (buckets, Hq) f32, bias = table[bucket(rel) * Hq + h], buckets as HF's
+//       _relative_position_bucket in f32; ALiBi: table: (Hq) f32 slopes, bias = slope[h] * rel.
+//   -> out: (Hq, Tq + Tk - 1) f32
+enum class PositionBiasKind { t5, alibi };
+struct PositionBiasArgs {
+  PositionBiasKind kind = PositionBiasKind::t5;
+  const float* table = nullptr;
+  size_t buckets = 0;        // t5
+  int64_t max_distance = 128;  // t5
+  bool bidirectional = false;  // t5
+};
+void position_bias_table_f32(const PositionBiasArgs& b, float* out, size_t hq, size_t tq, size_t tk, int64_t q_offset,
+                             cudaStream_t s);
 
 }  // namespace attnode::cuda
