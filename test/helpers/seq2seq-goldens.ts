@@ -49,9 +49,9 @@ function beamOptions(c: BeamCase) {
 }
 
 /** The golden checks of one checkpoint directory `name` under FIX, on one backend. */
-export function describeGoldens(name: string, architecture: string, backend: 'native' | 'reference'): void {
-  const cases = G.models[name]!;
-  describe(`${name} on ${backend} against ${G.header.script}`, () => {
+export function describeGoldens(name: string, architecture: string, backend: 'native' | 'reference' | 'webgpu', goldens: Goldens = G): void {
+  const cases = goldens.models[name]!;
+  describe(`${name} on ${backend} against ${goldens.header.script}`, () => {
     let model: EncoderDecoderModel;
     beforeAll(async () => {
       model = await loadModel(join(FIX, name), { kind: 'encoder-decoder', backend, pageRows: 4, maxBatch: 8, contextLength: 64 });
@@ -78,7 +78,7 @@ export function describeGoldens(name: string, architecture: string, backend: 'na
     });
 
     it('decoder logits equal PyTorch at every step, stepping one sequence and two batched', async () => {
-      const V = model.config.vocabSize;
+      const V = model.decoderVocabSize;
       const encs = await model.encodeBatch(cases.map((c) => c.input));
       const single = model.newCache();
       const caches = cases.map(() => model.newCache());
@@ -135,14 +135,14 @@ export function withConfig(name: string, patch: Record<string, unknown>): string
 }
 
 /** f16 K/V state (max |diff|) and q8_0 weights (max |diff| over the largest |logit|) against the f32 goldens of `name`. */
-export function lowPrecisionCheck(name: string): void {
+export function lowPrecisionCheck(name: string, goldens: Goldens = G): void {
   it(`${name}: f16 K/V state and q8_0 weights stay close to the f32 goldens`, async () => {
-    const c = G.models[name]![1]!;
+    const c = goldens.models[name]![1]!;
     const scale = c.logits.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
     for (const [opts, tol, of] of [[{ kvDtype: 'f16' as const }, TOL_MODEL_LOGITS_KV_F16, 1], [{ dtype: 'q8_0' as const }, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, scale]] as const) {
       const m = await loadSeq2Seq(join(FIX, name), { ...opts, contextLength: 32 });
       try {
-        const V = m.config.vocabSize;
+        const V = m.decoderVocabSize;
         const enc = await m.encode(c.input);
         const cache = m.newCache();
         let worst = 0;
