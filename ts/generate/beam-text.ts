@@ -13,7 +13,7 @@ export interface TextSequence {
   text: string;
   /** generated ids (the end-of-sequence id that finished it excluded) */
   ids: number[];
-  /** beams: sum of log-probabilities / newTokens ** lengthPenalty; sampled (sample-n.ts): sum of the tokens' log-probabilities */
+  /** beams: sum of log-probabilities / newTokens ** lengthPenalty; sampled (sample-n.ts): sum of the tokens' log-probabilities under the model's raw distribution */
   score: number;
   /** beams: 'eos' or 'length'; sampled sequences may also end at a stop string or an abort */
   finishReason: 'eos' | 'length' | 'stop' | 'aborted';

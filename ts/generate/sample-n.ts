@@ -29,7 +29,8 @@ interface Sequence {
 /**
  * Samples `numReturnSequences` sequences from one prompt and yields the first sequence's tokens as
  * they come; the result is the first sequence's, with all of them (in sampling order) in `sequences`,
- * each scored by the sum of its tokens' log-probabilities under the processed distribution.
+ * each scored by the sum of its tokens' log-probabilities under the model's raw distribution (the
+ * logprobs option's numbers).
  * One Rng draws for every sequence in turn, so a seed fixes all of them.
  */
 export async function* sampleSequences(
