@@ -72,8 +72,8 @@ function configFromHF(kind: Kind, cfg: Record<string, unknown>): Seq2SeqConfig {
   const separate = kind === 'marian' && !flag(cfg, 'share_encoder_decoder_embeddings', true);
   const given = cfg.decoder_vocab_size;
   if (given !== undefined && given !== null) {
-    if (kind !== 'marian') refuse(kind, 'decoder_vocab_size', given, 'a decoder vocabulary of its own is Marian\'s');
-    if (!separate && given !== vocabSize)
+    if (kind !== 'marian' && given !== vocabSize) refuse(kind, 'decoder_vocab_size', given, `a decoder vocabulary of its own is Marian's; vocab_size is ${vocabSize}`);
+    if (kind === 'marian' && !separate && given !== vocabSize)
       refuse(kind, 'decoder_vocab_size', given, `with share_encoder_decoder_embeddings true the target vocabulary is the shared one (vocab_size ${vocabSize})`);
   }
   const decoderVocabSize = separate && given !== undefined && given !== null ? int(cfg, 'decoder_vocab_size', vocabSize) : vocabSize;
