@@ -1,6 +1,6 @@
 // Encoder-decoder models (T5, BART, Marian) served: createPool's workers and `attnode serve`'s
 // /v1/completions (prompt = the encoder's input; `best_of` / `num_beams` the beam width, `n` the
-// beams returned), checked against the in-process model on the same ids, which
+// beams returned, or without beams that many samples), checked against the in-process model on the same ids, which
 // test/seq2seq-{t5,bart,marian}.test.ts check against PyTorch.
 
 import type { AddressInfo } from 'node:net';
@@ -184,6 +184,24 @@ for (const fixture of ['t5-tiny', 'bart-tiny', 'marian-tiny'] as const) {
       expect(frames.at(-1)!.index).toBe(1);
     });
 
+    it('n 3 without beams: three sampled completions from one encoder pass, as LanguageModel samples them with the seed; streamed too', async () => {
+      const want = await lm.generate(TEXTS[0]!, { numBeams: 1, numReturnSequences: 3, maxTokens: 6, temperature: 1, seed: 42 });
+      const body = { prompt: TEXTS[0], max_tokens: 6, n: 3, temperature: 1, seed: 42 };
+      const r = await post(body);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const choices = r.json.choices as Choice[];
+      expect(choices.map((c) => c.index)).toEqual([0, 1, 2]);
+      expect(choices.map((c) => c.text)).toEqual(want.sequences!.map((s) => s.text));
+      expect(choices.map((c) => c.finish_reason)).toEqual(want.sequences!.map((s) => (s.finishReason === 'length' ? 'length' : 'stop')));
+      expect((r.json.usage as { completion_tokens: number }).completion_tokens).toBe(want.sequences!.reduce((a, s) => a + s.ids.length, 0));
+      const res = await fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+      const events = (await res.text()).split('\n\n').filter((e) => e.length).map((e) => e.slice('data: '.length));
+      expect(events.at(-1)).toBe('[DONE]');
+      const frames = events.slice(0, -1).map((d) => (JSON.parse(d) as { choices: Choice[] }).choices[0]!);
+      expect(frames.filter((c) => c.index === 0).map((c) => c.text).join('')).toBe(want.sequences![0]!.text);
+      expect(frames.filter((c) => c.index > 0).map((c) => c.text)).toEqual(want.sequences!.slice(1).map((s) => s.text));
+    });
+
     it('bad_words bans the word itself (its ids without the special tokens around them)', async () => {
       const greedy = { temperature: 0, maxTokens: 6, numBeams: 1 };
       const plain = await lm.generate(TEXTS[0]!, greedy);
@@ -231,7 +249,7 @@ for (const fixture of ['t5-tiny', 'bart-tiny', 'marian-tiny'] as const) {
     });
 
     it.each([
-      ['n > 1 without beams', { n: 2 }, /'n' = 2 needs beam search/, 'n'],
+      ['n > 1 sampled greedily', { n: 2, temperature: 0 }, /'n' = 2 samples 2 completions; with 'temperature' 0/, 'n'],
       ['n above best_of', { n: 3, best_of: 2 }, /'n' = 3 needs at least as many beams/, 'n'],
       ['best_of and num_beams that differ', { best_of: 2, num_beams: 3 }, /'best_of' \(2\) and 'num_beams' \(3\)/, 'best_of'],
       ['best_of out of range', { best_of: 17 }, /best_of/, 'best_of'],

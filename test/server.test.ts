@@ -69,7 +69,7 @@ describe('HTTP API', () => {
     ['prompt of the wrong type', '/v1/completions', { prompt: 42 }, /prompt/],
     ['max_tokens out of range', '/v1/completions', { prompt: 'x', max_tokens: 0 }, /max_tokens/],
     ['temperature out of range', '/v1/completions', { prompt: 'x', temperature: 9 }, /temperature/],
-    ['n > 1', '/v1/completions', { prompt: 'x', n: 3 }, /\bn\b/],
+    ['n > 1 with temperature 0', '/v1/completions', { prompt: 'x', n: 3, temperature: 0 }, /\bn\b/],
     ['unknown field', '/v1/completions', { prompt: 'x', bogus: 1 }, /additional/],
     ['too many stop strings', '/v1/completions', { prompt: 'x', stop: ['a', 'b', 'c', 'd', 'e'] }, /stop/],
     ['empty messages', '/v1/chat/completions', { messages: [] }, /messages/],

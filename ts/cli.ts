@@ -68,7 +68,7 @@ generate options:
   --ignore-eos               keep going past end-of-sequence
   --num-beams <n>            beam search with n beams (default 1: sampling); the best beam is
                              printed once the search is over, the sampling flags are refused
-  --num-return-sequences <n> with beams: also print the next best n - 1 (to stderr, with scores)
+  --num-return-sequences <n> with beams: also print the next best n - 1 (to stderr, with scores); without beams: n samples
   --length-penalty <x>       with beams: score = sum of logprobs / new tokens ** x (default 1)
   --early-stopping <when>    with beams: true | false | never (default false, as Hugging Face)
   --min-new-tokens <n>       end-of-sequence is banned before n new tokens

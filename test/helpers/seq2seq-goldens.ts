@@ -1,6 +1,7 @@
 // The checks an encoder-decoder family's golden test runs (tools/reference/make_bart_marian.py's
 // layout, which is make_seq2seq.py's): encoder outputs and decoder logits single and batched,
-// greedy and beam outputs with scores, and the run-once counters. Not a test file itself.
+// greedy and beam outputs with scores, and the run-once counters; on native, reference or WebGPU.
+// Not a test file itself.
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../ts/models/model.js';
 import { loadSeq2Seq, type EncoderDecoderModel } from '../../ts/models/seq2seq.js';
 import type { EarlyStopping } from '../../ts/generate/beam-scorer.js';
+import { HAS_WEBGPU } from './webgpu.js';
 import { TOL_BEAM_SCORE_F32, TOL_MODEL_ENCODER_F32, TOL_MODEL_LOGITS_F32, TOL_MODEL_LOGITS_KV_F16, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, type Tolerance } from '../harness/tolerance.js';
 
 export const FIX = join(import.meta.dirname, '..', 'fixtures', 'models');
@@ -49,9 +51,11 @@ function beamOptions(c: BeamCase) {
 }
 
 /** The golden checks of one checkpoint directory `name` under FIX, on one backend. */
-export function describeGoldens(name: string, architecture: string, backend: 'native' | 'reference'): void {
-  const cases = G.models[name]!;
-  describe(`${name} on ${backend} against ${G.header.script}`, () => {
+export function describeGoldens(name: string, architecture: string, backend: 'native' | 'reference' | 'webgpu', goldens: Goldens = G): void {
+  const cases = goldens.models[name]!;
+  // WebGPU runs where the global setup found an adapter (lavapipe here), else shows as skipped with the setup's printed reason.
+  const suite = backend === 'webgpu' ? describe.skipIf(!HAS_WEBGPU) : describe;
+  suite(`${name} on ${backend} against ${goldens.header.script}`, () => {
     let model: EncoderDecoderModel;
     beforeAll(async () => {
       model = await loadModel(join(FIX, name), { kind: 'encoder-decoder', backend, pageRows: 4, maxBatch: 8, contextLength: 64 });
@@ -78,7 +82,7 @@ export function describeGoldens(name: string, architecture: string, backend: 'na
     });
 
     it('decoder logits equal PyTorch at every step, stepping one sequence and two batched', async () => {
-      const V = model.config.vocabSize;
+      const V = model.decoderVocabSize;
       const encs = await model.encodeBatch(cases.map((c) => c.input));
       const single = model.newCache();
       const caches = cases.map(() => model.newCache());
@@ -104,7 +108,8 @@ export function describeGoldens(name: string, architecture: string, backend: 'na
       }
     });
 
-    if (backend === 'native')
+    // The reference backend is too slow for every search; native and WebGPU (its own state pool's fork and reorder) run them.
+    if (backend !== 'reference')
       for (const [i, c] of cases.entries())
         for (const b of c.beams)
           it(`beam search ${b.name}, input ${i}: ids equal the reference, scores within tolerance; encoder and cross K/V once`, async () => {
@@ -135,14 +140,14 @@ export function withConfig(name: string, patch: Record<string, unknown>): string
 }
 
 /** f16 K/V state (max |diff|) and q8_0 weights (max |diff| over the largest |logit|) against the f32 goldens of `name`. */
-export function lowPrecisionCheck(name: string): void {
+export function lowPrecisionCheck(name: string, goldens: Goldens = G): void {
   it(`${name}: f16 K/V state and q8_0 weights stay close to the f32 goldens`, async () => {
-    const c = G.models[name]![1]!;
+    const c = goldens.models[name]![1]!;
     const scale = c.logits.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
     for (const [opts, tol, of] of [[{ kvDtype: 'f16' as const }, TOL_MODEL_LOGITS_KV_F16, 1], [{ dtype: 'q8_0' as const }, TOL_MODEL_SEQ2SEQ_Q8_0_OF_SCALE, scale]] as const) {
       const m = await loadSeq2Seq(join(FIX, name), { ...opts, contextLength: 32 });
       try {
-        const V = m.config.vocabSize;
+        const V = m.decoderVocabSize;
         const enc = await m.encode(c.input);
         const cache = m.newCache();
         let worst = 0;

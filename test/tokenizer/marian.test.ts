@@ -83,7 +83,7 @@ describe('tokenizer files of a checkpoint directory', () => {
   });
 
   it('names what is missing', () => {
-    expect(() => tokenizerFromDirectory(tmp({}), 'load')).toThrow(/load: .* has no tokenizer\.json, spiece\.model, source\.spm, or vocab\.json with merges\.txt/);
+    expect(() => tokenizerFromDirectory(tmp({}), 'load')).toThrow(/load: .* has no tokenizer\.json, spiece\.model, source\.spm, sentencepiece\.bpe\.model, or vocab\.json with merges\.txt/);
     expect(() => tokenizerFromDirectory(tmp({ 'source.spm': fs.readFileSync(path.join(dir, 'source.spm')) }), 'load')).toThrow(/has source\.spm but no target\.spm/);
     expect(() => tokenizerFromDirectory(tmp({ 'spiece.model': 'not a model' }), 'load')).toThrow(/spiece\.model/);
   });

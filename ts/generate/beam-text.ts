@@ -13,9 +13,10 @@ export interface TextSequence {
   text: string;
   /** generated ids (the end-of-sequence id that finished it excluded) */
   ids: number[];
-  /** sum of log-probabilities / newTokens ** lengthPenalty */
+  /** beams: sum of log-probabilities / newTokens ** lengthPenalty; sampled (sample-n.ts): sum of the tokens' log-probabilities under the model's raw distribution */
   score: number;
-  finishReason: 'eos' | 'length';
+  /** beams: 'eos' or 'length'; sampled sequences may also end at a stop string or an abort */
+  finishReason: 'eos' | 'length' | 'stop' | 'aborted';
 }
 
 /**

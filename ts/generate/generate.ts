@@ -7,6 +7,7 @@ import { buildProcessors, sampleNextAsync } from './sampler.js';
 import { GeneratedText } from './text.js';
 import { MinNewTokens } from './processors.js';
 import { beamTokens, type TextSequence } from './beam-text.js';
+import { sampleSequences } from './sample-n.js';
 
 export type { GenerateOptions } from './options.js';
 
@@ -21,6 +22,8 @@ export interface KVCache {
 /** What the loop needs from a decoder-only model. */
 export interface CausalLM {
   readonly vocabSize: number;
+  /** Ids a prompt may hold when they differ from the generated ones (an encoder's own vocabulary); default vocabSize. */
+  readonly promptVocabSize?: number;
   /** most positions one cache can hold */
   readonly contextLength: number;
   /** end-of-sequence ids (generation_config.json's eos_token_id, or the checkpoint's) */
@@ -68,7 +71,10 @@ export interface GenerationResult {
   timings: GenerationTimings;
   /** per generated id, when options.logprobs was set */
   logprobs?: number[];
-  /** With numBeams > 1: the numReturnSequences best sequences, best first (text, ids, ids above are the first's). */
+  /**
+   * With numReturnSequences > 1: with numBeams > 1 the best sequences, best first; without beams the
+   * sampled sequences in order (text, ids above are the first's).
+   */
   sequences?: TextSequence[];
 }
 
@@ -100,8 +106,9 @@ export async function* generateTokens(
   if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new TypeError("'prompt' must be a string or an array of token ids");
   const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
   if (promptIds.length === 0) throw new RangeError("'prompt' must encode to at least one token");
+  const promptVocab = model.promptVocabSize ?? model.vocabSize;
   for (const id of promptIds)
-    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) throw new RangeError(`'prompt' ids must be in [0, ${model.vocabSize}), got ${String(id)}`);
+    if (!Number.isInteger(id) || id < 0 || id >= promptVocab) throw new RangeError(`'prompt' ids must be in [0, ${promptVocab}), got ${String(id)}`);
   if (promptIds.length > model.contextLength)
     throw new RangeError(`'prompt' has ${promptIds.length} tokens but the model's context holds ${model.contextLength}`);
   // A word is spelled by different ids at the start of text and after a space: ban both spellings.
@@ -114,7 +121,9 @@ export async function* generateTokens(
     if (!w.startsWith(' ')) badWordIds.push(wordIds(' ' + w));
   }
   const seed = options.seed ?? randomSeed();
-  if ((options.numBeams ?? 1) > 1 || (options.numReturnSequences ?? 1) > 1) return yield* beamTokens(model, tokenizer, promptIds, { ...options, badWordIds }, seed, t0);
+  if ((options.numBeams ?? 1) > 1) return yield* beamTokens(model, tokenizer, promptIds, { ...options, badWordIds }, seed, t0);
+  // Several sequences without beams: sampled, sharing the prompt's pass (HF's num_return_sequences with do_sample).
+  if ((options.numReturnSequences ?? 1) > 1) return yield* sampleSequences(model, tokenizer, promptIds, { ...options, badWordIds }, seed, t0, options.maxTokens ?? DEFAULT_MAX_TOKENS);
   const eos = new Set(options.ignoreEos ? [] : options.eosTokenIds ?? model.eosTokenIds);
   const minNew = options.minNewTokens ?? 0;
   const processors = minNew > 0 ? [...(options.processors ?? []), new MinNewTokens(minNew, [...eos])] : options.processors;

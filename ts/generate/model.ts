@@ -81,7 +81,11 @@ function tokenText(v: unknown): string | undefined {
   return undefined;
 }
 
-interface ReadTokenizer { tokenizer: Tokenizer; chatTemplate: string | undefined; chatTokens: ChatTokens; eos: number[] }
+interface ReadTokenizer {
+  tokenizer: Tokenizer; chatTemplate: string | undefined; chatTokens: ChatTokens; eos: number[];
+  /** tokenizer_config.json's separate_vocabs (a Marian tokenizer decoding through target_vocab.json) */
+  separateVocabs?: boolean;
+}
 
 /**
  * The tokenizer and chat template of a checkpoint: GGUF metadata (tokenizer.chat_template, the
@@ -97,7 +101,7 @@ function readTokenizer(path: string): ReadTokenizer {
     const bos = tokenText(cfg.bos_token);
     const eosText = tokenText(cfg.eos_token);
     const chatTokens: ChatTokens = { ...(bos !== undefined ? { bosToken: bos } : {}), ...(eosText !== undefined ? { eosToken: eosText } : {}) };
-    return { tokenizer, chatTemplate: typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined, chatTokens, eos: [] };
+    return { tokenizer, chatTemplate: typeof cfg.chat_template === 'string' ? cfg.chat_template : undefined, chatTokens, eos: [], separateVocabs: cfg.separate_vocabs === true };
   }
   const g = new GGUFFile(path);
   try {
@@ -128,6 +132,19 @@ function unusedTokens(path: string): number[] {
   } finally {
     g.dispose();
   }
+}
+
+/**
+ * A Marian tokenizer decodes through target_vocab.json only with separate_vocabs, and the model
+ * scores the target vocabulary only without share_encoder_decoder_embeddings: the two must agree,
+ * or ids would decode as other tokens.
+ */
+function checkMarianVocabularies(model: EncoderDecoderModel, separateVocabs: boolean, path: string): void {
+  const separate = model.config.decoderVocabSize !== undefined;
+  if (separateVocabs && !separate)
+    throw new RangeError(`load: ${path}: tokenizer_config.json says separate_vocabs, but config.json shares one vocabulary (share_encoder_decoder_embeddings is not false)`);
+  if (!separateVocabs && separate && model.decoderVocabSize !== model.config.vocabSize)
+    throw new RangeError(`load: ${path}: config.json has a decoder vocabulary of its own (decoder_vocab_size ${model.decoderVocabSize}, vocab_size ${model.config.vocabSize}), but tokenizer_config.json does not say separate_vocabs: true (decoding needs target_vocab.json)`);
 }
 
 export class LanguageModel {
@@ -226,10 +243,16 @@ export class LanguageModel {
           ...(options.kvDtype ? { kvDtype: options.kvDtype } : {}),
           ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
         });
+        try {
+          checkMarianVocabularies(s2s, read.separateVocabs === true, path);
+        } catch (e) {
+          s2s.dispose();
+          throw e;
+        }
         const lm = new Seq2SeqLM(s2s);
         // T5 pads its vocabulary past the tokenizer's (32128 rows for 32100 pieces): ids without text are never chosen.
         const textless = new Map<number, number>();
-        for (let id = read.tokenizer.vocabSize; id < s2s.config.vocabSize; id++) textless.set(id, -Infinity);
+        for (let id = read.tokenizer.vocabSize; id < s2s.decoderVocabSize; id++) textless.set(id, -Infinity);
         // A GGUF vocabulary spells those rows as UNUSED tokens ('[PAD304]' ...), as llama.cpp's converter pads them.
         for (const id of gguf ? unusedTokens(path) : []) textless.set(id, -Infinity);
         const defaults: GenerateOptions = { ...s2s.generationDefaults(), ...(textless.size > 0 ? { logitBias: textless } : {}) };

@@ -61,7 +61,11 @@ export interface GenerateOptions extends SamplingOptions {
    * no search (LanguageModel samples; DecoderModel.generate picks the arg-max token).
    */
   numBeams?: number;
-  /** Sequences a search returns, best first: an integer in [1, numBeams]; default 1. */
+  /**
+   * Sequences returned; default 1. With numBeams > 1: the best of the search, best first, at most
+   * numBeams. Without beams (LanguageModel, the server's `n`): that many sequences sampled from one
+   * prompt pass (which needs temperature > 0), their steps sharing decoder passes.
+   */
   numReturnSequences?: number;
   /** A finished beam scores sum_logprobs / newTokens ** lengthPenalty; a finite number, default 1. */
   lengthPenalty?: number;

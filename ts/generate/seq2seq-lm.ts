@@ -38,7 +38,10 @@ interface Pending {
 }
 
 export class Seq2SeqLM implements BeamCausalLM {
+  /** The decoder's vocabulary: logits' length, the ids it generates. */
   readonly vocabSize: number;
+  /** The encoder's vocabulary: the ids a prompt may hold (Marian with separate vocabularies: another size). */
+  readonly promptVocabSize: number;
   /** Most decoder rows (and encoder tokens) of one request. */
   readonly contextLength: number;
   private readonly stats: BatchStats = { passes: 0, sequences: 0, tokens: 0, histogram: [], prefixTokens: 0 };
@@ -51,7 +54,8 @@ export class Seq2SeqLM implements BeamCausalLM {
     readonly model: EncoderDecoderModel,
     readonly eosTokenIds: readonly number[] = model.eosTokenIds,
   ) {
-    this.vocabSize = model.config.vocabSize;
+    this.vocabSize = model.decoderVocabSize;
+    this.promptVocabSize = model.config.vocabSize;
     this.contextLength = model.contextLength;
   }
 

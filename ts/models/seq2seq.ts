@@ -21,7 +21,7 @@ import { beamSearch, beamSettings, type BeamSearchResult } from '../generate/bea
 import { PagedBeams } from '../generate/beam-steppers.js';
 import { validateGenerateOptions, type GenerateOptions } from '../generate/options.js';
 import { seq2seqFamilyOfGGUF, seq2seqFamilyOfHF } from './families/seq2seq.js';
-import type { Seq2SeqConfig, Seq2SeqFamily } from './families/seq2seq-family.js';
+import { decoderVocabSize, type Seq2SeqConfig, type Seq2SeqFamily } from './families/seq2seq-family.js';
 import { seq2seqDecoderGraph, seq2seqEncoderGraph } from './seq2seq-graph.js';
 import { Binder, type WeightDType } from './weights.js';
 
@@ -232,12 +232,18 @@ export class EncoderDecoderModel {
     if (pass && this.running) throw new Error(`${fn}: a forward pass is already running on this model; await it first`);
   }
 
-  private checkIds(fn: string, ids: ArrayLike<number>, what: string, limit: number): void {
+  /** Ids the decoder reads and the length of its logits (Marian's decoder_vocab_size; else vocabSize). */
+  get decoderVocabSize(): number {
+    return decoderVocabSize(this.config);
+  }
+
+  /** Ids of the encoder's input (vocab) or of decoder tokens (vocab: decoderVocabSize). */
+  private checkIds(fn: string, ids: ArrayLike<number>, what: string, limit: number, vocab = this.config.vocabSize): void {
     if (typeof ids !== 'object' || ids === null || typeof ids.length !== 'number' || ids.length < 1) throw new TypeError(`${fn}: ${what} must be a non-empty array of token ids`);
     if (ids.length > limit) throw new RangeError(`${fn}: ${what} holds ${ids.length} tokens, more than the ${limit} a sequence holds (contextLength)`);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) throw new RangeError(`${fn}: ${what}[${i}] = ${id} is outside [0, ${this.config.vocabSize})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new RangeError(`${fn}: ${what}[${i}] = ${id} is outside [0, ${vocab})`);
     }
   }
 
@@ -317,7 +323,7 @@ export class EncoderDecoderModel {
 
   /**
    * Runs decoder ids (the new tokens; a cache's first ones start with the decoder start token)
-   * over an encoder output and returns the last position's logits, (vocabSize) f32. Without a
+   * over an encoder output and returns the last position's logits, (decoderVocabSize) f32. Without a
    * cache the ids are a whole decoder sequence.
    */
   async forward(ids: ArrayLike<number>, options: Seq2SeqForwardOptions = {}): Promise<Float32Array> {
@@ -348,7 +354,7 @@ export class EncoderDecoderModel {
       if (it.cache.boundTo === 0 && it.encoder === undefined) throw new TypeError(`${fn}: ${what}encoder is required: the cache has not run yet`);
       if (it.cache.boundTo !== 0 && it.encoder !== undefined && it.encoder.id !== it.cache.boundTo)
         throw new RangeError(`${fn}: ${what}cache belongs to another encoder output`);
-      this.checkIds(fn, it.ids, `${what}ids`, Infinity);
+      this.checkIds(fn, it.ids, `${what}ids`, Infinity, this.decoderVocabSize);
       if (it.cache.length + it.ids.length > it.cache.capacity)
         throw new RangeError(`${fn}: ${what}cache holds ${it.cache.length} decoder rows; ${it.ids.length} more exceed its capacity ${it.cache.capacity}`);
       total += it.ids.length;
@@ -371,7 +377,7 @@ export class EncoderDecoderModel {
       const out = await this.decoder.run(inputs, items.map((it, n) => ({ t: it.ids.length, p: before[n]!, state: it.cache.state! })));
       this.count.decoderPasses++;
       this.count.decoderTokens += total;
-      const V = this.config.vocabSize;
+      const V = this.decoderVocabSize;
       const data = out.data as Float32Array;
       return items.map((_, n) => data.slice(n * V, (n + 1) * V));
     } catch (e) {
@@ -470,12 +476,12 @@ export class EncoderDecoderModel {
     // Without generation_config.json, config.json's forced BOS / EOS (unless the caller forces tokens).
     const forced = o.forcedTokens === undefined && this.generation === undefined ? this.forcedTokens(s.maxNewTokens) : undefined;
     for (const id of o.eosTokenIds ?? [])
-      if (id >= this.config.vocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.config.vocabSize}), got ${id}`);
+      if (id >= this.decoderVocabSize) throw new RangeError(`generate: 'eosTokenIds' entries must be ids in [0, ${this.decoderVocabSize}), got ${id}`);
     // The start token and every chosen token but the last are fed back.
     if (s.maxNewTokens > this.contextLength) throw new RangeError(`generate: 'maxTokens' ${s.maxNewTokens} exceeds the ${this.contextLength} decoder rows a sequence holds`);
     this.checkUsable('generate', false);
     const input = Array.from(inputIds);
-    const stepper = new PagedBeams<Seq2SeqCache>(this, this.config.vocabSize, async (prompt, keep) => {
+    const stepper = new PagedBeams<Seq2SeqCache>(this, this.decoderVocabSize, async (prompt, keep) => {
       const encoder = await this.encode(input);
       try {
         const cache = this.newCache();

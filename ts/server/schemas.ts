@@ -71,8 +71,8 @@ export const completionBody = {
     },
     echo: { type: 'boolean' },
     logprobs: { type: ['integer', 'null'], minimum: 0, maximum: 0 },
-    // Several choices come from beam search only: 'best_of' is the beam width (as 'num_beams'),
-    // 'n' the beams returned, best first; the route refuses n > 1 without enough beams.
+    // 'best_of' is the beam width (as 'num_beams'), 'n' the beams returned, best first; without
+    // beams, 'n' sampled completions. The route refuses n above a beam width > 1.
     n: { type: 'integer', minimum: 1, maximum: 16 },
     best_of: { type: 'integer', minimum: 1, maximum: 16 },
   },

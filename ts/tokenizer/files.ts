@@ -1,12 +1,14 @@
 // The tokenizer of a checkpoint directory: tokenizer.json, else Marian's source.spm + vocab.json,
-// else a SentencePiece spiece.model (T5) read directly, else GPT-2's vocab.json + merges.txt (BART's
-// with <s> A </s>). Not GGUF files.
+// else mBART's sentencepiece.bpe.model (fairseq ids, language codes), else a SentencePiece
+// spiece.model (T5) read directly, else GPT-2's vocab.json + merges.txt (BART's with <s> A </s>).
+// Not GGUF files.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRegularFile } from '../io/files.js';
 import { AddedTokens, type AddedToken } from './added.js';
 import { parseMergesText } from './gpt2.js';
 import { tokenizerFromMarian } from './marian.js';
+import { tokenizerFromMBart, type MBartVariant } from './mbart.js';
 import { parseSentencePieceModel, SPM_PIECE_TYPE } from './spm-proto.js';
 import { sentencePieceParts } from './spm.js';
 import { Tokenizer } from './tokenizer.js';
@@ -49,12 +51,42 @@ export function tokenizerFromDirectory(dir: string, where: string): Tokenizer {
     return tokenizerFromMarian({ source: new Uint8Array(source), target: new Uint8Array(target), vocab: vocab.toString('utf8'), config,
       ...(tv !== null ? { targetVocab: tv.toString('utf8') } : {}) }, dir);
   }
+  const bpeModel = readIfThere(dir, 'sentencepiece.bpe.model', where);
+  if (bpeModel !== null) return mbartTokenizer(dir, new Uint8Array(bpeModel), readConfig(dir, where), where);
   const spiece = readIfThere(dir, 'spiece.model', where);
   if (spiece !== null) return t5Tokenizer(new Uint8Array(spiece), readConfig(dir, where), join(dir, 'spiece.model'));
   const vocab = readIfThere(dir, 'vocab.json', where);
   const merges = readIfThere(dir, 'merges.txt', where);
   if (vocab !== null && merges !== null) return bpeTokenizer(dir, vocab.toString('utf8'), merges.toString('utf8'), where);
-  throw new RangeError(`${where}: ${dir} has no tokenizer.json, spiece.model, source.spm, or vocab.json with merges.txt`);
+  throw new RangeError(`${where}: ${dir} has no tokenizer.json, spiece.model, source.spm, sentencepiece.bpe.model, or vocab.json with merges.txt`);
+}
+
+// tokenizer_config.json's tokenizer_class for sentencepiece.bpe.model (slow and fast names).
+const MBART_CLASSES: Readonly<Record<string, MBartVariant>> = {
+  MBartTokenizer: 'mbart', MBartTokenizerFast: 'mbart', MBart50Tokenizer: 'mbart50', MBart50TokenizerFast: 'mbart50',
+};
+
+/**
+ * sentencepiece.bpe.model without tokenizer.json: mBART's tokenizer (tokenizer_config.json's
+ * tokenizer_class MBartTokenizer or MBart50Tokenizer; without one, config.json's model_type mbart
+ * means MBartTokenizer), with its src_lang. Other owners of such a file (XLM-R) are refused.
+ */
+function mbartTokenizer(dir: string, bytes: Uint8Array, config: Record<string, unknown>, where: string): Tokenizer {
+  const path = join(dir, 'sentencepiece.bpe.model');
+  const cls = config.tokenizer_class;
+  let variant: MBartVariant | undefined;
+  if (cls !== undefined && cls !== null) {
+    variant = typeof cls === 'string' ? MBART_CLASSES[cls] : undefined;
+    if (variant === undefined) throw new RangeError(`${where}: ${path} with tokenizer_class ${JSON.stringify(cls)} is not supported without tokenizer.json (${Object.keys(MBART_CLASSES).join(', ')} are)`);
+  } else {
+    const cfgPath = join(dir, 'config.json');
+    const modelType = existsSync(cfgPath) ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>).model_type : undefined;
+    if (modelType !== 'mbart') throw new RangeError(`${where}: ${path} without tokenizer.json needs tokenizer_config.json's tokenizer_class (MBartTokenizer or MBart50Tokenizer) or config.json's model_type 'mbart', got ${JSON.stringify(modelType)}`);
+    variant = 'mbart';
+  }
+  const src = config.src_lang;
+  if (src !== undefined && src !== null && typeof src !== 'string') throw new RangeError(`${where}: tokenizer_config.json 'src_lang' must be a string, got ${JSON.stringify(src)}`);
+  return tokenizerFromMBart(bytes, { variant, path, ...(typeof src === 'string' ? { srcLang: src } : {}) });
 }
 
 // Model types whose byte-level BPE wraps a sequence as <s> A </s> (BartTokenizer, RobertaTokenizer).

@@ -1,6 +1,7 @@
 // Marian (opus-mt) tokenization as Hugging Face's MarianTokenizer does it: source.spm segments the
 // input, vocab.json turns its pieces into ids (<unk> when missing), </s> is appended; ids decode
-// through the target vocabulary and target.spm. Not the Moses punctuation normalizer (optional in HF).
+// through the target vocabulary (target_vocab.json with separate_vocabs) and target.spm. Not the
+// Moses punctuation normalizer (optional in HF).
 import { AddedTokens, type AddedToken } from './added.js';
 import type { Decoder } from './decoders.js';
 import { TokenizerFormatError, asObject } from './json.js';
@@ -9,7 +10,7 @@ import { readVocabMap } from './load.js';
 import type { Encoding, PostProcessor } from './postprocessors.js';
 import { parseSentencePieceModel, SPM_PIECE_TYPE } from './spm-proto.js';
 import { sentencePieceDecoder, sentencePieceParts } from './spm.js';
-import { Tokenizer, type EncodeOptions, type EncodeResult } from './tokenizer.js';
+import { Tokenizer, type EncodeOptions, type EncodeResult, type TokenizerParts } from './tokenizer.js';
 
 export interface MarianFiles {
   /** source.spm and target.spm bytes. */
@@ -56,6 +57,9 @@ export function tokenizerFromMarian(f: MarianFiles, where = 'marian'): Tokenizer
     if (add) { out.ids.push(eosId); out.offsets.push([0, 0]); out.specialTokensMask.push(1); out.typeIds.push(0); out.tokens.push(eos); }
     return out;
   };
+  // Separate vocabularies (MarianTokenizer's separate_vocabs): ids decode through target_vocab.json,
+  // whose special tokens have ids of their own.
+  const decoding = f.targetVocab === undefined ? undefined : { ids: target.ids, specials: new Set(specials.flatMap((t) => { const id = target.vocab.get(t); return id === undefined ? [] : [id]; })) };
   return new MarianTokenizer({
     model: new MarianModel(parts.model, srcUnk, source.vocab, target.ids, unkId),
     normalizer: parts.normalizer,
@@ -64,7 +68,7 @@ export function tokenizerFromMarian(f: MarianFiles, where = 'marian'): Tokenizer
     decoder: marianDecoder(sentencePieceDecoder(tgt), new Set(specials)),
     byteLevelDecoder: false,
     added: new AddedTokens(added),
-  });
+  }, decoding);
 }
 
 const CODE_AT_START = /^>>.+?<</;
@@ -82,6 +86,31 @@ function withoutCodes(text: string): string {
 }
 
 class MarianTokenizer extends Tokenizer {
+  constructor(parts: TokenizerParts, private readonly target?: { ids: readonly string[]; specials: ReadonlySet<number> }) {
+    super(parts);
+  }
+
+  /** With separate vocabularies: the target vocabulary's size (the ids decode takes). */
+  override get vocabSize(): number {
+    return this.target === undefined ? super.vocabSize : this.target.ids.length;
+  }
+
+  override idToToken(id: number): string | undefined {
+    return this.target === undefined ? super.idToToken(id) : this.target.ids[id];
+  }
+
+  override isSpecial(id: number): boolean {
+    return this.target === undefined ? super.isSpecial(id) : this.target.specials.has(id);
+  }
+
+  override tokenFor(id: number, index: number, skip: boolean): string | null {
+    if (this.target === undefined) return super.tokenFor(id, index, skip);
+    if (!Number.isInteger(id) || id < 0) throw new RangeError(`ids[${index}]: ${id} is not a token id`);
+    const t = this.target.ids[id];
+    if (t === undefined) throw new RangeError(`ids[${index}]: ${id} is not a token id (target vocabulary size ${this.target.ids.length})`);
+    return skip && this.target.specials.has(id) ? null : t;
+  }
+
   override encode(text: string, options: EncodeOptions = {}): number[] {
     return super.encode(withoutCodes(text), options.pair === undefined ? options : { ...options, pair: withoutCodes(options.pair) });
   }

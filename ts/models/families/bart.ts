@@ -3,7 +3,8 @@
 // post-norm blocks (mBART: pre-norm with a final layer_norm per stack), token embeddings times
 // sqrt(d_model) under scale_embedding, learned positions read from row 2 on (BART's offset) or
 // Marian's sinusoidal table (sin in the first half of the columns, cos in the second),
-// layernorm_embedding (BART, mBART), a head tied to the shared table plus final_logits_bias.
+// layernorm_embedding (BART, mBART), a head tied to the shared table plus final_logits_bias;
+// Marian with separate vocabularies: each stack its own table, the head over decoder_vocab_size.
 // Not the graphs (../seq2seq-graph.ts) nor the model (../seq2seq.ts).
 
 import type { Activation } from '../../backend/ops/linear.js';
@@ -11,7 +12,7 @@ import type { GraphBuilder, ValueRef } from '../../graph/ir.js';
 import { int, refuse } from '../config.js';
 import type { Binder } from '../weights.js';
 import { architectureOf } from './encoder-config.js';
-import type { Seq2SeqArchitecture, Seq2SeqConfig, Seq2SeqFamily, Seq2SeqParts, Seq2SeqSide } from './seq2seq-family.js';
+import { decoderVocabSize, type Seq2SeqArchitecture, type Seq2SeqConfig, type Seq2SeqFamily, type Seq2SeqParts, type Seq2SeqSide } from './seq2seq-family.js';
 
 type Kind = 'bart' | 'mbart' | 'marian';
 
@@ -63,11 +64,19 @@ function configFromHF(kind: Kind, cfg: Record<string, unknown>): Seq2SeqConfig {
     if (flag(cfg, 'static_position_embeddings', true) !== true) refuse(kind, 'static_position_embeddings', false, 'Marian\'s positions are sinusoidal');
     if (flag(cfg, 'normalize_embedding', false)) refuse(kind, 'normalize_embedding', true, 'no layernorm_embedding in Marian');
     if (flag(cfg, 'add_bias_logits', false)) refuse(kind, 'add_bias_logits', true, 'only final_logits_bias is implemented');
-    if (!flag(cfg, 'share_encoder_decoder_embeddings', true)) refuse(kind, 'share_encoder_decoder_embeddings', false, 'separate source and target embeddings are not implemented');
   }
   const vocabSize = int(cfg, 'vocab_size', 50265);
-  if (cfg.decoder_vocab_size !== undefined && cfg.decoder_vocab_size !== null && cfg.decoder_vocab_size !== vocabSize)
-    refuse(kind, 'decoder_vocab_size', cfg.decoder_vocab_size, `only a target vocabulary equal to vocab_size (${vocabSize}) is implemented`);
+  // Marian with separate vocabularies (share_encoder_decoder_embeddings false): the decoder's own
+  // table and head of decoder_vocab_size rows (MarianConfig: vocab_size when unset). Shared, one
+  // table serves both stacks, and a different decoder_vocab_size would contradict it.
+  const separate = kind === 'marian' && !flag(cfg, 'share_encoder_decoder_embeddings', true);
+  const given = cfg.decoder_vocab_size;
+  if (given !== undefined && given !== null) {
+    if (kind !== 'marian' && given !== vocabSize) refuse(kind, 'decoder_vocab_size', given, `a decoder vocabulary of its own is Marian's; vocab_size is ${vocabSize}`);
+    if (kind === 'marian' && !separate && given !== vocabSize)
+      refuse(kind, 'decoder_vocab_size', given, `with share_encoder_decoder_embeddings true the target vocabulary is the shared one (vocab_size ${vocabSize})`);
+  }
+  const decoderVocabSize = separate && given !== undefined && given !== null ? int(cfg, 'decoder_vocab_size', vocabSize) : vocabSize;
   const hidden = int(cfg, 'd_model', 1024);
   const heads = same(kind, cfg, 'encoder_attention_heads', 'decoder_attention_heads', 16);
   if (hidden % heads !== 0) refuse(kind, 'encoder_attention_heads', heads, `d_model ${hidden} is not a multiple of it`);
@@ -86,6 +95,7 @@ function configFromHF(kind: Kind, cfg: Record<string, unknown>): Seq2SeqConfig {
     architecture: kind as Seq2SeqArchitecture,
     hfArchitecture,
     vocabSize,
+    ...(separate ? { decoderVocabSize } : {}),
     hidden,
     heads,
     headDim: hidden / heads,
@@ -124,19 +134,29 @@ export function marianPositions(positions: number, C: number): Float32Array {
 
 function bindHF(kind: Kind, b: Binder, cfg: Seq2SeqConfig): void {
   const { hidden: C, vocabSize: V, ffn: F } = cfg;
+  const Vd = decoderVocabSize(cfg);
   const P = cfg.maxPositions!;
-  // save_pretrained keeps one of the tied copies: model.shared.weight, or a stack's embed_tokens.
-  const table = ['model.shared.weight', 'model.encoder.embed_tokens.weight', 'model.decoder.embed_tokens.weight'].find((n) => b.src.has(n)) ?? 'model.shared.weight';
-  b.table('enc.embed', table, [V, C]);
-  b.table('dec.embed', table, [V, C]);
-  const head = cfg.tiedEmbeddings ? table : 'lm_head.weight';
+  let decTable: string;
+  if (cfg.decoderVocabSize !== undefined) {
+    // Separate vocabularies (MarianModel without share_encoder_decoder_embeddings): each stack
+    // has its own embed_tokens; a tied head is the decoder's (MarianMTModel.tie_weights).
+    b.table('enc.embed', 'model.encoder.embed_tokens.weight', [V, C]);
+    decTable = 'model.decoder.embed_tokens.weight';
+    b.table('dec.embed', decTable, [Vd, C]);
+  } else {
+    // save_pretrained keeps one of the tied copies: model.shared.weight, or a stack's embed_tokens.
+    decTable = ['model.shared.weight', 'model.encoder.embed_tokens.weight', 'model.decoder.embed_tokens.weight'].find((n) => b.src.has(n)) ?? 'model.shared.weight';
+    b.table('enc.embed', decTable, [V, C]);
+    b.table('dec.embed', decTable, [V, C]);
+  }
+  const head = cfg.tiedEmbeddings ? decTable : 'lm_head.weight';
   const hw = b.get(head);
-  b.expectShape(head, hw, [V, C]);
+  b.expectShape(head, hw, [Vd, C]);
   b.linear('unembed', hw);
   // A buffer that older files lack: HF starts it at zeros.
   const bias = b.src.has('final_logits_bias') ? b.get('final_logits_bias') : undefined;
-  if (bias) b.expectShape('final_logits_bias', bias, [1, V]);
-  b.constant('logits.bias', bias ? bias.load().toFloat32() : new Float32Array(V));
+  if (bias) b.expectShape('final_logits_bias', bias, [1, Vd]);
+  b.constant('logits.bias', bias ? bias.load().toFloat32() : new Float32Array(Vd));
   const ln = (param: string, hf: string) => {
     b.f32(`${param}.w`, `${hf}.weight`, [C]);
     b.f32(`${param}.b`, `${hf}.bias`, [C]);
@@ -176,9 +196,10 @@ function bindHF(kind: Kind, b: Binder, cfg: Seq2SeqConfig): void {
 
 function parameters(kind: Kind, cfg: Seq2SeqConfig): { name: string; shape: readonly number[] }[] {
   const { hidden: C, vocabSize: V, ffn: F } = cfg;
+  const Vd = decoderVocabSize(cfg);
   const P = cfg.maxPositions!;
   const out: { name: string; shape: readonly number[] }[] = [
-    { name: 'enc.embed', shape: [V, C] }, { name: 'dec.embed', shape: [V, C] }, { name: 'unembed', shape: [V, C] }, { name: 'logits.bias', shape: [V] },
+    { name: 'enc.embed', shape: [V, C] }, { name: 'dec.embed', shape: [Vd, C] }, { name: 'unembed', shape: [Vd, C] }, { name: 'logits.bias', shape: [Vd] },
   ];
   const ln = (p: string) => out.push({ name: `${p}.w`, shape: [C] }, { name: `${p}.b`, shape: [C] });
   const lin = (p: string, shape: [number, number]) => out.push({ name: p, shape }, { name: `${p}.b`, shape: [shape[0]] });
@@ -226,7 +247,7 @@ function parts(kind: Kind): Seq2SeqParts {
       return g.op('linear', { x: u, weight: g.param(`${p}.down`), bias: g.param(`${p}.down.b`) }, ['T', cfg.hidden], `${p}.down`);
     },
     head: (g: GraphBuilder, cfg: Seq2SeqConfig, x: ValueRef) =>
-      g.op('linear', { x, weight: g.param('unembed'), bias: g.param('logits.bias') }, ['B', cfg.vocabSize], 'logits'),
+      g.op('linear', { x, weight: g.param('unembed'), bias: g.param('logits.bias') }, ['B', decoderVocabSize(cfg)], 'logits'),
   };
 }
 

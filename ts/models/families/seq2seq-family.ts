@@ -20,7 +20,13 @@ export interface Seq2SeqConfig {
   readonly architecture: Seq2SeqArchitecture;
   /** The HF class of the checkpoint (config.json `architectures[0]`). */
   readonly hfArchitecture: string;
+  /** Ids the encoder reads (and, unless decoderVocabSize says otherwise, the decoder too). */
   readonly vocabSize: number;
+  /**
+   * Ids the decoder reads and the head scores (Marian's decoder_vocab_size with separate source and
+   * target vocabularies); undefined: vocabSize. Read it through decoderVocabSize(cfg).
+   */
+  readonly decoderVocabSize?: number;
   /** d_model */
   readonly hidden: number;
   readonly heads: number;
@@ -48,6 +54,11 @@ export interface Seq2SeqConfig {
   /** Ids forced as the first generated token / as the token that reaches max_length (BART's forced_bos/eos_token_id). */
   readonly forcedBosTokenId?: number;
   readonly forcedEosTokenId?: number;
+}
+
+/** The decoder's vocabulary: the logits' length and the ids decoder tokens may take. */
+export function decoderVocabSize(cfg: Seq2SeqConfig): number {
+  return cfg.decoderVocabSize ?? cfg.vocabSize;
 }
 
 /** How a family's attention of one kind differs from plain scaled dot-product attention. */

@@ -74,9 +74,10 @@ function requestOptions(body: SamplingBody, signal: AbortSignal): RequestOptions
 }
 
 /**
- * A completion body's `n` and `best_of` as beam options: `best_of` is the beam width (the same
- * as `num_beams`), `n` the beams returned (numReturnSequences). Several choices come only from
- * beams; a TypeError/RangeError names the field otherwise.
+ * A completion body's `n` and `best_of`: `best_of` is the beam width (the same as `num_beams`) and
+ * `n` the beams returned (numReturnSequences); without beams, `n` sampled completions (OpenAI's
+ * meaning), which share the prompt's pass and batch their steps (numBeams 1 over the checkpoint's
+ * default). A TypeError/RangeError names the field otherwise.
  */
 function choiceOptions(body: CompletionBody): { n: number; options: Partial<RequestOptions> } {
   const n = body.n ?? 1;
@@ -84,14 +85,17 @@ function choiceOptions(body: CompletionBody): { n: number; options: Partial<Requ
   if (body.best_of !== undefined && given !== undefined && body.best_of !== given)
     throw new RangeError(`'best_of' (${body.best_of}) and 'num_beams' (${String(given)}) both set the beam width; give one, or the same value`);
   const beams = body.best_of ?? (typeof given === 'number' ? given : undefined);
-  if (beams !== undefined && beams < n) throw new RangeError(`'n' = ${n} needs at least as many beams: 'best_of' (or 'num_beams') is ${beams}`);
-  if (n > 1 && beams === undefined) throw new RangeError(`'n' = ${n} needs beam search ('best_of' or 'num_beams' >= n); several sampled choices are not supported`);
+  if (beams !== undefined && beams > 1 && beams < n) throw new RangeError(`'n' = ${n} needs at least as many beams: 'best_of' (or 'num_beams') is ${beams}`);
+  const sampled = n > 1 && (beams === undefined || beams === 1);
+  if (sampled && body.temperature === 0)
+    throw new RangeError(`'n' = ${n} samples ${n} completions; with 'temperature' 0 they would be the same: give 'temperature' > 0, or 'best_of' >= ${n} for beams`);
+  if (sampled) return { n, options: { numBeams: 1, numReturnSequences: n } };
   return { n, options: { ...(beams !== undefined ? { numBeams: beams } : {}), ...(n > 1 ? { numReturnSequences: n } : {}) } };
 }
 
-/** The choices after the first of a beam request (the first is the result's own text). */
+/** The choices after the first (the first is the result's own text): a beam request's next best, or the other samples. */
 function otherChoices(r: PoolResult, n: number): { text: string; index: number; finish: Finish }[] {
-  return (r.sequences ?? []).slice(1, n).map((q, i) => ({ text: q.text, index: i + 1, finish: q.finishReason === 'eos' ? 'stop' : 'length' }));
+  return (r.sequences ?? []).slice(1, n).map((q, i) => ({ text: q.text, index: i + 1, finish: q.finishReason === 'eos' || q.finishReason === 'stop' ? 'stop' : q.finishReason === 'length' ? 'length' : null }));
 }
 
 /** A completion body's prompt as the pool takes it: text, or token ids. */
@@ -204,7 +208,8 @@ export const generationRoutes: RouteModule = (app, ctx) => {
     const frame = (text: string, finish: Finish) => ({ id, object: 'text_completion', created, model: ctx.modelName, choices: [choice(text, finish)] });
     const pool = ctx.pool();
     // With beams the search ends before the first token: choice 0 (the best) then streams, final,
-    // and the other choices follow whole, one frame each, before [DONE].
+    // and the other choices follow whole, one frame each, before [DONE]. Sampled choices: choice 0
+    // streams as it is sampled, the others follow whole.
     const tail = (r: PoolResult) => otherChoices(r, choices.n).map((c) => ({ ...frame('', null), choices: [choice(c.text, c.finish, c.index)] }));
     if (body.stream) return streamSse(ctx, reply, pool.stream(prompt, opts), frame, tail);
     try {
