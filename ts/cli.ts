@@ -15,6 +15,7 @@ import type { WeightDType } from './models/weights.js';
 import type { GenerationResult } from './generate/generate.js';
 import { validateGenerateOptions, type CheckedGenerateOptions, type GenerateOptions } from './generate/options.js';
 import { beamSettings } from './generate/beam-search.js';
+import { resolveTask, taskSpecificParams, type TaskName } from './generate/tasks.js';
 import { GGUFFile } from './io/gguf.js';
 import { BYTES_PER_PARAM, countParameters, kvCacheBytes, matrixAccounting, type MatrixAccounting } from './models/params.js';
 import { PRESETS } from './models/presets.js';
@@ -28,12 +29,16 @@ import { quantizeGGUF } from './convert/quantize.js';
 
 class UsageError extends Error {}
 
-const COMMANDS = ['generate', 'inspect', 'bench', 'demo', 'serve', ...ENCODER_COMMANDS, 'convert', 'quantize', 'help'] as const;
+const COMMANDS = ['generate', 'translate', 'summarize', 'inspect', 'bench', 'demo', 'serve', ...ENCODER_COMMANDS, 'convert', 'quantize', 'help'] as const;
 
 const USAGE = `usage: attnode <command> [options]
 
 commands:
   generate [prompt]   stream a continuation of the prompt (or of stdin) to stdout
+  translate [text]    an encoder-decoder's translation of the text (or of stdin): generate with
+                      the model's task prefix and settings (T5's task_specific_params; --from en
+                      --to de picks translation_en_to_de where it has several); needs --model
+  summarize [text]    the same with its summarization task
   inspect             architecture, parameters per component, memory per dtype, KV cache
   bench [suite...]    run the benchmark suites in bench/ (all when none is named)
   demo                three prompts through the default model, with timings
@@ -254,6 +259,57 @@ async function cmdGenerate(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * translate / summarize: generate on an encoder-decoder with the task's prefix before the input
+ * and the task's settings (beams, lengths) under the flags given. Unlike generate, no CLI
+ * sampling defaults apply: where neither the flags nor the task say otherwise, the model's own
+ * generation defaults do (greedy for most checkpoints).
+ */
+async function cmdTask(task: TaskName, args: string[]): Promise<void> {
+  const { values: v, positionals } = parse(args, { ...GENERATE_OPTIONS, from: { type: 'string' }, to: { type: 'string' } }, true);
+  if (v.help) return void console.log(USAGE);
+  if (v.chat || v.system !== undefined) throw new UsageError(`${task} takes no --chat / --system`);
+  if (v.model === undefined) throw new UsageError(`${task} needs an encoder-decoder model: --model <dir | file.gguf> (T5, BART, mBART, Marian; the bundled default is a decoder)`);
+  let resolved;
+  try {
+    resolved = resolveTask(taskSpecificParams(v.model), task, { from: v.from, to: v.to });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`${task}: ${e.message}`);
+    throw e;
+  }
+  // Only the flags given: generateOptions' defaults (64 tokens, CLI sampling) are not the task's.
+  const given: Record<string, unknown> = {};
+  for (const [flag, option] of Object.entries(GENERATION_FLAGS)) if (v[flag as keyof typeof v] !== undefined) given[option] = true;
+  const flags = Object.keys(given).length > 0 ? generateOptions({ ...v, ...(v['num-beams'] === undefined ? { 'num-beams': undefined } : {}) }) : {};
+  const picked = Object.fromEntries(Object.entries(flags).filter(([k]) => given[k] !== undefined)) as GenerateOptions;
+  const sampling = ['temperature', 'topK', 'topP', 'minP', 'typicalP', 'seed'].some((k) => given[k] !== undefined);
+  // Sampling flags ask for sampling: the task's beam settings give way to them.
+  const taskOptions: Record<string, unknown> = { ...resolved.options };
+  if (sampling) for (const k of ['numBeams', 'lengthPenalty', 'earlyStopping', 'numReturnSequences']) delete taskOptions[k];
+  const options = { ...(taskOptions as GenerateOptions), ...picked };
+  let text = positionals.join(' ');
+  if (text === '' && !process.stdin.isTTY) text = (await readStdin()).replace(/\n$/, '');
+  if (text === '') throw new UsageError(`${task} needs text: an argument or text on stdin`);
+  const model = await loadModel(v);
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    if (model.kind !== 'encoder-decoder') throw new UsageError(`${task} needs an encoder-decoder model (T5, BART, mBART, Marian); ${v.model} is a decoder: use generate`);
+    const s = model.stream(resolved.prefix + text, { ...options, signal: ac.signal });
+    for await (const chunk of s) process.stdout.write(chunk.text);
+    process.stdout.write('\n');
+    const r = await s.result;
+    if (v.stats) {
+      process.stderr.write(`task: ${resolved.key ?? '(none in the checkpoint: the model\'s own defaults)'}${resolved.prefix ? `, prefix ${JSON.stringify(resolved.prefix)}` : ''}\n`);
+      printStats(r);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    model.dispose();
+  }
+}
+
 /** A GGUF file's config, read by its family as loadModel reads it, and the name inspect prints. */
 function configOfGGUF(path: string): { title: string; config: DecoderConfig } {
   const f = new GGUFFile(path);
@@ -428,6 +484,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'generate': await cmdGenerate(rest); break;
+      case 'translate': case 'summarize': await cmdTask(cmd, rest); break;
       case 'inspect': cmdInspect(rest); break;
       case 'bench': return await cmdBench(rest);
       case 'demo': await cmdDemo(rest); break;

@@ -40,7 +40,7 @@ describe('attnode CLI', () => {
       [['generate', '--colour', 'hi'], /Unknown option '--colour'[\s\S]*allowed options: .*--temperature/],
       [['generate', '--model', 'nope.gguf', 'hi'], /--model: file 'nope.gguf' does not exist/],
       [['inspect', '--config', 'gpt5'], /--config must be one of gpt2, gpt2-xl, gpt3-175b, llama2-7b, got 'gpt5'/],
-      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, inspect, bench, demo, serve, embed, rerank, classify, ner, fill-mask, convert, quantize, help/],
+      [['frobnicate'], /unknown command 'frobnicate'; commands: generate, translate, summarize, inspect, bench, demo, serve, embed, rerank, classify, ner, fill-mask, convert, quantize, help/],
       [['generate', '--num-beams', '4', '--top-k', '3', 'hi'], /--top-k is not accepted with --num-beams > 1/],
       [['generate', '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /--num-return-sequences must be at most --num-beams \(2\), got 3/],
       [['generate', '--num-beams', '2', '--early-stopping', 'maybe', 'hi'], /--early-stopping must be true, false or 'never', got 'maybe'/],

@@ -25,6 +25,32 @@ import { decoderVocabSize, type Seq2SeqConfig, type Seq2SeqFamily } from './fami
 import { seq2seqDecoderGraph, seq2seqEncoderGraph } from './seq2seq-graph.js';
 import { Binder, type WeightDType } from './weights.js';
 
+/**
+ * Hugging Face generation settings (generation_config.json, config.json, or one entry of
+ * config.json's task_specific_params) as generate() options. HF's max_length / min_length count
+ * the decoder's ids with its start token; forced_eos_token_id needs the request's length, so
+ * generate() places it.
+ */
+export function hfGenerationOptions(g: Record<string, unknown>): GenerateOptions {
+  const o: Record<string, unknown> = {};
+  const take = (key: string, name: keyof GenerateOptions, map: (v: unknown) => unknown = (v) => v) => {
+    if (g[key] !== undefined && g[key] !== null) o[name] = map(g[key]);
+  };
+  take('num_beams', 'numBeams');
+  take('num_return_sequences', 'numReturnSequences');
+  take('length_penalty', 'lengthPenalty');
+  take('early_stopping', 'earlyStopping');
+  take('no_repeat_ngram_size', 'noRepeatNgramSize');
+  take('repetition_penalty', 'repetitionPenalty');
+  take('bad_words_ids', 'badWordIds');
+  if (g.max_new_tokens !== undefined && g.max_new_tokens !== null) take('max_new_tokens', 'maxTokens');
+  else take('max_length', 'maxTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
+  if (g.min_new_tokens !== undefined && g.min_new_tokens !== null) take('min_new_tokens', 'minNewTokens');
+  else take('min_length', 'minNewTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
+  take('forced_bos_token_id', 'forcedTokens', (v) => new Map([[0, v as number]]));
+  return o as GenerateOptions;
+}
+
 export interface Seq2SeqLoadOptions {
   /** A backend of the registry by name (default 'native') or a Backend instance (not disposed with the model). */
   backend?: BackendName | Backend;
@@ -393,27 +419,7 @@ export class EncoderDecoderModel {
 
   /** generation_config.json (else config.json) as generate() options: what generate() uses where the caller passes nothing. */
   generationDefaults(): GenerateOptions {
-    const g: Record<string, unknown> = this.generation ?? {};
-    const o: Record<string, unknown> = {};
-    const take = (key: string, name: keyof GenerateOptions, map: (v: unknown) => unknown = (v) => v) => {
-      if (g[key] !== undefined && g[key] !== null) o[name] = map(g[key]);
-    };
-    take('num_beams', 'numBeams');
-    take('num_return_sequences', 'numReturnSequences');
-    take('length_penalty', 'lengthPenalty');
-    take('early_stopping', 'earlyStopping');
-    take('no_repeat_ngram_size', 'noRepeatNgramSize');
-    take('repetition_penalty', 'repetitionPenalty');
-    take('bad_words_ids', 'badWordIds');
-    // HF's max_length / min_length count the decoder's ids with its start token.
-    if (g.max_new_tokens !== undefined && g.max_new_tokens !== null) take('max_new_tokens', 'maxTokens');
-    else take('max_length', 'maxTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
-    if (g.min_new_tokens !== undefined && g.min_new_tokens !== null) take('min_new_tokens', 'minNewTokens');
-    else take('min_length', 'minNewTokens', (v) => (typeof v === 'number' ? Math.max(0, v - 1) : v));
-    // forced_bos_token_id: the first generated token (BART-style); forced_eos_token_id needs the
-    // request's maxTokens, so generate() places it.
-    take('forced_bos_token_id', 'forcedTokens', (v) => new Map([[0, v as number]]));
-    return o as GenerateOptions;
+    return hfGenerationOptions(this.generation ?? {});
   }
 
   /**
