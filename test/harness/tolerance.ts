@@ -87,16 +87,21 @@ export const TOL_LLAMACPP_Q8_0_OF_SPREAD = 0.06;
 export const TOL_LLAMACPP_T5_OF_SPREAD = { f32: 1e-3, f16: 2.5e-3, q8_0: TOL_LLAMACPP_Q8_0_OF_SPREAD } as const;
 /**
  * attnode against llama.cpp on llama.cpp's own k-quant files of the random T5s of t5-k256 (d_model
- * 256), as a fraction of llama.cpp's logit spread, per FFN and type. ReLU: the k-quant kernels
- * quantize activations to Q8_K as ggml does, so mostly only summation order differs, as for the
- * decoders on llama-k256: measured Q5_K_M 4.8e-7, Q6_K 2.8e-7; but Q2_K 9.2e-3, Q3_K_M 7.0e-4 and
- * Q4_K_M 5.3e-3 on this checkpoint (Q4_K_M 1.5e-7 on another seed: data-dependent, the cause is not
- * found). Gated-GELU: llama.cpp's gelu is an f16 table (its F32 file agrees to 4.7e-4 only) and
- * ffn_down's Q8_K activations take the gelu output, so roundings flip, amplified by random weights:
- * Q2_K 4.5e-2, Q3_K_M 2.4e-2, Q4_K_M 1.5e-2, Q5_K_M 3.6e-2, Q6_K 2.4e-2. Budgets ~3x those.
+ * 256), as a fraction of llama.cpp's logit spread, per FFN and type. The k-quant kernels quantize
+ * activations to Q8_K as ggml does and the norms are bit-identical with ggml's (checked on
+ * llama.cpp's own dumped tensors, llamacpp.mjs eval-seq2seq --dump: 0 of 23 rows differ), but
+ * attention and the block sums add in another order, so an activation differs from llama.cpp's by
+ * an ulp now and then, and where that ulp crosses a rounding boundary of its Q8_K code the code
+ * flips: a whole quantization step, amplified by the random weights. ReLU, measured: Q2_K 9.2e-3,
+ * Q4_K_M 5.3e-3, Q5_K_M 1.1e-2 (the second input's encoder output, 2e-2 off after a flip; the
+ * first input, without one, agrees to 4e-7 of the spread), Q3_K_M 7.0e-4, Q6_K 2.8e-7 (no flip).
+ * Gated-GELU: llama.cpp's gelu is an f16 table (its F32 file agrees to 4.7e-4 only) and ffn_down's
+ * Q8_K activations take the gelu output, so more codes flip: Q2_K 4.5e-2, Q3_K_M 2.4e-2, Q4_K_M
+ * 1.5e-2, Q5_K_M 3.6e-2, Q6_K 2.4e-2. Budgets ~3x the worst measured in each FFN; the k-quant dot
+ * products alone compare with ggml's vec_dot per tensor in tools/llamacpp/diff-formats.mjs.
  */
 export const TOL_LLAMACPP_T5_KQUANT_OF_SPREAD: Readonly<Record<'relu' | 'gated', Readonly<Record<string, number>>>> = {
-  relu: { Q2_K: 3e-2, Q3_K_M: 2e-3, Q4_K_M: 1.5e-2, Q5_K_M: 2e-6, Q6_K: 1e-6 },
+  relu: { Q2_K: 3e-2, Q3_K_M: 3e-2, Q4_K_M: 3e-2, Q5_K_M: 3e-2, Q6_K: 3e-2 },
   gated: { Q2_K: 0.15, Q3_K_M: 0.08, Q4_K_M: 0.05, Q5_K_M: 0.1, Q6_K: 0.08 },
 };
 /**

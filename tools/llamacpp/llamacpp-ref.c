@@ -204,18 +204,20 @@ static int cmd_tensors(int argc, char **argv) {
 }
 
 // eval --dump DIR: every f32 tensor the graph computes, as DIR/<name>.f32 (ggml's tensor names,
-// 'attn_norm-0', 'Vcur-0', ...; the last pass wins), to find the first op where two engines part.
+// 'attn_norm-0', 'Vcur-0', ...; the last pass wins; eval-seq2seq prefixes them with the pass,
+// 'enc0.', 'dec0.'), to find the first op where two engines part.
 // ggml.h: the first field of struct ggml_tensor is its type; the rest is read through functions.
 const char *ggml_get_name(const void *tensor);
 size_t ggml_nbytes(const void *tensor);
 void ggml_backend_tensor_get(const void *tensor, void *data, size_t offset, size_t size);
 static const char *dump_dir = NULL;
+static char dump_prefix[32] = "";
 static bool dump_tensor(void *t, bool ask, void *user_data) {
   (void)user_data;
   if (ask) return true;
   if (*(const int *)t != 0) return true;  // GGML_TYPE_F32 only
   char path[4096];
-  snprintf(path, sizeof path, "%s/%s.f32", dump_dir, ggml_get_name(t));
+  snprintf(path, sizeof path, "%s/%s%s.f32", dump_dir, dump_prefix, ggml_get_name(t));
   for (char *c = path + strlen(dump_dir) + 1; *c; c++) if (*c == '/' || *c == ' ') *c = '_';
   size_t n = ggml_nbytes(t);
   void *buf = malloc(n ? n : 1);
@@ -404,7 +406,7 @@ static void fill_batch(struct llama_batch *batch, const llama_token *ids, int n,
 // the decoder ids (teacher-forced; the first is the decoder start token), the logits of every
 // decoder position, and a greedy continuation from the last one. Flash attention off.
 static int cmd_eval_seq2seq(int argc, char **argv) {
-  if (argc < 1) die("usage", "eval-seq2seq MODEL.gguf --input IDS --decoder IDS [...] [--greedy N] [--threads N] [--kv f32|f16]");
+  if (argc < 1) die("usage", "eval-seq2seq MODEL.gguf --input IDS --decoder IDS [...] [--greedy N] [--threads N] [--kv f32|f16] [--dump DIR]");
   enum { MAX_CASES = 16, MAX_IDS = 4096 };
   static llama_token inputs[MAX_CASES][MAX_IDS], decoders[MAX_CASES][MAX_IDS];
   int in_len[MAX_CASES], dec_len[MAX_CASES], n_in = 0, n_dec = 0, greedy = 16, threads = 1, kv_type = 0;
@@ -426,7 +428,8 @@ static int cmd_eval_seq2seq(int argc, char **argv) {
       if (strcmp(t, "f32") == 0) kv_type = 0;
       else if (strcmp(t, "f16") == 0) kv_type = 1;
       else die("--kv expects f32 or f16, got", t);
-    } else die("unknown eval-seq2seq option", argv[i]);
+    } else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump_dir = argv[++i];
+    else die("unknown eval-seq2seq option", argv[i]);
   }
   if (n_in == 0 || n_in != n_dec) die("eval-seq2seq needs as many --decoder as --input options, at least one", NULL);
   int longest = 0;
@@ -450,6 +453,10 @@ static int cmd_eval_seq2seq(int argc, char **argv) {
   cp.no_perf = true;
   cp.type_k = cp.type_v = kv_type;
   cp.flash_attn_type = 0;
+  if (dump_dir) {
+    cp.cb_eval = dump_tensor;
+    cp.cb_eval_user_data = NULL;
+  }
   struct llama_context *ctx = llama_init_from_model(model, cp);
   if (!ctx) die("llama.cpp could not create a context for", argv[0]);
 
@@ -472,9 +479,11 @@ static int cmd_eval_seq2seq(int argc, char **argv) {
   for (int k = 0; k < n_in; k++) {
     llama_memory_clear(llama_get_memory(ctx), true);
     fill_batch(&batch, inputs[k], in_len[k], n_vocab, argv[0]);
+    snprintf(dump_prefix, sizeof dump_prefix, "enc%d.", k);
     if (llama_encode(ctx, batch) != 0) die("llama_encode failed on an input for", argv[0]);
     const int n = dec_len[k];
     fill_batch(&batch, decoders[k], n, n_vocab, argv[0]);
+    snprintf(dump_prefix, sizeof dump_prefix, "dec%d.", k);
     if (llama_decode(ctx, batch) != 0) die("llama_decode failed on decoder ids for", argv[0]);
     printf(k ? ",{\"input\":[" : "{\"input\":[");
     for (int i = 0; i < in_len[k]; i++) printf(i ? ",%d" : "%d", inputs[k][i]);
