@@ -8,12 +8,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "cpu/block_formats.h"
 #include "cpu/dispatch.h"
 #include "cpu/kquant.h"
+#include "cpu/quant_format.h"
 #include "half.h"
 
 using namespace attnode;
@@ -82,7 +84,17 @@ bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t
     }
     for (size_t s = 0; s < groups; ++s) scales[i * groups + s] = static_cast<float>(uniform(1, 1000)) * 1e-4f;
   }
-  const KQuantRows x{QuantizedRows{q.data(), scales.data(), sums.data(), m, k, ldq, f.block}, bsums.data()};
+  // The pair forms the AVX2 tiles read, from the library (a wrong one shows as a mismatch against
+  // the scalar table, which reads only bsums, summed here).
+  std::vector<int32_t> bsums_lib(m * (k / 16)), pairs32(m * (k / 32)), offs6(m * (k / 16));
+  for (size_t i = 0; i < m; ++i)
+    kquant_row_sums(q.data() + i * ldq, k, bsums_lib.data() + i * (k / 16), pairs32.data() + i * (k / 32), offs6.data() + i * (k / 16));
+  if (bsums_lib != bsums) {
+    std::printf("kquant_row_sums: bsums differ from the sums of 16 quants (K=%zu)\n", k);
+    return false;
+  }
+  const KQuantRows x{QuantizedRows{q.data(), scales.data(), sums.data(), m, k, ldq, f.block}, bsums.data(), pairs32.data(),
+                     offs6.data()};
   const Q4KWeights w{packed.data(), n, k};
   std::vector<float> want(m * n), got(m * n);
   (kKQuantScalar.*f.gemm)(w, x, 0, n, want.data(), n);
@@ -98,6 +110,28 @@ bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t
       return false;
     }
   return true;
+}
+
+// A table's Q8_K activation quantizer against quant_format.h's, bit for bit, on rows with ties
+// for the largest magnitude (both signs), zeros, a NaN and an infinity in some super-blocks.
+bool check_quantizer(const char* table, const KQuantKernels& kern) {
+  const size_t k = 256 * 7;
+  std::vector<float> x(k);
+  for (size_t i = 0; i < k; ++i) x[i] = static_cast<float>(uniform(-100000, 100000)) * 1e-4f;
+  for (size_t i = 0; i < 256; ++i) x[256 + i] = 0.0f;                  // all zeros
+  x[512 + 17] = 12.5f, x[512 + 90] = -12.5f;                            // a tie, positive first
+  x[768 + 3] = -11.0f, x[768 + 200] = 11.0f;                            // a tie, negative first
+  x[1024 + 5] = NAN;
+  x[1280 + 255] = INFINITY;
+  for (size_t i = 0; i < 256; ++i) x[1536 + i] = static_cast<float>(uniform(-4, 4)) * 0.5f;  // exact halves: ties in rounding
+  std::vector<int8_t> q0(k), q1(k);
+  std::vector<float> s0(k / 256), s1(k / 256);
+  std::vector<int32_t> u0(k / 256), u1(k / 256);
+  quantize_row_q8_k(x.data(), k, q0.data(), s0.data(), u0.data());
+  kern.quantize_row_q8_k(x.data(), k, q1.data(), s1.data(), u1.data());
+  const bool same = q0 == q1 && u0 == u1 && std::memcmp(s0.data(), s1.data(), s0.size() * sizeof(float)) == 0;
+  if (!same) std::printf("%s quantize_row_q8_k differs from quant_format.h's\n", table);
+  return same;
 }
 
 }  // namespace
@@ -133,7 +167,7 @@ int main() {
       std::printf("%-9s skipped (not on this CPU)\n", t.name);
       continue;
     }
-    bool mine = true;
+    bool mine = check_quantizer(t.name, *t.k);
     for (const Format& f : formats)
       for (size_t m : {1, 3, 17, 33})
         for (size_t n : {1, 17, 37})

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "block_formats.h"
+#include "quant_format.h"
 #include "../half.h"
 
 namespace attnode {
@@ -20,6 +21,19 @@ const KQuantKernels& kquant_kernels(Isa isa) {
 #endif
     default: return kKQuantScalar;
   }
+}
+
+void kquant_row_sums(const int8_t* q, size_t k, int32_t* bsums, int32_t* pairs32, int32_t* offs6) {
+  const auto pair = [](int32_t lo, int32_t hi) {
+    return static_cast<int32_t>((static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16));
+  };
+  for (size_t b = 0; b < k / 16; ++b) {
+    int32_t half[2] = {0, 0};
+    for (size_t p = 0; p < 16; ++p) half[(p / 2) % 2] += q[16 * b + p];
+    bsums[b] = half[0] + half[1];
+    offs6[b] = pair(32 * half[0], 32 * half[1]);
+  }
+  for (size_t b = 0; b < k / 32; ++b) pairs32[b] = pair(bsums[2 * b] + bsums[2 * b + 1], 0);
 }
 
 namespace {
@@ -412,6 +426,6 @@ void gemm_q45_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size
 
 const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>,
                                      gemm_iq4_xs_scalar, gemm_q41_scalar<false>, gemm_q41_scalar<true>,
-                                     gemm_q23_k_scalar<false>, gemm_q23_k_scalar<true>};
+                                     gemm_q23_k_scalar<false>, gemm_q23_k_scalar<true>, quantize_row_q8_k};
 
 }  // namespace attnode

@@ -86,12 +86,20 @@ struct Q4KWeights {
   size_t n, k;
 };
 
-// Activations for k-quant kernels: x.q / x.scales from quantize_rows with group 256, and the
-// sums of each 16 quants.   bsums: (M, K / 16)
+// Activations for k-quant kernels: x.q / x.scales from quantize_rows with group 256, and sums of
+// their quants (kquant_row_sums).   bsums, offs6: (M, K / 16), pairs32: (M, K / 32)
 struct KQuantRows {
   QuantizedRows x;
-  const int32_t* bsums;
+  const int32_t* bsums;    // sum of each 16 quants
+  const int32_t* pairs32;  // sum of each 32 quants as the 16-bit pair (sum, 0)
+  const int32_t* offs6;    // per 16 quants, the 16-bit pair (32 * sum at 0,1,4,5,8,9,12,13; 32 * sum at the rest)
 };
+
+// The sums above for one row of K quants (K a multiple of 32). pairs32 and offs6 serve the tiles
+// that add byte products in 16-bit pairs (isa/kquant_tiles_pairs.inc): a vpmaddubsw lane of a
+// 4-byte group holds bytes 0,1 or 2,3 of it, and Q6_K's offset of 32 comes off there.
+//   q: (K) s8 -> bsums, offs6: (K / 16), pairs32: (K / 32)
+void kquant_row_sums(const int8_t* q, size_t k, int32_t* bsums, int32_t* pairs32, int32_t* offs6);
 
 struct KQuantKernels {
   const char* variant;
@@ -114,12 +122,17 @@ struct KQuantKernels {
   void (*gemm_q2_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
   // As gemm_q6_k with q = low | high << 2 and an offset of 4 (w.p holds Q3_K panels).
   void (*gemm_q3_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // One activation row as Q8_K super-blocks, bit for bit quant_format.h's quantize_row_q8_k.
+  //   x: (K) f32, K a multiple of 256 -> q: (K) s8, scales, sums: (K / 256)
+  void (*quantize_row_q8_k)(const float* x, size_t k, int8_t* q, float* scales, int32_t* sums);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
 
 extern const KQuantKernels kKQuantScalar;
 #if ATTNODE_X86
+// The AVX2 Q8_K quantizer, which the AVX-512 table shares (isa/avx2/kquant.cc).
+void quantize_row_q8_k_avx2(const float* x, size_t k, int8_t* q, float* scales, int32_t* sums);
 extern const KQuantKernels kKQuantAvx2;
 extern const KQuantKernels kKQuantAvx512;
 #endif

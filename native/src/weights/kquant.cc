@@ -15,7 +15,7 @@ namespace {
 
 constexpr size_t kBandBytes = size_t{4} << 20;
 
-// x (M, K) as Q8_K super-blocks (cpu/quant_format.h: quantize_row_q8_k) into thread-local scratch,
+// x (M, K) as Q8_K super-blocks (cpu/quant_format.h: quantize_row_q8_k, by the Isa's kernel) into thread-local scratch,
 // rows split over the pool.   x: (M, K) f32 rows ldx apart, K a multiple of 256
 QuantizedRows quantize_rows_q8_k(const float* x, size_t m, size_t ldx, size_t k, const OpEnv& env) {
   thread_local ActivationScratch scratch;
@@ -26,8 +26,9 @@ QuantizedRows quantize_rows_q8_k(const float* x, size_t m, size_t ldx, size_t k,
   int8_t* q = scratch.q.data();
   float* sc = scratch.scales.data();
   int32_t* su = scratch.sums.data();
+  const auto quantize_row = kquant_kernels(env.isa).quantize_row_q8_k;
   env.pool->parallel_for(m, std::max<size_t>(1, 16384 / std::max<size_t>(k, 1)), [&](size_t s, size_t e) {
-    for (size_t i = s; i < e; ++i) quantize_row_q8_k(x + i * ldx, k, q + i * ldq, sc + i * groups, su + i * groups);
+    for (size_t i = s; i < e; ++i) quantize_row(x + i * ldx, k, q + i * ldq, sc + i * groups, su + i * groups);
   });
   return QuantizedRows{q, sc, su, m, k, ldq, kSuperBlock};
 }
@@ -44,19 +45,19 @@ class KQuantWeight : public PackedWeight {
     const size_t K = static_cast<size_t>(k()), N = static_cast<size_t>(n());
     const bool legacy = dtype() == DType::q4_1 || dtype() == DType::q5_1;
     const QuantizedRows xq = legacy ? quantize_rows(x, m, ldx, K, kLegacyBlock, env) : quantize_rows_q8_k(x, m, ldx, K, env);
-    // Sums of each 16 quants (q4_k's mins, q6_k's offset of 32), once per call.   bsums: (M, K / 16)
-    // (q4_1 / q5_1 read quantize_rows' per-32 sums instead.)
-    thread_local std::vector<int32_t> bsums;
+    // Sums of the quants (cpu/kquant.h: kquant_row_sums; q4_k's mins, q6_k's offset of 32), once
+    // per call; q4_1 / q5_1 read quantize_rows' per-32 sums instead.   bsums, offs6: (M, K / 16), pairs32: (M, K / 32)
+    thread_local std::vector<int32_t> bsums, pairs32, offs6;
     const size_t nsub = K / 16;
-    bsums.assign(legacy ? 0 : m * nsub, 0);
+    bsums.resize(legacy ? 0 : m * nsub);
+    offs6.resize(legacy ? 0 : m * nsub);
+    pairs32.resize(legacy ? 0 : m * nsub / 2);
     for (size_t i = 0; i < (legacy ? 0 : m); ++i)
-      for (size_t b = 0; b < nsub; ++b) {
-        int32_t s = 0;
-        for (size_t p = 0; p < 16; ++p) s += xq.q[i * xq.ldq + 16 * b + p];
-        bsums[i * nsub + b] = s;
-      }
+      kquant_row_sums(xq.q + i * xq.ldq, K, bsums.data() + i * nsub, pairs32.data() + i * nsub / 2, offs6.data() + i * nsub);
     // A thread_local is not captured: the pool threads get its pointer, not their own copy.
     const int32_t* bs = bsums.data();
+    const int32_t* p32 = pairs32.data();
+    const int32_t* o6 = offs6.data();
     const Q4KWeights w{p_.data(), N, K};
     const KQuantKernels& kern = kquant_kernels(env.isa);
     const auto gemm = dtype() == DType::q4_k   ? kern.gemm_q4_k
@@ -68,7 +69,8 @@ class KQuantWeight : public PackedWeight {
                       : dtype() == DType::q3_k ? kern.gemm_q3_k
                                                : kern.gemm_iq4_xs;
     linear_over_n(m, N, K, kQ4KPanelCols, kMinSplitInt8, out, ldo, bias, act, env, [&](size_t i0, size_t i1, size_t n0, size_t n1) {
-      const KQuantRows part{row_range(xq, i0, i1), legacy ? bs : bs + i0 * nsub};
+      const KQuantRows part{row_range(xq, i0, i1), legacy ? bs : bs + i0 * nsub, legacy ? p32 : p32 + i0 * nsub / 2,
+                            legacy ? o6 : o6 + i0 * nsub};
       gemm(w, part, n0, n1, out + i0 * ldo, ldo);
     });
   }
