@@ -1,6 +1,6 @@
 // Standalone check of every compiled-in k-quant kernel table (cpu/kquant.h) against the scalar
 // one, and of the scalar one (packer included) against the reference dequantizers
-// (cpu/block_formats.cc), without Node: Q2_K..Q6_K, IQ4_XS, Q4_1 and Q5_1 GEMMs over random super-blocks
+// (cpu/block_formats.cc), without Node: Q2_K..Q6_K, IQ4_XS, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL GEMMs over random super-blocks
 // and random quantized activations on awkward shapes. Built and run by
 // tools/check-quant-kernels.sh, natively, under qemu-x86_64 (AVX2 without AVX-512) and under
 // qemu-aarch64 (NEON dot product). Integer sums are exact in every table; only the f32
@@ -147,6 +147,9 @@ int main() {
       {"q3_k", kQ3_KBytes, kQ3KPanelBlockBytes, pack_q3_k_panel_range, &KQuantKernels::gemm_q3_k, {108}, dequantize_row_q3_k},
       {"q4_1", kQ4_1Bytes, kQ41PanelBlockBytes, pack_q4_1_panel_range, &KQuantKernels::gemm_q4_1, {0, 2}, dequantize_row_q4_1, 32},
       {"q5_1", kQ5_1Bytes, kQ51PanelBlockBytes, pack_q5_1_panel_range, &KQuantKernels::gemm_q5_1, {0, 2}, dequantize_row_q5_1, 32},
+      {"q4_0", kQ4_0Bytes, kQ40PanelBlockBytes, pack_q4_0_panel_range, &KQuantKernels::gemm_q4_0, {0}, dequantize_row_q4_0, 32},
+      {"q5_0", kQ5_0Bytes, kQ50PanelBlockBytes, pack_q5_0_panel_range, &KQuantKernels::gemm_q5_0, {0}, dequantize_row_q5_0, 32},
+      {"iq4_nl", kIQ4_NLBytes, kQ40PanelBlockBytes, pack_iq4_nl_panel_range, &KQuantKernels::gemm_iq4_nl, {0}, dequantize_row_iq4_nl, 32},
   };
   struct Table {
     const char* name;
