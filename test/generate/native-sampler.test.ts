@@ -131,6 +131,42 @@ describe('native sampler', () => {
     expect(bad).toEqual([]);
   }, 120_000);
 
+  it('top-k by selection keeps exactly the k largest, ties by index, on skewed and adversarial rows', async () => {
+    // A temperature of 1e30 makes every kept token (almost exactly) equally likely, so a sweep of
+    // u over 2k evenly spaced points draws every kept token and nothing else: the kept set itself,
+    // compared with one written here from its definition (largest first, ties to the lower index).
+    const rows: [string, Float32Array][] = [];
+    const v = 5003;
+    rows.push(['normal', logitsFor(v, 'normal', 5)]);
+    rows.push(['ties', logitsFor(v, 'ties', 6)]);
+    rows.push(['ascending', Float32Array.from({ length: v }, (_, i) => i / 7)]);
+    rows.push(['descending', Float32Array.from({ length: v }, (_, i) => -i / 7)]);
+    // Every other score high: a strided sample sees only one kind and misjudges the k-th largest.
+    rows.push(['alternating', Float32Array.from({ length: v }, (_, i) => (i % 2 ? 0 : 10) + ((i * 7919) % 1000) / 1000)]);
+    rows.push(['two values', Float32Array.from({ length: v }, (_, i) => (i % 3 ? 1 : 2))]);
+    rows.push(['a few large', Float32Array.from({ length: v }, (_, i) => (i % 1000 === 3 ? 50 : (i % 17) / 17))]);
+    const bad: string[] = [];
+    for (const [kind, logits] of rows)
+      for (const topK of [1025, 1700, 2600, 4000]) {
+        const order = Array.from({ length: v }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+        const want = order.slice(0, topK).sort((a, b) => a - b);
+        const chain = buildProcessors({ topK, temperature: 1e30 }, v);
+        const got = new Set<number>();
+        const draws = 2 * topK;
+        for (let j = 0; j < draws; j++) {
+          const u = (j + 0.5) / draws;
+          const rng = { nextFloat: () => u } as unknown as Rng;
+          got.add((await sampleNextAsync(logits, chain, { ids: [], promptLength: 0 }, rng, false)).id);
+        }
+        const kept = [...got].sort((a, b) => a - b);
+        if (kept.length !== want.length || kept.some((x, i) => x !== want[i])) {
+          const missing = want.filter((x) => !got.has(x)).slice(0, 5);
+          bad.push(`${kind} k=${topK}: kept ${kept.length}, want ${want.length}; missing e.g. ${missing.join(',')}`);
+        }
+      }
+    expect(bad).toEqual([]);
+  }, 120_000);
+
   it('greedy is the exact arg-max, ties to the lower index', async () => {
     const l = Float32Array.from([1, 5, 2, 5, -3]);
     const r = new Rng(1);

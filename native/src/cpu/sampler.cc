@@ -16,6 +16,10 @@
 
 #include "js_exp.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace attnode {
 
 namespace {
@@ -147,13 +151,21 @@ void sampler_top_k_reference(double* s, size_t n, size_t k) {
 }
 
 // The same set by selection, O(V) whatever k (issue #23: a top_k of 50,000 took 85 times as long
-// as 40). One pass finds NaN (a row holding one goes to the reference, which defines what NaN
-// does) and counts the non--inf scores; k at or past that count removes nothing. For k up to
-// kHeapTopK the same pass keeps the k largest in a min-heap, most scores costing one comparison
-// with its top; larger k buckets the scores by value (kth_largest_bucketed). Either gives the
-// k-th largest: every score above it is kept, then the first ties by index, as topRanked does.
+// as 40), in as few passes over the row as the case allows, each free of data-dependent branches
+// where it can be. A row holding NaN goes to the reference, which defines what NaN does; k at or
+// past the number of non--inf scores removes nothing.
+//  - k >= V: one pass, that only looks for NaN.
+//  - k <= kHeapTopK: one pass keeps the k largest in a min-heap (most scores cost one comparison
+//    with its top), a second removes what lies below the heap's smallest.
+//  - larger k: a strided sample brackets the k-th largest (sample_bracket); one pass counts what
+//    lies above and inside the bracket, a second removes what lies below it and lists the few
+//    scores inside, the only ones left to select among. Should the sample mislead (the bracket
+//    misses the k-th largest), kth_largest_bucketed finds it exactly.
+// Every route gives the k-th largest: every score above it is kept, then the first ties by
+// index, as topRanked does.
 constexpr size_t kHeapTopK = 1024;
 constexpr size_t kTopKBuckets = 4096;
+constexpr size_t kTopKSample = 2048;
 
 // The m-th largest of the non--inf scores (1 <= m < their count) and how many exceed it. A
 // histogram over kTopKBuckets equal value ranges finds the bucket that holds it; nth_element
@@ -196,45 +208,244 @@ double kth_largest_bucketed(const double* s, size_t n, size_t m, size_t* above) 
   return thr;
 }
 
-void sampler_top_k(double* s, size_t n, size_t k) {
-  const bool by_heap = k <= kHeapTopK;
-  std::vector<double> heap;  // (min(k, kept)) f64: the largest scores so far, smallest first
-  if (by_heap) heap.reserve(k);
-  const auto greater = std::greater<double>();
-  size_t count = 0;
-  for (size_t i = 0; i < n; ++i) {
+// The row passes top-k makes, in SSE2 (every x86-64 CPU has it: two scores per instruction, no
+// branch on the data) with a scalar loop for the tail and for other CPUs. Comparisons are IEEE's,
+// as in the scalar loops: NaN compares false with everything and unequal with itself.
+struct RowCounts {
+  size_t nan = 0;     // NaN scores
+  size_t kept = 0;    // scores other than -inf (NaN among them)
+  size_t sure = 0;    // scores >= hi
+  size_t inside = 0;  // scores in [lo, hi), -inf not counted
+};
+
+RowCounts count_row(const double* s, size_t n, double lo, double hi) {
+  RowCounts c;
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128d vlo = _mm_set1_pd(lo), vhi = _mm_set1_pd(hi), ninf = _mm_set1_pd(-kInf);
+  __m128i nan = _mm_setzero_si128(), kept = nan, sure = nan, inside = nan;  // lanes count down
+  for (; i + 2 <= n; i += 2) {
+    const __m128d x = _mm_loadu_pd(s + i);
+    const __m128d live = _mm_cmpneq_pd(x, ninf);
+    nan = _mm_add_epi64(nan, _mm_castpd_si128(_mm_cmpunord_pd(x, x)));
+    kept = _mm_add_epi64(kept, _mm_castpd_si128(live));
+    sure = _mm_add_epi64(sure, _mm_castpd_si128(_mm_cmpge_pd(x, vhi)));
+    inside = _mm_add_epi64(inside, _mm_castpd_si128(_mm_and_pd(_mm_and_pd(_mm_cmpge_pd(x, vlo), _mm_cmplt_pd(x, vhi)), live)));
+  }
+  auto total = [](__m128i v) {
+    alignas(16) int64_t t[2];
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), v);
+    return static_cast<size_t>(-(t[0] + t[1]));
+  };
+  c.nan = total(nan);
+  c.kept = total(kept);
+  c.sure = total(sure);
+  c.inside = total(inside);
+#endif
+  for (; i < n; ++i) {
     const double x = s[i];
-    if (std::isnan(x)) return sampler_top_k_reference(s, n, k);
-    if (x == -kInf) continue;
-    ++count;
-    if (!by_heap) continue;
-    if (heap.size() < k) {
+    c.nan += x != x;
+    c.kept += x != -kInf;
+    c.sure += x >= hi;
+    c.inside += (x >= lo) & (x < hi) & (x != -kInf);
+  }
+  return c;
+}
+
+// Every score below lo becomes -inf; the indices of the scores in [lo, hi) (not -inf) are
+// listed in order into idx, which has room for their count plus two. Returns how many.
+size_t remove_below_listing(double* s, size_t n, double lo, double hi, uint32_t* idx) {
+  size_t c = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128d vlo = _mm_set1_pd(lo), vhi = _mm_set1_pd(hi), ninf = _mm_set1_pd(-kInf);
+  for (; i + 2 <= n; i += 2) {
+    const __m128d x = _mm_loadu_pd(s + i);
+    const __m128d below = _mm_cmplt_pd(x, vlo);
+    const __m128d in = _mm_and_pd(_mm_andnot_pd(below, _mm_cmplt_pd(x, vhi)), _mm_cmpneq_pd(x, ninf));
+    _mm_storeu_pd(s + i, _mm_or_pd(_mm_and_pd(below, ninf), _mm_andnot_pd(below, x)));
+    const int bits = _mm_movemask_pd(in);
+    idx[c] = static_cast<uint32_t>(i);
+    c += bits & 1;
+    idx[c] = static_cast<uint32_t>(i + 1);
+    c += bits >> 1;
+  }
+#endif
+  for (; i < n; ++i) {
+    const double x = s[i];
+    idx[c] = static_cast<uint32_t>(i);
+    c += (x >= lo) & (x < hi) & (x != -kInf);
+    s[i] = x < lo ? -kInf : x;
+  }
+  return c;
+}
+
+// Every score below thr becomes -inf; returns how many equal thr.
+size_t remove_below_counting_equal(double* s, size_t n, double thr) {
+  size_t equal = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128d vt = _mm_set1_pd(thr), ninf = _mm_set1_pd(-kInf);
+  __m128i eq = _mm_setzero_si128();
+  for (; i + 2 <= n; i += 2) {
+    const __m128d x = _mm_loadu_pd(s + i);
+    const __m128d below = _mm_cmplt_pd(x, vt);
+    eq = _mm_add_epi64(eq, _mm_castpd_si128(_mm_cmpeq_pd(x, vt)));
+    _mm_storeu_pd(s + i, _mm_or_pd(_mm_and_pd(below, ninf), _mm_andnot_pd(below, x)));
+  }
+  alignas(16) int64_t t[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(t), eq);
+  equal = static_cast<size_t>(-(t[0] + t[1]));
+#endif
+  for (; i < n; ++i) {
+    const double v = s[i];
+    equal += v == thr;
+    s[i] = v < thr ? -kInf : v;
+  }
+  return equal;
+}
+
+// keep_top, with the common case free of branches: below thr goes, above stays, and ties at thr
+// stay while places last, in index order (a second walk, only when there are more ties than
+// places). NaN never reaches it.
+void keep_top_fast(double* s, size_t n, double thr, size_t above, size_t m) {
+  const size_t equal = remove_below_counting_equal(s, n, thr);
+  size_t ties = m - above;
+  if (equal <= ties) return;
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] != thr) continue;
+    if (ties > 0) {
+      --ties;
+    } else {
+      s[i] = -kInf;
+    }
+  }
+}
+
+// A bracket [lo, hi) that should hold the m-th largest of a row's non--inf scores, from a strided
+// sample of about kTopKSample of them: the m-th largest should sit near sample rank
+// r = m * (positions sampled) / n; hi and lo are the sample's values r - d and r + d ranks down,
+// d being four standard deviations of that rank (binomial) plus two. At k = 10,000 of 50,257
+// about 3,600 scores fall inside. `valid` is false when the sample cannot bracket anything (too
+// few kept scores sampled, or ties across the whole bracket).
+struct Bracket {
+  double lo = kInf, hi = kInf;
+  bool valid = false;
+};
+
+Bracket sample_bracket(const double* s, size_t n, size_t m) {
+  Bracket b;
+  const size_t stride = std::max<size_t>(1, n / kTopKSample);
+  const size_t positions = (n + stride - 1) / stride;
+  std::vector<double> sample;
+  sample.reserve(positions);
+  for (size_t i = 0; i < n; i += stride)
+    if (s[i] != -kInf) sample.push_back(s[i]);
+  const size_t size = sample.size();
+  if (size < 16) return b;
+  const double r = static_cast<double>(m) * static_cast<double>(positions) / static_cast<double>(n);
+  const double d = 4 * std::sqrt(std::max(1.0, r * (1 - std::min(1.0, r / static_cast<double>(size))))) + 2;
+  const auto greater = std::greater<double>();
+  if (r - d >= 0 && r - d < static_cast<double>(size)) {
+    const auto at = sample.begin() + static_cast<ptrdiff_t>(r - d);
+    std::nth_element(sample.begin(), at, sample.end(), greater);
+    b.hi = *at;  // otherwise +inf: nothing is surely kept
+  }
+  b.lo = -kInf;  // unless the sample reaches below the bracket: every kept score is inside
+  if (r + d < static_cast<double>(size - 1)) {
+    const auto at = sample.begin() + static_cast<ptrdiff_t>(r + d);
+    std::nth_element(sample.begin(), at, sample.end(), greater);
+    b.lo = *at;
+  }
+  b.valid = b.lo < b.hi;
+  return b;
+}
+
+// Given a bracket that holds the m-th largest (sure scores at or above b.hi, inside scores in
+// [b.lo, b.hi), sure <= m <= sure + inside): remove everything below b.lo, then select among the
+// scores inside.
+void keep_top_bracketed(double* s, size_t n, size_t m, const Bracket& b, size_t sure, size_t inside) {
+  std::vector<uint32_t> idx(inside + 2);  // two slots past the last: the branch-free list writes them
+  remove_below_listing(s, n, b.lo, b.hi, idx.data());
+  const size_t want = m - sure;  // how many of the bracket's scores stay
+  if (want == 0) {
+    for (size_t j = 0; j < inside; ++j) s[idx[j]] = -kInf;
+    return;
+  }
+  std::vector<double> vals(inside);
+  for (size_t j = 0; j < inside; ++j) vals[j] = s[idx[j]];
+  std::nth_element(vals.begin(), vals.begin() + static_cast<ptrdiff_t>(want - 1), vals.end(), std::greater<double>());
+  const double thr = vals[want - 1];
+  size_t above = 0;
+  for (const double x : vals) above += x > thr;
+  size_t ties = want - above;
+  for (size_t j = 0; j < inside; ++j) {  // in index order, as keep_top walks
+    const double v = s[idx[j]];
+    if (v > thr) continue;
+    if (v == thr && ties > 0) {
+      --ties;
+      continue;
+    }
+    s[idx[j]] = -kInf;
+  }
+}
+
+void sampler_top_k(double* s, size_t n, size_t k) {
+  if (k >= n) {
+    if (count_row(s, n, kInf, kInf).nan) sampler_top_k_reference(s, n, k);
+    return;
+  }
+  if (k <= kHeapTopK) {
+    std::vector<double> heap;  // (<= k) f64: the largest scores so far, smallest first
+    heap.reserve(k);
+    const auto greater = std::greater<double>();
+    size_t count = 0, i = 0;
+    for (; i < n && heap.size() < k; ++i) {
+      const double x = s[i];
+      if (x != x) return sampler_top_k_reference(s, n, k);
+      if (x == -kInf) continue;
+      ++count;
       heap.push_back(x);
       std::push_heap(heap.begin(), heap.end(), greater);
-    } else if (x > heap.front()) {
+    }
+    double top = heap.empty() ? kInf : heap.front();
+    auto offer = [&](double x) {
       std::pop_heap(heap.begin(), heap.end(), greater);
       heap.back() = x;
       std::push_heap(heap.begin(), heap.end(), greater);
+      top = heap.front();
+    };
+    // The rest of the row: NaN and kept scores counted as count_row counts them; a score above
+    // the heap's top (rarely, once the heap holds large ones) replaces it, in index order.
+    const RowCounts rest = count_row(s + i, n - i, kInf, kInf);
+    if (rest.nan) return sampler_top_k_reference(s, n, k);
+    count += rest.kept;
+#if defined(__SSE2__)
+    for (; i + 2 <= n; i += 2) {
+      const int bits = _mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(s + i), _mm_set1_pd(top)));
+      if (bits == 0) continue;
+      if (s[i] > top) offer(s[i]);
+      if (s[i + 1] > top) offer(s[i + 1]);
     }
-  }
-  const size_t m = std::min(k, count);
-  if (m == 0) {
-    for (size_t i = 0; i < n; ++i) s[i] = -kInf;
-    return;
-  }
-  if (m == count) return;  // every kept score is among the k largest
-  double thr;
-  size_t above = 0;
-  if (by_heap) {
+#endif
+    for (; i < n; ++i)
+      if (s[i] > top) offer(s[i]);
+    const size_t m = std::min(k, count);
+    if (m == count) return;  // every kept score is among the k largest (none kept: all are -inf)
     // Every score above the heap's smallest is in the heap: it could only have been turned away
     // or evicted by a top no larger than the final one.
-    thr = heap.front();
-    for (const double x : heap)
-      if (x > thr) ++above;
-  } else {
-    thr = kth_largest_bucketed(s, n, m, &above);
+    size_t above = 0;
+    for (const double x : heap) above += x > top;
+    keep_top_fast(s, n, top, above, m);
+    return;
   }
-  keep_top(s, n, thr, above, m);
+  const Bracket b = sample_bracket(s, n, k);
+  const RowCounts c = count_row(s, n, b.lo, b.hi);
+  if (c.nan) return sampler_top_k_reference(s, n, k);
+  const size_t m = std::min(k, c.kept);
+  if (m == c.kept) return;
+  if (b.valid && c.sure <= m && c.sure + c.inside >= m) return keep_top_bracketed(s, n, m, b, c.sure, c.inside);
+  size_t above = 0;
+  const double thr = kth_largest_bucketed(s, n, m, &above);
+  keep_top_fast(s, n, thr, above, m);
 }
 
 // processors.ts TopP.process

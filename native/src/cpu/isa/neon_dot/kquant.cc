@@ -111,7 +111,7 @@ void quantize_row_q8_k_neon(const float* x, size_t k, int8_t* q, float* scales, 
 
 // 1 row x 16 columns (4 vectors): the dot, sum and min accumulators of one row take 20 of the 32
 // registers; a second row would spill.
-const KQuantKernels kKQuantNeonDot = {"neon_dot", gemm_q4_k<KNeonDot, 1>, gemm_q6_k<KNeonDot, 1>, gemm_q5_k<KNeonDot, 1>,
+extern constexpr KQuantKernels kKQuantNeonDot = {"neon_dot", gemm_q4_k<KNeonDot, 1>, gemm_q6_k<KNeonDot, 1>, gemm_q5_k<KNeonDot, 1>,
                                       gemm_iq4_xs<KNeonDot, 1>, gemm_q4_1<KNeonDot, 1>, gemm_q5_1<KNeonDot, 1>,
                                       gemm_q2_k<KNeonDot, 1>, gemm_q3_k<KNeonDot, 1>, gemm_q4_0<KNeonDot, 1>, gemm_q5_0<KNeonDot, 1>, gemm_iq4_nl<KNeonDot, 1>,
     quantize_row_q8_k_neon};
