@@ -28,10 +28,14 @@ void kquant_row_sums(const int8_t* q, size_t k, int32_t* bsums, int32_t* pairs32
     return static_cast<int32_t>((static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16));
   };
   for (size_t b = 0; b < k / 16; ++b) {
-    int32_t half[2] = {0, 0};
-    for (size_t p = 0; p < 16; ++p) half[(p / 2) % 2] += q[16 * b + p];
-    bsums[b] = half[0] + half[1];
-    offs6[b] = pair(32 * half[0], 32 * half[1]);
+    const int8_t* g = q + 16 * b;
+    int32_t h0 = 0, h1 = 0;  // bytes 0,1 and 2,3 of each group of 4
+    for (size_t p = 0; p < 16; p += 4) {
+      h0 += g[p] + g[p + 1];
+      h1 += g[p + 2] + g[p + 3];
+    }
+    bsums[b] = h0 + h1;
+    offs6[b] = pair(32 * h0, 32 * h1);
   }
   for (size_t b = 0; b < k / 32; ++b) pairs32[b] = pair(bsums[2 * b] + bsums[2 * b + 1], 0);
 }
