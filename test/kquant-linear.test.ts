@@ -24,13 +24,13 @@ const TOL_LINEAR_Q8_K: Tolerance = { atol: 0.08, rtol: 0.01 };
 
 /** What each format's kernel adds to the dequantized reference. */
 const BUDGET: Readonly<Partial<Record<WeightDType, Tolerance>>> = {
-  q4_0: TOL_LINEAR_Q8_0, // widened to q8_0 blocks: activations quantized per 32
+  q4_0: TOL_LINEAR_Q8_0, // integer kernels on the file's blocks, activations quantized per 32
   q5_0: TOL_LINEAR_Q8_0,
   q4_k: TOL_LINEAR_Q8_K,
   q6_k: TOL_LINEAR_Q8_K,
   q5_k: TOL_LINEAR_Q8_K,
   iq4_xs: TOL_LINEAR_Q8_K, // codebook lookup in the kernel, activations per 256
-  iq4_nl: TOL_LINEAR_Q8_0, // widened to q8_0 blocks
+  iq4_nl: TOL_LINEAR_Q8_0, // codebook lookup in the kernel, activations per 32
   q4_1: TOL_LINEAR_Q8_0, // integer kernels, activations quantized per 32
   q5_1: TOL_LINEAR_Q8_0,
   q2_k: TOL_LINEAR_Q8_K,
@@ -90,17 +90,23 @@ describe.each(FORMATS)('linear with %s weights', (dtype) => {
 });
 
 describe('k-quant kernel selection', () => {
+  it.each(backends.map((b) => [b.name, b] as const))('q4_0, q5_0 and iq4_nl keep the bytes of their blocks in memory (%s)', (_name, b) => {
+    // 16 columns (one panel) by 256: the file's 18 / 22 / 18 bytes per 32 weights, not q8_0's 34.
+    for (const [dtype, per32] of [['q4_0', 18], ['q5_0', 22], ['iq4_nl', 18]] as const) {
+      const w = b.packWeight(Tensor.fromValues(normals(16 * 256, 5, 0.1), [16, 256], dtype)) as NativeWeight;
+      expect([dtype, w.bytes]).toEqual([dtype, (16 * 256 / 32) * per32]);
+      w.dispose();
+    }
+  });
+
   it.each(backends.map((b) => [b.name, b] as const))('every block format reports its integer kernel table (%s)', (_name, b) => {
-    const q8 = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], 'q8_0')) as NativeWeight;
     const kq = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], 'q4_k')) as NativeWeight;
     for (const dtype of ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs', 'q4_1', 'q5_1', 'q4_0', 'q5_0', 'iq4_nl'] as const) {
       const w = b.packWeight(Tensor.fromValues(normals(16 * 256, 4, 0.1), [16, 256], dtype)) as NativeWeight;
-      // The 32-blocks with a symmetric scale run as q8_0 blocks; the others on the k-quant table.
-      const want = ['q4_0', 'q5_0', 'iq4_nl'].includes(dtype) ? q8.variant : kq.variant;
-      expect([dtype, w.variant]).toEqual([dtype, want]);
+      // Every block format runs on the k-quant table, the 32-blocks too (none is widened to q8_0).
+      expect([dtype, w.variant]).toEqual([dtype, kq.variant]);
       w.dispose();
     }
-    q8.dispose();
     kq.dispose();
   });
 });

@@ -26,8 +26,8 @@ export interface RunOptions {
   help: boolean;
 }
 
-/** Weight dtypes a case may name: the file formats plus the per-row int8 of the quant suite. */
-export const BENCH_DTYPES: readonly string[] = [...WEIGHT_DTYPES, 'i8'];
+/** Weight dtypes a case may name: the file formats, the per-row int8 of the quant suite and the e2e suite's Q4_K_M mix. */
+export const BENCH_DTYPES: readonly string[] = [...WEIGHT_DTYPES, 'i8', 'q4_k_m'];
 export const BENCH_BACKENDS: readonly string[] = BACKEND_NAMES;
 
 export const BENCH_USAGE = `usage: attnode bench [SUITE ...] [--suite a,b] [--quick] [--backend ${BENCH_BACKENDS.join('|')}[,...]]

@@ -1,6 +1,6 @@
 // Standalone check of every compiled-in k-quant kernel table (cpu/kquant.h) against the scalar
 // one, and of the scalar one (packer included) against the reference dequantizers
-// (cpu/block_formats.cc), without Node: Q2_K..Q6_K, IQ4_XS, Q4_1 and Q5_1 GEMMs over random super-blocks
+// (cpu/block_formats.cc), without Node: Q2_K..Q6_K, IQ4_XS, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL GEMMs over random super-blocks
 // and random quantized activations on awkward shapes. Built and run by
 // tools/check-quant-kernels.sh, natively, under qemu-x86_64 (AVX2 without AVX-512) and under
 // qemu-aarch64 (NEON dot product). Integer sums are exact in every table; only the f32
@@ -8,12 +8,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "cpu/block_formats.h"
 #include "cpu/dispatch.h"
 #include "cpu/kquant.h"
+#include "cpu/quant_format.h"
 #include "half.h"
 
 using namespace attnode;
@@ -82,7 +84,17 @@ bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t
     }
     for (size_t s = 0; s < groups; ++s) scales[i * groups + s] = static_cast<float>(uniform(1, 1000)) * 1e-4f;
   }
-  const KQuantRows x{QuantizedRows{q.data(), scales.data(), sums.data(), m, k, ldq, f.block}, bsums.data()};
+  // The pair forms the AVX2 tiles read, from the library (a wrong one shows as a mismatch against
+  // the scalar table, which reads only bsums, summed here).
+  std::vector<int32_t> bsums_lib(m * (k / 16)), pairs32(m * (k / 32)), offs6(m * (k / 16));
+  for (size_t i = 0; i < m; ++i)
+    kquant_row_sums(q.data() + i * ldq, k, bsums_lib.data() + i * (k / 16), pairs32.data() + i * (k / 32), offs6.data() + i * (k / 16));
+  if (bsums_lib != bsums) {
+    std::printf("kquant_row_sums: bsums differ from the sums of 16 quants (K=%zu)\n", k);
+    return false;
+  }
+  const KQuantRows x{QuantizedRows{q.data(), scales.data(), sums.data(), m, k, ldq, f.block}, bsums.data(), pairs32.data(),
+                     offs6.data()};
   const Q4KWeights w{packed.data(), n, k};
   std::vector<float> want(m * n), got(m * n);
   (kKQuantScalar.*f.gemm)(w, x, 0, n, want.data(), n);
@@ -100,6 +112,28 @@ bool check(const char* table, const KQuantKernels& kern, const Format& f, size_t
   return true;
 }
 
+// A table's Q8_K activation quantizer against quant_format.h's, bit for bit, on rows with ties
+// for the largest magnitude (both signs), zeros, a NaN and an infinity in some super-blocks.
+bool check_quantizer(const char* table, const KQuantKernels& kern) {
+  const size_t k = 256 * 7;
+  std::vector<float> x(k);
+  for (size_t i = 0; i < k; ++i) x[i] = static_cast<float>(uniform(-100000, 100000)) * 1e-4f;
+  for (size_t i = 0; i < 256; ++i) x[256 + i] = 0.0f;                  // all zeros
+  x[512 + 17] = 12.5f, x[512 + 90] = -12.5f;                            // a tie, positive first
+  x[768 + 3] = -11.0f, x[768 + 200] = 11.0f;                            // a tie, negative first
+  x[1024 + 5] = NAN;
+  x[1280 + 255] = INFINITY;
+  for (size_t i = 0; i < 256; ++i) x[1536 + i] = static_cast<float>(uniform(-4, 4)) * 0.5f;  // exact halves: ties in rounding
+  std::vector<int8_t> q0(k), q1(k);
+  std::vector<float> s0(k / 256), s1(k / 256);
+  std::vector<int32_t> u0(k / 256), u1(k / 256);
+  quantize_row_q8_k(x.data(), k, q0.data(), s0.data(), u0.data());
+  kern.quantize_row_q8_k(x.data(), k, q1.data(), s1.data(), u1.data());
+  const bool same = q0 == q1 && u0 == u1 && std::memcmp(s0.data(), s1.data(), s0.size() * sizeof(float)) == 0;
+  if (!same) std::printf("%s quantize_row_q8_k differs from quant_format.h's\n", table);
+  return same;
+}
+
 }  // namespace
 
 int main() {
@@ -113,6 +147,9 @@ int main() {
       {"q3_k", kQ3_KBytes, kQ3KPanelBlockBytes, pack_q3_k_panel_range, &KQuantKernels::gemm_q3_k, {108}, dequantize_row_q3_k},
       {"q4_1", kQ4_1Bytes, kQ41PanelBlockBytes, pack_q4_1_panel_range, &KQuantKernels::gemm_q4_1, {0, 2}, dequantize_row_q4_1, 32},
       {"q5_1", kQ5_1Bytes, kQ51PanelBlockBytes, pack_q5_1_panel_range, &KQuantKernels::gemm_q5_1, {0, 2}, dequantize_row_q5_1, 32},
+      {"q4_0", kQ4_0Bytes, kQ40PanelBlockBytes, pack_q4_0_panel_range, &KQuantKernels::gemm_q4_0, {0}, dequantize_row_q4_0, 32},
+      {"q5_0", kQ5_0Bytes, kQ50PanelBlockBytes, pack_q5_0_panel_range, &KQuantKernels::gemm_q5_0, {0}, dequantize_row_q5_0, 32},
+      {"iq4_nl", kIQ4_NLBytes, kQ40PanelBlockBytes, pack_iq4_nl_panel_range, &KQuantKernels::gemm_iq4_nl, {0}, dequantize_row_iq4_nl, 32},
   };
   struct Table {
     const char* name;
@@ -133,7 +170,7 @@ int main() {
       std::printf("%-9s skipped (not on this CPU)\n", t.name);
       continue;
     }
-    bool mine = true;
+    bool mine = check_quantizer(t.name, *t.k);
     for (const Format& f : formats)
       for (size_t m : {1, 3, 17, 33})
         for (size_t n : {1, 17, 37})

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "block_formats.h"
+#include "quant_format.h"
 #include "../half.h"
 
 namespace attnode {
@@ -20,6 +21,23 @@ const KQuantKernels& kquant_kernels(Isa isa) {
 #endif
     default: return kKQuantScalar;
   }
+}
+
+void kquant_row_sums(const int8_t* q, size_t k, int32_t* bsums, int32_t* pairs32, int32_t* offs6) {
+  const auto pair = [](int32_t lo, int32_t hi) {
+    return static_cast<int32_t>((static_cast<uint32_t>(lo) & 0xffffu) | (static_cast<uint32_t>(hi) << 16));
+  };
+  for (size_t b = 0; b < k / 16; ++b) {
+    const int8_t* g = q + 16 * b;
+    int32_t h0 = 0, h1 = 0;  // bytes 0,1 and 2,3 of each group of 4
+    for (size_t p = 0; p < 16; p += 4) {
+      h0 += g[p] + g[p + 1];
+      h1 += g[p + 2] + g[p + 3];
+    }
+    bsums[b] = h0 + h1;
+    offs6[b] = pair(32 * h0, 32 * h1);
+  }
+  for (size_t b = 0; b < k / 32; ++b) pairs32[b] = pair(bsums[2 * b] + bsums[2 * b + 1], 0);
 }
 
 namespace {
@@ -114,20 +132,33 @@ void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
 
 namespace {
 
-template <bool Five>
-void pack_q41(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+// The blocks of 32: Q4_1 / Q5_1 with mins, Q4_0 / Q5_0 / IQ4_NL without.
+enum class Legacy { q4_0, q4_1, q5_0, q5_1, iq4_nl };
+constexpr bool legacy_five(Legacy l) { return l == Legacy::q5_0 || l == Legacy::q5_1; }
+constexpr bool legacy_min(Legacy l) { return l == Legacy::q4_1 || l == Legacy::q5_1; }
+
+template <Legacy L>
+void pack_legacy(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  constexpr bool Five = legacy_five(L), Min = legacy_min(L);
   const size_t nb = k / kLegacyBlock;
-  const size_t src_bytes = Five ? kQ5_1Bytes : kQ4_1Bytes, dst_bytes = Five ? kQ51PanelBlockBytes : kQ41PanelBlockBytes;
-  const size_t doff = Five ? kQ51DOffset : kQ41DOffset, moff = Five ? kQ51MOffset : kQ41MOffset;
+  // Source: d, [m], [qh[4]], qs[16] (GGUF's block_q4_0 .. block_q5_1, block_iq4_nl).
+  const size_t src_bytes = L == Legacy::q4_0 ? kQ4_0Bytes : L == Legacy::q4_1 ? kQ4_1Bytes : L == Legacy::q5_0 ? kQ5_0Bytes
+                           : L == Legacy::q5_1 ? kQ5_1Bytes : kIQ4_NLBytes;
+  const size_t hoff = Min ? 4 : 2, qoff = hoff + (Five ? 4 : 0);
+  const size_t dst_bytes = L == Legacy::q4_1 ? kQ41PanelBlockBytes : L == Legacy::q5_1 ? kQ51PanelBlockBytes
+                           : L == Legacy::q5_0 ? kQ50PanelBlockBytes : kQ40PanelBlockBytes;
+  const size_t doff = L == Legacy::q4_1 ? kQ41DOffset : L == Legacy::q5_1 ? kQ51DOffset : L == Legacy::q5_0 ? kQ50DOffset : kQ40DOffset;
+  const size_t moff = L == Legacy::q5_1 ? kQ51MOffset : kQ41MOffset;
+  const size_t high = L == Legacy::q5_1 ? kQ51HighOffset : kQ50HighOffset;
   for (size_t p = p0; p < p1; ++p)
     for (size_t b = 0; b < nb; ++b) {
       uint8_t* dst = out + (p * nb + b) * dst_bytes;
       std::memset(dst, 0, dst_bytes);
       for (size_t c = 0; c < kQ4KPanelCols && p * kQ4KPanelCols + c < n; ++c) {
         const uint8_t* blk = blocks + ((p * kQ4KPanelCols + c) * nb + b) * src_bytes;
-        // Value v: nibble of qs[v % 16] (low for v < 16); Q5_1's fifth bit is bit v of qh.
-        const uint8_t* qs = blk + (Five ? 8 : 4);
-        const uint32_t qh = Five ? blk[4] | (blk[5] << 8) | (blk[6] << 16) | (static_cast<uint32_t>(blk[7]) << 24) : 0;
+        // Value v: nibble of qs[v % 16] (low for v < 16); the fifth bit is bit v of qh.
+        const uint8_t* qs = blk + qoff;
+        const uint32_t qh = Five ? blk[hoff] | (blk[hoff + 1] << 8) | (blk[hoff + 2] << 16) | (static_cast<uint32_t>(blk[hoff + 3]) << 24) : 0;
         uint8_t q[kLegacyBlock];
         for (size_t v = 0; v < kLegacyBlock; ++v)
           q[v] = static_cast<uint8_t>((v < 16 ? qs[v] & 0xF : qs[v - 16] >> 4) | (((qh >> v) & 1) << 4));
@@ -138,10 +169,10 @@ void pack_q41(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, u
           for (size_t i = 0; i < 4; ++i) {
             uint8_t hb = 0;
             for (size_t g = 0; g < 8; ++g) hb = static_cast<uint8_t>(hb | ((q[4 * g + i] >> 4) << g));
-            dst[kQ51HighOffset + 4 * c + i] = hb;
+            dst[high + 4 * c + i] = hb;
           }
         std::memcpy(dst + doff + 2 * c, blk, 2);
-        std::memcpy(dst + moff + 2 * c, blk + 2, 2);
+        if (Min) std::memcpy(dst + moff + 2 * c, blk + 2, 2);
       }
     }
 }
@@ -149,11 +180,23 @@ void pack_q41(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, u
 }  // namespace
 
 void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
-  pack_q41<false>(blocks, n, k, p0, p1, out);
+  pack_legacy<Legacy::q4_1>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q4_0_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_legacy<Legacy::q4_0>(blocks, n, k, p0, p1, out);
+}
+
+void pack_q5_0_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_legacy<Legacy::q5_0>(blocks, n, k, p0, p1, out);
+}
+
+void pack_iq4_nl_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
+  pack_legacy<Legacy::iq4_nl>(blocks, n, k, p0, p1, out);
 }
 
 void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out) {
-  pack_q41<true>(blocks, n, k, p0, p1, out);
+  pack_legacy<Legacy::q5_1>(blocks, n, k, p0, p1, out);
 }
 
 namespace {
@@ -272,11 +315,17 @@ void gemm_iq4_xs_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, siz
     }
 }
 
-template <bool Five>
-void gemm_q41_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+template <Legacy L>
+void gemm_legacy_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t n1, float* out, size_t ldo) {
+  constexpr bool Five = legacy_five(L), Min = legacy_min(L);
   const size_t nb = w.k / kLegacyBlock;
-  const size_t bytes = Five ? kQ51PanelBlockBytes : kQ41PanelBlockBytes;
-  const size_t doff = Five ? kQ51DOffset : kQ41DOffset, moff = Five ? kQ51MOffset : kQ41MOffset;
+  const size_t bytes = L == Legacy::q4_1 ? kQ41PanelBlockBytes : L == Legacy::q5_1 ? kQ51PanelBlockBytes
+                       : L == Legacy::q5_0 ? kQ50PanelBlockBytes : kQ40PanelBlockBytes;
+  const size_t doff = L == Legacy::q4_1 ? kQ41DOffset : L == Legacy::q5_1 ? kQ51DOffset : L == Legacy::q5_0 ? kQ50DOffset : kQ40DOffset;
+  const size_t moff = L == Legacy::q5_1 ? kQ51MOffset : kQ41MOffset;
+  const size_t high = L == Legacy::q5_1 ? kQ51HighOffset : kQ50HighOffset;
+  const int32_t offset = L == Legacy::q4_0 ? 8 : L == Legacy::q5_0 ? 16 : 0;
+  const auto level = [](int q) { return L == Legacy::iq4_nl ? static_cast<int32_t>(kIq4Codebook[q]) : q; };
   const QuantizedRows& x = a.x;
   for (size_t i = 0; i < x.m; ++i)
     for (size_t j = n0; j < n1; ++j) {
@@ -289,13 +338,17 @@ void gemm_q41_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size_t
         for (size_t t = 0; t < 4; ++t)
           for (size_t v = 0; v < 4; ++v) {
             const uint8_t byte = blk[64 * t + 4 * c + v];
-            const uint8_t hb = Five ? blk[kQ51HighOffset + 4 * c + v] : 0;
-            dot += ((byte & 0xF) | (((hb >> (2 * t)) & 1) << 4)) * xq[8 * t + v] +
-                   ((byte >> 4) | (((hb >> (2 * t + 1)) & 1) << 4)) * xq[8 * t + 4 + v];
+            const uint8_t hb = Five ? blk[high + 4 * c + v] : 0;
+            dot += level((byte & 0xF) | (((hb >> (2 * t)) & 1) << 4)) * xq[8 * t + v] +
+                   level((byte >> 4) | (((hb >> (2 * t + 1)) & 1) << 4)) * xq[8 * t + 4 + v];
           }
         const float d = f16_to_f32(static_cast<uint16_t>(blk[doff + 2 * c] | (blk[doff + 2 * c + 1] << 8)));
-        const float m = f16_to_f32(static_cast<uint16_t>(blk[moff + 2 * c] | (blk[moff + 2 * c + 1] << 8)));
-        acc += x.scales[i * nb + b] * (d * static_cast<float>(dot) + m * static_cast<float>(x.sums[i * nb + b]));
+        if (Min) {
+          const float m = f16_to_f32(static_cast<uint16_t>(blk[moff + 2 * c] | (blk[moff + 2 * c + 1] << 8)));
+          acc += x.scales[i * nb + b] * (d * static_cast<float>(dot) + m * static_cast<float>(x.sums[i * nb + b]));
+        } else {
+          acc += x.scales[i * nb + b] * (d * static_cast<float>(dot - offset * x.sums[i * nb + b]));
+        }
       }
       out[i * ldo + j] = acc;
     }
@@ -411,7 +464,8 @@ void gemm_q45_k_scalar(const Q4KWeights& w, const KQuantRows& a, size_t n0, size
 }  // namespace
 
 const KQuantKernels kKQuantScalar = {"scalar", gemm_q45_k_scalar<false>, gemm_q6_k_scalar, gemm_q45_k_scalar<true>,
-                                     gemm_iq4_xs_scalar, gemm_q41_scalar<false>, gemm_q41_scalar<true>,
-                                     gemm_q23_k_scalar<false>, gemm_q23_k_scalar<true>};
+                                     gemm_iq4_xs_scalar, gemm_legacy_scalar<Legacy::q4_1>, gemm_legacy_scalar<Legacy::q5_1>,
+                                     gemm_q23_k_scalar<false>, gemm_q23_k_scalar<true>, gemm_legacy_scalar<Legacy::q4_0>,
+                                     gemm_legacy_scalar<Legacy::q5_0>, gemm_legacy_scalar<Legacy::iq4_nl>, quantize_row_q8_k};
 
 }  // namespace attnode

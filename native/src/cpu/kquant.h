@@ -1,4 +1,4 @@
-// Integer kernels for k-quant weights (Q2_K..Q6_K), IQ4_XS, Q4_1 and Q5_1 in `linear`: the column-panel
+// Integer kernels for k-quant weights (Q2_K..Q6_K), IQ4_XS, the legacy Q4_0 / Q4_1 / Q5_0 / Q5_1 and IQ4_NL in `linear`: the column-panel
 // layout they read, the pack step from GGUF super-blocks, and one table per instruction set
 // (scalar, AVX2, AVX-512 VNNI, NEON dot product; isa/kquant_kernel.inc). Activations are quantized per 256 (q8_K: one f32
 // scale per super-block) with per-32 sums for the mins. Not the reference dequantizer (block_formats.h).
@@ -64,6 +64,17 @@ constexpr size_t kQ51DOffset = kQ51HighOffset + 64;
 constexpr size_t kQ51MOffset = kQ51DOffset + 16 * 2;
 constexpr size_t kQ51PanelBlockBytes = kQ51MOffset + 16 * 2;  // 384 (6 bits per weight, as the file)
 
+// Q4_0 / Q5_0 / IQ4_NL column panels: Q4_1 / Q5_1's without the mins, 16 columns per block of 32:
+//   4 chunks of 64 bytes of nibbles (Q4_1's layout; IQ4_NL's are codebook indices)
+//   [Q5_0] 64 bytes of fifth bits (Q5_1's layout)
+//   d[16] f16                     the block's scale as stored
+// so a value is d * (q - 8), d * (q - 16) or d * kIq4Codebook[q]: the file's bytes, rearranged.
+constexpr size_t kQ40DOffset = 4 * 64;
+constexpr size_t kQ40PanelBlockBytes = kQ40DOffset + 16 * 2;  // 288 (4.5 bits per weight, as the file; IQ4_NL too)
+constexpr size_t kQ50HighOffset = 4 * 64;
+constexpr size_t kQ50DOffset = kQ50HighOffset + 64;
+constexpr size_t kQ50PanelBlockBytes = kQ50DOffset + 16 * 2;  // 352 (5.5 bits per weight, as the file)
+
 // Q2_K / Q3_K column panels: 16 columns, per super-block:
 //   16 chunks of 64 bytes of 2-bit quants: chunk u (sub-block of 16), column c, byte b holds
 //     K 16u + b (bits 0-1), 16u + 4 + b (2-3), 16u + 8 + b (4-5), 16u + 12 + b (6-7)
@@ -86,12 +97,20 @@ struct Q4KWeights {
   size_t n, k;
 };
 
-// Activations for k-quant kernels: x.q / x.scales from quantize_rows with group 256, and the
-// sums of each 16 quants.   bsums: (M, K / 16)
+// Activations for k-quant kernels: x.q / x.scales from quantize_rows with group 256, and sums of
+// their quants (kquant_row_sums).   bsums, offs6: (M, K / 16), pairs32: (M, K / 32)
 struct KQuantRows {
   QuantizedRows x;
-  const int32_t* bsums;
+  const int32_t* bsums;    // sum of each 16 quants
+  const int32_t* pairs32;  // sum of each 32 quants as the 16-bit pair (sum, 0)
+  const int32_t* offs6;    // per 16 quants, the 16-bit pair (32 * sum at 0,1,4,5,8,9,12,13; 32 * sum at the rest)
 };
+
+// The sums above for one row of K quants (K a multiple of 32). pairs32 and offs6 serve the tiles
+// that add byte products in 16-bit pairs (isa/kquant_tiles_pairs.inc): a vpmaddubsw lane of a
+// 4-byte group holds bytes 0,1 or 2,3 of it, and Q6_K's offset of 32 comes off there.
+//   q: (K) s8 -> bsums, offs6: (K / 16), pairs32: (K / 32)
+void kquant_row_sums(const int8_t* q, size_t k, int32_t* bsums, int32_t* pairs32, int32_t* offs6);
 
 struct KQuantKernels {
   const char* variant;
@@ -114,12 +133,22 @@ struct KQuantKernels {
   void (*gemm_q2_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
   // As gemm_q6_k with q = low | high << 2 and an offset of 4 (w.p holds Q3_K panels).
   void (*gemm_q3_k)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // out[i * ldo + j] = sum_b xs[i, b] * d[j, b] * (dot(q[j, b], xq[i, b]) - o * sum(xq[i, b])) over blocks of
+  // 32 (x.group 32, x.sums), o = 8 (Q4_0), 16 (Q5_0); IQ4_NL: q the codebook levels, o = 0.
+  void (*gemm_q4_0)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  void (*gemm_q5_0)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  void (*gemm_iq4_nl)(const Q4KWeights& w, const KQuantRows& x, size_t n0, size_t n1, float* out, size_t ldo);
+  // One activation row as Q8_K super-blocks, bit for bit quant_format.h's quantize_row_q8_k.
+  //   x: (K) f32, K a multiple of 256 -> q: (K) s8, scales, sums: (K / 256)
+  void (*quantize_row_q8_k)(const float* x, size_t k, int8_t* q, float* scales, int32_t* sums);
 };
 
 const KQuantKernels& kquant_kernels(Isa isa);
 
 extern const KQuantKernels kKQuantScalar;
 #if ATTNODE_X86
+// The AVX2 Q8_K quantizer, which the AVX-512 table shares (isa/avx2/kquant.cc).
+void quantize_row_q8_k_avx2(const float* x, size_t k, int8_t* q, float* scales, int32_t* sums);
 extern const KQuantKernels kKQuantAvx2;
 extern const KQuantKernels kKQuantAvx512;
 #endif
@@ -135,6 +164,10 @@ void pack_q6_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0,
 // GGUF Q4_1 / Q5_1 blocks into their panels.   blocks: (N, K / 32) -> out: panel blocks
 void pack_q4_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q5_1_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+// GGUF Q4_0 / Q5_0 / IQ4_NL blocks into their panels.   blocks: (N, K / 32) -> out: panel blocks
+void pack_q4_0_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_q5_0_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
+void pack_iq4_nl_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q2_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_q3_k_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);
 void pack_iq4_xs_panel_range(const uint8_t* blocks, size_t n, size_t k, size_t p0, size_t p1, uint8_t* out);

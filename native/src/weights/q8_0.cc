@@ -16,7 +16,7 @@ constexpr size_t kBandBytes = size_t{4} << 20;
 class Q8_0Weight : public PackedWeight {
  public:
   // panels: (ceil(N / 32), K / 32) panel blocks (cpu/quant_pack.h), packed by make_q8_0_weight.
-  // dtype: what the weight was stored as (q8_0, or q4_0 / q5_0 widened to q8_0 blocks losslessly).
+  // dtype: what the weight reports (q8_0).
   Q8_0Weight(DType dtype, int64_t n, int64_t k, WeightVector<uint8_t> panels) : PackedWeight(dtype, n, k), p_(std::move(panels)) {}
 
   size_t bytes() const override { return p_.size(); }  // padding included
@@ -41,7 +41,7 @@ class Q8_0Weight : public PackedWeight {
 // weight: (N, K) q8_0, K a multiple of 32 (checked by Args with the block count). Every block
 // scale must be finite: a NaN or Inf scale is corrupt data, not a number to multiply by.
 // Always plain (N, K): packWeight refuses 'transposed' for block formats. `stored` names the
-// dtype the weight reports (weights/q4_0.cc hands over q4_0 and q5_0 widened to q8_0 blocks).
+// dtype the weight reports.
 std::unique_ptr<PackedWeight> make_q8_0_panels(Args& args, const WeightSource& w, DType stored) {
   const auto* blocks = w.as<uint8_t>();
   const size_t N = static_cast<size_t>(w.n), K = static_cast<size_t>(w.k);

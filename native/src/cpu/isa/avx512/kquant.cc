@@ -62,6 +62,7 @@ struct K512 {
 // 4 rows x 16 columns: 4 x (2 dot + 2 sum) int accumulators and 4 f32 ones of the 32 registers.
 extern constexpr KQuantKernels kKQuantAvx512 = {"avx512_vnni", gemm_q4_k<K512, 4>, gemm_q6_k<K512, 4>, gemm_q5_k<K512, 4>,
                                      gemm_iq4_xs<K512, 4>, gemm_q4_1<K512, 4>, gemm_q5_1<K512, 4>,
-                                     gemm_q2_k<K512, 4>, gemm_q3_k<K512, 4>};
+                                     gemm_q2_k<K512, 4>, gemm_q3_k<K512, 4>, gemm_q4_0<K512, 4>, gemm_q5_0<K512, 4>, gemm_iq4_nl<K512, 4>,
+    quantize_row_q8_k_avx2};
 
 }  // namespace attnode

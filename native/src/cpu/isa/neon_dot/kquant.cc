@@ -5,6 +5,8 @@
 // qemu-aarch64 by tools/check-quant-kernels.sh. Not the reference (cpu/kquant.cc).
 #include <arm_neon.h>
 
+#include <cmath>
+
 #include "../../block_formats.h"
 #include "../../kquant.h"
 #include "../kquant_kernel.inc"
@@ -68,12 +70,50 @@ struct KNeonDot {
   }
 };
 
+// quant_format.h's quantize_row_q8_k over 4 lanes: the same f32 products, rounded half to even
+// by vcvtnq (as nearbyint in the default mode), so the same bytes.
+void quantize_row_q8_k_neon(const float* x, size_t k, int8_t* q, float* scales, int32_t* sums) {
+  for (size_t g = 0; g < k / 256; ++g) {
+    const float* xg = x + 256 * g;
+    int8_t* qg = q + 256 * g;
+    float32x4_t m = vdupq_n_f32(0.0f);
+    uint32x4_t ok = vdupq_n_u32(0xffffffffu);
+    for (size_t i = 0; i < 256; i += 4) {
+      const float32x4_t a = vabsq_f32(vld1q_f32(xg + i));
+      ok = vandq_u32(ok, vcleq_f32(a, vdupq_n_f32(3.4028234663852886e38f)));  // false for NaN and infinity
+      m = vmaxq_f32(m, a);
+    }
+    const float amax = vmaxvq_f32(m);
+    const bool finite = vminvq_u32(ok) != 0;
+    if (!finite || amax == 0.0f) {
+      std::memset(qg, 0, 256);
+      scales[g] = finite ? 0.0f : NAN;
+      sums[g] = 0;
+      continue;
+    }
+    // The first value of largest magnitude sets the sign of the scale, as in the scalar loop.
+    size_t first = 0;
+    while (std::fabs(xg[first]) != amax) ++first;
+    const float iscale = -127.0f / xg[first];
+    int32x4_t s = vdupq_n_s32(0);
+    for (size_t i = 0; i < 256; i += 8) {
+      const int32x4_t r0 = vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xg + i), iscale)), vdupq_n_s32(127));
+      const int32x4_t r1 = vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xg + i + 4), iscale)), vdupq_n_s32(127));
+      s = vaddq_s32(s, vaddq_s32(r0, r1));
+      vst1_s8(qg + i, vmovn_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1))));
+    }
+    scales[g] = 1.0f / iscale;
+    sums[g] = vaddvq_s32(s);
+  }
+}
+
 }  // namespace
 
 // 1 row x 16 columns (4 vectors): the dot, sum and min accumulators of one row take 20 of the 32
 // registers; a second row would spill.
 extern constexpr KQuantKernels kKQuantNeonDot = {"neon_dot", gemm_q4_k<KNeonDot, 1>, gemm_q6_k<KNeonDot, 1>, gemm_q5_k<KNeonDot, 1>,
                                       gemm_iq4_xs<KNeonDot, 1>, gemm_q4_1<KNeonDot, 1>, gemm_q5_1<KNeonDot, 1>,
-                                      gemm_q2_k<KNeonDot, 1>, gemm_q3_k<KNeonDot, 1>};
+                                      gemm_q2_k<KNeonDot, 1>, gemm_q3_k<KNeonDot, 1>, gemm_q4_0<KNeonDot, 1>, gemm_q5_0<KNeonDot, 1>, gemm_iq4_nl<KNeonDot, 1>,
+    quantize_row_q8_k_neon};
 
 }  // namespace attnode
