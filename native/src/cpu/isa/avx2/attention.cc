@@ -4,5 +4,5 @@
 #include "../vec_attention.inc"
 
 namespace attnode {
-extern const AttentionKernels kAttentionAvx2 = make_attention<V256K>("avx2");
+extern constexpr AttentionKernels kAttentionAvx2 = make_attention<V256K>("avx2");
 }  // namespace attnode

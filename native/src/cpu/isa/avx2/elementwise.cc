@@ -13,6 +13,6 @@ namespace {
 using V256 = V256K;
 }  // namespace
 
-extern const ElementwiseKernels kElementwiseAvx2 = make_elementwise<V256>("avx2");
+extern constexpr ElementwiseKernels kElementwiseAvx2 = make_elementwise<V256>("avx2");
 
 }  // namespace attnode

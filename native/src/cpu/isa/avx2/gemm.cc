@@ -21,6 +21,6 @@ struct V256 {
 
 }  // namespace
 
-extern const GemmKernels kGemmAvx2 = make_gemm_kernels<V256, 6, 2>("gemm_f32_avx2_6x16");
+extern constexpr GemmKernels kGemmAvx2 = make_gemm_kernels<V256, 6, 2>("gemm_f32_avx2_6x16");
 
 }  // namespace attnode

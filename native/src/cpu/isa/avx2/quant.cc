@@ -9,6 +9,6 @@
 namespace attnode {
 
 // q8_0: 2 rows x 16 columns; row panels: 2 activation rows x 4 weight rows (16 registers).
-const QuantKernels kQuantAvx2 = make_quant_kernels<Q256, 2, 2, 2>("avx2_maddubs");
+extern constexpr QuantKernels kQuantAvx2 = make_quant_kernels<Q256, 2, 2, 2>("avx2_maddubs");
 
 }  // namespace attnode

@@ -4,5 +4,5 @@
 #include "../vec_attention.inc"
 
 namespace attnode {
-extern const AttentionKernels kAttentionAvx512 = make_attention<V512K>("avx512");
+extern constexpr AttentionKernels kAttentionAvx512 = make_attention<V512K>("avx512");
 }  // namespace attnode

@@ -13,6 +13,6 @@ namespace {
 using V512 = V512K;
 }  // namespace
 
-extern const ElementwiseKernels kElementwiseAvx512 = make_elementwise<V512>("avx512");
+extern constexpr ElementwiseKernels kElementwiseAvx512 = make_elementwise<V512>("avx512");
 
 }  // namespace attnode

@@ -103,7 +103,7 @@ void pack_a_avx512(const float* a, size_t lda, size_t rows, size_t kc, float* ds
     for (size_t i = 0; i < rows; ++i) dst[p * rows + i] = a[i * lda + p];
 }
 
-GemmKernels make_avx512() {
+constexpr GemmKernels make_avx512() {
   GemmKernels k = make_gemm_kernels<V512, 14, 2>("gemm_f32_avx512_14x32");
   k.pack_b_trans = &pack_b_trans_avx512;
   k.pack_a = &pack_a_avx512;
@@ -113,6 +113,6 @@ GemmKernels make_avx512() {
 
 }  // namespace
 
-extern const GemmKernels kGemmAvx512 = make_avx512();
+extern constexpr GemmKernels kGemmAvx512 = make_avx512();
 
 }  // namespace attnode

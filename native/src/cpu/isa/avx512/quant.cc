@@ -50,6 +50,6 @@ struct Q512 : V512K {
 
 // q8_0: 6 rows x 32 columns (12 int32 + 12 f32 accumulators of the 32 registers).
 // Row panels: 4 activation rows x 4 weight rows.
-const QuantKernels kQuantAvx512 = make_quant_kernels<Q512, 6, 2, 4>("avx512_vnni");
+extern constexpr QuantKernels kQuantAvx512 = make_quant_kernels<Q512, 6, 2, 4>("avx512_vnni");
 
 }  // namespace attnode

@@ -30,7 +30,7 @@ struct QVnni256 : Q256 {
 
 // q8_0: 3 rows x 16 columns (6 int32 + 6 f32 accumulators of the 16 registers); row panels:
 // 2 activation rows x 4 weight rows.
-const QuantKernels kQuantAvxVnni = make_quant_kernels<QVnni256, 3, 2, 2>("avx_vnni");
+extern constexpr QuantKernels kQuantAvxVnni = make_quant_kernels<QVnni256, 3, 2, 2>("avx_vnni");
 
 }  // namespace attnode
 

@@ -37,7 +37,7 @@ struct VNeon {
 
 }  // namespace
 
-extern const ElementwiseKernels kElementwiseNeon = make_elementwise<VNeon>("neon");
+extern constexpr ElementwiseKernels kElementwiseNeon = make_elementwise<VNeon>("neon");
 
 }  // namespace attnode
 #endif

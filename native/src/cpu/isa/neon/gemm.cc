@@ -22,7 +22,7 @@ struct VNeon {
 
 }  // namespace
 
-extern const GemmKernels kGemmNeon = make_gemm_kernels<VNeon, 8, 3>("gemm_f32_neon_8x12");
+extern constexpr GemmKernels kGemmNeon = make_gemm_kernels<VNeon, 8, 3>("gemm_f32_neon_8x12");
 
 }  // namespace attnode
 #endif

@@ -72,6 +72,6 @@ struct QNeonDot {
 
 // q8_0: 3 rows x 16 columns (12 int32 + 12 f32 accumulators of the 32 registers); row panels:
 // 4 activation rows x 4 weight rows.
-const QuantKernels kQuantNeonDot = make_quant_kernels<QNeonDot, 3, 4, 4>("neon_dot");
+extern constexpr QuantKernels kQuantNeonDot = make_quant_kernels<QNeonDot, 3, 4, 4>("neon_dot");
 
 }  // namespace attnode

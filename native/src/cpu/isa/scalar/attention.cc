@@ -121,7 +121,7 @@ void matvec_f32(const float* w, const float* x, float* y, size_t rows, size_t n)
 
 }  // namespace
 
-extern const AttentionKernels kAttentionScalar = {
+extern constexpr AttentionKernels kAttentionScalar = {
     "scalar", fused_f32, decode_partial_f32, dot_f32, dot_f16, axpy_f32, axpy_f16, matvec_f32,
 };
 

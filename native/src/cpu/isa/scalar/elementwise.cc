@@ -85,7 +85,7 @@ void rmsnorm_row_f32(const float* x, const float* w, float eps, float* out, size
 
 }  // namespace
 
-extern const ElementwiseKernels kElementwiseScalar = {
+extern constexpr ElementwiseKernels kElementwiseScalar = {
     "scalar",     add_f32,  mul_f32,         scale_f32,         gelu_tanh_f32,
     gelu_erf_f32, silu_f32, softmax_row_f32, layernorm_row_f32, rmsnorm_row_f32,
 };

@@ -42,7 +42,7 @@ float read_sum_scalar(const float* p, size_t n) {
   return s;
 }
 
-GemmKernels make_scalar() {
+constexpr GemmKernels make_scalar() {
   GemmKernels k{};
   k.variant = "gemm_f32_scalar_4x8";
   k.mr = 4;
@@ -59,6 +59,6 @@ GemmKernels make_scalar() {
 
 }  // namespace
 
-extern const GemmKernels kGemmScalar = make_scalar();
+extern constexpr GemmKernels kGemmScalar = make_scalar();
 
 }  // namespace attnode

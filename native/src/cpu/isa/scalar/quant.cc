@@ -70,7 +70,7 @@ int32_t dot_peak_loop_scalar(size_t iters) {
 
 }  // namespace
 
-const QuantKernels kQuantScalar = {
+extern constexpr QuantKernels kQuantScalar = {
     "scalar",
     gemm_q8_0_scalar,
     gemm_i8_scalar,
