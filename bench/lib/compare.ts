@@ -14,6 +14,8 @@ export const DEFAULT_THRESHOLD = 0.1;
 export const NOISE_SIGMAS = 4;
 /** Fewest cases a group needs for its own drift and scatter; smaller groups borrow the suite's, then the run's. */
 export const MIN_GROUP = 6;
+/** Fewest cases a suite needs to give a small group its drift (the median of 3 still ignores one changed case). */
+export const MIN_SMALL_POOL = 3;
 /** Scatter is never taken as less than this (log units): a tiny pool would otherwise give a razor-thin limit. */
 const MIN_SCATTER = 0.01;
 /** MAD to sigma for a normal distribution; IQR to sigma. */
@@ -111,7 +113,8 @@ function poolOf(logs: readonly number[], kind: CaseKind): Pool {
  * negative. Cases are grouped by suite, thread count and clock (the conditions drift acts on);
  * a group's drift is the median d of its cases, its scatter the MAD of d around that median, so
  * one changed case among them moves neither. A group with fewer than MIN_GROUP cases takes both
- * from its suite, a suite that small from the run. A case is flagged when |d - drift| exceeds the
+ * from its suite (a suite of fewer than MIN_SMALL_POOL from the run), with at least the run's
+ * scatter. A case is flagged when |d - drift| exceeds the
  * floor `threshold` and NOISE_SIGMAS x sqrt(scatter^2 + within^2), where `within` is the standard
  * error of the two medians from each run's own rounds.
  */
@@ -147,8 +150,17 @@ export function compareReports(oldR: BenchReport, newR: BenchReport, threshold =
     if (groups.has(p.group)) continue;
     const own = byGroup.get(p.group)!;
     const suite = bySuite.get(`${p.o.suite}|${p.kind}`)!;
-    const [logs, source]: [number[], DriftGroup['source']] = own.length >= MIN_GROUP ? [own, 'group'] : suite.length >= MIN_GROUP ? [suite, 'suite'] : [byRun.get(p.kind)!, 'run'];
+    const run = byRun.get(p.kind)!;
+    // Drift is local (load differs from suite to suite), so a small group takes its suite's, and
+    // only a suite of one or two cases the run's. Scatter from fewer than MIN_GROUP cases is
+    // unreliable (three cases may agree by chance): such a pool takes the larger of its own and
+    // the run's.
+    // Sizes and in-run ratios never borrow from other suites: computed byte counts (exact) and a
+    // measured peak RSS (noisy) are different kinds of figure.
+    const [logs, source]: [number[], DriftGroup['source']] =
+      own.length >= MIN_GROUP ? [own, 'group'] : suite.length >= MIN_SMALL_POOL || p.kind === 'steady' ? [suite, 'suite'] : [run, 'run'];
     const pool = poolOf(logs, p.kind);
+    if (logs.length < MIN_GROUP && p.kind === 'speed') pool.scatter = Math.max(pool.scatter, poolOf(run, p.kind).scatter);
     groups.set(p.group, { key: p.group, suite: p.o.suite, kind: p.kind, cases: own.length, drift: Math.expm1(pool.drift), scatter: pool.scatter, source });
   }
   const changes: CaseChange[] = pairs.map((p) => {
