@@ -38,11 +38,13 @@ function truths(seed: number): CaseTruth[] {
 
 /**
  * One run: every suite's cases slowed by that suite's machine factor (drift), each case by its own
- * between-run noise (sigma `between`), each round by within-run noise (sigma `within`).
+ * between-run noise (sigma `between`, default 2%: what a quiet machine adds per case beyond the
+ * drift, an assumption; the compare table prints the limit the measured noise allows), each round
+ * by within-run noise (sigma `within`).
  */
 function run(ts: CaseTruth[], seed: number, drift: Record<string, number>, opts: { between?: number; within?: number; slower?: Record<string, number> } = {}): BenchReport {
   const u = rng(seed);
-  const between = opts.between ?? 0.03;
+  const between = opts.between ?? 0.02;
   const within = opts.within ?? 0.01;
   const cases: BenchCase[] = ts.map((t) => {
     const key = `${t.suite}/${t.name}`;
