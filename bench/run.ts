@@ -1,15 +1,15 @@
-// The benchmark runner: every suite in bench/suites/ (each in a child process of its own) and the
-// older bench/*.bench.ts scripts as subprocesses; writes bench.json (bench/lib/schema.ts),
-// bench.md, one <suite>.md per suite and the plots, and compares with an earlier run.
+// The benchmark runner: every suite in bench/suites/, each in a child process of its own; writes
+// bench.json (bench/lib/schema.ts), bench.md, one <suite>.md per suite and the plots into the
+// output folder, and compares with an earlier run (bench/lib/compare.ts).
 //
 //   npm run bench -- [SUITE ...] [--quick] [--threads 1,2] [--dtype f32] [--out DIR] [--compare OLD.json]
 //
 // Options: bench/lib/options.ts; the format: bench/results/README.md.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildResult } from './lib/child.js';
 import { compareReports, formatComparison } from './lib/compare.js';
@@ -23,33 +23,15 @@ import type { SuiteOptions } from './lib/suite.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
-/** Old-style scripts that take --quick; the others are skipped under --quick (they take minutes). */
-const LEGACY_QUICK = new Set(['complexity', 'matmul', 'model', 'quant', 'tokenizer', 'webgpu']);
-
-interface Entry {
-  name: string;
-  kind: 'suite' | 'legacy';
-  file: string;
-}
-
-/** Suites of the runner (bench/suites/<name>.ts), then old scripts no suite replaces. */
-export function discover(dir = here): Entry[] {
+/** The suites of the runner: bench/suites/<name>.ts. */
+export function discover(dir = here): Array<{ name: string; file: string }> {
   const suitesDir = join(dir, 'suites');
-  const ported: Entry[] = existsSync(suitesDir)
-    ? readdirSync(suitesDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort().map((f) => ({ name: f.slice(0, -3), kind: 'suite', file: join(suitesDir, f) }))
-    : [];
-  const names = new Set(ported.map((e) => e.name));
-  const legacy: Entry[] = readdirSync(dir)
-    .filter((f) => f.endsWith('.bench.ts'))
-    .sort()
-    .map((f) => ({ name: f.slice(0, -'.bench.ts'.length), kind: 'legacy' as const, file: join(dir, f) }))
-    .filter((e) => !names.has(e.name));
-  return [...ported, ...legacy];
+  return readdirSync(suitesDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort().map((f) => ({ name: f.slice(0, -3), file: join(suitesDir, f) }));
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function runPorted(e: Entry, opts: SuiteOptions): { record: SuiteRecord; result?: ChildResult } {
+function runSuite(e: { name: string; file: string }, opts: SuiteOptions): { record: SuiteRecord; result?: ChildResult } {
   const tmp = mkdtempSync(join(tmpdir(), 'attnode-bench-'));
   const resultFile = join(tmp, 'result.json');
   const before = loadavg()[0]!;
@@ -62,31 +44,12 @@ function runPorted(e: Entry, opts: SuiteOptions): { record: SuiteRecord; result?
   rmSync(tmp, { recursive: true, force: true });
   const error = result?.error?.split('\n')[0] ?? (r.status !== 0 ? `exit code ${r.status ?? 'none'}${r.signal ? ` (${r.signal})` : ''}` : undefined);
   const record: SuiteRecord = {
-    name: e.name, status: error ? 'failed' : 'ok', seconds, notes: result?.notes ?? [], sections: result?.sections ?? [], files: result?.files ?? [], loadAverage,
+    name: e.name, status: error ? 'failed' : 'ok', seconds, notes: result?.notes ?? [], sections: result?.sections ?? [],
+    // Relative to the report's folder, so that a report can be moved (or committed) with its files.
+    files: (result?.files ?? []).map((f) => relative(opts.out, resolve(f))), loadAverage,
   };
   if (error) record.error = error;
   return { record, result };
-}
-
-function runLegacy(e: Entry, o: RunOptions): SuiteRecord {
-  const before = loadavg()[0]!;
-  const results = join(here, 'results');
-  if (o.quick && !LEGACY_QUICK.has(e.name))
-    return { name: e.name, status: 'skipped', seconds: 0, notes: ['not ported to the runner and has no quick mode: run it without --quick'], sections: [], files: [], loadAverage: { before, after: before } };
-  const args = [e.file, ...(o.quick ? ['--quick'] : [])];
-  // The model script reads its filters from the environment.
-  const env = { ...process.env, ...(o.threads ? { THREADS: o.threads.join(',') } : {}), ...(o.dtype ? { DTYPES: o.dtype.join(',') } : {}) };
-  const started = Date.now();
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env });
-  const seconds = (performance.now() - t0) / 1e3;
-  const files = existsSync(results) ? readdirSync(results).filter((f) => f.startsWith(`${e.name}`) && statSync(join(results, f)).mtimeMs >= started).map((f) => join(results, f)) : [];
-  const record: SuiteRecord = {
-    name: e.name, status: r.status === 0 ? 'legacy' : 'failed', seconds, files, loadAverage: { before, after: loadavg()[0]! },
-    notes: ['not ported to the runner yet: run as its own script, which wrote the files below; the filters do not apply to it'], sections: [],
-  };
-  if (r.status !== 0) record.error = `exit code ${r.status ?? 'none'}${r.signal ? ` (${r.signal})` : ''}`;
-  return record;
 }
 
 function readReport(path: string, option: string): BenchReport {
@@ -111,13 +74,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (o.list) {
-    for (const e of entries) console.log(`${e.name}\t${e.kind === 'suite' ? 'runner suite' : `legacy script${LEGACY_QUICK.has(e.name) ? '' : ' (no --quick)'}`}\t${relative(root, e.file)}`);
+    for (const e of entries) console.log(`${e.name}\t${relative(root, e.file)}`);
     return 0;
   }
   const oldReport = o.compare !== undefined ? readReport(o.compare, '--compare') : undefined;
   if (o.compareOnly !== undefined) {
     const c = compareReports(oldReport!, readReport(o.compareOnly, '--compare-only'), o.threshold);
-    console.log(formatComparison(c, o.threshold));
+    console.log(formatComparison(c));
     return 0;
   }
   const out = resolve(o.out ?? join(here, 'results', ...(o.quick ? ['quick'] : [])));
@@ -134,16 +97,14 @@ async function main(argv: string[]): Promise<number> {
   const metas: Record<string, SuiteMeta> = {};
   for (const name of o.suites) {
     const e = entries.find((x) => x.name === name)!;
-    log(`bench: ${name} (${e.kind === 'suite' ? 'suite' : 'legacy script'})`);
-    if (e.kind === 'suite') {
-      const { record, result } = runPorted(e, suiteOpts);
-      report.suites.push(record);
-      if (result) {
-        metas[name] = { title: result.title, description: result.description };
-        report.cases.push(...result.cases);
-        report.peers.push(...result.peers);
-      }
-    } else report.suites.push(runLegacy(e, o));
+    log(`bench: ${name}`);
+    const { record, result } = runSuite(e, suiteOpts);
+    report.suites.push(record);
+    if (result) {
+      metas[name] = { title: result.title, description: result.description };
+      report.cases.push(...result.cases);
+      report.peers.push(...result.peers);
+    }
     const last = report.suites[report.suites.length - 1]!;
     log(`bench: ${name} ${last.status} in ${last.seconds.toFixed(1)} s${last.error ? `: ${last.error}` : ''}`);
   }
@@ -152,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
   machine.loadAverage.after = loadavg()[0]!;
   report.seconds = (performance.now() - t0) / 1e3;
 
-  const rel = (f: string) => relative(out, f);
+  const rel = (f: string) => (isAbsolute(f) ? relative(out, f) : f);
   const ratios = ratiosSpec(report);
   const headline: string[] = [];
   if (ratios) {
@@ -166,12 +127,12 @@ async function main(argv: string[]): Promise<number> {
   // A script that writes its own <suite>.md into the same folder keeps it (bench.md has its section).
   for (const s of report.suites) {
     const file = join(out, `${s.name}.md`);
-    if (s.status !== 'skipped' && !s.files.includes(file)) writeFileSync(file, `${machineSection(report)}\n${suiteSection(report, s, metas[s.name], rel)}`);
+    if (s.status !== 'skipped' && !s.files.includes(`${s.name}.md`)) writeFileSync(file, `${machineSection(report)}\n${suiteSection(report, s, metas[s.name], rel)}`);
   }
   log(`bench: wrote ${relative(process.cwd(), join(out, 'bench.json'))}, bench.md, ${report.suites.length} suite files and ${report.suites.reduce((a, s) => a + s.files.filter((f) => f.endsWith('.svg')).length, headline.length)} plots in ${report.seconds.toFixed(0)} s`);
   if (oldReport) {
     const c = compareReports(oldReport, report, o.threshold);
-    const text = formatComparison(c, o.threshold);
+    const text = formatComparison(c);
     console.log(text);
     writeFileSync(join(out, 'compare.md'), `# ${basename(o.compare!)} -> this run\n\n${text}\n`);
   }

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { BACKEND_NAMES } from '../../ts/backend/backends.js';
 import { WEIGHT_DTYPES } from '../../ts/tensor/formats.js';
+import { DEFAULT_THRESHOLD } from './compare.js';
 
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
@@ -20,7 +21,7 @@ export interface RunOptions {
   compare?: string;
   /** With compare: compare this file with it instead of running. */
   compareOnly?: string;
-  /** Smallest relative change --compare flags, beyond the spread (default 0.05). */
+  /** The floor of --compare: a drift-corrected change smaller than this is never flagged (default 0.1). */
   threshold: number;
   list: boolean;
   help: boolean;
@@ -31,7 +32,7 @@ export const BENCH_DTYPES: readonly string[] = [...WEIGHT_DTYPES, 'i8', 'q4_k_m'
 export const BENCH_BACKENDS: readonly string[] = BACKEND_NAMES;
 
 export const BENCH_USAGE = `usage: attnode bench [SUITE ...] [--suite a,b] [--quick] [--backend ${BENCH_BACKENDS.join('|')}[,...]]
-  [--threads 1,2] [--dtype f32,q8_0,...] [--out DIR] [--compare OLD.json [--compare-only NEW.json] [--threshold 0.05]] [--list]`;
+  [--threads 1,2] [--dtype f32,q8_0,...] [--out DIR] [--compare OLD.json [--compare-only NEW.json] [--threshold 0.1]] [--list]`;
 
 function list(name: string, v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
@@ -79,10 +80,10 @@ export function parseBenchArgs(argv: readonly string[], known: readonly string[]
     if (!Number.isInteger(n) || n < 1 || n > 1024) throw new BenchUsageError(`--threads: '${t}' is not a thread count (an integer from 1 to 1024)`);
     return n;
   });
-  let threshold = 0.05;
+  let threshold = DEFAULT_THRESHOLD;
   if (v.threshold !== undefined) {
     threshold = Number(v.threshold);
-    if (!Number.isFinite(threshold) || threshold < 0 || threshold >= 1) throw new BenchUsageError(`--threshold: '${v.threshold}' is not a fraction in [0, 1) (0.05 is 5%)`);
+    if (!Number.isFinite(threshold) || threshold < 0 || threshold >= 1) throw new BenchUsageError(`--threshold: '${v.threshold}' is not a fraction in [0, 1) (0.1 is 10%)`);
   }
   for (const k of ['out', 'compare', 'compare-only'] as const)
     if (v[k] !== undefined && v[k]!.trim() === '') throw new BenchUsageError(`--${k}: expected a path, got an empty string`);

@@ -2,8 +2,14 @@
 // run with a machine header, the suites that ran, the peers found or absent, and every case.
 // Types and a structural check only; measuring lives in measure.ts, rendering in report.ts.
 
-/** Bumped whenever a field changes meaning or is removed; adding an optional field keeps it. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped whenever a field changes meaning or is removed; adding an optional field keeps it.
+ * 2: suites[].files are relative to the report's folder (1: absolute paths); no 'legacy' or
+ * 'skipped' suites are written any more. --compare reads both (it uses neither field).
+ */
+export const SCHEMA_VERSION = 2;
+/** The versions checkReport accepts. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 /** What a case's parameters may hold; the filters look at backend, threads and dtype. */
 export type ParamValue = string | number | boolean;
@@ -59,7 +65,7 @@ export interface PeerStatus {
 
 export interface SuiteRecord {
   name: string;
-  /** ok: ran through the runner; legacy: an old-style script run as a subprocess (its own files); skipped: a legacy suite with no quick mode under --quick; failed. */
+  /** ok or failed; 'legacy' (an old-style script run as a subprocess) and 'skipped' appear in version 1 files only. */
   status: 'ok' | 'legacy' | 'skipped' | 'failed';
   seconds: number;
   error?: string;
@@ -67,7 +73,7 @@ export interface SuiteRecord {
   notes: string[];
   /** Markdown sections the suite renders itself (its own tables), in order. */
   sections: string[];
-  /** Files the suite wrote (plots; for legacy suites, their own .json/.md). */
+  /** Files the suite wrote (plots, its own .md/.json), relative to the report's folder (version 1: absolute). */
   files: string[];
   loadAverage: { before: number; after: number };
 }
@@ -130,7 +136,7 @@ export function checkReport(value: unknown, what: string): BenchReport {
   if (typeof value !== 'object' || value === null) fail('not a JSON object');
   const r = value as Record<string, unknown>;
   if (r.kind !== 'attnode-bench') fail(`not an attnode bench report (kind is ${JSON.stringify(r.kind)}, expected "attnode-bench")`);
-  if (r.schemaVersion !== SCHEMA_VERSION) fail(`schemaVersion ${JSON.stringify(r.schemaVersion)}; this runner reads version ${SCHEMA_VERSION}`);
+  if (!READABLE_VERSIONS.includes(r.schemaVersion as number)) fail(`schemaVersion ${JSON.stringify(r.schemaVersion)}; this runner reads versions ${READABLE_VERSIONS.join(' and ')}`);
   if (!Array.isArray(r.cases)) fail('cases is not an array');
   (r.cases as unknown[]).forEach((c, i) => {
     const x = c as Record<string, unknown>;

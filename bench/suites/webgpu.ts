@@ -1,4 +1,4 @@
-// WebGPU against native, per op and per forward pass: the runner's entry for bench/webgpu.bench.ts.
+// WebGPU against native, per op and per forward pass: the runner's entry for bench/webgpu/measure.ts.
 // Opens a WebGPU adapter first; without one (no Vulkan, Metal or D3D12 driver, or the optional
 // `webgpu` package missing) the backend is reported absent with the reason instead of failing.
 // With one, runs the script, which checks every result before timing and writes its own files.
@@ -17,7 +17,7 @@ export default defineSuite({
   title: 'WebGPU against native',
   description:
     'linear (f32, q8_0), fused attention and softmax on the WebGPU backend next to the native backend, then whole forward passes op by op and as one command buffer; ' +
-    'not yet in the runner\'s case format: the script writes webgpu.md and webgpu.json into bench/results/.',
+    'not yet in the runner\'s case format: its script writes webgpu.md and webgpu.json into the run\'s output folder.',
   async run(ctx) {
     try {
       const { createWebGPUBackend } = await import('../../ts/backend/webgpu/index.js');
@@ -30,8 +30,9 @@ export default defineSuite({
       ctx.note('no WebGPU adapter on this machine, so nothing was measured');
       return;
     }
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(bench, 'webgpu.bench.ts'), ...(ctx.quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error(`bench/webgpu.bench.ts exited with ${r.status ?? r.signal}`);
-    for (const f of ['webgpu.md', 'webgpu.json']) if (existsSync(join(bench, 'results', f))) ctx.file(join(bench, 'results', f));
+    const script = join(bench, 'webgpu', 'measure.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--out', ctx.options.out, ...(ctx.quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error(`bench/webgpu/measure.ts exited with ${r.status ?? r.signal}`);
+    for (const f of ['webgpu.md', 'webgpu.json']) if (existsSync(join(ctx.options.out, f))) ctx.file(join(ctx.options.out, f));
   },
 });

@@ -1,6 +1,6 @@
 // A backend that forwards run() and packWeight() to another and has no runBatch, so the graph
 // executor runs a pass op by op on it: the reference path that runBatch is compared with (tests)
-// and timed against (bench/webgpu.bench.ts).
+// and timed against (bench/webgpu/measure.ts).
 
 import type { Backend, OpArgs, OpName, OutArg } from '../../ts/backend/backend.js';
 

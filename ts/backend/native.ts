@@ -207,7 +207,7 @@ export class NativeBackend implements Backend {
   }
 }
 
-/** Default rows per page: see bench/results/state.md for the measurements behind it. */
+/** Default rows per page: the state suite (bench/suites/state.ts, `npm run bench -- state`) measures the trade-off. */
 export const DEFAULT_PAGE_ROWS = 32;
 
 /**

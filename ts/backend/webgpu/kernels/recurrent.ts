@@ -97,7 +97,7 @@ function stepCode(gates: 1 | 4): string {
 }
 
 /**
- * Measured on lavapipe (bench/webgpu.bench.ts): while a step is small (G * H * H multiply-adds per
+ * Measured on lavapipe (bench/webgpu/measure.ts): while a step is small (G * H * H multiply-adds per
  * sequence up to 8192, e.g. rnn H=64, lstm H=32) the loop saves a dispatch per step and wins up to
  * 3x; beyond that the per-step dispatches, which spread a step over the cores, win up to 1.7x.
  */

@@ -3,31 +3,35 @@
 // then whole forward passes of the default model, op by op and as one command buffer (runBatch),
 // and the two rnn/lstm schedules. Not a test: each result is checked before timing (against the
 // native backend, or bit for bit between the two WebGPU paths); nothing asserts speed.
-//   npx tsx bench/webgpu.bench.ts [--quick]   -> bench/results/webgpu.json, webgpu.md
+//   npx tsx bench/webgpu/measure.ts [--quick] [--out DIR]   -> DIR/webgpu.json, DIR/webgpu.md (default DIR: bench/results)
+// The runner's webgpu suite (bench/suites/webgpu.ts) runs it with the runner's --out.
 // Ops are timed three ways: `run` (host tensors in, upload + kernel + read-back per call),
 // `resident` (inputs already on the device: one submit and one read-back of the output), and
 // `batched` (8 ops recorded into one command buffer, one read-back, time per op).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { Tensor } from '../ts/tensor/tensor.js';
-import { NativeBackend } from '../ts/backend/native.js';
-import type { OpArgs, OpName, Weight } from '../ts/backend/backend.js';
-import { createWebGPUBackend, GPUTensor, type GpuOpArgs } from '../ts/backend/webgpu/index.js';
-import { loadAddon } from '../ts/native.js';
-import { loadModel, type DecoderModel } from '../ts/models/model.js';
-import { defaultModelPath } from '../ts/generate/model.js';
-import { normals } from '../test/harness/rng.js';
-import { opByOp } from '../test/helpers/op-by-op.js';
-import { defaultSchedule } from '../ts/backend/webgpu/kernels/recurrent.js';
+import { Tensor } from '../../ts/tensor/tensor.js';
+import { NativeBackend } from '../../ts/backend/native.js';
+import type { OpArgs, OpName, Weight } from '../../ts/backend/backend.js';
+import { createWebGPUBackend, GPUTensor, type GpuOpArgs } from '../../ts/backend/webgpu/index.js';
+import { loadAddon } from '../../ts/native.js';
+import { loadModel, type DecoderModel } from '../../ts/models/model.js';
+import { defaultModelPath } from '../../ts/generate/model.js';
+import { normals } from '../../test/harness/rng.js';
+import { opByOp } from '../../test/helpers/op-by-op.js';
+import { defaultSchedule } from '../../ts/backend/webgpu/kernels/recurrent.js';
 import {
   TOL_ATTENTION_F32, TOL_F32, TOL_GEMM_F32, TOL_LINEAR_Q8_0, TOL_MODEL_LOGITS_Q8_0, TOL_RECURRENT_F32, type Tolerance,
-} from '../test/harness/tolerance.js';
+} from '../../test/harness/tolerance.js';
 
-const quick = process.argv.includes('--quick');
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
+if (args.out !== undefined && args.out.trim() === '') throw new RangeError('bench/webgpu/measure.ts: --out: expected a folder, got an empty string');
+const quick = args.quick === true;
 const BATCH = 8;
 const ROUNDS = quick ? 1 : 2;
 
@@ -279,8 +283,7 @@ const table = [
   '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.op} | ${r.shape} | ${f(r.nativeMs)} | ${f(r.gpuRunMs)} | ${f(r.gpuResidentMs)} | ${f(r.gpuBatchedMs)} | ${f(r.nativeRate)} ${r.unit} | ${f(r.gpuRate)} ${r.unit} | ${r.ratio.toFixed(1)}x | ${r.checked} |`),
 ].join('\n');
-const here = dirname(fileURLToPath(import.meta.url));
-const dir = join(here, 'results');
+const dir = resolve(args.out ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'results'));
 mkdirSync(dir, { recursive: true });
 const meta = {
   date: new Date().toISOString(), quick, node: process.version, cpuIsa: info.isa, cpuThreads: info.threads,
@@ -335,5 +338,5 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-console.log(`wrote ${join('bench', 'results', 'webgpu.json')} and ${join('bench', 'results', 'webgpu.md')}`);
+console.log(`wrote ${relative(process.cwd(), join(dir, 'webgpu.json'))} and webgpu.md`);
 gpu.dispose();
