@@ -1,6 +1,7 @@
 // top_k's cost per token, and what heavy sampling requests cost the others: the addon's sampler
 // at top-k 40, 10,000 and 1e9 over 50257 ids, and a normal request's latency on the default
-// model's pool alone and next to four top_k 100000 requests. The addon must draw what the
+// model's pool alone and next to four top_k 100000 requests, and whole tokens of the default
+// model generated with each top-k. The addon must draw what the
 // TypeScript reference draws before anything is timed.
 // A suite of the runner: npm run bench -- top-k [--quick]
 
@@ -60,6 +61,21 @@ export default defineSuite({
     const pool = createPool({ workers: 1, maxBatch: 8 });
     try {
       await pool.ready();
+      // Whole tokens on the default model (the issue's figures were per generated token): one
+      // request at a time with each top-k, interleaved per round.
+      const TOKENS = 32;
+      const perRequest = await ctx.interleave(
+        [undefined, ...KS].map((topK) => ({
+          spec: { name: `generate, ${topK === undefined ? 'no top-k' : `top-k ${topK}`}`, params: { backend: 'native', model: 'attnode-fortunes-7m', shape: `${TOKENS} tokens`, workers: 1 }, unit: 'ms', rounds: ctx.quick ? 3 : 7, minTimeMs: ctx.quick ? 100 : 300, warmupMs: 50 },
+          check: async () => {
+            const r = await pool.generate('The meaning of life is', { maxTokens: TOKENS, temperature: 0.8, seed: 1, ignoreEos: true, ...(topK === undefined ? {} : { topK }) });
+            if (r.ids.length !== TOKENS) throw new Error(`a request with top-k ${topK} gave ${r.ids.length} tokens, not ${TOKENS}`);
+          },
+          run: () => pool.generate('The meaning of life is', { maxTokens: TOKENS, temperature: 0.8, seed: 1, ignoreEos: true, ...(topK === undefined ? {} : { topK }) }),
+        })),
+      );
+      const plainRequest = perRequest[0]?.median;
+      perRequest.forEach((c) => (c.derived = { msPerToken: c.median / TOKENS, ...(plainRequest ? { vsNone: c.median / plainRequest } : {}) }));
       const normal = { maxTokens: 16, temperature: 0.8, seed: 1, ignoreEos: true };
       const timeNormal = async (): Promise<number> => {
         const t0 = performance.now();
