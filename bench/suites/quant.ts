@@ -211,6 +211,8 @@ async function run(ctx: SuiteContext): Promise<void> {
   const MODELS: ReadonlyArray<[string, number]> = [['GPT-2 124M', 124e6], ['1.3B', 1.3e9], ['7B', 7e9], ['GPT-3 175B', 175e9]];
 
   const fmt = (v: number, d = 1) => v.toFixed(d);
+  // f32 filtered out of the run (--dtype): no ratio to show.
+  const vs = (v: number) => (Number.isNaN(v) ? '-' : `${fmt(v, 2)}x`);
   const lines: string[] = [];
   lines.push(`Kernels: ${rows.find((r) => r.dtype === 'q8_0')?.variant} (int8), ${rows.find((r) => r.dtype === 'f32')?.variant} (f32). Threads: ${THREADS.join(', ')}.`);
   lines.push('Peaks measured here at the start of the run (calibrateInt8, calibrate):', '');
@@ -229,7 +231,7 @@ async function run(ctx: SuiteContext): Promise<void> {
       const at = (m: number, place: string) => rows.find((r) => r.k === k && r.n === n && r.m === m && r.threads === t && r.place === place && r.dtype === 'q8_0');
       const pd = at(128, 'dram'), pc = at(128, 'cache'), dd = at(1, 'dram'), dc = at(1, 'cache');
       if (!pd && !dd) continue;
-      const ratio = pd && pc ? `${fmt(pd.speedup, 2)}x / ${fmt(pc.speedup, 2)}x` : '-';
+      const ratio = pd && pc ? `${vs(pd.speedup)} / ${vs(pc.speedup)}` : '-';
       const gbs = (r: Row | undefined) => (r ? (r.threads === 1 ? `${fmt(r.weightGBs)} (${readPct(r)}%)` : fmt(r.weightGBs)) : '-');
       lines.push(`| ${k} x ${n} | ${t} | ${ratio} | ${gbs(dd)} | ${gbs(dc)} |`);
     }
@@ -250,7 +252,7 @@ async function run(ctx: SuiteContext): Promise<void> {
         const pd = rows.find((r) => r.k === k && r.n === n && r.m === 128 && r.threads === THREADS[THREADS.length - 1] && r.place === 'dram' && r.dtype === d);
         const any = dd ?? pd;
         if (!any) continue;
-        lines.push(`| ${k} x ${n} | ${d} | ${any.variant} | ${fmt(any.bytes / (k * n), 3)} | ${dd ? fmt(dd.us) : '-'} | ${dd ? `${fmt(dd.weightGBs)} (${fmt(dd.readPct, 0)}%)` : '-'} | ${pd ? fmt(pd.gops) : '-'} | ${pd ? `${fmt(pd.speedup, 2)}x` : '-'} |`);
+        lines.push(`| ${k} x ${n} | ${d} | ${any.variant} | ${fmt(any.bytes / (k * n), 3)} | ${dd ? fmt(dd.us) : '-'} | ${dd ? `${fmt(dd.weightGBs)} (${fmt(dd.readPct, 0)}%)` : '-'} | ${pd ? fmt(pd.gops) : '-'} | ${pd ? vs(pd.speedup) : '-'} |`);
       }
     lines.push('');
   }
