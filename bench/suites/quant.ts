@@ -24,6 +24,12 @@ type WDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'i8' | BlockDType;
 const ALL_DTYPES: readonly WDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'i8', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs'];
 const QUICK_DTYPES: readonly WDType[] = ['f32', 'f16', 'q8_0', 'i8', 'q4_0', 'q4_k'];
 const ERR_VS_F32: Readonly<Record<Exclude<WDType, 'f32'>, number>> = { ...ERR_LINEAR_INT8_VS_F32, ...ERR_LINEAR_BLOCK_VS_F32 };
+/**
+ * Per-row int8 (weights and activations) steps by a row's largest |value| over 127, and the largest
+ * of K Gaussians grows as sqrt(2 ln K): the budget, set on GPT-2's K = 768, widens by that much for
+ * longer rows (1.18x at K = 11008, where 0.0149 was measured against 0.014).
+ */
+const i8Widening = (k: number) => Math.max(1, Math.sqrt(Math.log(k) / Math.log(768)));
 /** Dtypes whose kernels do integer dot products (their % peak is against the int8 peak). */
 const INTEGER: ReadonlySet<WDType> = new Set(['q8_0', 'i8', 'q4_0', 'q5_0', 'q4_k', 'q5_k', 'q6_k', 'iq4_nl', 'iq4_xs', 'q4_1', 'q5_1', 'q2_k', 'q3_k']);
 const GPT2_SHAPES: ReadonlyArray<readonly [number, number]> = [[768, 2304], [768, 768], [768, 3072], [3072, 768]]; // (K, N)
@@ -160,8 +166,9 @@ async function run(ctx: SuiteContext): Promise<void> {
       const checked = present.filter((d) => {
         if (d === 'f32') return true;
         const e = relErr(outs.get('f32')!, outs.get(d)!);
-        if (e < ERR_VS_F32[d]) return true;
-        failures.push(`K=${k} N=${n} M=${m} ${d}: relative error ${e} exceeds its budget ${ERR_VS_F32[d]}`);
+        const budget = ERR_VS_F32[d] * (d === 'i8' ? i8Widening(k) : 1);
+        if (e < budget) return true;
+        failures.push(`K=${k} N=${n} M=${m} ${d}: relative error ${e} exceeds its budget ${budget}`);
         return false;
       });
       for (const t of THREADS) {
