@@ -69,6 +69,11 @@ async function run(ctx: SuiteContext): Promise<void> {
   const need = [join(dataDir, 'tokenizer.json'), join(dataDir, 'texts.json'), ...MODELS.flatMap((m) => [join(dataDir, m, 'model.safetensors'), join(dataDir, m, 'model.onnx')])];
   if (!need.every(existsSync)) {
     ctx.log(`writing checkpoints, ONNX files and texts into ${dataDir} (tools/reference/make_encoder_bench.py)`);
+    try {
+      execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`encoder: writing the inputs needs PyTorch for /usr/bin/python3 (Debian: apt install python3-torch), or the files in ${dataDir} (ATTNODE_ENCODER_BENCH_DATA)`);
+    }
     execFileSync('/usr/bin/python3', [join(repo, 'tools', 'reference', 'make_encoder_bench.py'), '--out', dataDir, '--models', MODELS.join(',')], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
   const tokenizer = tokenizerFromJSON(readFileSync(join(dataDir, 'tokenizer.json'), 'utf8'));

@@ -78,7 +78,7 @@ export interface Candidate {
  * The top `k` candidates over beams x vocabulary, best first; equal scores: the lower flat index
  * (beam * V + token) first. A candidate's score is rows[b][t] + offsets[b]: beam b's processed
  * log-probability of t plus its running score; rows: beams x (V) f64. -Infinity entries are kept
- * only when nothing better remains.
+ * only when nothing better remains; NaN ones never. The reference of the addon's 'topCandidates'.
  */
 export function topCandidates(rows: readonly Float64Array[], offsets: readonly number[], k: number): Candidate[] {
   const top: Candidate[] = [];
@@ -88,7 +88,7 @@ export function topCandidates(rows: readonly Float64Array[], offsets: readonly n
     const off = offsets[b]!;
     for (let t = 0; t < row.length; t++) {
       const s = row[t]! + off;
-      if (top.length === k && !(s > floor)) continue;
+      if (top.length === k ? !(s > floor) : Number.isNaN(s)) continue;
       // Insert after every candidate with a score >= s (earlier flat index wins ties).
       let i = top.length;
       while (i > 0 && top[i - 1]!.score < s) i--;

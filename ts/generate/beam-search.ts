@@ -10,8 +10,11 @@
 import {
   BadWords, ForcedTokens, LogitBias, MinNewTokens, NoRepeatNGram, PresenceFrequencyPenalty, RepetitionPenalty, type LogitsProcessor,
 } from './processors.js';
-import { BeamHypotheses, processCandidates, topCandidates, type EarlyStopping, type Hypothesis } from './beam-scorer.js';
+import { BeamHypotheses, processCandidates, topCandidates, type Candidate, type EarlyStopping, type Hypothesis } from './beam-scorer.js';
 import type { CheckedGenerateOptions } from './options.js';
+import { runQueued, type NativeOpCall } from './native-sampler.js';
+import { addonWithOps } from './sampler.js';
+import type { NativeAddon } from '../native.js';
 
 /**
  * What beam search needs from a model: the beams of one request stepped together. An
@@ -98,8 +101,9 @@ function searchProcessors(o: CheckedGenerateOptions, s: Settings, eos: readonly 
 /**
  * log_softmax(logits / T) in f64, then the processors: one beam's scores of a step, (V) f64.
  * T = 0 or 1 leaves the logits as they are (a deterministic search has nothing to sharpen).
+ * The reference of the addon's 'logSoftmax' op, which stepCandidates runs where it is built.
  */
-function logProbs(logits: Float32Array, temperature: number, processors: readonly LogitsProcessor[], ids: readonly number[], promptLength: number): Float64Array {
+export function logProbs(logits: Float32Array, temperature: number, processors: readonly LogitsProcessor[], ids: readonly number[], promptLength: number): Float64Array {
   const inv = temperature === 0 ? 1 : 1 / temperature;
   const out = new Float64Array(logits.length);
   let max = -Infinity;
@@ -118,6 +122,84 @@ function logProbs(logits: Float32Array, temperature: number, processors: readonl
   return out;
 }
 
+/** One step of a search: each beam's last logits, what its processors read, and what to keep. */
+export interface StepInput {
+  /** beams x (V) f32 */
+  logits: readonly Float32Array[];
+  temperature: number;
+  processors: readonly LogitsProcessor[];
+  /** each beam's ids so far (prompt first), read only when there are processors */
+  ids: (beam: number) => readonly number[];
+  promptLength: number;
+  /** each beam's running score */
+  offsets: readonly number[];
+  keep: number;
+}
+
+/** The addon when it has the beam ops (a binary built before them has neither). */
+export const beamAddon = (): NativeAddon | null => addonWithOps('logSoftmax', 'topCandidates');
+
+/**
+ * The step's top `keep` candidates over beams x vocabulary (topCandidates of logProbs rows). With
+ * the addon, the vocabulary-wide passes (the NaN check, log-softmax, the top-k) run in its async
+ * work, off the caller's thread, queued with the other requests' sampling (runQueued) so that
+ * the step batcher still joins their next passes; only processors, which are JavaScript, run here.
+ * Without it (addon null), logProbs and topCandidates here. Both give the same candidates: the
+ * same formulas in the same order, the exponentials from different libraries (a last-bit
+ * difference at most, tested against each other).
+ */
+export async function stepCandidates(step: StepInput, addon: NativeAddon | null): Promise<Candidate[]> {
+  const { logits, temperature, processors, promptLength, offsets, keep } = step;
+  if (addon === null) {
+    const rows = logits.map((l, i) => logProbs(l, temperature, processors, processors.length > 0 ? step.ids(i) : [], promptLength));
+    return topCandidates(rows, offsets, keep);
+  }
+  const beams = logits.length;
+  const vocab = logits[0]!.length;
+  const x = contiguous(logits, vocab);
+  const rows = new Float64Array(beams * vocab);
+  const nanAt = new Float64Array(beams);
+  const soft: NativeOpCall = {
+    op: 'logSoftmax',
+    args: { x: { dtype: 'f32', shape: [beams, vocab], data: x }, scale: temperature === 0 ? 1 : 1 / temperature, out: rows, outNanAt: nanAt },
+  };
+  const out = new Float64Array(3 * keep);
+  const count = new Float64Array(1);
+  const top: NativeOpCall = { op: 'topCandidates', args: { beams, vocab, rows, offsets: Float64Array.from(offsets), k: keep, out, outCount: count } };
+  const nan = () => {
+    for (let b = 0; b < beams; b++) if (nanAt[b]! >= 0) throw new RangeError(`beam search: the model returned NaN for token ${nanAt[b]!}`);
+  };
+  if (processors.length === 0) {
+    await runQueued(addon, [soft, top]);
+    nan();
+  } else {
+    await runQueued(addon, [soft]);
+    nan();
+    for (let b = 0; b < beams; b++) {
+      const row = rows.subarray(b * vocab, (b + 1) * vocab);
+      const ctx = { ids: step.ids(b), promptLength };
+      for (const p of processors) p.process(row, ctx);
+    }
+    await runQueued(addon, [top]);
+  }
+  const found: Candidate[] = [];
+  for (let i = 0; i < count[0]!; i++) found.push({ beam: out[3 * i]!, token: out[3 * i + 1]!, score: out[3 * i + 2]! });
+  return found;
+}
+
+/** The rows as one (R, V) f32 block: a view when they already are one, in order, else a copy. */
+function contiguous(rows: readonly Float32Array[], vocab: number): Float32Array {
+  const first = rows[0]!;
+  if (rows.every((r, i) => r.length === vocab && r.buffer === first.buffer && r.byteOffset === first.byteOffset + i * vocab * 4))
+    return new Float32Array(first.buffer, first.byteOffset, rows.length * vocab);
+  const x = new Float32Array(rows.length * vocab);
+  rows.forEach((r, i) => {
+    if (r.length !== vocab) throw new RangeError(`beam search: beam ${i}'s logits have ${r.length} entries, beam 0's ${vocab}`);
+    x.set(r, i * vocab);
+  });
+  return x;
+}
+
 /**
  * Beam search (numBeams > 1) or greedy search (numBeams 1) of one prompt. The stepper's states
  * are disposed before it returns or throws. An aborted signal rejects with its reason before
@@ -131,11 +213,12 @@ export async function beamSearch(
   const eos = new Set(o.ignoreEos ? [] : eosIds);
   const processors = searchProcessors(o, s, [...eos], stepper.vocabSize);
   const nb = s.numBeams;
+  const addon = beamAddon();
   try {
     signal?.throwIfAborted();
     if (s.maxNewTokens === 0) return { sequences: Array.from({ length: s.numReturnSequences }, () => ({ ids: [], score: 0, eos: false })), steps: 0 };
     const first = await stepper.start(Int32Array.from(prompt), nb);
-    if (nb === 1) return await greedy(stepper, prompt, first, s, processors, eos, signal);
+    if (nb === 1) return await greedy(stepper, prompt, first, s, processors, eos, signal, addon);
     const hyps = new BeamHypotheses(nb, s.lengthPenalty, s.earlyStopping, s.maxNewTokens);
     // HF starts every beam but the first at -1e9, so the first step draws only from beam 0.
     let scores: number[] = Array.from({ length: nb }, (_, i) => (i === 0 ? 0 : -1e9));
@@ -146,8 +229,9 @@ export async function beamSearch(
     let done = false;
     for (let gen = 0; ; ) {
       signal?.throwIfAborted();
-      const rows = beams.map((b, i) => logProbs(logits[i]!, s.temperature, processors, [...prompt, ...b], prompt.length));
-      const choice = processCandidates(hyps, topCandidates(rows, scores, keep), beams, eos, gen + 1);
+      const held = beams;
+      const step = { logits, temperature: s.temperature, processors, ids: (b: number) => [...prompt, ...held[b]!], promptLength: prompt.length, offsets: scores, keep };
+      const choice = processCandidates(hyps, await stepCandidates(step, addon), beams, eos, gen + 1);
       beams = choice.parents.map((p, i) => [...beams[p]!, choice.tokens[i]!]);
       scores = choice.scores;
       gen++;
@@ -168,7 +252,7 @@ export async function beamSearch(
 /** numBeams 1: the arg-max token each step (lower id on ties), ending at EOS or maxNewTokens. */
 async function greedy(
   stepper: BeamStepper, prompt: readonly number[], first: Float32Array, s: Settings, processors: readonly LogitsProcessor[], eos: ReadonlySet<number>,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal | undefined, addon: NativeAddon | null,
 ): Promise<BeamSearchResult> {
   const ids: number[] = [];
   let logits = first;
@@ -176,11 +260,12 @@ async function greedy(
   let steps = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const row = logProbs(logits, s.temperature, processors, [...prompt, ...ids], prompt.length);
-    let best = -1;
-    for (let t = 0; t < row.length; t++) if (row[t]! > (best < 0 ? -Infinity : row[best]!)) best = t;
-    if (best < 0) throw new RangeError('beam search: the logits processors removed every token');
-    sum += row[best]!;
+    // The arg-max is the top candidate of one beam: the lower id on ties; -inf only when every token is.
+    const step = { logits: [logits], temperature: s.temperature, processors, ids: () => [...prompt, ...ids], promptLength: prompt.length, offsets: [0], keep: 1 };
+    const top = (await stepCandidates(step, addon))[0];
+    if (top === undefined || top.score === -Infinity) throw new RangeError('beam search: the logits processors removed every token');
+    const best = top.token;
+    sum += top.score;
     if (eos.has(best)) return { sequences: [{ ids, score: sum / (ids.length + 1) ** s.lengthPenalty, eos: true }], steps };
     ids.push(best);
     if (ids.length >= s.maxNewTokens) return { sequences: [{ ids, score: sum / ids.length ** s.lengthPenalty, eos: false }], steps };

@@ -97,20 +97,20 @@ class ScoreEdits implements ScoreAccess {
   }
 }
 
-/** A 'sample' op waiting for the end of this turn of the event loop. */
+/** One request's ops (a 'sample', or a beam step's 'logSoftmax' and 'topCandidates') waiting for the end of this turn of the event loop. */
 interface Queued {
-  args: Record<string, unknown>;
+  ops: NativeOpCall[];
   resolve(): void;
   reject(e: unknown): void;
 }
 
 const queues = new Map<NativeAddon, Queued[]>();
-/** 'sample' ops of this thread asked for and not yet settled */
+/** requests' op lists of this thread asked for and not yet settled */
 let inFlight = 0;
 let idleWaiters: (() => void)[] = [];
 
 /**
- * Undefined when no sample op of this thread is pending; else a Promise that settles once none
+ * Undefined when no sampling op (runQueued) of this thread is pending; else a Promise that settles once none
  * is, after the callers they settled have run on (their microtasks drained). The step batcher
  * waits for it so a pass carries every sequence that is sampling its next token, as it did
  * when sampling was synchronous.
@@ -132,13 +132,20 @@ function wakeIdle(): void {
   for (const w of waiters) w();
 }
 
+/** One op of an opsAsync batch. */
+export interface NativeOpCall {
+  op: string;
+  args: Record<string, unknown>;
+}
+
 /**
- * Runs the op with the others asked for in this turn as one opsAsync batch, so they settle
- * together. Why: the sequences of one batched pass (decoder-lm.ts) sample as its results come
- * back, and each must queue its next step before the step batcher starts the next pass
- * (setImmediate). With one Promise per op, the first to settle would start that pass alone.
+ * Runs the ops, in order, with the others asked for in this turn as one opsAsync batch, so they
+ * settle together. Why: the sequences of one batched pass (decoder-lm.ts, seq2seq-lm.ts) sample
+ * or score their beams as its results come back, and each must queue its next step before the
+ * step batcher starts the next pass (setImmediate). With one Promise per request, the first to
+ * settle would start that pass alone.
  */
-function runSample(addon: NativeAddon, args: Record<string, unknown>): Promise<void> {
+export function runQueued(addon: NativeAddon, ops: NativeOpCall[]): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let queue = queues.get(addon);
     if (!queue) {
@@ -146,7 +153,7 @@ function runSample(addon: NativeAddon, args: Record<string, unknown>): Promise<v
       queues.set(addon, queue);
       setImmediate(() => flush(addon));
     }
-    queue.push({ args, resolve, reject });
+    queue.push({ ops, resolve, reject });
     inFlight++;
   });
 }
@@ -156,13 +163,13 @@ function flush(addon: NativeAddon): void {
   queues.delete(addon);
   let all: Promise<void>;
   try {
-    all = addon.opsAsync(batch.map((q) => ({ op: 'sample', args: q.args })));
+    all = addon.opsAsync(batch.flatMap((q) => q.ops));
   } catch {
     // An argument the op refused (it names which): each one alone, so only that request fails.
     for (const q of batch) {
       let one: Promise<void>;
       try {
-        one = addon.opAsync('sample', q.args);
+        one = addon.opsAsync(q.ops);
       } catch (e) {
         q.reject(e);
         settled(1);
@@ -215,7 +222,7 @@ export async function sampleNative(
   args.u = rng.nextFloat();
   const out = new Float64Array(4); // [id or -1 / -2, NaN index, max logit, sum exp(logit - max)]
   args.out = out;
-  await runSample(addon, args);
+  await runQueued(addon, [{ op: 'sample', args }]);
   const id = out[0]!;
   if (id === -2) throw new RangeError(`sample: the model returned NaN for token ${out[1]!}`);
   if (id < 0) throw new RangeError('sample: the logits processors removed every token');

@@ -64,6 +64,22 @@ function nativeAddon(): NativeAddon | null {
   return addon;
 }
 
+const withOps = new Map<string, boolean>();
+
+/** The addon when it has every named op (null without the addon, or where its binary predates one). */
+export function addonWithOps(...names: string[]): NativeAddon | null {
+  const a = nativeAddon();
+  if (a === null) return null;
+  const key = names.join(',');
+  let ok = withOps.get(key);
+  if (ok === undefined) {
+    const have = new Set(a.opNames());
+    ok = names.every((n) => have.has(n));
+    withOps.set(key, ok);
+  }
+  return ok ? a : null;
+}
+
 let sampleOp: boolean | undefined;
 
 /** The addon when it has the 'sample' op (a binary built before the op has only softmax). */
