@@ -144,11 +144,11 @@ export const beamAddon = (): NativeAddon | null => addonWithOps('logSoftmax', 't
  * the addon, the vocabulary-wide passes (the NaN check, log-softmax, the top-k) run in its async
  * work, off the caller's thread, queued with the other requests' sampling (runQueued) so that
  * the step batcher still joins their next passes; only processors, which are JavaScript, run here.
- * Without it (addon null), logProbs and topCandidates here. Both give the same candidates: the
- * same formulas in the same order, the exponentials from different libraries (a last-bit
- * difference at most, tested against each other).
+ * Without it (addon null), logProbs and topCandidates here. Both give the same candidates, their
+ * scores within a few ulp: the same formulas, but the addon's exponentials are its own and its
+ * sums go in lanes (tested against each other). `scratch`: the search's buffers, kept between steps.
  */
-export async function stepCandidates(step: StepInput, addon: NativeAddon | null): Promise<Candidate[]> {
+export async function stepCandidates(step: StepInput, addon: NativeAddon | null, scratch = new StepScratch()): Promise<Candidate[]> {
   const { logits, temperature, processors, promptLength, offsets, keep } = step;
   if (addon === null) {
     const rows = logits.map((l, i) => logProbs(l, temperature, processors, processors.length > 0 ? step.ids(i) : [], promptLength));
@@ -156,18 +156,19 @@ export async function stepCandidates(step: StepInput, addon: NativeAddon | null)
   }
   const beams = logits.length;
   const vocab = logits[0]!.length;
-  const x = contiguous(logits, vocab);
-  const rows = new Float64Array(beams * vocab);
-  const nanAt = new Float64Array(beams);
+  const m = scratch.sized(beams, vocab, keep);
+  logits.forEach((r, i) => {
+    if (r.length !== vocab) throw new RangeError(`beam search: beam ${i}'s logits have ${r.length} entries, beam 0's ${vocab}`);
+    m.x.set(r, i * vocab);
+  });
+  m.offsets.set(offsets);
   const soft: NativeOpCall = {
     op: 'logSoftmax',
-    args: { x: { dtype: 'f32', shape: [beams, vocab], data: x }, scale: temperature === 0 ? 1 : 1 / temperature, out: rows, outNanAt: nanAt },
+    args: { x: { dtype: 'f32', shape: [beams, vocab], data: m.x }, scale: temperature === 0 ? 1 : 1 / temperature, out: m.rows, outNanAt: m.nanAt },
   };
-  const out = new Float64Array(3 * keep);
-  const count = new Float64Array(1);
-  const top: NativeOpCall = { op: 'topCandidates', args: { beams, vocab, rows, offsets: Float64Array.from(offsets), k: keep, out, outCount: count } };
+  const top: NativeOpCall = { op: 'topCandidates', args: { beams, vocab, rows: m.rows, offsets: m.offsets, k: keep, out: m.out, outCount: m.count } };
   const nan = () => {
-    for (let b = 0; b < beams; b++) if (nanAt[b]! >= 0) throw new RangeError(`beam search: the model returned NaN for token ${nanAt[b]!}`);
+    for (let b = 0; b < beams; b++) if (m.nanAt[b]! >= 0) throw new RangeError(`beam search: the model returned NaN for token ${m.nanAt[b]!}`);
   };
   if (processors.length === 0) {
     await runQueued(addon, [soft, top]);
@@ -176,28 +177,39 @@ export async function stepCandidates(step: StepInput, addon: NativeAddon | null)
     await runQueued(addon, [soft]);
     nan();
     for (let b = 0; b < beams; b++) {
-      const row = rows.subarray(b * vocab, (b + 1) * vocab);
+      const row = m.rows.subarray(b * vocab, (b + 1) * vocab);
       const ctx = { ids: step.ids(b), promptLength };
       for (const p of processors) p.process(row, ctx);
     }
     await runQueued(addon, [top]);
   }
   const found: Candidate[] = [];
-  for (let i = 0; i < count[0]!; i++) found.push({ beam: out[3 * i]!, token: out[3 * i + 1]!, score: out[3 * i + 2]! });
+  for (let i = 0; i < m.count[0]!; i++) found.push({ beam: m.out[3 * i]!, token: m.out[3 * i + 1]!, score: m.out[3 * i + 2]! });
   return found;
 }
 
-/** The rows as one (R, V) f32 block: a view when they already are one, in order, else a copy. */
-function contiguous(rows: readonly Float32Array[], vocab: number): Float32Array {
-  const first = rows[0]!;
-  if (rows.every((r, i) => r.length === vocab && r.buffer === first.buffer && r.byteOffset === first.byteOffset + i * vocab * 4))
-    return new Float32Array(first.buffer, first.byteOffset, rows.length * vocab);
-  const x = new Float32Array(rows.length * vocab);
-  rows.forEach((r, i) => {
-    if (r.length !== vocab) throw new RangeError(`beam search: beam ${i}'s logits have ${r.length} entries, beam 0's ${vocab}`);
-    x.set(r, i * vocab);
-  });
-  return x;
+/**
+ * One search's buffers for its steps' ops, kept from step to step (a new megabyte per step costs
+ * its page faults), over SharedArrayBuffers: memory that cannot be detached, which async ops use
+ * in place instead of copying in and out. One search steps one at a time, so they are never
+ * shared by two ops in flight.
+ */
+export class StepScratch {
+  private key = '';
+  private bufs?: { x: Float32Array; rows: Float64Array; nanAt: Float64Array; offsets: Float64Array; out: Float64Array; count: Float64Array };
+
+  sized(beams: number, vocab: number, keep: number): NonNullable<StepScratch['bufs']> {
+    const key = `${beams}x${vocab}/${keep}`;
+    if (this.bufs === undefined || key !== this.key) {
+      const f64 = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
+      this.bufs = {
+        x: new Float32Array(new SharedArrayBuffer(4 * beams * vocab)), rows: f64(beams * vocab), nanAt: f64(beams), offsets: f64(beams),
+        out: f64(3 * keep), count: f64(1),
+      };
+      this.key = key;
+    }
+    return this.bufs;
+  }
 }
 
 /**
@@ -214,11 +226,12 @@ export async function beamSearch(
   const processors = searchProcessors(o, s, [...eos], stepper.vocabSize);
   const nb = s.numBeams;
   const addon = beamAddon();
+  const scratch = new StepScratch();
   try {
     signal?.throwIfAborted();
     if (s.maxNewTokens === 0) return { sequences: Array.from({ length: s.numReturnSequences }, () => ({ ids: [], score: 0, eos: false })), steps: 0 };
     const first = await stepper.start(Int32Array.from(prompt), nb);
-    if (nb === 1) return await greedy(stepper, prompt, first, s, processors, eos, signal, addon);
+    if (nb === 1) return await greedy(stepper, prompt, first, s, processors, eos, signal, addon, scratch);
     const hyps = new BeamHypotheses(nb, s.lengthPenalty, s.earlyStopping, s.maxNewTokens);
     // HF starts every beam but the first at -1e9, so the first step draws only from beam 0.
     let scores: number[] = Array.from({ length: nb }, (_, i) => (i === 0 ? 0 : -1e9));
@@ -231,7 +244,7 @@ export async function beamSearch(
       signal?.throwIfAborted();
       const held = beams;
       const step = { logits, temperature: s.temperature, processors, ids: (b: number) => [...prompt, ...held[b]!], promptLength: prompt.length, offsets: scores, keep };
-      const choice = processCandidates(hyps, await stepCandidates(step, addon), beams, eos, gen + 1);
+      const choice = processCandidates(hyps, await stepCandidates(step, addon, scratch), beams, eos, gen + 1);
       beams = choice.parents.map((p, i) => [...beams[p]!, choice.tokens[i]!]);
       scores = choice.scores;
       gen++;
@@ -252,7 +265,7 @@ export async function beamSearch(
 /** numBeams 1: the arg-max token each step (lower id on ties), ending at EOS or maxNewTokens. */
 async function greedy(
   stepper: BeamStepper, prompt: readonly number[], first: Float32Array, s: Settings, processors: readonly LogitsProcessor[], eos: ReadonlySet<number>,
-  signal: AbortSignal | undefined, addon: NativeAddon | null,
+  signal: AbortSignal | undefined, addon: NativeAddon | null, scratch: StepScratch,
 ): Promise<BeamSearchResult> {
   const ids: number[] = [];
   let logits = first;
@@ -262,7 +275,7 @@ async function greedy(
     signal?.throwIfAborted();
     // The arg-max is the top candidate of one beam: the lower id on ties; -inf only when every token is.
     const step = { logits: [logits], temperature: s.temperature, processors, ids: () => [...prompt, ...ids], promptLength: prompt.length, offsets: [0], keep: 1 };
-    const top = (await stepCandidates(step, addon))[0];
+    const top = (await stepCandidates(step, addon, scratch))[0];
     if (top === undefined || top.score === -Infinity) throw new RangeError('beam search: the logits processors removed every token');
     const best = top.token;
     sum += top.score;

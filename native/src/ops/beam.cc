@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/dispatch.h"
+#include "../cpu/log_softmax.h"
 #include "../op.h"
 #include "../threadpool.h"
 
@@ -16,7 +18,7 @@ namespace {
 
 // x: (R, V) f32, a step's logits per beam.  scale: what each logit is multiplied by first (1 /
 // temperature), > 0.  out: (R * V) f64 <- x * scale - logsumexp(x * scale) per row, the sum in
-// index order in f64 (as logProbs sums).  outNanAt: (R) f64 <- the first index whose x * scale
+// f64 (logProbs sums in index order with Math.exp; the AVX2 row in lanes with its own exp).  outNanAt: (R) f64 <- the first index whose x * scale
 // is NaN, or -1; a row with a NaN leaves its out row partly written.
 OpRun prepare_log_softmax(Args& args) {
   const TensorView x = args.tensor("x", {DType::f32});
@@ -30,25 +32,11 @@ OpRun prepare_log_softmax(Args& args) {
   double* po = out.data;
   double* pn = nan_at.data;
   return [=](const OpEnv& env) {
-    auto row = [&](size_t r) {
-      const float* xr = px + r * v;
-      double* o = po + r * v;
-      double max = -std::numeric_limits<double>::infinity();
-      for (size_t i = 0; i < v; ++i) {
-        const double s = static_cast<double>(xr[i]) * scale;
-        if (std::isnan(s)) {
-          pn[r] = static_cast<double>(i);
-          return;
-        }
-        o[i] = s;
-        if (s > max) max = s;
-      }
-      double sum = 0;
-      for (size_t i = 0; i < v; ++i) sum += std::exp(o[i] - max);
-      const double lse = max + std::log(sum);
-      for (size_t i = 0; i < v; ++i) o[i] -= lse;
-      pn[r] = -1;
-    };
+    auto fn = log_softmax_row_f64_scalar;
+#if ATTNODE_X86
+    if (env.isa == Isa::avx2 || env.isa == Isa::avx512) fn = log_softmax_row_f64_avx2;
+#endif
+    auto row = [&](size_t r) { pn[r] = static_cast<double>(fn(px + r * v, scale, po + r * v, v)); };
     if (env.pool != nullptr && rows > 1)
       env.pool->parallel_for(rows, 1, [&](size_t b, size_t e) {
         for (size_t r = b; r < e; ++r) row(r);
