@@ -2,7 +2,7 @@
 // bench.json (bench/lib/schema.ts), bench.md, one <suite>.md per suite and the plots into the
 // output folder, and compares with an earlier run (bench/lib/compare.ts).
 //
-//   npm run bench -- [SUITE ...] [--quick] [--threads 1,2] [--dtype f32] [--out DIR] [--compare OLD.json]
+//   npm run bench -- [SUITE ...] [--quick] [--threads 1,2] [--dtype f32] [--out DIR] [--compare OLD.json[,OLD2.json...]]
 //
 // Options: bench/lib/options.ts; the format: bench/results/README.md.
 
@@ -77,9 +77,10 @@ async function main(argv: string[]): Promise<number> {
     for (const e of entries) console.log(`${e.name}\t${relative(root, e.file)}`);
     return 0;
   }
-  const oldReport = o.compare !== undefined ? readReport(o.compare, '--compare') : undefined;
+  // Several runs a side: comma-separated files.
+  const oldReport = o.compare !== undefined ? o.compare.split(',').map((p) => readReport(p, '--compare')) : undefined;
   if (o.compareOnly !== undefined) {
-    const c = compareReports(oldReport!, readReport(o.compareOnly, '--compare-only'), o.threshold);
+    const c = compareReports(oldReport!, o.compareOnly.split(',').map((p) => readReport(p, '--compare-only')), o.threshold);
     console.log(formatComparison(c));
     return 0;
   }
@@ -134,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
     const c = compareReports(oldReport, report, o.threshold);
     const text = formatComparison(c);
     console.log(text);
-    writeFileSync(join(out, 'compare.md'), `# ${basename(o.compare!)} -> this run\n\n${text}\n`);
+    writeFileSync(join(out, 'compare.md'), `# ${o.compare!.split(',').map((p) => basename(p)).join(', ')} -> this run\n\n${text}\n`);
   }
   const failed = report.suites.filter((s) => s.status === 'failed');
   if (failed.length) {

@@ -46,8 +46,10 @@ export interface CaseChange {
   group: string;
   /** The smallest |relative| that is flagged for this case: max(floor, NOISE_SIGMAS x noise), as a fraction. */
   limit: number;
-  /** This case's noise in log units: its group's scatter and its own within-run spread. */
+  /** This case's noise in log units: its group's scatter, its own within-run spread and, with several runs a side, its spread across them. */
   noise: number;
+  /** Runs of this case on each side (several reports per side: their median is the side's figure). */
+  runs: { old: number; new: number };
   flagged: boolean;
 }
 
@@ -86,6 +88,27 @@ export interface Comparison {
   busy?: string;
 }
 
+/**
+ * t_df's quantile at the normal's NOISE_SIGMAS (4) tail (one-sided 3.17e-5), for df = 1..30: a
+ * sigma estimated from df degrees of freedom is scaled by t / 4, so that a case judged on its own
+ * few runs is flagged by chance no more often than one judged on a normal sigma.
+ */
+const T_AT_4_SIGMAS = [10050, 125.6, 32.62, 17.45, 12.28, 9.84, 8.47, 7.6, 7.0, 6.57, 6.24, 5.99, 5.78, 5.62, 5.48, 5.36, 5.26, 5.18, 5.1, 5.04, 4.98, 4.92, 4.88, 4.83, 4.8, 4.76, 4.73, 4.7, 4.67, 4.65];
+const tScale = (df: number) => (df <= 30 ? T_AT_4_SIGMAS[df - 1]! : NOISE_SIGMAS + 19.5 / df) / NOISE_SIGMAS;
+
+/** Pooled sigma of log figures around each side's mean, over (n_old - 1) + (n_new - 1) degrees of freedom; 0 with none. */
+function betweenSigma(sides: readonly (readonly number[])[]): { sigma: number; df: number } {
+  let ss = 0;
+  let df = 0;
+  for (const xs of sides) {
+    if (xs.length < 2) continue;
+    const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+    ss += xs.reduce((a, x) => a + (x - mean) ** 2, 0);
+    df += xs.length - 1;
+  }
+  return { sigma: df > 0 ? Math.sqrt(ss / df) : 0, df };
+}
+
 /** Robust sigma of the log of a case's samples (IQR based); 0 with fewer than 2 samples. */
 function withinSigma(c: BenchCase): number {
   const logs = c.samples.filter((s) => s > 0).map(Math.log);
@@ -109,8 +132,10 @@ function poolOf(logs: readonly number[], kind: CaseKind): Pool {
 }
 
 /**
- * Compares two reports case by case. For each case, d = ln(new/old) signed so that worse is
- * negative. Cases are grouped by suite, thread count and clock (the conditions drift acts on);
+ * Compares two reports case by case, or two sets of runs (several reports a side, of the same
+ * cases: each case's figure on a side is the median of its runs' medians, and its spread across
+ * the runs joins its noise, since a case can move between processes by far more than its group's
+ * scatter shows). For each case, d = ln(new/old) signed so that worse is negative. Cases are grouped by suite, thread count and clock (the conditions drift acts on);
  * a group's drift is the median d of its cases, its scatter the MAD of d around that median, so
  * one changed case among them moves neither. A group with fewer than MIN_GROUP cases takes both
  * from its suite (a suite of fewer than MIN_SMALL_POOL from the run), with at least the run's
@@ -118,19 +143,66 @@ function poolOf(logs: readonly number[], kind: CaseKind): Pool {
  * floor `threshold` and NOISE_SIGMAS x sqrt(scatter^2 + within^2), where `within` is the standard
  * error of the two medians from each run's own rounds.
  */
-export function compareReports(oldR: BenchReport, newR: BenchReport, threshold = DEFAULT_THRESHOLD): Comparison {
-  const byKey = (cs: BenchCase[]) => new Map(cs.map((c) => [caseKey(c), c]));
-  const a = byKey(oldR.cases);
-  const b = byKey(newR.cases);
-  interface Pair { key: string; o: BenchCase; n: BenchCase; d: number; kind: CaseKind; group: string }
-  const pairs: Pair[] = [];
-  for (const [key, o] of a) {
-    const n = b.get(key);
-    if (!n || n.unit !== o.unit || !(o.median > 0) || !(n.median > 0)) continue;
-    const d = o.better === 'higher' ? Math.log(n.median / o.median) : Math.log(o.median / n.median);
+export function compareReports(oldRuns: BenchReport | readonly BenchReport[], newRuns: BenchReport | readonly BenchReport[], threshold = DEFAULT_THRESHOLD): Comparison {
+  const olds: readonly BenchReport[] = Array.isArray(oldRuns) ? oldRuns : [oldRuns as BenchReport];
+  const news: readonly BenchReport[] = Array.isArray(newRuns) ? newRuns : [newRuns as BenchReport];
+  if (olds.length === 0 || news.length === 0) throw new RangeError('compareReports: each side needs at least one report');
+  const oldR = olds[0]!;
+  const newR = news[0]!;
+  // A side's cases: those every one of its runs has, with a positive median and the same unit.
+  const side = (runs: readonly BenchReport[]) => {
+    const maps = runs.map((r) => new Map(r.cases.map((c) => [caseKey(c), c])));
+    const m = new Map<string, BenchCase[]>();
+    for (const [key, c] of maps[0]!) {
+      const all = maps.map((x) => x.get(key));
+      if (all.every((x): x is BenchCase => x !== undefined && x.unit === c.unit && x.median > 0)) m.set(key, all);
+    }
+    return m;
+  };
+  const a = side(olds);
+  const b = side(news);
+  const groupOf = (o: BenchCase) => {
     const kind = kindOf(o.unit);
-    const group = `${o.suite}${kind === 'steady' ? ' (sizes and ratios)' : ''}${o.params.threads !== undefined ? `, ${o.params.threads} thread${o.params.threads === 1 ? '' : 's'}` : ''}${kind === 'speed' ? `, ${o.clock ?? 'wall'} clock` : ''}`;
-    pairs.push({ key, o, n, d, kind, group });
+    return `${o.suite}${kind === 'steady' ? ' (sizes and ratios)' : ''}${o.params.threads !== undefined ? `, ${o.params.threads} thread${o.params.threads === 1 ? '' : 's'}` : ''}${kind === 'speed' ? `, ${o.clock ?? 'wall'} clock` : ''}`;
+  };
+  // Each case's log figures across a side's runs, signed so that better is higher (a time's log
+  // negated), with each run's drift against the side's first run taken out (the median change of
+  // that run's group), so that what is left is the case's own between-run noise, not the
+  // machine's speed from run to run.
+  const corrected = (m: Map<string, BenchCase[]>) => {
+    const byGroup = new Map<string, string[]>();
+    for (const [key, cs] of m) {
+      const g = groupOf(cs[0]!);
+      if (!byGroup.has(g)) byGroup.set(g, []);
+      byGroup.get(g)!.push(key);
+    }
+    const out = new Map<string, number[]>();
+    for (const keys of byGroup.values()) {
+      const runs = m.get(keys[0]!)!.length;
+      const steady = kindOf(m.get(keys[0]!)![0]!.unit) === 'steady';
+      const signed = (c: BenchCase) => (c.better === 'lower' ? -Math.log(c.median) : Math.log(c.median));
+      const drift = Array.from({ length: runs }, (_, r) =>
+        steady || r === 0 ? 0 : median(keys.map((k) => signed(m.get(k)![r]!) - signed(m.get(k)![0]!))));
+      for (const k of keys) out.set(k, m.get(k)!.map((c, r) => signed(c) - drift[r]!));
+    }
+    return out;
+  };
+  const la = corrected(a);
+  const lb = corrected(b);
+  interface Pair { key: string; o: BenchCase; n: BenchCase; os: BenchCase[]; ns: BenchCase[]; ol: number[]; nl: number[]; om: number; nm: number; d: number; kind: CaseKind; group: string }
+  const pairs: Pair[] = [];
+  for (const [key, os] of a) {
+    const ns = b.get(key);
+    const o = os[0]!;
+    if (!ns || ns[0]!.unit !== o.unit) continue;
+    // A side's figure: the median of its runs' (drift-corrected) figures.
+    const ol = la.get(key)!;
+    const nl = lb.get(key)!;
+    const sign = o.better === 'lower' ? -1 : 1;
+    const om = Math.exp(sign * median(ol));
+    const nm = Math.exp(sign * median(nl));
+    const d = median(nl) - median(ol);
+    pairs.push({ key, o, n: ns[0]!, os, ns, ol, nl, om, nm, d, kind: kindOf(o.unit), group: groupOf(o) });
   }
   // Pools from the most specific level that has enough cases.
   const collect = (f: (p: Pair) => string) => {
@@ -163,15 +235,32 @@ export function compareReports(oldR: BenchReport, newR: BenchReport, threshold =
     if (logs.length < MIN_GROUP && p.kind === 'speed') pool.scatter = Math.max(pool.scatter, poolOf(run, p.kind).scatter);
     groups.set(p.group, { key: p.group, suite: p.o.suite, kind: p.kind, cases: own.length, drift: Math.expm1(pool.drift), scatter: pool.scatter, source });
   }
+  // Each case's spread across runs, and its group's typical one (the median over the group's
+  // cases): a case's own estimate from a few runs is pooled with its group's, weighted equally,
+  // so that neither a lucky small spread nor the group's calm hides a case's real swings.
+  const spreads = new Map(pairs.map((p) => [p.key, betweenSigma([p.ol, p.nl])]));
+  const typical = new Map<string, number>();
+  for (const g of groups.keys()) {
+    const own = pairs.filter((p) => p.group === g).map((p) => spreads.get(p.key)!).filter((x) => x.df > 0).map((x) => x.sigma);
+    typical.set(g, own.length > 0 ? median(own) : 0);
+  }
   const changes: CaseChange[] = pairs.map((p) => {
     const g = groups.get(p.group)!;
-    const within = Math.hypot(medianError(withinSigma(p.o), p.o.samples.length), medianError(withinSigma(p.n), p.n.samples.length));
-    const noise = Math.hypot(g.scatter, within);
+    // Each side's within-run error: that of the mean of its runs' medians.
+    const sideError = (cs: readonly BenchCase[]) => Math.hypot(...cs.map((c) => medianError(withinSigma(c), c.samples.length))) / cs.length;
+    const within = Math.hypot(sideError(p.os), sideError(p.ns));
+    // The case's spread across runs, as the error of the difference of the two sides' figures,
+    // widened for the few runs it comes from.
+    const bs = spreads.get(p.key)!;
+    const pooled = Math.sqrt((bs.sigma ** 2 + typical.get(p.group)! ** 2) / 2);
+    const between = bs.df > 0 ? pooled * Math.sqrt(1 / p.os.length + 1 / p.ns.length) * tScale(2 * bs.df) : 0;
+    const noise = Math.hypot(g.scatter, within, between);
     const limit = Math.max(threshold, Math.expm1(NOISE_SIGMAS * noise));
     const rel = p.d - Math.log1p(g.drift);
     return {
-      key: p.key, suite: p.o.suite, name: p.o.name, side: p.o.side, unit: p.o.unit, old: p.o.median, new: p.n.median,
+      key: p.key, suite: p.o.suite, name: p.o.name, side: p.o.side, unit: p.o.unit, old: p.om, new: p.nm,
       change: Math.expm1(p.d), relative: Math.expm1(rel), group: p.group, limit, noise, flagged: Math.abs(rel) > Math.log1p(limit),
+      runs: { old: p.os.length, new: p.ns.length },
     };
   });
   const calibration: Calibration[] = [];
@@ -184,7 +273,7 @@ export function compareReports(oldR: BenchReport, newR: BenchReport, threshold =
     const worst = Math.max(m.loadAverage.before, Number.isFinite(m.loadAverage.after) ? m.loadAverage.after : 0);
     return worst > m.cpus ? `the ${which} run had a load average of ${worst.toFixed(1)} on ${m.cpus} CPUs` : undefined;
   };
-  const busy = [loaded(oldR, 'old'), loaded(newR, 'new')].filter(Boolean).join(' and ');
+  const busy = [...olds.map((r, i) => loaded(r, olds.length > 1 ? `old run ${i + 1}` : 'old')), ...news.map((r, i) => loaded(r, news.length > 1 ? `new run ${i + 1}` : 'new'))].filter(Boolean).join(' and ');
   return {
     changes,
     groups: [...groups.values()],
@@ -207,6 +296,9 @@ export function formatComparison(c: Comparison): string {
     `${flagged.length} of ${c.changes.length} cases changed beyond the machine's drift, by more than ${NOISE_SIGMAS} sigmas of the between-run noise and at least ${(c.threshold * 100).toFixed(0)}%` +
       (flagged.length ? ` (${flagged.filter((x) => x.relative < 0).length} slower, ${flagged.filter((x) => x.relative > 0).length} faster)` : '') + '.',
   ];
+  const runs = c.changes[0]?.runs;
+  if (runs && (runs.old > 1 || runs.new > 1))
+    lines.push('', `Runs per side: ${runs.old} old, ${runs.new} new; each side's figure is the median of its runs, and each case's spread across them is part of its noise.`);
   if (c.busy) lines.push('', `Warning: ${c.busy}; load that comes and goes within a suite moves its cases unevenly, which the drift model cannot take out.`);
   if (c.calibration.length)
     lines.push('', `Calibration kernels (machine header), new against old: ${c.calibration.map((k) => `${k.threads} thread${k.threads === 1 ? '' : 's'}: FMA peak ${pct(k.fma)}, DRAM read ${pct(k.read)}`).join('; ')}.`);

@@ -18,8 +18,9 @@ export interface RunOptions {
   dtype?: string[];
   /** Output folder; absent: the runner's default. */
   out?: string;
+  /** The old run's bench.json, or several runs' as a comma-separated list. */
   compare?: string;
-  /** With compare: compare this file with it instead of running. */
+  /** With compare: compare this file (or comma-separated files, several runs) with it instead of running. */
   compareOnly?: string;
   /** The floor of --compare: a drift-corrected change smaller than this is never flagged (default 0.1). */
   threshold: number;
@@ -32,7 +33,7 @@ export const BENCH_DTYPES: readonly string[] = [...WEIGHT_DTYPES, 'i8', 'q4_k_m'
 export const BENCH_BACKENDS: readonly string[] = BACKEND_NAMES;
 
 export const BENCH_USAGE = `usage: attnode bench [SUITE ...] [--suite a,b] [--quick] [--backend ${BENCH_BACKENDS.join('|')}[,...]]
-  [--threads 1,2] [--dtype f32,q8_0,...] [--out DIR] [--compare OLD.json [--compare-only NEW.json] [--threshold 0.1]] [--list]`;
+  [--threads 1,2] [--dtype f32,q8_0,...] [--out DIR] [--compare OLD.json[,OLD2.json...] [--compare-only NEW.json[,NEW2.json...]] [--threshold 0.1]] [--list]`;
 
 function list(name: string, v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;

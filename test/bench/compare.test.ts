@@ -42,14 +42,17 @@ function truths(seed: number): CaseTruth[] {
  * drift, an assumption; the compare table prints the limit the measured noise allows), each round
  * by within-run noise (sigma `within`).
  */
-function run(ts: CaseTruth[], seed: number, drift: Record<string, number>, opts: { between?: number; within?: number; slower?: Record<string, number> } = {}): BenchReport {
+function run(
+  ts: CaseTruth[], seed: number, drift: Record<string, number>,
+  opts: { between?: number; within?: number; slower?: Record<string, number>; jumpy?: Record<string, number> } = {},
+): BenchReport {
   const u = rng(seed);
   const between = opts.between ?? 0.02;
   const within = opts.within ?? 0.01;
   const cases: BenchCase[] = ts.map((t) => {
     const key = `${t.suite}/${t.name}`;
-    // speed < 1: slower machine or slower code.
-    const speed = (drift[t.suite] ?? 1) * Math.exp(between * normal(u)) * (opts.slower?.[key] ?? 1);
+    // speed < 1: slower machine or slower code. `jumpy`: cases with a between-run sigma of their own.
+    const speed = (drift[t.suite] ?? 1) * Math.exp((opts.jumpy?.[key] ?? between) * normal(u)) * (opts.slower?.[key] ?? 1);
     const samples = [0, 1, 2].map(() => {
       const s = speed * Math.exp(within * normal(u));
       return t.better === 'higher' ? t.value * s : t.value / s;
@@ -169,6 +172,65 @@ describe('bench --compare noise model', () => {
     expect(c.changes.filter((x) => x.flagged)).toEqual([]);
     // A whole suite moving alike is drift, not a flag; the report says the calibration did not show it.
     expect(formatComparison(c)).toMatch(/Note: .*model.* moved -2\d\.\d% as a whole, more than the calibration kernels did/);
+  });
+});
+
+describe('bench --compare with several runs a side', () => {
+  // Cases that move between processes by 15% (sigma), far beyond their group's scatter: what the
+  // 512^3 GEMM and the 2-thread DRAM-bound cases do on a shared 2-vCPU machine.
+  const jumpy = { 'matmul/case6': 0.15, 'quant/case8': 0.15, 'matmul/case10': 0.15, 'quant/case14': 0.15 };
+  const drifts = [{ matmul: 1, quant: 1, model: 1 }, { matmul: 0.9, quant: 1.05, model: 1 }, { matmul: 1.03, quant: 0.97, model: 0.95 }, { matmul: 0.96, quant: 1, model: 1.05 }];
+  const runs = (ts: CaseTruth[], seed: number, extra: Parameters<typeof run>[3] = {}) => drifts.map((d, i) => run(ts, seed + 17 * i, d, { jumpy, ...extra }));
+
+  it('one run a side flags cases that only swung between processes; four a side almost never', () => {
+    let single = 0;
+    let several = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const ts = truths(seed);
+      const olds = runs(ts, 5000 + 100 * seed);
+      const news = runs(ts, 6000 + 100 * seed);
+      single += compareReports(olds[0]!, news[0]!).changes.filter((x) => x.flagged).length;
+      const c = compareReports(olds, news);
+      expect(c.changes.every((x) => x.runs.old === 4 && x.runs.new === 4)).toBe(true);
+      several += c.changes.filter((x) => x.flagged).length;
+    }
+    expect(single).toBeGreaterThanOrEqual(10);
+    expect(several).toBeLessThanOrEqual(3);
+  });
+
+  // A spread from four runs a side is itself uncertain (6 degrees of freedom): now and then a
+  // swinging case's four runs happen to agree, and its limit comes out too narrow. Both tests
+  // count such flags over 20 seeds (80 swinging cases each) rather than promise none: one run a
+  // side gave 48 of them, four a side 0 and 2 (these seeds).
+  it('still flags one steady case made 20% slower in every seed, and almost nothing else', () => {
+    let others = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const ts = truths(seed);
+      const victim = seed % 2 ? 'matmul/case4' : 'quant/case3';
+      const c = compareReports(runs(ts, 7000 + 100 * seed), runs(ts, 8000 + 100 * seed, { slower: { [victim]: 0.8 } }));
+      const flagged = c.changes.filter((x) => x.flagged).map((x) => `${x.suite}/${x.name}`);
+      expect(flagged, `seed ${seed}`).toContain(victim);
+      others += flagged.length - 1;
+    }
+    expect(others).toBeLessThanOrEqual(3);
+  });
+
+  it('takes each side\'s median of runs and says how many runs it compared', () => {
+    const ts = truths(2);
+    const olds = runs(ts, 1);
+    const news = runs(ts, 2);
+    const c = compareReports(olds, news);
+    const key = c.changes[0]!.key;
+    const at = (r: BenchReport) => r.cases.find((x) => `${x.suite}/${x.name}` === `${c.changes[0]!.suite}/${c.changes[0]!.name}`)!.median;
+    // Each side's figure is its runs' median after taking out each run's drift: within their range.
+    for (const [fig, side] of [[c.changes[0]!.old, olds], [c.changes[0]!.new, news]] as const) {
+      const figs = side.map(at);
+      expect(fig).toBeGreaterThanOrEqual(Math.min(...figs) * 0.9);
+      expect(fig).toBeLessThanOrEqual(Math.max(...figs) * 1.1);
+    }
+    expect(key).toContain(c.changes[0]!.name);
+    expect(formatComparison(c)).toContain('Runs per side: 4 old, 4 new;');
+    expect(() => compareReports([], news)).toThrow(/each side needs at least one report/);
   });
 });
 
